@@ -1,0 +1,294 @@
+#include "client.h"
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "error.h"
+
+struct orch_client {
+	CURL *curl;
+	char *base;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Collects an answer's body, refusing to grow past ORCH_CLIENT_BODY_MAX. */
+struct sink {
+	char *buf;
+	size_t len;
+	size_t cap;
+	bool too_big;
+	bool nomem;
+};
+
+int
+orch_client_new(const char *base, struct orch_client **out)
+{
+	struct orch_client *c;
+	int rc = ORCH_ENOMEM;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto out;
+	if ((c->base = strdup(base)) == NULL)
+		goto out;
+	if ((c->curl = curl_easy_init()) == NULL)
+		goto out;
+	*out = c;
+	c = NULL;
+	rc = ORCH_OK;
+out:
+	orch_client_free(c);
+	return rc;
+}
+
+void
+orch_client_free(struct orch_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->curl != NULL)
+		curl_easy_cleanup(c->curl);
+	free(c->base);
+	free(c);
+}
+
+const char *
+orch_client_base(const struct orch_client *c)
+{
+	return c->base;
+}
+
+int
+orch_client_addr_normalize(const char *addr, char *buf, size_t len)
+{
+	const char *sep, *host;
+	size_t n;
+	int w;
+
+	for (const char *p = addr; *p != '\0'; p++) {
+		/* curl would refuse these later with a vaguer message. */
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return ORCH_EINVAL;
+	}
+	if ((sep = strstr(addr, "://")) != NULL) {
+		n = (size_t)(sep - addr);
+		if (!((n == 4 && strncasecmp(addr, "http", 4) == 0) ||
+		    (n == 5 && strncasecmp(addr, "https", 5) == 0)))
+			return ORCH_EINVAL;
+		host = sep + 3;
+		w = snprintf(buf, len, "%s", addr);
+	} else {
+		host = addr;
+		w = snprintf(buf, len, "http://%s", addr);
+	}
+	if (*host == '\0' || *host == '/')
+		return ORCH_EINVAL;
+	if (w < 0 || (size_t)w >= len)
+		return ORCH_ETOOBIG;
+	/* Paths are appended with their own leading slash. */
+	n = (size_t)w;
+	while (n > 0 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	return ORCH_OK;
+}
+
+static size_t
+sink_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct sink *s = arg;
+	size_t n = size * nmemb, cap;
+	char *p;
+
+	/* Checked before allocating, so a huge answer never costs memory. */
+	if (n > (size_t)ORCH_CLIENT_BODY_MAX - s->len) {
+		s->too_big = true;
+		return 0;
+	}
+	if (s->len + n + 1 > s->cap) {
+		cap = s->cap > 0 ? s->cap : 16384;
+		while (cap < s->len + n + 1)
+			cap *= 2;
+		if (cap > (size_t)ORCH_CLIENT_BODY_MAX + 1)
+			cap = (size_t)ORCH_CLIENT_BODY_MAX + 1;
+		if ((p = realloc(s->buf, cap)) == NULL) {
+			s->nomem = true;
+			return 0;
+		}
+		s->buf = p;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, data, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+	return n;
+}
+
+/* Translates a failed transfer into an orch_err code and a message. */
+static int
+client_error(struct orch_client *c, CURLcode cc, const struct sink *s,
+    char *err, size_t errlen)
+{
+	const char *msg = c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(cc);
+	long oserr = 0;
+
+	if (s->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+		snprintf(err, errlen, "the answer is larger than %ld MiB",
+		    ORCH_CLIENT_BODY_MAX / (1024 * 1024));
+		return ORCH_ETOOBIG;
+	}
+	if (s->nomem || cc == CURLE_OUT_OF_MEMORY) {
+		snprintf(err, errlen, "out of memory");
+		return ORCH_ENOMEM;
+	}
+	switch (cc) {
+	case CURLE_COULDNT_CONNECT:
+		/* "Connection refused" says more than curl's longer sentence. */
+		if (curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &oserr) ==
+		    CURLE_OK && oserr != 0)
+			msg = strerror((int)oserr);
+		snprintf(err, errlen, "%s", msg);
+		return ORCH_EUNAVAIL;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+		snprintf(err, errlen, "%s", msg);
+		return ORCH_EUNAVAIL;
+	case CURLE_OPERATION_TIMEDOUT:
+		snprintf(err, errlen, "%s", msg);
+		return ORCH_ETIMEDOUT;
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		snprintf(err, errlen, "%s", msg);
+		return ORCH_ECLOSED;
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		snprintf(err, errlen, "%s", msg);
+		return ORCH_EPROTO;
+	default:
+		snprintf(err, errlen, "%s", msg);
+		return ORCH_EIO;
+	}
+}
+
+/* Sets every option of one request; a reset handle needs all of them. */
+static CURLcode
+client_setup(struct orch_client *c, const char *method, const char *url,
+    struct curl_slist *hdrs, const char *body, struct sink *sink)
+{
+	CURL *h = c->curl;
+	CURLcode cc;
+
+	if ((cc = curl_easy_setopt(h, CURLOPT_URL, url)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_USERAGENT,
+	    "orchctl/" ORCH_VERSION)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
+	    (long)ORCH_CLIENT_CONNECT_TIMEOUT)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_TIMEOUT,
+	    (long)ORCH_CLIENT_TIMEOUT)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write)) !=
+	    CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, sink)) != CURLE_OK)
+		return cc;
+	/* Refuses at once when Content-Length already says too much. */
+	if ((cc = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)ORCH_CLIENT_BODY_MAX)) != CURLE_OK)
+		return cc;
+	if (body != NULL) {
+		if ((cc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, body)) !=
+		    CURLE_OK ||
+		    (cc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)strlen(body))) != CURLE_OK)
+			return cc;
+	}
+	/* Without a body curl sends GET, with one POST; anything else is named. */
+	if (strcmp(method, body != NULL ? "POST" : "GET") != 0)
+		cc = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	return cc;
+}
+
+int
+orch_client_request(struct orch_client *c, const char *method,
+    const char *path, const char *body, struct orch_reply *reply,
+    char *err, size_t errlen)
+{
+	struct sink sink = { 0 };
+	struct curl_slist *hdrs = NULL;
+	char *url = NULL;
+	size_t urllen;
+	CURLcode cc;
+	long status = 0;
+	int rc;
+
+	memset(reply, 0, sizeof(*reply));
+	urllen = strlen(c->base) + strlen(path) + 1;
+	if ((url = malloc(urllen)) == NULL)
+		goto nomem;
+	snprintf(url, urllen, "%s%s", c->base, path);
+
+	/*
+	 * Appending keeps the head of a non-empty list.  "Expect:" stops curl
+	 * from waiting a second for a 100 Continue before large bodies.
+	 */
+	if ((hdrs = curl_slist_append(NULL, "Accept: application/json")) == NULL ||
+	    curl_slist_append(hdrs, "Expect:") == NULL ||
+	    (body != NULL &&
+	    curl_slist_append(hdrs, "Content-Type: application/json") == NULL))
+		goto nomem;
+
+	/* A reset keeps the connection cache, so requests reuse the socket. */
+	curl_easy_reset(c->curl);
+	c->errbuf[0] = '\0';
+	if ((cc = client_setup(c, method, url, hdrs, body, &sink)) != CURLE_OK) {
+		rc = cc == CURLE_OUT_OF_MEMORY ? ORCH_ENOMEM : ORCH_EINTERNAL;
+		snprintf(err, errlen, "cannot set up the request: %s",
+		    curl_easy_strerror(cc));
+		goto out;
+	}
+
+	if ((cc = curl_easy_perform(c->curl)) != CURLE_OK) {
+		rc = client_error(c, cc, &sink, err, errlen);
+		goto out;
+	}
+	if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status) !=
+	    CURLE_OK || status < 100 || status > 999) {
+		rc = ORCH_EPROTO;
+		snprintf(err, errlen, "the answer is not HTTP");
+		goto out;
+	}
+	if (sink.buf == NULL && (sink.buf = calloc(1, 1)) == NULL)
+		goto nomem;
+	reply->status = status;
+	reply->body = sink.buf;
+	reply->len = sink.len;
+	sink.buf = NULL;
+	rc = ORCH_OK;
+	goto out;
+nomem:
+	rc = ORCH_ENOMEM;
+	snprintf(err, errlen, "out of memory");
+out:
+	/* The handle must not keep pointers to what is freed here. */
+	curl_easy_reset(c->curl);
+	free(sink.buf);
+	curl_slist_free_all(hdrs);
+	free(url);
+	return rc;
+}
+
+void
+orch_reply_fini(struct orch_reply *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->len = 0;
+	r->status = 0;
+}

@@ -1,0 +1,73 @@
+/*
+ * client.h: orchctl's HTTP client of the manager's JSON gateway (libcurl).
+ *
+ * One client holds one curl handle, so that the requests of one command
+ * (a list to resolve a name, then a DELETE) share a connection.  The
+ * caller runs curl_global_init() before orch_client_new() and
+ * curl_global_cleanup() after orch_client_free().
+ */
+#ifndef ORCH_CTL_CLIENT_H
+#define ORCH_CTL_CLIENT_H
+
+#include <stddef.h>
+
+/* Answers larger than this are refused while they arrive. */
+#define ORCH_CLIENT_BODY_MAX (64L * 1024 * 1024)
+
+/* Seconds to wait for the TCP connection, and for the whole request. */
+#define ORCH_CLIENT_CONNECT_TIMEOUT 5
+#define ORCH_CLIENT_TIMEOUT 30
+
+struct orch_client;
+
+/* An HTTP answer of any status. */
+struct orch_reply {
+	long status;    /* the HTTP status code */
+	char *body;     /* malloc'd and NUL-terminated; never NULL after success */
+	size_t len;     /* bytes in body, without the NUL */
+};
+
+/*
+ * Creates a client of the gateway at base, an http:// or https:// URL
+ * without a trailing slash (see orch_client_addr_normalize()).  The client
+ * keeps a copy of base.  Returns ORCH_OK or ORCH_ENOMEM.
+ */
+int orch_client_new(const char *base, struct orch_client **out /* OUT */);
+
+/* Frees a client.  NULL is a no-op. */
+void orch_client_free(struct orch_client *c);
+
+/* The base URL the client was created with. */
+const char *orch_client_base(const struct orch_client *c);
+
+/*
+ * Turns an address given by a person into a base URL in buf: a missing
+ * scheme becomes http://, and trailing slashes are dropped.  Any scheme
+ * but http and https is refused, as curl would otherwise speak FTP or read
+ * files.  Returns ORCH_OK, or ORCH_EINVAL (empty, bad scheme, no host) or
+ * ORCH_ETOOBIG (longer than buf).
+ */
+int orch_client_addr_normalize(const char *addr, char *buf, size_t len);
+
+/*
+ * Sends method ("GET", "POST", "DELETE") to the base URL plus path (which
+ * starts with '/' and is already escaped), with body as a JSON request
+ * body when it is not NULL.
+ *
+ * Returns ORCH_OK when the manager answered, whatever the HTTP status; the
+ * caller then owns reply and releases it with orch_reply_fini().  Otherwise
+ * no answer is held, err holds a message for a person (without the
+ * address), and the code says why: ORCH_EUNAVAIL (no connection: refused,
+ * unresolvable, no route), ORCH_ETIMEDOUT, ORCH_ECLOSED (the connection
+ * broke before a whole answer arrived), ORCH_ETOOBIG (an answer above
+ * ORCH_CLIENT_BODY_MAX), ORCH_EPROTO (not HTTP), ORCH_ENOMEM or
+ * ORCH_EINTERNAL.
+ */
+int orch_client_request(struct orch_client *c, const char *method,
+    const char *path, const char *body, struct orch_reply *reply /* OUT */,
+    char *err, size_t errlen);
+
+/* Releases what a reply holds.  A zeroed reply is a no-op. */
+void orch_reply_fini(struct orch_reply *r);
+
+#endif

@@ -1,0 +1,1221 @@
+/*
+ * orchctl: the command-line client of the manager's HTTP JSON gateway.
+ *
+ * Every verb parses all of its arguments before it talks to the manager,
+ * so that a usage error never leaves a request half done.  Data goes to
+ * stdout; messages and errors go to stderr.  Exit status: 0 done, 1 the
+ * manager refused or answered something unexpected, 2 a usage error, 3 the
+ * manager cannot be reached.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "age.h"
+#include "args.h"
+#include "client.h"
+#include "clock.h"
+#include "error.h"
+#include "table.h"
+#include "task.h"
+
+#define ADDR_DEFAULT "http://127.0.0.1:3000"
+#define ADDR_ENV "ORCH_ADDR"
+#define ADDR_MAX 2048
+
+/* A shorter id prefix would match by accident too often to be useful. */
+#define ID_PREFIX_MIN 4
+/* Characters of an id or container id shown in tables and messages. */
+#define ID_SHORT 8
+
+enum ctl_exit {
+	EXIT_DONE = 0,
+	EXIT_REFUSED = 1,       /* the manager refused, or answered nonsense */
+	EXIT_USAGE = 2,
+	EXIT_UNREACHABLE = 3,
+};
+
+enum opt_id {
+	OPT_HELP = 1,
+	OPT_VERSION,
+	OPT_ADDR,
+	OPT_OUTPUT,
+	OPT_STATUS,
+	OPT_CPU,
+	OPT_MEMORY,
+	OPT_ENV,
+};
+
+struct ctl;
+
+struct verb {
+	const char *name;
+	const char *synopsis;   /* arguments after "orchctl <name> " */
+	const char *help;       /* the rest of "orchctl <name> --help" */
+	int (*run)(struct ctl *ctl, struct orch_args *a);
+};
+
+struct ctl {
+	const struct verb *verb;
+	const char *addr_flag;  /* --addr: beats ORCH_ADDR */
+	char base[ADDR_MAX];
+	struct orch_client *client;
+	bool json;              /* -o json */
+};
+
+static const char usage_text[] =
+    "Usage: orchctl [--addr URL] COMMAND [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  run NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... [-- CMD ARGS...]\n"
+    "                        submit a task\n"
+    "  list [--status S] [-o json]\n"
+    "                        list the tasks of the cluster\n"
+    "  get ID|NAME [-o json] show one task\n"
+    "  stop ID|NAME          ask for a task to be stopped\n"
+    "  help [COMMAND]        show this help, or a command's\n"
+    "\n"
+    "Options:\n"
+    "  --addr URL            the manager's HTTP address (environment "
+    ADDR_ENV ";\n"
+    "                        default " ADDR_DEFAULT ")\n"
+    "  -h, --help            show this help; COMMAND --help shows a command's\n"
+    "  --version             print the version\n"
+    "\n"
+    "A task is named by its id, a unique id prefix of at least 4 characters,\n"
+    "or its name.\n"
+    "\n"
+    "Exit status: 0 done, 1 the manager refused or answered unexpectedly,\n"
+    "2 usage error, 3 the manager cannot be reached.\n";
+
+static const struct orch_args_opt global_opts[] = {
+	{ "help", 'h', false, OPT_HELP },
+	{ "version", 0, false, OPT_VERSION },
+	{ "addr", 0, true, OPT_ADDR },
+	{ NULL, 0, false, 0 },
+};
+
+static const struct orch_args_opt run_opts[] = {
+	{ "help", 'h', false, OPT_HELP },
+	{ "addr", 0, true, OPT_ADDR },
+	{ "cpu", 0, true, OPT_CPU },
+	{ "memory", 0, true, OPT_MEMORY },
+	{ "env", 'e', true, OPT_ENV },
+	{ NULL, 0, false, 0 },
+};
+
+static const struct orch_args_opt list_opts[] = {
+	{ "help", 'h', false, OPT_HELP },
+	{ "addr", 0, true, OPT_ADDR },
+	{ "output", 'o', true, OPT_OUTPUT },
+	{ "status", 0, true, OPT_STATUS },
+	{ NULL, 0, false, 0 },
+};
+
+static const struct orch_args_opt get_opts[] = {
+	{ "help", 'h', false, OPT_HELP },
+	{ "addr", 0, true, OPT_ADDR },
+	{ "output", 'o', true, OPT_OUTPUT },
+	{ NULL, 0, false, 0 },
+};
+
+static const struct orch_args_opt stop_opts[] = {
+	{ "help", 'h', false, OPT_HELP },
+	{ "addr", 0, true, OPT_ADDR },
+	{ NULL, 0, false, 0 },
+};
+
+static const struct orch_args_opt help_opts[] = {
+	{ "help", 'h', false, OPT_HELP },
+	{ NULL, 0, false, 0 },
+};
+
+/* ---- messages ---- */
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "orchctl: <message>" on stderr. */
+static void
+fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("orchctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int ctl_usage(const struct ctl *ctl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Reports a usage error of the current verb.  Returns EXIT_USAGE. */
+static int
+ctl_usage(const struct ctl *ctl, const char *fmt, ...)
+{
+	const struct verb *v = ctl->verb;
+	va_list ap;
+
+	fprintf(stderr, "orchctl %s: ", v->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nUsage: orchctl %s %s\nRun 'orchctl %s --help' for more.\n",
+	    v->name, v->synopsis, v->name);
+	return EXIT_USAGE;
+}
+
+static void
+verb_help_print(const struct verb *v)
+{
+	printf("Usage: orchctl %s %s\n\n%s", v->name, v->synopsis, v->help);
+}
+
+/*
+ * Prints s through orch_table_text_escape(), so that text from the manager
+ * cannot drive the terminal.  Returns false when out of memory.
+ */
+static bool
+put_text(const char *s, FILE *fp)
+{
+	char *e = orch_table_text_escape(s);
+
+	if (e == NULL)
+		return false;
+	fputs(e, fp);
+	free(e);
+	return true;
+}
+
+/* Copies the first n characters (not bytes) of s into buf. */
+static const char *
+text_cut(const char *s, size_t n, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s != '\0' && o + 1 < len; s++) {
+		if (((unsigned char)*s & 0xc0) != 0x80 && n-- == 0)
+			break;
+		buf[o++] = *s;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* ---- JSON helpers ---- */
+
+/* The string member key of object o, or NULL when absent or not a string. */
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/*
+ * Makes a JSON string of a command-line argument.  Returns ORCH_OK,
+ * ORCH_EINVAL when s is not UTF-8, or ORCH_ENOMEM.
+ */
+static int
+jstr_new(const char *s, json_t **out)
+{
+	json_t *t;
+
+	if ((*out = json_string(s)) != NULL)
+		return ORCH_OK;
+	/* json_string() fails alike on bad UTF-8 and on no memory. */
+	if ((t = json_string_nocheck(s)) == NULL)
+		return ORCH_ENOMEM;
+	json_decref(t);
+	return ORCH_EINVAL;
+}
+
+/* Prints JSON pretty, as -o json does.  Returns an exit code. */
+static int
+json_print(const json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2));
+
+	if (s == NULL) {
+		fail("out of memory");
+		return EXIT_REFUSED;
+	}
+	puts(s);
+	free(s);
+	return EXIT_DONE;
+}
+
+/* ---- talking to the manager ---- */
+
+/*
+ * Creates the client once: the address comes from --addr, else ORCH_ADDR,
+ * else the default.  Returns an exit code.
+ */
+static int
+ctl_connect(struct ctl *ctl)
+{
+	const char *addr, *from;
+	int rc;
+
+	if (ctl->client != NULL)
+		return EXIT_DONE;
+	if (ctl->addr_flag != NULL) {
+		addr = ctl->addr_flag;
+		from = "--addr";
+	} else if ((addr = getenv(ADDR_ENV)) != NULL && addr[0] != '\0') {
+		from = ADDR_ENV;
+	} else {
+		addr = ADDR_DEFAULT;
+		from = "the default";
+	}
+	rc = orch_client_addr_normalize(addr, ctl->base, sizeof(ctl->base));
+	if (rc != ORCH_OK) {
+		fail("bad manager address \"%s\" (from %s): want http://HOST:PORT "
+		    "or https://HOST:PORT", addr, from);
+		return EXIT_USAGE;
+	}
+	if (orch_client_new(ctl->base, &ctl->client) != ORCH_OK) {
+		fail("out of memory");
+		return EXIT_REFUSED;
+	}
+	return EXIT_DONE;
+}
+
+/* Prints the error of a non-2xx answer: the manager's {"error"} message. */
+static void
+ctl_reply_error(const struct ctl *ctl, const struct orch_reply *r)
+{
+	json_t *j = json_loadb(r->body, r->len, 0, NULL);
+	const char *msg = jstr(j, "error");
+
+	fputs("orchctl: ", stderr);
+	if (msg != NULL) {
+		put_text(msg, stderr);
+		fprintf(stderr, " (HTTP %ld)\n", r->status);
+	} else if (r->len == 0) {
+		fprintf(stderr, "the manager at %s answered HTTP %ld with no "
+		    "message\n", ctl->base, r->status);
+	} else {
+		char head[128];
+
+		/* A proxy's HTML page, say: a little of it helps. */
+		fprintf(stderr, "the manager at %s answered HTTP %ld without a "
+		    "JSON error: \"", ctl->base, r->status);
+		put_text(text_cut(r->body, 80, head, sizeof(head)), stderr);
+		fputs(r->len > strlen(head) ? "...\"\n" : "\"\n", stderr);
+	}
+	json_decref(j);
+}
+
+/*
+ * Sends a request and decodes the JSON answer.  Returns EXIT_DONE with
+ * *root (OUT, a new reference) when the manager answered 2xx with JSON;
+ * otherwise prints why and returns the exit code.
+ */
+static int
+ctl_call(struct ctl *ctl, const char *method, const char *path,
+    const char *body, json_t **root)
+{
+	struct orch_reply r = { 0 };
+	json_error_t jerr;
+	char err[CURL_ERROR_SIZE + 64];
+	int rc;
+
+	*root = NULL;
+	if ((rc = ctl_connect(ctl)) != EXIT_DONE)
+		goto out;
+	switch (orch_client_request(ctl->client, method, path, body, &r, err,
+	    sizeof(err))) {
+	case ORCH_OK:
+		break;
+	case ORCH_EUNAVAIL:
+	case ORCH_ETIMEDOUT:
+	case ORCH_ECLOSED:
+	case ORCH_EIO:
+		fail("cannot reach the manager at %s: %s", ctl->base, err);
+		rc = EXIT_UNREACHABLE;
+		goto out;
+	case ORCH_ETOOBIG:
+	case ORCH_EPROTO:
+		fail("unexpected answer from the manager at %s: %s", ctl->base,
+		    err);
+		rc = EXIT_REFUSED;
+		goto out;
+	default:
+		fail("%s %s: %s", method, path, err);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	if (r.status < 200 || r.status > 299) {
+		ctl_reply_error(ctl, &r);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	if ((*root = json_loadb(r.body, r.len, 0, &jerr)) == NULL) {
+		fail("unexpected answer from the manager at %s to %s %s "
+		    "(HTTP %ld): not JSON: %s", ctl->base, method, path, r.status,
+		    jerr.text);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	rc = EXIT_DONE;
+out:
+	orch_reply_fini(&r);
+	return rc;
+}
+
+/* Reports a 2xx answer of the wrong shape.  Returns EXIT_REFUSED. */
+static int
+ctl_unexpected(const struct ctl *ctl, const char *what)
+{
+	fail("unexpected answer from the manager at %s: %s", ctl->base, what);
+	return EXIT_REFUSED;
+}
+
+/*
+ * Finds the task that arg names.  A full id is asked for directly; anything
+ * else is looked up in the list of all tasks, as an exact name first and
+ * then as an id prefix of at least ID_PREFIX_MIN characters.  Names may
+ * repeat, so several matches are an error that lists their ids.  Returns
+ * EXIT_DONE with *task (OUT, a new reference), or prints why not and
+ * returns the exit code.
+ */
+static int
+ctl_task_resolve(struct ctl *ctl, const char *arg, json_t **task)
+{
+	json_t *root = NULL, *t, *matches = NULL;
+	char path[64];
+	const char *kind = "name";
+	size_t i, n, arglen = strlen(arg);
+	int rc;
+
+	*task = NULL;
+	if (orch_id_valid(arg)) {
+		snprintf(path, sizeof(path), "/tasks/%s", arg);
+		if ((rc = ctl_call(ctl, "GET", path, NULL, &root)) != EXIT_DONE)
+			goto out;
+		if (!json_is_object(root)) {
+			rc = ctl_unexpected(ctl, "a task is not a JSON object");
+			goto out;
+		}
+		*task = root;
+		root = NULL;
+		goto out;
+	}
+
+	if ((rc = ctl_call(ctl, "GET", "/tasks", NULL, &root)) != EXIT_DONE)
+		goto out;
+	if (!json_is_array(root)) {
+		rc = ctl_unexpected(ctl, "the task list is not a JSON array");
+		goto out;
+	}
+	if ((matches = json_array()) == NULL)
+		goto nomem;
+	json_array_foreach(root, i, t) {
+		const char *name = jstr(t, "name");
+
+		if (name != NULL && strcmp(name, arg) == 0 &&
+		    json_array_append(matches, t) != 0)
+			goto nomem;
+	}
+	if (json_array_size(matches) == 0 && arglen >= ID_PREFIX_MIN) {
+		kind = "id prefix";
+		json_array_foreach(root, i, t) {
+			const char *id = jstr(t, "id");
+
+			if (id != NULL && strncasecmp(id, arg, arglen) == 0 &&
+			    json_array_append(matches, t) != 0)
+				goto nomem;
+		}
+	}
+
+	n = json_array_size(matches);
+	if (n == 1) {
+		*task = json_incref(json_array_get(matches, 0));
+		rc = EXIT_DONE;
+		goto out;
+	}
+	rc = EXIT_REFUSED;
+	fputs("orchctl: ", stderr);
+	if (n == 0) {
+		fputs("no task with id or name \"", stderr);
+		put_text(arg, stderr);
+		fputs("\"\n", stderr);
+		goto out;
+	}
+	fprintf(stderr, "%s \"", kind);
+	put_text(arg, stderr);
+	fprintf(stderr, "\" matches %zu tasks; use an id:", n);
+	json_array_foreach(matches, i, t) {
+		const char *id = jstr(t, "id");
+
+		fputs(i == 0 ? " " : ", ", stderr);
+		put_text(id != NULL ? id : "?", stderr);
+	}
+	fputc('\n', stderr);
+	goto out;
+nomem:
+	fail("out of memory");
+	rc = EXIT_REFUSED;
+out:
+	json_decref(matches);
+	json_decref(root);
+	return rc;
+}
+
+/* Handles the options that every verb takes.  Returns true if it did. */
+static bool
+ctl_opt_common(struct ctl *ctl, int k, const char *val)
+{
+	if (k == OPT_ADDR) {
+		ctl->addr_flag = val;
+		return true;
+	}
+	return false;
+}
+
+/* Parses the value of -o.  Returns an exit code. */
+static int
+ctl_opt_output(struct ctl *ctl, const char *val)
+{
+	if (strcmp(val, "json") != 0)
+		return ctl_usage(ctl, "unknown output format \"%s\": the one "
+		    "format is json", val);
+	ctl->json = true;
+	return EXIT_DONE;
+}
+
+/* ---- run ---- */
+
+static bool
+parse_cpu(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	/* The negated test also refuses NaN. */
+	if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v) ||
+	    !(v > 0.0))
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool
+parse_memory(const char *s, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || *end != '\0' || errno == ERANGE || v <= 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int
+verb_run(struct ctl *ctl, struct orch_args *a)
+{
+	json_t *req = NULL, *env = NULL, *cmd = NULL, *root = NULL, *s = NULL;
+	const char *pos[2] = { NULL, NULL }, *val, *id, *eq;
+	char *body = NULL, *key = NULL;
+	int npos = 0, k, rc;
+	long long mem;
+	double cpu;
+
+	if ((req = json_object()) == NULL || (env = json_object()) == NULL ||
+	    (cmd = json_array()) == NULL)
+		goto nomem;
+	while ((k = orch_args_next(a, run_opts, &val)) != ORCH_ARGS_END) {
+		if (ctl_opt_common(ctl, k, val))
+			continue;
+		switch (k) {
+		case ORCH_ARGS_ERROR:
+			rc = ctl_usage(ctl, "%s", a->err);
+			goto out;
+		case ORCH_ARGS_DASHDASH:
+			break;
+		case ORCH_ARGS_POSITIONAL:
+			if (a->rest) {
+				if ((rc = jstr_new(val, &s)) == ORCH_EINVAL) {
+					rc = ctl_usage(ctl, "the command is not UTF-8 text");
+					goto out;
+				}
+				if (rc != ORCH_OK || json_array_append_new(cmd, s) != 0)
+					goto nomem;
+			} else if (npos < 2) {
+				pos[npos++] = val;
+			} else {
+				rc = ctl_usage(ctl, "unexpected argument \"%s\"; give "
+				    "the command after --", val);
+				goto out;
+			}
+			break;
+		case OPT_HELP:
+			verb_help_print(ctl->verb);
+			rc = EXIT_DONE;
+			goto out;
+		case OPT_CPU:
+			if (!parse_cpu(val, &cpu)) {
+				rc = ctl_usage(ctl, "--cpu must be a positive number "
+				    "of cores, not \"%s\"", val);
+				goto out;
+			}
+			if (json_object_set_new(req, "cpu", json_real(cpu)) != 0)
+				goto nomem;
+			break;
+		case OPT_MEMORY:
+			if (!parse_memory(val, &mem)) {
+				rc = ctl_usage(ctl, "--memory must be a positive whole "
+				    "number of MB, not \"%s\"", val);
+				goto out;
+			}
+			if (json_object_set_new(req, "memory",
+			    json_integer((json_int_t)mem)) != 0)
+				goto nomem;
+			break;
+		case OPT_ENV:
+			if ((eq = strchr(val, '=')) == NULL || eq == val) {
+				rc = ctl_usage(ctl, "-e wants K=V with a non-empty K, "
+				    "not \"%s\"", val);
+				goto out;
+			}
+			if ((key = strndup(val, (size_t)(eq - val))) == NULL)
+				goto nomem;
+			/* The key is checked alone: a bad key would otherwise
+			 * look like no memory to json_object_set_new(). */
+			if ((rc = jstr_new(key, &s)) == ORCH_EINVAL) {
+				rc = ctl_usage(ctl, "-e: a variable name is not UTF-8 "
+				    "text");
+				goto out;
+			}
+			json_decref(s);
+			if (rc == ORCH_OK &&
+			    (rc = jstr_new(eq + 1, &s)) == ORCH_EINVAL) {
+				rc = ctl_usage(ctl, "-e: the value of %s is not UTF-8 "
+				    "text", key);
+				goto out;
+			}
+			if (rc != ORCH_OK || json_object_set_new(env, key, s) != 0)
+				goto nomem;
+			free(key);
+			key = NULL;
+			break;
+		default:
+			rc = ctl_usage(ctl, "unexpected option");
+			goto out;
+		}
+	}
+	if (npos < 2) {
+		rc = ctl_usage(ctl, npos == 0 ? "missing NAME and IMAGE" :
+		    "missing IMAGE");
+		goto out;
+	}
+	if (pos[0][0] == '\0' || pos[1][0] == '\0') {
+		rc = ctl_usage(ctl, "NAME and IMAGE must not be empty");
+		goto out;
+	}
+	for (int i = 0; i < 2; i++) {
+		if ((rc = jstr_new(pos[i], &s)) == ORCH_EINVAL) {
+			rc = ctl_usage(ctl, "%s is not UTF-8 text",
+			    i == 0 ? "NAME" : "IMAGE");
+			goto out;
+		}
+		if (rc != ORCH_OK ||
+		    json_object_set_new(req, i == 0 ? "name" : "image", s) != 0)
+			goto nomem;
+	}
+	/* Left out when empty, so that the manager's defaults apply. */
+	if (json_object_size(env) > 0 && json_object_set(req, "env", env) != 0)
+		goto nomem;
+	if (json_array_size(cmd) > 0 && json_object_set(req, "command", cmd) != 0)
+		goto nomem;
+	if ((body = json_dumps(req, JSON_COMPACT)) == NULL)
+		goto nomem;
+
+	/* A bad address is a usage error, reported before "Submitting". */
+	if ((rc = ctl_connect(ctl)) != EXIT_DONE)
+		goto out;
+	printf("Submitting task '%s' with image '%s'...\n", pos[0], pos[1]);
+	fflush(stdout);
+	if ((rc = ctl_call(ctl, "POST", "/tasks", body, &root)) != EXIT_DONE)
+		goto out;
+	if ((id = jstr(root, "id")) == NULL) {
+		rc = ctl_unexpected(ctl, "the new task has no \"id\"");
+		goto out;
+	}
+	printf("Task '%s' successfully submitted.\nID: ", pos[0]);
+	put_text(id, stdout);
+	putchar('\n');
+	rc = EXIT_DONE;
+	goto out;
+nomem:
+	fail("out of memory");
+	rc = EXIT_REFUSED;
+out:
+	free(key);
+	free(body);
+	json_decref(root);
+	json_decref(cmd);
+	json_decref(env);
+	json_decref(req);
+	return rc;
+}
+
+/* ---- list ---- */
+
+/* Finds a status by its name, in any case.  NULL when there is none. */
+static const char *
+status_canonical(const char *s)
+{
+	const char *name;
+	int st;
+
+	if (orch_task_status_parse(s, &st) == ORCH_OK)
+		return orch_task_status_name(st);
+	for (st = 1; (name = orch_task_status_name(st)) != NULL; st++) {
+		if (strcasecmp(s, name) == 0)
+			return name;
+	}
+	return NULL;
+}
+
+static int
+list_table_print(const struct ctl *ctl, const json_t *tasks)
+{
+	static const char *const head[] = { "NAME", "ID", "IMAGE", "STATUS",
+	    "NODE", "CONTAINER", "AGE" };
+	struct orch_table *t = NULL;
+	const json_t *task;
+	int64_t now = orch_now_ms(), created;
+	char id8[4 * ID_SHORT + 1], ctr8[4 * ID_SHORT + 1], age[24];
+	size_t i;
+	int rc = EXIT_REFUSED;
+
+	if (orch_table_new(sizeof(head) / sizeof(head[0]), &t) != ORCH_OK ||
+	    orch_table_row_add(t, head) != ORCH_OK)
+		goto nomem;
+	json_array_foreach(tasks, i, task) {
+		const char *id = jstr(task, "id"), *ctr = jstr(task, "container_id");
+		const char *at = jstr(task, "created_at");
+		const char *row[7];
+
+		if (!json_is_object(task)) {
+			rc = ctl_unexpected(ctl, "a task is not a JSON object");
+			goto out;
+		}
+		if (at == NULL)
+			snprintf(age, sizeof(age), "-");
+		else if (orch_age_rfc3339_parse(at, &created) != ORCH_OK)
+			snprintf(age, sizeof(age), "?");
+		else
+			orch_age_format(now - created, age, sizeof(age));
+		row[0] = jstr(task, "name");
+		row[1] = id != NULL ? text_cut(id, ID_SHORT, id8, sizeof(id8)) : NULL;
+		row[2] = jstr(task, "image");
+		row[3] = jstr(task, "status");
+		row[4] = jstr(task, "node_id");
+		row[5] = ctr != NULL ? text_cut(ctr, ID_SHORT, ctr8, sizeof(ctr8)) :
+		    NULL;
+		row[6] = age;
+		if (orch_table_row_add(t, row) != ORCH_OK)
+			goto nomem;
+	}
+	if (orch_table_print(t, stdout) != ORCH_OK) {
+		fail("cannot write the table: %s", strerror(errno));
+		goto out;
+	}
+	rc = EXIT_DONE;
+	goto out;
+nomem:
+	fail("out of memory");
+out:
+	orch_table_free(t);
+	return rc;
+}
+
+static int
+verb_list(struct ctl *ctl, struct orch_args *a)
+{
+	json_t *root = NULL;
+	const char *val, *status = NULL;
+	char path[64];
+	int k, rc;
+
+	while ((k = orch_args_next(a, list_opts, &val)) != ORCH_ARGS_END) {
+		if (ctl_opt_common(ctl, k, val))
+			continue;
+		switch (k) {
+		case ORCH_ARGS_ERROR:
+			return ctl_usage(ctl, "%s", a->err);
+		case ORCH_ARGS_DASHDASH:
+			break;
+		case ORCH_ARGS_POSITIONAL:
+			return ctl_usage(ctl, "unexpected argument \"%s\"", val);
+		case OPT_HELP:
+			verb_help_print(ctl->verb);
+			return EXIT_DONE;
+		case OPT_OUTPUT:
+			if ((rc = ctl_opt_output(ctl, val)) != EXIT_DONE)
+				return rc;
+			break;
+		case OPT_STATUS:
+			if ((status = status_canonical(val)) == NULL)
+				return ctl_usage(ctl, "unknown status \"%s\": want "
+				    "Pending, Scheduled, Running, Completed, Failed "
+				    "or Stopped", val);
+			break;
+		default:
+			return ctl_usage(ctl, "unexpected option");
+		}
+	}
+
+	/* A canonical status name needs no URL escaping. */
+	if (status != NULL)
+		snprintf(path, sizeof(path), "/tasks?status=%s", status);
+	else
+		snprintf(path, sizeof(path), "/tasks");
+	if ((rc = ctl_call(ctl, "GET", path, NULL, &root)) != EXIT_DONE)
+		goto out;
+	if (!json_is_array(root)) {
+		rc = ctl_unexpected(ctl, "the task list is not a JSON array");
+		goto out;
+	}
+	if (ctl->json)
+		rc = json_print(root);
+	else if (json_array_size(root) == 0) {
+		puts("No tasks found in the cluster.");
+		rc = EXIT_DONE;
+	} else
+		rc = list_table_print(ctl, root);
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* ---- get ---- */
+
+/* True when s needs quotes to read as one shell word. */
+static bool
+shell_needs_quotes(const char *s)
+{
+	if (*s == '\0')
+		return true;
+	for (; *s != '\0'; s++) {
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_@%+=:,./-", *s) == NULL)
+			return true;
+	}
+	return false;
+}
+
+/* Prints s as one shell word, in single quotes when it needs them. */
+static bool
+put_shell_word(const char *s, FILE *fp)
+{
+	char *e;
+	const char *p;
+
+	if (!shell_needs_quotes(s))
+		return put_text(s, fp);
+	if ((e = orch_table_text_escape(s)) == NULL)
+		return false;
+	/* "it's" reads better than 'it'\''s' where nothing in it expands. */
+	if (strchr(e, '\'') != NULL && strpbrk(e, "\"$`\\!") == NULL) {
+		fprintf(fp, "\"%s\"", e);
+		free(e);
+		return true;
+	}
+	fputc('\'', fp);
+	for (p = e; *p != '\0'; p++) {
+		if (*p == '\'')
+			fputs("'\\''", fp);
+		else
+			fputc(*p, fp);
+	}
+	fputc('\'', fp);
+	free(e);
+	return true;
+}
+
+/*
+ * Prints one value of a task for a person: null as "-", a command as shell
+ * words, env as K=V words, and any other nesting as compact JSON.
+ */
+static bool
+get_value_print(const json_t *v, FILE *fp)
+{
+	const char *key;
+	const json_t *m;
+	size_t i;
+	char *s;
+	bool ok = true;
+
+	switch (json_typeof(v)) {
+	case JSON_NULL:
+		fputc('-', fp);
+		return true;
+	case JSON_STRING:
+		return put_text(json_string_value(v), fp);
+	case JSON_INTEGER:
+		fprintf(fp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return true;
+	case JSON_REAL:
+		fprintf(fp, "%g", json_real_value(v));
+		return true;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		fputs(json_is_true(v) ? "true" : "false", fp);
+		return true;
+	case JSON_ARRAY:
+		if (json_array_size(v) == 0)
+			fputc('-', fp);
+		json_array_foreach(v, i, m) {
+			if (i > 0)
+				fputc(' ', fp);
+			if (json_is_string(m))
+				ok = put_shell_word(json_string_value(m), fp) && ok;
+			else
+				ok = get_value_print(m, fp) && ok;
+		}
+		return ok;
+	case JSON_OBJECT:
+		if (json_object_size(v) == 0)
+			fputc('-', fp);
+		i = 0;
+		json_object_foreach((json_t *)v, key, m) {
+			if (i++ > 0)
+				fputc(' ', fp);
+			ok = put_text(key, fp) && ok;
+			fputc('=', fp);
+			if (json_is_string(m))
+				ok = put_shell_word(json_string_value(m), fp) && ok;
+			else
+				ok = get_value_print(m, fp) && ok;
+		}
+		return ok;
+	}
+	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+		return false;
+	ok = put_text(s, fp);
+	free(s);
+	return ok;
+}
+
+static int
+verb_get(struct ctl *ctl, struct orch_args *a)
+{
+	json_t *task = NULL, *v;
+	const char *val, *arg = NULL, *key;
+	int k, rc;
+
+	while ((k = orch_args_next(a, get_opts, &val)) != ORCH_ARGS_END) {
+		if (ctl_opt_common(ctl, k, val))
+			continue;
+		switch (k) {
+		case ORCH_ARGS_ERROR:
+			return ctl_usage(ctl, "%s", a->err);
+		case ORCH_ARGS_DASHDASH:
+			break;
+		case ORCH_ARGS_POSITIONAL:
+			if (arg != NULL)
+				return ctl_usage(ctl, "unexpected argument \"%s\"; "
+				    "give one ID or NAME", val);
+			arg = val;
+			break;
+		case OPT_HELP:
+			verb_help_print(ctl->verb);
+			return EXIT_DONE;
+		case OPT_OUTPUT:
+			if ((rc = ctl_opt_output(ctl, val)) != EXIT_DONE)
+				return rc;
+			break;
+		default:
+			return ctl_usage(ctl, "unexpected option");
+		}
+	}
+	if (arg == NULL)
+		return ctl_usage(ctl, "missing ID or NAME");
+
+	if ((rc = ctl_task_resolve(ctl, arg, &task)) != EXIT_DONE)
+		goto out;
+	if (ctl->json) {
+		rc = json_print(task);
+		goto out;
+	}
+	/* Every field, in the manager's order, so that new fields show up. */
+	json_object_foreach(task, key, v) {
+		bool ok = put_text(key, stdout);
+
+		fputs(": ", stdout);
+		if (!(get_value_print(v, stdout) && ok)) {
+			fail("out of memory");
+			rc = EXIT_REFUSED;
+			goto out;
+		}
+		putchar('\n');
+	}
+	rc = EXIT_DONE;
+out:
+	json_decref(task);
+	return rc;
+}
+
+/* ---- stop ---- */
+
+static int
+verb_stop(struct ctl *ctl, struct orch_args *a)
+{
+	json_t *task = NULL, *root = NULL;
+	const char *val, *arg = NULL, *id, *name, *status;
+	char path[64], id8[4 * ID_SHORT + 1];
+	int k, rc;
+
+	while ((k = orch_args_next(a, stop_opts, &val)) != ORCH_ARGS_END) {
+		if (ctl_opt_common(ctl, k, val))
+			continue;
+		switch (k) {
+		case ORCH_ARGS_ERROR:
+			return ctl_usage(ctl, "%s", a->err);
+		case ORCH_ARGS_DASHDASH:
+			break;
+		case ORCH_ARGS_POSITIONAL:
+			if (arg != NULL)
+				return ctl_usage(ctl, "unexpected argument \"%s\"; "
+				    "give one ID or NAME", val);
+			arg = val;
+			break;
+		case OPT_HELP:
+			verb_help_print(ctl->verb);
+			return EXIT_DONE;
+		default:
+			return ctl_usage(ctl, "unexpected option");
+		}
+	}
+	if (arg == NULL)
+		return ctl_usage(ctl, "missing ID or NAME");
+
+	if ((rc = ctl_task_resolve(ctl, arg, &task)) != EXIT_DONE)
+		goto out;
+	/* The id goes into the path, so it must be one. */
+	if ((id = jstr(task, "id")) == NULL || !orch_id_valid(id)) {
+		rc = ctl_unexpected(ctl, "the task has no valid \"id\"");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/tasks/%s", id);
+	if ((rc = ctl_call(ctl, "DELETE", path, NULL, &root)) != EXIT_DONE)
+		goto out;
+	if (!json_is_object(root)) {
+		rc = ctl_unexpected(ctl, "a task is not a JSON object");
+		goto out;
+	}
+	name = jstr(root, "name");
+	status = jstr(root, "status");
+	fputs("Task '", stdout);
+	put_text(name != NULL ? name : arg, stdout);
+	printf("' (%s) stop requested; status: ",
+	    text_cut(id, ID_SHORT, id8, sizeof(id8)));
+	put_text(status != NULL ? status : "?", stdout);
+	putchar('\n');
+	rc = EXIT_DONE;
+out:
+	json_decref(root);
+	json_decref(task);
+	return rc;
+}
+
+/* ---- help and main ---- */
+
+static int verb_help(struct ctl *ctl, struct orch_args *a);
+
+static const struct verb verbs[] = {
+	{
+		.name = "run",
+		.synopsis = "NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... "
+		    "[-- CMD ARGS...]",
+		.help =
+		    "Submits a task that runs IMAGE, with CMD ARGS if given, and\n"
+		    "prints its id.  Options may come before or after NAME and IMAGE;\n"
+		    "everything after -- is the command.\n"
+		    "\n"
+		    "Options:\n"
+		    "  --cpu N          CPU cores, a positive number (default 0.5)\n"
+		    "  --memory MB      memory in MB, a positive integer (default 256)\n"
+		    "  -e, --env K=V    set an environment variable; repeatable\n"
+		    "  --addr URL       the manager's HTTP address\n"
+		    "  -h, --help       show this help\n",
+		.run = verb_run,
+	},
+	{
+		.name = "list",
+		.synopsis = "[--status S] [-o json]",
+		.help =
+		    "Lists the tasks of the cluster in the order they were submitted:\n"
+		    "NAME, ID, IMAGE, STATUS, NODE, CONTAINER and AGE.\n"
+		    "\n"
+		    "Options:\n"
+		    "  --status S       only tasks with status S: Pending, Scheduled,\n"
+		    "                   Running, Completed, Failed or Stopped\n"
+		    "  -o, --output json\n"
+		    "                   print the manager's JSON\n"
+		    "  --addr URL       the manager's HTTP address\n"
+		    "  -h, --help       show this help\n",
+		.run = verb_list,
+	},
+	{
+		.name = "get",
+		.synopsis = "ID|NAME [-o json]",
+		.help =
+		    "Shows every field of one task, named by its id, a unique id\n"
+		    "prefix of at least 4 characters, or its name.\n"
+		    "\n"
+		    "Options:\n"
+		    "  -o, --output json\n"
+		    "                   print the manager's JSON\n"
+		    "  --addr URL       the manager's HTTP address\n"
+		    "  -h, --help       show this help\n",
+		.run = verb_get,
+	},
+	{
+		.name = "stop",
+		.synopsis = "ID|NAME",
+		.help =
+		    "Asks the manager to stop a task, named by its id, a unique id\n"
+		    "prefix of at least 4 characters, or its name.  A task that has\n"
+		    "not started stops at once; a running one stays Running until\n"
+		    "its node has stopped it.\n"
+		    "\n"
+		    "Options:\n"
+		    "  --addr URL       the manager's HTTP address\n"
+		    "  -h, --help       show this help\n",
+		.run = verb_stop,
+	},
+	{
+		.name = "help",
+		.synopsis = "[COMMAND]",
+		.help = "Shows the help of orchctl, or of COMMAND.\n",
+		.run = verb_help,
+	},
+};
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+static const struct verb *
+verb_find(const char *name)
+{
+	for (size_t i = 0; i < N_VERBS; i++) {
+		if (strcmp(verbs[i].name, name) == 0)
+			return &verbs[i];
+	}
+	return NULL;
+}
+
+static int
+verb_help(struct ctl *ctl, struct orch_args *a)
+{
+	const struct verb *v = NULL;
+	const char *val;
+	int k;
+
+	while ((k = orch_args_next(a, help_opts, &val)) != ORCH_ARGS_END) {
+		switch (k) {
+		case ORCH_ARGS_ERROR:
+			return ctl_usage(ctl, "%s", a->err);
+		case ORCH_ARGS_DASHDASH:
+			break;
+		case ORCH_ARGS_POSITIONAL:
+			if (v != NULL)
+				return ctl_usage(ctl, "unexpected argument \"%s\"", val);
+			if ((v = verb_find(val)) == NULL)
+				return ctl_usage(ctl, "unknown command \"%s\"", val);
+			break;
+		case OPT_HELP:
+			verb_help_print(ctl->verb);
+			return EXIT_DONE;
+		default:
+			return ctl_usage(ctl, "unexpected option");
+		}
+	}
+	if (v != NULL)
+		verb_help_print(v);
+	else
+		fputs(usage_text, stdout);
+	return EXIT_DONE;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl ctl = { 0 };
+	struct orch_args a = { .argc = argc, .argv = argv, .i = 1 };
+	const char *val, *verb = NULL;
+	bool curl_up = false;
+	int k, rc;
+
+	while (verb == NULL && (k = orch_args_next(&a, global_opts, &val)) != ORCH_ARGS_END) {
+		switch (k) {
+		case ORCH_ARGS_ERROR:
+			fail("%s\nRun 'orchctl --help' for usage.", a.err);
+			rc = EXIT_USAGE;
+			goto out;
+		case ORCH_ARGS_DASHDASH:
+			break;
+		case ORCH_ARGS_POSITIONAL:
+			verb = val;
+			break;
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			rc = EXIT_DONE;
+			goto out;
+		case OPT_VERSION:
+			puts("orchctl " ORCH_VERSION);
+			rc = EXIT_DONE;
+			goto out;
+		case OPT_ADDR:
+			ctl.addr_flag = val;
+			break;
+		}
+	}
+	if (verb == NULL) {
+		fputs(usage_text, stderr);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if ((ctl.verb = verb_find(verb)) == NULL) {
+		fail("unknown command \"%s\"\nRun 'orchctl --help' for usage.",
+		    verb);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	/* The verb's own arguments: options again before positionals. */
+	a.rest = false;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fail("cannot initialise libcurl");
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	curl_up = true;
+	rc = ctl.verb->run(&ctl, &a);
+out:
+	orch_client_free(ctl.client);
+	if (curl_up)
+		curl_global_cleanup();
+	/* A full disk or a closed pipe must not look like success. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fail("cannot write the output: %s", strerror(errno));
+		if (rc == EXIT_DONE)
+			rc = EXIT_REFUSED;
+	}
+	return rc;
+}

@@ -1,0 +1,504 @@
+#include "api.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "error.h"
+#include "log.h"
+#include "task_json.h"
+
+#define ERR_LEN 512
+
+struct orch_api {
+	struct orch_store *store;
+	struct orch_store_reader *reader;
+};
+
+/* A write in flight: from the handler, through the store's writer thread,
+ * back to the loop thread. */
+struct pending {
+	struct orch_gw_work work;      /* first: the post hands this back */
+	struct orch_gw *gw;
+	struct orch_gw_req *req;
+	int ok_status;                 /* 200 or 201 */
+	int rc;
+	orch_task *task;
+	char err[ERR_LEN];
+	struct orch_task_update update;
+	json_t *update_root;           /* owns the update's strings */
+};
+
+int
+orch_api_status(int rc)
+{
+	switch (rc) {
+	case ORCH_OK: return 200;
+	case ORCH_EINVAL: return 400;
+	case ORCH_ENOENT: return 404;
+	case ORCH_EEXIST: case ORCH_ECONFLICT: return 409;
+	case ORCH_ETOOBIG: return 413;
+	case ORCH_ENOSPC: case ORCH_EAGAIN: case ORCH_EUNAVAIL:
+	case ORCH_ENOMEM: case ORCH_ETIMEDOUT: return 503;
+	}
+	return 500;
+}
+
+static void
+respond_json(struct orch_gw_req *req, int status, json_t *j, const char *extra)
+{
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	if (s == NULL) {
+		static const char oom[] = "{\"error\":\"out of memory\"}\n";
+		orch_gw_respond(req, 503, "application/json", oom,
+		    sizeof(oom) - 1, NULL);
+		return;
+	}
+	/* A newline at the end, for people reading it with curl. */
+	{
+		size_t n = strlen(s);
+		char *t = realloc(s, n + 2);
+		if (t != NULL) {
+			s = t;
+			s[n++] = '\n';
+			s[n] = '\0';
+		}
+		orch_gw_respond(req, status, "application/json", s, n, extra);
+	}
+	free(s);
+}
+
+static void
+respond_error(struct orch_gw_req *req, int status, const char *msg,
+    const char *extra)
+{
+	json_t *j = json_pack("{s:s}", "error", msg);
+
+	respond_json(req, status, j, extra);
+	json_decref(j);
+}
+
+static void
+respond_task(struct orch_gw_req *req, int status, const orch_task *t)
+{
+	json_t *j = orch_task_to_json(t);
+
+	respond_json(req, status, j, NULL);
+	json_decref(j);
+}
+
+/* ---- writes: finish on the loop thread ---- */
+
+static void
+pending_finish(struct orch_gw_work *w)
+{
+	struct pending *p = (struct pending *)w;
+
+	if (p->rc == ORCH_OK && p->task != NULL) {
+		respond_task(p->req, p->ok_status, p->task);
+	} else {
+		int status = orch_api_status(p->rc);
+
+		if (status >= 500)
+			orch_warn("api", "write failed: %s", p->err);
+		respond_error(p->req, status, p->err, NULL);
+	}
+	orch_task_free(p->task);
+	json_decref(p->update_root);
+	free(p);
+}
+
+/* Called on the store's writer thread: hand the result to the loop. */
+static void
+pending_done(void *arg, int rc, orch_task *task, const char *err)
+{
+	struct pending *p = arg;
+
+	p->rc = rc;
+	p->task = task;
+	if (rc != ORCH_OK)
+		snprintf(p->err, sizeof(p->err), "%s", err != NULL ? err :
+		    orch_strerror(rc));
+	orch_gw_post(p->gw, &p->work);
+}
+
+static struct pending *
+pending_new(struct orch_gw_req *req, int ok_status)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->work.fn = pending_finish;
+	p->gw = orch_gw_req_gw(req);
+	p->req = req;
+	p->ok_status = ok_status;
+	return p;
+}
+
+/* ---- handlers ---- */
+
+struct route_ctx {
+	struct orch_api *api;
+	struct orch_gw_req *req;
+	const struct orch_http_request *http;
+	char id[ORCH_ID_LEN];          /* the {id} of the path, when any */
+};
+
+static void
+h_healthz(struct route_ctx *rc)
+{
+	int err = orch_store_ping(rc->api->reader);
+
+	if (err != ORCH_OK) {
+		respond_error(rc->req, 503, "store not usable", NULL);
+		return;
+	}
+	{
+		static const char ok[] = "{\"status\":\"ok\"}\n";
+		orch_gw_respond(rc->req, 200, "application/json", ok,
+		    sizeof(ok) - 1, NULL);
+	}
+}
+
+/* Finds name=value in a query string, percent-decoding value into out.
+ * Returns 1 when found, 0 when absent, -1 when malformed or too long. */
+static int
+query_get(struct orch_http_slice q, const char *name, char *out, size_t outlen)
+{
+	size_t nlen = strlen(name);
+	const char *p = q.p, *end = q.p + q.len;
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *pe = amp != NULL ? amp : end;
+
+		if ((size_t)(pe - p) > nlen && memcmp(p, name, nlen) == 0 &&
+		    p[nlen] == '=') {
+			const char *v = p + nlen + 1;
+			size_t o = 0;
+
+			while (v < pe) {
+				char c = *v++;
+
+				if (c == '%') {
+					char hex[3] = {0};
+					char *hend;
+
+					if (pe - v < 2)
+						return -1;
+					hex[0] = v[0];
+					hex[1] = v[1];
+					c = (char)strtol(hex, &hend, 16);
+					if (hend != hex + 2)
+						return -1;
+					v += 2;
+				} else if (c == '+') {
+					c = ' ';
+				}
+				if (o + 1 >= outlen || c == '\0')
+					return -1;
+				out[o++] = c;
+			}
+			out[o] = '\0';
+			return 1;
+		}
+		p = pe + 1;
+	}
+	return 0;
+}
+
+static void
+h_tasks_list(struct route_ctx *rc)
+{
+	orch_task **tasks = NULL;
+	size_t n = 0;
+	int status = 0, err, q;
+	char sval[64];
+	json_t *arr;
+
+	q = query_get(rc->http->query, "status", sval, sizeof(sval));
+	if (q < 0 || (q == 1 && orch_task_status_parse(sval, &status) != ORCH_OK)) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "query parameter \"status\" must be one "
+		    "of Pending, Scheduled, Running, Completed, Failed, Stopped");
+		respond_error(rc->req, 400, msg, NULL);
+		return;
+	}
+	if ((err = orch_store_task_list(rc->api->reader, status, &tasks, &n)) !=
+	    ORCH_OK) {
+		orch_warn("api", "listing tasks: %s", orch_strerror(err));
+		respond_error(rc->req, orch_api_status(err), "cannot read tasks "
+		    "from the store", NULL);
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; arr != NULL && i < n; i++) {
+		if (json_array_append_new(arr, orch_task_to_json(tasks[i])) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	orch_store_task_list_free(tasks, n);
+	respond_json(rc->req, 200, arr, NULL);
+	json_decref(arr);
+}
+
+static void
+h_tasks_create(struct route_ctx *rc)
+{
+	char err[ERR_LEN];
+	orch_task_spec *spec = NULL;
+	orch_task *task = NULL;
+	struct pending *p;
+	const char *body;
+	size_t len;
+	int e;
+
+	body = orch_gw_req_body(rc->req, &len);
+	if ((e = orch_task_spec_from_json(body, len, &spec, err, sizeof(err))) !=
+	    ORCH_OK) {
+		respond_error(rc->req, orch_api_status(e), err, NULL);
+		return;
+	}
+	if (orch_task_new(spec, &task) != ORCH_OK ||
+	    (p = pending_new(rc->req, 201)) == NULL) {
+		if (task != NULL)
+			orch_task_free(task);
+		else
+			orch_task_spec_free(spec);
+		respond_error(rc->req, 503, "out of memory", NULL);
+		return;
+	}
+	orch_store_task_insert(rc->api->store, task, pending_done, p);
+}
+
+static void
+h_task_get(struct route_ctx *rc)
+{
+	orch_task *t = NULL;
+	int err = orch_store_task_get(rc->api->reader, rc->id, &t);
+
+	if (err == ORCH_ENOENT) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "no task with id \"%s\"", rc->id);
+		respond_error(rc->req, 404, msg, NULL);
+		return;
+	}
+	if (err != ORCH_OK) {
+		orch_warn("api", "reading task %s: %s", rc->id, orch_strerror(err));
+		respond_error(rc->req, orch_api_status(err), "cannot read the task "
+		    "from the store", NULL);
+		return;
+	}
+	respond_task(rc->req, 200, t);
+	orch_task_free(t);
+}
+
+static int
+modify_stop(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	(void)marg;
+	(void)err;
+	(void)errlen;
+	return orch_task_stop(t, orch_now_ms());
+}
+
+static void
+h_task_stop(struct route_ctx *rc)
+{
+	struct pending *p = pending_new(rc->req, 200);
+
+	if (p == NULL) {
+		respond_error(rc->req, 503, "out of memory", NULL);
+		return;
+	}
+	orch_store_task_modify(rc->api->store, rc->id, modify_stop, NULL,
+	    pending_done, p);
+}
+
+static int
+modify_status(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	const struct orch_task_update *u = marg;
+
+	return orch_task_apply_update(t, u, orch_now_ms(), err, errlen);
+}
+
+static void
+h_task_status(struct route_ctx *rc)
+{
+	char err[ERR_LEN];
+	struct pending *p = pending_new(rc->req, 200);
+	const char *body;
+	size_t len;
+	int e;
+
+	if (p == NULL) {
+		respond_error(rc->req, 503, "out of memory", NULL);
+		return;
+	}
+	body = orch_gw_req_body(rc->req, &len);
+	if ((e = orch_task_update_from_json(body, len, &p->update,
+	    &p->update_root, err, sizeof(err))) != ORCH_OK) {
+		respond_error(rc->req, orch_api_status(e), err, NULL);
+		json_decref(p->update_root);
+		free(p);
+		return;
+	}
+	orch_store_task_modify(rc->api->store, rc->id, modify_status, &p->update,
+	    pending_done, p);
+}
+
+/* ---- routing ---- */
+
+enum { SEG_MAX = 4 };
+
+struct route {
+	const char *method;
+	const char *pattern;   /* '*' stands for a task id */
+	void (*fn)(struct route_ctx *rc);
+};
+
+static const struct route routes[] = {
+	{.method = "GET", .pattern = "/healthz", .fn = h_healthz},
+	{.method = "GET", .pattern = "/tasks", .fn = h_tasks_list},
+	{.method = "POST", .pattern = "/tasks", .fn = h_tasks_create},
+	{.method = "GET", .pattern = "/tasks/*", .fn = h_task_get},
+	{.method = "DELETE", .pattern = "/tasks/*", .fn = h_task_stop},
+	{.method = "PUT", .pattern = "/tasks/*/status", .fn = h_task_status},
+};
+
+/*
+ * Matches path against pattern.  Returns 1 on a match, storing the '*'
+ * segment in id_out (empty when the segment is not a valid id, so that
+ * the handler answers 404), 0 otherwise.
+ */
+static int
+route_match(const char *pattern, struct orch_http_slice path, char *id_out,
+    bool *bad_id)
+{
+	const char *p = pattern, *s = path.p, *end = path.p + path.len;
+
+	*bad_id = false;
+	/* A trailing slash is the same resource. */
+	if (end - s > 1 && end[-1] == '/')
+		end--;
+	while (*p != '\0' && s < end) {
+		if (*p == '*') {
+			const char *seg_end = memchr(s, '/', (size_t)(end - s));
+			size_t n;
+
+			if (seg_end == NULL)
+				seg_end = end;
+			n = (size_t)(seg_end - s);
+			if (n == ORCH_ID_LEN - 1) {
+				memcpy(id_out, s, n);
+				id_out[n] = '\0';
+				if (!orch_id_valid(id_out))
+					*bad_id = true;
+			} else {
+				*bad_id = true;
+			}
+			if (*bad_id) {
+				n = n < 64 ? n : 64;
+				/* Keep the text for the 404 message. */
+				snprintf(id_out, ORCH_ID_LEN, "%.*s", (int)n, s);
+			}
+			if (n == 0)
+				return 0;
+			s = seg_end;
+			p++;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	return *p == '\0' && s == end;
+}
+
+void
+orch_api_handle(struct orch_gw_req *req, void *arg)
+{
+	struct route_ctx rc = {.api = arg, .req = req};
+	char allow[128] = "";
+	size_t alen = 0;
+	bool path_known = false;
+
+	rc.http = orch_gw_req_http(req);
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		bool bad_id;
+
+		if (!route_match(routes[i].pattern, rc.http->path, rc.id, &bad_id))
+			continue;
+		path_known = true;
+		if (!orch_http_slice_eq(rc.http->method, routes[i].method)) {
+			alen += (size_t)snprintf(allow + alen, sizeof(allow) - alen,
+			    "%s%s", alen > 0 ? ", " : "", routes[i].method);
+			continue;
+		}
+		if (bad_id) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "no task with id \"%s\": task ids "
+			    "are UUIDs", rc.id);
+			respond_error(req, 404, msg, NULL);
+			return;
+		}
+		routes[i].fn(&rc);
+		return;
+	}
+	if (path_known) {
+		char msg[256], hdr[160];
+
+		snprintf(msg, sizeof(msg), "method %.*s is not allowed on %.*s; "
+		    "allowed: %s", (int)rc.http->method.len, rc.http->method.p,
+		    (int)(rc.http->path.len > 100 ? 100 : rc.http->path.len),
+		    rc.http->path.p, allow);
+		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
+		respond_error(req, 405, msg, hdr);
+		return;
+	}
+	{
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "no such endpoint: %.*s %.*s",
+		    (int)rc.http->method.len, rc.http->method.p,
+		    (int)(rc.http->path.len > 100 ? 100 : rc.http->path.len),
+		    rc.http->path.p);
+		respond_error(req, 404, msg, NULL);
+	}
+}
+
+int
+orch_api_new(struct orch_store *st, struct orch_api **out)
+{
+	struct orch_api *api = calloc(1, sizeof(*api));
+	int rc;
+
+	if (api == NULL)
+		return ORCH_ENOMEM;
+	api->store = st;
+	if ((rc = orch_store_reader_new(st, &api->reader)) != ORCH_OK) {
+		free(api);
+		return rc;
+	}
+	*out = api;
+	return ORCH_OK;
+}
+
+void
+orch_api_free(struct orch_api *api)
+{
+	if (api == NULL)
+		return;
+	orch_store_reader_free(api->reader);
+	free(api);
+}

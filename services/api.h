@@ -1,0 +1,35 @@
+/*
+ * api.h: the JSON API of the manager, served by the gateway.
+ *
+ *   GET    /healthz              200 {"status":"ok"} while the store answers
+ *   GET    /tasks[?status=S]     200 [task, ...] in submission order
+ *   POST   /tasks                201 task
+ *   GET    /tasks/{id}           200 task
+ *   DELETE /tasks/{id}           200 task (a stop request)
+ *   PUT    /tasks/{id}/status    200 task (a worker's status report)
+ *
+ * Every error is {"error": "<what was wrong>"} with its status code.  A
+ * write is answered only after its commit.
+ */
+#ifndef ORCH_API_H
+#define ORCH_API_H
+
+#include "gateway.h"
+#include "store.h"
+
+struct orch_api;
+
+/* Creates the API over store; it opens its own reader, used only on the
+ * gateway's loop thread.  Returns ORCH_OK or the store's error. */
+int orch_api_new(struct orch_store *st, struct orch_api **out /* OUT */);
+
+/* Frees the API.  No request may be in flight.  NULL is a no-op. */
+void orch_api_free(struct orch_api *api);
+
+/* The gateway handler: pass it to orch_gw_new() with the api as arg. */
+void orch_api_handle(struct orch_gw_req *req, void *api);
+
+/* The HTTP status for an orch error code of a failed operation. */
+int orch_api_status(int rc);
+
+#endif

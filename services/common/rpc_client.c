@@ -1,0 +1,101 @@
+#include "rpc_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "error.h"
+#include "orch.pb-c.h"
+
+int
+orch_err_from_nng(int rv)
+{
+	switch (rv) {
+	case 0: return ORCH_OK;
+	case NNG_ENOMEM: return ORCH_ENOMEM;
+	case NNG_EINVAL: case NNG_EADDRINVAL: return ORCH_EINVAL;
+	case NNG_ETIMEDOUT: return ORCH_ETIMEDOUT;
+	case NNG_ECLOSED: case NNG_ECONNRESET: case NNG_ECONNSHUT:
+		return ORCH_ECLOSED;
+	case NNG_ECONNREFUSED: case NNG_EUNREACHABLE: case NNG_EADDRINUSE:
+		return ORCH_EUNAVAIL;
+	case NNG_EMSGSIZE: return ORCH_ETOOBIG;
+	case NNG_EPROTO: return ORCH_EPROTO;
+	case NNG_EAGAIN: return ORCH_EAGAIN;
+	}
+	return ORCH_EIO;
+}
+
+static int
+err_from_code(int code)
+{
+	switch (code) {
+	case ORCH__ERROR_CODE__OK: return ORCH_OK;
+	case ORCH__ERROR_CODE__INVALID_ARGUMENT: return ORCH_EINVAL;
+	case ORCH__ERROR_CODE__NOT_FOUND: return ORCH_ENOENT;
+	case ORCH__ERROR_CODE__CONFLICT: return ORCH_ECONFLICT;
+	case ORCH__ERROR_CODE__UNAVAILABLE: return ORCH_EUNAVAIL;
+	}
+	return ORCH_EINTERNAL;
+}
+
+int
+orch_rpc_call(nng_socket s, const char *method, const ProtobufCMessage *in,
+    const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **out,
+    char *err, size_t errlen)
+{
+	Orch__Request req = ORCH__REQUEST__INIT;
+	Orch__Reply *rep = NULL;
+	uint8_t *body = NULL, *wire = NULL;
+	size_t blen, wlen;
+	nng_msg *msg = NULL;
+	int rv, rc = ORCH_OK;
+
+	*out = NULL;
+	blen = protobuf_c_message_get_packed_size(in);
+	if ((body = malloc(blen > 0 ? blen : 1)) == NULL)
+		return ORCH_ENOMEM;
+	protobuf_c_message_pack(in, body);
+	req.method = (char *)method;
+	req.has_body = 1;
+	req.body.data = body;
+	req.body.len = blen;
+	wlen = orch__request__get_packed_size(&req);
+	if ((wire = malloc(wlen > 0 ? wlen : 1)) == NULL) {
+		rc = ORCH_ENOMEM;
+		goto out;
+	}
+	orch__request__pack(&req, wire);
+	if ((rv = nng_send(s, wire, wlen, 0)) != 0 ||
+	    (rv = nng_recvmsg(s, &msg, 0)) != 0) {
+		rc = orch_err_from_nng(rv);
+		snprintf(err, errlen, "%s: %s", method, nng_strerror(rv));
+		goto out;
+	}
+	rep = orch__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	if (rep == NULL) {
+		rc = ORCH_EPROTO;
+		snprintf(err, errlen, "%s: the reply is not an orch.Reply", method);
+		goto out;
+	}
+	if (rep->code != ORCH__ERROR_CODE__OK) {
+		rc = err_from_code(rep->code);
+		snprintf(err, errlen, "%s", rep->error != NULL ? rep->error :
+		    "error without a message");
+		goto out;
+	}
+	*out = protobuf_c_message_unpack(out_desc, NULL, rep->has_body ?
+	    rep->body.len : 0, rep->has_body ? rep->body.data : NULL);
+	if (*out == NULL) {
+		rc = ORCH_EPROTO;
+		snprintf(err, errlen, "%s: the reply body is not a %s", method,
+		    out_desc->name);
+	}
+out:
+	if (rep != NULL)
+		orch__reply__free_unpacked(rep, NULL);
+	if (msg != NULL)
+		nng_msg_free(msg);
+	free(wire);
+	free(body);
+	return rc;
+}

@@ -1,0 +1,99 @@
+/*
+ * task.h: the task model.
+ *
+ * A task is the generated protobuf struct Orch__Task (proto/orch.proto):
+ * one definition for the store, the RPCs and the JSON API.  Every task and
+ * spec handled outside protobuf-c's unpacker is built from malloc'd parts so
+ * that orch_task_free() (protobuf_c_message_free_unpacked) releases it.
+ */
+#ifndef ORCH_TASK_H
+#define ORCH_TASK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orch.pb-c.h"
+
+typedef Orch__Task orch_task;
+typedef Orch__TaskSpec orch_task_spec;
+
+/* Length of a task id ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx") plus NUL. */
+#define ORCH_ID_LEN 37
+
+/* Hard limits on a spec, checked when decoding any input. */
+#define ORCH_NAME_MAX 128
+#define ORCH_IMAGE_MAX 512
+#define ORCH_ENV_MAX 1024          /* entries */
+#define ORCH_COMMAND_MAX 1024      /* arguments */
+#define ORCH_STRING_MAX 65536      /* one env value or argument, bytes */
+#define ORCH_MEMORY_MIN_MB 6       /* Docker's minimum */
+#define ORCH_MEMORY_MAX_MB (16LL * 1024 * 1024)
+#define ORCH_CPU_MAX 1024.0
+
+/* Writes a new random UUID v4 into id (ORCH_ID_LEN bytes). */
+void orch_id_new(char id[ORCH_ID_LEN]);
+
+/* True when s is a UUID in its canonical 36-character form. */
+bool orch_id_valid(const char *s);
+
+/* The API name of a status ("Pending", ...), or NULL for an unknown value. */
+const char *orch_task_status_name(int status);
+
+/* Parses an API status name.  "Complete" (the original project's spelling)
+ * is accepted as Completed.  Returns ORCH_OK or ORCH_EINVAL. */
+int orch_task_status_parse(const char *s, int *status /* OUT */);
+
+/* True for Completed, Failed and Stopped. */
+bool orch_task_status_terminal(int status);
+
+/* Checks a spec against the limits above; on failure writes a message for
+ * a person, naming the field, into err.  Returns ORCH_OK or ORCH_EINVAL. */
+int orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen);
+
+/*
+ * Creates a Pending task from spec with a new id and created_at = now.
+ * On success the task owns spec; on error the caller keeps it.
+ * Returns ORCH_OK or ORCH_ENOMEM.
+ */
+int orch_task_new(orch_task_spec *spec, orch_task **out /* OUT */);
+
+/* Frees a task and everything it holds.  NULL is a no-op. */
+void orch_task_free(orch_task *t);
+
+/* Frees a spec.  NULL is a no-op. */
+void orch_task_spec_free(orch_task_spec *spec);
+
+/* Replaces *field (a protobuf-c string) with a copy of s (NULL clears it).
+ * Returns ORCH_OK or ORCH_ENOMEM, leaving *field unchanged on error. */
+int orch_str_set(char **field, const char *s);
+
+/* A status report, as PUT /tasks/{id}/status or the UpdateTaskStatus RPC. */
+struct orch_task_update {
+	int status;                 /* an ORCH__TASK_STATUS__ value */
+	const char *container_id;   /* NULL: keep the stored one */
+	bool has_exit_code;
+	int32_t exit_code;
+	const char *error;          /* NULL: keep */
+};
+
+/*
+ * Applies a status report to t at time now_ms.  Terminal tasks accept only
+ * a repeat of their own status (so a retried report changes nothing); a
+ * task never moves back to an earlier status.  Sets started_at on the first
+ * Running and finished_at on the first terminal status.  On error writes a
+ * message into err and leaves t unchanged.
+ * Returns ORCH_OK, ORCH_EINVAL (bad status), ORCH_ECONFLICT or ORCH_ENOMEM.
+ */
+int orch_task_apply_update(orch_task *t, const struct orch_task_update *u,
+    int64_t now_ms, char *err, size_t errlen);
+
+/*
+ * Records a stop request on t.  A task that has not started (Pending or
+ * Scheduled with no node to stop it) becomes Stopped at once; a running
+ * one keeps its status with stop_requested set until its node reports.
+ * A terminal task is left as it is.  Returns ORCH_OK or ORCH_ENOMEM.
+ */
+int orch_task_stop(orch_task *t, int64_t now_ms);
+
+#endif

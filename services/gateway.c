@@ -1,0 +1,818 @@
+/*
+ * gateway.c: the HTTP/1.1 server (see gateway.h).
+ *
+ * A connection moves between three states:
+ *   READING   bytes are buffered and parsed until a whole request is in;
+ *   HANDLING  the handler has the request (perhaps waiting on a commit);
+ *   WRITING   the answer is being flushed; then the request's bytes are
+ *             dropped from the buffer and the next (pipelined) one is read.
+ * Everything runs on the loop thread; other threads reach it only through
+ * orch_gw_post(), which queues a function and wakes the loop via eventfd.
+ * epoll is level-triggered; interest in EPOLLIN/EPOLLOUT follows the state.
+ */
+#include "gateway.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "error.h"
+#include "log.h"
+
+#define IN_BUF_MIN 4096
+/* The most one request may occupy: line, headers, body, slack for CRLFs. */
+#define IN_BUF_MAX (ORCH_HTTP_MAX_REQUEST_LINE + ORCH_HTTP_MAX_HEADERS_SIZE + \
+	ORCH_HTTP_MAX_BODY + 1024)
+#define SWEEP_INTERVAL_MS 250
+
+enum conn_state { C_READING, C_HANDLING, C_WRITING };
+
+struct buf {
+	char *p;
+	size_t len;
+	size_t cap;
+	size_t off; /* out: bytes already written */
+};
+
+struct orch_gw_req {
+	struct conn *conn;
+	struct orch_http_request http;
+	const char *body;
+	size_t body_len;
+	size_t total_len; /* head and body: what to drop once answered */
+};
+
+struct conn {
+	struct orch_gw *gw;
+	int fd;
+	enum conn_state state;
+	struct buf in;
+	struct buf out;
+	bool close_after;    /* close once the answer is flushed */
+	bool eof;            /* the peer shut down its sending side */
+	bool dead;           /* the peer is gone while a handler holds req */
+	bool in_handler;     /* the handler is on the stack */
+	bool continue_sent;
+	uint32_t events;     /* current epoll interest */
+	int64_t last_ms;     /* last I/O */
+	int64_t req_start_ms;/* first byte of the request being read */
+	struct orch_gw_req req;
+	struct conn *prev, *next;
+};
+
+struct orch_gw {
+	struct orch_gw_opts opts;
+	orch_gw_handler_fn handler;
+	void *arg;
+	int lfd;
+	int wfd;                 /* eventfd: posts and stop */
+	int epfd;
+	int port;
+	bool listen_paused;      /* out of file descriptors */
+	int64_t listen_resume_ms;
+	volatile sig_atomic_t stopping;
+	struct conn *conns;      /* every open connection */
+	struct conn *graveyard;  /* closed this loop turn; freed at its end */
+	int n_conns;
+	pthread_mutex_t mtx;     /* protects the post queue */
+	struct orch_gw_work *posts, *posts_tail;
+	int64_t last_sweep_ms;
+	time_t date_secs;
+	char date[64];           /* "Date: ...\r\n", cached per second */
+	char listen_tag, wake_tag; /* epoll_data.ptr for the two fds */
+};
+
+static void conn_drive(struct conn *c);
+
+void
+orch_gw_opts_default(struct orch_gw_opts *opts)
+{
+	opts->listen = "127.0.0.1:3000";
+	opts->max_conns = 1024;
+	opts->request_timeout_ms = 10000;
+	opts->idle_timeout_ms = 60000;
+}
+
+/* Splits "HOST:PORT" or "[V6]:PORT" into host and port buffers. */
+static int
+split_hostport(const char *s, char *host, size_t hlen, char *port, size_t plen)
+{
+	const char *colon, *h = s;
+	size_t n;
+
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (end == NULL || end[1] != ':')
+			return ORCH_EINVAL;
+		h = s + 1;
+		n = (size_t)(end - h);
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return ORCH_EINVAL;
+		n = (size_t)(colon - s);
+	}
+	if (n == 0 || n >= hlen || strlen(colon + 1) == 0 ||
+	    strlen(colon + 1) >= plen)
+		return ORCH_EINVAL;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	snprintf(port, plen, "%s", colon + 1);
+	for (const char *p = port; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return ORCH_EINVAL;
+	}
+	return ORCH_OK;
+}
+
+static int
+listen_open(struct orch_gw *gw, char *err, size_t errlen)
+{
+	struct addrinfo hints = {0}, *res = NULL, *ai;
+	char host[256], port[16];
+	int rc, fd = -1, saved = 0, one = 1;
+
+	if (split_hostport(gw->opts.listen, host, sizeof(host), port,
+	    sizeof(port)) != ORCH_OK) {
+		snprintf(err, errlen, "malformed listen address \"%s\": want "
+		    "HOST:PORT", gw->opts.listen);
+		return ORCH_EINVAL;
+	}
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", gw->opts.listen,
+		    gai_strerror(rc));
+		return ORCH_EINVAL;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, SOMAXCONN) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", gw->opts.listen,
+		    strerror(saved));
+		return orch_err_from_errno(saved);
+	}
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		getsockname(fd, (struct sockaddr *)&ss, &sl);
+		gw->port = ss.ss_family == AF_INET6 ?
+		    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
+		    ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	}
+	gw->lfd = fd;
+	return ORCH_OK;
+}
+
+int
+orch_gw_new(const struct orch_gw_opts *opts, orch_gw_handler_fn handler,
+    void *arg, struct orch_gw **out, char *err, size_t errlen)
+{
+	struct orch_gw *gw;
+	struct epoll_event ev = {0};
+	int rc;
+
+	if ((gw = calloc(1, sizeof(*gw))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return ORCH_ENOMEM;
+	}
+	gw->opts = *opts;
+	gw->handler = handler;
+	gw->arg = arg;
+	gw->lfd = gw->wfd = gw->epfd = -1;
+	pthread_mutex_init(&gw->mtx, NULL);
+	if ((rc = listen_open(gw, err, errlen)) != ORCH_OK)
+		goto out;
+	gw->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	gw->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (gw->wfd < 0 || gw->epfd < 0) {
+		rc = orch_err_from_errno(errno);
+		snprintf(err, errlen, "gateway: %s", strerror(errno));
+		goto out;
+	}
+	ev.events = EPOLLIN;
+	ev.data.ptr = &gw->listen_tag;
+	epoll_ctl(gw->epfd, EPOLL_CTL_ADD, gw->lfd, &ev);
+	ev.data.ptr = &gw->wake_tag;
+	epoll_ctl(gw->epfd, EPOLL_CTL_ADD, gw->wfd, &ev);
+	*out = gw;
+	return ORCH_OK;
+out:
+	orch_gw_free(gw);
+	return rc;
+}
+
+int
+orch_gw_port(const struct orch_gw *gw)
+{
+	return gw->port;
+}
+
+void
+orch_gw_stop(struct orch_gw *gw)
+{
+	uint64_t one = 1;
+
+	gw->stopping = 1;
+	(void)!write(gw->wfd, &one, sizeof(one));
+}
+
+void
+orch_gw_post(struct orch_gw *gw, struct orch_gw_work *w)
+{
+	uint64_t one = 1;
+
+	w->next = NULL;
+	pthread_mutex_lock(&gw->mtx);
+	if (gw->posts_tail != NULL)
+		gw->posts_tail->next = w;
+	else
+		gw->posts = w;
+	gw->posts_tail = w;
+	pthread_mutex_unlock(&gw->mtx);
+	(void)!write(gw->wfd, &one, sizeof(one));
+}
+
+static void
+run_posts(struct orch_gw *gw)
+{
+	struct orch_gw_work *p, *next;
+	uint64_t n;
+
+	(void)!read(gw->wfd, &n, sizeof(n));
+	pthread_mutex_lock(&gw->mtx);
+	p = gw->posts;
+	gw->posts = gw->posts_tail = NULL;
+	pthread_mutex_unlock(&gw->mtx);
+	for (; p != NULL; p = next) {
+		next = p->next;
+		p->fn(p);
+	}
+}
+
+/* ---- connections ---- */
+
+static void
+conn_set_events(struct conn *c)
+{
+	uint32_t ev = 0;
+	struct epoll_event e = {0};
+
+	/* While a handler holds the request its slices point into c->in, so
+	 * the buffer may fill but must not move (see conn_read). */
+	if (!c->eof && (c->state == C_READING ? c->in.len < IN_BUF_MAX :
+	    c->in.len < c->in.cap))
+		ev |= EPOLLIN;
+	if (c->state == C_WRITING && c->out.off < c->out.len)
+		ev |= EPOLLOUT;
+	if (ev == c->events)
+		return;
+	e.events = ev;
+	e.data.ptr = c;
+	epoll_ctl(c->gw->epfd, EPOLL_CTL_MOD, c->fd, &e);
+	c->events = ev;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	free(c->in.p);
+	free(c->out.p);
+	free(c);
+}
+
+/* Frees it at the end of the loop turn: an event for it may still be
+ * pending in the batch epoll_wait returned. */
+static void
+conn_bury(struct conn *c)
+{
+	c->next = c->gw->graveyard;
+	c->gw->graveyard = c;
+}
+
+/* Closes the socket.  If a handler still holds the request the memory
+ * stays until it answers (orch_gw_respond buries it then). */
+static void
+conn_close(struct conn *c)
+{
+	struct orch_gw *gw = c->gw;
+
+	epoll_ctl(gw->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		gw->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	gw->n_conns--;
+	c->prev = c->next = NULL;
+	if (c->state == C_HANDLING)
+		c->dead = true;
+	else
+		conn_bury(c);
+}
+
+static void
+graveyard_empty(struct orch_gw *gw)
+{
+	while (gw->graveyard != NULL) {
+		struct conn *c = gw->graveyard;
+
+		gw->graveyard = c->next;
+		conn_free(c);
+	}
+}
+
+static int
+buf_reserve(struct buf *b, size_t need)
+{
+	size_t cap = b->cap > 0 ? b->cap : IN_BUF_MIN;
+	char *p;
+
+	if (need <= b->cap)
+		return ORCH_OK;
+	while (cap < need)
+		cap *= 2;
+	if ((p = realloc(b->p, cap)) == NULL)
+		return ORCH_ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return ORCH_OK;
+}
+
+static void
+refresh_date(struct orch_gw *gw)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now == gw->date_secs)
+		return;
+	gw->date_secs = now;
+	gmtime_r(&now, &tm);
+	strftime(gw->date, sizeof(gw->date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
+	    &tm);
+}
+
+/* Appends a whole response to c->out; the state becomes WRITING. */
+static int
+conn_put_response(struct conn *c, int status, const char *ctype,
+    const char *body, size_t len, const char *extra)
+{
+	char head[1024];
+	const char *conn_hdr = "";
+	int n;
+
+	if (c->close_after || c->eof)
+		conn_hdr = "Connection: close\r\n";
+	else if (c->req.http.minor_version == 0)
+		conn_hdr = "Connection: keep-alive\r\n";
+	refresh_date(c->gw);
+	n = snprintf(head, sizeof(head),
+	    "HTTP/1.1 %d %s\r\nServer: orch/" ORCH_VERSION "\r\n%s"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+	    status, orch_http_reason(status), c->gw->date, ctype, len, conn_hdr,
+	    extra != NULL ? extra : "");
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return ORCH_EINTERNAL;
+	if (buf_reserve(&c->out, c->out.len + (size_t)n + len) != ORCH_OK)
+		return ORCH_ENOMEM;
+	memcpy(c->out.p + c->out.len, head, (size_t)n);
+	c->out.len += (size_t)n;
+	if (len > 0)
+		memcpy(c->out.p + c->out.len, body, len);
+	c->out.len += len;
+	c->state = C_WRITING;
+	return ORCH_OK;
+}
+
+/* A JSON error body from a static message (no quotes or backslashes are
+ * expected in it, but they are escaped anyway). */
+static void
+conn_put_error(struct conn *c, int status, const char *why)
+{
+	char body[512];
+	size_t n = 0;
+
+	n += (size_t)snprintf(body, sizeof(body), "{\"error\":\"");
+	for (const char *p = why; *p != '\0' && n < sizeof(body) - 8; p++) {
+		if (*p == '"' || *p == '\\')
+			body[n++] = '\\';
+		body[n++] = ((unsigned char)*p < 0x20) ? ' ' : *p;
+	}
+	n += (size_t)snprintf(body + n, sizeof(body) - n, "\"}\n");
+	if (conn_put_response(c, status, "application/json", body, n, NULL) !=
+	    ORCH_OK)
+		c->state = C_WRITING; /* nothing to say: just close */
+}
+
+/* Writes what it can.  Returns ORCH_OK when all is out, ORCH_EAGAIN when
+ * the socket is full, ORCH_ECLOSED when the peer is gone. */
+static int
+conn_flush(struct conn *c)
+{
+	while (c->out.off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.p + c->out.off,
+		    c->out.len - c->out.off, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return ORCH_EAGAIN;
+			return ORCH_ECLOSED;
+		}
+		c->out.off += (size_t)n;
+		c->last_ms = orch_mono_ms();
+	}
+	c->out.off = c->out.len = 0;
+	if (c->out.cap > 65536) {
+		free(c->out.p);
+		c->out.p = NULL;
+		c->out.cap = 0;
+	}
+	return ORCH_OK;
+}
+
+/* Drops the answered request's bytes and gets ready for the next one. */
+static void
+conn_next_request(struct conn *c)
+{
+	size_t used = c->req.total_len;
+
+	if (used > c->in.len)
+		used = c->in.len;
+	memmove(c->in.p, c->in.p + used, c->in.len - used);
+	c->in.len -= used;
+	c->req.total_len = 0;
+	c->continue_sent = false;
+	c->state = C_READING;
+	c->req_start_ms = c->in.len > 0 ? orch_mono_ms() : 0;
+	if (c->in.cap > 65536 && c->in.len < IN_BUF_MIN) {
+		char *p = realloc(c->in.p, IN_BUF_MIN);
+		if (p != NULL) {
+			c->in.p = p;
+			c->in.cap = IN_BUF_MIN;
+		}
+	}
+}
+
+/* Parses and dispatches until the connection must wait for something.
+ * Never re-entered: handlers that answer at once only queue the answer. */
+static void
+conn_drive(struct conn *c)
+{
+	for (;;) {
+		if (c->state == C_WRITING) {
+			int rc = conn_flush(c);
+
+			if (rc == ORCH_EAGAIN)
+				break;
+			if (rc != ORCH_OK || c->close_after) {
+				conn_close(c);
+				return;
+			}
+			conn_next_request(c);
+		}
+		if (c->state == C_HANDLING)
+			break;
+
+		/* C_READING */
+		if (c->in.len == 0) {
+			if (c->eof) {
+				conn_close(c);
+				return;
+			}
+			break;
+		}
+		{
+			struct orch_http_request *h = &c->req.http;
+			const char *why = NULL;
+			int status = 400;
+			int rc = orch_http_request_parse(c->in.p, c->in.len, h,
+			    &status, &why);
+			size_t total;
+
+			if (rc == ORCH_EAGAIN) {
+				if (c->eof) {
+					conn_close(c);
+					return;
+				}
+				break;
+			}
+			if (rc != ORCH_OK) {
+				c->close_after = true;
+				c->req.http.minor_version = 1;
+				conn_put_error(c, status, why != NULL ? why :
+				    "malformed request");
+				continue;
+			}
+			total = h->head_len + (size_t)h->content_length;
+			if (c->in.len < total) {
+				if (c->eof) {
+					conn_close(c);
+					return;
+				}
+				if (h->expect_continue && !c->continue_sent) {
+					static const char cont[] =
+					    "HTTP/1.1 100 Continue\r\n\r\n";
+					/* Best effort: the socket is empty here. */
+					(void)!send(c->fd, cont, sizeof(cont) - 1,
+					    MSG_NOSIGNAL);
+					c->continue_sent = true;
+				}
+				if (buf_reserve(&c->in, total) != ORCH_OK) {
+					c->close_after = true;
+					conn_put_error(c, 503, "out of memory");
+					continue;
+				}
+				break;
+			}
+			if (!h->keep_alive)
+				c->close_after = true;
+			c->req.conn = c;
+			c->req.body = c->in.p + h->head_len;
+			c->req.body_len = (size_t)h->content_length;
+			c->req.total_len = total;
+			c->state = C_HANDLING;
+			c->in_handler = true;
+			c->gw->handler(&c->req, c->gw->arg);
+			c->in_handler = false;
+		}
+	}
+	conn_set_events(c);
+}
+
+static void
+conn_read(struct conn *c)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (c->state == C_READING && c->in.cap - c->in.len < 1024 &&
+		    c->in.cap < IN_BUF_MAX) {
+			size_t want = c->in.cap > 0 ? c->in.cap * 2 : IN_BUF_MIN;
+			if (want > IN_BUF_MAX)
+				want = IN_BUF_MAX;
+			if (buf_reserve(&c->in, want) != ORCH_OK)
+				break;
+		}
+		if (c->in.len >= c->in.cap)
+			break; /* full: the parser will refuse or wait */
+		n = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
+		if (n > 0) {
+			if (c->in.len == 0 && c->state == C_READING)
+				c->req_start_ms = orch_mono_ms();
+			c->in.len += (size_t)n;
+			c->last_ms = orch_mono_ms();
+			if ((size_t)n < 1024)
+				break; /* most likely drained; epoll says if not */
+			continue;
+		}
+		if (n == 0) {
+			c->eof = true;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			/* Reset: nobody to answer. */
+			c->eof = true;
+			c->close_after = true;
+			c->in.len = c->state == C_READING ? 0 : c->in.len;
+		}
+		break;
+	}
+}
+
+static void
+accept_all(struct orch_gw *gw)
+{
+	for (;;) {
+		int fd = accept4(gw->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct epoll_event e = {0};
+		struct conn *c;
+		int one = 1;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Level-triggered: pause, or the loop spins. */
+				orch_warn("gateway", "out of file descriptors: "
+				    "pausing accept for 100 ms");
+				epoll_ctl(gw->epfd, EPOLL_CTL_DEL, gw->lfd, NULL);
+				gw->listen_paused = true;
+				gw->listen_resume_ms = orch_mono_ms() + 100;
+			}
+			return;
+		}
+		if (gw->n_conns >= gw->opts.max_conns) {
+			static const char body[] =
+			    "{\"error\":\"too many connections; try again later\"}\n";
+			char busy[256];
+			int n = snprintf(busy, sizeof(busy),
+			    "HTTP/1.1 503 Service Unavailable\r\n"
+			    "Content-Type: application/json\r\n"
+			    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			    sizeof(body) - 1, body);
+
+			(void)!send(fd, busy, (size_t)n, MSG_NOSIGNAL);
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->gw = gw;
+		c->fd = fd;
+		c->state = C_READING;
+		c->last_ms = orch_mono_ms();
+		c->events = EPOLLIN;
+		e.events = EPOLLIN;
+		e.data.ptr = c;
+		if (epoll_ctl(gw->epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = gw->conns;
+		if (gw->conns != NULL)
+			gw->conns->prev = c;
+		gw->conns = c;
+		gw->n_conns++;
+	}
+}
+
+/* Enforces the timeouts. */
+static void
+sweep(struct orch_gw *gw, int64_t now)
+{
+	struct conn *c, *next;
+
+	if (gw->listen_paused && now >= gw->listen_resume_ms) {
+		struct epoll_event e = {.events = EPOLLIN};
+
+		e.data.ptr = &gw->listen_tag;
+		epoll_ctl(gw->epfd, EPOLL_CTL_ADD, gw->lfd, &e);
+		gw->listen_paused = false;
+	}
+	if (now - gw->last_sweep_ms < SWEEP_INTERVAL_MS)
+		return;
+	gw->last_sweep_ms = now;
+	for (c = gw->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == C_READING && c->in.len > 0 &&
+		    now - c->req_start_ms >= gw->opts.request_timeout_ms) {
+			c->close_after = true;
+			conn_put_error(c, 408, "request not completed in time");
+			conn_drive(c);
+		} else if (c->state == C_READING && c->in.len == 0 &&
+		    now - c->last_ms >= gw->opts.idle_timeout_ms) {
+			conn_close(c);
+		} else if (c->state == C_WRITING &&
+		    now - c->last_ms >= gw->opts.idle_timeout_ms) {
+			/* The client stopped reading its answer. */
+			conn_close(c);
+		}
+	}
+}
+
+int
+orch_gw_run(struct orch_gw *gw)
+{
+	struct epoll_event evs[128];
+
+	while (!gw->stopping) {
+		int n = epoll_wait(gw->epfd, evs, 128, SWEEP_INTERVAL_MS);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			orch_error("gateway", "epoll_wait: %s", strerror(errno));
+			return orch_err_from_errno(errno);
+		}
+		for (int i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+			struct conn *c;
+
+			if (p == &gw->listen_tag) {
+				accept_all(gw);
+				continue;
+			}
+			if (p == &gw->wake_tag) {
+				run_posts(gw);
+				continue;
+			}
+			c = p;
+			if (c->fd < 0)
+				continue; /* closed earlier in this turn */
+			if ((evs[i].events & (EPOLLERR | EPOLLHUP)) &&
+			    c->state == C_HANDLING) {
+				/* Both directions are gone: no one to answer. */
+				conn_close(c);
+				continue;
+			}
+			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+				conn_read(c);
+			conn_drive(c);
+		}
+		sweep(gw, orch_mono_ms());
+		graveyard_empty(gw);
+	}
+	return ORCH_OK;
+}
+
+void
+orch_gw_free(struct orch_gw *gw)
+{
+	if (gw == NULL)
+		return;
+	/* Handlers still waiting may post their answers: run them first. */
+	if (gw->wfd >= 0)
+		run_posts(gw);
+	while (gw->conns != NULL)
+		conn_close(gw->conns);
+	graveyard_empty(gw);
+	if (gw->epfd >= 0)
+		close(gw->epfd);
+	if (gw->wfd >= 0)
+		close(gw->wfd);
+	if (gw->lfd >= 0)
+		close(gw->lfd);
+	pthread_mutex_destroy(&gw->mtx);
+	free(gw);
+}
+
+const struct orch_http_request *
+orch_gw_req_http(const struct orch_gw_req *req)
+{
+	return &req->http;
+}
+
+const char *
+orch_gw_req_body(const struct orch_gw_req *req, size_t *len)
+{
+	*len = req->body_len;
+	return req->body;
+}
+
+struct orch_gw *
+orch_gw_req_gw(const struct orch_gw_req *req)
+{
+	return req->conn->gw;
+}
+
+void
+orch_gw_respond(struct orch_gw_req *req, int status, const char *content_type,
+    const char *body, size_t len, const char *extra_headers)
+{
+	struct conn *c = req->conn;
+
+	if (c->dead) {
+		conn_bury(c);
+		return;
+	}
+	if (conn_put_response(c, status, content_type, body, len,
+	    extra_headers) != ORCH_OK) {
+		c->close_after = true;
+		c->state = C_WRITING;
+	}
+	/* From inside the handler conn_drive() is on the stack and goes on. */
+	if (!c->in_handler)
+		conn_drive(c);
+}

@@ -1,0 +1,96 @@
+/*
+ * gateway.h: the manager's HTTP/1.1 server on raw TCP sockets.
+ *
+ * One thread runs an epoll loop over every connection; no thread per
+ * connection.  Each connection handles one request at a time: pipelined
+ * requests wait in its buffer, so answers leave in request order.  A handler
+ * answers at once with orch_gw_respond(), or later: work done on another
+ * thread comes back to the loop through orch_gw_post(), and the answer is
+ * given there.
+ *
+ * Limits: the parser's (http_parser.h) on request line, headers and body;
+ * a cap on open connections (503 past it); a client that stalls in the
+ * middle of a request is answered 408 and closed; an idle keep-alive
+ * connection is closed.
+ */
+#ifndef ORCH_GATEWAY_H
+#define ORCH_GATEWAY_H
+
+#include <stddef.h>
+
+#include "http_parser.h"
+
+struct orch_gw;
+struct orch_gw_req;
+
+struct orch_gw_opts {
+	const char *listen;          /* "HOST:PORT"; "[::1]:PORT" for IPv6 */
+	int max_conns;               /* 503 beyond; default 1024 */
+	int request_timeout_ms;      /* 408 for a stalled request; default 10000 */
+	int idle_timeout_ms;         /* idle keep-alive close; default 60000 */
+};
+
+/* Called on the loop thread for each complete request.  The handler must
+ * eventually call orch_gw_respond() exactly once for req, on the loop
+ * thread, now or from a function run by orch_gw_post(). */
+typedef void (*orch_gw_handler_fn)(struct orch_gw_req *req, void *arg);
+
+/* Fills opts with the defaults above. */
+void orch_gw_opts_default(struct orch_gw_opts *opts /* OUT */);
+
+/*
+ * Creates the gateway and binds its listening socket.  Returns ORCH_OK,
+ * ORCH_EINVAL for a malformed listen address (err says why), or the bind
+ * error translated (err says "cannot listen on HOST:PORT: <reason>").
+ */
+int orch_gw_new(const struct orch_gw_opts *opts, orch_gw_handler_fn handler,
+    void *arg, struct orch_gw **out /* OUT */, char *err, size_t errlen);
+
+/* The port actually bound (useful when the address asked for port 0). */
+int orch_gw_port(const struct orch_gw *gw);
+
+/* Runs the event loop on the calling thread until orch_gw_stop().
+ * Returns ORCH_OK or an error from epoll. */
+int orch_gw_run(struct orch_gw *gw);
+
+/* Asks the loop to return.  Async-signal-safe; callable from any thread. */
+void orch_gw_stop(struct orch_gw *gw);
+
+/* Frees the gateway after orch_gw_run() has returned (or was never run),
+ * closing every connection.  NULL is a no-op. */
+void orch_gw_free(struct orch_gw *gw);
+
+/*
+ * A unit of work handed back to the loop thread.  The caller embeds it in
+ * its own struct (so posting cannot fail for want of memory) and finds
+ * that struct again from it in fn.
+ */
+struct orch_gw_work {
+	void (*fn)(struct orch_gw_work *w);
+	struct orch_gw_work *next;   /* the gateway's */
+};
+
+/* Runs w->fn(w) on the loop thread soon.  Callable from any thread; this
+ * is how work finished elsewhere (a store commit) answers its request. */
+void orch_gw_post(struct orch_gw *gw, struct orch_gw_work *w);
+
+/* The parsed request head; valid until the answer is given. */
+const struct orch_http_request *orch_gw_req_http(const struct orch_gw_req *req);
+
+/* The request body (not NUL-terminated) and its length. */
+const char *orch_gw_req_body(const struct orch_gw_req *req, size_t *len /* OUT */);
+
+/* The gateway the request arrived on. */
+struct orch_gw *orch_gw_req_gw(const struct orch_gw_req *req);
+
+/*
+ * Answers req with status, a Content-Type and body (copied).  extra_headers,
+ * when not NULL, is inserted verbatim and must end in CRLF ("Allow: GET\r\n").
+ * Must run on the loop thread; req is invalid afterwards.  When the client
+ * has gone away meanwhile the answer is dropped.
+ */
+void orch_gw_respond(struct orch_gw_req *req, int status,
+    const char *content_type, const char *body, size_t len,
+    const char *extra_headers);
+
+#endif

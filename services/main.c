@@ -1,0 +1,333 @@
+/*
+ * main.c: orch-manager, the control plane.
+ *
+ * Opens the store, then serves the JSON API on the HTTP gateway (this
+ * thread's event loop), protobuf RPCs on an NNG REP socket and notices on
+ * an NNG PUB socket, until SIGINT or SIGTERM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "error.h"
+#include "gateway.h"
+#include "log.h"
+#include "rpc.h"
+#include "rpc_client.h"
+#include "store.h"
+
+struct config {
+	const char *http;
+	const char *rpc;
+	const char *pub;
+	const char *data;
+	bool sync_full;
+	int max_conns;
+	int request_timeout_s;
+	int idle_timeout_s;
+};
+
+static struct orch_gw *the_gw;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "Usage: orch-manager [OPTIONS]\n"
+	    "\n"
+	    "The orch control plane: stores tasks in SQLite, serves the JSON API\n"
+	    "over HTTP and protobuf RPCs over NNG.\n"
+	    "\n"
+	    "Options:\n"
+	    "  --http HOST:PORT        HTTP API address (default 127.0.0.1:3000)\n"
+	    "  --rpc URL               NNG REP address for RPCs\n"
+	    "                          (default tcp://127.0.0.1:3001)\n"
+	    "  --pub URL               NNG PUB address for notices\n"
+	    "                          (default tcp://127.0.0.1:3002)\n"
+	    "  --data DIR              data directory, created if missing\n"
+	    "                          (default ./orch-data)\n"
+	    "  --sync full|normal      SQLite synchronous mode (default full):\n"
+	    "                          normal survives a manager crash but may\n"
+	    "                          lose the last commits on power loss\n"
+	    "  --max-conns N           open HTTP connections before 503 (default 1024)\n"
+	    "  --request-timeout SEC   408 for a request not complete in SEC\n"
+	    "                          seconds (default 10)\n"
+	    "  --idle-timeout SEC      close idle keep-alive connections after SEC\n"
+	    "                          seconds (default 60)\n"
+	    "  --log-level LEVEL       debug, info, warn or error (default info)\n"
+	    "  -h, --help              show this help and exit\n"
+	    "  --version               print the version and exit\n");
+}
+
+/* Parses a positive int flag value; prints the error and returns -1. */
+static int
+parse_int(const char *flag, const char *s, int min, int max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "orch-manager: %s wants an integer from %d to %d, "
+		    "got \"%s\"\n", flag, min, max, s);
+		return -1;
+	}
+	return (int)v;
+}
+
+/* Returns 0 to go on, 1 to exit successfully, 2 on a usage error. */
+static int
+parse_args(int argc, char **argv, struct config *cfg)
+{
+	enum { OPT_HTTP = 256, OPT_RPC, OPT_PUB, OPT_DATA, OPT_SYNC, OPT_MAXC, OPT_RTO, OPT_ITO,
+	    OPT_LOG, OPT_VERSION };
+	static const struct option opts[] = {
+		{"http", required_argument, NULL, OPT_HTTP},
+		{"rpc", required_argument, NULL, OPT_RPC},
+		{"pub", required_argument, NULL, OPT_PUB},
+		{"data", required_argument, NULL, OPT_DATA},
+		{"sync", required_argument, NULL, OPT_SYNC},
+		{"max-conns", required_argument, NULL, OPT_MAXC},
+		{"request-timeout", required_argument, NULL, OPT_RTO},
+		{"idle-timeout", required_argument, NULL, OPT_ITO},
+		{"log-level", required_argument, NULL, OPT_LOG},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_HTTP: cfg->http = optarg; break;
+		case OPT_RPC: cfg->rpc = optarg; break;
+		case OPT_PUB: cfg->pub = optarg; break;
+		case OPT_DATA: cfg->data = optarg; break;
+		case OPT_SYNC:
+			if (strcmp(optarg, "full") == 0) {
+				cfg->sync_full = true;
+			} else if (strcmp(optarg, "normal") == 0) {
+				cfg->sync_full = false;
+			} else {
+				fprintf(stderr, "orch-manager: --sync wants full or "
+				    "normal, got \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_MAXC:
+			if ((cfg->max_conns = parse_int("--max-conns", optarg, 1,
+			    1000000)) < 0)
+				return 2;
+			break;
+		case OPT_RTO:
+			if ((cfg->request_timeout_s = parse_int("--request-timeout",
+			    optarg, 1, 3600)) < 0)
+				return 2;
+			break;
+		case OPT_ITO:
+			if ((cfg->idle_timeout_s = parse_int("--idle-timeout",
+			    optarg, 1, 86400)) < 0)
+				return 2;
+			break;
+		case OPT_LOG: {
+			enum orch_log_level lvl;
+
+			if (orch_log_level_parse(optarg, &lvl) != ORCH_OK) {
+				fprintf(stderr, "orch-manager: --log-level wants debug, "
+				    "info, warn or error, got \"%s\"\n", optarg);
+				return 2;
+			}
+			orch_log_level_set(lvl);
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 1;
+		case OPT_VERSION:
+			printf("orch-manager %s\n", ORCH_VERSION);
+			return 1;
+		case ':':
+			fprintf(stderr, "orch-manager: %s needs a value\n",
+			    argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr, "orch-manager: unknown option \"%s\"; see "
+			    "--help\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "orch-manager: unexpected argument \"%s\"; see "
+		    "--help\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	if (the_gw != NULL)
+		orch_gw_stop(the_gw);
+}
+
+/* Creates dir and its missing parents, like mkdir -p. */
+static int
+mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path))
+		return ORCH_EINVAL;
+	memcpy(path, dir, n + 1);
+	for (char *p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return orch_err_from_errno(errno);
+		*p = '/';
+	}
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return orch_err_from_errno(errno);
+	return ORCH_OK;
+}
+
+/* Holds DIR/manager.lock so that two managers never share a data dir. */
+static int
+lock_data_dir(const char *dir)
+{
+	char path[PATH_MAX], pid[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/manager.lock", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		orch_error("manager", "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+
+		pid[n > 0 ? n : 0] = '\0';
+		orch_error("manager", "data directory %s is in use by another "
+		    "orch-manager (pid %s)", dir, n > 0 ? pid : "unknown");
+		close(fd);
+		return -1;
+	}
+	if (ftruncate(fd, 0) == 0) {
+		int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+		(void)!pwrite(fd, pid, (size_t)n, 0);
+	}
+	return fd; /* kept open for the life of the process */
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg = {
+		.http = "127.0.0.1:3000",
+		.rpc = "tcp://127.0.0.1:3001",
+		.pub = "tcp://127.0.0.1:3002",
+		.data = "./orch-data",
+		.sync_full = true,
+		.max_conns = 1024,
+		.request_timeout_s = 10,
+		.idle_timeout_s = 60,
+	};
+	struct orch_store_opts sopts;
+	struct orch_gw_opts gopts;
+	struct orch_store *store = NULL;
+	struct orch_api *api = NULL;
+	struct orch_gw *gw = NULL;
+	struct orch_rpc *rpc = NULL;
+	nng_socket pub = NNG_SOCKET_INITIALIZER;
+	struct sigaction sa = {0};
+	char err[512];
+	int rc, lockfd = -1, status = 1, rv;
+
+	if ((rc = parse_args(argc, argv, &cfg)) != 0)
+		return rc == 1 ? 0 : 2;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = mkdir_p(cfg.data)) != ORCH_OK) {
+		orch_error("manager", "cannot create data directory %s: %s",
+		    cfg.data, orch_strerror(rc));
+		goto out;
+	}
+	if ((lockfd = lock_data_dir(cfg.data)) < 0)
+		goto out;
+
+	orch_store_opts_default(&sopts);
+	sopts.sync_full = cfg.sync_full;
+	if ((rc = orch_store_open(cfg.data, &sopts, &store)) != ORCH_OK) {
+		orch_error("manager", "cannot open the store in %s: %s", cfg.data,
+		    orch_strerror(rc));
+		goto out;
+	}
+	if ((rc = orch_api_new(store, &api)) != ORCH_OK) {
+		orch_error("manager", "cannot read the store: %s",
+		    orch_strerror(rc));
+		goto out;
+	}
+	orch_gw_opts_default(&gopts);
+	gopts.listen = cfg.http;
+	gopts.max_conns = cfg.max_conns;
+	gopts.request_timeout_ms = cfg.request_timeout_s * 1000;
+	gopts.idle_timeout_ms = cfg.idle_timeout_s * 1000;
+	if ((rc = orch_gw_new(&gopts, orch_api_handle, api, &gw, err,
+	    sizeof(err))) != ORCH_OK) {
+		orch_error("manager", "%s", err);
+		goto out;
+	}
+	if ((rc = orch_rpc_start(store, cfg.rpc, &rpc, err, sizeof(err))) !=
+	    ORCH_OK) {
+		orch_error("manager", "%s", err);
+		goto out;
+	}
+	if ((rv = nng_pub0_open(&pub)) != 0 ||
+	    (rv = nng_listen(pub, cfg.pub, NULL, 0)) != 0) {
+		orch_error("manager", "cannot listen on %s: %s", cfg.pub,
+		    nng_strerror(rv));
+		goto out;
+	}
+
+	the_gw = gw;
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	orch_info("manager", "orch-manager %s: http %s (port %d), rpc %s, pub %s, "
+	    "data %s, sync %s", ORCH_VERSION, cfg.http, orch_gw_port(gw), cfg.rpc,
+	    cfg.pub, cfg.data, cfg.sync_full ? "full" : "normal");
+	if (orch_gw_run(gw) == ORCH_OK)
+		status = 0;
+	orch_info("manager", "shutting down");
+out:
+	the_gw = NULL;
+	orch_rpc_stop(rpc);
+	if (nng_socket_id(pub) > 0)
+		nng_close(pub);
+	orch_api_free(api);
+	/* Completes queued writes; their answers reach the gateway below. */
+	orch_store_close(store);
+	orch_gw_free(gw);
+	if (lockfd >= 0)
+		close(lockfd);
+	return status;
+}

@@ -1,0 +1,454 @@
+#include "rpc.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "error.h"
+#include "log.h"
+#include "orch.pb-c.h"
+#include "rpc_client.h"
+
+#define N_WORKERS 4
+#define ERR_LEN 512
+
+struct worker {
+	struct orch_rpc *rpc;
+	pthread_t thread;
+	nng_ctx ctx;
+	nng_aio *aio;
+	struct orch_store_reader *reader;
+	bool started;
+};
+
+struct orch_rpc {
+	struct orch_store *store;
+	nng_socket sock;
+	struct worker workers[N_WORKERS];
+};
+
+/* One call being served: the handler's result reaches the reply here. */
+struct call {
+	struct worker *w;
+	Orch__ErrorCode code;
+	char err[ERR_LEN];
+	uint8_t *out;
+	size_t out_len;
+	bool answered;
+};
+
+static Orch__ErrorCode
+code_from_err(int rc)
+{
+	switch (rc) {
+	case ORCH_OK: return ORCH__ERROR_CODE__OK;
+	case ORCH_EINVAL: case ORCH_ETOOBIG: return ORCH__ERROR_CODE__INVALID_ARGUMENT;
+	case ORCH_ENOENT: return ORCH__ERROR_CODE__NOT_FOUND;
+	case ORCH_EEXIST: case ORCH_ECONFLICT: return ORCH__ERROR_CODE__CONFLICT;
+	case ORCH_ENOSPC: case ORCH_EAGAIN: case ORCH_EUNAVAIL:
+	case ORCH_ENOMEM: case ORCH_ETIMEDOUT: return ORCH__ERROR_CODE__UNAVAILABLE;
+	}
+	return ORCH__ERROR_CODE__INTERNAL;
+}
+
+/* The closure every handler calls once: a message, or NULL after
+ * call_fail(). */
+static void
+call_closure(const ProtobufCMessage *msg, void *data)
+{
+	struct call *c = data;
+
+	c->answered = true;
+	if (msg == NULL)
+		return;
+	c->out_len = protobuf_c_message_get_packed_size(msg);
+	if ((c->out = malloc(c->out_len > 0 ? c->out_len : 1)) == NULL) {
+		c->code = ORCH__ERROR_CODE__UNAVAILABLE;
+		snprintf(c->err, sizeof(c->err), "out of memory");
+		return;
+	}
+	protobuf_c_message_pack(msg, c->out);
+}
+
+static void
+call_fail(struct call *c, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+call_fail(struct call *c, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->code = code_from_err(rc);
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the methods ---- */
+
+static void
+rpc_submit_task(Orch__Manager_Service *svc, const Orch__SubmitTaskRequest *in,
+    Orch__Task_Closure closure, void *data)
+{
+	struct call *c = data;
+	orch_task_spec *spec = NULL;
+	orch_task *task = NULL, *stored = NULL;
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc;
+
+	(void)svc;
+	if (in->spec == NULL) {
+		call_fail(c, ORCH_EINVAL, "field \"spec\" is required");
+		goto out;
+	}
+	if ((rc = orch_task_spec_validate(in->spec, c->err, sizeof(c->err))) !=
+	    ORCH_OK) {
+		c->code = code_from_err(rc);
+		goto out;
+	}
+	/* The request owns in->spec; a packed copy gives the task its own. */
+	len = orch__task_spec__get_packed_size(in->spec);
+	if ((buf = malloc(len > 0 ? len : 1)) == NULL) {
+		call_fail(c, ORCH_ENOMEM, "out of memory");
+		goto out;
+	}
+	orch__task_spec__pack(in->spec, buf);
+	if ((spec = orch__task_spec__unpack(NULL, len, buf)) == NULL ||
+	    orch_task_new(spec, &task) != ORCH_OK) {
+		orch_task_spec_free(spec);
+		call_fail(c, ORCH_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = orch_store_task_insert_sync(c->w->rpc->store, task, &stored, c->err,
+	    sizeof(c->err));
+	if (rc != ORCH_OK) {
+		c->code = code_from_err(rc);
+		goto out;
+	}
+	closure(stored, data);
+out:
+	if (!c->answered)
+		closure(NULL, data);
+	orch_task_free(stored);
+	free(buf);
+}
+
+static void
+rpc_list_tasks(Orch__Manager_Service *svc, const Orch__ListTasksRequest *in,
+    Orch__TaskList_Closure closure, void *data)
+{
+	struct call *c = data;
+	Orch__TaskList list = ORCH__TASK_LIST__INIT;
+	orch_task **tasks = NULL;
+	size_t n = 0;
+	int status = in->has_status ? (int)in->status : 0, rc;
+
+	(void)svc;
+	if (status != 0 && orch_task_status_name(status) == NULL) {
+		call_fail(c, ORCH_EINVAL, "unknown status %d", status);
+		closure(NULL, data);
+		return;
+	}
+	if ((rc = orch_store_task_list(c->w->reader, status, &tasks, &n)) !=
+	    ORCH_OK) {
+		call_fail(c, rc, "cannot read tasks from the store: %s",
+		    orch_strerror(rc));
+		closure(NULL, data);
+		return;
+	}
+	list.n_tasks = n;
+	list.tasks = tasks;
+	closure(&list, data);
+	orch_store_task_list_free(tasks, n);
+}
+
+/* Checks an id argument; answers the call and returns false when bad. */
+static bool
+id_ok(struct call *c, const char *id)
+{
+	if (id == NULL || !orch_id_valid(id)) {
+		call_fail(c, ORCH_ENOENT, "no task with id \"%.40s\": task ids are "
+		    "UUIDs", id != NULL ? id : "");
+		return false;
+	}
+	return true;
+}
+
+static void
+rpc_get_task(Orch__Manager_Service *svc, const Orch__GetTaskRequest *in,
+    Orch__Task_Closure closure, void *data)
+{
+	struct call *c = data;
+	orch_task *t = NULL;
+	int rc;
+
+	(void)svc;
+	if (!id_ok(c, in->id)) {
+		closure(NULL, data);
+		return;
+	}
+	if ((rc = orch_store_task_get(c->w->reader, in->id, &t)) != ORCH_OK) {
+		if (rc == ORCH_ENOENT)
+			call_fail(c, rc, "no task with id \"%s\"", in->id);
+		else
+			call_fail(c, rc, "cannot read task %s: %s", in->id,
+			    orch_strerror(rc));
+		closure(NULL, data);
+		return;
+	}
+	closure(t, data);
+	orch_task_free(t);
+}
+
+static int
+modify_stop(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	(void)marg;
+	(void)err;
+	(void)errlen;
+	return orch_task_stop(t, orch_now_ms());
+}
+
+static int
+modify_update(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	return orch_task_apply_update(t, marg, orch_now_ms(), err, errlen);
+}
+
+/* Runs a read-modify-write and answers with the stored task. */
+static void
+modify_and_reply(struct call *c, const char *id, orch_store_modify_fn fn,
+    void *marg, Orch__Task_Closure closure)
+{
+	orch_task *t = NULL;
+	int rc;
+
+	rc = orch_store_task_modify_sync(c->w->rpc->store, id, fn, marg, &t,
+	    c->err, sizeof(c->err));
+	if (rc != ORCH_OK) {
+		c->code = code_from_err(rc);
+		closure(NULL, c);
+		return;
+	}
+	closure(t, c);
+	orch_task_free(t);
+}
+
+static void
+rpc_stop_task(Orch__Manager_Service *svc, const Orch__StopTaskRequest *in,
+    Orch__Task_Closure closure, void *data)
+{
+	(void)svc;
+	if (!id_ok(data, in->id)) {
+		closure(NULL, data);
+		return;
+	}
+	modify_and_reply(data, in->id, modify_stop, NULL, closure);
+}
+
+static void
+rpc_update_task_status(Orch__Manager_Service *svc,
+    const Orch__TaskStatusUpdate *in, Orch__Task_Closure closure, void *data)
+{
+	struct orch_task_update u = {
+		.status = in->has_status ? (int)in->status : 0,
+		.container_id = in->container_id,
+		.has_exit_code = in->has_exit_code,
+		.exit_code = in->exit_code,
+		.error = in->error,
+	};
+
+	(void)svc;
+	if (!id_ok(data, in->id)) {
+		closure(NULL, data);
+		return;
+	}
+	modify_and_reply(data, in->id, modify_update, &u, closure);
+}
+
+static Orch__Manager_Service manager_service = ORCH__MANAGER__INIT(rpc_);
+
+/* ---- dispatch ---- */
+
+/*
+ * Serves one request: bytes in, a packed orch.Reply out (malloc'd).
+ * Never fails for bad input: that is an error reply.
+ */
+static int
+dispatch(struct worker *w, const uint8_t *data, size_t len, uint8_t **reply,
+    size_t *reply_len)
+{
+	const ProtobufCServiceDescriptor *sd = &orch__manager__descriptor;
+	struct call c = {.w = w, .code = ORCH__ERROR_CODE__OK};
+	Orch__Reply rep = ORCH__REPLY__INIT;
+	Orch__Request *req;
+	ProtobufCMessage *in = NULL;
+	const ProtobufCMethodDescriptor *md = NULL;
+	size_t plen = strlen(sd->name);
+
+	req = orch__request__unpack(NULL, len, data);
+	if (req == NULL) {
+		call_fail(&c, ORCH_EINVAL, "malformed request: not an orch.Request "
+		    "message");
+		goto reply;
+	}
+	if (req->method == NULL || strncmp(req->method, sd->name, plen) != 0 ||
+	    req->method[plen] != '/' ||
+	    (md = protobuf_c_service_descriptor_get_method_by_name(sd,
+	    req->method + plen + 1)) == NULL) {
+		c.code = ORCH__ERROR_CODE__UNIMPLEMENTED;
+		snprintf(c.err, sizeof(c.err), "no method \"%.100s\"; methods are "
+		    "named \"%s/<Method>\"", req->method != NULL ? req->method : "",
+		    sd->name);
+		goto reply;
+	}
+	in = protobuf_c_message_unpack(md->input, NULL, req->has_body ?
+	    req->body.len : 0, req->has_body ? req->body.data : NULL);
+	if (in == NULL) {
+		call_fail(&c, ORCH_EINVAL, "malformed body for %s: not a %s message",
+		    req->method, md->input->name);
+		goto reply;
+	}
+	manager_service.base.invoke(&manager_service.base,
+	    (unsigned)(md - sd->methods), in, call_closure, &c);
+reply:
+	if (c.code != ORCH__ERROR_CODE__OK) {
+		rep.has_code = 1;
+		rep.code = c.code;
+		rep.error = c.err;
+	} else {
+		rep.has_body = 1;
+		rep.body.data = c.out;
+		rep.body.len = c.out_len;
+	}
+	*reply_len = orch__reply__get_packed_size(&rep);
+	*reply = malloc(*reply_len > 0 ? *reply_len : 1);
+	if (*reply != NULL)
+		orch__reply__pack(&rep, *reply);
+	if (in != NULL)
+		protobuf_c_message_free_unpacked(in, NULL);
+	if (req != NULL)
+		orch__request__free_unpacked(req, NULL);
+	free(c.out);
+	return *reply != NULL ? ORCH_OK : ORCH_ENOMEM;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	for (;;) {
+		nng_msg *msg;
+		uint8_t *reply = NULL;
+		size_t rlen = 0;
+		int rv;
+
+		nng_ctx_recv(w->ctx, w->aio);
+		nng_aio_wait(w->aio);
+		if ((rv = nng_aio_result(w->aio)) != 0) {
+			if (rv == NNG_ECLOSED)
+				break;
+			continue;
+		}
+		msg = nng_aio_get_msg(w->aio);
+		if (dispatch(w, nng_msg_body(msg), nng_msg_len(msg), &reply,
+		    &rlen) != ORCH_OK) {
+			nng_msg_free(msg);
+			continue; /* out of memory: the client retries */
+		}
+		nng_msg_clear(msg);
+		if (nng_msg_append(msg, reply, rlen) != 0) {
+			free(reply);
+			nng_msg_free(msg);
+			continue;
+		}
+		free(reply);
+		nng_aio_set_msg(w->aio, msg);
+		nng_ctx_send(w->ctx, w->aio);
+		nng_aio_wait(w->aio);
+		if ((rv = nng_aio_result(w->aio)) != 0) {
+			nng_msg_free(nng_aio_get_msg(w->aio));
+			if (rv == NNG_ECLOSED)
+				break;
+		}
+	}
+	return NULL;
+}
+
+int
+orch_rpc_start(struct orch_store *st, const char *url, struct orch_rpc **out,
+    char *err, size_t errlen)
+{
+	struct orch_rpc *rpc = calloc(1, sizeof(*rpc));
+	int rv, rc = ORCH_OK;
+
+	if (rpc == NULL)
+		return ORCH_ENOMEM;
+	rpc->store = st;
+	if ((rv = nng_rep0_open(&rpc->sock)) != 0) {
+		snprintf(err, errlen, "RPC socket: %s", nng_strerror(rv));
+		free(rpc);
+		return orch_err_from_nng(rv);
+	}
+	nng_socket_set_size(rpc->sock, NNG_OPT_RECVMAXSZ, ORCH_RPC_MAX_MSG);
+	if ((rv = nng_listen(rpc->sock, url, NULL, 0)) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", url,
+		    nng_strerror(rv));
+		rc = orch_err_from_nng(rv);
+		goto out;
+	}
+	for (int i = 0; i < N_WORKERS; i++) {
+		struct worker *w = &rpc->workers[i];
+
+		w->rpc = rpc;
+		if ((rv = nng_ctx_open(&w->ctx, rpc->sock)) != 0 ||
+		    (rv = nng_aio_alloc(&w->aio, NULL, NULL)) != 0) {
+			snprintf(err, errlen, "RPC: %s", nng_strerror(rv));
+			rc = orch_err_from_nng(rv);
+			goto out;
+		}
+		if ((rc = orch_store_reader_new(st, &w->reader)) != ORCH_OK) {
+			snprintf(err, errlen, "RPC: cannot open a store reader: %s",
+			    orch_strerror(rc));
+			goto out;
+		}
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			snprintf(err, errlen, "RPC: cannot start a worker thread");
+			rc = ORCH_ENOMEM;
+			goto out;
+		}
+		w->started = true;
+	}
+	*out = rpc;
+	return ORCH_OK;
+out:
+	orch_rpc_stop(rpc);
+	return rc;
+}
+
+void
+orch_rpc_stop(struct orch_rpc *rpc)
+{
+	if (rpc == NULL)
+		return;
+	/* Closing the socket fails every pending aio with NNG_ECLOSED. */
+	nng_close(rpc->sock);
+	for (int i = 0; i < N_WORKERS; i++) {
+		struct worker *w = &rpc->workers[i];
+
+		if (w->started)
+			pthread_join(w->thread, NULL);
+		if (w->aio != NULL)
+			nng_aio_free(w->aio);
+		orch_store_reader_free(w->reader);
+	}
+	free(rpc);
+}

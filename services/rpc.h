@@ -1,0 +1,34 @@
+/*
+ * rpc.h: the manager's protobuf RPC server on an NNG REP socket.
+ *
+ * Each NNG message is one serialized orch.Request naming a method of
+ * service orch.Manager ("orch.Manager/SubmitTask"); the answer is one
+ * orch.Reply (proto/README.md).  Methods are found through the service
+ * descriptor protoc-c generates and invoked through the generated service
+ * table.  Worker threads, each with its own NNG context and store reader,
+ * serve requests concurrently; writes are group-committed by the store.
+ */
+#ifndef ORCH_RPC_H
+#define ORCH_RPC_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+/* The largest request accepted; NNG's default is unlimited. */
+#define ORCH_RPC_MAX_MSG (4 * 1024 * 1024)
+
+struct orch_rpc;
+
+/*
+ * Listens on url (an NNG URL: tcp://HOST:PORT, ipc://PATH, inproc://NAME)
+ * and starts the workers.  Returns ORCH_OK, or an error with err saying
+ * "cannot listen on URL: <reason>".
+ */
+int orch_rpc_start(struct orch_store *st, const char *url,
+    struct orch_rpc **out /* OUT */, char *err, size_t errlen);
+
+/* Closes the socket and joins the workers.  NULL is a no-op. */
+void orch_rpc_stop(struct orch_rpc *rpc);
+
+#endif

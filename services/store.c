@@ -1,0 +1,1211 @@
+/*
+ * store.c: the manager's durable state in SQLite (see store.h).
+ *
+ * One writer thread owns the read-write connection and is the only thread
+ * that ever writes; everyone else queues ops (insert, modify) and is told
+ * the outcome through a completion once the batch holding the op has been
+ * committed.  Queuing lets the writer put every op that arrived during the
+ * previous fsync into the next transaction, so that N concurrent writers
+ * pay for far fewer than N fsyncs.  Each op runs in its own SAVEPOINT so
+ * that one op's failure (a duplicate id, a refused change) undoes that op
+ * alone.
+ *
+ * Readers open their own read-only connections: in WAL mode they never
+ * block the writer nor wait for it, and see the last committed state.
+ *
+ * SQLite result codes stop here: store_err() maps them to orch codes, and
+ * each message names the op and the task it was about.
+ */
+#include "store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+
+#define STORE_COMPONENT "store"
+#define STORE_DB_NAME "orch.db"
+#define STORE_MAX_BATCH 512
+/* Long enough to ride out another process's checkpoint or backup, short
+ * enough that a stuck lock shows up as ORCH_EAGAIN rather than a hang. */
+#define STORE_BUSY_MS 5000
+#define STORE_ERR_LEN 512
+
+/*
+ * The schema, as the migrations that build it: user_version counts those
+ * applied.  Append only; never edit one that has shipped.
+ */
+static const char *const migrations[] = {
+    /* 1: tasks.  The blob is the record of truth; the other columns are
+     * derived from it when it is written, for lookups, filters and sums.
+     * seq (the rowid) gives submission order: without deletions SQLite
+     * always picks max(rowid) + 1. */
+    "CREATE TABLE tasks ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  name TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  node_id TEXT,"
+    "  cpu REAL NOT NULL,"
+    "  memory_mb INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  task BLOB NOT NULL"
+    ");"
+    "CREATE INDEX tasks_status ON tasks(status);"
+    "CREATE INDEX tasks_name ON tasks(name);"
+    "CREATE INDEX tasks_node_id ON tasks(node_id);",
+};
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The writer connection's statements, prepared once. */
+enum wstmt {
+	W_BEGIN,
+	W_COMMIT,
+	W_ROLLBACK,
+	W_SAVEPOINT,
+	W_RELEASE,
+	W_ROLLBACK_TO,
+	W_INSERT,
+	W_SELECT,
+	W_UPDATE,
+	W_COUNT
+};
+
+/* INSERT and UPDATE share parameter numbers so that one function binds
+ * both: ?1 id, ?2 name, ?3 status, ?4 node_id, ?5 cpu, ?6 memory_mb,
+ * ?7 created_at, ?8 task. */
+static const char *const wsql[W_COUNT] = {
+    [W_BEGIN] = "BEGIN IMMEDIATE",
+    [W_COMMIT] = "COMMIT",
+    [W_ROLLBACK] = "ROLLBACK",
+    [W_SAVEPOINT] = "SAVEPOINT op",
+    [W_RELEASE] = "RELEASE op",
+    [W_ROLLBACK_TO] = "ROLLBACK TO op",
+    [W_INSERT] =
+        "INSERT INTO tasks (id, name, status, node_id, cpu, "
+        "memory_mb, created_at, task) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [W_SELECT] = "SELECT task FROM tasks WHERE id = ?1",
+    [W_UPDATE] =
+        "UPDATE tasks SET name = ?2, status = ?3, node_id = ?4, "
+        "cpu = ?5, memory_mb = ?6, created_at = ?7, task = ?8 WHERE id = ?1",
+};
+
+/* A reader connection's statements, prepared once. */
+enum rstmt { R_GET, R_LIST_ALL, R_LIST_STATUS, R_PING, R_COUNT };
+
+static const char *const rsql[R_COUNT] = {
+    [R_GET] = "SELECT task FROM tasks WHERE id = ?1",
+    [R_LIST_ALL] = "SELECT task FROM tasks ORDER BY seq",
+    [R_LIST_STATUS] = "SELECT task FROM tasks WHERE status = ?1 ORDER BY seq",
+    /* Reads page 1, so that it fails when the file does. */
+    [R_PING] = "SELECT count(*) FROM sqlite_master",
+};
+
+enum op_kind {
+	OP_INSERT,
+	OP_MODIFY,
+};
+
+/* One queued write and, once run, its outcome. */
+struct store_op {
+	struct store_op *next;
+	enum op_kind kind;
+	/* Insert: the task to store.  After a successful run of either kind:
+	 * the task as stored, handed to the completion. */
+	orch_task *task;
+	char *id; /* modify: the task's id */
+	orch_store_modify_fn modify;
+	void *marg;
+	orch_store_done_fn done;
+	void *arg;
+	int rc;
+	char err[STORE_ERR_LEN];
+};
+
+struct orch_store {
+	char *path;
+	struct orch_store_opts opts;
+
+	/* Used by the writer thread alone once it runs. */
+	sqlite3 *db;
+	sqlite3_stmt *stmt[W_COUNT];
+	uint8_t *pack; /* serialization buffer, reused */
+	size_t pack_cap;
+	char werr[256]; /* SQLite's message for the last failure */
+
+	pthread_t writer;
+	bool writer_running;
+
+	/* mu guards everything below. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* the writer waits for ops here */
+	bool sync_init;
+	struct store_op *head, *tail;
+	bool closing;
+	int n_readers;
+	struct orch_store_stats stats;
+};
+
+struct orch_store_reader {
+	struct orch_store *st;
+	sqlite3 *db;
+	sqlite3_stmt *stmt[R_COUNT];
+};
+
+/*
+ * Maps a SQLite result code to an orch code.  writing tells whether the
+ * statement was a write: a database that cannot be written (full disk,
+ * read-only file system, a WAL file that cannot be created) refuses writes
+ * only, which is ORCH_ENOSPC, while the same code on a read means the file
+ * itself is unusable.
+ */
+static int
+store_err(int src, bool writing)
+{
+	switch (src & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE: return ORCH_OK;
+	case SQLITE_FULL: return ORCH_ENOSPC;
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN: return writing ? ORCH_ENOSPC : ORCH_EIO;
+	case SQLITE_CONSTRAINT:
+		/* The only unique key besides seq is the id. */
+		return src == SQLITE_CONSTRAINT_UNIQUE ||
+		        src == SQLITE_CONSTRAINT_PRIMARYKEY
+		    ? ORCH_EEXIST
+		    : ORCH_EINVAL;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED: return ORCH_EAGAIN;
+	case SQLITE_NOMEM: return ORCH_ENOMEM;
+	case SQLITE_TOOBIG: return ORCH_ETOOBIG;
+	case SQLITE_MISUSE:
+	case SQLITE_RANGE: return ORCH_EINTERNAL;
+	}
+	/* SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_IOERR and whatever else
+	 * means the file cannot be trusted. */
+	return ORCH_EIO;
+}
+
+/* Steps a statement that returns no rows and resets it.  Returns a SQLite
+ * code; reset keeps the error message on the connection for the caller. */
+static int
+stmt_run(sqlite3_stmt *s)
+{
+	int src = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return src == SQLITE_DONE || src == SQLITE_ROW ? SQLITE_OK : src;
+}
+
+static int
+stmts_prepare(sqlite3 *db, const char *const *sql, sqlite3_stmt **stmt, int n)
+{
+	int src = SQLITE_OK;
+
+	for (int i = 0; i < n && src == SQLITE_OK; i++)
+		src = sqlite3_prepare_v3(
+		    db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &stmt[i], NULL);
+	return src;
+}
+
+static void
+stmts_finalize(sqlite3_stmt **stmt, int n)
+{
+	for (int i = 0; i < n; i++) {
+		sqlite3_finalize(stmt[i]);
+		stmt[i] = NULL;
+	}
+}
+
+/* Runs a query whose first row's first column is wanted as text. */
+static int
+db_query_text(sqlite3 *db, const char *sql, char *buf, size_t len)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *v;
+	int src;
+
+	buf[0] = '\0';
+	if ((src = sqlite3_prepare_v2(db, sql, -1, &s, NULL)) != SQLITE_OK)
+		goto out;
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW) {
+		v = sqlite3_column_text(s, 0);
+		snprintf(buf, len, "%s", v != NULL ? (const char *)v : "");
+		src = SQLITE_OK;
+	} else if (src == SQLITE_DONE) {
+		src = SQLITE_OK;
+	}
+out:
+	sqlite3_finalize(s);
+	return src;
+}
+
+/* Logs why opening failed and returns the code for it. */
+static int
+open_fail(struct orch_store *st, sqlite3 *db, int src, const char *what)
+{
+	orch_error(STORE_COMPONENT, "opening %s: %s: %s", st->path, what,
+	    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(src));
+	return (src & 0xff) == SQLITE_NOMEM ? ORCH_ENOMEM : ORCH_EIO;
+}
+
+/* Applies the migrations after version from, each in its own transaction,
+ * so that a failure leaves the database at the last complete version. */
+static int
+store_migrate(struct orch_store *st, int from)
+{
+	char sql[64], msg[STORE_ERR_LEN];
+	int src;
+
+	for (int v = from; v < N_MIGRATIONS; v++) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if ((src = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL,
+		         NULL)) != SQLITE_OK ||
+		    (src = sqlite3_exec(st->db, migrations[v], NULL, NULL,
+		         NULL)) != SQLITE_OK ||
+		    (src = sqlite3_exec(st->db, sql, NULL, NULL, NULL)) !=
+		        SQLITE_OK ||
+		    (src = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL)) !=
+		        SQLITE_OK) {
+			/* The rollback would overwrite the message. */
+			snprintf(
+			    msg, sizeof(msg), "%s", sqlite3_errmsg(st->db));
+			if (!sqlite3_get_autocommit(st->db))
+				sqlite3_exec(
+				    st->db, "ROLLBACK", NULL, NULL, NULL);
+			orch_error(STORE_COMPONENT,
+			    "opening %s: migrating the "
+			    "schema from version %d to %d: %s",
+			    st->path, v, v + 1, msg);
+			return (src & 0xff) == SQLITE_NOMEM ? ORCH_ENOMEM
+			                                    : ORCH_EIO;
+		}
+		orch_info(STORE_COMPONENT, "%s: schema migrated to version %d",
+		    st->path, v + 1);
+	}
+	return ORCH_OK;
+}
+
+/* Opens the writer connection, sets it up, checks and migrates. */
+static int
+store_db_open(struct orch_store *st)
+{
+	char val[STORE_ERR_LEN];
+	long version;
+	char *end;
+	int src, rc = ORCH_OK;
+
+	src = sqlite3_open_v2(st->path, &st->db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	    NULL);
+	if (src != SQLITE_OK)
+		return open_fail(st, st->db, src, "opening the database");
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	if ((src = sqlite3_exec(st->db, "PRAGMA foreign_keys = ON", NULL, NULL,
+	         NULL)) != SQLITE_OK)
+		return open_fail(st, st->db, src, "enabling foreign keys");
+	/* The version first, so that a database of a newer program is left
+	 * exactly as it was, journal mode included.  This is also the first
+	 * read of the file: one that is not a database fails here. */
+	if ((src = db_query_text(
+	         st->db, "PRAGMA user_version", val, sizeof(val))) != SQLITE_OK)
+		return open_fail(st, st->db, src, "reading the schema version");
+	version = strtol(val, &end, 10);
+	if (end == val || *end != '\0' || version < 0) {
+		orch_error(STORE_COMPONENT,
+		    "opening %s: schema version \"%s\" is "
+		    "not one of orch's; refusing to use it",
+		    st->path, val);
+		return ORCH_EIO;
+	}
+	if (version > N_MIGRATIONS) {
+		orch_error(STORE_COMPONENT,
+		    "opening %s: schema version %ld is newer than this "
+		    "program understands (at most %d); refusing to use it",
+		    st->path, version, N_MIGRATIONS);
+		return ORCH_EIO;
+	}
+
+	if ((src = db_query_text(st->db, "PRAGMA journal_mode = WAL", val,
+	         sizeof(val))) != SQLITE_OK)
+		return open_fail(st, st->db, src, "setting WAL mode");
+	if (strcmp(val, "wal") != 0) {
+		orch_error(STORE_COMPONENT,
+		    "opening %s: the database stays in "
+		    "journal mode \"%s\" instead of WAL",
+		    st->path, val);
+		return ORCH_EIO;
+	}
+	if ((src = sqlite3_exec(st->db,
+	         st->opts.sync_full ? "PRAGMA synchronous = FULL"
+	                            : "PRAGMA synchronous = NORMAL",
+	         NULL, NULL, NULL)) != SQLITE_OK)
+		return open_fail(st, st->db, src, "setting synchronous");
+
+	/* quick_check reads every page once (no index cross-checks): linear
+	 * in the size of the database, a fraction of a second for the sizes
+	 * the manager keeps, and it refuses a damaged file at start rather
+	 * than failing requests at random later. */
+	if ((src = db_query_text(
+	         st->db, "PRAGMA quick_check", val, sizeof(val))) != SQLITE_OK)
+		return open_fail(st, st->db, src, "checking integrity");
+	if (strcmp(val, "ok") != 0) {
+		orch_error(STORE_COMPONENT,
+		    "opening %s: the database is corrupt: %s", st->path, val);
+		return ORCH_EIO;
+	}
+
+	if ((rc = store_migrate(st, (int)version)) != ORCH_OK)
+		return rc;
+	if ((src = stmts_prepare(st->db, wsql, st->stmt, W_COUNT)) != SQLITE_OK)
+		return open_fail(st, st->db, src, "preparing statements");
+	return ORCH_OK;
+}
+
+/* ---- the writer ---- */
+
+static const char *
+op_verb(const struct store_op *op)
+{
+	return op->kind == OP_INSERT ? "inserting" : "modifying";
+}
+
+static const char *
+op_id(const struct store_op *op)
+{
+	const char *id = op->kind == OP_INSERT
+	    ? (op->task != NULL ? op->task->id : NULL)
+	    : op->id;
+
+	return id != NULL ? id : "(without id)";
+}
+
+/* Fails op with code and a message naming the op and its task. */
+static void
+op_set_err(struct store_op *op, int code, const char *detail)
+{
+	op->rc = code;
+	snprintf(op->err, sizeof(op->err), "%s%s task %.40s: %s",
+	    code == ORCH_ENOSPC ? "storage full or read-only: " : "",
+	    op_verb(op), op_id(op), detail);
+}
+
+/* Fails op with the writer connection's last error. */
+static void
+op_set_db_err(struct orch_store *st, struct store_op *op, int src)
+{
+	/* A failure of ours (no memory to serialize) is not on the connection.
+	 */
+	snprintf(st->werr, sizeof(st->werr), "%s",
+	    sqlite3_extended_errcode(st->db) == src ? sqlite3_errmsg(st->db)
+	                                            : sqlite3_errstr(src));
+	op_set_err(op, store_err(src, true), st->werr);
+}
+
+/* Serializes t into the writer's buffer.  Returns ORCH_OK or ORCH_ENOMEM. */
+static int
+task_pack(struct orch_store *st, const orch_task *t, size_t *len /* OUT */)
+{
+	size_t n = orch__task__get_packed_size(t);
+
+	if (n > st->pack_cap) {
+		size_t cap = st->pack_cap > 0 ? st->pack_cap : 4096;
+		uint8_t *p;
+
+		while (cap < n)
+			cap *= 2;
+		if ((p = realloc(st->pack, cap)) == NULL)
+			return ORCH_ENOMEM;
+		st->pack = p;
+		st->pack_cap = cap;
+	}
+	*len = orch__task__pack(t, st->pack);
+	return ORCH_OK;
+}
+
+/* Binds t, serialized in st->pack, and the columns derived from it. */
+static int
+task_bind(
+    struct orch_store *st, sqlite3_stmt *s, const orch_task *t, size_t len)
+{
+	const orch_task_spec *sp = t->spec;
+	int src;
+
+	src = sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_text(s, 2,
+		    sp != NULL && sp->name != NULL ? sp->name : "", -1,
+		    SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int(s, 3, (int)t->status);
+	if (src == SQLITE_OK)
+		src = t->node_id != NULL
+		    ? sqlite3_bind_text(s, 4, t->node_id, -1, SQLITE_STATIC)
+		    : sqlite3_bind_null(s, 4);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_double(s, 5, sp != NULL ? sp->cpu : 0.0);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(s, 6, sp != NULL ? sp->memory_mb : 0);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(s, 7, t->created_at_ms);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_blob64(s, 8, st->pack, len, SQLITE_STATIC);
+	return src;
+}
+
+/* Writes t with s (the INSERT or the UPDATE).  Returns a SQLite code. */
+static int
+task_write(struct orch_store *st, sqlite3_stmt *s, const orch_task *t)
+{
+	size_t len;
+	int src;
+
+	if (task_pack(st, t, &len) != ORCH_OK)
+		return SQLITE_NOMEM;
+	if ((src = task_bind(st, s, t, len)) == SQLITE_OK)
+		src = stmt_run(s);
+	/* The bindings point into buffers that do not outlive this call. */
+	sqlite3_clear_bindings(s);
+	return src;
+}
+
+static void
+op_insert(struct orch_store *st, struct store_op *op)
+{
+	int src = task_write(st, st->stmt[W_INSERT], op->task);
+
+	if (src == SQLITE_OK)
+		return;
+	if (store_err(src, true) == ORCH_EEXIST) {
+		snprintf(
+		    st->werr, sizeof(st->werr), "%s", sqlite3_errmsg(st->db));
+		op_set_err(
+		    op, ORCH_EEXIST, "a task with this id already exists");
+		return;
+	}
+	op_set_db_err(st, op, src);
+}
+
+static void
+op_modify(struct orch_store *st, struct store_op *op)
+{
+	sqlite3_stmt *sel = st->stmt[W_SELECT];
+	orch_task *t = NULL;
+	char msg[STORE_ERR_LEN];
+	const void *blob;
+	int src, n, rc;
+
+	if ((src = sqlite3_bind_text(sel, 1, op->id, -1, SQLITE_STATIC)) !=
+	    SQLITE_OK) {
+		op_set_db_err(st, op, src);
+		goto out;
+	}
+	src = sqlite3_step(sel);
+	if (src == SQLITE_DONE) {
+		op_set_err(op, ORCH_ENOENT, "no such task");
+		goto out;
+	}
+	if (src != SQLITE_ROW) {
+		op_set_db_err(st, op, src);
+		goto out;
+	}
+	blob = sqlite3_column_blob(sel, 0);
+	n = sqlite3_column_bytes(sel, 0);
+	t = orch__task__unpack(NULL, (size_t)n, blob);
+	if (t == NULL || t->id == NULL || strcmp(t->id, op->id) != 0) {
+		snprintf(msg, sizeof(msg),
+		    "its stored record (%d bytes) does not "
+		    "decode as this task: the database is corrupt",
+		    n);
+		op_set_err(op, ORCH_EIO, msg);
+		orch_error(STORE_COMPONENT, "%s: %s", st->path, op->err);
+		goto out;
+	}
+	/* The blob is about to be overwritten: release the row first. */
+	sqlite3_reset(sel);
+
+	op->err[0] = '\0';
+	if ((rc = op->modify(t, op->marg, op->err, sizeof(op->err))) !=
+	    ORCH_OK) {
+		/* modify's message is already for a person; keep it as is. */
+		op->rc = rc;
+		if (op->err[0] == '\0')
+			op_set_err(op, rc, orch_strerror(rc));
+		goto out;
+	}
+	if (t->id == NULL || strcmp(t->id, op->id) != 0) {
+		op_set_err(op, ORCH_EINVAL, "the change would alter its id");
+		goto out;
+	}
+	if ((src = task_write(st, st->stmt[W_UPDATE], t)) != SQLITE_OK) {
+		op_set_db_err(st, op, src);
+		goto out;
+	}
+	op->task = t;
+	t = NULL;
+out:
+	sqlite3_reset(sel);
+	sqlite3_clear_bindings(sel);
+	orch_task_free(t);
+}
+
+/*
+ * Runs op in its own savepoint.  Returns ORCH_OK when the transaction is
+ * still usable, whether op succeeded or not; else the code of the failure
+ * that lost it, with cause describing it for the other ops of the batch.
+ */
+static int
+writer_op(
+    struct orch_store *st, struct store_op *op, char *cause, size_t causelen)
+{
+	int src;
+
+	if ((src = stmt_run(st->stmt[W_SAVEPOINT])) != SQLITE_OK) {
+		op_set_db_err(st, op, src);
+		goto lost;
+	}
+	if (op->kind == OP_INSERT)
+		op_insert(st, op);
+	else
+		op_modify(st, op);
+	if (op->rc == ORCH_OK) {
+		if ((src = stmt_run(st->stmt[W_RELEASE])) != SQLITE_OK) {
+			op_set_db_err(st, op, src);
+			goto lost;
+		}
+		return ORCH_OK;
+	}
+	/* On SQLITE_FULL, IOERR and NOMEM SQLite may roll back the whole
+	 * transaction by itself; the savepoint is gone with it. */
+	if (sqlite3_get_autocommit(st->db))
+		goto lost;
+	if ((src = stmt_run(st->stmt[W_ROLLBACK_TO])) != SQLITE_OK ||
+	    (src = stmt_run(st->stmt[W_RELEASE])) != SQLITE_OK) {
+		/* op keeps its own error; the others cannot be committed. */
+		snprintf(cause, causelen,
+		    "rolled back with its batch: undoing "
+		    "task %.40s failed: %.256s",
+		    op_id(op), sqlite3_errmsg(st->db));
+		return store_err(src, true);
+	}
+	return ORCH_OK;
+lost:
+	snprintf(cause, causelen,
+	    "rolled back with its batch when %s task %.40s failed: %s",
+	    op_verb(op), op_id(op), st->werr);
+	return op->rc;
+}
+
+/* Calls op's completion and frees op. */
+static void
+op_complete(struct store_op *op)
+{
+	orch_task *t = op->task;
+
+	if (op->rc != ORCH_OK) {
+		/* The store took the task of an insert in every case. */
+		orch_task_free(t);
+		t = NULL;
+	}
+	if (op->done != NULL)
+		op->done(
+		    op->arg, op->rc, t, op->rc != ORCH_OK ? op->err : NULL);
+	else
+		orch_task_free(t);
+	free(op->id);
+	free(op);
+}
+
+/* Runs the n ops of batch in one transaction, then completes them. */
+static void
+writer_batch(struct orch_store *st, struct store_op *batch, size_t n)
+{
+	struct store_op *op, *next;
+	char cause[STORE_ERR_LEN];
+	uint64_t failed = 0;
+	bool committed = false;
+	int src, lost = ORCH_OK;
+
+	/* A ROLLBACK that failed earlier may have left a transaction open,
+	 * and BEGIN would then fail forever. */
+	if (!sqlite3_get_autocommit(st->db))
+		stmt_run(st->stmt[W_ROLLBACK]);
+	if ((src = stmt_run(st->stmt[W_BEGIN])) != SQLITE_OK) {
+		lost = store_err(src, true);
+		snprintf(cause, sizeof(cause), "starting a transaction: %s",
+		    sqlite3_errmsg(st->db));
+		goto rollback;
+	}
+	for (op = batch; op != NULL && lost == ORCH_OK; op = op->next)
+		lost = writer_op(st, op, cause, sizeof(cause));
+	if (lost != ORCH_OK)
+		goto rollback;
+	if ((src = stmt_run(st->stmt[W_COMMIT])) == SQLITE_OK) {
+		committed = true;
+		goto complete;
+	}
+	lost = store_err(src, true);
+	snprintf(
+	    cause, sizeof(cause), "committing: %s", sqlite3_errmsg(st->db));
+
+rollback:
+	if (!sqlite3_get_autocommit(st->db) &&
+	    (src = stmt_run(st->stmt[W_ROLLBACK])) != SQLITE_OK)
+		orch_error(STORE_COMPONENT,
+		    "%s: rolling back a failed batch: %s", st->path,
+		    sqlite3_errmsg(st->db));
+	orch_warn(STORE_COMPONENT, "%s: a batch of %zu writes failed: %s",
+	    st->path, n, cause);
+	/* Those that succeeded or never ran are undone too; those that failed
+	 * keep their own, more precise, error. */
+	for (op = batch; op != NULL; op = op->next) {
+		if (op->rc == ORCH_OK)
+			op_set_err(op, lost, cause);
+	}
+
+complete:
+	for (op = batch; op != NULL; op = op->next) {
+		if (op->rc != ORCH_OK)
+			failed++;
+	}
+	pthread_mutex_lock(&st->mu);
+	st->stats.writes += n;
+	st->stats.failed += failed;
+	if (committed)
+		st->stats.commits++;
+	pthread_mutex_unlock(&st->mu);
+	/* Only now is anything durable: acknowledge in queue order. */
+	for (op = batch; op != NULL; op = next) {
+		next = op->next;
+		op_complete(op);
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct orch_store *st = arg;
+	struct store_op *batch, *last;
+	size_t n;
+
+	for (;;) {
+		pthread_mutex_lock(&st->mu);
+		while (st->head == NULL && !st->closing)
+			pthread_cond_wait(&st->cv, &st->mu);
+		if (st->head == NULL) {
+			/* Closing and drained. */
+			pthread_mutex_unlock(&st->mu);
+			break;
+		}
+		batch = last = st->head;
+		for (n = 1; last->next != NULL && n < st->opts.max_batch; n++)
+			last = last->next;
+		st->head = last->next;
+		if (st->head == NULL)
+			st->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&st->mu);
+		writer_batch(st, batch, n);
+	}
+	return NULL;
+}
+
+/* Queues op, or completes it with ORCH_EUNAVAIL once closing has begun. */
+static void
+store_enqueue(struct orch_store *st, struct store_op *op)
+{
+	pthread_mutex_lock(&st->mu);
+	if (st->closing) {
+		pthread_mutex_unlock(&st->mu);
+		op_set_err(op, ORCH_EUNAVAIL, "the store is closing");
+		op_complete(op);
+		return;
+	}
+	if (st->tail != NULL)
+		st->tail->next = op;
+	else
+		st->head = op;
+	st->tail = op;
+	pthread_cond_signal(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- open and close ---- */
+
+void
+orch_store_opts_default(struct orch_store_opts *opts)
+{
+	opts->sync_full = true;
+	opts->max_batch = STORE_MAX_BATCH;
+}
+
+/* Releases what store_db_open and orch_store_open acquired, in reverse. */
+static void
+store_free(struct orch_store *st)
+{
+	int src;
+
+	stmts_finalize(st->stmt, W_COUNT);
+	if (st->db != NULL && (src = sqlite3_close(st->db)) != SQLITE_OK)
+		orch_error(STORE_COMPONENT, "closing %s: %s", st->path,
+		    sqlite3_errstr(src));
+	if (st->sync_init) {
+		pthread_cond_destroy(&st->cv);
+		pthread_mutex_destroy(&st->mu);
+	}
+	free(st->pack);
+	free(st->path);
+	free(st);
+}
+
+int
+orch_store_open(const char *dir, const struct orch_store_opts *opts,
+    struct orch_store **out)
+{
+	struct orch_store *st;
+	size_t len;
+	int rc = ORCH_OK;
+
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return ORCH_ENOMEM;
+	if (opts != NULL)
+		st->opts = *opts;
+	else
+		orch_store_opts_default(&st->opts);
+	if (st->opts.max_batch == 0)
+		st->opts.max_batch = STORE_MAX_BATCH;
+	len = strlen(dir) + sizeof("/" STORE_DB_NAME);
+	if ((st->path = malloc(len)) == NULL) {
+		rc = ORCH_ENOMEM;
+		goto out;
+	}
+	snprintf(st->path, len, "%s/%s", dir, STORE_DB_NAME);
+	if (pthread_mutex_init(&st->mu, NULL) != 0) {
+		rc = ORCH_ENOMEM;
+		goto out;
+	}
+	if (pthread_cond_init(&st->cv, NULL) != 0) {
+		pthread_mutex_destroy(&st->mu);
+		rc = ORCH_ENOMEM;
+		goto out;
+	}
+	st->sync_init = true;
+	if ((rc = store_db_open(st)) != ORCH_OK)
+		goto out;
+	if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
+		orch_error(STORE_COMPONENT,
+		    "opening %s: cannot start the writer thread", st->path);
+		rc = ORCH_ENOMEM;
+		goto out;
+	}
+	st->writer_running = true;
+	*out = st;
+out:
+	if (rc != ORCH_OK)
+		store_free(st);
+	return rc;
+}
+
+void
+orch_store_close(struct orch_store *st)
+{
+	int readers;
+
+	if (st == NULL)
+		return;
+	pthread_mutex_lock(&st->mu);
+	st->closing = true;
+	readers = st->n_readers;
+	pthread_cond_signal(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	if (readers != 0)
+		orch_error(STORE_COMPONENT,
+		    "%s: closed with %d readers still open "
+		    "(a bug in the caller)",
+		    st->path, readers);
+	/* The writer drains the queue before it returns. */
+	if (st->writer_running)
+		pthread_join(st->writer, NULL);
+	store_free(st);
+}
+
+void
+orch_store_stats(struct orch_store *st, struct orch_store_stats *out)
+{
+	pthread_mutex_lock(&st->mu);
+	*out = st->stats;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- writes ---- */
+
+static struct store_op *
+op_new(enum op_kind kind, orch_store_done_fn done, void *arg)
+{
+	struct store_op *op = calloc(1, sizeof(*op));
+
+	if (op != NULL) {
+		op->kind = kind;
+		op->done = done;
+		op->arg = arg;
+	}
+	return op;
+}
+
+void
+orch_store_task_insert(
+    struct orch_store *st, orch_task *task, orch_store_done_fn done, void *arg)
+{
+	struct store_op *op = op_new(OP_INSERT, done, arg);
+
+	if (op == NULL) {
+		orch_task_free(task);
+		if (done != NULL)
+			done(arg, ORCH_ENOMEM, NULL,
+			    "inserting a task: out of memory");
+		return;
+	}
+	op->task = task;
+	if (task == NULL || task->id == NULL || task->id[0] == '\0') {
+		op_set_err(op, ORCH_EINVAL, "a task needs an id");
+		op_complete(op);
+		return;
+	}
+	store_enqueue(st, op);
+}
+
+void
+orch_store_task_modify(struct orch_store *st, const char *id,
+    orch_store_modify_fn modify, void *marg, orch_store_done_fn done, void *arg)
+{
+	struct store_op *op = op_new(OP_MODIFY, done, arg);
+
+	if (op == NULL || (id != NULL && (op->id = strdup(id)) == NULL)) {
+		free(op);
+		if (done != NULL)
+			done(arg, ORCH_ENOMEM, NULL,
+			    "modifying a task: out of memory");
+		return;
+	}
+	op->modify = modify;
+	op->marg = marg;
+	if (id == NULL || modify == NULL) {
+		op_set_err(op, ORCH_EINVAL, "an id and a change are required");
+		op_complete(op);
+		return;
+	}
+	store_enqueue(st, op);
+}
+
+/* What a blocking caller waits on, on its own stack. */
+struct sync_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	int rc;
+	orch_task *task;
+	char *err;
+	size_t errlen;
+};
+
+static void
+sync_done(void *arg, int rc, orch_task *task, const char *err)
+{
+	struct sync_wait *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->rc = rc;
+	w->task = task;
+	if (rc != ORCH_OK && w->err != NULL && w->errlen > 0)
+		snprintf(w->err, w->errlen, "%s", err);
+	w->done = true;
+	/* Signalled under the lock: once the waiter sees done, this thread no
+	 * longer touches w, which lives on the waiter's stack. */
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+sync_init(struct sync_wait *w, char *err, size_t errlen)
+{
+	memset(w, 0, sizeof(*w));
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	w->err = err;
+	w->errlen = errlen;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+}
+
+/* Waits for the completion and hands its task to out (or frees it). */
+static int
+sync_wait_done(struct sync_wait *w, orch_task **out)
+{
+	pthread_mutex_lock(&w->mu);
+	while (!w->done)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	if (out != NULL)
+		*out = w->task;
+	else
+		orch_task_free(w->task);
+	return w->rc;
+}
+
+/* True on the writer thread, where waiting for a write would deadlock. */
+static bool
+on_writer(struct orch_store *st, char *err, size_t errlen)
+{
+	if (!st->writer_running || !pthread_equal(pthread_self(), st->writer))
+		return false;
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen,
+		    "a blocking store write was called from a "
+		    "store completion, where it would wait for itself");
+	return true;
+}
+
+int
+orch_store_task_insert_sync(struct orch_store *st, orch_task *task,
+    orch_task **out, char *err, size_t errlen)
+{
+	struct sync_wait w;
+
+	if (out != NULL)
+		*out = NULL;
+	if (on_writer(st, err, errlen)) {
+		orch_task_free(task);
+		return ORCH_EINTERNAL;
+	}
+	sync_init(&w, err, errlen);
+	orch_store_task_insert(st, task, sync_done, &w);
+	return sync_wait_done(&w, out);
+}
+
+int
+orch_store_task_modify_sync(struct orch_store *st, const char *id,
+    orch_store_modify_fn modify, void *marg, orch_task **out, char *err,
+    size_t errlen)
+{
+	struct sync_wait w;
+
+	if (out != NULL)
+		*out = NULL;
+	if (on_writer(st, err, errlen))
+		return ORCH_EINTERNAL;
+	sync_init(&w, err, errlen);
+	orch_store_task_modify(st, id, modify, marg, sync_done, &w);
+	return sync_wait_done(&w, out);
+}
+
+/* ---- reads ---- */
+
+void
+orch_store_reader_free(struct orch_store_reader *r)
+{
+	if (r == NULL)
+		return;
+	stmts_finalize(r->stmt, R_COUNT);
+	sqlite3_close(r->db);
+	pthread_mutex_lock(&r->st->mu);
+	r->st->n_readers--;
+	pthread_mutex_unlock(&r->st->mu);
+	free(r);
+}
+
+int
+orch_store_reader_new(struct orch_store *st, struct orch_store_reader **out)
+{
+	struct orch_store_reader *r = NULL;
+	int src, rc = ORCH_OK;
+
+	*out = NULL;
+	pthread_mutex_lock(&st->mu);
+	if (st->closing) {
+		pthread_mutex_unlock(&st->mu);
+		return ORCH_EUNAVAIL;
+	}
+	st->n_readers++;
+	pthread_mutex_unlock(&st->mu);
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		pthread_mutex_lock(&st->mu);
+		st->n_readers--;
+		pthread_mutex_unlock(&st->mu);
+		return ORCH_ENOMEM;
+	}
+	r->st = st;
+	/* Read-only is enough and safe: the writer connection created the
+	 * database and its WAL before any reader can exist. */
+	src = sqlite3_open_v2(
+	    st->path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (src == SQLITE_OK) {
+		sqlite3_extended_result_codes(r->db, 1);
+		sqlite3_busy_timeout(r->db, STORE_BUSY_MS);
+		src = stmts_prepare(r->db, rsql, r->stmt, R_COUNT);
+	}
+	if (src != SQLITE_OK) {
+		orch_error(STORE_COMPONENT, "opening a reader on %s: %s",
+		    st->path,
+		    r->db != NULL ? sqlite3_errmsg(r->db)
+		                  : sqlite3_errstr(src));
+		rc = (src & 0xff) == SQLITE_NOMEM ? ORCH_ENOMEM : ORCH_EIO;
+		goto out;
+	}
+	*out = r;
+out:
+	if (rc != ORCH_OK)
+		orch_store_reader_free(r);
+	return rc;
+}
+
+/* Logs a failed read and returns its code. */
+static int
+reader_fail(struct orch_store_reader *r, int src, const char *what)
+{
+	orch_error(STORE_COMPONENT, "%s: %s: %s", r->st->path, what,
+	    sqlite3_errmsg(r->db));
+	return store_err(src, false);
+}
+
+/* Decodes the task blob in column 0 of the current row of s. */
+static int
+reader_decode(struct orch_store_reader *r, sqlite3_stmt *s, const char *what,
+    orch_task **out /* OUT */)
+{
+	const void *blob = sqlite3_column_blob(s, 0);
+	int n = sqlite3_column_bytes(s, 0);
+	orch_task *t = orch__task__unpack(NULL, (size_t)n, blob);
+
+	if (t == NULL || t->id == NULL) {
+		orch_error(STORE_COMPONENT,
+		    "%s: %s: a stored record (%d bytes) "
+		    "does not decode as a task: the database is corrupt",
+		    r->st->path, what, n);
+		orch_task_free(t);
+		return ORCH_EIO;
+	}
+	*out = t;
+	return ORCH_OK;
+}
+
+int
+orch_store_ping(struct orch_store_reader *r)
+{
+	sqlite3_stmt *s = r->stmt[R_PING];
+	int src = sqlite3_step(s), rc = ORCH_OK;
+
+	if (src != SQLITE_ROW)
+		rc = reader_fail(r, src, "ping");
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+orch_store_task_get(
+    struct orch_store_reader *r, const char *id, orch_task **out)
+{
+	sqlite3_stmt *s = r->stmt[R_GET];
+	char what[64];
+	orch_task *t = NULL;
+	int src, rc = ORCH_OK;
+
+	*out = NULL;
+	if (id == NULL)
+		return ORCH_EINVAL;
+	snprintf(what, sizeof(what), "reading task %.40s", id);
+	if ((src = sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC)) !=
+	    SQLITE_OK) {
+		rc = reader_fail(r, src, what);
+		goto out;
+	}
+	src = sqlite3_step(s);
+	if (src == SQLITE_DONE) {
+		rc = ORCH_ENOENT;
+		goto out;
+	}
+	if (src != SQLITE_ROW) {
+		rc = reader_fail(r, src, what);
+		goto out;
+	}
+	if ((rc = reader_decode(r, s, what, &t)) != ORCH_OK)
+		goto out;
+	if (strcmp(t->id, id) != 0) {
+		orch_error(STORE_COMPONENT,
+		    "%s: %s: the stored record is of task "
+		    "%.40s: the database is corrupt",
+		    r->st->path, what, t->id);
+		rc = ORCH_EIO;
+		goto out;
+	}
+	*out = t;
+	t = NULL;
+out:
+	orch_task_free(t);
+	/* Ends the read transaction, so the WAL can be checkpointed. */
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+void
+orch_store_task_list_free(orch_task **tasks, size_t n)
+{
+	if (tasks == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		orch_task_free(tasks[i]);
+	free(tasks);
+}
+
+int
+orch_store_task_list(
+    struct orch_store_reader *r, int status, orch_task ***out, size_t *n)
+{
+	sqlite3_stmt *s = r->stmt[status == 0 ? R_LIST_ALL : R_LIST_STATUS];
+	orch_task **v = NULL, **nv, *t;
+	size_t len = 0, cap = 0;
+	int src, rc = ORCH_OK;
+
+	*out = NULL;
+	*n = 0;
+	if (status != 0 &&
+	    (src = sqlite3_bind_int(s, 1, status)) != SQLITE_OK) {
+		rc = reader_fail(r, src, "listing tasks");
+		goto out;
+	}
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap > 0 ? cap * 2 : 64;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				rc = ORCH_ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		if ((rc = reader_decode(r, s, "listing tasks", &t)) != ORCH_OK)
+			goto out;
+		v[len++] = t;
+	}
+	if (src != SQLITE_DONE) {
+		rc = reader_fail(r, src, "listing tasks");
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	sqlite3_reset(s);
+	orch_store_task_list_free(v, len);
+	return rc;
+}

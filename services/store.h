@@ -1,0 +1,159 @@
+/*
+ * store.h: the manager's durable state, in one SQLite database.
+ *
+ * The database lives at DIR/orch.db in WAL mode.  Its schema is versioned
+ * with PRAGMA user_version and migrated forward on open.  Each task is one
+ * row: the serialized Orch__Task (the record of truth) plus columns derived
+ * from it in the same statement for lookups and sums.
+ *
+ * Writes are group-committed: a single writer thread takes every write
+ * queued since its last commit, runs each in its own SAVEPOINT inside one
+ * transaction, commits once (one fsync with synchronous=FULL), and only then
+ * calls each write's completion.  A completion with rc == ORCH_OK therefore
+ * means the write is durable; a write that fails is rolled back alone and
+ * its completion gets the error; a failed COMMIT fails every write in the
+ * batch.  Nothing is acknowledged that is not on disk.
+ *
+ * Reads go through readers: read-only connections, each used by one thread
+ * at a time, that see the last committed state.
+ */
+#ifndef ORCH_STORE_H
+#define ORCH_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "task.h"
+
+struct orch_store;
+struct orch_store_reader;
+
+struct orch_store_opts {
+	/* true: synchronous=FULL, a commit survives power loss (default).
+	 * false: synchronous=NORMAL, a commit survives a crash of the manager
+	 * but the last commits may be lost on power loss or an OS crash. */
+	bool sync_full;
+	/* Most writes in one transaction; 0 means the default (512). */
+	size_t max_batch;
+};
+
+/* Fills opts with the defaults. */
+void orch_store_opts_default(struct orch_store_opts *opts /* OUT */);
+
+/*
+ * Opens (creating when missing) the store in directory dir, which must
+ * exist, migrates its schema and starts the writer thread.  opts may be
+ * NULL for the defaults.  Runs PRAGMA quick_check, which reads every
+ * page once: a corrupt database is refused at start rather than found by
+ * a request later.
+ * Returns ORCH_OK; ORCH_ENOMEM; ORCH_EIO with a logged reason when the
+ * database cannot be opened, is corrupt, or is newer than this program
+ * understands.
+ */
+int orch_store_open(const char *dir, const struct orch_store_opts *opts,
+    struct orch_store **out /* OUT */);
+
+/* Completes every queued write, stops the writer and closes the database.
+ * Writes queued once closing has begun (from a completion, say) complete
+ * at once with ORCH_EUNAVAIL.  All readers must have been freed.  NULL is
+ * a no-op. */
+void orch_store_close(struct orch_store *st);
+
+/* Counters since open, for metrics and tests. */
+struct orch_store_stats {
+	uint64_t writes;     /* writes the writer ran, durable or failed */
+	uint64_t failed;     /* of which completed with an error */
+	uint64_t commits;    /* transactions committed (group commits) */
+};
+
+/* Fills out with a consistent snapshot of the counters. */
+void orch_store_stats(struct orch_store *st,
+    struct orch_store_stats *out /* OUT */);
+
+/* ---- reads ---- */
+
+/*
+ * Opens a read-only connection to the store for one thread at a time.
+ * Errors on reads are logged with their reason and returned as ORCH_EIO
+ * (corrupt or unreadable), ORCH_EAGAIN (locked) or ORCH_ENOMEM.
+ * Returns ORCH_OK, ORCH_ENOMEM, ORCH_EUNAVAIL (the store is closing) or
+ * ORCH_EIO.
+ */
+int orch_store_reader_new(struct orch_store *st,
+    struct orch_store_reader **out /* OUT */);
+/* NULL is a no-op. */
+void orch_store_reader_free(struct orch_store_reader *r);
+
+/* Returns ORCH_OK when the database answers a trivial query. */
+int orch_store_ping(struct orch_store_reader *r);
+
+/* Looks up one task by id.  On ORCH_OK *out is a new task the caller
+ * frees with orch_task_free().  ORCH_ENOENT when there is none. */
+int orch_store_task_get(struct orch_store_reader *r, const char *id,
+    orch_task **out /* OUT */);
+
+/*
+ * Lists tasks in submission order, all of them when status is 0, else
+ * those with that status.  On ORCH_OK *out is a new array of *n new tasks
+ * (NULL when *n is 0); free it with orch_store_task_list_free().
+ */
+int orch_store_task_list(struct orch_store_reader *r, int status,
+    orch_task ***out /* OUT */, size_t *n /* OUT */);
+void orch_store_task_list_free(orch_task **tasks, size_t n);
+
+/* ---- writes ---- */
+
+/*
+ * The completion of a write, called once on the writer thread after the
+ * commit (or from the enqueueing function itself when enqueueing fails).
+ * rc is ORCH_OK when the write is durable.  task, when not NULL, is the
+ * task as stored and belongs to the completion, which must free it.
+ * err is a message for a person when rc != ORCH_OK (never NULL then).
+ * The completion must not block for long: it holds up the next commit.
+ */
+typedef void (*orch_store_done_fn)(void *arg, int rc, orch_task *task,
+    const char *err);
+
+/*
+ * Queues the insertion of task, which the store takes in every case.
+ * Completes with ORCH_EEXIST when its id exists, ORCH_ENOSPC when the disk
+ * is full or read-only, ORCH_EINVAL when it has no id.  On ORCH_OK the
+ * completion receives the very task that was inserted.
+ */
+void orch_store_task_insert(struct orch_store *st, orch_task *task,
+    orch_store_done_fn done, void *arg);
+
+/*
+ * A change to one stored task: called inside the write transaction with
+ * the current task, which it may modify.  Returns ORCH_OK to store the
+ * result, anything else to leave the task as it was (writing a message
+ * into err).
+ */
+typedef int (*orch_store_modify_fn)(orch_task *t, void *marg, char *err,
+    size_t errlen);
+
+/*
+ * Queues a read-modify-write of the task with this id.  marg must stay
+ * valid until done is called.  Completes with ORCH_ENOENT when there is no
+ * such task, ORCH_EIO when its stored record does not decode, ORCH_EINVAL
+ * when modify changed the id, or with modify's code.
+ */
+void orch_store_task_modify(struct orch_store *st, const char *id,
+    orch_store_modify_fn modify, void *marg, orch_store_done_fn done,
+    void *arg);
+
+/*
+ * Blocking forms of the two writes for callers on their own threads (the
+ * RPC workers, tests).  On ORCH_OK *out (when out is not NULL) is the
+ * stored task, owned by the caller; on error err holds the reason.
+ * Calling them from a completion (the writer thread) would wait for
+ * itself: they refuse with ORCH_EINTERNAL instead.
+ */
+int orch_store_task_insert_sync(struct orch_store *st, orch_task *task,
+    orch_task **out /* OUT */, char *err, size_t errlen);
+int orch_store_task_modify_sync(struct orch_store *st, const char *id,
+    orch_store_modify_fn modify, void *marg, orch_task **out /* OUT */,
+    char *err, size_t errlen);
+
+#endif

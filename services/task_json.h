@@ -1,0 +1,53 @@
+/*
+ * task_json.h: the task in the original project's JSON, both ways.
+ *
+ * Field names are the API contract (shared/ORIGINAL-API.md): id, name,
+ * image, memory, cpu, env, command, status, created_at, started_at,
+ * finished_at, node_id, container_id, exit_code, error.  Absent optional
+ * values are written as null.
+ */
+#ifndef ORCH_TASK_JSON_H
+#define ORCH_TASK_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "task.h"
+
+/*
+ * Decodes the body of POST /tasks: a JSON object with "name" and "image"
+ * (non-empty strings) and optional "memory" (integer MB; 256.0 is refused),
+ * "cpu" (number), "env" (object of strings) and "command" (array of
+ * strings); null counts as absent.  Unknown fields, duplicate keys,
+ * trailing data, strings holding NUL, wrong types and values outside the
+ * limits of task.h are refused.
+ * On ORCH_OK *out is a new spec owned by the caller, with has_ set only
+ * for the fields given: orch_task_new() stores the defaults.  Otherwise
+ * *out is NULL and err holds a message for a person naming the field
+ * ('field "memory" must be an integer number of MB').
+ * Returns ORCH_OK, ORCH_EINVAL or ORCH_ENOMEM.
+ */
+int orch_task_spec_from_json(const char *buf, size_t len,
+    orch_task_spec **out /* OUT */, char *err, size_t errlen);
+
+/*
+ * Decodes the body of PUT /tasks/{id}/status: {"status": <status>,
+ * "container_id": string or null} plus optional "exit_code" (integer in
+ * int32 range, or null) and "error" (string or null).  "status" is
+ * required ("Complete" is read as Completed); unknown fields are refused.
+ * On ORCH_OK the strings in *out point into *root (OUT), which the caller
+ * releases with json_decref() after use.  Otherwise *root is NULL and err
+ * holds a message naming the field.
+ * Returns ORCH_OK or ORCH_EINVAL (jansson running out of memory is
+ * reported as malformed input).
+ */
+int orch_task_update_from_json(const char *buf, size_t len,
+    struct orch_task_update *out /* OUT */, json_t **root /* OUT */, char *err,
+    size_t errlen);
+
+/* Encodes t as the API's JSON object, keys in the order listed above.
+ * Bytes in t's strings that are not UTF-8 are written as U+FFFD.  Returns
+ * a new reference, or NULL when out of memory. */
+json_t *orch_task_to_json(const orch_task *t);
+
+#endif

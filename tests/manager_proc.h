@@ -1,0 +1,37 @@
+/*
+ * manager_proc.h: starting a real orch-manager for end-to-end tests.
+ */
+#ifndef ORCH_MANAGER_PROC_H
+#define ORCH_MANAGER_PROC_H
+
+#include <sys/types.h>
+
+struct mgr {
+	pid_t pid;
+	int http_port;
+	int rpc_port;
+	int pub_port;
+	char *data;          /* data directory (owned) */
+	char log[512];       /* its stdout and stderr */
+	char rpc_url[64];
+	char addr[64];       /* http://127.0.0.1:PORT for orchctl */
+};
+
+/*
+ * Starts orch-manager on free loopback ports with data in m->data (a new
+ * temporary directory when NULL), plus extra flags (NULL-terminated, may
+ * be NULL), and waits until /healthz answers 200.  Fails the test if it
+ * does not within 15 s.
+ */
+void mgr_start(struct mgr *m, const char *const *extra);
+
+/* Starts it again on the same ports and data directory. */
+void mgr_restart(struct mgr *m, const char *const *extra);
+
+/* Stops it with sig (SIGTERM for a clean stop, SIGKILL for a crash). */
+void mgr_stop(struct mgr *m, int sig);
+
+/* Stops it if running and removes its data directory. */
+void mgr_destroy(struct mgr *m);
+
+#endif

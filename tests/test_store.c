@@ -1,0 +1,1234 @@
+/*
+ * test_store.c: the SQLite store: round trips, filters, write errors,
+ * group commit, close, durability, migrations and a full disk.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sqlite3.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "harness.h"
+#include "store.h"
+
+#define ST_RUNNING ORCH__TASK_STATUS__TASK_STATUS_RUNNING
+#define ST_PENDING ORCH__TASK_STATUS__TASK_STATUS_PENDING
+#define ST_FAILED ORCH__TASK_STATUS__TASK_STATUS_FAILED
+
+/* ---- helpers ---- */
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	ASSERT(p != NULL);
+	return p;
+}
+
+/* A Pending task named name, built from malloc'd parts like the API's. */
+static orch_task *
+mk_task(const char *name)
+{
+	orch_task_spec *sp = malloc(sizeof(*sp));
+	orch_task *t;
+
+	ASSERT(sp != NULL);
+	orch__task_spec__init(sp);
+	sp->name = xstrdup(name);
+	sp->image = xstrdup("alpine:3.19");
+	ASSERT_INT_EQ(orch_task_new(sp, &t), ORCH_OK);
+	return t;
+}
+
+static void
+add_env(orch_task_spec *sp, const char *k, const char *v)
+{
+	Orch__TaskSpec__EnvEntry *e = malloc(sizeof(*e));
+
+	ASSERT(e != NULL);
+	orch__task_spec__env_entry__init(e);
+	e->key = xstrdup(k);
+	e->value = xstrdup(v);
+	sp->env = realloc(sp->env, (sp->n_env + 1) * sizeof(*sp->env));
+	ASSERT(sp->env != NULL);
+	sp->env[sp->n_env++] = e;
+}
+
+static void
+add_arg(orch_task_spec *sp, const char *a)
+{
+	sp->command =
+	    realloc(sp->command, (sp->n_command + 1) * sizeof(*sp->command));
+	ASSERT(sp->command != NULL);
+	sp->command[sp->n_command++] = xstrdup(a);
+}
+
+/* True when a and b serialize to the same bytes: every field equal. */
+static bool
+task_same(const orch_task *a, const orch_task *b)
+{
+	size_t na = orch__task__get_packed_size(a);
+	size_t nb = orch__task__get_packed_size(b);
+	uint8_t *pa, *pb;
+	bool same;
+
+	if (na != nb)
+		return false;
+	pa = malloc(na + 1);
+	pb = malloc(nb + 1);
+	ASSERT(pa != NULL && pb != NULL);
+	orch__task__pack(a, pa);
+	orch__task__pack(b, pb);
+	same = memcmp(pa, pb, na) == 0;
+	free(pa);
+	free(pb);
+	return same;
+}
+
+static struct orch_store *
+store_open(const char *dir)
+{
+	struct orch_store *st = NULL;
+
+	ASSERT_INT_EQ(orch_store_open(dir, NULL, &st), ORCH_OK);
+	ASSERT(st != NULL);
+	return st;
+}
+
+static struct orch_store_reader *
+reader_new(struct orch_store *st)
+{
+	struct orch_store_reader *r = NULL;
+
+	ASSERT_INT_EQ(orch_store_reader_new(st, &r), ORCH_OK);
+	return r;
+}
+
+/* Inserts t and returns a copy of its id (malloc'd). */
+static char *
+insert_ok(struct orch_store *st, orch_task *t)
+{
+	char err[512];
+	char *id = xstrdup(t->id);
+	int rc = orch_store_task_insert_sync(st, t, NULL, err, sizeof(err));
+
+	if (rc != ORCH_OK)
+		h_fail(__FILE__, __LINE__, "insert: %d %s", rc, err);
+	return id;
+}
+
+static char *
+db_path(const char *dir)
+{
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), "%s/orch.db", dir);
+	return xstrdup(buf);
+}
+
+/* Opens the database file directly, as another program would. */
+static sqlite3 *
+raw_open(const char *dir)
+{
+	char *path = db_path(dir);
+	sqlite3 *db = NULL;
+
+	ASSERT_INT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	free(path);
+	return db;
+}
+
+static long long
+raw_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *s;
+	long long v;
+
+	ASSERT_INT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	ASSERT_INT_EQ(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* The outcome of one asynchronous write. */
+struct outcome {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	bool on_writer; /* completed on another thread than the caller */
+	pthread_t caller;
+	int rc;
+	char err[512];
+	orch_task *task;
+};
+
+static void
+outcome_init(struct outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	pthread_mutex_init(&o->mu, NULL);
+	pthread_cond_init(&o->cv, NULL);
+	o->caller = pthread_self();
+	o->rc = -1;
+}
+
+static void
+outcome_done(void *arg, int rc, orch_task *task, const char *err)
+{
+	struct outcome *o = arg;
+
+	pthread_mutex_lock(&o->mu);
+	ASSERT(!o->done);
+	o->rc = rc;
+	o->task = task;
+	o->on_writer = !pthread_equal(pthread_self(), o->caller);
+	if (rc != ORCH_OK) {
+		ASSERT(err != NULL);
+		ASSERT(task == NULL);
+		snprintf(o->err, sizeof(o->err), "%s", err);
+	}
+	o->done = true;
+	pthread_cond_broadcast(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+}
+
+static void
+outcome_wait(struct outcome *o)
+{
+	pthread_mutex_lock(&o->mu);
+	while (!o->done)
+		pthread_cond_wait(&o->cv, &o->mu);
+	pthread_mutex_unlock(&o->mu);
+}
+
+static void
+outcome_fini(struct outcome *o)
+{
+	orch_task_free(o->task);
+	pthread_cond_destroy(&o->cv);
+	pthread_mutex_destroy(&o->mu);
+}
+
+/* A completion that holds the writer until the test opens the gate, so
+ * that the writes queued meanwhile all go into the next batch. */
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool entered;
+	bool open;
+	void (*then)(void *); /* run on the writer after the gate opens */
+	void *then_arg;
+};
+
+static void
+gate_init(struct gate *g)
+{
+	memset(g, 0, sizeof(*g));
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+}
+
+static void
+gate_done(void *arg, int rc, orch_task *task, const char *err)
+{
+	struct gate *g = arg;
+
+	if (rc != ORCH_OK)
+		h_fail(__FILE__, __LINE__, "gate write: %s", err);
+	orch_task_free(task);
+	pthread_mutex_lock(&g->mu);
+	g->entered = true;
+	pthread_cond_broadcast(&g->cv);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+	if (g->then != NULL)
+		g->then(g->then_arg);
+}
+
+/* The same, for a write whose own outcome does not matter. */
+static void
+gate_done_any(void *arg, int rc, orch_task *task, const char *err)
+{
+	gate_done(arg, ORCH_OK, task, NULL);
+}
+
+static void
+gate_wait_entered(struct gate *g)
+{
+	pthread_mutex_lock(&g->mu);
+	while (!g->entered)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void
+gate_open(struct gate *g)
+{
+	pthread_mutex_lock(&g->mu);
+	g->open = true;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void
+gate_fini(struct gate *g)
+{
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mu);
+}
+
+/* ---- modify functions ---- */
+
+static int
+mod_status(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	t->has_status = true;
+	t->status = *(const int *)marg;
+	return ORCH_OK;
+}
+
+static int
+mod_node(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	return orch_str_set(&t->node_id, marg);
+}
+
+/* Changes the task, then refuses: nothing of it may be stored. */
+static int
+mod_refuse(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	t->status = ST_FAILED;
+	orch_str_set(&t->error, "should never be stored");
+	snprintf(err, errlen, "task %s is busy: refused by the test", t->id);
+	return ORCH_ECONFLICT;
+}
+
+static int
+mod_id(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	return orch_str_set(&t->id, "00000000-0000-4000-8000-000000000000");
+}
+
+/* ---- tests ---- */
+
+static void
+test_roundtrip(void)
+{
+	char *dir = h_tmpdir("store-rt");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	orch_task *full = mk_task("full"), *bare = mk_task("bare");
+	orch_task *want, *got = NULL, *stored = NULL, **list = NULL;
+	char err[512];
+	size_t n = 0;
+
+	add_env(full->spec, "PATH", "/usr/bin");
+	add_env(full->spec, "GREETING", "hello, world = \"x\"");
+	add_arg(full->spec, "sh");
+	add_arg(full->spec, "-c");
+	add_arg(full->spec, "echo hi; exit 0");
+	full->spec->memory_mb = 1024;
+	full->spec->cpu = 1.25;
+	full->status = ORCH__TASK_STATUS__TASK_STATUS_COMPLETED;
+	full->has_started_at_ms = true;
+	full->started_at_ms = full->created_at_ms + 10;
+	full->has_finished_at_ms = true;
+	full->finished_at_ms = full->created_at_ms + 20;
+	full->node_id = xstrdup("node-7");
+	full->container_id = xstrdup("c0ffee");
+	/* Present and 0: must not come back as absent. */
+	full->has_exit_code = true;
+	full->exit_code = 0;
+	full->error = xstrdup("none, really");
+	full->has_stop_requested = true;
+	full->stop_requested = true;
+
+	/* A copy to compare with, since the store takes the original. */
+	{
+		size_t len = orch__task__get_packed_size(full);
+		uint8_t *buf = malloc(len);
+
+		ASSERT(buf != NULL);
+		orch__task__pack(full, buf);
+		want = orch__task__unpack(NULL, len, buf);
+		ASSERT(want != NULL);
+		free(buf);
+	}
+	ASSERT_INT_EQ(
+	    orch_store_task_insert_sync(st, full, &stored, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(stored != NULL);
+	ASSERT(task_same(stored, want));
+	orch_task_free(stored);
+	free(insert_ok(st, bare));
+
+	ASSERT_INT_EQ(orch_store_ping(r), ORCH_OK);
+	ASSERT_INT_EQ(orch_store_task_get(r, want->id, &got), ORCH_OK);
+	ASSERT(task_same(got, want));
+	ASSERT_STR_EQ(got->spec->name, "full");
+	ASSERT_STR_EQ(got->spec->image, "alpine:3.19");
+	ASSERT_INT_EQ(got->spec->n_env, 2);
+	ASSERT_STR_EQ(got->spec->env[1]->key, "GREETING");
+	ASSERT_STR_EQ(got->spec->env[1]->value, "hello, world = \"x\"");
+	ASSERT_INT_EQ(got->spec->n_command, 3);
+	ASSERT_STR_EQ(got->spec->command[2], "echo hi; exit 0");
+	ASSERT_INT_EQ(got->spec->memory_mb, 1024);
+	ASSERT(got->spec->cpu == 1.25);
+	ASSERT_INT_EQ(got->status, ORCH__TASK_STATUS__TASK_STATUS_COMPLETED);
+	ASSERT_INT_EQ(got->created_at_ms, want->created_at_ms);
+	ASSERT(got->has_started_at_ms && got->has_finished_at_ms);
+	ASSERT_STR_EQ(got->node_id, "node-7");
+	ASSERT_STR_EQ(got->container_id, "c0ffee");
+	ASSERT(got->has_exit_code);
+	ASSERT_INT_EQ(got->exit_code, 0);
+	ASSERT_STR_EQ(got->error, "none, really");
+	ASSERT(got->has_stop_requested && got->stop_requested);
+	orch_task_free(got);
+
+	ASSERT_INT_EQ(orch_store_task_list(r, 0, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 2);
+	ASSERT(task_same(list[0], want));
+	/* Absent stays absent. */
+	ASSERT_STR_EQ(list[1]->spec->name, "bare");
+	ASSERT(!list[1]->has_exit_code);
+	ASSERT(!list[1]->has_started_at_ms);
+	ASSERT(list[1]->node_id == NULL);
+	ASSERT(!list[1]->has_stop_requested);
+	orch_store_task_list_free(list, n);
+
+	ASSERT_INT_EQ(orch_store_task_get(
+	                  r, "00000000-0000-4000-8000-000000000000", &got),
+	    ORCH_ENOENT);
+	ASSERT(got == NULL);
+
+	/* A task without an id is refused at once. */
+	{
+		orch_task *noid = mk_task("noid");
+
+		free(noid->id);
+		noid->id = NULL;
+		ASSERT_INT_EQ(orch_store_task_insert_sync(
+		                  st, noid, NULL, err, sizeof(err)),
+		    ORCH_EINVAL);
+		ASSERT_STR_CONTAINS(err, "id");
+	}
+
+	orch_task_free(want);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+static void
+test_list_filter_order(void)
+{
+	static const int statuses[] = {ST_PENDING, ST_RUNNING, ST_RUNNING,
+	    ST_FAILED, ST_PENDING, ST_RUNNING, ST_PENDING, ST_RUNNING};
+	enum { N = sizeof(statuses) / sizeof(statuses[0]) };
+	char *dir = h_tmpdir("store-list");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	char *ids[N];
+	orch_task **list;
+	size_t n, k;
+
+	for (int i = 0; i < N; i++) {
+		char name[32];
+		orch_task *t;
+
+		snprintf(name, sizeof(name), "t%d", i);
+		t = mk_task(name);
+		t->status = statuses[i];
+		ids[i] = insert_ok(st, t);
+	}
+	ASSERT_INT_EQ(orch_store_task_list(r, 0, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, N);
+	for (int i = 0; i < N; i++)
+		ASSERT_STR_EQ(list[i]->id, ids[i]);
+	orch_store_task_list_free(list, n);
+
+	ASSERT_INT_EQ(orch_store_task_list(r, ST_RUNNING, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 4);
+	k = 0;
+	for (int i = 0; i < N; i++) {
+		if (statuses[i] == ST_RUNNING) {
+			ASSERT_INT_EQ(list[k]->status, ST_RUNNING);
+			ASSERT_STR_EQ(list[k]->id, ids[i]);
+			k++;
+		}
+	}
+	orch_store_task_list_free(list, n);
+
+	ASSERT_INT_EQ(orch_store_task_list(
+	                  r, ORCH__TASK_STATUS__TASK_STATUS_STOPPED, &list, &n),
+	    ORCH_OK);
+	ASSERT_INT_EQ(n, 0);
+	orch_store_task_list_free(list, n);
+
+	for (int i = 0; i < N; i++)
+		free(ids[i]);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+static void
+test_duplicate_id(void)
+{
+	char *dir = h_tmpdir("store-dup");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	orch_task *dup = mk_task("impostor"), *got;
+	char *id = insert_ok(st, mk_task("original"));
+	char err[512];
+
+	ASSERT_INT_EQ(orch_str_set(&dup->id, id), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_store_task_insert_sync(st, dup, &got, err, sizeof(err)),
+	    ORCH_EEXIST);
+	ASSERT(got == NULL);
+	ASSERT_STR_CONTAINS(err, id);
+	ASSERT_STR_CONTAINS(err, "already exists");
+
+	ASSERT_INT_EQ(orch_store_task_get(r, id, &got), ORCH_OK);
+	ASSERT_STR_EQ(got->spec->name, "original");
+	orch_task_free(got);
+
+	free(id);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+static void
+test_modify(void)
+{
+	char *dir = h_tmpdir("store-mod");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	char *id = insert_ok(st, mk_task("m"));
+	orch_task *out = NULL, *before, *after, **list;
+	int running = ST_RUNNING;
+	char err[512];
+	size_t n;
+
+	ASSERT_INT_EQ(orch_store_task_modify_sync(
+	                  st, id, mod_status, &running, &out, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(out != NULL);
+	ASSERT_INT_EQ(out->status, ST_RUNNING);
+	orch_task_free(out);
+	ASSERT_INT_EQ(orch_store_task_modify_sync(
+	                  st, id, mod_node, "node-3", NULL, err, sizeof(err)),
+	    ORCH_OK);
+
+	ASSERT_INT_EQ(orch_store_task_get(r, id, &before), ORCH_OK);
+	ASSERT_INT_EQ(before->status, ST_RUNNING);
+	ASSERT_STR_EQ(before->node_id, "node-3");
+	/* The derived status column followed the blob. */
+	ASSERT_INT_EQ(orch_store_task_list(r, ST_RUNNING, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 1);
+	orch_store_task_list_free(list, n);
+	ASSERT_INT_EQ(orch_store_task_list(r, ST_PENDING, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 0);
+	orch_store_task_list_free(list, n);
+
+	ASSERT_INT_EQ(orch_store_task_modify_sync(st,
+	                  "00000000-0000-4000-8000-000000000000", mod_status,
+	                  &running, &out, err, sizeof(err)),
+	    ORCH_ENOENT);
+	ASSERT(out == NULL);
+	ASSERT_STR_CONTAINS(err, "00000000-0000-4000-8000-000000000000");
+
+	ASSERT_INT_EQ(orch_store_task_modify_sync(
+	                  st, id, mod_refuse, NULL, &out, err, sizeof(err)),
+	    ORCH_ECONFLICT);
+	ASSERT(out == NULL);
+	ASSERT_STR_CONTAINS(err, "is busy: refused by the test");
+	ASSERT_STR_CONTAINS(err, id);
+
+	ASSERT_INT_EQ(orch_store_task_modify_sync(
+	                  st, id, mod_id, NULL, &out, err, sizeof(err)),
+	    ORCH_EINVAL);
+	ASSERT_STR_CONTAINS(err, "id");
+
+	ASSERT_INT_EQ(orch_store_task_get(r, id, &after), ORCH_OK);
+	ASSERT(task_same(before, after));
+	ASSERT_INT_EQ(orch_store_task_get(
+	                  r, "00000000-0000-4000-8000-000000000000", &out),
+	    ORCH_ENOENT);
+
+	orch_task_free(before);
+	orch_task_free(after);
+	free(id);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+static void
+test_batch_partial_failure(void)
+{
+	enum { B, C, D, E, F, G, N_OPS };
+	char *dir = h_tmpdir("store-batch");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	char *a = insert_ok(st, mk_task("a"));
+	orch_task *tb = mk_task("b"), *tg = mk_task("g"), *dup = mk_task("dup");
+	char *idb = xstrdup(tb->id), *idg = xstrdup(tg->id);
+	struct orch_store_stats s0, s1;
+	struct outcome o[N_OPS];
+	struct gate g;
+	orch_task *got;
+
+	gate_init(&g);
+	for (int i = 0; i < N_OPS; i++)
+		outcome_init(&o[i]);
+	ASSERT_INT_EQ(orch_str_set(&dup->id, a), ORCH_OK);
+
+	/* Hold the writer in a completion; everything queued meanwhile is
+	 * taken as one batch. */
+	orch_store_task_insert(st, mk_task("gate"), gate_done, &g);
+	gate_wait_entered(&g);
+	orch_store_stats(st, &s0);
+	orch_store_task_insert(st, tb, outcome_done, &o[B]);
+	orch_store_task_insert(st, dup, outcome_done, &o[C]);
+	orch_store_task_modify(st, "00000000-0000-4000-8000-000000000000",
+	    mod_node, "x", outcome_done, &o[D]);
+	orch_store_task_modify(st, a, mod_node, "node-1", outcome_done, &o[E]);
+	orch_store_task_modify(st, a, mod_refuse, NULL, outcome_done, &o[F]);
+	orch_store_task_insert(st, tg, outcome_done, &o[G]);
+	for (int i = 0; i < N_OPS; i++)
+		ASSERT(!o[i].done);
+	gate_open(&g);
+	for (int i = 0; i < N_OPS; i++) {
+		outcome_wait(&o[i]);
+		ASSERT(o[i].on_writer);
+	}
+	orch_store_stats(st, &s1);
+	ASSERT_INT_EQ(s1.commits - s0.commits, 1);
+	ASSERT_INT_EQ(s1.writes - s0.writes, N_OPS);
+	ASSERT_INT_EQ(s1.failed - s0.failed, 3);
+
+	ASSERT_INT_EQ(o[B].rc, ORCH_OK);
+	ASSERT_STR_EQ(o[B].task->id, idb);
+	ASSERT_INT_EQ(o[C].rc, ORCH_EEXIST);
+	ASSERT_STR_CONTAINS(o[C].err, a);
+	ASSERT_INT_EQ(o[D].rc, ORCH_ENOENT);
+	ASSERT_INT_EQ(o[E].rc, ORCH_OK);
+	ASSERT_STR_EQ(o[E].task->node_id, "node-1");
+	ASSERT_INT_EQ(o[F].rc, ORCH_ECONFLICT);
+	ASSERT_STR_CONTAINS(o[F].err, "refused by the test");
+	ASSERT_INT_EQ(o[G].rc, ORCH_OK);
+
+	ASSERT_INT_EQ(orch_store_task_get(r, idb, &got), ORCH_OK);
+	orch_task_free(got);
+	ASSERT_INT_EQ(orch_store_task_get(r, idg, &got), ORCH_OK);
+	orch_task_free(got);
+	/* E's change survives F's rollback to its own savepoint. */
+	ASSERT_INT_EQ(orch_store_task_get(r, a, &got), ORCH_OK);
+	ASSERT_STR_EQ(got->node_id, "node-1");
+	ASSERT_STR_EQ(got->spec->name, "a");
+	ASSERT(got->error == NULL);
+	ASSERT_INT_EQ(got->status, ST_PENDING);
+	orch_task_free(got);
+
+	for (int i = 0; i < N_OPS; i++)
+		outcome_fini(&o[i]);
+	gate_fini(&g);
+	free(a);
+	free(idb);
+	free(idg);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+/* A blocking write from a completion would wait for itself. */
+struct sync_in_done {
+	struct orch_store *st;
+	struct outcome o;
+	int rc;
+	char err[512];
+};
+
+static void
+sync_in_done_cb(void *arg, int rc, orch_task *task, const char *err)
+{
+	struct sync_in_done *s = arg;
+
+	orch_task_free(task);
+	s->rc = orch_store_task_insert_sync(
+	    s->st, mk_task("inner"), NULL, s->err, sizeof(s->err));
+	outcome_done(&s->o, rc, NULL, err);
+}
+
+static void
+test_sync_from_completion(void)
+{
+	char *dir = h_tmpdir("store-self");
+	struct sync_in_done s = {.st = store_open(dir)};
+
+	outcome_init(&s.o);
+	orch_store_task_insert(s.st, mk_task("outer"), sync_in_done_cb, &s);
+	outcome_wait(&s.o);
+	ASSERT_INT_EQ(s.o.rc, ORCH_OK);
+	ASSERT_INT_EQ(s.rc, ORCH_EINTERNAL);
+	ASSERT_STR_CONTAINS(s.err, "completion");
+	outcome_fini(&s.o);
+	orch_store_close(s.st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+/* Enqueues from the writer (in the gate's completion) until the store
+ * refuses because close has begun. */
+struct flood {
+	struct orch_store *st;
+	struct outcome o[4096];
+	int n; /* enqueued, the last one refused */
+};
+
+static void
+flood_run(void *arg)
+{
+	struct flood *f = arg;
+
+	for (f->n = 0; f->n < (int)(sizeof(f->o) / sizeof(f->o[0]));) {
+		struct outcome *o = &f->o[f->n++];
+
+		outcome_init(o);
+		orch_store_task_insert(
+		    f->st, mk_task("flood"), outcome_done, o);
+		if (o->done) {
+			/* Completed at once: the refusal. */
+			return;
+		}
+		usleep(1000);
+	}
+	h_fail(__FILE__, __LINE__, "close never began");
+}
+
+static void *
+close_thread(void *arg)
+{
+	orch_store_close(arg);
+	return NULL;
+}
+
+static void
+test_close_drains(void)
+{
+	enum { N_EARLY = 5 };
+	struct outcome early[N_EARLY];
+	char *dir = h_tmpdir("store-close");
+	struct flood *f = calloc(1, sizeof(*f));
+	struct orch_store_reader *r;
+	struct gate g;
+	pthread_t th;
+	orch_task **list;
+	size_t n;
+
+	ASSERT(f != NULL);
+	f->st = store_open(dir);
+	gate_init(&g);
+	g.then = flood_run;
+	g.then_arg = f;
+	orch_store_task_insert(f->st, mk_task("gate"), gate_done, &g);
+	gate_wait_entered(&g);
+	/* Queued before close: close must complete them, durably. */
+	for (int i = 0; i < N_EARLY; i++) {
+		outcome_init(&early[i]);
+		orch_store_task_insert(
+		    f->st, mk_task("early"), outcome_done, &early[i]);
+	}
+	ASSERT_INT_EQ(pthread_create(&th, NULL, close_thread, f->st), 0);
+	gate_open(&g);
+	ASSERT_INT_EQ(pthread_join(th, NULL), 0);
+	for (int i = 0; i < N_EARLY; i++) {
+		ASSERT(early[i].done);
+		ASSERT_INT_EQ(early[i].rc, ORCH_OK);
+		outcome_fini(&early[i]);
+	}
+
+	ASSERT(f->n >= 1);
+	for (int i = 0; i < f->n - 1; i++) {
+		ASSERT(f->o[i].done);
+		ASSERT_INT_EQ(f->o[i].rc, ORCH_OK);
+	}
+	ASSERT_INT_EQ(f->o[f->n - 1].rc, ORCH_EUNAVAIL);
+	ASSERT_STR_CONTAINS(f->o[f->n - 1].err, "closing");
+	fprintf(stderr,
+	    "   %d writes queued from a completion while closing "
+	    "were drained\n",
+	    f->n - 1);
+
+	f->st = store_open(dir);
+	r = reader_new(f->st);
+	ASSERT_INT_EQ(orch_store_task_list(r, 0, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 1 + N_EARLY + (size_t)(f->n - 1));
+	orch_store_task_list_free(list, n);
+	orch_store_reader_free(r);
+	orch_store_close(f->st);
+
+	for (int i = 0; i < f->n; i++)
+		outcome_fini(&f->o[i]);
+	gate_fini(&g);
+	free(f);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+static void
+test_durability(void)
+{
+	char *dir = h_tmpdir("store-reopen");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r;
+	char *ids[5];
+	orch_task *got;
+	int running = ST_RUNNING;
+	char err[512];
+
+	for (int i = 0; i < 5; i++)
+		ids[i] = insert_ok(st, mk_task("durable"));
+	ASSERT_INT_EQ(orch_store_task_modify_sync(st, ids[2], mod_status,
+	                  &running, NULL, err, sizeof(err)),
+	    ORCH_OK);
+	orch_store_close(st);
+
+	st = store_open(dir);
+	r = reader_new(st);
+	for (int i = 0; i < 5; i++) {
+		ASSERT_INT_EQ(orch_store_task_get(r, ids[i], &got), ORCH_OK);
+		ASSERT_STR_EQ(got->spec->name, "durable");
+		ASSERT_INT_EQ(got->status, i == 2 ? ST_RUNNING : ST_PENDING);
+		orch_task_free(got);
+		free(ids[i]);
+	}
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+static void
+test_migrate_empty(void)
+{
+	char *dir = h_tmpdir("store-mig");
+	sqlite3 *db = raw_open(dir);
+	struct orch_store *st;
+	char *id;
+
+	/* A real database file with no tables and user_version 0. */
+	ASSERT_INT_EQ(sqlite3_exec(db, "CREATE TABLE x (a); DROP TABLE x;",
+	                  NULL, NULL, NULL),
+	    SQLITE_OK);
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 0);
+	ASSERT_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_master"), 0);
+	sqlite3_close(db);
+
+	st = store_open(dir);
+	id = insert_ok(st, mk_task("migrated"));
+	orch_store_close(st);
+
+	db = raw_open(dir);
+	ASSERT(raw_int(db, "PRAGMA user_version") >= 1);
+	ASSERT_INT_EQ(raw_int(db,
+	                  "SELECT count(*) FROM sqlite_master WHERE "
+	                  "type = 'table' AND name = 'tasks'"),
+	    1);
+	ASSERT_INT_EQ(
+	    raw_int(db,
+	        "SELECT count(*) FROM sqlite_master WHERE "
+	        "type = 'index' AND name IN ('tasks_status', 'tasks_name', "
+	        "'tasks_node_id')"),
+	    3);
+	ASSERT_INT_EQ(raw_int(db, "SELECT count(*) FROM tasks"), 1);
+	/* Persistent: the store switched the file to WAL. */
+	{
+		sqlite3_stmt *s;
+
+		ASSERT_INT_EQ(
+		    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL),
+		    SQLITE_OK);
+		ASSERT_INT_EQ(sqlite3_step(s), SQLITE_ROW);
+		ASSERT_STR_EQ((const char *)sqlite3_column_text(s, 0), "wal");
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	free(id);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+static void
+test_future_version_refused(void)
+{
+	char *dir = h_tmpdir("store-future");
+	sqlite3 *db = raw_open(dir);
+	struct orch_store *st = (struct orch_store *)&st;
+
+	ASSERT_INT_EQ(
+	    sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	ASSERT_INT_EQ(orch_store_open(dir, NULL, &st), ORCH_EIO);
+	ASSERT(st == NULL);
+	/* Left as it was. */
+	db = raw_open(dir);
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 999);
+	ASSERT_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_master"), 0);
+	/* Not even switched to WAL. */
+	{
+		sqlite3_stmt *s;
+
+		ASSERT_INT_EQ(
+		    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL),
+		    SQLITE_OK);
+		ASSERT_INT_EQ(sqlite3_step(s), SQLITE_ROW);
+		ASSERT_STR_EQ(
+		    (const char *)sqlite3_column_text(s, 0), "delete");
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+static void
+test_corrupt(void)
+{
+	char *dir = h_tmpdir("store-corrupt");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r;
+	char *bad = insert_ok(st, mk_task("bad"));
+	char *good = insert_ok(st, mk_task("good"));
+	orch_task *got, **list;
+	char err[512], *path;
+	sqlite3 *db;
+	size_t n;
+	int running = ST_RUNNING, fd;
+
+	orch_store_close(st);
+	/* A length-delimited field whose length runs past the end. */
+	db = raw_open(dir);
+	{
+		sqlite3_stmt *s;
+
+		ASSERT_INT_EQ(sqlite3_prepare_v2(db,
+		                  "UPDATE tasks SET task = "
+		                  "x'0a7f41' WHERE id = ?1",
+		                  -1, &s, NULL),
+		    SQLITE_OK);
+		sqlite3_bind_text(s, 1, bad, -1, SQLITE_STATIC);
+		ASSERT_INT_EQ(sqlite3_step(s), SQLITE_DONE);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+
+	st = store_open(dir);
+	r = reader_new(st);
+	ASSERT_INT_EQ(orch_store_task_get(r, bad, &got), ORCH_EIO);
+	ASSERT(got == NULL);
+	ASSERT_INT_EQ(orch_store_task_get(r, good, &got), ORCH_OK);
+	orch_task_free(got);
+	ASSERT_INT_EQ(orch_store_task_list(r, 0, &list, &n), ORCH_EIO);
+	ASSERT(list == NULL && n == 0);
+	ASSERT_INT_EQ(orch_store_task_modify_sync(st, bad, mod_status, &running,
+	                  &got, err, sizeof(err)),
+	    ORCH_EIO);
+	ASSERT_STR_CONTAINS(err, bad);
+	ASSERT_STR_CONTAINS(err, "does not decode");
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	free(bad);
+	free(good);
+
+	/* A file that is not a database at all. */
+	path = db_path(dir);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ASSERT(fd >= 0);
+	for (int i = 0; i < 64; i++)
+		ASSERT_INT_EQ(
+		    write(fd, "this is not an SQLite database....", 32), 32);
+	close(fd);
+	st = (struct orch_store *)&st;
+	ASSERT_INT_EQ(orch_store_open(dir, NULL, &st), ORCH_EIO);
+	ASSERT(st == NULL);
+	free(path);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+enum {
+	GC_THREADS = 16,
+	GC_PER_THREAD = 125,
+	GC_TOTAL = GC_THREADS * GC_PER_THREAD
+};
+
+struct gc_worker {
+	struct orch_store *st;
+	int index;
+	char (*ids)[ORCH_ID_LEN];
+};
+
+static void *
+gc_worker_main(void *arg)
+{
+	struct gc_worker *w = arg;
+	char err[512];
+
+	for (int i = 0; i < GC_PER_THREAD; i++) {
+		orch_task *t = mk_task("gc");
+		int rc;
+
+		snprintf(w->ids[w->index * GC_PER_THREAD + i], ORCH_ID_LEN,
+		    "%s", t->id);
+		rc = orch_store_task_insert_sync(
+		    w->st, t, NULL, err, sizeof(err));
+		if (rc != ORCH_OK)
+			h_fail(__FILE__, __LINE__, "insert: %s", err);
+	}
+	return NULL;
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int
+cmp_task_id(const void *a, const void *b)
+{
+	const orch_task *const *x = a, *const *y = b;
+
+	return strcmp((*x)->id, (*y)->id);
+}
+
+static void
+test_group_commit(void)
+{
+	char *dir = h_tmpdir("store-gc");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	char(*ids)[ORCH_ID_LEN] = calloc(GC_TOTAL, ORCH_ID_LEN);
+	struct gc_worker w[GC_THREADS];
+	pthread_t th[GC_THREADS];
+	struct orch_store_stats s0, s1;
+	orch_task **list;
+	size_t n;
+
+	ASSERT(ids != NULL);
+	orch_store_stats(st, &s0);
+	for (int i = 0; i < GC_THREADS; i++) {
+		w[i] = (struct gc_worker){.st = st, .index = i, .ids = ids};
+		ASSERT_INT_EQ(
+		    pthread_create(&th[i], NULL, gc_worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < GC_THREADS; i++)
+		ASSERT_INT_EQ(pthread_join(th[i], NULL), 0);
+	orch_store_stats(st, &s1);
+
+	ASSERT_INT_EQ(s1.writes - s0.writes, GC_TOTAL);
+	ASSERT_INT_EQ(s1.failed - s0.failed, 0);
+	ASSERT(s1.commits - s0.commits < s1.writes - s0.writes);
+	fprintf(stderr, "   %d writes in %llu commits\n", GC_TOTAL,
+	    (unsigned long long)(s1.commits - s0.commits));
+
+	/* Every one there, exactly once. */
+	ASSERT_INT_EQ(orch_store_task_list(r, 0, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, GC_TOTAL);
+	qsort(list, n, sizeof(*list), cmp_task_id);
+	qsort(ids, GC_TOTAL, ORCH_ID_LEN, cmp_id);
+	for (size_t i = 0; i < n; i++)
+		ASSERT_STR_EQ(list[i]->id, ids[i]);
+	orch_store_task_list_free(list, n);
+
+	free(ids);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+/* A task with a 16 KiB environment value: a few pages per insert. */
+static orch_task *
+mk_big_task(void)
+{
+	orch_task *t = mk_task("big");
+	char *v = malloc(16384 + 1);
+
+	ASSERT(v != NULL);
+	for (int i = 0; i < 16384; i++)
+		v[i] = (char)('a' + rand() % 26);
+	v[16384] = '\0';
+	add_env(t->spec, "PAYLOAD", v);
+	free(v);
+	return t;
+}
+
+/* Runs in a child with its own mount namespace holding a 512 KiB tmpfs
+ * at dir: the mount dies with the child however the child ends. */
+static void
+full_disk_body(const char *dir)
+{
+	char filler[512], err[512];
+	struct orch_store *st;
+	struct orch_store_reader *r;
+	orch_task *t, *got, **list;
+	char *first, *last;
+	static char chunk[4096];
+	size_t n;
+	int fd, rc = ORCH_OK, ok = 0;
+
+	st = store_open(dir);
+	r = reader_new(st);
+	first = insert_ok(st, mk_task("before"));
+
+	/* Take every free byte. */
+	snprintf(filler, sizeof(filler), "%s/filler", dir);
+	fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ASSERT(fd >= 0);
+	memset(chunk, 'x', sizeof(chunk));
+	while (write(fd, chunk, sizeof(chunk)) > 0)
+		;
+	ASSERT_INT_EQ(errno, ENOSPC);
+	close(fd);
+
+	/* The WAL may still have room from earlier commits; write until the
+	 * store refuses. */
+	for (int i = 0; i < 100 && rc == ORCH_OK; i++) {
+		t = mk_big_task();
+		rc = orch_store_task_insert_sync(st, t, NULL, err, sizeof(err));
+		if (rc == ORCH_OK)
+			ok++;
+	}
+	ASSERT_INT_EQ(rc, ORCH_ENOSPC);
+	ASSERT_STR_CONTAINS(err, "storage full or read-only");
+	ASSERT_STR_CONTAINS(err, "inserting task");
+	fprintf(stderr, "   refused after %d inserts: %s\n", ok, err);
+	/* And again: the writer is still there.  A failed commit fails every
+	 * write of its batch, each with a message naming its own task. */
+	{
+		struct outcome o[3];
+		struct gate g;
+		char ids[3][ORCH_ID_LEN];
+
+		gate_init(&g);
+		orch_store_task_modify(
+		    st, first, mod_node, "n", gate_done_any, &g);
+		gate_wait_entered(&g);
+		for (int i = 0; i < 3; i++) {
+			outcome_init(&o[i]);
+			t = mk_big_task();
+			snprintf(ids[i], sizeof(ids[i]), "%s", t->id);
+			orch_store_task_insert(st, t, outcome_done, &o[i]);
+		}
+		gate_open(&g);
+		for (int i = 0; i < 3; i++) {
+			outcome_wait(&o[i]);
+			ASSERT_INT_EQ(o[i].rc, ORCH_ENOSPC);
+			ASSERT_STR_CONTAINS(o[i].err, ids[i]);
+			ASSERT_STR_CONTAINS(
+			    o[i].err, "storage full or read-only");
+			outcome_fini(&o[i]);
+		}
+		gate_fini(&g);
+	}
+
+	/* Reads go on. */
+	ASSERT_INT_EQ(orch_store_ping(r), ORCH_OK);
+	ASSERT_INT_EQ(orch_store_task_get(r, first, &got), ORCH_OK);
+	orch_task_free(got);
+	ASSERT_INT_EQ(orch_store_task_list(r, 0, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 1 + (size_t)ok);
+	orch_store_task_list_free(list, n);
+
+	/* Space comes back, and so do writes. */
+	ASSERT_INT_EQ(unlink(filler), 0);
+	last = insert_ok(st, mk_big_task());
+	ASSERT_INT_EQ(orch_store_task_get(r, last, &got), ORCH_OK);
+	orch_task_free(got);
+
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	free(first);
+	free(last);
+
+	/* Still there after a reopen. */
+	st = store_open(dir);
+	r = reader_new(st);
+	ASSERT_INT_EQ(orch_store_task_list(r, 0, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 2 + (size_t)ok);
+	orch_store_task_list_free(list, n);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+}
+
+#define SKIPPED 77
+
+static void
+test_full_disk(void)
+{
+	char *dir = h_tmpdir("store-full");
+	pid_t pid;
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		/* A private mount namespace: nothing to unmount afterwards,
+		 * even when an assertion or a sanitizer ends the child. */
+		if (unshare(CLONE_NEWNS) != 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("orch-test", dir, "tmpfs", 0, "size=512k") != 0) {
+			fprintf(stderr,
+			    "   skipped: cannot mount a tmpfs here: %s\n",
+			    strerror(errno));
+			_exit(SKIPPED);
+		}
+		full_disk_body(dir);
+		exit(0);
+	}
+	ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT(WIFEXITED(status));
+	ASSERT(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == SKIPPED);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+int
+main(void)
+{
+	RUN(test_roundtrip);
+	RUN(test_list_filter_order);
+	RUN(test_duplicate_id);
+	RUN(test_modify);
+	RUN(test_batch_partial_failure);
+	RUN(test_sync_from_completion);
+	RUN(test_close_drains);
+	RUN(test_durability);
+	RUN(test_migrate_empty);
+	RUN(test_future_version_refused);
+	RUN(test_corrupt);
+	RUN(test_group_commit);
+	RUN(test_full_disk);
+	return 0;
+}

@@ -1,0 +1,35 @@
+# How orch finds its system dependencies.  Every one is a Debian 12 package;
+# no upstream code is copied into this tree.  third_party/README.md lists
+# the packages and why each minimum version is required.
+
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+
+# NNG: request/reply and publish/subscribe between manager and agents.
+# Debian's libnng-dev ships a CMake package config.
+find_package(nng 1.5.2 CONFIG REQUIRED)
+
+# protobuf-c: >= 1.4.1, since earlier versions have CVE-2022-48468
+# (unpacking of a crafted message, heap overflow) and CVE-2022-33070.
+pkg_check_modules(PROTOBUF_C REQUIRED IMPORTED_TARGET libprotobuf-c>=1.4.1)
+find_program(PROTOC_C NAMES protoc-c protoc-gen-c REQUIRED)
+execute_process(COMMAND ${PROTOC_C} --version OUTPUT_VARIABLE _protoc_c_version
+                ERROR_QUIET)
+string(REGEX MATCH "protobuf-c ([0-9.]+)" _m "${_protoc_c_version}")
+if(CMAKE_MATCH_1 VERSION_LESS 1.4.1)
+  message(FATAL_ERROR "protoc-c >= 1.4.1 required, found '${CMAKE_MATCH_1}'")
+endif()
+
+# SQLite: the manager's store.  3.35 for RETURNING and the WAL behaviour
+# the store relies on; Debian 12 has 3.40.
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3>=3.35)
+
+# libcurl: orchctl's HTTP client and the agent's Docker client (unix socket
+# support has been in curl since 7.40).
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl>=7.74)
+
+# jansson: JSON for the HTTP API and Docker's answers (see third_party/README.md).
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson>=2.13)
+
+# libuuid: random (v4) task ids.
+pkg_check_modules(UUID REQUIRED IMPORTED_TARGET uuid>=2.36)
