@@ -8,13 +8,16 @@
 #include "clock.h"
 #include "error.h"
 #include "log.h"
+#include "task_cache.h"
 #include "task_json.h"
 
 #define ERR_LEN 512
+#define CACHE_ENTRIES 10000
 
 struct orch_api {
 	struct orch_store *store;
 	struct orch_store_reader *reader;
+	struct orch_task_cache *cache;
 };
 
 /* A write in flight: from the handler, through the store's writer thread,
@@ -46,10 +49,27 @@ orch_api_status(int rc)
 	return 500;
 }
 
+/* Encodes j compactly with a final newline (for people reading it with
+ * curl).  Returns a malloc'd string or NULL when out of memory. */
+static char *
+json_text(json_t *j, size_t *len)
+{
+	size_t n = j != NULL ? json_dumpb(j, NULL, 0, JSON_COMPACT) : 0;
+	char *s;
+
+	if (n == 0 || (s = malloc(n + 1)) == NULL)
+		return NULL;
+	json_dumpb(j, s, n, JSON_COMPACT);
+	s[n++] = '\n';
+	*len = n;
+	return s;
+}
+
 static void
 respond_json(struct orch_gw_req *req, int status, json_t *j, const char *extra)
 {
-	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	size_t n;
+	char *s = json_text(j, &n);
 
 	if (s == NULL) {
 		static const char oom[] = "{\"error\":\"out of memory\"}\n";
@@ -57,17 +77,7 @@ respond_json(struct orch_gw_req *req, int status, json_t *j, const char *extra)
 		    sizeof(oom) - 1, NULL);
 		return;
 	}
-	/* A newline at the end, for people reading it with curl. */
-	{
-		size_t n = strlen(s);
-		char *t = realloc(s, n + 2);
-		if (t != NULL) {
-			s = t;
-			s[n++] = '\n';
-			s[n] = '\0';
-		}
-		orch_gw_respond(req, status, "application/json", s, n, extra);
-	}
+	orch_gw_respond(req, status, "application/json", s, n, extra);
 	free(s);
 }
 
@@ -280,10 +290,19 @@ h_tasks_create(struct route_ctx *rc)
 static void
 h_task_get(struct route_ctx *rc)
 {
+	struct orch_api *api = rc->api;
 	orch_task *t = NULL;
-	int err = orch_store_task_get(rc->api->reader, rc->id, &t);
+	const char *cached;
+	json_t *j;
+	char *text;
+	size_t len;
+	int err;
 
-	if (err == ORCH_ENOENT) {
+	if ((cached = orch_task_cache_get(api->cache, rc->id, &len)) != NULL) {
+		orch_gw_respond(rc->req, 200, "application/json", cached, len, NULL);
+		return;
+	}
+	if ((err = orch_store_task_get(api->reader, rc->id, &t)) == ORCH_ENOENT) {
 		char msg[96];
 
 		snprintf(msg, sizeof(msg), "no task with id \"%s\"", rc->id);
@@ -296,8 +315,16 @@ h_task_get(struct route_ctx *rc)
 		    "from the store", NULL);
 		return;
 	}
-	respond_task(rc->req, 200, t);
+	j = orch_task_to_json(t);
 	orch_task_free(t);
+	if ((text = json_text(j, &len)) == NULL) {
+		respond_error(rc->req, 503, "out of memory", NULL);
+	} else {
+		orch_task_cache_put(api->cache, rc->id, text, len);
+		orch_gw_respond(rc->req, 200, "application/json", text, len, NULL);
+	}
+	free(text);
+	json_decref(j);
 }
 
 static int
@@ -477,6 +504,14 @@ orch_api_handle(struct orch_gw_req *req, void *arg)
 	}
 }
 
+static void
+on_commit(void *arg, const char *task_id)
+{
+	struct orch_api *api = arg;
+
+	orch_task_cache_invalidate(api->cache, task_id);
+}
+
 int
 orch_api_new(struct orch_store *st, struct orch_api **out)
 {
@@ -486,8 +521,10 @@ orch_api_new(struct orch_store *st, struct orch_api **out)
 	if (api == NULL)
 		return ORCH_ENOMEM;
 	api->store = st;
-	if ((rc = orch_store_reader_new(st, &api->reader)) != ORCH_OK) {
-		free(api);
+	if ((rc = orch_task_cache_new(CACHE_ENTRIES, &api->cache)) != ORCH_OK ||
+	    (rc = orch_store_reader_new(st, &api->reader)) != ORCH_OK ||
+	    (rc = orch_store_listen(st, on_commit, api)) != ORCH_OK) {
+		orch_api_free(api);
 		return rc;
 	}
 	*out = api;
@@ -499,6 +536,8 @@ orch_api_free(struct orch_api *api)
 {
 	if (api == NULL)
 		return;
+	orch_store_unlisten(api->store, on_commit, api);
 	orch_store_reader_free(api->reader);
+	orch_task_cache_free(api->cache);
 	free(api);
 }

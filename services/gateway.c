@@ -253,15 +253,21 @@ orch_gw_post(struct orch_gw *gw, struct orch_gw_work *w)
 {
 	uint64_t one = 1;
 
+	bool wake;
+
 	w->next = NULL;
 	pthread_mutex_lock(&gw->mtx);
+	/* One wake-up per drain: a commit of 16 writes posts 16 answers, and
+	 * the loop takes them all at once. */
+	wake = gw->posts == NULL;
 	if (gw->posts_tail != NULL)
 		gw->posts_tail->next = w;
 	else
 		gw->posts = w;
 	gw->posts_tail = w;
 	pthread_mutex_unlock(&gw->mtx);
-	(void)!write(gw->wfd, &one, sizeof(one));
+	if (wake)
+		(void)!write(gw->wfd, &one, sizeof(one));
 }
 
 static void

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "log.h"
@@ -35,6 +36,11 @@
  * enough that a stuck lock shows up as ORCH_EAGAIN rather than a hang. */
 #define STORE_BUSY_MS 5000
 #define STORE_ERR_LEN 512
+#define STORE_MAX_LISTENERS 4
+/* 32 MiB of page cache per connection, and reads through mmap. */
+#define STORE_CACHE_PRAGMA \
+	"PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456;" \
+	"PRAGMA journal_size_limit = 67108864"
 
 /*
  * The schema, as the migrations that build it: user_version counts those
@@ -141,14 +147,24 @@ struct orch_store {
 	pthread_t writer;
 	bool writer_running;
 
+
 	/* mu guards everything below. */
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* the writer waits for ops here */
 	bool sync_init;
 	struct store_op *head, *tail;
+	size_t n_queued;
+	size_t want;        /* the writer sleeps until n_queued reaches it */
 	bool closing;
 	int n_readers;
 	struct orch_store_stats stats;
+
+	/* Commit listeners. */
+	struct {
+		orch_store_commit_fn fn;
+		void *arg;
+	} listeners[STORE_MAX_LISTENERS];
+	int n_listeners;
 };
 
 struct orch_store_reader {
@@ -349,6 +365,12 @@ store_db_open(struct orch_store *st)
 	                            : "PRAGMA synchronous = NORMAL",
 	         NULL, NULL, NULL)) != SQLITE_OK)
 		return open_fail(st, st->db, src, "setting synchronous");
+	/* Task ids are random, so inserts touch index pages all over the
+	 * file: a page cache that holds the indexes saves a pread per page.
+	 * It grows only as far as the database does. */
+	if ((src = sqlite3_exec(st->db, STORE_CACHE_PRAGMA, NULL, NULL,
+	         NULL)) != SQLITE_OK)
+		return open_fail(st, st->db, src, "sizing the page cache");
 
 	/* quick_check reads every page once (no index cross-checks): linear
 	 * in the size of the database, a fraction of a second for the sizes
@@ -393,7 +415,7 @@ static void
 op_set_err(struct store_op *op, int code, const char *detail)
 {
 	op->rc = code;
-	snprintf(op->err, sizeof(op->err), "%s%s task %.40s: %s",
+	snprintf(op->err, sizeof(op->err), "%s%s task %.40s: %.400s",
 	    code == ORCH_ENOSPC ? "storage full or read-only: " : "",
 	    op_verb(op), op_id(op), detail);
 }
@@ -672,11 +694,18 @@ rollback:
 	}
 
 complete:
-	for (op = batch; op != NULL; op = op->next) {
-		if (op->rc != ORCH_OK)
-			failed++;
-	}
 	pthread_mutex_lock(&st->mu);
+	for (op = batch; op != NULL; op = op->next) {
+		if (op->rc != ORCH_OK) {
+			failed++;
+			continue;
+		}
+		/* Before any acknowledgement, so that a reader who hears of the
+		 * write has already been told the task changed; under mu, so
+		 * that orch_store_unlisten() returning means no call is running. */
+		for (int i = 0; i < st->n_listeners; i++)
+			st->listeners[i].fn(st->listeners[i].arg, op_id(op));
+	}
 	st->stats.writes += n;
 	st->stats.failed += failed;
 	if (committed)
@@ -689,12 +718,39 @@ complete:
 	}
 }
 
+/*
+ * Group commit's delay (PostgreSQL's commit_delay): when the last batch
+ * held several writers, those just answered are likely to send their next
+ * write within microseconds.  Waiting a little for them lets one fsync
+ * carry them all, instead of the writers splitting into two groups that
+ * take turns.  A lone writer (n_last <= 1) never waits.  Called with mu.
+ */
+static void
+group_wait(struct orch_store *st, size_t n_last)
+{
+	struct timespec until;
+
+	if (n_last <= 1 || st->n_queued >= n_last || st->closing ||
+	    st->opts.group_wait_us == 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)st->opts.group_wait_us * 1000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	st->want = n_last;
+	while (st->n_queued < n_last && !st->closing) {
+		if (pthread_cond_timedwait(&st->cv, &st->mu, &until) != 0)
+			break;
+	}
+	st->want = 1;
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct orch_store *st = arg;
 	struct store_op *batch, *last;
-	size_t n;
+	size_t n, n_last = 0;
 
 	for (;;) {
 		pthread_mutex_lock(&st->mu);
@@ -705,6 +761,7 @@ writer_main(void *arg)
 			pthread_mutex_unlock(&st->mu);
 			break;
 		}
+		group_wait(st, n_last);
 		batch = last = st->head;
 		for (n = 1; last->next != NULL && n < st->opts.max_batch; n++)
 			last = last->next;
@@ -712,8 +769,10 @@ writer_main(void *arg)
 		if (st->head == NULL)
 			st->tail = NULL;
 		last->next = NULL;
+		st->n_queued -= n;
 		pthread_mutex_unlock(&st->mu);
 		writer_batch(st, batch, n);
+		n_last = n;
 	}
 	return NULL;
 }
@@ -734,7 +793,10 @@ store_enqueue(struct orch_store *st, struct store_op *op)
 	else
 		st->head = op;
 	st->tail = op;
-	pthread_cond_signal(&st->cv);
+	st->n_queued++;
+	/* Wake the writer only when what it waits for is there. */
+	if (st->n_queued >= st->want)
+		pthread_cond_signal(&st->cv);
 	pthread_mutex_unlock(&st->mu);
 }
 
@@ -745,6 +807,7 @@ orch_store_opts_default(struct orch_store_opts *opts)
 {
 	opts->sync_full = true;
 	opts->max_batch = STORE_MAX_BATCH;
+	opts->group_wait_us = 500;
 }
 
 /* Releases what store_db_open and orch_store_open acquired, in reverse. */
@@ -799,6 +862,7 @@ orch_store_open(const char *dir, const struct orch_store_opts *opts,
 		goto out;
 	}
 	st->sync_init = true;
+	st->want = 1;
 	if ((rc = store_db_open(st)) != ORCH_OK)
 		goto out;
 	if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
@@ -835,7 +899,41 @@ orch_store_close(struct orch_store *st)
 	/* The writer drains the queue before it returns. */
 	if (st->writer_running)
 		pthread_join(st->writer, NULL);
+	orch_info(STORE_COMPONENT, "%s: closed after %llu writes (%llu failed) "
+	    "in %llu commits", st->path, (unsigned long long)st->stats.writes,
+	    (unsigned long long)st->stats.failed,
+	    (unsigned long long)st->stats.commits);
 	store_free(st);
+}
+
+int
+orch_store_listen(struct orch_store *st, orch_store_commit_fn fn, void *arg)
+{
+	int rc = ORCH_OK;
+
+	pthread_mutex_lock(&st->mu);
+	if (st->n_listeners >= STORE_MAX_LISTENERS) {
+		rc = ORCH_ETOOBIG;
+	} else {
+		st->listeners[st->n_listeners].fn = fn;
+		st->listeners[st->n_listeners].arg = arg;
+		st->n_listeners++;
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+void
+orch_store_unlisten(struct orch_store *st, orch_store_commit_fn fn, void *arg)
+{
+	pthread_mutex_lock(&st->mu);
+	for (int i = 0; i < st->n_listeners; i++) {
+		if (st->listeners[i].fn == fn && st->listeners[i].arg == arg) {
+			st->listeners[i] = st->listeners[--st->n_listeners];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
 }
 
 void
@@ -1052,7 +1150,9 @@ orch_store_reader_new(struct orch_store *st, struct orch_store_reader **out)
 	if (src == SQLITE_OK) {
 		sqlite3_extended_result_codes(r->db, 1);
 		sqlite3_busy_timeout(r->db, STORE_BUSY_MS);
-		src = stmts_prepare(r->db, rsql, r->stmt, R_COUNT);
+		src = sqlite3_exec(r->db, STORE_CACHE_PRAGMA, NULL, NULL, NULL);
+		if (src == SQLITE_OK)
+			src = stmts_prepare(r->db, rsql, r->stmt, R_COUNT);
 	}
 	if (src != SQLITE_OK) {
 		orch_error(STORE_COMPONENT, "opening a reader on %s: %s",

@@ -36,6 +36,10 @@ struct orch_store_opts {
 	bool sync_full;
 	/* Most writes in one transaction; 0 means the default (512). */
 	size_t max_batch;
+	/* How long the writer may wait for more writes when the last batch
+	 * had several (PostgreSQL's commit_delay), in microseconds; 0 never
+	 * waits.  Default 500. */
+	unsigned group_wait_us;
 };
 
 /* Fills opts with the defaults. */
@@ -68,6 +72,23 @@ struct orch_store_stats {
 };
 
 /* Fills out with a consistent snapshot of the counters. */
+/*
+ * Called on the writer thread after each commit, once per task the batch
+ * changed (inserted or modified), before any of the batch's completions.
+ * It must be quick and must not call into the store.
+ */
+typedef void (*orch_store_commit_fn)(void *arg, const char *task_id);
+
+/* Registers a commit listener (at most 4).  Listeners run with the
+ * store's lock held.  Returns ORCH_OK or ORCH_ETOOBIG. */
+int orch_store_listen(struct orch_store *st, orch_store_commit_fn fn,
+    void *arg);
+
+/* Removes a listener; once this returns it is not running and will not
+ * run again. */
+void orch_store_unlisten(struct orch_store *st, orch_store_commit_fn fn,
+    void *arg);
+
 void orch_store_stats(struct orch_store *st,
     struct orch_store_stats *out /* OUT */);
 

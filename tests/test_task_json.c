@@ -53,7 +53,7 @@ spec_refused_len(const char *body, size_t len, const char *want)
 	if (rc != ORCH_EINVAL || s != NULL || strstr(err, want) == NULL)
 		h_fail(__FILE__, __LINE__,
 		    "body %.*s: rc %d, error \"%s\", wanted \"%s\"", (int)len,
-		    body, rc, err, want);
+		    body != NULL ? body : "", rc, err, want);
 }
 
 static void

@@ -1,0 +1,1362 @@
+/*
+ * docker.c: the Docker driver, speaking the Docker Engine API over the
+ * daemon's unix socket (docker_client.c) and reading its JSON with jansson.
+ *
+ * A task's container is named "orch-<task id>" and labelled orch.task=<id>
+ * and orch.node=<node>.  The name makes start idempotent (the daemon
+ * refuses a second container of that name with 409, and we adopt the
+ * first); the labels let list find this node's containers after an agent
+ * restart and keep agents sharing a daemon apart.
+ *
+ * Exits are reported by a monitor thread that follows the daemon's event
+ * stream (GET /events, filtered to "die" events of this node's
+ * containers).  When the stream breaks (the daemon restarts, the socket is
+ * closed) the monitor reconnects by itself with a capped exponential
+ * backoff, resuming with since=<time of the last event seen> so that
+ * events still in the daemon's memory are replayed.  Events can still be
+ * lost (the daemon forgets them when it restarts, and nothing is streamed
+ * while it is down), so the stream is only the fast path: the agent's
+ * periodic reconcile (list, which inspects every exited container) is the
+ * safety net that catches any exit the stream missed.  For the same
+ * reason on_exit may, rarely, be called twice for one exit (a replayed
+ * event), and the agent treats it as idempotent.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "docker_client.h"
+#include "driver.h"
+#include "error.h"
+#include "log.h"
+
+/* The API version this file is written against, and the oldest daemon
+ * API it accepts (1.40 is Docker 19.03; every endpoint and field used
+ * here exists there). */
+#define DOCKER_API_MAJOR 1
+#define DOCKER_API_MINOR 41
+#define DOCKER_API_MIN_MINOR 40
+
+#define DOCKER_SOCKET_DEFAULT "/var/run/docker.sock"
+#define DOCKER_NODE_MAX 128
+#define DOCKER_CALL_TIMEOUT 60          /* seconds, ordinary calls */
+#define DOCKER_STOP_TIMEOUT_DEFAULT 10  /* seconds of grace on stop */
+#define DOCKER_PULL_TIMEOUT_DEFAULT 600 /* seconds for one image pull */
+#define DOCKER_BACKOFF_MIN_MS 100
+#define DOCKER_BACKOFF_MAX_MS 5000
+/* A stream that lasted this long was healthy: restart the backoff. */
+#define DOCKER_STREAM_HEALTHY_MS 10000
+
+struct docker {
+	struct orch_docker_client *client;
+	char *node;
+	orch_driver_exit_fn on_exit;
+	void *on_exit_arg;
+	int stop_timeout_s;
+	int pull_timeout_s;
+	char api_version[16];
+
+	/* The exit monitor. */
+	struct orch_docker_cancel cancel;
+	bool cancel_ok;
+	pthread_t monitor;
+	bool monitor_running;
+	char *events_path;              /* "/events?filters=..." */
+	/* The last event delivered (monitor thread only): where a
+	 * reconnected stream resumes, and how a replay is recognised. */
+	int64_t last_event_ns;
+	char last_event_id[ORCH_HANDLE_LEN];
+};
+
+/* ---- small helpers ---- */
+
+/* Percent-encodes s for a URL query (RFC 3986 unreserved bytes stay).
+ * Returns a malloc'd string or NULL. */
+static char *
+url_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char *out, *o;
+
+	if (n > (SIZE_MAX - 1) / 3 || (out = malloc(n * 3 + 1)) == NULL)
+		return NULL;
+	o = out;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+		    c == '~') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* True when h can go into a URL path as a container reference: Docker
+ * ids and names use only these bytes, so nothing else is sent. */
+static bool
+handle_valid(const char *h)
+{
+	size_t n = 0;
+
+	if (h == NULL || h[0] == '\0')
+		return false;
+	for (; h[n] != '\0'; n++) {
+		char c = h[n];
+
+		if (n >= ORCH_HANDLE_LEN - 1)
+			return false;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* Copies s into a fixed buffer.  Returns false (leaving buf empty) when it
+ * does not fit. */
+static bool
+copy_str(char *buf, size_t len, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= len) {
+		buf[0] = '\0';
+		return false;
+	}
+	memcpy(buf, s, n + 1);
+	return true;
+}
+
+/* Parses "1.41" into its minor number.  Only major version 1 exists. */
+static bool
+api_version_parse(const char *s, int *minor)
+{
+	char *end;
+	long major, m;
+
+	errno = 0;
+	major = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '.' || major != 1)
+		return false;
+	s = end + 1;
+	m = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || m < 0 || m > 1000)
+		return false;
+	*minor = (int)m;
+	return true;
+}
+
+/* Reads exactly n decimal digits at *p into *out and moves *p past them. */
+static bool
+time_digits(const char **p, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		char c = (*p)[i];
+
+		if (c < '0' || c > '9')
+			return false;
+		v = v * 10 + (c - '0');
+	}
+	*p += n;
+	*out = v;
+	return true;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's
+ * days_from_civil), used instead of timegm() which reads the TZ. */
+static int64_t
+time_days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/*
+ * Docker's times are RFC 3339 with up to nanoseconds
+ * ("2026-11-26T21:01:57.543603306Z").  Returns milliseconds since the
+ * epoch, or 0 for Docker's zero time ("0001-01-01T00:00:00Z", never
+ * started or not finished) and for anything it cannot read: a time is
+ * information, not a reason to fail the whole call.
+ */
+static int64_t
+time_parse_ms(const char *s)
+{
+	const char *p = s;
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0, ms = 0, ndig = 0;
+	int64_t days;
+
+	if (!time_digits(&p, 4, &y) || *p++ != '-' ||
+	    !time_digits(&p, 2, &mo) || *p++ != '-' ||
+	    !time_digits(&p, 2, &d) || (*p != 'T' && *p != 't'))
+		return 0;
+	p++;
+	if (!time_digits(&p, 2, &h) || *p++ != ':' ||
+	    !time_digits(&p, 2, &mi) || *p++ != ':' ||
+	    !time_digits(&p, 2, &sec))
+		return 0;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, ndig++) {
+			if (ndig < 3)
+				ms = ms * 10 + (*p - '0');
+		}
+		if (ndig == 0)
+			return 0;
+		for (int i = ndig; i < 3; i++)
+			ms *= 10;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '+' ? 1 : -1;
+		if (!time_digits(&p, 2, &oh) || *p++ != ':' ||
+		    !time_digits(&p, 2, &om))
+			return 0;
+	} else {
+		return 0;
+	}
+	if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+	    h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59)
+		return 0;
+	days = time_days_from_civil(y, mo, d);
+	return (days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec -
+	    (int64_t)sign * (oh * 3600 + om * 60)) * 1000 + ms;
+}
+
+/* ---- answers ---- */
+
+/* The error for an answer the caller did not expect: 404 is ORCH_ENOENT,
+ * 409 ORCH_ECONFLICT, anything else ORCH_EIO.  err names the call and
+ * carries the daemon's message. */
+static int
+answer_fail(struct docker *d, const char *method, const char *path,
+    const struct orch_docker_answer *ans, char *err, size_t errlen)
+{
+	char name[320], msg[512];
+
+	orch_docker_client_call_name(d->client, method, path, name,
+	    sizeof(name));
+	orch_docker_answer_message(ans, msg, sizeof(msg));
+	orch_docker_errf(err, errlen, "%s: the daemon answered %ld: %s", name,
+	    ans->status, msg);
+	switch (ans->status) {
+	case 404: return ORCH_ENOENT;
+	case 409: return ORCH_ECONFLICT;
+	default: return ORCH_EIO;
+	}
+}
+
+/* An answer that is not what the API promises: ORCH_EPROTO, with err
+ * naming the call and what was wrong. */
+static int
+answer_bad(struct docker *d, const char *method, const char *path,
+    const char *what, char *err, size_t errlen)
+{
+	char name[320];
+
+	orch_docker_client_call_name(d->client, method, path, name,
+	    sizeof(name));
+	orch_docker_errf(err, errlen, "%s: unexpected answer: %s", name, what);
+	return ORCH_EPROTO;
+}
+
+/* Parses an answer's body as a JSON object (want_array: array).  On
+ * success *out is a new reference. */
+static int
+answer_json(struct docker *d, const char *method, const char *path,
+    const struct orch_docker_answer *ans, bool want_array,
+    json_t **out /* OUT */, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *j;
+	char what[256];
+
+	if (ans->body == NULL)
+		return answer_bad(d, method, path, "an empty body", err, errlen);
+	j = json_loadb(ans->body, ans->len, 0, &jerr);
+	if (j == NULL) {
+		snprintf(what, sizeof(what), "not JSON (%s)", jerr.text);
+		return answer_bad(d, method, path, what, err, errlen);
+	}
+	if (want_array ? !json_is_array(j) : !json_is_object(j)) {
+		json_decref(j);
+		return answer_bad(d, method, path, want_array ?
+		    "not a JSON array" : "not a JSON object", err, errlen);
+	}
+	*out = j;
+	return ORCH_OK;
+}
+
+/* A string member of o, or NULL when missing or not a string. */
+static const char *
+json_str(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* ---- version negotiation ---- */
+
+static int
+docker_negotiate(struct docker *d, char *err, size_t errlen)
+{
+	struct orch_docker_answer ans = {0};
+	const char *sock = orch_docker_client_socket(d->client);
+	const char *ver, *minver, *engine;
+	json_t *j = NULL;
+	int rc, have, min = 12, use;
+
+	/* _ping first: the cheapest proof that a daemon is there at all. */
+	rc = orch_docker_client_call(d->client, "GET", "/_ping", NULL,
+	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	if (rc != ORCH_OK)
+		goto out;
+	if (ans.status != 200) {
+		answer_fail(d, "GET", "/_ping", &ans, err, errlen);
+		rc = ORCH_EUNAVAIL;
+		goto out;
+	}
+	orch_docker_answer_free(&ans);
+
+	rc = orch_docker_client_call(d->client, "GET", "/version", NULL,
+	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	if (rc != ORCH_OK)
+		goto out;
+	if (ans.status != 200) {
+		rc = answer_fail(d, "GET", "/version", &ans, err, errlen);
+		goto out;
+	}
+	if ((rc = answer_json(d, "GET", "/version", &ans, false, &j, err,
+	    errlen)) != ORCH_OK)
+		goto out;
+	ver = json_str(j, "ApiVersion");
+	minver = json_str(j, "MinAPIVersion");
+	engine = json_str(j, "Version");
+	if (ver == NULL || !api_version_parse(ver, &have) ||
+	    (minver != NULL && !api_version_parse(minver, &min))) {
+		rc = answer_bad(d, "GET", "/version", "no readable \"ApiVersion\""
+		    " or \"MinAPIVersion\"", err, errlen);
+		goto out;
+	}
+	if (have < DOCKER_API_MIN_MINOR) {
+		orch_docker_errf(err, errlen, "the Docker daemon at %s speaks "
+		    "API %s (Docker %s), older than the %d.%d orch needs: upgrade "
+		    "Docker to 19.03 or later", sock, ver,
+		    engine != NULL ? engine : "?", DOCKER_API_MAJOR,
+		    DOCKER_API_MIN_MINOR);
+		rc = ORCH_EPROTO;
+		goto out;
+	}
+	if (min > DOCKER_API_MINOR) {
+		orch_docker_errf(err, errlen, "the Docker daemon at %s accepts "
+		    "API %s or later only, and orch speaks up to %d.%d", sock,
+		    minver, DOCKER_API_MAJOR, DOCKER_API_MINOR);
+		rc = ORCH_EPROTO;
+		goto out;
+	}
+	use = have < DOCKER_API_MINOR ? have : DOCKER_API_MINOR;
+	snprintf(d->api_version, sizeof(d->api_version), "%d.%d",
+	    DOCKER_API_MAJOR, use);
+	if ((rc = orch_docker_client_version_set(d->client, d->api_version)) !=
+	    ORCH_OK) {
+		orch_docker_errf(err, errlen, "cannot use API version %s",
+		    d->api_version);
+		goto out;
+	}
+	orch_info("docker", "daemon at %s: Docker %s, API %s, using %s", sock,
+	    engine != NULL ? engine : "?", ver, d->api_version);
+out:
+	json_decref(j);
+	orch_docker_answer_free(&ans);
+	return rc;
+}
+
+/* ---- the exit monitor ---- */
+
+/* Handles one line of the event stream.  Anything unexpected is logged
+ * and skipped: one bad line must not stop the monitor. */
+static int
+docker_event_line(void *arg, char *line, size_t len)
+{
+	struct docker *d = arg;
+	json_t *j, *actor, *attrs, *tn;
+	const char *type, *action, *id, *task, *node, *code_s;
+	char *end;
+	long code;
+	int64_t ns = 0;
+
+	j = json_loadb(line, len, 0, NULL);
+	if (!json_is_object(j)) {
+		orch_warn("docker", "event stream: skipped a line that is not a "
+		    "JSON object (%zu bytes)", len);
+		goto out;
+	}
+	type = json_str(j, "Type");
+	action = json_str(j, "Action");
+	if (action == NULL)
+		action = json_str(j, "status");
+	if ((type != NULL && strcmp(type, "container") != 0) ||
+	    action == NULL || strcmp(action, "die") != 0)
+		goto out;
+	actor = json_object_get(j, "Actor");
+	attrs = json_object_get(actor, "Attributes");
+	id = json_str(actor, "ID");
+	if (!json_is_object(attrs) || id == NULL || !handle_valid(id)) {
+		orch_warn("docker", "event stream: skipped a die event without "
+		    "a readable Actor");
+		goto out;
+	}
+	task = json_str(attrs, "orch.task");
+	node = json_str(attrs, "orch.node");
+	code_s = json_str(attrs, "exitCode");
+	/* The daemon filters by node already; checked again because a
+	 * foreign container must never be reported as ours. */
+	if (node == NULL || strcmp(node, d->node) != 0)
+		goto out;
+	if (task == NULL || !orch_id_valid(task) || code_s == NULL) {
+		orch_warn("docker", "event stream: container %.12s died without "
+		    "a valid orch.task label or exitCode", id);
+		goto out;
+	}
+	errno = 0;
+	code = strtol(code_s, &end, 10);
+	if (errno != 0 || end == code_s || *end != '\0' || code < INT32_MIN ||
+	    code > INT32_MAX) {
+		orch_warn("docker", "event stream: container %.12s: unreadable "
+		    "exitCode", id);
+		goto out;
+	}
+	tn = json_object_get(j, "timeNano");
+	if (json_is_integer(tn))
+		ns = json_integer_value(tn);
+	if (ns > 0) {
+		/* A replay after a reconnect repeats the last event seen. */
+		if (ns < d->last_event_ns || (ns == d->last_event_ns &&
+		    strcmp(id, d->last_event_id) == 0))
+			goto out;
+		d->last_event_ns = ns;
+		copy_str(d->last_event_id, sizeof(d->last_event_id), id);
+	}
+	orch_debug("docker", "container %.12s of task %s exited with %ld", id,
+	    task, code);
+	d->on_exit(d->on_exit_arg, task, id, (int)code);
+out:
+	json_decref(j);
+	return 0;
+}
+
+static void *
+docker_monitor(void *arg)
+{
+	struct docker *d = arg;
+	struct orch_docker_answer ans;
+	/* The node name is at most DOCKER_NODE_MAX bytes, three times that
+	 * escaped: the path fits with room to spare. */
+	char err[512], msg[512], path[2048];
+	int backoff = DOCKER_BACKOFF_MIN_MS;
+	int64_t t0;
+	int rc, n;
+
+	while (!orch_docker_cancel_stopped(&d->cancel)) {
+		n = d->last_event_ns > 0 ? snprintf(path, sizeof(path),
+		    "%s&since=%" PRId64 ".%09" PRId64, d->events_path,
+		    d->last_event_ns / 1000000000, d->last_event_ns % 1000000000) :
+		    snprintf(path, sizeof(path), "%s", d->events_path);
+		if (n < 0 || (size_t)n >= sizeof(path)) {
+			orch_error("docker", "event stream path too long; no exit "
+			    "monitor (reconcile still finds exits)");
+			break;
+		}
+		t0 = orch_mono_ms();
+		rc = orch_docker_client_stream(d->client, "GET", path, 0,
+		    &d->cancel, docker_event_line, d, &ans, err, sizeof(err));
+		if (orch_docker_cancel_stopped(&d->cancel)) {
+			orch_docker_answer_free(&ans);
+			break;
+		}
+		if (rc == ORCH_OK && ans.status == 200) {
+			orch_warn("docker", "event stream ended; reconnecting "
+			    "(exits meanwhile are found by reconcile)");
+			if (orch_mono_ms() - t0 >= DOCKER_STREAM_HEALTHY_MS)
+				backoff = DOCKER_BACKOFF_MIN_MS;
+		} else if (rc == ORCH_OK) {
+			orch_docker_answer_message(&ans, msg, sizeof(msg));
+			orch_warn("docker", "event stream refused (%ld: %s); "
+			    "retrying in %d ms", ans.status, msg, backoff);
+		} else {
+			orch_warn("docker", "event stream: %s; retrying in %d ms",
+			    err, backoff);
+		}
+		orch_docker_answer_free(&ans);
+		if (orch_docker_cancel_sleep(&d->cancel, backoff))
+			break;
+		backoff = backoff * 2 > DOCKER_BACKOFF_MAX_MS ?
+		    DOCKER_BACKOFF_MAX_MS : backoff * 2;
+	}
+	return NULL;
+}
+
+/* Builds the path of the event stream: die events of this node's
+ * containers. */
+static int
+docker_events_path(struct docker *d)
+{
+	json_t *f;
+	char *label = NULL, *js = NULL, *esc = NULL;
+	size_t n;
+	int rc = ORCH_ENOMEM;
+
+	n = strlen("orch.node=") + strlen(d->node) + 1;
+	if ((label = malloc(n)) == NULL)
+		return ORCH_ENOMEM;
+	snprintf(label, n, "orch.node=%s", d->node);
+	f = json_pack("{s:[s], s:[s], s:[s]}", "type", "container", "event",
+	    "die", "label", label);
+	if (f == NULL || (js = json_dumps(f, JSON_COMPACT)) == NULL ||
+	    (esc = url_escape(js)) == NULL)
+		goto out;
+	n = strlen("/events?filters=") + strlen(esc) + 1;
+	if ((d->events_path = malloc(n)) == NULL)
+		goto out;
+	snprintf(d->events_path, n, "/events?filters=%s", esc);
+	rc = ORCH_OK;
+out:
+	free(esc);
+	free(js);
+	json_decref(f);
+	free(label);
+	return rc;
+}
+
+/* ---- lifecycle ---- */
+
+static void
+docker_free(struct docker *d)
+{
+	if (d == NULL)
+		return;
+	if (d->monitor_running) {
+		orch_docker_cancel_fire(&d->cancel);
+		pthread_join(d->monitor, NULL);
+	}
+	if (d->cancel_ok)
+		orch_docker_cancel_fini(&d->cancel);
+	orch_docker_client_free(d->client);
+	free(d->events_path);
+	free(d->node);
+	free(d);
+}
+
+static int
+docker_init(const struct orch_driver_config *cfg, void **state, char *err,
+    size_t errlen)
+{
+	const char *sock = cfg->docker_socket != NULL &&
+	    cfg->docker_socket[0] != '\0' ? cfg->docker_socket :
+	    DOCKER_SOCKET_DEFAULT;
+	struct docker *d = NULL;
+	size_t n;
+	int rc = ORCH_EINVAL;
+
+	n = cfg->node_name != NULL ? strlen(cfg->node_name) : 0;
+	if (n == 0 || n > DOCKER_NODE_MAX) {
+		orch_docker_errf(err, errlen, "docker: the node name must be 1 "
+		    "to %d characters", DOCKER_NODE_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)cfg->node_name[i];
+
+		/* Label values may hold anything, but a name with control
+		 * characters or ',' would be a trap in logs and filters. */
+		if (c < 0x20 || c == 0x7f || c == ',') {
+			orch_docker_errf(err, errlen, "docker: the node name must "
+			    "be printable, without ','");
+			goto out;
+		}
+	}
+	rc = ORCH_ENOMEM;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		goto nomem;
+	if ((rc = orch_docker_cancel_init(&d->cancel)) != ORCH_OK)
+		goto nomem;
+	d->cancel_ok = true;
+	if ((rc = orch_docker_client_new(sock, &d->client)) != ORCH_OK)
+		goto nomem;
+	rc = ORCH_ENOMEM;
+	if ((d->node = strdup(cfg->node_name)) == NULL)
+		goto nomem;
+	d->on_exit = cfg->on_exit;
+	d->on_exit_arg = cfg->on_exit_arg;
+	d->stop_timeout_s = cfg->stop_timeout_s > 0 ? cfg->stop_timeout_s :
+	    DOCKER_STOP_TIMEOUT_DEFAULT;
+	d->pull_timeout_s = cfg->pull_timeout_s > 0 ? cfg->pull_timeout_s :
+	    DOCKER_PULL_TIMEOUT_DEFAULT;
+
+	if ((rc = docker_negotiate(d, err, errlen)) != ORCH_OK)
+		goto out;
+	if (d->on_exit != NULL) {
+		if ((rc = docker_events_path(d)) != ORCH_OK)
+			goto nomem;
+		if ((rc = pthread_create(&d->monitor, NULL, docker_monitor, d)) !=
+		    0) {
+			orch_docker_errf(err, errlen, "docker: cannot start the "
+			    "exit monitor: %s", strerror(rc));
+			rc = orch_err_from_errno(rc);
+			goto out;
+		}
+		d->monitor_running = true;
+	}
+	*state = d;
+	d = NULL;
+	rc = ORCH_OK;
+	goto out;
+nomem:
+	orch_docker_errf(err, errlen, "docker: %s", orch_strerror(rc));
+out:
+	docker_free(d);
+	return rc;
+}
+
+static void
+docker_fini(void *state)
+{
+	docker_free(state);
+}
+
+/* ---- capacity ---- */
+
+static int
+docker_capacity(void *state, double *cpu, int64_t *memory_mb, char *err,
+    size_t errlen)
+{
+	struct docker *d = state;
+	struct orch_docker_answer ans;
+	json_t *j = NULL, *ncpu, *mem;
+	int rc;
+
+	rc = orch_docker_client_call(d->client, "GET", "/info", NULL,
+	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	if (rc != ORCH_OK)
+		goto out;
+	if (ans.status != 200) {
+		rc = answer_fail(d, "GET", "/info", &ans, err, errlen);
+		goto out;
+	}
+	if ((rc = answer_json(d, "GET", "/info", &ans, false, &j, err,
+	    errlen)) != ORCH_OK)
+		goto out;
+	ncpu = json_object_get(j, "NCPU");
+	mem = json_object_get(j, "MemTotal");
+	if (!json_is_integer(ncpu) || json_integer_value(ncpu) <= 0 ||
+	    !json_is_integer(mem) || json_integer_value(mem) <= 0) {
+		rc = answer_bad(d, "GET", "/info", "\"NCPU\" or \"MemTotal\" "
+		    "missing or not a positive integer", err, errlen);
+		goto out;
+	}
+	*cpu = (double)json_integer_value(ncpu);
+	*memory_mb = json_integer_value(mem) / (1024 * 1024);
+out:
+	json_decref(j);
+	orch_docker_answer_free(&ans);
+	return rc;
+}
+
+/* ---- inspect ---- */
+
+/* What inspect learns beyond struct orch_instance. */
+struct inspect_extra {
+	char node[DOCKER_NODE_MAX + 1]; /* orch.node label, "" when none */
+	char status[32];                /* State.Status */
+};
+
+/* Reads GET /containers/{ref}/json into out (and extra when not NULL). */
+static int
+container_inspect(struct docker *d, const char *ref,
+    struct orch_instance *out /* OUT */, struct inspect_extra *extra,
+    char *err, size_t errlen)
+{
+	struct orch_docker_answer ans = {0};
+	json_t *j = NULL, *state, *running, *code, *labels, *v;
+	const char *id, *status, *s;
+	char path[ORCH_HANDLE_LEN + 32];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!handle_valid(ref)) {
+		orch_docker_errf(err, errlen, "docker: invalid container "
+		    "reference");
+		return ORCH_EINVAL;
+	}
+	snprintf(path, sizeof(path), "/containers/%s/json", ref);
+	rc = orch_docker_client_call(d->client, "GET", path, NULL,
+	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	if (rc != ORCH_OK)
+		goto out;
+	if (ans.status != 200) {
+		rc = answer_fail(d, "GET", path, &ans, err, errlen);
+		goto out;
+	}
+	if ((rc = answer_json(d, "GET", path, &ans, false, &j, err, errlen)) !=
+	    ORCH_OK)
+		goto out;
+	id = json_str(j, "Id");
+	state = json_object_get(j, "State");
+	running = json_object_get(state, "Running");
+	code = json_object_get(state, "ExitCode");
+	status = json_str(state, "Status");
+	if (id == NULL || !handle_valid(id) || !json_is_boolean(running) ||
+	    !json_is_integer(code) || status == NULL) {
+		rc = answer_bad(d, "GET", path, "\"Id\", \"State.Running\", "
+		    "\"State.Status\" or \"State.ExitCode\" missing or of the "
+		    "wrong type", err, errlen);
+		goto out;
+	}
+	copy_str(out->handle, sizeof(out->handle), id);
+	out->running = json_is_true(running);
+	out->exited = !out->running && (strcmp(status, "exited") == 0 ||
+	    strcmp(status, "dead") == 0);
+	if (out->exited)
+		out->exit_code = (int)json_integer_value(code);
+	if ((s = json_str(state, "StartedAt")) != NULL)
+		out->started_at_ms = time_parse_ms(s);
+	if (!out->running && (s = json_str(state, "FinishedAt")) != NULL)
+		out->finished_at_ms = time_parse_ms(s);
+	/* Docker stamps StartedAt when its start call returns, which for a
+	 * process that ends at once is after FinishedAt (the exit time from
+	 * containerd): report no negative run time. */
+	if (out->finished_at_ms > 0 && out->started_at_ms > out->finished_at_ms)
+		out->started_at_ms = out->finished_at_ms;
+	if ((s = json_str(state, "Error")) != NULL)
+		orch_docker_errf(out->error, sizeof(out->error), "%s", s);
+	labels = json_object_get(json_object_get(j, "Config"), "Labels");
+	if (labels != NULL && !json_is_object(labels) && !json_is_null(labels)) {
+		rc = answer_bad(d, "GET", path, "\"Config.Labels\" is not an "
+		    "object", err, errlen);
+		goto out;
+	}
+	if ((s = json_str(labels, "orch.task")) != NULL)
+		copy_str(out->task_id, sizeof(out->task_id), s);
+	if (extra != NULL) {
+		memset(extra, 0, sizeof(*extra));
+		copy_str(extra->status, sizeof(extra->status), status);
+		v = json_object_get(labels, "orch.node");
+		if (json_is_string(v))
+			copy_str(extra->node, sizeof(extra->node),
+			    json_string_value(v));
+	}
+out:
+	json_decref(j);
+	orch_docker_answer_free(&ans);
+	return rc;
+}
+
+static int
+docker_inspect(void *state, const char *handle, struct orch_instance *out,
+    char *err, size_t errlen)
+{
+	return container_inspect(state, handle, out, NULL, err, errlen);
+}
+
+/* ---- start ---- */
+
+/* Splits an image reference into what POST /images/create wants:
+ * "repo:tag" → repo, tag; "repo@sha256:..." → repo, digest; "repo" →
+ * repo, "latest" (an empty tag would pull every tag).  A ':' before the
+ * last '/' belongs to a registry's port. */
+static bool
+image_ref_split(const char *image, char *repo, size_t rlen, char *tag,
+    size_t tlen)
+{
+	const char *at = strchr(image, '@'), *slash, *colon, *sep = NULL;
+
+	if (at != NULL) {
+		sep = at;
+	} else {
+		slash = strrchr(image, '/');
+		colon = strrchr(image, ':');
+		if (colon != NULL && (slash == NULL || colon > slash))
+			sep = colon;
+	}
+	if (sep == NULL)
+		return copy_str(repo, rlen, image) && copy_str(tag, tlen,
+		    "latest");
+	if ((size_t)(sep - image) >= rlen || sep == image || sep[1] == '\0')
+		return false;
+	memcpy(repo, image, (size_t)(sep - image));
+	repo[sep - image] = '\0';
+	return copy_str(tag, tlen, sep + 1);
+}
+
+/* What the pull's progress stream said. */
+struct pull_state {
+	char error[512];
+};
+
+static int
+pull_line(void *arg, char *line, size_t len)
+{
+	struct pull_state *ps = arg;
+	json_t *j = json_loadb(line, len, 0, NULL);
+	const char *e;
+
+	/* Progress lines are ignored; the first error is kept. */
+	if (json_is_object(j) && ps->error[0] == '\0' &&
+	    (e = json_str(j, "error")) != NULL)
+		orch_docker_errf(ps->error, sizeof(ps->error), "%s",
+		    e[0] != '\0' ? e : "(empty error)");
+	json_decref(j);
+	return 0;
+}
+
+/* Pulls image.  The answer is a stream of JSON progress lines that ends
+ * when the pull does; a failure after the 200 arrives as an {"error"}
+ * line, one before it as an ordinary error answer. */
+static int
+image_pull(struct docker *d, const char *image, char *err, size_t errlen)
+{
+	struct orch_docker_answer ans = {0};
+	struct pull_state ps = {""};
+	char repo[ORCH_IMAGE_MAX + 1], tag[ORCH_IMAGE_MAX + 1], msg[512];
+	char *erepo = NULL, *etag = NULL, *path = NULL;
+	size_t n;
+	int rc = ORCH_ENOMEM;
+
+	if (!image_ref_split(image, repo, sizeof(repo), tag, sizeof(tag))) {
+		orch_docker_errf(err, errlen, "image \"%s\" not found locally "
+		    "and is not a reference that can be pulled", image);
+		return ORCH_EINVAL;
+	}
+	if ((erepo = url_escape(repo)) == NULL ||
+	    (etag = url_escape(tag)) == NULL)
+		goto nomem;
+	n = strlen(erepo) + strlen(etag) + 64;
+	if ((path = malloc(n)) == NULL)
+		goto nomem;
+	snprintf(path, n, "/images/create?fromImage=%s&tag=%s", erepo, etag);
+	orch_info("docker", "pulling image \"%s\"", image);
+	rc = orch_docker_client_stream(d->client, "POST", path,
+	    d->pull_timeout_s, NULL, pull_line, &ps, &ans, msg, sizeof(msg));
+	if (rc != ORCH_OK) {
+		orch_docker_errf(err, errlen, "image \"%s\" not found locally "
+		    "and pull failed: %s", image, msg);
+		goto out;
+	}
+	if (ans.status != 200) {
+		orch_docker_answer_message(&ans, msg, sizeof(msg));
+		orch_docker_errf(err, errlen, "image \"%s\" not found locally "
+		    "and pull failed: %s", image, msg);
+		rc = ORCH_ENOENT;
+		goto out;
+	}
+	if (ps.error[0] != '\0') {
+		orch_docker_errf(err, errlen, "image \"%s\" not found locally "
+		    "and pull failed: %s", image, ps.error);
+		rc = ORCH_ENOENT;
+		goto out;
+	}
+	orch_info("docker", "pulled image \"%s\"", image);
+	rc = ORCH_OK;
+	goto out;
+nomem:
+	orch_docker_errf(err, errlen, "docker: pulling \"%s\": out of memory",
+	    image);
+out:
+	orch_docker_answer_free(&ans);
+	free(path);
+	free(etag);
+	free(erepo);
+	return rc;
+}
+
+/* Builds the body of POST /containers/create for t.  Returns a malloc'd
+ * JSON text or NULL (err says why). */
+static char *
+create_body(struct docker *d, const orch_task *t, char *err, size_t errlen)
+{
+	const orch_task_spec *s = t->spec;
+	json_t *b = NULL, *env = NULL, *cmd = NULL, *labels = NULL, *hc = NULL;
+	char *kv = NULL, *text = NULL;
+	size_t n;
+	bool bad = false;
+
+	if ((b = json_object()) == NULL || (env = json_array()) == NULL ||
+	    (labels = json_object()) == NULL || (hc = json_object()) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < s->n_env; i++) {
+		const char *k = s->env[i]->key, *v = s->env[i]->value;
+
+		if (k == NULL || v == NULL)
+			goto invalid;
+		n = strlen(k) + strlen(v) + 2;
+		if ((kv = malloc(n)) == NULL)
+			goto nomem;
+		snprintf(kv, n, "%s=%s", k, v);
+		/* json_string refuses text that is not UTF-8. */
+		if (json_array_append_new(env, json_string(kv)) != 0)
+			goto invalid;
+		free(kv);
+		kv = NULL;
+	}
+	/* No Cmd at all, not an empty one, so that the image's runs. */
+	if (s->n_command > 0) {
+		if ((cmd = json_array()) == NULL)
+			goto nomem;
+		for (size_t i = 0; i < s->n_command; i++) {
+			if (s->command[i] == NULL || json_array_append_new(cmd,
+			    json_string(s->command[i])) != 0)
+				goto invalid;
+		}
+	}
+	bad |= json_object_set_new(labels, "orch.task", json_string(t->id)) != 0;
+	bad |= json_object_set_new(labels, "orch.node", json_string(d->node)) !=
+	    0;
+	if (s->memory_mb > 0)
+		bad |= json_object_set_new(hc, "Memory",
+		    json_integer(s->memory_mb * 1024 * 1024)) != 0;
+	if (s->cpu > 0)
+		bad |= json_object_set_new(hc, "NanoCpus",
+		    json_integer((json_int_t)llround(s->cpu * 1e9))) != 0;
+	if (bad)
+		goto nomem;
+	if (json_object_set_new(b, "Image", json_string(s->image)) != 0)
+		goto invalid;
+	bad |= json_object_set(b, "Env", env) != 0;
+	if (cmd != NULL)
+		bad |= json_object_set(b, "Cmd", cmd) != 0;
+	bad |= json_object_set(b, "Labels", labels) != 0;
+	bad |= json_object_set(b, "HostConfig", hc) != 0;
+	if (bad || (text = json_dumps(b, JSON_COMPACT)) == NULL)
+		goto nomem;
+	goto out;
+invalid:
+	orch_docker_errf(err, errlen, "task %s: the image, env or command is "
+	    "not valid UTF-8 text", t->id);
+	goto out;
+nomem:
+	orch_docker_errf(err, errlen, "task %s: out of memory", t->id);
+out:
+	free(kv);
+	json_decref(hc);
+	json_decref(labels);
+	json_decref(cmd);
+	json_decref(env);
+	json_decref(b);
+	return text;
+}
+
+enum create_outcome {
+	CREATED,
+	NAME_TAKEN,
+	NO_IMAGE,
+};
+
+/* POST /containers/create?name=...  On ORCH_OK *outcome says what
+ * happened; handle is set when CREATED.  For NO_IMAGE, msg holds the
+ * daemon's words. */
+static int
+container_create(struct docker *d, const char *name, const char *body,
+    enum create_outcome *outcome /* OUT */, char handle[ORCH_HANDLE_LEN],
+    char *err, size_t errlen)
+{
+	struct orch_docker_answer ans = {0};
+	char path[128], msg[512];
+	json_t *j = NULL;
+	const char *id;
+	int rc;
+
+	snprintf(path, sizeof(path), "/containers/create?name=%s", name);
+	rc = orch_docker_client_call(d->client, "POST", path, body,
+	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	if (rc != ORCH_OK)
+		goto out;
+	if (ans.status == 409) {
+		*outcome = NAME_TAKEN;
+		goto out;
+	}
+	if (ans.status == 404) {
+		/* 404 also means a missing network or volume: only "No such
+		 * image" is worth a pull. */
+		orch_docker_answer_message(&ans, msg, sizeof(msg));
+		if (strstr(msg, "No such image") != NULL) {
+			*outcome = NO_IMAGE;
+			goto out;
+		}
+	}
+	if (ans.status != 201 && ans.status != 200) {
+		rc = answer_fail(d, "POST", path, &ans, err, errlen);
+		goto out;
+	}
+	if ((rc = answer_json(d, "POST", path, &ans, false, &j, err, errlen)) !=
+	    ORCH_OK)
+		goto out;
+	if ((id = json_str(j, "Id")) == NULL || !handle_valid(id)) {
+		rc = answer_bad(d, "POST", path, "no valid \"Id\"", err, errlen);
+		goto out;
+	}
+	copy_str(handle, ORCH_HANDLE_LEN, id);
+	*outcome = CREATED;
+out:
+	json_decref(j);
+	orch_docker_answer_free(&ans);
+	return rc;
+}
+
+/* POST /containers/{id}/start: 204 started, 304 already running. */
+static int
+container_start(struct docker *d, const char *id, bool *answered /* OUT */,
+    char *err, size_t errlen)
+{
+	struct orch_docker_answer ans = {0};
+	char path[ORCH_HANDLE_LEN + 32];
+	int rc;
+
+	*answered = false;
+	snprintf(path, sizeof(path), "/containers/%s/start", id);
+	rc = orch_docker_client_call(d->client, "POST", path, NULL,
+	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	if (rc != ORCH_OK)
+		goto out;
+	*answered = true;
+	if (ans.status != 204 && ans.status != 304 && ans.status != 200)
+		rc = answer_fail(d, "POST", path, &ans, err, errlen);
+out:
+	orch_docker_answer_free(&ans);
+	return rc;
+}
+
+/* Removes a container that never ran properly, best effort. */
+static void
+container_discard(struct docker *d, const char *id)
+{
+	struct orch_docker_answer ans = {0};
+	char path[ORCH_HANDLE_LEN + 32], err[256];
+
+	snprintf(path, sizeof(path), "/containers/%s?force=true&v=true", id);
+	if (orch_docker_client_call(d->client, "DELETE", path, NULL,
+	    DOCKER_CALL_TIMEOUT, &ans, err, sizeof(err)) != ORCH_OK)
+		orch_warn("docker", "cannot remove container %.12s: %s", id,
+		    err);
+	orch_docker_answer_free(&ans);
+}
+
+/*
+ * The container named name exists already (a retried start, or an agent
+ * restarted mid-start): adopt it.  Started unless it runs or has run (an
+ * exited one is left for the caller to inspect, not run twice).  Returns
+ * ORCH_ENOENT when it vanished meanwhile, ORCH_ECONFLICT when it belongs
+ * to another node or is being removed.
+ */
+static int
+container_adopt(struct docker *d, const char *name, const char *task_id,
+    char handle[ORCH_HANDLE_LEN], char *err, size_t errlen)
+{
+	struct orch_instance inst;
+	struct inspect_extra ex;
+	bool answered;
+	int rc;
+
+	if ((rc = container_inspect(d, name, &inst, &ex, err, errlen)) !=
+	    ORCH_OK)
+		return rc;
+	if (strcmp(ex.node, d->node) != 0 ||
+	    strcmp(inst.task_id, task_id) != 0) {
+		orch_docker_errf(err, errlen, "task %s: container %s exists but "
+		    "belongs to node \"%s\", task \"%s\"", task_id, name, ex.node,
+		    inst.task_id);
+		return ORCH_ECONFLICT;
+	}
+	if (strcmp(ex.status, "removing") == 0) {
+		orch_docker_errf(err, errlen, "task %s: container %s is being "
+		    "removed; retry later", task_id, name);
+		return ORCH_ECONFLICT;
+	}
+	if (!inst.running && !inst.exited) {
+		rc = container_start(d, inst.handle, &answered, err, errlen);
+		if (rc != ORCH_OK)
+			return rc;
+	}
+	copy_str(handle, ORCH_HANDLE_LEN, inst.handle);
+	return ORCH_OK;
+}
+
+static int
+docker_start(void *state, const orch_task *t, char handle[ORCH_HANDLE_LEN],
+    char *err, size_t errlen)
+{
+	struct docker *d = state;
+	enum create_outcome outcome = CREATED;
+	char name[ORCH_ID_LEN + 8], id[ORCH_HANDLE_LEN] = "";
+	char *body = NULL;
+	bool pulled = false, answered;
+	int rc = ORCH_EINVAL;
+
+	if (t == NULL || t->id == NULL || !orch_id_valid(t->id) ||
+	    t->spec == NULL || t->spec->image == NULL ||
+	    t->spec->image[0] == '\0' ||
+	    strlen(t->spec->image) > ORCH_IMAGE_MAX ||
+	    t->spec->memory_mb > INT64_MAX / (1024 * 1024) ||
+	    !(t->spec->cpu <= ORCH_CPU_MAX)) {
+		orch_docker_errf(err, errlen, "docker: start: the task has no "
+		    "valid id, image or limits");
+		goto out;
+	}
+	snprintf(name, sizeof(name), "orch-%s", t->id);
+	if ((body = create_body(d, t, err, errlen)) == NULL) {
+		rc = ORCH_EINVAL;
+		goto out;
+	}
+	/* Bounded: at most one pull, and a container that vanishes between
+	 * a 409 and our inspect gets one more create. */
+	for (int attempt = 0; attempt < 4; attempt++) {
+		rc = container_create(d, name, body, &outcome, id, err, errlen);
+		if (rc != ORCH_OK)
+			goto out;
+		if (outcome == CREATED)
+			break;
+		if (outcome == NO_IMAGE) {
+			if (pulled) {
+				orch_docker_errf(err, errlen, "image \"%s\" is "
+				    "still missing after a successful pull",
+				    t->spec->image);
+				rc = ORCH_ENOENT;
+				goto out;
+			}
+			if ((rc = image_pull(d, t->spec->image, err, errlen)) !=
+			    ORCH_OK)
+				goto out;
+			pulled = true;
+			continue;
+		}
+		rc = container_adopt(d, name, t->id, handle, err, errlen);
+		if (rc != ORCH_ENOENT)
+			goto out;
+	}
+	if (outcome != CREATED) {
+		orch_docker_errf(err, errlen, "task %s: container %s keeps "
+		    "appearing and vanishing", t->id, name);
+		rc = ORCH_ECONFLICT;
+		goto out;
+	}
+	rc = container_start(d, id, &answered, err, errlen);
+	if (rc != ORCH_OK) {
+		/* The daemon refused it (a bad command, say): leave nothing
+		 * behind.  When the daemon did not answer, the container is
+		 * kept so that a retried start adopts it. */
+		if (answered)
+			container_discard(d, id);
+		goto out;
+	}
+	copy_str(handle, ORCH_HANDLE_LEN, id);
+	orch_debug("docker", "task %s runs in container %.12s", t->id, id);
+out:
+	free(body);
+	return rc;
+}
+
+/* ---- stop and remove ---- */
+
+static int
+docker_stop(void *state, const char *handle, char *err, size_t errlen)
+{
+	struct docker *d = state;
+	struct orch_docker_answer ans = {0};
+	char path[ORCH_HANDLE_LEN + 48];
+	int rc;
+
+	if (!handle_valid(handle)) {
+		orch_docker_errf(err, errlen, "docker: stop: invalid container "
+		    "handle");
+		return ORCH_EINVAL;
+	}
+	snprintf(path, sizeof(path), "/containers/%s/stop?t=%d", handle,
+	    d->stop_timeout_s);
+	/* The daemon answers only after the grace period and the kill. */
+	rc = orch_docker_client_call(d->client, "POST", path, NULL,
+	    (long)d->stop_timeout_s + DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	if (rc != ORCH_OK)
+		goto out;
+	if (ans.status != 204 && ans.status != 304 && ans.status != 404 &&
+	    ans.status != 200)
+		rc = answer_fail(d, "POST", path, &ans, err, errlen);
+out:
+	orch_docker_answer_free(&ans);
+	return rc;
+}
+
+static int
+docker_remove(void *state, const char *handle, char *err, size_t errlen)
+{
+	struct docker *d = state;
+	struct orch_docker_answer ans = {0};
+	char path[ORCH_HANDLE_LEN + 48];
+	char msg[512];
+	int rc;
+
+	if (!handle_valid(handle)) {
+		orch_docker_errf(err, errlen, "docker: remove: invalid container "
+		    "handle");
+		return ORCH_EINVAL;
+	}
+	snprintf(path, sizeof(path), "/containers/%s?force=true&v=true",
+	    handle);
+	rc = orch_docker_client_call(d->client, "DELETE", path, NULL,
+	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	if (rc != ORCH_OK)
+		goto out;
+	if (ans.status == 204 || ans.status == 200 || ans.status == 404)
+		goto out;
+	/* A removal already under way will finish without us. */
+	orch_docker_answer_message(&ans, msg, sizeof(msg));
+	if (ans.status == 409 && strstr(msg, "already in progress") != NULL)
+		goto out;
+	rc = answer_fail(d, "DELETE", path, &ans, err, errlen);
+out:
+	orch_docker_answer_free(&ans);
+	return rc;
+}
+
+/* ---- list ---- */
+
+static int
+docker_list(void *state, struct orch_instance **out, size_t *n, char *err,
+    size_t errlen)
+{
+	struct docker *d = state;
+	struct orch_docker_answer ans = {0};
+	struct orch_instance *arr = NULL;
+	json_t *j = NULL, *f = NULL, *c, *labels;
+	char *label = NULL, *fjs = NULL, *esc = NULL, *path = NULL;
+	const char *id, *st, *task, *node;
+	size_t len, i, cnt = 0;
+	int rc = ORCH_ENOMEM;
+
+	len = strlen("orch.node=") + strlen(d->node) + 1;
+	if ((label = malloc(len)) == NULL)
+		goto nomem;
+	snprintf(label, len, "orch.node=%s", d->node);
+	if ((f = json_pack("{s:[s]}", "label", label)) == NULL ||
+	    (fjs = json_dumps(f, JSON_COMPACT)) == NULL ||
+	    (esc = url_escape(fjs)) == NULL)
+		goto nomem;
+	len = strlen(esc) + 64;
+	if ((path = malloc(len)) == NULL)
+		goto nomem;
+	snprintf(path, len, "/containers/json?all=true&filters=%s", esc);
+
+	rc = orch_docker_client_call(d->client, "GET", path, NULL,
+	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	if (rc != ORCH_OK)
+		goto out;
+	if (ans.status != 200) {
+		rc = answer_fail(d, "GET", path, &ans, err, errlen);
+		goto out;
+	}
+	if ((rc = answer_json(d, "GET", path, &ans, true, &j, err, errlen)) !=
+	    ORCH_OK)
+		goto out;
+	/* Checked and counted before allocating: an array of "{}" would
+	 * otherwise cost a whole struct per three bytes of answer. */
+	json_array_foreach(j, i, c) {
+		labels = json_object_get(c, "Labels");
+		id = json_str(c, "Id");
+		if (id == NULL || !handle_valid(id) || json_str(c, "State") ==
+		    NULL || (labels != NULL && !json_is_object(labels) &&
+		    !json_is_null(labels))) {
+			rc = answer_bad(d, "GET", path, "a container without a "
+			    "valid \"Id\", \"State\" or \"Labels\"", err, errlen);
+			goto out;
+		}
+		/* Filtered by the daemon already; a foreign container must
+		 * never be adopted, so checked again. */
+		node = json_str(labels, "orch.node");
+		if (node != NULL && strcmp(node, d->node) == 0)
+			cnt++;
+	}
+	if (cnt > 0 && (arr = calloc(cnt, sizeof(*arr))) == NULL) {
+		rc = ORCH_ENOMEM;
+		goto nomem;
+	}
+	cnt = 0;
+	json_array_foreach(j, i, c) {
+		struct orch_instance *inst;
+
+		id = json_str(c, "Id");
+		st = json_str(c, "State");
+		labels = json_object_get(c, "Labels");
+		node = json_str(labels, "orch.node");
+		task = json_str(labels, "orch.task");
+		if (node == NULL || strcmp(node, d->node) != 0)
+			continue;
+		inst = &arr[cnt];
+		if (strcmp(st, "exited") == 0 || strcmp(st, "dead") == 0) {
+			/* The list's "Exited (3) 2 minutes ago" is text for a
+			 * person; inspect has the exit code and times. */
+			rc = container_inspect(d, id, inst, NULL, err, errlen);
+			if (rc == ORCH_ENOENT)
+				continue;       /* removed meanwhile */
+			if (rc != ORCH_OK)
+				goto out;
+		} else {
+			memset(inst, 0, sizeof(*inst));
+			copy_str(inst->handle, sizeof(inst->handle), id);
+			inst->running = strcmp(st, "running") == 0 ||
+			    strcmp(st, "paused") == 0 ||
+			    strcmp(st, "restarting") == 0;
+		}
+		if (task != NULL)
+			copy_str(inst->task_id, sizeof(inst->task_id), task);
+		cnt++;
+	}
+	*out = arr;
+	*n = cnt;
+	arr = NULL;
+	rc = ORCH_OK;
+	goto out;
+nomem:
+	orch_docker_errf(err, errlen, "docker: list: out of memory");
+out:
+	free(arr);
+	json_decref(j);
+	orch_docker_answer_free(&ans);
+	free(path);
+	free(esc);
+	free(fjs);
+	json_decref(f);
+	free(label);
+	return rc;
+}
+
+const struct orch_driver_ops orch_docker_driver = {
+	.name = "docker",
+	.init = docker_init,
+	.fini = docker_fini,
+	.capacity = docker_capacity,
+	.start = docker_start,
+	.stop = docker_stop,
+	.remove = docker_remove,
+	.inspect = docker_inspect,
+	.list = docker_list,
+};

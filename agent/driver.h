@@ -1,0 +1,101 @@
+/*
+ * driver.h: how the agent runs a task, behind a table of operations.
+ *
+ * A driver turns a task into a running instance (a Docker container, a
+ * process) and reports what happens to it.  The agent's core knows only
+ * this table, so a driver is added without touching the core (NNG's
+ * protocol ops, SQLite's VFS).  Every instance a driver creates carries the
+ * task id and the node name, so that after an agent restart the driver can
+ * find and adopt its instances (list), and several agents sharing one host
+ * never touch each other's.
+ *
+ * Threading: start, stop, remove, inspect and list may be called from
+ * several agent worker threads at once; the driver makes them safe.
+ */
+#ifndef ORCH_DRIVER_H
+#define ORCH_DRIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "task.h"
+
+/* The longest instance handle (a Docker container id is 64 hex digits). */
+#define ORCH_HANDLE_LEN 128
+
+/* What a driver knows about one of its instances. */
+struct orch_instance {
+	char task_id[ORCH_ID_LEN];
+	char handle[ORCH_HANDLE_LEN];   /* container id */
+	bool running;
+	bool exited;                    /* ran and ended: exit_code is valid */
+	int exit_code;
+	int64_t started_at_ms;          /* 0 when unknown */
+	int64_t finished_at_ms;         /* 0 when unknown or still running */
+	char error[256];                /* the runtime's own error, if any */
+};
+
+/* Called by the driver's monitor when an instance ends (from the driver's
+ * own thread, holding none of its locks).  The monitor is the fast path,
+ * not a guarantee: an exit can be missed (the runtime restarted) or, rarely,
+ * reported twice, so the agent treats it as idempotent and its periodic
+ * reconcile (list, inspect) remains the safety net. */
+typedef void (*orch_driver_exit_fn)(void *arg, const char *task_id,
+    const char *handle, int exit_code);
+
+struct orch_driver_config {
+	const char *node_name;          /* value of the orch.node label */
+	const char *docker_socket;      /* docker: unix socket path (NULL:
+					 * /var/run/docker.sock) */
+	orch_driver_exit_fn on_exit;    /* may be NULL: no monitor */
+	void *on_exit_arg;
+	int stop_timeout_s;             /* grace before SIGKILL on stop
+					 * (0: 10 s) */
+	int pull_timeout_s;             /* docker: bound on one image pull
+					 * (0: 600 s) */
+};
+
+struct orch_driver_ops {
+	const char *name;               /* "docker" */
+
+	/* Connects to the runtime and starts the exit monitor.  On error err
+	 * says why (and *state is untouched). */
+	int (*init)(const struct orch_driver_config *cfg, void **state /* OUT */,
+	    char *err, size_t errlen);
+
+	/* Stops the monitor and frees the state.  NULL is a no-op. */
+	void (*fini)(void *state);
+
+	/* The host's capacity as the runtime sees it. */
+	int (*capacity)(void *state, double *cpu /* OUT */,
+	    int64_t *memory_mb /* OUT */, char *err, size_t errlen);
+
+	/* Creates and starts the instance of task t (pulling the image only
+	 * when it is not there).  Idempotent: when an instance of this task
+	 * exists already, it is started if needed and its handle returned.
+	 * On error err says what failed on what ('image "x:1" not found
+	 * locally and pull failed: ...'). */
+	int (*start)(void *state, const orch_task *t,
+	    char handle[ORCH_HANDLE_LEN] /* OUT */, char *err, size_t errlen);
+
+	/* Stops the instance gracefully (SIGTERM, then SIGKILL after the stop
+	 * timeout).  A missing or stopped instance is success. */
+	int (*stop)(void *state, const char *handle, char *err, size_t errlen);
+
+	/* Removes a stopped instance.  A missing instance is success. */
+	int (*remove)(void *state, const char *handle, char *err, size_t errlen);
+
+	/* Looks at one instance.  ORCH_ENOENT when it does not exist. */
+	int (*inspect)(void *state, const char *handle,
+	    struct orch_instance *out /* OUT */, char *err, size_t errlen);
+
+	/* Lists every instance labelled with this node.  *out is a malloc'd
+	 * array of *n (free it with free()). */
+	int (*list)(void *state, struct orch_instance **out /* OUT */,
+	    size_t *n /* OUT */, char *err, size_t errlen);
+};
+
+extern const struct orch_driver_ops orch_docker_driver;
+
+#endif

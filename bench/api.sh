@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The foundation's API benchmark, side by side in one run:
+#   durable POST /tasks with 16 connections (every answer after its fsync),
+#   GET /tasks/{id} with 16 connections,
+#   GET of the same JSON from nginx (one worker, static file): the HTTP floor.
+# Contestants alternate for ROUNDS rounds of SECS seconds; medians are
+# reported.  Writes docs/benchmarks-api.json and the API section of
+# docs/benchmarks.md.  Only loopback traffic.
+#   bench/api.sh [ROUNDS] [SECS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+SECS=${2:-10}
+CONNS=16
+
+scripts/deps.sh build bench
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-bench -j"$(nproc)" >/dev/null
+
+work=$(mktemp -d /tmp/orch-bench-XXXXXX)
+mgr_pid=; ngx_pid=
+cleanup() {
+	[ -n "$mgr_pid" ] && kill "$mgr_pid" 2>/dev/null && wait "$mgr_pid" 2>/dev/null
+	[ -n "$ngx_pid" ] && kill "$ngx_pid" 2>/dev/null && wait "$ngx_pid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+	shuf -i 20000-60000 -n 1; }
+http=$(free_port); rpc=$(free_port); pub=$(free_port); ngx=$(free_port)
+
+build-bench/bin/orch-manager --data "$work/data" --http "127.0.0.1:$http" \
+	--rpc "tcp://127.0.0.1:$rpc" --pub "tcp://127.0.0.1:$pub" \
+	--log-level warn 2>"$work/manager.log" &
+mgr_pid=$!
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$http/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+task=$(curl -fsS -XPOST "http://127.0.0.1:$http/tasks" \
+	-d '{"name":"bench","image":"busybox:latest","env":{"A":"1"}}')
+id=$(printf '%s' "$task" | sed 's/^{"id":"\([^"]*\)".*/\1/')
+mkdir -p "$work/html" "$work/ngx"
+curl -fsS "http://127.0.0.1:$http/tasks/$id" >"$work/html/task.json"
+cat >"$work/ngx/nginx.conf" <<EOT
+worker_processes 1;
+daemon off;
+error_log $work/ngx/error.log;
+pid $work/ngx/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$ngx;
+    root $work/html;
+    location / { default_type application/json; }
+  }
+}
+EOT
+nginx -c "$work/ngx/nginx.conf" -p "$work/ngx" &
+ngx_pid=$!
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$ngx/task.json" >/dev/null 2>&1 && break; sleep 0.1; done
+
+cat >"$work/post.lua" <<'EOT'
+wrk.method = "POST"
+wrk.body = '{"name":"bench","image":"busybox:latest","env":{"A":"1"}}'
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  io.write(string.format("ERRORS %d\n", summary.errors.status + summary.errors.connect +
+    summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+EOT
+cat >"$work/get.lua" <<'EOT'
+done = function(summary, latency, requests)
+  io.write(string.format("ERRORS %d\n", summary.errors.status + summary.errors.connect +
+    summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+EOT
+
+# run NAME URL SCRIPT: one wrk run, appends "NAME rps p50_ms p99_ms errors"
+run() {
+	local out rps p50 p99 err
+	out=$(wrk -t1 -c$CONNS -d"${SECS}s" --latency -s "$3" "$2")
+	rps=$(printf '%s\n' "$out" | awk '/Requests\/sec/ {print $2}')
+	p50=$(printf '%s\n' "$out" | awk '$1=="50%" {print $2}')
+	p99=$(printf '%s\n' "$out" | awk '$1=="99%" {print $2}')
+	err=$(printf '%s\n' "$out" | awk '/^ERRORS/ {print $2}')
+	to_ms() { case "$1" in *us) echo "${1%us}" | awk '{print $1/1000}';; *ms) echo "${1%ms}";;
+		*s) echo "${1%s}" | awk '{print $1*1000}';; esac; }
+	echo "$1 $rps $(to_ms "$p50") $(to_ms "$p99") $err" >>"$work/results"
+	echo "  $1: $rps req/s, p50 $(to_ms "$p50") ms, p99 $(to_ms "$p99") ms, errors $err" >&2
+}
+
+for r in $(seq 1 "$ROUNDS"); do
+	echo "round $r/$ROUNDS" >&2
+	run nginx_get "http://127.0.0.1:$ngx/task.json" "$work/get.lua"
+	run orch_get "http://127.0.0.1:$http/tasks/$id" "$work/get.lua"
+	run orch_post "http://127.0.0.1:$http/tasks" "$work/post.lua"
+done
+
+med() { awk -v n="$1" -v c="$2" '$1==n {print $c}' "$work/results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+kill "$mgr_pid"; wait "$mgr_pid" 2>/dev/null || true; mgr_pid=
+commits=$(sed -n 's/.*closed after \([0-9]*\) writes ([0-9]* failed) in \([0-9]*\) commits.*/\1 \2/p' "$work/manager.log" | tail -1)
+
+ng=$(med nginx_get 2); og=$(med orch_get 2); op=$(med orch_post 2)
+ratio=$(awk -v a="$og" -v b="$ng" 'BEGIN {printf "%.2f", a/b}')
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+mkdir -p docs
+{
+	echo "{"
+	echo "  \"date\": \"$date\", \"machine\": \"$(nproc) x $cpu, $(free -g | awk '/Mem:/ {print $2}') GiB\","
+	echo "  \"rounds\": $ROUNDS, \"seconds\": $SECS, \"connections\": $CONNS,"
+	echo "  \"store_writes_commits\": \"${commits:-unknown}\","
+	echo "  \"runs\": ["
+	awk '{printf "%s    {\"name\": \"%s\", \"rps\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"errors\": %s}", (NR>1?",\n":""), $1, $2, $3, $4, $5} END {print ""}' "$work/results"
+	echo "  ]"
+	echo "}"
+} >docs/benchmarks-api.json
+
+section=$(cat <<EOT
+<!-- api:begin -->
+## HTTP API (bench/api.sh)
+
+$date, $(nproc) x $cpu, wrk with 1 thread and $CONNS connections on
+loopback, $ROUNDS alternating rounds of ${SECS} s, medians. Raw numbers:
+[benchmarks-api.json](benchmarks-api.json).
+
+| what | req/s | p50 ms | p99 ms | errors |
+|---|---|---|---|---|
+| nginx 1 worker, static file of the same JSON (the floor) | $ng | $(med nginx_get 3) | $(med nginx_get 4) | $(med nginx_get 5) |
+| orch \`GET /tasks/{id}\` | $og | $(med orch_get 3) | $(med orch_get 4) | $(med orch_get 5) |
+| orch durable \`POST /tasks\` (synchronous=FULL) | $op | $(med orch_post 3) | $(med orch_post 4) | $(med orch_post 5) |
+
+GET against nginx: **${ratio}x**. Durable POSTs: ${commits:-?} (writes, commits) over
+the whole run: one fsync carries several acknowledged requests.
+<!-- api:end -->
+EOT
+)
+if [ -f docs/benchmarks.md ] && grep -q '<!-- api:begin -->' docs/benchmarks.md; then
+	awk -v s="$section" 'BEGIN {skip=0} /<!-- api:begin -->/ {print s; skip=1; next} /<!-- api:end -->/ {skip=0; next} !skip {print}' \
+		docs/benchmarks.md >"$work/b.md" && cp "$work/b.md" docs/benchmarks.md
+else
+	[ -f docs/benchmarks.md ] || printf '# Benchmarks\n\nEvery figure here comes from a script under `bench/`, run on the machine named beside it, with its baseline measured in the same run.\n\n' >docs/benchmarks.md
+	printf '%s\n' "$section" >>docs/benchmarks.md
+fi
+echo "wrote docs/benchmarks.md and docs/benchmarks-api.json" >&2
