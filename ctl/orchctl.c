@@ -80,6 +80,9 @@ static const char usage_text[] =
     "                        list the tasks of the cluster\n"
     "  get ID|NAME [-o json] show one task\n"
     "  stop ID|NAME          ask for a task to be stopped\n"
+    "  nodes [-o json]       list the nodes of the cluster\n"
+    "  node get ID|NAME [-o json]\n"
+    "                        show one node\n"
     "  help [COMMAND]        show this help, or a command's\n"
     "\n"
     "Options:\n"
@@ -90,7 +93,7 @@ static const char usage_text[] =
     "  --version             print the version\n"
     "\n"
     "A task is named by its id, a unique id prefix of at least 4 characters,\n"
-    "or its name.\n"
+    "or its name; a node by its id or its name.\n"
     "\n"
     "Exit status: 0 done, 1 the manager refused or answered unexpectedly,\n"
     "2 usage error, 3 the manager cannot be reached.\n";
@@ -691,24 +694,64 @@ status_canonical(const char *s)
 	return NULL;
 }
 
+/*
+ * The names of the nodes by id, as a JSON object, for the NODE column; NULL
+ * when they cannot be read, and then the column shows short ids.  Quiet:
+ * the list itself is what was asked for.
+ */
+static json_t *
+node_names_read(struct ctl *ctl)
+{
+	struct orch_reply r = { 0 };
+	json_t *list = NULL, *names = NULL, *n;
+	char err[CURL_ERROR_SIZE + 64];
+	size_t i;
+
+	if (orch_client_request(ctl->client, "GET", "/nodes", NULL, &r, err,
+	    sizeof(err)) != ORCH_OK)
+		return NULL;
+	if (r.status == 200 &&
+	    (list = json_loadb(r.body, r.len, 0, NULL)) != NULL &&
+	    json_is_array(list) && (names = json_object()) != NULL) {
+		json_array_foreach(list, i, n) {
+			const char *id = jstr(n, "id"), *name = jstr(n, "name");
+
+			if (id != NULL && name != NULL)
+				json_object_set_new(names, id, json_string(name));
+		}
+	}
+	json_decref(list);
+	orch_reply_fini(&r);
+	return names;
+}
+
 static int
-list_table_print(const struct ctl *ctl, const json_t *tasks)
+list_table_print(struct ctl *ctl, const json_t *tasks)
 {
 	static const char *const head[] = { "NAME", "ID", "IMAGE", "STATUS",
 	    "NODE", "CONTAINER", "AGE" };
 	struct orch_table *t = NULL;
 	const json_t *task;
+	json_t *names = NULL;
 	int64_t now = orch_now_ms(), created;
-	char id8[4 * ID_SHORT + 1], ctr8[4 * ID_SHORT + 1], age[24];
+	char id8[4 * ID_SHORT + 1], ctr8[4 * ID_SHORT + 1], node8[4 * ID_SHORT + 1];
+	char age[24];
 	size_t i;
 	int rc = EXIT_REFUSED;
 
+	json_array_foreach(tasks, i, task) {
+		if (jstr(task, "node_id") != NULL) {
+			names = node_names_read(ctl);
+			break;
+		}
+	}
 	if (orch_table_new(sizeof(head) / sizeof(head[0]), &t) != ORCH_OK ||
 	    orch_table_row_add(t, head) != ORCH_OK)
 		goto nomem;
 	json_array_foreach(tasks, i, task) {
 		const char *id = jstr(task, "id"), *ctr = jstr(task, "container_id");
 		const char *at = jstr(task, "created_at");
+		const char *node = jstr(task, "node_id"), *nname;
 		const char *row[7];
 
 		if (!json_is_object(task)) {
@@ -725,7 +768,12 @@ list_table_print(const struct ctl *ctl, const json_t *tasks)
 		row[1] = id != NULL ? text_cut(id, ID_SHORT, id8, sizeof(id8)) : NULL;
 		row[2] = jstr(task, "image");
 		row[3] = jstr(task, "status");
-		row[4] = jstr(task, "node_id");
+		/* A node by its name; by a short id when it has none. */
+		if (node != NULL && (nname = jstr(names, node)) != NULL)
+			row[4] = nname;
+		else
+			row[4] = node != NULL ?
+			    text_cut(node, ID_SHORT, node8, sizeof(node8)) : NULL;
 		row[5] = ctr != NULL ? text_cut(ctr, ID_SHORT, ctr8, sizeof(ctr8)) :
 		    NULL;
 		row[6] = age;
@@ -741,6 +789,7 @@ list_table_print(const struct ctl *ctl, const json_t *tasks)
 nomem:
 	fail("out of memory");
 out:
+	json_decref(names);
 	orch_table_free(t);
 	return rc;
 }
@@ -1035,6 +1084,239 @@ out:
 	return rc;
 }
 
+/* ---- nodes ---- */
+
+/* Cores for a person: at most 3 decimals ("1.5", "2"). */
+static const char *
+cpu_text(const json_t *v, char *buf, size_t len)
+{
+	if (!json_is_number(v))
+		return "?";
+	snprintf(buf, len, "%g", round(json_number_value(v) * 1000.0) / 1000.0);
+	return buf;
+}
+
+static int
+nodes_table_print(const struct ctl *ctl, const json_t *nodes)
+{
+	static const char *const head[] = { "NAME", "ID", "STATUS", "CPU",
+	    "MEMORY", "TASKS", "LAST SEEN" };
+	struct orch_table *t = NULL;
+	const json_t *node;
+	int64_t now = orch_now_ms(), seen;
+	char id8[4 * ID_SHORT + 1], cpu[64], mem[64], tasks[24], age[24];
+	char c1[24], c2[24];
+	size_t i;
+	int rc = EXIT_REFUSED;
+
+	if (orch_table_new(sizeof(head) / sizeof(head[0]), &t) != ORCH_OK ||
+	    orch_table_row_add(t, head) != ORCH_OK)
+		goto nomem;
+	json_array_foreach(nodes, i, node) {
+		const char *id = jstr(node, "id"), *at = jstr(node, "last_heartbeat");
+		const json_t *am = json_object_get(node, "allocated_memory");
+		const json_t *m = json_object_get(node, "memory");
+		const json_t *tc = json_object_get(node, "task_count");
+		const char *row[7];
+
+		if (!json_is_object(node)) {
+			rc = ctl_unexpected(ctl, "a node is not a JSON object");
+			goto out;
+		}
+		snprintf(cpu, sizeof(cpu), "%s/%s",
+		    cpu_text(json_object_get(node, "allocated_cpu"), c1, sizeof(c1)),
+		    cpu_text(json_object_get(node, "cpu"), c2, sizeof(c2)));
+		if (json_is_integer(am) && json_is_integer(m))
+			snprintf(mem, sizeof(mem), "%" JSON_INTEGER_FORMAT "/%"
+			    JSON_INTEGER_FORMAT " MB", json_integer_value(am),
+			    json_integer_value(m));
+		else
+			snprintf(mem, sizeof(mem), "?");
+		if (json_is_integer(tc))
+			snprintf(tasks, sizeof(tasks), "%" JSON_INTEGER_FORMAT,
+			    json_integer_value(tc));
+		else
+			snprintf(tasks, sizeof(tasks), "?");
+		if (at == NULL)
+			snprintf(age, sizeof(age), "-");
+		else if (orch_age_rfc3339_parse(at, &seen) != ORCH_OK)
+			snprintf(age, sizeof(age), "?");
+		else
+			orch_age_format(now - seen, age, sizeof(age));
+		row[0] = jstr(node, "name");
+		row[1] = id != NULL ? text_cut(id, ID_SHORT, id8, sizeof(id8)) : NULL;
+		row[2] = jstr(node, "status");
+		row[3] = cpu;
+		row[4] = mem;
+		row[5] = tasks;
+		row[6] = age;
+		if (orch_table_row_add(t, row) != ORCH_OK)
+			goto nomem;
+	}
+	if (orch_table_print(t, stdout) != ORCH_OK) {
+		fail("cannot write the table: %s", strerror(errno));
+		goto out;
+	}
+	rc = EXIT_DONE;
+	goto out;
+nomem:
+	fail("out of memory");
+out:
+	orch_table_free(t);
+	return rc;
+}
+
+static int
+verb_nodes(struct ctl *ctl, struct orch_args *a)
+{
+	json_t *root = NULL;
+	const char *val;
+	int k, rc;
+
+	while ((k = orch_args_next(a, get_opts, &val)) != ORCH_ARGS_END) {
+		if (ctl_opt_common(ctl, k, val))
+			continue;
+		switch (k) {
+		case ORCH_ARGS_ERROR:
+			return ctl_usage(ctl, "%s", a->err);
+		case ORCH_ARGS_DASHDASH:
+			break;
+		case ORCH_ARGS_POSITIONAL:
+			return ctl_usage(ctl, "unexpected argument \"%s\"", val);
+		case OPT_HELP:
+			verb_help_print(ctl->verb);
+			return EXIT_DONE;
+		case OPT_OUTPUT:
+			if ((rc = ctl_opt_output(ctl, val)) != EXIT_DONE)
+				return rc;
+			break;
+		default:
+			return ctl_usage(ctl, "unexpected option");
+		}
+	}
+	if ((rc = ctl_call(ctl, "GET", "/nodes", NULL, &root)) != EXIT_DONE)
+		goto out;
+	if (!json_is_array(root)) {
+		rc = ctl_unexpected(ctl, "the node list is not a JSON array");
+		goto out;
+	}
+	if (ctl->json)
+		rc = json_print(root);
+	else if (json_array_size(root) == 0) {
+		puts("No nodes have joined the cluster.");
+		rc = EXIT_DONE;
+	} else
+		rc = nodes_table_print(ctl, root);
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* Escapes s for one path segment (RFC 3986: unreserved characters stay).
+ * Returns false when buf is too small. */
+static bool
+path_escape(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+		    c == '~') {
+			if (o + 1 >= len)
+				return false;
+			buf[o++] = (char)c;
+		} else {
+			if (o + 3 >= len)
+				return false;
+			buf[o++] = '%';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	buf[o] = '\0';
+	return true;
+}
+
+static int
+verb_node(struct ctl *ctl, struct orch_args *a)
+{
+	json_t *node = NULL, *v;
+	const char *val, *sub = NULL, *arg = NULL, *key;
+	char path[3 * 1024 + 16];
+	int k, rc;
+
+	while ((k = orch_args_next(a, get_opts, &val)) != ORCH_ARGS_END) {
+		if (ctl_opt_common(ctl, k, val))
+			continue;
+		switch (k) {
+		case ORCH_ARGS_ERROR:
+			return ctl_usage(ctl, "%s", a->err);
+		case ORCH_ARGS_DASHDASH:
+			break;
+		case ORCH_ARGS_POSITIONAL:
+			if (sub == NULL) {
+				if (strcmp(val, "get") != 0)
+					return ctl_usage(ctl, "unknown subcommand "
+					    "\"%s\": the one subcommand is get", val);
+				sub = val;
+			} else if (arg == NULL) {
+				arg = val;
+			} else {
+				return ctl_usage(ctl, "unexpected argument \"%s\"; "
+				    "give one ID or NAME", val);
+			}
+			break;
+		case OPT_HELP:
+			verb_help_print(ctl->verb);
+			return EXIT_DONE;
+		case OPT_OUTPUT:
+			if ((rc = ctl_opt_output(ctl, val)) != EXIT_DONE)
+				return rc;
+			break;
+		default:
+			return ctl_usage(ctl, "unexpected option");
+		}
+	}
+	if (sub == NULL)
+		return ctl_usage(ctl, "missing subcommand: get");
+	if (arg == NULL || arg[0] == '\0')
+		return ctl_usage(ctl, "missing ID or NAME");
+	memcpy(path, "/nodes/", sizeof("/nodes/"));
+	if (!path_escape(arg, path + strlen(path), sizeof(path) - strlen(path)))
+		return ctl_usage(ctl, "the node name is too long");
+
+	if ((rc = ctl_call(ctl, "GET", path, NULL, &node)) != EXIT_DONE)
+		goto out;
+	if (!json_is_object(node)) {
+		rc = ctl_unexpected(ctl, "a node is not a JSON object");
+		goto out;
+	}
+	if (ctl->json) {
+		rc = json_print(node);
+		goto out;
+	}
+	/* Every field, in the manager's order, as get does for a task. */
+	json_object_foreach(node, key, v) {
+		bool ok = put_text(key, stdout);
+
+		fputs(": ", stdout);
+		if (!(get_value_print(v, stdout) && ok)) {
+			fail("out of memory");
+			rc = EXIT_REFUSED;
+			goto out;
+		}
+		putchar('\n');
+	}
+	rc = EXIT_DONE;
+out:
+	json_decref(node);
+	return rc;
+}
+
 /* ---- help and main ---- */
 
 static int verb_help(struct ctl *ctl, struct orch_args *a);
@@ -1062,7 +1344,7 @@ static const struct verb verbs[] = {
 		.synopsis = "[--status S] [-o json]",
 		.help =
 		    "Lists the tasks of the cluster in the order they were submitted:\n"
-		    "NAME, ID, IMAGE, STATUS, NODE, CONTAINER and AGE.\n"
+		    "NAME, ID, IMAGE, STATUS, NODE (its name), CONTAINER and AGE.\n"
 		    "\n"
 		    "Options:\n"
 		    "  --status S       only tasks with status S: Pending, Scheduled,\n"
@@ -1100,6 +1382,35 @@ static const struct verb verbs[] = {
 		    "  --addr URL       the manager's HTTP address\n"
 		    "  -h, --help       show this help\n",
 		.run = verb_stop,
+	},
+	{
+		.name = "nodes",
+		.synopsis = "[-o json]",
+		.help =
+		    "Lists the nodes of the cluster by name: NAME, ID, STATUS (Ready,\n"
+		    "NotReady or Down), CPU and MEMORY (allocated/capacity), TASKS\n"
+		    "(placed and not finished) and LAST SEEN (time since its last\n"
+		    "heartbeat).\n"
+		    "\n"
+		    "Options:\n"
+		    "  -o, --output json\n"
+		    "                   print the manager's JSON\n"
+		    "  --addr URL       the manager's HTTP address\n"
+		    "  -h, --help       show this help\n",
+		.run = verb_nodes,
+	},
+	{
+		.name = "node",
+		.synopsis = "get ID|NAME [-o json]",
+		.help =
+		    "Shows every field of one node, named by its id or its name.\n"
+		    "\n"
+		    "Options:\n"
+		    "  -o, --output json\n"
+		    "                   print the manager's JSON\n"
+		    "  --addr URL       the manager's HTTP address\n"
+		    "  -h, --help       show this help\n",
+		.run = verb_node,
 	},
 	{
 		.name = "help",

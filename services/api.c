@@ -1,5 +1,6 @@
 #include "api.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "clock.h"
 #include "error.h"
 #include "log.h"
+#include "node_json.h"
 #include "task_cache.h"
 #include "task_json.h"
 
@@ -16,6 +18,8 @@
 
 struct orch_api {
 	struct orch_store *store;
+	struct orch_nodes *nodes;
+	struct orch_notify *notify;
 	struct orch_store_reader *reader;
 	struct orch_task_cache *cache;
 };
@@ -32,6 +36,7 @@ struct pending {
 	char err[ERR_LEN];
 	struct orch_task_update update;
 	json_t *update_root;           /* owns the update's strings */
+	struct orch_notify *notify;    /* a stop: tell the task's node */
 };
 
 int
@@ -85,7 +90,15 @@ static void
 respond_error(struct orch_gw_req *req, int status, const char *msg,
     const char *extra)
 {
-	json_t *j = json_pack("{s:s}", "error", msg);
+	json_t *j = json_object();
+
+	/* A message may quote a client's bytes (a path segment) that are not
+	 * UTF-8: orch_json_text() repairs what json_pack() would refuse. */
+	if (j != NULL &&
+	    json_object_set_new(j, "error", orch_json_text(msg)) != 0) {
+		json_decref(j);
+		j = NULL;
+	}
 
 	respond_json(req, status, j, extra);
 	json_decref(j);
@@ -129,6 +142,10 @@ pending_done(void *arg, int rc, orch_task *task, const char *err)
 
 	p->rc = rc;
 	p->task = task;
+	/* Here rather than on the loop: the notifier outlives the gateway's
+	 * loop, and the node hears of the stop as soon as it is durable. */
+	if (rc == ORCH_OK && p->notify != NULL)
+		orch_notify_task_stop(p->notify, task);
 	if (rc != ORCH_OK)
 		snprintf(p->err, sizeof(p->err), "%s", err != NULL ? err :
 		    orch_strerror(rc));
@@ -156,6 +173,7 @@ struct route_ctx {
 	struct orch_gw_req *req;
 	const struct orch_http_request *http;
 	char id[ORCH_ID_LEN];          /* the {id} of the path, when any */
+	struct orch_http_slice seg;    /* the {id or name} of a node path */
 };
 
 static void
@@ -345,6 +363,7 @@ h_task_stop(struct route_ctx *rc)
 		respond_error(rc->req, 503, "out of memory", NULL);
 		return;
 	}
+	p->notify = rc->api->notify;
 	orch_store_task_modify(rc->api->store, rc->id, modify_stop, NULL,
 	    pending_done, p);
 }
@@ -382,13 +401,105 @@ h_task_status(struct route_ctx *rc)
 	    pending_done, p);
 }
 
+static void
+h_nodes_list(struct route_ctx *rc)
+{
+	orch_node **nodes = NULL;
+	size_t n = 0;
+	json_t *arr;
+	int err;
+
+	if ((err = orch_nodes_read(rc->api->nodes, rc->api->reader, &nodes,
+	    &n)) != ORCH_OK) {
+		orch_warn("api", "listing nodes: %s", orch_strerror(err));
+		respond_error(rc->req, orch_api_status(err), "cannot read nodes "
+		    "from the store", NULL);
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; arr != NULL && i < n; i++) {
+		if (json_array_append_new(arr, orch_node_to_json(nodes[i])) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	orch_store_node_list_free(nodes, n);
+	respond_json(rc->req, 200, arr, NULL);
+	json_decref(arr);
+}
+
+/* Percent-decodes a path segment into out (a '+' stays a '+').  Returns
+ * false when it is malformed, holds a NUL or does not fit. */
+static bool
+path_decode(struct orch_http_slice seg, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < seg.len; i++) {
+		char c = seg.p[i];
+
+		if (c == '%') {
+			char hex[3] = {0};
+			char *end;
+
+			if (seg.len - i < 3 || !isxdigit((unsigned char)seg.p[i + 1]) ||
+			    !isxdigit((unsigned char)seg.p[i + 2]))
+				return false;
+			hex[0] = seg.p[i + 1];
+			hex[1] = seg.p[i + 2];
+			c = (char)strtol(hex, &end, 16);
+			if (end != hex + 2)
+				return false;
+			i += 2;
+		}
+		if (c == '\0' || o + 1 >= outlen)
+			return false;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return true;
+}
+
+static void
+h_node_get(struct route_ctx *rc)
+{
+	char key[ORCH_NODE_NAME_MAX + 1], msg[ORCH_NODE_NAME_MAX + 64];
+	orch_node *n = NULL;
+	json_t *j;
+	int err;
+
+	if (!path_decode(rc->seg, key, sizeof(key))) {
+		snprintf(msg, sizeof(msg), "no node with id or name \"%.*s\"",
+		    (int)(rc->seg.len > 64 ? 64 : rc->seg.len), rc->seg.p);
+		respond_error(rc->req, 404, msg, NULL);
+		return;
+	}
+	err = orch_nodes_read_one(rc->api->nodes, rc->api->reader, key, &n);
+	if (err == ORCH_ENOENT || err == ORCH_EINVAL) {
+		snprintf(msg, sizeof(msg), "no node with id or name \"%s\"", key);
+		respond_error(rc->req, 404, msg, NULL);
+		return;
+	}
+	if (err != ORCH_OK) {
+		orch_warn("api", "reading node %s: %s", key, orch_strerror(err));
+		respond_error(rc->req, orch_api_status(err), "cannot read the node "
+		    "from the store", NULL);
+		return;
+	}
+	j = orch_node_to_json(n);
+	orch_node_free(n);
+	respond_json(rc->req, 200, j, NULL);
+	json_decref(j);
+}
+
 /* ---- routing ---- */
 
 enum { SEG_MAX = 4 };
 
 struct route {
 	const char *method;
-	const char *pattern;   /* '*' stands for a task id */
+	const char *pattern;   /* '*' stands for a task id, '+' for a node's
+	                        * id or name */
 	void (*fn)(struct route_ctx *rc);
 };
 
@@ -399,16 +510,19 @@ static const struct route routes[] = {
 	{.method = "GET", .pattern = "/tasks/*", .fn = h_task_get},
 	{.method = "DELETE", .pattern = "/tasks/*", .fn = h_task_stop},
 	{.method = "PUT", .pattern = "/tasks/*/status", .fn = h_task_status},
+	{.method = "GET", .pattern = "/nodes", .fn = h_nodes_list},
+	{.method = "GET", .pattern = "/nodes/+", .fn = h_node_get},
 };
 
 /*
  * Matches path against pattern.  Returns 1 on a match, storing the '*'
  * segment in id_out (empty when the segment is not a valid id, so that
- * the handler answers 404), 0 otherwise.
+ * the handler answers 404) and the '+' segment, still escaped, in seg;
+ * 0 otherwise.
  */
 static int
 route_match(const char *pattern, struct orch_http_slice path, char *id_out,
-    bool *bad_id)
+    struct orch_http_slice *seg, bool *bad_id)
 {
 	const char *p = pattern, *s = path.p, *end = path.p + path.len;
 
@@ -443,6 +557,19 @@ route_match(const char *pattern, struct orch_http_slice path, char *id_out,
 			p++;
 			continue;
 		}
+		if (*p == '+') {
+			const char *seg_end = memchr(s, '/', (size_t)(end - s));
+
+			if (seg_end == NULL)
+				seg_end = end;
+			if (seg_end == s)
+				return 0;
+			seg->p = s;
+			seg->len = (size_t)(seg_end - s);
+			s = seg_end;
+			p++;
+			continue;
+		}
 		if (*p != *s)
 			return 0;
 		p++;
@@ -463,7 +590,8 @@ orch_api_handle(struct orch_gw_req *req, void *arg)
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		bool bad_id;
 
-		if (!route_match(routes[i].pattern, rc.http->path, rc.id, &bad_id))
+		if (!route_match(routes[i].pattern, rc.http->path, rc.id, &rc.seg,
+		    &bad_id))
 			continue;
 		path_known = true;
 		if (!orch_http_slice_eq(rc.http->method, routes[i].method)) {
@@ -505,15 +633,17 @@ orch_api_handle(struct orch_gw_req *req, void *arg)
 }
 
 static void
-on_commit(void *arg, const char *task_id)
+on_commit(void *arg, int kind, const char *id)
 {
 	struct orch_api *api = arg;
 
-	orch_task_cache_invalidate(api->cache, task_id);
+	if (kind == ORCH_STORE_TASK)
+		orch_task_cache_invalidate(api->cache, id);
 }
 
 int
-orch_api_new(struct orch_store *st, struct orch_api **out)
+orch_api_new(struct orch_store *st, struct orch_nodes *nodes,
+    struct orch_notify *notify, struct orch_api **out)
 {
 	struct orch_api *api = calloc(1, sizeof(*api));
 	int rc;
@@ -521,6 +651,8 @@ orch_api_new(struct orch_store *st, struct orch_api **out)
 	if (api == NULL)
 		return ORCH_ENOMEM;
 	api->store = st;
+	api->nodes = nodes;
+	api->notify = notify;
 	if ((rc = orch_task_cache_new(CACHE_ENTRIES, &api->cache)) != ORCH_OK ||
 	    (rc = orch_store_reader_new(st, &api->reader)) != ORCH_OK ||
 	    (rc = orch_store_listen(st, on_commit, api)) != ORCH_OK) {

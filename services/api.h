@@ -7,6 +7,8 @@
  *   GET    /tasks/{id}           200 task
  *   DELETE /tasks/{id}           200 task (a stop request)
  *   PUT    /tasks/{id}/status    200 task (a worker's status report)
+ *   GET    /nodes                200 [node, ...] by name
+ *   GET    /nodes/{id or name}   200 node
  *
  * Every error is {"error": "<what was wrong>"} with its status code.  A
  * write is answered only after its commit.
@@ -15,13 +17,19 @@
 #define ORCH_API_H
 
 #include "gateway.h"
+#include "nodes.h"
+#include "notify.h"
 #include "store.h"
 
 struct orch_api;
 
-/* Creates the API over store; it opens its own reader, used only on the
- * gateway's loop thread.  Returns ORCH_OK or the store's error. */
-int orch_api_new(struct orch_store *st, struct orch_api **out /* OUT */);
+/* Creates the API over store, with the nodes' live view from nodes and
+ * stop requests announced through notify (may be NULL); it opens its own
+ * reader, used only on the gateway's loop thread.  notify must stay open
+ * until the store has closed (a stop's completion uses it).  Returns
+ * ORCH_OK or the store's error. */
+int orch_api_new(struct orch_store *st, struct orch_nodes *nodes,
+    struct orch_notify *notify, struct orch_api **out /* OUT */);
 
 /* Frees the API.  No request may be in flight.  NULL is a no-op. */
 void orch_api_free(struct orch_api *api);

@@ -3,14 +3,13 @@
  *
  * Opens the store, then serves the JSON API on the HTTP gateway (this
  * thread's event loop), protobuf RPCs on an NNG REP socket and notices on
- * an NNG PUB socket, until SIGINT or SIGTERM.
+ * an NNG PUB socket, and places tasks on nodes (the scheduler's thread),
+ * until SIGINT or SIGTERM.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <nng/nng.h>
-#include <nng/protocol/pubsub0/pub.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +22,10 @@
 #include "error.h"
 #include "gateway.h"
 #include "log.h"
+#include "nodes.h"
+#include "notify.h"
 #include "rpc.h"
-#include "rpc_client.h"
+#include "scheduler.h"
 #include "store.h"
 
 struct config {
@@ -36,6 +37,7 @@ struct config {
 	int max_conns;
 	int request_timeout_s;
 	int idle_timeout_s;
+	int heartbeat_ttl_s;
 };
 
 static struct orch_gw *the_gw;
@@ -65,6 +67,8 @@ usage(FILE *f)
 	    "                          seconds (default 10)\n"
 	    "  --idle-timeout SEC      close idle keep-alive connections after SEC\n"
 	    "                          seconds (default 60)\n"
+	    "  --heartbeat-ttl SEC     a node not heard from for SEC seconds is\n"
+	    "                          Down and gets no new tasks (default 5)\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default info)\n"
 	    "  -h, --help              show this help and exit\n"
 	    "  --version               print the version and exit\n");
@@ -92,7 +96,7 @@ static int
 parse_args(int argc, char **argv, struct config *cfg)
 {
 	enum { OPT_HTTP = 256, OPT_RPC, OPT_PUB, OPT_DATA, OPT_SYNC, OPT_MAXC, OPT_RTO, OPT_ITO,
-	    OPT_LOG, OPT_VERSION };
+	    OPT_TTL, OPT_LOG, OPT_VERSION };
 	static const struct option opts[] = {
 		{"http", required_argument, NULL, OPT_HTTP},
 		{"rpc", required_argument, NULL, OPT_RPC},
@@ -102,6 +106,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		{"max-conns", required_argument, NULL, OPT_MAXC},
 		{"request-timeout", required_argument, NULL, OPT_RTO},
 		{"idle-timeout", required_argument, NULL, OPT_ITO},
+		{"heartbeat-ttl", required_argument, NULL, OPT_TTL},
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -140,6 +145,11 @@ parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_ITO:
 			if ((cfg->idle_timeout_s = parse_int("--idle-timeout",
 			    optarg, 1, 86400)) < 0)
+				return 2;
+			break;
+		case OPT_TTL:
+			if ((cfg->heartbeat_ttl_s = parse_int("--heartbeat-ttl",
+			    optarg, 1, 3600)) < 0)
 				return 2;
 			break;
 		case OPT_LOG: {
@@ -248,6 +258,7 @@ main(int argc, char **argv)
 		.max_conns = 1024,
 		.request_timeout_s = 10,
 		.idle_timeout_s = 60,
+		.heartbeat_ttl_s = 5,
 	};
 	struct orch_store_opts sopts;
 	struct orch_gw_opts gopts;
@@ -255,10 +266,13 @@ main(int argc, char **argv)
 	struct orch_api *api = NULL;
 	struct orch_gw *gw = NULL;
 	struct orch_rpc *rpc = NULL;
-	nng_socket pub = NNG_SOCKET_INITIALIZER;
+	struct orch_notify *notify = NULL;
+	struct orch_nodes *nodes = NULL;
+	struct orch_sched *sched = NULL;
+	struct orch_store_reader *r = NULL;
 	struct sigaction sa = {0};
 	char err[512];
-	int rc, lockfd = -1, status = 1, rv;
+	int rc, lockfd = -1, status = 1;
 
 	if ((rc = parse_args(argc, argv, &cfg)) != 0)
 		return rc == 1 ? 0 : 2;
@@ -279,7 +293,26 @@ main(int argc, char **argv)
 		    orch_strerror(rc));
 		goto out;
 	}
-	if ((rc = orch_api_new(store, &api)) != ORCH_OK) {
+	if ((rc = orch_notify_open(&notify, err, sizeof(err))) != ORCH_OK) {
+		orch_error("manager", "%s", err);
+		goto out;
+	}
+	if ((rc = orch_nodes_new((int64_t)cfg.heartbeat_ttl_s * 1000,
+	    &nodes)) != ORCH_OK ||
+	    (rc = orch_store_reader_new(store, &r)) != ORCH_OK ||
+	    (rc = orch_nodes_load(nodes, r)) != ORCH_OK) {
+		orch_error("manager", "cannot read the nodes from the store: %s",
+		    orch_strerror(rc));
+		goto out;
+	}
+	orch_store_reader_free(r);
+	r = NULL;
+	if ((rc = orch_sched_start(store, nodes, notify, &sched)) != ORCH_OK) {
+		orch_error("manager", "cannot start the scheduler: %s",
+		    orch_strerror(rc));
+		goto out;
+	}
+	if ((rc = orch_api_new(store, nodes, notify, &api)) != ORCH_OK) {
 		orch_error("manager", "cannot read the store: %s",
 		    orch_strerror(rc));
 		goto out;
@@ -294,15 +327,11 @@ main(int argc, char **argv)
 		orch_error("manager", "%s", err);
 		goto out;
 	}
-	if ((rc = orch_rpc_start(store, cfg.rpc, &rpc, err, sizeof(err))) !=
+	if ((rc = orch_rpc_start(store, nodes, notify, cfg.rpc, &rpc, err,
+	    sizeof(err))) != ORCH_OK ||
+	    (rc = orch_notify_listen(notify, cfg.pub, err, sizeof(err))) !=
 	    ORCH_OK) {
 		orch_error("manager", "%s", err);
-		goto out;
-	}
-	if ((rv = nng_pub0_open(&pub)) != 0 ||
-	    (rv = nng_listen(pub, cfg.pub, NULL, 0)) != 0) {
-		orch_error("manager", "cannot listen on %s: %s", cfg.pub,
-		    nng_strerror(rv));
 		goto out;
 	}
 
@@ -313,19 +342,24 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	orch_info("manager", "orch-manager %s: http %s (port %d), rpc %s, pub %s, "
-	    "data %s, sync %s", ORCH_VERSION, cfg.http, orch_gw_port(gw), cfg.rpc,
-	    cfg.pub, cfg.data, cfg.sync_full ? "full" : "normal");
+	    "data %s, sync %s, heartbeat TTL %d s", ORCH_VERSION, cfg.http,
+	    orch_gw_port(gw), cfg.rpc, cfg.pub, cfg.data,
+	    cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s);
 	if (orch_gw_run(gw) == ORCH_OK)
 		status = 0;
 	orch_info("manager", "shutting down");
 out:
 	the_gw = NULL;
 	orch_rpc_stop(rpc);
-	if (nng_socket_id(pub) > 0)
-		nng_close(pub);
+	/* Joined before the store closes: a pass waits for its writes. */
+	orch_sched_stop(sched);
 	orch_api_free(api);
-	/* Completes queued writes; their answers reach the gateway below. */
+	orch_store_reader_free(r);
+	/* Completes queued writes; their answers reach the gateway below,
+	 * and a stop's completion may still publish a notice. */
 	orch_store_close(store);
+	orch_notify_close(notify);
+	orch_nodes_free(nodes);
 	orch_gw_free(gw);
 	if (lockfd >= 0)
 		close(lockfd);

@@ -28,6 +28,8 @@ struct worker {
 
 struct orch_rpc {
 	struct orch_store *store;
+	struct orch_nodes *nodes;
+	struct orch_notify *notify;
 	nng_socket sock;
 	struct worker workers[N_WORKERS];
 };
@@ -216,12 +218,6 @@ modify_stop(orch_task *t, void *marg, char *err, size_t errlen)
 	return orch_task_stop(t, orch_now_ms());
 }
 
-static int
-modify_update(orch_task *t, void *marg, char *err, size_t errlen)
-{
-	return orch_task_apply_update(t, marg, orch_now_ms(), err, errlen);
-}
-
 /* Runs a read-modify-write and answers with the stored task. */
 static void
 modify_and_reply(struct call *c, const char *id, orch_store_modify_fn fn,
@@ -245,32 +241,234 @@ static void
 rpc_stop_task(Orch__Manager_Service *svc, const Orch__StopTaskRequest *in,
     Orch__Task_Closure closure, void *data)
 {
+	struct call *c = data;
+	orch_task *t = NULL;
+	int rc;
+
 	(void)svc;
-	if (!id_ok(data, in->id)) {
+	if (!id_ok(c, in->id)) {
 		closure(NULL, data);
 		return;
 	}
-	modify_and_reply(data, in->id, modify_stop, NULL, closure);
+	rc = orch_store_task_modify_sync(c->w->rpc->store, in->id, modify_stop,
+	    NULL, &t, c->err, sizeof(c->err));
+	if (rc != ORCH_OK) {
+		c->code = code_from_err(rc);
+		closure(NULL, c);
+		return;
+	}
+	/* A task its node runs: tell the node now rather than at its next
+	 * heartbeat.  Repeated for a repeated request, which is harmless. */
+	orch_notify_task_stop(c->w->rpc->notify, t);
+	closure(t, c);
+	orch_task_free(t);
+}
+
+/* A node's report: the update, and the node it must come from. */
+struct node_update {
+	struct orch_task_update u;
+	const char *node_id;           /* NULL: any (the HTTP API's reports) */
+};
+
+static int
+modify_node_update(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	const struct node_update *nu = marg;
+
+	if (nu->node_id != NULL &&
+	    (t->node_id == NULL || strcmp(t->node_id, nu->node_id) != 0)) {
+		if (t->node_id == NULL || t->node_id[0] == '\0')
+			snprintf(err, errlen, "task %s is not placed on any node, "
+			    "so node %.40s cannot report on it", t->id, nu->node_id);
+		else
+			snprintf(err, errlen, "task %s is placed on node %.40s, not "
+			    "on node %.40s that reported on it", t->id, t->node_id,
+			    nu->node_id);
+		return ORCH_ECONFLICT;
+	}
+	return orch_task_apply_update(t, &nu->u, orch_now_ms(), err, errlen);
 }
 
 static void
 rpc_update_task_status(Orch__Manager_Service *svc,
     const Orch__TaskStatusUpdate *in, Orch__Task_Closure closure, void *data)
 {
-	struct orch_task_update u = {
-		.status = in->has_status ? (int)in->status : 0,
-		.container_id = in->container_id,
-		.has_exit_code = in->has_exit_code,
-		.exit_code = in->exit_code,
-		.error = in->error,
+	struct call *c = data;
+	struct node_update nu = {
+		.u = {
+			.status = in->has_status ? (int)in->status : 0,
+			.container_id = in->container_id,
+			.has_exit_code = in->has_exit_code,
+			.exit_code = in->exit_code,
+			.error = in->error,
+			.has_started_at_ms = in->has_started_at_ms,
+			.started_at_ms = in->started_at_ms,
+			.has_finished_at_ms = in->has_finished_at_ms,
+			.finished_at_ms = in->finished_at_ms,
+		},
+		.node_id = in->node_id != NULL && in->node_id[0] != '\0' ?
+		    in->node_id : NULL,
 	};
 
 	(void)svc;
-	if (!id_ok(data, in->id)) {
+	if (!id_ok(c, in->id)) {
 		closure(NULL, data);
 		return;
 	}
-	modify_and_reply(data, in->id, modify_update, &u, closure);
+	if ((in->has_started_at_ms && in->started_at_ms <= 0) ||
+	    (in->has_finished_at_ms && in->finished_at_ms <= 0)) {
+		call_fail(c, ORCH_EINVAL, "fields \"started_at_ms\" and "
+		    "\"finished_at_ms\" are milliseconds since the epoch, "
+		    "more than 0");
+		closure(NULL, data);
+		return;
+	}
+	modify_and_reply(c, in->id, modify_node_update, &nu, closure);
+}
+
+/* ---- nodes ---- */
+
+/* Fills the live fields of one node read with the worker's reader. */
+static int
+node_fill(struct call *c, orch_node *n)
+{
+	struct orch_node_usage *usage = NULL;
+	size_t nu = 0;
+	int rc;
+
+	if ((rc = orch_store_node_usage(c->w->reader, &usage, &nu)) != ORCH_OK)
+		return rc;
+	orch_nodes_fill(c->w->rpc->nodes, n, usage, nu);
+	free(usage);
+	return ORCH_OK;
+}
+
+static void
+rpc_register_node(Orch__Manager_Service *svc, const Orch__NodeRegistration *in,
+    Orch__Node_Closure closure, void *data)
+{
+	struct call *c = data;
+	orch_node *n = NULL;
+	int rc;
+
+	(void)svc;
+	if ((rc = orch_node_registration_validate(in, c->err,
+	    sizeof(c->err))) != ORCH_OK) {
+		c->code = code_from_err(rc);
+		goto out;
+	}
+	if ((rc = orch_store_node_register_sync(c->w->rpc->store, in, &n, c->err,
+	    sizeof(c->err))) != ORCH_OK) {
+		c->code = code_from_err(rc);
+		goto out;
+	}
+	/* Only once it is durable: a node the registry knows is in the
+	 * store.  Registering is also a sign of life. */
+	if ((rc = orch_nodes_seen(c->w->rpc->nodes, n->id, n->name)) != ORCH_OK ||
+	    (rc = node_fill(c, n)) != ORCH_OK) {
+		call_fail(c, rc, "node %s (%s) is registered but cannot be read "
+		    "back: %s", n->name, n->id, orch_strerror(rc));
+		goto out;
+	}
+	closure(n, data);
+out:
+	if (!c->answered)
+		closure(NULL, data);
+	orch_node_free(n);
+}
+
+static void
+rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
+    Orch__Assignments_Closure closure, void *data)
+{
+	struct call *c = data;
+	Orch__Assignments a = ORCH__ASSIGNMENTS__INIT;
+	orch_task **tasks = NULL;
+	size_t n = 0;
+	int rc;
+
+	(void)svc;
+	if (in->node_id == NULL || in->node_id[0] == '\0') {
+		call_fail(c, ORCH_EINVAL, "field \"node_id\" is required: the id "
+		    "RegisterNode answered");
+		goto out;
+	}
+	if (orch_nodes_beat(c->w->rpc->nodes, in->node_id) == ORCH_ENOENT) {
+		call_fail(c, ORCH_ENOENT, "node %.40s is not registered with this "
+		    "manager: register again (RegisterNode)", in->node_id);
+		goto out;
+	}
+	if ((rc = orch_store_task_list_node(c->w->reader, in->node_id, &tasks,
+	    &n)) != ORCH_OK) {
+		call_fail(c, rc, "cannot read the tasks of node %.40s: %s",
+		    in->node_id, orch_strerror(rc));
+		goto out;
+	}
+	a.node_id = in->node_id;
+	a.n_tasks = n;
+	a.tasks = tasks;
+	a.has_heartbeat_ms = true;
+	a.heartbeat_ms = orch_nodes_heartbeat_ms(c->w->rpc->nodes);
+	closure(&a, data);
+out:
+	if (!c->answered)
+		closure(NULL, data);
+	orch_store_task_list_free(tasks, n);
+}
+
+static void
+rpc_list_nodes(Orch__Manager_Service *svc, const Orch__ListNodesRequest *in,
+    Orch__NodeList_Closure closure, void *data)
+{
+	struct call *c = data;
+	Orch__NodeList list = ORCH__NODE_LIST__INIT;
+	orch_node **nodes = NULL;
+	size_t n = 0;
+	int rc;
+
+	(void)svc;
+	(void)in;
+	if ((rc = orch_nodes_read(c->w->rpc->nodes, c->w->reader, &nodes,
+	    &n)) != ORCH_OK) {
+		call_fail(c, rc, "cannot read nodes from the store: %s",
+		    orch_strerror(rc));
+		closure(NULL, data);
+		return;
+	}
+	list.n_nodes = n;
+	list.nodes = nodes;
+	closure(&list, data);
+	orch_store_node_list_free(nodes, n);
+}
+
+static void
+rpc_get_node(Orch__Manager_Service *svc, const Orch__GetNodeRequest *in,
+    Orch__Node_Closure closure, void *data)
+{
+	struct call *c = data;
+	orch_node *n = NULL;
+	int rc;
+
+	(void)svc;
+	if (in->id == NULL || in->id[0] == '\0') {
+		call_fail(c, ORCH_EINVAL, "field \"id\" is required: a node's id "
+		    "or name");
+		closure(NULL, data);
+		return;
+	}
+	if ((rc = orch_nodes_read_one(c->w->rpc->nodes, c->w->reader, in->id,
+	    &n)) != ORCH_OK) {
+		if (rc == ORCH_ENOENT)
+			call_fail(c, rc, "no node with id or name \"%.128s\"",
+			    in->id);
+		else
+			call_fail(c, rc, "cannot read node %.128s: %s", in->id,
+			    orch_strerror(rc));
+		closure(NULL, data);
+		return;
+	}
+	closure(n, data);
+	orch_node_free(n);
 }
 
 static Orch__Manager_Service manager_service = ORCH__MANAGER__INIT(rpc_);
@@ -384,7 +582,8 @@ worker_main(void *arg)
 }
 
 int
-orch_rpc_start(struct orch_store *st, const char *url, struct orch_rpc **out,
+orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
+    struct orch_notify *notify, const char *url, struct orch_rpc **out,
     char *err, size_t errlen)
 {
 	struct orch_rpc *rpc = calloc(1, sizeof(*rpc));
@@ -393,6 +592,8 @@ orch_rpc_start(struct orch_store *st, const char *url, struct orch_rpc **out,
 	if (rpc == NULL)
 		return ORCH_ENOMEM;
 	rpc->store = st;
+	rpc->nodes = nodes;
+	rpc->notify = notify;
 	if ((rv = nng_rep0_open(&rpc->sock)) != 0) {
 		snprintf(err, errlen, "RPC socket: %s", nng_strerror(rv));
 		free(rpc);

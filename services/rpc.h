@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "nodes.h"
+#include "notify.h"
 #include "store.h"
 
 /* The largest request accepted; NNG's default is unlimited. */
@@ -22,10 +24,13 @@ struct orch_rpc;
 
 /*
  * Listens on url (an NNG URL: tcp://HOST:PORT, ipc://PATH, inproc://NAME)
- * and starts the workers.  Returns ORCH_OK, or an error with err saying
+ * and starts the workers, which serve the tasks of st, register and hear
+ * the heartbeats of the nodes of nodes, and announce stop requests through
+ * notify (may be NULL).  Returns ORCH_OK, or an error with err saying
  * "cannot listen on URL: <reason>".
  */
-int orch_rpc_start(struct orch_store *st, const char *url,
+int orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
+    struct orch_notify *notify, const char *url,
     struct orch_rpc **out /* OUT */, char *err, size_t errlen);
 
 /* Closes the socket and joins the workers.  NULL is a no-op. */

@@ -2,9 +2,9 @@
  * store.c: the manager's durable state in SQLite (see store.h).
  *
  * One writer thread owns the read-write connection and is the only thread
- * that ever writes; everyone else queues ops (insert, modify) and is told
- * the outcome through a completion once the batch holding the op has been
- * committed.  Queuing lets the writer put every op that arrived during the
+ * that ever writes; everyone else queues ops (insert or modify a task,
+ * register a node) and is told the outcome through a completion once the
+ * batch holding the op has been committed.  Queuing lets the writer put every op that arrived during the
  * previous fsync into the next transaction, so that N concurrent writers
  * pay for far fewer than N fsyncs.  Each op runs in its own SAVEPOINT so
  * that one op's failure (a duplicate id, a refused change) undoes that op
@@ -14,7 +14,7 @@
  * block the writer nor wait for it, and see the last committed state.
  *
  * SQLite result codes stop here: store_err() maps them to orch codes, and
- * each message names the op and the task it was about.
+ * each message names the op and the task or node it was about.
  */
 #include "store.h"
 
@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 
@@ -65,6 +66,17 @@ static const char *const migrations[] = {
     "CREATE INDEX tasks_status ON tasks(status);"
     "CREATE INDEX tasks_name ON tasks(name);"
     "CREATE INDEX tasks_node_id ON tasks(node_id);",
+    /* 2: nodes.  As for tasks, the blob (a serialized orch.Node holding
+     * what the agent registered, its id and registered_at) is the record
+     * of truth.  A name is one node: registering again under it keeps the
+     * id.  Status and heartbeats live in memory, never here. */
+    "CREATE TABLE nodes ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  registered_at INTEGER NOT NULL,"
+    "  node BLOB NOT NULL"
+    ");",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -79,6 +91,9 @@ enum wstmt {
 	W_INSERT,
 	W_SELECT,
 	W_UPDATE,
+	W_NODE_SELECT,
+	W_NODE_INSERT,
+	W_NODE_UPDATE,
 	W_COUNT
 };
 
@@ -99,15 +114,46 @@ static const char *const wsql[W_COUNT] = {
     [W_UPDATE] =
         "UPDATE tasks SET name = ?2, status = ?3, node_id = ?4, "
         "cpu = ?5, memory_mb = ?6, created_at = ?7, task = ?8 WHERE id = ?1",
+    [W_NODE_SELECT] = "SELECT node FROM nodes WHERE name = ?1",
+    /* Both: ?1 id, ?2 name, ?3 registered_at, ?4 node. */
+    [W_NODE_INSERT] = "INSERT INTO nodes (id, name, registered_at, node) "
+                      "VALUES (?1, ?2, ?3, ?4)",
+    [W_NODE_UPDATE] =
+        "UPDATE nodes SET name = ?2, registered_at = ?3, node = ?4 "
+        "WHERE id = ?1",
 };
 
 /* A reader connection's statements, prepared once. */
-enum rstmt { R_GET, R_LIST_ALL, R_LIST_STATUS, R_PING, R_COUNT };
+enum rstmt {
+	R_GET,
+	R_LIST_ALL,
+	R_LIST_STATUS,
+	R_LIST_NODE,
+	R_NODE_BY_ID,
+	R_NODE_BY_NAME,
+	R_NODE_LIST,
+	R_NODE_USAGE,
+	R_PING,
+	R_COUNT
+};
 
+/* Status numbers in SQL: 1 Pending, 2 Scheduled, 3 Running (orch.proto). */
 static const char *const rsql[R_COUNT] = {
     [R_GET] = "SELECT task FROM tasks WHERE id = ?1",
     [R_LIST_ALL] = "SELECT task FROM tasks ORDER BY seq",
     [R_LIST_STATUS] = "SELECT task FROM tasks WHERE status = ?1 ORDER BY seq",
+    /* Every task of the node that has not reached a final status: those
+     * with stop_requested included, as they are never final yet. */
+    [R_LIST_NODE] = "SELECT task FROM tasks WHERE node_id = ?1 "
+                    "AND status IN (1, 2, 3) ORDER BY seq",
+    [R_NODE_BY_ID] = "SELECT node FROM nodes WHERE id = ?1",
+    [R_NODE_BY_NAME] = "SELECT node FROM nodes WHERE name = ?1",
+    [R_NODE_LIST] = "SELECT node FROM nodes ORDER BY name",
+    /* What holds a node's resources: tasks placed and not yet ended. */
+    [R_NODE_USAGE] =
+        "SELECT node_id, total(cpu), sum(memory_mb), count(*) "
+        "FROM tasks WHERE status IN (2, 3) AND node_id IS NOT NULL "
+        "GROUP BY node_id",
     /* Reads page 1, so that it fails when the file does. */
     [R_PING] = "SELECT count(*) FROM sqlite_master",
 };
@@ -115,6 +161,7 @@ static const char *const rsql[R_COUNT] = {
 enum op_kind {
 	OP_INSERT,
 	OP_MODIFY,
+	OP_NODE_REGISTER,
 };
 
 /* One queued write and, once run, its outcome. */
@@ -128,6 +175,11 @@ struct store_op {
 	orch_store_modify_fn modify;
 	void *marg;
 	orch_store_done_fn done;
+	/* Node registration: the request (the caller's until completion), the
+	 * node as stored once run, and the completion. */
+	const Orch__NodeRegistration *reg;
+	orch_node *node;
+	orch_store_node_done_fn node_done;
 	void *arg;
 	int rc;
 	char err[STORE_ERR_LEN];
@@ -191,7 +243,8 @@ store_err(int src, bool writing)
 	case SQLITE_READONLY:
 	case SQLITE_CANTOPEN: return writing ? ORCH_ENOSPC : ORCH_EIO;
 	case SQLITE_CONSTRAINT:
-		/* The only unique key besides seq is the id. */
+		/* The unique keys besides seq: ids, and node names (which the
+		 * writer looks up before it inserts). */
 		return src == SQLITE_CONSTRAINT_UNIQUE ||
 		        src == SQLITE_CONSTRAINT_PRIMARYKEY
 		    ? ORCH_EEXIST
@@ -397,27 +450,51 @@ store_db_open(struct orch_store *st)
 static const char *
 op_verb(const struct store_op *op)
 {
-	return op->kind == OP_INSERT ? "inserting" : "modifying";
+	switch (op->kind) {
+	case OP_INSERT: return "inserting";
+	case OP_MODIFY: return "modifying";
+	case OP_NODE_REGISTER: return "registering";
+	}
+	return "writing";
 }
 
+/* The task id, or the node's name in quotes, that op is about. */
 static const char *
 op_id(const struct store_op *op)
 {
-	const char *id = op->kind == OP_INSERT
-	    ? (op->task != NULL ? op->task->id : NULL)
-	    : op->id;
+	const char *id = NULL;
 
+	switch (op->kind) {
+	case OP_INSERT: id = op->task != NULL ? op->task->id : NULL; break;
+	case OP_MODIFY: id = op->id; break;
+	case OP_NODE_REGISTER:
+		id = op->reg != NULL ? op->reg->name : NULL;
+		break;
+	}
 	return id != NULL ? id : "(without id)";
 }
 
-/* Fails op with code and a message naming the op and its task. */
+/* What op is about, for a message: "task <id>" or "node \"<name>\"". */
+static void
+op_what(const struct store_op *op, char *buf, size_t len)
+{
+	if (op->kind == OP_NODE_REGISTER)
+		snprintf(buf, len, "node \"%.128s\"", op_id(op));
+	else
+		snprintf(buf, len, "task %.40s", op_id(op));
+}
+
+/* Fails op with code and a message naming the op and its task or node. */
 static void
 op_set_err(struct store_op *op, int code, const char *detail)
 {
+	char what[160];
+
 	op->rc = code;
-	snprintf(op->err, sizeof(op->err), "%s%s task %.40s: %.400s",
+	op_what(op, what, sizeof(what));
+	snprintf(op->err, sizeof(op->err), "%s%s %s: %.300s",
 	    code == ORCH_ENOSPC ? "storage full or read-only: " : "",
-	    op_verb(op), op_id(op), detail);
+	    op_verb(op), what, detail);
 }
 
 /* Fails op with the writer connection's last error. */
@@ -432,11 +509,12 @@ op_set_db_err(struct orch_store *st, struct store_op *op, int src)
 	op_set_err(op, store_err(src, true), st->werr);
 }
 
-/* Serializes t into the writer's buffer.  Returns ORCH_OK or ORCH_ENOMEM. */
+/* Serializes m into the writer's buffer.  Returns ORCH_OK or ORCH_ENOMEM. */
 static int
-task_pack(struct orch_store *st, const orch_task *t, size_t *len /* OUT */)
+msg_pack(
+    struct orch_store *st, const ProtobufCMessage *m, size_t *len /* OUT */)
 {
-	size_t n = orch__task__get_packed_size(t);
+	size_t n = protobuf_c_message_get_packed_size(m);
 
 	if (n > st->pack_cap) {
 		size_t cap = st->pack_cap > 0 ? st->pack_cap : 4096;
@@ -449,7 +527,7 @@ task_pack(struct orch_store *st, const orch_task *t, size_t *len /* OUT */)
 		st->pack = p;
 		st->pack_cap = cap;
 	}
-	*len = orch__task__pack(t, st->pack);
+	*len = protobuf_c_message_pack(m, st->pack);
 	return ORCH_OK;
 }
 
@@ -490,7 +568,7 @@ task_write(struct orch_store *st, sqlite3_stmt *s, const orch_task *t)
 	size_t len;
 	int src;
 
-	if (task_pack(st, t, &len) != ORCH_OK)
+	if (msg_pack(st, &t->base, &len) != ORCH_OK)
 		return SQLITE_NOMEM;
 	if ((src = task_bind(st, s, t, len)) == SQLITE_OK)
 		src = stmt_run(s);
@@ -580,6 +658,139 @@ out:
 }
 
 /*
+ * Looks up the node registered under reg's name.  Returns ORCH_OK with
+ * id and *registered_at of the stored node, ORCH_ENOENT when there is
+ * none, or fails op.
+ */
+static int
+node_find(struct orch_store *st, struct store_op *op, char id[ORCH_ID_LEN],
+    int64_t *registered_at /* OUT */)
+{
+	sqlite3_stmt *sel = st->stmt[W_NODE_SELECT];
+	orch_node *old = NULL;
+	const void *blob;
+	int src, n, rc = ORCH_OK;
+
+	if ((src = sqlite3_bind_text(
+	         sel, 1, op->reg->name, -1, SQLITE_STATIC)) != SQLITE_OK) {
+		op_set_db_err(st, op, src);
+		rc = op->rc;
+		goto out;
+	}
+	src = sqlite3_step(sel);
+	if (src == SQLITE_DONE) {
+		rc = ORCH_ENOENT;
+		goto out;
+	}
+	if (src != SQLITE_ROW) {
+		op_set_db_err(st, op, src);
+		rc = op->rc;
+		goto out;
+	}
+	blob = sqlite3_column_blob(sel, 0);
+	n = sqlite3_column_bytes(sel, 0);
+	old = orch__node__unpack(NULL, (size_t)n, blob);
+	if (old == NULL || old->id == NULL || !orch_id_valid(old->id)) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg),
+		    "its stored record (%d bytes) does "
+		    "not decode as a node: the database is corrupt",
+		    n);
+		op_set_err(op, ORCH_EIO, msg);
+		orch_error(STORE_COMPONENT, "%s: %s", st->path, op->err);
+		rc = ORCH_EIO;
+		goto out;
+	}
+	memcpy(id, old->id, ORCH_ID_LEN);
+	*registered_at = old->registered_at_ms;
+out:
+	orch_node_free(old);
+	sqlite3_reset(sel);
+	sqlite3_clear_bindings(sel);
+	return rc;
+}
+
+/*
+ * Upserts the node of op->reg by name: a new name gets a new id and
+ * registered_at; a known one keeps both and takes everything else from
+ * the registration.
+ */
+static void
+op_node_register(struct orch_store *st, struct store_op *op)
+{
+	const Orch__NodeRegistration *reg = op->reg;
+	Orch__Node n = ORCH__NODE__INIT;
+	Orch__Node__LabelsEntry *entries = NULL, **labels = NULL;
+	sqlite3_stmt *w;
+	char id[ORCH_ID_LEN];
+	int64_t registered_at = 0;
+	size_t len;
+	int src, rc;
+
+	rc = node_find(st, op, id, &registered_at);
+	if (rc == ORCH_ENOENT) {
+		orch_id_new(id);
+		registered_at = orch_now_ms();
+		w = st->stmt[W_NODE_INSERT];
+	} else if (rc == ORCH_OK) {
+		w = st->stmt[W_NODE_UPDATE];
+	} else {
+		return;
+	}
+	/* The record points into reg: serializing it is the deep copy. */
+	if (reg->n_labels > 0 &&
+	    ((entries = calloc(reg->n_labels, sizeof(*entries))) == NULL ||
+	        (labels = calloc(reg->n_labels, sizeof(*labels))) == NULL)) {
+		op_set_err(op, ORCH_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < reg->n_labels; i++) {
+		orch__node__labels_entry__init(&entries[i]);
+		entries[i].key = reg->labels[i]->key;
+		entries[i].value = reg->labels[i]->value;
+		labels[i] = &entries[i];
+	}
+	n.id = id;
+	n.name = reg->name;
+	n.address = reg->address;
+	n.n_labels = reg->n_labels;
+	n.labels = labels;
+	n.has_cpu = reg->has_cpu;
+	n.cpu = reg->cpu;
+	n.has_memory_mb = reg->has_memory_mb;
+	n.memory_mb = reg->memory_mb;
+	n.n_drivers = reg->n_drivers;
+	n.drivers = reg->drivers;
+	n.agent_version = reg->agent_version;
+	n.has_registered_at_ms = true;
+	n.registered_at_ms = registered_at;
+	if (msg_pack(st, &n.base, &len) != ORCH_OK) {
+		op_set_err(op, ORCH_ENOMEM, "out of memory");
+		goto out;
+	}
+	src = sqlite3_bind_text(w, 1, id, -1, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_text(w, 2, reg->name, -1, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(w, 3, registered_at);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_blob64(w, 4, st->pack, len, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = stmt_run(w);
+	sqlite3_clear_bindings(w);
+	if (src != SQLITE_OK) {
+		op_set_db_err(st, op, src);
+		goto out;
+	}
+	if ((op->node = orch__node__unpack(NULL, len, st->pack)) == NULL)
+		op_set_err(op, ORCH_ENOMEM, "out of memory");
+out:
+	free(labels);
+	free(entries);
+}
+
+/*
  * Runs op in its own savepoint.  Returns ORCH_OK when the transaction is
  * still usable, whether op succeeded or not; else the code of the failure
  * that lost it, with cause describing it for the other ops of the batch.
@@ -594,10 +805,11 @@ writer_op(
 		op_set_db_err(st, op, src);
 		goto lost;
 	}
-	if (op->kind == OP_INSERT)
-		op_insert(st, op);
-	else
-		op_modify(st, op);
+	switch (op->kind) {
+	case OP_INSERT: op_insert(st, op); break;
+	case OP_MODIFY: op_modify(st, op); break;
+	case OP_NODE_REGISTER: op_node_register(st, op); break;
+	}
 	if (op->rc == ORCH_OK) {
 		if ((src = stmt_run(st->stmt[W_RELEASE])) != SQLITE_OK) {
 			op_set_db_err(st, op, src);
@@ -632,6 +844,19 @@ op_complete(struct store_op *op)
 {
 	orch_task *t = op->task;
 
+	if (op->kind == OP_NODE_REGISTER) {
+		orch_node *n = op->rc == ORCH_OK ? op->node : NULL;
+
+		if (n != op->node)
+			orch_node_free(op->node);
+		if (op->node_done != NULL)
+			op->node_done(op->arg, op->rc, n,
+			    op->rc != ORCH_OK ? op->err : NULL);
+		else
+			orch_node_free(n);
+		free(op);
+		return;
+	}
 	if (op->rc != ORCH_OK) {
 		/* The store took the task of an insert in every case. */
 		orch_task_free(t);
@@ -703,8 +928,14 @@ complete:
 		/* Before any acknowledgement, so that a reader who hears of the
 		 * write has already been told the task changed; under mu, so
 		 * that orch_store_unlisten() returning means no call is running. */
-		for (int i = 0; i < st->n_listeners; i++)
-			st->listeners[i].fn(st->listeners[i].arg, op_id(op));
+		for (int i = 0; i < st->n_listeners; i++) {
+			if (op->kind == OP_NODE_REGISTER)
+				st->listeners[i].fn(st->listeners[i].arg,
+				    ORCH_STORE_NODE, op->node->id);
+			else
+				st->listeners[i].fn(st->listeners[i].arg,
+				    ORCH_STORE_TASK, op_id(op));
+		}
 	}
 	st->stats.writes += n;
 	st->stats.failed += failed;
@@ -1004,6 +1235,28 @@ orch_store_task_modify(struct orch_store *st, const char *id,
 	store_enqueue(st, op);
 }
 
+void
+orch_store_node_register(struct orch_store *st,
+    const Orch__NodeRegistration *reg, orch_store_node_done_fn done, void *arg)
+{
+	struct store_op *op = op_new(OP_NODE_REGISTER, NULL, arg);
+
+	if (op == NULL) {
+		if (done != NULL)
+			done(arg, ORCH_ENOMEM, NULL,
+			    "registering a node: out of memory");
+		return;
+	}
+	op->reg = reg;
+	op->node_done = done;
+	if (reg == NULL || reg->name == NULL || reg->name[0] == '\0') {
+		op_set_err(op, ORCH_EINVAL, "a node needs a name");
+		op_complete(op);
+		return;
+	}
+	store_enqueue(st, op);
+}
+
 /* What a blocking caller waits on, on its own stack. */
 struct sync_wait {
 	pthread_mutex_t mu;
@@ -1011,6 +1264,7 @@ struct sync_wait {
 	bool done;
 	int rc;
 	orch_task *task;
+	orch_node *node;
 	char *err;
 	size_t errlen;
 };
@@ -1028,6 +1282,21 @@ sync_done(void *arg, int rc, orch_task *task, const char *err)
 	w->done = true;
 	/* Signalled under the lock: once the waiter sees done, this thread no
 	 * longer touches w, which lives on the waiter's stack. */
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+sync_node_done(void *arg, int rc, orch_node *node, const char *err)
+{
+	struct sync_wait *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->rc = rc;
+	w->node = node;
+	if (rc != ORCH_OK && w->err != NULL && w->errlen > 0)
+		snprintf(w->err, w->errlen, "%s", err);
+	w->done = true;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
@@ -1105,6 +1374,28 @@ orch_store_task_modify_sync(struct orch_store *st, const char *id,
 	sync_init(&w, err, errlen);
 	orch_store_task_modify(st, id, modify, marg, sync_done, &w);
 	return sync_wait_done(&w, out);
+}
+
+int
+orch_store_node_register_sync(struct orch_store *st,
+    const Orch__NodeRegistration *reg, orch_node **out, char *err,
+    size_t errlen)
+{
+	struct sync_wait w;
+
+	if (out != NULL)
+		*out = NULL;
+	if (on_writer(st, err, errlen))
+		return ORCH_EINTERNAL;
+	sync_init(&w, err, errlen);
+	orch_store_node_register(st, reg, sync_node_done, &w);
+	/* Waits as for a task, then hands over the node instead. */
+	sync_wait_done(&w, NULL);
+	if (out != NULL)
+		*out = w.node;
+	else
+		orch_node_free(w.node);
+	return w.rc;
 }
 
 /* ---- reads ---- */
@@ -1268,22 +1559,16 @@ orch_store_task_list_free(orch_task **tasks, size_t n)
 	free(tasks);
 }
 
-int
-orch_store_task_list(
-    struct orch_store_reader *r, int status, orch_task ***out, size_t *n)
+/* Steps s, which selects task blobs, into a new array.  what names the
+ * read in messages.  Resets s. */
+static int
+reader_tasks(struct orch_store_reader *r, sqlite3_stmt *s, const char *what,
+    orch_task ***out /* OUT */, size_t *n /* OUT */)
 {
-	sqlite3_stmt *s = r->stmt[status == 0 ? R_LIST_ALL : R_LIST_STATUS];
 	orch_task **v = NULL, **nv, *t;
 	size_t len = 0, cap = 0;
 	int src, rc = ORCH_OK;
 
-	*out = NULL;
-	*n = 0;
-	if (status != 0 &&
-	    (src = sqlite3_bind_int(s, 1, status)) != SQLITE_OK) {
-		rc = reader_fail(r, src, "listing tasks");
-		goto out;
-	}
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		if (len == cap) {
 			cap = cap > 0 ? cap * 2 : 64;
@@ -1293,12 +1578,12 @@ orch_store_task_list(
 			}
 			v = nv;
 		}
-		if ((rc = reader_decode(r, s, "listing tasks", &t)) != ORCH_OK)
+		if ((rc = reader_decode(r, s, what, &t)) != ORCH_OK)
 			goto out;
 		v[len++] = t;
 	}
 	if (src != SQLITE_DONE) {
-		rc = reader_fail(r, src, "listing tasks");
+		rc = reader_fail(r, src, what);
 		goto out;
 	}
 	*out = v;
@@ -1307,5 +1592,199 @@ orch_store_task_list(
 out:
 	sqlite3_reset(s);
 	orch_store_task_list_free(v, len);
+	return rc;
+}
+
+int
+orch_store_task_list(
+    struct orch_store_reader *r, int status, orch_task ***out, size_t *n)
+{
+	sqlite3_stmt *s = r->stmt[status == 0 ? R_LIST_ALL : R_LIST_STATUS];
+	int src;
+
+	*out = NULL;
+	*n = 0;
+	if (status != 0 && (src = sqlite3_bind_int(s, 1, status)) != SQLITE_OK)
+		return reader_fail(r, src, "listing tasks");
+	return reader_tasks(r, s, "listing tasks", out, n);
+}
+
+int
+orch_store_task_list_node(struct orch_store_reader *r, const char *node_id,
+    orch_task ***out, size_t *n)
+{
+	sqlite3_stmt *s = r->stmt[R_LIST_NODE];
+	char what[80];
+	int src, rc;
+
+	*out = NULL;
+	*n = 0;
+	if (node_id == NULL)
+		return ORCH_EINVAL;
+	snprintf(
+	    what, sizeof(what), "listing the tasks of node %.40s", node_id);
+	if ((src = sqlite3_bind_text(s, 1, node_id, -1, SQLITE_STATIC)) !=
+	    SQLITE_OK)
+		return reader_fail(r, src, what);
+	rc = reader_tasks(r, s, what, out, n);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+/* ---- node reads ---- */
+
+/* Decodes the node blob in column 0 of the current row of s. */
+static int
+reader_node_decode(struct orch_store_reader *r, sqlite3_stmt *s,
+    const char *what, orch_node **out /* OUT */)
+{
+	const void *blob = sqlite3_column_blob(s, 0);
+	int n = sqlite3_column_bytes(s, 0);
+	orch_node *node = orch__node__unpack(NULL, (size_t)n, blob);
+
+	if (node == NULL || node->id == NULL || node->name == NULL) {
+		orch_error(STORE_COMPONENT,
+		    "%s: %s: a stored record (%d bytes) "
+		    "does not decode as a node: the database is corrupt",
+		    r->st->path, what, n);
+		orch_node_free(node);
+		return ORCH_EIO;
+	}
+	*out = node;
+	return ORCH_OK;
+}
+
+/* Looks up one node with s (by id or by name).  ORCH_ENOENT: none. */
+static int
+reader_node_one(struct orch_store_reader *r, sqlite3_stmt *s, const char *key,
+    const char *what, orch_node **out)
+{
+	int src, rc;
+
+	if ((src = sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC)) !=
+	    SQLITE_OK) {
+		rc = reader_fail(r, src, what);
+		goto out;
+	}
+	src = sqlite3_step(s);
+	if (src == SQLITE_DONE)
+		rc = ORCH_ENOENT;
+	else if (src != SQLITE_ROW)
+		rc = reader_fail(r, src, what);
+	else
+		rc = reader_node_decode(r, s, what, out);
+out:
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+int
+orch_store_node_get(
+    struct orch_store_reader *r, const char *key, orch_node **out)
+{
+	char what[180];
+	int rc;
+
+	*out = NULL;
+	if (key == NULL || key[0] == '\0')
+		return ORCH_EINVAL;
+	snprintf(what, sizeof(what), "reading node \"%.128s\"", key);
+	/* An id wins over a name that happens to look like one. */
+	rc = reader_node_one(r, r->stmt[R_NODE_BY_ID], key, what, out);
+	if (rc == ORCH_ENOENT)
+		rc =
+		    reader_node_one(r, r->stmt[R_NODE_BY_NAME], key, what, out);
+	return rc;
+}
+
+void
+orch_store_node_list_free(orch_node **nodes, size_t n)
+{
+	if (nodes == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		orch_node_free(nodes[i]);
+	free(nodes);
+}
+
+int
+orch_store_node_list(struct orch_store_reader *r, orch_node ***out, size_t *n)
+{
+	sqlite3_stmt *s = r->stmt[R_NODE_LIST];
+	orch_node **v = NULL, **nv, *node;
+	size_t len = 0, cap = 0;
+	int src, rc = ORCH_OK;
+
+	*out = NULL;
+	*n = 0;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap > 0 ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				rc = ORCH_ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		if ((rc = reader_node_decode(r, s, "listing nodes", &node)) !=
+		    ORCH_OK)
+			goto out;
+		v[len++] = node;
+	}
+	if (src != SQLITE_DONE) {
+		rc = reader_fail(r, src, "listing nodes");
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	sqlite3_reset(s);
+	orch_store_node_list_free(v, len);
+	return rc;
+}
+
+int
+orch_store_node_usage(
+    struct orch_store_reader *r, struct orch_node_usage **out, size_t *n)
+{
+	sqlite3_stmt *s = r->stmt[R_NODE_USAGE];
+	struct orch_node_usage *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	int src, rc = ORCH_OK;
+
+	*out = NULL;
+	*n = 0;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(s, 0);
+
+		/* Only the scheduler places tasks, always on a node id. */
+		if (id == NULL || strlen(id) != ORCH_ID_LEN - 1)
+			continue;
+		if (len == cap) {
+			cap = cap > 0 ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				rc = ORCH_ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		memcpy(v[len].node_id, id, ORCH_ID_LEN);
+		v[len].cpu = sqlite3_column_double(s, 1);
+		v[len].memory_mb = sqlite3_column_int64(s, 2);
+		v[len].tasks = (uint32_t)sqlite3_column_int64(s, 3);
+		len++;
+	}
+	if (src != SQLITE_DONE) {
+		rc = reader_fail(r, src, "summing the resources of nodes");
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	sqlite3_reset(s);
+	free(v);
 	return rc;
 }

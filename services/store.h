@@ -4,7 +4,9 @@
  * The database lives at DIR/orch.db in WAL mode.  Its schema is versioned
  * with PRAGMA user_version and migrated forward on open.  Each task is one
  * row: the serialized Orch__Task (the record of truth) plus columns derived
- * from it in the same statement for lookups and sums.
+ * from it in the same statement for lookups and sums.  Each node is one row
+ * too: the serialized Orch__Node as registered, with its id, name and
+ * registration time as columns.
  *
  * Writes are group-committed: a single writer thread takes every write
  * queued since its last commit, runs each in its own SAVEPOINT inside one
@@ -24,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node.h"
 #include "task.h"
 
 struct orch_store;
@@ -71,13 +74,19 @@ struct orch_store_stats {
 	uint64_t commits;    /* transactions committed (group commits) */
 };
 
-/* Fills out with a consistent snapshot of the counters. */
+/* What a commit listener is told changed. */
+enum orch_store_kind {
+	ORCH_STORE_TASK = 1, /* id is a task's */
+	ORCH_STORE_NODE = 2, /* id is a node's: it (re)registered */
+};
+
 /*
- * Called on the writer thread after each commit, once per task the batch
- * changed (inserted or modified), before any of the batch's completions.
- * It must be quick and must not call into the store.
+ * Called on the writer thread after each commit, once per object the
+ * batch wrote (a task inserted or modified, a node registered), before any
+ * of the batch's completions.  kind is an enum orch_store_kind.  It must
+ * be quick and must not call into the store.
  */
-typedef void (*orch_store_commit_fn)(void *arg, const char *task_id);
+typedef void (*orch_store_commit_fn)(void *arg, int kind, const char *id);
 
 /* Registers a commit listener (at most 4).  Listeners run with the
  * store's lock held.  Returns ORCH_OK or ORCH_ETOOBIG. */
@@ -89,6 +98,7 @@ int orch_store_listen(struct orch_store *st, orch_store_commit_fn fn,
 void orch_store_unlisten(struct orch_store *st, orch_store_commit_fn fn,
     void *arg);
 
+/* Fills out with a consistent snapshot of the counters. */
 void orch_store_stats(struct orch_store *st,
     struct orch_store_stats *out /* OUT */);
 
@@ -122,6 +132,42 @@ int orch_store_task_get(struct orch_store_reader *r, const char *id,
 int orch_store_task_list(struct orch_store_reader *r, int status,
     orch_task ***out /* OUT */, size_t *n /* OUT */);
 void orch_store_task_list_free(orch_task **tasks, size_t n);
+
+/*
+ * Lists the tasks placed on node node_id that have not reached a final
+ * status (Scheduled or Running, stop requested or not), in submission
+ * order: what the node should be running.  Same ownership as
+ * orch_store_task_list().
+ */
+int orch_store_task_list_node(struct orch_store_reader *r, const char *node_id,
+    orch_task ***out /* OUT */, size_t *n /* OUT */);
+
+/* Looks up one node by id, or else by name.  On ORCH_OK *out is a new node
+ * the caller frees with orch_node_free().  ORCH_ENOENT when there is none.
+ * Status, heartbeat and allocation are not stored and left unset. */
+int orch_store_node_get(
+    struct orch_store_reader *r, const char *key, orch_node **out /* OUT */);
+
+/* Lists every node, by name.  On ORCH_OK *out is a new array of *n new
+ * nodes (NULL when *n is 0); free it with orch_store_node_list_free(). */
+int orch_store_node_list(struct orch_store_reader *r,
+    orch_node ***out /* OUT */, size_t *n /* OUT */);
+void orch_store_node_list_free(orch_node **nodes, size_t n);
+
+/* What the tasks placed on one node and not ended (Scheduled or Running)
+ * hold of it. */
+struct orch_node_usage {
+	char node_id[ORCH_ID_LEN];
+	double cpu;
+	int64_t memory_mb;
+	uint32_t tasks;
+};
+
+/* Sums the resources held on each node that holds any, in one query.  On
+ * ORCH_OK *out is a new array of *n entries (NULL when *n is 0) the caller
+ * frees with free(). */
+int orch_store_node_usage(struct orch_store_reader *r,
+    struct orch_node_usage **out /* OUT */, size_t *n /* OUT */);
 
 /* ---- writes ---- */
 
@@ -176,5 +222,30 @@ int orch_store_task_insert_sync(struct orch_store *st, orch_task *task,
 int orch_store_task_modify_sync(struct orch_store *st, const char *id,
     orch_store_modify_fn modify, void *marg, orch_task **out /* OUT */,
     char *err, size_t errlen);
+
+/*
+ * The completion of a node registration, as orch_store_done_fn: node, when
+ * not NULL, is the node as stored and belongs to the completion.
+ */
+typedef void (*orch_store_node_done_fn)(
+    void *arg, int rc, orch_node *node, const char *err);
+
+/*
+ * Queues the registration of a node: an upsert by reg->name.  A new name
+ * gets a new id and registered_at = now; a known name keeps its id and
+ * registered_at and takes reg's address, labels, capacity, drivers and
+ * version, so that registering twice is the same node.  reg must stay
+ * valid until done is called and should have passed
+ * orch_node_registration_validate().  Completes with ORCH_EINVAL when reg
+ * has no name.
+ */
+void orch_store_node_register(struct orch_store *st,
+    const Orch__NodeRegistration *reg, orch_store_node_done_fn done, void *arg);
+
+/* The blocking form, as orch_store_task_insert_sync(): on ORCH_OK *out
+ * (when out is not NULL) is the stored node, owned by the caller. */
+int orch_store_node_register_sync(struct orch_store *st,
+    const Orch__NodeRegistration *reg, orch_node **out /* OUT */, char *err,
+    size_t errlen);
 
 #endif

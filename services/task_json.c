@@ -66,6 +66,8 @@ utf8_seq_len(const unsigned char *s)
 	return n;
 }
 
+static json_t *json_time(bool has, int64_t ms);
+
 /*
  * A JSON string for s.  Strings that did not come through the JSON decoder
  * (an RPC client's spec, a driver's error text) may hold bytes that are not
@@ -101,6 +103,18 @@ json_text(const char *s)
 	j = json_stringn_nocheck(fixed, o);
 	free(fixed);
 	return j;
+}
+
+json_t *
+orch_json_text(const char *s)
+{
+	return json_text(s);
+}
+
+json_t *
+orch_json_time(bool has, int64_t ms)
+{
+	return json_time(has, ms);
 }
 
 /* json_text(s), or null when s is NULL. */

@@ -10,7 +10,9 @@
 #define ORCH_TASK_JSON_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "task.h"
 
@@ -44,6 +46,15 @@ int orch_task_spec_from_json(const char *buf, size_t len,
 int orch_task_update_from_json(const char *buf, size_t len,
     struct orch_task_update *out /* OUT */, json_t **root /* OUT */, char *err,
     size_t errlen);
+
+/* Shared with the other encoders (node_json.c): */
+
+/* A JSON string for s, with bytes that are not UTF-8 written as U+FFFD
+ * (json_string() refuses them).  NULL when out of memory. */
+json_t *orch_json_text(const char *s);
+
+/* ms as an RFC 3339 string, or null when has is false. */
+json_t *orch_json_time(bool has, int64_t ms);
 
 /* Encodes t as the API's JSON object, keys in the order listed above.
  * Bytes in t's strings that are not UTF-8 are written as U+FFFD.  Returns

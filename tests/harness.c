@@ -171,17 +171,20 @@ h_wait_pid(pid_t pid, int timeout_ms)
 	}
 }
 
-void
+int
 h_kill(pid_t pid, int sig)
 {
+	int st;
+
 	if (pid <= 0)
-		return;
+		return -1;
 	kill(pid, sig);
-	if (h_wait_pid(pid, 10000) == -1) {
+	if ((st = h_wait_pid(pid, 10000)) == -1) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}
 	spawned_set(pid, 0);
+	return st;
 }
 
 /* Reads fd until EOF into a malloc'd string. */
@@ -483,12 +486,15 @@ mgr_restart(struct mgr *m, const char *const *extra)
 	mgr_launch(m, extra);
 }
 
-void
+int
 mgr_stop(struct mgr *m, int sig)
 {
+	int st = -1;
+
 	if (m->pid > 0)
-		h_kill(m->pid, sig);
+		st = h_kill(m->pid, sig);
 	m->pid = 0;
+	return st;
 }
 
 void

@@ -71,8 +71,9 @@ pid_t h_spawn(char *const argv[], const char *log_path);
  * on timeout. */
 int h_wait_pid(pid_t pid, int timeout_ms);
 
-/* Sends sig to pid (a process this test started) and reaps it. */
-void h_kill(pid_t pid, int sig);
+/* Sends sig to pid (a process this test started) and reaps it.  Returns
+ * its wait status, or -1 when it had to be killed after 10 s. */
+int h_kill(pid_t pid, int sig);
 
 /* Runs argv to completion (at most timeout_ms), capturing stdout and
  * stderr.  Returns the exit code (-1 when killed or timed out). */

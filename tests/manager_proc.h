@@ -28,8 +28,9 @@ void mgr_start(struct mgr *m, const char *const *extra);
 /* Starts it again on the same ports and data directory. */
 void mgr_restart(struct mgr *m, const char *const *extra);
 
-/* Stops it with sig (SIGTERM for a clean stop, SIGKILL for a crash). */
-void mgr_stop(struct mgr *m, int sig);
+/* Stops it with sig (SIGTERM for a clean stop, SIGKILL for a crash).
+ * Returns its wait status (-1 if it did not stop within 10 s). */
+int mgr_stop(struct mgr *m, int sig);
 
 /* Stops it if running and removes its data directory. */
 void mgr_destroy(struct mgr *m);

@@ -1,6 +1,8 @@
 /*
  * test_store.c: the SQLite store: round trips, filters, write errors,
- * group commit, close, durability, migrations and a full disk.
+ * group commit, close, durability, migrations and a full disk; nodes:
+ * registration by name, reads, the tasks of a node and what they hold,
+ * commit listeners.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <math.h>
+
+#include "clock.h"
 #include "error.h"
 #include "harness.h"
 #include "store.h"
@@ -283,6 +288,25 @@ gate_fini(struct gate *g)
 {
 	pthread_cond_destroy(&g->cv);
 	pthread_mutex_destroy(&g->mu);
+}
+
+/* Two registrations' outcomes, for test_node_register_same_batch. */
+struct node_pair {
+	pthread_mutex_t mu;
+	int done;
+	orch_node *n[2];
+};
+
+static void
+node_done_store(void *arg, int rc, orch_node *node, const char *err)
+{
+	struct node_pair *nd = arg;
+
+	if (rc != ORCH_OK)
+		h_fail(__FILE__, __LINE__, "register: %s", err);
+	pthread_mutex_lock(&nd->mu);
+	nd->n[nd->done++] = node;
+	pthread_mutex_unlock(&nd->mu);
 }
 
 /* ---- modify functions ---- */
@@ -858,6 +882,10 @@ test_migrate_empty(void)
 	        "'tasks_node_id')"),
 	    3);
 	ASSERT_INT_EQ(raw_int(db, "SELECT count(*) FROM tasks"), 1);
+	ASSERT_INT_EQ(raw_int(db,
+	                  "SELECT count(*) FROM sqlite_master WHERE "
+	                  "type = 'table' AND name = 'nodes'"),
+	    1);
 	/* Persistent: the store switched the file to WAL. */
 	{
 		sqlite3_stmt *s;
@@ -1214,6 +1242,461 @@ test_full_disk(void)
 	free(dir);
 }
 
+/* ---- nodes ---- */
+
+static Orch__NodeRegistration__LabelsEntry *
+label(const char *k, const char *v)
+{
+	Orch__NodeRegistration__LabelsEntry *e = malloc(sizeof(*e));
+
+	ASSERT(e != NULL);
+	orch__node_registration__labels_entry__init(e);
+	e->key = (char *)k;
+	e->value = (char *)v;
+	return e;
+}
+
+/* Registers name and returns the stored node (caller frees). */
+static orch_node *
+node_register(struct orch_store *st, const Orch__NodeRegistration *reg)
+{
+	orch_node *n = NULL;
+	char err[512];
+	int rc = orch_store_node_register_sync(st, reg, &n, err, sizeof(err));
+
+	if (rc != ORCH_OK)
+		h_fail(__FILE__, __LINE__, "register: %d %s", rc, err);
+	ASSERT(n != NULL);
+	return n;
+}
+
+static void
+test_node_register(void)
+{
+	char *dir = h_tmpdir("store-node");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
+	Orch__NodeRegistration__LabelsEntry *labels[2];
+	char *drivers[] = {"docker"};
+	orch_node *n1, *n2, *g, **list;
+	int64_t before = orch_now_ms();
+	char err[512];
+	size_t n;
+
+	labels[0] = label("zone", "a");
+	labels[1] = label("disk", "ssd");
+	reg.name = "node-a";
+	reg.address = "10.0.0.5";
+	reg.n_labels = 2;
+	reg.labels = labels;
+	reg.has_cpu = true;
+	reg.cpu = 4;
+	reg.has_memory_mb = true;
+	reg.memory_mb = 8192;
+	reg.n_drivers = 1;
+	reg.drivers = drivers;
+	reg.agent_version = "0.1.0";
+
+	n1 = node_register(st, &reg);
+	ASSERT(orch_id_valid(n1->id));
+	ASSERT_STR_EQ(n1->name, "node-a");
+	ASSERT_STR_EQ(n1->address, "10.0.0.5");
+	ASSERT_INT_EQ(n1->n_labels, 2);
+	ASSERT_STR_EQ(n1->labels[1]->key, "disk");
+	ASSERT_STR_EQ(n1->labels[1]->value, "ssd");
+	ASSERT(n1->cpu == 4.0);
+	ASSERT_INT_EQ(n1->memory_mb, 8192);
+	ASSERT_INT_EQ(n1->n_drivers, 1);
+	ASSERT_STR_EQ(n1->drivers[0], "docker");
+	ASSERT_STR_EQ(n1->agent_version, "0.1.0");
+	ASSERT(n1->has_registered_at_ms && n1->registered_at_ms >= before);
+	/* Live fields are not stored. */
+	ASSERT(!n1->has_status && !n1->has_last_heartbeat_ms);
+
+	/* The same name again: the same node, same id and registered_at,
+	 * with what the agent says now. */
+	reg.n_labels = 1;
+	reg.memory_mb = 4096;
+	reg.address = "10.0.0.6";
+	reg.agent_version = "0.2.0";
+	n2 = node_register(st, &reg);
+	ASSERT_STR_EQ(n2->id, n1->id);
+	ASSERT_INT_EQ(n2->registered_at_ms, n1->registered_at_ms);
+	ASSERT_INT_EQ(n2->memory_mb, 4096);
+	ASSERT_STR_EQ(n2->address, "10.0.0.6");
+	ASSERT_STR_EQ(n2->agent_version, "0.2.0");
+	ASSERT_INT_EQ(n2->n_labels, 1);
+
+	/* Read back by id and by name. */
+	ASSERT_INT_EQ(orch_store_node_get(r, n1->id, &g), ORCH_OK);
+	ASSERT_STR_EQ(g->name, "node-a");
+	ASSERT_INT_EQ(g->memory_mb, 4096);
+	orch_node_free(g);
+	ASSERT_INT_EQ(orch_store_node_get(r, "node-a", &g), ORCH_OK);
+	ASSERT_STR_EQ(g->id, n1->id);
+	orch_node_free(g);
+	ASSERT_INT_EQ(orch_store_node_get(r, "node-z", &g), ORCH_ENOENT);
+	ASSERT(g == NULL);
+	ASSERT_INT_EQ(orch_store_node_get(r, "", &g), ORCH_EINVAL);
+
+	/* A name that looks like another node's id: the id wins. */
+	{
+		Orch__NodeRegistration r2 = ORCH__NODE_REGISTRATION__INIT;
+		orch_node *odd;
+
+		r2.name = n1->id;
+		r2.has_cpu = true;
+		r2.cpu = 1;
+		r2.has_memory_mb = true;
+		r2.memory_mb = 64;
+		odd = node_register(st, &r2);
+		ASSERT(strcmp(odd->id, n1->id) != 0);
+		ASSERT_INT_EQ(orch_store_node_get(r, n1->id, &g), ORCH_OK);
+		ASSERT_STR_EQ(g->name, "node-a");
+		orch_node_free(g);
+		orch_node_free(odd);
+	}
+
+	/* Listed by name. */
+	reg.name = "a-first";
+	orch_node_free(node_register(st, &reg));
+	ASSERT_INT_EQ(orch_store_node_list(r, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 3);
+	for (size_t i = 1; i < n; i++)
+		ASSERT(strcmp(list[i - 1]->name, list[i]->name) < 0);
+	orch_store_node_list_free(list, n);
+
+	/* No name: refused. */
+	reg.name = NULL;
+	ASSERT_INT_EQ(
+	    orch_store_node_register_sync(st, &reg, &g, err, sizeof(err)),
+	    ORCH_EINVAL);
+	ASSERT(g == NULL);
+	ASSERT_STR_CONTAINS(err, "name");
+
+	orch_node_free(n1);
+	orch_node_free(n2);
+	free(labels[0]);
+	free(labels[1]);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+
+	/* Durable, and a restart keeps the id. */
+	st = store_open(dir);
+	r = reader_new(st);
+	ASSERT_INT_EQ(orch_store_node_get(r, "node-a", &g), ORCH_OK);
+	ASSERT_INT_EQ(g->memory_mb, 4096);
+	orch_node_free(g);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+/* Two registrations of one name in one batch: one node. */
+static void
+test_node_register_same_batch(void)
+{
+	char *dir = h_tmpdir("store-node-batch");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
+	struct gate g;
+	struct node_pair nd = {.done = 0};
+	orch_node **list;
+	size_t n;
+
+	reg.name = "twice";
+	reg.has_cpu = true;
+	reg.cpu = 1;
+	reg.has_memory_mb = true;
+	reg.memory_mb = 128;
+	gate_init(&g);
+	pthread_mutex_init(&nd.mu, NULL);
+	orch_store_task_insert(st, mk_task("gate"), gate_done, &g);
+	gate_wait_entered(&g);
+	for (int i = 0; i < 2; i++)
+		orch_store_node_register(st, &reg, node_done_store, &nd);
+	gate_open(&g);
+	for (;;) {
+		pthread_mutex_lock(&nd.mu);
+		if (nd.done == 2) {
+			pthread_mutex_unlock(&nd.mu);
+			break;
+		}
+		pthread_mutex_unlock(&nd.mu);
+		sched_yield();
+	}
+	ASSERT(nd.n[0] != NULL && nd.n[1] != NULL);
+	ASSERT_STR_EQ(nd.n[0]->id, nd.n[1]->id);
+	ASSERT_INT_EQ(orch_store_node_list(r, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 1);
+	orch_store_node_list_free(list, n);
+	orch_node_free(nd.n[0]);
+	orch_node_free(nd.n[1]);
+	pthread_mutex_destroy(&nd.mu);
+	gate_fini(&g);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+/* Sets a task's placement and status, as the scheduler and reports do. */
+struct place {
+	const char *node;
+	int status;
+	bool stop;
+};
+
+static int
+mod_place(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	const struct place *p = marg;
+
+	t->has_status = true;
+	t->status = p->status;
+	if (p->stop) {
+		t->has_stop_requested = true;
+		t->stop_requested = true;
+	}
+	return orch_str_set(&t->node_id, p->node);
+}
+
+/* Inserts a task of cpu and mem placed on node with status. */
+static char *
+task_placed(struct orch_store *st, const char *node, int status, double cpu,
+    int64_t mem, bool stop)
+{
+	orch_task *t = mk_task("placed");
+	struct place p = {node, status, stop};
+	char err[512], *id;
+
+	t->spec->has_cpu = true;
+	t->spec->cpu = cpu;
+	t->spec->has_memory_mb = true;
+	t->spec->memory_mb = mem;
+	id = insert_ok(st, t);
+	if (node != NULL || status != ST_PENDING)
+		ASSERT_INT_EQ(orch_store_task_modify_sync(st, id, mod_place, &p,
+		                  NULL, err, sizeof(err)),
+		    ORCH_OK);
+	return id;
+}
+
+static void
+test_node_tasks_and_usage(void)
+{
+	static const char A[] = "aaaaaaaa-0000-4000-8000-000000000001";
+	static const char B[] = "bbbbbbbb-0000-4000-8000-000000000002";
+	char *dir = h_tmpdir("store-usage");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	struct orch_node_usage *u;
+	orch_task **tasks;
+	char *ids[8];
+	size_t n;
+	const struct orch_node_usage *ua = NULL, *ub = NULL;
+
+	ids[0] = task_placed(
+	    st, A, ORCH__TASK_STATUS__TASK_STATUS_SCHEDULED, 0.5, 256, false);
+	ids[1] = task_placed(st, A, ST_RUNNING, 0.1, 100, false);
+	ids[2] = task_placed(st, A, ST_RUNNING, 0.2, 200, true);
+	ids[3] = task_placed(
+	    st, A, ORCH__TASK_STATUS__TASK_STATUS_COMPLETED, 4, 4096, false);
+	ids[4] = task_placed(
+	    st, A, ORCH__TASK_STATUS__TASK_STATUS_STOPPED, 4, 4096, true);
+	ids[5] = task_placed(st, B, ST_FAILED, 1, 512, false);
+	ids[6] = task_placed(st, B, ST_RUNNING, 2, 1024, false);
+	ids[7] = task_placed(st, NULL, ST_PENDING, 8, 8192, false);
+
+	/* What A should run: not finished, stop requested included, in
+	 * submission order. */
+	ASSERT_INT_EQ(orch_store_task_list_node(r, A, &tasks, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 3);
+	ASSERT_STR_EQ(tasks[0]->id, ids[0]);
+	ASSERT_STR_EQ(tasks[1]->id, ids[1]);
+	ASSERT_STR_EQ(tasks[2]->id, ids[2]);
+	ASSERT(tasks[2]->stop_requested);
+	orch_store_task_list_free(tasks, n);
+	ASSERT_INT_EQ(orch_store_task_list_node(r, B, &tasks, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 1);
+	ASSERT_STR_EQ(tasks[0]->id, ids[6]);
+	orch_store_task_list_free(tasks, n);
+	ASSERT_INT_EQ(
+	    orch_store_task_list_node(r, "nobody", &tasks, &n), ORCH_OK);
+	ASSERT(n == 0 && tasks == NULL);
+
+	/* What each node's Scheduled and Running tasks hold. */
+	ASSERT_INT_EQ(orch_store_node_usage(r, &u, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(u[i].node_id, A) == 0)
+			ua = &u[i];
+		if (strcmp(u[i].node_id, B) == 0)
+			ub = &u[i];
+	}
+	ASSERT(ua != NULL && ub != NULL);
+	ASSERT(fabs(ua->cpu - 0.8) < 1e-9);
+	ASSERT_INT_EQ(ua->memory_mb, 556);
+	ASSERT_INT_EQ(ua->tasks, 3);
+	ASSERT(ub->cpu == 2.0);
+	ASSERT_INT_EQ(ub->memory_mb, 1024);
+	ASSERT_INT_EQ(ub->tasks, 1);
+	free(u);
+
+	for (int i = 0; i < 8; i++)
+		free(ids[i]);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+/* Commit listeners hear of tasks and nodes, each with its kind. */
+struct heard {
+	int tasks, nodes;
+	char last_node[ORCH_ID_LEN];
+};
+
+static void
+on_commit_count(void *arg, int kind, const char *id)
+{
+	struct heard *h = arg;
+
+	if (kind == ORCH_STORE_TASK)
+		h->tasks++;
+	else if (kind == ORCH_STORE_NODE) {
+		h->nodes++;
+		snprintf(h->last_node, sizeof(h->last_node), "%s", id);
+	}
+}
+
+static void
+test_listeners(void)
+{
+	char *dir = h_tmpdir("store-listen");
+	struct orch_store *st = store_open(dir);
+	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
+	struct heard h = {0, 0, ""};
+	orch_node *n;
+	char *id, err[512];
+	int running = ST_RUNNING;
+
+	ASSERT_INT_EQ(orch_store_listen(st, on_commit_count, &h), ORCH_OK);
+	id = insert_ok(st, mk_task("heard"));
+	ASSERT_INT_EQ(orch_store_task_modify_sync(
+	                  st, id, mod_status, &running, NULL, err, sizeof(err)),
+	    ORCH_OK);
+	/* A refused change is not a commit of anything. */
+	ASSERT_INT_EQ(orch_store_task_modify_sync(
+	                  st, id, mod_refuse, NULL, NULL, err, sizeof(err)),
+	    ORCH_ECONFLICT);
+	reg.name = "n";
+	reg.has_cpu = true;
+	reg.cpu = 1;
+	reg.has_memory_mb = true;
+	reg.memory_mb = 64;
+	n = node_register(st, &reg);
+	/* Completions come after the listeners, so all is counted. */
+	ASSERT_INT_EQ(h.tasks, 2);
+	ASSERT_INT_EQ(h.nodes, 1);
+	ASSERT_STR_EQ(h.last_node, n->id);
+	orch_store_unlisten(st, on_commit_count, &h);
+	orch_node_free(node_register(st, &reg));
+	ASSERT_INT_EQ(h.nodes, 1);
+	orch_node_free(n);
+	free(id);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+/* A database of version 1 (tasks only) is migrated and keeps its tasks. */
+static void
+test_migrate_v1(void)
+{
+	char *dir = h_tmpdir("store-mig1");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r;
+	char *id = insert_ok(st, mk_task("old"));
+	orch_task *t;
+	orch_node **list;
+	size_t n;
+	sqlite3 *db;
+
+	orch_store_close(st);
+	db = raw_open(dir);
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 2);
+	ASSERT_INT_EQ(
+	    sqlite3_exec(db, "DROP TABLE nodes; PRAGMA user_version = 1", NULL,
+	        NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+
+	st = store_open(dir);
+	r = reader_new(st);
+	ASSERT_INT_EQ(orch_store_task_get(r, id, &t), ORCH_OK);
+	ASSERT_STR_EQ(t->spec->name, "old");
+	orch_task_free(t);
+	ASSERT_INT_EQ(orch_store_node_list(r, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 0);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	db = raw_open(dir);
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 2);
+	ASSERT_INT_EQ(raw_int(db,
+	                  "SELECT count(*) FROM sqlite_master WHERE "
+	                  "type = 'table' AND name = 'nodes'"),
+	    1);
+	sqlite3_close(db);
+	free(id);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+/* A node record that does not decode is refused, not served. */
+static void
+test_node_corrupt(void)
+{
+	char *dir = h_tmpdir("store-node-corrupt");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r;
+	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
+	orch_node *n, **list;
+	char err[512];
+	size_t nl;
+	sqlite3 *db;
+
+	reg.name = "bad";
+	reg.has_cpu = true;
+	reg.cpu = 1;
+	reg.has_memory_mb = true;
+	reg.memory_mb = 64;
+	orch_node_free(node_register(st, &reg));
+	orch_store_close(st);
+	db = raw_open(dir);
+	ASSERT_INT_EQ(sqlite3_exec(db, "UPDATE nodes SET node = x'0a7f41'",
+	                  NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+
+	st = store_open(dir);
+	r = reader_new(st);
+	ASSERT_INT_EQ(orch_store_node_get(r, "bad", &n), ORCH_EIO);
+	ASSERT_INT_EQ(orch_store_node_list(r, &list, &nl), ORCH_EIO);
+	ASSERT_INT_EQ(
+	    orch_store_node_register_sync(st, &reg, &n, err, sizeof(err)),
+	    ORCH_EIO);
+	ASSERT_STR_CONTAINS(err, "\"bad\"");
+	ASSERT_STR_CONTAINS(err, "does not decode");
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -1230,5 +1713,11 @@ main(void)
 	RUN(test_corrupt);
 	RUN(test_group_commit);
 	RUN(test_full_disk);
+	RUN(test_node_register);
+	RUN(test_node_register_same_batch);
+	RUN(test_node_tasks_and_usage);
+	RUN(test_listeners);
+	RUN(test_migrate_v1);
+	RUN(test_node_corrupt);
 	return 0;
 }

@@ -77,9 +77,8 @@ orch_task_status_terminal(int status)
 	    status == ORCH__TASK_STATUS__TASK_STATUS_STOPPED;
 }
 
-/* True when s has no byte below 0x20 and none equal to 0x7f. */
-static bool
-printable(const char *s)
+bool
+orch_text_printable(const char *s)
 {
 	for (; *s != '\0'; s++) {
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -112,7 +111,7 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "field \"name\" is required: a non-empty string");
 		return ORCH_EINVAL;
 	}
-	if ((len = strlen(spec->name)) > ORCH_NAME_MAX || !printable(spec->name)) {
+	if ((len = strlen(spec->name)) > ORCH_NAME_MAX || !orch_text_printable(spec->name)) {
 		snprintf(err, errlen, "field \"name\" must be at most %d printable "
 		    "characters", ORCH_NAME_MAX);
 		return ORCH_EINVAL;
@@ -121,7 +120,7 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "field \"image\" is required: a non-empty string");
 		return ORCH_EINVAL;
 	}
-	if (strlen(spec->image) > ORCH_IMAGE_MAX || !printable(spec->image) ||
+	if (strlen(spec->image) > ORCH_IMAGE_MAX || !orch_text_printable(spec->image) ||
 	    strchr(spec->image, ' ') != NULL) {
 		snprintf(err, errlen, "field \"image\" must be an image reference of "
 		    "at most %d characters without spaces", ORCH_IMAGE_MAX);
@@ -148,7 +147,7 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 		const char *k = spec->env[i]->key, *v = spec->env[i]->value;
 
 		if (k == NULL || k[0] == '\0' || strchr(k, '=') != NULL ||
-		    strlen(k) > 1024 || !printable(k)) {
+		    strlen(k) > 1024 || !orch_text_printable(k)) {
 			snprintf(err, errlen, "field \"env\": a variable name must be "
 			    "non-empty printable text without '='");
 			return ORCH_EINVAL;
@@ -291,19 +290,27 @@ orch_task_apply_update(orch_task *t, const struct orch_task_update *u,
 	if (msg != NULL) {
 		free(t->error);
 		t->error = msg;
+	} else if (t->status == ORCH__TASK_STATUS__TASK_STATUS_PENDING &&
+	    u->status != ORCH__TASK_STATUS__TASK_STATUS_PENDING) {
+		/* While Pending, error says why the scheduler could not place
+		 * the task: no longer true once it has left Pending. */
+		free(t->error);
+		t->error = NULL;
 	}
 	if (u->has_exit_code) {
 		t->has_exit_code = true;
 		t->exit_code = u->exit_code;
 	}
-	if (u->status == ORCH__TASK_STATUS__TASK_STATUS_RUNNING &&
-	    !t->has_started_at_ms) {
+	if (!t->has_started_at_ms &&
+	    (u->status == ORCH__TASK_STATUS__TASK_STATUS_RUNNING ||
+	    (u->has_started_at_ms && orch_task_status_terminal(u->status)))) {
 		t->has_started_at_ms = true;
-		t->started_at_ms = now_ms;
+		t->started_at_ms = u->has_started_at_ms ? u->started_at_ms : now_ms;
 	}
 	if (orch_task_status_terminal(u->status) && !t->has_finished_at_ms) {
 		t->has_finished_at_ms = true;
-		t->finished_at_ms = now_ms;
+		t->finished_at_ms = u->has_finished_at_ms ? u->finished_at_ms :
+		    now_ms;
 	}
 	t->has_status = true;
 	t->status = u->status;

@@ -37,6 +37,10 @@ void orch_id_new(char id[ORCH_ID_LEN]);
 /* True when s is a UUID in its canonical 36-character form. */
 bool orch_id_valid(const char *s);
 
+/* True when s has no control character: no byte below 0x20, none equal
+ * to 0x7f.  Names and other one-line texts must pass it. */
+bool orch_text_printable(const char *s);
+
 /* The API name of a status ("Pending", ...), or NULL for an unknown value. */
 const char *orch_task_status_name(int status);
 
@@ -75,14 +79,24 @@ struct orch_task_update {
 	bool has_exit_code;
 	int32_t exit_code;
 	const char *error;          /* NULL: keep */
+	/* When the instance started and ended by the reporter's clock; unset:
+	 * the time of the report. */
+	bool has_started_at_ms;
+	int64_t started_at_ms;
+	bool has_finished_at_ms;
+	int64_t finished_at_ms;
 };
 
 /*
  * Applies a status report to t at time now_ms.  Terminal tasks accept only
  * a repeat of their own status (so a retried report changes nothing); a
  * task never moves back to an earlier status.  Sets started_at on the first
- * Running and finished_at on the first terminal status.  On error writes a
- * message into err and leaves t unchanged.
+ * Running (or on a terminal status that arrives with its own start time)
+ * and finished_at on the first terminal status, from the report's times
+ * when given, else now_ms.  A task leaving Pending drops the scheduler's
+ * explanation of why it waited (its error) unless the report brings an
+ * error of its own.  On error writes a message into err and leaves t
+ * unchanged.
  * Returns ORCH_OK, ORCH_EINVAL (bad status), ORCH_ECONFLICT or ORCH_ENOMEM.
  */
 int orch_task_apply_update(orch_task *t, const struct orch_task_update *u,

@@ -1,0 +1,1368 @@
+/*
+ * agent.c: the agent's core: joining the manager, the heartbeat loop, the
+ * instance cache and the worker pool that carries out reconcile's actions.
+ *
+ * What the node runs is known from two sources that change under the
+ * agent: the manager (Assignments, on each beat) and the driver (list,
+ * refreshed every few beats and after every exit).  Both are snapshots,
+ * and the workers change things while they are taken.  One counter keeps
+ * them honest: every finished operation takes the next sequence number,
+ * and a beat notes the number before it lists and asks the manager.  A
+ * key (task) whose operation is in flight, or finished after that note,
+ * is "busy" for the beat: its entries in the snapshots may predate the
+ * operation, so reconcile leaves it alone and the cache keeps what the
+ * operation itself recorded.  This is what prevents a second start of a
+ * task whose start the manager has not seen yet, a duplicate report, or
+ * a "container disappeared" for a container a worker just made.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "error.h"
+#include "log.h"
+#include "orch.pb-c.h"
+#include "reconcile.h"
+#include "rpc_client.h"
+
+#define AGENT_WORKERS_DEFAULT 8
+#define AGENT_WORKERS_MAX 64
+/* An Assignments of thousands of tasks is well under this; the cap only
+ * stops a peer that is not a manager from making us allocate at will. */
+#define AGENT_RPC_RECV_MAX (16 * 1024 * 1024)
+#define AGENT_RPC_TIMEOUT_MS 5000
+/* Shorter than the receive timeout, so that a request lost on a live
+ * connection gets a second chance within one call; every method the
+ * agent calls is idempotent. */
+#define AGENT_RPC_RESEND_MS 2000
+#define AGENT_SUB_RECV_MAX (64 * 1024)
+#define AGENT_SUB_POLL_MS 1000
+#define AGENT_RECONN_MIN_MS 100
+#define AGENT_RECONN_MAX_MS 2000
+#define AGENT_JOIN_BACKOFF_MIN_MS 100
+#define AGENT_JOIN_BACKOFF_MAX_MS 5000
+/* Beats between two lists of the driver's instances, the safety net for
+ * exits the driver's monitor missed. */
+#define AGENT_LIST_EVERY 5
+#define AGENT_HEARTBEAT_MIN_MS 50
+/* The least time between two beats, however many wake-ups come (a burst
+ * of notices or exits): each beat may list the driver's instances. */
+#define AGENT_BEAT_GAP_MS 50
+#define AGENT_NODE_ID_MAX 128
+#define AGENT_ERR_LEN 1024
+
+/* One action handed to the workers. */
+struct op {
+	struct op *next;
+	enum orch_action_kind kind;
+	char key[ORCH_HANDLE_LEN];
+	char task_id[ORCH_ID_LEN];
+	orch_task *task;                /* START: a copy of the desired task */
+	char handle[ORCH_HANDLE_LEN];
+	struct orch_report report;
+};
+
+/* What the agent is doing or has just done with one key. */
+struct opstate {
+	char key[ORCH_HANDLE_LEN];
+	bool in_flight;
+	uint64_t done_seq;              /* seq when the last op ended */
+};
+
+struct orch_agent {
+	/* The configuration, copied. */
+	char *manager_url;
+	char *events_url;
+	char *name;
+	char *address;
+	Orch__NodeRegistration__LabelsEntry *label_entries;
+	Orch__NodeRegistration__LabelsEntry **labels;
+	size_t n_labels;
+	double cpu;
+	int64_t memory_mb;
+	int heartbeat_ms;
+	int n_workers;
+
+	const struct orch_driver_ops *drv;
+	void *drv_state;
+
+	nng_socket req;
+	nng_socket sub;
+	bool req_open;
+	bool sub_open;
+	pthread_mutex_t rpc_mu;         /* one request at a time on req */
+
+	/* Beat thread only. */
+	int interval_ms;                /* the beat interval in force */
+	char sub_topic[AGENT_NODE_ID_MAX + 8];
+	char mgr_err[AGENT_ERR_LEN];    /* last manager failure logged */
+	char mgr_ok_msg[300];           /* "the manager at URL answers" */
+	char drv_err[AGENT_ERR_LEN];    /* last list failure logged */
+	int beats_since_list;
+
+	/* Everything below is under mu. */
+	pthread_mutex_t mu;
+	pthread_cond_t beat_cv;         /* CLOCK_MONOTONIC */
+	pthread_cond_t work_cv;
+	pthread_cond_t done_cv;
+	bool stopping;
+	bool wake;                      /* beat now */
+	bool list_dirty;                /* list before the next reconcile */
+	char node_id[AGENT_NODE_ID_MAX + 1];
+	struct orch_instance *inst;
+	size_t n_inst;
+	bool inst_valid;
+	struct opstate *ops;
+	size_t n_ops, cap_ops;
+	uint64_t seq;
+	struct op *q_head, *q_tail;
+	int workers_alive;
+
+	pthread_t beat_thread, notice_thread;
+	pthread_t *workers;
+	int n_started;                  /* workers started */
+	bool beat_started, notice_started;
+	bool sync_ok;                   /* mutexes and conds made */
+};
+
+/* ---- small helpers ---- */
+
+/* Copies s into buf, cut to fit at a character boundary: error texts go
+ * to the manager, which keeps them as JSON (UTF-8) text. */
+static void
+copy_str(char *buf, size_t len, const char *s)
+{
+	size_t n = s != NULL ? strnlen(s, len - 1) : 0;
+
+	if (s != NULL && s[n] != '\0') {
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	if (n > 0)
+		memcpy(buf, s, n);
+	buf[n] = '\0';
+}
+
+/* A node id goes into a topic ("node/<id> "): printable, no space. */
+static bool
+node_id_valid(const char *id)
+{
+	size_t n;
+
+	if (id == NULL || (n = strlen(id)) == 0 || n > AGENT_NODE_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)id[i];
+
+		if (c <= 0x20 || c >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static orch_task *
+task_copy(const orch_task *t)
+{
+	size_t n = orch__task__get_packed_size(t);
+	uint8_t *buf = malloc(n > 0 ? n : 1);
+	orch_task *c;
+
+	if (buf == NULL)
+		return NULL;
+	orch__task__pack(t, buf);
+	c = orch__task__unpack(NULL, n, buf);
+	free(buf);
+	return c;
+}
+
+static const char *
+status_name(int status)
+{
+	const char *s = orch_task_status_name(status);
+
+	return s != NULL ? s : "?";
+}
+
+/* The first 12 digits of a container id, as docker ps shows it. */
+static const char *
+short_id(const char *handle, char buf[16])
+{
+	if (handle == NULL || handle[0] == '\0')
+		return "(none)";
+	snprintf(buf, 16, "%.12s", handle);
+	return buf;
+}
+
+static bool
+agent_stopping(struct orch_agent *a)
+{
+	bool s;
+
+	pthread_mutex_lock(&a->mu);
+	s = a->stopping;
+	pthread_mutex_unlock(&a->mu);
+	return s;
+}
+
+static void
+agent_node_id(struct orch_agent *a, char buf[AGENT_NODE_ID_MAX + 1])
+{
+	pthread_mutex_lock(&a->mu);
+	memcpy(buf, a->node_id, sizeof(a->node_id));
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* Wakes the beat thread for a beat now (a notice, an exit). */
+static void
+agent_wake(struct orch_agent *a, bool relist)
+{
+	pthread_mutex_lock(&a->mu);
+	a->wake = true;
+	if (relist)
+		a->list_dirty = true;
+	pthread_cond_signal(&a->beat_cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+static void
+agent_relist(struct orch_agent *a)
+{
+	pthread_mutex_lock(&a->mu);
+	a->list_dirty = true;
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* Sleeps until deadline (monotonic ms), a stop, or (when honor_wake) a
+ * wake-up. */
+static void
+agent_wait(struct orch_agent *a, int64_t deadline, bool honor_wake)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&a->mu);
+	while (!a->stopping && !(honor_wake && a->wake) &&
+	    orch_mono_ms() < deadline) {
+		ts.tv_sec = (time_t)(deadline / 1000);
+		ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
+		pthread_cond_timedwait(&a->beat_cv, &a->mu, &ts);
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* Logs a failure of the manager (or the driver, with buf drv_err) once
+ * for as long as it repeats the same message. */
+static void
+agent_note_failure(char *last, const char *what, const char *err)
+{
+	if (strcmp(last, err) == 0) {
+		orch_debug("agent", "%s: %s", what, err);
+		return;
+	}
+	orch_warn("agent", "%s: %s (retrying)", what, err);
+	copy_str(last, AGENT_ERR_LEN, err);
+}
+
+static void
+agent_note_ok(char *last, const char *what)
+{
+	if (last[0] == '\0')
+		return;
+	orch_info("agent", "%s again", what);
+	last[0] = '\0';
+}
+
+/* Calls the manager.  The REQ socket has one request in flight at a time:
+ * concurrent callers would cancel each other's, so they queue here. */
+static int
+agent_rpc(struct orch_agent *a, const char *method, const ProtobufCMessage *in,
+    const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **out,
+    char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->rpc_mu);
+	rc = orch_rpc_call(a->req, method, in, out_desc, out, err, errlen);
+	pthread_mutex_unlock(&a->rpc_mu);
+	return rc;
+}
+
+/* ---- operation bookkeeping (under mu) ---- */
+
+static struct opstate *
+opstate_find(struct orch_agent *a, const char *key)
+{
+	for (size_t i = 0; i < a->n_ops; i++) {
+		if (strcmp(a->ops[i].key, key) == 0)
+			return &a->ops[i];
+	}
+	return NULL;
+}
+
+/* True when key must be left alone by a beat that started at seq0. */
+static bool
+opstate_busy(struct orch_agent *a, const char *key, uint64_t seq0)
+{
+	struct opstate *s = opstate_find(a, key);
+
+	return s != NULL && (s->in_flight || s->done_seq > seq0);
+}
+
+static int
+opstate_begin(struct orch_agent *a, const char *key)
+{
+	struct opstate *s = opstate_find(a, key), *grown;
+
+	if (s == NULL) {
+		if (a->n_ops == a->cap_ops) {
+			size_t cap = a->cap_ops > 0 ? a->cap_ops * 2 : 32;
+
+			if ((grown = realloc(a->ops, cap * sizeof(*grown))) ==
+			    NULL)
+				return ORCH_ENOMEM;
+			a->ops = grown;
+			a->cap_ops = cap;
+		}
+		s = &a->ops[a->n_ops++];
+		memset(s, 0, sizeof(*s));
+		copy_str(s->key, sizeof(s->key), key);
+	}
+	s->in_flight = true;
+	return ORCH_OK;
+}
+
+static void
+opstate_end(struct orch_agent *a, const char *key)
+{
+	struct opstate *s = opstate_find(a, key);
+
+	if (s == NULL)
+		return;
+	s->in_flight = false;
+	s->done_seq = ++a->seq;
+}
+
+/* Forgets keys that no beat from seq0 on considers busy. */
+static void
+opstate_prune(struct orch_agent *a, uint64_t seq0)
+{
+	for (size_t i = 0; i < a->n_ops;) {
+		if (!a->ops[i].in_flight && a->ops[i].done_seq <= seq0)
+			a->ops[i] = a->ops[--a->n_ops];
+		else
+			i++;
+	}
+}
+
+/* ---- the instance cache (under mu) ---- */
+
+/* Replaces the cache with a fresh list taken by a beat that started at
+ * seq0, keeping what operations recorded for keys busy since then.  Takes
+ * list (freed here). */
+static void
+cache_merge(struct orch_agent *a, struct orch_instance *list, size_t n,
+    uint64_t seq0)
+{
+	struct orch_instance *m;
+	size_t cnt = 0;
+	bool skipped = false;
+
+	if ((m = calloc(a->n_inst + n + 1, sizeof(*m))) == NULL) {
+		/* Keep the old view and try again on the next beat. */
+		a->list_dirty = true;
+		free(list);
+		return;
+	}
+	for (size_t i = 0; i < a->n_inst; i++) {
+		if (opstate_busy(a, orch_reconcile_key(&a->inst[i]), seq0)) {
+			m[cnt++] = a->inst[i];
+			skipped = true;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (opstate_busy(a, orch_reconcile_key(&list[i]), seq0)) {
+			skipped = true;
+			continue;
+		}
+		m[cnt++] = list[i];
+	}
+	free(a->inst);
+	free(list);
+	a->inst = m;
+	a->n_inst = cnt;
+	a->inst_valid = true;
+	/* An exit that raced with a busy key's operation may be hidden by
+	 * what the operation recorded: look again next beat. */
+	if (skipped)
+		a->list_dirty = true;
+}
+
+static void
+cache_drop(struct orch_agent *a, const char *key)
+{
+	for (size_t i = 0; i < a->n_inst;) {
+		if (strcmp(orch_reconcile_key(&a->inst[i]), key) == 0)
+			a->inst[i] = a->inst[--a->n_inst];
+		else
+			i++;
+	}
+}
+
+static void
+cache_put(struct orch_agent *a, const struct orch_instance *x)
+{
+	struct orch_instance *grown;
+
+	cache_drop(a, orch_reconcile_key(x));
+	if ((grown = realloc(a->inst, (a->n_inst + 1) * sizeof(*grown))) ==
+	    NULL) {
+		a->list_dirty = true;
+		return;
+	}
+	a->inst = grown;
+	a->inst[a->n_inst++] = *x;
+}
+
+/* ---- reports ---- */
+
+/* Sends r to the manager.  A report that fails is not queued anywhere:
+ * the manager's task still disagrees with the instance, so the next
+ * reconcile sends it again. */
+static int
+agent_report(struct orch_agent *a, const struct orch_report *r)
+{
+	Orch__TaskStatusUpdate u = ORCH__TASK_STATUS_UPDATE__INIT;
+	Orch__Task *out = NULL;
+	char node_id[AGENT_NODE_ID_MAX + 1], err[AGENT_ERR_LEN], cid[16];
+	char code[32] = "";
+	int rc;
+
+	agent_node_id(a, node_id);
+	if (node_id[0] == '\0') {
+		orch_debug("agent", "task %s: report %s held until the node is "
+		    "registered", r->task_id, status_name(r->status));
+		return ORCH_EAGAIN;
+	}
+	u.id = (char *)r->task_id;
+	u.has_status = true;
+	u.status = (Orch__TaskStatus)r->status;
+	if (r->container_id[0] != '\0')
+		u.container_id = (char *)r->container_id;
+	u.has_exit_code = r->has_exit_code;
+	u.exit_code = r->exit_code;
+	if (r->error[0] != '\0')
+		u.error = (char *)r->error;
+	u.node_id = node_id;
+	if (r->started_at_ms > 0) {
+		u.has_started_at_ms = true;
+		u.started_at_ms = r->started_at_ms;
+	}
+	if (r->finished_at_ms > 0) {
+		u.has_finished_at_ms = true;
+		u.finished_at_ms = r->finished_at_ms;
+	}
+	rc = agent_rpc(a, "orch.Manager/UpdateTaskStatus", &u.base,
+	    &orch__task__descriptor, (ProtobufCMessage **)&out, err,
+	    sizeof(err));
+	if (r->has_exit_code)
+		snprintf(code, sizeof(code), ", exit code %d", r->exit_code);
+	if (rc != ORCH_OK) {
+		if (agent_stopping(a))
+			return rc;
+		orch_warn("agent",
+		    "task %s: reporting %s (container %s%s) "
+		    "failed: %s; retried on a later beat",
+		    r->task_id, status_name(r->status),
+		    short_id(r->container_id, cid), code, err);
+		return rc;
+	}
+	orch_info("agent", "task %s: reported %s (container %s%s%s%s)",
+	    r->task_id, status_name(r->status), short_id(r->container_id, cid),
+	    code, r->error[0] != '\0' ? ": " : "", r->error);
+	orch__task__free_unpacked(out, NULL);
+	return ORCH_OK;
+}
+
+/* ---- operations (worker threads) ---- */
+
+static void
+op_start(struct orch_agent *a, struct op *op)
+{
+	struct orch_instance inst;
+	struct orch_report r;
+	char handle[ORCH_HANDLE_LEN] = "", err[AGENT_ERR_LEN], ierr[256];
+	char cid[16];
+	const char *image = op->task->spec != NULL &&
+	    op->task->spec->image != NULL ? op->task->spec->image : "";
+	int64_t t0 = orch_mono_ms();
+	int rc;
+
+	rc = a->drv->start(a->drv_state, op->task, handle, err, sizeof(err));
+	if (rc == ORCH_EUNAVAIL || rc == ORCH_ECONFLICT) {
+		/* Not the task's fault: the runtime is away, or its container
+		 * is being removed or still held by the node that had the task
+		 * before (agents sharing a daemon).  Neither lasts. */
+		orch_error("agent", "task %s: cannot start (image \"%s\"): %s; "
+		    "retried on a later beat", op->task_id, image, err);
+		agent_relist(a);
+		return;
+	}
+	if (rc != ORCH_OK) {
+		orch_error("agent", "task %s: start failed (image \"%s\"): %s",
+		    op->task_id, image, err);
+		memset(&r, 0, sizeof(r));
+		copy_str(r.task_id, sizeof(r.task_id), op->task_id);
+		r.status = ORCH__TASK_STATUS__TASK_STATUS_FAILED;
+		copy_str(r.error, sizeof(r.error), err);
+		agent_report(a, &r);
+		agent_relist(a);
+		return;
+	}
+	/* The start may have adopted a container that ran and ended while
+	 * no agent watched: report what it is, not what was asked. */
+	if (a->drv->inspect(a->drv_state, handle, &inst, ierr, sizeof(ierr)) !=
+	    ORCH_OK) {
+		orch_warn("agent",
+		    "task %s: container %s started but cannot be "
+		    "inspected: %s",
+		    op->task_id, short_id(handle, cid), ierr);
+		memset(&inst, 0, sizeof(inst));
+		copy_str(inst.handle, sizeof(inst.handle), handle);
+		inst.running = true;
+		inst.started_at_ms = orch_now_ms();
+	}
+	copy_str(inst.task_id, sizeof(inst.task_id), op->task_id);
+	pthread_mutex_lock(&a->mu);
+	cache_put(a, &inst);
+	pthread_mutex_unlock(&a->mu);
+	orch_info("agent", "task %s: container %s %s (image \"%s\", %lld ms)",
+	    op->task_id, short_id(handle, cid), inst.running ? "running" :
+	    inst.exited ? "already exited" : "created", image,
+	    (long long)(orch_mono_ms() - t0));
+	if (orch_reconcile_report(op->task, &inst, &r))
+		agent_report(a, &r);
+}
+
+static void
+op_stop(struct orch_agent *a, struct op *op)
+{
+	struct orch_instance inst;
+	struct orch_report r = op->report;
+	char err[AGENT_ERR_LEN], cid[16];
+	int rc;
+
+	if (op->handle[0] != '\0') {
+		rc = a->drv->stop(a->drv_state, op->handle, err, sizeof(err));
+		if (rc != ORCH_OK) {
+			orch_error("agent",
+			    "task %s: cannot stop container %s: "
+			    "%s; retried on a later beat",
+			    op->task_id, short_id(op->handle, cid), err);
+			agent_relist(a);
+			return;
+		}
+		orch_info("agent", "task %s: stopped container %s (stop "
+		    "requested)", op->task_id, short_id(op->handle, cid));
+		copy_str(r.container_id, sizeof(r.container_id), op->handle);
+		if (a->drv->inspect(a->drv_state, op->handle, &inst, err,
+		    sizeof(err)) == ORCH_OK && inst.exited) {
+			r.has_exit_code = true;
+			r.exit_code = inst.exit_code;
+			r.started_at_ms = inst.started_at_ms;
+			r.finished_at_ms = inst.finished_at_ms;
+		}
+	}
+	if (r.finished_at_ms == 0)
+		r.finished_at_ms = orch_now_ms();
+	/* The container stays until the manager knows, so that a retried
+	 * report still has its exit code. */
+	if (agent_report(a, &r) != ORCH_OK || op->handle[0] == '\0')
+		return;
+	if ((rc = a->drv->remove(a->drv_state, op->handle, err,
+	    sizeof(err))) != ORCH_OK) {
+		orch_error("agent", "task %s: cannot remove container %s: %s",
+		    op->task_id, short_id(op->handle, cid), err);
+		agent_relist(a);
+		return;
+	}
+	pthread_mutex_lock(&a->mu);
+	cache_drop(a, op->key);
+	pthread_mutex_unlock(&a->mu);
+	orch_info("agent", "task %s: removed container %s", op->task_id,
+	    short_id(op->handle, cid));
+}
+
+static void
+op_remove(struct orch_agent *a, struct op *op)
+{
+	char err[AGENT_ERR_LEN], cid[16];
+	const char *task = op->task_id[0] != '\0' ? op->task_id : "(none)";
+
+	if (a->drv->stop(a->drv_state, op->handle, err, sizeof(err)) !=
+	    ORCH_OK) {
+		orch_error("agent", "task %s: cannot stop unassigned container "
+		    "%s: %s; retried on a later beat", task,
+		    short_id(op->handle, cid), err);
+		agent_relist(a);
+		return;
+	}
+	if (a->drv->remove(a->drv_state, op->handle, err, sizeof(err)) !=
+	    ORCH_OK) {
+		orch_error("agent",
+		    "task %s: cannot remove unassigned container "
+		    "%s: %s; retried on a later beat",
+		    task, short_id(op->handle, cid), err);
+		agent_relist(a);
+		return;
+	}
+	pthread_mutex_lock(&a->mu);
+	cache_drop(a, op->key);
+	pthread_mutex_unlock(&a->mu);
+	orch_info("agent", "task %s: removed container %s (the manager no "
+	    "longer assigns it here)", task, short_id(op->handle, cid));
+}
+
+static void
+op_run(struct orch_agent *a, struct op *op)
+{
+	switch (op->kind) {
+	case ORCH_ACTION_START:
+		op_start(a, op);
+		break;
+	case ORCH_ACTION_REPORT:
+		agent_report(a, &op->report);
+		break;
+	case ORCH_ACTION_STOP:
+		op_stop(a, op);
+		break;
+	case ORCH_ACTION_REMOVE:
+		op_remove(a, op);
+		break;
+	}
+}
+
+static void
+op_free(struct op *op)
+{
+	if (op == NULL)
+		return;
+	orch_task_free(op->task);
+	free(op);
+}
+
+static void *
+agent_worker_main(void *arg)
+{
+	struct orch_agent *a = arg;
+	struct op *op;
+
+	for (;;) {
+		pthread_mutex_lock(&a->mu);
+		while (!a->stopping && a->q_head == NULL)
+			pthread_cond_wait(&a->work_cv, &a->mu);
+		if (a->stopping) {
+			pthread_mutex_unlock(&a->mu);
+			break;
+		}
+		op = a->q_head;
+		a->q_head = op->next;
+		if (a->q_head == NULL)
+			a->q_tail = NULL;
+		pthread_mutex_unlock(&a->mu);
+
+		op_run(a, op);
+
+		pthread_mutex_lock(&a->mu);
+		opstate_end(a, op->key);
+		pthread_mutex_unlock(&a->mu);
+		op_free(op);
+	}
+	pthread_mutex_lock(&a->mu);
+	a->workers_alive--;
+	pthread_cond_broadcast(&a->done_cv);
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+/* ---- the beat thread ---- */
+
+static void
+agent_subscribe(struct orch_agent *a, const char *node_id)
+{
+	char topic[sizeof(a->sub_topic)];
+	int rv;
+
+	snprintf(topic, sizeof(topic), "node/%s ", node_id);
+	if (strcmp(topic, a->sub_topic) == 0)
+		return;
+	if (a->sub_topic[0] != '\0')
+		(void)nng_socket_set(a->sub, NNG_OPT_SUB_UNSUBSCRIBE,
+		    a->sub_topic, strlen(a->sub_topic));
+	if ((rv = nng_socket_set(a->sub, NNG_OPT_SUB_SUBSCRIBE, topic,
+	    strlen(topic))) != 0) {
+		/* Only the fast path is lost: beats still come. */
+		orch_warn("agent", "cannot subscribe to notices \"%s\": %s",
+		    topic, nng_strerror(rv));
+		a->sub_topic[0] = '\0';
+		return;
+	}
+	copy_str(a->sub_topic, sizeof(a->sub_topic), topic);
+}
+
+static int
+agent_register(struct orch_agent *a)
+{
+	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
+	Orch__Node *node = NULL;
+	char *drivers[1] = {(char *)a->drv->name};
+	char err[AGENT_ERR_LEN], what[300];
+	int rc;
+
+	reg.name = a->name;
+	reg.address = a->address;
+	reg.n_labels = a->n_labels;
+	reg.labels = a->labels;
+	reg.has_cpu = true;
+	reg.cpu = a->cpu;
+	reg.has_memory_mb = true;
+	reg.memory_mb = a->memory_mb;
+	reg.n_drivers = 1;
+	reg.drivers = drivers;
+	reg.agent_version = (char *)ORCH_VERSION;
+	snprintf(what, sizeof(what), "registering with the manager at %s",
+	    a->manager_url);
+	rc = agent_rpc(a, "orch.Manager/RegisterNode", &reg.base,
+	    &orch__node__descriptor, (ProtobufCMessage **)&node, err,
+	    sizeof(err));
+	if (rc != ORCH_OK) {
+		if (!agent_stopping(a))
+			agent_note_failure(a->mgr_err, what, err);
+		goto out;
+	}
+	if (!node_id_valid(node->id)) {
+		agent_note_failure(a->mgr_err, what, "the manager answered "
+		    "without a valid node id");
+		rc = ORCH_EPROTO;
+		goto out;
+	}
+	agent_note_ok(a->mgr_err, a->mgr_ok_msg);
+	pthread_mutex_lock(&a->mu);
+	copy_str(a->node_id, sizeof(a->node_id), node->id);
+	pthread_mutex_unlock(&a->mu);
+	agent_subscribe(a, node->id);
+	orch_info("agent", "registered with the manager at %s as node %s "
+	    "(name \"%s\", %.2f CPUs, %lld MB)", a->manager_url, node->id,
+	    a->name, a->cpu, (long long)a->memory_mb);
+out:
+	if (node != NULL)
+		orch__node__free_unpacked(node, NULL);
+	return rc;
+}
+
+/* Reconciles one heartbeat's answer and queues the actions. */
+static void
+agent_reconcile(struct orch_agent *a, const Orch__Assignments *as,
+    uint64_t seq0)
+{
+	struct orch_reconcile_input in = {0};
+	struct orch_action *acts = NULL;
+	const char **busy = NULL;
+	size_t n = 0, nbusy = 0;
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	if (a->stopping || !a->inst_valid)
+		goto out;
+	if (a->n_ops > 0 && (busy = calloc(a->n_ops, sizeof(*busy))) == NULL)
+		goto out;
+	for (size_t i = 0; i < a->n_ops; i++) {
+		if (a->ops[i].in_flight || a->ops[i].done_seq > seq0)
+			busy[nbusy++] = a->ops[i].key;
+	}
+	in.tasks = (const orch_task *const *)as->tasks;
+	in.n_tasks = as->n_tasks;
+	in.instances = a->inst;
+	in.n_instances = a->n_inst;
+	in.busy = busy;
+	in.n_busy = nbusy;
+	if ((rc = orch_reconcile(&in, &acts, &n)) != ORCH_OK) {
+		orch_error("agent", "reconcile: %s", orch_strerror(rc));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct orch_action *x = &acts[i];
+		struct op *op = calloc(1, sizeof(*op));
+
+		if (op == NULL || (x->kind == ORCH_ACTION_START &&
+		    (op->task = task_copy(x->task)) == NULL) ||
+		    opstate_begin(a, x->key) != ORCH_OK) {
+			/* Retried by a later beat, which sees the same gap. */
+			orch_error("agent", "task %s: %s: out of memory",
+			    x->key, orch_action_kind_name(x->kind));
+			op_free(op);
+			continue;
+		}
+		op->kind = x->kind;
+		copy_str(op->key, sizeof(op->key), x->key);
+		if (x->task != NULL)
+			copy_str(op->task_id, sizeof(op->task_id), x->task->id);
+		else if (x->kind == ORCH_ACTION_REMOVE && strcmp(x->key,
+		    x->handle) != 0)
+			copy_str(op->task_id, sizeof(op->task_id), x->key);
+		copy_str(op->handle, sizeof(op->handle), x->handle);
+		op->report = x->report;
+		orch_debug("agent", "task %s: %s queued", x->key,
+		    orch_action_kind_name(x->kind));
+		if (a->q_tail != NULL)
+			a->q_tail->next = op;
+		else
+			a->q_head = op;
+		a->q_tail = op;
+	}
+	if (n > 0)
+		pthread_cond_broadcast(&a->work_cv);
+out:
+	pthread_mutex_unlock(&a->mu);
+	free(acts);
+	free(busy);
+}
+
+static void
+agent_beat(struct orch_agent *a)
+{
+	Orch__HeartbeatRequest hb = ORCH__HEARTBEAT_REQUEST__INIT;
+	Orch__Assignments *as = NULL;
+	struct orch_instance *list = NULL;
+	char node_id[AGENT_NODE_ID_MAX + 1], err[AGENT_ERR_LEN];
+	size_t nlist = 0;
+	uint64_t seq0;
+	bool need_list;
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	a->wake = false;
+	seq0 = a->seq;
+	opstate_prune(a, seq0);
+	need_list = !a->inst_valid || a->list_dirty ||
+	    a->beats_since_list >= AGENT_LIST_EVERY;
+	a->list_dirty = false;
+	memcpy(node_id, a->node_id, sizeof(node_id));
+	pthread_mutex_unlock(&a->mu);
+	a->beats_since_list++;
+
+	if (need_list) {
+		rc = a->drv->list(a->drv_state, &list, &nlist, err,
+		    sizeof(err));
+		if (rc != ORCH_OK) {
+			agent_note_failure(a->drv_err, "listing this node's "
+			    "containers", err);
+			agent_relist(a);
+		} else {
+			agent_note_ok(a->drv_err, "this node's containers "
+			    "can be listed");
+			pthread_mutex_lock(&a->mu);
+			cache_merge(a, list, nlist, seq0);
+			pthread_mutex_unlock(&a->mu);
+			list = NULL;
+			a->beats_since_list = 0;
+		}
+	}
+
+	hb.node_id = node_id;
+	rc = agent_rpc(a, "orch.Manager/Heartbeat", &hb.base,
+	    &orch__assignments__descriptor, (ProtobufCMessage **)&as, err,
+	    sizeof(err));
+	if (rc == ORCH_ENOENT) {
+		orch_warn("agent", "heartbeat: %s; registering again", err);
+		pthread_mutex_lock(&a->mu);
+		if (strcmp(a->node_id, node_id) == 0)
+			a->node_id[0] = '\0';
+		pthread_mutex_unlock(&a->mu);
+		goto out;
+	}
+	if (rc != ORCH_OK) {
+		char what[300];
+
+		if (agent_stopping(a))
+			goto out;
+		snprintf(what, sizeof(what), "heartbeat to the manager at %s",
+		    a->manager_url);
+		agent_note_failure(a->mgr_err, what, err);
+		goto out;
+	}
+	agent_note_ok(a->mgr_err, a->mgr_ok_msg);
+	if (as->node_id != NULL && as->node_id[0] != '\0' &&
+	    strcmp(as->node_id, node_id) != 0) {
+		orch_warn("agent",
+		    "heartbeat: assignments for node \"%s\", not "
+		    "%s: ignored",
+		    as->node_id, node_id);
+		goto out;
+	}
+	/* The manager may want beats more often than configured (it judges
+	 * a node's health by them), never less. */
+	a->interval_ms = a->heartbeat_ms;
+	if (as->has_heartbeat_ms &&
+	    as->heartbeat_ms >= AGENT_HEARTBEAT_MIN_MS &&
+	    as->heartbeat_ms < a->interval_ms)
+		a->interval_ms = as->heartbeat_ms;
+	agent_reconcile(a, as, seq0);
+out:
+	free(list);
+	if (as != NULL)
+		orch__assignments__free_unpacked(as, NULL);
+}
+
+static void *
+agent_beat_main(void *arg)
+{
+	struct orch_agent *a = arg;
+	int backoff = AGENT_JOIN_BACKOFF_MIN_MS;
+	char node_id[AGENT_NODE_ID_MAX + 1];
+	int64_t t0;
+
+	while (!agent_stopping(a)) {
+		agent_node_id(a, node_id);
+		if (node_id[0] == '\0') {
+			if (agent_register(a) != ORCH_OK) {
+				agent_wait(a, orch_mono_ms() + backoff, false);
+				backoff *= 2;
+				if (backoff > AGENT_JOIN_BACKOFF_MAX_MS)
+					backoff = AGENT_JOIN_BACKOFF_MAX_MS;
+				continue;
+			}
+			backoff = AGENT_JOIN_BACKOFF_MIN_MS;
+		}
+		t0 = orch_mono_ms();
+		agent_beat(a);
+		agent_wait(a, t0 + AGENT_BEAT_GAP_MS, false);
+		agent_wait(a, t0 + a->interval_ms, true);
+	}
+	return NULL;
+}
+
+/* ---- the notice thread ---- */
+
+static void *
+agent_notice_main(void *arg)
+{
+	struct orch_agent *a = arg;
+	char node_id[AGENT_NODE_ID_MAX + 1], topic[AGENT_NODE_ID_MAX + 8];
+	Orch__NodeNotice *nn;
+	nng_msg *msg;
+	size_t tlen, len;
+	const char *body;
+	int rv;
+
+	for (;;) {
+		rv = nng_recvmsg(a->sub, &msg, 0);
+		if (agent_stopping(a)) {
+			if (rv == 0)
+				nng_msg_free(msg);
+			break;
+		}
+		if (rv == NNG_ETIMEDOUT)
+			continue;
+		if (rv == NNG_ECLOSED)
+			break;
+		if (rv != 0) {
+			orch_debug("agent", "notices: %s", nng_strerror(rv));
+			continue;
+		}
+		agent_node_id(a, node_id);
+		snprintf(topic, sizeof(topic), "node/%s ", node_id);
+		tlen = strlen(topic);
+		body = nng_msg_body(msg);
+		len = nng_msg_len(msg);
+		/* The SUB socket filters by prefix already; checked again so
+		 * that a notice for an old id of this node is ignored. */
+		if (node_id[0] == '\0' || len < tlen ||
+		    memcmp(body, topic, tlen) != 0) {
+			nng_msg_free(msg);
+			continue;
+		}
+		/* The notice carries no state; it is read only to refuse one
+		 * addressed to another node under a matching topic. */
+		nn = orch__node_notice__unpack(NULL, len - tlen,
+		    (const uint8_t *)body + tlen);
+		if (nn == NULL || nn->node_id == NULL ||
+		    strcmp(nn->node_id, node_id) == 0) {
+			orch_debug("agent", "notice for node %s: beating now",
+			    node_id);
+			agent_wake(a, false);
+		}
+		if (nn != NULL)
+			orch__node_notice__free_unpacked(nn, NULL);
+		nng_msg_free(msg);
+	}
+	return NULL;
+}
+
+/* The driver's exit callback: a container ended; list and beat now. */
+static void
+agent_on_exit(void *arg, const char *task_id, const char *handle,
+    int exit_code)
+{
+	struct orch_agent *a = arg;
+	char cid[16];
+
+	orch_debug("agent", "task %s: container %s exited with code %d",
+	    task_id, short_id(handle, cid), exit_code);
+	agent_wake(a, true);
+}
+
+/* ---- lifecycle ---- */
+
+static int
+agent_sockets_open(struct orch_agent *a, char *err, size_t errlen)
+{
+	int rv;
+
+	if ((rv = nng_req0_open(&a->req)) != 0) {
+		snprintf(err, errlen, "cannot open an NNG REQ socket: %s",
+		    nng_strerror(rv));
+		return orch_err_from_nng(rv);
+	}
+	a->req_open = true;
+	if ((rv = nng_socket_set_size(a->req, NNG_OPT_RECVMAXSZ,
+	    AGENT_RPC_RECV_MAX)) != 0 ||
+	    (rv = nng_socket_set_ms(a->req, NNG_OPT_RECVTIMEO,
+	    AGENT_RPC_TIMEOUT_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(a->req, NNG_OPT_SENDTIMEO,
+	    AGENT_RPC_TIMEOUT_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(a->req, NNG_OPT_REQ_RESENDTIME,
+	    AGENT_RPC_RESEND_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(a->req, NNG_OPT_RECONNMINT,
+	    AGENT_RECONN_MIN_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(a->req, NNG_OPT_RECONNMAXT,
+	    AGENT_RECONN_MAX_MS)) != 0) {
+		snprintf(err, errlen, "cannot set up the REQ socket: %s",
+		    nng_strerror(rv));
+		return orch_err_from_nng(rv);
+	}
+	/* Non-blocking: the manager need not be up, and a dialer that
+	 * loses its connection redials by itself. */
+	if ((rv = nng_dial(a->req, a->manager_url, NULL, NNG_FLAG_NONBLOCK)) !=
+	    0) {
+		snprintf(err, errlen, "cannot dial the manager at %s: %s",
+		    a->manager_url, nng_strerror(rv));
+		return orch_err_from_nng(rv);
+	}
+
+	if ((rv = nng_sub0_open(&a->sub)) != 0) {
+		snprintf(err, errlen, "cannot open an NNG SUB socket: %s",
+		    nng_strerror(rv));
+		return orch_err_from_nng(rv);
+	}
+	a->sub_open = true;
+	if ((rv = nng_socket_set_size(a->sub, NNG_OPT_RECVMAXSZ,
+	    AGENT_SUB_RECV_MAX)) != 0 ||
+	    (rv = nng_socket_set_ms(a->sub, NNG_OPT_RECVTIMEO,
+	    AGENT_SUB_POLL_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(a->sub, NNG_OPT_RECONNMINT,
+	    AGENT_RECONN_MIN_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(a->sub, NNG_OPT_RECONNMAXT,
+	    AGENT_RECONN_MAX_MS)) != 0) {
+		snprintf(err, errlen, "cannot set up the SUB socket: %s",
+		    nng_strerror(rv));
+		return orch_err_from_nng(rv);
+	}
+	if ((rv = nng_dial(a->sub, a->events_url, NULL, NNG_FLAG_NONBLOCK)) !=
+	    0) {
+		snprintf(err, errlen,
+		    "cannot dial the manager's notices at %s: "
+		    "%s",
+		    a->events_url, nng_strerror(rv));
+		return orch_err_from_nng(rv);
+	}
+	return ORCH_OK;
+}
+
+static int
+agent_config_copy(struct orch_agent *a, const struct orch_agent_config *cfg)
+{
+	if ((a->manager_url = strdup(cfg->manager_url)) == NULL ||
+	    (a->events_url = strdup(cfg->events_url)) == NULL ||
+	    (a->name = strdup(cfg->name)) == NULL ||
+	    (a->address = strdup(cfg->address != NULL ? cfg->address : "")) ==
+	    NULL)
+		return ORCH_ENOMEM;
+	if (cfg->n_labels > 0) {
+		a->label_entries = calloc(cfg->n_labels,
+		    sizeof(*a->label_entries));
+		a->labels = calloc(cfg->n_labels, sizeof(*a->labels));
+		if (a->label_entries == NULL || a->labels == NULL)
+			return ORCH_ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->n_labels; i++) {
+		Orch__NodeRegistration__LabelsEntry init =
+		    ORCH__NODE_REGISTRATION__LABELS_ENTRY__INIT;
+
+		a->label_entries[i] = init;
+		a->labels[i] = &a->label_entries[i];
+		a->n_labels = i + 1;
+		if ((a->label_entries[i].key = strdup(cfg->labels[i].key)) ==
+		    NULL || (a->label_entries[i].value =
+		    strdup(cfg->labels[i].value)) == NULL)
+			return ORCH_ENOMEM;
+	}
+	a->cpu = cfg->cpu;
+	a->memory_mb = cfg->memory_mb;
+	a->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
+	a->interval_ms = a->heartbeat_ms;
+	a->n_workers = cfg->workers > 0 ? cfg->workers : AGENT_WORKERS_DEFAULT;
+	if (a->n_workers > AGENT_WORKERS_MAX)
+		a->n_workers = AGENT_WORKERS_MAX;
+	a->drv = cfg->driver;
+	snprintf(a->mgr_ok_msg, sizeof(a->mgr_ok_msg), "the manager at %.200s "
+	    "answers", a->manager_url);
+	return ORCH_OK;
+}
+
+static int
+agent_sync_init(struct orch_agent *a)
+{
+	pthread_condattr_t ca;
+	int rv;
+
+	if ((rv = pthread_condattr_init(&ca)) != 0)
+		return orch_err_from_errno(rv);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rv = pthread_cond_init(&a->beat_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rv != 0)
+		return orch_err_from_errno(rv);
+	if ((rv = pthread_mutex_init(&a->mu, NULL)) != 0) {
+		pthread_cond_destroy(&a->beat_cv);
+		return orch_err_from_errno(rv);
+	}
+	if ((rv = pthread_mutex_init(&a->rpc_mu, NULL)) != 0) {
+		pthread_mutex_destroy(&a->mu);
+		pthread_cond_destroy(&a->beat_cv);
+		return orch_err_from_errno(rv);
+	}
+	/* Plain conds and default mutexes cannot fail on Linux past this
+	 * point (no allocation), so no further unwinding. */
+	pthread_cond_init(&a->work_cv, NULL);
+	pthread_cond_init(&a->done_cv, NULL);
+	a->sync_ok = true;
+	return ORCH_OK;
+}
+
+int
+orch_agent_new(const struct orch_agent_config *cfg, struct orch_agent **out,
+    char *err, size_t errlen)
+{
+	struct orch_driver_config dc = {0};
+	struct orch_agent *a;
+	char derr[AGENT_ERR_LEN];
+	int rc;
+
+	*out = NULL;
+	if (cfg->driver == NULL || cfg->manager_url == NULL ||
+	    cfg->events_url == NULL || cfg->name == NULL) {
+		snprintf(err, errlen, "agent: incomplete configuration");
+		return ORCH_EINVAL;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		snprintf(err, errlen, "agent: out of memory");
+		return ORCH_ENOMEM;
+	}
+	if ((rc = agent_config_copy(a, cfg)) != ORCH_OK ||
+	    (rc = agent_sync_init(a)) != ORCH_OK) {
+		snprintf(err, errlen, "agent: %s", orch_strerror(rc));
+		goto out;
+	}
+
+	dc.node_name = a->name;
+	dc.docker_socket = cfg->docker_socket;
+	dc.on_exit = agent_on_exit;
+	dc.on_exit_arg = a;
+	dc.stop_timeout_s = cfg->stop_timeout_s;
+	if ((rc = a->drv->init(&dc, &a->drv_state, derr, sizeof(derr))) !=
+	    ORCH_OK) {
+		snprintf(err, errlen, "%s", derr);
+		goto out;
+	}
+	if (a->cpu <= 0 || a->memory_mb <= 0) {
+		double cpu;
+		int64_t mem;
+
+		if ((rc = a->drv->capacity(a->drv_state, &cpu, &mem, derr,
+		    sizeof(derr))) != ORCH_OK) {
+			snprintf(err, errlen, "cannot read the host's capacity "
+			    "(give --cpu and --memory): %s", derr);
+			goto out;
+		}
+		if (a->cpu <= 0)
+			a->cpu = cpu;
+		if (a->memory_mb <= 0)
+			a->memory_mb = mem;
+	}
+	if ((rc = agent_sockets_open(a, err, errlen)) != ORCH_OK)
+		goto out;
+	*out = a;
+	a = NULL;
+out:
+	orch_agent_free(a);
+	return rc;
+}
+
+void
+orch_agent_capacity(const struct orch_agent *a, double *cpu, int64_t *memory_mb)
+{
+	*cpu = a->cpu;
+	*memory_mb = a->memory_mb;
+}
+
+int
+orch_agent_start(struct orch_agent *a, char *err, size_t errlen)
+{
+	int rv;
+
+	if ((a->workers = calloc((size_t)a->n_workers, sizeof(*a->workers))) ==
+	    NULL) {
+		snprintf(err, errlen, "agent: out of memory");
+		return ORCH_ENOMEM;
+	}
+	for (int i = 0; i < a->n_workers; i++) {
+		if ((rv = pthread_create(
+		         &a->workers[i], NULL, agent_worker_main, a)) != 0)
+			goto fail;
+		pthread_mutex_lock(&a->mu);
+		a->workers_alive++;
+		pthread_mutex_unlock(&a->mu);
+		a->n_started++;
+	}
+	if ((rv = pthread_create(&a->notice_thread, NULL, agent_notice_main,
+	    a)) != 0)
+		goto fail;
+	a->notice_started = true;
+	if ((rv = pthread_create(&a->beat_thread, NULL, agent_beat_main, a)) !=
+	    0)
+		goto fail;
+	a->beat_started = true;
+	orch_info("agent", "node \"%s\": manager %s, notices %s, driver %s, "
+	    "%d workers, heartbeat %d ms", a->name, a->manager_url,
+	    a->events_url, a->drv->name, a->n_workers, a->heartbeat_ms);
+	return ORCH_OK;
+fail:
+	snprintf(err, errlen, "agent: cannot start a thread: %s",
+	    strerror(rv));
+	orch_agent_stop(a, 5000);
+	return orch_err_from_errno(rv);
+}
+
+bool
+orch_agent_stop(struct orch_agent *a, int grace_ms)
+{
+	struct timespec ts;
+	struct op *op;
+	int64_t deadline;
+	bool all = true;
+
+	pthread_mutex_lock(&a->mu);
+	a->stopping = true;
+	/* Queued work is dropped: whoever runs next sees the same gap. */
+	while ((op = a->q_head) != NULL) {
+		a->q_head = op->next;
+		opstate_end(a, op->key);
+		op_free(op);
+	}
+	a->q_tail = NULL;
+	pthread_cond_broadcast(&a->beat_cv);
+	pthread_cond_broadcast(&a->work_cv);
+	pthread_mutex_unlock(&a->mu);
+
+	/* Closing the sockets ends calls in progress at once (ECLOSED):
+	 * nothing the manager is told from here on matters. */
+	if (a->sub_open) {
+		nng_close(a->sub);
+		a->sub_open = false;
+	}
+	if (a->req_open) {
+		nng_close(a->req);
+		a->req_open = false;
+	}
+	if (a->beat_started) {
+		pthread_join(a->beat_thread, NULL);
+		a->beat_started = false;
+	}
+	if (a->notice_started) {
+		pthread_join(a->notice_thread, NULL);
+		a->notice_started = false;
+	}
+
+	/* A worker may be in a long driver call (a stop waits out its
+	 * grace period, a pull can take minutes). */
+	deadline = orch_now_ms() + (grace_ms > 0 ? grace_ms : 0);
+	ts.tv_sec = (time_t)(deadline / 1000);
+	ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
+	pthread_mutex_lock(&a->mu);
+	while (a->workers_alive > 0) {
+		if (pthread_cond_timedwait(&a->done_cv, &a->mu, &ts) ==
+		    ETIMEDOUT)
+			break;
+	}
+	if (a->workers_alive > 0) {
+		orch_warn("agent", "%d operations still running after %d ms; "
+		    "leaving them unfinished", a->workers_alive, grace_ms);
+		all = false;
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (!all)
+		return false;
+	for (int i = 0; i < a->n_started; i++)
+		pthread_join(a->workers[i], NULL);
+	a->n_started = 0;
+	return true;
+}
+
+void
+orch_agent_free(struct orch_agent *a)
+{
+	struct op *op;
+
+	if (a == NULL)
+		return;
+	if (a->sub_open)
+		nng_close(a->sub);
+	if (a->req_open)
+		nng_close(a->req);
+	/* The driver's monitor calls agent_on_exit until fini returns. */
+	if (a->drv_state != NULL)
+		a->drv->fini(a->drv_state);
+	while ((op = a->q_head) != NULL) {
+		a->q_head = op->next;
+		op_free(op);
+	}
+	if (a->sync_ok) {
+		pthread_cond_destroy(&a->done_cv);
+		pthread_cond_destroy(&a->work_cv);
+		pthread_cond_destroy(&a->beat_cv);
+		pthread_mutex_destroy(&a->rpc_mu);
+		pthread_mutex_destroy(&a->mu);
+	}
+	for (size_t i = 0; i < a->n_labels; i++) {
+		free(a->label_entries[i].key);
+		free(a->label_entries[i].value);
+	}
+	free(a->label_entries);
+	free(a->labels);
+	free(a->workers);
+	free(a->ops);
+	free(a->inst);
+	free(a->address);
+	free(a->name);
+	free(a->events_url);
+	free(a->manager_url);
+	free(a);
+}

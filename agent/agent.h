@@ -1,0 +1,83 @@
+/*
+ * agent.h: the agent's core.  It joins the manager, beats, and makes the
+ * node run what the manager assigns, through a driver.
+ *
+ * Threads (all started by orch_agent_start):
+ *  - the beat thread registers the node (again whenever the manager has
+ *    forgotten it), sends a Heartbeat every interval, refreshes the
+ *    driver's list of instances now and then, and reconciles on every
+ *    answer (reconcile.h), handing the actions to the workers;
+ *  - the notice thread receives NodeNotices on the SUB socket and wakes
+ *    the beat thread (so does the driver's exit callback);
+ *  - a pool of workers runs the actions (driver calls, reports), so that
+ *    many containers start at once.  The manager's REQ socket takes one
+ *    request at a time: every RPC goes through one mutex.
+ *
+ * The agent never stops an instance because it lost the manager or
+ * because it is itself stopping: work goes on without either.
+ */
+#ifndef ORCH_AGENT_H
+#define ORCH_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driver.h"
+
+/* The most labels a node may carry. */
+#define ORCH_AGENT_LABELS_MAX 64
+
+struct orch_agent_label {
+	const char *key;
+	const char *value;
+};
+
+struct orch_agent_config {
+	const char *manager_url;        /* NNG REQ to the manager's --rpc */
+	const char *events_url;         /* NNG SUB to the manager's --pub */
+	const char *name; /* node name, also the orch.node label */
+	const char *address;            /* for people; no traffic goes there */
+	const struct orch_agent_label *labels;
+	size_t n_labels;
+	double cpu;                     /* capacity; <= 0: ask the driver */
+	int64_t memory_mb;              /* capacity; <= 0: ask the driver */
+	int heartbeat_ms;               /* beat interval */
+	const struct orch_driver_ops *driver;
+	const char *docker_socket;      /* driver config */
+	int stop_timeout_s;             /* driver config */
+	int workers;                    /* action threads (0: 8) */
+};
+
+struct orch_agent;
+
+/*
+ * Creates an agent: copies cfg, starts the driver (which must answer:
+ * ORCH_EUNAVAIL when the runtime cannot be reached), reads the capacity
+ * the config leaves open, and dials the manager (in the background: the
+ * manager need not be up).  Starts no thread of its own yet.  On error err
+ * says what failed.
+ */
+int orch_agent_new(const struct orch_agent_config *cfg,
+    struct orch_agent **out /* OUT */, char *err, size_t errlen);
+
+/* The capacity the agent will register with (after orch_agent_new). */
+void orch_agent_capacity(const struct orch_agent *a, double *cpu /* OUT */,
+    int64_t *memory_mb /* OUT */);
+
+/* Starts the threads.  Returns ORCH_OK or an error (nothing started). */
+int orch_agent_start(struct orch_agent *a, char *err, size_t errlen);
+
+/*
+ * Stops the threads: queued actions are dropped (the next agent redoes
+ * them), actions under way are given grace_ms to finish.  Returns true
+ * when every thread ended; false when some action is still running, in
+ * which case orch_agent_free must not be called (the process is about to
+ * exit and the driver is still in use).
+ */
+bool orch_agent_stop(struct orch_agent *a, int grace_ms);
+
+/* Frees the agent (stopped first, or never started).  NULL is a no-op. */
+void orch_agent_free(struct orch_agent *a);
+
+#endif

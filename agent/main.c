@@ -1,0 +1,495 @@
+/*
+ * main.c: orch-agent, the worker.  Joins the manager named by --manager,
+ * runs the tasks it assigns to this node as Docker containers, and reports
+ * what becomes of them, until SIGINT or SIGTERM.  Stopping the agent does
+ * not stop the containers: the next agent on the node adopts them.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <math.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <nng/nng.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "driver.h"
+#include "error.h"
+#include "log.h"
+#include "task.h"
+
+#define NAME_MAX_LEN 128
+#define LABEL_KEY_MAX 128
+#define LABEL_VALUE_MAX 256
+#define HEARTBEAT_MIN_S 0.05
+#define HEARTBEAT_MAX_S 3600.0
+/* Beyond the stop timeout, how long a stopping agent waits for a driver
+ * call under way before it leaves it unfinished. */
+#define EXIT_GRACE_MS 5000
+
+struct config {
+	const char *manager;
+	const char *events;
+	const char *name;
+	const char *docker;
+	struct orch_agent_label labels[ORCH_AGENT_LABELS_MAX];
+	size_t n_labels;
+	double cpu;
+	int64_t memory_mb;
+	int heartbeat_ms;
+	int stop_timeout_s;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "Usage: orch-agent [OPTIONS]\n"
+	    "\n"
+	    "The orch worker: joins the manager, runs the tasks it assigns to\n"
+	    "this node as Docker containers and reports what becomes of them.\n"
+	    "\n"
+	    "Options:\n"
+	    "  --manager URL           the manager's RPC socket (its --rpc)\n"
+	    "                          (default tcp://127.0.0.1:3001)\n"
+	    "  --events URL            the manager's notice socket (its "
+	    "--pub)\n"
+	    "                          (default tcp://127.0.0.1:3002)\n"
+	    "  --name NAME             node name (default: the host name);\n"
+	    "                          letters, digits, '.', '_', '-'\n"
+	    "  --label K=V             a node label; repeatable\n"
+	    "  --cpu N                 CPU capacity in cores (default: "
+	    "Docker's)\n"
+	    "  --memory MB             memory capacity in MB (default: "
+	    "Docker's)\n"
+	    "  --docker PATH           Docker's unix socket\n"
+	    "                          (default /var/run/docker.sock)\n"
+	    "  --heartbeat SECONDS     beat interval, fractions allowed\n"
+	    "                          (default 1)\n"
+	    "  --stop-timeout SECONDS  grace before SIGKILL when a task is\n"
+	    "                          stopped (default 10)\n"
+	    "  --log-level LEVEL       debug, info, warn or error (default "
+	    "info)\n"
+	    "  -h, --help              show this help and exit\n"
+	    "  --version               print the version and exit\n");
+}
+
+static bool
+name_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+/* Node names become Docker label values and filters, log text and API
+ * fields: a conservative alphabet keeps them safe in all of them. */
+static bool
+name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > NAME_MAX_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!name_char(s[i]))
+			return false;
+	}
+	return true;
+}
+
+/* Splits "K=V" in place (arg is argv's own storage) and checks both. */
+static int
+label_parse(char *arg, struct config *cfg)
+{
+	char *eq = strchr(arg, '=');
+	const char *k, *v;
+	size_t kn, vn;
+
+	if (eq == NULL) {
+		fprintf(stderr, "orch-agent: --label wants K=V, got \"%s\"\n",
+		    arg);
+		return -1;
+	}
+	*eq = '\0';
+	k = arg;
+	v = eq + 1;
+	kn = strlen(k);
+	vn = strlen(v);
+	if (kn == 0 || kn > LABEL_KEY_MAX || !((k[0] >= 'A' && k[0] <= 'Z') ||
+	    (k[0] >= 'a' && k[0] <= 'z') || (k[0] >= '0' && k[0] <= '9'))) {
+		fprintf(stderr,
+		    "orch-agent: --label: the key \"%s\" must be 1 to "
+		    "%d characters starting with a letter or digit\n",
+		    k, LABEL_KEY_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < kn; i++) {
+		if (!name_char(k[i]) && k[i] != '/') {
+			fprintf(stderr,
+			    "orch-agent: --label: the key \"%s\" may "
+			    "hold only letters, digits, '.', '_', '-', '/'\n",
+			    k);
+			return -1;
+		}
+	}
+	if (vn > LABEL_VALUE_MAX) {
+		fprintf(stderr,
+		    "orch-agent: --label %s: the value is longer than "
+		    "%d bytes\n",
+		    k, LABEL_VALUE_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < vn; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c < 0x20 || c >= 0x7f) {
+			fprintf(stderr,
+			    "orch-agent: --label %s: the value may hold "
+			    "only printable ASCII\n",
+			    k);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < cfg->n_labels; i++) {
+		if (strcmp(cfg->labels[i].key, k) == 0) {
+			fprintf(
+			    stderr, "orch-agent: --label %s given twice\n", k);
+			return -1;
+		}
+	}
+	if (cfg->n_labels >= ORCH_AGENT_LABELS_MAX) {
+		fprintf(stderr, "orch-agent: at most %d labels\n",
+		    ORCH_AGENT_LABELS_MAX);
+		return -1;
+	}
+	cfg->labels[cfg->n_labels].key = k;
+	cfg->labels[cfg->n_labels].value = v;
+	cfg->n_labels++;
+	return 0;
+}
+
+static int
+parse_double(const char *flag, const char *s, double min, double max,
+    double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < min ||
+	    v > max) {
+		fprintf(stderr,
+		    "orch-agent: %s wants a number from %g to %g, got "
+		    "\"%s\"\n",
+		    flag, min, max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_int64(const char *flag, const char *s, long long min, long long max,
+    long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		fprintf(stderr,
+		    "orch-agent: %s wants an integer from %lld to %lld, "
+		    "got \"%s\"\n",
+		    flag, min, max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+url_check(const char *flag, const char *s)
+{
+	nng_url *u = NULL;
+	int rv;
+
+	if ((rv = nng_url_parse(&u, s)) != 0) {
+		fprintf(stderr,
+		    "orch-agent: %s: \"%s\" is not a URL NNG can dial "
+		    "(%s); for example tcp://127.0.0.1:3001\n",
+		    flag, s, nng_strerror(rv));
+		return -1;
+	}
+	nng_url_free(u);
+	return 0;
+}
+
+/* Returns 0 to go on, 1 to exit successfully, 2 on a usage error. */
+static int
+parse_args(int argc, char **argv, struct config *cfg)
+{
+	enum { OPT_MANAGER = 256, OPT_EVENTS, OPT_NAME, OPT_LABEL, OPT_CPU,
+	    OPT_MEMORY, OPT_DOCKER, OPT_HEARTBEAT, OPT_STOP, OPT_LOG,
+	    OPT_VERSION };
+	static const struct option opts[] = {
+		{"manager", required_argument, NULL, OPT_MANAGER},
+		{"events", required_argument, NULL, OPT_EVENTS},
+		{"name", required_argument, NULL, OPT_NAME},
+		{"label", required_argument, NULL, OPT_LABEL},
+		{"cpu", required_argument, NULL, OPT_CPU},
+		{"memory", required_argument, NULL, OPT_MEMORY},
+		{"docker", required_argument, NULL, OPT_DOCKER},
+		{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+		{"stop-timeout", required_argument, NULL, OPT_STOP},
+		{"log-level", required_argument, NULL, OPT_LOG},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
+	};
+	long long ll;
+	double d;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MANAGER:
+			if (url_check("--manager", optarg) != 0)
+				return 2;
+			cfg->manager = optarg;
+			break;
+		case OPT_EVENTS:
+			if (url_check("--events", optarg) != 0)
+				return 2;
+			cfg->events = optarg;
+			break;
+		case OPT_NAME:
+			if (!name_valid(optarg)) {
+				fprintf(stderr,
+				    "orch-agent: --name wants 1 to %d "
+				    "letters, digits, '.', '_' or '-', got "
+				    "\"%s\"\n",
+				    NAME_MAX_LEN, optarg);
+				return 2;
+			}
+			cfg->name = optarg;
+			break;
+		case OPT_LABEL:
+			if (label_parse(optarg, cfg) != 0)
+				return 2;
+			break;
+		case OPT_CPU:
+			if (parse_double("--cpu", optarg, 0.001, ORCH_CPU_MAX,
+			    &cfg->cpu) != 0)
+				return 2;
+			break;
+		case OPT_MEMORY:
+			if (parse_int64("--memory", optarg, ORCH_MEMORY_MIN_MB,
+			    ORCH_MEMORY_MAX_MB, &ll) != 0)
+				return 2;
+			cfg->memory_mb = ll;
+			break;
+		case OPT_DOCKER:
+			if (optarg[0] == '\0' || strlen(optarg) >=
+			    sizeof(((struct sockaddr_un *)0)->sun_path)) {
+				fprintf(stderr,
+				    "orch-agent: --docker wants the path "
+				    "of a unix socket, got \"%s\"\n",
+				    optarg);
+				return 2;
+			}
+			cfg->docker = optarg;
+			break;
+		case OPT_HEARTBEAT:
+			if (parse_double("--heartbeat", optarg, HEARTBEAT_MIN_S,
+			    HEARTBEAT_MAX_S, &d) != 0)
+				return 2;
+			cfg->heartbeat_ms = (int)llround(d * 1000);
+			break;
+		case OPT_STOP:
+			if (parse_int64(
+			        "--stop-timeout", optarg, 1, 3600, &ll) != 0)
+				return 2;
+			cfg->stop_timeout_s = (int)ll;
+			break;
+		case OPT_LOG: {
+			enum orch_log_level lvl;
+
+			if (orch_log_level_parse(optarg, &lvl) != ORCH_OK) {
+				fprintf(stderr,
+				    "orch-agent: --log-level wants debug, "
+				    "info, warn or error, got \"%s\"\n",
+				    optarg);
+				return 2;
+			}
+			orch_log_level_set(lvl);
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 1;
+		case OPT_VERSION:
+			printf("orch-agent %s\n", ORCH_VERSION);
+			return 1;
+		case ':':
+			fprintf(stderr, "orch-agent: %s needs a value\n",
+			    argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr,
+			    "orch-agent: unknown option \"%s\"; see "
+			    "--help\n",
+			    argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "orch-agent: unexpected argument \"%s\"; see "
+		    "--help\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+/*
+ * Where this host can be found, for people reading the node list: the
+ * first address of an interface that is up and not loopback, else the
+ * host name.  Nothing is ever sent to it.
+ */
+static void
+host_address(const char *hostname, char *buf, size_t len)
+{
+	struct ifaddrs *ifs = NULL, *i;
+	bool found = false;
+
+	snprintf(buf, len, "%s", hostname);
+	if (getifaddrs(&ifs) != 0)
+		return;
+	for (int pass = 0; pass < 2 && !found; pass++) {
+		int family = pass == 0 ? AF_INET : AF_INET6;
+
+		for (i = ifs; i != NULL && !found; i = i->ifa_next) {
+			const void *addr;
+
+			if (i->ifa_addr == NULL || i->ifa_addr->sa_family !=
+			    family || !(i->ifa_flags & IFF_UP) ||
+			    (i->ifa_flags & IFF_LOOPBACK))
+				continue;
+			addr = family == AF_INET ?
+			    (const void *)&((struct sockaddr_in *)
+			    (void *)i->ifa_addr)->sin_addr :
+			    (const void *)&((struct sockaddr_in6 *)
+			    (void *)i->ifa_addr)->sin6_addr;
+			/* IPv6 link-local addresses need a scope to mean
+			 * anything: skip them. */
+			if (family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(
+			    (const struct in6_addr *)addr))
+				continue;
+			found = inet_ntop(family, addr, buf, (socklen_t)len) !=
+			    NULL;
+		}
+	}
+	if (!found)
+		snprintf(buf, len, "%s", hostname);
+	freeifaddrs(ifs);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg = {
+		.manager = "tcp://127.0.0.1:3001",
+		.events = "tcp://127.0.0.1:3002",
+		.docker = "/var/run/docker.sock",
+		.heartbeat_ms = 1000,
+		.stop_timeout_s = 10,
+	};
+	struct orch_agent_config ac = {0};
+	struct orch_agent *a = NULL;
+	char hostname[256], address[INET6_ADDRSTRLEN + 256], err[1024];
+	sigset_t sigs;
+	double cpu;
+	int64_t memory_mb;
+	int rc, sig = 0, status = 1;
+	bool stopped = true;
+
+	if ((rc = parse_args(argc, argv, &cfg)) != 0)
+		return rc == 1 ? 0 : 2;
+	if (gethostname(hostname, sizeof(hostname)) != 0)
+		hostname[0] = '\0';
+	hostname[sizeof(hostname) - 1] = '\0';
+	if (cfg.name == NULL) {
+		if (!name_valid(hostname)) {
+			fprintf(stderr,
+			    "orch-agent: the host name \"%s\" cannot be "
+			    "a node name; give one with --name\n",
+			    hostname);
+			return 2;
+		}
+		cfg.name = hostname;
+	}
+	host_address(hostname, address, sizeof(address));
+
+	signal(SIGPIPE, SIG_IGN);
+	/* Blocked before any thread exists (NNG's, the driver's, ours), so
+	 * that only sigwait below receives them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	ac.manager_url = cfg.manager;
+	ac.events_url = cfg.events;
+	ac.name = cfg.name;
+	ac.address = address;
+	ac.labels = cfg.labels;
+	ac.n_labels = cfg.n_labels;
+	ac.cpu = cfg.cpu;
+	ac.memory_mb = cfg.memory_mb;
+	ac.heartbeat_ms = cfg.heartbeat_ms;
+	ac.driver = &orch_docker_driver;
+	ac.docker_socket = cfg.docker;
+	ac.stop_timeout_s = cfg.stop_timeout_s;
+	if ((rc = orch_agent_new(&ac, &a, err, sizeof(err))) != ORCH_OK) {
+		if (rc == ORCH_EUNAVAIL)
+			fprintf(stderr,
+			    "orch-agent: Docker does not answer on %s: "
+			    "%s\n",
+			    cfg.docker, err);
+		else
+			fprintf(stderr, "orch-agent: %s\n", err);
+		goto out;
+	}
+	if ((rc = orch_agent_start(a, err, sizeof(err))) != ORCH_OK) {
+		fprintf(stderr, "orch-agent: %s\n", err);
+		goto out;
+	}
+	orch_agent_capacity(a, &cpu, &memory_mb);
+	orch_info("agent", "orch-agent %s: node \"%s\" at %s, Docker %s, "
+	    "capacity %.2f CPUs %lld MB", ORCH_VERSION, cfg.name, address,
+	    cfg.docker, cpu, (long long)memory_mb);
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	orch_info("agent", "%s: stopping (containers keep running)",
+	    sig == SIGINT ? "SIGINT" : "SIGTERM");
+	status = 0;
+out:
+	if (a != NULL)
+		stopped = orch_agent_stop(a, cfg.stop_timeout_s * 1000 +
+		    EXIT_GRACE_MS);
+	/* An agent with a driver call still under way is left to the exit. */
+	if (stopped)
+		orch_agent_free(a);
+	return status;
+}

@@ -1,0 +1,48 @@
+/*
+ * node.h: the node model.
+ *
+ * A node is the generated protobuf struct Orch__Node (proto/orch.proto): a
+ * machine running orch-agent.  The store keeps what the agent registered
+ * (name, address, labels, capacity, drivers, version) plus the id and the
+ * time of its first registration; status, last heartbeat and allocation
+ * are the manager's live view, filled in when a node is answered.
+ */
+#ifndef ORCH_NODE_H
+#define ORCH_NODE_H
+
+#include <stddef.h>
+
+#include "orch.pb-c.h"
+
+typedef Orch__Node orch_node;
+
+/* Hard limits on a registration, checked by the manager. */
+#define ORCH_NODE_NAME_MAX 128
+#define ORCH_NODE_ADDRESS_MAX 256
+#define ORCH_NODE_LABELS_MAX 64 /* entries */
+#define ORCH_NODE_LABEL_KEY_MAX 256
+#define ORCH_NODE_LABEL_VALUE_MAX 1024
+#define ORCH_NODE_DRIVERS_MAX 16 /* entries */
+#define ORCH_NODE_DRIVER_MAX 64
+#define ORCH_NODE_VERSION_MAX 128
+#define ORCH_NODE_CPU_MAX 65536.0
+#define ORCH_NODE_MEMORY_MAX_MB (1LL << 40)
+
+/* The API name of a node status ("Ready", "NotReady", "Down"), or NULL for
+ * an unknown value. */
+const char *orch_node_status_name(int status);
+
+/*
+ * Checks a registration: name non-empty, printable and at most
+ * ORCH_NODE_NAME_MAX bytes; cpu and memory_mb given and positive; label
+ * keys non-empty; every string within the limits above.  On failure
+ * writes a message for a person, naming the field, into err.
+ * Returns ORCH_OK or ORCH_EINVAL.
+ */
+int orch_node_registration_validate(
+    const Orch__NodeRegistration *reg, char *err, size_t errlen);
+
+/* Frees a node and everything it holds.  NULL is a no-op. */
+void orch_node_free(orch_node *n);
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * nodes.h: the manager's live view of its nodes.
+ *
+ * The store keeps what each node registered; this registry keeps, in
+ * memory, when each was last heard from (a registration or a heartbeat),
+ * and so its status:
+ *
+ *   Ready     heard from within the TTL (--heartbeat-ttl)
+ *   Down      silent for longer than the TTL
+ *   NotReady  known from the store but not heard from since this manager
+ *             started, for a grace period of two TTLs; Down after it
+ *
+ * Heartbeats touch memory only: a beat is never a SQLite write.  Decisions
+ * use the monotonic clock; the wall-clock time of the last beat is kept
+ * for display.  Every function is thread-safe (one mutex).
+ */
+#ifndef ORCH_NODES_H
+#define ORCH_NODES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node.h"
+#include "store.h"
+
+struct orch_nodes;
+
+/* Called when a node turns Ready or Down (to wake the scheduler).  Runs
+ * with the registry's lock held: it must be quick and must not call back
+ * into the registry. */
+typedef void (*orch_nodes_change_fn)(void *arg);
+
+/* Creates an empty registry with a TTL in milliseconds (> 0).  Returns
+ * ORCH_OK or ORCH_ENOMEM. */
+int orch_nodes_new(int64_t ttl_ms, struct orch_nodes **out /* OUT */);
+
+/* NULL is a no-op. */
+void orch_nodes_free(struct orch_nodes *ns);
+
+/* Learns every node of the store (as NotReady until it checks in).
+ * Returns ORCH_OK or the store's error. */
+int orch_nodes_load(struct orch_nodes *ns, struct orch_store_reader *r);
+
+/* Sets (fn non-NULL) or clears the one change watcher.  Once clearing
+ * returns, the old watcher is not running and will not run again. */
+void orch_nodes_watch(
+    struct orch_nodes *ns, orch_nodes_change_fn fn, void *arg);
+
+/* A node registered (its registration is committed): it is known, and
+ * alive now.  Returns ORCH_OK or ORCH_ENOMEM. */
+int orch_nodes_seen(struct orch_nodes *ns, const char *id, const char *name);
+
+/* A heartbeat from node id.  Returns ORCH_OK, or ORCH_ENOENT when no node
+ * with this id has registered. */
+int orch_nodes_beat(struct orch_nodes *ns, const char *id);
+
+/* The status of node id now (an ORCH__NODE_STATUS__ value; NotReady for
+ * an unknown id) and, when last_ms is not NULL, the wall-clock time it was
+ * last heard from (OUT, -1 when not since this manager started). */
+int orch_nodes_status(
+    struct orch_nodes *ns, const char *id, int64_t *last_ms /* OUT */);
+
+/* Brings every node's status up to date with the clock, logging changes;
+ * calls the watcher when one turned Ready or Down. */
+void orch_nodes_sweep(struct orch_nodes *ns);
+
+/* The heartbeat interval to ask of agents: a third of the TTL, so that
+ * one late beat does not make a node Down, between 100 and 1000 ms. */
+int32_t orch_nodes_heartbeat_ms(const struct orch_nodes *ns);
+
+/* Fills the live fields of n: status, last_heartbeat_ms, and, from usage
+ * (the store's sums, n_usage entries), allocated_cpu, allocated_memory_mb
+ * and task_count. */
+void orch_nodes_fill(struct orch_nodes *ns, orch_node *n,
+    const struct orch_node_usage *usage, size_t n_usage);
+
+/* Reads every node from the store with its live fields filled.  Same
+ * ownership as orch_store_node_list(). */
+int orch_nodes_read(struct orch_nodes *ns, struct orch_store_reader *r,
+    orch_node ***out /* OUT */, size_t *n /* OUT */);
+
+/* Reads one node (by id or name) with its live fields filled.  Same
+ * ownership and codes as orch_store_node_get(). */
+int orch_nodes_read_one(struct orch_nodes *ns, struct orch_store_reader *r,
+    const char *key, orch_node **out /* OUT */);
+
+#endif

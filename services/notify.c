@@ -1,0 +1,104 @@
+#include "notify.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "error.h"
+#include "log.h"
+#include "rpc_client.h"
+
+#define NOTIFY_COMPONENT "notify"
+
+struct orch_notify {
+	nng_socket sock;
+};
+
+int
+orch_notify_open(struct orch_notify **out, char *err, size_t errlen)
+{
+	struct orch_notify *n = calloc(1, sizeof(*n));
+	int rv;
+
+	*out = NULL;
+	if (n == NULL)
+		return ORCH_ENOMEM;
+	if ((rv = nng_pub0_open(&n->sock)) != 0) {
+		snprintf(err, errlen, "PUB socket: %s", nng_strerror(rv));
+		free(n);
+		return orch_err_from_nng(rv);
+	}
+	*out = n;
+	return ORCH_OK;
+}
+
+int
+orch_notify_listen(
+    struct orch_notify *n, const char *url, char *err, size_t errlen)
+{
+	int rv;
+
+	if ((rv = nng_listen(n->sock, url, NULL, 0)) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", url,
+		    nng_strerror(rv));
+		return orch_err_from_nng(rv);
+	}
+	return ORCH_OK;
+}
+
+void
+orch_notify_close(struct orch_notify *n)
+{
+	if (n == NULL)
+		return;
+	nng_close(n->sock);
+	free(n);
+}
+
+void
+orch_notify_node(struct orch_notify *n, const char *node_id)
+{
+	Orch__NodeNotice notice = ORCH__NODE_NOTICE__INIT;
+	char topic[sizeof(ORCH_NOTIFY_NODE_TOPIC) + ORCH_ID_LEN + 1];
+	nng_msg *msg = NULL;
+	size_t tlen, plen;
+	int rv;
+
+	if (n == NULL || node_id == NULL)
+		return;
+	tlen = (size_t)snprintf(
+	    topic, sizeof(topic), ORCH_NOTIFY_NODE_TOPIC "%.36s ", node_id);
+	notice.node_id = (char *)node_id;
+	notice.has_time_ms = true;
+	notice.time_ms = orch_now_ms();
+	plen = orch__node_notice__get_packed_size(&notice);
+	if ((rv = nng_msg_alloc(&msg, tlen + plen)) != 0)
+		goto out;
+	memcpy(nng_msg_body(msg), topic, tlen);
+	orch__node_notice__pack(&notice, (uint8_t *)nng_msg_body(msg) + tlen);
+	/* PUB never waits for subscribers; on success NNG owns msg. */
+	if ((rv = nng_sendmsg(n->sock, msg, NNG_FLAG_NONBLOCK)) == 0)
+		msg = NULL;
+out:
+	if (rv != 0)
+		orch_warn(NOTIFY_COMPONENT,
+		    "cannot publish a notice for node "
+		    "%s: %s",
+		    node_id, nng_strerror(rv));
+	else
+		orch_debug(NOTIFY_COMPONENT, "notice for node %s", node_id);
+	if (msg != NULL)
+		nng_msg_free(msg);
+}
+
+void
+orch_notify_task_stop(struct orch_notify *n, const orch_task *t)
+{
+	if (t == NULL || !t->stop_requested || t->node_id == NULL ||
+	    t->node_id[0] == '\0' || orch_task_status_terminal(t->status))
+		return;
+	orch_notify_node(n, t->node_id);
+}

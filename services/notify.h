@@ -1,0 +1,45 @@
+/*
+ * notify.h: the manager's notices on its NNG PUB socket.
+ *
+ * A notice tells one node that its assignments changed, so that it beats
+ * now instead of at its next heartbeat.  Each is one NNG message: the topic
+ * "node/<node id> " (with the trailing space, so that no id is a prefix of
+ * another's topic) followed by a serialized orch.NodeNotice.  PUB drops
+ * messages for slow or absent subscribers: a notice is a hint, and agents
+ * still reconcile on every heartbeat (proto/README.md).
+ */
+#ifndef ORCH_NOTIFY_H
+#define ORCH_NOTIFY_H
+
+#include <stddef.h>
+
+#include "task.h"
+
+/* The topic prefix; a node's topic is "node/" + id + " ". */
+#define ORCH_NOTIFY_NODE_TOPIC "node/"
+
+struct orch_notify;
+
+/* Opens the PUB socket; notices sent before it listens are dropped.
+ * Returns ORCH_OK or an error with err saying why. */
+int orch_notify_open(
+    struct orch_notify **out /* OUT */, char *err, size_t errlen);
+
+/* Listens on url (an NNG URL).  Returns ORCH_OK, or an error with err
+ * saying "cannot listen on URL: <reason>". */
+int orch_notify_listen(
+    struct orch_notify *n, const char *url, char *err, size_t errlen);
+
+/* Closes the socket.  NULL is a no-op. */
+void orch_notify_close(struct orch_notify *n);
+
+/* Publishes a NodeNotice for node_id.  Never blocks; a failure is logged
+ * and otherwise ignored (the node's next heartbeat makes up for it).
+ * n NULL is a no-op. */
+void orch_notify_node(struct orch_notify *n, const char *node_id);
+
+/* Publishes for t's node when t is placed on one and waits there for a
+ * stop: after a stop request, so that the node stops it at once. */
+void orch_notify_task_stop(struct orch_notify *n, const orch_task *t);
+
+#endif

@@ -1,0 +1,1080 @@
+/*
+ * e2e_agent.c: orch-agent as a process, with the real orch-manager and the
+ * real Docker daemon.
+ *
+ * Needs dockerd on /var/run/docker.sock and the image
+ * orch-test/busybox:latest (scripts/docker-up.sh makes both).  Nothing is
+ * pulled.  Every agent this test starts is named e2e-agent-<pid>-<tag>, so
+ * that its containers (labelled orch.node=<name>) are told apart from any
+ * other run's; an atexit handler removes them, also when an assertion
+ * fails, together with those of earlier runs whose process is gone.  Every
+ * wait is a poll with a deadline.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "docker_client.h"
+#include "error.h"
+#include "harness.h"
+#include "manager_proc.h"
+
+#define SOCK "/var/run/docker.sock"
+#define IMAGE "orch-test/busybox:latest"
+#define NODE_PREFIX "e2e-agent-"
+#define WAIT_MS 30000
+
+static struct mgr m;
+static char pub_url[64];
+
+/* The agent under test. */
+static char node[64];
+static pid_t agent_pid;
+static char agent_log[256];
+/* A second agent on the same daemon. */
+static char node_b[64];
+static pid_t b_pid;
+static char b_log[256];
+static bool finished;
+
+/* The test's own view of the daemon. */
+static struct orch_docker_client *peek;
+
+/* ---- the daemon, seen directly ---- */
+
+static char *
+escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(strlen(s) * 3 + 1), *o = out;
+
+	ASSERT(out != NULL);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static json_t *
+peek_get(const char *path)
+{
+	struct orch_docker_answer ans;
+	char e[512];
+	json_t *j = NULL;
+
+	if (orch_docker_client_call(peek, "GET", path, NULL, 30, &ans, e,
+	    sizeof(e)) != ORCH_OK)
+		h_fail(__FILE__, __LINE__, "%s", e);
+	if (ans.status == 200 && ans.body != NULL)
+		j = json_loadb(ans.body, ans.len, 0, NULL);
+	orch_docker_answer_free(&ans);
+	return j;
+}
+
+/* Containers (all states) carrying every label given ("k=v" or "k"). */
+static json_t *
+peek_by_labels(const char *l1, const char *l2)
+{
+	char path[2048];
+	char *esc;
+	json_t *f = json_pack("{s:[s]}", "label", l1), *j;
+	char *fs;
+
+	ASSERT(f != NULL);
+	if (l2 != NULL)
+		json_array_append_new(json_object_get(f, "label"),
+		    json_string(l2));
+	fs = json_dumps(f, JSON_COMPACT);
+	esc = escape(fs);
+	snprintf(path, sizeof(path), "/containers/json?all=true&filters=%s",
+	    esc);
+	free(esc);
+	free(fs);
+	json_decref(f);
+	j = peek_get(path);
+	ASSERT(json_is_array(j));
+	return j;
+}
+
+/* The containers of task id on our node. */
+static json_t *
+containers_of(const char *id)
+{
+	char l1[128], l2[128];
+
+	snprintf(l1, sizeof(l1), "orch.task=%s", id);
+	snprintf(l2, sizeof(l2), "orch.node=%s", node);
+	return peek_by_labels(l1, l2);
+}
+
+static size_t
+count_of(const char *id)
+{
+	json_t *j = containers_of(id);
+	size_t n = json_array_size(j);
+
+	json_decref(j);
+	return n;
+}
+
+/* Every container of any task of id, whatever its node. */
+static size_t
+count_any_node(const char *id)
+{
+	char l1[128];
+	json_t *j;
+	size_t n;
+
+	snprintf(l1, sizeof(l1), "orch.task=%s", id);
+	j = peek_by_labels(l1, NULL);
+	n = json_array_size(j);
+	json_decref(j);
+	return n;
+}
+
+static json_t *
+peek_inspect(const char *cid)
+{
+	char path[256];
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/containers/%s/json", cid);
+	j = peek_get(path);
+	ASSERT(json_is_object(j));
+	return j;
+}
+
+static void
+peek_remove(const char *id)
+{
+	struct orch_docker_answer ans;
+	char path[256], e[512];
+
+	snprintf(path, sizeof(path), "/containers/%s?force=true&v=true", id);
+	if (orch_docker_client_call(peek, "DELETE", path, NULL, 60, &ans, e,
+	    sizeof(e)) != ORCH_OK)
+		fprintf(stderr, "cleanup: %s\n", e);
+	orch_docker_answer_free(&ans);
+}
+
+/* Removes the containers of this run's agents, and of earlier runs whose
+ * process is gone. */
+static void
+cleanup_containers(void)
+{
+	json_t *all, *c;
+	size_t i;
+
+	if (peek == NULL)
+		return;
+	all = peek_by_labels("orch.node", NULL);
+	json_array_foreach(all, i, c) {
+		const char *n = json_string_value(json_object_get(
+		    json_object_get(c, "Labels"), "orch.node"));
+		const char *id = json_string_value(json_object_get(c, "Id"));
+		char *end;
+		long pid;
+
+		if (n == NULL || id == NULL ||
+		    strncmp(n, NODE_PREFIX, strlen(NODE_PREFIX)) != 0)
+			continue;
+		pid = strtol(n + strlen(NODE_PREFIX), &end, 10);
+		if (end == n + strlen(NODE_PREFIX) || *end != '-')
+			continue;
+		if (pid == (long)getpid() ||
+		    (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+			peek_remove(id);
+	}
+	json_decref(all);
+}
+
+static void
+tail_file(const char *what, const char *path, int lines)
+{
+	char *s = h_read_file(path), *p;
+	int n = 0;
+
+	if (s == NULL)
+		return;
+	for (p = s + strlen(s); p > s; p--) {
+		if (p[-1] == '\n' && ++n > lines)
+			break;
+	}
+	fprintf(stderr, "---- %s (%s), last lines:\n%s\n", what, path, p);
+	free(s);
+}
+
+static void
+at_exit(void)
+{
+	/* The harness's own handler, registered later, has run already and
+	 * killed the manager and the agent: their containers can go. */
+	if (!finished) {
+		tail_file("agent log", agent_log, 80);
+		tail_file("second agent log", b_log, 40);
+		tail_file("manager log", m.log, 40);
+	}
+	cleanup_containers();
+	orch_docker_client_free(peek);
+	peek = NULL;
+	mgr_destroy(&m);
+	if (finished) {
+		unlink(agent_log);
+		unlink(b_log);
+	}
+}
+
+/* ---- the manager's HTTP API ---- */
+
+static json_t *
+call(const char *method, const char *path, const char *body, int want)
+{
+	char *resp = NULL;
+	int st = h_http(m.http_port, method, path, body, &resp);
+	json_t *j;
+
+	if (st != want)
+		h_fail(__FILE__, __LINE__, "%s %s: %d, want %d: %s", method,
+		    path, st, want, resp != NULL ? resp : "");
+	j = json_loads(resp != NULL ? resp : "", 0, NULL);
+	free(resp);
+	ASSERT(j != NULL);
+	return j;
+}
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* Submits a task; returns its id (malloc'd). */
+static char *
+submit(const char *name, const char *cmd_json, const char *extra)
+{
+	char body[2048];
+	json_t *t;
+	char *id;
+
+	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"image\":\"%s\","
+	    "\"command\":%s%s}", name, IMAGE, cmd_json, extra != NULL ? extra :
+	    "");
+	t = call("POST", "/tasks", body, 201);
+	id = strdup(jstr(t, "id"));
+	ASSERT(id != NULL);
+	json_decref(t);
+	return id;
+}
+
+static json_t *
+task_get(const char *id)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/tasks/%s", id);
+	return call("GET", path, NULL, 200);
+}
+
+struct status_want {
+	const char *id;
+	const char *status;
+};
+
+static bool
+status_is(void *arg)
+{
+	struct status_want *w = arg;
+	json_t *t = task_get(w->id);
+	const char *s = jstr(t, "status");
+	bool ok = s != NULL && strcmp(s, w->status) == 0;
+
+	json_decref(t);
+	return ok;
+}
+
+/* Waits until task id has status; returns the task.  A final status
+ * other than the one wanted fails at once. */
+static json_t *
+wait_status(const char *id, const char *status, int timeout_ms)
+{
+	struct status_want w = {id, status};
+	json_t *t;
+	char *dump;
+
+	if (!h_wait_until(status_is, &w, timeout_ms)) {
+		t = task_get(id);
+		dump = json_dumps(t, JSON_COMPACT);
+		h_fail(__FILE__, __LINE__,
+		    "task %s did not become %s in %d ms: "
+		    "%s",
+		    id, status, timeout_ms, dump);
+	}
+	return task_get(id);
+}
+
+static void
+task_stop(const char *id)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/tasks/%s", id);
+	json_decref(call("DELETE", path, NULL, 200));
+}
+
+/* ---- the agent as a process ---- */
+
+static pid_t
+agent_spawn(char *name, const char *log)
+{
+	char *bin = h_bin("orch-agent");
+	char *argv[] = {bin, "--manager", m.rpc_url, "--events", pub_url,
+	    "--name", name, "--heartbeat", "0.2", "--stop-timeout", "1",
+	    "--cpu", "64", "--memory", "65536", "--label", "zone=e2e",
+	    "--label", "disk=ssd", "--log-level", "debug", NULL};
+	pid_t pid = h_spawn(argv, log);
+
+	free(bin);
+	return pid;
+}
+
+static void
+agent_start(void)
+{
+	agent_pid = agent_spawn(node, agent_log);
+}
+
+static void
+agent_stop(int sig)
+{
+	h_kill(agent_pid, sig);
+	agent_pid = 0;
+}
+
+static bool
+agent_alive(void)
+{
+	return agent_pid > 0 && waitpid(agent_pid, NULL, WNOHANG) == 0;
+}
+
+/* Whether the node named arg (NULL: the first agent's) is Ready. */
+static bool
+node_ready(void *arg)
+{
+	char path[128], *resp = NULL;
+	json_t *n;
+	bool ok = false;
+
+	snprintf(path, sizeof(path), "/nodes/%s", arg != NULL ?
+	    (const char *)arg : node);
+	if (h_http(m.http_port, "GET", path, NULL, &resp) == 200 &&
+	    (n = json_loads(resp, 0, NULL)) != NULL) {
+		ok = jstr(n, "status") != NULL &&
+		    strcmp(jstr(n, "status"), "Ready") == 0;
+		json_decref(n);
+	}
+	free(resp);
+	return ok;
+}
+
+/* Lines of the agent's log containing s. */
+static int
+log_count(const char *s)
+{
+	char *log = h_read_file(agent_log), *p;
+	int n = 0;
+
+	ASSERT(log != NULL);
+	for (p = log; (p = strstr(p, s)) != NULL; p += strlen(s))
+		n++;
+	free(log);
+	return n;
+}
+
+struct count_want {
+	const char *id;
+	size_t n;
+};
+
+static bool
+count_is(void *arg)
+{
+	struct count_want *w = arg;
+
+	return count_of(w->id) == w->n;
+}
+
+static void
+wait_count(const char *id, size_t n)
+{
+	struct count_want w = {id, n};
+
+	if (!h_wait_until(count_is, &w, WAIT_MS))
+		h_fail(__FILE__, __LINE__,
+		    "task %s has %zu containers, want %zu", id, count_of(id),
+		    n);
+}
+
+static bool
+env_has(json_t *env, const char *kv)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(env, i, v) {
+		if (json_is_string(v) && strcmp(json_string_value(v), kv) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The one container of task id (which must have exactly one). */
+static json_t *
+the_container(const char *id)
+{
+	json_t *list = containers_of(id), *c;
+	const char *cid;
+
+	ASSERT_INT_EQ(json_array_size(list), 1);
+	cid = jstr(json_array_get(list, 0), "Id");
+	ASSERT(cid != NULL);
+	c = peek_inspect(cid);
+	json_decref(list);
+	return c;
+}
+
+/* ---- tests ---- */
+
+static void
+test_flags(void)
+{
+	char *bin = h_bin("orch-agent"), *out = NULL, *err = NULL;
+
+	{
+		char *argv[] = {bin, "--help", NULL};
+		static const char *const flags[] = {"--manager", "--events",
+		    "--name", "--label", "--cpu", "--memory", "--docker",
+		    "--heartbeat", "--stop-timeout", "--log-level", "--help",
+		    "--version"};
+
+		ASSERT_INT_EQ(h_run(argv, &out, &err, 5000), 0);
+		for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+			ASSERT_STR_CONTAINS(out, flags[i]);
+		free(out);
+		free(err);
+	}
+	{
+		char *argv[] = {bin, "--version", NULL};
+
+		ASSERT_INT_EQ(h_run(argv, &out, &err, 5000), 0);
+		ASSERT_STR_CONTAINS(out, "orch-agent ");
+		free(out);
+		free(err);
+	}
+	{
+		static const char *const bad[][3] = {
+			{"--bogus", NULL, "--bogus"},
+			{"--label", "novalue", "K=V"},
+			{"--label", "=v", "key"},
+			{"--label", "k=\x01", "printable"},
+			{"--heartbeat", "0", "--heartbeat"},
+			{"--heartbeat", "abc", "--heartbeat"},
+			{"--cpu", "-1", "--cpu"},
+			{"--memory", "1", "--memory"},
+			{"--stop-timeout", "0", "--stop-timeout"},
+			{"--name", "has space", "--name"},
+			{"--manager", "nope", "--manager"},
+			{"--log-level", "loud", "--log-level"},
+			{"--cpu", NULL, "needs a value"},
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char *argv[] = {
+			    bin, (char *)bad[i][0], (char *)bad[i][1], NULL};
+
+			ASSERT_INT_EQ(h_run(argv, &out, &err, 5000), 2);
+			ASSERT_STR_CONTAINS(err, bad[i][2]);
+			free(out);
+			free(err);
+		}
+	}
+	{
+		char *argv[] = {bin, "--label", "a=1", "--label", "a=2", NULL};
+
+		ASSERT_INT_EQ(h_run(argv, &out, &err, 5000), 2);
+		ASSERT_STR_CONTAINS(err, "twice");
+		free(out);
+		free(err);
+	}
+	{
+		/* No Docker there: exit 1, naming the socket. */
+		char *argv[] = {bin, "--docker", "/nonexistent/docker.sock",
+		    "--name", "x", NULL};
+
+		ASSERT_INT_EQ(h_run(argv, &out, &err, 10000), 1);
+		ASSERT_STR_CONTAINS(err, "/nonexistent/docker.sock");
+		free(out);
+		free(err);
+	}
+	free(bin);
+}
+
+static void
+test_registers(void)
+{
+	char path[128];
+	json_t *n, *labels, *drivers;
+
+	if (!h_wait_until(node_ready, NULL, WAIT_MS))
+		h_fail(__FILE__, __LINE__, "node %s never became Ready", node);
+	snprintf(path, sizeof(path), "/nodes/%s", node);
+	n = call("GET", path, NULL, 200);
+	ASSERT_STR_EQ(jstr(n, "name"), node);
+	ASSERT(jstr(n, "id") != NULL);
+	ASSERT(jstr(n, "address") != NULL);
+	ASSERT(json_number_value(json_object_get(n, "cpu")) == 64.0);
+	ASSERT_INT_EQ(json_integer_value(json_object_get(n, "memory")), 65536);
+	labels = json_object_get(n, "labels");
+	ASSERT_STR_EQ(jstr(labels, "zone"), "e2e");
+	ASSERT_STR_EQ(jstr(labels, "disk"), "ssd");
+	drivers = json_object_get(n, "drivers");
+	ASSERT_INT_EQ(json_array_size(drivers), 1);
+	ASSERT_STR_EQ(json_string_value(json_array_get(drivers, 0)), "docker");
+	ASSERT_STR_CONTAINS(jstr(n, "version"), ".");
+	json_decref(n);
+}
+
+/* Counts the distinct last_heartbeat times the manager shows for the
+ * first agent's node: true once it has seen several beats go by. */
+struct beats_seen {
+	char last[64];
+	int n;
+};
+
+static bool
+beats_counted(void *arg)
+{
+	struct beats_seen *b = arg;
+	char path[128], *resp = NULL;
+	const char *hb;
+	json_t *n;
+
+	snprintf(path, sizeof(path), "/nodes/%s", node);
+	if (h_http(m.http_port, "GET", path, NULL, &resp) == 200 &&
+	    (n = json_loads(resp, 0, NULL)) != NULL) {
+		hb = jstr(n, "last_heartbeat");
+		if (hb != NULL && strcmp(hb, b->last) != 0) {
+			snprintf(b->last, sizeof(b->last), "%s", hb);
+			b->n++;
+		}
+		json_decref(n);
+	}
+	free(resp);
+	return b->n >= 6;
+}
+
+/* The long-running task of the tests below. */
+static char *sleeper;
+static char sleeper_cid[80];
+
+static void
+test_sleep_runs(void)
+{
+	json_t *t, *c, *labels, *env, *hc;
+
+	sleeper = submit("sleeper", "[\"sleep\",\"300\"]",
+	    ",\"env\":{\"GREETING\":\"hello world\",\"A\":\"1\"},"
+	    "\"memory\":64,\"cpu\":0.25");
+	t = wait_status(sleeper, "Running", WAIT_MS);
+	ASSERT(jstr(t, "node_id") != NULL);
+	ASSERT(jstr(t, "container_id") != NULL);
+	ASSERT(jstr(t, "started_at") != NULL);
+	snprintf(sleeper_cid, sizeof(sleeper_cid), "%s",
+	    jstr(t, "container_id"));
+
+	/* Exactly one container, the one reported, with the task's labels,
+	 * env and limits. */
+	c = the_container(sleeper);
+	ASSERT_STR_EQ(jstr(c, "Id"), sleeper_cid);
+	ASSERT(json_is_true(json_object_get(json_object_get(c, "State"),
+	    "Running")));
+	labels = json_object_get(json_object_get(c, "Config"), "Labels");
+	ASSERT_STR_EQ(jstr(labels, "orch.task"), sleeper);
+	ASSERT_STR_EQ(jstr(labels, "orch.node"), node);
+	env = json_object_get(json_object_get(c, "Config"), "Env");
+	ASSERT(env_has(env, "GREETING=hello world"));
+	ASSERT(env_has(env, "A=1"));
+	hc = json_object_get(c, "HostConfig");
+	ASSERT_INT_EQ(json_integer_value(json_object_get(hc, "Memory")),
+	    64LL * 1024 * 1024);
+	ASSERT_INT_EQ(json_integer_value(json_object_get(hc, "NanoCpus")),
+	    250000000LL);
+	json_decref(c);
+	json_decref(t);
+
+	/* Heartbeats go on; nothing is started or reported twice. */
+	{
+		struct beats_seen b = {"", 0};
+		char needle[128];
+
+		if (!h_wait_until(beats_counted, &b, WAIT_MS))
+			h_fail(__FILE__, __LINE__, "node %s stopped beating",
+			    node);
+		snprintf(
+		    needle, sizeof(needle), "task %s: container ", sleeper);
+		ASSERT_INT_EQ(log_count(needle), 1);
+		snprintf(needle, sizeof(needle), "task %s: reported Running",
+		    sleeper);
+		ASSERT_INT_EQ(log_count(needle), 1);
+		ASSERT_INT_EQ(count_of(sleeper), 1);
+	}
+}
+
+static void
+test_exit_codes(void)
+{
+	char *f = submit("three", "[\"sh\",\"-c\",\"exit 3\"]", NULL);
+	char *ok = submit("hi", "[\"echo\",\"hi\"]", NULL);
+	json_t *t;
+
+	t = wait_status(f, "Failed", WAIT_MS);
+	ASSERT_INT_EQ(json_integer_value(json_object_get(t, "exit_code")), 3);
+	ASSERT_STR_CONTAINS(jstr(t, "error"), "exited with code 3");
+	ASSERT(jstr(t, "finished_at") != NULL);
+	json_decref(t);
+
+	t = wait_status(ok, "Completed", WAIT_MS);
+	ASSERT(json_is_integer(json_object_get(t, "exit_code")));
+	ASSERT_INT_EQ(json_integer_value(json_object_get(t, "exit_code")), 0);
+	ASSERT(json_is_null(json_object_get(t, "error")));
+	ASSERT(jstr(t, "finished_at") != NULL);
+	json_decref(t);
+
+	/* Once the manager knows, the finished containers go. */
+	wait_count(f, 0);
+	wait_count(ok, 0);
+	free(f);
+	free(ok);
+}
+
+static void
+test_missing_image(void)
+{
+	char body[256];
+	json_t *t;
+	char *id;
+
+	snprintf(body, sizeof(body), "{\"name\":\"nope\",\"image\":"
+	    "\"orch-test/nope:1\"}");
+	t = call("POST", "/tasks", body, 201);
+	id = strdup(jstr(t, "id"));
+	json_decref(t);
+	t = wait_status(id, "Failed", 60000);
+	ASSERT_STR_CONTAINS(jstr(t, "error"), "orch-test/nope:1");
+	ASSERT(json_is_null(json_object_get(t, "exit_code")));
+	json_decref(t);
+	ASSERT_INT_EQ(count_any_node(id), 0);
+	free(id);
+}
+
+static void
+test_garbage_rpc(void)
+{
+	/* Raw bytes that are not SP at all, then a valid SP REQ handshake
+	 * followed by a message that is not an orch.Request, then one whose
+	 * length is absurd. */
+	static const char junk[] = "GET / HTTP/1.1\r\n\r\n\xff\xfe garbage";
+	static const unsigned char sp_req[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+	unsigned char msg[8 + 4 + 5] = {0, 0, 0, 0, 0, 0, 0, 9,
+	    0x80, 0, 0, 1, 0xff, 0xfe, 0x01, 0x02, 0x03};
+	unsigned char huge[8] = {
+	    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	char *id;
+	int fd;
+
+	fd = h_connect(m.rpc_port);
+	ASSERT(fd >= 0);
+	h_send_all(fd, junk, sizeof(junk) - 1);
+	close(fd);
+	fd = h_connect(m.rpc_port);
+	ASSERT(fd >= 0);
+	h_send_all(fd, sp_req, sizeof(sp_req));
+	h_send_all(fd, msg, sizeof(msg));
+	close(fd);
+	fd = h_connect(m.rpc_port);
+	ASSERT(fd >= 0);
+	h_send_all(fd, sp_req, sizeof(sp_req));
+	h_send_all(fd, huge, sizeof(huge));
+	close(fd);
+
+	/* The manager and the agent go on. */
+	id = submit("after-garbage", "[\"echo\",\"ok\"]", NULL);
+	json_decref(wait_status(id, "Completed", WAIT_MS));
+	ASSERT(agent_alive());
+	free(id);
+}
+
+static bool
+container_ended(void *arg)
+{
+	json_t *c = the_container(arg);
+	bool ended = !json_is_true(json_object_get(json_object_get(c, "State"),
+	    "Running"));
+
+	json_decref(c);
+	return ended;
+}
+
+static void
+test_agent_restart(void)
+{
+	char *quick = submit("quick", "[\"sh\",\"-c\",\"sleep 2; exit 7\"]",
+	    NULL);
+	char *doomed = submit("doomed", "[\"sleep\",\"300\"]", NULL);
+	json_t *t, *c, *before;
+	char needle[128];
+	const char *started;
+
+	json_decref(wait_status(quick, "Running", WAIT_MS));
+	json_decref(wait_status(doomed, "Running", WAIT_MS));
+	before = the_container(sleeper);
+
+	/* The agent dies; its containers do not. */
+	agent_stop(SIGKILL);
+	ASSERT_INT_EQ(count_of(sleeper), 1);
+	/* A stop requested meanwhile waits for the next agent. */
+	task_stop(doomed);
+	ASSERT_INT_EQ(count_of(doomed), 1);
+
+	/* quick ends while no agent watches. */
+	if (!h_wait_until(container_ended, quick, WAIT_MS))
+		h_fail(__FILE__, __LINE__, "the container of %s did not end",
+		    quick);
+
+	agent_start();
+	t = wait_status(quick, "Failed", WAIT_MS);
+	ASSERT_INT_EQ(json_integer_value(json_object_get(t, "exit_code")), 7);
+	ASSERT_STR_CONTAINS(jstr(t, "error"), "exited with code 7");
+	json_decref(t);
+	wait_count(quick, 0);
+	json_decref(wait_status(doomed, "Stopped", WAIT_MS));
+	wait_count(doomed, 0);
+
+	/* The sleeper was adopted, not started again. */
+	t = task_get(sleeper);
+	ASSERT_STR_EQ(jstr(t, "status"), "Running");
+	ASSERT_STR_EQ(jstr(t, "container_id"), sleeper_cid);
+	json_decref(t);
+	c = the_container(sleeper);
+	ASSERT_STR_EQ(jstr(c, "Id"), sleeper_cid);
+	started = jstr(json_object_get(c, "State"), "StartedAt");
+	ASSERT_STR_EQ(started, jstr(json_object_get(before, "State"),
+	    "StartedAt"));
+	ASSERT_INT_EQ(json_integer_value(json_object_get(c, "RestartCount")),
+	    0);
+	json_decref(c);
+	json_decref(before);
+	snprintf(needle, sizeof(needle), "task %s: container ", sleeper);
+	ASSERT_INT_EQ(log_count(needle), 1);
+	free(quick);
+	free(doomed);
+}
+
+static void
+test_manager_restart(void)
+{
+	json_t *t, *c, *before = the_container(sleeper);
+	char needle[128];
+	char *id;
+
+	mgr_stop(&m, SIGKILL);
+	/* The work goes on without a manager. */
+	ASSERT(agent_alive());
+	c = the_container(sleeper);
+	ASSERT(json_is_true(json_object_get(json_object_get(c, "State"),
+	    "Running")));
+	json_decref(c);
+
+	mgr_restart(&m, NULL);
+	if (!h_wait_until(node_ready, NULL, WAIT_MS))
+		h_fail(__FILE__, __LINE__, "node %s did not come back", node);
+	ASSERT(agent_alive());
+
+	/* New work reaches the same agent. */
+	id = submit("after-restart", "[\"echo\",\"back\"]", NULL);
+	json_decref(wait_status(id, "Completed", WAIT_MS));
+	free(id);
+
+	/* Nothing was started twice. */
+	t = task_get(sleeper);
+	ASSERT_STR_EQ(jstr(t, "status"), "Running");
+	ASSERT_STR_EQ(jstr(t, "container_id"), sleeper_cid);
+	json_decref(t);
+	c = the_container(sleeper);
+	ASSERT_STR_EQ(jstr(c, "Id"), sleeper_cid);
+	ASSERT_STR_EQ(jstr(json_object_get(c, "State"), "StartedAt"),
+	    jstr(json_object_get(before, "State"), "StartedAt"));
+	json_decref(c);
+	json_decref(before);
+	snprintf(needle, sizeof(needle), "task %s: container ", sleeper);
+	ASSERT_INT_EQ(log_count(needle), 1);
+	ASSERT(agent_alive());
+}
+
+static void
+test_delete_stops(void)
+{
+	json_t *t;
+
+	task_stop(sleeper);
+	t = wait_status(sleeper, "Stopped", WAIT_MS);
+	ASSERT(jstr(t, "finished_at") != NULL);
+	json_decref(t);
+	wait_count(sleeper, 0);
+	ASSERT_INT_EQ(count_any_node(sleeper), 0);
+}
+
+/* Tasks whose status is s, among ids. */
+struct all_want {
+	char **ids;
+	size_t n;
+	const char *status;
+};
+
+static bool
+all_are(void *arg)
+{
+	struct all_want *w = arg;
+
+	for (size_t i = 0; i < w->n; i++) {
+		struct status_want one = {w->ids[i], w->status};
+
+		if (!status_is(&one))
+			return false;
+	}
+	return true;
+}
+
+static void
+test_thirty(void)
+{
+	enum { N = 30 };
+	char *ids[N], name[32];
+	struct all_want w = {ids, N, "Running"};
+	char label[128];
+	json_t *list;
+	int64_t t0 = orch_mono_ms();
+
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "many-%d", i);
+		ids[i] = submit(name, "[\"sleep\",\"300\"]", ",\"memory\":16,"
+		    "\"cpu\":0.1");
+	}
+	if (!h_wait_until(all_are, &w, 90000))
+		h_fail(__FILE__, __LINE__, "30 tasks not all Running");
+	fprintf(stderr, "   30 tasks Running in %lld ms\n",
+	    (long long)(orch_mono_ms() - t0));
+	snprintf(label, sizeof(label), "orch.node=%s", node);
+	list = peek_by_labels(label, NULL);
+	ASSERT_INT_EQ(json_array_size(list), N);
+	json_decref(list);
+	for (int i = 0; i < N; i++)
+		ASSERT_INT_EQ(count_of(ids[i]), 1);
+
+	for (int i = 0; i < N; i++)
+		task_stop(ids[i]);
+	w.status = "Stopped";
+	if (!h_wait_until(all_are, &w, 90000))
+		h_fail(__FILE__, __LINE__, "30 tasks not all Stopped");
+	for (int i = 0; i < N; i++) {
+		wait_count(ids[i], 0);
+		free(ids[i]);
+	}
+}
+
+static bool
+count_any_is_zero(void *arg)
+{
+	return count_any_node(arg) == 0;
+}
+
+static void
+test_two_agents(void)
+{
+	/* A second agent on the same daemon: the scheduler spreads tasks
+	 * over both, each runs only its own, and neither touches the
+	 * other's containers, even while the other is dead. */
+	enum { N = 6 };
+	char *ids[N], name[32], label[128];
+	struct all_want w = {ids, N, "Running"};
+	struct beats_seen beats = {"", 0};
+	int on_a = 0, on_b = 0;
+	json_t *list;
+
+	snprintf(b_log, sizeof(b_log), "%s-agent-b.log", m.data);
+	b_pid = agent_spawn(node_b, b_log);
+	if (!h_wait_until(node_ready, node_b, WAIT_MS))
+		h_fail(__FILE__, __LINE__, "node %s never became Ready", node_b);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "pair-%d", i);
+		ids[i] = submit(name, "[\"sleep\",\"300\"]", NULL);
+	}
+	if (!h_wait_until(all_are, &w, WAIT_MS))
+		h_fail(__FILE__, __LINE__, "tasks on two nodes not all Running");
+	for (int i = 0; i < N; i++) {
+		json_t *t = task_get(ids[i]), *n;
+		char path[128], l1[128], l2[128], nn[64];
+
+		snprintf(path, sizeof(path), "/nodes/%s", jstr(t, "node_id"));
+		n = call("GET", path, NULL, 200);
+		snprintf(nn, sizeof(nn), "%s", jstr(n, "name"));
+		on_a += strcmp(nn, node) == 0;
+		on_b += strcmp(nn, node_b) == 0;
+		/* One container, on the node the manager placed it on. */
+		snprintf(l1, sizeof(l1), "orch.task=%s", ids[i]);
+		snprintf(l2, sizeof(l2), "orch.node=%s", nn);
+		list = peek_by_labels(l1, l2);
+		ASSERT_INT_EQ(json_array_size(list), 1);
+		ASSERT_STR_EQ(jstr(json_array_get(list, 0), "Id"),
+		    jstr(t, "container_id"));
+		json_decref(list);
+		ASSERT_INT_EQ(count_any_node(ids[i]), 1);
+		json_decref(n);
+		json_decref(t);
+	}
+	ASSERT_INT_EQ(on_a + on_b, N);
+	ASSERT(on_a > 0 && on_b > 0);
+
+	/* B dies; A beats on and leaves B's containers alone. */
+	h_kill(b_pid, SIGKILL);
+	b_pid = 0;
+	if (!h_wait_until(beats_counted, &beats, WAIT_MS))
+		h_fail(__FILE__, __LINE__, "node %s stopped beating", node);
+	snprintf(label, sizeof(label), "orch.node=%s", node_b);
+	list = peek_by_labels(label, NULL);
+	ASSERT_INT_EQ(json_array_size(list), on_b);
+	json_decref(list);
+
+	/* B comes back, adopts its own, and both stop theirs. */
+	b_pid = agent_spawn(node_b, b_log);
+	for (int i = 0; i < N; i++)
+		task_stop(ids[i]);
+	w.status = "Stopped";
+	if (!h_wait_until(all_are, &w, WAIT_MS))
+		h_fail(__FILE__, __LINE__, "tasks on two nodes not all Stopped");
+	for (int i = 0; i < N; i++) {
+		ASSERT(h_wait_until(count_any_is_zero, ids[i], WAIT_MS));
+		free(ids[i]);
+	}
+	{
+		int st = h_kill(b_pid, SIGTERM);
+
+		b_pid = 0;
+		ASSERT(st != -1 && WIFEXITED(st));
+		ASSERT_INT_EQ(WEXITSTATUS(st), 0);
+	}
+}
+
+static void
+test_sigterm_leaves_work(void)
+{
+	char *id = submit("survivor", "[\"sleep\",\"300\"]", NULL);
+	json_t *t, *c;
+	int st;
+
+	json_decref(wait_status(id, "Running", WAIT_MS));
+	st = h_kill(agent_pid, SIGTERM);
+	agent_pid = 0;
+	ASSERT(st != -1 && WIFEXITED(st));
+	ASSERT_INT_EQ(WEXITSTATUS(st), 0);
+	c = the_container(id);
+	ASSERT(json_is_true(json_object_get(json_object_get(c, "State"),
+	    "Running")));
+	json_decref(c);
+
+	/* And the next agent stops it when asked. */
+	agent_start();
+	task_stop(id);
+	t = wait_status(id, "Stopped", WAIT_MS);
+	json_decref(t);
+	wait_count(id, 0);
+	free(id);
+}
+
+static void
+test_manager_forgets(void)
+{
+	/* A manager that lost its data (a new one on the same address)
+	 * answers the old node id with NOT_FOUND: the agent registers again,
+	 * and removes the container of a task the new manager never heard
+	 * of. */
+	char *id = submit("orphan", "[\"sleep\",\"300\"]", NULL);
+
+	json_decref(wait_status(id, "Running", WAIT_MS));
+	mgr_stop(&m, SIGKILL);
+	h_rm_rf(m.data);
+	mgr_restart(&m, NULL);
+	if (!h_wait_until(node_ready, NULL, WAIT_MS))
+		h_fail(__FILE__, __LINE__, "node %s did not register again",
+		    node);
+	wait_count(id, 0);
+	ASSERT(log_count("registering again") >= 1);
+	ASSERT(agent_alive());
+	free(id);
+}
+
+int
+main(void)
+{
+	setvbuf(stderr, NULL, _IONBF, 0);
+	snprintf(node, sizeof(node), NODE_PREFIX "%d-a", (int)getpid());
+	snprintf(node_b, sizeof(node_b), NODE_PREFIX "%d-b", (int)getpid());
+	if (orch_docker_client_new(SOCK, &peek) != ORCH_OK)
+		h_fail(__FILE__, __LINE__, "docker client");
+	/* Registered before the harness's own handler (at the first spawn),
+	 * so that it runs after the processes are killed. */
+	atexit(at_exit);
+	cleanup_containers();
+
+	mgr_start(&m, NULL);
+	snprintf(pub_url, sizeof(pub_url), "tcp://127.0.0.1:%d", m.pub_port);
+	snprintf(agent_log, sizeof(agent_log), "%s-agent.log", m.data);
+
+	RUN(test_flags);
+	agent_start();
+	RUN(test_registers);
+	RUN(test_sleep_runs);
+	RUN(test_exit_codes);
+	RUN(test_missing_image);
+	RUN(test_garbage_rpc);
+	RUN(test_agent_restart);
+	RUN(test_manager_restart);
+	RUN(test_delete_stops);
+	RUN(test_thirty);
+	RUN(test_sigterm_leaves_work);
+	RUN(test_manager_forgets);
+	/* Last: the second agent's node stays known (and briefly Ready)
+	 * after it stops, and would take later tasks. */
+	RUN(test_two_agents);
+
+	agent_stop(SIGTERM);
+	finished = true;
+	free(sleeper);
+	return 0;
+}

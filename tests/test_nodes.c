@@ -1,0 +1,209 @@
+/*
+ * test_nodes.c: the registry of node liveness: Ready, Down after the TTL,
+ * NotReady for nodes known from the store until a grace period ends, the
+ * watcher, the heartbeat interval, and the live fields of a node.
+ */
+#include "clock.h"
+#include "error.h"
+#include "harness.h"
+#include "nodes.h"
+#include "store.h"
+
+#define READY ORCH__NODE_STATUS__NODE_STATUS_READY
+#define NOT_READY ORCH__NODE_STATUS__NODE_STATUS_NOT_READY
+#define DOWN ORCH__NODE_STATUS__NODE_STATUS_DOWN
+
+static const char ID_A[] = "aaaaaaaa-0000-4000-8000-000000000001";
+static const char ID_B[] = "bbbbbbbb-0000-4000-8000-000000000002";
+
+struct node_st {
+	struct orch_nodes *ns;
+	const char *id;
+	int status;
+};
+
+static bool
+node_is(void *arg)
+{
+	struct node_st *n = arg;
+
+	return orch_nodes_status(n->ns, n->id, NULL) == n->status;
+}
+
+static int changes;
+
+static void
+count_change(void *arg)
+{
+	(void)arg;
+	changes++;
+}
+
+static void
+test_ready_then_down(void)
+{
+	struct orch_nodes *ns;
+	struct node_st want;
+	int64_t last, before = orch_now_ms();
+
+	ASSERT_INT_EQ(orch_nodes_new(100, &ns), ORCH_OK);
+	orch_nodes_watch(ns, count_change, NULL);
+	changes = 0;
+	/* Unknown: NotReady, never heard from; a beat is refused. */
+	ASSERT_INT_EQ(orch_nodes_status(ns, ID_A, &last), NOT_READY);
+	ASSERT_INT_EQ(last, -1);
+	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A), ORCH_ENOENT);
+
+	/* Registered: Ready at once, and the watcher heard of it. */
+	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_A, "a"), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_status(ns, ID_A, &last), READY);
+	ASSERT(last >= before && last <= orch_now_ms());
+	ASSERT_INT_EQ(changes, 1);
+	/* Beats of a Ready node are not news. */
+	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A), ORCH_OK);
+	ASSERT_INT_EQ(changes, 1);
+
+	/* Silent past the TTL: Down; the sweep tells the watcher. */
+	want = (struct node_st){ns, ID_A, DOWN};
+	ASSERT(h_wait_until(node_is, &want, 10000));
+	orch_nodes_sweep(ns);
+	ASSERT_INT_EQ(changes, 2);
+	orch_nodes_sweep(ns);
+	ASSERT_INT_EQ(changes, 2);
+	/* The time of the last beat stays for display. */
+	orch_nodes_status(ns, ID_A, &last);
+	ASSERT(last >= before);
+
+	/* A beat brings it back. */
+	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_status(ns, ID_A, NULL), READY);
+	ASSERT_INT_EQ(changes, 3);
+
+	/* Down and back between two sweeps still counts as news. */
+	want = (struct node_st){ns, ID_A, DOWN};
+	ASSERT(h_wait_until(node_is, &want, 10000));
+	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A), ORCH_OK);
+	ASSERT_INT_EQ(changes, 4);
+
+	/* Cleared, the watcher is not called. */
+	orch_nodes_watch(ns, NULL, NULL);
+	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_B, "b"), ORCH_OK);
+	ASSERT_INT_EQ(changes, 4);
+	orch_nodes_free(ns);
+}
+
+static void
+test_known_from_store(void)
+{
+	char *dir = h_tmpdir("nodes");
+	struct orch_store *st = NULL;
+	struct orch_store_reader *r = NULL;
+	struct orch_nodes *ns;
+	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
+	orch_node *n = NULL, **list = NULL;
+	struct node_st want;
+	char err[256], *id;
+	size_t nl = 0;
+
+	ASSERT_INT_EQ(orch_store_open(dir, NULL, &st), ORCH_OK);
+	reg.name = "a";
+	reg.has_cpu = true;
+	reg.cpu = 2;
+	reg.has_memory_mb = true;
+	reg.memory_mb = 1024;
+	ASSERT_INT_EQ(
+	    orch_store_node_register_sync(st, &reg, &n, err, sizeof(err)),
+	    ORCH_OK);
+	id = strdup(n->id);
+	orch_node_free(n);
+	ASSERT_INT_EQ(orch_store_reader_new(st, &r), ORCH_OK);
+
+	/* As after a restart: known, not heard from. */
+	ASSERT_INT_EQ(orch_nodes_new(200, &ns), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_load(ns, r), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_status(ns, id, NULL), NOT_READY);
+	/* Its heartbeat is accepted: the agent need not register again. */
+	ASSERT_INT_EQ(orch_nodes_beat(ns, id), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_status(ns, id, NULL), READY);
+	orch_nodes_free(ns);
+
+	/* One that never checks in is Down after the grace period. */
+	ASSERT_INT_EQ(orch_nodes_new(100, &ns), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_load(ns, r), ORCH_OK);
+	want = (struct node_st){ns, id, DOWN};
+	ASSERT(h_wait_until(node_is, &want, 10000));
+
+	/* The live fields, read through the registry. */
+	ASSERT_INT_EQ(orch_nodes_read(ns, r, &list, &nl), ORCH_OK);
+	ASSERT_INT_EQ(nl, 1);
+	ASSERT_STR_EQ(list[0]->name, "a");
+	ASSERT(list[0]->has_status);
+	ASSERT_INT_EQ(list[0]->status, DOWN);
+	ASSERT(!list[0]->has_last_heartbeat_ms);
+	ASSERT(list[0]->has_task_count && list[0]->task_count == 0);
+	ASSERT(list[0]->has_allocated_cpu && list[0]->allocated_cpu == 0.0);
+	orch_store_node_list_free(list, nl);
+	ASSERT_INT_EQ(orch_nodes_beat(ns, id), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_read_one(ns, r, "a", &n), ORCH_OK);
+	ASSERT_INT_EQ(n->status, READY);
+	ASSERT(n->has_last_heartbeat_ms && n->last_heartbeat_ms > 0);
+	orch_node_free(n);
+	ASSERT_INT_EQ(orch_nodes_read_one(ns, r, "nope", &n), ORCH_ENOENT);
+	orch_nodes_free(ns);
+
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	free(id);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+static void
+test_heartbeat_interval(void)
+{
+	struct orch_nodes *ns;
+
+	ASSERT_INT_EQ(orch_nodes_new(5000, &ns), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_heartbeat_ms(ns), 1000);
+	orch_nodes_free(ns);
+	ASSERT_INT_EQ(orch_nodes_new(1000, &ns), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_heartbeat_ms(ns), 333);
+	orch_nodes_free(ns);
+	ASSERT_INT_EQ(orch_nodes_new(100, &ns), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_heartbeat_ms(ns), 100);
+	orch_nodes_free(ns);
+}
+
+static void
+test_fill(void)
+{
+	struct orch_nodes *ns;
+	Orch__Node n = ORCH__NODE__INIT;
+	struct orch_node_usage u[2];
+
+	memset(u, 0, sizeof(u));
+	memcpy(u[0].node_id, ID_B, ORCH_ID_LEN);
+	u[0].cpu = 9;
+	memcpy(u[1].node_id, ID_A, ORCH_ID_LEN);
+	u[1].cpu = 0.1 + 0.2;
+	u[1].memory_mb = 768;
+	u[1].tasks = 2;
+	ASSERT_INT_EQ(orch_nodes_new(1000, &ns), ORCH_OK);
+	n.id = (char *)ID_A;
+	orch_nodes_fill(ns, &n, u, 2);
+	ASSERT(n.allocated_cpu == 0.3);
+	ASSERT_INT_EQ(n.allocated_memory_mb, 768);
+	ASSERT_INT_EQ(n.task_count, 2);
+	ASSERT_INT_EQ(n.status, NOT_READY);
+	orch_nodes_free(ns);
+}
+
+int
+main(void)
+{
+	RUN(test_ready_then_down);
+	RUN(test_known_from_store);
+	RUN(test_heartbeat_interval);
+	RUN(test_fill);
+	return 0;
+}

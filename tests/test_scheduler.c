@@ -1,0 +1,519 @@
+/*
+ * test_scheduler.c: the placement decision (fits or not, spreading, ties,
+ * nodes that are not Ready), the explanation of a task that fits nowhere,
+ * and the scheduler's thread over a real store.
+ */
+#include <math.h>
+#include <pthread.h>
+
+#include "error.h"
+#include "harness.h"
+#include "nodes.h"
+#include "scheduler.h"
+#include "store.h"
+
+#define ST_PENDING ORCH__TASK_STATUS__TASK_STATUS_PENDING
+#define ST_SCHEDULED ORCH__TASK_STATUS__TASK_STATUS_SCHEDULED
+#define ST_RUNNING ORCH__TASK_STATUS__TASK_STATUS_RUNNING
+#define ST_COMPLETED ORCH__TASK_STATUS__TASK_STATUS_COMPLETED
+
+/* ---- the decision ---- */
+
+#define N(id_, name_, ready_, cpu_, mem_)                                      \
+	{                                                                      \
+		.id = (id_), .name = (name_), .ready = (ready_),               \
+		.cpu_free = (cpu_), .memory_free_mb = (mem_)                   \
+	}
+
+static void
+test_pick_fits(void)
+{
+	struct orch_sched_node one[] = {N("1", "a", true, 2.0, 1024)};
+
+	/* Exactly full fits; a byte or a fraction of a core more does not. */
+	ASSERT_INT_EQ(orch_sched_node_pick(one, 1, 2.0, 1024), 0);
+	ASSERT_INT_EQ(orch_sched_node_pick(one, 1, 0.5, 256), 0);
+	ASSERT_INT_EQ(orch_sched_node_pick(one, 1, 2.0, 1025), -1);
+	ASSERT_INT_EQ(orch_sched_node_pick(one, 1, 2.001, 1024), -1);
+	/* Both must fit: memory alone or cpu alone is not enough. */
+	ASSERT_INT_EQ(orch_sched_node_pick(one, 1, 4.0, 10), -1);
+	ASSERT_INT_EQ(orch_sched_node_pick(one, 1, 0.1, 4096), -1);
+	/* Nothing to pick from. */
+	ASSERT_INT_EQ(orch_sched_node_pick(NULL, 0, 0.1, 6), -1);
+	/* Sums of fractions are not exact, and must not refuse a fit. */
+	{
+		struct orch_sched_node n = N("1", "a", true, 1.0, 1024);
+
+		n.cpu_free -= 0.1;
+		n.cpu_free -= 0.2;
+		n.cpu_free -= 0.4;
+		ASSERT_INT_EQ(orch_sched_node_pick(&n, 1, 0.3, 6), 0);
+	}
+	/* Overcommitted (capacity lowered on registering again). */
+	{
+		struct orch_sched_node n = N("1", "a", true, -1.0, -512);
+
+		ASSERT_INT_EQ(orch_sched_node_pick(&n, 1, 0.1, 6), -1);
+	}
+}
+
+static void
+test_pick_spreads(void)
+{
+	struct orch_sched_node v[] = {
+	    N("1", "a", true, 8.0, 1024),
+	    N("2", "b", true, 1.0, 4096),
+	    N("3", "c", true, 4.0, 2048),
+	};
+	int k;
+
+	/* The most free memory wins, even with less cpu. */
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, 0.5, 256), 1);
+	/* ... as long as the task's cpu fits there. */
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, 2.0, 256), 2);
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, 6.0, 256), 0);
+
+	/* Placing one after another, as a pass does, spreads them. */
+	{
+		struct orch_sched_node w[] = {
+		    N("1", "a", true, 4.0, 1000),
+		    N("2", "b", true, 4.0, 1000),
+		    N("3", "c", true, 4.0, 1000),
+		};
+		int count[3] = {0, 0, 0};
+
+		for (int i = 0; i < 9; i++) {
+			k = orch_sched_node_pick(w, 3, 0.25, 100);
+			ASSERT(k >= 0);
+			count[k]++;
+			w[k].cpu_free -= 0.25;
+			w[k].memory_free_mb -= 100;
+		}
+		ASSERT_INT_EQ(count[0], 3);
+		ASSERT_INT_EQ(count[1], 3);
+		ASSERT_INT_EQ(count[2], 3);
+	}
+}
+
+static void
+test_pick_ties(void)
+{
+	/* Equal memory: more free cpu wins. */
+	struct orch_sched_node a[] = {
+	    N("1", "a", true, 1.0, 1024),
+	    N("2", "b", true, 3.0, 1024),
+	};
+	/* Equal memory and cpu: the smaller name wins, in any order. */
+	struct orch_sched_node b[] = {
+	    N("1", "zeta", true, 2.0, 1024),
+	    N("2", "alpha", true, 2.0, 1024),
+	    N("3", "mid", true, 2.0, 1024),
+	};
+	struct orch_sched_node c[] = {
+	    N("2", "alpha", true, 2.0, 1024),
+	    N("3", "mid", true, 2.0, 1024),
+	    N("1", "zeta", true, 2.0, 1024),
+	};
+	/* Equal everything, even the name: the smaller id. */
+	struct orch_sched_node d[] = {
+	    N("b", "same", true, 2.0, 1024),
+	    N("a", "same", true, 2.0, 1024),
+	};
+
+	ASSERT_INT_EQ(orch_sched_node_pick(a, 2, 0.5, 256), 1);
+	ASSERT_INT_EQ(orch_sched_node_pick(b, 3, 0.5, 256), 1);
+	ASSERT_INT_EQ(orch_sched_node_pick(c, 3, 0.5, 256), 0);
+	ASSERT_INT_EQ(orch_sched_node_pick(d, 2, 0.5, 256), 1);
+	/* cpu that differs only by rounding is a tie. */
+	{
+		struct orch_sched_node e[] = {
+		    N("1", "b", true, 0.3, 1024),
+		    N("2", "a", true, 0.1 + 0.2, 1024),
+		};
+
+		ASSERT_INT_EQ(orch_sched_node_pick(e, 2, 0.1, 6), 1);
+	}
+}
+
+static void
+test_pick_skips_not_ready(void)
+{
+	struct orch_sched_node v[] = {
+	    N("1", "down", false, 64.0, 65536),
+	    N("2", "notready", false, 64.0, 65536),
+	    N("3", "small", true, 1.0, 512),
+	};
+
+	/* The big nodes are not Ready: the small one, though it has less. */
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, 0.5, 256), 2);
+	/* What only a node that is not Ready could take waits. */
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, 2.0, 256), -1);
+	v[2].ready = false;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, 0.5, 256), -1);
+}
+
+static void
+test_explain(void)
+{
+	char buf[512];
+	struct orch_sched_node v[] = {
+	    N("1", "node-a", true, 0.5, 512),
+	    N("2", "node-b", true, 1.5, 1024),
+	    N("3", "node-c", false, 64.0, 65536),
+	};
+
+	orch_sched_explain(v, 3, 2.0, 4096, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf,
+	    "no Ready node has 4096 MB and 2 cpu free; most "
+	    "free: node-b with 1024 MB and 1.5 cpu");
+
+	orch_sched_explain(NULL, 0, 0.5, 256, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "no Ready node: no node has joined the cluster");
+
+	orch_sched_explain(&v[2], 1, 0.5, 256, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "no Ready node: 1 node known, none Ready");
+	v[0].ready = v[1].ready = false;
+	orch_sched_explain(v, 3, 0.5, 256, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "no Ready node: 3 nodes known, none Ready");
+
+	/* Rounded cores, and nothing negative on an overcommitted node. */
+	{
+		struct orch_sched_node w[] = {
+		    N("1", "full", true, 1.0 - 0.1 - 0.2 - 0.4, -10),
+		};
+
+		orch_sched_explain(w, 1, 0.75, 100, buf, sizeof(buf));
+		ASSERT_STR_EQ(buf,
+		    "no Ready node has 100 MB and 0.75 cpu free; "
+		    "most free: full with 0 MB and 0.3 cpu");
+	}
+	/* Cut short, still a string. */
+	orch_sched_explain(v, 3, 0.5, 256, buf, 10);
+	ASSERT_INT_EQ(strlen(buf), 9);
+}
+
+/* ---- the thread over a real store ---- */
+
+struct env {
+	char *dir;
+	struct orch_store *st;
+	struct orch_store_reader *r;
+	struct orch_nodes *ns;
+	struct orch_sched *sched;
+};
+
+static void
+env_open(struct env *e, int64_t ttl_ms)
+{
+	memset(e, 0, sizeof(*e));
+	e->dir = h_tmpdir("sched");
+	ASSERT_INT_EQ(orch_store_open(e->dir, NULL, &e->st), ORCH_OK);
+	ASSERT_INT_EQ(orch_store_reader_new(e->st, &e->r), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_new(ttl_ms, &e->ns), ORCH_OK);
+	ASSERT_INT_EQ(orch_sched_start(e->st, e->ns, NULL, &e->sched), ORCH_OK);
+}
+
+static void
+env_close(struct env *e)
+{
+	orch_sched_stop(e->sched);
+	orch_store_reader_free(e->r);
+	orch_store_close(e->st);
+	orch_nodes_free(e->ns);
+	h_rm_rf(e->dir);
+	free(e->dir);
+}
+
+/* Registers a node and marks it alive.  Returns its id (malloc'd). */
+static char *
+node_add(struct env *e, const char *name, double cpu, int64_t mem)
+{
+	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
+	orch_node *n = NULL;
+	char err[256], *id;
+
+	reg.name = (char *)name;
+	reg.has_cpu = true;
+	reg.cpu = cpu;
+	reg.has_memory_mb = true;
+	reg.memory_mb = mem;
+	ASSERT_INT_EQ(
+	    orch_store_node_register_sync(e->st, &reg, &n, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_seen(e->ns, n->id, n->name), ORCH_OK);
+	id = strdup(n->id);
+	orch_node_free(n);
+	return id;
+}
+
+/* Submits a task; returns its id (malloc'd). */
+static char *
+task_add(struct env *e, const char *name, double cpu, int64_t mem)
+{
+	orch_task_spec *sp = malloc(sizeof(*sp));
+	orch_task *t;
+	char err[256], *id;
+
+	ASSERT(sp != NULL);
+	orch__task_spec__init(sp);
+	sp->name = strdup(name);
+	sp->image = strdup("busybox:1");
+	sp->has_cpu = true;
+	sp->cpu = cpu;
+	sp->has_memory_mb = true;
+	sp->memory_mb = mem;
+	ASSERT_INT_EQ(orch_task_new(sp, &t), ORCH_OK);
+	id = strdup(t->id);
+	ASSERT_INT_EQ(
+	    orch_store_task_insert_sync(e->st, t, NULL, err, sizeof(err)),
+	    ORCH_OK);
+	return id;
+}
+
+struct want {
+	struct env *e;
+	const char *id;
+	int status;
+	const char *error; /* a part of the error wanted; NULL: none */
+};
+
+static bool
+task_is(void *arg)
+{
+	struct want *w = arg;
+	orch_task *t = NULL;
+	bool ok;
+
+	ASSERT_INT_EQ(orch_store_task_get(w->e->r, w->id, &t), ORCH_OK);
+	ok = (int)t->status == w->status &&
+	    (w->error == NULL
+	            ? t->error == NULL
+	            : t->error != NULL && strstr(t->error, w->error) != NULL);
+	orch_task_free(t);
+	return ok;
+}
+
+static orch_task *
+task_get(struct env *e, const char *id)
+{
+	orch_task *t = NULL;
+
+	ASSERT_INT_EQ(orch_store_task_get(e->r, id, &t), ORCH_OK);
+	return t;
+}
+
+static int
+mod_status(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	struct orch_task_update u = {.status = *(int *)marg};
+
+	return orch_task_apply_update(t, &u, 1, err, errlen);
+}
+
+struct passes {
+	struct orch_sched *sched;
+	uint64_t until;
+};
+
+static bool
+passes_reached(void *arg)
+{
+	struct passes *p = arg;
+	struct orch_sched_stats ss;
+
+	orch_sched_stats(p->sched, &ss);
+	return ss.passes >= p->until;
+}
+
+static uint64_t
+durable_writes(struct env *e)
+{
+	struct orch_store_stats s;
+
+	orch_store_stats(e->st, &s);
+	return s.writes - s.failed;
+}
+
+static void
+test_thread_places(void)
+{
+	struct env e;
+	char *a, *b, *c, *t1, *t2, *big;
+	struct want w;
+	orch_task *t;
+	char err[256];
+	int st;
+
+	env_open(&e, 60000);
+	/* No node: it waits, saying why. */
+	t1 = task_add(&e, "t1", 1.0, 512);
+	w = (struct want){&e, t1, ST_PENDING, "no node has joined"};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+
+	/* A node joins: the task is placed and the reason cleared. */
+	a = node_add(&e, "a", 2.0, 1024);
+	w = (struct want){&e, t1, ST_SCHEDULED, NULL};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	t = task_get(&e, t1);
+	ASSERT_STR_EQ(t->node_id, a);
+	orch_task_free(t);
+
+	/* A second, bigger node takes the next (most free memory). */
+	b = node_add(&e, "b", 2.0, 4096);
+	t2 = task_add(&e, "t2", 1.0, 512);
+	w = (struct want){&e, t2, ST_SCHEDULED, NULL};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	t = task_get(&e, t2);
+	ASSERT_STR_EQ(t->node_id, b);
+	orch_task_free(t);
+
+	/* Too big for either: Pending, naming the node with the most free. */
+	big = task_add(&e, "big", 1.0, 8192);
+	w = (struct want){&e, big, ST_PENDING,
+	    "no Ready node has 8192 MB and 1 cpu free; most free: b with "
+	    "3584 MB and 1 cpu"};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+
+	/* The explanation is written once, not on every pass. */
+	{
+		struct orch_sched_stats s0;
+		struct passes p = {e.sched, 0};
+		uint64_t w0 = durable_writes(&e);
+
+		orch_sched_stats(e.sched, &s0);
+		for (int i = 1; i <= 3; i++) {
+			p.until = s0.passes + (uint64_t)i;
+			orch_sched_wake(e.sched);
+			ASSERT(h_wait_until(passes_reached, &p, 10000));
+		}
+		ASSERT_INT_EQ(durable_writes(&e), w0);
+	}
+
+	/* Ending a task frees its room: the explanation follows. */
+	st = ST_COMPLETED;
+	ASSERT_INT_EQ(orch_store_task_modify_sync(
+	                  e.st, t2, mod_status, &st, NULL, err, sizeof(err)),
+	    ORCH_OK);
+	w = (struct want){&e, big, ST_PENDING,
+	    "most free: b with 4096 MB and "
+	    "2 cpu"};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+
+	/* A node big enough joins: placed there, the reason cleared. */
+	c = node_add(&e, "c", 4.0, 16384);
+	w = (struct want){&e, big, ST_SCHEDULED, NULL};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	t = task_get(&e, big);
+	ASSERT_STR_EQ(t->node_id, c);
+	orch_task_free(t);
+
+	free(a);
+	free(b);
+	free(c);
+	free(t1);
+	free(t2);
+	free(big);
+	env_close(&e);
+}
+
+struct node_st {
+	struct orch_nodes *ns;
+	const char *id;
+	int status;
+};
+
+static bool
+node_is(void *arg)
+{
+	struct node_st *n = arg;
+
+	return orch_nodes_status(n->ns, n->id, NULL) == n->status;
+}
+
+static const char *beating;
+
+static bool
+beat_and_check(void *arg)
+{
+	struct want *w = arg;
+
+	ASSERT_INT_EQ(orch_nodes_beat(w->e->ns, beating), ORCH_OK);
+	return task_is(w);
+}
+
+/* A node that stops beating gets nothing new, and gets it again once it
+ * beats. */
+static void
+test_thread_down_node(void)
+{
+	struct env e;
+	struct node_st ns;
+	struct want w;
+	char *a, *t1;
+	orch_task *t;
+
+	env_open(&e, 200);
+	a = node_add(&e, "a", 2.0, 1024);
+	beating = a;
+	ns = (struct node_st){e.ns, a, ORCH__NODE_STATUS__NODE_STATUS_DOWN};
+	ASSERT(h_wait_until(node_is, &ns, 10000));
+	t1 = task_add(&e, "t1", 0.5, 256);
+	w = (struct want){&e, t1, ST_PENDING, "1 node known, none Ready"};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	/* A beat makes it Ready, which wakes the scheduler; beating on as
+	 * an agent would, so that it stays Ready however slow the pass. */
+	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a), ORCH_OK);
+	w = (struct want){&e, t1, ST_SCHEDULED, NULL};
+	ASSERT(h_wait_until(beat_and_check, &w, 10000));
+	t = task_get(&e, t1);
+	ASSERT_STR_EQ(t->node_id, a);
+	orch_task_free(t);
+	free(a);
+	free(t1);
+	env_close(&e);
+}
+
+/* Tasks placed in one pass share the room they take: a node of 1 cpu
+ * gets two tasks of 0.5 and no third. */
+static void
+test_thread_no_overcommit(void)
+{
+	struct env e;
+	struct want w;
+	char *a, *ids[3];
+
+	env_open(&e, 60000);
+	for (int i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "t%d", i);
+		ids[i] = task_add(&e, name, 0.5, 100);
+	}
+	a = node_add(&e, "a", 1.0, 1024);
+	for (int i = 0; i < 2; i++) {
+		w = (struct want){&e, ids[i], ST_SCHEDULED, NULL};
+		ASSERT(h_wait_until(task_is, &w, 10000));
+	}
+	w = (struct want){&e, ids[2], ST_PENDING,
+	    "most free: a with 824 MB "
+	    "and 0 cpu"};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	for (int i = 0; i < 3; i++)
+		free(ids[i]);
+	free(a);
+	env_close(&e);
+}
+
+int
+main(void)
+{
+	RUN(test_pick_fits);
+	RUN(test_pick_spreads);
+	RUN(test_pick_ties);
+	RUN(test_pick_skips_not_ready);
+	RUN(test_explain);
+	RUN(test_thread_places);
+	RUN(test_thread_down_node);
+	RUN(test_thread_no_overcommit);
+	return 0;
+}
