@@ -160,88 +160,22 @@ api_version_parse(const char *s, int *minor)
 	return true;
 }
 
-/* Reads exactly n decimal digits at *p into *out and moves *p past them. */
-static bool
-time_digits(const char **p, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		char c = (*p)[i];
-
-		if (c < '0' || c > '9')
-			return false;
-		v = v * 10 + (c - '0');
-	}
-	*p += n;
-	*out = v;
-	return true;
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's
- * days_from_civil), used instead of timegm() which reads the TZ. */
-static int64_t
-time_days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /*
  * Docker's times are RFC 3339 with up to nanoseconds
  * ("2026-11-26T21:01:57.543603306Z").  Returns milliseconds since the
  * epoch, or 0 for Docker's zero time ("0001-01-01T00:00:00Z", never
- * started or not finished) and for anything it cannot read: a time is
- * information, not a reason to fail the whole call.
+ * started or not finished), for any other time before the epoch, and for
+ * anything it cannot read: a time is information, not a reason to fail
+ * the whole call.
  */
 static int64_t
 time_parse_ms(const char *s)
 {
-	const char *p = s;
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0, ms = 0, ndig = 0;
-	int64_t days;
+	int64_t ms;
 
-	if (!time_digits(&p, 4, &y) || *p++ != '-' ||
-	    !time_digits(&p, 2, &mo) || *p++ != '-' ||
-	    !time_digits(&p, 2, &d) || (*p != 'T' && *p != 't'))
+	if (orch_rfc3339_parse(s, &ms) != ORCH_OK || ms < 0)
 		return 0;
-	p++;
-	if (!time_digits(&p, 2, &h) || *p++ != ':' ||
-	    !time_digits(&p, 2, &mi) || *p++ != ':' ||
-	    !time_digits(&p, 2, &sec))
-		return 0;
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++, ndig++) {
-			if (ndig < 3)
-				ms = ms * 10 + (*p - '0');
-		}
-		if (ndig == 0)
-			return 0;
-		for (int i = ndig; i < 3; i++)
-			ms *= 10;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '+' ? 1 : -1;
-		if (!time_digits(&p, 2, &oh) || *p++ != ':' ||
-		    !time_digits(&p, 2, &om))
-			return 0;
-	} else {
-		return 0;
-	}
-	if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
-	    h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59)
-		return 0;
-	days = time_days_from_civil(y, mo, d);
-	return (days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec -
-	    (int64_t)sign * (oh * 3600 + om * 60)) * 1000 + ms;
+	return ms;
 }
 
 /* ---- answers ---- */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "error.h"
 #include "log.h"
 
@@ -18,7 +19,7 @@ struct orch_docker_client {
 
 /* What the write callback does with the bytes of an answer. */
 enum sink_mode {
-	SINK_BODY,      /* collect them, up to max */
+	SINK_BODY,      /* collect them, up to ORCH_DOCKER_BODY_MAX */
 	SINK_UNKNOWN,   /* a stream whose status is not known yet */
 	SINK_LINES,     /* a 2xx stream: cut into lines for fn */
 };
@@ -27,14 +28,13 @@ enum sink_mode {
 struct sink {
 	CURL *h;
 	enum sink_mode mode;
-	char *buf;
-	size_t len, cap, max;
-	bool too_big, nomem;
+	struct orch_buf body;
 
 	orch_docker_line_fn fn;
 	void *arg;
 	char *line;             /* ORCH_DOCKER_LINE_MAX + 1 bytes */
 	size_t line_len;
+	bool line_nomem;        /* line could not be allocated */
 	bool line_skip;         /* inside a line that was too long */
 	bool fn_stopped;        /* fn asked to end the stream */
 };
@@ -183,36 +183,6 @@ orch_docker_answer_message(const struct orch_docker_answer *ans, char *buf,
 
 /* ---- receiving ---- */
 
-static size_t
-sink_body(struct sink *s, const char *data, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	/* Checked before allocating, so a huge answer never costs memory. */
-	if (n > s->max - s->len) {
-		s->too_big = true;
-		return 0;
-	}
-	if (s->len + n + 1 > s->cap) {
-		cap = s->cap > 0 ? s->cap : 4096;
-		while (cap < s->len + n + 1)
-			cap *= 2;
-		if (cap > s->max + 1)
-			cap = s->max + 1;
-		if ((p = realloc(s->buf, cap)) == NULL) {
-			s->nomem = true;
-			return 0;
-		}
-		s->buf = p;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return n;
-}
-
 /* Hands the line collected so far to fn, unless it is empty or was too
  * long.  Returns false when fn wants the stream to end. */
 static bool
@@ -243,7 +213,7 @@ sink_lines(struct sink *s, const char *data, size_t n)
 
 	if (s->line == NULL && (s->line = malloc(ORCH_DOCKER_LINE_MAX + 1)) ==
 	    NULL) {
-		s->nomem = true;
+		s->line_nomem = true;
 		return 0;
 	}
 	while (p < end) {
@@ -283,7 +253,7 @@ sink_write(char *data, size_t size, size_t nmemb, void *arg)
 	}
 	if (s->mode == SINK_LINES)
 		return sink_lines(s, data, n);
-	return sink_body(s, data, n);
+	return orch_buf_append(&s->body, data, n);
 }
 
 /* ---- sending ---- */
@@ -307,12 +277,12 @@ call_error(const struct orch_docker_client *c, const char *name,
 	const char *msg = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc);
 	long oserr = 0;
 
-	if (s->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+	if (s->body.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
 		orch_docker_errf(err, errlen, "%s: the answer is larger than "
 		    "%ld MiB", name, ORCH_DOCKER_BODY_MAX / (1024 * 1024));
 		return ORCH_EPROTO;
 	}
-	if (s->nomem || cc == CURLE_OUT_OF_MEMORY) {
+	if (s->body.nomem || s->line_nomem || cc == CURLE_OUT_OF_MEMORY) {
 		orch_docker_errf(err, errlen, "%s: out of memory", name);
 		return ORCH_ENOMEM;
 	}
@@ -452,7 +422,7 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
     orch_docker_line_fn fn, void *arg, struct orch_docker_answer *ans,
     char *err, size_t errlen)
 {
-	struct sink s = {.mode = SINK_BODY, .max = ORCH_DOCKER_BODY_MAX};
+	struct sink s = {.mode = SINK_BODY};
 	struct curl_slist *hdrs = NULL, *h2;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char name[320];
@@ -463,6 +433,7 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 	int rc = ORCH_ENOMEM;
 
 	memset(ans, 0, sizeof(*ans));
+	orch_buf_init(&s.body, (size_t)ORCH_DOCKER_BODY_MAX);
 	orch_docker_client_call_name(c, method, path, name, sizeof(name));
 	/* The host part is ignored on a unix socket but needed by HTTP. */
 	urllen = strlen("http://docker") + strlen(c->prefix) + strlen(path) + 1;
@@ -517,9 +488,8 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 	if (s.mode == SINK_LINES && s.line_len > 0 && !s.fn_stopped)
 		sink_line_end(&s);
 	curl_easy_getinfo(s.h, CURLINFO_RESPONSE_CODE, &ans->status);
-	ans->body = s.buf;
-	ans->len = s.len;
-	s.buf = NULL;
+	ans->len = s.body.len;
+	ans->body = orch_buf_take(&s.body);
 	rc = ORCH_OK;
 	goto out;
 nomem:
@@ -529,7 +499,7 @@ out:
 		curl_easy_cleanup(s.h);
 	curl_slist_free_all(hdrs);
 	free(s.line);
-	free(s.buf);
+	orch_buf_fini(&s.body);
 	free(url);
 	return rc;
 }

@@ -2,8 +2,8 @@
  * age.h: how long ago a task was created, as orchctl list shows it.
  *
  * The manager writes RFC 3339 UTC ("2026-11-26T20:38:21.123Z"); the
- * parser also takes numeric offsets, so that another writer does not
- * break the AGE column.
+ * parser (clock.c's) also takes numeric offsets, so that another writer
+ * does not break the AGE column.
  */
 #ifndef ORCH_CTL_AGE_H
 #define ORCH_CTL_AGE_H
@@ -12,12 +12,10 @@
 #include <stdint.h>
 
 /*
- * Parses an RFC 3339 date-time: "YYYY-MM-DDTHH:MM:SS", optional fraction
- * of a second (digits past milliseconds are dropped), then "Z" or
- * "+HH:MM" / "-HH:MM".  "t", "z" and a space for "T" are accepted, as RFC
- * 3339 allows.  Returns ORCH_OK with *ms (OUT) in milliseconds since the
- * Unix epoch, or ORCH_EINVAL for anything else, including a day that its
- * month does not have.
+ * Parses the time a task was created or a node last seen: exactly
+ * orch_rfc3339_parse() (clock.h), where the rules are, so that orchctl
+ * and the agent read times alike.  Returns ORCH_OK with *ms (OUT) in
+ * milliseconds since the Unix epoch, or ORCH_EINVAL.
  */
 int orch_age_rfc3339_parse(const char *s, int64_t *ms /* OUT */);
 

@@ -1,27 +1,18 @@
 #include "client.h"
 
 #include <curl/curl.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "error.h"
 
 struct orch_client {
 	CURL *curl;
 	char *base;
 	char errbuf[CURL_ERROR_SIZE];
-};
-
-/* Collects an answer's body, refusing to grow past ORCH_CLIENT_BODY_MAX. */
-struct sink {
-	char *buf;
-	size_t len;
-	size_t cap;
-	bool too_big;
-	bool nomem;
 };
 
 int
@@ -95,51 +86,28 @@ orch_client_addr_normalize(const char *addr, char *buf, size_t len)
 	return ORCH_OK;
 }
 
+/* Collects an answer's body into an orch_buf, which refuses to grow past
+ * its cap (ORCH_CLIENT_BODY_MAX) and so ends the transfer. */
 static size_t
-sink_write(char *data, size_t size, size_t nmemb, void *arg)
+body_write(char *data, size_t size, size_t nmemb, void *arg)
 {
-	struct sink *s = arg;
-	size_t n = size * nmemb, cap;
-	char *p;
-
-	/* Checked before allocating, so a huge answer never costs memory. */
-	if (n > (size_t)ORCH_CLIENT_BODY_MAX - s->len) {
-		s->too_big = true;
-		return 0;
-	}
-	if (s->len + n + 1 > s->cap) {
-		cap = s->cap > 0 ? s->cap : 16384;
-		while (cap < s->len + n + 1)
-			cap *= 2;
-		if (cap > (size_t)ORCH_CLIENT_BODY_MAX + 1)
-			cap = (size_t)ORCH_CLIENT_BODY_MAX + 1;
-		if ((p = realloc(s->buf, cap)) == NULL) {
-			s->nomem = true;
-			return 0;
-		}
-		s->buf = p;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return n;
+	return orch_buf_append(arg, data, size * nmemb);
 }
 
 /* Translates a failed transfer into an orch_err code and a message. */
 static int
-client_error(struct orch_client *c, CURLcode cc, const struct sink *s,
-    char *err, size_t errlen)
+client_error(struct orch_client *c, CURLcode cc,
+    const struct orch_buf *body, char *err, size_t errlen)
 {
 	const char *msg = c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(cc);
 	long oserr = 0;
 
-	if (s->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+	if (body->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
 		snprintf(err, errlen, "the answer is larger than %ld MiB",
 		    ORCH_CLIENT_BODY_MAX / (1024 * 1024));
 		return ORCH_ETOOBIG;
 	}
-	if (s->nomem || cc == CURLE_OUT_OF_MEMORY) {
+	if (body->nomem || cc == CURLE_OUT_OF_MEMORY) {
 		snprintf(err, errlen, "out of memory");
 		return ORCH_ENOMEM;
 	}
@@ -179,7 +147,7 @@ client_error(struct orch_client *c, CURLcode cc, const struct sink *s,
 /* Sets every option of one request; a reset handle needs all of them. */
 static CURLcode
 client_setup(struct orch_client *c, const char *method, const char *url,
-    struct curl_slist *hdrs, const char *body, struct sink *sink)
+    struct curl_slist *hdrs, const char *body, struct orch_buf *answer)
 {
 	CURL *h = c->curl;
 	CURLcode cc;
@@ -194,9 +162,9 @@ client_setup(struct orch_client *c, const char *method, const char *url,
 	    (long)ORCH_CLIENT_CONNECT_TIMEOUT)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_TIMEOUT,
 	    (long)ORCH_CLIENT_TIMEOUT)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write)) !=
+	    (cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write)) !=
 	    CURLE_OK ||
-	    (cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, sink)) != CURLE_OK)
+	    (cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, answer)) != CURLE_OK)
 		return cc;
 	/* Refuses at once when Content-Length already says too much. */
 	if ((cc = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
@@ -220,7 +188,7 @@ orch_client_request(struct orch_client *c, const char *method,
     const char *path, const char *body, struct orch_reply *reply,
     char *err, size_t errlen)
 {
-	struct sink sink = { 0 };
+	struct orch_buf answer;
 	struct curl_slist *hdrs = NULL;
 	char *url = NULL;
 	size_t urllen;
@@ -229,6 +197,7 @@ orch_client_request(struct orch_client *c, const char *method,
 	int rc;
 
 	memset(reply, 0, sizeof(*reply));
+	orch_buf_init(&answer, (size_t)ORCH_CLIENT_BODY_MAX);
 	urllen = strlen(c->base) + strlen(path) + 1;
 	if ((url = malloc(urllen)) == NULL)
 		goto nomem;
@@ -247,7 +216,8 @@ orch_client_request(struct orch_client *c, const char *method,
 	/* A reset keeps the connection cache, so requests reuse the socket. */
 	curl_easy_reset(c->curl);
 	c->errbuf[0] = '\0';
-	if ((cc = client_setup(c, method, url, hdrs, body, &sink)) != CURLE_OK) {
+	if ((cc = client_setup(c, method, url, hdrs, body, &answer)) !=
+	    CURLE_OK) {
 		rc = cc == CURLE_OUT_OF_MEMORY ? ORCH_ENOMEM : ORCH_EINTERNAL;
 		snprintf(err, errlen, "cannot set up the request: %s",
 		    curl_easy_strerror(cc));
@@ -255,7 +225,7 @@ orch_client_request(struct orch_client *c, const char *method,
 	}
 
 	if ((cc = curl_easy_perform(c->curl)) != CURLE_OK) {
-		rc = client_error(c, cc, &sink, err, errlen);
+		rc = client_error(c, cc, &answer, err, errlen);
 		goto out;
 	}
 	if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status) !=
@@ -264,12 +234,11 @@ orch_client_request(struct orch_client *c, const char *method,
 		snprintf(err, errlen, "the answer is not HTTP");
 		goto out;
 	}
-	if (sink.buf == NULL && (sink.buf = calloc(1, 1)) == NULL)
+	reply->len = answer.len;
+	if ((reply->body = orch_buf_take(&answer)) == NULL &&
+	    (reply->body = calloc(1, 1)) == NULL)
 		goto nomem;
 	reply->status = status;
-	reply->body = sink.buf;
-	reply->len = sink.len;
-	sink.buf = NULL;
 	rc = ORCH_OK;
 	goto out;
 nomem:
@@ -278,7 +247,7 @@ nomem:
 out:
 	/* The handle must not keep pointers to what is freed here. */
 	curl_easy_reset(c->curl);
-	free(sink.buf);
+	orch_buf_fini(&answer);
 	curl_slist_free_all(hdrs);
 	free(url);
 	return rc;
