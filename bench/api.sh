@@ -15,7 +15,7 @@ CONNS=16
 
 scripts/deps.sh build bench
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-bench -j"$(nproc)" >/dev/null
+cmake --build build-bench -j"$(nproc)" --target orch-manager >/dev/null
 
 work=$(mktemp -d /tmp/orch-bench-XXXXXX)
 chmod 755 "$work"   # nginx's worker runs as nobody and must read html/
@@ -41,7 +41,23 @@ task=$(curl -fsS -XPOST "http://127.0.0.1:$http/tasks" \
 	-d '{"name":"bench","image":"busybox:latest","env":{"A":"1"}}')
 id=$(printf '%s' "$task" | sed 's/^{"id":"\([^"]*\)".*/\1/')
 mkdir -p "$work/html" "$work/ngx"
-curl -fsS "http://127.0.0.1:$http/tasks/$id" >"$work/html/task.json"
+# With no node in the cluster, the scheduler writes its explanation ("no
+# Ready node ...") into the task's "error" shortly after the POST.  Wait
+# (bounded) until it is there and two reads agree, so that nginx serves
+# the JSON the manager will serve for the rest of the run.
+stable=
+for _ in $(seq 1 100); do
+	curl -fsS -o "$work/cur.json" "http://127.0.0.1:$http/tasks/$id"
+	if grep -q '"error":"' "$work/cur.json" && [ -f "$work/html/task.json" ] &&
+		cmp -s "$work/cur.json" "$work/html/task.json"; then
+		stable=1; break
+	fi
+	mv "$work/cur.json" "$work/html/task.json"
+	sleep 0.05
+done
+[ -n "$stable" ] || { echo "bench: task $id has no stable JSON with the scheduler's" \
+	"explanation after 5 s: $(cat "$work/html/task.json")" >&2; exit 1; }
+rm -f "$work/cur.json"
 cat >"$work/ngx/nginx.conf" <<EOT
 worker_processes 1;
 daemon off;
