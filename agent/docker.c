@@ -3,10 +3,11 @@
  * daemon's unix socket (docker_client.c) and reading its JSON with jansson.
  *
  * A task's container is named "orch-<task id>" and labelled orch.task=<id>
- * and orch.node=<node>.  The name makes start idempotent (the daemon
- * refuses a second container of that name with 409, and we adopt the
- * first); the labels let list find this node's containers after an agent
- * restart and keep agents sharing a daemon apart.
+ * and orch.node=<node>, and orch.service=<name> for a service's replica.
+ * The name makes start idempotent (the daemon refuses a second container
+ * of that name with 409, and we adopt the first); the labels let list find
+ * this node's containers after an agent restart and keep agents sharing a
+ * daemon apart.
  *
  * Exits are reported by a monitor thread that follows the daemon's event
  * stream (GET /events, filtered to "die" events of this node's
@@ -867,6 +868,11 @@ create_body(struct docker *d, const orch_task *t, char *err, size_t errlen)
 	bad |= json_object_set_new(labels, "orch.task", json_string(t->id)) != 0;
 	bad |= json_object_set_new(labels, "orch.node", json_string(d->node)) !=
 	    0;
+	/* A service's replicas carry its name, for people and tools
+	 * (docker ps --filter label=orch.service=web). */
+	if (s->service != NULL && s->service[0] != '\0')
+		bad |= json_object_set_new(labels, "orch.service",
+		    json_string(s->service)) != 0;
 	if (s->memory_mb > 0)
 		bad |= json_object_set_new(hc, "Memory",
 		    json_integer(s->memory_mb * 1024 * 1024)) != 0;

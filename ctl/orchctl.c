@@ -51,6 +51,10 @@ enum opt_id {
 	OPT_CPU,
 	OPT_MEMORY,
 	OPT_ENV,
+	OPT_REPLICAS,
+	OPT_CONSTRAINT,
+	OPT_PLACEMENT,
+	OPT_RESTART,
 };
 
 struct ctl;
@@ -74,8 +78,9 @@ static const char usage_text[] =
     "Usage: orchctl [--addr URL] COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
-    "  run NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... [-- CMD ARGS...]\n"
-    "                        submit a task\n"
+    "  run NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... [--constraint C]...\n"
+    "      [--placement P] [--restart R] [--replicas N] [-- CMD ARGS...]\n"
+    "                        submit a task (with --replicas: a service)\n"
     "  list [--status S] [-o json]\n"
     "                        list the tasks of the cluster\n"
     "  get ID|NAME [-o json] show one task\n"
@@ -83,6 +88,16 @@ static const char usage_text[] =
     "  nodes [-o json]       list the nodes of the cluster\n"
     "  node get ID|NAME [-o json]\n"
     "                        show one node\n"
+    "  node drain|undrain ID|NAME\n"
+    "                        stop placing tasks on a node and move its\n"
+    "                        replicas away, or undo it\n"
+    "  service create NAME IMAGE [--replicas N] [run's options]\n"
+    "                        create a service\n"
+    "  service ls [-o json]  list the services\n"
+    "  service get NAME [-o json]\n"
+    "                        show a service and its tasks\n"
+    "  service rm NAME       delete a service and its tasks\n"
+    "  scale NAME N          set a service's replicas\n"
     "  help [COMMAND]        show this help, or a command's\n"
     "\n"
     "Options:\n"
@@ -111,6 +126,10 @@ static const struct orch_args_opt run_opts[] = {
 	{ "cpu", 0, true, OPT_CPU },
 	{ "memory", 0, true, OPT_MEMORY },
 	{ "env", 'e', true, OPT_ENV },
+	{ "replicas", 0, true, OPT_REPLICAS },
+	{ "constraint", 0, true, OPT_CONSTRAINT },
+	{ "placement", 0, true, OPT_PLACEMENT },
+	{ "restart", 0, true, OPT_RESTART },
 	{ NULL, 0, false, 0 },
 };
 
@@ -439,6 +458,28 @@ ctl_task_resolve(struct ctl *ctl, const char *arg, json_t **task)
 		}
 	}
 
+	/* A name of a task that restarted names its last attempt: drop the
+	 * ones something replaced, when that leaves any. */
+	n = json_array_size(matches);
+	if (n > 1) {
+		json_t *last = json_array();
+
+		if (last == NULL)
+			goto nomem;
+		json_array_foreach(matches, i, t) {
+			if (jstr(t, "replaced_by") == NULL &&
+			    json_array_append(last, t) != 0) {
+				json_decref(last);
+				goto nomem;
+			}
+		}
+		if (json_array_size(last) > 0) {
+			json_decref(matches);
+			matches = last;
+		} else {
+			json_decref(last);
+		}
+	}
 	n = json_array_size(matches);
 	if (n == 1) {
 		*task = json_incref(json_array_get(matches, 0));
@@ -497,6 +538,18 @@ ctl_opt_output(struct ctl *ctl, const char *val)
 
 /* ---- run ---- */
 
+/* The options run and service create share, for their help. */
+#define RUN_OPTIONS_HELP \
+    "  --cpu N          CPU cores, a positive number (default 0.5)\n" \
+    "  --memory MB      memory in MB, a positive integer (default 256)\n" \
+    "  -e, --env K=V    set an environment variable; repeatable\n" \
+    "  --constraint C   where it may run: KEY==VALUE or KEY!=VALUE over the\n" \
+    "                   nodes' labels (and node.name, node.id); repeatable\n" \
+    "  --placement P    spread (default: the least allocated node) or\n" \
+    "                   binpack (the most allocated node that fits)\n" \
+    "  --restart R      never (a task's default), on-failure,\n" \
+    "                   on-failure:N or always (a service's default)\n"
+
 static bool
 parse_cpu(const char *s, double *out)
 {
@@ -527,18 +580,55 @@ parse_memory(const char *s, long long *out)
 	return true;
 }
 
+static bool
+parse_replicas(const char *s, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || *end != '\0' || errno == ERANGE || v < 0 ||
+	    v > 1000000)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Sets the string member key of req to the argument val.  Returns an
+ * exit code (a usage error when val is not UTF-8). */
 static int
-verb_run(struct ctl *ctl, struct orch_args *a)
+opt_text_set(struct ctl *ctl, json_t *req, const char *key, const char *val)
+{
+	json_t *s = NULL;
+	int rc = jstr_new(val, &s);
+
+	if (rc == ORCH_EINVAL)
+		return ctl_usage(ctl, "--%s is not UTF-8 text", key);
+	if (rc != ORCH_OK || json_object_set_new(req, key, s) != 0) {
+		fail("out of memory");
+		return EXIT_REFUSED;
+	}
+	return EXIT_DONE;
+}
+
+/*
+ * run and service create: a task, or a service when as_service or when
+ * --replicas is given.  Reads NAME IMAGE and the options, then submits.
+ */
+static int
+spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 {
 	json_t *req = NULL, *env = NULL, *cmd = NULL, *root = NULL, *s = NULL;
+	json_t *cons = NULL;
 	const char *pos[2] = { NULL, NULL }, *val, *id, *eq;
 	char *body = NULL, *key = NULL;
 	int npos = 0, k, rc;
-	long long mem;
+	long long mem, replicas = -1;
 	double cpu;
 
 	if ((req = json_object()) == NULL || (env = json_object()) == NULL ||
-	    (cmd = json_array()) == NULL)
+	    (cmd = json_array()) == NULL || (cons = json_array()) == NULL)
 		goto nomem;
 	while ((k = orch_args_next(a, run_opts, &val)) != ORCH_ARGS_END) {
 		if (ctl_opt_common(ctl, k, val))
@@ -615,11 +705,41 @@ verb_run(struct ctl *ctl, struct orch_args *a)
 			free(key);
 			key = NULL;
 			break;
+		case OPT_REPLICAS:
+			if (!parse_replicas(val, &replicas)) {
+				rc = ctl_usage(ctl, "--replicas must be a whole "
+				    "number, 0 or more, not \"%s\"", val);
+				goto out;
+			}
+			break;
+		case OPT_CONSTRAINT:
+			/* The manager checks it, and names it when it is
+			 * malformed. */
+			if ((rc = jstr_new(val, &s)) == ORCH_EINVAL) {
+				rc = ctl_usage(ctl, "--constraint is not UTF-8 "
+				    "text");
+				goto out;
+			}
+			if (rc != ORCH_OK || json_array_append_new(cons, s) != 0)
+				goto nomem;
+			break;
+		case OPT_PLACEMENT:
+			if ((rc = opt_text_set(ctl, req, "placement", val)) !=
+			    EXIT_DONE)
+				goto out;
+			break;
+		case OPT_RESTART:
+			if ((rc = opt_text_set(ctl, req, "restart", val)) !=
+			    EXIT_DONE)
+				goto out;
+			break;
 		default:
 			rc = ctl_usage(ctl, "unexpected option");
 			goto out;
 		}
 	}
+	if (replicas >= 0)
+		as_service = true;
 	if (npos < 2) {
 		rc = ctl_usage(ctl, npos == 0 ? "missing NAME and IMAGE" :
 		    "missing IMAGE");
@@ -644,12 +764,38 @@ verb_run(struct ctl *ctl, struct orch_args *a)
 		goto nomem;
 	if (json_array_size(cmd) > 0 && json_object_set(req, "command", cmd) != 0)
 		goto nomem;
+	if (json_array_size(cons) > 0 &&
+	    json_object_set(req, "constraints", cons) != 0)
+		goto nomem;
+	if (as_service && replicas >= 0 &&
+	    json_object_set_new(req, "replicas",
+	        json_integer((json_int_t)replicas)) != 0)
+		goto nomem;
 	if ((body = json_dumps(req, JSON_COMPACT)) == NULL)
 		goto nomem;
 
 	/* A bad address is a usage error, reported before "Submitting". */
 	if ((rc = ctl_connect(ctl)) != EXIT_DONE)
 		goto out;
+	if (as_service) {
+		printf("Creating service '%s' with image '%s' and %lld "
+		    "replica%s...\n", pos[0], pos[1], replicas >= 0 ? replicas :
+		    1, replicas == 1 || replicas < 0 ? "" : "s");
+		fflush(stdout);
+		if ((rc = ctl_call(ctl, "POST", "/services", body, &root)) !=
+		    EXIT_DONE)
+			goto out;
+		if ((id = jstr(root, "id")) == NULL) {
+			rc = ctl_unexpected(ctl, "the new service has no "
+			    "\"id\"");
+			goto out;
+		}
+		printf("Service '%s' created.\nID: ", pos[0]);
+		put_text(id, stdout);
+		putchar('\n');
+		rc = EXIT_DONE;
+		goto out;
+	}
 	printf("Submitting task '%s' with image '%s'...\n", pos[0], pos[1]);
 	fflush(stdout);
 	if ((rc = ctl_call(ctl, "POST", "/tasks", body, &root)) != EXIT_DONE)
@@ -670,10 +816,17 @@ out:
 	free(key);
 	free(body);
 	json_decref(root);
+	json_decref(cons);
 	json_decref(cmd);
 	json_decref(env);
 	json_decref(req);
 	return rc;
+}
+
+static int
+verb_run(struct ctl *ctl, struct orch_args *a)
+{
+	return spec_submit(ctl, a, false);
 }
 
 /* ---- list ---- */
@@ -1099,8 +1252,8 @@ cpu_text(const json_t *v, char *buf, size_t len)
 static int
 nodes_table_print(const struct ctl *ctl, const json_t *nodes)
 {
-	static const char *const head[] = { "NAME", "ID", "STATUS", "CPU",
-	    "MEMORY", "TASKS", "LAST SEEN" };
+	static const char *const head[] = { "NAME", "ID", "STATUS",
+	    "AVAILABILITY", "CPU", "MEMORY", "TASKS", "LAST SEEN" };
 	struct orch_table *t = NULL;
 	const json_t *node;
 	int64_t now = orch_now_ms(), seen;
@@ -1117,7 +1270,7 @@ nodes_table_print(const struct ctl *ctl, const json_t *nodes)
 		const json_t *am = json_object_get(node, "allocated_memory");
 		const json_t *m = json_object_get(node, "memory");
 		const json_t *tc = json_object_get(node, "task_count");
-		const char *row[7];
+		const char *row[8];
 
 		if (!json_is_object(node)) {
 			rc = ctl_unexpected(ctl, "a node is not a JSON object");
@@ -1146,10 +1299,12 @@ nodes_table_print(const struct ctl *ctl, const json_t *nodes)
 		row[0] = jstr(node, "name");
 		row[1] = id != NULL ? text_cut(id, ID_SHORT, id8, sizeof(id8)) : NULL;
 		row[2] = jstr(node, "status");
-		row[3] = cpu;
-		row[4] = mem;
-		row[5] = tasks;
-		row[6] = age;
+		row[3] = json_is_true(json_object_get(node, "drain")) ? "drain"
+		                                                     : "active";
+		row[4] = cpu;
+		row[5] = mem;
+		row[6] = tasks;
+		row[7] = age;
 		if (orch_table_row_add(t, row) != ORCH_OK)
 			goto nomem;
 	}
@@ -1259,9 +1414,12 @@ verb_node(struct ctl *ctl, struct orch_args *a)
 			break;
 		case ORCH_ARGS_POSITIONAL:
 			if (sub == NULL) {
-				if (strcmp(val, "get") != 0)
+				if (strcmp(val, "get") != 0 &&
+				    strcmp(val, "drain") != 0 &&
+				    strcmp(val, "undrain") != 0)
 					return ctl_usage(ctl, "unknown subcommand "
-					    "\"%s\": the one subcommand is get", val);
+					    "\"%s\": want get, drain or undrain",
+					    val);
 				sub = val;
 			} else if (arg == NULL) {
 				arg = val;
@@ -1282,12 +1440,32 @@ verb_node(struct ctl *ctl, struct orch_args *a)
 		}
 	}
 	if (sub == NULL)
-		return ctl_usage(ctl, "missing subcommand: get");
+		return ctl_usage(ctl, "missing subcommand: get, drain or undrain");
 	if (arg == NULL || arg[0] == '\0')
 		return ctl_usage(ctl, "missing ID or NAME");
 	memcpy(path, "/nodes/", sizeof("/nodes/"));
-	if (!path_escape(arg, path + strlen(path), sizeof(path) - strlen(path)))
+	if (!path_escape(arg, path + strlen(path),
+	        sizeof(path) - strlen(path) - sizeof("/drain")))
 		return ctl_usage(ctl, "the node name is too long");
+	if (strcmp(sub, "get") != 0) {
+		bool drain = strcmp(sub, "drain") == 0;
+		const char *name;
+
+		snprintf(path + strlen(path), sizeof(path) - strlen(path),
+		    "/drain");
+		if ((rc = ctl_call(ctl, "PUT", path, drain ?
+		    "{\"drain\":true}" : "{\"drain\":false}", &node)) !=
+		    EXIT_DONE)
+			goto out;
+		name = jstr(node, "name");
+		fputs("Node '", stdout);
+		put_text(name != NULL ? name : arg, stdout);
+		puts(drain ? "' drained: no new tasks go there, and its "
+		    "service replicas move to other nodes." :
+		    "' undrained: it takes new tasks again.");
+		rc = EXIT_DONE;
+		goto out;
+	}
 
 	if ((rc = ctl_call(ctl, "GET", path, NULL, &node)) != EXIT_DONE)
 		goto out;
@@ -1317,6 +1495,300 @@ out:
 	return rc;
 }
 
+/* ---- services ---- */
+
+static const struct orch_args_opt service_opts[] = {
+	{ "help", 'h', false, OPT_HELP },
+	{ "addr", 0, true, OPT_ADDR },
+	{ "output", 'o', true, OPT_OUTPUT },
+	{ NULL, 0, false, 0 },
+};
+
+/* "/services/<name, escaped>" into path.  Returns false when too long. */
+static bool
+service_path(const char *name, char *path, size_t len)
+{
+	size_t n = strlen("/services/");
+
+	if (len <= n)
+		return false;
+	memcpy(path, "/services/", n + 1);
+	return path_escape(name, path + n, len - n);
+}
+
+static int
+services_table_print(const struct ctl *ctl, const json_t *svcs)
+{
+	static const char *const head[] = { "NAME", "ID", "IMAGE", "REPLICAS",
+	    "PLACEMENT", "RESTART", "AGE" };
+	struct orch_table *t = NULL;
+	const json_t *svc;
+	int64_t now = orch_now_ms(), created;
+	char id8[4 * ID_SHORT + 1], reps[48], age[24];
+	size_t i;
+	int rc = EXIT_REFUSED;
+
+	if (orch_table_new(sizeof(head) / sizeof(head[0]), &t) != ORCH_OK ||
+	    orch_table_row_add(t, head) != ORCH_OK)
+		goto nomem;
+	json_array_foreach(svcs, i, svc) {
+		const char *id = jstr(svc, "id"), *at = jstr(svc, "created_at");
+		const json_t *want = json_object_get(svc, "replicas");
+		const json_t *run = json_object_get(svc, "running");
+		const char *row[7];
+
+		if (!json_is_object(svc)) {
+			rc = ctl_unexpected(ctl, "a service is not a JSON object");
+			goto out;
+		}
+		if (json_is_integer(want) && json_is_integer(run))
+			snprintf(reps, sizeof(reps), "%" JSON_INTEGER_FORMAT "/%"
+			    JSON_INTEGER_FORMAT, json_integer_value(run),
+			    json_integer_value(want));
+		else
+			snprintf(reps, sizeof(reps), "?");
+		if (at == NULL)
+			snprintf(age, sizeof(age), "-");
+		else if (orch_age_rfc3339_parse(at, &created) != ORCH_OK)
+			snprintf(age, sizeof(age), "?");
+		else
+			orch_age_format(now - created, age, sizeof(age));
+		row[0] = jstr(svc, "name");
+		row[1] = id != NULL ? text_cut(id, ID_SHORT, id8, sizeof(id8)) : NULL;
+		row[2] = jstr(svc, "image");
+		row[3] = reps;
+		row[4] = jstr(svc, "placement");
+		row[5] = jstr(svc, "restart");
+		row[6] = age;
+		if (orch_table_row_add(t, row) != ORCH_OK)
+			goto nomem;
+	}
+	if (orch_table_print(t, stdout) != ORCH_OK) {
+		fail("cannot write the table: %s", strerror(errno));
+		goto out;
+	}
+	rc = EXIT_DONE;
+	goto out;
+nomem:
+	fail("out of memory");
+out:
+	orch_table_free(t);
+	return rc;
+}
+
+/* service ls, get and rm: the options and at most one NAME. */
+static int
+service_args(struct ctl *ctl, struct orch_args *a, bool want_name,
+    const char **name /* OUT */)
+{
+	const char *val;
+	int k, rc;
+
+	*name = NULL;
+	while ((k = orch_args_next(a, service_opts, &val)) != ORCH_ARGS_END) {
+		if (ctl_opt_common(ctl, k, val))
+			continue;
+		switch (k) {
+		case ORCH_ARGS_ERROR:
+			return ctl_usage(ctl, "%s", a->err);
+		case ORCH_ARGS_DASHDASH:
+			break;
+		case ORCH_ARGS_POSITIONAL:
+			if (!want_name || *name != NULL)
+				return ctl_usage(ctl, "unexpected argument "
+				    "\"%s\"", val);
+			*name = val;
+			break;
+		case OPT_HELP:
+			verb_help_print(ctl->verb);
+			return -1;
+		case OPT_OUTPUT:
+			if ((rc = ctl_opt_output(ctl, val)) != EXIT_DONE)
+				return rc;
+			break;
+		default:
+			return ctl_usage(ctl, "unexpected option");
+		}
+	}
+	if (want_name && (*name == NULL || (*name)[0] == '\0'))
+		return ctl_usage(ctl, "missing NAME");
+	return EXIT_DONE;
+}
+
+static int
+service_ls(struct ctl *ctl, struct orch_args *a)
+{
+	json_t *root = NULL;
+	const char *name;
+	int rc;
+
+	if ((rc = service_args(ctl, a, false, &name)) != EXIT_DONE)
+		return rc < 0 ? EXIT_DONE : rc;
+	if ((rc = ctl_call(ctl, "GET", "/services", NULL, &root)) != EXIT_DONE)
+		goto out;
+	if (!json_is_array(root)) {
+		rc = ctl_unexpected(ctl, "the service list is not a JSON array");
+		goto out;
+	}
+	if (ctl->json)
+		rc = json_print(root);
+	else if (json_array_size(root) == 0) {
+		puts("No services.");
+		rc = EXIT_DONE;
+	} else
+		rc = services_table_print(ctl, root);
+out:
+	json_decref(root);
+	return rc;
+}
+
+static int
+service_get(struct ctl *ctl, struct orch_args *a)
+{
+	json_t *svc = NULL, *v, *tasks;
+	const char *name, *key;
+	char path[256];
+	int rc;
+
+	if ((rc = service_args(ctl, a, true, &name)) != EXIT_DONE)
+		return rc < 0 ? EXIT_DONE : rc;
+	if (!service_path(name, path, sizeof(path)))
+		return ctl_usage(ctl, "the service name is too long");
+	if ((rc = ctl_call(ctl, "GET", path, NULL, &svc)) != EXIT_DONE)
+		goto out;
+	if (!json_is_object(svc)) {
+		rc = ctl_unexpected(ctl, "a service is not a JSON object");
+		goto out;
+	}
+	if (ctl->json) {
+		rc = json_print(svc);
+		goto out;
+	}
+	json_object_foreach(svc, key, v) {
+		bool ok;
+
+		if (strcmp(key, "tasks") == 0)
+			continue;
+		ok = put_text(key, stdout);
+		fputs(": ", stdout);
+		if (!(get_value_print(v, stdout) && ok)) {
+			fail("out of memory");
+			rc = EXIT_REFUSED;
+			goto out;
+		}
+		putchar('\n');
+	}
+	tasks = json_object_get(svc, "tasks");
+	if (json_is_array(tasks) && json_array_size(tasks) > 0) {
+		putchar('\n');
+		rc = list_table_print(ctl, tasks);
+		goto out;
+	}
+	rc = EXIT_DONE;
+out:
+	json_decref(svc);
+	return rc;
+}
+
+static int
+service_rm(struct ctl *ctl, struct orch_args *a)
+{
+	json_t *svc = NULL;
+	const char *name;
+	char path[256];
+	int rc;
+
+	if ((rc = service_args(ctl, a, true, &name)) != EXIT_DONE)
+		return rc < 0 ? EXIT_DONE : rc;
+	if (!service_path(name, path, sizeof(path)))
+		return ctl_usage(ctl, "the service name is too long");
+	if ((rc = ctl_call(ctl, "DELETE", path, NULL, &svc)) != EXIT_DONE)
+		goto out;
+	fputs("Service '", stdout);
+	put_text(name, stdout);
+	printf("' removed with its %zu task%s.\n",
+	    json_array_size(json_object_get(svc, "tasks")),
+	    json_array_size(json_object_get(svc, "tasks")) == 1 ? "" : "s");
+out:
+	json_decref(svc);
+	return rc;
+}
+
+static int
+verb_service(struct ctl *ctl, struct orch_args *a)
+{
+	const char *sub = a->i < a->argc ? a->argv[a->i] : NULL;
+
+	/* The subcommand comes first: its options depend on it. */
+	if (sub == NULL)
+		return ctl_usage(ctl, "missing subcommand: create, ls, get or "
+		    "rm");
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
+		verb_help_print(ctl->verb);
+		return EXIT_DONE;
+	}
+	a->i++;
+	if (strcmp(sub, "create") == 0)
+		return spec_submit(ctl, a, true);
+	if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0)
+		return service_ls(ctl, a);
+	if (strcmp(sub, "get") == 0 || strcmp(sub, "inspect") == 0)
+		return service_get(ctl, a);
+	if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0)
+		return service_rm(ctl, a);
+	return ctl_usage(ctl, "unknown subcommand \"%s\": want create, ls, "
+	    "get or rm", sub);
+}
+
+static int
+verb_scale(struct ctl *ctl, struct orch_args *a)
+{
+	json_t *svc = NULL;
+	const char *val, *pos[2] = { NULL, NULL };
+	char path[256], body[64];
+	long long n;
+	int npos = 0, k, rc;
+
+	while ((k = orch_args_next(a, stop_opts, &val)) != ORCH_ARGS_END) {
+		if (ctl_opt_common(ctl, k, val))
+			continue;
+		switch (k) {
+		case ORCH_ARGS_ERROR:
+			return ctl_usage(ctl, "%s", a->err);
+		case ORCH_ARGS_DASHDASH:
+			break;
+		case ORCH_ARGS_POSITIONAL:
+			if (npos == 2)
+				return ctl_usage(ctl, "unexpected argument "
+				    "\"%s\"", val);
+			pos[npos++] = val;
+			break;
+		case OPT_HELP:
+			verb_help_print(ctl->verb);
+			return EXIT_DONE;
+		default:
+			return ctl_usage(ctl, "unexpected option");
+		}
+	}
+	if (npos < 2)
+		return ctl_usage(ctl, npos == 0 ? "missing NAME and N" :
+		    "missing N");
+	if (!parse_replicas(pos[1], &n))
+		return ctl_usage(ctl, "N must be a whole number, 0 or more, "
+		    "not \"%s\"", pos[1]);
+	if (pos[0][0] == '\0' || !service_path(pos[0], path, sizeof(path)))
+		return ctl_usage(ctl, "bad service NAME");
+	snprintf(body, sizeof(body), "{\"replicas\":%lld}", n);
+	if ((rc = ctl_call(ctl, "PUT", path, body, &svc)) != EXIT_DONE)
+		goto out;
+	fputs("Service '", stdout);
+	put_text(pos[0], stdout);
+	printf("' scaled to %lld replica%s.\n", n, n == 1 ? "" : "s");
+out:
+	json_decref(svc);
+	return rc;
+}
+
 /* ---- help and main ---- */
 
 static int verb_help(struct ctl *ctl, struct orch_args *a);
@@ -1325,16 +1797,17 @@ static const struct verb verbs[] = {
 	{
 		.name = "run",
 		.synopsis = "NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... "
-		    "[-- CMD ARGS...]",
+		    "[--constraint C]... [--placement P] [--restart R] "
+		    "[--replicas N] [-- CMD ARGS...]",
 		.help =
 		    "Submits a task that runs IMAGE, with CMD ARGS if given, and\n"
-		    "prints its id.  Options may come before or after NAME and IMAGE;\n"
-		    "everything after -- is the command.\n"
+		    "prints its id; with --replicas, creates a service of N\n"
+		    "replicas instead (as service create).  Options may come before\n"
+		    "or after NAME and IMAGE; everything after -- is the command.\n"
 		    "\n"
 		    "Options:\n"
-		    "  --cpu N          CPU cores, a positive number (default 0.5)\n"
-		    "  --memory MB      memory in MB, a positive integer (default 256)\n"
-		    "  -e, --env K=V    set an environment variable; repeatable\n"
+		    RUN_OPTIONS_HELP
+		    "  --replicas N     create a service of N replicas\n"
 		    "  --addr URL       the manager's HTTP address\n"
 		    "  -h, --help       show this help\n",
 		.run = verb_run,
@@ -1401,9 +1874,12 @@ static const struct verb verbs[] = {
 	},
 	{
 		.name = "node",
-		.synopsis = "get ID|NAME [-o json]",
+		.synopsis = "get|drain|undrain ID|NAME [-o json]",
 		.help =
-		    "Shows every field of one node, named by its id or its name.\n"
+		    "get shows every field of one node, named by its id or its name.\n"
+		    "drain stops placing tasks on the node and moves its service\n"
+		    "replicas to other nodes (plain tasks keep running there);\n"
+		    "undrain lets it take tasks again.\n"
 		    "\n"
 		    "Options:\n"
 		    "  -o, --output json\n"
@@ -1411,6 +1887,44 @@ static const struct verb verbs[] = {
 		    "  --addr URL       the manager's HTTP address\n"
 		    "  -h, --help       show this help\n",
 		.run = verb_node,
+	},
+	{
+		.name = "service",
+		.synopsis = "create|ls|get|rm ...",
+		.help =
+		    "  service create NAME IMAGE [--replicas N] [options] [-- CMD ARGS...]\n"
+		    "        creates a service: the manager keeps N replicas (default\n"
+		    "        1) of the task running, spread over the nodes, and\n"
+		    "        replaces those that fail or are lost\n"
+		    "  service ls [-o json]\n"
+		    "        lists the services: NAME, ID, IMAGE, REPLICAS\n"
+		    "        (running/desired), PLACEMENT, RESTART, AGE\n"
+		    "  service get NAME [-o json]\n"
+		    "        shows a service and its tasks\n"
+		    "  service rm NAME\n"
+		    "        deletes a service; its replicas are stopped and removed\n"
+		    "\n"
+		    "Options of create:\n"
+		    RUN_OPTIONS_HELP
+		    "  --replicas N     replicas wanted (default 1)\n"
+		    "  --addr URL       the manager's HTTP address\n"
+		    "  -h, --help       show this help\n"
+		    "\n"
+		    "A service's replicas restart always by default, after a\n"
+		    "backoff of 1 s doubling to 60 s.\n",
+		.run = verb_service,
+	},
+	{
+		.name = "scale",
+		.synopsis = "NAME N",
+		.help =
+		    "Sets the replicas of service NAME to N (0 or more): missing\n"
+		    "replicas are created, extra ones (the highest slots) stopped.\n"
+		    "\n"
+		    "Options:\n"
+		    "  --addr URL       the manager's HTTP address\n"
+		    "  -h, --help       show this help\n",
+		.run = verb_scale,
 	},
 	{
 		.name = "help",

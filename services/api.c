@@ -10,6 +10,7 @@
 #include "error.h"
 #include "log.h"
 #include "node_json.h"
+#include "service_json.h"
 #include "task_cache.h"
 #include "task_json.h"
 
@@ -30,13 +31,18 @@ struct pending {
 	struct orch_gw_work work;      /* first: the post hands this back */
 	struct orch_gw *gw;
 	struct orch_gw_req *req;
+	struct orch_api *api;
 	int ok_status;                 /* 200 or 201 */
 	int rc;
-	orch_task *task;
+	orch_task *task;               /* a task write's result */
+	orch_service *svc;             /* a service write's result */
+	orch_node *node;               /* a node write's result */
+	bool svc_tasks;                /* answer the service with its tasks */
 	char err[ERR_LEN];
 	struct orch_task_update update;
 	json_t *update_root;           /* owns the update's strings */
-	struct orch_notify *notify;    /* a stop: tell the task's node */
+	uint32_t replicas;             /* a scale */
+	struct orch_notify *notify;    /* a stop or a deletion: tell nodes */
 };
 
 int
@@ -113,6 +119,58 @@ respond_task(struct orch_gw_req *req, int status, const orch_task *t)
 	json_decref(j);
 }
 
+/* Answers a service with its live fields, read now (a deleted one, with
+ * the tasks deleted with it, has nothing running). */
+static void
+respond_service(struct orch_api *api, struct orch_gw_req *req, int status,
+    orch_service *svc, bool with_tasks, bool deleted)
+{
+	orch_task **tasks = NULL;
+	size_t n = 0;
+	json_t *j;
+	int err;
+
+	if (!deleted &&
+	    (err = orch_store_task_list_service(api->reader, svc->id, &tasks,
+	         &n)) != ORCH_OK) {
+		orch_warn("api", "reading the tasks of service %s: %s",
+		    svc->name, orch_strerror(err));
+		respond_error(req, orch_api_status(err), "cannot read the "
+		    "service's tasks from the store", NULL);
+		return;
+	}
+	if (tasks != NULL) {
+		svc->tasks = tasks;
+		svc->n_tasks = n;
+	}
+	orch_service_running_count(svc, svc->tasks, deleted ? 0 : svc->n_tasks);
+	j = orch_service_to_json(svc, with_tasks);
+	respond_json(req, status, j, NULL);
+	json_decref(j);
+}
+
+/* Answers a node with its live fields, read now. */
+static void
+respond_node(struct orch_api *api, struct orch_gw_req *req, orch_node *n)
+{
+	struct orch_node_usage *usage = NULL;
+	size_t nu = 0;
+	json_t *j;
+	int err;
+
+	if ((err = orch_store_node_usage(api->reader, &usage, &nu)) !=
+	    ORCH_OK) {
+		respond_error(req, orch_api_status(err), "cannot read the node "
+		    "from the store", NULL);
+		return;
+	}
+	orch_nodes_fill(api->nodes, n, usage, nu);
+	free(usage);
+	j = orch_node_to_json(n);
+	respond_json(req, 200, j, NULL);
+	json_decref(j);
+}
+
 /* ---- writes: finish on the loop thread ---- */
 
 static void
@@ -122,6 +180,11 @@ pending_finish(struct orch_gw_work *w)
 
 	if (p->rc == ORCH_OK && p->task != NULL) {
 		respond_task(p->req, p->ok_status, p->task);
+	} else if (p->rc == ORCH_OK && p->svc != NULL) {
+		respond_service(p->api, p->req, p->ok_status, p->svc,
+		    p->svc_tasks, p->notify != NULL);
+	} else if (p->rc == ORCH_OK && p->node != NULL) {
+		respond_node(p->api, p->req, p->node);
 	} else {
 		int status = orch_api_status(p->rc);
 
@@ -130,6 +193,8 @@ pending_finish(struct orch_gw_work *w)
 		respond_error(p->req, status, p->err, NULL);
 	}
 	orch_task_free(p->task);
+	orch_service_free(p->svc);
+	orch_node_free(p->node);
 	json_decref(p->update_root);
 	free(p);
 }
@@ -146,6 +211,44 @@ pending_done(void *arg, int rc, orch_task *task, const char *err)
 	 * loop, and the node hears of the stop as soon as it is durable. */
 	if (rc == ORCH_OK && p->notify != NULL)
 		orch_notify_task_stop(p->notify, task);
+	if (rc != ORCH_OK)
+		snprintf(p->err, sizeof(p->err), "%s", err != NULL ? err :
+		    orch_strerror(rc));
+	orch_gw_post(p->gw, &p->work);
+}
+
+/* A service write's completion, on the store's writer thread. */
+static void
+pending_service_done(void *arg, int rc, orch_service *svc, const char *err)
+{
+	struct pending *p = arg;
+
+	p->rc = rc;
+	p->svc = svc;
+	/* A deletion: the nodes of its replicas remove them now. */
+	if (rc == ORCH_OK && p->notify != NULL) {
+		for (size_t i = 0; i < svc->n_tasks; i++) {
+			const orch_task *t = svc->tasks[i];
+
+			if (!orch_task_status_terminal(t->status) &&
+			    t->node_id != NULL && t->node_id[0] != '\0')
+				orch_notify_node(p->notify, t->node_id);
+		}
+	}
+	if (rc != ORCH_OK)
+		snprintf(p->err, sizeof(p->err), "%s", err != NULL ? err :
+		    orch_strerror(rc));
+	orch_gw_post(p->gw, &p->work);
+}
+
+/* A node write's completion, on the store's writer thread. */
+static void
+pending_node_done(void *arg, int rc, orch_node *node, const char *err)
+{
+	struct pending *p = arg;
+
+	p->rc = rc;
+	p->node = node;
 	if (rc != ORCH_OK)
 		snprintf(p->err, sizeof(p->err), "%s", err != NULL ? err :
 		    orch_strerror(rc));
@@ -492,6 +595,202 @@ h_node_get(struct route_ctx *rc)
 	json_decref(j);
 }
 
+/* ---- services ---- */
+
+static void
+h_services_list(struct route_ctx *rc)
+{
+	orch_service **svcs = NULL;
+	orch_task **tasks = NULL;
+	size_t n = 0, nt = 0;
+	json_t *arr = NULL;
+	int err;
+
+	if ((err = orch_store_service_list(rc->api->reader, &svcs, &n)) !=
+	        ORCH_OK ||
+	    (err = orch_store_task_list_open(rc->api->reader, &tasks, &nt)) !=
+	        ORCH_OK) {
+		orch_warn("api", "listing services: %s", orch_strerror(err));
+		respond_error(rc->req, orch_api_status(err), "cannot read "
+		    "services from the store", NULL);
+		goto out;
+	}
+	arr = json_array();
+	for (size_t i = 0; arr != NULL && i < n; i++) {
+		orch_service_running_count(svcs[i], tasks, nt);
+		if (json_array_append_new(arr,
+		    orch_service_to_json(svcs[i], false)) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	respond_json(rc->req, 200, arr, NULL);
+out:
+	json_decref(arr);
+	orch_store_task_list_free(tasks, nt);
+	orch_store_service_list_free(svcs, n);
+}
+
+static void
+h_services_create(struct route_ctx *rc)
+{
+	char err[ERR_LEN];
+	orch_service *svc = NULL;
+	struct pending *p;
+	const char *body;
+	size_t len;
+	int e;
+
+	body = orch_gw_req_body(rc->req, &len);
+	if ((e = orch_service_from_json(body, len, &svc, err, sizeof(err))) !=
+	    ORCH_OK) {
+		respond_error(rc->req, orch_api_status(e), err, NULL);
+		return;
+	}
+	if ((p = pending_new(rc->req, 201)) == NULL) {
+		orch_service_free(svc);
+		respond_error(rc->req, 503, "out of memory", NULL);
+		return;
+	}
+	p->api = rc->api;
+	p->svc_tasks = true;
+	orch_store_service_create(rc->api->store, svc, pending_service_done, p);
+}
+
+/* The {name} of a service path, decoded into key; answers 404 and
+ * returns false when it cannot be one. */
+static bool
+service_key(struct route_ctx *rc, char *key, size_t len)
+{
+	char msg[128];
+
+	if (path_decode(rc->seg, key, len))
+		return true;
+	snprintf(msg, sizeof(msg), "no service with name or id \"%.*s\"",
+	    (int)(rc->seg.len > 64 ? 64 : rc->seg.len), rc->seg.p);
+	respond_error(rc->req, 404, msg, NULL);
+	return false;
+}
+
+static void
+h_service_get(struct route_ctx *rc)
+{
+	char key[ORCH_NODE_NAME_MAX + 1], msg[ORCH_NODE_NAME_MAX + 64];
+	orch_service *svc = NULL;
+	int err;
+
+	if (!service_key(rc, key, sizeof(key)))
+		return;
+	err = orch_store_service_get(rc->api->reader, key, &svc);
+	if (err == ORCH_ENOENT || err == ORCH_EINVAL) {
+		snprintf(msg, sizeof(msg), "no service with name or id \"%s\"",
+		    key);
+		respond_error(rc->req, 404, msg, NULL);
+		return;
+	}
+	if (err != ORCH_OK) {
+		orch_warn("api", "reading service %s: %s", key,
+		    orch_strerror(err));
+		respond_error(rc->req, orch_api_status(err), "cannot read the "
+		    "service from the store", NULL);
+		return;
+	}
+	respond_service(rc->api, rc->req, 200, svc, true, false);
+	orch_service_free(svc);
+}
+
+static int
+modify_scale(orch_service *svc, void *marg, char *err, size_t errlen)
+{
+	const struct pending *p = marg;
+
+	(void)err;
+	(void)errlen;
+	svc->has_replicas = true;
+	svc->replicas = p->replicas;
+	svc->has_updated_at_ms = true;
+	svc->updated_at_ms = orch_now_ms();
+	return ORCH_OK;
+}
+
+static void
+h_service_scale(struct route_ctx *rc)
+{
+	char key[ORCH_NODE_NAME_MAX + 1], err[ERR_LEN];
+	struct pending *p;
+	const char *body;
+	uint32_t replicas;
+	size_t len;
+	int e;
+
+	if (!service_key(rc, key, sizeof(key)))
+		return;
+	body = orch_gw_req_body(rc->req, &len);
+	if ((e = orch_service_scale_from_json(body, len, &replicas, err,
+	    sizeof(err))) != ORCH_OK) {
+		respond_error(rc->req, orch_api_status(e), err, NULL);
+		return;
+	}
+	if ((p = pending_new(rc->req, 200)) == NULL) {
+		respond_error(rc->req, 503, "out of memory", NULL);
+		return;
+	}
+	p->api = rc->api;
+	p->replicas = replicas;
+	p->svc_tasks = true;
+	orch_store_service_modify(rc->api->store, key, modify_scale, p,
+	    pending_service_done, p);
+}
+
+static void
+h_service_delete(struct route_ctx *rc)
+{
+	char key[ORCH_NODE_NAME_MAX + 1];
+	struct pending *p;
+
+	if (!service_key(rc, key, sizeof(key)))
+		return;
+	if ((p = pending_new(rc->req, 200)) == NULL) {
+		respond_error(rc->req, 503, "out of memory", NULL);
+		return;
+	}
+	p->api = rc->api;
+	p->notify = rc->api->notify;
+	p->svc_tasks = true;
+	orch_store_service_delete(rc->api->store, key, pending_service_done, p);
+}
+
+static void
+h_node_drain(struct route_ctx *rc)
+{
+	char key[ORCH_NODE_NAME_MAX + 1], msg[ORCH_NODE_NAME_MAX + 64];
+	char err[ERR_LEN];
+	struct pending *p;
+	const char *body;
+	bool drain;
+	size_t len;
+	int e;
+
+	if (!path_decode(rc->seg, key, sizeof(key))) {
+		snprintf(msg, sizeof(msg), "no node with id or name \"%.*s\"",
+		    (int)(rc->seg.len > 64 ? 64 : rc->seg.len), rc->seg.p);
+		respond_error(rc->req, 404, msg, NULL);
+		return;
+	}
+	body = orch_gw_req_body(rc->req, &len);
+	if ((e = orch_drain_from_json(body, len, &drain, err, sizeof(err))) !=
+	    ORCH_OK) {
+		respond_error(rc->req, orch_api_status(e), err, NULL);
+		return;
+	}
+	if ((p = pending_new(rc->req, 200)) == NULL) {
+		respond_error(rc->req, 503, "out of memory", NULL);
+		return;
+	}
+	p->api = rc->api;
+	orch_store_node_drain(rc->api->store, key, drain, pending_node_done, p);
+}
+
 /* ---- routing ---- */
 
 enum { SEG_MAX = 4 };
@@ -512,6 +811,12 @@ static const struct route routes[] = {
 	{.method = "PUT", .pattern = "/tasks/*/status", .fn = h_task_status},
 	{.method = "GET", .pattern = "/nodes", .fn = h_nodes_list},
 	{.method = "GET", .pattern = "/nodes/+", .fn = h_node_get},
+	{.method = "PUT", .pattern = "/nodes/+/drain", .fn = h_node_drain},
+	{.method = "GET", .pattern = "/services", .fn = h_services_list},
+	{.method = "POST", .pattern = "/services", .fn = h_services_create},
+	{.method = "GET", .pattern = "/services/+", .fn = h_service_get},
+	{.method = "PUT", .pattern = "/services/+", .fn = h_service_scale},
+	{.method = "DELETE", .pattern = "/services/+", .fn = h_service_delete},
 };
 
 /*

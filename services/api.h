@@ -9,6 +9,13 @@
  *   PUT    /tasks/{id}/status    200 task (a worker's status report)
  *   GET    /nodes                200 [node, ...] by name
  *   GET    /nodes/{id or name}   200 node
+ *   PUT    /nodes/{id or name}/drain   200 node; {"drain": true|false}
+ *   GET    /services             200 [service, ...] by name, no tasks
+ *   POST   /services             201 service
+ *   GET    /services/{name}      200 service with its tasks
+ *   PUT    /services/{name}      200 service; {"replicas": N} scales
+ *   DELETE /services/{name}      200 service, with the tasks deleted with
+ *                                it (their nodes remove them)
  *
  * Every error is {"error": "<what was wrong>"} with its status code.  A
  * write is answered only after its commit.

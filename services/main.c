@@ -3,8 +3,8 @@
  *
  * Opens the store, then serves the JSON API on the HTTP gateway (this
  * thread's event loop), protobuf RPCs on an NNG REP socket and notices on
- * an NNG PUB socket, and places tasks on nodes (the scheduler's thread),
- * until SIGINT or SIGTERM.
+ * an NNG PUB socket, and keeps services and restarts reconciled and places
+ * tasks on nodes (the scheduler's thread), until SIGINT or SIGTERM.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,7 +68,10 @@ usage(FILE *f)
 	    "  --idle-timeout SEC      close idle keep-alive connections after SEC\n"
 	    "                          seconds (default 60)\n"
 	    "  --heartbeat-ttl SEC     a node not heard from for SEC seconds is\n"
-	    "                          Down and gets no new tasks (default 5)\n"
+	    "                          Down: its tasks are lost and replaced on\n"
+	    "                          other nodes where their restart policy or\n"
+	    "                          service asks; after a restart, nodes have\n"
+	    "                          two TTLs to check in (default 5)\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default info)\n"
 	    "  -h, --help              show this help and exit\n"
 	    "  --version               print the version and exit\n");

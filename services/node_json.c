@@ -73,6 +73,7 @@ orch_node_to_json(const orch_node *n)
 	bad |= json_object_set_new(o, "status",
 	    n->has_status && status != NULL ? json_string(status)
 	                                    : json_null());
+	bad |= json_object_set_new(o, "drain", json_boolean(n->drain));
 	bad |= json_object_set_new(o, "labels", labels_encode(n));
 	bad |=
 	    json_object_set_new(o, "cpu", number_or_null(n->has_cpu, n->cpu));

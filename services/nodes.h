@@ -6,7 +6,8 @@
  * and so its status:
  *
  *   Ready     heard from within the TTL (--heartbeat-ttl)
- *   Down      silent for longer than the TTL
+ *   Down      silent for longer than the TTL: its tasks are then lost and
+ *             replaced elsewhere (reconciler.h)
  *   NotReady  known from the store but not heard from since this manager
  *             started, for a grace period of two TTLs; Down after it
  *

@@ -115,6 +115,12 @@ rpc_submit_task(Orch__Manager_Service *svc, const Orch__SubmitTaskRequest *in,
 		c->code = code_from_err(rc);
 		goto out;
 	}
+	if (in->spec->service != NULL) {
+		call_fail(c, ORCH_EINVAL, "field \"service\" is set by the "
+		    "manager on a service's replicas: create a service with "
+		    "CreateService");
+		goto out;
+	}
 	/* The request owns in->spec; a packed copy gives the task its own. */
 	len = orch__task_spec__get_packed_size(in->spec);
 	if ((buf = malloc(len > 0 ? len : 1)) == NULL) {
@@ -468,6 +474,286 @@ rpc_get_node(Orch__Manager_Service *svc, const Orch__GetNodeRequest *in,
 		return;
 	}
 	closure(n, data);
+	orch_node_free(n);
+}
+
+/* ---- services and draining ---- */
+
+/* Fills the live fields of svc: running, and when with_tasks its tasks
+ * (taken into svc). */
+static int
+service_fill(struct call *c, orch_service *svc, bool with_tasks)
+{
+	orch_task **tasks = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = orch_store_task_list_service(c->w->reader, svc->id, &tasks,
+	    &n)) != ORCH_OK)
+		return rc;
+	orch_service_running_count(svc, tasks, n);
+	if (with_tasks) {
+		svc->n_tasks = n;
+		svc->tasks = tasks;
+	} else {
+		orch_store_task_list_free(tasks, n);
+	}
+	return ORCH_OK;
+}
+
+/* Answers with svc (its live fields filled) or with why not. */
+static void
+service_reply(struct call *c, orch_service *svc, bool with_tasks,
+    Orch__Service_Closure closure)
+{
+	int rc = service_fill(c, svc, with_tasks);
+
+	if (rc != ORCH_OK) {
+		call_fail(c, rc, "service %s is stored but cannot be read back: "
+		    "%s", svc->name, orch_strerror(rc));
+		closure(NULL, c);
+		return;
+	}
+	closure(svc, c);
+}
+
+static void
+rpc_create_service(Orch__Manager_Service *svc_,
+    const Orch__CreateServiceRequest *in, Orch__Service_Closure closure,
+    void *data)
+{
+	struct call *c = data;
+	orch_task_spec *spec = NULL;
+	orch_service *svc = NULL, *stored = NULL;
+	int rc;
+
+	(void)svc_;
+	if ((rc = orch_service_name_validate(in->name, c->err,
+	    sizeof(c->err))) != ORCH_OK ||
+	    (rc = orch_service_replicas_validate(in->replicas, c->err,
+	    sizeof(c->err))) != ORCH_OK) {
+		c->code = code_from_err(rc);
+		goto out;
+	}
+	if (in->spec == NULL) {
+		call_fail(c, ORCH_EINVAL, "field \"spec\" is required: the "
+		    "replicas' image and resources");
+		goto out;
+	}
+	if ((spec = orch_task_spec_copy(in->spec)) == NULL ||
+	    orch_str_set(&spec->name, in->name) != ORCH_OK) {
+		call_fail(c, ORCH_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* The manager names the service of each replica, not the client. */
+	free(spec->service);
+	spec->service = NULL;
+	if ((rc = orch_task_spec_validate(spec, c->err, sizeof(c->err))) !=
+	    ORCH_OK) {
+		c->code = code_from_err(rc);
+		goto out;
+	}
+	if (orch_service_new(in->name, spec, in->replicas, &svc) != ORCH_OK) {
+		call_fail(c, ORCH_ENOMEM, "out of memory");
+		goto out;
+	}
+	spec = NULL;
+	rc = orch_store_service_create_sync(c->w->rpc->store, svc, &stored,
+	    c->err, sizeof(c->err));
+	if (rc != ORCH_OK) {
+		c->code = code_from_err(rc);
+		goto out;
+	}
+	service_reply(c, stored, false, closure);
+out:
+	if (!c->answered)
+		closure(NULL, data);
+	orch_service_free(stored);
+	orch_task_spec_free(spec);
+}
+
+static void
+rpc_list_services(Orch__Manager_Service *svc_,
+    const Orch__ListServicesRequest *in, Orch__ServiceList_Closure closure,
+    void *data)
+{
+	struct call *c = data;
+	Orch__ServiceList list = ORCH__SERVICE_LIST__INIT;
+	orch_service **svcs = NULL;
+	orch_task **tasks = NULL;
+	size_t n = 0, nt = 0;
+	int rc;
+
+	(void)svc_;
+	(void)in;
+	if ((rc = orch_store_service_list(c->w->reader, &svcs, &n)) !=
+	        ORCH_OK ||
+	    (rc = orch_store_task_list_open(c->w->reader, &tasks, &nt)) !=
+	        ORCH_OK) {
+		call_fail(c, rc, "cannot read services from the store: %s",
+		    orch_strerror(rc));
+		closure(NULL, data);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		orch_service_running_count(svcs[i], tasks, nt);
+	list.n_services = n;
+	list.services = svcs;
+	closure(&list, data);
+out:
+	orch_store_task_list_free(tasks, nt);
+	orch_store_service_list_free(svcs, n);
+}
+
+/* Checks a service name-or-id argument; answers and returns false when
+ * it is missing. */
+static bool
+service_key_ok(struct call *c, const char *key)
+{
+	if (key == NULL || key[0] == '\0') {
+		call_fail(c, ORCH_EINVAL, "field \"name\" is required: a "
+		    "service's name or id");
+		return false;
+	}
+	return true;
+}
+
+static void
+rpc_get_service(Orch__Manager_Service *svc_, const Orch__GetServiceRequest *in,
+    Orch__Service_Closure closure, void *data)
+{
+	struct call *c = data;
+	orch_service *svc = NULL;
+	int rc;
+
+	(void)svc_;
+	if (!service_key_ok(c, in->name)) {
+		closure(NULL, data);
+		return;
+	}
+	if ((rc = orch_store_service_get(c->w->reader, in->name, &svc)) !=
+	    ORCH_OK) {
+		if (rc == ORCH_ENOENT)
+			call_fail(c, rc, "no service with name or id \"%.128s\"",
+			    in->name);
+		else
+			call_fail(c, rc, "cannot read service %.128s: %s",
+			    in->name, orch_strerror(rc));
+		closure(NULL, data);
+		return;
+	}
+	service_reply(c, svc, true, closure);
+	orch_service_free(svc);
+}
+
+static int
+modify_scale(orch_service *svc, void *marg, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	svc->has_replicas = true;
+	svc->replicas = *(const uint32_t *)marg;
+	svc->has_updated_at_ms = true;
+	svc->updated_at_ms = orch_now_ms();
+	return ORCH_OK;
+}
+
+static void
+rpc_scale_service(Orch__Manager_Service *svc_,
+    const Orch__ScaleServiceRequest *in, Orch__Service_Closure closure,
+    void *data)
+{
+	struct call *c = data;
+	orch_service *svc = NULL;
+	uint32_t replicas = in->replicas;
+	int rc;
+
+	(void)svc_;
+	if (!service_key_ok(c, in->name))
+		goto out;
+	if (!in->has_replicas) {
+		call_fail(c, ORCH_EINVAL, "field \"replicas\" is required");
+		goto out;
+	}
+	if ((rc = orch_service_replicas_validate(replicas, c->err,
+	    sizeof(c->err))) != ORCH_OK) {
+		c->code = code_from_err(rc);
+		goto out;
+	}
+	if ((rc = orch_store_service_modify_sync(c->w->rpc->store, in->name,
+	    modify_scale, &replicas, &svc, c->err, sizeof(c->err))) !=
+	    ORCH_OK) {
+		c->code = code_from_err(rc);
+		goto out;
+	}
+	service_reply(c, svc, false, closure);
+out:
+	if (!c->answered)
+		closure(NULL, data);
+	orch_service_free(svc);
+}
+
+static void
+rpc_delete_service(Orch__Manager_Service *svc_,
+    const Orch__DeleteServiceRequest *in, Orch__Service_Closure closure,
+    void *data)
+{
+	struct call *c = data;
+	orch_service *svc = NULL;
+	int rc;
+
+	(void)svc_;
+	if (!service_key_ok(c, in->name))
+		goto out;
+	if ((rc = orch_store_service_delete_sync(c->w->rpc->store, in->name,
+	    &svc, c->err, sizeof(c->err))) != ORCH_OK) {
+		c->code = code_from_err(rc);
+		goto out;
+	}
+	/* Their nodes remove the containers now, not at the next beat. */
+	for (size_t i = 0; i < svc->n_tasks; i++) {
+		const orch_task *t = svc->tasks[i];
+
+		if (!orch_task_status_terminal(t->status) && t->node_id != NULL &&
+		    t->node_id[0] != '\0')
+			orch_notify_node(c->w->rpc->notify, t->node_id);
+	}
+	orch_service_running_count(svc, NULL, 0);
+	closure(svc, data);
+out:
+	if (!c->answered)
+		closure(NULL, data);
+	orch_service_free(svc);
+}
+
+static void
+rpc_drain_node(Orch__Manager_Service *svc_, const Orch__DrainNodeRequest *in,
+    Orch__Node_Closure closure, void *data)
+{
+	struct call *c = data;
+	orch_node *n = NULL;
+	int rc;
+
+	(void)svc_;
+	if (in->id == NULL || in->id[0] == '\0') {
+		call_fail(c, ORCH_EINVAL, "field \"id\" is required: a node's id "
+		    "or name");
+		goto out;
+	}
+	if ((rc = orch_store_node_drain_sync(c->w->rpc->store, in->id,
+	    in->drain, &n, c->err, sizeof(c->err))) != ORCH_OK) {
+		c->code = code_from_err(rc);
+		goto out;
+	}
+	if ((rc = node_fill(c, n)) != ORCH_OK) {
+		call_fail(c, rc, "node %s is stored but cannot be read back: %s",
+		    n->name, orch_strerror(rc));
+		goto out;
+	}
+	closure(n, data);
+out:
+	if (!c->answered)
+		closure(NULL, data);
 	orch_node_free(n);
 }
 

@@ -1,21 +1,35 @@
 /*
- * scheduler.h: placing Pending tasks on nodes.
+ * scheduler.h: reconciling, then placing Pending tasks on nodes.
  *
- * One thread.  Each pass reads the Pending tasks (oldest first), the nodes
- * and what their placed tasks hold, and places each task that has no stop
- * request on a Ready node where both its cpu and its memory fit (free =
- * capacity - what its Scheduled and Running tasks hold).  Among those it
- * spreads: the node with the most free memory, then the most free cpu,
- * then the smallest name.  A placement is a read-modify-write that checks
- * the task is still Pending without a stop request, and sets it Scheduled
- * on the node; the node is then sent a notice.  A task that fits nowhere
- * stays Pending with error saying why, written only when that text
- * changes, and cleared when the task is placed.
+ * One thread.  Each pass reads the open tasks (store.h), the services and
+ * the nodes with what their placed tasks hold, and first reconciles
+ * (reconciler.h: tasks of Down nodes are lost, restarts and replicas are
+ * created, extra replicas stopped, replicas of drained nodes moved), so
+ * that what it creates is placed in the same pass.  Then it places each
+ * Pending task that has no stop request and whose restart backoff is
+ * over (not_before) on a node that:
  *
- * A pass runs when a task or node is committed (a commit listener that
- * only raises a flag), when a node turns Ready or Down, and every second
- * as a safety net.  Only the scheduler places tasks, and a pass's writes
- * are queued together, so that they share a commit.
+ *   - is Ready and not drained,
+ *   - satisfies every constraint of the task (constraint.h),
+ *   - has both the task's cpu and its memory free (free = capacity -
+ *     what its Scheduled and Running tasks hold).
+ *
+ * Among those, a replica goes first where its service has the fewest
+ * replicas (spreading a service over nodes), then by the task's
+ * placement: "spread" (the default) takes the least allocated node (the
+ * most free memory, then the most free cpu), "binpack" the most
+ * allocated one where it fits (the least free memory, then cpu); ties go
+ * to the smallest name, then id.  A placement is a read-modify-write that
+ * checks the task is still Pending without a stop request, and sets it
+ * Scheduled on the node; the node is then sent a notice.  A task that
+ * fits nowhere stays Pending with error saying why, written only when
+ * that text changes, and cleared when the task is placed.
+ *
+ * A pass runs when a task, node or service is committed (a commit
+ * listener that only raises a flag), when a node turns Ready or Down,
+ * when a restart's backoff ends, and every second as a safety net.  Only
+ * the scheduler places tasks, and a pass's writes are queued together,
+ * so that they share a commit.
  */
 #ifndef ORCH_SCHEDULER_H
 #define ORCH_SCHEDULER_H
@@ -33,29 +47,58 @@ struct orch_sched_node {
 	const char *id;
 	const char *name;
 	bool ready;
+	bool drain;             /* takes no new task */
 	double cpu_free;        /* cores; capacity - allocated */
 	int64_t memory_free_mb; /* MB; capacity - allocated */
+	Orch__Node__LabelsEntry *const *labels; /* for constraints */
+	size_t n_labels;
+};
+
+enum orch_placement {
+	ORCH_PLACEMENT_SPREAD,  /* the least allocated node first */
+	ORCH_PLACEMENT_BINPACK, /* the most allocated node that fits */
+};
+
+/* Parses a task's placement: NULL or "spread", or "binpack".  Returns
+ * ORCH_OK or ORCH_EINVAL. */
+int orch_placement_parse(const char *s, enum orch_placement *out /* OUT */);
+
+/* What a task asks of the node that takes it. */
+struct orch_sched_want {
+	double cpu;
+	int64_t memory_mb;
+	const char *const *constraints; /* as stored (validated) */
+	size_t n_constraints;
+	enum orch_placement placement;
+	/* For a replica: how many replicas of its service each node of the
+	 * array already has (same indexes); NULL for a plain task. */
+	const uint32_t *same_service;
 };
 
 /*
- * The placement decision: the index in nodes[n] of the Ready node that
- * should take a task of cpu cores and memory_mb MB, or -1 when none has
- * both free.  Pure: reads only its arguments.
+ * The placement decision: the index in nodes[n] of the node that should
+ * take a task asking want, or -1 when none can (none Ready, undrained,
+ * satisfying the constraints, with both the cpu and the memory free).
+ * Pure: reads only its arguments.
  */
 int orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
-    double cpu, int64_t memory_mb);
+    const struct orch_sched_want *want);
 
 /*
- * Why a task of cpu cores and memory_mb MB fits on none of nodes[n], for
- * a person, into buf:
+ * Why a task asking want fits on none of nodes[n], for a person, into
+ * buf, naming the first reason that leaves no node:
  *   no Ready node: no node has joined the cluster
  *   no Ready node: 2 nodes known, none Ready
+ *   no Ready node satisfies the constraints zone==x, disk!=hdd
+ *   no Ready node takes new tasks: 2 Ready, all drained
+ *   no Ready node satisfying the constraints takes new tasks: 1 drained
  *   no Ready node has 4096 MB and 2 cpu free; most free: node-b with
  *   1024 MB and 1.5 cpu
+ * (the last with "matching the constraints" when the task has any).
  * Pure.
  */
 void orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
-    double cpu, int64_t memory_mb, char *buf, size_t len);
+    const struct orch_sched_want *want, char *buf, size_t len);
 
 struct orch_sched;
 
@@ -73,6 +116,10 @@ struct orch_sched_stats {
 	uint64_t passes;    /* passes run */
 	uint64_t placed;    /* tasks placed */
 	uint64_t explained; /* explanations written (a text that changed) */
+	uint64_t lost;      /* tasks ended because their node was Down */
+	uint64_t created;   /* replicas created for empty slots */
+	uint64_t replaced;  /* restarts and moves */
+	uint64_t stopped;   /* stop requests (scale-down, duplicates) */
 };
 
 /* Fills out with a consistent snapshot of the counters. */

@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "error.h"
 #include "log.h"
+#include "restart.h"
 
 #define STORE_COMPONENT "store"
 #define STORE_DB_NAME "orch.db"
@@ -77,6 +78,25 @@ static const char *const migrations[] = {
     "  registered_at INTEGER NOT NULL,"
     "  node BLOB NOT NULL"
     ");",
+    /* 3: services, and two columns derived from each task: the service
+     * it is a replica of, and whether the reconciler must look at it
+     * (orch_task_open(): not final, or a restart or a replica's slot to
+     * decide), so that a pass reads those alone, in submission order,
+     * however long the history.  Tasks written before this migration
+     * have no restart policy: only those not final are open. */
+    "CREATE TABLE services ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL,"
+    "  service BLOB NOT NULL"
+    ");"
+    "ALTER TABLE tasks ADD COLUMN service_id TEXT;"
+    "ALTER TABLE tasks ADD COLUMN is_open INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE tasks SET is_open = 1 WHERE status IN (1, 2, 3);"
+    "CREATE INDEX tasks_service ON tasks(service_id, seq) "
+    "  WHERE service_id IS NOT NULL;"
+    "CREATE INDEX tasks_open ON tasks(seq) WHERE is_open = 1;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -94,12 +114,20 @@ enum wstmt {
 	W_NODE_SELECT,
 	W_NODE_INSERT,
 	W_NODE_UPDATE,
+	W_NODE_BY_ID,
+	W_SERVICE_BY_ID,
+	W_SERVICE_BY_NAME,
+	W_SERVICE_INSERT,
+	W_SERVICE_UPDATE,
+	W_SERVICE_DELETE,
+	W_SERVICE_TASKS,
+	W_SERVICE_TASKS_DELETE,
 	W_COUNT
 };
 
 /* INSERT and UPDATE share parameter numbers so that one function binds
  * both: ?1 id, ?2 name, ?3 status, ?4 node_id, ?5 cpu, ?6 memory_mb,
- * ?7 created_at, ?8 task. */
+ * ?7 created_at, ?8 task, ?9 service_id, ?10 is_open. */
 static const char *const wsql[W_COUNT] = {
     [W_BEGIN] = "BEGIN IMMEDIATE",
     [W_COMMIT] = "COMMIT",
@@ -109,11 +137,13 @@ static const char *const wsql[W_COUNT] = {
     [W_ROLLBACK_TO] = "ROLLBACK TO op",
     [W_INSERT] =
         "INSERT INTO tasks (id, name, status, node_id, cpu, "
-        "memory_mb, created_at, task) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "memory_mb, created_at, task, service_id, is_open) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [W_SELECT] = "SELECT task FROM tasks WHERE id = ?1",
     [W_UPDATE] =
         "UPDATE tasks SET name = ?2, status = ?3, node_id = ?4, "
-        "cpu = ?5, memory_mb = ?6, created_at = ?7, task = ?8 WHERE id = ?1",
+        "cpu = ?5, memory_mb = ?6, created_at = ?7, task = ?8, "
+        "service_id = ?9, is_open = ?10 WHERE id = ?1",
     [W_NODE_SELECT] = "SELECT node FROM nodes WHERE name = ?1",
     /* Both: ?1 id, ?2 name, ?3 registered_at, ?4 node. */
     [W_NODE_INSERT] = "INSERT INTO nodes (id, name, registered_at, node) "
@@ -121,6 +151,17 @@ static const char *const wsql[W_COUNT] = {
     [W_NODE_UPDATE] =
         "UPDATE nodes SET name = ?2, registered_at = ?3, node = ?4 "
         "WHERE id = ?1",
+    [W_NODE_BY_ID] = "SELECT node FROM nodes WHERE id = ?1",
+    [W_SERVICE_BY_ID] = "SELECT service FROM services WHERE id = ?1",
+    [W_SERVICE_BY_NAME] = "SELECT service FROM services WHERE name = ?1",
+    /* ?1 id, ?2 name, ?3 created_at, ?4 service. */
+    [W_SERVICE_INSERT] = "INSERT INTO services (id, name, created_at, "
+                         "service) VALUES (?1, ?2, ?3, ?4)",
+    [W_SERVICE_UPDATE] = "UPDATE services SET service = ?4 WHERE id = ?1",
+    [W_SERVICE_DELETE] = "DELETE FROM services WHERE id = ?1",
+    [W_SERVICE_TASKS] =
+        "SELECT task FROM tasks WHERE service_id = ?1 ORDER BY seq",
+    [W_SERVICE_TASKS_DELETE] = "DELETE FROM tasks WHERE service_id = ?1",
 };
 
 /* A reader connection's statements, prepared once. */
@@ -133,6 +174,11 @@ enum rstmt {
 	R_NODE_BY_NAME,
 	R_NODE_LIST,
 	R_NODE_USAGE,
+	R_LIST_OPEN,
+	R_LIST_SERVICE,
+	R_SERVICE_BY_ID,
+	R_SERVICE_BY_NAME,
+	R_SERVICE_LIST,
 	R_PING,
 	R_COUNT
 };
@@ -154,6 +200,14 @@ static const char *const rsql[R_COUNT] = {
         "SELECT node_id, total(cpu), sum(memory_mb), count(*) "
         "FROM tasks WHERE status IN (2, 3) AND node_id IS NOT NULL "
         "GROUP BY node_id",
+    /* What the reconciler and the scheduler look at, through the
+     * partial index tasks_open. */
+    [R_LIST_OPEN] = "SELECT task FROM tasks WHERE is_open = 1 ORDER BY seq",
+    [R_LIST_SERVICE] =
+        "SELECT task FROM tasks WHERE service_id = ?1 ORDER BY seq",
+    [R_SERVICE_BY_ID] = "SELECT service FROM services WHERE id = ?1",
+    [R_SERVICE_BY_NAME] = "SELECT service FROM services WHERE name = ?1",
+    [R_SERVICE_LIST] = "SELECT service FROM services ORDER BY name",
     /* Reads page 1, so that it fails when the file does. */
     [R_PING] = "SELECT count(*) FROM sqlite_master",
 };
@@ -161,17 +215,31 @@ static const char *const rsql[R_COUNT] = {
 enum op_kind {
 	OP_INSERT,
 	OP_MODIFY,
+	OP_REPLACE,
 	OP_NODE_REGISTER,
+	OP_NODE_DRAIN,
+	OP_SERVICE_CREATE,
+	OP_SERVICE_MODIFY,
+	OP_SERVICE_DELETE,
+};
+
+/* An object a successful op wrote, for the commit listeners. */
+struct touched {
+	int kind; /* enum orch_store_kind */
+	char id[ORCH_ID_LEN];
 };
 
 /* One queued write and, once run, its outcome. */
 struct store_op {
 	struct store_op *next;
 	enum op_kind kind;
-	/* Insert: the task to store.  After a successful run of either kind:
-	 * the task as stored, handed to the completion. */
+	/* Insert, replace: the task to store.  After a successful run of a
+	 * task op: the task as stored (for a replace, the new one), handed
+	 * to the completion. */
 	orch_task *task;
-	char *id; /* modify: the task's id */
+	/* Modify, replace: the task's id (replace: of the old task; NULL for
+	 * none).  Node drain, service modify and delete: the id or name. */
+	char *id;
 	orch_store_modify_fn modify;
 	void *marg;
 	orch_store_done_fn done;
@@ -180,7 +248,15 @@ struct store_op {
 	const Orch__NodeRegistration *reg;
 	orch_node *node;
 	orch_store_node_done_fn node_done;
+	bool drain; /* node drain: the state wanted */
+	/* Services: the service to create (taken), or as stored once run. */
+	orch_service *svc;
+	orch_store_service_modify_fn svc_modify;
+	orch_store_service_done_fn svc_done;
 	void *arg;
+	/* What the op wrote, for the commit listeners. */
+	struct touched *touched;
+	size_t n_touched, cap_touched;
 	int rc;
 	char err[STORE_ERR_LEN];
 };
@@ -453,12 +529,18 @@ op_verb(const struct store_op *op)
 	switch (op->kind) {
 	case OP_INSERT: return "inserting";
 	case OP_MODIFY: return "modifying";
+	case OP_REPLACE: return "replacing";
 	case OP_NODE_REGISTER: return "registering";
+	case OP_NODE_DRAIN: return op->drain ? "draining" : "undraining";
+	case OP_SERVICE_CREATE: return "creating";
+	case OP_SERVICE_MODIFY: return "updating";
+	case OP_SERVICE_DELETE: return "deleting";
 	}
 	return "writing";
 }
 
-/* The task id, or the node's name in quotes, that op is about. */
+/* The task id, or the node's or service's name or key, that op is
+ * about. */
 static const char *
 op_id(const struct store_op *op)
 {
@@ -466,22 +548,41 @@ op_id(const struct store_op *op)
 
 	switch (op->kind) {
 	case OP_INSERT: id = op->task != NULL ? op->task->id : NULL; break;
-	case OP_MODIFY: id = op->id; break;
+	case OP_REPLACE:
+		id = op->id != NULL ? op->id :
+		    op->task != NULL ? op->task->id : NULL;
+		break;
+	case OP_MODIFY:
+	case OP_NODE_DRAIN:
+	case OP_SERVICE_MODIFY:
+	case OP_SERVICE_DELETE: id = op->id; break;
 	case OP_NODE_REGISTER:
 		id = op->reg != NULL ? op->reg->name : NULL;
+		break;
+	case OP_SERVICE_CREATE:
+		id = op->svc != NULL ? op->svc->name : NULL;
 		break;
 	}
 	return id != NULL ? id : "(without id)";
 }
 
-/* What op is about, for a message: "task <id>" or "node \"<name>\"". */
+/* What op is about, for a message: "task <id>", "node \"<name>\"" or
+ * "service \"<name>\"". */
 static void
 op_what(const struct store_op *op, char *buf, size_t len)
 {
-	if (op->kind == OP_NODE_REGISTER)
+	switch (op->kind) {
+	case OP_NODE_REGISTER:
+	case OP_NODE_DRAIN:
 		snprintf(buf, len, "node \"%.128s\"", op_id(op));
-	else
-		snprintf(buf, len, "task %.40s", op_id(op));
+		break;
+	case OP_SERVICE_CREATE:
+	case OP_SERVICE_MODIFY:
+	case OP_SERVICE_DELETE:
+		snprintf(buf, len, "service \"%.128s\"", op_id(op));
+		break;
+	default: snprintf(buf, len, "task %.40s", op_id(op)); break;
+	}
 }
 
 /* Fails op with code and a message naming the op and its task or node. */
@@ -507,6 +608,37 @@ op_set_db_err(struct orch_store *st, struct store_op *op, int src)
 	    sqlite3_extended_errcode(st->db) == src ? sqlite3_errmsg(st->db)
 	                                            : sqlite3_errstr(src));
 	op_set_err(op, store_err(src, true), st->werr);
+}
+
+/* Records that op wrote object id of kind, for the listeners.  Returns
+ * ORCH_OK or ORCH_ENOMEM. */
+static int
+op_touch(struct store_op *op, int kind, const char *id)
+{
+	if (op->n_touched == op->cap_touched) {
+		size_t cap = op->cap_touched > 0 ? op->cap_touched * 2 : 2;
+		struct touched *v = realloc(op->touched, cap * sizeof(*v));
+
+		if (v == NULL)
+			return ORCH_ENOMEM;
+		op->touched = v;
+		op->cap_touched = cap;
+	}
+	op->touched[op->n_touched].kind = kind;
+	snprintf(op->touched[op->n_touched].id, ORCH_ID_LEN, "%s",
+	    id != NULL ? id : "");
+	op->n_touched++;
+	return ORCH_OK;
+}
+
+/* op_touch(), failing op when out of memory.  Returns whether it worked. */
+static bool
+op_touch_ok(struct store_op *op, int kind, const char *id)
+{
+	if (op_touch(op, kind, id) == ORCH_OK)
+		return true;
+	op_set_err(op, ORCH_ENOMEM, "out of memory");
+	return false;
 }
 
 /* Serializes m into the writer's buffer.  Returns ORCH_OK or ORCH_ENOMEM. */
@@ -558,6 +690,12 @@ task_bind(
 		src = sqlite3_bind_int64(s, 7, t->created_at_ms);
 	if (src == SQLITE_OK)
 		src = sqlite3_bind_blob64(s, 8, st->pack, len, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = t->service_id != NULL && t->service_id[0] != '\0'
+		    ? sqlite3_bind_text(s, 9, t->service_id, -1, SQLITE_STATIC)
+		    : sqlite3_bind_null(s, 9);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int(s, 10, orch_task_open(t) ? 1 : 0);
 	return src;
 }
 
@@ -577,107 +715,29 @@ task_write(struct orch_store *st, sqlite3_stmt *s, const orch_task *t)
 	return src;
 }
 
-static void
-op_insert(struct orch_store *st, struct store_op *op)
-{
-	int src = task_write(st, st->stmt[W_INSERT], op->task);
-
-	if (src == SQLITE_OK)
-		return;
-	if (store_err(src, true) == ORCH_EEXIST) {
-		snprintf(
-		    st->werr, sizeof(st->werr), "%s", sqlite3_errmsg(st->db));
-		op_set_err(
-		    op, ORCH_EEXIST, "a task with this id already exists");
-		return;
-	}
-	op_set_db_err(st, op, src);
-}
-
-static void
-op_modify(struct orch_store *st, struct store_op *op)
-{
-	sqlite3_stmt *sel = st->stmt[W_SELECT];
-	orch_task *t = NULL;
-	char msg[STORE_ERR_LEN];
-	const void *blob;
-	int src, n, rc;
-
-	if ((src = sqlite3_bind_text(sel, 1, op->id, -1, SQLITE_STATIC)) !=
-	    SQLITE_OK) {
-		op_set_db_err(st, op, src);
-		goto out;
-	}
-	src = sqlite3_step(sel);
-	if (src == SQLITE_DONE) {
-		op_set_err(op, ORCH_ENOENT, "no such task");
-		goto out;
-	}
-	if (src != SQLITE_ROW) {
-		op_set_db_err(st, op, src);
-		goto out;
-	}
-	blob = sqlite3_column_blob(sel, 0);
-	n = sqlite3_column_bytes(sel, 0);
-	t = orch__task__unpack(NULL, (size_t)n, blob);
-	if (t == NULL || t->id == NULL || strcmp(t->id, op->id) != 0) {
-		snprintf(msg, sizeof(msg),
-		    "its stored record (%d bytes) does not "
-		    "decode as this task: the database is corrupt",
-		    n);
-		op_set_err(op, ORCH_EIO, msg);
-		orch_error(STORE_COMPONENT, "%s: %s", st->path, op->err);
-		goto out;
-	}
-	/* The blob is about to be overwritten: release the row first. */
-	sqlite3_reset(sel);
-
-	op->err[0] = '\0';
-	if ((rc = op->modify(t, op->marg, op->err, sizeof(op->err))) !=
-	    ORCH_OK) {
-		/* modify's message is already for a person; keep it as is. */
-		op->rc = rc;
-		if (op->err[0] == '\0')
-			op_set_err(op, rc, orch_strerror(rc));
-		goto out;
-	}
-	if (t->id == NULL || strcmp(t->id, op->id) != 0) {
-		op_set_err(op, ORCH_EINVAL, "the change would alter its id");
-		goto out;
-	}
-	if ((src = task_write(st, st->stmt[W_UPDATE], t)) != SQLITE_OK) {
-		op_set_db_err(st, op, src);
-		goto out;
-	}
-	op->task = t;
-	t = NULL;
-out:
-	sqlite3_reset(sel);
-	sqlite3_clear_bindings(sel);
-	orch_task_free(t);
-}
-
 /*
- * Looks up the node registered under reg's name.  Returns ORCH_OK with
- * id and *registered_at of the stored node, ORCH_ENOENT when there is
- * none, or fails op.
+ * Steps s (bound to one key, selecting one blob) and decodes its row
+ * with unpack.  Returns ORCH_OK with *out, ORCH_ENOENT when there is no
+ * row, or fails op (ORCH_EIO when the blob does not decode: corrupt).
+ * Resets s.
  */
 static int
-node_find(struct orch_store *st, struct store_op *op, char id[ORCH_ID_LEN],
-    int64_t *registered_at /* OUT */)
+writer_one(struct orch_store *st, struct store_op *op, sqlite3_stmt *s,
+    const char *key, void *(*unpack)(size_t, const uint8_t *),
+    void **out /* OUT */)
 {
-	sqlite3_stmt *sel = st->stmt[W_NODE_SELECT];
-	orch_node *old = NULL;
-	const void *blob;
+	char msg[128];
+	void *m;
 	int src, n, rc = ORCH_OK;
 
-	if ((src = sqlite3_bind_text(
-	         sel, 1, op->reg->name, -1, SQLITE_STATIC)) != SQLITE_OK) {
+	*out = NULL;
+	if ((src = sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC)) !=
+	    SQLITE_OK) {
 		op_set_db_err(st, op, src);
 		rc = op->rc;
 		goto out;
 	}
-	src = sqlite3_step(sel);
+	src = sqlite3_step(s);
 	if (src == SQLITE_DONE) {
 		rc = ORCH_ENOENT;
 		goto out;
@@ -687,34 +747,241 @@ node_find(struct orch_store *st, struct store_op *op, char id[ORCH_ID_LEN],
 		rc = op->rc;
 		goto out;
 	}
-	blob = sqlite3_column_blob(sel, 0);
-	n = sqlite3_column_bytes(sel, 0);
-	old = orch__node__unpack(NULL, (size_t)n, blob);
-	if (old == NULL || old->id == NULL || !orch_id_valid(old->id)) {
-		char msg[128];
-
-		snprintf(msg, sizeof(msg),
-		    "its stored record (%d bytes) does "
-		    "not decode as a node: the database is corrupt",
-		    n);
+	n = sqlite3_column_bytes(s, 0);
+	if ((m = unpack((size_t)n, sqlite3_column_blob(s, 0))) == NULL) {
+		snprintf(msg, sizeof(msg), "its stored record (%d bytes) does "
+		    "not decode: the database is corrupt", n);
 		op_set_err(op, ORCH_EIO, msg);
 		orch_error(STORE_COMPONENT, "%s: %s", st->path, op->err);
 		rc = ORCH_EIO;
 		goto out;
 	}
-	memcpy(id, old->id, ORCH_ID_LEN);
-	*registered_at = old->registered_at_ms;
+	*out = m;
 out:
-	orch_node_free(old);
-	sqlite3_reset(sel);
-	sqlite3_clear_bindings(sel);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+static void *
+unpack_task(size_t n, const uint8_t *b)
+{
+	return orch__task__unpack(NULL, n, b);
+}
+
+static void *
+unpack_node(size_t n, const uint8_t *b)
+{
+	return orch__node__unpack(NULL, n, b);
+}
+
+static void *
+unpack_service(size_t n, const uint8_t *b)
+{
+	return orch__service__unpack(NULL, n, b);
+}
+
+/* Finds the service with id or name key.  Returns ORCH_OK with *out (a
+ * new service), ORCH_ENOENT, or fails op. */
+static int
+service_find(struct orch_store *st, struct store_op *op, const char *key,
+    orch_service **out /* OUT */)
+{
+	void *m = NULL;
+	int rc;
+
+	rc = writer_one(st, op, st->stmt[W_SERVICE_BY_ID], key, unpack_service,
+	    &m);
+	if (rc == ORCH_ENOENT)
+		rc = writer_one(st, op, st->stmt[W_SERVICE_BY_NAME], key,
+		    unpack_service, &m);
+	if (rc == ORCH_OK && (((orch_service *)m)->id == NULL ||
+	    ((orch_service *)m)->name == NULL)) {
+		orch_service_free(m);
+		op_set_err(op, ORCH_EIO, "its stored record has no id or name: "
+		    "the database is corrupt");
+		return ORCH_EIO;
+	}
+	*out = m;
 	return rc;
 }
 
 /*
+ * A replica is inserted only while its service exists and wants its
+ * slot, so that a pass that read the service before it was deleted or
+ * scaled down cannot bring a replica back.  Returns ORCH_OK or fails op.
+ */
+static int
+service_check(struct orch_store *st, struct store_op *op, const orch_task *t)
+{
+	orch_service *svc = NULL;
+	void *m = NULL;
+	char msg[160];
+	int rc;
+
+	if (t->service_id == NULL || t->service_id[0] == '\0')
+		return ORCH_OK;
+	rc = writer_one(st, op, st->stmt[W_SERVICE_BY_ID], t->service_id,
+	    unpack_service, &m);
+	svc = m;
+	if (rc == ORCH_ENOENT) {
+		snprintf(msg, sizeof(msg), "its service %.40s no longer exists",
+		    t->service_id);
+		op_set_err(op, ORCH_ECONFLICT, msg);
+		return ORCH_ECONFLICT;
+	}
+	if (rc != ORCH_OK)
+		return rc;
+	if (t->slot < 1 || t->slot > svc->replicas) {
+		snprintf(msg, sizeof(msg), "service \"%.64s\" has %u replicas "
+		    "and no slot %u", svc->name != NULL ? svc->name : "",
+		    (unsigned)svc->replicas, (unsigned)t->slot);
+		op_set_err(op, ORCH_ECONFLICT, msg);
+		rc = ORCH_ECONFLICT;
+	}
+	orch_service_free(svc);
+	return rc;
+}
+
+/* Inserts t (op's), checking its service first.  Returns ORCH_OK or
+ * fails op. */
+static int
+task_insert(struct orch_store *st, struct store_op *op, orch_task *t)
+{
+	int src;
+
+	if (service_check(st, op, t) != ORCH_OK)
+		return op->rc;
+	if ((src = task_write(st, st->stmt[W_INSERT], t)) != SQLITE_OK) {
+		if (store_err(src, true) == ORCH_EEXIST) {
+			snprintf(st->werr, sizeof(st->werr), "%s",
+			    sqlite3_errmsg(st->db));
+			op_set_err(op, ORCH_EEXIST,
+			    "a task with this id already exists");
+		} else {
+			op_set_db_err(st, op, src);
+		}
+		return op->rc;
+	}
+	if (!op_touch_ok(op, ORCH_STORE_TASK, t->id))
+		return op->rc;
+	return ORCH_OK;
+}
+
+static void
+op_insert(struct orch_store *st, struct store_op *op)
+{
+	task_insert(st, op, op->task);
+}
+
+/*
+ * The read-modify-write of task id with modify: on ORCH_OK *out (when
+ * out is not NULL) is the task as written.  Fails op otherwise.
+ */
+static int
+task_modify(struct orch_store *st, struct store_op *op, const char *id,
+    orch_store_modify_fn modify, void *marg, orch_task **out /* OUT */)
+{
+	orch_task *t = NULL;
+	char msg[STORE_ERR_LEN];
+	void *m = NULL;
+	int src, rc;
+
+	rc = writer_one(st, op, st->stmt[W_SELECT], id, unpack_task, &m);
+	t = m;
+	if (rc == ORCH_ENOENT) {
+		op_set_err(op, ORCH_ENOENT, "no such task");
+		goto out;
+	}
+	if (rc != ORCH_OK)
+		goto out;
+	if (t->id == NULL || strcmp(t->id, id) != 0) {
+		snprintf(msg, sizeof(msg), "its stored record does not decode "
+		    "as this task: the database is corrupt");
+		op_set_err(op, ORCH_EIO, msg);
+		orch_error(STORE_COMPONENT, "%s: %s", st->path, op->err);
+		goto out;
+	}
+	op->err[0] = '\0';
+	if ((rc = modify(t, marg, op->err, sizeof(op->err))) != ORCH_OK) {
+		/* modify's message is already for a person; keep it as is. */
+		op->rc = rc;
+		if (op->err[0] == '\0')
+			op_set_err(op, rc, orch_strerror(rc));
+		goto out;
+	}
+	if (t->id == NULL || strcmp(t->id, id) != 0) {
+		op_set_err(op, ORCH_EINVAL, "the change would alter its id");
+		goto out;
+	}
+	if ((src = task_write(st, st->stmt[W_UPDATE], t)) != SQLITE_OK) {
+		op_set_db_err(st, op, src);
+		goto out;
+	}
+	if (!op_touch_ok(op, ORCH_STORE_TASK, t->id))
+		goto out;
+	if (out != NULL) {
+		*out = t;
+		t = NULL;
+	}
+out:
+	orch_task_free(t);
+	return op->rc;
+}
+
+static void
+op_modify(struct orch_store *st, struct store_op *op)
+{
+	task_modify(st, op, op->id, op->modify, op->marg, &op->task);
+}
+
+/* The old task first, then the new one: a refusal of modify leaves both
+ * unwritten (the savepoint is rolled back). */
+static void
+op_replace(struct orch_store *st, struct store_op *op)
+{
+	if (op->id != NULL &&
+	    task_modify(st, op, op->id, op->modify, op->marg, NULL) != ORCH_OK)
+		return;
+	task_insert(st, op, op->task);
+}
+
+/*
+ * Looks up the node registered under reg's name.  Returns ORCH_OK with
+ * id, *registered_at and *drain of the stored node, ORCH_ENOENT when
+ * there is none, or fails op.
+ */
+static int
+node_find(struct orch_store *st, struct store_op *op, char id[ORCH_ID_LEN],
+    int64_t *registered_at /* OUT */, bool *drain /* OUT */)
+{
+	orch_node *old = NULL;
+	void *m = NULL;
+	int rc;
+
+	rc = writer_one(st, op, st->stmt[W_NODE_SELECT], op->reg->name,
+	    unpack_node, &m);
+	old = m;
+	if (rc != ORCH_OK)
+		return rc;
+	if (old->id == NULL || !orch_id_valid(old->id)) {
+		op_set_err(op, ORCH_EIO, "its stored record does not decode as "
+		    "a node: the database is corrupt");
+		orch_error(STORE_COMPONENT, "%s: %s", st->path, op->err);
+		orch_node_free(old);
+		return ORCH_EIO;
+	}
+	memcpy(id, old->id, ORCH_ID_LEN);
+	*registered_at = old->registered_at_ms;
+	*drain = old->has_drain && old->drain;
+	orch_node_free(old);
+	return ORCH_OK;
+}
+
+/*
  * Upserts the node of op->reg by name: a new name gets a new id and
- * registered_at; a known one keeps both and takes everything else from
- * the registration.
+ * registered_at; a known one keeps both, and its drain, and takes
+ * everything else from the registration.
  */
 static void
 op_node_register(struct orch_store *st, struct store_op *op)
@@ -725,10 +992,11 @@ op_node_register(struct orch_store *st, struct store_op *op)
 	sqlite3_stmt *w;
 	char id[ORCH_ID_LEN];
 	int64_t registered_at = 0;
+	bool drain = false;
 	size_t len;
 	int src, rc;
 
-	rc = node_find(st, op, id, &registered_at);
+	rc = node_find(st, op, id, &registered_at, &drain);
 	if (rc == ORCH_ENOENT) {
 		orch_id_new(id);
 		registered_at = orch_now_ms();
@@ -765,6 +1033,9 @@ op_node_register(struct orch_store *st, struct store_op *op)
 	n.agent_version = reg->agent_version;
 	n.has_registered_at_ms = true;
 	n.registered_at_ms = registered_at;
+	/* A person drained it; an agent restarting must not undo that. */
+	n.has_drain = drain;
+	n.drain = drain;
 	if (msg_pack(st, &n.base, &len) != ORCH_OK) {
 		op_set_err(op, ORCH_ENOMEM, "out of memory");
 		goto out;
@@ -783,11 +1054,252 @@ op_node_register(struct orch_store *st, struct store_op *op)
 		op_set_db_err(st, op, src);
 		goto out;
 	}
-	if ((op->node = orch__node__unpack(NULL, len, st->pack)) == NULL)
+	if ((op->node = orch__node__unpack(NULL, len, st->pack)) == NULL) {
 		op_set_err(op, ORCH_ENOMEM, "out of memory");
+		goto out;
+	}
+	op_touch_ok(op, ORCH_STORE_NODE, op->node->id);
 out:
 	free(labels);
 	free(entries);
+}
+
+static void
+op_node_drain(struct orch_store *st, struct store_op *op)
+{
+	sqlite3_stmt *w = st->stmt[W_NODE_UPDATE];
+	orch_node *n = NULL;
+	void *m = NULL;
+	size_t len;
+	int src, rc;
+
+	rc = writer_one(st, op, st->stmt[W_NODE_BY_ID], op->id, unpack_node,
+	    &m);
+	if (rc == ORCH_ENOENT)
+		rc = writer_one(st, op, st->stmt[W_NODE_SELECT], op->id,
+		    unpack_node, &m);
+	n = m;
+	if (rc == ORCH_ENOENT) {
+		op_set_err(op, ORCH_ENOENT, "no node with this id or name");
+		return;
+	}
+	if (rc != ORCH_OK)
+		return;
+	if (n->id == NULL || n->name == NULL) {
+		op_set_err(op, ORCH_EIO, "its stored record has no id or name: "
+		    "the database is corrupt");
+		goto out;
+	}
+	n->has_drain = op->drain;
+	n->drain = op->drain;
+	if (msg_pack(st, &n->base, &len) != ORCH_OK) {
+		op_set_err(op, ORCH_ENOMEM, "out of memory");
+		goto out;
+	}
+	src = sqlite3_bind_text(w, 1, n->id, -1, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_text(w, 2, n->name, -1, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(w, 3, n->registered_at_ms);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_blob64(w, 4, st->pack, len, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = stmt_run(w);
+	sqlite3_clear_bindings(w);
+	if (src != SQLITE_OK) {
+		op_set_db_err(st, op, src);
+		goto out;
+	}
+	if (!op_touch_ok(op, ORCH_STORE_NODE, n->id))
+		goto out;
+	op->node = n;
+	n = NULL;
+out:
+	orch_node_free(n);
+}
+
+/* Writes svc with s (the INSERT or the UPDATE of services).  Returns a
+ * SQLite code. */
+static int
+service_write(struct orch_store *st, sqlite3_stmt *s, const orch_service *svc)
+{
+	size_t len;
+	int src;
+
+	if (msg_pack(st, &svc->base, &len) != ORCH_OK)
+		return SQLITE_NOMEM;
+	src = sqlite3_bind_text(s, 1, svc->id, -1, SQLITE_STATIC);
+	/* The UPDATE has no ?2 and ?3. */
+	if (src == SQLITE_OK && s == st->stmt[W_SERVICE_INSERT]) {
+		src = sqlite3_bind_text(s, 2, svc->name, -1, SQLITE_STATIC);
+		if (src == SQLITE_OK)
+			src = sqlite3_bind_int64(s, 3, svc->created_at_ms);
+	}
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_blob64(s, 4, st->pack, len, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = stmt_run(s);
+	sqlite3_clear_bindings(s);
+	return src;
+}
+
+static void
+op_service_create(struct orch_store *st, struct store_op *op)
+{
+	int src = service_write(st, st->stmt[W_SERVICE_INSERT], op->svc);
+
+	if (src != SQLITE_OK) {
+		if (store_err(src, true) == ORCH_EEXIST) {
+			snprintf(st->werr, sizeof(st->werr), "%s",
+			    sqlite3_errmsg(st->db));
+			op_set_err(op, ORCH_EEXIST,
+			    "a service with this name already exists");
+		} else {
+			op_set_db_err(st, op, src);
+		}
+		return;
+	}
+	op_touch_ok(op, ORCH_STORE_SERVICE, op->svc->id);
+}
+
+static void
+op_service_modify(struct orch_store *st, struct store_op *op)
+{
+	orch_service *svc = NULL;
+	char *id = NULL, *name = NULL;
+	int src, rc;
+
+	if ((rc = service_find(st, op, op->id, &svc)) == ORCH_ENOENT) {
+		op_set_err(op, ORCH_ENOENT, "no service with this name or id");
+		return;
+	}
+	if (rc != ORCH_OK)
+		return;
+	if ((id = strdup(svc->id)) == NULL ||
+	    (name = strdup(svc->name)) == NULL) {
+		op_set_err(op, ORCH_ENOMEM, "out of memory");
+		goto out;
+	}
+	op->err[0] = '\0';
+	if ((rc = op->svc_modify(svc, op->marg, op->err, sizeof(op->err))) !=
+	    ORCH_OK) {
+		op->rc = rc;
+		if (op->err[0] == '\0')
+			op_set_err(op, rc, orch_strerror(rc));
+		goto out;
+	}
+	if (svc->id == NULL || svc->name == NULL || strcmp(svc->id, id) != 0 ||
+	    strcmp(svc->name, name) != 0) {
+		op_set_err(op, ORCH_EINVAL, "the change would alter its id or "
+		    "name");
+		goto out;
+	}
+	if ((src = service_write(st, st->stmt[W_SERVICE_UPDATE], svc)) !=
+	    SQLITE_OK) {
+		op_set_db_err(st, op, src);
+		goto out;
+	}
+	if (!op_touch_ok(op, ORCH_STORE_SERVICE, svc->id))
+		goto out;
+	op->svc = svc;
+	svc = NULL;
+out:
+	free(name);
+	free(id);
+	orch_service_free(svc);
+}
+
+/* Reads every task of service id into svc->tasks, touching each. */
+static int
+service_tasks_read(struct orch_store *st, struct store_op *op,
+    orch_service *svc)
+{
+	sqlite3_stmt *s = st->stmt[W_SERVICE_TASKS];
+	orch_task *t;
+	int src, rc = ORCH_OK;
+
+	if ((src = sqlite3_bind_text(s, 1, svc->id, -1, SQLITE_STATIC)) !=
+	    SQLITE_OK) {
+		op_set_db_err(st, op, src);
+		rc = op->rc;
+		goto out;
+	}
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		int n = sqlite3_column_bytes(s, 0);
+
+		if ((svc->n_tasks & (svc->n_tasks - 1)) == 0) {
+			size_t cap = svc->n_tasks > 0 ? svc->n_tasks * 2 : 1;
+			orch_task **v = realloc(svc->tasks, cap * sizeof(*v));
+
+			if (v == NULL)
+				goto nomem;
+			svc->tasks = v;
+		}
+		t = orch__task__unpack(NULL, (size_t)n,
+		    sqlite3_column_blob(s, 0));
+		if (t == NULL || t->id == NULL) {
+			orch_task_free(t);
+			op_set_err(op, ORCH_EIO, "a task of it does not decode: "
+			    "the database is corrupt");
+			rc = ORCH_EIO;
+			goto out;
+		}
+		svc->tasks[svc->n_tasks++] = t;
+		if (op_touch(op, ORCH_STORE_TASK, t->id) != ORCH_OK)
+			goto nomem;
+	}
+	if (src != SQLITE_DONE) {
+		op_set_db_err(st, op, src);
+		rc = op->rc;
+	}
+	goto out;
+nomem:
+	op_set_err(op, ORCH_ENOMEM, "out of memory");
+	rc = ORCH_ENOMEM;
+out:
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+/* Deletes a service and its tasks; the completion gets both. */
+static void
+op_service_delete(struct orch_store *st, struct store_op *op)
+{
+	orch_service *svc = NULL;
+	sqlite3_stmt *d;
+	int src, rc;
+
+	if ((rc = service_find(st, op, op->id, &svc)) == ORCH_ENOENT) {
+		op_set_err(op, ORCH_ENOENT, "no service with this name or id");
+		return;
+	}
+	if (rc != ORCH_OK)
+		return;
+	if (service_tasks_read(st, op, svc) != ORCH_OK)
+		goto out;
+	d = st->stmt[W_SERVICE_TASKS_DELETE];
+	if ((src = sqlite3_bind_text(d, 1, svc->id, -1, SQLITE_STATIC)) ==
+	    SQLITE_OK)
+		src = stmt_run(d);
+	sqlite3_clear_bindings(d);
+	if (src == SQLITE_OK) {
+		d = st->stmt[W_SERVICE_DELETE];
+		if ((src = sqlite3_bind_text(d, 1, svc->id, -1,
+		    SQLITE_STATIC)) == SQLITE_OK)
+			src = stmt_run(d);
+		sqlite3_clear_bindings(d);
+	}
+	if (src != SQLITE_OK) {
+		op_set_db_err(st, op, src);
+		goto out;
+	}
+	if (!op_touch_ok(op, ORCH_STORE_SERVICE, svc->id))
+		goto out;
+	op->svc = svc;
+	svc = NULL;
+out:
+	orch_service_free(svc);
 }
 
 /*
@@ -808,7 +1320,12 @@ writer_op(
 	switch (op->kind) {
 	case OP_INSERT: op_insert(st, op); break;
 	case OP_MODIFY: op_modify(st, op); break;
+	case OP_REPLACE: op_replace(st, op); break;
 	case OP_NODE_REGISTER: op_node_register(st, op); break;
+	case OP_NODE_DRAIN: op_node_drain(st, op); break;
+	case OP_SERVICE_CREATE: op_service_create(st, op); break;
+	case OP_SERVICE_MODIFY: op_service_modify(st, op); break;
+	case OP_SERVICE_DELETE: op_service_delete(st, op); break;
 	}
 	if (op->rc == ORCH_OK) {
 		if ((src = stmt_run(st->stmt[W_RELEASE])) != SQLITE_OK) {
@@ -843,30 +1360,49 @@ static void
 op_complete(struct store_op *op)
 {
 	orch_task *t = op->task;
+	const char *err = op->rc != ORCH_OK ? op->err : NULL;
 
-	if (op->kind == OP_NODE_REGISTER) {
+	switch (op->kind) {
+	case OP_NODE_REGISTER:
+	case OP_NODE_DRAIN: {
 		orch_node *n = op->rc == ORCH_OK ? op->node : NULL;
 
 		if (n != op->node)
 			orch_node_free(op->node);
 		if (op->node_done != NULL)
-			op->node_done(op->arg, op->rc, n,
-			    op->rc != ORCH_OK ? op->err : NULL);
+			op->node_done(op->arg, op->rc, n, err);
 		else
 			orch_node_free(n);
-		free(op);
-		return;
+		break;
 	}
-	if (op->rc != ORCH_OK) {
-		/* The store took the task of an insert in every case. */
-		orch_task_free(t);
-		t = NULL;
+	case OP_SERVICE_CREATE:
+	case OP_SERVICE_MODIFY:
+	case OP_SERVICE_DELETE: {
+		orch_service *svc = op->rc == ORCH_OK ? op->svc : NULL;
+
+		/* A create's service is the store's in every case. */
+		if (svc != op->svc)
+			orch_service_free(op->svc);
+		if (op->svc_done != NULL)
+			op->svc_done(op->arg, op->rc, svc, err);
+		else
+			orch_service_free(svc);
+		break;
 	}
-	if (op->done != NULL)
-		op->done(
-		    op->arg, op->rc, t, op->rc != ORCH_OK ? op->err : NULL);
-	else
-		orch_task_free(t);
+	default:
+		if (op->rc != ORCH_OK) {
+			/* The store took the task of an insert in every
+			 * case. */
+			orch_task_free(t);
+			t = NULL;
+		}
+		if (op->done != NULL)
+			op->done(op->arg, op->rc, t, err);
+		else
+			orch_task_free(t);
+		break;
+	}
+	free(op->touched);
 	free(op->id);
 	free(op);
 }
@@ -929,12 +1465,9 @@ complete:
 		 * write has already been told the task changed; under mu, so
 		 * that orch_store_unlisten() returning means no call is running. */
 		for (int i = 0; i < st->n_listeners; i++) {
-			if (op->kind == OP_NODE_REGISTER)
+			for (size_t k = 0; k < op->n_touched; k++)
 				st->listeners[i].fn(st->listeners[i].arg,
-				    ORCH_STORE_NODE, op->node->id);
-			else
-				st->listeners[i].fn(st->listeners[i].arg,
-				    ORCH_STORE_TASK, op_id(op));
+				    op->touched[k].kind, op->touched[k].id);
 		}
 	}
 	st->stats.writes += n;
@@ -1257,6 +1790,130 @@ orch_store_node_register(struct orch_store *st,
 	store_enqueue(st, op);
 }
 
+void
+orch_store_task_replace(struct orch_store *st, const char *old_id,
+    orch_store_modify_fn modify, void *marg, orch_task *new_task,
+    orch_store_done_fn done, void *arg)
+{
+	struct store_op *op = op_new(OP_REPLACE, done, arg);
+
+	if (op == NULL ||
+	    (old_id != NULL && (op->id = strdup(old_id)) == NULL)) {
+		free(op);
+		orch_task_free(new_task);
+		if (done != NULL)
+			done(arg, ORCH_ENOMEM, NULL,
+			    "replacing a task: out of memory");
+		return;
+	}
+	op->task = new_task;
+	op->modify = modify;
+	op->marg = marg;
+	if (new_task == NULL || new_task->id == NULL ||
+	    new_task->id[0] == '\0' || (old_id != NULL && modify == NULL)) {
+		op_set_err(op, ORCH_EINVAL, "a new task with an id, and a "
+		    "change of the old one, are required");
+		op_complete(op);
+		return;
+	}
+	store_enqueue(st, op);
+}
+
+void
+orch_store_node_drain(struct orch_store *st, const char *key, bool drain,
+    orch_store_node_done_fn done, void *arg)
+{
+	struct store_op *op = op_new(OP_NODE_DRAIN, NULL, arg);
+
+	if (op == NULL || (key != NULL && (op->id = strdup(key)) == NULL)) {
+		free(op);
+		if (done != NULL)
+			done(arg, ORCH_ENOMEM, NULL,
+			    "draining a node: out of memory");
+		return;
+	}
+	op->node_done = done;
+	op->drain = drain;
+	if (key == NULL || key[0] == '\0') {
+		op_set_err(op, ORCH_EINVAL, "a node id or name is required");
+		op_complete(op);
+		return;
+	}
+	store_enqueue(st, op);
+}
+
+/* A new service op on key (may be NULL for a create). */
+static struct store_op *
+svc_op_new(enum op_kind kind, const char *key, orch_store_service_done_fn done,
+    void *arg)
+{
+	struct store_op *op = op_new(kind, NULL, arg);
+
+	if (op == NULL || (key != NULL && (op->id = strdup(key)) == NULL)) {
+		free(op);
+		if (done != NULL)
+			done(arg, ORCH_ENOMEM, NULL,
+			    "writing a service: out of memory");
+		return NULL;
+	}
+	op->svc_done = done;
+	return op;
+}
+
+void
+orch_store_service_create(struct orch_store *st, orch_service *svc,
+    orch_store_service_done_fn done, void *arg)
+{
+	struct store_op *op = svc_op_new(OP_SERVICE_CREATE, NULL, done, arg);
+
+	if (op == NULL) {
+		orch_service_free(svc);
+		return;
+	}
+	op->svc = svc;
+	if (svc == NULL || svc->id == NULL || svc->name == NULL) {
+		op_set_err(op, ORCH_EINVAL, "a service needs an id and a name");
+		op_complete(op);
+		return;
+	}
+	store_enqueue(st, op);
+}
+
+void
+orch_store_service_modify(struct orch_store *st, const char *key,
+    orch_store_service_modify_fn modify, void *marg,
+    orch_store_service_done_fn done, void *arg)
+{
+	struct store_op *op = svc_op_new(OP_SERVICE_MODIFY, key, done, arg);
+
+	if (op == NULL)
+		return;
+	op->svc_modify = modify;
+	op->marg = marg;
+	if (key == NULL || key[0] == '\0' || modify == NULL) {
+		op_set_err(op, ORCH_EINVAL, "a name and a change are required");
+		op_complete(op);
+		return;
+	}
+	store_enqueue(st, op);
+}
+
+void
+orch_store_service_delete(struct orch_store *st, const char *key,
+    orch_store_service_done_fn done, void *arg)
+{
+	struct store_op *op = svc_op_new(OP_SERVICE_DELETE, key, done, arg);
+
+	if (op == NULL)
+		return;
+	if (key == NULL || key[0] == '\0') {
+		op_set_err(op, ORCH_EINVAL, "a name is required");
+		op_complete(op);
+		return;
+	}
+	store_enqueue(st, op);
+}
+
 /* What a blocking caller waits on, on its own stack. */
 struct sync_wait {
 	pthread_mutex_t mu;
@@ -1265,6 +1922,7 @@ struct sync_wait {
 	int rc;
 	orch_task *task;
 	orch_node *node;
+	orch_service *svc;
 	char *err;
 	size_t errlen;
 };
@@ -1294,6 +1952,21 @@ sync_node_done(void *arg, int rc, orch_node *node, const char *err)
 	pthread_mutex_lock(&w->mu);
 	w->rc = rc;
 	w->node = node;
+	if (rc != ORCH_OK && w->err != NULL && w->errlen > 0)
+		snprintf(w->err, w->errlen, "%s", err);
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+sync_service_done(void *arg, int rc, orch_service *svc, const char *err)
+{
+	struct sync_wait *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->rc = rc;
+	w->svc = svc;
 	if (rc != ORCH_OK && w->err != NULL && w->errlen > 0)
 		snprintf(w->err, w->errlen, "%s", err);
 	w->done = true;
@@ -1396,6 +2069,87 @@ orch_store_node_register_sync(struct orch_store *st,
 	else
 		orch_node_free(w.node);
 	return w.rc;
+}
+
+int
+orch_store_node_drain_sync(struct orch_store *st, const char *key, bool drain,
+    orch_node **out, char *err, size_t errlen)
+{
+	struct sync_wait w;
+
+	if (out != NULL)
+		*out = NULL;
+	if (on_writer(st, err, errlen))
+		return ORCH_EINTERNAL;
+	sync_init(&w, err, errlen);
+	orch_store_node_drain(st, key, drain, sync_node_done, &w);
+	sync_wait_done(&w, NULL);
+	if (out != NULL)
+		*out = w.node;
+	else
+		orch_node_free(w.node);
+	return w.rc;
+}
+
+/* Waits for a service op's completion and hands its service to out. */
+static int
+sync_service_wait(struct sync_wait *w, orch_service **out)
+{
+	sync_wait_done(w, NULL);
+	if (out != NULL)
+		*out = w->svc;
+	else
+		orch_service_free(w->svc);
+	return w->rc;
+}
+
+int
+orch_store_service_create_sync(struct orch_store *st, orch_service *svc,
+    orch_service **out, char *err, size_t errlen)
+{
+	struct sync_wait w;
+
+	if (out != NULL)
+		*out = NULL;
+	if (on_writer(st, err, errlen)) {
+		orch_service_free(svc);
+		return ORCH_EINTERNAL;
+	}
+	sync_init(&w, err, errlen);
+	orch_store_service_create(st, svc, sync_service_done, &w);
+	return sync_service_wait(&w, out);
+}
+
+int
+orch_store_service_modify_sync(struct orch_store *st, const char *key,
+    orch_store_service_modify_fn modify, void *marg, orch_service **out,
+    char *err, size_t errlen)
+{
+	struct sync_wait w;
+
+	if (out != NULL)
+		*out = NULL;
+	if (on_writer(st, err, errlen))
+		return ORCH_EINTERNAL;
+	sync_init(&w, err, errlen);
+	orch_store_service_modify(st, key, modify, marg, sync_service_done,
+	    &w);
+	return sync_service_wait(&w, out);
+}
+
+int
+orch_store_service_delete_sync(struct orch_store *st, const char *key,
+    orch_service **out, char *err, size_t errlen)
+{
+	struct sync_wait w;
+
+	if (out != NULL)
+		*out = NULL;
+	if (on_writer(st, err, errlen))
+		return ORCH_EINTERNAL;
+	sync_init(&w, err, errlen);
+	orch_store_service_delete(st, key, sync_service_done, &w);
+	return sync_service_wait(&w, out);
 }
 
 /* ---- reads ---- */
@@ -1628,6 +2382,151 @@ orch_store_task_list_node(struct orch_store_reader *r, const char *node_id,
 		return reader_fail(r, src, what);
 	rc = reader_tasks(r, s, what, out, n);
 	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+int
+orch_store_task_list_open(
+    struct orch_store_reader *r, orch_task ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return reader_tasks(r, r->stmt[R_LIST_OPEN], "listing open tasks", out,
+	    n);
+}
+
+int
+orch_store_task_list_service(struct orch_store_reader *r,
+    const char *service_id, orch_task ***out, size_t *n)
+{
+	sqlite3_stmt *s = r->stmt[R_LIST_SERVICE];
+	char what[96];
+	int src, rc;
+
+	*out = NULL;
+	*n = 0;
+	if (service_id == NULL)
+		return ORCH_EINVAL;
+	snprintf(what, sizeof(what), "listing the tasks of service %.40s",
+	    service_id);
+	if ((src = sqlite3_bind_text(s, 1, service_id, -1, SQLITE_STATIC)) !=
+	    SQLITE_OK)
+		return reader_fail(r, src, what);
+	rc = reader_tasks(r, s, what, out, n);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+/* ---- service reads ---- */
+
+/* Decodes the service blob in column 0 of the current row of s. */
+static int
+reader_service_decode(struct orch_store_reader *r, sqlite3_stmt *s,
+    const char *what, orch_service **out /* OUT */)
+{
+	const void *blob = sqlite3_column_blob(s, 0);
+	int n = sqlite3_column_bytes(s, 0);
+	orch_service *svc = orch__service__unpack(NULL, (size_t)n, blob);
+
+	if (svc == NULL || svc->id == NULL || svc->name == NULL) {
+		orch_error(STORE_COMPONENT,
+		    "%s: %s: a stored record (%d bytes) "
+		    "does not decode as a service: the database is corrupt",
+		    r->st->path, what, n);
+		orch_service_free(svc);
+		return ORCH_EIO;
+	}
+	*out = svc;
+	return ORCH_OK;
+}
+
+static int
+reader_service_one(struct orch_store_reader *r, sqlite3_stmt *s,
+    const char *key, const char *what, orch_service **out)
+{
+	int src, rc;
+
+	if ((src = sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC)) !=
+	    SQLITE_OK) {
+		rc = reader_fail(r, src, what);
+		goto out;
+	}
+	src = sqlite3_step(s);
+	if (src == SQLITE_DONE)
+		rc = ORCH_ENOENT;
+	else if (src != SQLITE_ROW)
+		rc = reader_fail(r, src, what);
+	else
+		rc = reader_service_decode(r, s, what, out);
+out:
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+int
+orch_store_service_get(
+    struct orch_store_reader *r, const char *key, orch_service **out)
+{
+	char what[180];
+	int rc;
+
+	*out = NULL;
+	if (key == NULL || key[0] == '\0')
+		return ORCH_EINVAL;
+	snprintf(what, sizeof(what), "reading service \"%.128s\"", key);
+	rc = reader_service_one(r, r->stmt[R_SERVICE_BY_ID], key, what, out);
+	if (rc == ORCH_ENOENT)
+		rc = reader_service_one(r, r->stmt[R_SERVICE_BY_NAME], key,
+		    what, out);
+	return rc;
+}
+
+void
+orch_store_service_list_free(orch_service **svcs, size_t n)
+{
+	if (svcs == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		orch_service_free(svcs[i]);
+	free(svcs);
+}
+
+int
+orch_store_service_list(
+    struct orch_store_reader *r, orch_service ***out, size_t *n)
+{
+	sqlite3_stmt *s = r->stmt[R_SERVICE_LIST];
+	orch_service **v = NULL, **nv, *svc;
+	size_t len = 0, cap = 0;
+	int src, rc = ORCH_OK;
+
+	*out = NULL;
+	*n = 0;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap > 0 ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				rc = ORCH_ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		if ((rc = reader_service_decode(r, s, "listing services",
+		    &svc)) != ORCH_OK)
+			goto out;
+		v[len++] = svc;
+	}
+	if (src != SQLITE_DONE) {
+		rc = reader_fail(r, src, "listing services");
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	sqlite3_reset(s);
+	orch_store_service_list_free(v, len);
 	return rc;
 }
 

@@ -6,7 +6,9 @@
  * row: the serialized Orch__Task (the record of truth) plus columns derived
  * from it in the same statement for lookups and sums.  Each node is one row
  * too: the serialized Orch__Node as registered, with its id, name and
- * registration time as columns.
+ * registration time as columns.  Each service too: the serialized
+ * Orch__Service (its template and desired replicas), with its id, name
+ * and creation time as columns; its tasks carry its id in a column.
  *
  * Writes are group-committed: a single writer thread takes every write
  * queued since its last commit, runs each in its own SAVEPOINT inside one
@@ -27,6 +29,7 @@
 #include <stdint.h>
 
 #include "node.h"
+#include "service.h"
 #include "task.h"
 
 struct orch_store;
@@ -76,8 +79,11 @@ struct orch_store_stats {
 
 /* What a commit listener is told changed. */
 enum orch_store_kind {
-	ORCH_STORE_TASK = 1, /* id is a task's */
-	ORCH_STORE_NODE = 2, /* id is a node's: it (re)registered */
+	ORCH_STORE_TASK = 1,    /* id is a task's: inserted, modified or
+	                         * deleted with its service */
+	ORCH_STORE_NODE = 2,    /* id is a node's: it (re)registered, or its
+	                         * drain changed */
+	ORCH_STORE_SERVICE = 3, /* id is a service's */
 };
 
 /*
@@ -134,6 +140,20 @@ int orch_store_task_list(struct orch_store_reader *r, int status,
 void orch_store_task_list_free(orch_task **tasks, size_t n);
 
 /*
+ * Lists the open tasks (orch_task_open(): every task not in a final
+ * status, plus the ended ones whose restart or slot the reconciler has
+ * yet to decide), in submission order.  Same ownership as
+ * orch_store_task_list().
+ */
+int orch_store_task_list_open(struct orch_store_reader *r,
+    orch_task ***out /* OUT */, size_t *n /* OUT */);
+
+/* Lists every task of the service with this id, in submission order.
+ * Same ownership as orch_store_task_list(). */
+int orch_store_task_list_service(struct orch_store_reader *r,
+    const char *service_id, orch_task ***out /* OUT */, size_t *n /* OUT */);
+
+/*
  * Lists the tasks placed on node node_id that have not reached a final
  * status (Scheduled or Running, stop requested or not), in submission
  * order: what the node should be running.  Same ownership as
@@ -153,6 +173,20 @@ int orch_store_node_get(
 int orch_store_node_list(struct orch_store_reader *r,
     orch_node ***out /* OUT */, size_t *n /* OUT */);
 void orch_store_node_list_free(orch_node **nodes, size_t n);
+
+/* Looks up one service by id, or else by name.  On ORCH_OK *out is a new
+ * service the caller frees with orch_service_free(); its live fields
+ * (running, tasks) are not stored and left unset.  ORCH_ENOENT when there
+ * is none. */
+int orch_store_service_get(struct orch_store_reader *r, const char *key,
+    orch_service **out /* OUT */);
+
+/* Lists every service, by name.  On ORCH_OK *out is a new array of *n new
+ * services (NULL when *n is 0); free it with
+ * orch_store_service_list_free(). */
+int orch_store_service_list(struct orch_store_reader *r,
+    orch_service ***out /* OUT */, size_t *n /* OUT */);
+void orch_store_service_list_free(orch_service **svcs, size_t n);
 
 /* What the tasks placed on one node and not ended (Scheduled or Running)
  * hold of it. */
@@ -185,8 +219,11 @@ typedef void (*orch_store_done_fn)(void *arg, int rc, orch_task *task,
 /*
  * Queues the insertion of task, which the store takes in every case.
  * Completes with ORCH_EEXIST when its id exists, ORCH_ENOSPC when the disk
- * is full or read-only, ORCH_EINVAL when it has no id.  On ORCH_OK the
- * completion receives the very task that was inserted.
+ * is full or read-only, ORCH_EINVAL when it has no id.  A replica (a task
+ * with a service_id) is inserted only while its service exists and wants
+ * its slot (1 to the service's replicas), else ORCH_ECONFLICT: a replica
+ * never outlives a service deleted or scaled down meanwhile.  On ORCH_OK
+ * the completion receives the very task that was inserted.
  */
 void orch_store_task_insert(struct orch_store *st, orch_task *task,
     orch_store_done_fn done, void *arg);
@@ -209,6 +246,18 @@ typedef int (*orch_store_modify_fn)(orch_task *t, void *marg, char *err,
 void orch_store_task_modify(struct orch_store *st, const char *id,
     orch_store_modify_fn modify, void *marg, orch_store_done_fn done,
     void *arg);
+
+/*
+ * Queues a restart or a move: in one transaction, modify (which may
+ * refuse) runs on the task old_id and new_task is inserted as by
+ * orch_store_task_insert() (the store takes it in every case).  Either
+ * both are written or neither.  modify is expected to set the old task's
+ * replaced_by.  old_id NULL inserts alone.  On ORCH_OK the completion
+ * receives the new task as stored.
+ */
+void orch_store_task_replace(struct orch_store *st, const char *old_id,
+    orch_store_modify_fn modify, void *marg, orch_task *new_task,
+    orch_store_done_fn done, void *arg);
 
 /*
  * Blocking forms of the two writes for callers on their own threads (the
@@ -247,5 +296,58 @@ void orch_store_node_register(struct orch_store *st,
 int orch_store_node_register_sync(struct orch_store *st,
     const Orch__NodeRegistration *reg, orch_node **out /* OUT */, char *err,
     size_t errlen);
+
+/*
+ * Queues setting (drain true) or clearing the drain of the node with id
+ * or name key: a drained node gets no new task and its replicas move.
+ * Registering again keeps it.  Completes with ORCH_ENOENT when there is
+ * no such node; the node as stored goes to the completion.
+ */
+void orch_store_node_drain(struct orch_store *st, const char *key, bool drain,
+    orch_store_node_done_fn done, void *arg);
+int orch_store_node_drain_sync(struct orch_store *st, const char *key,
+    bool drain, orch_node **out /* OUT */, char *err, size_t errlen);
+
+/* ---- services ---- */
+
+/*
+ * The completion of a service write, as orch_store_done_fn: svc, when not
+ * NULL, is the service as stored (for a deletion: as it was, with tasks
+ * holding the tasks deleted with it) and belongs to the completion.
+ */
+typedef void (*orch_store_service_done_fn)(
+    void *arg, int rc, orch_service *svc, const char *err);
+
+/* A change to one stored service, as orch_store_modify_fn. */
+typedef int (*orch_store_service_modify_fn)(
+    orch_service *svc, void *marg, char *err, size_t errlen);
+
+/* Queues the creation of svc, which the store takes in every case.
+ * Completes with ORCH_EEXIST when a service has its name (or id). */
+void orch_store_service_create(struct orch_store *st, orch_service *svc,
+    orch_store_service_done_fn done, void *arg);
+
+/* Queues a read-modify-write of the service with id or name key; modify
+ * must not change its id or name (ORCH_EINVAL).  ORCH_ENOENT when there
+ * is no such service.  marg must stay valid until done is called. */
+void orch_store_service_modify(struct orch_store *st, const char *key,
+    orch_store_service_modify_fn modify, void *marg,
+    orch_store_service_done_fn done, void *arg);
+
+/* Queues the deletion of the service with id or name key and of every
+ * one of its tasks, in one transaction: a node then finds its replicas
+ * gone from its assignments and removes their containers.  ORCH_ENOENT
+ * when there is no such service. */
+void orch_store_service_delete(struct orch_store *st, const char *key,
+    orch_store_service_done_fn done, void *arg);
+
+/* Blocking forms, as orch_store_task_insert_sync(). */
+int orch_store_service_create_sync(struct orch_store *st, orch_service *svc,
+    orch_service **out /* OUT */, char *err, size_t errlen);
+int orch_store_service_modify_sync(struct orch_store *st, const char *key,
+    orch_store_service_modify_fn modify, void *marg,
+    orch_service **out /* OUT */, char *err, size_t errlen);
+int orch_store_service_delete_sync(struct orch_store *st, const char *key,
+    orch_service **out /* OUT */, char *err, size_t errlen);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "constraint.h"
 #include "error.h"
 
 /*
@@ -396,6 +397,47 @@ spec_command_decode(orch_task_spec *spec, json_t *v, char *err, size_t errlen)
 	return ORCH_OK;
 }
 
+/* Decodes "constraints" (v, may be NULL) into spec, partial lists as
+ * above.  Each is checked by orch_task_spec_validate(). */
+static int
+spec_constraints_decode(orch_task_spec *spec, json_t *v, char *err,
+    size_t errlen)
+{
+	size_t i, n;
+	json_t *c;
+
+	if (v == NULL || json_is_null(v))
+		return ORCH_OK;
+	if (!json_is_array(v)) {
+		err_set(err, errlen, "field \"constraints\" must be an array of "
+		    "strings such as \"zone==a\" or \"disk!=hdd\"");
+		return ORCH_EINVAL;
+	}
+	if ((n = json_array_size(v)) > ORCH_CONSTRAINTS_MAX) {
+		err_set(err, errlen,
+		    "field \"constraints\" has more than %d entries",
+		    ORCH_CONSTRAINTS_MAX);
+		return ORCH_EINVAL;
+	}
+	if (n == 0)
+		return ORCH_OK;
+	if ((spec->constraints = calloc(n, sizeof(*spec->constraints))) ==
+	    NULL)
+		return ORCH_ENOMEM;
+	json_array_foreach (v, i, c) {
+		if (!json_is_string(c) || !json_text_plain(c)) {
+			err_set(err, errlen, "field \"constraints\": entry %zu "
+			    "must be a string without NUL characters", i);
+			return ORCH_EINVAL;
+		}
+		if ((spec->constraints[i] = strdup(json_string_value(c))) ==
+		    NULL)
+			return ORCH_ENOMEM;
+		spec->n_constraints = i + 1;
+	}
+	return ORCH_OK;
+}
+
 /* Decodes the optional string member key of obj into *field, a
  * protobuf-c string.  Its limits are orch_task_spec_validate()'s. */
 static int
@@ -413,19 +455,50 @@ spec_text_decode(
 }
 
 int
+orch_json_object_parse(const char *buf, size_t len, json_t **root, char *err,
+    size_t errlen)
+{
+	return body_parse(buf, len, root, err, errlen);
+}
+
+int
+orch_json_fields_check(json_t *obj, const char *const *known, char *err,
+    size_t errlen)
+{
+	return fields_check(obj, known, err, errlen);
+}
+
+int
 orch_task_spec_from_json(
     const char *buf, size_t len, orch_task_spec **out, char *err, size_t errlen)
 {
-	static const char *const fields[] = {
-	    "name", "image", "memory", "cpu", "env", "command", NULL};
-	orch_task_spec *spec = NULL;
-	json_t *root = NULL, *v;
+	static const char *const fields[] = {"name", "image", "memory", "cpu",
+	    "env", "command", "constraints", "placement", "restart", NULL};
+	json_t *root = NULL;
 	int rc;
 
 	*out = NULL;
-	if ((rc = body_parse(buf, len, &root, err, errlen)) != ORCH_OK ||
-	    (rc = fields_check(root, fields, err, errlen)) != ORCH_OK)
-		goto out;
+	if ((rc = body_parse(buf, len, &root, err, errlen)) == ORCH_OK &&
+	    (rc = fields_check(root, fields, err, errlen)) == ORCH_OK &&
+	    (rc = orch_task_spec_from_object(root, out, err, errlen)) ==
+	        ORCH_OK &&
+	    (rc = orch_task_spec_validate(*out, err, errlen)) != ORCH_OK) {
+		orch_task_spec_free(*out);
+		*out = NULL;
+	}
+	json_decref(root);
+	return rc;
+}
+
+int
+orch_task_spec_from_object(
+    json_t *root, orch_task_spec **out, char *err, size_t errlen)
+{
+	orch_task_spec *spec = NULL;
+	json_t *v;
+	int rc;
+
+	*out = NULL;
 	if ((spec = malloc(sizeof(*spec))) == NULL) {
 		rc = ORCH_ENOMEM;
 		goto out;
@@ -465,10 +538,14 @@ orch_task_spec_from_json(
 	if ((rc = spec_env_decode(
 	         spec, json_object_get(root, "env"), err, errlen)) != ORCH_OK ||
 	    (rc = spec_command_decode(spec, json_object_get(root, "command"),
-	         err, errlen)) != ORCH_OK)
-		goto out;
-
-	if ((rc = orch_task_spec_validate(spec, err, errlen)) != ORCH_OK)
+	         err, errlen)) != ORCH_OK ||
+	    (rc = spec_constraints_decode(spec,
+	         json_object_get(root, "constraints"), err, errlen)) !=
+	        ORCH_OK ||
+	    (rc = spec_text_decode(root, "placement", &spec->placement, err,
+	         errlen)) != ORCH_OK ||
+	    (rc = spec_text_decode(root, "restart", &spec->restart, err,
+	         errlen)) != ORCH_OK)
 		goto out;
 	*out = spec;
 	spec = NULL;
@@ -477,7 +554,6 @@ out:
 	if (rc == ORCH_ENOMEM)
 		err_set(err, errlen, "out of memory");
 	orch_task_spec_free(spec);
-	json_decref(root);
 	return rc;
 }
 
@@ -586,6 +662,59 @@ spec_command_encode(const orch_task_spec *sp)
 	return cmd;
 }
 
+/* The "constraints" array of sp; [] when there is none. */
+static json_t *
+spec_constraints_encode(const orch_task_spec *sp)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && sp != NULL && i < sp->n_constraints;
+	     i++) {
+		const char *c = sp->constraints[i];
+
+		if (json_array_append_new(a, json_text(c != NULL ? c : "")) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+int
+orch_spec_json_add_base(json_t *o, const orch_task_spec *sp)
+{
+	int bad = 0;
+
+	bad |= json_object_set_new(
+	    o, "name", json_text_or_null(sp != NULL ? sp->name : NULL));
+	bad |= json_object_set_new(
+	    o, "image", json_text_or_null(sp != NULL ? sp->image : NULL));
+	/* Unset fields still hold the schema's defaults (256 MB, 0.5). */
+	bad |= json_object_set_new(o, "memory",
+	    sp != NULL ? json_integer(sp->memory_mb) : json_null());
+	bad |= json_object_set_new(o, "cpu",
+	    sp != NULL && isfinite(sp->cpu) ? json_real(sp->cpu) : json_null());
+	bad |= json_object_set_new(o, "env", spec_env_encode(sp));
+	bad |= json_object_set_new(o, "command", spec_command_encode(sp));
+	return bad != 0 ? ORCH_ENOMEM : ORCH_OK;
+}
+
+int
+orch_spec_json_add_policy(json_t *o, const orch_task_spec *sp)
+{
+	int bad = 0;
+
+	bad |= json_object_set_new(o, "constraints", spec_constraints_encode(sp));
+	/* Tasks stored before policies existed mean the defaults. */
+	bad |= json_object_set_new(o, "placement",
+	    json_text(sp != NULL && sp->placement != NULL ? sp->placement
+	                                                  : "spread"));
+	bad |= json_object_set_new(o, "restart",
+	    json_text(sp != NULL && sp->restart != NULL ? sp->restart
+	                                                : "never"));
+	return bad != 0 ? ORCH_ENOMEM : ORCH_OK;
+}
+
 json_t *
 orch_task_to_json(const orch_task *t)
 {
@@ -602,17 +731,7 @@ orch_task_to_json(const orch_task *t)
 	 * Insertion order is the order of the keys in the output.
 	 */
 	bad |= json_object_set_new(o, "id", json_text_or_null(t->id));
-	bad |= json_object_set_new(
-	    o, "name", json_text_or_null(sp != NULL ? sp->name : NULL));
-	bad |= json_object_set_new(
-	    o, "image", json_text_or_null(sp != NULL ? sp->image : NULL));
-	/* Unset fields still hold the schema's defaults (256 MB, 0.5). */
-	bad |= json_object_set_new(o, "memory",
-	    sp != NULL ? json_integer(sp->memory_mb) : json_null());
-	bad |= json_object_set_new(o, "cpu",
-	    sp != NULL && isfinite(sp->cpu) ? json_real(sp->cpu) : json_null());
-	bad |= json_object_set_new(o, "env", spec_env_encode(sp));
-	bad |= json_object_set_new(o, "command", spec_command_encode(sp));
+	bad |= orch_spec_json_add_base(o, sp) != ORCH_OK;
 	bad |= json_object_set_new(
 	    o, "status", status != NULL ? json_string(status) : json_null());
 	bad |= json_object_set_new(
@@ -628,6 +747,15 @@ orch_task_to_json(const orch_task *t)
 	bad |= json_object_set_new(o, "exit_code",
 	    t->has_exit_code ? json_integer(t->exit_code) : json_null());
 	bad |= json_object_set_new(o, "error", json_text_or_none(t->error));
+	bad |= orch_spec_json_add_policy(o, sp) != ORCH_OK;
+	bad |= json_object_set_new(o, "restarts", json_integer(t->restarts));
+	bad |= json_object_set_new(
+	    o, "service", json_text_or_none(sp != NULL ? sp->service : NULL));
+	bad |= json_object_set_new(o, "replaces", json_text_or_none(t->replaces));
+	bad |= json_object_set_new(
+	    o, "replaced_by", json_text_or_none(t->replaced_by));
+	bad |= json_object_set_new(o, "not_before",
+	    json_time(t->has_not_before_ms, t->not_before_ms));
 	if (bad != 0) {
 		json_decref(o);
 		return NULL;

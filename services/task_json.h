@@ -3,7 +3,9 @@
  *
  * Field names are the API contract (shared/ORIGINAL-API.md): id, name,
  * image, memory, cpu, env, command, status, created_at, started_at,
- * finished_at, node_id, container_id, exit_code, error.  Absent optional
+ * finished_at, node_id, container_id, exit_code, error; then the
+ * scheduling fields added since: constraints, placement, restart,
+ * restarts, service, replaces, replaced_by, not_before.  Absent optional
  * values are written as null.
  */
 #ifndef ORCH_TASK_JSON_H
@@ -19,8 +21,10 @@
 /*
  * Decodes the body of POST /tasks: a JSON object with "name" and "image"
  * (non-empty strings) and optional "memory" (integer MB; 256.0 is refused),
- * "cpu" (number), "env" (object of strings) and "command" (array of
- * strings); null counts as absent.  Unknown fields, duplicate keys,
+ * "cpu" (number), "env" (object of strings), "command" (array of
+ * strings), "constraints" (array of strings, constraint.h), "placement"
+ * ("spread" or "binpack") and "restart" (restart.h); null counts as
+ * absent.  Unknown fields, duplicate keys,
  * trailing data, strings holding NUL, wrong types and values outside the
  * limits of task.h are refused.
  * On ORCH_OK *out is a new spec owned by the caller, with has_ set only
@@ -47,7 +51,30 @@ int orch_task_update_from_json(const char *buf, size_t len,
     struct orch_task_update *out /* OUT */, json_t **root /* OUT */, char *err,
     size_t errlen);
 
-/* Shared with the other encoders (node_json.c): */
+/* The decoding of the task fields of the object root (those listed
+ * above) into a new spec, without refusing other fields and without
+ * orch_task_spec_validate(): for bodies that carry a spec among other
+ * fields (a service's).  Same codes as orch_task_spec_from_json(). */
+int orch_task_spec_from_object(json_t *root, orch_task_spec **out /* OUT */,
+    char *err, size_t errlen);
+
+/* Shared with the other codecs (node_json.c, service_json.c): */
+
+/* Parses buf as one JSON object (the strict rules above) into *root (OUT,
+ * a new reference).  Returns ORCH_OK or ORCH_EINVAL with err set. */
+int orch_json_object_parse(const char *buf, size_t len, json_t **root,
+    char *err, size_t errlen);
+
+/* Refuses a key of obj that is not in known (NULL-terminated), naming it.
+ * Returns ORCH_OK or ORCH_EINVAL. */
+int orch_json_fields_check(json_t *obj, const char *const *known, char *err,
+    size_t errlen);
+
+/* Adds the spec's name, image, memory, cpu, env and command to o, in that
+ * order; then (the second) its constraints, placement and restart.
+ * Returns ORCH_OK or ORCH_ENOMEM. */
+int orch_spec_json_add_base(json_t *o, const orch_task_spec *sp);
+int orch_spec_json_add_policy(json_t *o, const orch_task_spec *sp);
 
 /* A JSON string for s, with bytes that are not UTF-8 written as U+FFFD
  * (json_string() refuses them).  NULL when out of memory. */

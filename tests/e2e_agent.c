@@ -24,6 +24,7 @@
 #include "error.h"
 #include "harness.h"
 #include "manager_proc.h"
+#include "task.h"
 
 #define SOCK "/var/run/docker.sock"
 #define IMAGE "orch-test/busybox:latest"
@@ -32,6 +33,10 @@
 
 static struct mgr m;
 static char pub_url[64];
+/* A TTL well above how long an agent restart takes here, so that a node
+ * whose agent a test restarts is never Down meanwhile (its tasks would be
+ * lost); test_service_node_loss waits for it on purpose. */
+static const char *const mgr_flags[] = {"--heartbeat-ttl", "10", NULL};
 
 /* The agent under test. */
 static char node[64];
@@ -286,7 +291,7 @@ submit(const char *name, const char *cmd_json, const char *extra)
 static json_t *
 task_get(const char *id)
 {
-	char path[128];
+	char path[256];
 
 	snprintf(path, sizeof(path), "/tasks/%s", id);
 	return call("GET", path, NULL, 200);
@@ -811,7 +816,7 @@ test_manager_restart(void)
 	    "Running")));
 	json_decref(c);
 
-	mgr_restart(&m, NULL);
+	mgr_restart(&m, mgr_flags);
 	if (!h_wait_until(node_ready, NULL, WAIT_MS))
 		h_fail(__FILE__, __LINE__, "node %s did not come back", node);
 	ASSERT(agent_alive());
@@ -1029,7 +1034,7 @@ test_manager_forgets(void)
 	json_decref(wait_status(id, "Running", WAIT_MS));
 	mgr_stop(&m, SIGKILL);
 	h_rm_rf(m.data);
-	mgr_restart(&m, NULL);
+	mgr_restart(&m, mgr_flags);
 	if (!h_wait_until(node_ready, NULL, WAIT_MS))
 		h_fail(__FILE__, __LINE__, "node %s did not register again",
 		    node);
@@ -1037,6 +1042,245 @@ test_manager_forgets(void)
 	ASSERT(log_count("registering again") >= 1);
 	ASSERT(agent_alive());
 	free(id);
+}
+
+/* ---- services ---- */
+
+/* The service's JSON. */
+static json_t *
+service_get(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/services/%s", name);
+	return call("GET", path, NULL, 200);
+}
+
+struct svc_want {
+	const char *name;
+	json_int_t running;
+};
+
+static bool
+svc_running(void *arg)
+{
+	struct svc_want *w = arg;
+	json_t *s = service_get(w->name);
+	bool ok = json_integer_value(json_object_get(s, "running")) ==
+	    w->running;
+
+	json_decref(s);
+	return ok;
+}
+
+static void
+wait_running(const char *name, json_int_t n)
+{
+	struct svc_want w = {name, n};
+
+	if (!h_wait_until(svc_running, &w, WAIT_MS)) {
+		json_t *s = service_get(name);
+
+		h_fail(__FILE__, __LINE__, "service %s never had %lld running: "
+		    "%s", name, (long long)n, json_dumps(s, JSON_COMPACT));
+	}
+}
+
+/* The ids of the service's live replicas (Running, no stop asked). */
+static size_t
+svc_live(const char *name, char ids[][ORCH_ID_LEN], size_t max)
+{
+	json_t *s = service_get(name), *t;
+	size_t i, n = 0;
+
+	json_array_foreach(json_object_get(s, "tasks"), i, t) {
+		if (strcmp(jstr(t, "status"), "Running") != 0 ||
+		    json_is_true(json_object_get(t, "stop_requested")) ||
+		    n == max)
+			continue;
+		snprintf(ids[n++], ORCH_ID_LEN, "%s", jstr(t, "id"));
+	}
+	json_decref(s);
+	return n;
+}
+
+/* Running containers labelled orch.service=name, on any node. */
+static size_t
+svc_containers_running(const char *name)
+{
+	char l1[128];
+	json_t *j, *c;
+	size_t i, n = 0;
+
+	snprintf(l1, sizeof(l1), "orch.service=%s", name);
+	j = peek_by_labels(l1, NULL);
+	json_array_foreach(j, i, c) {
+		n += strcmp(jstr(c, "State"), "running") == 0;
+	}
+	json_decref(j);
+	return n;
+}
+
+struct replaced_want {
+	const char *id;
+	char by[ORCH_ID_LEN]; /* OUT */
+};
+
+static bool
+is_replaced(void *arg)
+{
+	struct replaced_want *w = arg;
+	json_t *t = task_get(w->id);
+	const char *by = jstr(t, "replaced_by");
+
+	if (by != NULL)
+		snprintf(w->by, sizeof(w->by), "%s", by);
+	json_decref(t);
+	return by != NULL;
+}
+
+/* A service's containers carry orch.service=<name>; a container killed
+ * behind the agent's back is a failed replica, replaced by a new task
+ * (restarts 1) with a new container; deleting the service removes them
+ * all. */
+static void
+test_service_replicas(void)
+{
+	char ids[4][ORCH_ID_LEN], path[256], e[512];
+	struct replaced_want rw;
+	struct orch_docker_answer ans;
+	json_t *c, *t, *s;
+	const char *cid;
+
+	s = call("POST", "/services", "{\"name\":\"web\",\"image\":\""
+	    IMAGE "\",\"replicas\":2,\"command\":[\"sleep\",\"300\"],"
+	    "\"memory\":16,\"cpu\":0.1}", 201);
+	json_decref(s);
+	wait_running("web", 2);
+	ASSERT_INT_EQ(svc_live("web", ids, 4), 2);
+	for (int i = 0; i < 2; i++) {
+		c = the_container(ids[i]);
+		ASSERT_STR_EQ(jstr(json_object_get(json_object_get(c,
+		    "Config"), "Labels"), "orch.service"), "web");
+		json_decref(c);
+	}
+	ASSERT_INT_EQ(svc_containers_running("web"), 2);
+
+	/* One dies (SIGKILL, as the OOM killer would). */
+	c = the_container(ids[0]);
+	cid = jstr(c, "Id");
+	snprintf(path, sizeof(path), "/containers/%s/kill", cid);
+	ASSERT_INT_EQ(orch_docker_client_call(peek, "POST", path, NULL, 30,
+	    &ans, e, sizeof(e)), ORCH_OK);
+	ASSERT_INT_EQ(ans.status, 204);
+	orch_docker_answer_free(&ans);
+	json_decref(c);
+	json_decref(wait_status(ids[0], "Failed", WAIT_MS));
+	rw.id = ids[0];
+	rw.by[0] = '\0';
+	if (!h_wait_until(is_replaced, &rw, WAIT_MS))
+		h_fail(__FILE__, __LINE__, "replica %s never replaced", ids[0]);
+	t = wait_status(rw.by, "Running", WAIT_MS);
+	ASSERT_INT_EQ(json_integer_value(json_object_get(t, "restarts")), 1);
+	ASSERT_STR_EQ(jstr(t, "replaces"), ids[0]);
+	ASSERT_STR_EQ(jstr(t, "name"), "web.1");
+	json_decref(t);
+	c = the_container(rw.by);
+	ASSERT_STR_EQ(jstr(json_object_get(json_object_get(c, "Config"),
+	    "Labels"), "orch.service"), "web");
+	json_decref(c);
+	/* The dead one's container is removed, the count is back. */
+	wait_count(ids[0], 0);
+	wait_running("web", 2);
+	ASSERT_INT_EQ(svc_containers_running("web"), 2);
+
+	/* Deleted: every container of it goes. */
+	json_decref(call("DELETE", "/services/web", NULL, 200));
+	wait_count(ids[1], 0);
+	wait_count(rw.by, 0);
+}
+
+struct loss_want {
+	const char *id;
+};
+
+static bool
+lost_and_replaced(void *arg)
+{
+	json_t *t = task_get(arg);
+	const char *err = jstr(t, "error");
+	bool ok = strcmp(jstr(t, "status"), "Failed") == 0 && err != NULL &&
+	    strstr(err, " lost") != NULL && jstr(t, "replaced_by") != NULL;
+
+	json_decref(t);
+	return ok;
+}
+
+static bool
+svc_back_to(void *arg)
+{
+	return svc_containers_running(arg) == 2;
+}
+
+/* A node that stops beating (its agent frozen) loses its replica to the
+ * other node; when it beats again its agent learns at once that the
+ * replica was replaced, and stops and removes that container: two
+ * copies do not stay. */
+static void
+test_service_node_loss(void)
+{
+	char ids[4][ORCH_ID_LEN], on_b[ORCH_ID_LEN] = "", path[128], nn[64];
+	json_t *t, *n;
+	size_t live;
+
+	b_pid = agent_spawn(node_b, b_log);
+	if (!h_wait_until(node_ready, node_b, WAIT_MS))
+		h_fail(__FILE__, __LINE__, "node %s never became Ready", node_b);
+	json_decref(call("POST", "/services", "{\"name\":\"ha\",\"image\":\""
+	    IMAGE "\",\"replicas\":2,\"command\":[\"sleep\",\"300\"],"
+	    "\"memory\":16,\"cpu\":0.1}", 201));
+	wait_running("ha", 2);
+	live = svc_live("ha", ids, 4);
+	ASSERT_INT_EQ(live, 2);
+	/* Spread: one on each node. */
+	for (size_t i = 0; i < live; i++) {
+		t = task_get(ids[i]);
+		snprintf(path, sizeof(path), "/nodes/%s", jstr(t, "node_id"));
+		n = call("GET", path, NULL, 200);
+		snprintf(nn, sizeof(nn), "%s", jstr(n, "name"));
+		if (strcmp(nn, node_b) == 0)
+			snprintf(on_b, sizeof(on_b), "%.36s", ids[i]);
+		json_decref(n);
+		json_decref(t);
+	}
+	ASSERT(on_b[0] != '\0');
+	ASSERT_INT_EQ(svc_containers_running("ha"), 2);
+
+	/* B's agent freezes: B goes Down, its replica is lost and runs
+	 * again on A, while B's container still runs. */
+	ASSERT(kill(b_pid, SIGSTOP) == 0);
+	if (!h_wait_until(lost_and_replaced, on_b, 60000))
+		h_fail(__FILE__, __LINE__, "replica %s on %s never lost", on_b,
+		    node_b);
+	wait_running("ha", 2);
+	ASSERT_INT_EQ(svc_containers_running("ha"), 3);
+
+	/* B thaws: it stops and removes the replaced container itself. */
+	ASSERT(kill(b_pid, SIGCONT) == 0);
+	if (!h_wait_until(count_any_is_zero, on_b, WAIT_MS))
+		h_fail(__FILE__, __LINE__, "the container of %s was not "
+		    "removed", on_b);
+	ASSERT(h_wait_until(svc_back_to, "ha", WAIT_MS));
+	wait_running("ha", 2);
+	json_decref(call("DELETE", "/services/ha", NULL, 200));
+	for (size_t i = 0; i < live; i++)
+		ASSERT(h_wait_until(count_any_is_zero, ids[i], WAIT_MS));
+	{
+		int st = h_kill(b_pid, SIGTERM);
+
+		b_pid = 0;
+		ASSERT(st != -1 && WIFEXITED(st));
+	}
 }
 
 int
@@ -1052,7 +1296,7 @@ main(void)
 	atexit(at_exit);
 	cleanup_containers();
 
-	mgr_start(&m, NULL);
+	mgr_start(&m, mgr_flags);
 	snprintf(pub_url, sizeof(pub_url), "tcp://127.0.0.1:%d", m.pub_port);
 	snprintf(agent_log, sizeof(agent_log), "%s-agent.log", m.data);
 
@@ -1066,12 +1310,14 @@ main(void)
 	RUN(test_agent_restart);
 	RUN(test_manager_restart);
 	RUN(test_delete_stops);
+	RUN(test_service_replicas);
 	RUN(test_thirty);
 	RUN(test_sigterm_leaves_work);
 	RUN(test_manager_forgets);
 	/* Last: the second agent's node stays known (and briefly Ready)
 	 * after it stops, and would take later tasks. */
 	RUN(test_two_agents);
+	RUN(test_service_node_loss);
 
 	agent_stop(SIGTERM);
 	finished = true;

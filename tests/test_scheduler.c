@@ -19,6 +19,24 @@
 
 /* ---- the decision ---- */
 
+/* The decision for a plain task with no constraints, spread. */
+static int
+pick(const struct orch_sched_node *nodes, size_t n, double cpu, int64_t mem)
+{
+	struct orch_sched_want w = {.cpu = cpu, .memory_mb = mem};
+
+	return orch_sched_node_pick(nodes, n, &w);
+}
+
+static void
+explain(const struct orch_sched_node *nodes, size_t n, double cpu,
+    int64_t mem, char *buf, size_t len)
+{
+	struct orch_sched_want w = {.cpu = cpu, .memory_mb = mem};
+
+	orch_sched_explain(nodes, n, &w, buf, len);
+}
+
 #define N(id_, name_, ready_, cpu_, mem_)                                      \
 	{                                                                      \
 		.id = (id_), .name = (name_), .ready = (ready_),               \
@@ -31,15 +49,15 @@ test_pick_fits(void)
 	struct orch_sched_node one[] = {N("1", "a", true, 2.0, 1024)};
 
 	/* Exactly full fits; a byte or a fraction of a core more does not. */
-	ASSERT_INT_EQ(orch_sched_node_pick(one, 1, 2.0, 1024), 0);
-	ASSERT_INT_EQ(orch_sched_node_pick(one, 1, 0.5, 256), 0);
-	ASSERT_INT_EQ(orch_sched_node_pick(one, 1, 2.0, 1025), -1);
-	ASSERT_INT_EQ(orch_sched_node_pick(one, 1, 2.001, 1024), -1);
+	ASSERT_INT_EQ(pick(one, 1, 2.0, 1024), 0);
+	ASSERT_INT_EQ(pick(one, 1, 0.5, 256), 0);
+	ASSERT_INT_EQ(pick(one, 1, 2.0, 1025), -1);
+	ASSERT_INT_EQ(pick(one, 1, 2.001, 1024), -1);
 	/* Both must fit: memory alone or cpu alone is not enough. */
-	ASSERT_INT_EQ(orch_sched_node_pick(one, 1, 4.0, 10), -1);
-	ASSERT_INT_EQ(orch_sched_node_pick(one, 1, 0.1, 4096), -1);
+	ASSERT_INT_EQ(pick(one, 1, 4.0, 10), -1);
+	ASSERT_INT_EQ(pick(one, 1, 0.1, 4096), -1);
 	/* Nothing to pick from. */
-	ASSERT_INT_EQ(orch_sched_node_pick(NULL, 0, 0.1, 6), -1);
+	ASSERT_INT_EQ(pick(NULL, 0, 0.1, 6), -1);
 	/* Sums of fractions are not exact, and must not refuse a fit. */
 	{
 		struct orch_sched_node n = N("1", "a", true, 1.0, 1024);
@@ -47,13 +65,13 @@ test_pick_fits(void)
 		n.cpu_free -= 0.1;
 		n.cpu_free -= 0.2;
 		n.cpu_free -= 0.4;
-		ASSERT_INT_EQ(orch_sched_node_pick(&n, 1, 0.3, 6), 0);
+		ASSERT_INT_EQ(pick(&n, 1, 0.3, 6), 0);
 	}
 	/* Overcommitted (capacity lowered on registering again). */
 	{
 		struct orch_sched_node n = N("1", "a", true, -1.0, -512);
 
-		ASSERT_INT_EQ(orch_sched_node_pick(&n, 1, 0.1, 6), -1);
+		ASSERT_INT_EQ(pick(&n, 1, 0.1, 6), -1);
 	}
 }
 
@@ -68,10 +86,10 @@ test_pick_spreads(void)
 	int k;
 
 	/* The most free memory wins, even with less cpu. */
-	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, 0.5, 256), 1);
+	ASSERT_INT_EQ(pick(v, 3, 0.5, 256), 1);
 	/* ... as long as the task's cpu fits there. */
-	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, 2.0, 256), 2);
-	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, 6.0, 256), 0);
+	ASSERT_INT_EQ(pick(v, 3, 2.0, 256), 2);
+	ASSERT_INT_EQ(pick(v, 3, 6.0, 256), 0);
 
 	/* Placing one after another, as a pass does, spreads them. */
 	{
@@ -83,7 +101,7 @@ test_pick_spreads(void)
 		int count[3] = {0, 0, 0};
 
 		for (int i = 0; i < 9; i++) {
-			k = orch_sched_node_pick(w, 3, 0.25, 100);
+			k = pick(w, 3, 0.25, 100);
 			ASSERT(k >= 0);
 			count[k]++;
 			w[k].cpu_free -= 0.25;
@@ -120,10 +138,10 @@ test_pick_ties(void)
 	    N("a", "same", true, 2.0, 1024),
 	};
 
-	ASSERT_INT_EQ(orch_sched_node_pick(a, 2, 0.5, 256), 1);
-	ASSERT_INT_EQ(orch_sched_node_pick(b, 3, 0.5, 256), 1);
-	ASSERT_INT_EQ(orch_sched_node_pick(c, 3, 0.5, 256), 0);
-	ASSERT_INT_EQ(orch_sched_node_pick(d, 2, 0.5, 256), 1);
+	ASSERT_INT_EQ(pick(a, 2, 0.5, 256), 1);
+	ASSERT_INT_EQ(pick(b, 3, 0.5, 256), 1);
+	ASSERT_INT_EQ(pick(c, 3, 0.5, 256), 0);
+	ASSERT_INT_EQ(pick(d, 2, 0.5, 256), 1);
 	/* cpu that differs only by rounding is a tie. */
 	{
 		struct orch_sched_node e[] = {
@@ -131,7 +149,7 @@ test_pick_ties(void)
 		    N("2", "a", true, 0.1 + 0.2, 1024),
 		};
 
-		ASSERT_INT_EQ(orch_sched_node_pick(e, 2, 0.1, 6), 1);
+		ASSERT_INT_EQ(pick(e, 2, 0.1, 6), 1);
 	}
 }
 
@@ -145,11 +163,11 @@ test_pick_skips_not_ready(void)
 	};
 
 	/* The big nodes are not Ready: the small one, though it has less. */
-	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, 0.5, 256), 2);
+	ASSERT_INT_EQ(pick(v, 3, 0.5, 256), 2);
 	/* What only a node that is not Ready could take waits. */
-	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, 2.0, 256), -1);
+	ASSERT_INT_EQ(pick(v, 3, 2.0, 256), -1);
 	v[2].ready = false;
-	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, 0.5, 256), -1);
+	ASSERT_INT_EQ(pick(v, 3, 0.5, 256), -1);
 }
 
 static void
@@ -162,18 +180,18 @@ test_explain(void)
 	    N("3", "node-c", false, 64.0, 65536),
 	};
 
-	orch_sched_explain(v, 3, 2.0, 4096, buf, sizeof(buf));
+	explain(v, 3, 2.0, 4096, buf, sizeof(buf));
 	ASSERT_STR_EQ(buf,
 	    "no Ready node has 4096 MB and 2 cpu free; most "
 	    "free: node-b with 1024 MB and 1.5 cpu");
 
-	orch_sched_explain(NULL, 0, 0.5, 256, buf, sizeof(buf));
+	explain(NULL, 0, 0.5, 256, buf, sizeof(buf));
 	ASSERT_STR_EQ(buf, "no Ready node: no node has joined the cluster");
 
-	orch_sched_explain(&v[2], 1, 0.5, 256, buf, sizeof(buf));
+	explain(&v[2], 1, 0.5, 256, buf, sizeof(buf));
 	ASSERT_STR_EQ(buf, "no Ready node: 1 node known, none Ready");
 	v[0].ready = v[1].ready = false;
-	orch_sched_explain(v, 3, 0.5, 256, buf, sizeof(buf));
+	explain(v, 3, 0.5, 256, buf, sizeof(buf));
 	ASSERT_STR_EQ(buf, "no Ready node: 3 nodes known, none Ready");
 
 	/* Rounded cores, and nothing negative on an overcommitted node. */
@@ -182,14 +200,166 @@ test_explain(void)
 		    N("1", "full", true, 1.0 - 0.1 - 0.2 - 0.4, -10),
 		};
 
-		orch_sched_explain(w, 1, 0.75, 100, buf, sizeof(buf));
+		explain(w, 1, 0.75, 100, buf, sizeof(buf));
 		ASSERT_STR_EQ(buf,
 		    "no Ready node has 100 MB and 0.75 cpu free; "
 		    "most free: full with 0 MB and 0.3 cpu");
 	}
 	/* Cut short, still a string. */
-	orch_sched_explain(v, 3, 0.5, 256, buf, 10);
+	explain(v, 3, 0.5, 256, buf, 10);
 	ASSERT_INT_EQ(strlen(buf), 9);
+}
+
+/* ---- placement policies, constraints, drain, service spread ---- */
+
+#define NL(id_, name_, cpu_, mem_, labels_, nl_)                               \
+	{                                                                      \
+		.id = (id_), .name = (name_), .ready = true,                   \
+		.cpu_free = (cpu_), .memory_free_mb = (mem_),                  \
+		.labels = (labels_), .n_labels = (nl_)                         \
+	}
+
+static void
+test_pick_binpack(void)
+{
+	struct orch_sched_node v[] = {
+	    N("1", "a", true, 8.0, 1024),
+	    N("2", "b", true, 8.0, 4096),
+	    N("3", "c", true, 8.0, 512),
+	};
+	struct orch_sched_want w = {.cpu = 0.5, .memory_mb = 600};
+	int counts[3] = {0, 0, 0}, k;
+
+	/* spread: the most free; binpack: the least free that fits. */
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 1);
+	w.placement = ORCH_PLACEMENT_BINPACK;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 0);
+	w.memory_mb = 100;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 2);
+	/* Placing one after another, binpack fills one node first. */
+	for (int i = 0; i < 6; i++) {
+		k = orch_sched_node_pick(v, 3, &w);
+		ASSERT(k >= 0);
+		counts[k]++;
+		v[k].cpu_free -= w.cpu;
+		v[k].memory_free_mb -= w.memory_mb;
+	}
+	ASSERT_INT_EQ(counts[2], 5);
+	ASSERT_INT_EQ(counts[0], 1);
+	ASSERT_INT_EQ(counts[1], 0);
+	/* Equal memory: less free cpu first; then the name. */
+	{
+		struct orch_sched_node e[] = {
+		    N("1", "x", true, 1.0, 1024),
+		    N("2", "y", true, 3.0, 1024),
+		    N("3", "a", true, 1.0, 1024),
+		};
+
+		ASSERT_INT_EQ(orch_sched_node_pick(e, 3, &w), 2);
+	}
+	{
+		enum orch_placement p;
+
+		ASSERT_INT_EQ(orch_placement_parse(NULL, &p), ORCH_OK);
+		ASSERT_INT_EQ(p, ORCH_PLACEMENT_SPREAD);
+		ASSERT_INT_EQ(orch_placement_parse("binpack", &p), ORCH_OK);
+		ASSERT_INT_EQ(p, ORCH_PLACEMENT_BINPACK);
+		ASSERT_INT_EQ(orch_placement_parse("pack", &p), ORCH_EINVAL);
+	}
+}
+
+static void
+test_pick_constraints_and_drain(void)
+{
+	Orch__Node__LabelsEntry za = ORCH__NODE__LABELS_ENTRY__INIT,
+	    zb = ORCH__NODE__LABELS_ENTRY__INIT,
+	    hdd = ORCH__NODE__LABELS_ENTRY__INIT;
+	Orch__Node__LabelsEntry *la[] = {&za}, *lb[] = {&zb, &hdd};
+	struct orch_sched_node v[] = {
+	    NL("1", "a", 4.0, 4096, la, 1),
+	    NL("2", "b", 4.0, 1024, lb, 2),
+	    NL("3", "c", 4.0, 8192, NULL, 0),
+	};
+	const char *in_b[] = {"zone==b"}, *not_hdd[] = {"disk!=hdd"};
+	const char *zoned_ssd[] = {"zone!=x", "disk!=hdd", "zone==a"};
+	const char *nowhere[] = {"zone==z"};
+	struct orch_sched_want w = {.cpu = 0.5, .memory_mb = 256};
+	char buf[512];
+
+	za.key = "zone";
+	za.value = "a";
+	zb.key = "zone";
+	zb.value = "b";
+	hdd.key = "disk";
+	hdd.value = "hdd";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 2);
+	/* Only where it is allowed, however little room is left there. */
+	w.constraints = in_b;
+	w.n_constraints = 1;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 1);
+	w.constraints = not_hdd;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 2);
+	w.constraints = zoned_ssd;
+	w.n_constraints = 3;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 0);
+	w.constraints = nowhere;
+	w.n_constraints = 1;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), -1);
+	orch_sched_explain(v, 3, &w, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "no Ready node satisfies the constraints zone==z");
+	/* Allowed but full: said with the constraints. */
+	w.constraints = in_b;
+	w.memory_mb = 2048;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), -1);
+	orch_sched_explain(v, 3, &w, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "no Ready node matching the constraints has 2048 "
+	                   "MB and 0.5 cpu free; most free: b with 1024 MB "
+	                   "and 4 cpu");
+	/* A drained node takes nothing new. */
+	w.constraints = NULL;
+	w.n_constraints = 0;
+	w.memory_mb = 256;
+	v[2].drain = true;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 0);
+	v[0].drain = v[1].drain = true;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), -1);
+	orch_sched_explain(v, 3, &w, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "no Ready node takes new tasks: 3 Ready, all "
+	                   "drained");
+}
+
+static void
+test_pick_service_spread(void)
+{
+	struct orch_sched_node v[] = {
+	    N("1", "a", true, 8.0, 8192),
+	    N("2", "b", true, 8.0, 1024),
+	    N("3", "c", true, 8.0, 2048),
+	};
+	uint32_t same[3] = {1, 0, 0};
+	struct orch_sched_want w = {
+	    .cpu = 0.5, .memory_mb = 256, .same_service = same};
+	int k;
+
+	/* Fewer replicas of its service first, then the policy. */
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 2);
+	w.placement = ORCH_PLACEMENT_BINPACK;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 1);
+	/* Six replicas on three nodes: two each, even with binpack. */
+	same[0] = 0;
+	for (int i = 0; i < 6; i++) {
+		k = orch_sched_node_pick(v, 3, &w);
+		ASSERT(k >= 0);
+		same[k]++;
+		v[k].memory_free_mb -= 256;
+	}
+	ASSERT_INT_EQ(same[0], 2);
+	ASSERT_INT_EQ(same[1], 2);
+	ASSERT_INT_EQ(same[2], 2);
+	/* A node that cannot take it is skipped, however few it has. */
+	same[1] = 0;
+	v[1].memory_free_mb = 100;
+	ASSERT(orch_sched_node_pick(v, 3, &w) != 1);
 }
 
 /* ---- the thread over a real store ---- */
@@ -504,6 +674,95 @@ test_thread_no_overcommit(void)
 	env_close(&e);
 }
 
+/* Beats every node of beat_ids (a NULL-terminated list), then checks. */
+static const char *beat_ids[4];
+
+static void
+beat_all(struct env *e)
+{
+	for (int i = 0; beat_ids[i] != NULL; i++)
+		ASSERT_INT_EQ(orch_nodes_beat(e->ns, beat_ids[i]), ORCH_OK);
+}
+
+struct svc_want {
+	struct env *e;
+	const char *service_id;
+	size_t live;              /* Scheduled or Running, no stop asked */
+	const char *node_a;       /* that many of them on node_a ... */
+	size_t on_a;
+	size_t lost;              /* ... and that many lost */
+};
+
+static bool
+svc_is(void *arg)
+{
+	struct svc_want *w = arg;
+	orch_task **v = NULL;
+	size_t n = 0, live = 0, on_a = 0, lost = 0;
+
+	beat_all(w->e);
+	ASSERT_INT_EQ(orch_store_task_list_service(w->e->r, w->service_id, &v,
+	                  &n),
+	    ORCH_OK);
+	for (size_t i = 0; i < n; i++) {
+		if ((v[i]->status == ST_SCHEDULED || v[i]->status == ST_RUNNING) &&
+		    !v[i]->stop_requested) {
+			live++;
+			on_a += strcmp(v[i]->node_id, w->node_a) == 0;
+		}
+		if (v[i]->lost) {
+			ASSERT_STR_EQ(v[i]->error, "node b lost");
+			ASSERT(v[i]->replaced_by != NULL);
+			lost++;
+		}
+	}
+	orch_store_task_list_free(v, n);
+	return live == w->live && on_a == w->on_a && lost == w->lost;
+}
+
+/* A service's replicas are created and spread by the scheduler's own
+ * pass; those of a node that goes Down are lost and placed again on the
+ * other node, in one pass. */
+static void
+test_thread_service_and_lost(void)
+{
+	struct env e;
+	orch_service *svc;
+	struct orch_sched_stats ss;
+	struct svc_want w;
+	char err[256], *a, *b;
+	orch_task_spec *sp = malloc(sizeof(*sp));
+
+	env_open(&e, 300);
+	a = node_add(&e, "a", 4.0, 4096);
+	b = node_add(&e, "b", 4.0, 4096);
+	beat_ids[0] = a;
+	beat_ids[1] = b;
+	beat_ids[2] = NULL;
+	ASSERT(sp != NULL);
+	orch__task_spec__init(sp);
+	sp->image = strdup("busybox:1");
+	ASSERT_INT_EQ(orch_service_new("web", sp, 4, &svc), ORCH_OK);
+	ASSERT_INT_EQ(orch_store_service_create_sync(e.st, svc, &svc, err,
+	                  sizeof(err)),
+	    ORCH_OK);
+	/* Four replicas, two on each node. */
+	w = (struct svc_want){&e, svc->id, 4, a, 2, 0};
+	ASSERT(h_wait_until(svc_is, &w, 10000));
+	/* b falls silent: its two are lost and both run on a. */
+	beat_ids[1] = NULL;
+	w = (struct svc_want){&e, svc->id, 4, a, 4, 2};
+	ASSERT(h_wait_until(svc_is, &w, 10000));
+	orch_sched_stats(e.sched, &ss);
+	ASSERT_INT_EQ(ss.lost, 2);
+	ASSERT_INT_EQ(ss.created, 4);
+	ASSERT(ss.replaced >= 2);
+	orch_service_free(svc);
+	free(a);
+	free(b);
+	env_close(&e);
+}
+
 int
 main(void)
 {
@@ -512,8 +771,12 @@ main(void)
 	RUN(test_pick_ties);
 	RUN(test_pick_skips_not_ready);
 	RUN(test_explain);
+	RUN(test_pick_binpack);
+	RUN(test_pick_constraints_and_drain);
+	RUN(test_pick_service_spread);
 	RUN(test_thread_places);
 	RUN(test_thread_down_node);
 	RUN(test_thread_no_overcommit);
+	RUN(test_thread_service_and_lost);
 	return 0;
 }

@@ -1628,10 +1628,16 @@ test_migrate_v1(void)
 
 	orch_store_close(st);
 	db = raw_open(dir);
-	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 2);
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 3);
+	/* Back to the schema of version 1: what migrations 2 and 3 added
+	 * goes. */
 	ASSERT_INT_EQ(
-	    sqlite3_exec(db, "DROP TABLE nodes; PRAGMA user_version = 1", NULL,
-	        NULL, NULL),
+	    sqlite3_exec(db,
+	        "DROP INDEX tasks_open; DROP INDEX tasks_service;"
+	        "ALTER TABLE tasks DROP COLUMN is_open;"
+	        "ALTER TABLE tasks DROP COLUMN service_id;"
+	        "DROP TABLE services; DROP TABLE nodes; PRAGMA user_version = 1",
+	        NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 
@@ -1645,10 +1651,13 @@ test_migrate_v1(void)
 	orch_store_reader_free(r);
 	orch_store_close(st);
 	db = raw_open(dir);
-	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 2);
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 3);
 	ASSERT_INT_EQ(raw_int(db,
 	                  "SELECT count(*) FROM sqlite_master WHERE "
 	                  "type = 'table' AND name = 'nodes'"),
+	    1);
+	/* The Pending task of version 1 is open: the scheduler sees it. */
+	ASSERT_INT_EQ(raw_int(db, "SELECT count(*) FROM tasks WHERE is_open = 1"),
 	    1);
 	sqlite3_close(db);
 	free(id);
@@ -1697,6 +1706,317 @@ test_node_corrupt(void)
 	free(dir);
 }
 
+/* ---- services, replacements, drain ---- */
+
+/* A service named name of replicas (the store takes it). */
+static orch_service *
+mk_service(const char *name, uint32_t replicas)
+{
+	orch_task_spec *sp = malloc(sizeof(*sp));
+	orch_service *svc;
+
+	ASSERT(sp != NULL);
+	orch__task_spec__init(sp);
+	sp->image = xstrdup("busybox:1");
+	ASSERT_INT_EQ(orch_service_new(name, sp, replicas, &svc), ORCH_OK);
+	return svc;
+}
+
+static int
+mod_replicas(orch_service *svc, void *marg, char *err, size_t errlen)
+{
+	svc->replicas = *(const uint32_t *)marg;
+	return ORCH_OK;
+}
+
+static int
+mod_svc_rename(orch_service *svc, void *marg, char *err, size_t errlen)
+{
+	return orch_str_set(&svc->name, "other");
+}
+
+struct svc_heard {
+	int tasks, services;
+};
+
+static void
+on_commit_svc(void *arg, int kind, const char *id)
+{
+	struct svc_heard *h = arg;
+
+	if (kind == ORCH_STORE_TASK)
+		h->tasks++;
+	else if (kind == ORCH_STORE_SERVICE)
+		h->services++;
+}
+
+/* Inserts replica slot of svc; returns the insert's code. */
+static int
+replica_insert(struct orch_store *st, const orch_service *svc, uint32_t slot,
+    char **id /* OUT, may be NULL */, char *err, size_t errlen)
+{
+	orch_task *t;
+
+	ASSERT_INT_EQ(orch_service_task_new(svc, slot, 0, &t), ORCH_OK);
+	if (id != NULL)
+		*id = xstrdup(t->id);
+	return orch_store_task_insert_sync(st, t, NULL, err, errlen);
+}
+
+static bool
+has_task(orch_task **v, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i]->id, id) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+test_services(void)
+{
+	char *dir = h_tmpdir("store-svc");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	struct svc_heard h = {0, 0};
+	orch_service *svc, *got, **list;
+	orch_task **tasks, *t;
+	char err[512], *r1, *r2;
+	uint32_t two = 2;
+	size_t n;
+
+	ASSERT_INT_EQ(orch_store_listen(st, on_commit_svc, &h), ORCH_OK);
+	ASSERT_INT_EQ(orch_store_service_create_sync(st, mk_service("web", 3),
+	                  &svc, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_STR_EQ(svc->name, "web");
+	ASSERT(orch_id_valid(svc->id));
+	ASSERT_INT_EQ(svc->replicas, 3);
+	/* The template's defaults are stored. */
+	ASSERT_STR_EQ(svc->spec->restart, "always");
+	ASSERT_STR_EQ(svc->spec->placement, "spread");
+	ASSERT_STR_EQ(svc->spec->service, "web");
+	ASSERT_INT_EQ(svc->spec->memory_mb, 256);
+	/* A name is one service. */
+	ASSERT_INT_EQ(orch_store_service_create_sync(st, mk_service("web", 1),
+	                  NULL, err, sizeof(err)),
+	    ORCH_EEXIST);
+	ASSERT_STR_CONTAINS(err, "service \"web\"");
+	/* Found by name and by id; listed by name. */
+	ASSERT_INT_EQ(orch_store_service_get(r, "web", &got), ORCH_OK);
+	ASSERT_STR_EQ(got->id, svc->id);
+	orch_service_free(got);
+	ASSERT_INT_EQ(orch_store_service_get(r, svc->id, &got), ORCH_OK);
+	ASSERT_STR_EQ(got->name, "web");
+	orch_service_free(got);
+	ASSERT_INT_EQ(orch_store_service_get(r, "nope", &got), ORCH_ENOENT);
+	ASSERT_INT_EQ(orch_store_service_create_sync(st, mk_service("api", 0),
+	                  NULL, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(orch_store_service_list(r, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 2);
+	ASSERT_STR_EQ(list[0]->name, "api");
+	ASSERT_STR_EQ(list[1]->name, "web");
+	orch_store_service_list_free(list, n);
+
+	/* Replicas go in only for the slots the service wants. */
+	ASSERT_INT_EQ(replica_insert(st, svc, 1, &r1, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(replica_insert(st, svc, 3, &r2, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(replica_insert(st, svc, 4, NULL, err, sizeof(err)),
+	    ORCH_ECONFLICT);
+	ASSERT_STR_CONTAINS(err, "no slot 4");
+	ASSERT_INT_EQ(replica_insert(st, svc, 0, NULL, err, sizeof(err)),
+	    ORCH_ECONFLICT);
+	ASSERT_INT_EQ(orch_store_task_list_service(r, svc->id, &tasks, &n),
+	    ORCH_OK);
+	ASSERT_INT_EQ(n, 2);
+	ASSERT_STR_EQ(tasks[0]->id, r1);
+	ASSERT_STR_EQ(tasks[0]->spec->name, "web.1");
+	ASSERT_INT_EQ(tasks[1]->slot, 3);
+	orch_store_task_list_free(tasks, n);
+
+	/* Scaled down: slot 3 is no longer wanted for a new replica. */
+	orch_service_free(svc);
+	ASSERT_INT_EQ(orch_store_service_modify_sync(st, "web", mod_replicas,
+	                  &two, &svc, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(svc->replicas, 2);
+	ASSERT_INT_EQ(replica_insert(st, svc, 3, NULL, err, sizeof(err)),
+	    ORCH_ECONFLICT);
+	ASSERT_INT_EQ(orch_store_service_modify_sync(st, "web", mod_svc_rename,
+	                  NULL, NULL, err, sizeof(err)),
+	    ORCH_EINVAL);
+	ASSERT_INT_EQ(orch_store_service_modify_sync(st, "ghost", mod_replicas,
+	                  &two, NULL, err, sizeof(err)),
+	    ORCH_ENOENT);
+
+	/* Deleted with its tasks, in one go; they are handed back. */
+	h.tasks = h.services = 0;
+	orch_service_free(svc);
+	ASSERT_INT_EQ(orch_store_service_delete_sync(st, "web", &svc, err,
+	                  sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(svc->n_tasks, 2);
+	ASSERT_INT_EQ(h.tasks, 2);
+	ASSERT_INT_EQ(h.services, 1);
+	ASSERT_INT_EQ(orch_store_task_get(r, r1, &t), ORCH_ENOENT);
+	ASSERT_INT_EQ(orch_store_task_get(r, r2, &t), ORCH_ENOENT);
+	ASSERT_INT_EQ(orch_store_service_get(r, "web", &got), ORCH_ENOENT);
+	ASSERT_INT_EQ(orch_store_task_list_open(r, &tasks, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 0);
+	/* A replica of a deleted service never comes back. */
+	ASSERT_INT_EQ(replica_insert(st, svc, 1, NULL, err, sizeof(err)),
+	    ORCH_ECONFLICT);
+	ASSERT_STR_CONTAINS(err, "no longer exists");
+	ASSERT_INT_EQ(orch_store_service_delete_sync(st, "web", NULL, err,
+	                  sizeof(err)),
+	    ORCH_ENOENT);
+	orch_store_unlisten(st, on_commit_svc, &h);
+	orch_service_free(svc);
+	free(r1);
+	free(r2);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+static int
+mod_replaced(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	if (t->replaced_by != NULL) {
+		snprintf(err, errlen, "already replaced");
+		return ORCH_ECONFLICT;
+	}
+	return orch_str_set(&t->replaced_by, marg);
+}
+
+/* Replaces old with new (taken); returns the code. */
+static int
+replace(struct orch_store *st, const char *old, orch_task *nt, char *err,
+    size_t errlen)
+{
+	struct outcome o;
+	int rc;
+
+	outcome_init(&o);
+	orch_store_task_replace(st, old, mod_replaced, nt->id, nt, outcome_done,
+	    &o);
+	outcome_wait(&o);
+	rc = o.rc;
+	snprintf(err, errlen, "%s", o.err);
+	outcome_fini(&o);
+	return rc;
+}
+
+static void
+test_replace(void)
+{
+	char *dir = h_tmpdir("store-replace");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	orch_task *t = mk_task("flaky"), *nt, **open;
+	char *old, *nid, err[512];
+	int failed = ST_FAILED;
+	size_t n;
+
+	orch_str_set(&t->spec->restart, "on-failure");
+	old = insert_ok(st, t);
+	/* Pending: open; Failed under on-failure, not replaced: still. */
+	ASSERT_INT_EQ(orch_store_task_list_open(r, &open, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 1);
+	orch_store_task_list_free(open, n);
+	ASSERT_INT_EQ(orch_store_task_modify_sync(st, old, mod_status, &failed,
+	                  NULL, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(orch_store_task_list_open(r, &open, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 1);
+	orch_store_task_list_free(open, n);
+
+	/* Both written, or neither: a refused change keeps the new one
+	 * out. */
+	nt = mk_task("flaky");
+	nid = xstrdup(nt->id);
+	ASSERT_INT_EQ(replace(st, old, nt, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(orch_store_task_get(r, old, &t), ORCH_OK);
+	ASSERT_STR_EQ(t->replaced_by, nid);
+	orch_task_free(t);
+	ASSERT_INT_EQ(orch_store_task_list_open(r, &open, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 1);
+	ASSERT_STR_EQ(open[0]->id, nid);
+	ASSERT(!has_task(open, n, old));
+	orch_store_task_list_free(open, n);
+	nt = mk_task("flaky");
+	free(nid);
+	nid = xstrdup(nt->id);
+	ASSERT_INT_EQ(replace(st, old, nt, err, sizeof(err)), ORCH_ECONFLICT);
+	ASSERT_STR_CONTAINS(err, "already replaced");
+	ASSERT_INT_EQ(orch_store_task_get(r, nid, &t), ORCH_ENOENT);
+	/* A new task that cannot go in undoes the change of the old. */
+	free(old);
+	old = insert_ok(st, mk_task("other"));
+	nt = mk_task("dup");
+	orch_str_set(&nt->id, old);
+	ASSERT_INT_EQ(replace(st, old, nt, err, sizeof(err)), ORCH_EEXIST);
+	ASSERT_INT_EQ(orch_store_task_get(r, old, &t), ORCH_OK);
+	ASSERT(t->replaced_by == NULL);
+	orch_task_free(t);
+	free(nid);
+	free(old);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+static void
+test_node_drain(void)
+{
+	char *dir = h_tmpdir("store-drain");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
+	orch_node *n, *d;
+	char err[512];
+
+	reg.name = "node-a";
+	reg.has_cpu = true;
+	reg.cpu = 1;
+	reg.has_memory_mb = true;
+	reg.memory_mb = 64;
+	n = node_register(st, &reg);
+	ASSERT(!n->drain);
+	ASSERT_INT_EQ(orch_store_node_drain_sync(st, "node-a", true, &d, err,
+	                  sizeof(err)),
+	    ORCH_OK);
+	ASSERT(d->drain);
+	ASSERT_STR_EQ(d->id, n->id);
+	orch_node_free(d);
+	/* An agent that registers again does not undo it. */
+	orch_node_free(node_register(st, &reg));
+	ASSERT_INT_EQ(orch_store_node_get(r, "node-a", &d), ORCH_OK);
+	ASSERT(d->drain);
+	orch_node_free(d);
+	/* By id too, and back. */
+	ASSERT_INT_EQ(orch_store_node_drain_sync(st, n->id, false, &d, err,
+	                  sizeof(err)),
+	    ORCH_OK);
+	ASSERT(!d->drain);
+	orch_node_free(d);
+	ASSERT_INT_EQ(orch_store_node_drain_sync(st, "ghost", true, &d, err,
+	                  sizeof(err)),
+	    ORCH_ENOENT);
+	ASSERT_STR_CONTAINS(err, "ghost");
+	orch_node_free(n);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -1719,5 +2039,8 @@ main(void)
 	RUN(test_listeners);
 	RUN(test_migrate_v1);
 	RUN(test_node_corrupt);
+	RUN(test_services);
+	RUN(test_replace);
+	RUN(test_node_drain);
 	return 0;
 }

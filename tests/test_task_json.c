@@ -12,6 +12,8 @@
 
 #include "clock.h"
 #include "error.h"
+#include "constraint.h"
+#include "service_json.h"
 #include "task_json.h"
 
 #define ERRLEN 256
@@ -572,6 +574,14 @@ static const char *const task_keys[] = {
     "container_id",
     "exit_code",
     "error",
+    "constraints",
+    "placement",
+    "restart",
+    "restarts",
+    "service",
+    "replaces",
+    "replaced_by",
+    "not_before",
 };
 #define N_TASK_KEYS (sizeof(task_keys) / sizeof(task_keys[0]))
 
@@ -1033,10 +1043,218 @@ test_update_decode(void)
 	free(b);
 }
 
+/* ---- scheduling fields, services, drain ---- */
+
+static void
+test_spec_policy_fields(void)
+{
+	orch_task_spec *s = spec_ok(
+	    "{\"name\":\"n\",\"image\":\"i\","
+	    "\"constraints\":[\"zone==a\",\" disk != hdd \"],"
+	    "\"placement\":\"binpack\",\"restart\":\"on-failure:3\"}");
+	orch_task *t;
+	json_t *j;
+
+	ASSERT_INT_EQ(s->n_constraints, 2);
+	ASSERT_STR_EQ(s->constraints[0], "zone==a");
+	/* Kept as given; the scheduler parses them. */
+	ASSERT_STR_EQ(s->constraints[1], " disk != hdd ");
+	ASSERT_STR_EQ(s->placement, "binpack");
+	ASSERT_STR_EQ(s->restart, "on-failure:3");
+	ASSERT_INT_EQ(orch_task_new(s, &t), ORCH_OK);
+	j = orch_task_to_json(t);
+	ASSERT_INT_EQ(json_array_size(json_object_get(j, "constraints")), 2);
+	ASSERT_STR_EQ(json_string_value(json_object_get(j, "placement")),
+	    "binpack");
+	ASSERT_STR_EQ(json_string_value(json_object_get(j, "restart")),
+	    "on-failure:3");
+	ASSERT_INT_EQ(json_integer_value(json_object_get(j, "restarts")), 0);
+	ASSERT(json_is_null(json_object_get(j, "service")));
+	ASSERT(json_is_null(json_object_get(j, "replaces")));
+	ASSERT(json_is_null(json_object_get(j, "replaced_by")));
+	ASSERT(json_is_null(json_object_get(j, "not_before")));
+	json_decref(j);
+	orch_task_free(t);
+
+	/* Absent: the defaults are stored by orch_task_new(). */
+	s = spec_ok("{\"name\":\"n\",\"image\":\"i\",\"constraints\":null,"
+	            "\"placement\":null,\"restart\":null}");
+	ASSERT_INT_EQ(orch_task_new(s, &t), ORCH_OK);
+	ASSERT_STR_EQ(t->spec->placement, "spread");
+	ASSERT_STR_EQ(t->spec->restart, "never");
+	orch_task_free(t);
+
+	spec_refused("{\"name\":\"n\",\"image\":\"i\","
+	             "\"constraints\":[\"zone==a\",\"zone=b\"]}",
+	    "field \"constraints\": malformed constraint \"zone=b\": want "
+	    "KEY==VALUE or KEY!=VALUE");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"constraints\":[\"==\"]}",
+	    "malformed constraint \"==\"");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"constraints\":\"a==b\"}",
+	    "field \"constraints\" must be an array of strings");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"constraints\":[1]}",
+	    "field \"constraints\": entry 0 must be a string");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\","
+	             "\"constraints\":[\"a\\u0000==b\"]}",
+	    "field \"constraints\": entry 0 must be a string without NUL");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"placement\":\"pack\"}",
+	    "field \"placement\" must be spread or binpack, not \"pack\"");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"placement\":1}",
+	    "field \"placement\" must be a string");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"restart\":\"often\"}",
+	    "field \"restart\" must be never, on-failure, on-failure:N");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"service\":\"web\"}",
+	    "unknown field \"service\"");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"restarts\":1}",
+	    "unknown field \"restarts\"");
+	/* More than the limit, refused before anything is allocated. */
+	{
+		char body[8192];
+		size_t o;
+
+		o = (size_t)snprintf(body, sizeof(body),
+		    "{\"name\":\"n\",\"image\":\"i\",\"constraints\":[");
+		for (int i = 0; i <= ORCH_CONSTRAINTS_MAX; i++)
+			o += (size_t)snprintf(body + o, sizeof(body) - o,
+			    "%s\"k==%d\"", i > 0 ? "," : "", i);
+		snprintf(body + o, sizeof(body) - o, "]}");
+		spec_refused(body, "field \"constraints\" has more than 64");
+	}
+}
+
+static orch_service *
+service_ok(const char *body)
+{
+	char err[ERRLEN];
+	orch_service *s = NULL;
+
+	if (orch_service_from_json(body, strlen(body), &s, err, sizeof(err)) !=
+	    ORCH_OK)
+		h_fail(__FILE__, __LINE__, "body %s refused: %s", body, err);
+	return s;
+}
+
+static void
+service_refused(const char *body, const char *want)
+{
+	char err[ERRLEN] = "";
+	orch_service *s = NULL;
+	int rc = orch_service_from_json(body, strlen(body), &s, err,
+	    sizeof(err));
+
+	if (rc != ORCH_EINVAL || s != NULL || strstr(err, want) == NULL)
+		h_fail(__FILE__, __LINE__, "body %s: rc %d, error \"%s\", "
+		    "wanted \"%s\"", body, rc, err, want);
+}
+
+static void
+test_service_json(void)
+{
+	orch_service *s = service_ok(
+	    "{\"name\":\"web-1.a_b\",\"image\":\"nginx:1\",\"replicas\":3,"
+	    "\"memory\":64,\"env\":{\"K\":\"v\"},\"constraints\":[\"a==b\"]}");
+	json_t *j, *t;
+	orch_task *r;
+	uint32_t n;
+	bool drain;
+	char err[ERRLEN];
+
+	ASSERT(orch_id_valid(s->id));
+	ASSERT_STR_EQ(s->name, "web-1.a_b");
+	ASSERT_INT_EQ(s->replicas, 3);
+	ASSERT_STR_EQ(s->spec->restart, "always");
+	ASSERT_STR_EQ(s->spec->placement, "spread");
+	ASSERT_STR_EQ(s->spec->service, "web-1.a_b");
+	ASSERT(s->spec->has_cpu && s->spec->cpu == 0.5);
+	ASSERT_INT_EQ(s->spec->memory_mb, 64);
+	/* A replica: the template, named for its slot. */
+	ASSERT_INT_EQ(orch_service_task_new(s, 2, 5, &r), ORCH_OK);
+	ASSERT_STR_EQ(r->spec->name, "web-1.a_b.2");
+	ASSERT_STR_EQ(r->spec->service, "web-1.a_b");
+	ASSERT_STR_EQ(r->service_id, s->id);
+	ASSERT_INT_EQ(r->slot, 2);
+	ASSERT_INT_EQ(r->restarts, 5);
+	ASSERT_STR_EQ(r->spec->env[0]->value, "v");
+	s->has_running = true;
+	s->running = 1;
+	s->n_tasks = 1;
+	s->tasks = malloc(sizeof(*s->tasks));
+	ASSERT(s->tasks != NULL);
+	s->tasks[0] = r;
+	j = orch_service_to_json(s, true);
+	ASSERT_STR_EQ(json_string_value(json_object_get(j, "name")),
+	    "web-1.a_b");
+	ASSERT_INT_EQ(json_integer_value(json_object_get(j, "replicas")), 3);
+	ASSERT_INT_EQ(json_integer_value(json_object_get(j, "running")), 1);
+	ASSERT_STR_EQ(json_string_value(json_object_get(j, "restart")),
+	    "always");
+	t = json_array_get(json_object_get(j, "tasks"), 0);
+	ASSERT_STR_EQ(json_string_value(json_object_get(t, "service")),
+	    "web-1.a_b");
+	json_decref(j);
+	j = orch_service_to_json(s, false);
+	ASSERT(json_object_get(j, "tasks") == NULL);
+	json_decref(j);
+	orch_service_free(s);
+
+	/* Replicas default to 1; a given restart policy is kept. */
+	s = service_ok("{\"name\":\"w\",\"image\":\"i\",\"restart\":\"never\"}");
+	ASSERT_INT_EQ(s->replicas, 1);
+	ASSERT_STR_EQ(s->spec->restart, "never");
+	orch_service_free(s);
+	s = service_ok("{\"name\":\"w\",\"image\":\"i\",\"replicas\":0}");
+	ASSERT_INT_EQ(s->replicas, 0);
+	orch_service_free(s);
+
+	service_refused("{\"image\":\"i\"}", "field \"name\" is required");
+	service_refused("{\"name\":\"\",\"image\":\"i\"}", "field \"name\"");
+	service_refused("{\"name\":\"-w\",\"image\":\"i\"}", "field \"name\"");
+	service_refused("{\"name\":\"a/b\",\"image\":\"i\"}", "field \"name\"");
+	service_refused("{\"name\":1,\"image\":\"i\"}", "field \"name\"");
+	service_refused("{\"name\":\"w\"}", "field \"image\" is required");
+	service_refused("{\"name\":\"w\",\"image\":\"i\",\"replicas\":-1}",
+	    "field \"replicas\" must be an integer from 0 to 10000");
+	service_refused("{\"name\":\"w\",\"image\":\"i\",\"replicas\":10001}",
+	    "field \"replicas\"");
+	service_refused("{\"name\":\"w\",\"image\":\"i\",\"replicas\":1.5}",
+	    "field \"replicas\"");
+	service_refused("{\"name\":\"w\",\"image\":\"i\",\"restart\":\"no\"}",
+	    "field \"restart\"");
+	service_refused("{\"name\":\"w\",\"image\":\"i\",\"constraints\":[\"x\"]}",
+	    "malformed constraint \"x\"");
+	service_refused("{\"name\":\"w\",\"image\":\"i\",\"slot\":1}",
+	    "unknown field \"slot\"");
+	service_refused("[1]", "request body must be a JSON object");
+
+	ASSERT_INT_EQ(orch_service_scale_from_json("{\"replicas\":7}",
+	                  strlen("{\"replicas\":7}"), &n, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(n, 7);
+	ASSERT_INT_EQ(orch_service_scale_from_json("{}", strlen("{}"), &n, err,
+	                  sizeof(err)),
+	    ORCH_EINVAL);
+	ASSERT_STR_CONTAINS(err, "field \"replicas\" is required");
+	ASSERT_INT_EQ(orch_service_scale_from_json("{\"replicas\":2,\"x\":1}",
+	                  strlen("{\"replicas\":2,\"x\":1}"), &n, err, sizeof(err)),
+	    ORCH_EINVAL);
+	ASSERT_STR_CONTAINS(err, "unknown field \"x\"");
+	ASSERT_INT_EQ(orch_drain_from_json("{\"drain\":false}",
+	                  strlen("{\"drain\":false}"), &drain, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(!drain);
+	ASSERT_INT_EQ(orch_drain_from_json("{\"drain\":\"yes\"}",
+	                  strlen("{\"drain\":\"yes\"}"), &drain, err,
+	                  sizeof(err)),
+	    ORCH_EINVAL);
+	ASSERT_STR_CONTAINS(err, "field \"drain\"");
+}
+
 int
 main(void)
 {
 	RUN(test_spec_minimal);
+	RUN(test_spec_policy_fields);
+	RUN(test_service_json);
 	RUN(test_spec_full);
 	RUN(test_spec_null_is_absent);
 	RUN(test_spec_field_errors);

@@ -6,7 +6,9 @@
 #include <uuid/uuid.h>
 
 #include "clock.h"
+#include "constraint.h"
 #include "error.h"
+#include "restart.h"
 
 void
 orch_id_new(char id[ORCH_ID_LEN])
@@ -102,6 +104,36 @@ quote_len(const char *s, size_t max)
 	return (int)n;
 }
 
+/* The scheduling fields: constraints, placement, restart. */
+static int
+spec_policy_validate(const orch_task_spec *spec, char *err, size_t errlen)
+{
+	struct orch_restart_policy rp;
+	struct orch_constraint c;
+	char why[256];
+
+	if (spec->n_constraints > ORCH_CONSTRAINTS_MAX) {
+		snprintf(err, errlen, "field \"constraints\" has more than %d "
+		    "entries", ORCH_CONSTRAINTS_MAX);
+		return ORCH_EINVAL;
+	}
+	for (size_t i = 0; i < spec->n_constraints; i++) {
+		if (orch_constraint_parse(spec->constraints[i], &c, why,
+		    sizeof(why)) != ORCH_OK) {
+			snprintf(err, errlen, "field \"constraints\": %s", why);
+			return ORCH_EINVAL;
+		}
+	}
+	if (spec->placement != NULL && strcmp(spec->placement, "spread") != 0 &&
+	    strcmp(spec->placement, "binpack") != 0) {
+		snprintf(err, errlen, "field \"placement\" must be spread or "
+		    "binpack, not \"%.*s\"", quote_len(spec->placement, 40),
+		    spec->placement);
+		return ORCH_EINVAL;
+	}
+	return orch_restart_policy_parse(spec->restart, &rp, err, errlen);
+}
+
 int
 orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 {
@@ -172,7 +204,7 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 			return ORCH_EINVAL;
 		}
 	}
-	return ORCH_OK;
+	return spec_policy_validate(spec, err, errlen);
 }
 
 int
@@ -198,7 +230,17 @@ orch_task_new(orch_task_spec *spec, orch_task **out)
 		spec->has_cpu = true;
 		spec->cpu = 0.5;
 	}
+	if ((spec->placement == NULL &&
+	        orch_str_set(&spec->placement, "spread") != ORCH_OK) ||
+	    (spec->restart == NULL &&
+	        orch_str_set(&spec->restart, "never") != ORCH_OK)) {
+		free(t->id);
+		free(t);
+		return ORCH_ENOMEM;
+	}
 	t->spec = spec;
+	t->has_restarts = true;
+	t->restarts = 0;
 	t->has_status = true;
 	t->status = ORCH__TASK_STATUS__TASK_STATUS_PENDING;
 	t->has_created_at_ms = true;

@@ -51,12 +51,16 @@ int orch_task_status_parse(const char *s, int *status /* OUT */);
 /* True for Completed, Failed and Stopped. */
 bool orch_task_status_terminal(int status);
 
-/* Checks a spec against the limits above; on failure writes a message for
- * a person, naming the field, into err.  Returns ORCH_OK or ORCH_EINVAL. */
+/* Checks a spec against the limits above, and its constraints, placement
+ * ("spread" or "binpack") and restart policy (restart.h); on failure
+ * writes a message for a person, naming the field, into err.  Returns
+ * ORCH_OK or ORCH_EINVAL. */
 int orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen);
 
 /*
- * Creates a Pending task from spec with a new id and created_at = now.
+ * Creates a Pending task from spec with a new id and created_at = now,
+ * storing the spec's defaults (memory 256, cpu 0.5, placement spread,
+ * restart never) and restarts 0.
  * On success the task owns spec; on error the caller keeps it.
  * Returns ORCH_OK or ORCH_ENOMEM.
  */

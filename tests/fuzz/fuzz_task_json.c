@@ -73,18 +73,26 @@ spec_same(const orch_task_spec *a, const orch_task_spec *b)
 	CHECK(a->n_command == b->n_command);
 	for (size_t i = 0; i < a->n_command; i++)
 		CHECK(str_same(a->command[i], b->command[i]));
+	CHECK(a->n_constraints == b->n_constraints);
+	for (size_t i = 0; i < a->n_constraints; i++)
+		CHECK(str_same(a->constraints[i], b->constraints[i]));
+	CHECK(str_same(a->placement, b->placement));
+	CHECK(str_same(a->restart, b->restart));
 }
 
 /* The spec's part of a task's JSON, as a POST /tasks body (malloc'd). */
 static char *
 spec_part_dump(json_t *task)
 {
-	json_t *sub = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O}", "name",
+	json_t *sub = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "name",
 	    json_object_get(task, "name"), "image",
 	    json_object_get(task, "image"), "memory",
 	    json_object_get(task, "memory"), "cpu",
 	    json_object_get(task, "cpu"), "env", json_object_get(task, "env"),
-	    "command", json_object_get(task, "command"));
+	    "command", json_object_get(task, "command"), "constraints",
+	    json_object_get(task, "constraints"), "placement",
+	    json_object_get(task, "placement"), "restart",
+	    json_object_get(task, "restart"));
 	char *text;
 
 	CHECK(sub != NULL);
