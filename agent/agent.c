@@ -844,15 +844,21 @@ agent_beat(struct orch_agent *a)
 	char node_id[AGENT_NODE_ID_MAX + 1], err[AGENT_ERR_LEN];
 	size_t nlist = 0;
 	uint64_t seq0;
-	bool need_list;
+	bool need_list, woken;
 	int rc;
 
 	pthread_mutex_lock(&a->mu);
+	woken = a->wake;
 	a->wake = false;
 	seq0 = a->seq;
 	opstate_prune(a, seq0);
+	/* The periodic list is a safety net for missed exit events: it waits
+	 * for a timed beat, so that a beat woken by a notice (new work) goes
+	 * straight to the manager instead of first listing every container;
+	 * under a steady stream of notices it still runs, later. */
 	need_list = !a->inst_valid || a->list_dirty ||
-	    a->beats_since_list >= AGENT_LIST_EVERY;
+	    (a->beats_since_list >= AGENT_LIST_EVERY &&
+	    (!woken || a->beats_since_list >= 4 * AGENT_LIST_EVERY));
 	a->list_dirty = false;
 	memcpy(node_id, a->node_id, sizeof(node_id));
 	pthread_mutex_unlock(&a->mu);
