@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 #include "client.h"
 #include "clock.h"
 #include "error.h"
+#include "print.h"
 #include "table.h"
 #include "task.h"
 
@@ -41,6 +43,9 @@ enum ctl_exit {
 	EXIT_USAGE = 2,
 	EXIT_UNREACHABLE = 3,
 };
+
+/* A verb printed its help: main() exits EXIT_DONE. */
+#define CTL_HELPED (-1)
 
 enum opt_id {
 	OPT_HELP = 1,
@@ -201,37 +206,6 @@ verb_help_print(const struct verb *v)
 	printf("Usage: orchctl %s %s\n\n%s", v->name, v->synopsis, v->help);
 }
 
-/*
- * Prints s through orch_table_text_escape(), so that text from the manager
- * cannot drive the terminal.  Returns false when out of memory.
- */
-static bool
-put_text(const char *s, FILE *fp)
-{
-	char *e = orch_table_text_escape(s);
-
-	if (e == NULL)
-		return false;
-	fputs(e, fp);
-	free(e);
-	return true;
-}
-
-/* Copies the first n characters (not bytes) of s into buf. */
-static const char *
-text_cut(const char *s, size_t n, char *buf, size_t len)
-{
-	size_t o = 0;
-
-	for (; *s != '\0' && o + 1 < len; s++) {
-		if (((unsigned char)*s & 0xc0) != 0x80 && n-- == 0)
-			break;
-		buf[o++] = *s;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 /* ---- JSON helpers ---- */
 
 /* The string member key of object o, or NULL when absent or not a string. */
@@ -319,7 +293,7 @@ ctl_reply_error(const struct ctl *ctl, const struct orch_reply *r)
 
 	fputs("orchctl: ", stderr);
 	if (msg != NULL) {
-		put_text(msg, stderr);
+		orch_print_text(msg, stderr);
 		fprintf(stderr, " (HTTP %ld)\n", r->status);
 	} else if (r->len == 0) {
 		fprintf(stderr, "the manager at %s answered HTTP %ld with no "
@@ -330,7 +304,7 @@ ctl_reply_error(const struct ctl *ctl, const struct orch_reply *r)
 		/* A proxy's HTML page, say: a little of it helps. */
 		fprintf(stderr, "the manager at %s answered HTTP %ld without a "
 		    "JSON error: \"", ctl->base, r->status);
-		put_text(text_cut(r->body, 80, head, sizeof(head)), stderr);
+		orch_print_text(orch_print_cut(r->body, 80, head, sizeof(head)), stderr);
 		fputs(r->len > strlen(head) ? "...\"\n" : "\"\n", stderr);
 	}
 	json_decref(j);
@@ -402,6 +376,25 @@ ctl_unexpected(const struct ctl *ctl, const char *what)
 }
 
 /*
+ * ctl_call() for an answer of JSON type want (an object or an array):
+ * another one is reported as unexpected, with the message what.  Returns
+ * EXIT_DONE with *root (OUT, a new reference), or the exit code.
+ */
+static int
+ctl_call_expect(struct ctl *ctl, const char *method, const char *path,
+    json_type want, const char *what, json_t **root)
+{
+	int rc = ctl_call(ctl, method, path, NULL, root);
+
+	if (rc == EXIT_DONE && json_typeof(*root) != want) {
+		json_decref(*root);
+		*root = NULL;
+		rc = ctl_unexpected(ctl, what);
+	}
+	return rc;
+}
+
+/*
  * Finds the task that arg names.  A full id is asked for directly; anything
  * else is looked up in the list of all tasks, as an exact name first and
  * then as an id prefix of at least ID_PREFIX_MIN characters.  Names may
@@ -421,23 +414,13 @@ ctl_task_resolve(struct ctl *ctl, const char *arg, json_t **task)
 	*task = NULL;
 	if (orch_id_valid(arg)) {
 		snprintf(path, sizeof(path), "/tasks/%s", arg);
-		if ((rc = ctl_call(ctl, "GET", path, NULL, &root)) != EXIT_DONE)
-			goto out;
-		if (!json_is_object(root)) {
-			rc = ctl_unexpected(ctl, "a task is not a JSON object");
-			goto out;
-		}
-		*task = root;
-		root = NULL;
-		goto out;
+		return ctl_call_expect(ctl, "GET", path, JSON_OBJECT,
+		    "a task is not a JSON object", task);
 	}
 
-	if ((rc = ctl_call(ctl, "GET", "/tasks", NULL, &root)) != EXIT_DONE)
+	if ((rc = ctl_call_expect(ctl, "GET", "/tasks", JSON_ARRAY,
+	    "the task list is not a JSON array", &root)) != EXIT_DONE)
 		goto out;
-	if (!json_is_array(root)) {
-		rc = ctl_unexpected(ctl, "the task list is not a JSON array");
-		goto out;
-	}
 	if ((matches = json_array()) == NULL)
 		goto nomem;
 	json_array_foreach(root, i, t) {
@@ -490,18 +473,18 @@ ctl_task_resolve(struct ctl *ctl, const char *arg, json_t **task)
 	fputs("orchctl: ", stderr);
 	if (n == 0) {
 		fputs("no task with id or name \"", stderr);
-		put_text(arg, stderr);
+		orch_print_text(arg, stderr);
 		fputs("\"\n", stderr);
 		goto out;
 	}
 	fprintf(stderr, "%s \"", kind);
-	put_text(arg, stderr);
+	orch_print_text(arg, stderr);
 	fprintf(stderr, "\" matches %zu tasks; use an id:", n);
 	json_array_foreach(matches, i, t) {
 		const char *id = jstr(t, "id");
 
 		fputs(i == 0 ? " " : ", ", stderr);
-		put_text(id != NULL ? id : "?", stderr);
+		orch_print_text(id != NULL ? id : "?", stderr);
 	}
 	fputc('\n', stderr);
 	goto out;
@@ -514,26 +497,74 @@ out:
 	return rc;
 }
 
-/* Handles the options that every verb takes.  Returns true if it did. */
-static bool
-ctl_opt_common(struct ctl *ctl, int k, const char *val)
+/* The positional arguments of a verb that takes up to max of them. */
+struct ctl_pos {
+	const char *val[2];
+	int n;
+	int max;
+	const char *extra;      /* said after "unexpected argument \"X\"" */
+};
+
+/*
+ * Reads a verb's arguments up to its next own option, handling on the way
+ * what every verb takes alike: --addr, -o, --help, "--", and positionals
+ * into pos.  When pos is NULL, positionals are the verb's own too.
+ * Returns EXIT_DONE with *k (OUT) the verb's own option, a positional or
+ * ORCH_ARGS_END, and *val (OUT) its value; CTL_HELPED after --help; or a
+ * usage error.
+ */
+static int
+ctl_arg_next(struct ctl *ctl, struct orch_args *a,
+    const struct orch_args_opt *opts, struct ctl_pos *pos, int *k,
+    const char **val)
 {
-	if (k == OPT_ADDR) {
-		ctl->addr_flag = val;
-		return true;
+	for (;;) {
+		switch ((*k = orch_args_next(a, opts, val))) {
+		case ORCH_ARGS_ERROR:
+			return ctl_usage(ctl, "%s", a->err);
+		case ORCH_ARGS_DASHDASH:
+			break;
+		case ORCH_ARGS_POSITIONAL:
+			if (pos == NULL)
+				return EXIT_DONE;
+			if (pos->n == pos->max)
+				return ctl_usage(ctl, "unexpected argument \"%s\"%s",
+				    *val, pos->extra);
+			pos->val[pos->n++] = *val;
+			break;
+		case OPT_HELP:
+			verb_help_print(ctl->verb);
+			return CTL_HELPED;
+		case OPT_ADDR:
+			ctl->addr_flag = *val;
+			break;
+		case OPT_OUTPUT:
+			if (strcmp(*val, "json") != 0)
+				return ctl_usage(ctl, "unknown output format "
+				    "\"%s\": the one format is json", *val);
+			ctl->json = true;
+			break;
+		default:
+			return EXIT_DONE;
+		}
 	}
-	return false;
 }
 
-/* Parses the value of -o.  Returns an exit code. */
+/*
+ * Reads all the arguments of a verb that has no options of its own.
+ * Returns an exit code as ctl_arg_next() does.
+ */
 static int
-ctl_opt_output(struct ctl *ctl, const char *val)
+ctl_args_read(struct ctl *ctl, struct orch_args *a,
+    const struct orch_args_opt *opts, struct ctl_pos *pos)
 {
-	if (strcmp(val, "json") != 0)
-		return ctl_usage(ctl, "unknown output format \"%s\": the one "
-		    "format is json", val);
-	ctl->json = true;
-	return EXIT_DONE;
+	const char *val;
+	int k, rc;
+
+	if ((rc = ctl_arg_next(ctl, a, opts, pos, &k, &val)) == EXIT_DONE &&
+	    k != ORCH_ARGS_END)
+		rc = ctl_usage(ctl, "unexpected option");
+	return rc;
 }
 
 /* ---- run ---- */
@@ -566,46 +597,46 @@ parse_cpu(const char *s, double *out)
 	return true;
 }
 
+/* A whole number from min to max. */
 static bool
-parse_memory(const char *s, long long *out)
+parse_whole(const char *s, long long min, long long max, long long *out)
 {
 	char *end;
 	long long v;
 
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (end == s || *end != '\0' || errno == ERANGE || v <= 0)
+	if (end == s || *end != '\0' || errno == ERANGE || v < min || v > max)
 		return false;
 	*out = v;
 	return true;
+}
+
+static bool
+parse_memory(const char *s, long long *out)
+{
+	return parse_whole(s, 1, LLONG_MAX, out);
 }
 
 static bool
 parse_replicas(const char *s, long long *out)
 {
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (end == s || *end != '\0' || errno == ERANGE || v < 0 ||
-	    v > 1000000)
-		return false;
-	*out = v;
-	return true;
+	return parse_whole(s, 0, 1000000, out);
 }
 
-/* Sets the string member key of req to the argument val.  Returns an
- * exit code (a usage error when val is not UTF-8). */
+/*
+ * Makes a JSON string of the argument s (*out, OUT, a new reference).
+ * Returns an exit code: a usage error that names s as what when s is not
+ * UTF-8.
+ */
 static int
-opt_text_set(struct ctl *ctl, json_t *req, const char *key, const char *val)
+arg_string(struct ctl *ctl, const char *s, const char *what, json_t **out)
 {
-	json_t *s = NULL;
-	int rc = jstr_new(val, &s);
+	int rc = jstr_new(s, out);
 
 	if (rc == ORCH_EINVAL)
-		return ctl_usage(ctl, "--%s is not UTF-8 text", key);
-	if (rc != ORCH_OK || json_object_set_new(req, key, s) != 0) {
+		return ctl_usage(ctl, "%s is not UTF-8 text", what);
+	if (rc != ORCH_OK) {
 		fail("out of memory");
 		return EXIT_REFUSED;
 	}
@@ -630,22 +661,15 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 	if ((req = json_object()) == NULL || (env = json_object()) == NULL ||
 	    (cmd = json_array()) == NULL || (cons = json_array()) == NULL)
 		goto nomem;
-	while ((k = orch_args_next(a, run_opts, &val)) != ORCH_ARGS_END) {
-		if (ctl_opt_common(ctl, k, val))
-			continue;
+	while ((rc = ctl_arg_next(ctl, a, run_opts, NULL, &k, &val)) ==
+	    EXIT_DONE && k != ORCH_ARGS_END) {
 		switch (k) {
-		case ORCH_ARGS_ERROR:
-			rc = ctl_usage(ctl, "%s", a->err);
-			goto out;
-		case ORCH_ARGS_DASHDASH:
-			break;
 		case ORCH_ARGS_POSITIONAL:
 			if (a->rest) {
-				if ((rc = jstr_new(val, &s)) == ORCH_EINVAL) {
-					rc = ctl_usage(ctl, "the command is not UTF-8 text");
+				if ((rc = arg_string(ctl, val, "the command", &s)) !=
+				    EXIT_DONE)
 					goto out;
-				}
-				if (rc != ORCH_OK || json_array_append_new(cmd, s) != 0)
+				if (json_array_append_new(cmd, s) != 0)
 					goto nomem;
 			} else if (npos < 2) {
 				pos[npos++] = val;
@@ -655,10 +679,6 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 				goto out;
 			}
 			break;
-		case OPT_HELP:
-			verb_help_print(ctl->verb);
-			rc = EXIT_DONE;
-			goto out;
 		case OPT_CPU:
 			if (!parse_cpu(val, &cpu)) {
 				rc = ctl_usage(ctl, "--cpu must be a positive number "
@@ -688,14 +708,11 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 				goto nomem;
 			/* The key is checked alone: a bad key would otherwise
 			 * look like no memory to json_object_set_new(). */
-			if ((rc = jstr_new(key, &s)) == ORCH_EINVAL) {
-				rc = ctl_usage(ctl, "-e: a variable name is not UTF-8 "
-				    "text");
+			if ((rc = arg_string(ctl, key, "-e: a variable name",
+			    &s)) != EXIT_DONE)
 				goto out;
-			}
 			json_decref(s);
-			if (rc == ORCH_OK &&
-			    (rc = jstr_new(eq + 1, &s)) == ORCH_EINVAL) {
+			if ((rc = jstr_new(eq + 1, &s)) == ORCH_EINVAL) {
 				rc = ctl_usage(ctl, "-e: the value of %s is not UTF-8 "
 				    "text", key);
 				goto out;
@@ -715,29 +732,28 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 		case OPT_CONSTRAINT:
 			/* The manager checks it, and names it when it is
 			 * malformed. */
-			if ((rc = jstr_new(val, &s)) == ORCH_EINVAL) {
-				rc = ctl_usage(ctl, "--constraint is not UTF-8 "
-				    "text");
+			if ((rc = arg_string(ctl, val, "--constraint", &s)) !=
+			    EXIT_DONE)
 				goto out;
-			}
-			if (rc != ORCH_OK || json_array_append_new(cons, s) != 0)
+			if (json_array_append_new(cons, s) != 0)
 				goto nomem;
 			break;
 		case OPT_PLACEMENT:
-			if ((rc = opt_text_set(ctl, req, "placement", val)) !=
-			    EXIT_DONE)
-				goto out;
-			break;
 		case OPT_RESTART:
-			if ((rc = opt_text_set(ctl, req, "restart", val)) !=
-			    EXIT_DONE)
+			if ((rc = arg_string(ctl, val, k == OPT_PLACEMENT ?
+			    "--placement" : "--restart", &s)) != EXIT_DONE)
 				goto out;
+			if (json_object_set_new(req, k == OPT_PLACEMENT ?
+			    "placement" : "restart", s) != 0)
+				goto nomem;
 			break;
 		default:
 			rc = ctl_usage(ctl, "unexpected option");
 			goto out;
 		}
 	}
+	if (rc != EXIT_DONE)
+		goto out;
 	if (replicas >= 0)
 		as_service = true;
 	if (npos < 2) {
@@ -750,13 +766,10 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 		goto out;
 	}
 	for (int i = 0; i < 2; i++) {
-		if ((rc = jstr_new(pos[i], &s)) == ORCH_EINVAL) {
-			rc = ctl_usage(ctl, "%s is not UTF-8 text",
-			    i == 0 ? "NAME" : "IMAGE");
+		if ((rc = arg_string(ctl, pos[i], i == 0 ? "NAME" : "IMAGE",
+		    &s)) != EXIT_DONE)
 			goto out;
-		}
-		if (rc != ORCH_OK ||
-		    json_object_set_new(req, i == 0 ? "name" : "image", s) != 0)
+		if (json_object_set_new(req, i == 0 ? "name" : "image", s) != 0)
 			goto nomem;
 	}
 	/* Left out when empty, so that the manager's defaults apply. */
@@ -777,35 +790,26 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 	/* A bad address is a usage error, reported before "Submitting". */
 	if ((rc = ctl_connect(ctl)) != EXIT_DONE)
 		goto out;
-	if (as_service) {
+	if (as_service)
 		printf("Creating service '%s' with image '%s' and %lld "
 		    "replica%s...\n", pos[0], pos[1], replicas >= 0 ? replicas :
 		    1, replicas == 1 || replicas < 0 ? "" : "s");
-		fflush(stdout);
-		if ((rc = ctl_call(ctl, "POST", "/services", body, &root)) !=
-		    EXIT_DONE)
-			goto out;
-		if ((id = jstr(root, "id")) == NULL) {
-			rc = ctl_unexpected(ctl, "the new service has no "
-			    "\"id\"");
-			goto out;
-		}
-		printf("Service '%s' created.\nID: ", pos[0]);
-		put_text(id, stdout);
-		putchar('\n');
-		rc = EXIT_DONE;
-		goto out;
-	}
-	printf("Submitting task '%s' with image '%s'...\n", pos[0], pos[1]);
+	else
+		printf("Submitting task '%s' with image '%s'...\n", pos[0],
+		    pos[1]);
 	fflush(stdout);
-	if ((rc = ctl_call(ctl, "POST", "/tasks", body, &root)) != EXIT_DONE)
+	if ((rc = ctl_call(ctl, "POST", as_service ? "/services" : "/tasks",
+	    body, &root)) != EXIT_DONE)
 		goto out;
 	if ((id = jstr(root, "id")) == NULL) {
-		rc = ctl_unexpected(ctl, "the new task has no \"id\"");
+		rc = ctl_unexpected(ctl, as_service ?
+		    "the new service has no \"id\"" :
+		    "the new task has no \"id\"");
 		goto out;
 	}
-	printf("Task '%s' successfully submitted.\nID: ", pos[0]);
-	put_text(id, stdout);
+	printf(as_service ? "Service '%s' created.\nID: " :
+	    "Task '%s' successfully submitted.\nID: ", pos[0]);
+	orch_print_text(id, stdout);
 	putchar('\n');
 	rc = EXIT_DONE;
 	goto out;
@@ -827,6 +831,132 @@ static int
 verb_run(struct ctl *ctl, struct orch_args *a)
 {
 	return spec_submit(ctl, a, false);
+}
+
+/* ---- tables ---- */
+
+/* Scratch space for the cells of one row that are made, not pointed to. */
+struct row_cells {
+	char id8[4 * ID_SHORT + 1];
+	char node8[4 * ID_SHORT + 1];
+	char ctr8[4 * ID_SHORT + 1];
+	char a[64], b[64], c[64];
+	char age[24];
+};
+
+/*
+ * Fills row from one item of a list; ctx is the table's own data.  Cells
+ * made for it go in cells.
+ */
+typedef void row_fill_fn(const json_t *item, const json_t *ctx,
+    int64_t now, const char **row, struct row_cells *cells);
+
+/* A short id for a cell: NULL when there is none. */
+static const char *
+id_cell(const char *id, char *buf, size_t len)
+{
+	return id != NULL ? orch_print_cut(id, ID_SHORT, buf, len) : NULL;
+}
+
+/* The time since the RFC 3339 stamp at for a cell: "-" when none. */
+static const char *
+age_cell(const char *at, int64_t now, char *buf, size_t len)
+{
+	int64_t then;
+
+	if (at == NULL)
+		snprintf(buf, len, "-");
+	else if (orch_age_rfc3339_parse(at, &then) != ORCH_OK)
+		snprintf(buf, len, "?");
+	else
+		orch_age_format(now - then, buf, len);
+	return buf;
+}
+
+/*
+ * Prints the objects of array items as a table with the ncols columns
+ * head, a row each by fill.  An item that is not an object is unexpected,
+ * reported as notobj.  Returns an exit code.
+ */
+static int
+ctl_table_print(struct ctl *ctl, const char *const *head, size_t ncols,
+    const json_t *items, row_fill_fn *fill, const json_t *ctx,
+    const char *notobj)
+{
+	struct orch_table *t = NULL;
+	struct row_cells cells;
+	const json_t *item;
+	const char *row[8];
+	int64_t now = orch_now_ms();
+	size_t i;
+	int rc = EXIT_REFUSED;
+
+	if (orch_table_new(ncols, &t) != ORCH_OK ||
+	    orch_table_row_add(t, head) != ORCH_OK)
+		goto nomem;
+	json_array_foreach(items, i, item) {
+		if (!json_is_object(item)) {
+			rc = ctl_unexpected(ctl, notobj);
+			goto out;
+		}
+		fill(item, ctx, now, row, &cells);
+		if (orch_table_row_add(t, row) != ORCH_OK)
+			goto nomem;
+	}
+	if (orch_table_print(t, stdout) != ORCH_OK) {
+		fail("cannot write the table: %s", strerror(errno));
+		goto out;
+	}
+	rc = EXIT_DONE;
+	goto out;
+nomem:
+	fail("out of memory");
+out:
+	orch_table_free(t);
+	return rc;
+}
+
+/*
+ * Asks for the list at path and prints it: as JSON with -o json, else as
+ * the table print makes, or the line none when it is empty.  notarray
+ * reports an answer that is not a list.  Returns an exit code.
+ */
+static int
+ctl_list_show(struct ctl *ctl, const char *path, const char *notarray,
+    const char *none, int (*print)(struct ctl *, const json_t *))
+{
+	json_t *root = NULL;
+	int rc;
+
+	if ((rc = ctl_call_expect(ctl, "GET", path, JSON_ARRAY, notarray,
+	    &root)) != EXIT_DONE)
+		goto out;
+	if (ctl->json)
+		rc = json_print(root);
+	else if (json_array_size(root) == 0) {
+		puts(none);
+		rc = EXIT_DONE;
+	} else
+		rc = print(ctl, root);
+out:
+	json_decref(root);
+	return rc;
+}
+
+/*
+ * Prints one object: as JSON with -o json, else every field but skip (may
+ * be NULL).  Returns an exit code.
+ */
+static int
+ctl_object_show(const struct ctl *ctl, const json_t *o, const char *skip)
+{
+	if (ctl->json)
+		return json_print(o);
+	if (!orch_print_fields(o, skip, stdout)) {
+		fail("out of memory");
+		return EXIT_REFUSED;
+	}
+	return EXIT_DONE;
 }
 
 /* ---- list ---- */
@@ -878,19 +1008,36 @@ node_names_read(struct ctl *ctl)
 	return names;
 }
 
+/* A task's row; ctx is the node names by id. */
+static void
+task_row_fill(const json_t *task, const json_t *names, int64_t now,
+    const char **row, struct row_cells *c)
+{
+	const char *node = jstr(task, "node_id"), *nname;
+
+	row[0] = jstr(task, "name");
+	row[1] = id_cell(jstr(task, "id"), c->id8, sizeof(c->id8));
+	row[2] = jstr(task, "image");
+	row[3] = jstr(task, "status");
+	/* A node by its name; by a short id when it has none. */
+	if (node != NULL && (nname = jstr(names, node)) != NULL)
+		row[4] = nname;
+	else
+		row[4] = id_cell(node, c->node8, sizeof(c->node8));
+	row[5] = id_cell(jstr(task, "container_id"), c->ctr8, sizeof(c->ctr8));
+	row[6] = age_cell(jstr(task, "created_at"), now, c->age,
+	    sizeof(c->age));
+}
+
 static int
 list_table_print(struct ctl *ctl, const json_t *tasks)
 {
 	static const char *const head[] = { "NAME", "ID", "IMAGE", "STATUS",
 	    "NODE", "CONTAINER", "AGE" };
-	struct orch_table *t = NULL;
 	const json_t *task;
 	json_t *names = NULL;
-	int64_t now = orch_now_ms(), created;
-	char id8[4 * ID_SHORT + 1], ctr8[4 * ID_SHORT + 1], node8[4 * ID_SHORT + 1];
-	char age[24];
 	size_t i;
-	int rc = EXIT_REFUSED;
+	int rc;
 
 	json_array_foreach(tasks, i, task) {
 		if (jstr(task, "node_id") != NULL) {
@@ -898,317 +1045,85 @@ list_table_print(struct ctl *ctl, const json_t *tasks)
 			break;
 		}
 	}
-	if (orch_table_new(sizeof(head) / sizeof(head[0]), &t) != ORCH_OK ||
-	    orch_table_row_add(t, head) != ORCH_OK)
-		goto nomem;
-	json_array_foreach(tasks, i, task) {
-		const char *id = jstr(task, "id"), *ctr = jstr(task, "container_id");
-		const char *at = jstr(task, "created_at");
-		const char *node = jstr(task, "node_id"), *nname;
-		const char *row[7];
-
-		if (!json_is_object(task)) {
-			rc = ctl_unexpected(ctl, "a task is not a JSON object");
-			goto out;
-		}
-		if (at == NULL)
-			snprintf(age, sizeof(age), "-");
-		else if (orch_age_rfc3339_parse(at, &created) != ORCH_OK)
-			snprintf(age, sizeof(age), "?");
-		else
-			orch_age_format(now - created, age, sizeof(age));
-		row[0] = jstr(task, "name");
-		row[1] = id != NULL ? text_cut(id, ID_SHORT, id8, sizeof(id8)) : NULL;
-		row[2] = jstr(task, "image");
-		row[3] = jstr(task, "status");
-		/* A node by its name; by a short id when it has none. */
-		if (node != NULL && (nname = jstr(names, node)) != NULL)
-			row[4] = nname;
-		else
-			row[4] = node != NULL ?
-			    text_cut(node, ID_SHORT, node8, sizeof(node8)) : NULL;
-		row[5] = ctr != NULL ? text_cut(ctr, ID_SHORT, ctr8, sizeof(ctr8)) :
-		    NULL;
-		row[6] = age;
-		if (orch_table_row_add(t, row) != ORCH_OK)
-			goto nomem;
-	}
-	if (orch_table_print(t, stdout) != ORCH_OK) {
-		fail("cannot write the table: %s", strerror(errno));
-		goto out;
-	}
-	rc = EXIT_DONE;
-	goto out;
-nomem:
-	fail("out of memory");
-out:
+	rc = ctl_table_print(ctl, head, sizeof(head) / sizeof(head[0]), tasks,
+	    task_row_fill, names, "a task is not a JSON object");
 	json_decref(names);
-	orch_table_free(t);
 	return rc;
 }
 
 static int
 verb_list(struct ctl *ctl, struct orch_args *a)
 {
-	json_t *root = NULL;
 	const char *val, *status = NULL;
 	char path[64];
+	struct ctl_pos pos = { .max = 0, .extra = "" };
 	int k, rc;
 
-	while ((k = orch_args_next(a, list_opts, &val)) != ORCH_ARGS_END) {
-		if (ctl_opt_common(ctl, k, val))
-			continue;
-		switch (k) {
-		case ORCH_ARGS_ERROR:
-			return ctl_usage(ctl, "%s", a->err);
-		case ORCH_ARGS_DASHDASH:
-			break;
-		case ORCH_ARGS_POSITIONAL:
-			return ctl_usage(ctl, "unexpected argument \"%s\"", val);
-		case OPT_HELP:
-			verb_help_print(ctl->verb);
-			return EXIT_DONE;
-		case OPT_OUTPUT:
-			if ((rc = ctl_opt_output(ctl, val)) != EXIT_DONE)
-				return rc;
-			break;
-		case OPT_STATUS:
-			if ((status = status_canonical(val)) == NULL)
-				return ctl_usage(ctl, "unknown status \"%s\": want "
-				    "Pending, Scheduled, Running, Completed, Failed "
-				    "or Stopped", val);
-			break;
-		default:
+	while ((rc = ctl_arg_next(ctl, a, list_opts, &pos, &k, &val)) ==
+	    EXIT_DONE && k != ORCH_ARGS_END) {
+		if (k != OPT_STATUS)
 			return ctl_usage(ctl, "unexpected option");
-		}
+		if ((status = status_canonical(val)) == NULL)
+			return ctl_usage(ctl, "unknown status \"%s\": want "
+			    "Pending, Scheduled, Running, Completed, Failed "
+			    "or Stopped", val);
 	}
+	if (rc != EXIT_DONE)
+		return rc;
 
 	/* A canonical status name needs no URL escaping. */
 	if (status != NULL)
 		snprintf(path, sizeof(path), "/tasks?status=%s", status);
 	else
 		snprintf(path, sizeof(path), "/tasks");
-	if ((rc = ctl_call(ctl, "GET", path, NULL, &root)) != EXIT_DONE)
-		goto out;
-	if (!json_is_array(root)) {
-		rc = ctl_unexpected(ctl, "the task list is not a JSON array");
-		goto out;
-	}
-	if (ctl->json)
-		rc = json_print(root);
-	else if (json_array_size(root) == 0) {
-		puts("No tasks found in the cluster.");
-		rc = EXIT_DONE;
-	} else
-		rc = list_table_print(ctl, root);
-out:
-	json_decref(root);
-	return rc;
+	return ctl_list_show(ctl, path, "the task list is not a JSON array",
+	    "No tasks found in the cluster.", list_table_print);
 }
 
-/* ---- get ---- */
+/* ---- get and stop ---- */
 
-/* True when s needs quotes to read as one shell word. */
-static bool
-shell_needs_quotes(const char *s)
+/* get and stop: the options and one ID or NAME, resolved to *task (OUT). */
+static int
+task_args_resolve(struct ctl *ctl, struct orch_args *a,
+    const struct orch_args_opt *opts, const char **arg /* OUT */,
+    json_t **task /* OUT */)
 {
-	if (*s == '\0')
-		return true;
-	for (; *s != '\0'; s++) {
-		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "0123456789_@%+=:,./-", *s) == NULL)
-			return true;
-	}
-	return false;
-}
+	struct ctl_pos pos = { .max = 1, .extra = "; give one ID or NAME" };
+	int rc;
 
-/* Prints s as one shell word, in single quotes when it needs them. */
-static bool
-put_shell_word(const char *s, FILE *fp)
-{
-	char *e;
-	const char *p;
-
-	if (!shell_needs_quotes(s))
-		return put_text(s, fp);
-	if ((e = orch_table_text_escape(s)) == NULL)
-		return false;
-	/* "it's" reads better than 'it'\''s' where nothing in it expands. */
-	if (strchr(e, '\'') != NULL && strpbrk(e, "\"$`\\!") == NULL) {
-		fprintf(fp, "\"%s\"", e);
-		free(e);
-		return true;
-	}
-	fputc('\'', fp);
-	for (p = e; *p != '\0'; p++) {
-		if (*p == '\'')
-			fputs("'\\''", fp);
-		else
-			fputc(*p, fp);
-	}
-	fputc('\'', fp);
-	free(e);
-	return true;
-}
-
-/*
- * Prints one value of a task for a person: null as "-", a command as shell
- * words, env as K=V words, and any other nesting as compact JSON.
- */
-static bool
-get_value_print(const json_t *v, FILE *fp)
-{
-	const char *key;
-	const json_t *m;
-	size_t i;
-	char *s;
-	bool ok = true;
-
-	switch (json_typeof(v)) {
-	case JSON_NULL:
-		fputc('-', fp);
-		return true;
-	case JSON_STRING:
-		return put_text(json_string_value(v), fp);
-	case JSON_INTEGER:
-		fprintf(fp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return true;
-	case JSON_REAL:
-		fprintf(fp, "%g", json_real_value(v));
-		return true;
-	case JSON_TRUE:
-	case JSON_FALSE:
-		fputs(json_is_true(v) ? "true" : "false", fp);
-		return true;
-	case JSON_ARRAY:
-		if (json_array_size(v) == 0)
-			fputc('-', fp);
-		json_array_foreach(v, i, m) {
-			if (i > 0)
-				fputc(' ', fp);
-			if (json_is_string(m))
-				ok = put_shell_word(json_string_value(m), fp) && ok;
-			else
-				ok = get_value_print(m, fp) && ok;
-		}
-		return ok;
-	case JSON_OBJECT:
-		if (json_object_size(v) == 0)
-			fputc('-', fp);
-		i = 0;
-		json_object_foreach((json_t *)v, key, m) {
-			if (i++ > 0)
-				fputc(' ', fp);
-			ok = put_text(key, fp) && ok;
-			fputc('=', fp);
-			if (json_is_string(m))
-				ok = put_shell_word(json_string_value(m), fp) && ok;
-			else
-				ok = get_value_print(m, fp) && ok;
-		}
-		return ok;
-	}
-	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
-		return false;
-	ok = put_text(s, fp);
-	free(s);
-	return ok;
+	*task = NULL;
+	if ((rc = ctl_args_read(ctl, a, opts, &pos)) != EXIT_DONE)
+		return rc;
+	if (pos.n == 0)
+		return ctl_usage(ctl, "missing ID or NAME");
+	*arg = pos.val[0];
+	return ctl_task_resolve(ctl, *arg, task);
 }
 
 static int
 verb_get(struct ctl *ctl, struct orch_args *a)
 {
-	json_t *task = NULL, *v;
-	const char *val, *arg = NULL, *key;
-	int k, rc;
+	json_t *task;
+	const char *arg;
+	int rc;
 
-	while ((k = orch_args_next(a, get_opts, &val)) != ORCH_ARGS_END) {
-		if (ctl_opt_common(ctl, k, val))
-			continue;
-		switch (k) {
-		case ORCH_ARGS_ERROR:
-			return ctl_usage(ctl, "%s", a->err);
-		case ORCH_ARGS_DASHDASH:
-			break;
-		case ORCH_ARGS_POSITIONAL:
-			if (arg != NULL)
-				return ctl_usage(ctl, "unexpected argument \"%s\"; "
-				    "give one ID or NAME", val);
-			arg = val;
-			break;
-		case OPT_HELP:
-			verb_help_print(ctl->verb);
-			return EXIT_DONE;
-		case OPT_OUTPUT:
-			if ((rc = ctl_opt_output(ctl, val)) != EXIT_DONE)
-				return rc;
-			break;
-		default:
-			return ctl_usage(ctl, "unexpected option");
-		}
-	}
-	if (arg == NULL)
-		return ctl_usage(ctl, "missing ID or NAME");
-
-	if ((rc = ctl_task_resolve(ctl, arg, &task)) != EXIT_DONE)
-		goto out;
-	if (ctl->json) {
-		rc = json_print(task);
-		goto out;
-	}
-	/* Every field, in the manager's order, so that new fields show up. */
-	json_object_foreach(task, key, v) {
-		bool ok = put_text(key, stdout);
-
-		fputs(": ", stdout);
-		if (!(get_value_print(v, stdout) && ok)) {
-			fail("out of memory");
-			rc = EXIT_REFUSED;
-			goto out;
-		}
-		putchar('\n');
-	}
-	rc = EXIT_DONE;
-out:
+	if ((rc = task_args_resolve(ctl, a, get_opts, &arg, &task)) ==
+	    EXIT_DONE)
+		rc = ctl_object_show(ctl, task, NULL);
 	json_decref(task);
 	return rc;
 }
-
-/* ---- stop ---- */
 
 static int
 verb_stop(struct ctl *ctl, struct orch_args *a)
 {
 	json_t *task = NULL, *root = NULL;
-	const char *val, *arg = NULL, *id, *name, *status;
+	const char *arg = NULL, *id, *name, *status;
 	char path[64], id8[4 * ID_SHORT + 1];
-	int k, rc;
+	int rc;
 
-	while ((k = orch_args_next(a, stop_opts, &val)) != ORCH_ARGS_END) {
-		if (ctl_opt_common(ctl, k, val))
-			continue;
-		switch (k) {
-		case ORCH_ARGS_ERROR:
-			return ctl_usage(ctl, "%s", a->err);
-		case ORCH_ARGS_DASHDASH:
-			break;
-		case ORCH_ARGS_POSITIONAL:
-			if (arg != NULL)
-				return ctl_usage(ctl, "unexpected argument \"%s\"; "
-				    "give one ID or NAME", val);
-			arg = val;
-			break;
-		case OPT_HELP:
-			verb_help_print(ctl->verb);
-			return EXIT_DONE;
-		default:
-			return ctl_usage(ctl, "unexpected option");
-		}
-	}
-	if (arg == NULL)
-		return ctl_usage(ctl, "missing ID or NAME");
-
-	if ((rc = ctl_task_resolve(ctl, arg, &task)) != EXIT_DONE)
+	if ((rc = task_args_resolve(ctl, a, stop_opts, &arg, &task)) !=
+	    EXIT_DONE)
 		goto out;
 	/* The id goes into the path, so it must be one. */
 	if ((id = jstr(task, "id")) == NULL || !orch_id_valid(id)) {
@@ -1216,19 +1131,16 @@ verb_stop(struct ctl *ctl, struct orch_args *a)
 		goto out;
 	}
 	snprintf(path, sizeof(path), "/tasks/%s", id);
-	if ((rc = ctl_call(ctl, "DELETE", path, NULL, &root)) != EXIT_DONE)
+	if ((rc = ctl_call_expect(ctl, "DELETE", path, JSON_OBJECT,
+	    "a task is not a JSON object", &root)) != EXIT_DONE)
 		goto out;
-	if (!json_is_object(root)) {
-		rc = ctl_unexpected(ctl, "a task is not a JSON object");
-		goto out;
-	}
 	name = jstr(root, "name");
 	status = jstr(root, "status");
 	fputs("Task '", stdout);
-	put_text(name != NULL ? name : arg, stdout);
+	orch_print_text(name != NULL ? name : arg, stdout);
 	printf("' (%s) stop requested; status: ",
-	    text_cut(id, ID_SHORT, id8, sizeof(id8)));
-	put_text(status != NULL ? status : "?", stdout);
+	    orch_print_cut(id, ID_SHORT, id8, sizeof(id8)));
+	orch_print_text(status != NULL ? status : "?", stdout);
 	putchar('\n');
 	rc = EXIT_DONE;
 out:
@@ -1249,122 +1161,69 @@ cpu_text(const json_t *v, char *buf, size_t len)
 	return buf;
 }
 
+/* "%lld" of an integer member, else "?", into buf. */
+static const char *
+int_cell(const json_t *v, char *buf, size_t len)
+{
+	if (json_is_integer(v))
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+	else
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+static void
+node_row_fill(const json_t *node, const json_t *ctx, int64_t now,
+    const char **row, struct row_cells *c)
+{
+	const json_t *am = json_object_get(node, "allocated_memory");
+	const json_t *m = json_object_get(node, "memory");
+	char c1[24], c2[24];
+
+	(void)ctx;
+	snprintf(c->a, sizeof(c->a), "%s/%s",
+	    cpu_text(json_object_get(node, "allocated_cpu"), c1, sizeof(c1)),
+	    cpu_text(json_object_get(node, "cpu"), c2, sizeof(c2)));
+	if (json_is_integer(am) && json_is_integer(m))
+		snprintf(c->b, sizeof(c->b), "%" JSON_INTEGER_FORMAT "/%"
+		    JSON_INTEGER_FORMAT " MB", json_integer_value(am),
+		    json_integer_value(m));
+	else
+		snprintf(c->b, sizeof(c->b), "?");
+	row[0] = jstr(node, "name");
+	row[1] = id_cell(jstr(node, "id"), c->id8, sizeof(c->id8));
+	row[2] = jstr(node, "status");
+	row[3] = json_is_true(json_object_get(node, "drain")) ? "drain"
+	                                                     : "active";
+	row[4] = c->a;
+	row[5] = c->b;
+	row[6] = int_cell(json_object_get(node, "task_count"), c->c,
+	    sizeof(c->c));
+	row[7] = age_cell(jstr(node, "last_heartbeat"), now, c->age,
+	    sizeof(c->age));
+}
+
 static int
-nodes_table_print(const struct ctl *ctl, const json_t *nodes)
+nodes_table_print(struct ctl *ctl, const json_t *nodes)
 {
 	static const char *const head[] = { "NAME", "ID", "STATUS",
 	    "AVAILABILITY", "CPU", "MEMORY", "TASKS", "LAST SEEN" };
-	struct orch_table *t = NULL;
-	const json_t *node;
-	int64_t now = orch_now_ms(), seen;
-	char id8[4 * ID_SHORT + 1], cpu[64], mem[64], tasks[24], age[24];
-	char c1[24], c2[24];
-	size_t i;
-	int rc = EXIT_REFUSED;
 
-	if (orch_table_new(sizeof(head) / sizeof(head[0]), &t) != ORCH_OK ||
-	    orch_table_row_add(t, head) != ORCH_OK)
-		goto nomem;
-	json_array_foreach(nodes, i, node) {
-		const char *id = jstr(node, "id"), *at = jstr(node, "last_heartbeat");
-		const json_t *am = json_object_get(node, "allocated_memory");
-		const json_t *m = json_object_get(node, "memory");
-		const json_t *tc = json_object_get(node, "task_count");
-		const char *row[8];
-
-		if (!json_is_object(node)) {
-			rc = ctl_unexpected(ctl, "a node is not a JSON object");
-			goto out;
-		}
-		snprintf(cpu, sizeof(cpu), "%s/%s",
-		    cpu_text(json_object_get(node, "allocated_cpu"), c1, sizeof(c1)),
-		    cpu_text(json_object_get(node, "cpu"), c2, sizeof(c2)));
-		if (json_is_integer(am) && json_is_integer(m))
-			snprintf(mem, sizeof(mem), "%" JSON_INTEGER_FORMAT "/%"
-			    JSON_INTEGER_FORMAT " MB", json_integer_value(am),
-			    json_integer_value(m));
-		else
-			snprintf(mem, sizeof(mem), "?");
-		if (json_is_integer(tc))
-			snprintf(tasks, sizeof(tasks), "%" JSON_INTEGER_FORMAT,
-			    json_integer_value(tc));
-		else
-			snprintf(tasks, sizeof(tasks), "?");
-		if (at == NULL)
-			snprintf(age, sizeof(age), "-");
-		else if (orch_age_rfc3339_parse(at, &seen) != ORCH_OK)
-			snprintf(age, sizeof(age), "?");
-		else
-			orch_age_format(now - seen, age, sizeof(age));
-		row[0] = jstr(node, "name");
-		row[1] = id != NULL ? text_cut(id, ID_SHORT, id8, sizeof(id8)) : NULL;
-		row[2] = jstr(node, "status");
-		row[3] = json_is_true(json_object_get(node, "drain")) ? "drain"
-		                                                     : "active";
-		row[4] = cpu;
-		row[5] = mem;
-		row[6] = tasks;
-		row[7] = age;
-		if (orch_table_row_add(t, row) != ORCH_OK)
-			goto nomem;
-	}
-	if (orch_table_print(t, stdout) != ORCH_OK) {
-		fail("cannot write the table: %s", strerror(errno));
-		goto out;
-	}
-	rc = EXIT_DONE;
-	goto out;
-nomem:
-	fail("out of memory");
-out:
-	orch_table_free(t);
-	return rc;
+	return ctl_table_print(ctl, head, sizeof(head) / sizeof(head[0]),
+	    nodes, node_row_fill, NULL, "a node is not a JSON object");
 }
 
 static int
 verb_nodes(struct ctl *ctl, struct orch_args *a)
 {
-	json_t *root = NULL;
-	const char *val;
-	int k, rc;
+	struct ctl_pos pos = { .max = 0, .extra = "" };
+	int rc;
 
-	while ((k = orch_args_next(a, get_opts, &val)) != ORCH_ARGS_END) {
-		if (ctl_opt_common(ctl, k, val))
-			continue;
-		switch (k) {
-		case ORCH_ARGS_ERROR:
-			return ctl_usage(ctl, "%s", a->err);
-		case ORCH_ARGS_DASHDASH:
-			break;
-		case ORCH_ARGS_POSITIONAL:
-			return ctl_usage(ctl, "unexpected argument \"%s\"", val);
-		case OPT_HELP:
-			verb_help_print(ctl->verb);
-			return EXIT_DONE;
-		case OPT_OUTPUT:
-			if ((rc = ctl_opt_output(ctl, val)) != EXIT_DONE)
-				return rc;
-			break;
-		default:
-			return ctl_usage(ctl, "unexpected option");
-		}
-	}
-	if ((rc = ctl_call(ctl, "GET", "/nodes", NULL, &root)) != EXIT_DONE)
-		goto out;
-	if (!json_is_array(root)) {
-		rc = ctl_unexpected(ctl, "the node list is not a JSON array");
-		goto out;
-	}
-	if (ctl->json)
-		rc = json_print(root);
-	else if (json_array_size(root) == 0) {
-		puts("No nodes have joined the cluster.");
-		rc = EXIT_DONE;
-	} else
-		rc = nodes_table_print(ctl, root);
-out:
-	json_decref(root);
-	return rc;
+	if ((rc = ctl_args_read(ctl, a, get_opts, &pos)) != EXIT_DONE)
+		return rc;
+	return ctl_list_show(ctl, "/nodes", "the node list is not a JSON array",
+	    "No nodes have joined the cluster.", nodes_table_print);
 }
 
 /* Escapes s for one path segment (RFC 3986: unreserved characters stay).
@@ -1396,100 +1255,75 @@ path_escape(const char *s, char *buf, size_t len)
 	return true;
 }
 
+/*
+ * prefix and then name, escaped, into path of len bytes.  Returns false
+ * when too long.
+ */
+static bool
+path_make(const char *prefix, const char *name, char *path, size_t len)
+{
+	size_t n = strlen(prefix);
+
+	if (len <= n)
+		return false;
+	memcpy(path, prefix, n + 1);
+	return path_escape(name, path + n, len - n);
+}
+
 static int
 verb_node(struct ctl *ctl, struct orch_args *a)
 {
-	json_t *node = NULL, *v;
-	const char *val, *sub = NULL, *arg = NULL, *key;
+	json_t *node = NULL;
+	const char *val, *sub = NULL, *arg = NULL, *name;
 	char path[3 * 1024 + 16];
+	bool drain;
 	int k, rc;
 
-	while ((k = orch_args_next(a, get_opts, &val)) != ORCH_ARGS_END) {
-		if (ctl_opt_common(ctl, k, val))
-			continue;
-		switch (k) {
-		case ORCH_ARGS_ERROR:
-			return ctl_usage(ctl, "%s", a->err);
-		case ORCH_ARGS_DASHDASH:
-			break;
-		case ORCH_ARGS_POSITIONAL:
-			if (sub == NULL) {
-				if (strcmp(val, "get") != 0 &&
-				    strcmp(val, "drain") != 0 &&
-				    strcmp(val, "undrain") != 0)
-					return ctl_usage(ctl, "unknown subcommand "
-					    "\"%s\": want get, drain or undrain",
-					    val);
-				sub = val;
-			} else if (arg == NULL) {
-				arg = val;
-			} else {
-				return ctl_usage(ctl, "unexpected argument \"%s\"; "
-				    "give one ID or NAME", val);
-			}
-			break;
-		case OPT_HELP:
-			verb_help_print(ctl->verb);
-			return EXIT_DONE;
-		case OPT_OUTPUT:
-			if ((rc = ctl_opt_output(ctl, val)) != EXIT_DONE)
-				return rc;
-			break;
-		default:
+	while ((rc = ctl_arg_next(ctl, a, get_opts, NULL, &k, &val)) ==
+	    EXIT_DONE && k != ORCH_ARGS_END) {
+		if (k != ORCH_ARGS_POSITIONAL)
 			return ctl_usage(ctl, "unexpected option");
+		if (sub == NULL) {
+			if (strcmp(val, "get") != 0 &&
+			    strcmp(val, "drain") != 0 &&
+			    strcmp(val, "undrain") != 0)
+				return ctl_usage(ctl, "unknown subcommand "
+				    "\"%s\": want get, drain or undrain", val);
+			sub = val;
+		} else if (arg == NULL) {
+			arg = val;
+		} else {
+			return ctl_usage(ctl, "unexpected argument \"%s\"; "
+			    "give one ID or NAME", val);
 		}
 	}
+	if (rc != EXIT_DONE)
+		return rc;
 	if (sub == NULL)
 		return ctl_usage(ctl, "missing subcommand: get, drain or undrain");
 	if (arg == NULL || arg[0] == '\0')
 		return ctl_usage(ctl, "missing ID or NAME");
-	memcpy(path, "/nodes/", sizeof("/nodes/"));
-	if (!path_escape(arg, path + strlen(path),
-	        sizeof(path) - strlen(path) - sizeof("/drain")))
+	/* Room is left for "/drain". */
+	if (!path_make("/nodes/", arg, path, sizeof(path) - sizeof("/drain")))
 		return ctl_usage(ctl, "the node name is too long");
-	if (strcmp(sub, "get") != 0) {
-		bool drain = strcmp(sub, "drain") == 0;
-		const char *name;
-
-		snprintf(path + strlen(path), sizeof(path) - strlen(path),
-		    "/drain");
-		if ((rc = ctl_call(ctl, "PUT", path, drain ?
-		    "{\"drain\":true}" : "{\"drain\":false}", &node)) !=
-		    EXIT_DONE)
-			goto out;
-		name = jstr(node, "name");
-		fputs("Node '", stdout);
-		put_text(name != NULL ? name : arg, stdout);
-		puts(drain ? "' drained: no new tasks go there, and its "
-		    "service replicas move to other nodes." :
-		    "' undrained: it takes new tasks again.");
-		rc = EXIT_DONE;
+	if (strcmp(sub, "get") == 0) {
+		if ((rc = ctl_call_expect(ctl, "GET", path, JSON_OBJECT,
+		    "a node is not a JSON object", &node)) == EXIT_DONE)
+			rc = ctl_object_show(ctl, node, NULL);
 		goto out;
 	}
 
-	if ((rc = ctl_call(ctl, "GET", path, NULL, &node)) != EXIT_DONE)
+	drain = strcmp(sub, "drain") == 0;
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/drain");
+	if ((rc = ctl_call(ctl, "PUT", path, drain ? "{\"drain\":true}" :
+	    "{\"drain\":false}", &node)) != EXIT_DONE)
 		goto out;
-	if (!json_is_object(node)) {
-		rc = ctl_unexpected(ctl, "a node is not a JSON object");
-		goto out;
-	}
-	if (ctl->json) {
-		rc = json_print(node);
-		goto out;
-	}
-	/* Every field, in the manager's order, as get does for a task. */
-	json_object_foreach(node, key, v) {
-		bool ok = put_text(key, stdout);
-
-		fputs(": ", stdout);
-		if (!(get_value_print(v, stdout) && ok)) {
-			fail("out of memory");
-			rc = EXIT_REFUSED;
-			goto out;
-		}
-		putchar('\n');
-	}
-	rc = EXIT_DONE;
+	name = jstr(node, "name");
+	fputs("Node '", stdout);
+	orch_print_text(name != NULL ? name : arg, stdout);
+	puts(drain ? "' drained: no new tasks go there, and its service "
+	    "replicas move to other nodes." :
+	    "' undrained: it takes new tasks again.");
 out:
 	json_decref(node);
 	return rc;
@@ -1504,187 +1338,97 @@ static const struct orch_args_opt service_opts[] = {
 	{ NULL, 0, false, 0 },
 };
 
-/* "/services/<name, escaped>" into path.  Returns false when too long. */
-static bool
-service_path(const char *name, char *path, size_t len)
+static void
+service_row_fill(const json_t *svc, const json_t *ctx, int64_t now,
+    const char **row, struct row_cells *c)
 {
-	size_t n = strlen("/services/");
+	const json_t *want = json_object_get(svc, "replicas");
+	const json_t *run = json_object_get(svc, "running");
 
-	if (len <= n)
-		return false;
-	memcpy(path, "/services/", n + 1);
-	return path_escape(name, path + n, len - n);
+	(void)ctx;
+	if (json_is_integer(want) && json_is_integer(run))
+		snprintf(c->a, sizeof(c->a), "%" JSON_INTEGER_FORMAT "/%"
+		    JSON_INTEGER_FORMAT, json_integer_value(run),
+		    json_integer_value(want));
+	else
+		snprintf(c->a, sizeof(c->a), "?");
+	row[0] = jstr(svc, "name");
+	row[1] = id_cell(jstr(svc, "id"), c->id8, sizeof(c->id8));
+	row[2] = jstr(svc, "image");
+	row[3] = c->a;
+	row[4] = jstr(svc, "placement");
+	row[5] = jstr(svc, "restart");
+	row[6] = age_cell(jstr(svc, "created_at"), now, c->age,
+	    sizeof(c->age));
 }
 
 static int
-services_table_print(const struct ctl *ctl, const json_t *svcs)
+services_table_print(struct ctl *ctl, const json_t *svcs)
 {
 	static const char *const head[] = { "NAME", "ID", "IMAGE", "REPLICAS",
 	    "PLACEMENT", "RESTART", "AGE" };
-	struct orch_table *t = NULL;
-	const json_t *svc;
-	int64_t now = orch_now_ms(), created;
-	char id8[4 * ID_SHORT + 1], reps[48], age[24];
-	size_t i;
-	int rc = EXIT_REFUSED;
 
-	if (orch_table_new(sizeof(head) / sizeof(head[0]), &t) != ORCH_OK ||
-	    orch_table_row_add(t, head) != ORCH_OK)
-		goto nomem;
-	json_array_foreach(svcs, i, svc) {
-		const char *id = jstr(svc, "id"), *at = jstr(svc, "created_at");
-		const json_t *want = json_object_get(svc, "replicas");
-		const json_t *run = json_object_get(svc, "running");
-		const char *row[7];
-
-		if (!json_is_object(svc)) {
-			rc = ctl_unexpected(ctl, "a service is not a JSON object");
-			goto out;
-		}
-		if (json_is_integer(want) && json_is_integer(run))
-			snprintf(reps, sizeof(reps), "%" JSON_INTEGER_FORMAT "/%"
-			    JSON_INTEGER_FORMAT, json_integer_value(run),
-			    json_integer_value(want));
-		else
-			snprintf(reps, sizeof(reps), "?");
-		if (at == NULL)
-			snprintf(age, sizeof(age), "-");
-		else if (orch_age_rfc3339_parse(at, &created) != ORCH_OK)
-			snprintf(age, sizeof(age), "?");
-		else
-			orch_age_format(now - created, age, sizeof(age));
-		row[0] = jstr(svc, "name");
-		row[1] = id != NULL ? text_cut(id, ID_SHORT, id8, sizeof(id8)) : NULL;
-		row[2] = jstr(svc, "image");
-		row[3] = reps;
-		row[4] = jstr(svc, "placement");
-		row[5] = jstr(svc, "restart");
-		row[6] = age;
-		if (orch_table_row_add(t, row) != ORCH_OK)
-			goto nomem;
-	}
-	if (orch_table_print(t, stdout) != ORCH_OK) {
-		fail("cannot write the table: %s", strerror(errno));
-		goto out;
-	}
-	rc = EXIT_DONE;
-	goto out;
-nomem:
-	fail("out of memory");
-out:
-	orch_table_free(t);
-	return rc;
+	return ctl_table_print(ctl, head, sizeof(head) / sizeof(head[0]),
+	    svcs, service_row_fill, NULL, "a service is not a JSON object");
 }
 
-/* service ls, get and rm: the options and at most one NAME. */
+/*
+ * service get and rm: the options and one NAME, made into
+ * "/services/<NAME>" in path.  Returns an exit code.
+ */
 static int
-service_args(struct ctl *ctl, struct orch_args *a, bool want_name,
-    const char **name /* OUT */)
+service_args(struct ctl *ctl, struct orch_args *a, const char **name,
+    char *path, size_t len)
 {
-	const char *val;
-	int k, rc;
+	struct ctl_pos pos = { .max = 1, .extra = "" };
+	int rc;
 
-	*name = NULL;
-	while ((k = orch_args_next(a, service_opts, &val)) != ORCH_ARGS_END) {
-		if (ctl_opt_common(ctl, k, val))
-			continue;
-		switch (k) {
-		case ORCH_ARGS_ERROR:
-			return ctl_usage(ctl, "%s", a->err);
-		case ORCH_ARGS_DASHDASH:
-			break;
-		case ORCH_ARGS_POSITIONAL:
-			if (!want_name || *name != NULL)
-				return ctl_usage(ctl, "unexpected argument "
-				    "\"%s\"", val);
-			*name = val;
-			break;
-		case OPT_HELP:
-			verb_help_print(ctl->verb);
-			return -1;
-		case OPT_OUTPUT:
-			if ((rc = ctl_opt_output(ctl, val)) != EXIT_DONE)
-				return rc;
-			break;
-		default:
-			return ctl_usage(ctl, "unexpected option");
-		}
-	}
-	if (want_name && (*name == NULL || (*name)[0] == '\0'))
+	if ((rc = ctl_args_read(ctl, a, service_opts, &pos)) != EXIT_DONE)
+		return rc;
+	if (pos.n == 0 || pos.val[0][0] == '\0')
 		return ctl_usage(ctl, "missing NAME");
+	*name = pos.val[0];
+	if (!path_make("/services/", *name, path, len))
+		return ctl_usage(ctl, "the service name is too long");
 	return EXIT_DONE;
 }
 
 static int
 service_ls(struct ctl *ctl, struct orch_args *a)
 {
-	json_t *root = NULL;
-	const char *name;
+	struct ctl_pos pos = { .max = 0, .extra = "" };
 	int rc;
 
-	if ((rc = service_args(ctl, a, false, &name)) != EXIT_DONE)
-		return rc < 0 ? EXIT_DONE : rc;
-	if ((rc = ctl_call(ctl, "GET", "/services", NULL, &root)) != EXIT_DONE)
-		goto out;
-	if (!json_is_array(root)) {
-		rc = ctl_unexpected(ctl, "the service list is not a JSON array");
-		goto out;
-	}
-	if (ctl->json)
-		rc = json_print(root);
-	else if (json_array_size(root) == 0) {
-		puts("No services.");
-		rc = EXIT_DONE;
-	} else
-		rc = services_table_print(ctl, root);
-out:
-	json_decref(root);
-	return rc;
+	if ((rc = ctl_args_read(ctl, a, service_opts, &pos)) != EXIT_DONE)
+		return rc;
+	return ctl_list_show(ctl, "/services",
+	    "the service list is not a JSON array", "No services.",
+	    services_table_print);
 }
 
 static int
 service_get(struct ctl *ctl, struct orch_args *a)
 {
-	json_t *svc = NULL, *v, *tasks;
-	const char *name, *key;
+	json_t *svc = NULL, *tasks;
+	const char *name;
 	char path[256];
 	int rc;
 
-	if ((rc = service_args(ctl, a, true, &name)) != EXIT_DONE)
-		return rc < 0 ? EXIT_DONE : rc;
-	if (!service_path(name, path, sizeof(path)))
-		return ctl_usage(ctl, "the service name is too long");
-	if ((rc = ctl_call(ctl, "GET", path, NULL, &svc)) != EXIT_DONE)
+	if ((rc = service_args(ctl, a, &name, path, sizeof(path))) !=
+	    EXIT_DONE)
+		return rc;
+	if ((rc = ctl_call_expect(ctl, "GET", path, JSON_OBJECT,
+	    "a service is not a JSON object", &svc)) != EXIT_DONE)
 		goto out;
-	if (!json_is_object(svc)) {
-		rc = ctl_unexpected(ctl, "a service is not a JSON object");
+	/* The tasks as a table, after the other fields; JSON has them all. */
+	if ((rc = ctl_object_show(ctl, svc, ctl->json ? NULL : "tasks")) !=
+	    EXIT_DONE || ctl->json)
 		goto out;
-	}
-	if (ctl->json) {
-		rc = json_print(svc);
-		goto out;
-	}
-	json_object_foreach(svc, key, v) {
-		bool ok;
-
-		if (strcmp(key, "tasks") == 0)
-			continue;
-		ok = put_text(key, stdout);
-		fputs(": ", stdout);
-		if (!(get_value_print(v, stdout) && ok)) {
-			fail("out of memory");
-			rc = EXIT_REFUSED;
-			goto out;
-		}
-		putchar('\n');
-	}
 	tasks = json_object_get(svc, "tasks");
 	if (json_is_array(tasks) && json_array_size(tasks) > 0) {
 		putchar('\n');
 		rc = list_table_print(ctl, tasks);
-		goto out;
 	}
-	rc = EXIT_DONE;
 out:
 	json_decref(svc);
 	return rc;
@@ -1696,19 +1440,18 @@ service_rm(struct ctl *ctl, struct orch_args *a)
 	json_t *svc = NULL;
 	const char *name;
 	char path[256];
+	size_t n;
 	int rc;
 
-	if ((rc = service_args(ctl, a, true, &name)) != EXIT_DONE)
-		return rc < 0 ? EXIT_DONE : rc;
-	if (!service_path(name, path, sizeof(path)))
-		return ctl_usage(ctl, "the service name is too long");
+	if ((rc = service_args(ctl, a, &name, path, sizeof(path))) !=
+	    EXIT_DONE)
+		return rc;
 	if ((rc = ctl_call(ctl, "DELETE", path, NULL, &svc)) != EXIT_DONE)
 		goto out;
+	n = json_array_size(json_object_get(svc, "tasks"));
 	fputs("Service '", stdout);
-	put_text(name, stdout);
-	printf("' removed with its %zu task%s.\n",
-	    json_array_size(json_object_get(svc, "tasks")),
-	    json_array_size(json_object_get(svc, "tasks")) == 1 ? "" : "s");
+	orch_print_text(name, stdout);
+	printf("' removed with its %zu task%s.\n", n, n == 1 ? "" : "s");
 out:
 	json_decref(svc);
 	return rc;
@@ -1744,45 +1487,27 @@ static int
 verb_scale(struct ctl *ctl, struct orch_args *a)
 {
 	json_t *svc = NULL;
-	const char *val, *pos[2] = { NULL, NULL };
+	struct ctl_pos pos = { .max = 2, .extra = "" };
 	char path[256], body[64];
 	long long n;
-	int npos = 0, k, rc;
+	int rc;
 
-	while ((k = orch_args_next(a, stop_opts, &val)) != ORCH_ARGS_END) {
-		if (ctl_opt_common(ctl, k, val))
-			continue;
-		switch (k) {
-		case ORCH_ARGS_ERROR:
-			return ctl_usage(ctl, "%s", a->err);
-		case ORCH_ARGS_DASHDASH:
-			break;
-		case ORCH_ARGS_POSITIONAL:
-			if (npos == 2)
-				return ctl_usage(ctl, "unexpected argument "
-				    "\"%s\"", val);
-			pos[npos++] = val;
-			break;
-		case OPT_HELP:
-			verb_help_print(ctl->verb);
-			return EXIT_DONE;
-		default:
-			return ctl_usage(ctl, "unexpected option");
-		}
-	}
-	if (npos < 2)
-		return ctl_usage(ctl, npos == 0 ? "missing NAME and N" :
+	if ((rc = ctl_args_read(ctl, a, stop_opts, &pos)) != EXIT_DONE)
+		return rc;
+	if (pos.n < 2)
+		return ctl_usage(ctl, pos.n == 0 ? "missing NAME and N" :
 		    "missing N");
-	if (!parse_replicas(pos[1], &n))
+	if (!parse_replicas(pos.val[1], &n))
 		return ctl_usage(ctl, "N must be a whole number, 0 or more, "
-		    "not \"%s\"", pos[1]);
-	if (pos[0][0] == '\0' || !service_path(pos[0], path, sizeof(path)))
+		    "not \"%s\"", pos.val[1]);
+	if (pos.val[0][0] == '\0' ||
+	    !path_make("/services/", pos.val[0], path, sizeof(path)))
 		return ctl_usage(ctl, "bad service NAME");
 	snprintf(body, sizeof(body), "{\"replicas\":%lld}", n);
 	if ((rc = ctl_call(ctl, "PUT", path, body, &svc)) != EXIT_DONE)
 		goto out;
 	fputs("Service '", stdout);
-	put_text(pos[0], stdout);
+	orch_print_text(pos.val[0], stdout);
 	printf("' scaled to %lld replica%s.\n", n, n == 1 ? "" : "s");
 out:
 	json_decref(svc);
@@ -1950,27 +1675,19 @@ verb_help(struct ctl *ctl, struct orch_args *a)
 {
 	const struct verb *v = NULL;
 	const char *val;
-	int k;
+	int k, rc;
 
-	while ((k = orch_args_next(a, help_opts, &val)) != ORCH_ARGS_END) {
-		switch (k) {
-		case ORCH_ARGS_ERROR:
-			return ctl_usage(ctl, "%s", a->err);
-		case ORCH_ARGS_DASHDASH:
-			break;
-		case ORCH_ARGS_POSITIONAL:
-			if (v != NULL)
-				return ctl_usage(ctl, "unexpected argument \"%s\"", val);
-			if ((v = verb_find(val)) == NULL)
-				return ctl_usage(ctl, "unknown command \"%s\"", val);
-			break;
-		case OPT_HELP:
-			verb_help_print(ctl->verb);
-			return EXIT_DONE;
-		default:
+	while ((rc = ctl_arg_next(ctl, a, help_opts, NULL, &k, &val)) ==
+	    EXIT_DONE && k != ORCH_ARGS_END) {
+		if (k != ORCH_ARGS_POSITIONAL)
 			return ctl_usage(ctl, "unexpected option");
-		}
+		if (v != NULL)
+			return ctl_usage(ctl, "unexpected argument \"%s\"", val);
+		if ((v = verb_find(val)) == NULL)
+			return ctl_usage(ctl, "unknown command \"%s\"", val);
 	}
+	if (rc != EXIT_DONE)
+		return rc;
 	if (v != NULL)
 		verb_help_print(v);
 	else
@@ -2031,7 +1748,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	curl_up = true;
-	rc = ctl.verb->run(&ctl, &a);
+	if ((rc = ctl.verb->run(&ctl, &a)) == CTL_HELPED)
+		rc = EXIT_DONE;
 out:
 	orch_client_free(ctl.client);
 	if (curl_up)

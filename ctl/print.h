@@ -1,0 +1,38 @@
+/*
+ * print: what orchctl shows of the manager's JSON to a person.
+ *
+ * Text that comes from the manager goes through orch_table_text_escape(),
+ * so that it cannot drive the terminal.
+ */
+#ifndef ORCH_CTL_PRINT_H
+#define ORCH_CTL_PRINT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Prints s escaped.  Returns false when out of memory. */
+bool orch_print_text(const char *s, FILE *fp);
+
+/*
+ * Copies the first n characters (not bytes) of s into buf, of len bytes.
+ * Returns buf.
+ */
+const char *orch_print_cut(const char *s, size_t n, char *buf, size_t len);
+
+/*
+ * Prints one value for a person: null as "-", an array of strings as shell
+ * words (a command), an object as K=V words (env), any other nesting as
+ * compact JSON.  Returns false when out of memory.
+ */
+bool orch_print_value(const json_t *v, FILE *fp);
+
+/*
+ * Prints every member of object o as "key: value" lines, in the manager's
+ * order so that new fields show up, except the member skip (may be NULL).
+ * Returns false when out of memory.
+ */
+bool orch_print_fields(const json_t *o, const char *skip, FILE *fp);
+
+#endif
