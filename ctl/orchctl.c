@@ -1438,7 +1438,7 @@ static int
 service_rm(struct ctl *ctl, struct orch_args *a)
 {
 	json_t *svc = NULL;
-	const char *name;
+	const char *name = NULL;
 	char path[256];
 	size_t n;
 	int rc;

@@ -21,8 +21,10 @@
 
 #include "clock.h"
 #include "docker_client.h"
+#include "docker_util.h"
 #include "error.h"
 #include "harness.h"
+#include "http_json.h"
 #include "manager_proc.h"
 #include "task.h"
 
@@ -53,163 +55,6 @@ static struct orch_docker_client *peek;
 
 /* ---- the daemon, seen directly ---- */
 
-static char *
-escape(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = malloc(strlen(s) * 3 + 1), *o = out;
-
-	ASSERT(out != NULL);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_') {
-			*o++ = (char)c;
-		} else {
-			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-static json_t *
-peek_get(const char *path)
-{
-	struct orch_docker_answer ans;
-	char e[512];
-	json_t *j = NULL;
-
-	if (orch_docker_client_call(peek, "GET", path, NULL, 30, &ans, e,
-	    sizeof(e)) != ORCH_OK)
-		h_fail(__FILE__, __LINE__, "%s", e);
-	if (ans.status == 200 && ans.body != NULL)
-		j = json_loadb(ans.body, ans.len, 0, NULL);
-	orch_docker_answer_free(&ans);
-	return j;
-}
-
-/* Containers (all states) carrying every label given ("k=v" or "k"). */
-static json_t *
-peek_by_labels(const char *l1, const char *l2)
-{
-	char path[2048];
-	char *esc;
-	json_t *f = json_pack("{s:[s]}", "label", l1), *j;
-	char *fs;
-
-	ASSERT(f != NULL);
-	if (l2 != NULL)
-		json_array_append_new(json_object_get(f, "label"),
-		    json_string(l2));
-	fs = json_dumps(f, JSON_COMPACT);
-	esc = escape(fs);
-	snprintf(path, sizeof(path), "/containers/json?all=true&filters=%s",
-	    esc);
-	free(esc);
-	free(fs);
-	json_decref(f);
-	j = peek_get(path);
-	ASSERT(json_is_array(j));
-	return j;
-}
-
-/* The containers of task id on our node. */
-static json_t *
-containers_of(const char *id)
-{
-	char l1[128], l2[128];
-
-	snprintf(l1, sizeof(l1), "orch.task=%s", id);
-	snprintf(l2, sizeof(l2), "orch.node=%s", node);
-	return peek_by_labels(l1, l2);
-}
-
-static size_t
-count_of(const char *id)
-{
-	json_t *j = containers_of(id);
-	size_t n = json_array_size(j);
-
-	json_decref(j);
-	return n;
-}
-
-/* Every container of any task of id, whatever its node. */
-static size_t
-count_any_node(const char *id)
-{
-	char l1[128];
-	json_t *j;
-	size_t n;
-
-	snprintf(l1, sizeof(l1), "orch.task=%s", id);
-	j = peek_by_labels(l1, NULL);
-	n = json_array_size(j);
-	json_decref(j);
-	return n;
-}
-
-static json_t *
-peek_inspect(const char *cid)
-{
-	char path[256];
-	json_t *j;
-
-	snprintf(path, sizeof(path), "/containers/%s/json", cid);
-	j = peek_get(path);
-	ASSERT(json_is_object(j));
-	return j;
-}
-
-static void
-peek_remove(const char *id)
-{
-	struct orch_docker_answer ans;
-	char path[256], e[512];
-
-	snprintf(path, sizeof(path), "/containers/%s?force=true&v=true", id);
-	if (orch_docker_client_call(peek, "DELETE", path, NULL, 60, &ans, e,
-	    sizeof(e)) != ORCH_OK)
-		fprintf(stderr, "cleanup: %s\n", e);
-	orch_docker_answer_free(&ans);
-}
-
-/* Removes the containers of this run's agents, and of earlier runs whose
- * process is gone. */
-static void
-cleanup_containers(void)
-{
-	json_t *all, *c;
-	size_t i;
-
-	if (peek == NULL)
-		return;
-	all = peek_by_labels("orch.node", NULL);
-	json_array_foreach(all, i, c) {
-		const char *n = json_string_value(json_object_get(
-		    json_object_get(c, "Labels"), "orch.node"));
-		const char *id = json_string_value(json_object_get(c, "Id"));
-		char *end;
-		long pid;
-
-		if (n == NULL || id == NULL ||
-		    strncmp(n, NODE_PREFIX, strlen(NODE_PREFIX)) != 0)
-			continue;
-		pid = strtol(n + strlen(NODE_PREFIX), &end, 10);
-		if (end == n + strlen(NODE_PREFIX) || *end != '-')
-			continue;
-		if (pid == (long)getpid() ||
-		    (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
-			peek_remove(id);
-	}
-	json_decref(all);
-}
-
 static void
 tail_file(const char *what, const char *path, int lines)
 {
@@ -236,7 +81,7 @@ at_exit(void)
 		tail_file("second agent log", b_log, 40);
 		tail_file("manager log", m.log, 40);
 	}
-	cleanup_containers();
+	du_cleanup(peek, NODE_PREFIX);
 	orch_docker_client_free(peek);
 	peek = NULL;
 	mgr_destroy(&m);
@@ -248,26 +93,11 @@ at_exit(void)
 
 /* ---- the manager's HTTP API ---- */
 
+/* The manager's HTTP API (http_json.h), on this test's manager. */
 static json_t *
 call(const char *method, const char *path, const char *body, int want)
 {
-	char *resp = NULL;
-	int st = h_http(m.http_port, method, path, body, &resp);
-	json_t *j;
-
-	if (st != want)
-		h_fail(__FILE__, __LINE__, "%s %s: %d, want %d: %s", method,
-		    path, st, want, resp != NULL ? resp : "");
-	j = json_loads(resp != NULL ? resp : "", 0, NULL);
-	free(resp);
-	ASSERT(j != NULL);
-	return j;
-}
-
-static const char *
-jstr(json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
+	return hj_call(m.http_port, method, path, body, want);
 }
 
 /* Submits a task; returns its id (malloc'd). */
@@ -282,19 +112,10 @@ submit(const char *name, const char *cmd_json, const char *extra)
 	    "\"command\":%s%s}", name, IMAGE, cmd_json, extra != NULL ? extra :
 	    "");
 	t = call("POST", "/tasks", body, 201);
-	id = strdup(jstr(t, "id"));
+	id = strdup(hj_str(t, "id"));
 	ASSERT(id != NULL);
 	json_decref(t);
 	return id;
-}
-
-static json_t *
-task_get(const char *id)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "/tasks/%s", id);
-	return call("GET", path, NULL, 200);
 }
 
 struct status_want {
@@ -306,8 +127,8 @@ static bool
 status_is(void *arg)
 {
 	struct status_want *w = arg;
-	json_t *t = task_get(w->id);
-	const char *s = jstr(t, "status");
+	json_t *t = hj_task(m.http_port, w->id);
+	const char *s = hj_str(t, "status");
 	bool ok = s != NULL && strcmp(s, w->status) == 0;
 
 	json_decref(t);
@@ -324,14 +145,14 @@ wait_status(const char *id, const char *status, int timeout_ms)
 	char *dump;
 
 	if (!h_wait_until(status_is, &w, timeout_ms)) {
-		t = task_get(id);
+		t = hj_task(m.http_port, id);
 		dump = json_dumps(t, JSON_COMPACT);
 		h_fail(__FILE__, __LINE__,
 		    "task %s did not become %s in %d ms: "
 		    "%s",
 		    id, status, timeout_ms, dump);
 	}
-	return task_get(id);
+	return hj_task(m.http_port, id);
 }
 
 static void
@@ -390,8 +211,8 @@ node_ready(void *arg)
 	    (const char *)arg : node);
 	if (h_http(m.http_port, "GET", path, NULL, &resp) == 200 &&
 	    (n = json_loads(resp, 0, NULL)) != NULL) {
-		ok = jstr(n, "status") != NULL &&
-		    strcmp(jstr(n, "status"), "Ready") == 0;
+		ok = hj_str(n, "status") != NULL &&
+		    strcmp(hj_str(n, "status"), "Ready") == 0;
 		json_decref(n);
 	}
 	free(resp);
@@ -422,7 +243,7 @@ count_is(void *arg)
 {
 	struct count_want *w = arg;
 
-	return count_of(w->id) == w->n;
+	return du_task_count(peek, w->id, node) == w->n;
 }
 
 static void
@@ -432,34 +253,21 @@ wait_count(const char *id, size_t n)
 
 	if (!h_wait_until(count_is, &w, WAIT_MS))
 		h_fail(__FILE__, __LINE__,
-		    "task %s has %zu containers, want %zu", id, count_of(id),
-		    n);
-}
-
-static bool
-env_has(json_t *env, const char *kv)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(env, i, v) {
-		if (json_is_string(v) && strcmp(json_string_value(v), kv) == 0)
-			return true;
-	}
-	return false;
+		    "task %s has %zu containers, want %zu", id,
+		    du_task_count(peek, id, node), n);
 }
 
 /* The one container of task id (which must have exactly one). */
 static json_t *
 the_container(const char *id)
 {
-	json_t *list = containers_of(id), *c;
+	json_t *list = du_task_containers(peek, id, node), *c;
 	const char *cid;
 
 	ASSERT_INT_EQ(json_array_size(list), 1);
-	cid = jstr(json_array_get(list, 0), "Id");
+	cid = hj_str(json_array_get(list, 0), "Id");
 	ASSERT(cid != NULL);
-	c = peek_inspect(cid);
+	c = du_inspect(peek, cid);
 	json_decref(list);
 	return c;
 }
@@ -550,18 +358,18 @@ test_registers(void)
 		h_fail(__FILE__, __LINE__, "node %s never became Ready", node);
 	snprintf(path, sizeof(path), "/nodes/%s", node);
 	n = call("GET", path, NULL, 200);
-	ASSERT_STR_EQ(jstr(n, "name"), node);
-	ASSERT(jstr(n, "id") != NULL);
-	ASSERT(jstr(n, "address") != NULL);
+	ASSERT_STR_EQ(hj_str(n, "name"), node);
+	ASSERT(hj_str(n, "id") != NULL);
+	ASSERT(hj_str(n, "address") != NULL);
 	ASSERT(json_number_value(json_object_get(n, "cpu")) == 64.0);
 	ASSERT_INT_EQ(json_integer_value(json_object_get(n, "memory")), 65536);
 	labels = json_object_get(n, "labels");
-	ASSERT_STR_EQ(jstr(labels, "zone"), "e2e");
-	ASSERT_STR_EQ(jstr(labels, "disk"), "ssd");
+	ASSERT_STR_EQ(hj_str(labels, "zone"), "e2e");
+	ASSERT_STR_EQ(hj_str(labels, "disk"), "ssd");
 	drivers = json_object_get(n, "drivers");
 	ASSERT_INT_EQ(json_array_size(drivers), 1);
 	ASSERT_STR_EQ(json_string_value(json_array_get(drivers, 0)), "docker");
-	ASSERT_STR_CONTAINS(jstr(n, "version"), ".");
+	ASSERT_STR_CONTAINS(hj_str(n, "version"), ".");
 	json_decref(n);
 }
 
@@ -583,7 +391,7 @@ beats_counted(void *arg)
 	snprintf(path, sizeof(path), "/nodes/%s", node);
 	if (h_http(m.http_port, "GET", path, NULL, &resp) == 200 &&
 	    (n = json_loads(resp, 0, NULL)) != NULL) {
-		hb = jstr(n, "last_heartbeat");
+		hb = hj_str(n, "last_heartbeat");
 		if (hb != NULL && strcmp(hb, b->last) != 0) {
 			snprintf(b->last, sizeof(b->last), "%s", hb);
 			b->n++;
@@ -607,24 +415,24 @@ test_sleep_runs(void)
 	    ",\"env\":{\"GREETING\":\"hello world\",\"A\":\"1\"},"
 	    "\"memory\":64,\"cpu\":0.25");
 	t = wait_status(sleeper, "Running", WAIT_MS);
-	ASSERT(jstr(t, "node_id") != NULL);
-	ASSERT(jstr(t, "container_id") != NULL);
-	ASSERT(jstr(t, "started_at") != NULL);
+	ASSERT(hj_str(t, "node_id") != NULL);
+	ASSERT(hj_str(t, "container_id") != NULL);
+	ASSERT(hj_str(t, "started_at") != NULL);
 	snprintf(sleeper_cid, sizeof(sleeper_cid), "%s",
-	    jstr(t, "container_id"));
+	    hj_str(t, "container_id"));
 
 	/* Exactly one container, the one reported, with the task's labels,
 	 * env and limits. */
 	c = the_container(sleeper);
-	ASSERT_STR_EQ(jstr(c, "Id"), sleeper_cid);
+	ASSERT_STR_EQ(hj_str(c, "Id"), sleeper_cid);
 	ASSERT(json_is_true(json_object_get(json_object_get(c, "State"),
 	    "Running")));
 	labels = json_object_get(json_object_get(c, "Config"), "Labels");
-	ASSERT_STR_EQ(jstr(labels, "orch.task"), sleeper);
-	ASSERT_STR_EQ(jstr(labels, "orch.node"), node);
+	ASSERT_STR_EQ(hj_str(labels, "orch.task"), sleeper);
+	ASSERT_STR_EQ(hj_str(labels, "orch.node"), node);
 	env = json_object_get(json_object_get(c, "Config"), "Env");
-	ASSERT(env_has(env, "GREETING=hello world"));
-	ASSERT(env_has(env, "A=1"));
+	ASSERT(du_env_has(env, "GREETING=hello world"));
+	ASSERT(du_env_has(env, "A=1"));
 	hc = json_object_get(c, "HostConfig");
 	ASSERT_INT_EQ(json_integer_value(json_object_get(hc, "Memory")),
 	    64LL * 1024 * 1024);
@@ -647,7 +455,7 @@ test_sleep_runs(void)
 		snprintf(needle, sizeof(needle), "task %s: reported Running",
 		    sleeper);
 		ASSERT_INT_EQ(log_count(needle), 1);
-		ASSERT_INT_EQ(count_of(sleeper), 1);
+		ASSERT_INT_EQ(du_task_count(peek, sleeper, node), 1);
 	}
 }
 
@@ -660,15 +468,15 @@ test_exit_codes(void)
 
 	t = wait_status(f, "Failed", WAIT_MS);
 	ASSERT_INT_EQ(json_integer_value(json_object_get(t, "exit_code")), 3);
-	ASSERT_STR_CONTAINS(jstr(t, "error"), "exited with code 3");
-	ASSERT(jstr(t, "finished_at") != NULL);
+	ASSERT_STR_CONTAINS(hj_str(t, "error"), "exited with code 3");
+	ASSERT(hj_str(t, "finished_at") != NULL);
 	json_decref(t);
 
 	t = wait_status(ok, "Completed", WAIT_MS);
 	ASSERT(json_is_integer(json_object_get(t, "exit_code")));
 	ASSERT_INT_EQ(json_integer_value(json_object_get(t, "exit_code")), 0);
 	ASSERT(json_is_null(json_object_get(t, "error")));
-	ASSERT(jstr(t, "finished_at") != NULL);
+	ASSERT(hj_str(t, "finished_at") != NULL);
 	json_decref(t);
 
 	/* Once the manager knows, the finished containers go. */
@@ -688,13 +496,13 @@ test_missing_image(void)
 	snprintf(body, sizeof(body), "{\"name\":\"nope\",\"image\":"
 	    "\"orch-test/nope:1\"}");
 	t = call("POST", "/tasks", body, 201);
-	id = strdup(jstr(t, "id"));
+	id = strdup(hj_str(t, "id"));
 	json_decref(t);
 	t = wait_status(id, "Failed", 60000);
-	ASSERT_STR_CONTAINS(jstr(t, "error"), "orch-test/nope:1");
+	ASSERT_STR_CONTAINS(hj_str(t, "error"), "orch-test/nope:1");
 	ASSERT(json_is_null(json_object_get(t, "exit_code")));
 	json_decref(t);
-	ASSERT_INT_EQ(count_any_node(id), 0);
+	ASSERT_INT_EQ(du_task_count(peek, id, NULL), 0);
 	free(id);
 }
 
@@ -762,10 +570,10 @@ test_agent_restart(void)
 
 	/* The agent dies; its containers do not. */
 	agent_stop(SIGKILL);
-	ASSERT_INT_EQ(count_of(sleeper), 1);
+	ASSERT_INT_EQ(du_task_count(peek, sleeper, node), 1);
 	/* A stop requested meanwhile waits for the next agent. */
 	task_stop(doomed);
-	ASSERT_INT_EQ(count_of(doomed), 1);
+	ASSERT_INT_EQ(du_task_count(peek, doomed, node), 1);
 
 	/* quick ends while no agent watches. */
 	if (!h_wait_until(container_ended, quick, WAIT_MS))
@@ -775,21 +583,21 @@ test_agent_restart(void)
 	agent_start();
 	t = wait_status(quick, "Failed", WAIT_MS);
 	ASSERT_INT_EQ(json_integer_value(json_object_get(t, "exit_code")), 7);
-	ASSERT_STR_CONTAINS(jstr(t, "error"), "exited with code 7");
+	ASSERT_STR_CONTAINS(hj_str(t, "error"), "exited with code 7");
 	json_decref(t);
 	wait_count(quick, 0);
 	json_decref(wait_status(doomed, "Stopped", WAIT_MS));
 	wait_count(doomed, 0);
 
 	/* The sleeper was adopted, not started again. */
-	t = task_get(sleeper);
-	ASSERT_STR_EQ(jstr(t, "status"), "Running");
-	ASSERT_STR_EQ(jstr(t, "container_id"), sleeper_cid);
+	t = hj_task(m.http_port, sleeper);
+	ASSERT_STR_EQ(hj_str(t, "status"), "Running");
+	ASSERT_STR_EQ(hj_str(t, "container_id"), sleeper_cid);
 	json_decref(t);
 	c = the_container(sleeper);
-	ASSERT_STR_EQ(jstr(c, "Id"), sleeper_cid);
-	started = jstr(json_object_get(c, "State"), "StartedAt");
-	ASSERT_STR_EQ(started, jstr(json_object_get(before, "State"),
+	ASSERT_STR_EQ(hj_str(c, "Id"), sleeper_cid);
+	started = hj_str(json_object_get(c, "State"), "StartedAt");
+	ASSERT_STR_EQ(started, hj_str(json_object_get(before, "State"),
 	    "StartedAt"));
 	ASSERT_INT_EQ(json_integer_value(json_object_get(c, "RestartCount")),
 	    0);
@@ -827,14 +635,14 @@ test_manager_restart(void)
 	free(id);
 
 	/* Nothing was started twice. */
-	t = task_get(sleeper);
-	ASSERT_STR_EQ(jstr(t, "status"), "Running");
-	ASSERT_STR_EQ(jstr(t, "container_id"), sleeper_cid);
+	t = hj_task(m.http_port, sleeper);
+	ASSERT_STR_EQ(hj_str(t, "status"), "Running");
+	ASSERT_STR_EQ(hj_str(t, "container_id"), sleeper_cid);
 	json_decref(t);
 	c = the_container(sleeper);
-	ASSERT_STR_EQ(jstr(c, "Id"), sleeper_cid);
-	ASSERT_STR_EQ(jstr(json_object_get(c, "State"), "StartedAt"),
-	    jstr(json_object_get(before, "State"), "StartedAt"));
+	ASSERT_STR_EQ(hj_str(c, "Id"), sleeper_cid);
+	ASSERT_STR_EQ(hj_str(json_object_get(c, "State"), "StartedAt"),
+	    hj_str(json_object_get(before, "State"), "StartedAt"));
 	json_decref(c);
 	json_decref(before);
 	snprintf(needle, sizeof(needle), "task %s: container ", sleeper);
@@ -849,10 +657,10 @@ test_delete_stops(void)
 
 	task_stop(sleeper);
 	t = wait_status(sleeper, "Stopped", WAIT_MS);
-	ASSERT(jstr(t, "finished_at") != NULL);
+	ASSERT(hj_str(t, "finished_at") != NULL);
 	json_decref(t);
 	wait_count(sleeper, 0);
-	ASSERT_INT_EQ(count_any_node(sleeper), 0);
+	ASSERT_INT_EQ(du_task_count(peek, sleeper, NULL), 0);
 }
 
 /* Tasks whose status is s, among ids. */
@@ -896,11 +704,11 @@ test_thirty(void)
 	fprintf(stderr, "   30 tasks Running in %lld ms\n",
 	    (long long)(orch_mono_ms() - t0));
 	snprintf(label, sizeof(label), "orch.node=%s", node);
-	list = peek_by_labels(label, NULL);
+	list = du_list_by_labels(peek, label, NULL);
 	ASSERT_INT_EQ(json_array_size(list), N);
 	json_decref(list);
 	for (int i = 0; i < N; i++)
-		ASSERT_INT_EQ(count_of(ids[i]), 1);
+		ASSERT_INT_EQ(du_task_count(peek, ids[i], node), 1);
 
 	for (int i = 0; i < N; i++)
 		task_stop(ids[i]);
@@ -916,7 +724,7 @@ test_thirty(void)
 static bool
 count_any_is_zero(void *arg)
 {
-	return count_any_node(arg) == 0;
+	return du_task_count(peek, arg, NULL) == 0;
 }
 
 static void
@@ -943,23 +751,23 @@ test_two_agents(void)
 	if (!h_wait_until(all_are, &w, WAIT_MS))
 		h_fail(__FILE__, __LINE__, "tasks on two nodes not all Running");
 	for (int i = 0; i < N; i++) {
-		json_t *t = task_get(ids[i]), *n;
+		json_t *t = hj_task(m.http_port, ids[i]), *n;
 		char path[128], l1[128], l2[128], nn[64];
 
-		snprintf(path, sizeof(path), "/nodes/%s", jstr(t, "node_id"));
+		snprintf(path, sizeof(path), "/nodes/%s", hj_str(t, "node_id"));
 		n = call("GET", path, NULL, 200);
-		snprintf(nn, sizeof(nn), "%s", jstr(n, "name"));
+		snprintf(nn, sizeof(nn), "%s", hj_str(n, "name"));
 		on_a += strcmp(nn, node) == 0;
 		on_b += strcmp(nn, node_b) == 0;
 		/* One container, on the node the manager placed it on. */
 		snprintf(l1, sizeof(l1), "orch.task=%s", ids[i]);
 		snprintf(l2, sizeof(l2), "orch.node=%s", nn);
-		list = peek_by_labels(l1, l2);
+		list = du_list_by_labels(peek, l1, l2);
 		ASSERT_INT_EQ(json_array_size(list), 1);
-		ASSERT_STR_EQ(jstr(json_array_get(list, 0), "Id"),
-		    jstr(t, "container_id"));
+		ASSERT_STR_EQ(hj_str(json_array_get(list, 0), "Id"),
+		    hj_str(t, "container_id"));
 		json_decref(list);
-		ASSERT_INT_EQ(count_any_node(ids[i]), 1);
+		ASSERT_INT_EQ(du_task_count(peek, ids[i], NULL), 1);
 		json_decref(n);
 		json_decref(t);
 	}
@@ -972,7 +780,7 @@ test_two_agents(void)
 	if (!h_wait_until(beats_counted, &beats, WAIT_MS))
 		h_fail(__FILE__, __LINE__, "node %s stopped beating", node);
 	snprintf(label, sizeof(label), "orch.node=%s", node_b);
-	list = peek_by_labels(label, NULL);
+	list = du_list_by_labels(peek, label, NULL);
 	ASSERT_INT_EQ(json_array_size(list), on_b);
 	json_decref(list);
 
@@ -1046,16 +854,6 @@ test_manager_forgets(void)
 
 /* ---- services ---- */
 
-/* The service's JSON. */
-static json_t *
-service_get(const char *name)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/services/%s", name);
-	return call("GET", path, NULL, 200);
-}
-
 struct svc_want {
 	const char *name;
 	json_int_t running;
@@ -1065,7 +863,7 @@ static bool
 svc_running(void *arg)
 {
 	struct svc_want *w = arg;
-	json_t *s = service_get(w->name);
+	json_t *s = hj_service(m.http_port, w->name);
 	bool ok = json_integer_value(json_object_get(s, "running")) ==
 	    w->running;
 
@@ -1079,7 +877,7 @@ wait_running(const char *name, json_int_t n)
 	struct svc_want w = {name, n};
 
 	if (!h_wait_until(svc_running, &w, WAIT_MS)) {
-		json_t *s = service_get(name);
+		json_t *s = hj_service(m.http_port, name);
 
 		h_fail(__FILE__, __LINE__, "service %s never had %lld running: "
 		    "%s", name, (long long)n, json_dumps(s, JSON_COMPACT));
@@ -1090,15 +888,15 @@ wait_running(const char *name, json_int_t n)
 static size_t
 svc_live(const char *name, char ids[][ORCH_ID_LEN], size_t max)
 {
-	json_t *s = service_get(name), *t;
+	json_t *s = hj_service(m.http_port, name), *t;
 	size_t i, n = 0;
 
 	json_array_foreach(json_object_get(s, "tasks"), i, t) {
-		if (strcmp(jstr(t, "status"), "Running") != 0 ||
+		if (strcmp(hj_str(t, "status"), "Running") != 0 ||
 		    json_is_true(json_object_get(t, "stop_requested")) ||
 		    n == max)
 			continue;
-		snprintf(ids[n++], ORCH_ID_LEN, "%s", jstr(t, "id"));
+		snprintf(ids[n++], ORCH_ID_LEN, "%s", hj_str(t, "id"));
 	}
 	json_decref(s);
 	return n;
@@ -1113,9 +911,9 @@ svc_containers_running(const char *name)
 	size_t i, n = 0;
 
 	snprintf(l1, sizeof(l1), "orch.service=%s", name);
-	j = peek_by_labels(l1, NULL);
+	j = du_list_by_labels(peek, l1, NULL);
 	json_array_foreach(j, i, c) {
-		n += strcmp(jstr(c, "State"), "running") == 0;
+		n += strcmp(hj_str(c, "State"), "running") == 0;
 	}
 	json_decref(j);
 	return n;
@@ -1130,8 +928,8 @@ static bool
 is_replaced(void *arg)
 {
 	struct replaced_want *w = arg;
-	json_t *t = task_get(w->id);
-	const char *by = jstr(t, "replaced_by");
+	json_t *t = hj_task(m.http_port, w->id);
+	const char *by = hj_str(t, "replaced_by");
 
 	if (by != NULL)
 		snprintf(w->by, sizeof(w->by), "%s", by);
@@ -1146,29 +944,35 @@ is_replaced(void *arg)
 static void
 test_service_replicas(void)
 {
-	char ids[4][ORCH_ID_LEN], path[256], e[512];
+	char ids[4][ORCH_ID_LEN], path[256], e[512], web[32], body[256];
+	char replica1[40];
 	struct replaced_want rw;
 	struct orch_docker_answer ans;
 	json_t *c, *t, *s;
 	const char *cid;
 
-	s = call("POST", "/services", "{\"name\":\"web\",\"image\":\""
-	    IMAGE "\",\"replicas\":2,\"command\":[\"sleep\",\"300\"],"
-	    "\"memory\":16,\"cpu\":0.1}", 201);
+	/* Unique per run: containers on a shared daemon are counted by their
+	 * orch.service label, whatever node runs them. */
+	snprintf(web, sizeof(web), "web-%d", (int)getpid());
+	snprintf(replica1, sizeof(replica1), "%s.1", web);
+	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"image\":\"" IMAGE
+	    "\",\"replicas\":2,\"command\":[\"sleep\",\"300\"],"
+	    "\"memory\":16,\"cpu\":0.1}", web);
+	s = call("POST", "/services", body, 201);
 	json_decref(s);
-	wait_running("web", 2);
-	ASSERT_INT_EQ(svc_live("web", ids, 4), 2);
+	wait_running(web, 2);
+	ASSERT_INT_EQ(svc_live(web, ids, 4), 2);
 	for (int i = 0; i < 2; i++) {
 		c = the_container(ids[i]);
-		ASSERT_STR_EQ(jstr(json_object_get(json_object_get(c,
-		    "Config"), "Labels"), "orch.service"), "web");
+		ASSERT_STR_EQ(hj_str(json_object_get(json_object_get(c,
+		    "Config"), "Labels"), "orch.service"), web);
 		json_decref(c);
 	}
-	ASSERT_INT_EQ(svc_containers_running("web"), 2);
+	ASSERT_INT_EQ(svc_containers_running(web), 2);
 
 	/* One dies (SIGKILL, as the OOM killer would). */
 	c = the_container(ids[0]);
-	cid = jstr(c, "Id");
+	cid = hj_str(c, "Id");
 	snprintf(path, sizeof(path), "/containers/%s/kill", cid);
 	ASSERT_INT_EQ(orch_docker_client_call(peek, "POST", path, NULL, 30,
 	    &ans, e, sizeof(e)), ORCH_OK);
@@ -1182,20 +986,21 @@ test_service_replicas(void)
 		h_fail(__FILE__, __LINE__, "replica %s never replaced", ids[0]);
 	t = wait_status(rw.by, "Running", WAIT_MS);
 	ASSERT_INT_EQ(json_integer_value(json_object_get(t, "restarts")), 1);
-	ASSERT_STR_EQ(jstr(t, "replaces"), ids[0]);
-	ASSERT_STR_EQ(jstr(t, "name"), "web.1");
+	ASSERT_STR_EQ(hj_str(t, "replaces"), ids[0]);
+	ASSERT_STR_EQ(hj_str(t, "name"), replica1);
 	json_decref(t);
 	c = the_container(rw.by);
-	ASSERT_STR_EQ(jstr(json_object_get(json_object_get(c, "Config"),
-	    "Labels"), "orch.service"), "web");
+	ASSERT_STR_EQ(hj_str(json_object_get(json_object_get(c, "Config"),
+	    "Labels"), "orch.service"), web);
 	json_decref(c);
 	/* The dead one's container is removed, the count is back. */
 	wait_count(ids[0], 0);
-	wait_running("web", 2);
-	ASSERT_INT_EQ(svc_containers_running("web"), 2);
+	wait_running(web, 2);
+	ASSERT_INT_EQ(svc_containers_running(web), 2);
 
 	/* Deleted: every container of it goes. */
-	json_decref(call("DELETE", "/services/web", NULL, 200));
+	snprintf(path, sizeof(path), "/services/%s", web);
+	json_decref(call("DELETE", path, NULL, 200));
 	wait_count(ids[1], 0);
 	wait_count(rw.by, 0);
 }
@@ -1207,10 +1012,10 @@ struct loss_want {
 static bool
 lost_and_replaced(void *arg)
 {
-	json_t *t = task_get(arg);
-	const char *err = jstr(t, "error");
-	bool ok = strcmp(jstr(t, "status"), "Failed") == 0 && err != NULL &&
-	    strstr(err, " lost") != NULL && jstr(t, "replaced_by") != NULL;
+	json_t *t = hj_task(m.http_port, arg);
+	const char *err = hj_str(t, "error");
+	bool ok = strcmp(hj_str(t, "status"), "Failed") == 0 && err != NULL &&
+	    strstr(err, " lost") != NULL && hj_str(t, "replaced_by") != NULL;
 
 	json_decref(t);
 	return ok;
@@ -1244,10 +1049,10 @@ test_service_node_loss(void)
 	ASSERT_INT_EQ(live, 2);
 	/* Spread: one on each node. */
 	for (size_t i = 0; i < live; i++) {
-		t = task_get(ids[i]);
-		snprintf(path, sizeof(path), "/nodes/%s", jstr(t, "node_id"));
+		t = hj_task(m.http_port, ids[i]);
+		snprintf(path, sizeof(path), "/nodes/%s", hj_str(t, "node_id"));
 		n = call("GET", path, NULL, 200);
-		snprintf(nn, sizeof(nn), "%s", jstr(n, "name"));
+		snprintf(nn, sizeof(nn), "%s", hj_str(n, "name"));
 		if (strcmp(nn, node_b) == 0)
 			snprintf(on_b, sizeof(on_b), "%.36s", ids[i]);
 		json_decref(n);
@@ -1294,7 +1099,7 @@ main(void)
 	/* Registered before the harness's own handler (at the first spawn),
 	 * so that it runs after the processes are killed. */
 	atexit(at_exit);
-	cleanup_containers();
+	du_cleanup(peek, NODE_PREFIX);
 
 	mgr_start(&m, mgr_flags);
 	snprintf(pub_url, sizeof(pub_url), "tcp://127.0.0.1:%d", m.pub_port);

@@ -6,52 +6,25 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <poll.h>
-#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "harness.h"
+#include "http_json.h"
 #include "manager_proc.h"
 #include "orch.pb-c.h"
 #include "rpc_client.h"
 
 static struct mgr m;
 
-static json_t *
-parse(const char *s)
-{
-	json_error_t e;
-	json_t *j = json_loads(s, 0, &e);
-
-	if (j == NULL)
-		h_fail(__FILE__, __LINE__, "not JSON (%s): %s", e.text, s);
-	return j;
-}
-
-/* One request; asserts the status and returns the parsed JSON body. */
+/* The manager's HTTP API (http_json.h), on this test's manager. */
 static json_t *
 call(const char *method, const char *path, const char *body, int want)
 {
-	char *resp = NULL;
-	int st = h_http(m.http_port, method, path, body, &resp);
-	json_t *j;
-
-	if (st != want)
-		h_fail(__FILE__, __LINE__, "%s %s: want %d, got %d: %s", method, path,
-		    want, st, resp != NULL ? resp : "");
-	j = parse(resp);
-	free(resp);
-	return j;
-}
-
-static const char *
-jstr(json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
+	return hj_call(m.http_port, method, path, body, want);
 }
 
 /* Asserts an error answer whose message contains needle. */
@@ -62,7 +35,7 @@ expect_error(const char *method, const char *path, const char *body, int want,
 	json_t *j = call(method, path, body, want);
 
 	ASSERT(json_is_string(json_object_get(j, "error")));
-	ASSERT_STR_CONTAINS(jstr(j, "error"), needle);
+	ASSERT_STR_CONTAINS(hj_str(j, "error"), needle);
 	json_decref(j);
 }
 
@@ -76,7 +49,7 @@ submit(const char *name)
 	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"image\":\"busybox:1\"}",
 	    name);
 	j = call("POST", "/tasks", body, 201);
-	id = strdup(jstr(j, "id"));
+	id = strdup(hj_str(j, "id"));
 	json_decref(j);
 	return id;
 }
@@ -91,15 +64,15 @@ test_submit_and_read(void)
 	t = call("POST", "/tasks", "{\"name\":\"web\",\"image\":\"nginx:latest\","
 	    "\"memory\":512,\"cpu\":1.5,\"env\":{\"A\":\"1\",\"B\":\"two\"},"
 	    "\"command\":[\"sh\",\"-c\",\"echo hi\"]}", 201);
-	id = jstr(t, "id");
+	id = hj_str(t, "id");
 	ASSERT(id != NULL && strlen(id) == 36);
-	ASSERT_STR_EQ(jstr(t, "name"), "web");
-	ASSERT_STR_EQ(jstr(t, "image"), "nginx:latest");
+	ASSERT_STR_EQ(hj_str(t, "name"), "web");
+	ASSERT_STR_EQ(hj_str(t, "image"), "nginx:latest");
 	ASSERT_INT_EQ(json_integer_value(json_object_get(t, "memory")), 512);
 	ASSERT(json_real_value(json_object_get(t, "cpu")) == 1.5);
-	ASSERT_STR_EQ(jstr(json_object_get(t, "env"), "B"), "two");
+	ASSERT_STR_EQ(hj_str(json_object_get(t, "env"), "B"), "two");
 	ASSERT_INT_EQ(json_array_size(json_object_get(t, "command")), 3);
-	ASSERT_STR_EQ(jstr(t, "status"), "Pending");
+	ASSERT_STR_EQ(hj_str(t, "status"), "Pending");
 	ASSERT(json_is_null(json_object_get(t, "node_id")));
 	ASSERT(json_is_null(json_object_get(t, "container_id")));
 	ASSERT(json_is_null(json_object_get(t, "exit_code")));
@@ -110,7 +83,7 @@ test_submit_and_read(void)
 	g = call("GET", path, NULL, 200);
 	/* Meanwhile the scheduler may have said why it waits (no node). */
 	if (!json_is_null(json_object_get(g, "error"))) {
-		ASSERT_STR_CONTAINS(jstr(g, "error"), "no Ready node");
+		ASSERT_STR_CONTAINS(hj_str(g, "error"), "no Ready node");
 		json_object_set_new(g, "error", json_null());
 	}
 	ASSERT(json_equal(t, g));
@@ -130,7 +103,7 @@ test_submit_and_read(void)
 		json_t *v;
 
 		json_array_foreach(list, i, v) {
-			if (strcmp(jstr(v, "id"), id) == 0)
+			if (strcmp(hj_str(v, "id"), id) == 0)
 				found = true;
 		}
 		ASSERT(found);
@@ -171,8 +144,8 @@ test_errors(void)
 		json_t *v;
 
 		json_array_foreach(list, i, v) {
-			ASSERT(strcmp(jstr(v, "name"), "x") != 0);
-			ASSERT(strcmp(jstr(v, "name"), "a") != 0);
+			ASSERT(strcmp(hj_str(v, "name"), "x") != 0);
+			ASSERT(strcmp(hj_str(v, "name"), "a") != 0);
 		}
 		json_decref(list);
 	}
@@ -188,16 +161,16 @@ test_status_reports(void)
 	snprintf(path, sizeof(path), "/tasks/%s/status", id);
 	t = call("PUT", path, "{\"status\":\"Running\",\"container_id\":\"abc123\"}",
 	    200);
-	ASSERT_STR_EQ(jstr(t, "status"), "Running");
-	ASSERT_STR_EQ(jstr(t, "container_id"), "abc123");
+	ASSERT_STR_EQ(hj_str(t, "status"), "Running");
+	ASSERT_STR_EQ(hj_str(t, "container_id"), "abc123");
 	ASSERT(json_is_string(json_object_get(t, "started_at")));
 	json_decref(t);
 
 	/* A null container_id keeps the stored one; Complete means Completed. */
 	t = call("PUT", path, "{\"status\":\"Complete\",\"container_id\":null,"
 	    "\"exit_code\":0}", 200);
-	ASSERT_STR_EQ(jstr(t, "status"), "Completed");
-	ASSERT_STR_EQ(jstr(t, "container_id"), "abc123");
+	ASSERT_STR_EQ(hj_str(t, "status"), "Completed");
+	ASSERT_STR_EQ(hj_str(t, "container_id"), "abc123");
 	ASSERT_INT_EQ(json_integer_value(json_object_get(t, "exit_code")), 0);
 	ASSERT(json_is_string(json_object_get(t, "finished_at")));
 	json_decref(t);
@@ -214,7 +187,7 @@ test_status_reports(void)
 	t = call("GET", "/tasks?status=Completed", NULL, 200);
 	ASSERT(json_array_size(t) >= 1);
 	for (size_t i = 0; i < json_array_size(t); i++)
-		ASSERT_STR_EQ(jstr(json_array_get(t, i), "status"), "Completed");
+		ASSERT_STR_EQ(hj_str(json_array_get(t, i), "status"), "Completed");
 	json_decref(t);
 	free(id);
 }
@@ -228,15 +201,15 @@ test_stop(void)
 
 	snprintf(path, sizeof(path), "/tasks/%s", id);
 	t = call("DELETE", path, NULL, 200);
-	ASSERT_STR_EQ(jstr(t, "status"), "Stopped");
+	ASSERT_STR_EQ(hj_str(t, "status"), "Stopped");
 	ASSERT(json_is_string(json_object_get(t, "finished_at")));
 	json_decref(t);
 	t = call("GET", path, NULL, 200);
-	ASSERT_STR_EQ(jstr(t, "status"), "Stopped");
+	ASSERT_STR_EQ(hj_str(t, "status"), "Stopped");
 	json_decref(t);
 	/* Stopping again changes nothing. */
 	t = call("DELETE", path, NULL, 200);
-	ASSERT_STR_EQ(jstr(t, "status"), "Stopped");
+	ASSERT_STR_EQ(hj_str(t, "status"), "Stopped");
 	json_decref(t);
 	free(id);
 }
@@ -444,17 +417,9 @@ static int
 ctl(char **out, char **err, const char *a1, const char *a2, const char *a3,
     const char *a4, const char *a5)
 {
-	char *bin = h_bin("orchctl");
-	char *argv[10] = {bin, "--addr", m.addr};
-	const char *rest[] = {a1, a2, a3, a4, a5};
-	int n = 3, code;
+	const char *const args[] = {a1, a2, a3, a4, a5, NULL};
 
-	for (int i = 0; i < 5 && rest[i] != NULL; i++)
-		argv[n++] = (char *)rest[i];
-	argv[n] = NULL;
-	code = h_run(argv, out, err, 15000);
-	free(bin);
-	return code;
+	return h_orchctl(m.addr, out, err, args);
 }
 
 static void
@@ -476,10 +441,10 @@ test_orchctl(void)
 	free(err);
 
 	ASSERT_INT_EQ(ctl(&out, &err, "get", "ctl-task", "-o", "json", NULL), 0);
-	j = parse(out);
-	ASSERT_STR_EQ(jstr(j, "name"), "ctl-task");
-	ASSERT_STR_EQ(jstr(json_object_get(j, "env"), "K"), "V");
-	id = strdup(jstr(j, "id"));
+	j = hj_parse(out);
+	ASSERT_STR_EQ(hj_str(j, "name"), "ctl-task");
+	ASSERT_STR_EQ(hj_str(json_object_get(j, "env"), "K"), "V");
+	id = strdup(hj_str(j, "id"));
 	json_decref(j);
 	free(out);
 	free(err);
@@ -501,16 +466,14 @@ test_orchctl(void)
 	free(out);
 	free(err);
 	{
-		char *bin = h_bin("orchctl");
 		char addr[64];
-		char *argv[] = {bin, "--addr", addr, "list", NULL};
 
 		snprintf(addr, sizeof(addr), "http://127.0.0.1:%d", h_free_port());
-		ASSERT_INT_EQ(h_run(argv, &out, &err, 15000), 3);
+		ASSERT_INT_EQ(h_orchctl(addr, &out, &err,
+		    (const char *const[]){"list", NULL}), 3);
 		ASSERT_STR_CONTAINS(err, addr);
 		free(out);
 		free(err);
-		free(bin);
 	}
 	free(id);
 }
@@ -559,7 +522,7 @@ test_rpc(void)
 
 		snprintf(path, sizeof(path), "/tasks/%s", id);
 		j = call("GET", path, NULL, 200);
-		ASSERT_STR_EQ(jstr(j, "name"), "rpc-task");
+		ASSERT_STR_EQ(hj_str(j, "name"), "rpc-task");
 		json_decref(j);
 	}
 
@@ -631,17 +594,12 @@ test_restart_keeps_tasks(void)
 	json_t *t;
 
 	/* A clean stop exits 0; under ASan that also means no leak. */
-	{
-		int st = mgr_stop(&m, SIGTERM);
-
-		ASSERT(st != -1 && WIFEXITED(st));
-		ASSERT_INT_EQ(WEXITSTATUS(st), 0);
-	}
+	mgr_stop_clean(&m);
 	mgr_restart(&m, (const char *const[]){"--request-timeout", "1",
 	    "--max-conns", "64", NULL});
 	snprintf(path, sizeof(path), "/tasks/%s", id);
 	t = call("GET", path, NULL, 200);
-	ASSERT_STR_EQ(jstr(t, "name"), "survivor");
+	ASSERT_STR_EQ(hj_str(t, "name"), "survivor");
 	json_decref(t);
 	free(id);
 }
@@ -712,12 +670,7 @@ main(void)
 	RUN(test_rpc);
 	RUN(test_flags);
 	RUN(test_restart_keeps_tasks);
-	{
-		int st = mgr_stop(&m, SIGTERM);
-
-		ASSERT(st != -1 && WIFEXITED(st));
-		ASSERT_INT_EQ(WEXITSTATUS(st), 0);
-	}
+	mgr_stop_clean(&m);
 	mgr_destroy(&m);
 	return 0;
 }

@@ -16,15 +16,14 @@
  */
 #include <jansson.h>
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <sys/wait.h>
 
 #include "clock.h"
 #include "error.h"
+#include "fake_agent.h"
 #include "harness.h"
+#include "http_json.h"
 #include "manager_proc.h"
 #include "orch.pb-c.h"
 #include "rpc_client.h"
@@ -42,62 +41,11 @@ static char node_a[ORCH_ID_LEN], node_b[ORCH_ID_LEN];
 
 /* ---- HTTP ---- */
 
-static json_t *
-parse(const char *s)
-{
-	json_error_t e;
-	json_t *j = json_loads(s != NULL ? s : "", 0, &e);
-
-	if (j == NULL)
-		h_fail(__FILE__, __LINE__, "not JSON (%s): %s", e.text,
-		    s != NULL ? s : "");
-	return j;
-}
-
-/* One request; asserts the status and returns the parsed JSON body. */
+/* The manager's HTTP API (http_json.h), on this test's manager. */
 static json_t *
 call(const char *method, const char *path, const char *body, int want)
 {
-	char *resp = NULL;
-	int st = h_http(m.http_port, method, path, body, &resp);
-	json_t *j;
-
-	if (st != want)
-		h_fail(__FILE__, __LINE__, "%s %s: want %d, got %d: %s", method,
-		    path, want, st, resp != NULL ? resp : "");
-	j = parse(resp);
-	free(resp);
-	return j;
-}
-
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-static json_int_t
-jint(const json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
-static json_t *
-task_json(const char *id)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/tasks/%s", id);
-	return call("GET", path, NULL, 200);
-}
-
-static json_t *
-service_json(const char *name)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/services/%s", name);
-	return call("GET", path, NULL, 200);
+	return hj_call(m.http_port, method, path, body, want);
 }
 
 /* POSTs a task body; returns the new task's id (malloc'd). */
@@ -105,7 +53,7 @@ static char *
 submit(const char *body)
 {
 	json_t *j = call("POST", "/tasks", body, 201);
-	char *id = strdup(jstr(j, "id"));
+	char *id = strdup(hj_str(j, "id"));
 
 	json_decref(j);
 	return id;
@@ -115,8 +63,8 @@ submit(const char *body)
 static void
 task_node(const char *id, char out[ORCH_ID_LEN])
 {
-	json_t *t = task_json(id);
-	const char *n = jstr(t, "node_id");
+	json_t *t = hj_task(m.http_port, id);
+	const char *n = hj_str(t, "node_id");
 
 	snprintf(out, ORCH_ID_LEN, "%s", n != NULL ? n : "");
 	json_decref(t);
@@ -133,9 +81,9 @@ static bool
 task_is(void *arg)
 {
 	struct task_want *w = arg;
-	json_t *t = task_json(w->id);
-	const char *err = jstr(t, "error");
-	bool ok = strcmp(jstr(t, "status"), w->status) == 0 &&
+	json_t *t = hj_task(m.http_port, w->id);
+	const char *err = hj_str(t, "error");
+	bool ok = strcmp(hj_str(t, "status"), w->status) == 0 &&
 	    (w->error == NULL || (err != NULL && strstr(err, w->error) != NULL));
 
 	json_decref(t);
@@ -148,7 +96,7 @@ wait_task(const char *id, const char *status, const char *error)
 	struct task_want w = {id, status, error};
 
 	if (!h_wait_until(task_is, &w, WAIT_MS)) {
-		json_t *t = task_json(id);
+		json_t *t = hj_task(m.http_port, id);
 		char *s = json_dumps(t, JSON_COMPACT);
 
 		h_fail(__FILE__, __LINE__, "task %s never became %s (%s): %s",
@@ -157,17 +105,6 @@ wait_task(const char *id, const char *status, const char *error)
 }
 
 /* ---- RPC ---- */
-
-static nng_socket
-req_open(void)
-{
-	nng_socket s;
-
-	ASSERT(nng_req0_open(&s) == 0);
-	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 15000);
-	ASSERT(nng_dial(s, m.rpc_url, NULL, 0) == 0);
-	return s;
-}
 
 /* Registers a node with labels (k=v strings, NULL-terminated). */
 static void
@@ -202,8 +139,7 @@ reg_node(const char *name, double cpu, int64_t mem, const char *const *labels,
 	r.cpu = cpu;
 	r.has_memory_mb = true;
 	r.memory_mb = mem;
-	rc = orch_rpc_call(rpc, "orch.Manager/RegisterNode", &r.base,
-	    &orch__node__descriptor, (ProtobufCMessage **)&n, err, sizeof(err));
+	rc = fa_node_register(rpc, &r, &n, err, sizeof(err));
 	if (rc != ORCH_OK)
 		h_fail(__FILE__, __LINE__, "RegisterNode %s: %d %s", name, rc,
 		    err);
@@ -211,42 +147,22 @@ reg_node(const char *name, double cpu, int64_t mem, const char *const *labels,
 	orch__node__free_unpacked(n, NULL);
 }
 
-static int
-beat(nng_socket s, const char *node, Orch__Assignments **out, char *err,
-    size_t errlen)
-{
-	Orch__HeartbeatRequest hb = ORCH__HEARTBEAT_REQUEST__INIT;
-
-	hb.node_id = (char *)node;
-	return orch_rpc_call(s, "orch.Manager/Heartbeat", &hb.base,
-	    &orch__assignments__descriptor, (ProtobufCMessage **)out, err,
-	    errlen);
-}
-
+/* A status report as the fake agents send it: a container for Running,
+ * an exit code and its error for Failed. */
 static int
 report_on(nng_socket s, const char *task, const char *node, int status,
     int exit_code, char *err, size_t errlen)
 {
-	Orch__TaskStatusUpdate u = ORCH__TASK_STATUS_UPDATE__INIT;
-	Orch__Task *t = NULL;
-	int rc;
+	struct fa_report r = {.task = task, .node = node, .status = status};
 
-	u.id = (char *)task;
-	u.node_id = (char *)node;
-	u.has_status = true;
-	u.status = status;
 	if (status == ST_RUNNING)
-		u.container_id = "c0ffee";
+		r.container_id = "c0ffee";
 	if (status == ST_FAILED) {
-		u.has_exit_code = true;
-		u.exit_code = exit_code;
-		u.error = "exited with code 1";
+		r.has_exit_code = true;
+		r.exit_code = exit_code;
+		r.error = "exited with code 1";
 	}
-	rc = orch_rpc_call(s, "orch.Manager/UpdateTaskStatus", &u.base,
-	    &orch__task__descriptor, (ProtobufCMessage **)&t, err, errlen);
-	if (t != NULL)
-		orch__task__free_unpacked(t, NULL);
-	return rc;
+	return fa_task_report(s, &r, err, errlen);
 }
 
 static void
@@ -270,7 +186,7 @@ assigned(const char *node, const char *id, bool *stop)
 	char err[512];
 	bool found = false;
 
-	ASSERT_INT_EQ(beat(rpc, node, &a, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(fa_heartbeat(rpc, node, &a, err, sizeof(err)), ORCH_OK);
 	for (size_t i = 0; i < a->n_tasks; i++) {
 		if (strcmp(a->tasks[i]->id, id) == 0) {
 			found = true;
@@ -284,13 +200,7 @@ assigned(const char *node, const char *id, bool *stop)
 
 /* ---- the beater: the agents ---- */
 
-static struct {
-	pthread_mutex_t mu;
-	pthread_t thread;
-	bool stop;
-	char ids[4][ORCH_ID_LEN];
-	int n;
-} beater = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static struct fa_beater beater;
 
 /* What an agent does with its assignments: runs what it is given, stops
  * what it is asked to stop.  Refusals (a task replaced meanwhile) are
@@ -312,90 +222,12 @@ agent_act(nng_socket s, const char *node, const Orch__Assignments *a)
 	}
 }
 
-static void *
-beater_main(void *arg)
-{
-	nng_socket s = req_open();
-
-	(void)arg;
-	for (;;) {
-		char ids[4][ORCH_ID_LEN];
-		int n;
-
-		pthread_mutex_lock(&beater.mu);
-		if (beater.stop) {
-			pthread_mutex_unlock(&beater.mu);
-			break;
-		}
-		n = beater.n;
-		memcpy(ids, beater.ids, sizeof(ids));
-		pthread_mutex_unlock(&beater.mu);
-		for (int i = 0; i < n; i++) {
-			Orch__Assignments *a = NULL;
-			char err[256];
-
-			if (beat(s, ids[i], &a, err, sizeof(err)) != ORCH_OK)
-				continue;
-			agent_act(s, ids[i], a);
-			orch__assignments__free_unpacked(a, NULL);
-		}
-		/* An agent's interval, well inside the 1 s TTL. */
-		poll(NULL, 0, 100);
-	}
-	nng_close(s);
-	return NULL;
-}
-
-static void
-beater_add(const char *id)
-{
-	pthread_mutex_lock(&beater.mu);
-	ASSERT(beater.n < 4);
-	memcpy(beater.ids[beater.n++], id, ORCH_ID_LEN);
-	pthread_mutex_unlock(&beater.mu);
-}
-
-static void
-beater_remove(const char *id)
-{
-	pthread_mutex_lock(&beater.mu);
-	for (int i = 0; i < beater.n; i++) {
-		if (strcmp(beater.ids[i], id) == 0) {
-			memmove(beater.ids[i], beater.ids[i + 1],
-			    (size_t)(beater.n - i - 1) * ORCH_ID_LEN);
-			beater.n--;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&beater.mu);
-}
-
-static void
-beater_stop(void)
-{
-	pthread_mutex_lock(&beater.mu);
-	beater.stop = true;
-	pthread_mutex_unlock(&beater.mu);
-	pthread_join(beater.thread, NULL);
-}
-
 /* ---- orchctl ---- */
 
 static int
 ctl(char **out, char **err, const char *const *args)
 {
-	char *bin = h_bin("orchctl");
-	char *argv[24] = {bin, "--addr", m.addr};
-	int n = 3, code;
-
-	for (int i = 0; args[i] != NULL; i++) {
-		ASSERT(n < 23);
-		argv[n++] = (char *)args[i];
-	}
-	argv[n] = NULL;
-	code = h_run(argv, out, err, 15000);
-	free(bin);
-	return code;
+	return h_orchctl(m.addr, out, err, args);
 }
 
 #define CTL(out, err, ...)                                                     \
@@ -412,13 +244,13 @@ struct svc_count {
 static struct svc_count
 svc_count(const char *name)
 {
-	json_t *s = service_json(name), *t;
+	json_t *s = hj_service(m.http_port, name), *t;
 	struct svc_count c = {0};
 	size_t i;
 
 	json_array_foreach(json_object_get(s, "tasks"), i, t)
 	{
-		const char *st = jstr(t, "status"), *n = jstr(t, "node_id");
+		const char *st = hj_str(t, "status"), *n = hj_str(t, "node_id");
 
 		c.all++;
 		if (json_is_true(json_object_get(t, "stop_requested")))
@@ -443,8 +275,8 @@ static bool
 svc_running(void *arg)
 {
 	struct svc_want *w = arg;
-	json_t *s = service_json(w->name);
-	bool ok = (size_t)jint(s, "running") == w->running &&
+	json_t *s = hj_service(m.http_port, w->name);
+	bool ok = (size_t)hj_int(s, "running") == w->running &&
 	    svc_count(w->name).live == w->running;
 
 	json_decref(s);
@@ -457,7 +289,7 @@ wait_running(const char *name, size_t n)
 	struct svc_want w = {name, n};
 
 	if (!h_wait_until(svc_running, &w, WAIT_MS)) {
-		json_t *s = service_json(name);
+		json_t *s = hj_service(m.http_port, name);
 		char *d = json_dumps(s, JSON_COMPACT);
 
 		h_fail(__FILE__, __LINE__, "service %s never had %zu running: %s",
@@ -492,11 +324,11 @@ test_nodes_join(void)
 
 	reg_node("node-a", 8, 8192, la, node_a);
 	reg_node("node-b", 8, 8192, lb, node_b);
-	beater_add(node_a);
-	beater_add(node_b);
+	fa_beater_add(&beater, node_a);
+	fa_beater_add(&beater, node_b);
 	j = call("GET", "/nodes/node-b", NULL, 200);
 	ASSERT(json_is_false(json_object_get(j, "drain")));
-	ASSERT_STR_EQ(jstr(json_object_get(j, "labels"), "disk"), "hdd");
+	ASSERT_STR_EQ(hj_str(json_object_get(j, "labels"), "disk"), "hdd");
 	json_decref(j);
 }
 
@@ -511,13 +343,13 @@ test_constraints(void)
 	wait_task(t, "Running", NULL);
 	task_node(t, node);
 	ASSERT_STR_EQ(node, node_b);
-	j = task_json(t);
+	j = hj_task(m.http_port, t);
 	ASSERT_STR_EQ(json_string_value(json_array_get(
 	                  json_object_get(j, "constraints"), 0)),
 	    "zone==b");
-	ASSERT_STR_EQ(jstr(j, "placement"), "spread");
-	ASSERT_STR_EQ(jstr(j, "restart"), "never");
-	ASSERT_INT_EQ(jint(j, "restarts"), 0);
+	ASSERT_STR_EQ(hj_str(j, "placement"), "spread");
+	ASSERT_STR_EQ(hj_str(j, "restart"), "never");
+	ASSERT_INT_EQ(hj_int(j, "restarts"), 0);
 	ASSERT(json_is_null(json_object_get(j, "service")));
 	json_decref(j);
 	free(t);
@@ -538,29 +370,29 @@ test_constraints(void)
 	j = call("POST", "/tasks", "{\"name\":\"x\",\"image\":\"busybox:1\","
 	                           "\"constraints\":[\"zone==a\",\"zone=b\"]}",
 	    400);
-	ASSERT_STR_CONTAINS(jstr(j, "error"), "field \"constraints\"");
-	ASSERT_STR_CONTAINS(jstr(j, "error"), "malformed constraint \"zone=b\"");
+	ASSERT_STR_CONTAINS(hj_str(j, "error"), "field \"constraints\"");
+	ASSERT_STR_CONTAINS(hj_str(j, "error"), "malformed constraint \"zone=b\"");
 	json_decref(j);
 	j = call("POST", "/tasks", "{\"name\":\"x\",\"image\":\"busybox:1\","
 	                           "\"constraints\":\"zone==a\"}",
 	    400);
-	ASSERT_STR_CONTAINS(jstr(j, "error"), "constraints");
+	ASSERT_STR_CONTAINS(hj_str(j, "error"), "constraints");
 	json_decref(j);
 	j = call("POST", "/tasks", "{\"name\":\"x\",\"image\":\"busybox:1\","
 	                           "\"placement\":\"tight\"}",
 	    400);
-	ASSERT_STR_CONTAINS(jstr(j, "error"), "field \"placement\"");
+	ASSERT_STR_CONTAINS(hj_str(j, "error"), "field \"placement\"");
 	json_decref(j);
 	j = call("POST", "/tasks", "{\"name\":\"x\",\"image\":\"busybox:1\","
 	                           "\"restart\":\"on-failure:0\"}",
 	    400);
-	ASSERT_STR_CONTAINS(jstr(j, "error"), "field \"restart\"");
+	ASSERT_STR_CONTAINS(hj_str(j, "error"), "field \"restart\"");
 	json_decref(j);
 	/* A replica's service is the manager's to set. */
 	j = call("POST", "/tasks", "{\"name\":\"x\",\"image\":\"busybox:1\","
 	                           "\"service\":\"web\"}",
 	    400);
-	ASSERT_STR_CONTAINS(jstr(j, "error"), "\"service\"");
+	ASSERT_STR_CONTAINS(hj_str(j, "error"), "\"service\"");
 	json_decref(j);
 	j = call("GET", "/tasks?status=Pending", NULL, 200);
 	ASSERT_INT_EQ(json_array_size(j), 0);
@@ -590,11 +422,11 @@ test_constraints(void)
 	free(out);
 	free(err);
 	ASSERT_INT_EQ(CTL(&out, &err, "get", "ctl-in-a", "-o", "json"), 0);
-	j = parse(out);
-	ASSERT_STR_EQ(jstr(j, "restart"), "on-failure:3");
-	ASSERT_STR_EQ(jstr(j, "placement"), "binpack");
+	j = hj_parse(out);
+	ASSERT_STR_EQ(hj_str(j, "restart"), "on-failure:3");
+	ASSERT_STR_EQ(hj_str(j, "placement"), "binpack");
 	ASSERT_INT_EQ(json_array_size(json_object_get(j, "constraints")), 2);
-	t = strdup(jstr(j, "id"));
+	t = strdup(hj_str(j, "id"));
 	json_decref(j);
 	free(out);
 	free(err);
@@ -615,7 +447,7 @@ none_live(void *arg)
 	(void)arg;
 	json_array_foreach(l, i, t)
 	{
-		const char *st = jstr(t, "status");
+		const char *st = hj_str(t, "status");
 
 		if (strcmp(st, "Running") == 0 || strcmp(st, "Scheduled") == 0 ||
 		    strcmp(st, "Pending") == 0)
@@ -634,13 +466,13 @@ stop_all(void)
 
 	json_array_foreach(l, i, t)
 	{
-		const char *st = jstr(t, "status");
+		const char *st = hj_str(t, "status");
 
-		if (jstr(t, "service") != NULL)
+		if (hj_str(t, "service") != NULL)
 			continue;
 		if (strcmp(st, "Running") == 0 || strcmp(st, "Scheduled") == 0 ||
 		    strcmp(st, "Pending") == 0) {
-			snprintf(path, sizeof(path), "/tasks/%s", jstr(t, "id"));
+			snprintf(path, sizeof(path), "/tasks/%s", hj_str(t, "id"));
 			json_decref(call("DELETE", path, NULL, 200));
 		}
 	}
@@ -691,76 +523,76 @@ test_service_api(void)
 	                              "\"env\":{\"K\":\"v\"},"
 	                              "\"command\":[\"sleep\",\"9\"]}",
 	    201);
-	ASSERT_STR_EQ(jstr(s, "name"), "web");
-	ASSERT(orch_id_valid(jstr(s, "id")));
-	ASSERT_INT_EQ(jint(s, "replicas"), 3);
-	ASSERT_STR_EQ(jstr(s, "restart"), "always");
-	ASSERT_STR_EQ(jstr(s, "placement"), "spread");
-	ASSERT_INT_EQ(jint(s, "memory"), 128);
+	ASSERT_STR_EQ(hj_str(s, "name"), "web");
+	ASSERT(orch_id_valid(hj_str(s, "id")));
+	ASSERT_INT_EQ(hj_int(s, "replicas"), 3);
+	ASSERT_STR_EQ(hj_str(s, "restart"), "always");
+	ASSERT_STR_EQ(hj_str(s, "placement"), "spread");
+	ASSERT_INT_EQ(hj_int(s, "memory"), 128);
 	json_decref(s);
 	/* Three replicas, spread over the two nodes, all run. */
 	wait_running("web", 3);
 	c = svc_count("web");
 	ASSERT(c.on_a >= 1 && c.on_b >= 1);
-	s = service_json("web");
+	s = hj_service(m.http_port, "web");
 	t = json_array_get(json_object_get(s, "tasks"), 0);
-	ASSERT_STR_EQ(jstr(t, "service"), "web");
-	ASSERT_STR_EQ(jstr(t, "name"), "web.1");
-	ASSERT_STR_EQ(jstr(t, "restart"), "always");
-	ASSERT_STR_EQ(jstr(json_object_get(t, "env"), "K"), "v");
-	first = strdup(jstr(t, "id"));
+	ASSERT_STR_EQ(hj_str(t, "service"), "web");
+	ASSERT_STR_EQ(hj_str(t, "name"), "web.1");
+	ASSERT_STR_EQ(hj_str(t, "restart"), "always");
+	ASSERT_STR_EQ(hj_str(json_object_get(t, "env"), "K"), "v");
+	first = strdup(hj_str(t, "id"));
 	json_decref(s);
 	l = call("GET", "/services", NULL, 200);
 	ASSERT_INT_EQ(json_array_size(l), 1);
-	ASSERT_INT_EQ(jint(json_array_get(l, 0), "running"), 3);
+	ASSERT_INT_EQ(hj_int(json_array_get(l, 0), "running"), 3);
 	ASSERT(json_object_get(json_array_get(l, 0), "tasks") == NULL);
 	json_decref(l);
 
 	/* Up to 5, then down to 2: the extra ones are asked to stop and
 	 * their nodes stop them; the first ones keep running. */
 	s = call("PUT", "/services/web", "{\"replicas\":5}", 200);
-	ASSERT_INT_EQ(jint(s, "replicas"), 5);
+	ASSERT_INT_EQ(hj_int(s, "replicas"), 5);
 	json_decref(s);
 	wait_running("web", 5);
 	s = call("PUT", "/services/web", "{\"replicas\":2}", 200);
 	json_decref(s);
 	wait_running("web", 2);
-	s = service_json("web");
+	s = hj_service(m.http_port, "web");
 	json_array_foreach(json_object_get(s, "tasks"), i, t)
 	{
-		const char *name = jstr(t, "name");
+		const char *name = hj_str(t, "name");
 
 		if (strcmp(name, "web.1") == 0 || strcmp(name, "web.2") == 0)
-			ASSERT_STR_EQ(jstr(t, "status"), "Running");
+			ASSERT_STR_EQ(hj_str(t, "status"), "Running");
 		else
-			ASSERT_STR_EQ(jstr(t, "status"), "Stopped");
+			ASSERT_STR_EQ(hj_str(t, "status"), "Stopped");
 	}
 	json_decref(s);
-	s = task_json(first);
-	ASSERT_STR_EQ(jstr(s, "status"), "Running");
+	s = hj_task(m.http_port, first);
+	ASSERT_STR_EQ(hj_str(s, "status"), "Running");
 	json_decref(s);
 
 	/* Refusals name what is wrong. */
 	s = call("POST", "/services", "{\"image\":\"busybox:1\"}", 400);
-	ASSERT_STR_CONTAINS(jstr(s, "error"), "field \"name\"");
+	ASSERT_STR_CONTAINS(hj_str(s, "error"), "field \"name\"");
 	json_decref(s);
 	s = call("POST", "/services", "{\"name\":\"we b\",\"image\":\"x\"}", 400);
-	ASSERT_STR_CONTAINS(jstr(s, "error"), "field \"name\"");
+	ASSERT_STR_CONTAINS(hj_str(s, "error"), "field \"name\"");
 	json_decref(s);
 	s = call("POST", "/services", "{\"name\":\"w\",\"image\":\"x\","
 	                              "\"replicas\":-1}",
 	    400);
-	ASSERT_STR_CONTAINS(jstr(s, "error"), "field \"replicas\"");
+	ASSERT_STR_CONTAINS(hj_str(s, "error"), "field \"replicas\"");
 	json_decref(s);
 	s = call("POST", "/services", "{\"name\":\"w\",\"image\":\"x\","
 	                              "\"constraints\":[\"a=b\"]}",
 	    400);
-	ASSERT_STR_CONTAINS(jstr(s, "error"), "malformed constraint \"a=b\"");
+	ASSERT_STR_CONTAINS(hj_str(s, "error"), "malformed constraint \"a=b\"");
 	json_decref(s);
 	s = call("POST", "/services", "{\"name\":\"w\",\"image\":\"x\","
 	                              "\"colour\":1}",
 	    400);
-	ASSERT_STR_CONTAINS(jstr(s, "error"), "unknown field \"colour\"");
+	ASSERT_STR_CONTAINS(hj_str(s, "error"), "unknown field \"colour\"");
 	json_decref(s);
 	s = call("POST", "/services", "{\"name\":\"web\",\"image\":\"x\"}", 409);
 	json_decref(s);
@@ -777,7 +609,7 @@ test_service_api(void)
 
 	/* Deleted: its tasks go, and their nodes no longer have them. */
 	s = call("DELETE", "/services/web", NULL, 200);
-	ASSERT_INT_EQ(jint(s, "running"), 0);
+	ASSERT_INT_EQ(hj_int(s, "running"), 0);
 	ASSERT_INT_EQ(json_array_size(json_object_get(s, "tasks")), 5);
 	json_decref(s);
 	json_decref(call("GET", "/services/web", NULL, 404));
@@ -794,12 +626,12 @@ test_service_api(void)
 static json_t *
 attempt_of(const char *name, const char *prev)
 {
-	json_t *s = service_json(name), *t, *found = NULL;
+	json_t *s = hj_service(m.http_port, name), *t, *found = NULL;
 	size_t i;
 
 	json_array_foreach(json_object_get(s, "tasks"), i, t)
 	{
-		const char *r = jstr(t, "replaces");
+		const char *r = hj_str(t, "replaces");
 
 		if ((prev[0] == '\0' && r == NULL) ||
 		    (r != NULL && strcmp(r, prev) == 0))
@@ -820,7 +652,7 @@ attempt_is(void *arg)
 {
 	struct attempt_want *w = arg;
 	json_t *t = attempt_of(w->name, w->prev);
-	bool ok = t != NULL && strcmp(jstr(t, "status"), w->status) == 0;
+	bool ok = t != NULL && strcmp(hj_str(t, "status"), w->status) == 0;
 
 	json_decref(t);
 	return ok;
@@ -835,13 +667,13 @@ wait_attempt(const char *name, const char *prev, const char *status)
 	char *id;
 
 	if (!h_wait_until(attempt_is, &w, WAIT_MS)) {
-		json_t *s = service_json(name);
+		json_t *s = hj_service(m.http_port, name);
 
 		h_fail(__FILE__, __LINE__, "no %s attempt of %s after %s: %s",
 		    status, name, prev, json_dumps(s, JSON_COMPACT));
 	}
 	t = attempt_of(name, prev);
-	id = strdup(jstr(t, "id"));
+	id = strdup(hj_str(t, "id"));
 	json_decref(t);
 	return id;
 }
@@ -859,15 +691,15 @@ test_replica_restarts(void)
 	t0 = wait_attempt("flaky", "", "Running");
 	report_ok(t0, ST_FAILED);
 	t1 = wait_attempt("flaky", t0, "Running");
-	j = task_json(t1);
-	ASSERT_INT_EQ(jint(j, "restarts"), 1);
-	ASSERT_STR_EQ(jstr(j, "replaces"), t0);
-	ASSERT_STR_EQ(jstr(j, "name"), "flaky.1");
+	j = hj_task(m.http_port, t1);
+	ASSERT_INT_EQ(hj_int(j, "restarts"), 1);
+	ASSERT_STR_EQ(hj_str(j, "replaces"), t0);
+	ASSERT_STR_EQ(hj_str(j, "name"), "flaky.1");
 	ASSERT(json_is_string(json_object_get(j, "not_before")));
 	json_decref(j);
-	j = task_json(t0);
-	ASSERT_STR_EQ(jstr(j, "status"), "Failed");
-	ASSERT_STR_EQ(jstr(j, "replaced_by"), t1);
+	j = hj_task(m.http_port, t0);
+	ASSERT_STR_EQ(hj_str(j, "status"), "Failed");
+	ASSERT_STR_EQ(hj_str(j, "replaced_by"), t1);
 	json_decref(j);
 	/* A report about the replaced attempt changes nothing. */
 	{
@@ -881,8 +713,8 @@ test_replica_restarts(void)
 	/* Completed counts too, under always. */
 	report_ok(t1, ORCH__TASK_STATUS__TASK_STATUS_COMPLETED);
 	t2 = wait_attempt("flaky", t1, "Running");
-	j = task_json(t2);
-	ASSERT_INT_EQ(jint(j, "restarts"), 2);
+	j = hj_task(m.http_port, t2);
+	ASSERT_INT_EQ(hj_int(j, "restarts"), 2);
 	json_decref(j);
 	wait_running("flaky", 1);
 	json_decref(call("DELETE", "/services/flaky", NULL, 200));
@@ -894,8 +726,8 @@ test_replica_restarts(void)
 static bool
 replaced(void *arg)
 {
-	json_t *j = task_json(arg);
-	bool ok = jstr(j, "replaced_by") != NULL;
+	json_t *j = hj_task(m.http_port, arg);
+	bool ok = hj_str(j, "replaced_by") != NULL;
 
 	json_decref(j);
 	return ok;
@@ -919,33 +751,33 @@ test_on_failure_2(void)
 			break;
 		/* Its replacement: the task it points to. */
 		ASSERT(h_wait_until(replaced, t[k], WAIT_MS));
-		j = task_json(t[k]);
-		t[k + 1] = strdup(jstr(j, "replaced_by"));
+		j = hj_task(m.http_port, t[k]);
+		t[k + 1] = strdup(hj_str(j, "replaced_by"));
 		json_decref(j);
-		j = task_json(t[k + 1]);
-		ASSERT_INT_EQ(jint(j, "restarts"), k + 1);
-		ASSERT_STR_EQ(jstr(j, "replaces"), t[k]);
-		ASSERT_STR_EQ(jstr(j, "restart"), "on-failure:2");
+		j = hj_task(m.http_port, t[k + 1]);
+		ASSERT_INT_EQ(hj_int(j, "restarts"), k + 1);
+		ASSERT_STR_EQ(hj_str(j, "replaces"), t[k]);
+		ASSERT_STR_EQ(hj_str(j, "restart"), "on-failure:2");
 		json_decref(j);
 	}
 	/* After a pass that saw the last failure: no fourth attempt. */
 	pass_done();
-	j = task_json(t[2]);
-	ASSERT_STR_EQ(jstr(j, "status"), "Failed");
-	ASSERT_INT_EQ(jint(j, "restarts"), 2);
+	j = hj_task(m.http_port, t[2]);
+	ASSERT_STR_EQ(hj_str(j, "status"), "Failed");
+	ASSERT_INT_EQ(hj_int(j, "restarts"), 2);
 	ASSERT(json_is_null(json_object_get(j, "replaced_by")));
 	json_decref(j);
 	l = call("GET", "/tasks", NULL, 200);
 	json_array_foreach(l, i, v)
 	{
-		n += strcmp(jstr(v, "name"), "twice") == 0;
+		n += strcmp(hj_str(v, "name"), "twice") == 0;
 	}
 	ASSERT_INT_EQ(n, 3);
 	json_decref(l);
 	/* orchctl get by name shows the last attempt. */
 	ASSERT_INT_EQ(CTL(&out, &err, "get", "twice", "-o", "json"), 0);
-	j = parse(out);
-	ASSERT_STR_EQ(jstr(j, "id"), t[2]);
+	j = hj_parse(out);
+	ASSERT_STR_EQ(hj_str(j, "id"), t[2]);
 	json_decref(j);
 	free(out);
 	free(err);
@@ -963,9 +795,9 @@ static bool
 is_lost(void *arg)
 {
 	struct lost_want *w = arg;
-	json_t *t = task_json(w->id);
-	const char *err = jstr(t, "error"), *by = jstr(t, "replaced_by");
-	bool ok = strcmp(jstr(t, "status"), "Failed") == 0 && err != NULL &&
+	json_t *t = hj_task(m.http_port, w->id);
+	const char *err = hj_str(t, "error"), *by = hj_str(t, "replaced_by");
+	bool ok = strcmp(hj_str(t, "status"), "Failed") == 0 && err != NULL &&
 	    strcmp(err, "node node-b lost") == 0 &&
 	    (!w->replaced || by != NULL);
 
@@ -996,12 +828,12 @@ test_node_lost(void)
 	c = svc_count("ha");
 	ASSERT_INT_EQ(c.on_a, 1);
 	ASSERT_INT_EQ(c.on_b, 1);
-	s = service_json("ha");
+	s = hj_service(m.http_port, "ha");
 	json_array_foreach(json_object_get(s, "tasks"), i, t)
 	{
-		if (jstr(t, "node_id") != NULL &&
-		    strcmp(jstr(t, "node_id"), node_b) == 0)
-			snprintf(on_b, sizeof(on_b), "%s", jstr(t, "id"));
+		if (hj_str(t, "node_id") != NULL &&
+		    strcmp(hj_str(t, "node_id"), node_b) == 0)
+			snprintf(on_b, sizeof(on_b), "%s", hj_str(t, "id"));
 	}
 	json_decref(s);
 	ASSERT(on_b[0] != '\0');
@@ -1020,7 +852,7 @@ test_node_lost(void)
 	}
 
 	/* node-b dies. */
-	beater_remove(node_b);
+	fa_beater_remove(&beater, node_b);
 	lr.id = on_b;
 	ASSERT(h_wait_until(is_lost, &lr, WAIT_MS));
 	ln.id = plain_never;
@@ -1035,15 +867,15 @@ test_node_lost(void)
 	wait_task(lp.replacement, "Running", NULL);
 	task_node(lp.replacement, node);
 	ASSERT_STR_EQ(node, node_a);
-	t = task_json(lp.replacement);
-	ASSERT_INT_EQ(jint(t, "restarts"), 1);
+	t = hj_task(m.http_port, lp.replacement);
+	ASSERT_INT_EQ(hj_int(t, "restarts"), 1);
 	json_decref(t);
 	wait_running("ha", 2);
 	c = svc_count("ha");
 	ASSERT_INT_EQ(c.on_a, 2);
 	/* The plain task that never restarts stays Failed. */
 	pass_done();
-	t = task_json(plain_never);
+	t = hj_task(m.http_port, plain_never);
 	ASSERT(json_is_null(json_object_get(t, "replaced_by")));
 	json_decref(t);
 
@@ -1059,11 +891,11 @@ test_node_lost(void)
 	                  sizeof(err)),
 	    ORCH_ECONFLICT);
 	ASSERT_STR_CONTAINS(err, node_a);
-	beater_add(node_b);
+	fa_beater_add(&beater, node_b);
 	{
 		json_t *n = call("GET", "/nodes/node-b", NULL, 200);
 
-		ASSERT_STR_EQ(jstr(n, "status"), "Ready");
+		ASSERT_STR_EQ(hj_str(n, "status"), "Ready");
 		json_decref(n);
 	}
 	/* The service stays as it is: two running, both on node-a. */
@@ -1105,11 +937,11 @@ test_drain(void)
 	json_decref(call("POST", "/services",
 	    "{\"name\":\"dr\",\"image\":\"busybox:1\",\"replicas\":2}", 201));
 	wait_running("dr", 2);
-	s = service_json("dr");
+	s = hj_service(m.http_port, "dr");
 	json_array_foreach(json_object_get(s, "tasks"), i, t)
 	{
-		if (strcmp(jstr(t, "node_id"), node_b) == 0)
-			snprintf(on_b, sizeof(on_b), "%s", jstr(t, "id"));
+		if (strcmp(hj_str(t, "node_id"), node_b) == 0)
+			snprintf(on_b, sizeof(on_b), "%s", hj_str(t, "id"));
 	}
 	json_decref(s);
 	ASSERT(on_b[0] != '\0');
@@ -1120,12 +952,12 @@ test_drain(void)
 	/* Drained: shown, and the replica moves to node-a. */
 	t = call("PUT", "/nodes/node-b/drain", "{\"drain\":true}", 200);
 	ASSERT(json_is_true(json_object_get(t, "drain")));
-	ASSERT_STR_EQ(jstr(t, "name"), "node-b");
+	ASSERT_STR_EQ(hj_str(t, "name"), "node-b");
 	json_decref(t);
 	l = call("GET", "/nodes", NULL, 200);
 	json_array_foreach(l, i, v)
 	{
-		if (strcmp(jstr(v, "name"), "node-b") == 0) {
+		if (strcmp(hj_str(v, "name"), "node-b") == 0) {
 			ASSERT(json_is_true(json_object_get(v, "drain")));
 			seen = true;
 		} else {
@@ -1140,8 +972,8 @@ test_drain(void)
 	wait_running("dr", 2);
 	c = svc_count("dr");
 	ASSERT_INT_EQ(c.on_a, 2);
-	t = task_json(on_b);
-	ASSERT(jstr(t, "replaced_by") != NULL);
+	t = hj_task(m.http_port, on_b);
+	ASSERT(hj_str(t, "replaced_by") != NULL);
 	json_decref(t);
 	/* The plain task keeps running there, not asked to stop. */
 	ASSERT(assigned(node_b, plain, &stop));
@@ -1233,9 +1065,9 @@ test_orchctl_services(void)
 	    0);
 	free(out);
 	free(err);
-	s = service_json("r1");
-	ASSERT_INT_EQ(jint(s, "replicas"), 1);
-	ASSERT_STR_EQ(jstr(s, "restart"), "on-failure:5");
+	s = hj_service(m.http_port, "r1");
+	ASSERT_INT_EQ(hj_int(s, "replicas"), 1);
+	ASSERT_STR_EQ(hj_str(s, "restart"), "on-failure:5");
 	json_decref(s);
 	ASSERT_INT_EQ(CTL(&out, &err, "service", "rm", "r1"), 0);
 	free(out);
@@ -1425,23 +1257,21 @@ test_restart(void)
 	json_decref(call("POST", "/services",
 	    "{\"name\":\"keep\",\"image\":\"busybox:1\",\"replicas\":4}", 201));
 	wait_running("keep", 4);
-	beater_stop();
+	fa_beater_stop(&beater);
 	st = mgr_stop(&m, SIGKILL);
 	ASSERT(st != -1);
 	/* A longer TTL: the grace (two of them) lasts long enough to be
 	 * seen. */
 	mgr_restart(&m, (const char *const[]){"--heartbeat-ttl", "3", NULL});
-	s = service_json("keep");
-	ASSERT_INT_EQ(jint(s, "replicas"), 4);
+	s = hj_service(m.http_port, "keep");
+	ASSERT_INT_EQ(hj_int(s, "replicas"), 4);
 	json_decref(s);
 	n = call("GET", "/nodes/node-a", NULL, 200);
-	ASSERT_STR_EQ(jstr(n, "status"), "NotReady");
+	ASSERT_STR_EQ(hj_str(n, "status"), "NotReady");
 	json_decref(n);
 	/* node-a checks in again; node-b does not. */
-	beater.stop = false;
-	beater.n = 0;
-	ASSERT(pthread_create(&beater.thread, NULL, beater_main, NULL) == 0);
-	beater_add(node_a);
+	fa_beater_start(&beater, m.rpc_url, agent_act);
+	fa_beater_add(&beater, node_a);
 	c = svc_count("keep");
 	ASSERT_INT_EQ(c.live, 4);
 	/* node-b's replicas move to node-a once its grace is over. */
@@ -1460,19 +1290,19 @@ test_restart(void)
 		}
 	}
 	n = call("GET", "/nodes/node-b", NULL, 200);
-	ASSERT_STR_EQ(jstr(n, "status"), "Down");
+	ASSERT_STR_EQ(hj_str(n, "status"), "Down");
 	json_decref(n);
 	/* node-a's own were never lost: only node-b's were replaced. */
-	s = service_json("keep");
+	s = hj_service(m.http_port, "keep");
 	{
 		json_t *t;
 		size_t i, lost = 0;
 
 		json_array_foreach(json_object_get(s, "tasks"), i, t)
 		{
-			if (jstr(t, "error") != NULL &&
-			    strstr(jstr(t, "error"), "lost") != NULL) {
-				ASSERT_STR_EQ(jstr(t, "node_id"), node_b);
+			if (hj_str(t, "error") != NULL &&
+			    strstr(hj_str(t, "error"), "lost") != NULL) {
+				ASSERT_STR_EQ(hj_str(t, "node_id"), node_b);
 				lost++;
 			}
 		}
@@ -1485,8 +1315,8 @@ int
 main(void)
 {
 	mgr_start(&m, (const char *const[]){"--heartbeat-ttl", "1", NULL});
-	rpc = req_open();
-	ASSERT(pthread_create(&beater.thread, NULL, beater_main, NULL) == 0);
+	rpc = fa_req_open(m.rpc_url);
+	fa_beater_start(&beater, m.rpc_url, agent_act);
 	RUN(test_nodes_join);
 	RUN(test_constraints);
 	RUN(test_spread_and_binpack);
@@ -1498,15 +1328,10 @@ main(void)
 	RUN(test_rpc);
 	RUN(test_node_lost);
 	RUN(test_restart);
-	beater_stop();
+	fa_beater_stop(&beater);
 	nng_close(rpc);
 	/* A clean stop exits 0; under ASan that also means no leak. */
-	{
-		int st = mgr_stop(&m, SIGTERM);
-
-		ASSERT(st != -1 && WIFEXITED(st));
-		ASSERT_INT_EQ(WEXITSTATUS(st), 0);
-	}
+	mgr_stop_clean(&m);
 	mgr_destroy(&m);
 	return 0;
 }

@@ -20,11 +20,13 @@
 
 #include "clock.h"
 #include "docker_client.h"
+#include "docker_util.h"
 #include "driver.h"
 #include "error.h"
 #include "harness.h"
 #include "log.h"
 #include "task.h"
+#include "task_fixture.h"
 
 #define SOCK "/var/run/docker.sock"
 #define IMAGE "orch-test/busybox:latest"
@@ -36,119 +38,12 @@ static char err[1024];
 /* The test's own view of the daemon, independent of the driver. */
 static struct orch_docker_client *peek;
 
-/* ---- direct calls ---- */
-
-static char *
-escape(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = malloc(strlen(s) * 3 + 1), *o = out;
-
-	ASSERT(out != NULL);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_') {
-			*o++ = (char)c;
-		} else {
-			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-/* GET path straight from the daemon; returns the parsed body (or NULL
- * when the status is not 200). */
-static json_t *
-peek_get(const char *path, long *status)
-{
-	struct orch_docker_answer ans;
-	char e[512];
-	json_t *j = NULL;
-	int rc;
-
-	rc = orch_docker_client_call(peek, "GET", path, NULL, 30, &ans, e,
-	    sizeof(e));
-	if (rc != ORCH_OK)
-		h_fail(__FILE__, __LINE__, "%s", e);
-	if (status != NULL)
-		*status = ans.status;
-	if (ans.status == 200 && ans.body != NULL)
-		j = json_loadb(ans.body, ans.len, 0, NULL);
-	orch_docker_answer_free(&ans);
-	return j;
-}
-
-/* The containers carrying label "key=value" (all states). */
-static json_t *
-peek_by_label(const char *label)
-{
-	char filter[512], path[2048];
-	char *esc;
-	json_t *j;
-
-	snprintf(filter, sizeof(filter), "{\"label\":[\"%s\"]}", label);
-	esc = escape(filter);
-	snprintf(path, sizeof(path), "/containers/json?all=true&filters=%s",
-	    esc);
-	free(esc);
-	j = peek_get(path, NULL);
-	ASSERT(json_is_array(j));
-	return j;
-}
-
-static void
-peek_remove(const char *id)
-{
-	struct orch_docker_answer ans;
-	char path[256], e[512];
-
-	snprintf(path, sizeof(path), "/containers/%s?force=true&v=true", id);
-	if (orch_docker_client_call(peek, "DELETE", path, NULL, 60, &ans, e,
-	    sizeof(e)) != ORCH_OK)
-		fprintf(stderr, "cleanup: %s\n", e);
-	orch_docker_answer_free(&ans);
-}
-
-/* Removes every container whose orch.node is ours, or an earlier run's
- * that is no longer alive. */
-static void
-cleanup(void)
-{
-	json_t *all, *c;
-	size_t i;
-
-	if (peek == NULL)
-		return;
-	all = peek_by_label("orch.node");
-	json_array_foreach(all, i, c) {
-		const char *node = json_string_value(json_object_get(
-		    json_object_get(c, "Labels"), "orch.node"));
-		const char *id = json_string_value(json_object_get(c, "Id"));
-		char *end;
-		long pid;
-
-		if (node == NULL || id == NULL ||
-		    strncmp(node, NODE_PREFIX, strlen(NODE_PREFIX)) != 0)
-			continue;
-		pid = strtol(node + strlen(NODE_PREFIX), &end, 10);
-		if (end == node + strlen(NODE_PREFIX) || *end != '-')
-			continue;
-		if (pid == (long)getpid() ||
-		    (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
-			peek_remove(id);
-	}
-	json_decref(all);
-}
+/* ---- cleanup (docker_util.h) ---- */
 
 static void
 cleanup_at_exit(void)
 {
-	cleanup();
+	du_cleanup(peek, NODE_PREFIX);
 	orch_docker_client_free(peek);
 	peek = NULL;
 }
@@ -222,85 +117,6 @@ drv_new(const char *node, bool monitor)
 	return st;
 }
 
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	ASSERT(p != NULL);
-	return p;
-}
-
-static orch_task *
-task_make(const char *image, const char *const *env, const char *const *cmd,
-    int64_t memory_mb, double cpu)
-{
-	orch_task_spec *s = malloc(sizeof(*s));
-	orch_task *t;
-	size_t n;
-
-	ASSERT(s != NULL);
-	orch__task_spec__init(s);
-	s->name = xstrdup("e2e");
-	s->image = xstrdup(image);
-	s->has_memory_mb = true;
-	s->memory_mb = memory_mb;
-	s->has_cpu = true;
-	s->cpu = cpu;
-	for (n = 0; env != NULL && env[2 * n] != NULL; n++)
-		;
-	if (n > 0) {
-		s->env = calloc(n, sizeof(*s->env));
-		ASSERT(s->env != NULL);
-		for (size_t i = 0; i < n; i++) {
-			s->env[i] = malloc(sizeof(*s->env[i]));
-			ASSERT(s->env[i] != NULL);
-			orch__task_spec__env_entry__init(s->env[i]);
-			s->env[i]->key = xstrdup(env[2 * i]);
-			s->env[i]->value = xstrdup(env[2 * i + 1]);
-		}
-		s->n_env = n;
-	}
-	for (n = 0; cmd != NULL && cmd[n] != NULL; n++)
-		;
-	if (n > 0) {
-		s->command = calloc(n, sizeof(*s->command));
-		ASSERT(s->command != NULL);
-		for (size_t i = 0; i < n; i++)
-			s->command[i] = xstrdup(cmd[i]);
-		s->n_command = n;
-	}
-	ASSERT(orch_task_new(s, &t) == ORCH_OK);
-	return t;
-}
-
-static size_t
-count_task(const char *task_id)
-{
-	char label[128];
-	json_t *j;
-	size_t n;
-
-	snprintf(label, sizeof(label), "orch.task=%s", task_id);
-	j = peek_by_label(label);
-	n = json_array_size(j);
-	json_decref(j);
-	return n;
-}
-
-static bool
-env_has(json_t *env, const char *kv)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(env, i, v) {
-		if (json_is_string(v) && strcmp(json_string_value(v), kv) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* ---- tests ---- */
 
 static void
@@ -309,7 +125,7 @@ test_sleep_runs_stops_and_goes(void)
 	static const char *const env[] = {"A", "1", "GREETING", "hello world",
 	    NULL};
 	static const char *const cmd[] = {"sleep", "300", NULL};
-	orch_task *t = task_make(IMAGE, env, cmd, 64, 0.25);
+	orch_task *t = tf_task_make("e2e", IMAGE, env, cmd, 64, 0.25);
 	char handle[ORCH_HANDLE_LEN], again[ORCH_HANDLE_LEN], label[128];
 	char path[256], name[64];
 	struct orch_instance in;
@@ -328,13 +144,13 @@ test_sleep_runs_stops_and_goes(void)
 
 	/* Exactly one container, with our labels, env and limits. */
 	snprintf(label, sizeof(label), "orch.task=%s", t->id);
-	list = peek_by_label(label);
+	list = du_list_by_labels(peek, label, NULL);
 	ASSERT_INT_EQ(json_array_size(list), 1);
 	ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(list, 0),
 	    "Id")), handle);
 	json_decref(list);
 	snprintf(path, sizeof(path), "/containers/%s/json", handle);
-	c = peek_get(path, NULL);
+	c = du_get(peek, path, NULL);
 	ASSERT(json_is_object(c));
 	snprintf(name, sizeof(name), "/orch-%s", t->id);
 	ASSERT_STR_EQ(json_string_value(json_object_get(c, "Name")), name);
@@ -343,8 +159,9 @@ test_sleep_runs_stops_and_goes(void)
 	    "Labels"), "orch.node")), node_a);
 	ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(cfg,
 	    "Labels"), "orch.task")), t->id);
-	ASSERT(env_has(json_object_get(cfg, "Env"), "A=1"));
-	ASSERT(env_has(json_object_get(cfg, "Env"), "GREETING=hello world"));
+	ASSERT(du_env_has(json_object_get(cfg, "Env"), "A=1"));
+	ASSERT(du_env_has(json_object_get(cfg, "Env"),
+	    "GREETING=hello world"));
 	ASSERT_INT_EQ(json_array_size(json_object_get(cfg, "Cmd")), 2);
 	ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(cfg,
 	    "Cmd"), 0)), "sleep");
@@ -359,7 +176,7 @@ test_sleep_runs_stops_and_goes(void)
 	ASSERT_INT_EQ(orch_docker_driver.start(st, t, again, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT_STR_EQ(again, handle);
-	ASSERT_INT_EQ(count_task(t->id), 1);
+	ASSERT_INT_EQ(du_task_count(peek, t->id, NULL), 1);
 
 	/* Stop (sleep as PID 1 ignores SIGTERM: killed after 1 s), remove. */
 	ASSERT_INT_EQ(orch_docker_driver.stop(st, handle, err, sizeof(err)),
@@ -372,7 +189,7 @@ test_sleep_runs_stops_and_goes(void)
 	    ORCH_OK);
 	ASSERT_INT_EQ(orch_docker_driver.remove(st, handle, err, sizeof(err)),
 	    ORCH_OK);
-	ASSERT_INT_EQ(count_task(t->id), 0);
+	ASSERT_INT_EQ(du_task_count(peek, t->id, NULL), 0);
 	ASSERT_INT_EQ(orch_docker_driver.inspect(st, handle, &in, err,
 	    sizeof(err)), ORCH_ENOENT);
 	/* Missing is success for both. */
@@ -389,7 +206,7 @@ test_sleep_runs_stops_and_goes(void)
 static void
 run_to_exit(const char *const *cmd, int want)
 {
-	orch_task *t = task_make(IMAGE, NULL, cmd, 32, 0.5);
+	orch_task *t = tf_task_make("e2e", IMAGE, NULL, cmd, 32, 0.5);
 	char handle[ORCH_HANDLE_LEN];
 	struct orch_instance in;
 	void *st = drv_new(node_a, true);
@@ -415,7 +232,7 @@ run_to_exit(const char *const *cmd, int want)
 		    (long long)in.started_at_ms, (long long)in.finished_at_ms);
 	ASSERT_INT_EQ(orch_docker_driver.remove(st, handle, err, sizeof(err)),
 	    ORCH_OK);
-	ASSERT_INT_EQ(count_task(t->id), 0);
+	ASSERT_INT_EQ(du_task_count(peek, t->id, NULL), 0);
 	orch_docker_driver.fini(st);
 	orch_task_free(t);
 }
@@ -439,7 +256,7 @@ test_echo_exits_0(void)
 static void
 test_missing_image(void)
 {
-	orch_task *t = task_make("orch-test/nope:1", NULL, NULL, 32, 0.5);
+	orch_task *t = tf_task_make("e2e", "orch-test/nope:1", NULL, NULL, 32, 0.5);
 	char handle[ORCH_HANDLE_LEN];
 	void *st = drv_new(node_a, false);
 	int64_t t0 = orch_mono_ms();
@@ -452,7 +269,7 @@ test_missing_image(void)
 	    "locally and pull failed: ");
 	/* Bounded by pull_timeout_s (30 s) plus the create calls. */
 	ASSERT(orch_mono_ms() - t0 < 45000);
-	ASSERT_INT_EQ(count_task(t->id), 0);
+	ASSERT_INT_EQ(du_task_count(peek, t->id, NULL), 0);
 	orch_docker_driver.fini(st);
 	orch_task_free(t);
 }
@@ -475,9 +292,9 @@ test_list_per_node(void)
 {
 	static const char *const sleep_cmd[] = {"sleep", "300", NULL};
 	static const char *const exit_cmd[] = {"sh", "-c", "exit 5", NULL};
-	orch_task *ta = task_make(IMAGE, NULL, sleep_cmd, 32, 0.5);
-	orch_task *te = task_make(IMAGE, NULL, exit_cmd, 32, 0.5);
-	orch_task *tb = task_make(IMAGE, NULL, sleep_cmd, 32, 0.5);
+	orch_task *ta = tf_task_make("e2e", IMAGE, NULL, sleep_cmd, 32, 0.5);
+	orch_task *te = tf_task_make("e2e", IMAGE, NULL, exit_cmd, 32, 0.5);
+	orch_task *tb = tf_task_make("e2e", IMAGE, NULL, sleep_cmd, 32, 0.5);
 	char ha[ORCH_HANDLE_LEN], he[ORCH_HANDLE_LEN], hb[ORCH_HANDLE_LEN];
 	const struct orch_instance *in;
 	struct orch_instance *arr = NULL;
@@ -564,7 +381,7 @@ main(void)
 		return 1;
 	}
 	orch_docker_answer_free(&ans);
-	img = peek_get("/images/" IMAGE "/json", &status);
+	img = du_get(peek, "/images/" IMAGE "/json", &status);
 	json_decref(img);
 	if (status != 200) {
 		fprintf(stderr, "FAIL: image " IMAGE " is missing (%ld); make "
@@ -572,7 +389,7 @@ main(void)
 		return 1;
 	}
 	atexit(cleanup_at_exit);
-	cleanup();      /* leftovers of a killed earlier run */
+	du_cleanup(peek, NODE_PREFIX); /* leftovers of a killed earlier run */
 
 	RUN(test_capacity);
 	RUN(test_sleep_runs_stops_and_goes);

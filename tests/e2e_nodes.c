@@ -11,15 +11,12 @@
 #include <jansson.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
-#include <nng/protocol/reqrep0/req.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/wait.h>
 
 #include "clock.h"
 #include "error.h"
+#include "fake_agent.h"
 #include "harness.h"
+#include "http_json.h"
 #include "manager_proc.h"
 #include "orch.pb-c.h"
 #include "rpc_client.h"
@@ -38,46 +35,11 @@ static char node_a[ORCH_ID_LEN], node_big[ORCH_ID_LEN];
 
 /* ---- HTTP ---- */
 
-static json_t *
-parse(const char *s)
-{
-	json_error_t e;
-	json_t *j = json_loads(s, 0, &e);
-
-	if (j == NULL)
-		h_fail(__FILE__, __LINE__, "not JSON (%s): %s", e.text, s);
-	return j;
-}
-
-/* One request; asserts the status and returns the parsed JSON body. */
+/* The manager's HTTP API (http_json.h), on this test's manager. */
 static json_t *
 call(const char *method, const char *path, const char *body, int want)
 {
-	char *resp = NULL;
-	int st = h_http(m.http_port, method, path, body, &resp);
-	json_t *j;
-
-	if (st != want)
-		h_fail(__FILE__, __LINE__, "%s %s: want %d, got %d: %s", method,
-		    path, want, st, resp != NULL ? resp : "");
-	j = parse(resp);
-	free(resp);
-	return j;
-}
-
-static const char *
-jstr(json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-static json_t *
-task_json(const char *id)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/tasks/%s", id);
-	return call("GET", path, NULL, 200);
+	return hj_call(m.http_port, method, path, body, want);
 }
 
 static char *
@@ -92,7 +54,7 @@ submit(const char *name, double cpu, int mem)
 	    "\"cpu\":%g,\"memory\":%d}",
 	    name, cpu, mem);
 	j = call("POST", "/tasks", body, 201);
-	id = strdup(jstr(j, "id"));
+	id = strdup(hj_str(j, "id"));
 	json_decref(j);
 	return id;
 }
@@ -109,12 +71,12 @@ static bool
 task_is(void *arg)
 {
 	struct task_want *w = arg;
-	json_t *t = task_json(w->id);
-	const char *err = jstr(t, "error");
-	bool ok = strcmp(jstr(t, "status"), w->status) == 0 &&
+	json_t *t = hj_task(m.http_port, w->id);
+	const char *err = hj_str(t, "error");
+	bool ok = strcmp(hj_str(t, "status"), w->status) == 0 &&
 	    (w->node == NULL ||
-	        (jstr(t, "node_id") != NULL &&
-	            strcmp(jstr(t, "node_id"), w->node) == 0)) &&
+	        (hj_str(t, "node_id") != NULL &&
+	            strcmp(hj_str(t, "node_id"), w->node) == 0)) &&
 	    (w->error == NULL ? err == NULL
 	                      : err != NULL && strstr(err, w->error) != NULL);
 
@@ -129,7 +91,7 @@ wait_task(
 	struct task_want w = {id, status, node, error};
 
 	if (!h_wait_until(task_is, &w, 15000)) {
-		json_t *t = task_json(id);
+		json_t *t = hj_task(m.http_port, id);
 		char *s = json_dumps(t, JSON_COMPACT);
 
 		h_fail(__FILE__, __LINE__,
@@ -151,25 +113,6 @@ node_json(const char *key)
 
 /* ---- RPC ---- */
 
-static nng_socket
-req_open(void)
-{
-	nng_socket s;
-
-	ASSERT(nng_req0_open(&s) == 0);
-	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 15000);
-	ASSERT(nng_dial(s, m.rpc_url, NULL, 0) == 0);
-	return s;
-}
-
-static int
-reg(nng_socket s, const Orch__NodeRegistration *r, Orch__Node **out, char *err,
-    size_t errlen)
-{
-	return orch_rpc_call(s, "orch.Manager/RegisterNode", &r->base,
-	    &orch__node__descriptor, (ProtobufCMessage **)out, err, errlen);
-}
-
 /* Registers a node of cpu cores and mem MB; copies its id into id. */
 static void
 reg_node(const char *name, double cpu, int64_t mem, char id[ORCH_ID_LEN])
@@ -185,24 +128,12 @@ reg_node(const char *name, double cpu, int64_t mem, char id[ORCH_ID_LEN])
 	r.cpu = cpu;
 	r.has_memory_mb = true;
 	r.memory_mb = mem;
-	if ((rc = reg(rpc, &r, &n, err, sizeof(err))) != ORCH_OK)
+	if ((rc = fa_node_register(rpc, &r, &n, err, sizeof(err))) != ORCH_OK)
 		h_fail(__FILE__, __LINE__, "RegisterNode %s: %d %s", name, rc,
 		    err);
 	ASSERT(orch_id_valid(n->id));
 	memcpy(id, n->id, ORCH_ID_LEN);
 	orch__node__free_unpacked(n, NULL);
-}
-
-static int
-beat(nng_socket s, const char *node, Orch__Assignments **out, char *err,
-    size_t errlen)
-{
-	Orch__HeartbeatRequest hb = ORCH__HEARTBEAT_REQUEST__INIT;
-
-	hb.node_id = (char *)node;
-	return orch_rpc_call(s, "orch.Manager/Heartbeat", &hb.base,
-	    &orch__assignments__descriptor, (ProtobufCMessage **)out, err,
-	    errlen);
 }
 
 /* The assignment of task id in a, or NULL. */
@@ -216,49 +147,11 @@ assigned(const Orch__Assignments *a, const char *id)
 	return NULL;
 }
 
-struct report {
-	const char *task;
-	const char *node;
-	int status;
-	const char *container_id;
-	bool has_exit_code;
-	int exit_code;
-	const char *error;
-	int64_t started_at_ms; /* 0: not given */
-	int64_t finished_at_ms;
-};
-
-static int
-report(const struct report *r, char *err, size_t errlen)
-{
-	Orch__TaskStatusUpdate u = ORCH__TASK_STATUS_UPDATE__INIT;
-	Orch__Task *t = NULL;
-	int rc;
-
-	u.id = (char *)r->task;
-	u.node_id = (char *)r->node;
-	u.has_status = true;
-	u.status = r->status;
-	u.container_id = (char *)r->container_id;
-	u.has_exit_code = r->has_exit_code;
-	u.exit_code = r->exit_code;
-	u.error = (char *)r->error;
-	u.has_started_at_ms = r->started_at_ms != 0;
-	u.started_at_ms = r->started_at_ms;
-	u.has_finished_at_ms = r->finished_at_ms != 0;
-	u.finished_at_ms = r->finished_at_ms;
-	rc = orch_rpc_call(rpc, "orch.Manager/UpdateTaskStatus", &u.base,
-	    &orch__task__descriptor, (ProtobufCMessage **)&t, err, errlen);
-	if (t != NULL)
-		orch__task__free_unpacked(t, NULL);
-	return rc;
-}
-
 static void
-report_ok(const struct report *r)
+report_ok(const struct fa_report *r)
 {
 	char err[512];
-	int rc = report(r, err, sizeof(err));
+	int rc = fa_task_report(rpc, r, err, sizeof(err));
 
 	if (rc != ORCH_OK)
 		h_fail(__FILE__, __LINE__, "report on %s: %d %s", r->task, rc,
@@ -319,78 +212,7 @@ notice_wait(nng_socket s, const char *node)
 
 /* ---- the beater: the agents' heartbeat loops ---- */
 
-static struct {
-	pthread_mutex_t mu;
-	pthread_t thread;
-	bool stop;
-	char ids[4][ORCH_ID_LEN];
-	int n;
-} beater = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-static void *
-beater_main(void *arg)
-{
-	nng_socket s = req_open();
-
-	(void)arg;
-	for (;;) {
-		char ids[4][ORCH_ID_LEN];
-		int n;
-
-		pthread_mutex_lock(&beater.mu);
-		if (beater.stop) {
-			pthread_mutex_unlock(&beater.mu);
-			break;
-		}
-		n = beater.n;
-		memcpy(ids, beater.ids, sizeof(ids));
-		pthread_mutex_unlock(&beater.mu);
-		for (int i = 0; i < n; i++) {
-			Orch__Assignments *a = NULL;
-			char err[256];
-
-			if (beat(s, ids[i], &a, err, sizeof(err)) == ORCH_OK)
-				orch__assignments__free_unpacked(a, NULL);
-		}
-		/* An agent's interval, well inside the 1 s TTL. */
-		poll(NULL, 0, 100);
-	}
-	nng_close(s);
-	return NULL;
-}
-
-static void
-beater_add(const char *id)
-{
-	pthread_mutex_lock(&beater.mu);
-	ASSERT(beater.n < 4);
-	memcpy(beater.ids[beater.n++], id, ORCH_ID_LEN);
-	pthread_mutex_unlock(&beater.mu);
-}
-
-static void
-beater_remove(const char *id)
-{
-	pthread_mutex_lock(&beater.mu);
-	for (int i = 0; i < beater.n; i++) {
-		if (strcmp(beater.ids[i], id) == 0) {
-			memmove(beater.ids[i], beater.ids[i + 1],
-			    (size_t)(beater.n - i - 1) * ORCH_ID_LEN);
-			beater.n--;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&beater.mu);
-}
-
-static void
-beater_stop(void)
-{
-	pthread_mutex_lock(&beater.mu);
-	beater.stop = true;
-	pthread_mutex_unlock(&beater.mu);
-	pthread_join(beater.thread, NULL);
-}
+static struct fa_beater beater;
 
 /* ---- orchctl ---- */
 
@@ -398,17 +220,9 @@ static int
 ctl(char **out, char **err, const char *a1, const char *a2, const char *a3,
     const char *a4)
 {
-	char *bin = h_bin("orchctl");
-	char *argv[10] = {bin, "--addr", m.addr};
-	const char *rest[] = {a1, a2, a3, a4};
-	int n = 3, code;
+	const char *const args[] = {a1, a2, a3, a4, NULL};
 
-	for (int i = 0; i < 4 && rest[i] != NULL; i++)
-		argv[n++] = (char *)rest[i];
-	argv[n] = NULL;
-	code = h_run(argv, out, err, 15000);
-	free(bin);
-	return code;
+	return h_orchctl(m.addr, out, err, args);
 }
 
 /* ---- tests ---- */
@@ -453,30 +267,30 @@ test_register(void)
 	r.n_drivers = 1;
 	r.drivers = drivers;
 	r.agent_version = "0.1.0-test";
-	ASSERT_INT_EQ(reg(rpc, &r, &n1, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(fa_node_register(rpc, &r, &n1, err, sizeof(err)), ORCH_OK);
 	ASSERT(orch_id_valid(n1->id));
 	ASSERT_STR_EQ(n1->name, "node-a");
 	ASSERT_INT_EQ(n1->status, ORCH__NODE_STATUS__NODE_STATUS_READY);
 	ASSERT(n1->has_last_heartbeat_ms);
 	ASSERT(n1->has_task_count && n1->task_count == 0);
 	/* Again (a restarted agent, or NNG resending): the same node. */
-	ASSERT_INT_EQ(reg(rpc, &r, &n2, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(fa_node_register(rpc, &r, &n2, err, sizeof(err)), ORCH_OK);
 	ASSERT_STR_EQ(n2->id, n1->id);
 	ASSERT_INT_EQ(n2->registered_at_ms, n1->registered_at_ms);
 	memcpy(node_a, n1->id, ORCH_ID_LEN);
 	orch__node__free_unpacked(n1, NULL);
 	orch__node__free_unpacked(n2, NULL);
-	beater_add(node_a);
+	fa_beater_add(&beater, node_a);
 
 	/* GET /nodes and /nodes/{id or name}. */
 	j = call("GET", "/nodes", NULL, 200);
 	ASSERT_INT_EQ(json_array_size(j), 1);
 	k = json_array_get(j, 0);
-	ASSERT_STR_EQ(jstr(k, "id"), node_a);
-	ASSERT_STR_EQ(jstr(k, "name"), "node-a");
-	ASSERT_STR_EQ(jstr(k, "address"), "10.1.2.3");
-	ASSERT_STR_EQ(jstr(k, "status"), "Ready");
-	ASSERT_STR_EQ(jstr(json_object_get(k, "labels"), "zone"), "a");
+	ASSERT_STR_EQ(hj_str(k, "id"), node_a);
+	ASSERT_STR_EQ(hj_str(k, "name"), "node-a");
+	ASSERT_STR_EQ(hj_str(k, "address"), "10.1.2.3");
+	ASSERT_STR_EQ(hj_str(k, "status"), "Ready");
+	ASSERT_STR_EQ(hj_str(json_object_get(k, "labels"), "zone"), "a");
 	ASSERT(json_real_value(json_object_get(k, "cpu")) == 2.0);
 	ASSERT_INT_EQ(json_integer_value(json_object_get(k, "memory")), 2048);
 	ASSERT(json_real_value(json_object_get(k, "allocated_cpu")) == 0.0);
@@ -487,28 +301,28 @@ test_register(void)
 	ASSERT_STR_EQ(
 	    json_string_value(json_array_get(json_object_get(k, "drivers"), 0)),
 	    "docker");
-	ASSERT_STR_EQ(jstr(k, "version"), "0.1.0-test");
+	ASSERT_STR_EQ(hj_str(k, "version"), "0.1.0-test");
 	ASSERT(json_is_string(json_object_get(k, "registered_at")));
 	json_decref(j);
 	j = node_json("node-a");
-	ASSERT_STR_EQ(jstr(j, "id"), node_a);
+	ASSERT_STR_EQ(hj_str(j, "id"), node_a);
 	json_decref(j);
 	j = node_json(node_a);
-	ASSERT_STR_EQ(jstr(j, "name"), "node-a");
+	ASSERT_STR_EQ(hj_str(j, "name"), "node-a");
 	json_decref(j);
 	j = call("GET", "/nodes/no-such-node", NULL, 404);
-	ASSERT_STR_CONTAINS(jstr(j, "error"), "no-such-node");
+	ASSERT_STR_CONTAINS(hj_str(j, "error"), "no-such-node");
 	json_decref(j);
 	/* Bytes that are not UTF-8, raw or escaped: still a JSON answer. */
 	j = call("GET", "/nodes/\xff\xfe", NULL, 404);
-	ASSERT_STR_CONTAINS(jstr(j, "error"), "no node with id or name");
+	ASSERT_STR_CONTAINS(hj_str(j, "error"), "no node with id or name");
 	json_decref(j);
 	j = call("GET", "/nodes/%FF%00", NULL, 404);
-	ASSERT_STR_CONTAINS(jstr(j, "error"), "no node with id or name");
+	ASSERT_STR_CONTAINS(hj_str(j, "error"), "no node with id or name");
 	json_decref(j);
 	/* A name is found through its escaped form. */
 	j = call("GET", "/nodes/node%2da", NULL, 200);
-	ASSERT_STR_EQ(jstr(j, "id"), node_a);
+	ASSERT_STR_EQ(hj_str(j, "id"), node_a);
 	json_decref(j);
 	j = call("DELETE", "/nodes", NULL, 405);
 	json_decref(j);
@@ -561,40 +375,40 @@ test_register(void)
 		bad = r;
 		bad.name = "";
 		ASSERT_INT_EQ(
-		    reg(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
 		ASSERT_STR_CONTAINS(err, "name");
 		bad = r;
 		bad.name = "tab\there";
 		ASSERT_INT_EQ(
-		    reg(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
 		ASSERT_STR_CONTAINS(err, "name");
 		memset(longname, 'n', sizeof(longname) - 1);
 		longname[sizeof(longname) - 1] = '\0';
 		bad = r;
 		bad.name = longname;
 		ASSERT_INT_EQ(
-		    reg(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
 		ASSERT_STR_CONTAINS(err, "128");
 		bad = r;
 		bad.cpu = 0;
 		ASSERT_INT_EQ(
-		    reg(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
 		ASSERT_STR_CONTAINS(err, "cpu");
 		bad = r;
 		bad.has_memory_mb = false;
 		ASSERT_INT_EQ(
-		    reg(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
 		ASSERT_STR_CONTAINS(err, "memory_mb");
 		bad = r;
 		bad.memory_mb = -5;
 		ASSERT_INT_EQ(
-		    reg(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
 		empty.key = "";
 		empty.value = "x";
 		bad = r;
 		bad.labels = el;
 		ASSERT_INT_EQ(
-		    reg(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
 		ASSERT_STR_CONTAINS(err, "label");
 	}
 	/* None of them left a node behind. */
@@ -609,7 +423,7 @@ test_heartbeat(void)
 	Orch__Assignments *a = NULL;
 	char err[512];
 
-	ASSERT_INT_EQ(beat(rpc, node_a, &a, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(fa_heartbeat(rpc, node_a, &a, err, sizeof(err)), ORCH_OK);
 	ASSERT_STR_EQ(a->node_id, node_a);
 	ASSERT_INT_EQ(a->n_tasks, 0);
 	/* A third of the 1 s TTL. */
@@ -617,11 +431,11 @@ test_heartbeat(void)
 	ASSERT_INT_EQ(a->heartbeat_ms, 333);
 	orch__assignments__free_unpacked(a, NULL);
 
-	ASSERT_INT_EQ(beat(rpc, "0a0a0a0a-0000-4000-8000-000000000000", &a, err,
+	ASSERT_INT_EQ(fa_heartbeat(rpc, "0a0a0a0a-0000-4000-8000-000000000000", &a, err,
 	                  sizeof(err)),
 	    ORCH_ENOENT);
 	ASSERT_STR_CONTAINS(err, "register again");
-	ASSERT_INT_EQ(beat(rpc, NULL, &a, err, sizeof(err)), ORCH_EINVAL);
+	ASSERT_INT_EQ(fa_heartbeat(rpc, NULL, &a, err, sizeof(err)), ORCH_EINVAL);
 	ASSERT_STR_CONTAINS(err, "node_id");
 }
 
@@ -640,7 +454,7 @@ test_task_life(void)
 	t1 = submit("life", 0.5, 256);
 	wait_task(t1, "Scheduled", node_a, NULL);
 	notice_wait(sub, node_a);
-	ASSERT_INT_EQ(beat(rpc, node_a, &a, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(fa_heartbeat(rpc, node_a, &a, err, sizeof(err)), ORCH_OK);
 	ASSERT((at = assigned(a, t1)) != NULL);
 	ASSERT_INT_EQ(at->status, ST_SCHEDULED);
 	ASSERT(!at->stop_requested);
@@ -655,28 +469,28 @@ test_task_life(void)
 
 	/* Running, with the node's times; a repeated report changes
 	 * nothing. */
-	report_ok(&(struct report){.task = t1,
+	report_ok(&(struct fa_report){.task = t1,
 	    .node = node_a,
 	    .status = ST_RUNNING,
 	    .container_id = "c0ffee01",
 	    .started_at_ms = started});
-	j = task_json(t1);
-	ASSERT_STR_EQ(jstr(j, "status"), "Running");
-	ASSERT_STR_EQ(jstr(j, "container_id"), "c0ffee01");
+	j = hj_task(m.http_port, t1);
+	ASSERT_STR_EQ(hj_str(j, "status"), "Running");
+	ASSERT_STR_EQ(hj_str(j, "container_id"), "c0ffee01");
 	ASSERT_STR_EQ(
-	    jstr(j, "started_at"), orch_rfc3339(started, when, sizeof(when)));
-	report_ok(&(struct report){.task = t1,
+	    hj_str(j, "started_at"), orch_rfc3339(started, when, sizeof(when)));
+	report_ok(&(struct fa_report){.task = t1,
 	    .node = node_a,
 	    .status = ST_RUNNING,
 	    .container_id = "c0ffee01",
 	    .started_at_ms = started});
-	again = task_json(t1);
+	again = hj_task(m.http_port, t1);
 	ASSERT(json_equal(j, again));
 	json_decref(again);
 	json_decref(j);
 
 	/* A report from another node is refused. */
-	ASSERT_INT_EQ(report(&(struct report){.task = t1,
+	ASSERT_INT_EQ(fa_task_report(rpc, &(struct fa_report){.task = t1,
 	                         .node = "0b0b0b0b-0000-4000-8000-000000000000",
 	                         .status = ST_FAILED},
 	                  err, sizeof(err)),
@@ -684,24 +498,24 @@ test_task_life(void)
 	ASSERT_STR_CONTAINS(err, node_a);
 
 	/* Completed with exit 0: off the node's assignments. */
-	report_ok(&(struct report){.task = t1,
+	report_ok(&(struct fa_report){.task = t1,
 	    .node = node_a,
 	    .status = ST_COMPLETED,
 	    .has_exit_code = true,
 	    .exit_code = 0,
 	    .finished_at_ms = finished});
-	j = task_json(t1);
-	ASSERT_STR_EQ(jstr(j, "status"), "Completed");
+	j = hj_task(m.http_port, t1);
+	ASSERT_STR_EQ(hj_str(j, "status"), "Completed");
 	ASSERT_INT_EQ(json_integer_value(json_object_get(j, "exit_code")), 0);
 	ASSERT_STR_EQ(
-	    jstr(j, "finished_at"), orch_rfc3339(finished, when, sizeof(when)));
+	    hj_str(j, "finished_at"), orch_rfc3339(finished, when, sizeof(when)));
 	json_decref(j);
-	report_ok(&(struct report){.task = t1,
+	report_ok(&(struct fa_report){.task = t1,
 	    .node = node_a,
 	    .status = ST_COMPLETED,
 	    .has_exit_code = true,
 	    .exit_code = 0});
-	ASSERT_INT_EQ(beat(rpc, node_a, &a, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(fa_heartbeat(rpc, node_a, &a, err, sizeof(err)), ORCH_OK);
 	ASSERT(assigned(a, t1) == NULL);
 	orch__assignments__free_unpacked(a, NULL);
 
@@ -709,20 +523,20 @@ test_task_life(void)
 	t2 = submit("fails", 0.5, 256);
 	wait_task(t2, "Scheduled", node_a, NULL);
 	notice_wait(sub, node_a);
-	report_ok(&(struct report){.task = t2,
+	report_ok(&(struct fa_report){.task = t2,
 	    .node = node_a,
 	    .status = ST_RUNNING,
 	    .container_id = "c0ffee02"});
-	report_ok(&(struct report){.task = t2,
+	report_ok(&(struct fa_report){.task = t2,
 	    .node = node_a,
 	    .status = ST_FAILED,
 	    .has_exit_code = true,
 	    .exit_code = 3,
 	    .error = "exited with code 3"});
-	j = task_json(t2);
-	ASSERT_STR_EQ(jstr(j, "status"), "Failed");
+	j = hj_task(m.http_port, t2);
+	ASSERT_STR_EQ(hj_str(j, "status"), "Failed");
 	ASSERT_INT_EQ(json_integer_value(json_object_get(j, "exit_code")), 3);
-	ASSERT_STR_EQ(jstr(j, "error"), "exited with code 3");
+	ASSERT_STR_EQ(hj_str(j, "error"), "exited with code 3");
 	ASSERT(json_is_string(json_object_get(j, "started_at")));
 	ASSERT(json_is_string(json_object_get(j, "finished_at")));
 	json_decref(j);
@@ -732,7 +546,7 @@ test_task_life(void)
 	t3 = submit("stopped", 0.5, 256);
 	wait_task(t3, "Scheduled", node_a, NULL);
 	notice_wait(sub, node_a);
-	report_ok(&(struct report){.task = t3,
+	report_ok(&(struct fa_report){.task = t3,
 	    .node = node_a,
 	    .status = ST_RUNNING,
 	    .container_id = "c0ffee03"});
@@ -741,21 +555,21 @@ test_task_life(void)
 
 		snprintf(path, sizeof(path), "/tasks/%s", t3);
 		j = call("DELETE", path, NULL, 200);
-		ASSERT_STR_EQ(jstr(j, "status"), "Running");
+		ASSERT_STR_EQ(hj_str(j, "status"), "Running");
 		json_decref(j);
 	}
 	notice_wait(sub, node_a);
-	ASSERT_INT_EQ(beat(rpc, node_a, &a, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(fa_heartbeat(rpc, node_a, &a, err, sizeof(err)), ORCH_OK);
 	ASSERT((at = assigned(a, t3)) != NULL);
 	ASSERT(at->stop_requested);
 	ASSERT_INT_EQ(at->status, ST_RUNNING);
 	orch__assignments__free_unpacked(a, NULL);
 	report_ok(
-	    &(struct report){.task = t3, .node = node_a, .status = ST_STOPPED});
-	j = task_json(t3);
-	ASSERT_STR_EQ(jstr(j, "status"), "Stopped");
+	    &(struct fa_report){.task = t3, .node = node_a, .status = ST_STOPPED});
+	j = hj_task(m.http_port, t3);
+	ASSERT_STR_EQ(hj_str(j, "status"), "Stopped");
 	json_decref(j);
-	ASSERT_INT_EQ(beat(rpc, node_a, &a, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(fa_heartbeat(rpc, node_a, &a, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(a->n_tasks, 0);
 	orch__assignments__free_unpacked(a, NULL);
 
@@ -764,7 +578,7 @@ test_task_life(void)
 		char *t4 = submit("unplaceable", 64, 256);
 
 		wait_task(t4, "Pending", NULL, "no Ready node");
-		ASSERT_INT_EQ(report(&(struct report){.task = t4,
+		ASSERT_INT_EQ(fa_task_report(rpc, &(struct fa_report){.task = t4,
 		                         .node = node_a,
 		                         .status = ST_RUNNING},
 		                  err, sizeof(err)),
@@ -775,7 +589,7 @@ test_task_life(void)
 
 			snprintf(path, sizeof(path), "/tasks/%s", t4);
 			j = call("DELETE", path, NULL, 200);
-			ASSERT_STR_EQ(jstr(j, "status"), "Stopped");
+			ASSERT_STR_EQ(hj_str(j, "status"), "Stopped");
 			json_decref(j);
 		}
 		free(t4);
@@ -797,7 +611,7 @@ test_task_life(void)
 		ASSERT_INT_EQ(t->status, ST_SCHEDULED);
 		orch__task__free_unpacked(t, NULL);
 		notice_wait(sub, node_a);
-		report_ok(&(struct report){
+		report_ok(&(struct fa_report){
 		    .task = t5, .node = node_a, .status = ST_STOPPED});
 		free(t5);
 	}
@@ -819,7 +633,7 @@ test_too_big_then_placed(void)
 	    "most free: node-a with 2048 MB and 2 cpu");
 	wait_task(t, "Pending", NULL, msg);
 	reg_node("node-big", 4, 8192, node_big);
-	beater_add(node_big);
+	fa_beater_add(&beater, node_big);
 	wait_task(t, "Scheduled", node_big, NULL);
 	n = node_json("node-big");
 	ASSERT_INT_EQ(
@@ -838,7 +652,7 @@ node_is(void *arg)
 {
 	struct node_want *w = arg;
 	json_t *n = node_json(w->key);
-	bool ok = strcmp(jstr(n, "status"), w->status) == 0;
+	bool ok = strcmp(hj_str(n, "status"), w->status) == 0;
 
 	json_decref(n);
 	return ok;
@@ -855,10 +669,10 @@ big_task_lost(void *arg)
 	(void)arg;
 	json_array_foreach(list, i, v)
 	{
-		if (jstr(v, "node_id") != NULL &&
-		    strcmp(jstr(v, "node_id"), node_big) == 0 &&
-		    jstr(v, "error") != NULL &&
-		    strcmp(jstr(v, "error"), "node node-big lost") == 0)
+		if (hj_str(v, "node_id") != NULL &&
+		    strcmp(hj_str(v, "node_id"), node_big) == 0 &&
+		    hj_str(v, "error") != NULL &&
+		    strcmp(hj_str(v, "error"), "node node-big lost") == 0)
 			lost = true;
 	}
 	json_decref(list);
@@ -876,14 +690,14 @@ test_down(void)
 	char *t;
 	size_t i;
 
-	beater_remove(node_big);
+	fa_beater_remove(&beater, node_big);
 	ASSERT(h_wait_until(node_is, &w, 15000));
 	ASSERT(h_wait_until(big_task_lost, NULL, 15000));
 	list = call("GET", "/tasks?status=Scheduled", NULL, 200);
 	json_array_foreach(list, i, v)
 	{
-		ASSERT(jstr(v, "node_id") == NULL ||
-		    strcmp(jstr(v, "node_id"), node_big) != 0);
+		ASSERT(hj_str(v, "node_id") == NULL ||
+		    strcmp(hj_str(v, "node_id"), node_big) != 0);
 	}
 	json_decref(list);
 	/* A task only node-big could take waits. */
@@ -917,7 +731,7 @@ test_orchctl(void)
 	free(out);
 	free(err);
 	ASSERT_INT_EQ(ctl(&out, &err, "nodes", "-o", "json", NULL), 0);
-	j = parse(out);
+	j = hj_parse(out);
 	ASSERT_INT_EQ(json_array_size(j), 2);
 	json_decref(j);
 	free(out);
@@ -984,24 +798,21 @@ test_restart(void)
 	struct node_want w = {"node-a", "Ready"};
 	char err[512], id[ORCH_ID_LEN];
 	json_t *n;
-	int st;
 
-	beater_stop();
-	st = mgr_stop(&m, SIGTERM);
-	ASSERT(st != -1 && WIFEXITED(st));
-	ASSERT_INT_EQ(WEXITSTATUS(st), 0);
+	fa_beater_stop(&beater);
+	mgr_stop_clean(&m);
 	/* The default TTL: NotReady lasts long enough to be seen. */
 	mgr_restart(&m, NULL);
 	n = node_json("node-a");
-	ASSERT_STR_EQ(jstr(n, "status"), "NotReady");
+	ASSERT_STR_EQ(hj_str(n, "status"), "NotReady");
 	ASSERT(json_is_null(json_object_get(n, "last_heartbeat")));
-	ASSERT_STR_EQ(jstr(n, "id"), node_a);
+	ASSERT_STR_EQ(hj_str(n, "id"), node_a);
 	json_decref(n);
 	n = call("GET", "/nodes", NULL, 200);
 	ASSERT_INT_EQ(json_array_size(n), 2);
 	json_decref(n);
 
-	ASSERT_INT_EQ(beat(rpc, node_a, &a, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(fa_heartbeat(rpc, node_a, &a, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(a->heartbeat_ms, 1000);
 	orch__assignments__free_unpacked(a, NULL);
 	ASSERT(node_is(&w));
@@ -1014,9 +825,9 @@ int
 main(void)
 {
 	mgr_start(&m, (const char *const[]){"--heartbeat-ttl", "1", NULL});
-	rpc = req_open();
+	rpc = fa_req_open(m.rpc_url);
 	sub_open();
-	ASSERT(pthread_create(&beater.thread, NULL, beater_main, NULL) == 0);
+	fa_beater_start(&beater, m.rpc_url, NULL);
 	RUN(test_no_nodes);
 	RUN(test_register);
 	RUN(test_heartbeat);
@@ -1029,12 +840,7 @@ main(void)
 	nng_close(sub);
 	nng_close(rpc);
 	/* A clean stop exits 0; under ASan that also means no leak. */
-	{
-		int st = mgr_stop(&m, SIGTERM);
-
-		ASSERT(st != -1 && WIFEXITED(st));
-		ASSERT_INT_EQ(WEXITSTATUS(st), 0);
-	}
+	mgr_stop_clean(&m);
 	mgr_destroy(&m);
 	return 0;
 }

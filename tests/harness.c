@@ -246,6 +246,24 @@ h_run(char *const argv[], char **out, char **errout, int timeout_ms)
 	return code;
 }
 
+int
+h_orchctl(const char *addr, char **out, char **errout,
+    const char *const *args)
+{
+	char *bin = h_bin("orchctl");
+	char *argv[24] = {bin, "--addr", (char *)addr};
+	int n = 3, code;
+
+	for (int i = 0; args[i] != NULL; i++) {
+		ASSERT(n < 23);
+		argv[n++] = (char *)args[i];
+	}
+	argv[n] = NULL;
+	code = h_run(argv, out, errout, 15000);
+	free(bin);
+	return code;
+}
+
 bool
 h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms)
 {
@@ -495,6 +513,15 @@ mgr_stop(struct mgr *m, int sig)
 		st = h_kill(m->pid, sig);
 	m->pid = 0;
 	return st;
+}
+
+void
+mgr_stop_clean(struct mgr *m)
+{
+	int st = mgr_stop(m, SIGTERM);
+
+	ASSERT(st != -1 && WIFEXITED(st));
+	ASSERT_INT_EQ(WEXITSTATUS(st), 0);
 }
 
 void

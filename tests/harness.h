@@ -80,6 +80,11 @@ int h_kill(pid_t pid, int sig);
 int h_run(char *const argv[], char **out /* OUT */, char **errout /* OUT */,
     int timeout_ms);
 
+/* Runs orchctl --addr addr args... (args NULL-terminated, at most 20)
+ * to completion within 15 s, like h_run. */
+int h_orchctl(const char *addr, char **out /* OUT */, char **errout /* OUT */,
+    const char *const *args);
+
 /* Polls cond(arg) every few milliseconds until it is true or timeout_ms
  * passes.  Returns whether it became true. */
 bool h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);

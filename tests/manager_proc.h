@@ -32,6 +32,10 @@ void mgr_restart(struct mgr *m, const char *const *extra);
  * Returns its wait status (-1 if it did not stop within 10 s). */
 int mgr_stop(struct mgr *m, int sig);
 
+/* Stops it with SIGTERM and fails the test unless it exits 0 within 10 s
+ * (under ASan a clean exit also means no leak). */
+void mgr_stop_clean(struct mgr *m);
+
 /* Stops it if running and removes its data directory. */
 void mgr_destroy(struct mgr *m);
 

@@ -24,6 +24,7 @@
 #include "harness.h"
 #include "log.h"
 #include "task.h"
+#include "task_fixture.h"
 
 /* ---- the fake daemon ---- */
 
@@ -107,18 +108,7 @@ fake_wait(struct fake *f, int fd)
 static void
 fake_send(int fd, const void *buf, size_t len)
 {
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;         /* the client went away: fine */
-		p += n;
-		len -= (size_t)n;
-	}
+	(void)h_send_all(fd, buf, len); /* the client went away: fine */
 }
 
 /* Reads one request into rq.  Returns 0, or -1 when the client went. */
@@ -423,60 +413,6 @@ drv_new(struct fake *f)
 	return drv_new_full(f, NULL, NULL);
 }
 
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	ASSERT(p != NULL);
-	return p;
-}
-
-/* A task built from malloc'd parts (orch_task_free releases it).  env is
- * NULL-terminated key, value pairs; cmd NULL-terminated. */
-static orch_task *
-task_make(const char *image, const char *const *env, const char *const *cmd,
-    int64_t memory_mb, double cpu)
-{
-	orch_task_spec *s = malloc(sizeof(*s));
-	orch_task *t;
-	size_t n;
-
-	ASSERT(s != NULL);
-	orch__task_spec__init(s);
-	s->name = xstrdup("t");
-	s->image = xstrdup(image);
-	s->has_memory_mb = true;
-	s->memory_mb = memory_mb;
-	s->has_cpu = true;
-	s->cpu = cpu;
-	for (n = 0; env != NULL && env[2 * n] != NULL; n++)
-		;
-	if (n > 0) {
-		s->env = calloc(n, sizeof(*s->env));
-		ASSERT(s->env != NULL);
-		for (size_t i = 0; i < n; i++) {
-			s->env[i] = malloc(sizeof(*s->env[i]));
-			ASSERT(s->env[i] != NULL);
-			orch__task_spec__env_entry__init(s->env[i]);
-			s->env[i]->key = xstrdup(env[2 * i]);
-			s->env[i]->value = xstrdup(env[2 * i + 1]);
-		}
-		s->n_env = n;
-	}
-	for (n = 0; cmd != NULL && cmd[n] != NULL; n++)
-		;
-	if (n > 0) {
-		s->command = calloc(n, sizeof(*s->command));
-		ASSERT(s->command != NULL);
-		for (size_t i = 0; i < n; i++)
-			s->command[i] = xstrdup(cmd[i]);
-		s->n_command = n;
-	}
-	ASSERT(orch_task_new(s, &t) == ORCH_OK);
-	return t;
-}
-
 static json_t *
 json_parse(const char *s)
 {
@@ -622,8 +558,8 @@ test_create_body(void)
 	const struct fake_req *rq;
 	char handle[ORCH_HANDLE_LEN], want[128];
 	json_t *b, *v;
-	orch_task *t = task_make("orch-test/busybox:latest", env, cmd, 64, 0.25);
-	orch_task *t2 = task_make("orch-test/busybox", NULL, NULL, 256, 1.5);
+	orch_task *t = tf_task_make("t", "orch-test/busybox:latest", env, cmd, 64, 0.25);
+	orch_task *t2 = tf_task_make("t", "orch-test/busybox", NULL, NULL, 256, 1.5);
 	void *st;
 
 	fake_route(f, "POST", "/v1.41/containers/create", 201,
@@ -687,7 +623,7 @@ test_pull_on_404(void)
 	struct fake *f = fake_new("1.41", "1.12");
 	const struct fake_req *rq;
 	char handle[ORCH_HANDLE_LEN];
-	orch_task *t = task_make("registry.local:5000/team/app:1.2", NULL, NULL,
+	orch_task *t = tf_task_make("t", "registry.local:5000/team/app:1.2", NULL, NULL,
 	    64, 0.5);
 	void *st;
 
@@ -722,8 +658,8 @@ test_pull_fails(void)
 {
 	struct fake *f = fake_new("1.41", "1.12");
 	char handle[ORCH_HANDLE_LEN];
-	orch_task *t = task_make("orch-test/nope:1", NULL, NULL, 64, 0.5);
-	orch_task *t2 = task_make("orch-test/gone", NULL, NULL, 64, 0.5);
+	orch_task *t = tf_task_make("t", "orch-test/nope:1", NULL, NULL, 64, 0.5);
+	orch_task *t2 = tf_task_make("t", "orch-test/gone", NULL, NULL, 64, 0.5);
 	void *st;
 	int rc;
 
@@ -763,7 +699,7 @@ test_create_404_not_image(void)
 {
 	struct fake *f = fake_new("1.41", "1.12");
 	char handle[ORCH_HANDLE_LEN];
-	orch_task *t = task_make("orch-test/busybox", NULL, NULL, 64, 0.5);
+	orch_task *t = tf_task_make("t", "orch-test/busybox", NULL, NULL, 64, 0.5);
 	void *st;
 
 	fake_route(f, "POST", "/v1.41/containers/create", 404,
@@ -799,7 +735,7 @@ test_conflict_adopts(void)
 	static char created[2048], exited[2048], running[2048], foreign[2048];
 	struct fake *f = fake_new("1.41", "1.12");
 	char handle[ORCH_HANDLE_LEN], prefix[128];
-	orch_task *t = task_make("orch-test/busybox", NULL, NULL, 64, 0.5);
+	orch_task *t = tf_task_make("t", "orch-test/busybox", NULL, NULL, 64, 0.5);
 	void *st;
 
 	snprintf(prefix, sizeof(prefix), "/v1.41/containers/orch-%s/json",
@@ -856,7 +792,7 @@ test_start_refused_discards(void)
 	struct fake *f = fake_new("1.41", "1.12");
 	char handle[ORCH_HANDLE_LEN];
 	static const char *const cmd[] = {"nope", NULL};
-	orch_task *t = task_make("orch-test/busybox", NULL, cmd, 64, 0.5);
+	orch_task *t = tf_task_make("t", "orch-test/busybox", NULL, cmd, 64, 0.5);
 	void *st;
 
 	fake_route(f, "POST", "/v1.41/containers/create", 201,

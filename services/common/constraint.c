@@ -7,6 +7,7 @@
 #include "constraint.h"
 
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "error.h"
@@ -35,14 +36,13 @@ static int
 malformed(const char *s, const char *why, char *err, size_t errlen)
 {
 	size_t n = strnlen(s, QUOTE_MAX);
+	bool cut = s[n] != '\0';
 
 	/* Never end a quote inside a UTF-8 character. */
-	if (s[n] != '\0') {
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
+	while (cut && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
 	snprintf(err, errlen, "malformed constraint \"%.*s%s\": %s", (int)n, s,
-	    s[n] != '\0' ? "..." : "", why);
+	    cut ? "..." : "", why);
 	return ORCH_EINVAL;
 }
 
@@ -54,9 +54,11 @@ orch_constraint_parse(const char *s, struct orch_constraint *out, char *err,
 	size_t len;
 
 	memset(out, 0, sizeof(*out));
-	if (s == NULL)
-		return malformed("", "want KEY==VALUE or KEY!=VALUE", err,
-		    errlen);
+	if (s == NULL) {
+		snprintf(err, errlen, "malformed constraint \"\": want "
+		    "KEY==VALUE or KEY!=VALUE");
+		return ORCH_EINVAL;
+	}
 	if ((len = strlen(s)) > ORCH_CONSTRAINT_LEN_MAX)
 		return malformed(s, "longer than the limit", err, errlen);
 	if (!orch_text_printable(s))
