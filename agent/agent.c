@@ -66,7 +66,7 @@ struct op {
 	enum orch_action_kind kind;
 	char key[ORCH_HANDLE_LEN];
 	char task_id[ORCH_ID_LEN];
-	orch_task *task;                /* START: a copy of the desired task */
+	orch_task *task; /* START: a copy of the desired task */
 	char handle[ORCH_HANDLE_LEN];
 	struct orch_report report;
 };
@@ -75,7 +75,7 @@ struct op {
 struct opstate {
 	char key[ORCH_HANDLE_LEN];
 	bool in_flight;
-	uint64_t done_seq;              /* seq when the last op ended */
+	uint64_t done_seq; /* seq when the last op ended */
 };
 
 struct orch_agent {
@@ -99,24 +99,24 @@ struct orch_agent {
 	nng_socket sub;
 	bool req_open;
 	bool sub_open;
-	pthread_mutex_t rpc_mu;         /* one request at a time on req */
+	pthread_mutex_t rpc_mu; /* one request at a time on req */
 
 	/* Beat thread only. */
-	int interval_ms;                /* the beat interval in force */
+	int interval_ms; /* the beat interval in force */
 	char sub_topic[AGENT_NODE_ID_MAX + 8];
-	char mgr_err[AGENT_ERR_LEN];    /* last manager failure logged */
-	char mgr_ok_msg[300];           /* "the manager at URL answers" */
-	char drv_err[AGENT_ERR_LEN];    /* last list failure logged */
+	char mgr_err[AGENT_ERR_LEN]; /* last manager failure logged */
+	char mgr_ok_msg[300];        /* "the manager at URL answers" */
+	char drv_err[AGENT_ERR_LEN]; /* last list failure logged */
 	int beats_since_list;
 
 	/* Everything below is under mu. */
 	pthread_mutex_t mu;
-	pthread_cond_t beat_cv;         /* CLOCK_MONOTONIC */
+	pthread_cond_t beat_cv; /* CLOCK_MONOTONIC */
 	pthread_cond_t work_cv;
 	pthread_cond_t done_cv;
 	bool stopping;
-	bool wake;                      /* beat now */
-	bool list_dirty;                /* list before the next reconcile */
+	bool wake;       /* beat now */
+	bool list_dirty; /* list before the next reconcile */
 	char node_id[AGENT_NODE_ID_MAX + 1];
 	struct orch_instance *inst;
 	size_t n_inst;
@@ -129,9 +129,9 @@ struct orch_agent {
 
 	pthread_t beat_thread, notice_thread;
 	pthread_t *workers;
-	int n_started;                  /* workers started */
+	int n_started; /* workers started */
 	bool beat_started, notice_started;
-	bool sync_ok;                   /* mutexes and conds made */
+	bool sync_ok; /* mutexes and conds made */
 };
 
 /* ---- small helpers ---- */
@@ -368,8 +368,8 @@ opstate_prune(struct orch_agent *a, uint64_t seq0)
  * seq0, keeping what operations recorded for keys busy since then.  Takes
  * list (freed here). */
 static void
-cache_merge(struct orch_agent *a, struct orch_instance *list, size_t n,
-    uint64_t seq0)
+cache_merge(
+    struct orch_agent *a, struct orch_instance *list, size_t n, uint64_t seq0)
 {
 	struct orch_instance *m;
 	size_t cnt = 0;
@@ -447,8 +447,10 @@ agent_report(struct orch_agent *a, const struct orch_report *r)
 
 	agent_node_id(a, node_id);
 	if (node_id[0] == '\0') {
-		orch_debug("agent", "task %s: report %s held until the node is "
-		    "registered", r->task_id, status_name(r->status));
+		orch_debug("agent",
+		    "task %s: report %s held until the node is "
+		    "registered",
+		    r->task_id, status_name(r->status));
 		return ORCH_EAGAIN;
 	}
 	u.id = (char *)r->task_id;
@@ -500,8 +502,10 @@ op_start(struct orch_agent *a, struct op *op)
 	struct orch_report r;
 	char handle[ORCH_HANDLE_LEN] = "", err[AGENT_ERR_LEN], ierr[256];
 	char cid[16];
-	const char *image = op->task->spec != NULL &&
-	    op->task->spec->image != NULL ? op->task->spec->image : "";
+	const char *image =
+	    op->task->spec != NULL && op->task->spec->image != NULL
+	    ? op->task->spec->image
+	    : "";
 	int64_t t0 = orch_mono_ms();
 	int rc;
 
@@ -510,8 +514,10 @@ op_start(struct orch_agent *a, struct op *op)
 		/* Not the task's fault: the runtime is away, or its container
 		 * is being removed or still held by the node that had the task
 		 * before (agents sharing a daemon).  Neither lasts. */
-		orch_error("agent", "task %s: cannot start (image \"%s\"): %s; "
-		    "retried on a later beat", op->task_id, image, err);
+		orch_error("agent",
+		    "task %s: cannot start (image \"%s\"): %s; "
+		    "retried on a later beat",
+		    op->task_id, image, err);
 		agent_relist(a);
 		return;
 	}
@@ -544,9 +550,11 @@ op_start(struct orch_agent *a, struct op *op)
 	cache_put(a, &inst);
 	pthread_mutex_unlock(&a->mu);
 	orch_info("agent", "task %s: container %s %s (image \"%s\", %lld ms)",
-	    op->task_id, short_id(handle, cid), inst.running ? "running" :
-	    inst.exited ? "already exited" : "created", image,
-	    (long long)(orch_mono_ms() - t0));
+	    op->task_id, short_id(handle, cid),
+	    inst.running      ? "running"
+	        : inst.exited ? "already exited"
+	                      : "created",
+	    image, (long long)(orch_mono_ms() - t0));
 	if (orch_reconcile_report(op->task, &inst, &r))
 		agent_report(a, &r);
 }
@@ -569,11 +577,14 @@ op_stop(struct orch_agent *a, struct op *op)
 			agent_relist(a);
 			return;
 		}
-		orch_info("agent", "task %s: stopped container %s (stop "
-		    "requested)", op->task_id, short_id(op->handle, cid));
+		orch_info("agent",
+		    "task %s: stopped container %s (stop "
+		    "requested)",
+		    op->task_id, short_id(op->handle, cid));
 		copy_str(r.container_id, sizeof(r.container_id), op->handle);
 		if (a->drv->inspect(a->drv_state, op->handle, &inst, err,
-		    sizeof(err)) == ORCH_OK && inst.exited) {
+		        sizeof(err)) == ORCH_OK &&
+		    inst.exited) {
 			r.has_exit_code = true;
 			r.exit_code = inst.exit_code;
 			r.started_at_ms = inst.started_at_ms;
@@ -586,8 +597,8 @@ op_stop(struct orch_agent *a, struct op *op)
 	 * report still has its exit code. */
 	if (agent_report(a, &r) != ORCH_OK || op->handle[0] == '\0')
 		return;
-	if ((rc = a->drv->remove(a->drv_state, op->handle, err,
-	    sizeof(err))) != ORCH_OK) {
+	if ((rc = a->drv->remove(a->drv_state, op->handle, err, sizeof(err))) !=
+	    ORCH_OK) {
 		orch_error("agent", "task %s: cannot remove container %s: %s",
 		    op->task_id, short_id(op->handle, cid), err);
 		agent_relist(a);
@@ -608,9 +619,10 @@ op_remove(struct orch_agent *a, struct op *op)
 
 	if (a->drv->stop(a->drv_state, op->handle, err, sizeof(err)) !=
 	    ORCH_OK) {
-		orch_error("agent", "task %s: cannot stop unassigned container "
-		    "%s: %s; retried on a later beat", task,
-		    short_id(op->handle, cid), err);
+		orch_error("agent",
+		    "task %s: cannot stop unassigned container "
+		    "%s: %s; retried on a later beat",
+		    task, short_id(op->handle, cid), err);
 		agent_relist(a);
 		return;
 	}
@@ -626,26 +638,20 @@ op_remove(struct orch_agent *a, struct op *op)
 	pthread_mutex_lock(&a->mu);
 	cache_drop(a, op->key);
 	pthread_mutex_unlock(&a->mu);
-	orch_info("agent", "task %s: removed container %s (the manager no "
-	    "longer assigns it here)", task, short_id(op->handle, cid));
+	orch_info("agent",
+	    "task %s: removed container %s (the manager no "
+	    "longer assigns it here)",
+	    task, short_id(op->handle, cid));
 }
 
 static void
 op_run(struct orch_agent *a, struct op *op)
 {
 	switch (op->kind) {
-	case ORCH_ACTION_START:
-		op_start(a, op);
-		break;
-	case ORCH_ACTION_REPORT:
-		agent_report(a, &op->report);
-		break;
-	case ORCH_ACTION_STOP:
-		op_stop(a, op);
-		break;
-	case ORCH_ACTION_REMOVE:
-		op_remove(a, op);
-		break;
+	case ORCH_ACTION_START: op_start(a, op); break;
+	case ORCH_ACTION_REPORT: agent_report(a, &op->report); break;
+	case ORCH_ACTION_STOP: op_stop(a, op); break;
+	case ORCH_ACTION_REMOVE: op_remove(a, op); break;
 	}
 }
 
@@ -706,8 +712,8 @@ agent_subscribe(struct orch_agent *a, const char *node_id)
 	if (a->sub_topic[0] != '\0')
 		(void)nng_socket_set(a->sub, NNG_OPT_SUB_UNSUBSCRIBE,
 		    a->sub_topic, strlen(a->sub_topic));
-	if ((rv = nng_socket_set(a->sub, NNG_OPT_SUB_SUBSCRIBE, topic,
-	    strlen(topic))) != 0) {
+	if ((rv = nng_socket_set(
+	         a->sub, NNG_OPT_SUB_SUBSCRIBE, topic, strlen(topic))) != 0) {
 		/* Only the fast path is lost: beats still come. */
 		orch_warn("agent", "cannot subscribe to notices \"%s\": %s",
 		    topic, nng_strerror(rv));
@@ -748,7 +754,8 @@ agent_register(struct orch_agent *a)
 		goto out;
 	}
 	if (!node_id_valid(node->id)) {
-		agent_note_failure(a->mgr_err, what, "the manager answered "
+		agent_note_failure(a->mgr_err, what,
+		    "the manager answered "
 		    "without a valid node id");
 		rc = ORCH_EPROTO;
 		goto out;
@@ -758,9 +765,10 @@ agent_register(struct orch_agent *a)
 	copy_str(a->node_id, sizeof(a->node_id), node->id);
 	pthread_mutex_unlock(&a->mu);
 	agent_subscribe(a, node->id);
-	orch_info("agent", "registered with the manager at %s as node %s "
-	    "(name \"%s\", %.2f CPUs, %lld MB)", a->manager_url, node->id,
-	    a->name, a->cpu, (long long)a->memory_mb);
+	orch_info("agent",
+	    "registered with the manager at %s as node %s "
+	    "(name \"%s\", %.2f CPUs, %lld MB)",
+	    a->manager_url, node->id, a->name, a->cpu, (long long)a->memory_mb);
 out:
 	if (node != NULL)
 		orch__node__free_unpacked(node, NULL);
@@ -769,8 +777,8 @@ out:
 
 /* Reconciles one heartbeat's answer and queues the actions. */
 static void
-agent_reconcile(struct orch_agent *a, const Orch__Assignments *as,
-    uint64_t seq0)
+agent_reconcile(
+    struct orch_agent *a, const Orch__Assignments *as, uint64_t seq0)
 {
 	struct orch_reconcile_input in = {0};
 	struct orch_action *acts = NULL;
@@ -801,8 +809,9 @@ agent_reconcile(struct orch_agent *a, const Orch__Assignments *as,
 		const struct orch_action *x = &acts[i];
 		struct op *op = calloc(1, sizeof(*op));
 
-		if (op == NULL || (x->kind == ORCH_ACTION_START &&
-		    (op->task = task_copy(x->task)) == NULL) ||
+		if (op == NULL ||
+		    (x->kind == ORCH_ACTION_START &&
+		        (op->task = task_copy(x->task)) == NULL) ||
 		    opstate_begin(a, x->key) != ORCH_OK) {
 			/* Retried by a later beat, which sees the same gap. */
 			orch_error("agent", "task %s: %s: out of memory",
@@ -814,8 +823,8 @@ agent_reconcile(struct orch_agent *a, const Orch__Assignments *as,
 		copy_str(op->key, sizeof(op->key), x->key);
 		if (x->task != NULL)
 			copy_str(op->task_id, sizeof(op->task_id), x->task->id);
-		else if (x->kind == ORCH_ACTION_REMOVE && strcmp(x->key,
-		    x->handle) != 0)
+		else if (x->kind == ORCH_ACTION_REMOVE &&
+		    strcmp(x->key, x->handle) != 0)
 			copy_str(op->task_id, sizeof(op->task_id), x->key);
 		copy_str(op->handle, sizeof(op->handle), x->handle);
 		op->report = x->report;
@@ -858,21 +867,24 @@ agent_beat(struct orch_agent *a)
 	 * under a steady stream of notices it still runs, later. */
 	need_list = !a->inst_valid || a->list_dirty ||
 	    (a->beats_since_list >= AGENT_LIST_EVERY &&
-	    (!woken || a->beats_since_list >= 4 * AGENT_LIST_EVERY));
+	        (!woken || a->beats_since_list >= 4 * AGENT_LIST_EVERY));
 	a->list_dirty = false;
 	memcpy(node_id, a->node_id, sizeof(node_id));
 	pthread_mutex_unlock(&a->mu);
 	a->beats_since_list++;
 
 	if (need_list) {
-		rc = a->drv->list(a->drv_state, &list, &nlist, err,
-		    sizeof(err));
+		rc =
+		    a->drv->list(a->drv_state, &list, &nlist, err, sizeof(err));
 		if (rc != ORCH_OK) {
-			agent_note_failure(a->drv_err, "listing this node's "
-			    "containers", err);
+			agent_note_failure(a->drv_err,
+			    "listing this node's "
+			    "containers",
+			    err);
 			agent_relist(a);
 		} else {
-			agent_note_ok(a->drv_err, "this node's containers "
+			agent_note_ok(a->drv_err,
+			    "this node's containers "
 			    "can be listed");
 			pthread_mutex_lock(&a->mu);
 			cache_merge(a, list, nlist, seq0);
@@ -997,8 +1009,8 @@ agent_notice_main(void *arg)
 		}
 		/* The notice carries no state; it is read only to refuse one
 		 * addressed to another node under a matching topic. */
-		nn = orch__node_notice__unpack(NULL, len - tlen,
-		    (const uint8_t *)body + tlen);
+		nn = orch__node_notice__unpack(
+		    NULL, len - tlen, (const uint8_t *)body + tlen);
 		if (nn == NULL || nn->node_id == NULL ||
 		    strcmp(nn->node_id, node_id) == 0) {
 			orch_debug("agent", "notice for node %s: beating now",
@@ -1014,8 +1026,7 @@ agent_notice_main(void *arg)
 
 /* The driver's exit callback: a container ended; list and beat now. */
 static void
-agent_on_exit(void *arg, const char *task_id, const char *handle,
-    int exit_code)
+agent_on_exit(void *arg, const char *task_id, const char *handle, int exit_code)
 {
 	struct orch_agent *a = arg;
 	char cid[16];
@@ -1038,18 +1049,18 @@ agent_sockets_open(struct orch_agent *a, char *err, size_t errlen)
 		return orch_err_from_nng(rv);
 	}
 	a->req_open = true;
-	if ((rv = nng_socket_set_size(a->req, NNG_OPT_RECVMAXSZ,
-	    AGENT_RPC_RECV_MAX)) != 0 ||
-	    (rv = nng_socket_set_ms(a->req, NNG_OPT_RECVTIMEO,
-	    AGENT_RPC_TIMEOUT_MS)) != 0 ||
-	    (rv = nng_socket_set_ms(a->req, NNG_OPT_SENDTIMEO,
-	    AGENT_RPC_TIMEOUT_MS)) != 0 ||
-	    (rv = nng_socket_set_ms(a->req, NNG_OPT_REQ_RESENDTIME,
-	    AGENT_RPC_RESEND_MS)) != 0 ||
-	    (rv = nng_socket_set_ms(a->req, NNG_OPT_RECONNMINT,
-	    AGENT_RECONN_MIN_MS)) != 0 ||
-	    (rv = nng_socket_set_ms(a->req, NNG_OPT_RECONNMAXT,
-	    AGENT_RECONN_MAX_MS)) != 0) {
+	if ((rv = nng_socket_set_size(
+	         a->req, NNG_OPT_RECVMAXSZ, AGENT_RPC_RECV_MAX)) != 0 ||
+	    (rv = nng_socket_set_ms(
+	         a->req, NNG_OPT_RECVTIMEO, AGENT_RPC_TIMEOUT_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(
+	         a->req, NNG_OPT_SENDTIMEO, AGENT_RPC_TIMEOUT_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(
+	         a->req, NNG_OPT_REQ_RESENDTIME, AGENT_RPC_RESEND_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(
+	         a->req, NNG_OPT_RECONNMINT, AGENT_RECONN_MIN_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(
+	         a->req, NNG_OPT_RECONNMAXT, AGENT_RECONN_MAX_MS)) != 0) {
 		snprintf(err, errlen, "cannot set up the REQ socket: %s",
 		    nng_strerror(rv));
 		return orch_err_from_nng(rv);
@@ -1069,14 +1080,14 @@ agent_sockets_open(struct orch_agent *a, char *err, size_t errlen)
 		return orch_err_from_nng(rv);
 	}
 	a->sub_open = true;
-	if ((rv = nng_socket_set_size(a->sub, NNG_OPT_RECVMAXSZ,
-	    AGENT_SUB_RECV_MAX)) != 0 ||
-	    (rv = nng_socket_set_ms(a->sub, NNG_OPT_RECVTIMEO,
-	    AGENT_SUB_POLL_MS)) != 0 ||
-	    (rv = nng_socket_set_ms(a->sub, NNG_OPT_RECONNMINT,
-	    AGENT_RECONN_MIN_MS)) != 0 ||
-	    (rv = nng_socket_set_ms(a->sub, NNG_OPT_RECONNMAXT,
-	    AGENT_RECONN_MAX_MS)) != 0) {
+	if ((rv = nng_socket_set_size(
+	         a->sub, NNG_OPT_RECVMAXSZ, AGENT_SUB_RECV_MAX)) != 0 ||
+	    (rv = nng_socket_set_ms(
+	         a->sub, NNG_OPT_RECVTIMEO, AGENT_SUB_POLL_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(
+	         a->sub, NNG_OPT_RECONNMINT, AGENT_RECONN_MIN_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(
+	         a->sub, NNG_OPT_RECONNMAXT, AGENT_RECONN_MAX_MS)) != 0) {
 		snprintf(err, errlen, "cannot set up the SUB socket: %s",
 		    nng_strerror(rv));
 		return orch_err_from_nng(rv);
@@ -1099,11 +1110,11 @@ agent_config_copy(struct orch_agent *a, const struct orch_agent_config *cfg)
 	    (a->events_url = strdup(cfg->events_url)) == NULL ||
 	    (a->name = strdup(cfg->name)) == NULL ||
 	    (a->address = strdup(cfg->address != NULL ? cfg->address : "")) ==
-	    NULL)
+	        NULL)
 		return ORCH_ENOMEM;
 	if (cfg->n_labels > 0) {
-		a->label_entries = calloc(cfg->n_labels,
-		    sizeof(*a->label_entries));
+		a->label_entries =
+		    calloc(cfg->n_labels, sizeof(*a->label_entries));
 		a->labels = calloc(cfg->n_labels, sizeof(*a->labels));
 		if (a->label_entries == NULL || a->labels == NULL)
 			return ORCH_ENOMEM;
@@ -1116,8 +1127,9 @@ agent_config_copy(struct orch_agent *a, const struct orch_agent_config *cfg)
 		a->labels[i] = &a->label_entries[i];
 		a->n_labels = i + 1;
 		if ((a->label_entries[i].key = strdup(cfg->labels[i].key)) ==
-		    NULL || (a->label_entries[i].value =
-		    strdup(cfg->labels[i].value)) == NULL)
+		        NULL ||
+		    (a->label_entries[i].value =
+		            strdup(cfg->labels[i].value)) == NULL)
 			return ORCH_ENOMEM;
 	}
 	a->cpu = cfg->cpu;
@@ -1128,8 +1140,10 @@ agent_config_copy(struct orch_agent *a, const struct orch_agent_config *cfg)
 	if (a->n_workers > AGENT_WORKERS_MAX)
 		a->n_workers = AGENT_WORKERS_MAX;
 	a->drv = cfg->driver;
-	snprintf(a->mgr_ok_msg, sizeof(a->mgr_ok_msg), "the manager at %.200s "
-	    "answers", a->manager_url);
+	snprintf(a->mgr_ok_msg, sizeof(a->mgr_ok_msg),
+	    "the manager at %.200s "
+	    "answers",
+	    a->manager_url);
 	return ORCH_OK;
 }
 
@@ -1203,9 +1217,11 @@ orch_agent_new(const struct orch_agent_config *cfg, struct orch_agent **out,
 		int64_t mem;
 
 		if ((rc = a->drv->capacity(a->drv_state, &cpu, &mem, derr,
-		    sizeof(derr))) != ORCH_OK) {
-			snprintf(err, errlen, "cannot read the host's capacity "
-			    "(give --cpu and --memory): %s", derr);
+		         sizeof(derr))) != ORCH_OK) {
+			snprintf(err, errlen,
+			    "cannot read the host's capacity "
+			    "(give --cpu and --memory): %s",
+			    derr);
 			goto out;
 		}
 		if (a->cpu <= 0)
@@ -1248,21 +1264,22 @@ orch_agent_start(struct orch_agent *a, char *err, size_t errlen)
 		pthread_mutex_unlock(&a->mu);
 		a->n_started++;
 	}
-	if ((rv = pthread_create(&a->notice_thread, NULL, agent_notice_main,
-	    a)) != 0)
+	if ((rv = pthread_create(
+	         &a->notice_thread, NULL, agent_notice_main, a)) != 0)
 		goto fail;
 	a->notice_started = true;
 	if ((rv = pthread_create(&a->beat_thread, NULL, agent_beat_main, a)) !=
 	    0)
 		goto fail;
 	a->beat_started = true;
-	orch_info("agent", "node \"%s\": manager %s, notices %s, driver %s, "
-	    "%d workers, heartbeat %d ms", a->name, a->manager_url,
-	    a->events_url, a->drv->name, a->n_workers, a->heartbeat_ms);
+	orch_info("agent",
+	    "node \"%s\": manager %s, notices %s, driver %s, "
+	    "%d workers, heartbeat %d ms",
+	    a->name, a->manager_url, a->events_url, a->drv->name, a->n_workers,
+	    a->heartbeat_ms);
 	return ORCH_OK;
 fail:
-	snprintf(err, errlen, "agent: cannot start a thread: %s",
-	    strerror(rv));
+	snprintf(err, errlen, "agent: cannot start a thread: %s", strerror(rv));
 	orch_agent_stop(a, 5000);
 	return orch_err_from_errno(rv);
 }
@@ -1319,8 +1336,10 @@ orch_agent_stop(struct orch_agent *a, int grace_ms)
 			break;
 	}
 	if (a->workers_alive > 0) {
-		orch_warn("agent", "%d operations still running after %d ms; "
-		    "leaving them unfinished", a->workers_alive, grace_ms);
+		orch_warn("agent",
+		    "%d operations still running after %d ms; "
+		    "leaving them unfinished",
+		    a->workers_alive, grace_ms);
 		all = false;
 	}
 	pthread_mutex_unlock(&a->mu);

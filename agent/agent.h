@@ -34,19 +34,19 @@ struct orch_agent_label {
 };
 
 struct orch_agent_config {
-	const char *manager_url;        /* NNG REQ to the manager's --rpc */
-	const char *events_url;         /* NNG SUB to the manager's --pub */
-	const char *name; /* node name, also the orch.node label */
-	const char *address;            /* for people; no traffic goes there */
+	const char *manager_url; /* NNG REQ to the manager's --rpc */
+	const char *events_url;  /* NNG SUB to the manager's --pub */
+	const char *name;        /* node name, also the orch.node label */
+	const char *address;     /* for people; no traffic goes there */
 	const struct orch_agent_label *labels;
 	size_t n_labels;
-	double cpu;                     /* capacity; <= 0: ask the driver */
-	int64_t memory_mb;              /* capacity; <= 0: ask the driver */
-	int heartbeat_ms;               /* beat interval */
+	double cpu;        /* capacity; <= 0: ask the driver */
+	int64_t memory_mb; /* capacity; <= 0: ask the driver */
+	int heartbeat_ms;  /* beat interval */
 	const struct orch_driver_ops *driver;
-	const char *docker_socket;      /* driver config */
-	int stop_timeout_s;             /* driver config */
-	int workers;                    /* action threads (0: 8) */
+	const char *docker_socket; /* driver config */
+	int stop_timeout_s;        /* driver config */
+	int workers;               /* action threads (0: 8) */
 };
 
 struct orch_agent;

@@ -68,7 +68,7 @@ struct docker {
 	bool cancel_ok;
 	pthread_t monitor;
 	bool monitor_running;
-	char *events_path;              /* "/events?filters=..." */
+	char *events_path; /* "/events?filters=..." */
 	/* The last event delivered (monitor thread only): where a
 	 * reconnected stream resumes, and how a replay is recognised. */
 	int64_t last_event_ns;
@@ -93,8 +93,8 @@ url_escape(const char *s)
 		unsigned char c = (unsigned char)*s;
 
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-		    c == '~') {
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~') {
 			*o++ = (char)c;
 		} else {
 			*o++ = '%';
@@ -121,7 +121,8 @@ handle_valid(const char *h)
 		if (n >= ORCH_HANDLE_LEN - 1)
 			return false;
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
+		        (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		        c == '_'))
 			return false;
 	}
 	return true;
@@ -190,8 +191,8 @@ answer_fail(struct docker *d, const char *method, const char *path,
 {
 	char name[320], msg[512];
 
-	orch_docker_client_call_name(d->client, method, path, name,
-	    sizeof(name));
+	orch_docker_client_call_name(
+	    d->client, method, path, name, sizeof(name));
 	orch_docker_answer_message(ans, msg, sizeof(msg));
 	orch_docker_errf(err, errlen, "%s: the daemon answered %ld: %s", name,
 	    ans->status, msg);
@@ -210,8 +211,8 @@ answer_bad(struct docker *d, const char *method, const char *path,
 {
 	char name[320];
 
-	orch_docker_client_call_name(d->client, method, path, name,
-	    sizeof(name));
+	orch_docker_client_call_name(
+	    d->client, method, path, name, sizeof(name));
 	orch_docker_errf(err, errlen, "%s: unexpected answer: %s", name, what);
 	return ORCH_EPROTO;
 }
@@ -228,7 +229,8 @@ answer_json(struct docker *d, const char *method, const char *path,
 	char what[256];
 
 	if (ans->body == NULL)
-		return answer_bad(d, method, path, "an empty body", err, errlen);
+		return answer_bad(
+		    d, method, path, "an empty body", err, errlen);
 	j = json_loadb(ans->body, ans->len, 0, &jerr);
 	if (j == NULL) {
 		snprintf(what, sizeof(what), "not JSON (%s)", jerr.text);
@@ -236,8 +238,9 @@ answer_json(struct docker *d, const char *method, const char *path,
 	}
 	if (want_array ? !json_is_array(j) : !json_is_object(j)) {
 		json_decref(j);
-		return answer_bad(d, method, path, want_array ?
-		    "not a JSON array" : "not a JSON object", err, errlen);
+		return answer_bad(d, method, path,
+		    want_array ? "not a JSON array" : "not a JSON object", err,
+		    errlen);
 	}
 	*out = j;
 	return ORCH_OK;
@@ -284,30 +287,35 @@ docker_negotiate(struct docker *d, char *err, size_t errlen)
 		goto out;
 	}
 	if ((rc = answer_json(d, "GET", "/version", &ans, false, &j, err,
-	    errlen)) != ORCH_OK)
+	         errlen)) != ORCH_OK)
 		goto out;
 	ver = json_str(j, "ApiVersion");
 	minver = json_str(j, "MinAPIVersion");
 	engine = json_str(j, "Version");
 	if (ver == NULL || !api_version_parse(ver, &have) ||
 	    (minver != NULL && !api_version_parse(minver, &min))) {
-		rc = answer_bad(d, "GET", "/version", "no readable \"ApiVersion\""
-		    " or \"MinAPIVersion\"", err, errlen);
+		rc = answer_bad(d, "GET", "/version",
+		    "no readable \"ApiVersion\""
+		    " or \"MinAPIVersion\"",
+		    err, errlen);
 		goto out;
 	}
 	if (have < DOCKER_API_MIN_MINOR) {
-		orch_docker_errf(err, errlen, "the Docker daemon at %s speaks "
-		    "API %s (Docker %s), older than the %d.%d orch needs: upgrade "
-		    "Docker to 19.03 or later", sock, ver,
-		    engine != NULL ? engine : "?", DOCKER_API_MAJOR,
+		orch_docker_errf(err, errlen,
+		    "the Docker daemon at %s speaks "
+		    "API %s (Docker %s), older than the %d.%d orch needs: "
+		    "upgrade "
+		    "Docker to 19.03 or later",
+		    sock, ver, engine != NULL ? engine : "?", DOCKER_API_MAJOR,
 		    DOCKER_API_MIN_MINOR);
 		rc = ORCH_EPROTO;
 		goto out;
 	}
 	if (min > DOCKER_API_MINOR) {
-		orch_docker_errf(err, errlen, "the Docker daemon at %s accepts "
-		    "API %s or later only, and orch speaks up to %d.%d", sock,
-		    minver, DOCKER_API_MAJOR, DOCKER_API_MINOR);
+		orch_docker_errf(err, errlen,
+		    "the Docker daemon at %s accepts "
+		    "API %s or later only, and orch speaks up to %d.%d",
+		    sock, minver, DOCKER_API_MAJOR, DOCKER_API_MINOR);
 		rc = ORCH_EPROTO;
 		goto out;
 	}
@@ -316,8 +324,8 @@ docker_negotiate(struct docker *d, char *err, size_t errlen)
 	    DOCKER_API_MAJOR, use);
 	if ((rc = orch_docker_client_version_set(d->client, d->api_version)) !=
 	    ORCH_OK) {
-		orch_docker_errf(err, errlen, "cannot use API version %s",
-		    d->api_version);
+		orch_docker_errf(
+		    err, errlen, "cannot use API version %s", d->api_version);
 		goto out;
 	}
 	orch_info("docker", "daemon at %s: Docker %s, API %s, using %s", sock,
@@ -344,8 +352,10 @@ docker_event_line(void *arg, char *line, size_t len)
 
 	j = json_loadb(line, len, 0, NULL);
 	if (!json_is_object(j)) {
-		orch_warn("docker", "event stream: skipped a line that is not a "
-		    "JSON object (%zu bytes)", len);
+		orch_warn("docker",
+		    "event stream: skipped a line that is not a "
+		    "JSON object (%zu bytes)",
+		    len);
 		goto out;
 	}
 	type = json_str(j, "Type");
@@ -359,7 +369,8 @@ docker_event_line(void *arg, char *line, size_t len)
 	attrs = json_object_get(actor, "Attributes");
 	id = json_str(actor, "ID");
 	if (!json_is_object(attrs) || id == NULL || !handle_valid(id)) {
-		orch_warn("docker", "event stream: skipped a die event without "
+		orch_warn("docker",
+		    "event stream: skipped a die event without "
 		    "a readable Actor");
 		goto out;
 	}
@@ -371,16 +382,20 @@ docker_event_line(void *arg, char *line, size_t len)
 	if (node == NULL || strcmp(node, d->node) != 0)
 		goto out;
 	if (task == NULL || !orch_id_valid(task) || code_s == NULL) {
-		orch_warn("docker", "event stream: container %.12s died without "
-		    "a valid orch.task label or exitCode", id);
+		orch_warn("docker",
+		    "event stream: container %.12s died without "
+		    "a valid orch.task label or exitCode",
+		    id);
 		goto out;
 	}
 	errno = 0;
 	code = strtol(code_s, &end, 10);
 	if (errno != 0 || end == code_s || *end != '\0' || code < INT32_MIN ||
 	    code > INT32_MAX) {
-		orch_warn("docker", "event stream: container %.12s: unreadable "
-		    "exitCode", id);
+		orch_warn("docker",
+		    "event stream: container %.12s: unreadable "
+		    "exitCode",
+		    id);
 		goto out;
 	}
 	tn = json_object_get(j, "timeNano");
@@ -388,8 +403,9 @@ docker_event_line(void *arg, char *line, size_t len)
 		ns = json_integer_value(tn);
 	if (ns > 0) {
 		/* A replay after a reconnect repeats the last event seen. */
-		if (ns < d->last_event_ns || (ns == d->last_event_ns &&
-		    strcmp(id, d->last_event_id) == 0))
+		if (ns < d->last_event_ns ||
+		    (ns == d->last_event_ns &&
+		        strcmp(id, d->last_event_id) == 0))
 			goto out;
 		d->last_event_ns = ns;
 		copy_str(d->last_event_id, sizeof(d->last_event_id), id);
@@ -415,12 +431,15 @@ docker_monitor(void *arg)
 	int rc, n;
 
 	while (!orch_docker_cancel_stopped(&d->cancel)) {
-		n = d->last_event_ns > 0 ? snprintf(path, sizeof(path),
-		    "%s&since=%" PRId64 ".%09" PRId64, d->events_path,
-		    d->last_event_ns / 1000000000, d->last_event_ns % 1000000000) :
-		    snprintf(path, sizeof(path), "%s", d->events_path);
+		n = d->last_event_ns > 0
+		    ? snprintf(path, sizeof(path),
+		          "%s&since=%" PRId64 ".%09" PRId64, d->events_path,
+		          d->last_event_ns / 1000000000,
+		          d->last_event_ns % 1000000000)
+		    : snprintf(path, sizeof(path), "%s", d->events_path);
 		if (n < 0 || (size_t)n >= sizeof(path)) {
-			orch_error("docker", "event stream path too long; no exit "
+			orch_error("docker",
+			    "event stream path too long; no exit "
 			    "monitor (reconcile still finds exits)");
 			break;
 		}
@@ -432,23 +451,28 @@ docker_monitor(void *arg)
 			break;
 		}
 		if (rc == ORCH_OK && ans.status == 200) {
-			orch_warn("docker", "event stream ended; reconnecting "
+			orch_warn("docker",
+			    "event stream ended; reconnecting "
 			    "(exits meanwhile are found by reconcile)");
 			if (orch_mono_ms() - t0 >= DOCKER_STREAM_HEALTHY_MS)
 				backoff = DOCKER_BACKOFF_MIN_MS;
 		} else if (rc == ORCH_OK) {
 			orch_docker_answer_message(&ans, msg, sizeof(msg));
-			orch_warn("docker", "event stream refused (%ld: %s); "
-			    "retrying in %d ms", ans.status, msg, backoff);
+			orch_warn("docker",
+			    "event stream refused (%ld: %s); "
+			    "retrying in %d ms",
+			    ans.status, msg, backoff);
 		} else {
-			orch_warn("docker", "event stream: %s; retrying in %d ms",
-			    err, backoff);
+			orch_warn("docker",
+			    "event stream: %s; retrying in %d ms", err,
+			    backoff);
 		}
 		orch_docker_answer_free(&ans);
 		if (orch_docker_cancel_sleep(&d->cancel, backoff))
 			break;
-		backoff = backoff * 2 > DOCKER_BACKOFF_MAX_MS ?
-		    DOCKER_BACKOFF_MAX_MS : backoff * 2;
+		backoff = backoff * 2 > DOCKER_BACKOFF_MAX_MS
+		    ? DOCKER_BACKOFF_MAX_MS
+		    : backoff * 2;
 	}
 	return NULL;
 }
@@ -508,17 +532,20 @@ static int
 docker_init(const struct orch_driver_config *cfg, void **state, char *err,
     size_t errlen)
 {
-	const char *sock = cfg->docker_socket != NULL &&
-	    cfg->docker_socket[0] != '\0' ? cfg->docker_socket :
-	    DOCKER_SOCKET_DEFAULT;
+	const char *sock =
+	    cfg->docker_socket != NULL && cfg->docker_socket[0] != '\0'
+	    ? cfg->docker_socket
+	    : DOCKER_SOCKET_DEFAULT;
 	struct docker *d = NULL;
 	size_t n;
 	int rc = ORCH_EINVAL;
 
 	n = cfg->node_name != NULL ? strlen(cfg->node_name) : 0;
 	if (n == 0 || n > DOCKER_NODE_MAX) {
-		orch_docker_errf(err, errlen, "docker: the node name must be 1 "
-		    "to %d characters", DOCKER_NODE_MAX);
+		orch_docker_errf(err, errlen,
+		    "docker: the node name must be 1 "
+		    "to %d characters",
+		    DOCKER_NODE_MAX);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -527,7 +554,8 @@ docker_init(const struct orch_driver_config *cfg, void **state, char *err,
 		/* Label values may hold anything, but a name with control
 		 * characters or ',' would be a trap in logs and filters. */
 		if (c < 0x20 || c == 0x7f || c == ',') {
-			orch_docker_errf(err, errlen, "docker: the node name must "
+			orch_docker_errf(err, errlen,
+			    "docker: the node name must "
 			    "be printable, without ','");
 			goto out;
 		}
@@ -545,20 +573,24 @@ docker_init(const struct orch_driver_config *cfg, void **state, char *err,
 		goto nomem;
 	d->on_exit = cfg->on_exit;
 	d->on_exit_arg = cfg->on_exit_arg;
-	d->stop_timeout_s = cfg->stop_timeout_s > 0 ? cfg->stop_timeout_s :
-	    DOCKER_STOP_TIMEOUT_DEFAULT;
-	d->pull_timeout_s = cfg->pull_timeout_s > 0 ? cfg->pull_timeout_s :
-	    DOCKER_PULL_TIMEOUT_DEFAULT;
+	d->stop_timeout_s = cfg->stop_timeout_s > 0
+	    ? cfg->stop_timeout_s
+	    : DOCKER_STOP_TIMEOUT_DEFAULT;
+	d->pull_timeout_s = cfg->pull_timeout_s > 0
+	    ? cfg->pull_timeout_s
+	    : DOCKER_PULL_TIMEOUT_DEFAULT;
 
 	if ((rc = docker_negotiate(d, err, errlen)) != ORCH_OK)
 		goto out;
 	if (d->on_exit != NULL) {
 		if ((rc = docker_events_path(d)) != ORCH_OK)
 			goto nomem;
-		if ((rc = pthread_create(&d->monitor, NULL, docker_monitor, d)) !=
-		    0) {
-			orch_docker_errf(err, errlen, "docker: cannot start the "
-			    "exit monitor: %s", strerror(rc));
+		if ((rc = pthread_create(
+		         &d->monitor, NULL, docker_monitor, d)) != 0) {
+			orch_docker_errf(err, errlen,
+			    "docker: cannot start the "
+			    "exit monitor: %s",
+			    strerror(rc));
 			rc = orch_err_from_errno(rc);
 			goto out;
 		}
@@ -584,8 +616,8 @@ docker_fini(void *state)
 /* ---- capacity ---- */
 
 static int
-docker_capacity(void *state, double *cpu, int64_t *memory_mb, char *err,
-    size_t errlen)
+docker_capacity(
+    void *state, double *cpu, int64_t *memory_mb, char *err, size_t errlen)
 {
 	struct docker *d = state;
 	struct orch_docker_answer ans;
@@ -600,15 +632,17 @@ docker_capacity(void *state, double *cpu, int64_t *memory_mb, char *err,
 		rc = answer_fail(d, "GET", "/info", &ans, err, errlen);
 		goto out;
 	}
-	if ((rc = answer_json(d, "GET", "/info", &ans, false, &j, err,
-	    errlen)) != ORCH_OK)
+	if ((rc = answer_json(
+	         d, "GET", "/info", &ans, false, &j, err, errlen)) != ORCH_OK)
 		goto out;
 	ncpu = json_object_get(j, "NCPU");
 	mem = json_object_get(j, "MemTotal");
 	if (!json_is_integer(ncpu) || json_integer_value(ncpu) <= 0 ||
 	    !json_is_integer(mem) || json_integer_value(mem) <= 0) {
-		rc = answer_bad(d, "GET", "/info", "\"NCPU\" or \"MemTotal\" "
-		    "missing or not a positive integer", err, errlen);
+		rc = answer_bad(d, "GET", "/info",
+		    "\"NCPU\" or \"MemTotal\" "
+		    "missing or not a positive integer",
+		    err, errlen);
 		goto out;
 	}
 	*cpu = (double)json_integer_value(ncpu);
@@ -630,8 +664,8 @@ struct inspect_extra {
 /* Reads GET /containers/{ref}/json into out (and extra when not NULL). */
 static int
 container_inspect(struct docker *d, const char *ref,
-    struct orch_instance *out /* OUT */, struct inspect_extra *extra,
-    char *err, size_t errlen)
+    struct orch_instance *out /* OUT */, struct inspect_extra *extra, char *err,
+    size_t errlen)
 {
 	struct orch_docker_answer ans = {0};
 	json_t *j = NULL, *state, *running, *code, *labels, *v;
@@ -641,7 +675,8 @@ container_inspect(struct docker *d, const char *ref,
 
 	memset(out, 0, sizeof(*out));
 	if (!handle_valid(ref)) {
-		orch_docker_errf(err, errlen, "docker: invalid container "
+		orch_docker_errf(err, errlen,
+		    "docker: invalid container "
 		    "reference");
 		return ORCH_EINVAL;
 	}
@@ -664,15 +699,17 @@ container_inspect(struct docker *d, const char *ref,
 	status = json_str(state, "Status");
 	if (id == NULL || !handle_valid(id) || !json_is_boolean(running) ||
 	    !json_is_integer(code) || status == NULL) {
-		rc = answer_bad(d, "GET", path, "\"Id\", \"State.Running\", "
+		rc = answer_bad(d, "GET", path,
+		    "\"Id\", \"State.Running\", "
 		    "\"State.Status\" or \"State.ExitCode\" missing or of the "
-		    "wrong type", err, errlen);
+		    "wrong type",
+		    err, errlen);
 		goto out;
 	}
 	copy_str(out->handle, sizeof(out->handle), id);
 	out->running = json_is_true(running);
-	out->exited = !out->running && (strcmp(status, "exited") == 0 ||
-	    strcmp(status, "dead") == 0);
+	out->exited = !out->running &&
+	    (strcmp(status, "exited") == 0 || strcmp(status, "dead") == 0);
 	if (out->exited)
 		out->exit_code = (int)json_integer_value(code);
 	if ((s = json_str(state, "StartedAt")) != NULL)
@@ -687,9 +724,12 @@ container_inspect(struct docker *d, const char *ref,
 	if ((s = json_str(state, "Error")) != NULL)
 		orch_docker_errf(out->error, sizeof(out->error), "%s", s);
 	labels = json_object_get(json_object_get(j, "Config"), "Labels");
-	if (labels != NULL && !json_is_object(labels) && !json_is_null(labels)) {
-		rc = answer_bad(d, "GET", path, "\"Config.Labels\" is not an "
-		    "object", err, errlen);
+	if (labels != NULL && !json_is_object(labels) &&
+	    !json_is_null(labels)) {
+		rc = answer_bad(d, "GET", path,
+		    "\"Config.Labels\" is not an "
+		    "object",
+		    err, errlen);
 		goto out;
 	}
 	if ((s = json_str(labels, "orch.task")) != NULL)
@@ -722,8 +762,8 @@ docker_inspect(void *state, const char *handle, struct orch_instance *out,
  * repo, "latest" (an empty tag would pull every tag).  A ':' before the
  * last '/' belongs to a registry's port. */
 static bool
-image_ref_split(const char *image, char *repo, size_t rlen, char *tag,
-    size_t tlen)
+image_ref_split(
+    const char *image, char *repo, size_t rlen, char *tag, size_t tlen)
 {
 	const char *at = strchr(image, '@'), *slash, *colon, *sep = NULL;
 
@@ -736,8 +776,8 @@ image_ref_split(const char *image, char *repo, size_t rlen, char *tag,
 			sep = colon;
 	}
 	if (sep == NULL)
-		return copy_str(repo, rlen, image) && copy_str(tag, tlen,
-		    "latest");
+		return copy_str(repo, rlen, image) &&
+		    copy_str(tag, tlen, "latest");
 	if ((size_t)(sep - image) >= rlen || sep == image || sep[1] == '\0')
 		return false;
 	memcpy(repo, image, (size_t)(sep - image));
@@ -780,8 +820,10 @@ image_pull(struct docker *d, const char *image, char *err, size_t errlen)
 	int rc = ORCH_ENOMEM;
 
 	if (!image_ref_split(image, repo, sizeof(repo), tag, sizeof(tag))) {
-		orch_docker_errf(err, errlen, "image \"%s\" not found locally "
-		    "and is not a reference that can be pulled", image);
+		orch_docker_errf(err, errlen,
+		    "image \"%s\" not found locally "
+		    "and is not a reference that can be pulled",
+		    image);
 		return ORCH_EINVAL;
 	}
 	if ((erepo = url_escape(repo)) == NULL ||
@@ -795,20 +837,26 @@ image_pull(struct docker *d, const char *image, char *err, size_t errlen)
 	rc = orch_docker_client_stream(d->client, "POST", path,
 	    d->pull_timeout_s, NULL, pull_line, &ps, &ans, msg, sizeof(msg));
 	if (rc != ORCH_OK) {
-		orch_docker_errf(err, errlen, "image \"%s\" not found locally "
-		    "and pull failed: %s", image, msg);
+		orch_docker_errf(err, errlen,
+		    "image \"%s\" not found locally "
+		    "and pull failed: %s",
+		    image, msg);
 		goto out;
 	}
 	if (ans.status != 200) {
 		orch_docker_answer_message(&ans, msg, sizeof(msg));
-		orch_docker_errf(err, errlen, "image \"%s\" not found locally "
-		    "and pull failed: %s", image, msg);
+		orch_docker_errf(err, errlen,
+		    "image \"%s\" not found locally "
+		    "and pull failed: %s",
+		    image, msg);
 		rc = ORCH_ENOENT;
 		goto out;
 	}
 	if (ps.error[0] != '\0') {
-		orch_docker_errf(err, errlen, "image \"%s\" not found locally "
-		    "and pull failed: %s", image, ps.error);
+		orch_docker_errf(err, errlen,
+		    "image \"%s\" not found locally "
+		    "and pull failed: %s",
+		    image, ps.error);
 		rc = ORCH_ENOENT;
 		goto out;
 	}
@@ -816,8 +864,8 @@ image_pull(struct docker *d, const char *image, char *err, size_t errlen)
 	rc = ORCH_OK;
 	goto out;
 nomem:
-	orch_docker_errf(err, errlen, "docker: pulling \"%s\": out of memory",
-	    image);
+	orch_docker_errf(
+	    err, errlen, "docker: pulling \"%s\": out of memory", image);
 out:
 	orch_docker_answer_free(&ans);
 	free(path);
@@ -860,25 +908,28 @@ create_body(struct docker *d, const orch_task *t, char *err, size_t errlen)
 		if ((cmd = json_array()) == NULL)
 			goto nomem;
 		for (size_t i = 0; i < s->n_command; i++) {
-			if (s->command[i] == NULL || json_array_append_new(cmd,
-			    json_string(s->command[i])) != 0)
+			if (s->command[i] == NULL ||
+			    json_array_append_new(
+			        cmd, json_string(s->command[i])) != 0)
 				goto invalid;
 		}
 	}
-	bad |= json_object_set_new(labels, "orch.task", json_string(t->id)) != 0;
-	bad |= json_object_set_new(labels, "orch.node", json_string(d->node)) !=
-	    0;
+	bad |=
+	    json_object_set_new(labels, "orch.task", json_string(t->id)) != 0;
+	bad |=
+	    json_object_set_new(labels, "orch.node", json_string(d->node)) != 0;
 	/* A service's replicas carry its name, for people and tools
 	 * (docker ps --filter label=orch.service=web). */
 	if (s->service != NULL && s->service[0] != '\0')
 		bad |= json_object_set_new(labels, "orch.service",
-		    json_string(s->service)) != 0;
+		           json_string(s->service)) != 0;
 	if (s->memory_mb > 0)
 		bad |= json_object_set_new(hc, "Memory",
-		    json_integer(s->memory_mb * 1024 * 1024)) != 0;
+		           json_integer(s->memory_mb * 1024 * 1024)) != 0;
 	if (s->cpu > 0)
-		bad |= json_object_set_new(hc, "NanoCpus",
-		    json_integer((json_int_t)llround(s->cpu * 1e9))) != 0;
+		bad |=
+		    json_object_set_new(hc, "NanoCpus",
+		        json_integer((json_int_t)llround(s->cpu * 1e9))) != 0;
 	if (bad)
 		goto nomem;
 	if (json_object_set_new(b, "Image", json_string(s->image)) != 0)
@@ -892,8 +943,10 @@ create_body(struct docker *d, const orch_task *t, char *err, size_t errlen)
 		goto nomem;
 	goto out;
 invalid:
-	orch_docker_errf(err, errlen, "task %s: the image, env or command is "
-	    "not valid UTF-8 text", t->id);
+	orch_docker_errf(err, errlen,
+	    "task %s: the image, env or command is "
+	    "not valid UTF-8 text",
+	    t->id);
 	goto out;
 nomem:
 	orch_docker_errf(err, errlen, "task %s: out of memory", t->id);
@@ -953,7 +1006,8 @@ container_create(struct docker *d, const char *name, const char *body,
 	    ORCH_OK)
 		goto out;
 	if ((id = json_str(j, "Id")) == NULL || !handle_valid(id)) {
-		rc = answer_bad(d, "POST", path, "no valid \"Id\"", err, errlen);
+		rc =
+		    answer_bad(d, "POST", path, "no valid \"Id\"", err, errlen);
 		goto out;
 	}
 	copy_str(handle, ORCH_HANDLE_LEN, id);
@@ -996,9 +1050,9 @@ container_discard(struct docker *d, const char *id)
 
 	snprintf(path, sizeof(path), "/containers/%s?force=true&v=true", id);
 	if (orch_docker_client_call(d->client, "DELETE", path, NULL,
-	    DOCKER_CALL_TIMEOUT, &ans, err, sizeof(err)) != ORCH_OK)
-		orch_warn("docker", "cannot remove container %.12s: %s", id,
-		    err);
+	        DOCKER_CALL_TIMEOUT, &ans, err, sizeof(err)) != ORCH_OK)
+		orch_warn(
+		    "docker", "cannot remove container %.12s: %s", id, err);
 	orch_docker_answer_free(&ans);
 }
 
@@ -1023,14 +1077,17 @@ container_adopt(struct docker *d, const char *name, const char *task_id,
 		return rc;
 	if (strcmp(ex.node, d->node) != 0 ||
 	    strcmp(inst.task_id, task_id) != 0) {
-		orch_docker_errf(err, errlen, "task %s: container %s exists but "
-		    "belongs to node \"%s\", task \"%s\"", task_id, name, ex.node,
-		    inst.task_id);
+		orch_docker_errf(err, errlen,
+		    "task %s: container %s exists but "
+		    "belongs to node \"%s\", task \"%s\"",
+		    task_id, name, ex.node, inst.task_id);
 		return ORCH_ECONFLICT;
 	}
 	if (strcmp(ex.status, "removing") == 0) {
-		orch_docker_errf(err, errlen, "task %s: container %s is being "
-		    "removed; retry later", task_id, name);
+		orch_docker_errf(err, errlen,
+		    "task %s: container %s is being "
+		    "removed; retry later",
+		    task_id, name);
 		return ORCH_ECONFLICT;
 	}
 	if (!inst.running && !inst.exited) {
@@ -1059,7 +1116,8 @@ docker_start(void *state, const orch_task *t, char handle[ORCH_HANDLE_LEN],
 	    strlen(t->spec->image) > ORCH_IMAGE_MAX ||
 	    t->spec->memory_mb > INT64_MAX / (1024 * 1024) ||
 	    !(t->spec->cpu <= ORCH_CPU_MAX)) {
-		orch_docker_errf(err, errlen, "docker: start: the task has no "
+		orch_docker_errf(err, errlen,
+		    "docker: start: the task has no "
 		    "valid id, image or limits");
 		goto out;
 	}
@@ -1078,7 +1136,8 @@ docker_start(void *state, const orch_task *t, char handle[ORCH_HANDLE_LEN],
 			break;
 		if (outcome == NO_IMAGE) {
 			if (pulled) {
-				orch_docker_errf(err, errlen, "image \"%s\" is "
+				orch_docker_errf(err, errlen,
+				    "image \"%s\" is "
 				    "still missing after a successful pull",
 				    t->spec->image);
 				rc = ORCH_ENOENT;
@@ -1095,8 +1154,10 @@ docker_start(void *state, const orch_task *t, char handle[ORCH_HANDLE_LEN],
 			goto out;
 	}
 	if (outcome != CREATED) {
-		orch_docker_errf(err, errlen, "task %s: container %s keeps "
-		    "appearing and vanishing", t->id, name);
+		orch_docker_errf(err, errlen,
+		    "task %s: container %s keeps "
+		    "appearing and vanishing",
+		    t->id, name);
 		rc = ORCH_ECONFLICT;
 		goto out;
 	}
@@ -1127,7 +1188,8 @@ docker_stop(void *state, const char *handle, char *err, size_t errlen)
 	int rc;
 
 	if (!handle_valid(handle)) {
-		orch_docker_errf(err, errlen, "docker: stop: invalid container "
+		orch_docker_errf(err, errlen,
+		    "docker: stop: invalid container "
 		    "handle");
 		return ORCH_EINVAL;
 	}
@@ -1156,12 +1218,13 @@ docker_remove(void *state, const char *handle, char *err, size_t errlen)
 	int rc;
 
 	if (!handle_valid(handle)) {
-		orch_docker_errf(err, errlen, "docker: remove: invalid container "
+		orch_docker_errf(err, errlen,
+		    "docker: remove: invalid container "
 		    "handle");
 		return ORCH_EINVAL;
 	}
-	snprintf(path, sizeof(path), "/containers/%s?force=true&v=true",
-	    handle);
+	snprintf(
+	    path, sizeof(path), "/containers/%s?force=true&v=true", handle);
 	rc = orch_docker_client_call(d->client, "DELETE", path, NULL,
 	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
 	if (rc != ORCH_OK)
@@ -1219,14 +1282,18 @@ docker_list(void *state, struct orch_instance **out, size_t *n, char *err,
 		goto out;
 	/* Checked and counted before allocating: an array of "{}" would
 	 * otherwise cost a whole struct per three bytes of answer. */
-	json_array_foreach(j, i, c) {
+	json_array_foreach(j, i, c)
+	{
 		labels = json_object_get(c, "Labels");
 		id = json_str(c, "Id");
-		if (id == NULL || !handle_valid(id) || json_str(c, "State") ==
-		    NULL || (labels != NULL && !json_is_object(labels) &&
-		    !json_is_null(labels))) {
-			rc = answer_bad(d, "GET", path, "a container without a "
-			    "valid \"Id\", \"State\" or \"Labels\"", err, errlen);
+		if (id == NULL || !handle_valid(id) ||
+		    json_str(c, "State") == NULL ||
+		    (labels != NULL && !json_is_object(labels) &&
+		        !json_is_null(labels))) {
+			rc = answer_bad(d, "GET", path,
+			    "a container without a "
+			    "valid \"Id\", \"State\" or \"Labels\"",
+			    err, errlen);
 			goto out;
 		}
 		/* Filtered by the daemon already; a foreign container must
@@ -1240,7 +1307,8 @@ docker_list(void *state, struct orch_instance **out, size_t *n, char *err,
 		goto nomem;
 	}
 	cnt = 0;
-	json_array_foreach(j, i, c) {
+	json_array_foreach(j, i, c)
+	{
 		struct orch_instance *inst;
 
 		id = json_str(c, "Id");
@@ -1256,7 +1324,7 @@ docker_list(void *state, struct orch_instance **out, size_t *n, char *err,
 			 * person; inspect has the exit code and times. */
 			rc = container_inspect(d, id, inst, NULL, err, errlen);
 			if (rc == ORCH_ENOENT)
-				continue;       /* removed meanwhile */
+				continue; /* removed meanwhile */
 			if (rc != ORCH_OK)
 				goto out;
 		} else {
@@ -1290,13 +1358,13 @@ out:
 }
 
 const struct orch_driver_ops orch_docker_driver = {
-	.name = "docker",
-	.init = docker_init,
-	.fini = docker_fini,
-	.capacity = docker_capacity,
-	.start = docker_start,
-	.stop = docker_stop,
-	.remove = docker_remove,
-	.inspect = docker_inspect,
-	.list = docker_list,
+    .name = "docker",
+    .init = docker_init,
+    .fini = docker_fini,
+    .capacity = docker_capacity,
+    .start = docker_start,
+    .stop = docker_stop,
+    .remove = docker_remove,
+    .inspect = docker_inspect,
+    .list = docker_list,
 };

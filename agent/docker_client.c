@@ -14,14 +14,14 @@
 
 struct orch_docker_client {
 	char *socket;
-	char prefix[16];        /* "/v1.41", or "" before negotiation */
+	char prefix[16]; /* "/v1.41", or "" before negotiation */
 };
 
 /* What the write callback does with the bytes of an answer. */
 enum sink_mode {
-	SINK_BODY,      /* collect them, up to ORCH_DOCKER_BODY_MAX */
-	SINK_UNKNOWN,   /* a stream whose status is not known yet */
-	SINK_LINES,     /* a 2xx stream: cut into lines for fn */
+	SINK_BODY,    /* collect them, up to ORCH_DOCKER_BODY_MAX */
+	SINK_UNKNOWN, /* a stream whose status is not known yet */
+	SINK_LINES,   /* a 2xx stream: cut into lines for fn */
 };
 
 /* One transfer's receiving side. */
@@ -32,11 +32,11 @@ struct sink {
 
 	orch_docker_line_fn fn;
 	void *arg;
-	char *line;             /* ORCH_DOCKER_LINE_MAX + 1 bytes */
+	char *line; /* ORCH_DOCKER_LINE_MAX + 1 bytes */
 	size_t line_len;
-	bool line_nomem;        /* line could not be allocated */
-	bool line_skip;         /* inside a line that was too long */
-	bool fn_stopped;        /* fn asked to end the stream */
+	bool line_nomem; /* line could not be allocated */
+	bool line_skip;  /* inside a line that was too long */
+	bool fn_stopped; /* fn asked to end the stream */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -79,8 +79,7 @@ orch_docker_errf(char *err, size_t errlen, const char *fmt, ...)
 }
 
 int
-orch_docker_client_new(const char *socket_path,
-    struct orch_docker_client **out)
+orch_docker_client_new(const char *socket_path, struct orch_docker_client **out)
 {
 	struct orch_docker_client *c;
 
@@ -113,8 +112,8 @@ orch_docker_client_socket(const struct orch_docker_client *c)
 }
 
 int
-orch_docker_client_version_set(struct orch_docker_client *c,
-    const char *version)
+orch_docker_client_version_set(
+    struct orch_docker_client *c, const char *version)
 {
 	int n;
 
@@ -161,8 +160,8 @@ answer_snippet(const struct orch_docker_answer *ans, char *buf, size_t len)
 }
 
 void
-orch_docker_answer_message(const struct orch_docker_answer *ans, char *buf,
-    size_t len)
+orch_docker_answer_message(
+    const struct orch_docker_answer *ans, char *buf, size_t len)
 {
 	json_t *j, *m;
 
@@ -195,7 +194,8 @@ sink_line_end(struct sink *s)
 		while (s->line_len > 0 && s->line[s->line_len - 1] == '\r')
 			s->line_len--;
 		s->line[s->line_len] = '\0';
-		if (s->line_len > 0 && s->fn(s->arg, s->line, s->line_len) != 0) {
+		if (s->line_len > 0 &&
+		    s->fn(s->arg, s->line, s->line_len) != 0) {
 			s->fn_stopped = true;
 			go_on = false;
 		}
@@ -211,8 +211,8 @@ sink_lines(struct sink *s, const char *data, size_t n)
 	const char *p = data, *end = data + n, *nl;
 	size_t seg;
 
-	if (s->line == NULL && (s->line = malloc(ORCH_DOCKER_LINE_MAX + 1)) ==
-	    NULL) {
+	if (s->line == NULL &&
+	    (s->line = malloc(ORCH_DOCKER_LINE_MAX + 1)) == NULL) {
 		s->line_nomem = true;
 		return 0;
 	}
@@ -221,8 +221,10 @@ sink_lines(struct sink *s, const char *data, size_t n)
 		seg = (size_t)((nl != NULL ? nl : end) - p);
 		if (!s->line_skip) {
 			if (seg > ORCH_DOCKER_LINE_MAX - s->line_len) {
-				orch_warn("docker", "dropped a streamed line longer "
-				    "than %d bytes", ORCH_DOCKER_LINE_MAX);
+				orch_warn("docker",
+				    "dropped a streamed line longer "
+				    "than %d bytes",
+				    ORCH_DOCKER_LINE_MAX);
 				s->line_skip = true;
 				s->line_len = 0;
 			} else {
@@ -270,16 +272,18 @@ orch_docker_client_call_name(const struct orch_docker_client *c,
 
 /* Translates a failed transfer into an orch_err code and a message. */
 static int
-call_error(const struct orch_docker_client *c, const char *name,
-    CURL *h, CURLcode cc, const struct sink *s, const char *errbuf,
-    long timeout_s, char *err, size_t errlen)
+call_error(const struct orch_docker_client *c, const char *name, CURL *h,
+    CURLcode cc, const struct sink *s, const char *errbuf, long timeout_s,
+    char *err, size_t errlen)
 {
 	const char *msg = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc);
 	long oserr = 0;
 
 	if (s->body.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
-		orch_docker_errf(err, errlen, "%s: the answer is larger than "
-		    "%ld MiB", name, ORCH_DOCKER_BODY_MAX / (1024 * 1024));
+		orch_docker_errf(err, errlen,
+		    "%s: the answer is larger than "
+		    "%ld MiB",
+		    name, ORCH_DOCKER_BODY_MAX / (1024 * 1024));
 		return ORCH_EPROTO;
 	}
 	if (s->body.nomem || s->line_nomem || cc == CURLE_OUT_OF_MEMORY) {
@@ -288,30 +292,41 @@ call_error(const struct orch_docker_client *c, const char *name,
 	}
 	switch (cc) {
 	case CURLE_COULDNT_CONNECT:
-		if (h != NULL && curl_easy_getinfo(h, CURLINFO_OS_ERRNO,
-		    &oserr) == CURLE_OK && oserr != 0)
+		if (h != NULL &&
+		    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr) ==
+		        CURLE_OK &&
+		    oserr != 0)
 			msg = strerror((int)oserr);
-		orch_docker_errf(err, errlen, "%s: cannot reach the Docker "
-		    "daemon at %s: %s", name, c->socket, msg);
+		orch_docker_errf(err, errlen,
+		    "%s: cannot reach the Docker "
+		    "daemon at %s: %s",
+		    name, c->socket, msg);
 		return ORCH_EUNAVAIL;
 	case CURLE_OPERATION_TIMEDOUT:
-		orch_docker_errf(err, errlen, "%s: no complete answer within "
-		    "%ld s", name, timeout_s > 0 ? timeout_s :
-		    (long)ORCH_DOCKER_CONNECT_TIMEOUT);
+		orch_docker_errf(err, errlen,
+		    "%s: no complete answer within "
+		    "%ld s",
+		    name,
+		    timeout_s > 0 ? timeout_s
+		                  : (long)ORCH_DOCKER_CONNECT_TIMEOUT);
 		return ORCH_ETIMEDOUT;
 	case CURLE_PARTIAL_FILE:
-		orch_docker_errf(err, errlen, "%s: the answer was cut short "
-		    "(%s)", name, msg);
+		orch_docker_errf(err, errlen,
+		    "%s: the answer was cut short "
+		    "(%s)",
+		    name, msg);
 		return ORCH_EPROTO;
 	case CURLE_WEIRD_SERVER_REPLY:
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_BAD_CONTENT_ENCODING:
-		orch_docker_errf(err, errlen, "%s: not an HTTP answer (%s)", name,
-		    msg);
+		orch_docker_errf(
+		    err, errlen, "%s: not an HTTP answer (%s)", name, msg);
 		return ORCH_EPROTO;
 	case CURLE_GOT_NOTHING:
-		orch_docker_errf(err, errlen, "%s: the daemon closed the "
-		    "connection without answering", name);
+		orch_docker_errf(err, errlen,
+		    "%s: the daemon closed the "
+		    "connection without answering",
+		    name);
 		return ORCH_EIO;
 	default:
 		orch_docker_errf(err, errlen, "%s: %s", name, msg);
@@ -322,32 +337,35 @@ call_error(const struct orch_docker_client *c, const char *name,
 /* Sets every option of one request on a new handle. */
 static CURLcode
 call_setup(const struct orch_docker_client *c, CURL *h, const char *method,
-    const char *url, struct curl_slist *hdrs, const char *body,
-    long timeout_s, struct sink *s, char *errbuf)
+    const char *url, struct curl_slist *hdrs, const char *body, long timeout_s,
+    struct sink *s, char *errbuf)
 {
 	CURLcode cc;
 
 	if ((cc = curl_easy_setopt(h, CURLOPT_URL, url)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket)) !=
-	    CURLE_OK ||
-	    (cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf)) != CURLE_OK ||
+	        CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf)) !=
+	        CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_USERAGENT,
-	    "orch-agent/" ORCH_VERSION)) != CURLE_OK ||
+	         "orch-agent/" ORCH_VERSION)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
-	    (long)ORCH_DOCKER_CONNECT_TIMEOUT)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s)) != CURLE_OK ||
+	         (long)ORCH_DOCKER_CONNECT_TIMEOUT)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s)) !=
+	        CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write)) !=
-	    CURLE_OK ||
+	        CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, s)) != CURLE_OK)
 		return cc;
 	if (strcmp(method, "POST") == 0) {
 		/* An empty body still needs POSTFIELDS, or curl reads stdin. */
 		if ((cc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE,
-		    (long)(body != NULL ? strlen(body) : 0))) != CURLE_OK ||
+		         (long)(body != NULL ? strlen(body) : 0))) !=
+		        CURLE_OK ||
 		    (cc = curl_easy_setopt(h, CURLOPT_POSTFIELDS,
-		    body != NULL ? body : "")) != CURLE_OK)
+		         body != NULL ? body : "")) != CURLE_OK)
 			return cc;
 	} else if (strcmp(method, "GET") != 0) {
 		if ((cc = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method)) !=
@@ -403,7 +421,8 @@ call_multi(CURL *h, struct orch_docker_cancel *cancel, bool *cancelled)
 			cc = msg->data.result;
 	}
 	if (cancel != NULL) {
-		/* Cleared under the lock, so fire never wakes a freed handle. */
+		/* Cleared under the lock, so fire never wakes a freed handle.
+		 */
 		pthread_mutex_lock(&cancel->mu);
 		cancel->multi = NULL;
 		pthread_mutex_unlock(&cancel->mu);
@@ -442,13 +461,14 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 	snprintf(url, urllen, "http://docker%s%s", c->prefix, path);
 	if ((s.h = curl_easy_init()) == NULL)
 		goto nomem;
-	/* "Expect:" stops curl from waiting for a 100 Continue on big bodies. */
+	/* "Expect:" stops curl from waiting for a 100 Continue on big bodies.
+	 */
 	if ((h2 = curl_slist_append(hdrs, "Expect:")) == NULL)
 		goto nomem;
 	hdrs = h2;
 	if (body != NULL) {
-		if ((h2 = curl_slist_append(hdrs,
-		    "Content-Type: application/json")) == NULL)
+		if ((h2 = curl_slist_append(
+		         hdrs, "Content-Type: application/json")) == NULL)
 			goto nomem;
 		hdrs = h2;
 	}
@@ -457,14 +477,14 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 		s.fn = fn;
 		s.arg = arg;
 	} else if (curl_easy_setopt(s.h, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t)ORCH_DOCKER_BODY_MAX) != CURLE_OK) {
+	               (curl_off_t)ORCH_DOCKER_BODY_MAX) != CURLE_OK) {
 		/* Refuses an announced oversized body before reading it. */
 		goto nomem;
 	}
 	if ((cc = call_setup(c, s.h, method, url, hdrs, body, timeout_s, &s,
-	    errbuf)) != CURLE_OK) {
-		orch_docker_errf(err, errlen, "%s: %s", name,
-		    curl_easy_strerror(cc));
+	         errbuf)) != CURLE_OK) {
+		orch_docker_errf(
+		    err, errlen, "%s: %s", name, curl_easy_strerror(cc));
 		rc = cc == CURLE_OUT_OF_MEMORY ? ORCH_ENOMEM : ORCH_EINTERNAL;
 		goto out;
 	}
@@ -481,8 +501,8 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 	if (cc == CURLE_WRITE_ERROR && s.fn_stopped)
 		cc = CURLE_OK;
 	if (cc != CURLE_OK) {
-		rc = call_error(c, name, s.h, cc, &s, errbuf, timeout_s, err,
-		    errlen);
+		rc = call_error(
+		    c, name, s.h, cc, &s, errbuf, timeout_s, err, errlen);
 		goto out;
 	}
 	if (s.mode == SINK_LINES && s.line_len > 0 && !s.fn_stopped)

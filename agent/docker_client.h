@@ -40,7 +40,7 @@ struct orch_docker_client;
 /* An answer: its HTTP status and body. */
 struct orch_docker_answer {
 	long status;
-	char *body;     /* malloc'd and NUL-terminated; NULL when empty */
+	char *body; /* malloc'd and NUL-terminated; NULL when empty */
 	size_t len;
 };
 
@@ -52,9 +52,9 @@ struct orch_docker_answer {
  */
 struct orch_docker_cancel {
 	pthread_mutex_t mu;
-	pthread_cond_t cond;    /* on CLOCK_MONOTONIC */
+	pthread_cond_t cond; /* on CLOCK_MONOTONIC */
 	bool stopped;
-	CURLM *multi;           /* the stream in progress, if any */
+	CURLM *multi; /* the stream in progress, if any */
 };
 
 /* Called with each line of a streaming answer (without its line end,
@@ -64,8 +64,8 @@ typedef int (*orch_docker_line_fn)(void *arg, char *line, size_t len);
 
 /* Creates a client of the daemon listening on socket_path.  Sends nothing
  * yet.  Returns ORCH_OK or ORCH_ENOMEM. */
-int orch_docker_client_new(const char *socket_path,
-    struct orch_docker_client **out /* OUT */);
+int orch_docker_client_new(
+    const char *socket_path, struct orch_docker_client **out /* OUT */);
 
 /* Frees a client.  NULL is a no-op. */
 void orch_docker_client_free(struct orch_docker_client *c);
@@ -82,8 +82,8 @@ void orch_docker_client_call_name(const struct orch_docker_client *c,
 /* Prefixes every later path with "/v<version>" ("1.41").  Before it is
  * set, paths go out as given (for /_ping and /version).  Call it before
  * the client is shared between threads.  Returns ORCH_OK or ORCH_EINVAL. */
-int orch_docker_client_version_set(struct orch_docker_client *c,
-    const char *version);
+int orch_docker_client_version_set(
+    struct orch_docker_client *c, const char *version);
 
 /*
  * Sends method (GET, POST or DELETE) to path (with its query, already
@@ -110,10 +110,10 @@ int orch_docker_client_call(struct orch_docker_client *c, const char *method,
  * promptly.  A stream that ends because the peer closed it after a
  * complete answer is ORCH_OK; one cut short is ORCH_EPROTO or ORCH_EIO.
  */
-int orch_docker_client_stream(struct orch_docker_client *c,
-    const char *method, const char *path, long timeout_s,
-    struct orch_docker_cancel *cancel, orch_docker_line_fn fn, void *arg,
-    struct orch_docker_answer *ans /* OUT */, char *err, size_t errlen);
+int orch_docker_client_stream(struct orch_docker_client *c, const char *method,
+    const char *path, long timeout_s, struct orch_docker_cancel *cancel,
+    orch_docker_line_fn fn, void *arg, struct orch_docker_answer *ans /* OUT */,
+    char *err, size_t errlen);
 
 /* Frees the body of an answer and empties it.  Safe on an empty answer. */
 void orch_docker_answer_free(struct orch_docker_answer *ans);
@@ -123,8 +123,8 @@ void orch_docker_answer_free(struct orch_docker_answer *ans);
  * error body ({"message": "No such container: x"}), or a description of
  * what came instead.  Writes into buf (always NUL-terminated).
  */
-void orch_docker_answer_message(const struct orch_docker_answer *ans,
-    char *buf, size_t len);
+void orch_docker_answer_message(
+    const struct orch_docker_answer *ans, char *buf, size_t len);
 
 /* Returns ORCH_OK or ORCH_ENOMEM (or another errno translation). */
 int orch_docker_cancel_init(struct orch_docker_cancel *cc);

@@ -27,13 +27,13 @@
 /* What a driver knows about one of its instances. */
 struct orch_instance {
 	char task_id[ORCH_ID_LEN];
-	char handle[ORCH_HANDLE_LEN];   /* container id */
+	char handle[ORCH_HANDLE_LEN]; /* container id */
 	bool running;
-	bool exited;                    /* ran and ended: exit_code is valid */
+	bool exited; /* ran and ended: exit_code is valid */
 	int exit_code;
-	int64_t started_at_ms;          /* 0 when unknown */
-	int64_t finished_at_ms;         /* 0 when unknown or still running */
-	char error[256];                /* the runtime's own error, if any */
+	int64_t started_at_ms;  /* 0 when unknown */
+	int64_t finished_at_ms; /* 0 when unknown or still running */
+	char error[256];        /* the runtime's own error, if any */
 };
 
 /* Called by the driver's monitor when an instance ends (from the driver's
@@ -41,28 +41,28 @@ struct orch_instance {
  * not a guarantee: an exit can be missed (the runtime restarted) or, rarely,
  * reported twice, so the agent treats it as idempotent and its periodic
  * reconcile (list, inspect) remains the safety net. */
-typedef void (*orch_driver_exit_fn)(void *arg, const char *task_id,
-    const char *handle, int exit_code);
+typedef void (*orch_driver_exit_fn)(
+    void *arg, const char *task_id, const char *handle, int exit_code);
 
 struct orch_driver_config {
-	const char *node_name;          /* value of the orch.node label */
-	const char *docker_socket;      /* docker: unix socket path (NULL:
-					 * /var/run/docker.sock) */
-	orch_driver_exit_fn on_exit;    /* may be NULL: no monitor */
+	const char *node_name;       /* value of the orch.node label */
+	const char *docker_socket;   /* docker: unix socket path (NULL:
+	                              * /var/run/docker.sock) */
+	orch_driver_exit_fn on_exit; /* may be NULL: no monitor */
 	void *on_exit_arg;
-	int stop_timeout_s;             /* grace before SIGKILL on stop
-					 * (0: 10 s) */
-	int pull_timeout_s;             /* docker: bound on one image pull
-					 * (0: 600 s) */
+	int stop_timeout_s; /* grace before SIGKILL on stop
+	                     * (0: 10 s) */
+	int pull_timeout_s; /* docker: bound on one image pull
+	                     * (0: 600 s) */
 };
 
 struct orch_driver_ops {
-	const char *name;               /* "docker" */
+	const char *name; /* "docker" */
 
 	/* Connects to the runtime and starts the exit monitor.  On error err
 	 * says why (and *state is untouched). */
-	int (*init)(const struct orch_driver_config *cfg, void **state /* OUT */,
-	    char *err, size_t errlen);
+	int (*init)(const struct orch_driver_config *cfg,
+	    void **state /* OUT */, char *err, size_t errlen);
 
 	/* Stops the monitor and frees the state.  NULL is a no-op. */
 	void (*fini)(void *state);
@@ -84,7 +84,8 @@ struct orch_driver_ops {
 	int (*stop)(void *state, const char *handle, char *err, size_t errlen);
 
 	/* Removes a stopped instance.  A missing instance is success. */
-	int (*remove)(void *state, const char *handle, char *err, size_t errlen);
+	int (*remove)(
+	    void *state, const char *handle, char *err, size_t errlen);
 
 	/* Looks at one instance.  ORCH_ENOENT when it does not exist. */
 	int (*inspect)(void *state, const char *handle,

@@ -115,8 +115,8 @@ label_parse(char *arg, struct config *cfg)
 	size_t kn, vn;
 
 	if (eq == NULL) {
-		fprintf(stderr, "orch-agent: --label wants K=V, got \"%s\"\n",
-		    arg);
+		fprintf(
+		    stderr, "orch-agent: --label wants K=V, got \"%s\"\n", arg);
 		return -1;
 	}
 	*eq = '\0';
@@ -124,8 +124,9 @@ label_parse(char *arg, struct config *cfg)
 	v = eq + 1;
 	kn = strlen(k);
 	vn = strlen(v);
-	if (kn == 0 || kn > LABEL_KEY_MAX || !((k[0] >= 'A' && k[0] <= 'Z') ||
-	    (k[0] >= 'a' && k[0] <= 'z') || (k[0] >= '0' && k[0] <= '9'))) {
+	if (kn == 0 || kn > LABEL_KEY_MAX ||
+	    !((k[0] >= 'A' && k[0] <= 'Z') || (k[0] >= 'a' && k[0] <= 'z') ||
+	        (k[0] >= '0' && k[0] <= '9'))) {
 		fprintf(stderr,
 		    "orch-agent: --label: the key \"%s\" must be 1 to "
 		    "%d characters starting with a letter or digit\n",
@@ -178,8 +179,8 @@ label_parse(char *arg, struct config *cfg)
 }
 
 static int
-parse_double(const char *flag, const char *s, double min, double max,
-    double *out)
+parse_double(
+    const char *flag, const char *s, double min, double max, double *out)
 {
 	char *end;
 	double v;
@@ -239,23 +240,33 @@ url_check(const char *flag, const char *s)
 static int
 parse_args(int argc, char **argv, struct config *cfg)
 {
-	enum { OPT_MANAGER = 256, OPT_EVENTS, OPT_NAME, OPT_LABEL, OPT_CPU,
-	    OPT_MEMORY, OPT_DOCKER, OPT_HEARTBEAT, OPT_STOP, OPT_LOG,
-	    OPT_VERSION };
+	enum {
+		OPT_MANAGER = 256,
+		OPT_EVENTS,
+		OPT_NAME,
+		OPT_LABEL,
+		OPT_CPU,
+		OPT_MEMORY,
+		OPT_DOCKER,
+		OPT_HEARTBEAT,
+		OPT_STOP,
+		OPT_LOG,
+		OPT_VERSION
+	};
 	static const struct option opts[] = {
-		{"manager", required_argument, NULL, OPT_MANAGER},
-		{"events", required_argument, NULL, OPT_EVENTS},
-		{"name", required_argument, NULL, OPT_NAME},
-		{"label", required_argument, NULL, OPT_LABEL},
-		{"cpu", required_argument, NULL, OPT_CPU},
-		{"memory", required_argument, NULL, OPT_MEMORY},
-		{"docker", required_argument, NULL, OPT_DOCKER},
-		{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
-		{"stop-timeout", required_argument, NULL, OPT_STOP},
-		{"log-level", required_argument, NULL, OPT_LOG},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{NULL, 0, NULL, 0},
+	    {"manager", required_argument, NULL, OPT_MANAGER},
+	    {"events", required_argument, NULL, OPT_EVENTS},
+	    {"name", required_argument, NULL, OPT_NAME},
+	    {"label", required_argument, NULL, OPT_LABEL},
+	    {"cpu", required_argument, NULL, OPT_CPU},
+	    {"memory", required_argument, NULL, OPT_MEMORY},
+	    {"docker", required_argument, NULL, OPT_DOCKER},
+	    {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+	    {"stop-timeout", required_argument, NULL, OPT_STOP},
+	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {NULL, 0, NULL, 0},
 	};
 	long long ll;
 	double d;
@@ -291,18 +302,19 @@ parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case OPT_CPU:
 			if (parse_double("--cpu", optarg, 0.001, ORCH_CPU_MAX,
-			    &cfg->cpu) != 0)
+			        &cfg->cpu) != 0)
 				return 2;
 			break;
 		case OPT_MEMORY:
 			if (parse_int64("--memory", optarg, ORCH_MEMORY_MIN_MB,
-			    ORCH_MEMORY_MAX_MB, &ll) != 0)
+			        ORCH_MEMORY_MAX_MB, &ll) != 0)
 				return 2;
 			cfg->memory_mb = ll;
 			break;
 		case OPT_DOCKER:
-			if (optarg[0] == '\0' || strlen(optarg) >=
-			    sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			if (optarg[0] == '\0' ||
+			    strlen(optarg) >=
+			        sizeof(((struct sockaddr_un *)0)->sun_path)) {
 				fprintf(stderr,
 				    "orch-agent: --docker wants the path "
 				    "of a unix socket, got \"%s\"\n",
@@ -313,7 +325,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case OPT_HEARTBEAT:
 			if (parse_double("--heartbeat", optarg, HEARTBEAT_MIN_S,
-			    HEARTBEAT_MAX_S, &d) != 0)
+			        HEARTBEAT_MAX_S, &d) != 0)
 				return 2;
 			cfg->heartbeat_ms = (int)llround(d * 1000);
 			break;
@@ -336,9 +348,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 			orch_log_level_set(lvl);
 			break;
 		}
-		case 'h':
-			usage(stdout);
-			return 1;
+		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
 			printf("orch-agent %s\n", ORCH_VERSION);
 			return 1;
@@ -355,8 +365,10 @@ parse_args(int argc, char **argv, struct config *cfg)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "orch-agent: unexpected argument \"%s\"; see "
-		    "--help\n", argv[optind]);
+		fprintf(stderr,
+		    "orch-agent: unexpected argument \"%s\"; see "
+		    "--help\n",
+		    argv[optind]);
 		return 2;
 	}
 	return 0;
@@ -382,19 +394,23 @@ host_address(const char *hostname, char *buf, size_t len)
 		for (i = ifs; i != NULL && !found; i = i->ifa_next) {
 			const void *addr;
 
-			if (i->ifa_addr == NULL || i->ifa_addr->sa_family !=
-			    family || !(i->ifa_flags & IFF_UP) ||
+			if (i->ifa_addr == NULL ||
+			    i->ifa_addr->sa_family != family ||
+			    !(i->ifa_flags & IFF_UP) ||
 			    (i->ifa_flags & IFF_LOOPBACK))
 				continue;
-			addr = family == AF_INET ?
-			    (const void *)&((struct sockaddr_in *)
-			    (void *)i->ifa_addr)->sin_addr :
-			    (const void *)&((struct sockaddr_in6 *)
-			    (void *)i->ifa_addr)->sin6_addr;
+			addr = family == AF_INET
+			    ? (const void *)&(
+			          (struct sockaddr_in *)(void *)i->ifa_addr)
+			          ->sin_addr
+			    : (const void *)&(
+			          (struct sockaddr_in6 *)(void *)i->ifa_addr)
+			          ->sin6_addr;
 			/* IPv6 link-local addresses need a scope to mean
 			 * anything: skip them. */
-			if (family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(
-			    (const struct in6_addr *)addr))
+			if (family == AF_INET6 &&
+			    IN6_IS_ADDR_LINKLOCAL(
+			        (const struct in6_addr *)addr))
 				continue;
 			found = inet_ntop(family, addr, buf, (socklen_t)len) !=
 			    NULL;
@@ -409,11 +425,11 @@ int
 main(int argc, char **argv)
 {
 	struct config cfg = {
-		.manager = "tcp://127.0.0.1:3001",
-		.events = "tcp://127.0.0.1:3002",
-		.docker = "/var/run/docker.sock",
-		.heartbeat_ms = 1000,
-		.stop_timeout_s = 10,
+	    .manager = "tcp://127.0.0.1:3001",
+	    .events = "tcp://127.0.0.1:3002",
+	    .docker = "/var/run/docker.sock",
+	    .heartbeat_ms = 1000,
+	    .stop_timeout_s = 10,
 	};
 	struct orch_agent_config ac = {0};
 	struct orch_agent *a = NULL;
@@ -476,9 +492,11 @@ main(int argc, char **argv)
 		goto out;
 	}
 	orch_agent_capacity(a, &cpu, &memory_mb);
-	orch_info("agent", "orch-agent %s: node \"%s\" at %s, Docker %s, "
-	    "capacity %.2f CPUs %lld MB", ORCH_VERSION, cfg.name, address,
-	    cfg.docker, cpu, (long long)memory_mb);
+	orch_info("agent",
+	    "orch-agent %s: node \"%s\" at %s, Docker %s, "
+	    "capacity %.2f CPUs %lld MB",
+	    ORCH_VERSION, cfg.name, address, cfg.docker, cpu,
+	    (long long)memory_mb);
 	while (sigwait(&sigs, &sig) != 0)
 		;
 	orch_info("agent", "%s: stopping (containers keep running)",
@@ -486,8 +504,8 @@ main(int argc, char **argv)
 	status = 0;
 out:
 	if (a != NULL)
-		stopped = orch_agent_stop(a, cfg.stop_timeout_s * 1000 +
-		    EXIT_GRACE_MS);
+		stopped = orch_agent_stop(
+		    a, cfg.stop_timeout_s * 1000 + EXIT_GRACE_MS);
 	/* An agent with a driver call still under way is left to the exit. */
 	if (stopped)
 		orch_agent_free(a);

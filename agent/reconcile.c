@@ -128,11 +128,11 @@ orch_reconcile_report(const orch_task *t, const struct orch_instance *inst,
 	}
 	if (!inst->exited)
 		return false;
-	report_init(out, t->id, inst->exit_code == 0 ?
-	    ORCH__TASK_STATUS__TASK_STATUS_COMPLETED :
-	    ORCH__TASK_STATUS__TASK_STATUS_FAILED);
-	snprintf(out->container_id, sizeof(out->container_id), "%s",
-	    inst->handle);
+	report_init(out, t->id,
+	    inst->exit_code == 0 ? ORCH__TASK_STATUS__TASK_STATUS_COMPLETED
+	                         : ORCH__TASK_STATUS__TASK_STATUS_FAILED);
+	snprintf(
+	    out->container_id, sizeof(out->container_id), "%s", inst->handle);
 	out->has_exit_code = true;
 	out->exit_code = inst->exit_code;
 	if (inst->exit_code != 0) {
@@ -188,10 +188,10 @@ reconcile_task(const struct orch_reconcile_input *in, const orch_task *t,
 		a = action_add(arr, n, ORCH_ACTION_STOP, t->id);
 		a->task = t;
 		if (inst != NULL)
-			snprintf(a->handle, sizeof(a->handle), "%s",
-			    inst->handle);
-		report_init(&a->report, t->id,
-		    ORCH__TASK_STATUS__TASK_STATUS_STOPPED);
+			snprintf(
+			    a->handle, sizeof(a->handle), "%s", inst->handle);
+		report_init(
+		    &a->report, t->id, ORCH__TASK_STATUS__TASK_STATUS_STOPPED);
 		return;
 	}
 	if (!task_active(t))
@@ -223,8 +223,8 @@ reconcile_task(const struct orch_reconcile_input *in, const orch_task *t,
 }
 
 int
-orch_reconcile(const struct orch_reconcile_input *in,
-    struct orch_action **out, size_t *n)
+orch_reconcile(
+    const struct orch_reconcile_input *in, struct orch_action **out, size_t *n)
 {
 	struct orch_action *arr = NULL;
 	size_t cnt = 0, max = in->n_tasks + in->n_instances;

@@ -45,13 +45,13 @@ enum orch_action_kind {
 /* A status report for the manager (UpdateTaskStatus). */
 struct orch_report {
 	char task_id[ORCH_ID_LEN];
-	int status;                             /* ORCH__TASK_STATUS__... */
-	char container_id[ORCH_HANDLE_LEN];     /* "": keep the stored one */
+	int status;                         /* ORCH__TASK_STATUS__... */
+	char container_id[ORCH_HANDLE_LEN]; /* "": keep the stored one */
 	bool has_exit_code;
 	int32_t exit_code;
-	char error[ORCH_REPORT_ERROR_LEN];       /* "": none */
-	int64_t started_at_ms;                  /* 0: unknown */
-	int64_t finished_at_ms;                 /* 0: unknown */
+	char error[ORCH_REPORT_ERROR_LEN]; /* "": none */
+	int64_t started_at_ms;             /* 0: unknown */
+	int64_t finished_at_ms;            /* 0: unknown */
 };
 
 struct orch_action {
@@ -109,8 +109,8 @@ int orch_reconcile(const struct orch_reconcile_input *in,
  * for a running one the manager already knows).  Also used by the agent
  * right after a start, to report without waiting for the next beat.
  */
-bool orch_reconcile_report(const orch_task *t,
-    const struct orch_instance *inst, struct orch_report *out /* OUT */);
+bool orch_reconcile_report(const orch_task *t, const struct orch_instance *inst,
+    struct orch_report *out /* OUT */);
 
 /* The key of an instance: its task id, or its handle when it has none. */
 const char *orch_reconcile_key(const struct orch_instance *inst);

@@ -18,8 +18,8 @@ args_error(struct orch_args *a, const char *fmt, ...)
 }
 
 int
-orch_args_next(struct orch_args *a, const struct orch_args_opt *opts,
-    const char **val)
+orch_args_next(
+    struct orch_args *a, const struct orch_args_opt *opts, const char **val)
 {
 	const char *arg, *name, *eq;
 	const struct orch_args_opt *o;
@@ -47,12 +47,14 @@ orch_args_next(struct orch_args *a, const struct orch_args_opt *opts,
 				break;
 		}
 		if (o->id == 0) {
-			args_error(a, "unknown option '%.*s'", (int)(n + 2), arg);
+			args_error(
+			    a, "unknown option '%.*s'", (int)(n + 2), arg);
 			return ORCH_ARGS_ERROR;
 		}
 		if (!o->arg) {
 			if (eq != NULL) {
-				args_error(a, "option '--%s' takes no value", o->lname);
+				args_error(a, "option '--%s' takes no value",
+				    o->lname);
 				return ORCH_ARGS_ERROR;
 			}
 			return o->id;

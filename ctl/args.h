@@ -23,19 +23,19 @@ enum {
 
 /* One option; a table of them ends with an entry whose id is 0. */
 struct orch_args_opt {
-	const char *lname;      /* "cpu" for --cpu, or NULL */
-	char sname;             /* 'e' for -e, or 0 */
-	bool arg;               /* takes a value */
-	int id;                 /* > 0, answered by orch_args_next() */
+	const char *lname; /* "cpu" for --cpu, or NULL */
+	char sname;        /* 'e' for -e, or 0 */
+	bool arg;          /* takes a value */
+	int id;            /* > 0, answered by orch_args_next() */
 };
 
 /* A walk over argv.  Set argc, argv and the first index i; zero the rest. */
 struct orch_args {
 	int argc;
 	char **argv;
-	int i;                  /* the next argv index */
-	bool rest;              /* after "--": every argument is positional */
-	char err[256];          /* why orch_args_next() answered ORCH_ARGS_ERROR */
+	int i;         /* the next argv index */
+	bool rest;     /* after "--": every argument is positional */
+	char err[256]; /* why orch_args_next() answered ORCH_ARGS_ERROR */
 };
 
 /*

@@ -67,7 +67,7 @@ orch_client_addr_normalize(const char *addr, char *buf, size_t len)
 	if ((sep = strstr(addr, "://")) != NULL) {
 		n = (size_t)(sep - addr);
 		if (!((n == 4 && strncasecmp(addr, "http", 4) == 0) ||
-		    (n == 5 && strncasecmp(addr, "https", 5) == 0)))
+		        (n == 5 && strncasecmp(addr, "https", 5) == 0)))
 			return ORCH_EINVAL;
 		host = sep + 3;
 		w = snprintf(buf, len, "%s", addr);
@@ -96,10 +96,11 @@ body_write(char *data, size_t size, size_t nmemb, void *arg)
 
 /* Translates a failed transfer into an orch_err code and a message. */
 static int
-client_error(struct orch_client *c, CURLcode cc,
-    const struct orch_buf *body, char *err, size_t errlen)
+client_error(struct orch_client *c, CURLcode cc, const struct orch_buf *body,
+    char *err, size_t errlen)
 {
-	const char *msg = c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(cc);
+	const char *msg =
+	    c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(cc);
 	long oserr = 0;
 
 	if (body->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
@@ -113,9 +114,11 @@ client_error(struct orch_client *c, CURLcode cc,
 	}
 	switch (cc) {
 	case CURLE_COULDNT_CONNECT:
-		/* "Connection refused" says more than curl's longer sentence. */
+		/* "Connection refused" says more than curl's longer sentence.
+		 */
 		if (curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &oserr) ==
-		    CURLE_OK && oserr != 0)
+		        CURLE_OK &&
+		    oserr != 0)
 			msg = strerror((int)oserr);
 		snprintf(err, errlen, "%s", msg);
 		return ORCH_EUNAVAIL;
@@ -138,9 +141,7 @@ client_error(struct orch_client *c, CURLcode cc,
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		snprintf(err, errlen, "%s", msg);
 		return ORCH_EPROTO;
-	default:
-		snprintf(err, errlen, "%s", msg);
-		return ORCH_EIO;
+	default: snprintf(err, errlen, "%s", msg); return ORCH_EIO;
 	}
 }
 
@@ -153,40 +154,41 @@ client_setup(struct orch_client *c, const char *method, const char *url,
 	CURLcode cc;
 
 	if ((cc = curl_easy_setopt(h, CURLOPT_URL, url)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf)) !=
+	        CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(h, CURLOPT_USERAGENT,
-	    "orchctl/" ORCH_VERSION)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(
+	         h, CURLOPT_USERAGENT, "orchctl/" ORCH_VERSION)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
-	    (long)ORCH_CLIENT_CONNECT_TIMEOUT)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(h, CURLOPT_TIMEOUT,
-	    (long)ORCH_CLIENT_TIMEOUT)) != CURLE_OK ||
+	         (long)ORCH_CLIENT_CONNECT_TIMEOUT)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(
+	         h, CURLOPT_TIMEOUT, (long)ORCH_CLIENT_TIMEOUT)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write)) !=
-	    CURLE_OK ||
+	        CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, answer)) != CURLE_OK)
 		return cc;
 	/* Refuses at once when Content-Length already says too much. */
 	if ((cc = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t)ORCH_CLIENT_BODY_MAX)) != CURLE_OK)
+	         (curl_off_t)ORCH_CLIENT_BODY_MAX)) != CURLE_OK)
 		return cc;
 	if (body != NULL) {
 		if ((cc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, body)) !=
-		    CURLE_OK ||
+		        CURLE_OK ||
 		    (cc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)strlen(body))) != CURLE_OK)
+		         (curl_off_t)strlen(body))) != CURLE_OK)
 			return cc;
 	}
-	/* Without a body curl sends GET, with one POST; anything else is named. */
+	/* Without a body curl sends GET, with one POST; anything else is named.
+	 */
 	if (strcmp(method, body != NULL ? "POST" : "GET") != 0)
 		cc = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	return cc;
 }
 
 int
-orch_client_request(struct orch_client *c, const char *method,
-    const char *path, const char *body, struct orch_reply *reply,
-    char *err, size_t errlen)
+orch_client_request(struct orch_client *c, const char *method, const char *path,
+    const char *body, struct orch_reply *reply, char *err, size_t errlen)
 {
 	struct orch_buf answer;
 	struct curl_slist *hdrs = NULL;
@@ -207,10 +209,12 @@ orch_client_request(struct orch_client *c, const char *method,
 	 * Appending keeps the head of a non-empty list.  "Expect:" stops curl
 	 * from waiting a second for a 100 Continue before large bodies.
 	 */
-	if ((hdrs = curl_slist_append(NULL, "Accept: application/json")) == NULL ||
+	if ((hdrs = curl_slist_append(NULL, "Accept: application/json")) ==
+	        NULL ||
 	    curl_slist_append(hdrs, "Expect:") == NULL ||
 	    (body != NULL &&
-	    curl_slist_append(hdrs, "Content-Type: application/json") == NULL))
+	        curl_slist_append(hdrs, "Content-Type: application/json") ==
+	            NULL))
 		goto nomem;
 
 	/* A reset keeps the connection cache, so requests reuse the socket. */
@@ -229,7 +233,8 @@ orch_client_request(struct orch_client *c, const char *method,
 		goto out;
 	}
 	if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status) !=
-	    CURLE_OK || status < 100 || status > 999) {
+	        CURLE_OK ||
+	    status < 100 || status > 999) {
 		rc = ORCH_EPROTO;
 		snprintf(err, errlen, "the answer is not HTTP");
 		goto out;

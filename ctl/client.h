@@ -22,9 +22,9 @@ struct orch_client;
 
 /* An HTTP answer of any status. */
 struct orch_reply {
-	long status;    /* the HTTP status code */
-	char *body;     /* malloc'd and NUL-terminated; never NULL after success */
-	size_t len;     /* bytes in body, without the NUL */
+	long status; /* the HTTP status code */
+	char *body;  /* malloc'd and NUL-terminated; never NULL after success */
+	size_t len;  /* bytes in body, without the NUL */
 };
 
 /*

@@ -39,7 +39,7 @@
 
 enum ctl_exit {
 	EXIT_DONE = 0,
-	EXIT_REFUSED = 1,       /* the manager refused, or answered nonsense */
+	EXIT_REFUSED = 1, /* the manager refused, or answered nonsense */
 	EXIT_USAGE = 2,
 	EXIT_UNREACHABLE = 3,
 };
@@ -66,17 +66,17 @@ struct ctl;
 
 struct verb {
 	const char *name;
-	const char *synopsis;   /* arguments after "orchctl <name> " */
-	const char *help;       /* the rest of "orchctl <name> --help" */
+	const char *synopsis; /* arguments after "orchctl <name> " */
+	const char *help;     /* the rest of "orchctl <name> --help" */
 	int (*run)(struct ctl *ctl, struct orch_args *a);
 };
 
 struct ctl {
 	const struct verb *verb;
-	const char *addr_flag;  /* --addr: beats ORCH_ADDR */
+	const char *addr_flag; /* --addr: beats ORCH_ADDR */
 	char base[ADDR_MAX];
 	struct orch_client *client;
-	bool json;              /* -o json */
+	bool json; /* -o json */
 };
 
 static const char usage_text[] =
@@ -106,8 +106,8 @@ static const char usage_text[] =
     "  help [COMMAND]        show this help, or a command's\n"
     "\n"
     "Options:\n"
-    "  --addr URL            the manager's HTTP address (environment "
-    ADDR_ENV ";\n"
+    "  --addr URL            the manager's HTTP address (environment " ADDR_ENV
+    ";\n"
     "                        default " ADDR_DEFAULT ")\n"
     "  -h, --help            show this help; COMMAND --help shows a command's\n"
     "  --version             print the version\n"
@@ -119,49 +119,49 @@ static const char usage_text[] =
     "2 usage error, 3 the manager cannot be reached.\n";
 
 static const struct orch_args_opt global_opts[] = {
-	{ "help", 'h', false, OPT_HELP },
-	{ "version", 0, false, OPT_VERSION },
-	{ "addr", 0, true, OPT_ADDR },
-	{ NULL, 0, false, 0 },
+    {"help", 'h', false, OPT_HELP},
+    {"version", 0, false, OPT_VERSION},
+    {"addr", 0, true, OPT_ADDR},
+    {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt run_opts[] = {
-	{ "help", 'h', false, OPT_HELP },
-	{ "addr", 0, true, OPT_ADDR },
-	{ "cpu", 0, true, OPT_CPU },
-	{ "memory", 0, true, OPT_MEMORY },
-	{ "env", 'e', true, OPT_ENV },
-	{ "replicas", 0, true, OPT_REPLICAS },
-	{ "constraint", 0, true, OPT_CONSTRAINT },
-	{ "placement", 0, true, OPT_PLACEMENT },
-	{ "restart", 0, true, OPT_RESTART },
-	{ NULL, 0, false, 0 },
+    {"help", 'h', false, OPT_HELP},
+    {"addr", 0, true, OPT_ADDR},
+    {"cpu", 0, true, OPT_CPU},
+    {"memory", 0, true, OPT_MEMORY},
+    {"env", 'e', true, OPT_ENV},
+    {"replicas", 0, true, OPT_REPLICAS},
+    {"constraint", 0, true, OPT_CONSTRAINT},
+    {"placement", 0, true, OPT_PLACEMENT},
+    {"restart", 0, true, OPT_RESTART},
+    {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt list_opts[] = {
-	{ "help", 'h', false, OPT_HELP },
-	{ "addr", 0, true, OPT_ADDR },
-	{ "output", 'o', true, OPT_OUTPUT },
-	{ "status", 0, true, OPT_STATUS },
-	{ NULL, 0, false, 0 },
+    {"help", 'h', false, OPT_HELP},
+    {"addr", 0, true, OPT_ADDR},
+    {"output", 'o', true, OPT_OUTPUT},
+    {"status", 0, true, OPT_STATUS},
+    {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt get_opts[] = {
-	{ "help", 'h', false, OPT_HELP },
-	{ "addr", 0, true, OPT_ADDR },
-	{ "output", 'o', true, OPT_OUTPUT },
-	{ NULL, 0, false, 0 },
+    {"help", 'h', false, OPT_HELP},
+    {"addr", 0, true, OPT_ADDR},
+    {"output", 'o', true, OPT_OUTPUT},
+    {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt stop_opts[] = {
-	{ "help", 'h', false, OPT_HELP },
-	{ "addr", 0, true, OPT_ADDR },
-	{ NULL, 0, false, 0 },
+    {"help", 'h', false, OPT_HELP},
+    {"addr", 0, true, OPT_ADDR},
+    {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt help_opts[] = {
-	{ "help", 'h', false, OPT_HELP },
-	{ NULL, 0, false, 0 },
+    {"help", 'h', false, OPT_HELP},
+    {NULL, 0, false, 0},
 };
 
 /* ---- messages ---- */
@@ -195,7 +195,8 @@ ctl_usage(const struct ctl *ctl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nUsage: orchctl %s %s\nRun 'orchctl %s --help' for more.\n",
+	fprintf(stderr,
+	    "\nUsage: orchctl %s %s\nRun 'orchctl %s --help' for more.\n",
 	    v->name, v->synopsis, v->name);
 	return EXIT_USAGE;
 }
@@ -273,8 +274,10 @@ ctl_connect(struct ctl *ctl)
 	}
 	rc = orch_client_addr_normalize(addr, ctl->base, sizeof(ctl->base));
 	if (rc != ORCH_OK) {
-		fail("bad manager address \"%s\" (from %s): want http://HOST:PORT "
-		    "or https://HOST:PORT", addr, from);
+		fail("bad manager address \"%s\" (from %s): want "
+		     "http://HOST:PORT "
+		     "or https://HOST:PORT",
+		    addr, from);
 		return EXIT_USAGE;
 	}
 	if (orch_client_new(ctl->base, &ctl->client) != ORCH_OK) {
@@ -296,15 +299,20 @@ ctl_reply_error(const struct ctl *ctl, const struct orch_reply *r)
 		orch_print_text(msg, stderr);
 		fprintf(stderr, " (HTTP %ld)\n", r->status);
 	} else if (r->len == 0) {
-		fprintf(stderr, "the manager at %s answered HTTP %ld with no "
-		    "message\n", ctl->base, r->status);
+		fprintf(stderr,
+		    "the manager at %s answered HTTP %ld with no "
+		    "message\n",
+		    ctl->base, r->status);
 	} else {
 		char head[128];
 
 		/* A proxy's HTML page, say: a little of it helps. */
-		fprintf(stderr, "the manager at %s answered HTTP %ld without a "
-		    "JSON error: \"", ctl->base, r->status);
-		orch_print_text(orch_print_cut(r->body, 80, head, sizeof(head)), stderr);
+		fprintf(stderr,
+		    "the manager at %s answered HTTP %ld without a "
+		    "JSON error: \"",
+		    ctl->base, r->status);
+		orch_print_text(
+		    orch_print_cut(r->body, 80, head, sizeof(head)), stderr);
 		fputs(r->len > strlen(head) ? "...\"\n" : "\"\n", stderr);
 	}
 	json_decref(j);
@@ -319,7 +327,7 @@ static int
 ctl_call(struct ctl *ctl, const char *method, const char *path,
     const char *body, json_t **root)
 {
-	struct orch_reply r = { 0 };
+	struct orch_reply r = {0};
 	json_error_t jerr;
 	char err[CURL_ERROR_SIZE + 64];
 	int rc;
@@ -327,10 +335,9 @@ ctl_call(struct ctl *ctl, const char *method, const char *path,
 	*root = NULL;
 	if ((rc = ctl_connect(ctl)) != EXIT_DONE)
 		goto out;
-	switch (orch_client_request(ctl->client, method, path, body, &r, err,
-	    sizeof(err))) {
-	case ORCH_OK:
-		break;
+	switch (orch_client_request(
+	    ctl->client, method, path, body, &r, err, sizeof(err))) {
+	case ORCH_OK: break;
 	case ORCH_EUNAVAIL:
 	case ORCH_ETIMEDOUT:
 	case ORCH_ECLOSED:
@@ -356,8 +363,8 @@ ctl_call(struct ctl *ctl, const char *method, const char *path,
 	}
 	if ((*root = json_loadb(r.body, r.len, 0, &jerr)) == NULL) {
 		fail("unexpected answer from the manager at %s to %s %s "
-		    "(HTTP %ld): not JSON: %s", ctl->base, method, path, r.status,
-		    jerr.text);
+		     "(HTTP %ld): not JSON: %s",
+		    ctl->base, method, path, r.status, jerr.text);
 		rc = EXIT_REFUSED;
 		goto out;
 	}
@@ -419,11 +426,12 @@ ctl_task_resolve(struct ctl *ctl, const char *arg, json_t **task)
 	}
 
 	if ((rc = ctl_call_expect(ctl, "GET", "/tasks", JSON_ARRAY,
-	    "the task list is not a JSON array", &root)) != EXIT_DONE)
+	         "the task list is not a JSON array", &root)) != EXIT_DONE)
 		goto out;
 	if ((matches = json_array()) == NULL)
 		goto nomem;
-	json_array_foreach(root, i, t) {
+	json_array_foreach(root, i, t)
+	{
 		const char *name = jstr(t, "name");
 
 		if (name != NULL && strcmp(name, arg) == 0 &&
@@ -432,7 +440,8 @@ ctl_task_resolve(struct ctl *ctl, const char *arg, json_t **task)
 	}
 	if (json_array_size(matches) == 0 && arglen >= ID_PREFIX_MIN) {
 		kind = "id prefix";
-		json_array_foreach(root, i, t) {
+		json_array_foreach(root, i, t)
+		{
 			const char *id = jstr(t, "id");
 
 			if (id != NULL && strncasecmp(id, arg, arglen) == 0 &&
@@ -449,7 +458,8 @@ ctl_task_resolve(struct ctl *ctl, const char *arg, json_t **task)
 
 		if (last == NULL)
 			goto nomem;
-		json_array_foreach(matches, i, t) {
+		json_array_foreach(matches, i, t)
+		{
 			if (jstr(t, "replaced_by") == NULL &&
 			    json_array_append(last, t) != 0) {
 				json_decref(last);
@@ -480,7 +490,8 @@ ctl_task_resolve(struct ctl *ctl, const char *arg, json_t **task)
 	fprintf(stderr, "%s \"", kind);
 	orch_print_text(arg, stderr);
 	fprintf(stderr, "\" matches %zu tasks; use an id:", n);
-	json_array_foreach(matches, i, t) {
+	json_array_foreach(matches, i, t)
+	{
 		const char *id = jstr(t, "id");
 
 		fputs(i == 0 ? " " : ", ", stderr);
@@ -502,7 +513,7 @@ struct ctl_pos {
 	const char *val[2];
 	int n;
 	int max;
-	const char *extra;      /* said after "unexpected argument \"X\"" */
+	const char *extra; /* said after "unexpected argument \"X\"" */
 };
 
 /*
@@ -520,32 +531,28 @@ ctl_arg_next(struct ctl *ctl, struct orch_args *a,
 {
 	for (;;) {
 		switch ((*k = orch_args_next(a, opts, val))) {
-		case ORCH_ARGS_ERROR:
-			return ctl_usage(ctl, "%s", a->err);
-		case ORCH_ARGS_DASHDASH:
-			break;
+		case ORCH_ARGS_ERROR: return ctl_usage(ctl, "%s", a->err);
+		case ORCH_ARGS_DASHDASH: break;
 		case ORCH_ARGS_POSITIONAL:
 			if (pos == NULL)
 				return EXIT_DONE;
 			if (pos->n == pos->max)
-				return ctl_usage(ctl, "unexpected argument \"%s\"%s",
-				    *val, pos->extra);
+				return ctl_usage(ctl,
+				    "unexpected argument \"%s\"%s", *val,
+				    pos->extra);
 			pos->val[pos->n++] = *val;
 			break;
-		case OPT_HELP:
-			verb_help_print(ctl->verb);
-			return CTL_HELPED;
-		case OPT_ADDR:
-			ctl->addr_flag = *val;
-			break;
+		case OPT_HELP: verb_help_print(ctl->verb); return CTL_HELPED;
+		case OPT_ADDR: ctl->addr_flag = *val; break;
 		case OPT_OUTPUT:
 			if (strcmp(*val, "json") != 0)
-				return ctl_usage(ctl, "unknown output format "
-				    "\"%s\": the one format is json", *val);
+				return ctl_usage(ctl,
+				    "unknown output format "
+				    "\"%s\": the one format is json",
+				    *val);
 			ctl->json = true;
 			break;
-		default:
-			return EXIT_DONE;
+		default: return EXIT_DONE;
 		}
 	}
 }
@@ -570,16 +577,18 @@ ctl_args_read(struct ctl *ctl, struct orch_args *a,
 /* ---- run ---- */
 
 /* The options run and service create share, for their help. */
-#define RUN_OPTIONS_HELP \
-    "  --cpu N          CPU cores, a positive number (default 0.5)\n" \
-    "  --memory MB      memory in MB, a positive integer (default 256)\n" \
-    "  -e, --env K=V    set an environment variable; repeatable\n" \
-    "  --constraint C   where it may run: KEY==VALUE or KEY!=VALUE over the\n" \
-    "                   nodes' labels (and node.name, node.id); repeatable\n" \
-    "  --placement P    spread (default: the least allocated node) or\n" \
-    "                   binpack (the most allocated node that fits)\n" \
-    "  --restart R      never (a task's default), on-failure,\n" \
-    "                   on-failure:N or always (a service's default)\n"
+#define RUN_OPTIONS_HELP                                                       \
+	"  --cpu N          CPU cores, a positive number (default 0.5)\n"      \
+	"  --memory MB      memory in MB, a positive integer (default 256)\n"  \
+	"  -e, --env K=V    set an environment variable; repeatable\n"         \
+	"  --constraint C   where it may run: KEY==VALUE or KEY!=VALUE over "  \
+	"the\n"                                                                \
+	"                   nodes' labels (and node.name, node.id); "          \
+	"repeatable\n"                                                         \
+	"  --placement P    spread (default: the least allocated node) or\n"   \
+	"                   binpack (the most allocated node that fits)\n"     \
+	"  --restart R      never (a task's default), on-failure,\n"           \
+	"                   on-failure:N or always (a service's default)\n"
 
 static bool
 parse_cpu(const char *s, double *out)
@@ -652,7 +661,7 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 {
 	json_t *req = NULL, *env = NULL, *cmd = NULL, *root = NULL, *s = NULL;
 	json_t *cons = NULL;
-	const char *pos[2] = { NULL, NULL }, *val, *id, *eq;
+	const char *pos[2] = {NULL, NULL}, *val, *id, *eq;
 	char *body = NULL, *key = NULL;
 	int npos = 0, k, rc;
 	long long mem, replicas = -1;
@@ -662,46 +671,56 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 	    (cmd = json_array()) == NULL || (cons = json_array()) == NULL)
 		goto nomem;
 	while ((rc = ctl_arg_next(ctl, a, run_opts, NULL, &k, &val)) ==
-	    EXIT_DONE && k != ORCH_ARGS_END) {
+	        EXIT_DONE &&
+	    k != ORCH_ARGS_END) {
 		switch (k) {
 		case ORCH_ARGS_POSITIONAL:
 			if (a->rest) {
-				if ((rc = arg_string(ctl, val, "the command", &s)) !=
-				    EXIT_DONE)
+				if ((rc = arg_string(ctl, val, "the command",
+				         &s)) != EXIT_DONE)
 					goto out;
 				if (json_array_append_new(cmd, s) != 0)
 					goto nomem;
 			} else if (npos < 2) {
 				pos[npos++] = val;
 			} else {
-				rc = ctl_usage(ctl, "unexpected argument \"%s\"; give "
-				    "the command after --", val);
+				rc = ctl_usage(ctl,
+				    "unexpected argument \"%s\"; give "
+				    "the command after --",
+				    val);
 				goto out;
 			}
 			break;
 		case OPT_CPU:
 			if (!parse_cpu(val, &cpu)) {
-				rc = ctl_usage(ctl, "--cpu must be a positive number "
-				    "of cores, not \"%s\"", val);
+				rc = ctl_usage(ctl,
+				    "--cpu must be a positive number "
+				    "of cores, not \"%s\"",
+				    val);
 				goto out;
 			}
-			if (json_object_set_new(req, "cpu", json_real(cpu)) != 0)
+			if (json_object_set_new(req, "cpu", json_real(cpu)) !=
+			    0)
 				goto nomem;
 			break;
 		case OPT_MEMORY:
 			if (!parse_memory(val, &mem)) {
-				rc = ctl_usage(ctl, "--memory must be a positive whole "
-				    "number of MB, not \"%s\"", val);
+				rc = ctl_usage(ctl,
+				    "--memory must be a positive whole "
+				    "number of MB, not \"%s\"",
+				    val);
 				goto out;
 			}
 			if (json_object_set_new(req, "memory",
-			    json_integer((json_int_t)mem)) != 0)
+			        json_integer((json_int_t)mem)) != 0)
 				goto nomem;
 			break;
 		case OPT_ENV:
 			if ((eq = strchr(val, '=')) == NULL || eq == val) {
-				rc = ctl_usage(ctl, "-e wants K=V with a non-empty K, "
-				    "not \"%s\"", val);
+				rc = ctl_usage(ctl,
+				    "-e wants K=V with a non-empty K, "
+				    "not \"%s\"",
+				    val);
 				goto out;
 			}
 			if ((key = strndup(val, (size_t)(eq - val))) == NULL)
@@ -709,23 +728,28 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 			/* The key is checked alone: a bad key would otherwise
 			 * look like no memory to json_object_set_new(). */
 			if ((rc = arg_string(ctl, key, "-e: a variable name",
-			    &s)) != EXIT_DONE)
+			         &s)) != EXIT_DONE)
 				goto out;
 			json_decref(s);
 			if ((rc = jstr_new(eq + 1, &s)) == ORCH_EINVAL) {
-				rc = ctl_usage(ctl, "-e: the value of %s is not UTF-8 "
-				    "text", key);
+				rc = ctl_usage(ctl,
+				    "-e: the value of %s is not UTF-8 "
+				    "text",
+				    key);
 				goto out;
 			}
-			if (rc != ORCH_OK || json_object_set_new(env, key, s) != 0)
+			if (rc != ORCH_OK ||
+			    json_object_set_new(env, key, s) != 0)
 				goto nomem;
 			free(key);
 			key = NULL;
 			break;
 		case OPT_REPLICAS:
 			if (!parse_replicas(val, &replicas)) {
-				rc = ctl_usage(ctl, "--replicas must be a whole "
-				    "number, 0 or more, not \"%s\"", val);
+				rc = ctl_usage(ctl,
+				    "--replicas must be a whole "
+				    "number, 0 or more, not \"%s\"",
+				    val);
 				goto out;
 			}
 			break;
@@ -740,16 +764,17 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 			break;
 		case OPT_PLACEMENT:
 		case OPT_RESTART:
-			if ((rc = arg_string(ctl, val, k == OPT_PLACEMENT ?
-			    "--placement" : "--restart", &s)) != EXIT_DONE)
+			if ((rc = arg_string(ctl, val,
+			         k == OPT_PLACEMENT ? "--placement"
+			                            : "--restart",
+			         &s)) != EXIT_DONE)
 				goto out;
-			if (json_object_set_new(req, k == OPT_PLACEMENT ?
-			    "placement" : "restart", s) != 0)
+			if (json_object_set_new(req,
+			        k == OPT_PLACEMENT ? "placement" : "restart",
+			        s) != 0)
 				goto nomem;
 			break;
-		default:
-			rc = ctl_usage(ctl, "unexpected option");
-			goto out;
+		default: rc = ctl_usage(ctl, "unexpected option"); goto out;
 		}
 	}
 	if (rc != EXIT_DONE)
@@ -757,8 +782,8 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 	if (replicas >= 0)
 		as_service = true;
 	if (npos < 2) {
-		rc = ctl_usage(ctl, npos == 0 ? "missing NAME and IMAGE" :
-		    "missing IMAGE");
+		rc = ctl_usage(ctl,
+		    npos == 0 ? "missing NAME and IMAGE" : "missing IMAGE");
 		goto out;
 	}
 	if (pos[0][0] == '\0' || pos[1][0] == '\0') {
@@ -767,7 +792,7 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 	}
 	for (int i = 0; i < 2; i++) {
 		if ((rc = arg_string(ctl, pos[i], i == 0 ? "NAME" : "IMAGE",
-		    &s)) != EXIT_DONE)
+		         &s)) != EXIT_DONE)
 			goto out;
 		if (json_object_set_new(req, i == 0 ? "name" : "image", s) != 0)
 			goto nomem;
@@ -775,14 +800,15 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 	/* Left out when empty, so that the manager's defaults apply. */
 	if (json_object_size(env) > 0 && json_object_set(req, "env", env) != 0)
 		goto nomem;
-	if (json_array_size(cmd) > 0 && json_object_set(req, "command", cmd) != 0)
+	if (json_array_size(cmd) > 0 &&
+	    json_object_set(req, "command", cmd) != 0)
 		goto nomem;
 	if (json_array_size(cons) > 0 &&
 	    json_object_set(req, "constraints", cons) != 0)
 		goto nomem;
 	if (as_service && replicas >= 0 &&
-	    json_object_set_new(req, "replicas",
-	        json_integer((json_int_t)replicas)) != 0)
+	    json_object_set_new(
+	        req, "replicas", json_integer((json_int_t)replicas)) != 0)
 		goto nomem;
 	if ((body = json_dumps(req, JSON_COMPACT)) == NULL)
 		goto nomem;
@@ -792,23 +818,25 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 		goto out;
 	if (as_service)
 		printf("Creating service '%s' with image '%s' and %lld "
-		    "replica%s...\n", pos[0], pos[1], replicas >= 0 ? replicas :
-		    1, replicas == 1 || replicas < 0 ? "" : "s");
+		       "replica%s...\n",
+		    pos[0], pos[1], replicas >= 0 ? replicas : 1,
+		    replicas == 1 || replicas < 0 ? "" : "s");
 	else
 		printf("Submitting task '%s' with image '%s'...\n", pos[0],
 		    pos[1]);
 	fflush(stdout);
 	if ((rc = ctl_call(ctl, "POST", as_service ? "/services" : "/tasks",
-	    body, &root)) != EXIT_DONE)
+	         body, &root)) != EXIT_DONE)
 		goto out;
 	if ((id = jstr(root, "id")) == NULL) {
-		rc = ctl_unexpected(ctl, as_service ?
-		    "the new service has no \"id\"" :
-		    "the new task has no \"id\"");
+		rc = ctl_unexpected(ctl,
+		    as_service ? "the new service has no \"id\""
+		               : "the new task has no \"id\"");
 		goto out;
 	}
-	printf(as_service ? "Service '%s' created.\nID: " :
-	    "Task '%s' successfully submitted.\nID: ", pos[0]);
+	printf(as_service ? "Service '%s' created.\nID: "
+	                  : "Task '%s' successfully submitted.\nID: ",
+	    pos[0]);
 	orch_print_text(id, stdout);
 	putchar('\n');
 	rc = EXIT_DONE;
@@ -848,8 +876,8 @@ struct row_cells {
  * Fills row from one item of a list; ctx is the table's own data.  Cells
  * made for it go in cells.
  */
-typedef void row_fill_fn(const json_t *item, const json_t *ctx,
-    int64_t now, const char **row, struct row_cells *cells);
+typedef void row_fill_fn(const json_t *item, const json_t *ctx, int64_t now,
+    const char **row, struct row_cells *cells);
 
 /* A short id for a cell: NULL when there is none. */
 static const char *
@@ -894,7 +922,8 @@ ctl_table_print(struct ctl *ctl, const char *const *head, size_t ncols,
 	if (orch_table_new(ncols, &t) != ORCH_OK ||
 	    orch_table_row_add(t, head) != ORCH_OK)
 		goto nomem;
-	json_array_foreach(items, i, item) {
+	json_array_foreach(items, i, item)
+	{
 		if (!json_is_object(item)) {
 			rc = ctl_unexpected(ctl, notobj);
 			goto out;
@@ -928,8 +957,8 @@ ctl_list_show(struct ctl *ctl, const char *path, const char *notarray,
 	json_t *root = NULL;
 	int rc;
 
-	if ((rc = ctl_call_expect(ctl, "GET", path, JSON_ARRAY, notarray,
-	    &root)) != EXIT_DONE)
+	if ((rc = ctl_call_expect(
+	         ctl, "GET", path, JSON_ARRAY, notarray, &root)) != EXIT_DONE)
 		goto out;
 	if (ctl->json)
 		rc = json_print(root);
@@ -985,22 +1014,24 @@ status_canonical(const char *s)
 static json_t *
 node_names_read(struct ctl *ctl)
 {
-	struct orch_reply r = { 0 };
+	struct orch_reply r = {0};
 	json_t *list = NULL, *names = NULL, *n;
 	char err[CURL_ERROR_SIZE + 64];
 	size_t i;
 
 	if (orch_client_request(ctl->client, "GET", "/nodes", NULL, &r, err,
-	    sizeof(err)) != ORCH_OK)
+	        sizeof(err)) != ORCH_OK)
 		return NULL;
 	if (r.status == 200 &&
 	    (list = json_loadb(r.body, r.len, 0, NULL)) != NULL &&
 	    json_is_array(list) && (names = json_object()) != NULL) {
-		json_array_foreach(list, i, n) {
+		json_array_foreach(list, i, n)
+		{
 			const char *id = jstr(n, "id"), *name = jstr(n, "name");
 
 			if (id != NULL && name != NULL)
-				json_object_set_new(names, id, json_string(name));
+				json_object_set_new(
+				    names, id, json_string(name));
 		}
 	}
 	json_decref(list);
@@ -1025,21 +1056,22 @@ task_row_fill(const json_t *task, const json_t *names, int64_t now,
 	else
 		row[4] = id_cell(node, c->node8, sizeof(c->node8));
 	row[5] = id_cell(jstr(task, "container_id"), c->ctr8, sizeof(c->ctr8));
-	row[6] = age_cell(jstr(task, "created_at"), now, c->age,
-	    sizeof(c->age));
+	row[6] =
+	    age_cell(jstr(task, "created_at"), now, c->age, sizeof(c->age));
 }
 
 static int
 list_table_print(struct ctl *ctl, const json_t *tasks)
 {
-	static const char *const head[] = { "NAME", "ID", "IMAGE", "STATUS",
-	    "NODE", "CONTAINER", "AGE" };
+	static const char *const head[] = {
+	    "NAME", "ID", "IMAGE", "STATUS", "NODE", "CONTAINER", "AGE"};
 	const json_t *task;
 	json_t *names = NULL;
 	size_t i;
 	int rc;
 
-	json_array_foreach(tasks, i, task) {
+	json_array_foreach(tasks, i, task)
+	{
 		if (jstr(task, "node_id") != NULL) {
 			names = node_names_read(ctl);
 			break;
@@ -1056,17 +1088,20 @@ verb_list(struct ctl *ctl, struct orch_args *a)
 {
 	const char *val, *status = NULL;
 	char path[64];
-	struct ctl_pos pos = { .max = 0, .extra = "" };
+	struct ctl_pos pos = {.max = 0, .extra = ""};
 	int k, rc;
 
 	while ((rc = ctl_arg_next(ctl, a, list_opts, &pos, &k, &val)) ==
-	    EXIT_DONE && k != ORCH_ARGS_END) {
+	        EXIT_DONE &&
+	    k != ORCH_ARGS_END) {
 		if (k != OPT_STATUS)
 			return ctl_usage(ctl, "unexpected option");
 		if ((status = status_canonical(val)) == NULL)
-			return ctl_usage(ctl, "unknown status \"%s\": want "
+			return ctl_usage(ctl,
+			    "unknown status \"%s\": want "
 			    "Pending, Scheduled, Running, Completed, Failed "
-			    "or Stopped", val);
+			    "or Stopped",
+			    val);
 	}
 	if (rc != EXIT_DONE)
 		return rc;
@@ -1088,7 +1123,7 @@ task_args_resolve(struct ctl *ctl, struct orch_args *a,
     const struct orch_args_opt *opts, const char **arg /* OUT */,
     json_t **task /* OUT */)
 {
-	struct ctl_pos pos = { .max = 1, .extra = "; give one ID or NAME" };
+	struct ctl_pos pos = {.max = 1, .extra = "; give one ID or NAME"};
 	int rc;
 
 	*task = NULL;
@@ -1132,7 +1167,7 @@ verb_stop(struct ctl *ctl, struct orch_args *a)
 	}
 	snprintf(path, sizeof(path), "/tasks/%s", id);
 	if ((rc = ctl_call_expect(ctl, "DELETE", path, JSON_OBJECT,
-	    "a task is not a JSON object", &root)) != EXIT_DONE)
+	         "a task is not a JSON object", &root)) != EXIT_DONE)
 		goto out;
 	name = jstr(root, "name");
 	status = jstr(root, "status");
@@ -1166,8 +1201,8 @@ static const char *
 int_cell(const json_t *v, char *buf, size_t len)
 {
 	if (json_is_integer(v))
-		snprintf(buf, len, "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
+		snprintf(
+		    buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	else
 		snprintf(buf, len, "?");
 	return buf;
@@ -1186,38 +1221,38 @@ node_row_fill(const json_t *node, const json_t *ctx, int64_t now,
 	    cpu_text(json_object_get(node, "allocated_cpu"), c1, sizeof(c1)),
 	    cpu_text(json_object_get(node, "cpu"), c2, sizeof(c2)));
 	if (json_is_integer(am) && json_is_integer(m))
-		snprintf(c->b, sizeof(c->b), "%" JSON_INTEGER_FORMAT "/%"
-		    JSON_INTEGER_FORMAT " MB", json_integer_value(am),
-		    json_integer_value(m));
+		snprintf(c->b, sizeof(c->b),
+		    "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT " MB",
+		    json_integer_value(am), json_integer_value(m));
 	else
 		snprintf(c->b, sizeof(c->b), "?");
 	row[0] = jstr(node, "name");
 	row[1] = id_cell(jstr(node, "id"), c->id8, sizeof(c->id8));
 	row[2] = jstr(node, "status");
-	row[3] = json_is_true(json_object_get(node, "drain")) ? "drain"
-	                                                     : "active";
+	row[3] =
+	    json_is_true(json_object_get(node, "drain")) ? "drain" : "active";
 	row[4] = c->a;
 	row[5] = c->b;
-	row[6] = int_cell(json_object_get(node, "task_count"), c->c,
-	    sizeof(c->c));
-	row[7] = age_cell(jstr(node, "last_heartbeat"), now, c->age,
-	    sizeof(c->age));
+	row[6] =
+	    int_cell(json_object_get(node, "task_count"), c->c, sizeof(c->c));
+	row[7] =
+	    age_cell(jstr(node, "last_heartbeat"), now, c->age, sizeof(c->age));
 }
 
 static int
 nodes_table_print(struct ctl *ctl, const json_t *nodes)
 {
-	static const char *const head[] = { "NAME", "ID", "STATUS",
-	    "AVAILABILITY", "CPU", "MEMORY", "TASKS", "LAST SEEN" };
+	static const char *const head[] = {"NAME", "ID", "STATUS",
+	    "AVAILABILITY", "CPU", "MEMORY", "TASKS", "LAST SEEN"};
 
-	return ctl_table_print(ctl, head, sizeof(head) / sizeof(head[0]),
-	    nodes, node_row_fill, NULL, "a node is not a JSON object");
+	return ctl_table_print(ctl, head, sizeof(head) / sizeof(head[0]), nodes,
+	    node_row_fill, NULL, "a node is not a JSON object");
 }
 
 static int
 verb_nodes(struct ctl *ctl, struct orch_args *a)
 {
-	struct ctl_pos pos = { .max = 0, .extra = "" };
+	struct ctl_pos pos = {.max = 0, .extra = ""};
 	int rc;
 
 	if ((rc = ctl_args_read(ctl, a, get_opts, &pos)) != EXIT_DONE)
@@ -1238,8 +1273,8 @@ path_escape(const char *s, char *buf, size_t len)
 		unsigned char c = (unsigned char)*s;
 
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-		    c == '~') {
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~') {
 			if (o + 1 >= len)
 				return false;
 			buf[o++] = (char)c;
@@ -1280,27 +1315,33 @@ verb_node(struct ctl *ctl, struct orch_args *a)
 	int k, rc;
 
 	while ((rc = ctl_arg_next(ctl, a, get_opts, NULL, &k, &val)) ==
-	    EXIT_DONE && k != ORCH_ARGS_END) {
+	        EXIT_DONE &&
+	    k != ORCH_ARGS_END) {
 		if (k != ORCH_ARGS_POSITIONAL)
 			return ctl_usage(ctl, "unexpected option");
 		if (sub == NULL) {
 			if (strcmp(val, "get") != 0 &&
 			    strcmp(val, "drain") != 0 &&
 			    strcmp(val, "undrain") != 0)
-				return ctl_usage(ctl, "unknown subcommand "
-				    "\"%s\": want get, drain or undrain", val);
+				return ctl_usage(ctl,
+				    "unknown subcommand "
+				    "\"%s\": want get, drain or undrain",
+				    val);
 			sub = val;
 		} else if (arg == NULL) {
 			arg = val;
 		} else {
-			return ctl_usage(ctl, "unexpected argument \"%s\"; "
-			    "give one ID or NAME", val);
+			return ctl_usage(ctl,
+			    "unexpected argument \"%s\"; "
+			    "give one ID or NAME",
+			    val);
 		}
 	}
 	if (rc != EXIT_DONE)
 		return rc;
 	if (sub == NULL)
-		return ctl_usage(ctl, "missing subcommand: get, drain or undrain");
+		return ctl_usage(
+		    ctl, "missing subcommand: get, drain or undrain");
 	if (arg == NULL || arg[0] == '\0')
 		return ctl_usage(ctl, "missing ID or NAME");
 	/* Room is left for "/drain". */
@@ -1308,22 +1349,23 @@ verb_node(struct ctl *ctl, struct orch_args *a)
 		return ctl_usage(ctl, "the node name is too long");
 	if (strcmp(sub, "get") == 0) {
 		if ((rc = ctl_call_expect(ctl, "GET", path, JSON_OBJECT,
-		    "a node is not a JSON object", &node)) == EXIT_DONE)
+		         "a node is not a JSON object", &node)) == EXIT_DONE)
 			rc = ctl_object_show(ctl, node, NULL);
 		goto out;
 	}
 
 	drain = strcmp(sub, "drain") == 0;
 	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/drain");
-	if ((rc = ctl_call(ctl, "PUT", path, drain ? "{\"drain\":true}" :
-	    "{\"drain\":false}", &node)) != EXIT_DONE)
+	if ((rc = ctl_call(ctl, "PUT", path,
+	         drain ? "{\"drain\":true}" : "{\"drain\":false}", &node)) !=
+	    EXIT_DONE)
 		goto out;
 	name = jstr(node, "name");
 	fputs("Node '", stdout);
 	orch_print_text(name != NULL ? name : arg, stdout);
 	puts(drain ? "' drained: no new tasks go there, and its service "
-	    "replicas move to other nodes." :
-	    "' undrained: it takes new tasks again.");
+	             "replicas move to other nodes."
+	           : "' undrained: it takes new tasks again.");
 out:
 	json_decref(node);
 	return rc;
@@ -1332,10 +1374,10 @@ out:
 /* ---- services ---- */
 
 static const struct orch_args_opt service_opts[] = {
-	{ "help", 'h', false, OPT_HELP },
-	{ "addr", 0, true, OPT_ADDR },
-	{ "output", 'o', true, OPT_OUTPUT },
-	{ NULL, 0, false, 0 },
+    {"help", 'h', false, OPT_HELP},
+    {"addr", 0, true, OPT_ADDR},
+    {"output", 'o', true, OPT_OUTPUT},
+    {NULL, 0, false, 0},
 };
 
 static void
@@ -1347,9 +1389,9 @@ service_row_fill(const json_t *svc, const json_t *ctx, int64_t now,
 
 	(void)ctx;
 	if (json_is_integer(want) && json_is_integer(run))
-		snprintf(c->a, sizeof(c->a), "%" JSON_INTEGER_FORMAT "/%"
-		    JSON_INTEGER_FORMAT, json_integer_value(run),
-		    json_integer_value(want));
+		snprintf(c->a, sizeof(c->a),
+		    "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+		    json_integer_value(run), json_integer_value(want));
 	else
 		snprintf(c->a, sizeof(c->a), "?");
 	row[0] = jstr(svc, "name");
@@ -1358,18 +1400,17 @@ service_row_fill(const json_t *svc, const json_t *ctx, int64_t now,
 	row[3] = c->a;
 	row[4] = jstr(svc, "placement");
 	row[5] = jstr(svc, "restart");
-	row[6] = age_cell(jstr(svc, "created_at"), now, c->age,
-	    sizeof(c->age));
+	row[6] = age_cell(jstr(svc, "created_at"), now, c->age, sizeof(c->age));
 }
 
 static int
 services_table_print(struct ctl *ctl, const json_t *svcs)
 {
-	static const char *const head[] = { "NAME", "ID", "IMAGE", "REPLICAS",
-	    "PLACEMENT", "RESTART", "AGE" };
+	static const char *const head[] = {
+	    "NAME", "ID", "IMAGE", "REPLICAS", "PLACEMENT", "RESTART", "AGE"};
 
-	return ctl_table_print(ctl, head, sizeof(head) / sizeof(head[0]),
-	    svcs, service_row_fill, NULL, "a service is not a JSON object");
+	return ctl_table_print(ctl, head, sizeof(head) / sizeof(head[0]), svcs,
+	    service_row_fill, NULL, "a service is not a JSON object");
 }
 
 /*
@@ -1380,7 +1421,7 @@ static int
 service_args(struct ctl *ctl, struct orch_args *a, const char **name,
     char *path, size_t len)
 {
-	struct ctl_pos pos = { .max = 1, .extra = "" };
+	struct ctl_pos pos = {.max = 1, .extra = ""};
 	int rc;
 
 	if ((rc = ctl_args_read(ctl, a, service_opts, &pos)) != EXIT_DONE)
@@ -1396,7 +1437,7 @@ service_args(struct ctl *ctl, struct orch_args *a, const char **name,
 static int
 service_ls(struct ctl *ctl, struct orch_args *a)
 {
-	struct ctl_pos pos = { .max = 0, .extra = "" };
+	struct ctl_pos pos = {.max = 0, .extra = ""};
 	int rc;
 
 	if ((rc = ctl_args_read(ctl, a, service_opts, &pos)) != EXIT_DONE)
@@ -1414,15 +1455,15 @@ service_get(struct ctl *ctl, struct orch_args *a)
 	char path[256];
 	int rc;
 
-	if ((rc = service_args(ctl, a, &name, path, sizeof(path))) !=
-	    EXIT_DONE)
+	if ((rc = service_args(ctl, a, &name, path, sizeof(path))) != EXIT_DONE)
 		return rc;
 	if ((rc = ctl_call_expect(ctl, "GET", path, JSON_OBJECT,
-	    "a service is not a JSON object", &svc)) != EXIT_DONE)
+	         "a service is not a JSON object", &svc)) != EXIT_DONE)
 		goto out;
 	/* The tasks as a table, after the other fields; JSON has them all. */
 	if ((rc = ctl_object_show(ctl, svc, ctl->json ? NULL : "tasks")) !=
-	    EXIT_DONE || ctl->json)
+	        EXIT_DONE ||
+	    ctl->json)
 		goto out;
 	tasks = json_object_get(svc, "tasks");
 	if (json_is_array(tasks) && json_array_size(tasks) > 0) {
@@ -1443,8 +1484,7 @@ service_rm(struct ctl *ctl, struct orch_args *a)
 	size_t n;
 	int rc;
 
-	if ((rc = service_args(ctl, a, &name, path, sizeof(path))) !=
-	    EXIT_DONE)
+	if ((rc = service_args(ctl, a, &name, path, sizeof(path))) != EXIT_DONE)
 		return rc;
 	if ((rc = ctl_call(ctl, "DELETE", path, NULL, &svc)) != EXIT_DONE)
 		goto out;
@@ -1464,7 +1504,8 @@ verb_service(struct ctl *ctl, struct orch_args *a)
 
 	/* The subcommand comes first: its options depend on it. */
 	if (sub == NULL)
-		return ctl_usage(ctl, "missing subcommand: create, ls, get or "
+		return ctl_usage(ctl,
+		    "missing subcommand: create, ls, get or "
 		    "rm");
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
 		verb_help_print(ctl->verb);
@@ -1479,15 +1520,17 @@ verb_service(struct ctl *ctl, struct orch_args *a)
 		return service_get(ctl, a);
 	if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0)
 		return service_rm(ctl, a);
-	return ctl_usage(ctl, "unknown subcommand \"%s\": want create, ls, "
-	    "get or rm", sub);
+	return ctl_usage(ctl,
+	    "unknown subcommand \"%s\": want create, ls, "
+	    "get or rm",
+	    sub);
 }
 
 static int
 verb_scale(struct ctl *ctl, struct orch_args *a)
 {
 	json_t *svc = NULL;
-	struct ctl_pos pos = { .max = 2, .extra = "" };
+	struct ctl_pos pos = {.max = 2, .extra = ""};
 	char path[256], body[64];
 	long long n;
 	int rc;
@@ -1495,11 +1538,13 @@ verb_scale(struct ctl *ctl, struct orch_args *a)
 	if ((rc = ctl_args_read(ctl, a, stop_opts, &pos)) != EXIT_DONE)
 		return rc;
 	if (pos.n < 2)
-		return ctl_usage(ctl, pos.n == 0 ? "missing NAME and N" :
-		    "missing N");
+		return ctl_usage(
+		    ctl, pos.n == 0 ? "missing NAME and N" : "missing N");
 	if (!parse_replicas(pos.val[1], &n))
-		return ctl_usage(ctl, "N must be a whole number, 0 or more, "
-		    "not \"%s\"", pos.val[1]);
+		return ctl_usage(ctl,
+		    "N must be a whole number, 0 or more, "
+		    "not \"%s\"",
+		    pos.val[1]);
 	if (pos.val[0][0] == '\0' ||
 	    !path_make("/services/", pos.val[0], path, sizeof(path)))
 		return ctl_usage(ctl, "bad service NAME");
@@ -1519,144 +1564,142 @@ out:
 static int verb_help(struct ctl *ctl, struct orch_args *a);
 
 static const struct verb verbs[] = {
-	{
-		.name = "run",
-		.synopsis = "NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... "
-		    "[--constraint C]... [--placement P] [--restart R] "
-		    "[--replicas N] [-- CMD ARGS...]",
-		.help =
-		    "Submits a task that runs IMAGE, with CMD ARGS if given, and\n"
-		    "prints its id; with --replicas, creates a service of N\n"
-		    "replicas instead (as service create).  Options may come before\n"
-		    "or after NAME and IMAGE; everything after -- is the command.\n"
-		    "\n"
-		    "Options:\n"
-		    RUN_OPTIONS_HELP
-		    "  --replicas N     create a service of N replicas\n"
-		    "  --addr URL       the manager's HTTP address\n"
-		    "  -h, --help       show this help\n",
-		.run = verb_run,
-	},
-	{
-		.name = "list",
-		.synopsis = "[--status S] [-o json]",
-		.help =
-		    "Lists the tasks of the cluster in the order they were submitted:\n"
-		    "NAME, ID, IMAGE, STATUS, NODE (its name), CONTAINER and AGE.\n"
-		    "\n"
-		    "Options:\n"
-		    "  --status S       only tasks with status S: Pending, Scheduled,\n"
-		    "                   Running, Completed, Failed or Stopped\n"
-		    "  -o, --output json\n"
-		    "                   print the manager's JSON\n"
-		    "  --addr URL       the manager's HTTP address\n"
-		    "  -h, --help       show this help\n",
-		.run = verb_list,
-	},
-	{
-		.name = "get",
-		.synopsis = "ID|NAME [-o json]",
-		.help =
-		    "Shows every field of one task, named by its id, a unique id\n"
-		    "prefix of at least 4 characters, or its name.\n"
-		    "\n"
-		    "Options:\n"
-		    "  -o, --output json\n"
-		    "                   print the manager's JSON\n"
-		    "  --addr URL       the manager's HTTP address\n"
-		    "  -h, --help       show this help\n",
-		.run = verb_get,
-	},
-	{
-		.name = "stop",
-		.synopsis = "ID|NAME",
-		.help =
-		    "Asks the manager to stop a task, named by its id, a unique id\n"
-		    "prefix of at least 4 characters, or its name.  A task that has\n"
-		    "not started stops at once; a running one stays Running until\n"
-		    "its node has stopped it.\n"
-		    "\n"
-		    "Options:\n"
-		    "  --addr URL       the manager's HTTP address\n"
-		    "  -h, --help       show this help\n",
-		.run = verb_stop,
-	},
-	{
-		.name = "nodes",
-		.synopsis = "[-o json]",
-		.help =
-		    "Lists the nodes of the cluster by name: NAME, ID, STATUS (Ready,\n"
-		    "NotReady or Down), CPU and MEMORY (allocated/capacity), TASKS\n"
-		    "(placed and not finished) and LAST SEEN (time since its last\n"
-		    "heartbeat).\n"
-		    "\n"
-		    "Options:\n"
-		    "  -o, --output json\n"
-		    "                   print the manager's JSON\n"
-		    "  --addr URL       the manager's HTTP address\n"
-		    "  -h, --help       show this help\n",
-		.run = verb_nodes,
-	},
-	{
-		.name = "node",
-		.synopsis = "get|drain|undrain ID|NAME [-o json]",
-		.help =
-		    "get shows every field of one node, named by its id or its name.\n"
-		    "drain stops placing tasks on the node and moves its service\n"
-		    "replicas to other nodes (plain tasks keep running there);\n"
-		    "undrain lets it take tasks again.\n"
-		    "\n"
-		    "Options:\n"
-		    "  -o, --output json\n"
-		    "                   print the manager's JSON\n"
-		    "  --addr URL       the manager's HTTP address\n"
-		    "  -h, --help       show this help\n",
-		.run = verb_node,
-	},
-	{
-		.name = "service",
-		.synopsis = "create|ls|get|rm ...",
-		.help =
-		    "  service create NAME IMAGE [--replicas N] [options] [-- CMD ARGS...]\n"
-		    "        creates a service: the manager keeps N replicas (default\n"
-		    "        1) of the task running, spread over the nodes, and\n"
-		    "        replaces those that fail or are lost\n"
-		    "  service ls [-o json]\n"
-		    "        lists the services: NAME, ID, IMAGE, REPLICAS\n"
-		    "        (running/desired), PLACEMENT, RESTART, AGE\n"
-		    "  service get NAME [-o json]\n"
-		    "        shows a service and its tasks\n"
-		    "  service rm NAME\n"
-		    "        deletes a service; its replicas are stopped and removed\n"
-		    "\n"
-		    "Options of create:\n"
-		    RUN_OPTIONS_HELP
-		    "  --replicas N     replicas wanted (default 1)\n"
-		    "  --addr URL       the manager's HTTP address\n"
-		    "  -h, --help       show this help\n"
-		    "\n"
-		    "A service's replicas restart always by default, after a\n"
-		    "backoff of 1 s doubling to 60 s.\n",
-		.run = verb_service,
-	},
-	{
-		.name = "scale",
-		.synopsis = "NAME N",
-		.help =
-		    "Sets the replicas of service NAME to N (0 or more): missing\n"
-		    "replicas are created, extra ones (the highest slots) stopped.\n"
-		    "\n"
-		    "Options:\n"
-		    "  --addr URL       the manager's HTTP address\n"
-		    "  -h, --help       show this help\n",
-		.run = verb_scale,
-	},
-	{
-		.name = "help",
-		.synopsis = "[COMMAND]",
-		.help = "Shows the help of orchctl, or of COMMAND.\n",
-		.run = verb_help,
-	},
+    {
+        .name = "run",
+        .synopsis = "NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... "
+                    "[--constraint C]... [--placement P] [--restart R] "
+                    "[--replicas N] [-- CMD ARGS...]",
+        .help =
+            "Submits a task that runs IMAGE, with CMD ARGS if given, and\n"
+            "prints its id; with --replicas, creates a service of N\n"
+            "replicas instead (as service create).  Options may come before\n"
+            "or after NAME and IMAGE; everything after -- is the command.\n"
+            "\n"
+            "Options:\n" RUN_OPTIONS_HELP
+            "  --replicas N     create a service of N replicas\n"
+            "  --addr URL       the manager's HTTP address\n"
+            "  -h, --help       show this help\n",
+        .run = verb_run,
+    },
+    {
+        .name = "list",
+        .synopsis = "[--status S] [-o json]",
+        .help =
+            "Lists the tasks of the cluster in the order they were submitted:\n"
+            "NAME, ID, IMAGE, STATUS, NODE (its name), CONTAINER and AGE.\n"
+            "\n"
+            "Options:\n"
+            "  --status S       only tasks with status S: Pending, Scheduled,\n"
+            "                   Running, Completed, Failed or Stopped\n"
+            "  -o, --output json\n"
+            "                   print the manager's JSON\n"
+            "  --addr URL       the manager's HTTP address\n"
+            "  -h, --help       show this help\n",
+        .run = verb_list,
+    },
+    {
+        .name = "get",
+        .synopsis = "ID|NAME [-o json]",
+        .help = "Shows every field of one task, named by its id, a unique id\n"
+                "prefix of at least 4 characters, or its name.\n"
+                "\n"
+                "Options:\n"
+                "  -o, --output json\n"
+                "                   print the manager's JSON\n"
+                "  --addr URL       the manager's HTTP address\n"
+                "  -h, --help       show this help\n",
+        .run = verb_get,
+    },
+    {
+        .name = "stop",
+        .synopsis = "ID|NAME",
+        .help =
+            "Asks the manager to stop a task, named by its id, a unique id\n"
+            "prefix of at least 4 characters, or its name.  A task that has\n"
+            "not started stops at once; a running one stays Running until\n"
+            "its node has stopped it.\n"
+            "\n"
+            "Options:\n"
+            "  --addr URL       the manager's HTTP address\n"
+            "  -h, --help       show this help\n",
+        .run = verb_stop,
+    },
+    {
+        .name = "nodes",
+        .synopsis = "[-o json]",
+        .help =
+            "Lists the nodes of the cluster by name: NAME, ID, STATUS (Ready,\n"
+            "NotReady or Down), CPU and MEMORY (allocated/capacity), TASKS\n"
+            "(placed and not finished) and LAST SEEN (time since its last\n"
+            "heartbeat).\n"
+            "\n"
+            "Options:\n"
+            "  -o, --output json\n"
+            "                   print the manager's JSON\n"
+            "  --addr URL       the manager's HTTP address\n"
+            "  -h, --help       show this help\n",
+        .run = verb_nodes,
+    },
+    {
+        .name = "node",
+        .synopsis = "get|drain|undrain ID|NAME [-o json]",
+        .help =
+            "get shows every field of one node, named by its id or its name.\n"
+            "drain stops placing tasks on the node and moves its service\n"
+            "replicas to other nodes (plain tasks keep running there);\n"
+            "undrain lets it take tasks again.\n"
+            "\n"
+            "Options:\n"
+            "  -o, --output json\n"
+            "                   print the manager's JSON\n"
+            "  --addr URL       the manager's HTTP address\n"
+            "  -h, --help       show this help\n",
+        .run = verb_node,
+    },
+    {
+        .name = "service",
+        .synopsis = "create|ls|get|rm ...",
+        .help =
+            "  service create NAME IMAGE [--replicas N] [options] [-- CMD "
+            "ARGS...]\n"
+            "        creates a service: the manager keeps N replicas (default\n"
+            "        1) of the task running, spread over the nodes, and\n"
+            "        replaces those that fail or are lost\n"
+            "  service ls [-o json]\n"
+            "        lists the services: NAME, ID, IMAGE, REPLICAS\n"
+            "        (running/desired), PLACEMENT, RESTART, AGE\n"
+            "  service get NAME [-o json]\n"
+            "        shows a service and its tasks\n"
+            "  service rm NAME\n"
+            "        deletes a service; its replicas are stopped and removed\n"
+            "\n"
+            "Options of create:\n" RUN_OPTIONS_HELP
+            "  --replicas N     replicas wanted (default 1)\n"
+            "  --addr URL       the manager's HTTP address\n"
+            "  -h, --help       show this help\n"
+            "\n"
+            "A service's replicas restart always by default, after a\n"
+            "backoff of 1 s doubling to 60 s.\n",
+        .run = verb_service,
+    },
+    {
+        .name = "scale",
+        .synopsis = "NAME N",
+        .help =
+            "Sets the replicas of service NAME to N (0 or more): missing\n"
+            "replicas are created, extra ones (the highest slots) stopped.\n"
+            "\n"
+            "Options:\n"
+            "  --addr URL       the manager's HTTP address\n"
+            "  -h, --help       show this help\n",
+        .run = verb_scale,
+    },
+    {
+        .name = "help",
+        .synopsis = "[COMMAND]",
+        .help = "Shows the help of orchctl, or of COMMAND.\n",
+        .run = verb_help,
+    },
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -1678,11 +1721,13 @@ verb_help(struct ctl *ctl, struct orch_args *a)
 	int k, rc;
 
 	while ((rc = ctl_arg_next(ctl, a, help_opts, NULL, &k, &val)) ==
-	    EXIT_DONE && k != ORCH_ARGS_END) {
+	        EXIT_DONE &&
+	    k != ORCH_ARGS_END) {
 		if (k != ORCH_ARGS_POSITIONAL)
 			return ctl_usage(ctl, "unexpected option");
 		if (v != NULL)
-			return ctl_usage(ctl, "unexpected argument \"%s\"", val);
+			return ctl_usage(
+			    ctl, "unexpected argument \"%s\"", val);
 		if ((v = verb_find(val)) == NULL)
 			return ctl_usage(ctl, "unknown command \"%s\"", val);
 	}
@@ -1698,23 +1743,21 @@ verb_help(struct ctl *ctl, struct orch_args *a)
 int
 main(int argc, char **argv)
 {
-	struct ctl ctl = { 0 };
-	struct orch_args a = { .argc = argc, .argv = argv, .i = 1 };
+	struct ctl ctl = {0};
+	struct orch_args a = {.argc = argc, .argv = argv, .i = 1};
 	const char *val, *verb = NULL;
 	bool curl_up = false;
 	int k, rc;
 
-	while (verb == NULL && (k = orch_args_next(&a, global_opts, &val)) != ORCH_ARGS_END) {
+	while (verb == NULL &&
+	    (k = orch_args_next(&a, global_opts, &val)) != ORCH_ARGS_END) {
 		switch (k) {
 		case ORCH_ARGS_ERROR:
 			fail("%s\nRun 'orchctl --help' for usage.", a.err);
 			rc = EXIT_USAGE;
 			goto out;
-		case ORCH_ARGS_DASHDASH:
-			break;
-		case ORCH_ARGS_POSITIONAL:
-			verb = val;
-			break;
+		case ORCH_ARGS_DASHDASH: break;
+		case ORCH_ARGS_POSITIONAL: verb = val; break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
 			rc = EXIT_DONE;
@@ -1723,9 +1766,7 @@ main(int argc, char **argv)
 			puts("orchctl " ORCH_VERSION);
 			rc = EXIT_DONE;
 			goto out;
-		case OPT_ADDR:
-			ctl.addr_flag = val;
-			break;
+		case OPT_ADDR: ctl.addr_flag = val; break;
 		}
 	}
 	if (verb == NULL) {

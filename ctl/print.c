@@ -40,8 +40,10 @@ shell_needs_quotes(const char *s)
 	if (*s == '\0')
 		return true;
 	for (; *s != '\0'; s++) {
-		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "0123456789_@%+=:,./-", *s) == NULL)
+		if (strchr(
+		        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		        "0123456789_@%+=:,./-",
+		        *s) == NULL)
 			return true;
 	}
 	return false;
@@ -95,17 +97,12 @@ orch_print_value(const json_t *v, FILE *fp)
 	bool ok = true;
 
 	switch (json_typeof(v)) {
-	case JSON_NULL:
-		fputc('-', fp);
-		return true;
-	case JSON_STRING:
-		return orch_print_text(json_string_value(v), fp);
+	case JSON_NULL: fputc('-', fp); return true;
+	case JSON_STRING: return orch_print_text(json_string_value(v), fp);
 	case JSON_INTEGER:
 		fprintf(fp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		return true;
-	case JSON_REAL:
-		fprintf(fp, "%g", json_real_value(v));
-		return true;
+	case JSON_REAL: fprintf(fp, "%g", json_real_value(v)); return true;
 	case JSON_TRUE:
 	case JSON_FALSE:
 		fputs(json_is_true(v) ? "true" : "false", fp);
@@ -113,7 +110,8 @@ orch_print_value(const json_t *v, FILE *fp)
 	case JSON_ARRAY:
 		if (json_array_size(v) == 0)
 			fputc('-', fp);
-		json_array_foreach(v, i, m) {
+		json_array_foreach(v, i, m)
+		{
 			if (i > 0)
 				fputc(' ', fp);
 			ok = member_print(m, fp) && ok;
@@ -123,7 +121,8 @@ orch_print_value(const json_t *v, FILE *fp)
 		if (json_object_size(v) == 0)
 			fputc('-', fp);
 		i = 0;
-		json_object_foreach((json_t *)v, key, m) {
+		json_object_foreach((json_t *)v, key, m)
+		{
 			if (i++ > 0)
 				fputc(' ', fp);
 			ok = orch_print_text(key, fp) && ok;
@@ -145,7 +144,8 @@ orch_print_fields(const json_t *o, const char *skip, FILE *fp)
 	const char *key;
 	const json_t *v;
 
-	json_object_foreach((json_t *)o, key, v) {
+	json_object_foreach((json_t *)o, key, v)
+	{
 		bool ok;
 
 		if (skip != NULL && strcmp(key, skip) == 0)

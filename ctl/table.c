@@ -13,8 +13,8 @@
 struct orch_table {
 	size_t ncols;
 	size_t nrows;
-	size_t cap;      /* rows allocated */
-	char **cells;    /* nrows * ncols, row by row */
+	size_t cap;   /* rows allocated */
+	char **cells; /* nrows * ncols, row by row */
 };
 
 int
@@ -53,14 +53,16 @@ orch_table_row_add(struct orch_table *t, const char *const *cells)
 		cap = t->cap > 0 ? t->cap * 2 : 16;
 		if (cap > SIZE_MAX / sizeof(*p) / t->ncols)
 			goto out;
-		if ((p = realloc(t->cells, cap * t->ncols * sizeof(*p))) == NULL)
+		if ((p = realloc(t->cells, cap * t->ncols * sizeof(*p))) ==
+		    NULL)
 			goto out;
 		t->cells = p;
 		t->cap = cap;
 	}
 	row = t->cells + t->nrows * t->ncols;
 	for (i = 0; i < t->ncols; i++) {
-		row[i] = orch_table_text_escape(cells[i] != NULL ? cells[i] : "-");
+		row[i] =
+		    orch_table_text_escape(cells[i] != NULL ? cells[i] : "-");
 		if (row[i] == NULL) {
 			while (i > 0)
 				free(row[--i]);
@@ -91,7 +93,8 @@ orch_table_print(const struct orch_table *t, FILE *fp)
 	}
 	for (size_t r = 0; r < t->nrows; r++) {
 		row = t->cells + r * t->ncols;
-		/* Padding stops at the last non-empty cell: no trailing spaces. */
+		/* Padding stops at the last non-empty cell: no trailing spaces.
+		 */
 		last = t->ncols - 1;
 		while (last > 0 && row[last][0] == '\0')
 			last--;
@@ -99,7 +102,7 @@ orch_table_print(const struct orch_table *t, FILE *fp)
 			fputs(row[c], fp);
 			if (c < last) {
 				for (w = orch_table_text_width(row[c]);
-				    w < width[c] + TABLE_GAP; w++)
+				     w < width[c] + TABLE_GAP; w++)
 					putc(' ', fp);
 			}
 		}
@@ -130,7 +133,8 @@ orch_table_text_escape(const char *s)
 		} else if (ch < 0x20 || ch == 0x7f) {
 			o += (size_t)snprintf(buf + o, 5, "\\x%02x", ch);
 		} else if (ch == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
-			/* U+0080..U+009F: C1 controls, which some terminals obey. */
+			/* U+0080..U+009F: C1 controls, which some terminals
+			 * obey. */
 			o += (size_t)snprintf(buf + o, 7, "\\u%04x", p[i + 1]);
 			i++;
 		} else {

@@ -28,21 +28,21 @@ struct orch_api {
 /* A write in flight: from the handler, through the store's writer thread,
  * back to the loop thread. */
 struct pending {
-	struct orch_gw_work work;      /* first: the post hands this back */
+	struct orch_gw_work work; /* first: the post hands this back */
 	struct orch_gw *gw;
 	struct orch_gw_req *req;
 	struct orch_api *api;
-	int ok_status;                 /* 200 or 201 */
+	int ok_status; /* 200 or 201 */
 	int rc;
-	orch_task *task;               /* a task write's result */
-	orch_service *svc;             /* a service write's result */
-	orch_node *node;               /* a node write's result */
-	bool svc_tasks;                /* answer the service with its tasks */
+	orch_task *task;   /* a task write's result */
+	orch_service *svc; /* a service write's result */
+	orch_node *node;   /* a node write's result */
+	bool svc_tasks;    /* answer the service with its tasks */
 	char err[ERR_LEN];
 	struct orch_task_update update;
-	json_t *update_root;           /* owns the update's strings */
-	uint32_t replicas;             /* a scale */
-	struct orch_notify *notify;    /* a stop or a deletion: tell nodes */
+	json_t *update_root;        /* owns the update's strings */
+	uint32_t replicas;          /* a scale */
+	struct orch_notify *notify; /* a stop or a deletion: tell nodes */
 };
 
 int
@@ -52,10 +52,14 @@ orch_api_status(int rc)
 	case ORCH_OK: return 200;
 	case ORCH_EINVAL: return 400;
 	case ORCH_ENOENT: return 404;
-	case ORCH_EEXIST: case ORCH_ECONFLICT: return 409;
+	case ORCH_EEXIST:
+	case ORCH_ECONFLICT: return 409;
 	case ORCH_ETOOBIG: return 413;
-	case ORCH_ENOSPC: case ORCH_EAGAIN: case ORCH_EUNAVAIL:
-	case ORCH_ENOMEM: case ORCH_ETIMEDOUT: return 503;
+	case ORCH_ENOSPC:
+	case ORCH_EAGAIN:
+	case ORCH_EUNAVAIL:
+	case ORCH_ENOMEM:
+	case ORCH_ETIMEDOUT: return 503;
 	}
 	return 500;
 }
@@ -84,8 +88,8 @@ respond_json(struct orch_gw_req *req, int status, json_t *j, const char *extra)
 
 	if (s == NULL) {
 		static const char oom[] = "{\"error\":\"out of memory\"}\n";
-		orch_gw_respond(req, 503, "application/json", oom,
-		    sizeof(oom) - 1, NULL);
+		orch_gw_respond(
+		    req, 503, "application/json", oom, sizeof(oom) - 1, NULL);
 		return;
 	}
 	orch_gw_respond(req, status, "application/json", s, n, extra);
@@ -93,8 +97,8 @@ respond_json(struct orch_gw_req *req, int status, json_t *j, const char *extra)
 }
 
 static void
-respond_error(struct orch_gw_req *req, int status, const char *msg,
-    const char *extra)
+respond_error(
+    struct orch_gw_req *req, int status, const char *msg, const char *extra)
 {
 	json_t *j = json_object();
 
@@ -131,12 +135,14 @@ respond_service(struct orch_api *api, struct orch_gw_req *req, int status,
 	int err;
 
 	if (!deleted &&
-	    (err = orch_store_task_list_service(api->reader, svc->id, &tasks,
-	         &n)) != ORCH_OK) {
+	    (err = orch_store_task_list_service(
+	         api->reader, svc->id, &tasks, &n)) != ORCH_OK) {
 		orch_warn("api", "reading the tasks of service %s: %s",
 		    svc->name, orch_strerror(err));
-		respond_error(req, orch_api_status(err), "cannot read the "
-		    "service's tasks from the store", NULL);
+		respond_error(req, orch_api_status(err),
+		    "cannot read the "
+		    "service's tasks from the store",
+		    NULL);
 		return;
 	}
 	if (tasks != NULL) {
@@ -160,8 +166,10 @@ respond_node(struct orch_api *api, struct orch_gw_req *req, orch_node *n)
 
 	if ((err = orch_store_node_usage(api->reader, &usage, &nu)) !=
 	    ORCH_OK) {
-		respond_error(req, orch_api_status(err), "cannot read the node "
-		    "from the store", NULL);
+		respond_error(req, orch_api_status(err),
+		    "cannot read the node "
+		    "from the store",
+		    NULL);
 		return;
 	}
 	orch_nodes_fill(api->nodes, n, usage, nu);
@@ -212,8 +220,8 @@ pending_done(void *arg, int rc, orch_task *task, const char *err)
 	if (rc == ORCH_OK && p->notify != NULL)
 		orch_notify_task_stop(p->notify, task);
 	if (rc != ORCH_OK)
-		snprintf(p->err, sizeof(p->err), "%s", err != NULL ? err :
-		    orch_strerror(rc));
+		snprintf(p->err, sizeof(p->err), "%s",
+		    err != NULL ? err : orch_strerror(rc));
 	orch_gw_post(p->gw, &p->work);
 }
 
@@ -236,8 +244,8 @@ pending_service_done(void *arg, int rc, orch_service *svc, const char *err)
 		}
 	}
 	if (rc != ORCH_OK)
-		snprintf(p->err, sizeof(p->err), "%s", err != NULL ? err :
-		    orch_strerror(rc));
+		snprintf(p->err, sizeof(p->err), "%s",
+		    err != NULL ? err : orch_strerror(rc));
 	orch_gw_post(p->gw, &p->work);
 }
 
@@ -250,8 +258,8 @@ pending_node_done(void *arg, int rc, orch_node *node, const char *err)
 	p->rc = rc;
 	p->node = node;
 	if (rc != ORCH_OK)
-		snprintf(p->err, sizeof(p->err), "%s", err != NULL ? err :
-		    orch_strerror(rc));
+		snprintf(p->err, sizeof(p->err), "%s",
+		    err != NULL ? err : orch_strerror(rc));
 	orch_gw_post(p->gw, &p->work);
 }
 
@@ -275,8 +283,8 @@ struct route_ctx {
 	struct orch_api *api;
 	struct orch_gw_req *req;
 	const struct orch_http_request *http;
-	char id[ORCH_ID_LEN];          /* the {id} of the path, when any */
-	struct orch_http_slice seg;    /* the {id or name} of a node path */
+	char id[ORCH_ID_LEN];       /* the {id} of the path, when any */
+	struct orch_http_slice seg; /* the {id or name} of a node path */
 };
 
 static void
@@ -290,8 +298,8 @@ h_healthz(struct route_ctx *rc)
 	}
 	{
 		static const char ok[] = "{\"status\":\"ok\"}\n";
-		orch_gw_respond(rc->req, 200, "application/json", ok,
-		    sizeof(ok) - 1, NULL);
+		orch_gw_respond(
+		    rc->req, 200, "application/json", ok, sizeof(ok) - 1, NULL);
 	}
 }
 
@@ -352,24 +360,30 @@ h_tasks_list(struct route_ctx *rc)
 	json_t *arr;
 
 	q = query_get(rc->http->query, "status", sval, sizeof(sval));
-	if (q < 0 || (q == 1 && orch_task_status_parse(sval, &status) != ORCH_OK)) {
+	if (q < 0 ||
+	    (q == 1 && orch_task_status_parse(sval, &status) != ORCH_OK)) {
 		char msg[160];
 
-		snprintf(msg, sizeof(msg), "query parameter \"status\" must be one "
-		    "of Pending, Scheduled, Running, Completed, Failed, Stopped");
+		snprintf(msg, sizeof(msg),
+		    "query parameter \"status\" must be one "
+		    "of Pending, Scheduled, Running, Completed, Failed, "
+		    "Stopped");
 		respond_error(rc->req, 400, msg, NULL);
 		return;
 	}
 	if ((err = orch_store_task_list(rc->api->reader, status, &tasks, &n)) !=
 	    ORCH_OK) {
 		orch_warn("api", "listing tasks: %s", orch_strerror(err));
-		respond_error(rc->req, orch_api_status(err), "cannot read tasks "
-		    "from the store", NULL);
+		respond_error(rc->req, orch_api_status(err),
+		    "cannot read tasks "
+		    "from the store",
+		    NULL);
 		return;
 	}
 	arr = json_array();
 	for (size_t i = 0; arr != NULL && i < n; i++) {
-		if (json_array_append_new(arr, orch_task_to_json(tasks[i])) != 0) {
+		if (json_array_append_new(arr, orch_task_to_json(tasks[i])) !=
+		    0) {
 			json_decref(arr);
 			arr = NULL;
 		}
@@ -391,8 +405,8 @@ h_tasks_create(struct route_ctx *rc)
 	int e;
 
 	body = orch_gw_req_body(rc->req, &len);
-	if ((e = orch_task_spec_from_json(body, len, &spec, err, sizeof(err))) !=
-	    ORCH_OK) {
+	if ((e = orch_task_spec_from_json(
+	         body, len, &spec, err, sizeof(err))) != ORCH_OK) {
 		respond_error(rc->req, orch_api_status(e), err, NULL);
 		return;
 	}
@@ -420,10 +434,12 @@ h_task_get(struct route_ctx *rc)
 	int err;
 
 	if ((cached = orch_task_cache_get(api->cache, rc->id, &len)) != NULL) {
-		orch_gw_respond(rc->req, 200, "application/json", cached, len, NULL);
+		orch_gw_respond(
+		    rc->req, 200, "application/json", cached, len, NULL);
 		return;
 	}
-	if ((err = orch_store_task_get(api->reader, rc->id, &t)) == ORCH_ENOENT) {
+	if ((err = orch_store_task_get(api->reader, rc->id, &t)) ==
+	    ORCH_ENOENT) {
 		char msg[96];
 
 		snprintf(msg, sizeof(msg), "no task with id \"%s\"", rc->id);
@@ -431,9 +447,12 @@ h_task_get(struct route_ctx *rc)
 		return;
 	}
 	if (err != ORCH_OK) {
-		orch_warn("api", "reading task %s: %s", rc->id, orch_strerror(err));
-		respond_error(rc->req, orch_api_status(err), "cannot read the task "
-		    "from the store", NULL);
+		orch_warn(
+		    "api", "reading task %s: %s", rc->id, orch_strerror(err));
+		respond_error(rc->req, orch_api_status(err),
+		    "cannot read the task "
+		    "from the store",
+		    NULL);
 		return;
 	}
 	j = orch_task_to_json(t);
@@ -442,7 +461,8 @@ h_task_get(struct route_ctx *rc)
 		respond_error(rc->req, 503, "out of memory", NULL);
 	} else {
 		orch_task_cache_put(api->cache, rc->id, text, len);
-		orch_gw_respond(rc->req, 200, "application/json", text, len, NULL);
+		orch_gw_respond(
+		    rc->req, 200, "application/json", text, len, NULL);
 	}
 	free(text);
 	json_decref(j);
@@ -467,8 +487,8 @@ h_task_stop(struct route_ctx *rc)
 		return;
 	}
 	p->notify = rc->api->notify;
-	orch_store_task_modify(rc->api->store, rc->id, modify_stop, NULL,
-	    pending_done, p);
+	orch_store_task_modify(
+	    rc->api->store, rc->id, modify_stop, NULL, pending_done, p);
 }
 
 static int
@@ -494,14 +514,14 @@ h_task_status(struct route_ctx *rc)
 	}
 	body = orch_gw_req_body(rc->req, &len);
 	if ((e = orch_task_update_from_json(body, len, &p->update,
-	    &p->update_root, err, sizeof(err))) != ORCH_OK) {
+	         &p->update_root, err, sizeof(err))) != ORCH_OK) {
 		respond_error(rc->req, orch_api_status(e), err, NULL);
 		json_decref(p->update_root);
 		free(p);
 		return;
 	}
-	orch_store_task_modify(rc->api->store, rc->id, modify_status, &p->update,
-	    pending_done, p);
+	orch_store_task_modify(
+	    rc->api->store, rc->id, modify_status, &p->update, pending_done, p);
 }
 
 static void
@@ -512,16 +532,19 @@ h_nodes_list(struct route_ctx *rc)
 	json_t *arr;
 	int err;
 
-	if ((err = orch_nodes_read(rc->api->nodes, rc->api->reader, &nodes,
-	    &n)) != ORCH_OK) {
+	if ((err = orch_nodes_read(
+	         rc->api->nodes, rc->api->reader, &nodes, &n)) != ORCH_OK) {
 		orch_warn("api", "listing nodes: %s", orch_strerror(err));
-		respond_error(rc->req, orch_api_status(err), "cannot read nodes "
-		    "from the store", NULL);
+		respond_error(rc->req, orch_api_status(err),
+		    "cannot read nodes "
+		    "from the store",
+		    NULL);
 		return;
 	}
 	arr = json_array();
 	for (size_t i = 0; arr != NULL && i < n; i++) {
-		if (json_array_append_new(arr, orch_node_to_json(nodes[i])) != 0) {
+		if (json_array_append_new(arr, orch_node_to_json(nodes[i])) !=
+		    0) {
 			json_decref(arr);
 			arr = NULL;
 		}
@@ -545,7 +568,8 @@ path_decode(struct orch_http_slice seg, char *out, size_t outlen)
 			char hex[3] = {0};
 			char *end;
 
-			if (seg.len - i < 3 || !isxdigit((unsigned char)seg.p[i + 1]) ||
+			if (seg.len - i < 3 ||
+			    !isxdigit((unsigned char)seg.p[i + 1]) ||
 			    !isxdigit((unsigned char)seg.p[i + 2]))
 				return false;
 			hex[0] = seg.p[i + 1];
@@ -579,14 +603,18 @@ h_node_get(struct route_ctx *rc)
 	}
 	err = orch_nodes_read_one(rc->api->nodes, rc->api->reader, key, &n);
 	if (err == ORCH_ENOENT || err == ORCH_EINVAL) {
-		snprintf(msg, sizeof(msg), "no node with id or name \"%s\"", key);
+		snprintf(
+		    msg, sizeof(msg), "no node with id or name \"%s\"", key);
 		respond_error(rc->req, 404, msg, NULL);
 		return;
 	}
 	if (err != ORCH_OK) {
-		orch_warn("api", "reading node %s: %s", key, orch_strerror(err));
-		respond_error(rc->req, orch_api_status(err), "cannot read the node "
-		    "from the store", NULL);
+		orch_warn(
+		    "api", "reading node %s: %s", key, orch_strerror(err));
+		respond_error(rc->req, orch_api_status(err),
+		    "cannot read the node "
+		    "from the store",
+		    NULL);
 		return;
 	}
 	j = orch_node_to_json(n);
@@ -611,15 +639,17 @@ h_services_list(struct route_ctx *rc)
 	    (err = orch_store_task_list_open(rc->api->reader, &tasks, &nt)) !=
 	        ORCH_OK) {
 		orch_warn("api", "listing services: %s", orch_strerror(err));
-		respond_error(rc->req, orch_api_status(err), "cannot read "
-		    "services from the store", NULL);
+		respond_error(rc->req, orch_api_status(err),
+		    "cannot read "
+		    "services from the store",
+		    NULL);
 		goto out;
 	}
 	arr = json_array();
 	for (size_t i = 0; arr != NULL && i < n; i++) {
 		orch_service_running_count(svcs[i], tasks, nt);
-		if (json_array_append_new(arr,
-		    orch_service_to_json(svcs[i], false)) != 0) {
+		if (json_array_append_new(
+		        arr, orch_service_to_json(svcs[i], false)) != 0) {
 			json_decref(arr);
 			arr = NULL;
 		}
@@ -683,16 +713,18 @@ h_service_get(struct route_ctx *rc)
 		return;
 	err = orch_store_service_get(rc->api->reader, key, &svc);
 	if (err == ORCH_ENOENT || err == ORCH_EINVAL) {
-		snprintf(msg, sizeof(msg), "no service with name or id \"%s\"",
-		    key);
+		snprintf(
+		    msg, sizeof(msg), "no service with name or id \"%s\"", key);
 		respond_error(rc->req, 404, msg, NULL);
 		return;
 	}
 	if (err != ORCH_OK) {
-		orch_warn("api", "reading service %s: %s", key,
-		    orch_strerror(err));
-		respond_error(rc->req, orch_api_status(err), "cannot read the "
-		    "service from the store", NULL);
+		orch_warn(
+		    "api", "reading service %s: %s", key, orch_strerror(err));
+		respond_error(rc->req, orch_api_status(err),
+		    "cannot read the "
+		    "service from the store",
+		    NULL);
 		return;
 	}
 	respond_service(rc->api, rc->req, 200, svc, true, false);
@@ -726,8 +758,8 @@ h_service_scale(struct route_ctx *rc)
 	if (!service_key(rc, key, sizeof(key)))
 		return;
 	body = orch_gw_req_body(rc->req, &len);
-	if ((e = orch_service_scale_from_json(body, len, &replicas, err,
-	    sizeof(err))) != ORCH_OK) {
+	if ((e = orch_service_scale_from_json(
+	         body, len, &replicas, err, sizeof(err))) != ORCH_OK) {
 		respond_error(rc->req, orch_api_status(e), err, NULL);
 		return;
 	}
@@ -738,8 +770,8 @@ h_service_scale(struct route_ctx *rc)
 	p->api = rc->api;
 	p->replicas = replicas;
 	p->svc_tasks = true;
-	orch_store_service_modify(rc->api->store, key, modify_scale, p,
-	    pending_service_done, p);
+	orch_store_service_modify(
+	    rc->api->store, key, modify_scale, p, pending_service_done, p);
 }
 
 static void
@@ -797,26 +829,26 @@ enum { SEG_MAX = 4 };
 
 struct route {
 	const char *method;
-	const char *pattern;   /* '*' stands for a task id, '+' for a node's
-	                        * id or name */
+	const char *pattern; /* '*' stands for a task id, '+' for a node's
+	                      * id or name */
 	void (*fn)(struct route_ctx *rc);
 };
 
 static const struct route routes[] = {
-	{.method = "GET", .pattern = "/healthz", .fn = h_healthz},
-	{.method = "GET", .pattern = "/tasks", .fn = h_tasks_list},
-	{.method = "POST", .pattern = "/tasks", .fn = h_tasks_create},
-	{.method = "GET", .pattern = "/tasks/*", .fn = h_task_get},
-	{.method = "DELETE", .pattern = "/tasks/*", .fn = h_task_stop},
-	{.method = "PUT", .pattern = "/tasks/*/status", .fn = h_task_status},
-	{.method = "GET", .pattern = "/nodes", .fn = h_nodes_list},
-	{.method = "GET", .pattern = "/nodes/+", .fn = h_node_get},
-	{.method = "PUT", .pattern = "/nodes/+/drain", .fn = h_node_drain},
-	{.method = "GET", .pattern = "/services", .fn = h_services_list},
-	{.method = "POST", .pattern = "/services", .fn = h_services_create},
-	{.method = "GET", .pattern = "/services/+", .fn = h_service_get},
-	{.method = "PUT", .pattern = "/services/+", .fn = h_service_scale},
-	{.method = "DELETE", .pattern = "/services/+", .fn = h_service_delete},
+    {.method = "GET", .pattern = "/healthz", .fn = h_healthz},
+    {.method = "GET", .pattern = "/tasks", .fn = h_tasks_list},
+    {.method = "POST", .pattern = "/tasks", .fn = h_tasks_create},
+    {.method = "GET", .pattern = "/tasks/*", .fn = h_task_get},
+    {.method = "DELETE", .pattern = "/tasks/*", .fn = h_task_stop},
+    {.method = "PUT", .pattern = "/tasks/*/status", .fn = h_task_status},
+    {.method = "GET", .pattern = "/nodes", .fn = h_nodes_list},
+    {.method = "GET", .pattern = "/nodes/+", .fn = h_node_get},
+    {.method = "PUT", .pattern = "/nodes/+/drain", .fn = h_node_drain},
+    {.method = "GET", .pattern = "/services", .fn = h_services_list},
+    {.method = "POST", .pattern = "/services", .fn = h_services_create},
+    {.method = "GET", .pattern = "/services/+", .fn = h_service_get},
+    {.method = "PUT", .pattern = "/services/+", .fn = h_service_scale},
+    {.method = "DELETE", .pattern = "/services/+", .fn = h_service_delete},
 };
 
 /*
@@ -854,7 +886,8 @@ route_match(const char *pattern, struct orch_http_slice path, char *id_out,
 			if (*bad_id) {
 				n = n < 64 ? n : 64;
 				/* Keep the text for the 404 message. */
-				snprintf(id_out, ORCH_ID_LEN, "%.*s", (int)n, s);
+				snprintf(
+				    id_out, ORCH_ID_LEN, "%.*s", (int)n, s);
 			}
 			if (n == 0)
 				return 0;
@@ -895,20 +928,23 @@ orch_api_handle(struct orch_gw_req *req, void *arg)
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		bool bad_id;
 
-		if (!route_match(routes[i].pattern, rc.http->path, rc.id, &rc.seg,
-		    &bad_id))
+		if (!route_match(routes[i].pattern, rc.http->path, rc.id,
+		        &rc.seg, &bad_id))
 			continue;
 		path_known = true;
 		if (!orch_http_slice_eq(rc.http->method, routes[i].method)) {
-			alen += (size_t)snprintf(allow + alen, sizeof(allow) - alen,
-			    "%s%s", alen > 0 ? ", " : "", routes[i].method);
+			alen +=
+			    (size_t)snprintf(allow + alen, sizeof(allow) - alen,
+			        "%s%s", alen > 0 ? ", " : "", routes[i].method);
 			continue;
 		}
 		if (bad_id) {
 			char msg[128];
 
-			snprintf(msg, sizeof(msg), "no task with id \"%s\": task ids "
-			    "are UUIDs", rc.id);
+			snprintf(msg, sizeof(msg),
+			    "no task with id \"%s\": task ids "
+			    "are UUIDs",
+			    rc.id);
 			respond_error(req, 404, msg, NULL);
 			return;
 		}
@@ -918,8 +954,10 @@ orch_api_handle(struct orch_gw_req *req, void *arg)
 	if (path_known) {
 		char msg[256], hdr[160];
 
-		snprintf(msg, sizeof(msg), "method %.*s is not allowed on %.*s; "
-		    "allowed: %s", (int)rc.http->method.len, rc.http->method.p,
+		snprintf(msg, sizeof(msg),
+		    "method %.*s is not allowed on %.*s; "
+		    "allowed: %s",
+		    (int)rc.http->method.len, rc.http->method.p,
 		    (int)(rc.http->path.len > 100 ? 100 : rc.http->path.len),
 		    rc.http->path.p, allow);
 		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);

@@ -35,8 +35,9 @@
 
 #define IN_BUF_MIN 4096
 /* The most one request may occupy: line, headers, body, slack for CRLFs. */
-#define IN_BUF_MAX (ORCH_HTTP_MAX_REQUEST_LINE + ORCH_HTTP_MAX_HEADERS_SIZE + \
-	ORCH_HTTP_MAX_BODY + 1024)
+#define IN_BUF_MAX                                                             \
+	(ORCH_HTTP_MAX_REQUEST_LINE + ORCH_HTTP_MAX_HEADERS_SIZE +             \
+	    ORCH_HTTP_MAX_BODY + 1024)
 #define SWEEP_INTERVAL_MS 250
 
 enum conn_state { C_READING, C_HANDLING, C_WRITING };
@@ -62,14 +63,14 @@ struct conn {
 	enum conn_state state;
 	struct buf in;
 	struct buf out;
-	bool close_after;    /* close once the answer is flushed */
-	bool eof;            /* the peer shut down its sending side */
-	bool dead;           /* the peer is gone while a handler holds req */
-	bool in_handler;     /* the handler is on the stack */
+	bool close_after; /* close once the answer is flushed */
+	bool eof;         /* the peer shut down its sending side */
+	bool dead;        /* the peer is gone while a handler holds req */
+	bool in_handler;  /* the handler is on the stack */
 	bool continue_sent;
-	uint32_t events;     /* current epoll interest */
-	int64_t last_ms;     /* last I/O */
-	int64_t req_start_ms;/* first byte of the request being read */
+	uint32_t events;      /* current epoll interest */
+	int64_t last_ms;      /* last I/O */
+	int64_t req_start_ms; /* first byte of the request being read */
 	struct orch_gw_req req;
 	struct conn *prev, *next;
 };
@@ -79,20 +80,20 @@ struct orch_gw {
 	orch_gw_handler_fn handler;
 	void *arg;
 	int lfd;
-	int wfd;                 /* eventfd: posts and stop */
+	int wfd; /* eventfd: posts and stop */
 	int epfd;
 	int port;
-	bool listen_paused;      /* out of file descriptors */
+	bool listen_paused; /* out of file descriptors */
 	int64_t listen_resume_ms;
 	volatile sig_atomic_t stopping;
-	struct conn *conns;      /* every open connection */
-	struct conn *graveyard;  /* closed this loop turn; freed at its end */
+	struct conn *conns;     /* every open connection */
+	struct conn *graveyard; /* closed this loop turn; freed at its end */
 	int n_conns;
-	pthread_mutex_t mtx;     /* protects the post queue */
+	pthread_mutex_t mtx; /* protects the post queue */
 	struct orch_gw_work *posts, *posts_tail;
 	int64_t last_sweep_ms;
 	time_t date_secs;
-	char date[64];           /* "Date: ...\r\n", cached per second */
+	char date[64];             /* "Date: ...\r\n", cached per second */
 	char listen_tag, wake_tag; /* epoll_data.ptr for the two fds */
 };
 
@@ -148,22 +149,24 @@ listen_open(struct orch_gw *gw, char *err, size_t errlen)
 	int rc, fd = -1, saved = 0, one = 1;
 
 	if (split_hostport(gw->opts.listen, host, sizeof(host), port,
-	    sizeof(port)) != ORCH_OK) {
-		snprintf(err, errlen, "malformed listen address \"%s\": want "
-		    "HOST:PORT", gw->opts.listen);
+	        sizeof(port)) != ORCH_OK) {
+		snprintf(err, errlen,
+		    "malformed listen address \"%s\": want "
+		    "HOST:PORT",
+		    gw->opts.listen);
 		return ORCH_EINVAL;
 	}
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", gw->opts.listen,
-		    gai_strerror(rc));
+		snprintf(err, errlen, "cannot listen on %s: %s",
+		    gw->opts.listen, gai_strerror(rc));
 		return ORCH_EINVAL;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
+		fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
 			saved = errno;
 			continue;
@@ -178,8 +181,8 @@ listen_open(struct orch_gw *gw, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", gw->opts.listen,
-		    strerror(saved));
+		snprintf(err, errlen, "cannot listen on %s: %s",
+		    gw->opts.listen, strerror(saved));
 		return orch_err_from_errno(saved);
 	}
 	{
@@ -187,9 +190,9 @@ listen_open(struct orch_gw *gw, char *err, size_t errlen)
 		socklen_t sl = sizeof(ss);
 
 		getsockname(fd, (struct sockaddr *)&ss, &sl);
-		gw->port = ss.ss_family == AF_INET6 ?
-		    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
-		    ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		gw->port = ss.ss_family == AF_INET6
+		    ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+		    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	}
 	gw->lfd = fd;
 	return ORCH_OK;
@@ -297,8 +300,9 @@ conn_set_events(struct conn *c)
 
 	/* While a handler holds the request its slices point into c->in, so
 	 * the buffer may fill but must not move (see conn_read). */
-	if (!c->eof && (c->state == C_READING ? c->in.len < IN_BUF_MAX :
-	    c->in.len < c->in.cap))
+	if (!c->eof &&
+	    (c->state == C_READING ? c->in.len < IN_BUF_MAX
+	                           : c->in.len < c->in.cap))
 		ev |= EPOLLIN;
 	if (c->state == C_WRITING && c->out.off < c->out.len)
 		ev |= EPOLLOUT;
@@ -389,8 +393,8 @@ refresh_date(struct orch_gw *gw)
 		return;
 	gw->date_secs = now;
 	gmtime_r(&now, &tm);
-	strftime(gw->date, sizeof(gw->date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
-	    &tm);
+	strftime(gw->date, sizeof(gw->date),
+	    "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
 }
 
 /* Appends a whole response to c->out; the state becomes WRITING. */
@@ -527,8 +531,8 @@ conn_drive(struct conn *c)
 			struct orch_http_request *h = &c->req.http;
 			const char *why = NULL;
 			int status = 400;
-			int rc = orch_http_request_parse(c->in.p, c->in.len, h,
-			    &status, &why);
+			int rc = orch_http_request_parse(
+			    c->in.p, c->in.len, h, &status, &why);
 			size_t total;
 
 			if (rc == ORCH_EAGAIN) {
@@ -541,8 +545,8 @@ conn_drive(struct conn *c)
 			if (rc != ORCH_OK) {
 				c->close_after = true;
 				c->req.http.minor_version = 1;
-				conn_put_error(c, status, why != NULL ? why :
-				    "malformed request");
+				conn_put_error(c, status,
+				    why != NULL ? why : "malformed request");
 				continue;
 			}
 			total = h->head_len + (size_t)h->content_length;
@@ -554,9 +558,10 @@ conn_drive(struct conn *c)
 				if (h->expect_continue && !c->continue_sent) {
 					static const char cont[] =
 					    "HTTP/1.1 100 Continue\r\n\r\n";
-					/* Best effort: the socket is empty here. */
-					(void)!send(c->fd, cont, sizeof(cont) - 1,
-					    MSG_NOSIGNAL);
+					/* Best effort: the socket is empty
+					 * here. */
+					(void)!send(c->fd, cont,
+					    sizeof(cont) - 1, MSG_NOSIGNAL);
 					c->continue_sent = true;
 				}
 				if (buf_reserve(&c->in, total) != ORCH_OK) {
@@ -589,7 +594,8 @@ conn_read(struct conn *c)
 
 		if (c->state == C_READING && c->in.cap - c->in.len < 1024 &&
 		    c->in.cap < IN_BUF_MAX) {
-			size_t want = c->in.cap > 0 ? c->in.cap * 2 : IN_BUF_MIN;
+			size_t want =
+			    c->in.cap > 0 ? c->in.cap * 2 : IN_BUF_MIN;
 			if (want > IN_BUF_MAX)
 				want = IN_BUF_MAX;
 			if (buf_reserve(&c->in, want) != ORCH_OK)
@@ -604,7 +610,8 @@ conn_read(struct conn *c)
 			c->in.len += (size_t)n;
 			c->last_ms = orch_mono_ms();
 			if ((size_t)n < 1024)
-				break; /* most likely drained; epoll says if not */
+				break; /* most likely drained; epoll says if not
+				        */
 			continue;
 		}
 		if (n == 0) {
@@ -627,7 +634,8 @@ static void
 accept_all(struct orch_gw *gw)
 {
 	for (;;) {
-		int fd = accept4(gw->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(gw->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct epoll_event e = {0};
 		struct conn *c;
 		int one = 1;
@@ -637,9 +645,11 @@ accept_all(struct orch_gw *gw)
 				continue;
 			if (errno == EMFILE || errno == ENFILE) {
 				/* Level-triggered: pause, or the loop spins. */
-				orch_warn("gateway", "out of file descriptors: "
+				orch_warn("gateway",
+				    "out of file descriptors: "
 				    "pausing accept for 100 ms");
-				epoll_ctl(gw->epfd, EPOLL_CTL_DEL, gw->lfd, NULL);
+				epoll_ctl(
+				    gw->epfd, EPOLL_CTL_DEL, gw->lfd, NULL);
 				gw->listen_paused = true;
 				gw->listen_resume_ms = orch_mono_ms() + 100;
 			}
@@ -647,12 +657,14 @@ accept_all(struct orch_gw *gw)
 		}
 		if (gw->n_conns >= gw->opts.max_conns) {
 			static const char body[] =
-			    "{\"error\":\"too many connections; try again later\"}\n";
+			    "{\"error\":\"too many connections; try again "
+			    "later\"}\n";
 			char busy[256];
 			int n = snprintf(busy, sizeof(busy),
 			    "HTTP/1.1 503 Service Unavailable\r\n"
 			    "Content-Type: application/json\r\n"
-			    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			    "Content-Length: %zu\r\nConnection: "
+			    "close\r\n\r\n%s",
 			    sizeof(body) - 1, body);
 
 			(void)!send(fd, busy, (size_t)n, MSG_NOSIGNAL);
@@ -729,7 +741,8 @@ orch_gw_run(struct orch_gw *gw)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			orch_error("gateway", "epoll_wait: %s", strerror(errno));
+			orch_error(
+			    "gateway", "epoll_wait: %s", strerror(errno));
 			return orch_err_from_errno(errno);
 		}
 		for (int i = 0; i < n; i++) {
@@ -749,7 +762,8 @@ orch_gw_run(struct orch_gw *gw)
 				continue; /* closed earlier in this turn */
 			if ((evs[i].events & (EPOLLERR | EPOLLHUP)) &&
 			    c->state == C_HANDLING) {
-				/* Both directions are gone: no one to answer. */
+				/* Both directions are gone: no one to answer.
+				 */
 				conn_close(c);
 				continue;
 			}
@@ -813,8 +827,8 @@ orch_gw_respond(struct orch_gw_req *req, int status, const char *content_type,
 		conn_bury(c);
 		return;
 	}
-	if (conn_put_response(c, status, content_type, body, len,
-	    extra_headers) != ORCH_OK) {
+	if (conn_put_response(
+	        c, status, content_type, body, len, extra_headers) != ORCH_OK) {
 		c->close_after = true;
 		c->state = C_WRITING;
 	}

@@ -24,10 +24,10 @@ struct orch_gw;
 struct orch_gw_req;
 
 struct orch_gw_opts {
-	const char *listen;          /* "HOST:PORT"; "[::1]:PORT" for IPv6 */
-	int max_conns;               /* 503 beyond; default 1024 */
-	int request_timeout_ms;      /* 408 for a stalled request; default 10000 */
-	int idle_timeout_ms;         /* idle keep-alive close; default 60000 */
+	const char *listen;     /* "HOST:PORT"; "[::1]:PORT" for IPv6 */
+	int max_conns;          /* 503 beyond; default 1024 */
+	int request_timeout_ms; /* 408 for a stalled request; default 10000 */
+	int idle_timeout_ms;    /* idle keep-alive close; default 60000 */
 };
 
 /* Called on the loop thread for each complete request.  The handler must
@@ -67,7 +67,7 @@ void orch_gw_free(struct orch_gw *gw);
  */
 struct orch_gw_work {
 	void (*fn)(struct orch_gw_work *w);
-	struct orch_gw_work *next;   /* the gateway's */
+	struct orch_gw_work *next; /* the gateway's */
 };
 
 /* Runs w->fn(w) on the loop thread soon.  Callable from any thread; this
@@ -78,7 +78,8 @@ void orch_gw_post(struct orch_gw *gw, struct orch_gw_work *w);
 const struct orch_http_request *orch_gw_req_http(const struct orch_gw_req *req);
 
 /* The request body (not NUL-terminated) and its length. */
-const char *orch_gw_req_body(const struct orch_gw_req *req, size_t *len /* OUT */);
+const char *orch_gw_req_body(
+    const struct orch_gw_req *req, size_t *len /* OUT */);
 
 /* The gateway the request arrived on. */
 struct orch_gw *orch_gw_req_gw(const struct orch_gw_req *req);

@@ -26,10 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ORCH_HTTP_MAX_REQUEST_LINE (8 * 1024)   /* 414 beyond */
-#define ORCH_HTTP_MAX_HEADERS_SIZE (32 * 1024)  /* 431 beyond, all fields */
-#define ORCH_HTTP_MAX_HEADER_COUNT 100          /* 431 beyond */
-#define ORCH_HTTP_MAX_BODY (1024 * 1024)        /* 413 beyond */
+#define ORCH_HTTP_MAX_REQUEST_LINE (8 * 1024)  /* 414 beyond */
+#define ORCH_HTTP_MAX_HEADERS_SIZE (32 * 1024) /* 431 beyond, all fields */
+#define ORCH_HTTP_MAX_HEADER_COUNT 100         /* 431 beyond */
+#define ORCH_HTTP_MAX_BODY (1024 * 1024)       /* 413 beyond */
 
 struct orch_http_slice {
 	const char *p;
@@ -38,21 +38,21 @@ struct orch_http_slice {
 
 struct orch_http_header {
 	struct orch_http_slice name;
-	struct orch_http_slice value;   /* without surrounding whitespace */
+	struct orch_http_slice value; /* without surrounding whitespace */
 };
 
 struct orch_http_request {
 	struct orch_http_slice method;
-	struct orch_http_slice target;  /* as sent: path plus query */
-	struct orch_http_slice path;    /* target up to '?' */
-	struct orch_http_slice query;   /* after '?', without it; may be empty */
-	int minor_version;              /* HTTP/1.<minor_version>: 0 or 1 */
+	struct orch_http_slice target; /* as sent: path plus query */
+	struct orch_http_slice path;   /* target up to '?' */
+	struct orch_http_slice query;  /* after '?', without it; may be empty */
+	int minor_version;             /* HTTP/1.<minor_version>: 0 or 1 */
 	struct orch_http_header headers[ORCH_HTTP_MAX_HEADER_COUNT];
 	size_t n_headers;
-	size_t head_len;                /* bytes up to and including the empty line */
-	uint64_t content_length;        /* 0 when absent */
-	bool keep_alive;                /* from version and Connection */
-	bool expect_continue;           /* Expect: 100-continue */
+	size_t head_len;         /* bytes up to and including the empty line */
+	uint64_t content_length; /* 0 when absent */
+	bool keep_alive;         /* from version and Connection */
+	bool expect_continue;    /* Expect: 100-continue */
 };
 
 /*

@@ -48,31 +48,42 @@ usage(FILE *f)
 	fprintf(f,
 	    "Usage: orch-manager [OPTIONS]\n"
 	    "\n"
-	    "The orch control plane: stores tasks in SQLite, serves the JSON API\n"
+	    "The orch control plane: stores tasks in SQLite, serves the JSON "
+	    "API\n"
 	    "over HTTP and protobuf RPCs over NNG.\n"
 	    "\n"
 	    "Options:\n"
-	    "  --http HOST:PORT        HTTP API address (default 127.0.0.1:3000)\n"
+	    "  --http HOST:PORT        HTTP API address (default "
+	    "127.0.0.1:3000)\n"
 	    "  --rpc URL               NNG REP address for RPCs\n"
 	    "                          (default tcp://127.0.0.1:3001)\n"
 	    "  --pub URL               NNG PUB address for notices\n"
 	    "                          (default tcp://127.0.0.1:3002)\n"
 	    "  --data DIR              data directory, created if missing\n"
 	    "                          (default ./orch-data)\n"
-	    "  --sync full|normal      SQLite synchronous mode (default full):\n"
-	    "                          normal survives a manager crash but may\n"
+	    "  --sync full|normal      SQLite synchronous mode (default "
+	    "full):\n"
+	    "                          normal survives a manager crash but "
+	    "may\n"
 	    "                          lose the last commits on power loss\n"
-	    "  --max-conns N           open HTTP connections before 503 (default 1024)\n"
+	    "  --max-conns N           open HTTP connections before 503 "
+	    "(default 1024)\n"
 	    "  --request-timeout SEC   408 for a request not complete in SEC\n"
 	    "                          seconds (default 10)\n"
-	    "  --idle-timeout SEC      close idle keep-alive connections after SEC\n"
+	    "  --idle-timeout SEC      close idle keep-alive connections after "
+	    "SEC\n"
 	    "                          seconds (default 60)\n"
-	    "  --heartbeat-ttl SEC     a node not heard from for SEC seconds is\n"
-	    "                          Down: its tasks are lost and replaced on\n"
-	    "                          other nodes where their restart policy or\n"
-	    "                          service asks; after a restart, nodes have\n"
+	    "  --heartbeat-ttl SEC     a node not heard from for SEC seconds "
+	    "is\n"
+	    "                          Down: its tasks are lost and replaced "
+	    "on\n"
+	    "                          other nodes where their restart policy "
+	    "or\n"
+	    "                          service asks; after a restart, nodes "
+	    "have\n"
 	    "                          two TTLs to check in (default 5)\n"
-	    "  --log-level LEVEL       debug, info, warn or error (default info)\n"
+	    "  --log-level LEVEL       debug, info, warn or error (default "
+	    "info)\n"
 	    "  -h, --help              show this help and exit\n"
 	    "  --version               print the version and exit\n");
 }
@@ -87,8 +98,10 @@ parse_int(const char *flag, const char *s, int min, int max)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "orch-manager: %s wants an integer from %d to %d, "
-		    "got \"%s\"\n", flag, min, max, s);
+		fprintf(stderr,
+		    "orch-manager: %s wants an integer from %d to %d, "
+		    "got \"%s\"\n",
+		    flag, min, max, s);
 		return -1;
 	}
 	return (int)v;
@@ -98,22 +111,33 @@ parse_int(const char *flag, const char *s, int min, int max)
 static int
 parse_args(int argc, char **argv, struct config *cfg)
 {
-	enum { OPT_HTTP = 256, OPT_RPC, OPT_PUB, OPT_DATA, OPT_SYNC, OPT_MAXC, OPT_RTO, OPT_ITO,
-	    OPT_TTL, OPT_LOG, OPT_VERSION };
+	enum {
+		OPT_HTTP = 256,
+		OPT_RPC,
+		OPT_PUB,
+		OPT_DATA,
+		OPT_SYNC,
+		OPT_MAXC,
+		OPT_RTO,
+		OPT_ITO,
+		OPT_TTL,
+		OPT_LOG,
+		OPT_VERSION
+	};
 	static const struct option opts[] = {
-		{"http", required_argument, NULL, OPT_HTTP},
-		{"rpc", required_argument, NULL, OPT_RPC},
-		{"pub", required_argument, NULL, OPT_PUB},
-		{"data", required_argument, NULL, OPT_DATA},
-		{"sync", required_argument, NULL, OPT_SYNC},
-		{"max-conns", required_argument, NULL, OPT_MAXC},
-		{"request-timeout", required_argument, NULL, OPT_RTO},
-		{"idle-timeout", required_argument, NULL, OPT_ITO},
-		{"heartbeat-ttl", required_argument, NULL, OPT_TTL},
-		{"log-level", required_argument, NULL, OPT_LOG},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{NULL, 0, NULL, 0},
+	    {"http", required_argument, NULL, OPT_HTTP},
+	    {"rpc", required_argument, NULL, OPT_RPC},
+	    {"pub", required_argument, NULL, OPT_PUB},
+	    {"data", required_argument, NULL, OPT_DATA},
+	    {"sync", required_argument, NULL, OPT_SYNC},
+	    {"max-conns", required_argument, NULL, OPT_MAXC},
+	    {"request-timeout", required_argument, NULL, OPT_RTO},
+	    {"idle-timeout", required_argument, NULL, OPT_ITO},
+	    {"heartbeat-ttl", required_argument, NULL, OPT_TTL},
+	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -130,45 +154,47 @@ parse_args(int argc, char **argv, struct config *cfg)
 			} else if (strcmp(optarg, "normal") == 0) {
 				cfg->sync_full = false;
 			} else {
-				fprintf(stderr, "orch-manager: --sync wants full or "
-				    "normal, got \"%s\"\n", optarg);
+				fprintf(stderr,
+				    "orch-manager: --sync wants full or "
+				    "normal, got \"%s\"\n",
+				    optarg);
 				return 2;
 			}
 			break;
 		case OPT_MAXC:
-			if ((cfg->max_conns = parse_int("--max-conns", optarg, 1,
-			    1000000)) < 0)
+			if ((cfg->max_conns = parse_int(
+			         "--max-conns", optarg, 1, 1000000)) < 0)
 				return 2;
 			break;
 		case OPT_RTO:
-			if ((cfg->request_timeout_s = parse_int("--request-timeout",
-			    optarg, 1, 3600)) < 0)
+			if ((cfg->request_timeout_s = parse_int(
+			         "--request-timeout", optarg, 1, 3600)) < 0)
 				return 2;
 			break;
 		case OPT_ITO:
-			if ((cfg->idle_timeout_s = parse_int("--idle-timeout",
-			    optarg, 1, 86400)) < 0)
+			if ((cfg->idle_timeout_s = parse_int(
+			         "--idle-timeout", optarg, 1, 86400)) < 0)
 				return 2;
 			break;
 		case OPT_TTL:
-			if ((cfg->heartbeat_ttl_s = parse_int("--heartbeat-ttl",
-			    optarg, 1, 3600)) < 0)
+			if ((cfg->heartbeat_ttl_s = parse_int(
+			         "--heartbeat-ttl", optarg, 1, 3600)) < 0)
 				return 2;
 			break;
 		case OPT_LOG: {
 			enum orch_log_level lvl;
 
 			if (orch_log_level_parse(optarg, &lvl) != ORCH_OK) {
-				fprintf(stderr, "orch-manager: --log-level wants debug, "
-				    "info, warn or error, got \"%s\"\n", optarg);
+				fprintf(stderr,
+				    "orch-manager: --log-level wants debug, "
+				    "info, warn or error, got \"%s\"\n",
+				    optarg);
 				return 2;
 			}
 			orch_log_level_set(lvl);
 			break;
 		}
-		case 'h':
-			usage(stdout);
-			return 1;
+		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
 			printf("orch-manager %s\n", ORCH_VERSION);
 			return 1;
@@ -177,14 +203,18 @@ parse_args(int argc, char **argv, struct config *cfg)
 			    argv[optind - 1]);
 			return 2;
 		default:
-			fprintf(stderr, "orch-manager: unknown option \"%s\"; see "
-			    "--help\n", argv[optind - 1]);
+			fprintf(stderr,
+			    "orch-manager: unknown option \"%s\"; see "
+			    "--help\n",
+			    argv[optind - 1]);
 			return 2;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "orch-manager: unexpected argument \"%s\"; see "
-		    "--help\n", argv[optind]);
+		fprintf(stderr,
+		    "orch-manager: unexpected argument \"%s\"; see "
+		    "--help\n",
+		    argv[optind]);
 		return 2;
 	}
 	return 0;
@@ -230,15 +260,18 @@ lock_data_dir(const char *dir)
 
 	snprintf(path, sizeof(path), "%s/manager.lock", dir);
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		orch_error("manager", "cannot open %s: %s", path, strerror(errno));
+		orch_error(
+		    "manager", "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
 
 		pid[n > 0 ? n : 0] = '\0';
-		orch_error("manager", "data directory %s is in use by another "
-		    "orch-manager (pid %s)", dir, n > 0 ? pid : "unknown");
+		orch_error("manager",
+		    "data directory %s is in use by another "
+		    "orch-manager (pid %s)",
+		    dir, n > 0 ? pid : "unknown");
 		close(fd);
 		return -1;
 	}
@@ -253,15 +286,15 @@ int
 main(int argc, char **argv)
 {
 	struct config cfg = {
-		.http = "127.0.0.1:3000",
-		.rpc = "tcp://127.0.0.1:3001",
-		.pub = "tcp://127.0.0.1:3002",
-		.data = "./orch-data",
-		.sync_full = true,
-		.max_conns = 1024,
-		.request_timeout_s = 10,
-		.idle_timeout_s = 60,
-		.heartbeat_ttl_s = 5,
+	    .http = "127.0.0.1:3000",
+	    .rpc = "tcp://127.0.0.1:3001",
+	    .pub = "tcp://127.0.0.1:3002",
+	    .data = "./orch-data",
+	    .sync_full = true,
+	    .max_conns = 1024,
+	    .request_timeout_s = 10,
+	    .idle_timeout_s = 60,
+	    .heartbeat_ttl_s = 5,
 	};
 	struct orch_store_opts sopts;
 	struct orch_gw_opts gopts;
@@ -292,19 +325,20 @@ main(int argc, char **argv)
 	orch_store_opts_default(&sopts);
 	sopts.sync_full = cfg.sync_full;
 	if ((rc = orch_store_open(cfg.data, &sopts, &store)) != ORCH_OK) {
-		orch_error("manager", "cannot open the store in %s: %s", cfg.data,
-		    orch_strerror(rc));
+		orch_error("manager", "cannot open the store in %s: %s",
+		    cfg.data, orch_strerror(rc));
 		goto out;
 	}
 	if ((rc = orch_notify_open(&notify, err, sizeof(err))) != ORCH_OK) {
 		orch_error("manager", "%s", err);
 		goto out;
 	}
-	if ((rc = orch_nodes_new((int64_t)cfg.heartbeat_ttl_s * 1000,
-	    &nodes)) != ORCH_OK ||
+	if ((rc = orch_nodes_new(
+	         (int64_t)cfg.heartbeat_ttl_s * 1000, &nodes)) != ORCH_OK ||
 	    (rc = orch_store_reader_new(store, &r)) != ORCH_OK ||
 	    (rc = orch_nodes_load(nodes, r)) != ORCH_OK) {
-		orch_error("manager", "cannot read the nodes from the store: %s",
+		orch_error("manager",
+		    "cannot read the nodes from the store: %s",
 		    orch_strerror(rc));
 		goto out;
 	}
@@ -316,8 +350,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = orch_api_new(store, nodes, notify, &api)) != ORCH_OK) {
-		orch_error("manager", "cannot read the store: %s",
-		    orch_strerror(rc));
+		orch_error(
+		    "manager", "cannot read the store: %s", orch_strerror(rc));
 		goto out;
 	}
 	orch_gw_opts_default(&gopts);
@@ -326,14 +360,14 @@ main(int argc, char **argv)
 	gopts.request_timeout_ms = cfg.request_timeout_s * 1000;
 	gopts.idle_timeout_ms = cfg.idle_timeout_s * 1000;
 	if ((rc = orch_gw_new(&gopts, orch_api_handle, api, &gw, err,
-	    sizeof(err))) != ORCH_OK) {
+	         sizeof(err))) != ORCH_OK) {
 		orch_error("manager", "%s", err);
 		goto out;
 	}
 	if ((rc = orch_rpc_start(store, nodes, notify, cfg.rpc, &rpc, err,
-	    sizeof(err))) != ORCH_OK ||
+	         sizeof(err))) != ORCH_OK ||
 	    (rc = orch_notify_listen(notify, cfg.pub, err, sizeof(err))) !=
-	    ORCH_OK) {
+	        ORCH_OK) {
 		orch_error("manager", "%s", err);
 		goto out;
 	}
@@ -344,10 +378,11 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	orch_info("manager", "orch-manager %s: http %s (port %d), rpc %s, pub %s, "
-	    "data %s, sync %s, heartbeat TTL %d s", ORCH_VERSION, cfg.http,
-	    orch_gw_port(gw), cfg.rpc, cfg.pub, cfg.data,
-	    cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s);
+	orch_info("manager",
+	    "orch-manager %s: http %s (port %d), rpc %s, pub %s, "
+	    "data %s, sync %s, heartbeat TTL %d s",
+	    ORCH_VERSION, cfg.http, orch_gw_port(gw), cfg.rpc, cfg.pub,
+	    cfg.data, cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s);
 	if (orch_gw_run(gw) == ORCH_OK)
 		status = 0;
 	orch_info("manager", "shutting down");

@@ -61,8 +61,10 @@ has_text(const char *s)
 static int
 node_cmp(const void *a, const void *b)
 {
-	const struct orch_recon_node *x = *(const struct orch_recon_node *const *)a;
-	const struct orch_recon_node *y = *(const struct orch_recon_node *const *)b;
+	const struct orch_recon_node *x =
+	    *(const struct orch_recon_node *const *)a;
+	const struct orch_recon_node *y =
+	    *(const struct orch_recon_node *const *)b;
 
 	return strcmp(x->id, y->id);
 }
@@ -71,12 +73,12 @@ static const struct orch_recon_node *
 node_of(const struct plan *p, const char *id)
 {
 	struct orch_recon_node key = {.id = id};
-	const struct orch_recon_node *kp = &key, *const *hit;
+	const struct orch_recon_node *kp = &key, *const * hit;
 
 	if (!has_text(id))
 		return NULL;
-	hit = bsearch(&kp, p->nodes, p->in->n_nodes, sizeof(*p->nodes),
-	    node_cmp);
+	hit =
+	    bsearch(&kp, p->nodes, p->in->n_nodes, sizeof(*p->nodes), node_cmp);
 	return hit != NULL ? *hit : NULL;
 }
 
@@ -173,8 +175,8 @@ plan_lost(struct plan *p)
 		if ((a = push(p, ORCH_RECON_LOST, t)) == NULL)
 			return ORCH_ENOMEM;
 		a->node_name = nd->name != NULL ? nd->name : nd->id;
-		snprintf(a->why, sizeof(a->why), "node %.100s lost",
-		    a->node_name);
+		snprintf(
+		    a->why, sizeof(a->why), "node %.100s lost", a->node_name);
 		p->eff[i].status = t->stop_requested ? ST_STOPPED : ST_FAILED;
 		p->eff[i].lost = true;
 	}
@@ -194,8 +196,8 @@ plan_plain(struct plan *p)
 
 		if (has_text(t->service_id) || has_text(t->replaced_by) ||
 		    t->spec == NULL ||
-		    orch_restart_policy_parse(t->spec->restart, &pol, err,
-		        sizeof(err)) != ORCH_OK)
+		    orch_restart_policy_parse(
+		        t->spec->restart, &pol, err, sizeof(err)) != ORCH_OK)
 			continue;
 		if (plan_restart(p, i, &pol, NULL) < 0)
 			return ORCH_ENOMEM;
@@ -257,8 +259,8 @@ plan_slot(struct plan *p, const orch_service *svc, uint32_t slot,
 		}
 	}
 	/* Any other live replica of the slot is one too many. */
-	snprintf(why, sizeof(why), "a second replica in slot %u",
-	    (unsigned)slot);
+	snprintf(
+	    why, sizeof(why), "a second replica in slot %u", (unsigned)slot);
 	for (size_t k = 0; k < n; k++) {
 		size_t i = r[k].i;
 
@@ -296,7 +298,8 @@ plan_slot(struct plan *p, const orch_service *svc, uint32_t slot,
 			return ORCH_ENOMEM;
 		a->service = svc;
 		a->restarts = tasks[head]->restarts;
-		snprintf(a->why, sizeof(a->why), "its replica was stopped on "
+		snprintf(a->why, sizeof(a->why),
+		    "its replica was stopped on "
 		    "request");
 		return ORCH_OK;
 	}
@@ -313,13 +316,14 @@ plan_service(struct plan *p, const orch_service *svc, size_t lo, size_t hi)
 	size_t k = lo;
 	int rc;
 
-	if (svc->spec == NULL || orch_restart_policy_parse(svc->spec->restart,
-	    &pol, err, sizeof(err)) != ORCH_OK) {
+	if (svc->spec == NULL ||
+	    orch_restart_policy_parse(
+	        svc->spec->restart, &pol, err, sizeof(err)) != ORCH_OK) {
 		pol.mode = ORCH_RESTART_ALWAYS;
 		pol.max = 0;
 	}
-	snprintf(why, sizeof(why), "service %.64s scaled down to %u",
-	    svc->name, (unsigned)svc->replicas);
+	snprintf(why, sizeof(why), "service %.64s scaled down to %u", svc->name,
+	    (unsigned)svc->replicas);
 	/* Replicas in no slot (0) or above replicas: a scale-down. */
 	for (; k < hi && r[k].slot == 0; k++) {
 		if (live(p, r[k].i) && plan_stop(p, r[k].i, why) != ORCH_OK)
@@ -330,8 +334,8 @@ plan_service(struct plan *p, const orch_service *svc, size_t lo, size_t hi)
 
 		while (k < hi && r[k].slot == slot)
 			k++;
-		if ((rc = plan_slot(p, svc, slot, &r[start], k - start,
-		    &pol)) != ORCH_OK)
+		if ((rc = plan_slot(
+		         p, svc, slot, &r[start], k - start, &pol)) != ORCH_OK)
 			return rc;
 	}
 	for (; k < hi; k++) {
@@ -392,8 +396,10 @@ orch_recon_plan(const struct orch_recon_input *in,
 		const orch_task *t = in->tasks[i];
 
 		if (has_text(t->service_id))
-			p.svc_tasks[p.n_svc_tasks++] = (struct replica){
-			    .service_id = t->service_id, .slot = t->slot, .i = i};
+			p.svc_tasks[p.n_svc_tasks++] =
+			    (struct replica){.service_id = t->service_id,
+			        .slot = t->slot,
+			        .i = i};
 	}
 	qsort(p.svc_tasks, p.n_svc_tasks, sizeof(*p.svc_tasks), replica_cmp);
 	if ((rc = plan_lost(&p)) != ORCH_OK ||
@@ -445,8 +451,8 @@ modify_lost(orch_task *t, void *marg, char *err, size_t errlen)
 		return ORCH_ECONFLICT;
 	}
 	/* It beat between the pass's read and this write: keep its work. */
-	if (w->ns != NULL && orch_nodes_status(w->ns, t->node_id, NULL) !=
-	    NODE_DOWN) {
+	if (w->ns != NULL &&
+	    orch_nodes_status(w->ns, t->node_id, NULL) != NODE_DOWN) {
 		snprintf(err, errlen, "node %.40s is back", t->node_id);
 		return ORCH_ECONFLICT;
 	}
@@ -478,8 +484,8 @@ modify_replaced(orch_task *t, void *marg, char *err, size_t errlen)
 	if (w->a->stop_old) {
 		/* A move: only while it is still live where it is. */
 		if (orch_task_status_terminal(t->status) || t->stop_requested) {
-			snprintf(err, errlen, "task %s is no longer running",
-			    t->id);
+			snprintf(
+			    err, errlen, "task %s is no longer running", t->id);
 			return ORCH_ECONFLICT;
 		}
 		if ((rc = orch_task_stop(t, w->now_ms)) != ORCH_OK)
@@ -536,8 +542,8 @@ new_task(const struct orch_recon_action *a, int64_t now_ms,
 	*out = NULL;
 	if (a->service != NULL) {
 		if (orch_service_task_new(a->service,
-		    old != NULL ? old->slot : a->slot, a->restarts, &t) !=
-		    ORCH_OK)
+		        old != NULL ? old->slot : a->slot, a->restarts,
+		        &t) != ORCH_OK)
 			return ORCH_ENOMEM;
 	} else {
 		if ((spec = orch_task_spec_copy(old->spec)) == NULL)
@@ -555,9 +561,11 @@ new_task(const struct orch_recon_action *a, int64_t now_ms,
 	if (a->delay_ms > 0) {
 		t->has_not_before_ms = true;
 		t->not_before_ms = now_ms + a->delay_ms;
-		snprintf(msg, sizeof(msg), "restart backoff: not placed before "
-		    "%s (%lld ms)", orch_rfc3339(t->not_before_ms, when,
-		    sizeof(when)), (long long)a->delay_ms);
+		snprintf(msg, sizeof(msg),
+		    "restart backoff: not placed before "
+		    "%s (%lld ms)",
+		    orch_rfc3339(t->not_before_ms, when, sizeof(when)),
+		    (long long)a->delay_ms);
 		if (orch_str_set(&t->error, msg) != ORCH_OK)
 			goto nomem;
 	}
@@ -578,12 +586,12 @@ write_queue(struct orch_store *st, struct write *w)
 
 	switch (a->kind) {
 	case ORCH_RECON_LOST:
-		orch_store_task_modify(st, a->task->id, modify_lost, w,
-		    write_done, w);
+		orch_store_task_modify(
+		    st, a->task->id, modify_lost, w, write_done, w);
 		return true;
 	case ORCH_RECON_STOP:
-		orch_store_task_modify(st, a->task->id, modify_stop, w,
-		    write_done, w);
+		orch_store_task_modify(
+		    st, a->task->id, modify_stop, w, write_done, w);
 		return true;
 	case ORCH_RECON_CREATE:
 	case ORCH_RECON_REPLACE:
@@ -593,8 +601,9 @@ write_queue(struct orch_store *st, struct write *w)
 			return false;
 		}
 		memcpy(w->new_id, t->id, ORCH_ID_LEN);
-		orch_store_task_replace(st, a->task != NULL ? a->task->id : NULL,
-		    modify_replaced, w, t, write_done, w);
+		orch_store_task_replace(st,
+		    a->task != NULL ? a->task->id : NULL, modify_replaced, w, t,
+		    write_done, w);
 		return true;
 	}
 	return false;
@@ -619,7 +628,9 @@ write_account(const struct write *w, struct orch_recon_result *res)
 	const struct orch_recon_action *a = w->a;
 	const orch_task *t = a->task;
 	const char *name = t != NULL && t->spec != NULL && t->spec->name != NULL
-	    ? t->spec->name : a->service != NULL ? a->service->name : "?";
+	    ? t->spec->name
+	    : a->service != NULL ? a->service->name
+	                         : "?";
 
 	if (w->rc == ORCH_ECONFLICT || w->rc == ORCH_ENOENT) {
 		/* The world moved since the read: the next pass decides
@@ -643,14 +654,18 @@ write_account(const struct write *w, struct orch_recon_result *res)
 		break;
 	case ORCH_RECON_CREATE:
 		res->created++;
-		orch_info(RECON_COMPONENT, "service %s: replica %s.%u created "
-		    "as task %s (%s)", a->service->name, a->service->name,
-		    (unsigned)a->slot, w->new_id, a->why);
+		orch_info(RECON_COMPONENT,
+		    "service %s: replica %s.%u created "
+		    "as task %s (%s)",
+		    a->service->name, a->service->name, (unsigned)a->slot,
+		    w->new_id, a->why);
 		break;
 	case ORCH_RECON_REPLACE:
 		res->replaced++;
-		orch_info(RECON_COMPONENT, "task %s (%s) replaced by task %s: "
-		    "%s", t->id, name, w->new_id, a->why);
+		orch_info(RECON_COMPONENT,
+		    "task %s (%s) replaced by task %s: "
+		    "%s",
+		    t->id, name, w->new_id, a->why);
 		break;
 	case ORCH_RECON_STOP:
 		res->stopped++;
@@ -663,8 +678,8 @@ write_account(const struct write *w, struct orch_recon_result *res)
 
 int
 orch_recon_apply(struct orch_store *st, struct orch_nodes *ns,
-    struct orch_notify *notify, const struct orch_recon_action *acts,
-    size_t n, struct orch_recon_result *res)
+    struct orch_notify *notify, const struct orch_recon_action *acts, size_t n,
+    struct orch_recon_result *res)
 {
 	struct batch b;
 	struct write *w;
@@ -703,8 +718,9 @@ orch_recon_apply(struct orch_store *st, struct orch_nodes *ns,
 		if ((e = write_account(&w[i], res)) != ORCH_OK && rc == ORCH_OK)
 			rc = e;
 		/* The node stops it now rather than at its next beat. */
-		if (w[i].rc == ORCH_OK && (a->kind == ORCH_RECON_STOP ||
-		    (a->kind == ORCH_RECON_REPLACE && a->stop_old)) &&
+		if (w[i].rc == ORCH_OK &&
+		    (a->kind == ORCH_RECON_STOP ||
+		        (a->kind == ORCH_RECON_REPLACE && a->stop_old)) &&
 		    has_text(a->task->node_id))
 			orch_notify_node(notify, a->task->node_id);
 	}

@@ -57,7 +57,7 @@ struct orch_recon_node {
 struct orch_recon_input {
 	orch_service *const *services; /* every service */
 	size_t n_services;
-	orch_task *const *tasks;       /* the open tasks, oldest first */
+	orch_task *const *tasks; /* the open tasks, oldest first */
 	size_t n_tasks;
 	const struct orch_recon_node *nodes; /* every node */
 	size_t n_nodes;
@@ -107,7 +107,7 @@ struct orch_recon_result {
  * Returns ORCH_OK, or the first unexpected write error (also logged).
  */
 int orch_recon_apply(struct orch_store *st, struct orch_nodes *ns,
-    struct orch_notify *notify, const struct orch_recon_action *acts,
-    size_t n, struct orch_recon_result *res /* OUT */);
+    struct orch_notify *notify, const struct orch_recon_action *acts, size_t n,
+    struct orch_recon_result *res /* OUT */);
 
 #endif

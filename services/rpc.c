@@ -49,11 +49,16 @@ code_from_err(int rc)
 {
 	switch (rc) {
 	case ORCH_OK: return ORCH__ERROR_CODE__OK;
-	case ORCH_EINVAL: case ORCH_ETOOBIG: return ORCH__ERROR_CODE__INVALID_ARGUMENT;
+	case ORCH_EINVAL:
+	case ORCH_ETOOBIG: return ORCH__ERROR_CODE__INVALID_ARGUMENT;
 	case ORCH_ENOENT: return ORCH__ERROR_CODE__NOT_FOUND;
-	case ORCH_EEXIST: case ORCH_ECONFLICT: return ORCH__ERROR_CODE__CONFLICT;
-	case ORCH_ENOSPC: case ORCH_EAGAIN: case ORCH_EUNAVAIL:
-	case ORCH_ENOMEM: case ORCH_ETIMEDOUT: return ORCH__ERROR_CODE__UNAVAILABLE;
+	case ORCH_EEXIST:
+	case ORCH_ECONFLICT: return ORCH__ERROR_CODE__CONFLICT;
+	case ORCH_ENOSPC:
+	case ORCH_EAGAIN:
+	case ORCH_EUNAVAIL:
+	case ORCH_ENOMEM:
+	case ORCH_ETIMEDOUT: return ORCH__ERROR_CODE__UNAVAILABLE;
 	}
 	return ORCH__ERROR_CODE__INTERNAL;
 }
@@ -77,8 +82,7 @@ call_closure(const ProtobufCMessage *msg, void *data)
 	protobuf_c_message_pack(msg, c->out);
 }
 
-static void
-call_fail(struct call *c, int rc, const char *fmt, ...)
+static void call_fail(struct call *c, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -116,7 +120,8 @@ rpc_submit_task(Orch__Manager_Service *svc, const Orch__SubmitTaskRequest *in,
 		goto out;
 	}
 	if (in->spec->service != NULL) {
-		call_fail(c, ORCH_EINVAL, "field \"service\" is set by the "
+		call_fail(c, ORCH_EINVAL,
+		    "field \"service\" is set by the "
 		    "manager on a service's replicas: create a service with "
 		    "CreateService");
 		goto out;
@@ -134,8 +139,8 @@ rpc_submit_task(Orch__Manager_Service *svc, const Orch__SubmitTaskRequest *in,
 		call_fail(c, ORCH_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = orch_store_task_insert_sync(c->w->rpc->store, task, &stored, c->err,
-	    sizeof(c->err));
+	rc = orch_store_task_insert_sync(
+	    c->w->rpc->store, task, &stored, c->err, sizeof(c->err));
 	if (rc != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto out;
@@ -182,8 +187,10 @@ static bool
 id_ok(struct call *c, const char *id)
 {
 	if (id == NULL || !orch_id_valid(id)) {
-		call_fail(c, ORCH_ENOENT, "no task with id \"%.40s\": task ids are "
-		    "UUIDs", id != NULL ? id : "");
+		call_fail(c, ORCH_ENOENT,
+		    "no task with id \"%.40s\": task ids are "
+		    "UUIDs",
+		    id != NULL ? id : "");
 		return false;
 	}
 	return true;
@@ -232,8 +239,8 @@ modify_and_reply(struct call *c, const char *id, orch_store_modify_fn fn,
 	orch_task *t = NULL;
 	int rc;
 
-	rc = orch_store_task_modify_sync(c->w->rpc->store, id, fn, marg, &t,
-	    c->err, sizeof(c->err));
+	rc = orch_store_task_modify_sync(
+	    c->w->rpc->store, id, fn, marg, &t, c->err, sizeof(c->err));
 	if (rc != ORCH_OK) {
 		c->code = code_from_err(rc);
 		closure(NULL, c);
@@ -273,7 +280,7 @@ rpc_stop_task(Orch__Manager_Service *svc, const Orch__StopTaskRequest *in,
 /* A node's report: the update, and the node it must come from. */
 struct node_update {
 	struct orch_task_update u;
-	const char *node_id;           /* NULL: any (the HTTP API's reports) */
+	const char *node_id; /* NULL: any (the HTTP API's reports) */
 };
 
 static int
@@ -284,12 +291,15 @@ modify_node_update(orch_task *t, void *marg, char *err, size_t errlen)
 	if (nu->node_id != NULL &&
 	    (t->node_id == NULL || strcmp(t->node_id, nu->node_id) != 0)) {
 		if (t->node_id == NULL || t->node_id[0] == '\0')
-			snprintf(err, errlen, "task %s is not placed on any node, "
-			    "so node %.40s cannot report on it", t->id, nu->node_id);
+			snprintf(err, errlen,
+			    "task %s is not placed on any node, "
+			    "so node %.40s cannot report on it",
+			    t->id, nu->node_id);
 		else
-			snprintf(err, errlen, "task %s is placed on node %.40s, not "
-			    "on node %.40s that reported on it", t->id, t->node_id,
-			    nu->node_id);
+			snprintf(err, errlen,
+			    "task %s is placed on node %.40s, not "
+			    "on node %.40s that reported on it",
+			    t->id, t->node_id, nu->node_id);
 		return ORCH_ECONFLICT;
 	}
 	return orch_task_apply_update(t, &nu->u, orch_now_ms(), err, errlen);
@@ -301,19 +311,21 @@ rpc_update_task_status(Orch__Manager_Service *svc,
 {
 	struct call *c = data;
 	struct node_update nu = {
-		.u = {
-			.status = in->has_status ? (int)in->status : 0,
-			.container_id = in->container_id,
-			.has_exit_code = in->has_exit_code,
-			.exit_code = in->exit_code,
-			.error = in->error,
-			.has_started_at_ms = in->has_started_at_ms,
-			.started_at_ms = in->started_at_ms,
-			.has_finished_at_ms = in->has_finished_at_ms,
-			.finished_at_ms = in->finished_at_ms,
-		},
-		.node_id = in->node_id != NULL && in->node_id[0] != '\0' ?
-		    in->node_id : NULL,
+	    .u =
+	        {
+	            .status = in->has_status ? (int)in->status : 0,
+	            .container_id = in->container_id,
+	            .has_exit_code = in->has_exit_code,
+	            .exit_code = in->exit_code,
+	            .error = in->error,
+	            .has_started_at_ms = in->has_started_at_ms,
+	            .started_at_ms = in->started_at_ms,
+	            .has_finished_at_ms = in->has_finished_at_ms,
+	            .finished_at_ms = in->finished_at_ms,
+	        },
+	    .node_id = in->node_id != NULL && in->node_id[0] != '\0'
+	        ? in->node_id
+	        : NULL,
 	};
 
 	(void)svc;
@@ -323,7 +335,8 @@ rpc_update_task_status(Orch__Manager_Service *svc,
 	}
 	if ((in->has_started_at_ms && in->started_at_ms <= 0) ||
 	    (in->has_finished_at_ms && in->finished_at_ms <= 0)) {
-		call_fail(c, ORCH_EINVAL, "fields \"started_at_ms\" and "
+		call_fail(c, ORCH_EINVAL,
+		    "fields \"started_at_ms\" and "
 		    "\"finished_at_ms\" are milliseconds since the epoch, "
 		    "more than 0");
 		closure(NULL, data);
@@ -358,22 +371,25 @@ rpc_register_node(Orch__Manager_Service *svc, const Orch__NodeRegistration *in,
 	int rc;
 
 	(void)svc;
-	if ((rc = orch_node_registration_validate(in, c->err,
-	    sizeof(c->err))) != ORCH_OK) {
+	if ((rc = orch_node_registration_validate(
+	         in, c->err, sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto out;
 	}
-	if ((rc = orch_store_node_register_sync(c->w->rpc->store, in, &n, c->err,
-	    sizeof(c->err))) != ORCH_OK) {
+	if ((rc = orch_store_node_register_sync(c->w->rpc->store, in, &n,
+	         c->err, sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto out;
 	}
 	/* Only once it is durable: a node the registry knows is in the
 	 * store.  Registering is also a sign of life. */
-	if ((rc = orch_nodes_seen(c->w->rpc->nodes, n->id, n->name)) != ORCH_OK ||
+	if ((rc = orch_nodes_seen(c->w->rpc->nodes, n->id, n->name)) !=
+	        ORCH_OK ||
 	    (rc = node_fill(c, n)) != ORCH_OK) {
-		call_fail(c, rc, "node %s (%s) is registered but cannot be read "
-		    "back: %s", n->name, n->id, orch_strerror(rc));
+		call_fail(c, rc,
+		    "node %s (%s) is registered but cannot be read "
+		    "back: %s",
+		    n->name, n->id, orch_strerror(rc));
 		goto out;
 	}
 	closure(n, data);
@@ -395,17 +411,20 @@ rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
 
 	(void)svc;
 	if (in->node_id == NULL || in->node_id[0] == '\0') {
-		call_fail(c, ORCH_EINVAL, "field \"node_id\" is required: the id "
+		call_fail(c, ORCH_EINVAL,
+		    "field \"node_id\" is required: the id "
 		    "RegisterNode answered");
 		goto out;
 	}
 	if (orch_nodes_beat(c->w->rpc->nodes, in->node_id) == ORCH_ENOENT) {
-		call_fail(c, ORCH_ENOENT, "node %.40s is not registered with this "
-		    "manager: register again (RegisterNode)", in->node_id);
+		call_fail(c, ORCH_ENOENT,
+		    "node %.40s is not registered with this "
+		    "manager: register again (RegisterNode)",
+		    in->node_id);
 		goto out;
 	}
-	if ((rc = orch_store_task_list_node(c->w->reader, in->node_id, &tasks,
-	    &n)) != ORCH_OK) {
+	if ((rc = orch_store_task_list_node(
+	         c->w->reader, in->node_id, &tasks, &n)) != ORCH_OK) {
 		call_fail(c, rc, "cannot read the tasks of node %.40s: %s",
 		    in->node_id, orch_strerror(rc));
 		goto out;
@@ -434,8 +453,8 @@ rpc_list_nodes(Orch__Manager_Service *svc, const Orch__ListNodesRequest *in,
 
 	(void)svc;
 	(void)in;
-	if ((rc = orch_nodes_read(c->w->rpc->nodes, c->w->reader, &nodes,
-	    &n)) != ORCH_OK) {
+	if ((rc = orch_nodes_read(
+	         c->w->rpc->nodes, c->w->reader, &nodes, &n)) != ORCH_OK) {
 		call_fail(c, rc, "cannot read nodes from the store: %s",
 		    orch_strerror(rc));
 		closure(NULL, data);
@@ -457,13 +476,14 @@ rpc_get_node(Orch__Manager_Service *svc, const Orch__GetNodeRequest *in,
 
 	(void)svc;
 	if (in->id == NULL || in->id[0] == '\0') {
-		call_fail(c, ORCH_EINVAL, "field \"id\" is required: a node's id "
+		call_fail(c, ORCH_EINVAL,
+		    "field \"id\" is required: a node's id "
 		    "or name");
 		closure(NULL, data);
 		return;
 	}
-	if ((rc = orch_nodes_read_one(c->w->rpc->nodes, c->w->reader, in->id,
-	    &n)) != ORCH_OK) {
+	if ((rc = orch_nodes_read_one(
+	         c->w->rpc->nodes, c->w->reader, in->id, &n)) != ORCH_OK) {
 		if (rc == ORCH_ENOENT)
 			call_fail(c, rc, "no node with id or name \"%.128s\"",
 			    in->id);
@@ -488,8 +508,8 @@ service_fill(struct call *c, orch_service *svc, bool with_tasks)
 	size_t n = 0;
 	int rc;
 
-	if ((rc = orch_store_task_list_service(c->w->reader, svc->id, &tasks,
-	    &n)) != ORCH_OK)
+	if ((rc = orch_store_task_list_service(
+	         c->w->reader, svc->id, &tasks, &n)) != ORCH_OK)
 		return rc;
 	orch_service_running_count(svc, tasks, n);
 	if (with_tasks) {
@@ -509,8 +529,10 @@ service_reply(struct call *c, orch_service *svc, bool with_tasks,
 	int rc = service_fill(c, svc, with_tasks);
 
 	if (rc != ORCH_OK) {
-		call_fail(c, rc, "service %s is stored but cannot be read back: "
-		    "%s", svc->name, orch_strerror(rc));
+		call_fail(c, rc,
+		    "service %s is stored but cannot be read back: "
+		    "%s",
+		    svc->name, orch_strerror(rc));
 		closure(NULL, c);
 		return;
 	}
@@ -528,15 +550,16 @@ rpc_create_service(Orch__Manager_Service *svc_,
 	int rc;
 
 	(void)svc_;
-	if ((rc = orch_service_name_validate(in->name, c->err,
-	    sizeof(c->err))) != ORCH_OK ||
-	    (rc = orch_service_replicas_validate(in->replicas, c->err,
-	    sizeof(c->err))) != ORCH_OK) {
+	if ((rc = orch_service_name_validate(
+	         in->name, c->err, sizeof(c->err))) != ORCH_OK ||
+	    (rc = orch_service_replicas_validate(
+	         in->replicas, c->err, sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto out;
 	}
 	if (in->spec == NULL) {
-		call_fail(c, ORCH_EINVAL, "field \"spec\" is required: the "
+		call_fail(c, ORCH_EINVAL,
+		    "field \"spec\" is required: the "
 		    "replicas' image and resources");
 		goto out;
 	}
@@ -558,8 +581,8 @@ rpc_create_service(Orch__Manager_Service *svc_,
 		goto out;
 	}
 	spec = NULL;
-	rc = orch_store_service_create_sync(c->w->rpc->store, svc, &stored,
-	    c->err, sizeof(c->err));
+	rc = orch_store_service_create_sync(
+	    c->w->rpc->store, svc, &stored, c->err, sizeof(c->err));
 	if (rc != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto out;
@@ -611,7 +634,8 @@ static bool
 service_key_ok(struct call *c, const char *key)
 {
 	if (key == NULL || key[0] == '\0') {
-		call_fail(c, ORCH_EINVAL, "field \"name\" is required: a "
+		call_fail(c, ORCH_EINVAL,
+		    "field \"name\" is required: a "
 		    "service's name or id");
 		return false;
 	}
@@ -634,8 +658,8 @@ rpc_get_service(Orch__Manager_Service *svc_, const Orch__GetServiceRequest *in,
 	if ((rc = orch_store_service_get(c->w->reader, in->name, &svc)) !=
 	    ORCH_OK) {
 		if (rc == ORCH_ENOENT)
-			call_fail(c, rc, "no service with name or id \"%.128s\"",
-			    in->name);
+			call_fail(c, rc,
+			    "no service with name or id \"%.128s\"", in->name);
 		else
 			call_fail(c, rc, "cannot read service %.128s: %s",
 			    in->name, orch_strerror(rc));
@@ -675,13 +699,13 @@ rpc_scale_service(Orch__Manager_Service *svc_,
 		call_fail(c, ORCH_EINVAL, "field \"replicas\" is required");
 		goto out;
 	}
-	if ((rc = orch_service_replicas_validate(replicas, c->err,
-	    sizeof(c->err))) != ORCH_OK) {
+	if ((rc = orch_service_replicas_validate(
+	         replicas, c->err, sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto out;
 	}
 	if ((rc = orch_store_service_modify_sync(c->w->rpc->store, in->name,
-	    modify_scale, &replicas, &svc, c->err, sizeof(c->err))) !=
+	         modify_scale, &replicas, &svc, c->err, sizeof(c->err))) !=
 	    ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto out;
@@ -706,7 +730,7 @@ rpc_delete_service(Orch__Manager_Service *svc_,
 	if (!service_key_ok(c, in->name))
 		goto out;
 	if ((rc = orch_store_service_delete_sync(c->w->rpc->store, in->name,
-	    &svc, c->err, sizeof(c->err))) != ORCH_OK) {
+	         &svc, c->err, sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto out;
 	}
@@ -714,8 +738,8 @@ rpc_delete_service(Orch__Manager_Service *svc_,
 	for (size_t i = 0; i < svc->n_tasks; i++) {
 		const orch_task *t = svc->tasks[i];
 
-		if (!orch_task_status_terminal(t->status) && t->node_id != NULL &&
-		    t->node_id[0] != '\0')
+		if (!orch_task_status_terminal(t->status) &&
+		    t->node_id != NULL && t->node_id[0] != '\0')
 			orch_notify_node(c->w->rpc->notify, t->node_id);
 	}
 	orch_service_running_count(svc, NULL, 0);
@@ -736,18 +760,20 @@ rpc_drain_node(Orch__Manager_Service *svc_, const Orch__DrainNodeRequest *in,
 
 	(void)svc_;
 	if (in->id == NULL || in->id[0] == '\0') {
-		call_fail(c, ORCH_EINVAL, "field \"id\" is required: a node's id "
+		call_fail(c, ORCH_EINVAL,
+		    "field \"id\" is required: a node's id "
 		    "or name");
 		goto out;
 	}
 	if ((rc = orch_store_node_drain_sync(c->w->rpc->store, in->id,
-	    in->drain, &n, c->err, sizeof(c->err))) != ORCH_OK) {
+	         in->drain, &n, c->err, sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto out;
 	}
 	if ((rc = node_fill(c, n)) != ORCH_OK) {
-		call_fail(c, rc, "node %s is stored but cannot be read back: %s",
-		    n->name, orch_strerror(rc));
+		call_fail(c, rc,
+		    "node %s is stored but cannot be read back: %s", n->name,
+		    orch_strerror(rc));
 		goto out;
 	}
 	closure(n, data);
@@ -779,25 +805,29 @@ dispatch(struct worker *w, const uint8_t *data, size_t len, uint8_t **reply,
 
 	req = orch__request__unpack(NULL, len, data);
 	if (req == NULL) {
-		call_fail(&c, ORCH_EINVAL, "malformed request: not an orch.Request "
+		call_fail(&c, ORCH_EINVAL,
+		    "malformed request: not an orch.Request "
 		    "message");
 		goto reply;
 	}
 	if (req->method == NULL || strncmp(req->method, sd->name, plen) != 0 ||
 	    req->method[plen] != '/' ||
-	    (md = protobuf_c_service_descriptor_get_method_by_name(sd,
-	    req->method + plen + 1)) == NULL) {
+	    (md = protobuf_c_service_descriptor_get_method_by_name(
+	         sd, req->method + plen + 1)) == NULL) {
 		c.code = ORCH__ERROR_CODE__UNIMPLEMENTED;
-		snprintf(c.err, sizeof(c.err), "no method \"%.100s\"; methods are "
-		    "named \"%s/<Method>\"", req->method != NULL ? req->method : "",
-		    sd->name);
+		snprintf(c.err, sizeof(c.err),
+		    "no method \"%.100s\"; methods are "
+		    "named \"%s/<Method>\"",
+		    req->method != NULL ? req->method : "", sd->name);
 		goto reply;
 	}
-	in = protobuf_c_message_unpack(md->input, NULL, req->has_body ?
-	    req->body.len : 0, req->has_body ? req->body.data : NULL);
+	in = protobuf_c_message_unpack(md->input, NULL,
+	    req->has_body ? req->body.len : 0,
+	    req->has_body ? req->body.data : NULL);
 	if (in == NULL) {
-		call_fail(&c, ORCH_EINVAL, "malformed body for %s: not a %s message",
-		    req->method, md->input->name);
+		call_fail(&c, ORCH_EINVAL,
+		    "malformed body for %s: not a %s message", req->method,
+		    md->input->name);
 		goto reply;
 	}
 	manager_service.base.invoke(&manager_service.base,
@@ -844,7 +874,7 @@ worker_main(void *arg)
 		}
 		msg = nng_aio_get_msg(w->aio);
 		if (dispatch(w, nng_msg_body(msg), nng_msg_len(msg), &reply,
-		    &rlen) != ORCH_OK) {
+		        &rlen) != ORCH_OK) {
 			nng_msg_free(msg);
 			continue; /* out of memory: the client retries */
 		}
@@ -903,12 +933,14 @@ orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
 			goto out;
 		}
 		if ((rc = orch_store_reader_new(st, &w->reader)) != ORCH_OK) {
-			snprintf(err, errlen, "RPC: cannot open a store reader: %s",
+			snprintf(err, errlen,
+			    "RPC: cannot open a store reader: %s",
 			    orch_strerror(rc));
 			goto out;
 		}
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-			snprintf(err, errlen, "RPC: cannot start a worker thread");
+			snprintf(
+			    err, errlen, "RPC: cannot start a worker thread");
 			rc = ORCH_ENOMEM;
 			goto out;
 		}

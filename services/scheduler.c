@@ -216,13 +216,17 @@ orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
 		return;
 	}
 	if (open == 0 && want->n_constraints > 0) {
-		snprintf(buf, len, "no Ready node satisfying the constraints "
-		    "takes new tasks: %zu drained", drained);
+		snprintf(buf, len,
+		    "no Ready node satisfying the constraints "
+		    "takes new tasks: %zu drained",
+		    drained);
 		return;
 	}
 	if (open == 0) {
-		snprintf(buf, len, "no Ready node takes new tasks: %zu Ready, "
-		    "all drained", ready);
+		snprintf(buf, len,
+		    "no Ready node takes new tasks: %zu Ready, "
+		    "all drained",
+		    ready);
 		return;
 	}
 	snprintf(buf, len,
@@ -402,8 +406,8 @@ view_free(struct view *v)
 static int
 node_ref_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct node_ref *)a)->id,
-	    ((const struct node_ref *)b)->id);
+	return strcmp(
+	    ((const struct node_ref *)a)->id, ((const struct node_ref *)b)->id);
 }
 
 /* The index in v->sn of the node with this id, or -1. */
@@ -509,17 +513,19 @@ sched_reconcile(struct orch_sched *s, struct view *v, bool *wrote)
 		rn[i].status = orch_nodes_status(s->nodes, rn[i].id, NULL);
 		rn[i].drain = v->sn[i].drain;
 	}
-	rc = orch_recon_plan(&(struct orch_recon_input){
-	    .services = v->svcs,
-	    .n_services = v->ns,
-	    .tasks = v->tasks,
-	    .n_tasks = v->nt,
-	    .nodes = rn,
-	    .n_nodes = v->nn,
-	}, &acts, &na);
+	rc = orch_recon_plan(
+	    &(struct orch_recon_input){
+	        .services = v->svcs,
+	        .n_services = v->ns,
+	        .tasks = v->tasks,
+	        .n_tasks = v->nt,
+	        .nodes = rn,
+	        .n_nodes = v->nn,
+	    },
+	    &acts, &na);
 	if (rc == ORCH_OK && na > 0)
-		rc = orch_recon_apply(s->store, s->nodes, s->notify, acts, na,
-		    &res);
+		rc = orch_recon_apply(
+		    s->store, s->nodes, s->notify, acts, na, &res);
 	*wrote = res.lost + res.created + res.replaced + res.stopped > 0;
 	pthread_mutex_lock(&s->mu);
 	s->stats.lost += res.lost;
@@ -587,7 +593,8 @@ spreads_count(const struct view *v, struct spread **out, size_t *n)
 	qsort(sp, len, sizeof(*sp), spread_cmp);
 	/* One entry per service. */
 	for (size_t i = 0; i < len; i++) {
-		if (k > 0 && strcmp(sp[k - 1].service_id, sp[i].service_id) == 0)
+		if (k > 0 &&
+		    strcmp(sp[k - 1].service_id, sp[i].service_id) == 0)
 			continue;
 		sp[k++] = sp[i];
 	}
@@ -639,8 +646,10 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 	        ORCH_OK ||
 	    (rc = orch_store_service_list(s->reader, &v.svcs, &v.ns)) !=
 	        ORCH_OK) {
-		orch_warn(SCHED_COMPONENT, "cannot read the open tasks and "
-		    "services: %s", orch_strerror(rc));
+		orch_warn(SCHED_COMPONENT,
+		    "cannot read the open tasks and "
+		    "services: %s",
+		    orch_strerror(rc));
 		goto out;
 	}
 	if (v.nt == 0 && v.ns == 0)
@@ -651,16 +660,18 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 		goto out;
 	}
 	if ((rc = sched_reconcile(s, &v, &wrote)) != ORCH_OK)
-		orch_warn(SCHED_COMPONENT, "reconciling: %s",
-		    orch_strerror(rc));
+		orch_warn(
+		    SCHED_COMPONENT, "reconciling: %s", orch_strerror(rc));
 	/* What it created is placed now, with the room it freed. */
 	if (wrote) {
 		view_tasks_free(&v);
-		if ((rc = orch_store_task_list_open(s->reader, &v.tasks,
-		         &v.nt)) != ORCH_OK ||
+		if ((rc = orch_store_task_list_open(
+		         s->reader, &v.tasks, &v.nt)) != ORCH_OK ||
 		    (rc = sched_nodes_read(s, &v)) != ORCH_OK) {
-			orch_warn(SCHED_COMPONENT, "cannot read the tasks "
-			    "again: %s", orch_strerror(rc));
+			orch_warn(SCHED_COMPONENT,
+			    "cannot read the tasks "
+			    "again: %s",
+			    orch_strerror(rc));
 			goto out;
 		}
 	}
@@ -712,8 +723,8 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 			if (sp != NULL)
 				sp->count[k]++;
 		} else {
-			orch_sched_explain(v.sn, v.nn, &want, op->msg,
-			    sizeof(op->msg));
+			orch_sched_explain(
+			    v.sn, v.nn, &want, op->msg, sizeof(op->msg));
 			if (t->error != NULL && strcmp(t->error, op->msg) == 0)
 				continue;
 			op->kind = SOP_EXPLAIN;

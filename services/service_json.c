@@ -23,14 +23,17 @@ replicas_decode(json_t *root, bool required, uint32_t dflt, uint32_t *out,
 	if (v == NULL || json_is_null(v)) {
 		if (!required)
 			return ORCH_OK;
-		snprintf(err, errlen, "field \"replicas\" is required: the "
+		snprintf(err, errlen,
+		    "field \"replicas\" is required: the "
 		    "number of replicas wanted");
 		return ORCH_EINVAL;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 	    json_integer_value(v) > ORCH_SERVICE_REPLICAS_MAX) {
-		snprintf(err, errlen, "field \"replicas\" must be an integer "
-		    "from 0 to %d", ORCH_SERVICE_REPLICAS_MAX);
+		snprintf(err, errlen,
+		    "field \"replicas\" must be an integer "
+		    "from 0 to %d",
+		    ORCH_SERVICE_REPLICAS_MAX);
 		return ORCH_EINVAL;
 	}
 	*out = (uint32_t)json_integer_value(v);
@@ -38,8 +41,8 @@ replicas_decode(json_t *root, bool required, uint32_t dflt, uint32_t *out,
 }
 
 int
-orch_service_from_json(const char *buf, size_t len, orch_service **out,
-    char *err, size_t errlen)
+orch_service_from_json(
+    const char *buf, size_t len, orch_service **out, char *err, size_t errlen)
 {
 	static const char *const fields[] = {"name", "image", "replicas",
 	    "memory", "cpu", "env", "command", "constraints", "placement",
@@ -83,8 +86,8 @@ out:
 }
 
 int
-orch_service_scale_from_json(const char *buf, size_t len, uint32_t *replicas,
-    char *err, size_t errlen)
+orch_service_scale_from_json(
+    const char *buf, size_t len, uint32_t *replicas, char *err, size_t errlen)
 {
 	static const char *const fields[] = {"replicas", NULL};
 	json_t *root = NULL;
@@ -99,8 +102,8 @@ orch_service_scale_from_json(const char *buf, size_t len, uint32_t *replicas,
 }
 
 int
-orch_drain_from_json(const char *buf, size_t len, bool *drain, char *err,
-    size_t errlen)
+orch_drain_from_json(
+    const char *buf, size_t len, bool *drain, char *err, size_t errlen)
 {
 	static const char *const fields[] = {"drain", NULL};
 	json_t *root = NULL, *v;
@@ -112,7 +115,8 @@ orch_drain_from_json(const char *buf, size_t len, bool *drain, char *err,
 		goto out;
 	v = json_object_get(root, "drain");
 	if (!json_is_boolean(v)) {
-		snprintf(err, errlen, "field \"drain\" is required: true to "
+		snprintf(err, errlen,
+		    "field \"drain\" is required: true to "
 		    "drain the node, false to undrain it");
 		rc = ORCH_EINVAL;
 		goto out;
@@ -133,12 +137,12 @@ orch_service_to_json(const orch_service *svc, bool with_tasks)
 		return NULL;
 	/* As in orch_task_to_json(): failures are collected, the object
 	 * dropped once; insertion order is the output order. */
-	bad |= json_object_set_new(o, "id", orch_json_text(svc->id != NULL ?
-	    svc->id : ""));
+	bad |= json_object_set_new(
+	    o, "id", orch_json_text(svc->id != NULL ? svc->id : ""));
 	bad |= orch_spec_json_add_base(o, svc->spec) != ORCH_OK;
 	/* The name is the service's, whatever the template says. */
-	bad |= json_object_set_new(o, "name", orch_json_text(svc->name != NULL ?
-	    svc->name : ""));
+	bad |= json_object_set_new(
+	    o, "name", orch_json_text(svc->name != NULL ? svc->name : ""));
 	bad |= orch_spec_json_add_policy(o, svc->spec) != ORCH_OK;
 	bad |= json_object_set_new(o, "replicas", json_integer(svc->replicas));
 	bad |= json_object_set_new(o, "running", json_integer(svc->running));
@@ -149,8 +153,8 @@ orch_service_to_json(const orch_service *svc, bool with_tasks)
 	if (with_tasks) {
 		tasks = json_array();
 		for (size_t i = 0; tasks != NULL && i < svc->n_tasks; i++) {
-			if (json_array_append_new(tasks,
-			    orch_task_to_json(svc->tasks[i])) != 0) {
+			if (json_array_append_new(
+			        tasks, orch_task_to_json(svc->tasks[i])) != 0) {
 				json_decref(tasks);
 				tasks = NULL;
 			}

@@ -4,11 +4,11 @@
  * One writer thread owns the read-write connection and is the only thread
  * that ever writes; everyone else queues ops (insert or modify a task,
  * register a node) and is told the outcome through a completion once the
- * batch holding the op has been committed.  Queuing lets the writer put every op that arrived during the
- * previous fsync into the next transaction, so that N concurrent writers
- * pay for far fewer than N fsyncs.  Each op runs in its own SAVEPOINT so
- * that one op's failure (a duplicate id, a refused change) undoes that op
- * alone.
+ * batch holding the op has been committed.  Queuing lets the writer put every
+ * op that arrived during the previous fsync into the next transaction, so that
+ * N concurrent writers pay for far fewer than N fsyncs.  Each op runs in its
+ * own SAVEPOINT so that one op's failure (a duplicate id, a refused change)
+ * undoes that op alone.
  *
  * Readers open their own read-only connections: in WAL mode they never
  * block the writer nor wait for it, and see the last committed state.
@@ -40,8 +40,8 @@
 #define STORE_ERR_LEN 512
 #define STORE_MAX_LISTENERS 4
 /* 32 MiB of page cache per connection, and reads through mmap. */
-#define STORE_CACHE_PRAGMA \
-	"PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456;" \
+#define STORE_CACHE_PRAGMA                                                     \
+	"PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456;"            \
 	"PRAGMA journal_size_limit = 67108864"
 
 /*
@@ -135,15 +135,13 @@ static const char *const wsql[W_COUNT] = {
     [W_SAVEPOINT] = "SAVEPOINT op",
     [W_RELEASE] = "RELEASE op",
     [W_ROLLBACK_TO] = "ROLLBACK TO op",
-    [W_INSERT] =
-        "INSERT INTO tasks (id, name, status, node_id, cpu, "
-        "memory_mb, created_at, task, service_id, is_open) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [W_INSERT] = "INSERT INTO tasks (id, name, status, node_id, cpu, "
+                 "memory_mb, created_at, task, service_id, is_open) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [W_SELECT] = "SELECT task FROM tasks WHERE id = ?1",
-    [W_UPDATE] =
-        "UPDATE tasks SET name = ?2, status = ?3, node_id = ?4, "
-        "cpu = ?5, memory_mb = ?6, created_at = ?7, task = ?8, "
-        "service_id = ?9, is_open = ?10 WHERE id = ?1",
+    [W_UPDATE] = "UPDATE tasks SET name = ?2, status = ?3, node_id = ?4, "
+                 "cpu = ?5, memory_mb = ?6, created_at = ?7, task = ?8, "
+                 "service_id = ?9, is_open = ?10 WHERE id = ?1",
     [W_NODE_SELECT] = "SELECT node FROM nodes WHERE name = ?1",
     /* Both: ?1 id, ?2 name, ?3 registered_at, ?4 node. */
     [W_NODE_INSERT] = "INSERT INTO nodes (id, name, registered_at, node) "
@@ -275,14 +273,13 @@ struct orch_store {
 	pthread_t writer;
 	bool writer_running;
 
-
 	/* mu guards everything below. */
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* the writer waits for ops here */
 	bool sync_init;
 	struct store_op *head, *tail;
 	size_t n_queued;
-	size_t want;        /* the writer sleeps until n_queued reaches it */
+	size_t want; /* the writer sleeps until n_queued reaches it */
 	bool closing;
 	int n_readers;
 	struct orch_store_stats stats;
@@ -497,8 +494,8 @@ store_db_open(struct orch_store *st)
 	/* Task ids are random, so inserts touch index pages all over the
 	 * file: a page cache that holds the indexes saves a pread per page.
 	 * It grows only as far as the database does. */
-	if ((src = sqlite3_exec(st->db, STORE_CACHE_PRAGMA, NULL, NULL,
-	         NULL)) != SQLITE_OK)
+	if ((src = sqlite3_exec(
+	         st->db, STORE_CACHE_PRAGMA, NULL, NULL, NULL)) != SQLITE_OK)
 		return open_fail(st, st->db, src, "sizing the page cache");
 
 	/* quick_check reads every page once (no index cross-checks): linear
@@ -549,8 +546,9 @@ op_id(const struct store_op *op)
 	switch (op->kind) {
 	case OP_INSERT: id = op->task != NULL ? op->task->id : NULL; break;
 	case OP_REPLACE:
-		id = op->id != NULL ? op->id :
-		    op->task != NULL ? op->task->id : NULL;
+		id = op->id != NULL    ? op->id
+		    : op->task != NULL ? op->task->id
+		                       : NULL;
 		break;
 	case OP_MODIFY:
 	case OP_NODE_DRAIN:
@@ -749,8 +747,10 @@ writer_one(struct orch_store *st, struct store_op *op, sqlite3_stmt *s,
 	}
 	n = sqlite3_column_bytes(s, 0);
 	if ((m = unpack((size_t)n, sqlite3_column_blob(s, 0))) == NULL) {
-		snprintf(msg, sizeof(msg), "its stored record (%d bytes) does "
-		    "not decode: the database is corrupt", n);
+		snprintf(msg, sizeof(msg),
+		    "its stored record (%d bytes) does "
+		    "not decode: the database is corrupt",
+		    n);
 		op_set_err(op, ORCH_EIO, msg);
 		orch_error(STORE_COMPONENT, "%s: %s", st->path, op->err);
 		rc = ORCH_EIO;
@@ -790,15 +790,17 @@ service_find(struct orch_store *st, struct store_op *op, const char *key,
 	void *m = NULL;
 	int rc;
 
-	rc = writer_one(st, op, st->stmt[W_SERVICE_BY_ID], key, unpack_service,
-	    &m);
+	rc = writer_one(
+	    st, op, st->stmt[W_SERVICE_BY_ID], key, unpack_service, &m);
 	if (rc == ORCH_ENOENT)
 		rc = writer_one(st, op, st->stmt[W_SERVICE_BY_NAME], key,
 		    unpack_service, &m);
-	if (rc == ORCH_OK && (((orch_service *)m)->id == NULL ||
-	    ((orch_service *)m)->name == NULL)) {
+	if (rc == ORCH_OK &&
+	    (((orch_service *)m)->id == NULL ||
+	        ((orch_service *)m)->name == NULL)) {
 		orch_service_free(m);
-		op_set_err(op, ORCH_EIO, "its stored record has no id or name: "
+		op_set_err(op, ORCH_EIO,
+		    "its stored record has no id or name: "
 		    "the database is corrupt");
 		return ORCH_EIO;
 	}
@@ -833,9 +835,11 @@ service_check(struct orch_store *st, struct store_op *op, const orch_task *t)
 	if (rc != ORCH_OK)
 		return rc;
 	if (t->slot < 1 || t->slot > svc->replicas) {
-		snprintf(msg, sizeof(msg), "service \"%.64s\" has %u replicas "
-		    "and no slot %u", svc->name != NULL ? svc->name : "",
-		    (unsigned)svc->replicas, (unsigned)t->slot);
+		snprintf(msg, sizeof(msg),
+		    "service \"%.64s\" has %u replicas "
+		    "and no slot %u",
+		    svc->name != NULL ? svc->name : "", (unsigned)svc->replicas,
+		    (unsigned)t->slot);
 		op_set_err(op, ORCH_ECONFLICT, msg);
 		rc = ORCH_ECONFLICT;
 	}
@@ -896,7 +900,8 @@ task_modify(struct orch_store *st, struct store_op *op, const char *id,
 	if (rc != ORCH_OK)
 		goto out;
 	if (t->id == NULL || strcmp(t->id, id) != 0) {
-		snprintf(msg, sizeof(msg), "its stored record does not decode "
+		snprintf(msg, sizeof(msg),
+		    "its stored record does not decode "
 		    "as this task: the database is corrupt");
 		op_set_err(op, ORCH_EIO, msg);
 		orch_error(STORE_COMPONENT, "%s: %s", st->path, op->err);
@@ -959,13 +964,14 @@ node_find(struct orch_store *st, struct store_op *op, char id[ORCH_ID_LEN],
 	void *m = NULL;
 	int rc;
 
-	rc = writer_one(st, op, st->stmt[W_NODE_SELECT], op->reg->name,
-	    unpack_node, &m);
+	rc = writer_one(
+	    st, op, st->stmt[W_NODE_SELECT], op->reg->name, unpack_node, &m);
 	old = m;
 	if (rc != ORCH_OK)
 		return rc;
 	if (old->id == NULL || !orch_id_valid(old->id)) {
-		op_set_err(op, ORCH_EIO, "its stored record does not decode as "
+		op_set_err(op, ORCH_EIO,
+		    "its stored record does not decode as "
 		    "a node: the database is corrupt");
 		orch_error(STORE_COMPONENT, "%s: %s", st->path, op->err);
 		orch_node_free(old);
@@ -1073,11 +1079,11 @@ op_node_drain(struct orch_store *st, struct store_op *op)
 	size_t len;
 	int src, rc;
 
-	rc = writer_one(st, op, st->stmt[W_NODE_BY_ID], op->id, unpack_node,
-	    &m);
+	rc =
+	    writer_one(st, op, st->stmt[W_NODE_BY_ID], op->id, unpack_node, &m);
 	if (rc == ORCH_ENOENT)
-		rc = writer_one(st, op, st->stmt[W_NODE_SELECT], op->id,
-		    unpack_node, &m);
+		rc = writer_one(
+		    st, op, st->stmt[W_NODE_SELECT], op->id, unpack_node, &m);
 	n = m;
 	if (rc == ORCH_ENOENT) {
 		op_set_err(op, ORCH_ENOENT, "no node with this id or name");
@@ -1086,7 +1092,8 @@ op_node_drain(struct orch_store *st, struct store_op *op)
 	if (rc != ORCH_OK)
 		return;
 	if (n->id == NULL || n->name == NULL) {
-		op_set_err(op, ORCH_EIO, "its stored record has no id or name: "
+		op_set_err(op, ORCH_EIO,
+		    "its stored record has no id or name: "
 		    "the database is corrupt");
 		goto out;
 	}
@@ -1190,7 +1197,8 @@ op_service_modify(struct orch_store *st, struct store_op *op)
 	}
 	if (svc->id == NULL || svc->name == NULL || strcmp(svc->id, id) != 0 ||
 	    strcmp(svc->name, name) != 0) {
-		op_set_err(op, ORCH_EINVAL, "the change would alter its id or "
+		op_set_err(op, ORCH_EINVAL,
+		    "the change would alter its id or "
 		    "name");
 		goto out;
 	}
@@ -1211,8 +1219,8 @@ out:
 
 /* Reads every task of service id into svc->tasks, touching each. */
 static int
-service_tasks_read(struct orch_store *st, struct store_op *op,
-    orch_service *svc)
+service_tasks_read(
+    struct orch_store *st, struct store_op *op, orch_service *svc)
 {
 	sqlite3_stmt *s = st->stmt[W_SERVICE_TASKS];
 	orch_task *t;
@@ -1235,11 +1243,12 @@ service_tasks_read(struct orch_store *st, struct store_op *op,
 				goto nomem;
 			svc->tasks = v;
 		}
-		t = orch__task__unpack(NULL, (size_t)n,
-		    sqlite3_column_blob(s, 0));
+		t = orch__task__unpack(
+		    NULL, (size_t)n, sqlite3_column_blob(s, 0));
 		if (t == NULL || t->id == NULL) {
 			orch_task_free(t);
-			op_set_err(op, ORCH_EIO, "a task of it does not decode: "
+			op_set_err(op, ORCH_EIO,
+			    "a task of it does not decode: "
 			    "the database is corrupt");
 			rc = ORCH_EIO;
 			goto out;
@@ -1285,8 +1294,8 @@ op_service_delete(struct orch_store *st, struct store_op *op)
 	sqlite3_clear_bindings(d);
 	if (src == SQLITE_OK) {
 		d = st->stmt[W_SERVICE_DELETE];
-		if ((src = sqlite3_bind_text(d, 1, svc->id, -1,
-		    SQLITE_STATIC)) == SQLITE_OK)
+		if ((src = sqlite3_bind_text(
+		         d, 1, svc->id, -1, SQLITE_STATIC)) == SQLITE_OK)
 			src = stmt_run(d);
 		sqlite3_clear_bindings(d);
 	}
@@ -1463,7 +1472,8 @@ complete:
 		}
 		/* Before any acknowledgement, so that a reader who hears of the
 		 * write has already been told the task changed; under mu, so
-		 * that orch_store_unlisten() returning means no call is running. */
+		 * that orch_store_unlisten() returning means no call is
+		 * running. */
 		for (int i = 0; i < st->n_listeners; i++) {
 			for (size_t k = 0; k < op->n_touched; k++)
 				st->listeners[i].fn(st->listeners[i].arg,
@@ -1663,8 +1673,10 @@ orch_store_close(struct orch_store *st)
 	/* The writer drains the queue before it returns. */
 	if (st->writer_running)
 		pthread_join(st->writer, NULL);
-	orch_info(STORE_COMPONENT, "%s: closed after %llu writes (%llu failed) "
-	    "in %llu commits", st->path, (unsigned long long)st->stats.writes,
+	orch_info(STORE_COMPONENT,
+	    "%s: closed after %llu writes (%llu failed) "
+	    "in %llu commits",
+	    st->path, (unsigned long long)st->stats.writes,
 	    (unsigned long long)st->stats.failed,
 	    (unsigned long long)st->stats.commits);
 	store_free(st);
@@ -1811,7 +1823,8 @@ orch_store_task_replace(struct orch_store *st, const char *old_id,
 	op->marg = marg;
 	if (new_task == NULL || new_task->id == NULL ||
 	    new_task->id[0] == '\0' || (old_id != NULL && modify == NULL)) {
-		op_set_err(op, ORCH_EINVAL, "a new task with an id, and a "
+		op_set_err(op, ORCH_EINVAL,
+		    "a new task with an id, and a "
 		    "change of the old one, are required");
 		op_complete(op);
 		return;
@@ -2132,8 +2145,7 @@ orch_store_service_modify_sync(struct orch_store *st, const char *key,
 	if (on_writer(st, err, errlen))
 		return ORCH_EINTERNAL;
 	sync_init(&w, err, errlen);
-	orch_store_service_modify(st, key, modify, marg, sync_service_done,
-	    &w);
+	orch_store_service_modify(st, key, modify, marg, sync_service_done, &w);
 	return sync_service_wait(&w, out);
 }
 
@@ -2391,8 +2403,8 @@ orch_store_task_list_open(
 {
 	*out = NULL;
 	*n = 0;
-	return reader_tasks(r, r->stmt[R_LIST_OPEN], "listing open tasks", out,
-	    n);
+	return reader_tasks(
+	    r, r->stmt[R_LIST_OPEN], "listing open tasks", out, n);
 }
 
 int
@@ -2477,8 +2489,8 @@ orch_store_service_get(
 	snprintf(what, sizeof(what), "reading service \"%.128s\"", key);
 	rc = reader_service_one(r, r->stmt[R_SERVICE_BY_ID], key, what, out);
 	if (rc == ORCH_ENOENT)
-		rc = reader_service_one(r, r->stmt[R_SERVICE_BY_NAME], key,
-		    what, out);
+		rc = reader_service_one(
+		    r, r->stmt[R_SERVICE_BY_NAME], key, what, out);
 	return rc;
 }
 
@@ -2512,8 +2524,8 @@ orch_store_service_list(
 			}
 			v = nv;
 		}
-		if ((rc = reader_service_decode(r, s, "listing services",
-		    &svc)) != ORCH_OK)
+		if ((rc = reader_service_decode(
+		         r, s, "listing services", &svc)) != ORCH_OK)
 			goto out;
 		v[len++] = svc;
 	}

@@ -72,9 +72,9 @@ void orch_store_close(struct orch_store *st);
 
 /* Counters since open, for metrics and tests. */
 struct orch_store_stats {
-	uint64_t writes;     /* writes the writer ran, durable or failed */
-	uint64_t failed;     /* of which completed with an error */
-	uint64_t commits;    /* transactions committed (group commits) */
+	uint64_t writes;  /* writes the writer ran, durable or failed */
+	uint64_t failed;  /* of which completed with an error */
+	uint64_t commits; /* transactions committed (group commits) */
 };
 
 /* What a commit listener is told changed. */
@@ -96,17 +96,17 @@ typedef void (*orch_store_commit_fn)(void *arg, int kind, const char *id);
 
 /* Registers a commit listener (at most 4).  Listeners run with the
  * store's lock held.  Returns ORCH_OK or ORCH_ETOOBIG. */
-int orch_store_listen(struct orch_store *st, orch_store_commit_fn fn,
-    void *arg);
+int orch_store_listen(
+    struct orch_store *st, orch_store_commit_fn fn, void *arg);
 
 /* Removes a listener; once this returns it is not running and will not
  * run again. */
-void orch_store_unlisten(struct orch_store *st, orch_store_commit_fn fn,
-    void *arg);
+void orch_store_unlisten(
+    struct orch_store *st, orch_store_commit_fn fn, void *arg);
 
 /* Fills out with a consistent snapshot of the counters. */
-void orch_store_stats(struct orch_store *st,
-    struct orch_store_stats *out /* OUT */);
+void orch_store_stats(
+    struct orch_store *st, struct orch_store_stats *out /* OUT */);
 
 /* ---- reads ---- */
 
@@ -117,8 +117,8 @@ void orch_store_stats(struct orch_store *st,
  * Returns ORCH_OK, ORCH_ENOMEM, ORCH_EUNAVAIL (the store is closing) or
  * ORCH_EIO.
  */
-int orch_store_reader_new(struct orch_store *st,
-    struct orch_store_reader **out /* OUT */);
+int orch_store_reader_new(
+    struct orch_store *st, struct orch_store_reader **out /* OUT */);
 /* NULL is a no-op. */
 void orch_store_reader_free(struct orch_store_reader *r);
 
@@ -127,8 +127,8 @@ int orch_store_ping(struct orch_store_reader *r);
 
 /* Looks up one task by id.  On ORCH_OK *out is a new task the caller
  * frees with orch_task_free().  ORCH_ENOENT when there is none. */
-int orch_store_task_get(struct orch_store_reader *r, const char *id,
-    orch_task **out /* OUT */);
+int orch_store_task_get(
+    struct orch_store_reader *r, const char *id, orch_task **out /* OUT */);
 
 /*
  * Lists tasks in submission order, all of them when status is 0, else
@@ -178,8 +178,8 @@ void orch_store_node_list_free(orch_node **nodes, size_t n);
  * service the caller frees with orch_service_free(); its live fields
  * (running, tasks) are not stored and left unset.  ORCH_ENOENT when there
  * is none. */
-int orch_store_service_get(struct orch_store_reader *r, const char *key,
-    orch_service **out /* OUT */);
+int orch_store_service_get(
+    struct orch_store_reader *r, const char *key, orch_service **out /* OUT */);
 
 /* Lists every service, by name.  On ORCH_OK *out is a new array of *n new
  * services (NULL when *n is 0); free it with
@@ -213,8 +213,8 @@ int orch_store_node_usage(struct orch_store_reader *r,
  * err is a message for a person when rc != ORCH_OK (never NULL then).
  * The completion must not block for long: it holds up the next commit.
  */
-typedef void (*orch_store_done_fn)(void *arg, int rc, orch_task *task,
-    const char *err);
+typedef void (*orch_store_done_fn)(
+    void *arg, int rc, orch_task *task, const char *err);
 
 /*
  * Queues the insertion of task, which the store takes in every case.
@@ -225,8 +225,8 @@ typedef void (*orch_store_done_fn)(void *arg, int rc, orch_task *task,
  * never outlives a service deleted or scaled down meanwhile.  On ORCH_OK
  * the completion receives the very task that was inserted.
  */
-void orch_store_task_insert(struct orch_store *st, orch_task *task,
-    orch_store_done_fn done, void *arg);
+void orch_store_task_insert(
+    struct orch_store *st, orch_task *task, orch_store_done_fn done, void *arg);
 
 /*
  * A change to one stored task: called inside the write transaction with
@@ -234,8 +234,8 @@ void orch_store_task_insert(struct orch_store *st, orch_task *task,
  * result, anything else to leave the task as it was (writing a message
  * into err).
  */
-typedef int (*orch_store_modify_fn)(orch_task *t, void *marg, char *err,
-    size_t errlen);
+typedef int (*orch_store_modify_fn)(
+    orch_task *t, void *marg, char *err, size_t errlen);
 
 /*
  * Queues a read-modify-write of the task with this id.  marg must stay

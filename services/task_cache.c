@@ -15,21 +15,21 @@ struct entry {
 	char id[ORCH_ID_LEN];
 	char *json;
 	size_t len;
-	struct entry *next;          /* bucket chain */
+	struct entry *next; /* bucket chain */
 };
 
 struct orch_task_cache {
 	struct entry **buckets;
-	size_t mask;                 /* buckets - 1, a power of two minus one */
+	size_t mask; /* buckets - 1, a power of two minus one */
 	size_t cap;
-	char (*fifo)[ORCH_ID_LEN];   /* ids in insertion order, a ring */
+	char (*fifo)[ORCH_ID_LEN]; /* ids in insertion order, a ring */
 	size_t fifo_head, fifo_len;
 
-	pthread_mutex_t mu;          /* guards the invalidation list */
-	atomic_bool dirty;           /* the list is not empty */
+	pthread_mutex_t mu; /* guards the invalidation list */
+	atomic_bool dirty;  /* the list is not empty */
 	char (*inval)[ORCH_ID_LEN];
 	size_t n_inval, inval_cap;
-	bool inval_overflow;         /* too many to list: drop everything */
+	bool inval_overflow; /* too many to list: drop everything */
 };
 
 static size_t
@@ -162,8 +162,8 @@ orch_task_cache_get(struct orch_task_cache *c, const char *id, size_t *len)
 }
 
 void
-orch_task_cache_put(struct orch_task_cache *c, const char *id,
-    const char *json, size_t len)
+orch_task_cache_put(
+    struct orch_task_cache *c, const char *id, const char *json, size_t len)
 {
 	struct entry *e;
 	size_t b;

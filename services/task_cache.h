@@ -27,12 +27,12 @@ void orch_task_cache_invalidate(struct orch_task_cache *c, const char *id);
 
 /* Owner thread: the cached JSON of id (valid until the next put or get),
  * or NULL. */
-const char *orch_task_cache_get(struct orch_task_cache *c, const char *id,
-    size_t *len /* OUT */);
+const char *orch_task_cache_get(
+    struct orch_task_cache *c, const char *id, size_t *len /* OUT */);
 
 /* Owner thread: caches a copy of json for id.  Silently does nothing when
  * out of memory. */
-void orch_task_cache_put(struct orch_task_cache *c, const char *id,
-    const char *json, size_t len);
+void orch_task_cache_put(
+    struct orch_task_cache *c, const char *id, const char *json, size_t len);
 
 #endif

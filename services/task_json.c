@@ -259,7 +259,8 @@ fields_check(json_t *obj, const char *const *known, char *err, size_t errlen)
 	size_t klen;
 	json_t *v;
 
-	json_object_keylen_foreach (obj, key, klen, v) {
+	json_object_keylen_foreach(obj, key, klen, v)
+	{
 		size_t i;
 
 		for (i = 0; known[i] != NULL; i++) {
@@ -331,7 +332,8 @@ spec_env_decode(orch_task_spec *spec, json_t *v, char *err, size_t errlen)
 		return ORCH_OK;
 	if ((spec->env = calloc(n, sizeof(*spec->env))) == NULL)
 		return ORCH_ENOMEM;
-	json_object_keylen_foreach (v, key, klen, val) {
+	json_object_keylen_foreach(v, key, klen, val)
+	{
 		Orch__TaskSpec__EnvEntry *e;
 
 		if (klen != strlen(key)) {
@@ -382,7 +384,8 @@ spec_command_decode(orch_task_spec *spec, json_t *v, char *err, size_t errlen)
 		return ORCH_OK;
 	if ((spec->command = calloc(n, sizeof(*spec->command))) == NULL)
 		return ORCH_ENOMEM;
-	json_array_foreach (v, i, arg) {
+	json_array_foreach(v, i, arg)
+	{
 		if (!json_is_string(arg) || !json_text_plain(arg)) {
 			err_set(err, errlen,
 			    "field \"command\": argument %zu must "
@@ -400,8 +403,8 @@ spec_command_decode(orch_task_spec *spec, json_t *v, char *err, size_t errlen)
 /* Decodes "constraints" (v, may be NULL) into spec, partial lists as
  * above.  Each is checked by orch_task_spec_validate(). */
 static int
-spec_constraints_decode(orch_task_spec *spec, json_t *v, char *err,
-    size_t errlen)
+spec_constraints_decode(
+    orch_task_spec *spec, json_t *v, char *err, size_t errlen)
 {
 	size_t i, n;
 	json_t *c;
@@ -409,7 +412,8 @@ spec_constraints_decode(orch_task_spec *spec, json_t *v, char *err,
 	if (v == NULL || json_is_null(v))
 		return ORCH_OK;
 	if (!json_is_array(v)) {
-		err_set(err, errlen, "field \"constraints\" must be an array of "
+		err_set(err, errlen,
+		    "field \"constraints\" must be an array of "
 		    "strings such as \"zone==a\" or \"disk!=hdd\"");
 		return ORCH_EINVAL;
 	}
@@ -421,13 +425,15 @@ spec_constraints_decode(orch_task_spec *spec, json_t *v, char *err,
 	}
 	if (n == 0)
 		return ORCH_OK;
-	if ((spec->constraints = calloc(n, sizeof(*spec->constraints))) ==
-	    NULL)
+	if ((spec->constraints = calloc(n, sizeof(*spec->constraints))) == NULL)
 		return ORCH_ENOMEM;
-	json_array_foreach (v, i, c) {
+	json_array_foreach(v, i, c)
+	{
 		if (!json_is_string(c) || !json_text_plain(c)) {
-			err_set(err, errlen, "field \"constraints\": entry %zu "
-			    "must be a string without NUL characters", i);
+			err_set(err, errlen,
+			    "field \"constraints\": entry %zu "
+			    "must be a string without NUL characters",
+			    i);
 			return ORCH_EINVAL;
 		}
 		if ((spec->constraints[i] = strdup(json_string_value(c))) ==
@@ -455,15 +461,15 @@ spec_text_decode(
 }
 
 int
-orch_json_object_parse(const char *buf, size_t len, json_t **root, char *err,
-    size_t errlen)
+orch_json_object_parse(
+    const char *buf, size_t len, json_t **root, char *err, size_t errlen)
 {
 	return body_parse(buf, len, root, err, errlen);
 }
 
 int
-orch_json_fields_check(json_t *obj, const char *const *known, char *err,
-    size_t errlen)
+orch_json_fields_check(
+    json_t *obj, const char *const *known, char *err, size_t errlen)
 {
 	return fields_check(obj, known, err, errlen);
 }
@@ -539,13 +545,13 @@ orch_task_spec_from_object(
 	         spec, json_object_get(root, "env"), err, errlen)) != ORCH_OK ||
 	    (rc = spec_command_decode(spec, json_object_get(root, "command"),
 	         err, errlen)) != ORCH_OK ||
-	    (rc = spec_constraints_decode(spec,
-	         json_object_get(root, "constraints"), err, errlen)) !=
+	    (rc = spec_constraints_decode(
+	         spec, json_object_get(root, "constraints"), err, errlen)) !=
 	        ORCH_OK ||
 	    (rc = spec_text_decode(root, "placement", &spec->placement, err,
 	         errlen)) != ORCH_OK ||
-	    (rc = spec_text_decode(root, "restart", &spec->restart, err,
-	         errlen)) != ORCH_OK)
+	    (rc = spec_text_decode(
+	         root, "restart", &spec->restart, err, errlen)) != ORCH_OK)
 		goto out;
 	*out = spec;
 	spec = NULL;
@@ -672,7 +678,8 @@ spec_constraints_encode(const orch_task_spec *sp)
 	     i++) {
 		const char *c = sp->constraints[i];
 
-		if (json_array_append_new(a, json_text(c != NULL ? c : "")) != 0) {
+		if (json_array_append_new(a, json_text(c != NULL ? c : "")) !=
+		    0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -704,14 +711,15 @@ orch_spec_json_add_policy(json_t *o, const orch_task_spec *sp)
 {
 	int bad = 0;
 
-	bad |= json_object_set_new(o, "constraints", spec_constraints_encode(sp));
+	bad |=
+	    json_object_set_new(o, "constraints", spec_constraints_encode(sp));
 	/* Tasks stored before policies existed mean the defaults. */
 	bad |= json_object_set_new(o, "placement",
 	    json_text(sp != NULL && sp->placement != NULL ? sp->placement
 	                                                  : "spread"));
 	bad |= json_object_set_new(o, "restart",
-	    json_text(sp != NULL && sp->restart != NULL ? sp->restart
-	                                                : "never"));
+	    json_text(
+	        sp != NULL && sp->restart != NULL ? sp->restart : "never"));
 	return bad != 0 ? ORCH_ENOMEM : ORCH_OK;
 }
 
@@ -751,11 +759,12 @@ orch_task_to_json(const orch_task *t)
 	bad |= json_object_set_new(o, "restarts", json_integer(t->restarts));
 	bad |= json_object_set_new(
 	    o, "service", json_text_or_none(sp != NULL ? sp->service : NULL));
-	bad |= json_object_set_new(o, "replaces", json_text_or_none(t->replaces));
+	bad |=
+	    json_object_set_new(o, "replaces", json_text_or_none(t->replaces));
 	bad |= json_object_set_new(
 	    o, "replaced_by", json_text_or_none(t->replaced_by));
-	bad |= json_object_set_new(o, "not_before",
-	    json_time(t->has_not_before_ms, t->not_before_ms));
+	bad |= json_object_set_new(
+	    o, "not_before", json_time(t->has_not_before_ms, t->not_before_ms));
 	if (bad != 0) {
 		json_decref(o);
 		return NULL;

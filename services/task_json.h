@@ -55,20 +55,20 @@ int orch_task_update_from_json(const char *buf, size_t len,
  * above) into a new spec, without refusing other fields and without
  * orch_task_spec_validate(): for bodies that carry a spec among other
  * fields (a service's).  Same codes as orch_task_spec_from_json(). */
-int orch_task_spec_from_object(json_t *root, orch_task_spec **out /* OUT */,
-    char *err, size_t errlen);
+int orch_task_spec_from_object(
+    json_t *root, orch_task_spec **out /* OUT */, char *err, size_t errlen);
 
 /* Shared with the other codecs (node_json.c, service_json.c): */
 
 /* Parses buf as one JSON object (the strict rules above) into *root (OUT,
  * a new reference).  Returns ORCH_OK or ORCH_EINVAL with err set. */
-int orch_json_object_parse(const char *buf, size_t len, json_t **root,
-    char *err, size_t errlen);
+int orch_json_object_parse(
+    const char *buf, size_t len, json_t **root, char *err, size_t errlen);
 
 /* Refuses a key of obj that is not in known (NULL-terminated), naming it.
  * Returns ORCH_OK or ORCH_EINVAL. */
-int orch_json_fields_check(json_t *obj, const char *const *known, char *err,
-    size_t errlen);
+int orch_json_fields_check(
+    json_t *obj, const char *const *known, char *err, size_t errlen);
 
 /* Adds the spec's name, image, memory, cpu, env and command to o, in that
  * order; then (the second) its constraints, placement and restart.

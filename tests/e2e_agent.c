@@ -108,9 +108,10 @@ submit(const char *name, const char *cmd_json, const char *extra)
 	json_t *t;
 	char *id;
 
-	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"image\":\"%s\","
-	    "\"command\":%s%s}", name, IMAGE, cmd_json, extra != NULL ? extra :
-	    "");
+	snprintf(body, sizeof(body),
+	    "{\"name\":\"%s\",\"image\":\"%s\","
+	    "\"command\":%s%s}",
+	    name, IMAGE, cmd_json, extra != NULL ? extra : "");
 	t = call("POST", "/tasks", body, 201);
 	id = strdup(hj_str(t, "id"));
 	ASSERT(id != NULL);
@@ -207,8 +208,8 @@ node_ready(void *arg)
 	json_t *n;
 	bool ok = false;
 
-	snprintf(path, sizeof(path), "/nodes/%s", arg != NULL ?
-	    (const char *)arg : node);
+	snprintf(path, sizeof(path), "/nodes/%s",
+	    arg != NULL ? (const char *)arg : node);
 	if (h_http(m.http_port, "GET", path, NULL, &resp) == 200 &&
 	    (n = json_loads(resp, 0, NULL)) != NULL) {
 		ok = hj_str(n, "status") != NULL &&
@@ -302,19 +303,19 @@ test_flags(void)
 	}
 	{
 		static const char *const bad[][3] = {
-			{"--bogus", NULL, "--bogus"},
-			{"--label", "novalue", "K=V"},
-			{"--label", "=v", "key"},
-			{"--label", "k=\x01", "printable"},
-			{"--heartbeat", "0", "--heartbeat"},
-			{"--heartbeat", "abc", "--heartbeat"},
-			{"--cpu", "-1", "--cpu"},
-			{"--memory", "1", "--memory"},
-			{"--stop-timeout", "0", "--stop-timeout"},
-			{"--name", "has space", "--name"},
-			{"--manager", "nope", "--manager"},
-			{"--log-level", "loud", "--log-level"},
-			{"--cpu", NULL, "needs a value"},
+		    {"--bogus", NULL, "--bogus"},
+		    {"--label", "novalue", "K=V"},
+		    {"--label", "=v", "key"},
+		    {"--label", "k=\x01", "printable"},
+		    {"--heartbeat", "0", "--heartbeat"},
+		    {"--heartbeat", "abc", "--heartbeat"},
+		    {"--cpu", "-1", "--cpu"},
+		    {"--memory", "1", "--memory"},
+		    {"--stop-timeout", "0", "--stop-timeout"},
+		    {"--name", "has space", "--name"},
+		    {"--manager", "nope", "--manager"},
+		    {"--log-level", "loud", "--log-level"},
+		    {"--cpu", NULL, "needs a value"},
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -418,15 +419,15 @@ test_sleep_runs(void)
 	ASSERT(hj_str(t, "node_id") != NULL);
 	ASSERT(hj_str(t, "container_id") != NULL);
 	ASSERT(hj_str(t, "started_at") != NULL);
-	snprintf(sleeper_cid, sizeof(sleeper_cid), "%s",
-	    hj_str(t, "container_id"));
+	snprintf(
+	    sleeper_cid, sizeof(sleeper_cid), "%s", hj_str(t, "container_id"));
 
 	/* Exactly one container, the one reported, with the task's labels,
 	 * env and limits. */
 	c = the_container(sleeper);
 	ASSERT_STR_EQ(hj_str(c, "Id"), sleeper_cid);
-	ASSERT(json_is_true(json_object_get(json_object_get(c, "State"),
-	    "Running")));
+	ASSERT(json_is_true(
+	    json_object_get(json_object_get(c, "State"), "Running")));
 	labels = json_object_get(json_object_get(c, "Config"), "Labels");
 	ASSERT_STR_EQ(hj_str(labels, "orch.task"), sleeper);
 	ASSERT_STR_EQ(hj_str(labels, "orch.node"), node);
@@ -436,8 +437,8 @@ test_sleep_runs(void)
 	hc = json_object_get(c, "HostConfig");
 	ASSERT_INT_EQ(json_integer_value(json_object_get(hc, "Memory")),
 	    64LL * 1024 * 1024);
-	ASSERT_INT_EQ(json_integer_value(json_object_get(hc, "NanoCpus")),
-	    250000000LL);
+	ASSERT_INT_EQ(
+	    json_integer_value(json_object_get(hc, "NanoCpus")), 250000000LL);
 	json_decref(c);
 	json_decref(t);
 
@@ -493,7 +494,8 @@ test_missing_image(void)
 	json_t *t;
 	char *id;
 
-	snprintf(body, sizeof(body), "{\"name\":\"nope\",\"image\":"
+	snprintf(body, sizeof(body),
+	    "{\"name\":\"nope\",\"image\":"
 	    "\"orch-test/nope:1\"}");
 	t = call("POST", "/tasks", body, 201);
 	id = strdup(hj_str(t, "id"));
@@ -514,8 +516,8 @@ test_garbage_rpc(void)
 	 * length is absurd. */
 	static const char junk[] = "GET / HTTP/1.1\r\n\r\n\xff\xfe garbage";
 	static const unsigned char sp_req[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
-	unsigned char msg[8 + 4 + 5] = {0, 0, 0, 0, 0, 0, 0, 9,
-	    0x80, 0, 0, 1, 0xff, 0xfe, 0x01, 0x02, 0x03};
+	unsigned char msg[8 + 4 + 5] = {0, 0, 0, 0, 0, 0, 0, 9, 0x80, 0, 0, 1,
+	    0xff, 0xfe, 0x01, 0x02, 0x03};
 	unsigned char huge[8] = {
 	    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	char *id;
@@ -547,8 +549,8 @@ static bool
 container_ended(void *arg)
 {
 	json_t *c = the_container(arg);
-	bool ended = !json_is_true(json_object_get(json_object_get(c, "State"),
-	    "Running"));
+	bool ended = !json_is_true(
+	    json_object_get(json_object_get(c, "State"), "Running"));
 
 	json_decref(c);
 	return ended;
@@ -557,8 +559,8 @@ container_ended(void *arg)
 static void
 test_agent_restart(void)
 {
-	char *quick = submit("quick", "[\"sh\",\"-c\",\"sleep 2; exit 7\"]",
-	    NULL);
+	char *quick =
+	    submit("quick", "[\"sh\",\"-c\",\"sleep 2; exit 7\"]", NULL);
 	char *doomed = submit("doomed", "[\"sleep\",\"300\"]", NULL);
 	json_t *t, *c, *before;
 	char needle[128];
@@ -597,10 +599,10 @@ test_agent_restart(void)
 	c = the_container(sleeper);
 	ASSERT_STR_EQ(hj_str(c, "Id"), sleeper_cid);
 	started = hj_str(json_object_get(c, "State"), "StartedAt");
-	ASSERT_STR_EQ(started, hj_str(json_object_get(before, "State"),
-	    "StartedAt"));
-	ASSERT_INT_EQ(json_integer_value(json_object_get(c, "RestartCount")),
-	    0);
+	ASSERT_STR_EQ(
+	    started, hj_str(json_object_get(before, "State"), "StartedAt"));
+	ASSERT_INT_EQ(
+	    json_integer_value(json_object_get(c, "RestartCount")), 0);
 	json_decref(c);
 	json_decref(before);
 	snprintf(needle, sizeof(needle), "task %s: container ", sleeper);
@@ -620,8 +622,8 @@ test_manager_restart(void)
 	/* The work goes on without a manager. */
 	ASSERT(agent_alive());
 	c = the_container(sleeper);
-	ASSERT(json_is_true(json_object_get(json_object_get(c, "State"),
-	    "Running")));
+	ASSERT(json_is_true(
+	    json_object_get(json_object_get(c, "State"), "Running")));
 	json_decref(c);
 
 	mgr_restart(&m, mgr_flags);
@@ -696,7 +698,8 @@ test_thirty(void)
 
 	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "many-%d", i);
-		ids[i] = submit(name, "[\"sleep\",\"300\"]", ",\"memory\":16,"
+		ids[i] = submit(name, "[\"sleep\",\"300\"]",
+		    ",\"memory\":16,"
 		    "\"cpu\":0.1");
 	}
 	if (!h_wait_until(all_are, &w, 90000))
@@ -743,13 +746,15 @@ test_two_agents(void)
 	snprintf(b_log, sizeof(b_log), "%s-agent-b.log", m.data);
 	b_pid = agent_spawn(node_b, b_log);
 	if (!h_wait_until(node_ready, node_b, WAIT_MS))
-		h_fail(__FILE__, __LINE__, "node %s never became Ready", node_b);
+		h_fail(
+		    __FILE__, __LINE__, "node %s never became Ready", node_b);
 	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "pair-%d", i);
 		ids[i] = submit(name, "[\"sleep\",\"300\"]", NULL);
 	}
 	if (!h_wait_until(all_are, &w, WAIT_MS))
-		h_fail(__FILE__, __LINE__, "tasks on two nodes not all Running");
+		h_fail(
+		    __FILE__, __LINE__, "tasks on two nodes not all Running");
 	for (int i = 0; i < N; i++) {
 		json_t *t = hj_task(m.http_port, ids[i]), *n;
 		char path[128], l1[128], l2[128], nn[64];
@@ -790,7 +795,8 @@ test_two_agents(void)
 		task_stop(ids[i]);
 	w.status = "Stopped";
 	if (!h_wait_until(all_are, &w, WAIT_MS))
-		h_fail(__FILE__, __LINE__, "tasks on two nodes not all Stopped");
+		h_fail(
+		    __FILE__, __LINE__, "tasks on two nodes not all Stopped");
 	for (int i = 0; i < N; i++) {
 		ASSERT(h_wait_until(count_any_is_zero, ids[i], WAIT_MS));
 		free(ids[i]);
@@ -817,8 +823,8 @@ test_sigterm_leaves_work(void)
 	ASSERT(st != -1 && WIFEXITED(st));
 	ASSERT_INT_EQ(WEXITSTATUS(st), 0);
 	c = the_container(id);
-	ASSERT(json_is_true(json_object_get(json_object_get(c, "State"),
-	    "Running")));
+	ASSERT(json_is_true(
+	    json_object_get(json_object_get(c, "State"), "Running")));
 	json_decref(c);
 
 	/* And the next agent stops it when asked. */
@@ -844,8 +850,8 @@ test_manager_forgets(void)
 	h_rm_rf(m.data);
 	mgr_restart(&m, mgr_flags);
 	if (!h_wait_until(node_ready, NULL, WAIT_MS))
-		h_fail(__FILE__, __LINE__, "node %s did not register again",
-		    node);
+		h_fail(
+		    __FILE__, __LINE__, "node %s did not register again", node);
 	wait_count(id, 0);
 	ASSERT(log_count("registering again") >= 1);
 	ASSERT(agent_alive());
@@ -864,8 +870,8 @@ svc_running(void *arg)
 {
 	struct svc_want *w = arg;
 	json_t *s = hj_service(m.http_port, w->name);
-	bool ok = json_integer_value(json_object_get(s, "running")) ==
-	    w->running;
+	bool ok =
+	    json_integer_value(json_object_get(s, "running")) == w->running;
 
 	json_decref(s);
 	return ok;
@@ -879,8 +885,10 @@ wait_running(const char *name, json_int_t n)
 	if (!h_wait_until(svc_running, &w, WAIT_MS)) {
 		json_t *s = hj_service(m.http_port, name);
 
-		h_fail(__FILE__, __LINE__, "service %s never had %lld running: "
-		    "%s", name, (long long)n, json_dumps(s, JSON_COMPACT));
+		h_fail(__FILE__, __LINE__,
+		    "service %s never had %lld running: "
+		    "%s",
+		    name, (long long)n, json_dumps(s, JSON_COMPACT));
 	}
 }
 
@@ -891,7 +899,8 @@ svc_live(const char *name, char ids[][ORCH_ID_LEN], size_t max)
 	json_t *s = hj_service(m.http_port, name), *t;
 	size_t i, n = 0;
 
-	json_array_foreach(json_object_get(s, "tasks"), i, t) {
+	json_array_foreach(json_object_get(s, "tasks"), i, t)
+	{
 		if (strcmp(hj_str(t, "status"), "Running") != 0 ||
 		    json_is_true(json_object_get(t, "stop_requested")) ||
 		    n == max)
@@ -912,7 +921,8 @@ svc_containers_running(const char *name)
 
 	snprintf(l1, sizeof(l1), "orch.service=%s", name);
 	j = du_list_by_labels(peek, l1, NULL);
-	json_array_foreach(j, i, c) {
+	json_array_foreach(j, i, c)
+	{
 		n += strcmp(hj_str(c, "State"), "running") == 0;
 	}
 	json_decref(j);
@@ -955,17 +965,22 @@ test_service_replicas(void)
 	 * orch.service label, whatever node runs them. */
 	snprintf(web, sizeof(web), "web-%d", (int)getpid());
 	snprintf(replica1, sizeof(replica1), "%s.1", web);
-	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"image\":\"" IMAGE
+	snprintf(body, sizeof(body),
+	    "{\"name\":\"%s\",\"image\":\"" IMAGE
 	    "\",\"replicas\":2,\"command\":[\"sleep\",\"300\"],"
-	    "\"memory\":16,\"cpu\":0.1}", web);
+	    "\"memory\":16,\"cpu\":0.1}",
+	    web);
 	s = call("POST", "/services", body, 201);
 	json_decref(s);
 	wait_running(web, 2);
 	ASSERT_INT_EQ(svc_live(web, ids, 4), 2);
 	for (int i = 0; i < 2; i++) {
 		c = the_container(ids[i]);
-		ASSERT_STR_EQ(hj_str(json_object_get(json_object_get(c,
-		    "Config"), "Labels"), "orch.service"), web);
+		ASSERT_STR_EQ(
+		    hj_str(
+		        json_object_get(json_object_get(c, "Config"), "Labels"),
+		        "orch.service"),
+		    web);
 		json_decref(c);
 	}
 	ASSERT_INT_EQ(svc_containers_running(web), 2);
@@ -974,8 +989,9 @@ test_service_replicas(void)
 	c = the_container(ids[0]);
 	cid = hj_str(c, "Id");
 	snprintf(path, sizeof(path), "/containers/%s/kill", cid);
-	ASSERT_INT_EQ(orch_docker_client_call(peek, "POST", path, NULL, 30,
-	    &ans, e, sizeof(e)), ORCH_OK);
+	ASSERT_INT_EQ(orch_docker_client_call(
+	                  peek, "POST", path, NULL, 30, &ans, e, sizeof(e)),
+	    ORCH_OK);
 	ASSERT_INT_EQ(ans.status, 204);
 	orch_docker_answer_free(&ans);
 	json_decref(c);
@@ -990,8 +1006,10 @@ test_service_replicas(void)
 	ASSERT_STR_EQ(hj_str(t, "name"), replica1);
 	json_decref(t);
 	c = the_container(rw.by);
-	ASSERT_STR_EQ(hj_str(json_object_get(json_object_get(c, "Config"),
-	    "Labels"), "orch.service"), web);
+	ASSERT_STR_EQ(
+	    hj_str(json_object_get(json_object_get(c, "Config"), "Labels"),
+	        "orch.service"),
+	    web);
 	json_decref(c);
 	/* The dead one's container is removed, the count is back. */
 	wait_count(ids[0], 0);
@@ -1040,10 +1058,13 @@ test_service_node_loss(void)
 
 	b_pid = agent_spawn(node_b, b_log);
 	if (!h_wait_until(node_ready, node_b, WAIT_MS))
-		h_fail(__FILE__, __LINE__, "node %s never became Ready", node_b);
-	json_decref(call("POST", "/services", "{\"name\":\"ha\",\"image\":\""
-	    IMAGE "\",\"replicas\":2,\"command\":[\"sleep\",\"300\"],"
-	    "\"memory\":16,\"cpu\":0.1}", 201));
+		h_fail(
+		    __FILE__, __LINE__, "node %s never became Ready", node_b);
+	json_decref(call("POST", "/services",
+	    "{\"name\":\"ha\",\"image\":\"" IMAGE
+	    "\",\"replicas\":2,\"command\":[\"sleep\",\"300\"],"
+	    "\"memory\":16,\"cpu\":0.1}",
+	    201));
 	wait_running("ha", 2);
 	live = svc_live("ha", ids, 4);
 	ASSERT_INT_EQ(live, 2);
@@ -1073,8 +1094,10 @@ test_service_node_loss(void)
 	/* B thaws: it stops and removes the replaced container itself. */
 	ASSERT(kill(b_pid, SIGCONT) == 0);
 	if (!h_wait_until(count_any_is_zero, on_b, WAIT_MS))
-		h_fail(__FILE__, __LINE__, "the container of %s was not "
-		    "removed", on_b);
+		h_fail(__FILE__, __LINE__,
+		    "the container of %s was not "
+		    "removed",
+		    on_b);
 	ASSERT(h_wait_until(svc_back_to, "ha", WAIT_MS));
 	wait_running("ha", 2);
 	json_decref(call("DELETE", "/services/ha", NULL, 200));

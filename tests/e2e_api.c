@@ -46,8 +46,8 @@ submit(const char *name)
 	json_t *j;
 	char *id;
 
-	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"image\":\"busybox:1\"}",
-	    name);
+	snprintf(body, sizeof(body),
+	    "{\"name\":\"%s\",\"image\":\"busybox:1\"}", name);
 	j = call("POST", "/tasks", body, 201);
 	id = strdup(hj_str(j, "id"));
 	json_decref(j);
@@ -61,9 +61,11 @@ test_submit_and_read(void)
 	char path[128];
 	const char *id;
 
-	t = call("POST", "/tasks", "{\"name\":\"web\",\"image\":\"nginx:latest\","
+	t = call("POST", "/tasks",
+	    "{\"name\":\"web\",\"image\":\"nginx:latest\","
 	    "\"memory\":512,\"cpu\":1.5,\"env\":{\"A\":\"1\",\"B\":\"two\"},"
-	    "\"command\":[\"sh\",\"-c\",\"echo hi\"]}", 201);
+	    "\"command\":[\"sh\",\"-c\",\"echo hi\"]}",
+	    201);
 	id = hj_str(t, "id");
 	ASSERT(id != NULL && strlen(id) == 36);
 	ASSERT_STR_EQ(hj_str(t, "name"), "web");
@@ -90,7 +92,8 @@ test_submit_and_read(void)
 
 	/* Defaults of the original API. */
 	json_decref(g);
-	g = call("POST", "/tasks", "{\"name\":\"d\",\"image\":\"busybox\"}", 201);
+	g = call(
+	    "POST", "/tasks", "{\"name\":\"d\",\"image\":\"busybox\"}", 201);
 	ASSERT_INT_EQ(json_integer_value(json_object_get(g, "memory")), 256);
 	ASSERT(json_real_value(json_object_get(g, "cpu")) == 0.5);
 	ASSERT_INT_EQ(json_object_size(json_object_get(g, "env")), 0);
@@ -102,7 +105,8 @@ test_submit_and_read(void)
 		size_t i;
 		json_t *v;
 
-		json_array_foreach(list, i, v) {
+		json_array_foreach(list, i, v)
+		{
 			if (strcmp(hj_str(v, "id"), id) == 0)
 				found = true;
 		}
@@ -118,24 +122,27 @@ test_errors(void)
 {
 	expect_error("POST", "/tasks", "{\"image\":\"x\"}", 400, "\"name\"");
 	expect_error("POST", "/tasks", "{\"name\":\"x\"}", 400, "\"image\"");
-	expect_error("POST", "/tasks", "{\"name\":5,\"image\":\"x\"}", 400, "\"name\"");
-	expect_error("POST", "/tasks", "{\"name\":\"a\",\"image\":\"x\",\"memory\":\"big\"}",
-	    400, "\"memory\"");
+	expect_error(
+	    "POST", "/tasks", "{\"name\":5,\"image\":\"x\"}", 400, "\"name\"");
+	expect_error("POST", "/tasks",
+	    "{\"name\":\"a\",\"image\":\"x\",\"memory\":\"big\"}", 400,
+	    "\"memory\"");
 	expect_error("POST", "/tasks", "{\"name\":", 400, "JSON");
 	expect_error("POST", "/tasks", "[1,2]", 400, "object");
 	expect_error("POST", "/tasks", "", 400, "");
-	expect_error("POST", "/tasks", "{\"name\":\"a\",\"image\":\"x\",\"memroy\":1}",
-	    400, "memroy");
+	expect_error("POST", "/tasks",
+	    "{\"name\":\"a\",\"image\":\"x\",\"memroy\":1}", 400, "memroy");
 	expect_error("GET", "/nope", NULL, 404, "/nope");
 	expect_error("GET", "/tasks/not-a-uuid", NULL, 404, "not-a-uuid");
 	expect_error("GET", "/tasks/3f2c1d4e-0000-4000-8000-000000000000", NULL,
 	    404, "3f2c1d4e");
 	expect_error("PATCH", "/tasks", NULL, 405, "GET, POST");
 	expect_error("GET", "/tasks?status=Sleeping", NULL, 400, "status");
-	expect_error("PUT", "/tasks/3f2c1d4e-0000-4000-8000-000000000000/status",
+	expect_error("PUT",
+	    "/tasks/3f2c1d4e-0000-4000-8000-000000000000/status",
 	    "{\"status\":\"Running\",\"container_id\":null}", 404, "3f2c1d4e");
-	expect_error("PUT", "/tasks/zzz/status", "{\"status\":\"Running\"}", 404,
-	    "zzz");
+	expect_error(
+	    "PUT", "/tasks/zzz/status", "{\"status\":\"Running\"}", 404, "zzz");
 
 	/* Nothing half-written: the refused submissions left no task. */
 	{
@@ -143,7 +150,8 @@ test_errors(void)
 		size_t i;
 		json_t *v;
 
-		json_array_foreach(list, i, v) {
+		json_array_foreach(list, i, v)
+		{
 			ASSERT(strcmp(hj_str(v, "name"), "x") != 0);
 			ASSERT(strcmp(hj_str(v, "name"), "a") != 0);
 		}
@@ -159,16 +167,19 @@ test_status_reports(void)
 	json_t *t;
 
 	snprintf(path, sizeof(path), "/tasks/%s/status", id);
-	t = call("PUT", path, "{\"status\":\"Running\",\"container_id\":\"abc123\"}",
-	    200);
+	t = call("PUT", path,
+	    "{\"status\":\"Running\",\"container_id\":\"abc123\"}", 200);
 	ASSERT_STR_EQ(hj_str(t, "status"), "Running");
 	ASSERT_STR_EQ(hj_str(t, "container_id"), "abc123");
 	ASSERT(json_is_string(json_object_get(t, "started_at")));
 	json_decref(t);
 
-	/* A null container_id keeps the stored one; Complete means Completed. */
-	t = call("PUT", path, "{\"status\":\"Complete\",\"container_id\":null,"
-	    "\"exit_code\":0}", 200);
+	/* A null container_id keeps the stored one; Complete means Completed.
+	 */
+	t = call("PUT", path,
+	    "{\"status\":\"Complete\",\"container_id\":null,"
+	    "\"exit_code\":0}",
+	    200);
 	ASSERT_STR_EQ(hj_str(t, "status"), "Completed");
 	ASSERT_STR_EQ(hj_str(t, "container_id"), "abc123");
 	ASSERT_INT_EQ(json_integer_value(json_object_get(t, "exit_code")), 0);
@@ -176,18 +187,20 @@ test_status_reports(void)
 	json_decref(t);
 
 	/* Repeating the final report is harmless; going back is refused. */
-	t = call("PUT", path, "{\"status\":\"Completed\",\"container_id\":null}", 200);
+	t = call("PUT", path,
+	    "{\"status\":\"Completed\",\"container_id\":null}", 200);
 	json_decref(t);
-	expect_error("PUT", path, "{\"status\":\"Running\",\"container_id\":null}",
-	    409, "Completed");
-	expect_error("PUT", path, "{\"status\":\"Bogus\",\"container_id\":null}",
-	    400, "status");
+	expect_error("PUT", path,
+	    "{\"status\":\"Running\",\"container_id\":null}", 409, "Completed");
+	expect_error("PUT", path,
+	    "{\"status\":\"Bogus\",\"container_id\":null}", 400, "status");
 
 	/* The filter sees it. */
 	t = call("GET", "/tasks?status=Completed", NULL, 200);
 	ASSERT(json_array_size(t) >= 1);
 	for (size_t i = 0; i < json_array_size(t); i++)
-		ASSERT_STR_EQ(hj_str(json_array_get(t, i), "status"), "Completed");
+		ASSERT_STR_EQ(
+		    hj_str(json_array_get(t, i), "status"), "Completed");
 	json_decref(t);
 	free(id);
 }
@@ -226,8 +239,10 @@ test_split_and_pipelined(void)
 	int fd = h_connect(m.http_port);
 
 	ASSERT(fd >= 0);
-	snprintf(req, sizeof(req), "POST /tasks HTTP/1.1\r\nHost: x\r\n"
-	    "Content-Length: %zu\r\n\r\n%s", strlen(split_body), split_body);
+	snprintf(req, sizeof(req),
+	    "POST /tasks HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: %zu\r\n\r\n%s",
+	    strlen(split_body), split_body);
 	/* One byte per TCP segment. */
 	for (const char *p = req; *p != '\0'; p++) {
 		int one = 1;
@@ -245,7 +260,8 @@ test_split_and_pipelined(void)
 	 * same kept-alive connection. */
 	snprintf(three, sizeof(three),
 	    "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-	    "GET /tasks/00000000-0000-4000-8000-000000000000 HTTP/1.1\r\nHost: x\r\n\r\n"
+	    "GET /tasks/00000000-0000-4000-8000-000000000000 HTTP/1.1\r\nHost: "
+	    "x\r\n\r\n"
 	    "POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
 	    strlen(piped_body), piped_body);
 	ASSERT(h_send_all(fd, three, strlen(three)) == 0);
@@ -300,14 +316,16 @@ test_limits(void)
 	free(body);
 
 	/* A body over 1 MiB: 413 from the header alone. */
-	n = snprintf(buf, big, "POST /tasks HTTP/1.1\r\nHost: x\r\n"
+	n = snprintf(buf, big,
+	    "POST /tasks HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Length: 1048577\r\n\r\n");
 	ASSERT_INT_EQ(raw_status(buf, (size_t)n, &body), 413);
 	ASSERT_STR_CONTAINS(body, "error");
 	free(body);
 
 	/* Chunked bodies are refused with a reason. */
-	n = snprintf(buf, big, "POST /tasks HTTP/1.1\r\nHost: x\r\n"
+	n = snprintf(buf, big,
+	    "POST /tasks HTTP/1.1\r\nHost: x\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
 	ASSERT_INT_EQ(raw_status(buf, (size_t)n, &body), 411);
 	ASSERT_STR_CONTAINS(body, "Content-Length");
@@ -316,12 +334,13 @@ test_limits(void)
 	/* Garbage. */
 	ASSERT_INT_EQ(raw_status("\x01\x02garbage\r\n\r\n", 13, &body), 400);
 	free(body);
-	ASSERT_INT_EQ(raw_status("GET / HTTP/9.9\r\nHost: x\r\n\r\n", 27, &body),
-	    505);
+	ASSERT_INT_EQ(
+	    raw_status("GET / HTTP/9.9\r\nHost: x\r\n\r\n", 27, &body), 505);
 	free(body);
 
 	/* A body of exactly 1 MiB is read in full (and refused as JSON). */
-	n = snprintf(buf, big, "POST /tasks HTTP/1.1\r\nHost: x\r\n"
+	n = snprintf(buf, big,
+	    "POST /tasks HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Length: 1048576\r\n\r\n");
 	memset(buf + n, ' ', 1048576);
 	ASSERT_INT_EQ(raw_status(buf, (size_t)n + 1048576, &body), 400);
@@ -336,8 +355,10 @@ test_limits(void)
 		const char *b = "{\"name\":\"expect\",\"image\":\"busybox\"}";
 		char h[256];
 
-		snprintf(h, sizeof(h), "POST /tasks HTTP/1.1\r\nHost: x\r\n"
-		    "Expect: 100-continue\r\nContent-Length: %zu\r\n\r\n", strlen(b));
+		snprintf(h, sizeof(h),
+		    "POST /tasks HTTP/1.1\r\nHost: x\r\n"
+		    "Expect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
+		    strlen(b));
 		ASSERT(h_send_all(fd, h, strlen(h)) == 0);
 		ASSERT_INT_EQ(h_read_response(fd, NULL, &head, 5000), 100);
 		free(head);
@@ -375,8 +396,10 @@ test_stalled_client(void)
 	int fd = h_connect(m.http_port);
 
 	ASSERT(fd >= 0);
-	h_send_all(fd, "POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n"
-	    "\r\n{\"name\"", 60);
+	h_send_all(fd,
+	    "POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n"
+	    "\r\n{\"name\"",
+	    60);
 	ASSERT_INT_EQ(h_read_response(fd, &body, NULL, 10000), 408);
 	free(body);
 	close(fd);
@@ -428,7 +451,8 @@ test_orchctl(void)
 	char *out = NULL, *err = NULL, *id;
 	json_t *j;
 
-	ASSERT_INT_EQ(ctl(&out, &err, "run", "ctl-task", "busybox:1", "-e", "K=V"), 0);
+	ASSERT_INT_EQ(
+	    ctl(&out, &err, "run", "ctl-task", "busybox:1", "-e", "K=V"), 0);
 	ASSERT_STR_CONTAINS(out, "Task 'ctl-task' successfully submitted.");
 	free(out);
 	free(err);
@@ -440,7 +464,8 @@ test_orchctl(void)
 	free(out);
 	free(err);
 
-	ASSERT_INT_EQ(ctl(&out, &err, "get", "ctl-task", "-o", "json", NULL), 0);
+	ASSERT_INT_EQ(
+	    ctl(&out, &err, "get", "ctl-task", "-o", "json", NULL), 0);
 	j = hj_parse(out);
 	ASSERT_STR_EQ(hj_str(j, "name"), "ctl-task");
 	ASSERT_STR_EQ(hj_str(json_object_get(j, "env"), "K"), "V");
@@ -455,11 +480,13 @@ test_orchctl(void)
 	free(err);
 
 	/* Exit codes: 1 refused, 2 usage, 3 unreachable. */
-	ASSERT_INT_EQ(ctl(&out, &err, "get", "no-such-task", NULL, NULL, NULL), 1);
+	ASSERT_INT_EQ(
+	    ctl(&out, &err, "get", "no-such-task", NULL, NULL, NULL), 1);
 	ASSERT_STR_CONTAINS(err, "no-such-task");
 	free(out);
 	free(err);
-	ASSERT_INT_EQ(ctl(&out, &err, "run", "x", "busybox", "--memory", "lots"), 2);
+	ASSERT_INT_EQ(
+	    ctl(&out, &err, "run", "x", "busybox", "--memory", "lots"), 2);
 	free(out);
 	free(err);
 	ASSERT_INT_EQ(ctl(&out, &err, "frobnicate", NULL, NULL, NULL, NULL), 2);
@@ -468,9 +495,11 @@ test_orchctl(void)
 	{
 		char addr[64];
 
-		snprintf(addr, sizeof(addr), "http://127.0.0.1:%d", h_free_port());
+		snprintf(
+		    addr, sizeof(addr), "http://127.0.0.1:%d", h_free_port());
 		ASSERT_INT_EQ(h_orchctl(addr, &out, &err,
-		    (const char *const[]){"list", NULL}), 3);
+		                  (const char *const[]){"list", NULL}),
+		    3);
 		ASSERT_STR_CONTAINS(err, addr);
 		free(out);
 		free(err);
@@ -529,11 +558,13 @@ test_rpc(void)
 	lst.has_status = 1;
 	lst.status = ORCH__TASK_STATUS__TASK_STATUS_PENDING;
 	rc = orch_rpc_call(s, "orch.Manager/ListTasks", &lst.base,
-	    &orch__task_list__descriptor, (ProtobufCMessage **)&l, err, sizeof(err));
+	    &orch__task_list__descriptor, (ProtobufCMessage **)&l, err,
+	    sizeof(err));
 	ASSERT_INT_EQ(rc, ORCH_OK);
 	ASSERT(l->n_tasks >= 1);
 	for (size_t i = 0; i < l->n_tasks; i++)
-		ASSERT_INT_EQ(l->tasks[i]->status, ORCH__TASK_STATUS__TASK_STATUS_PENDING);
+		ASSERT_INT_EQ(l->tasks[i]->status,
+		    ORCH__TASK_STATUS__TASK_STATUS_PENDING);
 	orch__task_list__free_unpacked(l, NULL);
 
 	/* Errors come back as codes with messages. */
@@ -560,7 +591,8 @@ test_rpc(void)
 
 		ASSERT(nng_send(s, (void *)junk, sizeof(junk), 0) == 0);
 		ASSERT(nng_recvmsg(s, &msg, 0) == 0);
-		rep = orch__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+		rep = orch__reply__unpack(
+		    NULL, nng_msg_len(msg), nng_msg_body(msg));
 		ASSERT(rep != NULL);
 		ASSERT_INT_EQ(rep->code, ORCH__ERROR_CODE__INVALID_ARGUMENT);
 		ASSERT_STR_CONTAINS(rep->error, "malformed");
@@ -595,8 +627,9 @@ test_restart_keeps_tasks(void)
 
 	/* A clean stop exits 0; under ASan that also means no leak. */
 	mgr_stop_clean(&m);
-	mgr_restart(&m, (const char *const[]){"--request-timeout", "1",
-	    "--max-conns", "64", NULL});
+	mgr_restart(&m,
+	    (const char *const[]){
+	        "--request-timeout", "1", "--max-conns", "64", NULL});
 	snprintf(path, sizeof(path), "/tasks/%s", id);
 	t = call("GET", path, NULL, 200);
 	ASSERT_STR_EQ(hj_str(t, "name"), "survivor");
@@ -642,7 +675,8 @@ test_flags(void)
 	}
 	{
 		/* The data directory is locked by the running manager. */
-		char *argv[] = {bin, "--http", "127.0.0.1:0", "--data", m.data, NULL};
+		char *argv[] = {
+		    bin, "--http", "127.0.0.1:0", "--data", m.data, NULL};
 
 		ASSERT_INT_EQ(h_run(argv, &out, &err, 10000), 1);
 		ASSERT_STR_CONTAINS(err, "in use");
@@ -655,8 +689,9 @@ test_flags(void)
 int
 main(void)
 {
-	mgr_start(&m, (const char *const[]){"--request-timeout", "1",
-	    "--max-conns", "64", NULL});
+	mgr_start(&m,
+	    (const char *const[]){
+	        "--request-timeout", "1", "--max-conns", "64", NULL});
 	RUN(test_submit_and_read);
 	RUN(test_errors);
 	RUN(test_status_reports);

@@ -84,7 +84,8 @@ task_is(void *arg)
 	json_t *t = hj_task(m.http_port, w->id);
 	const char *err = hj_str(t, "error");
 	bool ok = strcmp(hj_str(t, "status"), w->status) == 0 &&
-	    (w->error == NULL || (err != NULL && strstr(err, w->error) != NULL));
+	    (w->error == NULL ||
+	        (err != NULL && strstr(err, w->error) != NULL));
 
 	json_decref(t);
 	return ok;
@@ -174,7 +175,8 @@ report_ok(const char *task, int status)
 	task_node(task, node);
 	rc = report_on(rpc, task, node, status, 1, err, sizeof(err));
 	if (rc != ORCH_OK)
-		h_fail(__FILE__, __LINE__, "report on %s: %d %s", task, rc, err);
+		h_fail(
+		    __FILE__, __LINE__, "report on %s: %d %s", task, rc, err);
 }
 
 /* Whether task id is in node's assignments (with stop_requested in
@@ -214,11 +216,11 @@ agent_act(nng_socket s, const char *node, const Orch__Assignments *a)
 		const Orch__Task *t = a->tasks[i];
 
 		if (t->stop_requested)
-			report_on(s, t->id, node, ST_STOPPED, 0, err,
-			    sizeof(err));
+			report_on(
+			    s, t->id, node, ST_STOPPED, 0, err, sizeof(err));
 		else if (t->status == ST_SCHEDULED)
-			report_on(s, t->id, node, ST_RUNNING, 0, err,
-			    sizeof(err));
+			report_on(
+			    s, t->id, node, ST_RUNNING, 0, err, sizeof(err));
 	}
 }
 
@@ -292,8 +294,8 @@ wait_running(const char *name, size_t n)
 		json_t *s = hj_service(m.http_port, name);
 		char *d = json_dumps(s, JSON_COMPACT);
 
-		h_fail(__FILE__, __LINE__, "service %s never had %zu running: %s",
-		    name, n, d);
+		h_fail(__FILE__, __LINE__,
+		    "service %s never had %zu running: %s", name, n, d);
 	}
 }
 
@@ -344,8 +346,8 @@ test_constraints(void)
 	task_node(t, node);
 	ASSERT_STR_EQ(node, node_b);
 	j = hj_task(m.http_port, t);
-	ASSERT_STR_EQ(json_string_value(json_array_get(
-	                  json_object_get(j, "constraints"), 0)),
+	ASSERT_STR_EQ(json_string_value(
+	                  json_array_get(json_object_get(j, "constraints"), 0)),
 	    "zone==b");
 	ASSERT_STR_EQ(hj_str(j, "placement"), "spread");
 	ASSERT_STR_EQ(hj_str(j, "restart"), "never");
@@ -367,30 +369,36 @@ test_constraints(void)
 	free(t);
 
 	/* Malformed: 400, naming it; nothing is stored. */
-	j = call("POST", "/tasks", "{\"name\":\"x\",\"image\":\"busybox:1\","
-	                           "\"constraints\":[\"zone==a\",\"zone=b\"]}",
+	j = call("POST", "/tasks",
+	    "{\"name\":\"x\",\"image\":\"busybox:1\","
+	    "\"constraints\":[\"zone==a\",\"zone=b\"]}",
 	    400);
 	ASSERT_STR_CONTAINS(hj_str(j, "error"), "field \"constraints\"");
-	ASSERT_STR_CONTAINS(hj_str(j, "error"), "malformed constraint \"zone=b\"");
+	ASSERT_STR_CONTAINS(
+	    hj_str(j, "error"), "malformed constraint \"zone=b\"");
 	json_decref(j);
-	j = call("POST", "/tasks", "{\"name\":\"x\",\"image\":\"busybox:1\","
-	                           "\"constraints\":\"zone==a\"}",
+	j = call("POST", "/tasks",
+	    "{\"name\":\"x\",\"image\":\"busybox:1\","
+	    "\"constraints\":\"zone==a\"}",
 	    400);
 	ASSERT_STR_CONTAINS(hj_str(j, "error"), "constraints");
 	json_decref(j);
-	j = call("POST", "/tasks", "{\"name\":\"x\",\"image\":\"busybox:1\","
-	                           "\"placement\":\"tight\"}",
+	j = call("POST", "/tasks",
+	    "{\"name\":\"x\",\"image\":\"busybox:1\","
+	    "\"placement\":\"tight\"}",
 	    400);
 	ASSERT_STR_CONTAINS(hj_str(j, "error"), "field \"placement\"");
 	json_decref(j);
-	j = call("POST", "/tasks", "{\"name\":\"x\",\"image\":\"busybox:1\","
-	                           "\"restart\":\"on-failure:0\"}",
+	j = call("POST", "/tasks",
+	    "{\"name\":\"x\",\"image\":\"busybox:1\","
+	    "\"restart\":\"on-failure:0\"}",
 	    400);
 	ASSERT_STR_CONTAINS(hj_str(j, "error"), "field \"restart\"");
 	json_decref(j);
 	/* A replica's service is the manager's to set. */
-	j = call("POST", "/tasks", "{\"name\":\"x\",\"image\":\"busybox:1\","
-	                           "\"service\":\"web\"}",
+	j = call("POST", "/tasks",
+	    "{\"name\":\"x\",\"image\":\"busybox:1\","
+	    "\"service\":\"web\"}",
 	    400);
 	ASSERT_STR_CONTAINS(hj_str(j, "error"), "\"service\"");
 	json_decref(j);
@@ -401,23 +409,23 @@ test_constraints(void)
 	/* Satisfied nowhere: Pending, saying so, until a node matches. */
 	t = submit("{\"name\":\"in-c\",\"image\":\"busybox:1\","
 	           "\"constraints\":[\"zone==c\"]}");
-	wait_task(t, "Pending",
-	    "no Ready node satisfies the constraints zone==c");
+	wait_task(
+	    t, "Pending", "no Ready node satisfies the constraints zone==c");
 	snprintf(path, sizeof(path), "/tasks/%s", t);
 	json_decref(call("DELETE", path, NULL, 200));
 	free(t);
 
 	/* orchctl passes them through, and shows the refusal. */
-	ASSERT_INT_EQ(CTL(&out, &err, "run", "bad", "busybox:1",
-	                  "--constraint", "zone=b"),
+	ASSERT_INT_EQ(CTL(&out, &err, "run", "bad", "busybox:1", "--constraint",
+	                  "zone=b"),
 	    1);
 	ASSERT_STR_CONTAINS(err, "malformed constraint \"zone=b\"");
 	free(out);
 	free(err);
-	ASSERT_INT_EQ(CTL(&out, &err, "run", "ctl-in-a", "busybox:1",
-	                  "--constraint", "zone==a", "--constraint",
-	                  "disk==ssd", "--restart", "on-failure:3",
-	                  "--placement", "binpack"),
+	ASSERT_INT_EQ(
+	    CTL(&out, &err, "run", "ctl-in-a", "busybox:1", "--constraint",
+	        "zone==a", "--constraint", "disk==ssd", "--restart",
+	        "on-failure:3", "--placement", "binpack"),
 	    0);
 	free(out);
 	free(err);
@@ -449,8 +457,8 @@ none_live(void *arg)
 	{
 		const char *st = hj_str(t, "status");
 
-		if (strcmp(st, "Running") == 0 || strcmp(st, "Scheduled") == 0 ||
-		    strcmp(st, "Pending") == 0)
+		if (strcmp(st, "Running") == 0 ||
+		    strcmp(st, "Scheduled") == 0 || strcmp(st, "Pending") == 0)
 			none = false;
 	}
 	json_decref(l);
@@ -470,9 +478,11 @@ stop_all(void)
 
 		if (hj_str(t, "service") != NULL)
 			continue;
-		if (strcmp(st, "Running") == 0 || strcmp(st, "Scheduled") == 0 ||
+		if (strcmp(st, "Running") == 0 ||
+		    strcmp(st, "Scheduled") == 0 ||
 		    strcmp(st, "Pending") == 0) {
-			snprintf(path, sizeof(path), "/tasks/%s", hj_str(t, "id"));
+			snprintf(
+			    path, sizeof(path), "/tasks/%s", hj_str(t, "id"));
 			json_decref(call("DELETE", path, NULL, 200));
 		}
 	}
@@ -518,10 +528,11 @@ test_service_api(void)
 	char *first, path[128];
 	size_t i;
 
-	s = call("POST", "/services", "{\"name\":\"web\",\"image\":\"busybox:1\","
-	                              "\"replicas\":3,\"cpu\":0.5,\"memory\":128,"
-	                              "\"env\":{\"K\":\"v\"},"
-	                              "\"command\":[\"sleep\",\"9\"]}",
+	s = call("POST", "/services",
+	    "{\"name\":\"web\",\"image\":\"busybox:1\","
+	    "\"replicas\":3,\"cpu\":0.5,\"memory\":128,"
+	    "\"env\":{\"K\":\"v\"},"
+	    "\"command\":[\"sleep\",\"9\"]}",
 	    201);
 	ASSERT_STR_EQ(hj_str(s, "name"), "web");
 	ASSERT(orch_id_valid(hj_str(s, "id")));
@@ -576,25 +587,30 @@ test_service_api(void)
 	s = call("POST", "/services", "{\"image\":\"busybox:1\"}", 400);
 	ASSERT_STR_CONTAINS(hj_str(s, "error"), "field \"name\"");
 	json_decref(s);
-	s = call("POST", "/services", "{\"name\":\"we b\",\"image\":\"x\"}", 400);
+	s = call(
+	    "POST", "/services", "{\"name\":\"we b\",\"image\":\"x\"}", 400);
 	ASSERT_STR_CONTAINS(hj_str(s, "error"), "field \"name\"");
 	json_decref(s);
-	s = call("POST", "/services", "{\"name\":\"w\",\"image\":\"x\","
-	                              "\"replicas\":-1}",
+	s = call("POST", "/services",
+	    "{\"name\":\"w\",\"image\":\"x\","
+	    "\"replicas\":-1}",
 	    400);
 	ASSERT_STR_CONTAINS(hj_str(s, "error"), "field \"replicas\"");
 	json_decref(s);
-	s = call("POST", "/services", "{\"name\":\"w\",\"image\":\"x\","
-	                              "\"constraints\":[\"a=b\"]}",
+	s = call("POST", "/services",
+	    "{\"name\":\"w\",\"image\":\"x\","
+	    "\"constraints\":[\"a=b\"]}",
 	    400);
 	ASSERT_STR_CONTAINS(hj_str(s, "error"), "malformed constraint \"a=b\"");
 	json_decref(s);
-	s = call("POST", "/services", "{\"name\":\"w\",\"image\":\"x\","
-	                              "\"colour\":1}",
+	s = call("POST", "/services",
+	    "{\"name\":\"w\",\"image\":\"x\","
+	    "\"colour\":1}",
 	    400);
 	ASSERT_STR_CONTAINS(hj_str(s, "error"), "unknown field \"colour\"");
 	json_decref(s);
-	s = call("POST", "/services", "{\"name\":\"web\",\"image\":\"x\"}", 409);
+	s = call(
+	    "POST", "/services", "{\"name\":\"web\",\"image\":\"x\"}", 409);
 	json_decref(s);
 	s = call("PUT", "/services/web", "{\"replicas\":\"2\"}", 400);
 	json_decref(s);
@@ -687,7 +703,8 @@ test_replica_restarts(void)
 	json_t *j;
 
 	json_decref(call("POST", "/services",
-	    "{\"name\":\"flaky\",\"image\":\"busybox:1\",\"replicas\":1}", 201));
+	    "{\"name\":\"flaky\",\"image\":\"busybox:1\",\"replicas\":1}",
+	    201));
 	t0 = wait_attempt("flaky", "", "Running");
 	report_ok(t0, ST_FAILED);
 	t1 = wait_attempt("flaky", t0, "Running");
@@ -706,8 +723,8 @@ test_replica_restarts(void)
 		char err[512], node[ORCH_ID_LEN];
 
 		task_node(t0, node);
-		ASSERT_INT_EQ(report_on(rpc, t0, node, ST_RUNNING, 0, err,
-		                  sizeof(err)),
+		ASSERT_INT_EQ(
+		    report_on(rpc, t0, node, ST_RUNNING, 0, err, sizeof(err)),
 		    ORCH_ECONFLICT);
 	}
 	/* Completed counts too, under always. */
@@ -814,7 +831,8 @@ is_lost(void *arg)
 static void
 test_node_lost(void)
 {
-	char *plain_never, *plain_restart, on_b[ORCH_ID_LEN] = "", node[ORCH_ID_LEN];
+	char *plain_never, *plain_restart, on_b[ORCH_ID_LEN] = "",
+	                                   node[ORCH_ID_LEN];
 	struct lost_want lr = {NULL, true, NULL}, ln = {NULL, false, NULL};
 	struct lost_want lp = {NULL, true, NULL};
 	struct svc_count c;
@@ -884,8 +902,8 @@ test_node_lost(void)
 	ASSERT(!assigned(node_b, on_b, NULL));
 	ASSERT(!assigned(node_b, plain_restart, NULL));
 	ASSERT(!assigned(node_b, plain_never, NULL));
-	ASSERT_INT_EQ(report_on(rpc, on_b, node_b, ST_RUNNING, 0, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    report_on(rpc, on_b, node_b, ST_RUNNING, 0, err, sizeof(err)),
 	    ORCH_ECONFLICT);
 	ASSERT_INT_EQ(report_on(rpc, lr.replacement, node_b, ST_RUNNING, 0, err,
 	                  sizeof(err)),
@@ -982,8 +1000,9 @@ test_drain(void)
 	/* Nothing new goes there, even what only it could take. */
 	fresh = submit("{\"name\":\"only-b\",\"image\":\"busybox:1\","
 	               "\"constraints\":[\"zone==b\"]}");
-	wait_task(fresh, "Pending", "no Ready node satisfying the constraints "
-	                            "takes new tasks: 1 drained");
+	wait_task(fresh, "Pending",
+	    "no Ready node satisfying the constraints "
+	    "takes new tasks: 1 drained");
 	/* orchctl shows it, and undrains: the waiting task goes there. */
 	ASSERT_INT_EQ(CTL(&out, &err, "nodes"), 0);
 	ASSERT_STR_CONTAINS(out, "AVAILABILITY");
@@ -1092,7 +1111,8 @@ test_orchctl_services(void)
 	ASSERT_INT_EQ(CTL(&out, &err, "service", "frob"), 2);
 	free(out);
 	free(err);
-	ASSERT_INT_EQ(CTL(&out, &err, "run", "x", "y", "--replicas", "many"), 2);
+	ASSERT_INT_EQ(
+	    CTL(&out, &err, "run", "x", "y", "--replicas", "many"), 2);
 	free(out);
 	free(err);
 	ASSERT_INT_EQ(CTL(&out, &err, "help", "service"), 0);
@@ -1140,8 +1160,8 @@ test_rpc(void)
 	cr.spec = &spec;
 	cr.has_replicas = true;
 	cr.replicas = 2;
-	ASSERT_INT_EQ(rpc_service("CreateService", &cr.base, &s, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    rpc_service("CreateService", &cr.base, &s, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT_STR_EQ(s->name, "grpc");
 	ASSERT_INT_EQ(s->replicas, 2);
@@ -1151,16 +1171,16 @@ test_rpc(void)
 	/* Constrained to node-a: both there. */
 	ASSERT_INT_EQ(svc_count("grpc").on_a, 2);
 	gr.name = "grpc";
-	ASSERT_INT_EQ(rpc_service("GetService", &gr.base, &s, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    rpc_service("GetService", &gr.base, &s, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(s->running, 2);
 	ASSERT_INT_EQ(s->n_tasks, 2);
 	orch__service__free_unpacked(s, NULL);
 	sr.name = "grpc";
 	sr.has_replicas = true;
 	sr.replicas = 1;
-	ASSERT_INT_EQ(rpc_service("ScaleService", &sr.base, &s, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    rpc_service("ScaleService", &sr.base, &s, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT_INT_EQ(s->replicas, 1);
 	orch__service__free_unpacked(s, NULL);
@@ -1174,35 +1194,35 @@ test_rpc(void)
 	orch__service_list__free_unpacked(l, NULL);
 	/* Refusals. */
 	cr.name = "grpc";
-	ASSERT_INT_EQ(rpc_service("CreateService", &cr.base, &s, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    rpc_service("CreateService", &cr.base, &s, err, sizeof(err)),
 	    ORCH_ECONFLICT);
 	cr.name = "x y";
-	ASSERT_INT_EQ(rpc_service("CreateService", &cr.base, &s, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    rpc_service("CreateService", &cr.base, &s, err, sizeof(err)),
 	    ORCH_EINVAL);
 	ASSERT_STR_CONTAINS(err, "name");
 	cr.name = "other";
 	cons[0] = "zone";
-	ASSERT_INT_EQ(rpc_service("CreateService", &cr.base, &s, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    rpc_service("CreateService", &cr.base, &s, err, sizeof(err)),
 	    ORCH_EINVAL);
 	ASSERT_STR_CONTAINS(err, "malformed constraint \"zone\"");
 	sr.has_replicas = false;
-	ASSERT_INT_EQ(rpc_service("ScaleService", &sr.base, &s, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    rpc_service("ScaleService", &sr.base, &s, err, sizeof(err)),
 	    ORCH_EINVAL);
 	gr.name = "ghost";
 	ASSERT_INT_EQ(rpc_service("GetService", &gr.base, &s, err, sizeof(err)),
 	    ORCH_ENOENT);
 	dr.name = "grpc";
-	ASSERT_INT_EQ(rpc_service("DeleteService", &dr.base, &s, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    rpc_service("DeleteService", &dr.base, &s, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT_INT_EQ(s->n_tasks, 2);
 	orch__service__free_unpacked(s, NULL);
-	ASSERT_INT_EQ(rpc_service("DeleteService", &dr.base, &s, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    rpc_service("DeleteService", &dr.base, &s, err, sizeof(err)),
 	    ORCH_ENOENT);
 	/* SubmitTask refuses a service name from a client. */
 	{
@@ -1284,8 +1304,10 @@ test_restart(void)
 			if (c.on_a == 4 && svc_running(&w))
 				break;
 			if (orch_mono_ms() - t0 > WAIT_MS)
-				h_fail(__FILE__, __LINE__, "node-b's replicas "
-				    "never moved: %zu on a", c.on_a);
+				h_fail(__FILE__, __LINE__,
+				    "node-b's replicas "
+				    "never moved: %zu on a",
+				    c.on_a);
 			poll(NULL, 0, 20);
 		}
 	}

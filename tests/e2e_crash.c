@@ -23,8 +23,8 @@ struct client {
 	int cycle;
 	int port;
 	int n_acked;
-	char (*names)[32];     /* acknowledged names */
-	char (*ids)[40];       /* and their ids */
+	char (*names)[32]; /* acknowledged names */
+	char (*ids)[40];   /* and their ids */
 	pthread_t thread;
 };
 
@@ -43,11 +43,14 @@ client_main(void *arg)
 		json_t *j;
 		int n, st;
 
-		snprintf(name, sizeof(name), "k%d-c%d-%d", c->cycle, c->id, seq);
+		snprintf(
+		    name, sizeof(name), "k%d-c%d-%d", c->cycle, c->id, seq);
 		n = snprintf(body, sizeof(body),
 		    "{\"name\":\"%s\",\"image\":\"busybox:1\"}", name);
-		snprintf(req, sizeof(req), "POST /tasks HTTP/1.1\r\nHost: x\r\n"
-		    "Content-Length: %d\r\n\r\n%s", n, body);
+		snprintf(req, sizeof(req),
+		    "POST /tasks HTTP/1.1\r\nHost: x\r\n"
+		    "Content-Length: %d\r\n\r\n%s",
+		    n, body);
 		if (h_send_all(fd, req, strlen(req)) != 0)
 			break;
 		st = h_read_response(fd, &resp, NULL, 10000);
@@ -87,9 +90,10 @@ check_integrity(const char *dir)
 	sqlite3_stmt *st;
 
 	snprintf(path, sizeof(path), "%s/orch.db", dir);
-	ASSERT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-	ASSERT(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) ==
+	ASSERT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
 	    SQLITE_OK);
+	ASSERT(sqlite3_prepare_v2(
+	           db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK);
 	ASSERT(sqlite3_step(st) == SQLITE_ROW);
 	ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "ok");
 	sqlite3_finalize(st);
@@ -124,8 +128,8 @@ main(void)
 			clients[i].cycle = cycle;
 			clients[i].port = m.http_port;
 			clients[i].n_acked = 0;
-			ASSERT(pthread_create(&clients[i].thread, NULL, client_main,
-			    &clients[i]) == 0);
+			ASSERT(pthread_create(&clients[i].thread, NULL,
+			           client_main, &clients[i]) == 0);
 		}
 		ASSERT(h_wait_until(enough_acks, NULL, 60000));
 		mgr_stop(&m, SIGKILL);
@@ -133,7 +137,8 @@ main(void)
 			pthread_join(clients[i].thread, NULL);
 
 		mgr_restart(&m, NULL);
-		ASSERT_INT_EQ(h_http(m.http_port, "GET", "/tasks", NULL, &resp), 200);
+		ASSERT_INT_EQ(
+		    h_http(m.http_port, "GET", "/tasks", NULL, &resp), 200);
 		list = json_loads(resp, 0, NULL);
 		ASSERT(json_is_array(list));
 		free(resp);
@@ -144,20 +149,25 @@ main(void)
 				size_t idx;
 				json_t *v;
 
-				json_array_foreach(list, idx, v) {
+				json_array_foreach(list, idx, v)
+				{
 					const char *nm = json_string_value(
 					    json_object_get(v, "name"));
-					if (strcmp(nm, clients[i].names[k]) == 0) {
+					if (strcmp(nm, clients[i].names[k]) ==
+					    0) {
 						seen++;
-						ASSERT_STR_EQ(json_string_value(
-						    json_object_get(v, "id")),
+						ASSERT_STR_EQ(
+						    json_string_value(
+						        json_object_get(
+						            v, "id")),
 						    clients[i].ids[k]);
 					}
 				}
 				if (seen != 1)
-					h_fail(__FILE__, __LINE__, "cycle %d: task %s "
-					    "seen %d times", cycle,
-					    clients[i].names[k], seen);
+					h_fail(__FILE__, __LINE__,
+					    "cycle %d: task %s "
+					    "seen %d times",
+					    cycle, clients[i].names[k], seen);
 				acked++;
 			}
 		}
@@ -167,9 +177,10 @@ main(void)
 			size_t idx;
 			json_t *v;
 
-			json_array_foreach(list, idx, v) {
-				const char *nm = json_string_value(json_object_get(v,
-				    "name"));
+			json_array_foreach(list, idx, v)
+			{
+				const char *nm = json_string_value(
+				    json_object_get(v, "name"));
 				ASSERT(json_object_get(names, nm) == NULL);
 				json_object_set_new(names, nm, json_true());
 			}
@@ -178,8 +189,10 @@ main(void)
 		json_decref(list);
 		check_integrity(m.data);
 		grand_total += acked;
-		fprintf(stderr, "cycle %d: killed after %d acks, %d acknowledged "
-		    "tasks all present once\n", cycle, kill_after, acked);
+		fprintf(stderr,
+		    "cycle %d: killed after %d acks, %d acknowledged "
+		    "tasks all present once\n",
+		    cycle, kill_after, acked);
 	}
 	fprintf(stderr, "%d cycles, %lld acknowledged tasks verified\n", cycles,
 	    grand_total);

@@ -61,8 +61,8 @@ static struct exit_rec exits[64];
 static int nexits;
 
 static void
-on_exit_record(void *arg, const char *task_id, const char *handle,
-    int exit_code)
+on_exit_record(
+    void *arg, const char *task_id, const char *handle, int exit_code)
 {
 	(void)arg;
 	pthread_mutex_lock(&exits_mu);
@@ -102,12 +102,12 @@ static void *
 drv_new(const char *node, bool monitor)
 {
 	struct orch_driver_config cfg = {
-		.node_name = node,
-		.docker_socket = SOCK,
-		.on_exit = monitor ? on_exit_record : NULL,
-		.stop_timeout_s = 1,
-		/* A pull with no registry reachable must fail, not hang. */
-		.pull_timeout_s = 30,
+	    .node_name = node,
+	    .docker_socket = SOCK,
+	    .on_exit = monitor ? on_exit_record : NULL,
+	    .stop_timeout_s = 1,
+	    /* A pull with no registry reachable must fail, not hang. */
+	    .pull_timeout_s = 30,
 	};
 	void *st = NULL;
 	int rc = orch_docker_driver.init(&cfg, &st, err, sizeof(err));
@@ -122,8 +122,8 @@ drv_new(const char *node, bool monitor)
 static void
 test_sleep_runs_stops_and_goes(void)
 {
-	static const char *const env[] = {"A", "1", "GREETING", "hello world",
-	    NULL};
+	static const char *const env[] = {
+	    "A", "1", "GREETING", "hello world", NULL};
 	static const char *const cmd[] = {"sleep", "300", NULL};
 	orch_task *t = tf_task_make("e2e", IMAGE, env, cmd, 64, 0.25);
 	char handle[ORCH_HANDLE_LEN], again[ORCH_HANDLE_LEN], label[128];
@@ -132,11 +132,12 @@ test_sleep_runs_stops_and_goes(void)
 	json_t *list, *c, *cfg, *hc;
 	void *st = drv_new(node_a, true);
 
-	ASSERT_INT_EQ(orch_docker_driver.start(st, t, handle, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.start(st, t, handle, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(strlen(handle), 64);
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, handle, &in, err,
-	    sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, handle, &in, err, sizeof(err)),
+	    ORCH_OK);
 	ASSERT(in.running && !in.exited);
 	ASSERT_STR_EQ(in.task_id, t->id);
 	ASSERT_STR_EQ(in.handle, handle);
@@ -146,8 +147,9 @@ test_sleep_runs_stops_and_goes(void)
 	snprintf(label, sizeof(label), "orch.task=%s", t->id);
 	list = du_list_by_labels(peek, label, NULL);
 	ASSERT_INT_EQ(json_array_size(list), 1);
-	ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(list, 0),
-	    "Id")), handle);
+	ASSERT_STR_EQ(
+	    json_string_value(json_object_get(json_array_get(list, 0), "Id")),
+	    handle);
 	json_decref(list);
 	snprintf(path, sizeof(path), "/containers/%s/json", handle);
 	c = du_get(peek, path, NULL);
@@ -155,48 +157,52 @@ test_sleep_runs_stops_and_goes(void)
 	snprintf(name, sizeof(name), "/orch-%s", t->id);
 	ASSERT_STR_EQ(json_string_value(json_object_get(c, "Name")), name);
 	cfg = json_object_get(c, "Config");
-	ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(cfg,
-	    "Labels"), "orch.node")), node_a);
-	ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(cfg,
-	    "Labels"), "orch.task")), t->id);
+	ASSERT_STR_EQ(json_string_value(json_object_get(
+	                  json_object_get(cfg, "Labels"), "orch.node")),
+	    node_a);
+	ASSERT_STR_EQ(json_string_value(json_object_get(
+	                  json_object_get(cfg, "Labels"), "orch.task")),
+	    t->id);
 	ASSERT(du_env_has(json_object_get(cfg, "Env"), "A=1"));
-	ASSERT(du_env_has(json_object_get(cfg, "Env"),
-	    "GREETING=hello world"));
+	ASSERT(du_env_has(json_object_get(cfg, "Env"), "GREETING=hello world"));
 	ASSERT_INT_EQ(json_array_size(json_object_get(cfg, "Cmd")), 2);
-	ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(cfg,
-	    "Cmd"), 0)), "sleep");
+	ASSERT_STR_EQ(
+	    json_string_value(json_array_get(json_object_get(cfg, "Cmd"), 0)),
+	    "sleep");
 	hc = json_object_get(c, "HostConfig");
 	ASSERT_INT_EQ(json_integer_value(json_object_get(hc, "Memory")),
 	    64LL * 1024 * 1024);
-	ASSERT_INT_EQ(json_integer_value(json_object_get(hc, "NanoCpus")),
-	    250000000LL);
+	ASSERT_INT_EQ(
+	    json_integer_value(json_object_get(hc, "NanoCpus")), 250000000LL);
 	json_decref(c);
 
 	/* Starting it again is the same container. */
-	ASSERT_INT_EQ(orch_docker_driver.start(st, t, again, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.start(st, t, again, err, sizeof(err)), ORCH_OK);
 	ASSERT_STR_EQ(again, handle);
 	ASSERT_INT_EQ(du_task_count(peek, t->id, NULL), 1);
 
 	/* Stop (sleep as PID 1 ignores SIGTERM: killed after 1 s), remove. */
-	ASSERT_INT_EQ(orch_docker_driver.stop(st, handle, err, sizeof(err)),
+	ASSERT_INT_EQ(
+	    orch_docker_driver.stop(st, handle, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, handle, &in, err, sizeof(err)),
 	    ORCH_OK);
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, handle, &in, err,
-	    sizeof(err)), ORCH_OK);
 	ASSERT(!in.running && in.exited);
 	ASSERT(in.finished_at_ms >= in.started_at_ms);
-	ASSERT_INT_EQ(orch_docker_driver.stop(st, handle, err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(orch_docker_driver.remove(st, handle, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.stop(st, handle, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.remove(st, handle, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(du_task_count(peek, t->id, NULL), 0);
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, handle, &in, err,
-	    sizeof(err)), ORCH_ENOENT);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, handle, &in, err, sizeof(err)),
+	    ORCH_ENOENT);
 	/* Missing is success for both. */
-	ASSERT_INT_EQ(orch_docker_driver.stop(st, handle, err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(orch_docker_driver.remove(st, handle, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.stop(st, handle, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.remove(st, handle, err, sizeof(err)), ORCH_OK);
 	orch_docker_driver.fini(st);
 	orch_task_free(t);
 }
@@ -211,8 +217,8 @@ run_to_exit(const char *const *cmd, int want)
 	struct orch_instance in;
 	void *st = drv_new(node_a, true);
 
-	ASSERT_INT_EQ(orch_docker_driver.start(st, t, handle, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.start(st, t, handle, err, sizeof(err)), ORCH_OK);
 	if (!h_wait_until(exited_cond, t->id, 30000))
 		h_fail(__FILE__, __LINE__, "no exit event for task %s in 30 s",
 		    t->id);
@@ -223,15 +229,16 @@ run_to_exit(const char *const *cmd, int want)
 			ASSERT_STR_EQ(exits[i].handle, handle);
 	}
 	pthread_mutex_unlock(&exits_mu);
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, handle, &in, err,
-	    sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, handle, &in, err, sizeof(err)),
+	    ORCH_OK);
 	ASSERT(in.exited && !in.running);
 	ASSERT_INT_EQ(in.exit_code, want);
 	if (!(in.started_at_ms > 0 && in.finished_at_ms >= in.started_at_ms))
 		h_fail(__FILE__, __LINE__, "times: started %lld finished %lld",
 		    (long long)in.started_at_ms, (long long)in.finished_at_ms);
-	ASSERT_INT_EQ(orch_docker_driver.remove(st, handle, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.remove(st, handle, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(du_task_count(peek, t->id, NULL), 0);
 	orch_docker_driver.fini(st);
 	orch_task_free(t);
@@ -256,7 +263,8 @@ test_echo_exits_0(void)
 static void
 test_missing_image(void)
 {
-	orch_task *t = tf_task_make("e2e", "orch-test/nope:1", NULL, NULL, 32, 0.5);
+	orch_task *t =
+	    tf_task_make("e2e", "orch-test/nope:1", NULL, NULL, 32, 0.5);
 	char handle[ORCH_HANDLE_LEN];
 	void *st = drv_new(node_a, false);
 	int64_t t0 = orch_mono_ms();
@@ -265,7 +273,8 @@ test_missing_image(void)
 	rc = orch_docker_driver.start(st, t, handle, err, sizeof(err));
 	ASSERT(rc != ORCH_OK);
 	fprintf(stderr, "   start: %s\n", err);
-	ASSERT_STR_CONTAINS(err, "image \"orch-test/nope:1\" not found "
+	ASSERT_STR_CONTAINS(err,
+	    "image \"orch-test/nope:1\" not found "
 	    "locally and pull failed: ");
 	/* Bounded by pull_timeout_s (30 s) plus the create calls. */
 	ASSERT(orch_mono_ms() - t0 < 45000);
@@ -301,16 +310,16 @@ test_list_per_node(void)
 	size_t n = 0;
 	void *a = drv_new(node_a, true), *b = drv_new(node_b, false);
 
-	ASSERT_INT_EQ(orch_docker_driver.start(a, ta, ha, err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(orch_docker_driver.start(a, te, he, err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(orch_docker_driver.start(b, tb, hb, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.start(a, ta, ha, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.start(a, te, he, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.start(b, tb, hb, err, sizeof(err)), ORCH_OK);
 	ASSERT(h_wait_until(exited_cond, te->id, 30000));
 
-	ASSERT_INT_EQ(orch_docker_driver.list(a, &arr, &n, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.list(a, &arr, &n, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(n, 2);
 	ASSERT(list_has(arr, n, ta->id, &in));
 	ASSERT_STR_EQ(in->handle, ha);
@@ -322,22 +331,22 @@ test_list_per_node(void)
 	ASSERT(!list_has(arr, n, tb->id, &in));
 	free(arr);
 
-	ASSERT_INT_EQ(orch_docker_driver.list(b, &arr, &n, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.list(b, &arr, &n, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(n, 1);
 	ASSERT_STR_EQ(arr[0].task_id, tb->id);
 	ASSERT_STR_EQ(arr[0].handle, hb);
 	free(arr);
 
 	/* B's stop does not need A's grace: remove kills. */
-	ASSERT_INT_EQ(orch_docker_driver.remove(a, ha, err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(orch_docker_driver.remove(a, he, err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(orch_docker_driver.remove(b, hb, err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(orch_docker_driver.list(a, &arr, &n, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.remove(a, ha, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.remove(a, he, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.remove(b, hb, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.list(a, &arr, &n, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(n, 0);
 	free(arr);
 	orch_docker_driver.fini(b);
@@ -354,8 +363,9 @@ test_capacity(void)
 	double cpu = 0;
 	int64_t mem = 0;
 
-	ASSERT_INT_EQ(orch_docker_driver.capacity(st, &cpu, &mem, err,
-	    sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.capacity(st, &cpu, &mem, err, sizeof(err)),
+	    ORCH_OK);
 	ASSERT(cpu >= 1.0);
 	ASSERT(mem >= 64);
 	orch_docker_driver.fini(st);
@@ -374,9 +384,11 @@ main(void)
 	snprintf(node_b, sizeof(node_b), NODE_PREFIX "%ld-b", (long)getpid());
 	ASSERT(orch_docker_client_new(SOCK, &peek) == ORCH_OK);
 	if (orch_docker_client_call(peek, "GET", "/_ping", NULL, 10, &ans, e,
-	    sizeof(e)) != ORCH_OK || ans.status != 200) {
-		fprintf(stderr, "FAIL: the Docker daemon is not reachable at "
-		    SOCK " (%s); start it with scripts/docker-up.sh\n",
+	        sizeof(e)) != ORCH_OK ||
+	    ans.status != 200) {
+		fprintf(stderr,
+		    "FAIL: the Docker daemon is not reachable at " SOCK
+		    " (%s); start it with scripts/docker-up.sh\n",
 		    ans.status != 0 ? "it did not answer 200 to /_ping" : e);
 		return 1;
 	}
@@ -384,8 +396,10 @@ main(void)
 	img = du_get(peek, "/images/" IMAGE "/json", &status);
 	json_decref(img);
 	if (status != 200) {
-		fprintf(stderr, "FAIL: image " IMAGE " is missing (%ld); make "
-		    "it with scripts/docker-up.sh\n", status);
+		fprintf(stderr,
+		    "FAIL: image " IMAGE " is missing (%ld); make "
+		    "it with scripts/docker-up.sh\n",
+		    status);
 		return 1;
 	}
 	atexit(cleanup_at_exit);

@@ -62,7 +62,7 @@ extern char **environ;
 
 static const char *ip_bin;
 static char ns_br[64], ns_mgr[64], ns_ag[NAGENTS][64];
-static char subnet[32];     /* "10.231.N" */
+static char subnet[32]; /* "10.231.N" */
 static char mgr_ip[48];
 static char rpc_url[96], pub_url[96];
 static char svc[64];
@@ -76,15 +76,15 @@ static bool finished;
 /* What the signal handler execs: prepared before it is installed. */
 static char self_pid[32];
 static char data_dir[512];
-static char *cleanup_argv[] = {"e2e_multihost", "--cleanup", self_pid,
-    data_dir, NULL};
+static char *cleanup_argv[] = {
+    "e2e_multihost", "--cleanup", self_pid, data_dir, NULL};
 
 /* ---- commands ---- */
 
 /* Runs ip with the words of fmt (split on spaces).  Returns its exit
  * code; *errout (optional, malloc'd) its stderr. */
-static int
-ip(char **errout, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int ip(char **errout, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int
 ip(char **errout, const char *fmt, ...)
@@ -115,13 +115,13 @@ ip(char **errout, const char *fmt, ...)
 }
 
 /* Like ip(), failing the test when the command fails. */
-#define IP(...)                                                            \
-	do {                                                               \
-		char *e_ = NULL;                                           \
-		if (ip(&e_, __VA_ARGS__) != 0)                             \
-			h_fail(__FILE__, __LINE__, "ip %s failed: %s",     \
-			    #__VA_ARGS__, e_ != NULL ? e_ : "");           \
-		free(e_);                                                  \
+#define IP(...)                                                                \
+	do {                                                                   \
+		char *e_ = NULL;                                               \
+		if (ip(&e_, __VA_ARGS__) != 0)                                 \
+			h_fail(__FILE__, __LINE__, "ip %s failed: %s",         \
+			    #__VA_ARGS__, e_ != NULL ? e_ : "");               \
+		free(e_);                                                      \
 	} while (0)
 
 /* ---- cleanup, shared by atexit and the signal path ---- */
@@ -194,12 +194,15 @@ cleanup_containers(long self)
 	if (orch_docker_client_new(SOCK, &c) != ORCH_OK)
 		return;
 	/* {"label":["orch.node"]}, URL-encoded. */
-	if (orch_docker_client_call(c, "GET", "/containers/json?all=true&"
-	    "filters=%7B%22label%22%3A%5B%22orch.node%22%5D%7D", NULL, 60,
-	    &ans, e, sizeof(e)) == ORCH_OK && ans.status == 200)
+	if (orch_docker_client_call(c, "GET",
+	        "/containers/json?all=true&"
+	        "filters=%7B%22label%22%3A%5B%22orch.node%22%5D%7D",
+	        NULL, 60, &ans, e, sizeof(e)) == ORCH_OK &&
+	    ans.status == 200)
 		all = json_loadb(ans.body, ans.len, 0, NULL);
 	orch_docker_answer_free(&ans);
-	json_array_foreach(all, i, ct) {
+	json_array_foreach(all, i, ct)
+	{
 		const char *n = json_string_value(json_object_get(
 		    json_object_get(ct, "Labels"), "orch.node"));
 		const char *id = json_string_value(json_object_get(ct, "Id"));
@@ -210,10 +213,10 @@ cleanup_containers(long self)
 		    (pid = name_pid(n, NODE_PREFIX)) < 0 ||
 		    (pid != self && !pid_gone(pid)))
 			continue;
-		snprintf(path, sizeof(path), "/containers/%s?force=true&v=true",
-		    id);
-		if (orch_docker_client_call(c, "DELETE", path, NULL, 60, &ans, e,
-		    sizeof(e)) != ORCH_OK)
+		snprintf(
+		    path, sizeof(path), "/containers/%s?force=true&v=true", id);
+		if (orch_docker_client_call(c, "DELETE", path, NULL, 60, &ans,
+		        e, sizeof(e)) != ORCH_OK)
 			fprintf(stderr, "cleanup: %s\n", e);
 		orch_docker_answer_free(&ans);
 	}
@@ -288,8 +291,8 @@ cleanup_all(long self, const char *data, bool failed)
 		else
 			snprintf(log, sizeof(log), "%s.log", data);
 		if (failed)
-			tail_file(i < NAGENTS ? "agent log" : "manager log", log,
-			    40);
+			tail_file(
+			    i < NAGENTS ? "agent log" : "manager log", log, 40);
 		else
 			unlink(log);
 	}
@@ -402,12 +405,14 @@ replicas_get(void)
 	snprintf(path, sizeof(path), "/services/%s", svc);
 	s = call("GET", path, NULL, 200);
 	r.api_running = (int)json_integer_value(json_object_get(s, "running"));
-	json_array_foreach(json_object_get(s, "tasks"), i, t) {
+	json_array_foreach(json_object_get(s, "tasks"), i, t)
+	{
 		const char *st = jstr(t, "status"), *n = jstr(t, "node_id");
 
 		if (json_is_true(json_object_get(t, "stop_requested")) ||
-		    st == NULL || (strcmp(st, "Scheduled") != 0 &&
-		    strcmp(st, "Running") != 0))
+		    st == NULL ||
+		    (strcmp(st, "Scheduled") != 0 &&
+		        strcmp(st, "Running") != 0))
 			continue;
 		if (r.n == 8)
 			break;
@@ -449,9 +454,10 @@ wait_three(int avoid)
 
 		snprintf(path, sizeof(path), "/services/%s", svc);
 		s = call("GET", path, NULL, 200);
-		h_fail(__FILE__, __LINE__, "service %s never had 3 running "
-		    "replicas off nodes mask %d: %s", svc, avoid,
-		    json_dumps(s, JSON_COMPACT));
+		h_fail(__FILE__, __LINE__,
+		    "service %s never had 3 running "
+		    "replicas off nodes mask %d: %s",
+		    svc, avoid, json_dumps(s, JSON_COMPACT));
 	}
 }
 
@@ -471,17 +477,21 @@ running_containers(char tasks[][64], int max)
 	int n = 0;
 
 	/* {"label":["orch.service=<svc>"]}, URL-encoded. */
-	snprintf(path, sizeof(path), "/containers/json?filters=%%7B%%22label"
-	    "%%22%%3A%%5B%%22orch.service%%3D%s%%22%%5D%%7D", svc);
-	if (orch_docker_client_call(peek, "GET", path, NULL, 60, &ans, e,
-	    sizeof(e)) != ORCH_OK || ans.status != 200)
+	snprintf(path, sizeof(path),
+	    "/containers/json?filters=%%7B%%22label"
+	    "%%22%%3A%%5B%%22orch.service%%3D%s%%22%%5D%%7D",
+	    svc);
+	if (orch_docker_client_call(
+	        peek, "GET", path, NULL, 60, &ans, e, sizeof(e)) != ORCH_OK ||
+	    ans.status != 200)
 		h_fail(__FILE__, __LINE__, "listing containers: %s", e);
 	all = json_loadb(ans.body, ans.len, 0, NULL);
 	orch_docker_answer_free(&ans);
 	ASSERT(json_is_array(all));
-	json_array_foreach(all, i, c) {
-		const char *t = json_string_value(json_object_get(
-		    json_object_get(c, "Labels"), "orch.task"));
+	json_array_foreach(all, i, c)
+	{
+		const char *t = json_string_value(
+		    json_object_get(json_object_get(c, "Labels"), "orch.task"));
 
 		if (n < max)
 			snprintf(tasks[n], 64, "%s", t != NULL ? t : "");
@@ -502,11 +512,14 @@ running_on(int i)
 	int n;
 
 	/* {"label":["orch.service=<svc>","orch.node=<node>"]}, URL-encoded. */
-	snprintf(path, sizeof(path), "/containers/json?filters=%%7B%%22label"
+	snprintf(path, sizeof(path),
+	    "/containers/json?filters=%%7B%%22label"
 	    "%%22%%3A%%5B%%22orch.service%%3D%s%%22%%2C%%22orch.node%%3D%s"
-	    "%%22%%5D%%7D", svc, node[i]);
-	if (orch_docker_client_call(peek, "GET", path, NULL, 60, &ans, e,
-	    sizeof(e)) != ORCH_OK || ans.status != 200)
+	    "%%22%%5D%%7D",
+	    svc, node[i]);
+	if (orch_docker_client_call(
+	        peek, "GET", path, NULL, 60, &ans, e, sizeof(e)) != ORCH_OK ||
+	    ans.status != 200)
 		h_fail(__FILE__, __LINE__, "listing containers: %s", e);
 	all = json_loadb(ans.body, ans.len, 0, NULL);
 	orch_docker_answer_free(&ans);
@@ -556,8 +569,10 @@ wait_containers_match(void)
 		for (int i = 0; i < r.n; i++)
 			fprintf(stderr, " %s", r.id[i]);
 		fputc('\n', stderr);
-		h_fail(__FILE__, __LINE__, "the running containers never "
-		    "matched the live replicas (%d running)", n);
+		h_fail(__FILE__, __LINE__,
+		    "the running containers never "
+		    "matched the live replicas (%d running)",
+		    n);
 	}
 }
 
@@ -613,8 +628,10 @@ hosts_make(void)
 
 	/* Root without namespaces is a broken machine, not a skip. */
 	if (ip(&err, "netns add %s", ns_br) != 0)
-		h_fail(__FILE__, __LINE__, "cannot create a network namespace "
-		    "(ip netns add %s): %s", ns_br, err != NULL ? err : "");
+		h_fail(__FILE__, __LINE__,
+		    "cannot create a network namespace "
+		    "(ip netns add %s): %s",
+		    ns_br, err != NULL ? err : "");
 	free(err);
 	IP("-n %s link set lo up", ns_br);
 	IP("-n %s link add br0 type bridge", ns_br);
@@ -642,8 +659,8 @@ enter_mgr_ns(void)
 	snprintf(path, sizeof(path), "/run/netns/%s", ns_mgr);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || setns(fd, CLONE_NEWNET) != 0)
-		h_fail(__FILE__, __LINE__, "setns %s: %s", path,
-		    strerror(errno));
+		h_fail(
+		    __FILE__, __LINE__, "setns %s: %s", path, strerror(errno));
 	close(fd);
 }
 
@@ -653,8 +670,8 @@ agent_start(int i)
 	char *bin = h_bin("orch-agent");
 	char *argv[] = {(char *)ip_bin, "netns", "exec", ns_ag[i], bin,
 	    "--manager", rpc_url, "--events", pub_url, "--name", node[i],
-	    "--cpu", "4", "--memory", "4096", "--stop-timeout", "1",
-	    "--docker", SOCK, NULL};
+	    "--cpu", "4", "--memory", "4096", "--stop-timeout", "1", "--docker",
+	    SOCK, NULL};
 
 	agent_pid[i] = h_spawn(argv, agent_log[i]);
 	free(bin);
@@ -703,9 +720,11 @@ test_spread(void)
 		agent_start(i);
 	for (int i = 0; i < NAGENTS; i++)
 		wait_node(i, "Ready");
-	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"image\":\"%s\","
+	snprintf(body, sizeof(body),
+	    "{\"name\":\"%s\",\"image\":\"%s\","
 	    "\"replicas\":3,\"cpu\":0.1,\"memory\":32,"
-	    "\"command\":[\"sleep\",\"600\"]}", svc, IMAGE);
+	    "\"command\":[\"sleep\",\"600\"]}",
+	    svc, IMAGE);
 	json_decref(call("POST", "/services", body, 201));
 	wait_three(0);
 	/* One per node. */
@@ -763,12 +782,14 @@ test_loss_and_return(void)
 	/* The cut one has met its failure too (a beat that timed out), so
 	 * that healing is a real reconnection, not a pause. */
 	{
-		struct log_want w = {agent_log[cut],
-		    "heartbeat to the manager at", cut_log};
+		struct log_want w = {
+		    agent_log[cut], "heartbeat to the manager at", cut_log};
 
 		if (!h_wait_until(log_has, &w, WAIT_MS))
-			h_fail(__FILE__, __LINE__, "the cut agent %s never "
-			    "logged a failed heartbeat", node[cut]);
+			h_fail(__FILE__, __LINE__,
+			    "the cut agent %s never "
+			    "logged a failed heartbeat",
+			    node[cut]);
 	}
 	/* The cut one reconnects when its link is back. */
 	if (ip(&err, "-n %s link set v-%d up", ns_br, cut + 1) != 0)
@@ -806,8 +827,10 @@ test_teardown(void)
 	snprintf(path, sizeof(path), "/services/%s", svc);
 	json_decref(call("DELETE", path, NULL, 200));
 	if (!h_wait_until(none_running, NULL, WAIT_MS))
-		h_fail(__FILE__, __LINE__, "%d containers of %s still run "
-		    "after its deletion", running_containers(tasks, 8), svc);
+		h_fail(__FILE__, __LINE__,
+		    "%d containers of %s still run "
+		    "after its deletion",
+		    running_containers(tasks, 8), svc);
 	for (int i = 0; i < NAGENTS; i++) {
 		st = h_kill(agent_pid[i], SIGTERM);
 		ASSERT(st != -1 && WIFEXITED(st));
@@ -822,8 +845,8 @@ test_teardown(void)
 static void
 ip_find(void)
 {
-	static const char *const cands[] = {"/usr/sbin/ip", "/sbin/ip",
-	    "/usr/bin/ip", "/bin/ip"};
+	static const char *const cands[] = {
+	    "/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"};
 
 	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
 		if (access(cands[i], X_OK) == 0) {
@@ -848,12 +871,14 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP: e2e_multihost makes network namespaces "
+		fprintf(stderr,
+		    "SKIP: e2e_multihost makes network namespaces "
 		    "and needs root\n");
 		return 77;
 	}
 	if (ip_bin == NULL)
-		h_fail(__FILE__, __LINE__, "running as root but iproute2's ip "
+		h_fail(__FILE__, __LINE__,
+		    "running as root but iproute2's ip "
 		    "is not installed: cannot make network namespaces");
 
 	snprintf(self_pid, sizeof(self_pid), "%ld", pid);
@@ -861,10 +886,10 @@ main(int argc, char **argv)
 	snprintf(ns_mgr, sizeof(ns_mgr), NS_PREFIX "%ld-m", pid);
 	snprintf(svc, sizeof(svc), "mh-%ld", pid);
 	for (int i = 0; i < NAGENTS; i++) {
-		snprintf(ns_ag[i], sizeof(ns_ag[i]), NS_PREFIX "%ld-%d", pid,
-		    i + 1);
-		snprintf(node[i], sizeof(node[i]), NODE_PREFIX "%ld-%d", pid,
-		    i + 1);
+		snprintf(
+		    ns_ag[i], sizeof(ns_ag[i]), NS_PREFIX "%ld-%d", pid, i + 1);
+		snprintf(
+		    node[i], sizeof(node[i]), NODE_PREFIX "%ld-%d", pid, i + 1);
 	}
 	if (orch_docker_client_new(SOCK, &peek) != ORCH_OK)
 		h_fail(__FILE__, __LINE__, "docker client");
@@ -873,9 +898,12 @@ main(int argc, char **argv)
 		char err[512];
 
 		if (orch_docker_client_call(peek, "GET", "/_ping", NULL, 10,
-		    &ans, err, sizeof(err)) != ORCH_OK || ans.status != 200)
-			h_fail(__FILE__, __LINE__, "Docker does not answer on "
-			    "%s: %s", SOCK, err);
+		        &ans, err, sizeof(err)) != ORCH_OK ||
+		    ans.status != 200)
+			h_fail(__FILE__, __LINE__,
+			    "Docker does not answer on "
+			    "%s: %s",
+			    SOCK, err);
 		orch_docker_answer_free(&ans);
 	}
 	/* Before any spawn: the harness's handler, registered at the first,
@@ -892,16 +920,17 @@ main(int argc, char **argv)
 	subnet_pick();
 	hosts_make();
 	enter_mgr_ns();
-	snprintf(rpc_url, sizeof(rpc_url), "tcp://%s:%d", mgr_ip,
-	    h_free_port());
-	snprintf(pub_url, sizeof(pub_url), "tcp://%s:%d", mgr_ip,
-	    h_free_port());
-	mgr_start(&m, (const char *const[]){"--rpc", rpc_url, "--pub", pub_url,
-	    "--heartbeat-ttl", "3", NULL});
+	snprintf(
+	    rpc_url, sizeof(rpc_url), "tcp://%s:%d", mgr_ip, h_free_port());
+	snprintf(
+	    pub_url, sizeof(pub_url), "tcp://%s:%d", mgr_ip, h_free_port());
+	mgr_start(&m,
+	    (const char *const[]){"--rpc", rpc_url, "--pub", pub_url,
+	        "--heartbeat-ttl", "3", NULL});
 	snprintf(data_dir, sizeof(data_dir), "%s", m.data);
 	for (int i = 0; i < NAGENTS; i++)
-		agent_log_path(agent_log[i], sizeof(agent_log[i]), m.data, pid,
-		    i);
+		agent_log_path(
+		    agent_log[i], sizeof(agent_log[i]), m.data, pid, i);
 
 	RUN(test_spread);
 	RUN(test_loss_and_return);

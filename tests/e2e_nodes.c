@@ -267,14 +267,16 @@ test_register(void)
 	r.n_drivers = 1;
 	r.drivers = drivers;
 	r.agent_version = "0.1.0-test";
-	ASSERT_INT_EQ(fa_node_register(rpc, &r, &n1, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    fa_node_register(rpc, &r, &n1, err, sizeof(err)), ORCH_OK);
 	ASSERT(orch_id_valid(n1->id));
 	ASSERT_STR_EQ(n1->name, "node-a");
 	ASSERT_INT_EQ(n1->status, ORCH__NODE_STATUS__NODE_STATUS_READY);
 	ASSERT(n1->has_last_heartbeat_ms);
 	ASSERT(n1->has_task_count && n1->task_count == 0);
 	/* Again (a restarted agent, or NNG resending): the same node. */
-	ASSERT_INT_EQ(fa_node_register(rpc, &r, &n2, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    fa_node_register(rpc, &r, &n2, err, sizeof(err)), ORCH_OK);
 	ASSERT_STR_EQ(n2->id, n1->id);
 	ASSERT_INT_EQ(n2->registered_at_ms, n1->registered_at_ms);
 	memcpy(node_a, n1->id, ORCH_ID_LEN);
@@ -375,40 +377,47 @@ test_register(void)
 		bad = r;
 		bad.name = "";
 		ASSERT_INT_EQ(
-		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)),
+		    ORCH_EINVAL);
 		ASSERT_STR_CONTAINS(err, "name");
 		bad = r;
 		bad.name = "tab\there";
 		ASSERT_INT_EQ(
-		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)),
+		    ORCH_EINVAL);
 		ASSERT_STR_CONTAINS(err, "name");
 		memset(longname, 'n', sizeof(longname) - 1);
 		longname[sizeof(longname) - 1] = '\0';
 		bad = r;
 		bad.name = longname;
 		ASSERT_INT_EQ(
-		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)),
+		    ORCH_EINVAL);
 		ASSERT_STR_CONTAINS(err, "128");
 		bad = r;
 		bad.cpu = 0;
 		ASSERT_INT_EQ(
-		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)),
+		    ORCH_EINVAL);
 		ASSERT_STR_CONTAINS(err, "cpu");
 		bad = r;
 		bad.has_memory_mb = false;
 		ASSERT_INT_EQ(
-		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)),
+		    ORCH_EINVAL);
 		ASSERT_STR_CONTAINS(err, "memory_mb");
 		bad = r;
 		bad.memory_mb = -5;
 		ASSERT_INT_EQ(
-		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)),
+		    ORCH_EINVAL);
 		empty.key = "";
 		empty.value = "x";
 		bad = r;
 		bad.labels = el;
 		ASSERT_INT_EQ(
-		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)), ORCH_EINVAL);
+		    fa_node_register(rpc, &bad, &n1, err, sizeof(err)),
+		    ORCH_EINVAL);
 		ASSERT_STR_CONTAINS(err, "label");
 	}
 	/* None of them left a node behind. */
@@ -431,11 +440,12 @@ test_heartbeat(void)
 	ASSERT_INT_EQ(a->heartbeat_ms, 333);
 	orch__assignments__free_unpacked(a, NULL);
 
-	ASSERT_INT_EQ(fa_heartbeat(rpc, "0a0a0a0a-0000-4000-8000-000000000000", &a, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(fa_heartbeat(rpc, "0a0a0a0a-0000-4000-8000-000000000000",
+	                  &a, err, sizeof(err)),
 	    ORCH_ENOENT);
 	ASSERT_STR_CONTAINS(err, "register again");
-	ASSERT_INT_EQ(fa_heartbeat(rpc, NULL, &a, err, sizeof(err)), ORCH_EINVAL);
+	ASSERT_INT_EQ(
+	    fa_heartbeat(rpc, NULL, &a, err, sizeof(err)), ORCH_EINVAL);
 	ASSERT_STR_CONTAINS(err, "node_id");
 }
 
@@ -490,9 +500,10 @@ test_task_life(void)
 	json_decref(j);
 
 	/* A report from another node is refused. */
-	ASSERT_INT_EQ(fa_task_report(rpc, &(struct fa_report){.task = t1,
-	                         .node = "0b0b0b0b-0000-4000-8000-000000000000",
-	                         .status = ST_FAILED},
+	ASSERT_INT_EQ(fa_task_report(rpc,
+	                  &(struct fa_report){.task = t1,
+	                      .node = "0b0b0b0b-0000-4000-8000-000000000000",
+	                      .status = ST_FAILED},
 	                  err, sizeof(err)),
 	    ORCH_ECONFLICT);
 	ASSERT_STR_CONTAINS(err, node_a);
@@ -507,8 +518,8 @@ test_task_life(void)
 	j = hj_task(m.http_port, t1);
 	ASSERT_STR_EQ(hj_str(j, "status"), "Completed");
 	ASSERT_INT_EQ(json_integer_value(json_object_get(j, "exit_code")), 0);
-	ASSERT_STR_EQ(
-	    hj_str(j, "finished_at"), orch_rfc3339(finished, when, sizeof(when)));
+	ASSERT_STR_EQ(hj_str(j, "finished_at"),
+	    orch_rfc3339(finished, when, sizeof(when)));
 	json_decref(j);
 	report_ok(&(struct fa_report){.task = t1,
 	    .node = node_a,
@@ -564,8 +575,8 @@ test_task_life(void)
 	ASSERT(at->stop_requested);
 	ASSERT_INT_EQ(at->status, ST_RUNNING);
 	orch__assignments__free_unpacked(a, NULL);
-	report_ok(
-	    &(struct fa_report){.task = t3, .node = node_a, .status = ST_STOPPED});
+	report_ok(&(struct fa_report){
+	    .task = t3, .node = node_a, .status = ST_STOPPED});
 	j = hj_task(m.http_port, t3);
 	ASSERT_STR_EQ(hj_str(j, "status"), "Stopped");
 	json_decref(j);
@@ -578,10 +589,11 @@ test_task_life(void)
 		char *t4 = submit("unplaceable", 64, 256);
 
 		wait_task(t4, "Pending", NULL, "no Ready node");
-		ASSERT_INT_EQ(fa_task_report(rpc, &(struct fa_report){.task = t4,
-		                         .node = node_a,
-		                         .status = ST_RUNNING},
-		                  err, sizeof(err)),
+		ASSERT_INT_EQ(
+		    fa_task_report(rpc,
+		        &(struct fa_report){
+		            .task = t4, .node = node_a, .status = ST_RUNNING},
+		        err, sizeof(err)),
 		    ORCH_ECONFLICT);
 		ASSERT_STR_CONTAINS(err, "not placed");
 		{

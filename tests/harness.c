@@ -247,8 +247,7 @@ h_run(char *const argv[], char **out, char **errout, int timeout_ms)
 }
 
 int
-h_orchctl(const char *addr, char **out, char **errout,
-    const char *const *args)
+h_orchctl(const char *addr, char **out, char **errout, const char *const *args)
 {
 	char *bin = h_bin("orchctl");
 	char *argv[24] = {bin, "--addr", (char *)addr};
@@ -479,7 +478,8 @@ mgr_launch(struct mgr *m, const char *const *extra)
 		char *log = h_read_file(m->log);
 		fprintf(stderr, "manager log:\n%s\n", log != NULL ? log : "");
 		free(log);
-		h_fail(__FILE__, __LINE__, "orch-manager did not become healthy");
+		h_fail(
+		    __FILE__, __LINE__, "orch-manager did not become healthy");
 	}
 }
 
@@ -491,8 +491,8 @@ mgr_start(struct mgr *m, const char *const *extra)
 	m->http_port = h_free_port();
 	m->rpc_port = h_free_port();
 	m->pub_port = h_free_port();
-	snprintf(m->rpc_url, sizeof(m->rpc_url), "tcp://127.0.0.1:%d",
-	    m->rpc_port);
+	snprintf(
+	    m->rpc_url, sizeof(m->rpc_url), "tcp://127.0.0.1:%d", m->rpc_port);
 	snprintf(m->addr, sizeof(m->addr), "http://127.0.0.1:%d", m->http_port);
 	snprintf(m->log, sizeof(m->log), "%s.log", m->data);
 	mgr_launch(m, extra);

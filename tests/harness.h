@@ -20,31 +20,34 @@
 void h_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 3, 4)));
 
-#define ASSERT(c)                                                          \
-	do {                                                               \
-		if (!(c))                                                  \
-			h_fail(__FILE__, __LINE__, "assertion failed: %s", #c); \
+#define ASSERT(c)                                                              \
+	do {                                                                   \
+		if (!(c))                                                      \
+			h_fail(                                                \
+			    __FILE__, __LINE__, "assertion failed: %s", #c);   \
 	} while (0)
-#define ASSERT_INT_EQ(a, b)                                                \
-	do {                                                               \
-		long long a_ = (long long)(a), b_ = (long long)(b);        \
-		if (a_ != b_)                                              \
-			h_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, \
-			    #b, a_, b_);                                   \
+#define ASSERT_INT_EQ(a, b)                                                    \
+	do {                                                                   \
+		long long a_ = (long long)(a), b_ = (long long)(b);            \
+		if (a_ != b_)                                                  \
+			h_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld",   \
+			    #a, #b, a_, b_);                                   \
 	} while (0)
-#define ASSERT_STR_EQ(a, b)                                                \
-	do {                                                               \
-		const char *a_ = (a), *b_ = (b);                           \
-		if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0)       \
-			h_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", \
-			    #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+#define ASSERT_STR_EQ(a, b)                                                    \
+	do {                                                                   \
+		const char *a_ = (a), *b_ = (b);                               \
+		if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0)           \
+			h_fail(__FILE__, __LINE__,                             \
+			    "%s == %s: \"%s\" != \"%s\"", #a, #b,              \
+			    a_ ? a_ : "(null)", b_ ? b_ : "(null)");           \
 	} while (0)
-#define ASSERT_STR_CONTAINS(hay, needle)                                   \
-	do {                                                               \
-		const char *h_ = (hay), *n_ = (needle);                    \
-		if (h_ == NULL || strstr(h_, n_) == NULL)                  \
-			h_fail(__FILE__, __LINE__, "%s contains \"%s\": got \"%s\"", \
-			    #hay, n_, h_ ? h_ : "(null)");                 \
+#define ASSERT_STR_CONTAINS(hay, needle)                                       \
+	do {                                                                   \
+		const char *h_ = (hay), *n_ = (needle);                        \
+		if (h_ == NULL || strstr(h_, n_) == NULL)                      \
+			h_fail(__FILE__, __LINE__,                             \
+			    "%s contains \"%s\": got \"%s\"", #hay, n_,        \
+			    h_ ? h_ : "(null)");                               \
 	} while (0)
 
 /* Runs one test function, printing its name and time. */

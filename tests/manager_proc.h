@@ -11,10 +11,10 @@ struct mgr {
 	int http_port;
 	int rpc_port;
 	int pub_port;
-	char *data;          /* data directory (owned) */
-	char log[512];       /* its stdout and stderr */
+	char *data;    /* data directory (owned) */
+	char log[512]; /* its stdout and stderr */
 	char rpc_url[64];
-	char addr[64];       /* http://127.0.0.1:PORT for orchctl */
+	char addr[64]; /* http://127.0.0.1:PORT for orchctl */
 };
 
 /*

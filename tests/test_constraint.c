@@ -42,8 +42,8 @@ test_parse(void)
 	parse_ok("disk!=hdd", "disk", ORCH_CONSTRAINT_NE, "hdd");
 	/* Blanks around the operator, as Swarm's --constraint allows. */
 	parse_ok("  zone ==  eu-1 ", "zone", ORCH_CONSTRAINT_EQ, "eu-1");
-	parse_ok("node.name==node-a", "node.name", ORCH_CONSTRAINT_EQ,
-	    "node-a");
+	parse_ok(
+	    "node.name==node-a", "node.name", ORCH_CONSTRAINT_EQ, "node-a");
 	/* The first operator splits; the value may hold anything else. */
 	parse_ok("k==a=b", "k", ORCH_CONSTRAINT_EQ, "a=b");
 	parse_ok("k!=a!b", "k", ORCH_CONSTRAINT_NE, "a!b");
@@ -76,11 +76,12 @@ test_parse(void)
 		struct orch_constraint c;
 		char err[256];
 
-		ASSERT_INT_EQ(orch_constraint_parse("rack=7", &c, err,
-		                  sizeof(err)),
+		ASSERT_INT_EQ(
+		    orch_constraint_parse("rack=7", &c, err, sizeof(err)),
 		    ORCH_EINVAL);
-		ASSERT_STR_EQ(err, "malformed constraint \"rack=7\": want "
-		                   "KEY==VALUE or KEY!=VALUE");
+		ASSERT_STR_EQ(err,
+		    "malformed constraint \"rack=7\": want "
+		    "KEY==VALUE or KEY!=VALUE");
 	}
 }
 
@@ -101,17 +102,14 @@ test_match(void)
 		const char *c;
 		bool on_n, on_bare;
 	} cases[] = {
-	    {"zone==eu", true, false},
-	    {"zone==us", false, false},
-	    {"zone!=us", true, true},   /* no label: != holds */
-	    {"zone!=eu", false, true},
-	    {"disk==ssd", true, false},
-	    {"disk!=hdd", true, true},
-	    {"node.name==node-a", true, false},
+	    {"zone==eu", true, false}, {"zone==us", false, false},
+	    {"zone!=us", true, true}, /* no label: != holds */
+	    {"zone!=eu", false, true}, {"disk==ssd", true, false},
+	    {"disk!=hdd", true, true}, {"node.name==node-a", true, false},
 	    {"node.name!=node-a", false, true},
 	    {"node.id==aaaaaaaa-0000-4000-8000-000000000001", true, false},
-	    {"zon==eu", false, false},   /* keys match exactly */
-	    {"zone==e", false, false},   /* values too */
+	    {"zon==eu", false, false}, /* keys match exactly */
+	    {"zone==e", false, false}, /* values too */
 	};
 	struct orch_constraint c;
 	char err[64];
@@ -121,8 +119,8 @@ test_match(void)
 	disk.key = "disk";
 	disk.value = "ssd";
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ASSERT_INT_EQ(orch_constraint_parse(cases[i].c, &c, err,
-		                  sizeof(err)),
+		ASSERT_INT_EQ(
+		    orch_constraint_parse(cases[i].c, &c, err, sizeof(err)),
 		    ORCH_OK);
 		if (orch_constraint_match(&c, &n) != cases[i].on_n ||
 		    orch_constraint_match(&c, &bare) != cases[i].on_bare)

@@ -40,11 +40,11 @@ enum fake_kind {
 
 struct fake_route {
 	const char *method;
-	const char *prefix;     /* matched against the request target */
+	const char *prefix; /* matched against the request target */
 	int status;
 	const char *body;
 	enum fake_kind kind;
-	int max_uses;           /* 0: unlimited */
+	int max_uses; /* 0: unlimited */
 	int uses;
 };
 
@@ -85,8 +85,12 @@ fake_route(struct fake *f, const char *method, const char *prefix, int status,
 	pthread_mutex_lock(&f->mu);
 	ASSERT(f->nroutes < FAKE_ROUTES);
 	f->routes[f->nroutes++] = (struct fake_route){
-		.method = method, .prefix = prefix, .status = status,
-		.body = body, .kind = kind, .max_uses = max_uses,
+	    .method = method,
+	    .prefix = prefix,
+	    .status = status,
+	    .body = body,
+	    .kind = kind,
+	    .max_uses = max_uses,
 	};
 	pthread_mutex_unlock(&f->mu);
 }
@@ -96,8 +100,8 @@ static int
 fake_wait(struct fake *f, int fd)
 {
 	struct pollfd p[2] = {
-		{.fd = fd, .events = POLLIN},
-		{.fd = f->stop_pipe[0], .events = POLLIN},
+	    {.fd = fd, .events = POLLIN},
+	    {.fd = f->stop_pipe[0], .events = POLLIN},
 	};
 
 	if (poll(p, 2, 10000) <= 0 || (p[1].revents & POLLIN) != 0)
@@ -177,33 +181,39 @@ fake_respond(struct fake *f, int fd, const struct fake_route *r)
 	int n;
 
 	switch (r->kind) {
-	case FK_CLOSE:
-		return;
+	case FK_CLOSE: return;
 	case FK_JSON:
-		n = snprintf(head, sizeof(head), "HTTP/1.1 %d Fake\r\n"
+		n = snprintf(head, sizeof(head),
+		    "HTTP/1.1 %d Fake\r\n"
 		    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-		    "Connection: close\r\n\r\n", r->status, blen);
+		    "Connection: close\r\n\r\n",
+		    r->status, blen);
 		fake_send(fd, head, (size_t)n);
 		fake_send(fd, body, blen);
 		return;
 	case FK_TRUNCATE:
-		n = snprintf(head, sizeof(head), "HTTP/1.1 %d Fake\r\n"
+		n = snprintf(head, sizeof(head),
+		    "HTTP/1.1 %d Fake\r\n"
 		    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-		    "Connection: close\r\n\r\n", r->status, blen + 1000);
+		    "Connection: close\r\n\r\n",
+		    r->status, blen + 1000);
 		fake_send(fd, head, (size_t)n);
 		fake_send(fd, body, blen);
 		return;
 	case FK_HUGE:
 	case FK_HUGE_NOLEN:
 		if (r->kind == FK_HUGE)
-			n = snprintf(head, sizeof(head), "HTTP/1.1 %d Fake\r\n"
+			n = snprintf(head, sizeof(head),
+			    "HTTP/1.1 %d Fake\r\n"
 			    "Content-Type: application/json\r\n"
 			    "Content-Length: %ld\r\nConnection: close\r\n\r\n",
 			    r->status, 9L * 1024 * 1024);
 		else
-			n = snprintf(head, sizeof(head), "HTTP/1.1 %d Fake\r\n"
+			n = snprintf(head, sizeof(head),
+			    "HTTP/1.1 %d Fake\r\n"
 			    "Content-Type: application/json\r\n"
-			    "Connection: close\r\n\r\n", r->status);
+			    "Connection: close\r\n\r\n",
+			    r->status);
 		fake_send(fd, head, (size_t)n);
 		memset(chunk, ' ', sizeof(chunk));
 		for (sent = 0; sent < 9UL * 1024 * 1024; sent += sizeof(chunk))
@@ -211,14 +221,17 @@ fake_respond(struct fake *f, int fd, const struct fake_route *r)
 		return;
 	case FK_STREAM:
 	case FK_STREAM_HOLD:
-		n = snprintf(head, sizeof(head), "HTTP/1.1 %d Fake\r\n"
-		    "Content-Type: application/json\r\nConnection: close\r\n\r\n",
+		n = snprintf(head, sizeof(head),
+		    "HTTP/1.1 %d Fake\r\n"
+		    "Content-Type: application/json\r\nConnection: "
+		    "close\r\n\r\n",
 		    r->status);
 		fake_send(fd, head, (size_t)n);
 		fake_send(fd, body, blen);
 		if (r->kind == FK_STREAM_HOLD) {
 			/* Until the client hangs up or the fake stops. */
-			while (fake_wait(f, fd) && read(fd, chunk, sizeof(chunk)) > 0)
+			while (fake_wait(f, fd) &&
+			    read(fd, chunk, sizeof(chunk)) > 0)
 				;
 		}
 		return;
@@ -231,7 +244,8 @@ fake_conn_main(void *arg)
 	struct fake_conn *c = arg;
 	struct fake *f = c->f;
 	struct fake_req rq;
-	struct fake_route match = {.status = 404, .kind = FK_JSON,
+	struct fake_route match = {.status = 404,
+	    .kind = FK_JSON,
 	    .body = "{\"message\":\"fake: no route\"}"};
 
 	if (fake_read_request(f, c->fd, &rq) != 0) {
@@ -273,7 +287,8 @@ fake_accept_main(void *arg)
 
 		if (!fake_wait(f, f->lfd)) {
 			/* Idle for 10 s is fine; a stop is not. */
-			struct pollfd p = {.fd = f->stop_pipe[0], .events = POLLIN};
+			struct pollfd p = {
+			    .fd = f->stop_pipe[0], .events = POLLIN};
 
 			if (poll(&p, 1, 0) > 0)
 				break;
@@ -287,8 +302,8 @@ fake_accept_main(void *arg)
 		c->fd = fd;
 		pthread_mutex_lock(&f->mu);
 		ASSERT(f->nconns < FAKE_CONNS);
-		ASSERT(pthread_create(&f->conns[f->nconns], NULL, fake_conn_main,
-		    c) == 0);
+		ASSERT(pthread_create(
+		           &f->conns[f->nconns], NULL, fake_conn_main, c) == 0);
 		f->nconns++;
 		pthread_mutex_unlock(&f->mu);
 	}
@@ -315,7 +330,8 @@ fake_new(const char *api, const char *min_api)
 	ASSERT(listen(f->lfd, 64) == 0);
 	/* Only the tests that refuse a version use it more than once at a
 	 * time, and then only sequentially. */
-	snprintf(version, sizeof(version), "{\"Version\":\"99.0-fake\","
+	snprintf(version, sizeof(version),
+	    "{\"Version\":\"99.0-fake\","
 	    "\"ApiVersion\":\"%s\",\"MinAPIVersion\":\"%s\",\"Os\":\"linux\"}",
 	    api, min_api);
 	fake_route(f, "GET", "/_ping", 200, "OK", FK_JSON, 0);
@@ -391,11 +407,11 @@ static void *
 drv_new_full(struct fake *f, orch_driver_exit_fn fn, void *arg)
 {
 	struct orch_driver_config cfg = {
-		.node_name = NODE,
-		.docker_socket = f->sock,
-		.on_exit = fn,
-		.on_exit_arg = arg,
-		.stop_timeout_s = 7,
+	    .node_name = NODE,
+	    .docker_socket = f->sock,
+	    .on_exit = fn,
+	    .on_exit_arg = arg,
+	    .stop_timeout_s = 7,
 	};
 	void *st = NULL;
 	int rc;
@@ -403,7 +419,8 @@ drv_new_full(struct fake *f, orch_driver_exit_fn fn, void *arg)
 	err[0] = '\0';
 	rc = orch_docker_driver.init(&cfg, &st, err, sizeof(err));
 	if (rc != ORCH_OK)
-		h_fail(__FILE__, __LINE__, "init: %s: %s", orch_strerror(rc), err);
+		h_fail(
+		    __FILE__, __LINE__, "init: %s: %s", orch_strerror(rc), err);
 	return st;
 }
 
@@ -437,8 +454,9 @@ test_negotiate_newer_daemon(void)
 	fake_route(f, "GET", "/v1.41/info", 200,
 	    "{\"NCPU\":8,\"MemTotal\":17179869184,\"Name\":\"h\"}", FK_JSON, 0);
 	st = drv_new(f);
-	ASSERT_INT_EQ(orch_docker_driver.capacity(st, &cpu, &mem, err,
-	    sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.capacity(st, &cpu, &mem, err, sizeof(err)),
+	    ORCH_OK);
 	ASSERT(cpu == 8.0);
 	ASSERT_INT_EQ(mem, 16384);
 	ASSERT(fake_find(f, "GET", "/v1.41/info") != NULL);
@@ -457,8 +475,9 @@ test_negotiate_older_daemon(void)
 	fake_route(f, "GET", "/v1.40/info", 200,
 	    "{\"NCPU\":2,\"MemTotal\":1073741824}", FK_JSON, 0);
 	st = drv_new(f);
-	ASSERT_INT_EQ(orch_docker_driver.capacity(st, &cpu, &mem, err,
-	    sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.capacity(st, &cpu, &mem, err, sizeof(err)),
+	    ORCH_OK);
 	ASSERT_INT_EQ(mem, 1024);
 	ASSERT(fake_find(f, "GET", "/v1.41/") == NULL);
 	orch_docker_driver.fini(st);
@@ -475,26 +494,26 @@ test_negotiate_refuses(void)
 	/* Too old for us. */
 	f = fake_new("1.30", "1.12");
 	cfg.docker_socket = f->sock;
-	ASSERT_INT_EQ(orch_docker_driver.init(&cfg, &st, err, sizeof(err)),
-	    ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.init(&cfg, &st, err, sizeof(err)), ORCH_EPROTO);
 	ASSERT_STR_CONTAINS(err, "1.30");
 	ASSERT_STR_CONTAINS(err, "1.40");
-	ASSERT(st == (void *)&cfg);     /* untouched on error */
+	ASSERT(st == (void *)&cfg); /* untouched on error */
 	fake_free(f);
 
 	/* Too new: it no longer speaks our version. */
 	f = fake_new("1.50", "1.44");
 	cfg.docker_socket = f->sock;
-	ASSERT_INT_EQ(orch_docker_driver.init(&cfg, &st, err, sizeof(err)),
-	    ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.init(&cfg, &st, err, sizeof(err)), ORCH_EPROTO);
 	ASSERT_STR_CONTAINS(err, "1.44");
 	fake_free(f);
 
 	/* Nonsense versions. */
 	f = fake_new("one.forty", "1.12");
 	cfg.docker_socket = f->sock;
-	ASSERT_INT_EQ(orch_docker_driver.init(&cfg, &st, err, sizeof(err)),
-	    ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.init(&cfg, &st, err, sizeof(err)), ORCH_EPROTO);
 	ASSERT_STR_CONTAINS(err, "GET /version");
 	fake_free(f);
 }
@@ -508,20 +527,26 @@ test_version_malformed(void)
 
 	/* The first matching route wins: put bad ones in front. */
 	pthread_mutex_lock(&f->mu);
-	f->routes[1] = (struct fake_route){.method = "GET", .prefix =
-	    "/version", .status = 200, .body = "<html>hello</html>",
-	    .kind = FK_JSON, .max_uses = 1};
+	f->routes[1] = (struct fake_route){.method = "GET",
+	    .prefix = "/version",
+	    .status = 200,
+	    .body = "<html>hello</html>",
+	    .kind = FK_JSON,
+	    .max_uses = 1};
 	f->routes[f->nroutes++] = (struct fake_route){.method = "GET",
-	    .prefix = "/version", .status = 200,
-	    .body = "{\"ApiVersion\":141}", .kind = FK_JSON};
+	    .prefix = "/version",
+	    .status = 200,
+	    .body = "{\"ApiVersion\":141}",
+	    .kind = FK_JSON};
 	pthread_mutex_unlock(&f->mu);
 	cfg.docker_socket = f->sock;
-	ASSERT_INT_EQ(orch_docker_driver.init(&cfg, &st, err, sizeof(err)),
-	    ORCH_EPROTO);
-	ASSERT_STR_CONTAINS(err, "docker GET /version: unexpected answer: not "
+	ASSERT_INT_EQ(
+	    orch_docker_driver.init(&cfg, &st, err, sizeof(err)), ORCH_EPROTO);
+	ASSERT_STR_CONTAINS(err,
+	    "docker GET /version: unexpected answer: not "
 	    "JSON");
-	ASSERT_INT_EQ(orch_docker_driver.init(&cfg, &st, err, sizeof(err)),
-	    ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.init(&cfg, &st, err, sizeof(err)), ORCH_EPROTO);
 	ASSERT_STR_CONTAINS(err, "ApiVersion");
 	ASSERT(st == NULL);
 	fake_free(f);
@@ -536,13 +561,14 @@ test_unreachable(void)
 
 	ASSERT_INT_EQ(orch_docker_driver.init(&cfg, &st, err, sizeof(err)),
 	    ORCH_EUNAVAIL);
-	ASSERT_STR_CONTAINS(err, "cannot reach the Docker daemon at "
+	ASSERT_STR_CONTAINS(err,
+	    "cannot reach the Docker daemon at "
 	    "/nonexistent/orch-test/docker.sock");
 	ASSERT(st == NULL);
 
 	cfg.node_name = "";
-	ASSERT_INT_EQ(orch_docker_driver.init(&cfg, &st, err, sizeof(err)),
-	    ORCH_EINVAL);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.init(&cfg, &st, err, sizeof(err)), ORCH_EINVAL);
 	orch_docker_driver.fini(NULL);
 }
 
@@ -551,30 +577,32 @@ test_unreachable(void)
 static void
 test_create_body(void)
 {
-	static const char *const env[] = {"A", "1", "GREETING", "hello world",
-	    NULL};
+	static const char *const env[] = {
+	    "A", "1", "GREETING", "hello world", NULL};
 	static const char *const cmd[] = {"sleep", "300", NULL};
 	struct fake *f = fake_new("1.41", "1.12");
 	const struct fake_req *rq;
 	char handle[ORCH_HANDLE_LEN], want[128];
 	json_t *b, *v;
-	orch_task *t = tf_task_make("t", "orch-test/busybox:latest", env, cmd, 64, 0.25);
-	orch_task *t2 = tf_task_make("t", "orch-test/busybox", NULL, NULL, 256, 1.5);
+	orch_task *t =
+	    tf_task_make("t", "orch-test/busybox:latest", env, cmd, 64, 0.25);
+	orch_task *t2 =
+	    tf_task_make("t", "orch-test/busybox", NULL, NULL, 256, 1.5);
 	void *st;
 
 	fake_route(f, "POST", "/v1.41/containers/create", 201,
 	    "{\"Id\":\"" CID "\",\"Warnings\":[]}", FK_JSON, 0);
-	fake_route(f, "POST", "/v1.41/containers/" CID "/start", 204, "",
-	    FK_JSON, 0);
+	fake_route(
+	    f, "POST", "/v1.41/containers/" CID "/start", 204, "", FK_JSON, 0);
 	st = drv_new(f);
-	ASSERT_INT_EQ(orch_docker_driver.start(st, t, handle, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.start(st, t, handle, err, sizeof(err)), ORCH_OK);
 	ASSERT_STR_EQ(handle, CID);
 
 	rq = fake_find(f, "POST", "/v1.41/containers/create");
 	ASSERT(rq != NULL);
-	snprintf(want, sizeof(want), "/v1.41/containers/create?name=orch-%s",
-	    t->id);
+	snprintf(
+	    want, sizeof(want), "/v1.41/containers/create?name=orch-%s", t->id);
 	ASSERT_STR_EQ(rq->target, want);
 	b = json_parse(rq->body);
 	ASSERT_STR_EQ(json_string_value(json_object_get(b, "Image")),
@@ -582,33 +610,36 @@ test_create_body(void)
 	v = json_object_get(b, "Env");
 	ASSERT_INT_EQ(json_array_size(v), 2);
 	ASSERT_STR_EQ(json_string_value(json_array_get(v, 0)), "A=1");
-	ASSERT_STR_EQ(json_string_value(json_array_get(v, 1)),
-	    "GREETING=hello world");
+	ASSERT_STR_EQ(
+	    json_string_value(json_array_get(v, 1)), "GREETING=hello world");
 	v = json_object_get(b, "Cmd");
 	ASSERT_INT_EQ(json_array_size(v), 2);
 	ASSERT_STR_EQ(json_string_value(json_array_get(v, 0)), "sleep");
 	ASSERT_STR_EQ(json_string_value(json_array_get(v, 1)), "300");
 	v = json_object_get(b, "Labels");
-	ASSERT_STR_EQ(json_string_value(json_object_get(v, "orch.task")), t->id);
+	ASSERT_STR_EQ(
+	    json_string_value(json_object_get(v, "orch.task")), t->id);
 	ASSERT_STR_EQ(json_string_value(json_object_get(v, "orch.node")), NODE);
 	v = json_object_get(b, "HostConfig");
 	ASSERT_INT_EQ(json_integer_value(json_object_get(v, "Memory")),
 	    64LL * 1024 * 1024);
-	ASSERT_INT_EQ(json_integer_value(json_object_get(v, "NanoCpus")),
-	    250000000LL);
+	ASSERT_INT_EQ(
+	    json_integer_value(json_object_get(v, "NanoCpus")), 250000000LL);
 	ASSERT(json_object_get(b, "Entrypoint") == NULL);
 	json_decref(b);
 	ASSERT(fake_find(f, "POST", "/v1.41/containers/" CID "/start") != NULL);
 	ASSERT(fake_find(f, "POST", "/v1.41/images/create") == NULL);
 
 	/* No command: no Cmd at all, so that the image's default runs. */
-	ASSERT_INT_EQ(orch_docker_driver.start(st, t2, handle, err,
-	    sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.start(st, t2, handle, err, sizeof(err)),
+	    ORCH_OK);
 	b = json_parse(fake_find(f, "POST", "/v1.41/containers/create")->body);
 	ASSERT(json_object_get(b, "Cmd") == NULL);
 	ASSERT_INT_EQ(json_array_size(json_object_get(b, "Env")), 0);
-	ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(b,
-	    "HostConfig"), "NanoCpus")), 1500000000LL);
+	ASSERT_INT_EQ(json_integer_value(json_object_get(
+	                  json_object_get(b, "HostConfig"), "NanoCpus")),
+	    1500000000LL);
 	json_decref(b);
 
 	orch_docker_driver.fini(st);
@@ -623,8 +654,8 @@ test_pull_on_404(void)
 	struct fake *f = fake_new("1.41", "1.12");
 	const struct fake_req *rq;
 	char handle[ORCH_HANDLE_LEN];
-	orch_task *t = tf_task_make("t", "registry.local:5000/team/app:1.2", NULL, NULL,
-	    64, 0.5);
+	orch_task *t = tf_task_make(
+	    "t", "registry.local:5000/team/app:1.2", NULL, NULL, 64, 0.5);
 	void *st;
 
 	fake_route(f, "POST", "/v1.41/containers/create", 404,
@@ -632,20 +663,22 @@ test_pull_on_404(void)
 	    FK_JSON, 1);
 	fake_route(f, "POST", "/v1.41/images/create", 200,
 	    "{\"status\":\"Pulling from team/app\",\"id\":\"1.2\"}\r\n"
-	    "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":1}}\r\n"
+	    "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":1}}"
+	    "\r\n"
 	    "{\"status\":\"Status: Downloaded newer image\"}\r\n",
 	    FK_STREAM, 0);
 	fake_route(f, "POST", "/v1.41/containers/create", 201,
 	    "{\"Id\":\"" CID "\"}", FK_JSON, 0);
-	fake_route(f, "POST", "/v1.41/containers/" CID "/start", 204, "",
-	    FK_JSON, 0);
+	fake_route(
+	    f, "POST", "/v1.41/containers/" CID "/start", 204, "", FK_JSON, 0);
 	st = drv_new(f);
-	ASSERT_INT_EQ(orch_docker_driver.start(st, t, handle, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.start(st, t, handle, err, sizeof(err)), ORCH_OK);
 	ASSERT_STR_EQ(handle, CID);
 	rq = fake_find(f, "POST", "/v1.41/images/create");
 	ASSERT(rq != NULL);
-	ASSERT_STR_EQ(rq->target, "/v1.41/images/create?fromImage="
+	ASSERT_STR_EQ(rq->target,
+	    "/v1.41/images/create?fromImage="
 	    "registry.local%3A5000%2Fteam%2Fapp&tag=1.2");
 	ASSERT_INT_EQ(fake_count(f, "POST", "/v1.41/containers/create"), 2);
 	orch_docker_driver.fini(st);
@@ -658,8 +691,10 @@ test_pull_fails(void)
 {
 	struct fake *f = fake_new("1.41", "1.12");
 	char handle[ORCH_HANDLE_LEN];
-	orch_task *t = tf_task_make("t", "orch-test/nope:1", NULL, NULL, 64, 0.5);
-	orch_task *t2 = tf_task_make("t", "orch-test/gone", NULL, NULL, 64, 0.5);
+	orch_task *t =
+	    tf_task_make("t", "orch-test/nope:1", NULL, NULL, 64, 0.5);
+	orch_task *t2 =
+	    tf_task_make("t", "orch-test/gone", NULL, NULL, 64, 0.5);
 	void *st;
 	int rc;
 
@@ -667,27 +702,32 @@ test_pull_fails(void)
 	    "{\"message\":\"No such image: whatever\"}", FK_JSON, 0);
 	/* A failure after the 200: an error line in the progress stream. */
 	fake_route(f, "POST", "/v1.41/images/create?fromImage=orch-test%2Fnope",
-	    200, "{\"status\":\"Pulling\"}\n{\"errorDetail\":{\"message\":"
+	    200,
+	    "{\"status\":\"Pulling\"}\n{\"errorDetail\":{\"message\":"
 	    "\"manifest unknown\"},\"error\":\"manifest unknown\"}\n",
 	    FK_STREAM, 0);
 	/* A failure before it: an ordinary error answer. */
 	fake_route(f, "POST", "/v1.41/images/create?fromImage=orch-test%2Fgone",
-	    500, "{\"message\":\"Get \\\"https://registry-1.docker.io/v2/\\\": "
-	    "dial tcp: no such host\"}", FK_JSON, 0);
+	    500,
+	    "{\"message\":\"Get \\\"https://registry-1.docker.io/v2/\\\": "
+	    "dial tcp: no such host\"}",
+	    FK_JSON, 0);
 	st = drv_new(f);
 	rc = orch_docker_driver.start(st, t, handle, err, sizeof(err));
 	ASSERT_INT_EQ(rc, ORCH_ENOENT);
-	ASSERT_STR_EQ(err, "image \"orch-test/nope:1\" not found locally and "
+	ASSERT_STR_EQ(err,
+	    "image \"orch-test/nope:1\" not found locally and "
 	    "pull failed: manifest unknown");
-	ASSERT_INT_EQ(fake_count(f, "POST", "/v1.41/containers/" ), 1);
+	ASSERT_INT_EQ(fake_count(f, "POST", "/v1.41/containers/"), 1);
 
 	rc = orch_docker_driver.start(st, t2, handle, err, sizeof(err));
 	ASSERT_INT_EQ(rc, ORCH_ENOENT);
-	ASSERT_STR_EQ(err, "image \"orch-test/gone\" not found locally and pull "
+	ASSERT_STR_EQ(err,
+	    "image \"orch-test/gone\" not found locally and pull "
 	    "failed: Get \"https://registry-1.docker.io/v2/\": dial tcp: no "
 	    "such host");
-	ASSERT_STR_CONTAINS(fake_find(f, "POST", "/v1.41/images/")->target,
-	    "&tag=latest");
+	ASSERT_STR_CONTAINS(
+	    fake_find(f, "POST", "/v1.41/images/")->target, "&tag=latest");
 	orch_docker_driver.fini(st);
 	orch_task_free(t);
 	orch_task_free(t2);
@@ -699,7 +739,8 @@ test_create_404_not_image(void)
 {
 	struct fake *f = fake_new("1.41", "1.12");
 	char handle[ORCH_HANDLE_LEN];
-	orch_task *t = tf_task_make("t", "orch-test/busybox", NULL, NULL, 64, 0.5);
+	orch_task *t =
+	    tf_task_make("t", "orch-test/busybox", NULL, NULL, 64, 0.5);
 	void *st;
 
 	fake_route(f, "POST", "/v1.41/containers/create", 404,
@@ -707,7 +748,8 @@ test_create_404_not_image(void)
 	st = drv_new(f);
 	ASSERT_INT_EQ(orch_docker_driver.start(st, t, handle, err, sizeof(err)),
 	    ORCH_ENOENT);
-	ASSERT_STR_CONTAINS(err, "docker POST /v1.41/containers/create: the "
+	ASSERT_STR_CONTAINS(err,
+	    "docker POST /v1.41/containers/create: the "
 	    "daemon answered 404: network foo not found");
 	ASSERT(fake_find(f, "POST", "/v1.41/images/create") == NULL);
 	orch_docker_driver.fini(st);
@@ -720,13 +762,15 @@ static void
 inspect_body(char *buf, size_t len, const char *id, const char *task,
     const char *node, const char *status, bool running, int code)
 {
-	snprintf(buf, len, "{\"Id\":\"%s\",\"Name\":\"/orch-%s\",\"State\":{"
+	snprintf(buf, len,
+	    "{\"Id\":\"%s\",\"Name\":\"/orch-%s\",\"State\":{"
 	    "\"Status\":\"%s\",\"Running\":%s,\"Paused\":false,\"ExitCode\":%d,"
 	    "\"Error\":\"\",\"StartedAt\":\"2026-11-26T21:01:57.543603306Z\","
 	    "\"FinishedAt\":\"%s\"},\"Config\":{\"Image\":\"x\",\"Labels\":{"
-	    "\"orch.task\":\"%s\",\"orch.node\":\"%s\"}}}", id, task, status,
-	    running ? "true" : "false", code, running ?
-	    "0001-01-01T00:00:00Z" : "2026-11-26T21:01:59.1Z", task, node);
+	    "\"orch.task\":\"%s\",\"orch.node\":\"%s\"}}}",
+	    id, task, status, running ? "true" : "false", code,
+	    running ? "0001-01-01T00:00:00Z" : "2026-11-26T21:01:59.1Z", task,
+	    node);
 }
 
 static void
@@ -735,19 +779,20 @@ test_conflict_adopts(void)
 	static char created[2048], exited[2048], running[2048], foreign[2048];
 	struct fake *f = fake_new("1.41", "1.12");
 	char handle[ORCH_HANDLE_LEN], prefix[128];
-	orch_task *t = tf_task_make("t", "orch-test/busybox", NULL, NULL, 64, 0.5);
+	orch_task *t =
+	    tf_task_make("t", "orch-test/busybox", NULL, NULL, 64, 0.5);
 	void *st;
 
-	snprintf(prefix, sizeof(prefix), "/v1.41/containers/orch-%s/json",
-	    t->id);
-	inspect_body(created, sizeof(created), CID, t->id, NODE, "created",
-	    false, 0);
-	inspect_body(exited, sizeof(exited), CID, t->id, NODE, "exited", false,
-	    3);
-	inspect_body(running, sizeof(running), CID, t->id, NODE, "running",
-	    true, 0);
-	inspect_body(foreign, sizeof(foreign), CID, t->id, "node-b", "running",
-	    true, 0);
+	snprintf(
+	    prefix, sizeof(prefix), "/v1.41/containers/orch-%s/json", t->id);
+	inspect_body(
+	    created, sizeof(created), CID, t->id, NODE, "created", false, 0);
+	inspect_body(
+	    exited, sizeof(exited), CID, t->id, NODE, "exited", false, 3);
+	inspect_body(
+	    running, sizeof(running), CID, t->id, NODE, "running", true, 0);
+	inspect_body(
+	    foreign, sizeof(foreign), CID, t->id, "node-b", "running", true, 0);
 	fake_route(f, "POST", "/v1.41/containers/create", 409,
 	    "{\"message\":\"Conflict. The container name is already in use\"}",
 	    FK_JSON, 0);
@@ -755,28 +800,28 @@ test_conflict_adopts(void)
 	fake_route(f, "GET", prefix, 200, exited, FK_JSON, 1);
 	fake_route(f, "GET", prefix, 200, running, FK_JSON, 1);
 	fake_route(f, "GET", prefix, 200, foreign, FK_JSON, 1);
-	fake_route(f, "POST", "/v1.41/containers/" CID "/start", 204, "",
-	    FK_JSON, 0);
+	fake_route(
+	    f, "POST", "/v1.41/containers/" CID "/start", 204, "", FK_JSON, 0);
 	st = drv_new(f);
 
 	/* Created but not started: started now. */
-	ASSERT_INT_EQ(orch_docker_driver.start(st, t, handle, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.start(st, t, handle, err, sizeof(err)), ORCH_OK);
 	ASSERT_STR_EQ(handle, CID);
-	ASSERT_INT_EQ(fake_count(f, "POST", "/v1.41/containers/" CID "/start"),
-	    1);
+	ASSERT_INT_EQ(
+	    fake_count(f, "POST", "/v1.41/containers/" CID "/start"), 1);
 	/* Exited: returned as it is, not run a second time. */
 	handle[0] = '\0';
-	ASSERT_INT_EQ(orch_docker_driver.start(st, t, handle, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.start(st, t, handle, err, sizeof(err)), ORCH_OK);
 	ASSERT_STR_EQ(handle, CID);
-	ASSERT_INT_EQ(fake_count(f, "POST", "/v1.41/containers/" CID "/start"),
-	    1);
+	ASSERT_INT_EQ(
+	    fake_count(f, "POST", "/v1.41/containers/" CID "/start"), 1);
 	/* Running: returned. */
-	ASSERT_INT_EQ(orch_docker_driver.start(st, t, handle, err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(fake_count(f, "POST", "/v1.41/containers/" CID "/start"),
-	    1);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.start(st, t, handle, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    fake_count(f, "POST", "/v1.41/containers/" CID "/start"), 1);
 	/* Another node's: never adopted. */
 	ASSERT_INT_EQ(orch_docker_driver.start(st, t, handle, err, sizeof(err)),
 	    ORCH_ECONFLICT);
@@ -792,14 +837,16 @@ test_start_refused_discards(void)
 	struct fake *f = fake_new("1.41", "1.12");
 	char handle[ORCH_HANDLE_LEN];
 	static const char *const cmd[] = {"nope", NULL};
-	orch_task *t = tf_task_make("t", "orch-test/busybox", NULL, cmd, 64, 0.5);
+	orch_task *t =
+	    tf_task_make("t", "orch-test/busybox", NULL, cmd, 64, 0.5);
 	void *st;
 
 	fake_route(f, "POST", "/v1.41/containers/create", 201,
 	    "{\"Id\":\"" CID "\"}", FK_JSON, 0);
 	fake_route(f, "POST", "/v1.41/containers/" CID "/start", 400,
 	    "{\"message\":\"exec: \\\"nope\\\": executable file not found in "
-	    "$PATH\"}", FK_JSON, 0);
+	    "$PATH\"}",
+	    FK_JSON, 0);
 	fake_route(f, "DELETE", "/v1.41/containers/" CID, 204, "", FK_JSON, 0);
 	st = drv_new(f);
 	ASSERT_INT_EQ(orch_docker_driver.start(st, t, handle, err, sizeof(err)),
@@ -824,38 +871,42 @@ test_inspect(void)
 	const char *task = "2b9e0a70-3c1f-4d6e-9a51-8f0c6b1d2e34";
 	void *st;
 
-	inspect_body(running, sizeof(running), CID, task, NODE, "running", true,
-	    0);
-	inspect_body(exited, sizeof(exited), CID, task, NODE, "exited", false,
-	    3);
-	fake_route(f, "GET", "/v1.41/containers/run/json", 200, running,
-	    FK_JSON, 0);
-	fake_route(f, "GET", "/v1.41/containers/ex/json", 200, exited, FK_JSON,
-	    0);
+	inspect_body(
+	    running, sizeof(running), CID, task, NODE, "running", true, 0);
+	inspect_body(
+	    exited, sizeof(exited), CID, task, NODE, "exited", false, 3);
+	fake_route(
+	    f, "GET", "/v1.41/containers/run/json", 200, running, FK_JSON, 0);
+	fake_route(
+	    f, "GET", "/v1.41/containers/ex/json", 200, exited, FK_JSON, 0);
 	fake_route(f, "GET", "/v1.41/containers/gone/json", 404,
 	    "{\"message\":\"No such container: gone\"}", FK_JSON, 0);
 	st = drv_new(f);
 
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "run", &in, err,
-	    sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "run", &in, err, sizeof(err)),
+	    ORCH_OK);
 	ASSERT_STR_EQ(in.handle, CID);
 	ASSERT_STR_EQ(in.task_id, task);
 	ASSERT(in.running && !in.exited);
 	ASSERT_INT_EQ(in.started_at_ms, 1795726917543LL);
 	ASSERT_INT_EQ(in.finished_at_ms, 0);
 
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "ex", &in, err,
-	    sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "ex", &in, err, sizeof(err)),
+	    ORCH_OK);
 	ASSERT(!in.running && in.exited);
 	ASSERT_INT_EQ(in.exit_code, 3);
 	ASSERT_INT_EQ(in.finished_at_ms, 1795726919100LL);
 
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "gone", &in, err,
-	    sizeof(err)), ORCH_ENOENT);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "gone", &in, err, sizeof(err)),
+	    ORCH_ENOENT);
 	ASSERT_STR_CONTAINS(err, "No such container: gone");
 	/* Nothing that could change the path is sent. */
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "../../info", &in, err,
-	    sizeof(err)), ORCH_EINVAL);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "../../info", &in, err, sizeof(err)),
+	    ORCH_EINVAL);
 	orch_docker_driver.fini(st);
 	fake_free(f);
 }
@@ -882,30 +933,32 @@ test_stop_remove(void)
 	    "<html><body>Bad Gateway</body></html>", FK_JSON, 0);
 	st = drv_new(f);
 
-	ASSERT_INT_EQ(orch_docker_driver.stop(st, "a", err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.stop(st, "a", err, sizeof(err)), ORCH_OK);
 	ASSERT_STR_EQ(fake_find(f, "POST", "/v1.41/containers/a/stop")->target,
 	    "/v1.41/containers/a/stop?t=7");
-	ASSERT_INT_EQ(orch_docker_driver.stop(st, "b", err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(orch_docker_driver.stop(st, "c", err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(orch_docker_driver.stop(st, "d", err, sizeof(err)),
-	    ORCH_EIO);
-	ASSERT_STR_CONTAINS(err, "docker POST /v1.41/containers/d/stop: the "
+	ASSERT_INT_EQ(
+	    orch_docker_driver.stop(st, "b", err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.stop(st, "c", err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.stop(st, "d", err, sizeof(err)), ORCH_EIO);
+	ASSERT_STR_CONTAINS(err,
+	    "docker POST /v1.41/containers/d/stop: the "
 	    "daemon answered 500: cannot kill: permission denied");
 
-	ASSERT_INT_EQ(orch_docker_driver.remove(st, "a", err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.remove(st, "a", err, sizeof(err)), ORCH_OK);
 	ASSERT_STR_EQ(fake_find(f, "DELETE", "/v1.41/containers/a")->target,
 	    "/v1.41/containers/a?force=true&v=true");
-	ASSERT_INT_EQ(orch_docker_driver.remove(st, "c", err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(orch_docker_driver.remove(st, "e", err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(orch_docker_driver.remove(st, "d", err, sizeof(err)),
-	    ORCH_EIO);
-	ASSERT_STR_CONTAINS(err, "a non-JSON answer of 37 bytes: \"<html><body>Bad Gateway");
+	ASSERT_INT_EQ(
+	    orch_docker_driver.remove(st, "c", err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.remove(st, "e", err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.remove(st, "d", err, sizeof(err)), ORCH_EIO);
+	ASSERT_STR_CONTAINS(
+	    err, "a non-JSON answer of 37 bytes: \"<html><body>Bad Gateway");
 	ASSERT_INT_EQ(orch_docker_driver.stop(st, "a/../b", err, sizeof(err)),
 	    ORCH_EINVAL);
 	orch_docker_driver.fini(st);
@@ -924,32 +977,37 @@ test_list(void)
 	size_t n = 99;
 	void *st;
 
-	snprintf(list, sizeof(list), "["
+	snprintf(list, sizeof(list),
+	    "["
 	    "{\"Id\":\"run1\",\"Names\":[\"/orch-%s\"],\"State\":\"running\","
 	    "\"Status\":\"Up 2 minutes\",\"Labels\":{\"orch.task\":\"%s\","
 	    "\"orch.node\":\"" NODE "\"}},"
 	    "{\"Id\":\"ex2\",\"State\":\"exited\",\"Status\":\"Exited (0) 1 "
-	    "second ago\",\"Labels\":{\"orch.task\":\"%s\",\"orch.node\":\""
-	    NODE "\"}},"
-	    "{\"Id\":\"other3\",\"State\":\"running\",\"Labels\":{\"orch.task\":"
-	    "\"%s\",\"orch.node\":\"node-b\"}}]", t1, t1, t2, t3);
-	inspect_body(exited, sizeof(exited), "ex2", t2, NODE, "exited", false,
-	    3);
+	    "second "
+	    "ago\",\"Labels\":{\"orch.task\":\"%s\",\"orch.node\":\"" NODE
+	    "\"}},"
+	    "{\"Id\":\"other3\",\"State\":\"running\",\"Labels\":{\"orch."
+	    "task\":"
+	    "\"%s\",\"orch.node\":\"node-b\"}}]",
+	    t1, t1, t2, t3);
+	inspect_body(
+	    exited, sizeof(exited), "ex2", t2, NODE, "exited", false, 3);
 	fake_route(f, "GET", "/v1.41/containers/json", 200, list, FK_JSON, 1);
 	fake_route(f, "GET", "/v1.41/containers/json", 200, "[]", FK_JSON, 1);
-	fake_route(f, "GET", "/v1.41/containers/json", 200, "[{\"Id\":\"x\","
+	fake_route(f, "GET", "/v1.41/containers/json", 200,
+	    "[{\"Id\":\"x\","
 	    "\"State\":\"running\",\"Labels\":{\"orch.node\":\"node-b\"}}]",
 	    FK_JSON, 1);
-	fake_route(f, "GET", "/v1.41/containers/json", 200, "{\"a\":1}",
-	    FK_JSON, 1);
+	fake_route(
+	    f, "GET", "/v1.41/containers/json", 200, "{\"a\":1}", FK_JSON, 1);
 	fake_route(f, "GET", "/v1.41/containers/json", 200,
 	    "[{\"State\":\"running\"}]", FK_JSON, 1);
-	fake_route(f, "GET", "/v1.41/containers/ex2/json", 200, exited,
-	    FK_JSON, 0);
+	fake_route(
+	    f, "GET", "/v1.41/containers/ex2/json", 200, exited, FK_JSON, 0);
 	st = drv_new(f);
 
-	ASSERT_INT_EQ(orch_docker_driver.list(st, &arr, &n, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.list(st, &arr, &n, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(n, 2);
 	ASSERT_STR_EQ(arr[0].handle, "run1");
 	ASSERT_STR_EQ(arr[0].task_id, t1);
@@ -957,7 +1015,7 @@ test_list(void)
 	ASSERT_STR_EQ(arr[1].handle, "ex2");
 	ASSERT_STR_EQ(arr[1].task_id, t2);
 	ASSERT(!arr[1].running && arr[1].exited);
-	ASSERT_INT_EQ(arr[1].exit_code, 3);     /* from inspect, not Status */
+	ASSERT_INT_EQ(arr[1].exit_code, 3); /* from inspect, not Status */
 	free(arr);
 	/* The node filter, URL-encoded. */
 	ASSERT_STR_EQ(fake_find(f, "GET", "/v1.41/containers/json")->target,
@@ -965,19 +1023,20 @@ test_list(void)
 	    "orch.node%3D" NODE "%22%5D%7D");
 
 	arr = (void *)&n;
-	ASSERT_INT_EQ(orch_docker_driver.list(st, &arr, &n, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.list(st, &arr, &n, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(n, 0);
 	free(arr);
 	/* Only another node's: nothing. */
-	ASSERT_INT_EQ(orch_docker_driver.list(st, &arr, &n, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.list(st, &arr, &n, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(n, 0);
 	free(arr);
 
 	ASSERT_INT_EQ(orch_docker_driver.list(st, &arr, &n, err, sizeof(err)),
 	    ORCH_EPROTO);
-	ASSERT_STR_CONTAINS(err, "docker GET /v1.41/containers/json: "
+	ASSERT_STR_CONTAINS(err,
+	    "docker GET /v1.41/containers/json: "
 	    "unexpected answer: not a JSON array");
 	ASSERT_INT_EQ(orch_docker_driver.list(st, &arr, &n, err, sizeof(err)),
 	    ORCH_EPROTO);
@@ -1002,69 +1061,88 @@ test_malformed(void)
 	    "<html><body>hello</body></html>", FK_JSON, 0);
 	fake_route(f, "GET", "/v1.41/containers/types/json", 200,
 	    "{\"Id\":\"types\",\"State\":{\"Running\":\"yes\",\"Status\":"
-	    "\"running\",\"ExitCode\":0}}", FK_JSON, 0);
+	    "\"running\",\"ExitCode\":0}}",
+	    FK_JSON, 0);
 	fake_route(f, "GET", "/v1.41/containers/nostate/json", 200,
 	    "{\"Id\":\"nostate\"}", FK_JSON, 0);
 	fake_route(f, "GET", "/v1.41/containers/array/json", 200, "[1,2,3]",
 	    FK_JSON, 0);
 	fake_route(f, "GET", "/v1.41/containers/labels/json", 200,
 	    "{\"Id\":\"labels\",\"State\":{\"Running\":false,\"Status\":"
-	    "\"exited\",\"ExitCode\":1},\"Config\":{\"Labels\":[1]}}", FK_JSON, 0);
-	fake_route(f, "GET", "/v1.41/containers/empty/json", 200, "", FK_JSON, 0);
-	fake_route(f, "GET", "/v1.41/containers/huge/json", 200, NULL, FK_HUGE,
-	    0);
+	    "\"exited\",\"ExitCode\":1},\"Config\":{\"Labels\":[1]}}",
+	    FK_JSON, 0);
+	fake_route(
+	    f, "GET", "/v1.41/containers/empty/json", 200, "", FK_JSON, 0);
+	fake_route(
+	    f, "GET", "/v1.41/containers/huge/json", 200, NULL, FK_HUGE, 0);
 	fake_route(f, "GET", "/v1.41/containers/hugenolen/json", 200, NULL,
 	    FK_HUGE_NOLEN, 0);
 	fake_route(f, "GET", "/v1.41/containers/hugeerr/json", 500, NULL,
 	    FK_HUGE_NOLEN, 0);
 	fake_route(f, "GET", "/v1.41/containers/cut/json", 200,
 	    "{\"Id\":\"cut\",\"State\":{", FK_TRUNCATE, 0);
-	fake_route(f, "GET", "/v1.41/containers/closed/json", 200, NULL,
-	    FK_CLOSE, 0);
-	fake_route(f, "GET", "/v1.41/info", 200, "{\"NCPU\":\"8\","
-	    "\"MemTotal\":1}", FK_JSON, 1);
+	fake_route(
+	    f, "GET", "/v1.41/containers/closed/json", 200, NULL, FK_CLOSE, 0);
+	fake_route(f, "GET", "/v1.41/info", 200,
+	    "{\"NCPU\":\"8\","
+	    "\"MemTotal\":1}",
+	    FK_JSON, 1);
 	fake_route(f, "GET", "/v1.41/info", 200, "null", FK_JSON, 1);
 	st = drv_new(f);
 
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "html", &in, err,
-	    sizeof(err)), ORCH_EPROTO);
-	ASSERT_STR_CONTAINS(err, "docker GET /v1.41/containers/html/json: "
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "html", &in, err, sizeof(err)),
+	    ORCH_EPROTO);
+	ASSERT_STR_CONTAINS(err,
+	    "docker GET /v1.41/containers/html/json: "
 	    "unexpected answer: not JSON");
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "types", &in, err,
-	    sizeof(err)), ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "types", &in, err, sizeof(err)),
+	    ORCH_EPROTO);
 	ASSERT_STR_CONTAINS(err, "State.Running");
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "nostate", &in, err,
-	    sizeof(err)), ORCH_EPROTO);
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "array", &in, err,
-	    sizeof(err)), ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "nostate", &in, err, sizeof(err)),
+	    ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "array", &in, err, sizeof(err)),
+	    ORCH_EPROTO);
 	ASSERT_STR_CONTAINS(err, "not a JSON object");
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "labels", &in, err,
-	    sizeof(err)), ORCH_EPROTO);
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "empty", &in, err,
-	    sizeof(err)), ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "labels", &in, err, sizeof(err)),
+	    ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "empty", &in, err, sizeof(err)),
+	    ORCH_EPROTO);
 	t0 = orch_mono_ms();
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "huge", &in, err,
-	    sizeof(err)), ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "huge", &in, err, sizeof(err)),
+	    ORCH_EPROTO);
 	ASSERT_STR_CONTAINS(err, "larger than 8 MiB");
 	ASSERT(orch_mono_ms() - t0 < 10000);
 	/* Not announced: refused while receiving, at the cap. */
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "hugenolen", &in, err,
-	    sizeof(err)), ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "hugenolen", &in, err, sizeof(err)),
+	    ORCH_EPROTO);
 	ASSERT_STR_CONTAINS(err, "larger than 8 MiB");
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "hugeerr", &in, err,
-	    sizeof(err)), ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "hugeerr", &in, err, sizeof(err)),
+	    ORCH_EPROTO);
 	ASSERT(orch_mono_ms() - t0 < 10000);
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "cut", &in, err,
-	    sizeof(err)), ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "cut", &in, err, sizeof(err)),
+	    ORCH_EPROTO);
 	ASSERT_STR_CONTAINS(err, "cut short");
-	ASSERT_INT_EQ(orch_docker_driver.inspect(st, "closed", &in, err,
-	    sizeof(err)), ORCH_EIO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.inspect(st, "closed", &in, err, sizeof(err)),
+	    ORCH_EIO);
 	ASSERT_STR_CONTAINS(err, "docker GET /v1.41/containers/closed/json");
-	ASSERT_INT_EQ(orch_docker_driver.capacity(st, &cpu, &mem, err,
-	    sizeof(err)), ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.capacity(st, &cpu, &mem, err, sizeof(err)),
+	    ORCH_EPROTO);
 	ASSERT_STR_CONTAINS(err, "NCPU");
-	ASSERT_INT_EQ(orch_docker_driver.capacity(st, &cpu, &mem, err,
-	    sizeof(err)), ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.capacity(st, &cpu, &mem, err, sizeof(err)),
+	    ORCH_EPROTO);
 	orch_docker_driver.fini(st);
 	fake_free(f);
 }
@@ -1080,8 +1158,8 @@ struct exits {
 };
 
 static void
-on_exit_record(void *arg, const char *task_id, const char *handle,
-    int exit_code)
+on_exit_record(
+    void *arg, const char *task_id, const char *handle, int exit_code)
 {
 	struct exits *e = arg;
 
@@ -1117,12 +1195,14 @@ static void
 event_line(char *buf, size_t len, const char *id, const char *task,
     const char *node, int code, long long ns)
 {
-	snprintf(buf, len, "{\"status\":\"die\",\"id\":\"%s\",\"from\":\"img\","
-	    "\"Type\":\"container\",\"Action\":\"die\",\"Actor\":{\"ID\":\"%s\","
+	snprintf(buf, len,
+	    "{\"status\":\"die\",\"id\":\"%s\",\"from\":\"img\","
+	    "\"Type\":\"container\",\"Action\":\"die\",\"Actor\":{\"ID\":\"%"
+	    "s\","
 	    "\"Attributes\":{\"exitCode\":\"%d\",\"image\":\"img\",\"name\":"
 	    "\"orch-%s\",\"orch.node\":\"%s\",\"orch.task\":\"%s\"}},\"scope\":"
-	    "\"local\",\"time\":%lld,\"timeNano\":%lld}\n", id, id, code, task,
-	    node, task, ns / 1000000000, ns);
+	    "\"local\",\"time\":%lld,\"timeNano\":%lld}\n",
+	    id, id, code, task, node, task, ns / 1000000000, ns);
 }
 
 static void
@@ -1167,8 +1247,10 @@ test_events_reconnect(void)
 	rq = fake_find(f, "GET", "/v1.41/events?");
 	ASSERT_STR_CONTAINS(rq->target, "&since=1795726917.000000001");
 	/* The filter: die events of this node's containers. */
-	ASSERT_STR_CONTAINS(rq->target, "filters=%7B%22type%22%3A%5B%22"
-	    "container%22%5D%2C%22event%22%3A%5B%22die%22%5D%2C%22label%22%3A%5B"
+	ASSERT_STR_CONTAINS(rq->target,
+	    "filters=%7B%22type%22%3A%5B%22"
+	    "container%22%5D%2C%22event%22%3A%5B%22die%22%5D%2C%22label%22%3A%"
+	    "5B"
 	    "%22orch.node%3D" NODE "%22%5D%7D");
 
 	/* The stream is held open: fini must not wait for it. */

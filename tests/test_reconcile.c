@@ -97,9 +97,12 @@ run(const orch_task *const *tasks, size_t nt, const struct orch_instance *inst,
     size_t ni, const char *const *busy, size_t nb)
 {
 	struct orch_reconcile_input in = {
-		.tasks = tasks, .n_tasks = nt,
-		.instances = inst, .n_instances = ni,
-		.busy = busy, .n_busy = nb,
+	    .tasks = tasks,
+	    .n_tasks = nt,
+	    .instances = inst,
+	    .n_instances = ni,
+	    .busy = busy,
+	    .n_busy = nb,
 	};
 
 	free(acts);
@@ -350,8 +353,8 @@ test_prefers_running_instance(void)
 	 * left alone rather than acted on twice. */
 	orch_task a = task(ID_A, RUNNING, CID_2, false);
 	const orch_task *ts[] = {&a};
-	struct orch_instance in[] = {exited(ID_A, CID_1, 1, 1, 2),
-	    running(ID_A, CID_2, 3)};
+	struct orch_instance in[] = {
+	    exited(ID_A, CID_1, 1, 1, 2), running(ID_A, CID_2, 3)};
 
 	run(ts, 1, in, 2, NULL, 0);
 	ASSERT_INT_EQ(nacts, 0);
@@ -456,8 +459,8 @@ test_remove_final_task(void)
 	orch_task b = task(ID_B, COMPLETED, CID_1, false);
 	orch_task c = task(ID_C, STOPPED, CID_2, true);
 	const orch_task *ts[] = {&b, &c};
-	struct orch_instance in[] = {exited(ID_B, CID_1, 0, 1, 2),
-	    exited(ID_C, CID_2, 137, 1, 2)};
+	struct orch_instance in[] = {
+	    exited(ID_B, CID_1, 0, 1, 2), exited(ID_C, CID_2, 137, 1, 2)};
 
 	run(ts, 2, in, 2, NULL, 0);
 	ASSERT_INT_EQ(nacts, 2);

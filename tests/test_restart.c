@@ -30,9 +30,10 @@ test_parse(void)
 {
 	struct orch_restart_policy p;
 	char err[256], text[32];
-	static const char *const bad[] = {"sometimes", "on-failure:", "on-failure:0",
-	    "on-failure:-1", "on-failure:x", "on-failure:10001", "Always",
-	    "on-failure:3 ", "on-failure: 3", "on-failure:99999999999999999999"};
+	static const char *const bad[] = {"sometimes",
+	    "on-failure:", "on-failure:0", "on-failure:-1", "on-failure:x",
+	    "on-failure:10001", "Always", "on-failure:3 ", "on-failure: 3",
+	    "on-failure:99999999999999999999"};
 
 	p = policy(NULL);
 	ASSERT_INT_EQ(p.mode, ORCH_RESTART_NEVER);
@@ -48,16 +49,17 @@ test_parse(void)
 	p = policy("on-failure:2");
 	ASSERT_INT_EQ(p.mode, ORCH_RESTART_ON_FAILURE);
 	ASSERT_INT_EQ(p.max, 2);
-	ASSERT_STR_EQ(orch_restart_policy_text(&p, text, sizeof(text)),
-	    "on-failure:2");
+	ASSERT_STR_EQ(
+	    orch_restart_policy_text(&p, text, sizeof(text)), "on-failure:2");
 	p = policy("on-failure:10000");
 	ASSERT_INT_EQ(p.max, 10000);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (orch_restart_policy_parse(bad[i], &p, err, sizeof(err)) !=
 		    ORCH_EINVAL)
 			h_fail(__FILE__, __LINE__, "\"%s\" accepted", bad[i]);
-		ASSERT_STR_CONTAINS(err, "field \"restart\" must be never, "
-		                         "on-failure, on-failure:N");
+		ASSERT_STR_CONTAINS(err,
+		    "field \"restart\" must be never, "
+		    "on-failure, on-failure:N");
 	}
 }
 
@@ -77,8 +79,9 @@ static void
 test_wanted(void)
 {
 	struct orch_restart_policy never = policy("never"),
-	    always = policy("always"), onf = policy("on-failure"),
-	    onf2 = policy("on-failure:2");
+	                           always = policy("always"),
+	                           onf = policy("on-failure"),
+	                           onf2 = policy("on-failure:2");
 	orch_task t;
 
 	t = ended(FAILED, 0);
@@ -144,8 +147,8 @@ test_backoff(void)
 {
 	orch_task t;
 	int64_t d = 0;
-	static const int64_t want[] = {1000, 2000, 4000, 8000, 16000, 32000,
-	    60000, 60000, 60000};
+	static const int64_t want[] = {
+	    1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000};
 
 	/* A crash loop: each delay twice the one before, up to the cap. */
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {

@@ -29,8 +29,8 @@ pick(const struct orch_sched_node *nodes, size_t n, double cpu, int64_t mem)
 }
 
 static void
-explain(const struct orch_sched_node *nodes, size_t n, double cpu,
-    int64_t mem, char *buf, size_t len)
+explain(const struct orch_sched_node *nodes, size_t n, double cpu, int64_t mem,
+    char *buf, size_t len)
 {
 	struct orch_sched_want w = {.cpu = cpu, .memory_mb = mem};
 
@@ -272,8 +272,8 @@ static void
 test_pick_constraints_and_drain(void)
 {
 	Orch__Node__LabelsEntry za = ORCH__NODE__LABELS_ENTRY__INIT,
-	    zb = ORCH__NODE__LABELS_ENTRY__INIT,
-	    hdd = ORCH__NODE__LABELS_ENTRY__INIT;
+	                        zb = ORCH__NODE__LABELS_ENTRY__INIT,
+	                        hdd = ORCH__NODE__LABELS_ENTRY__INIT;
 	Orch__Node__LabelsEntry *la[] = {&za}, *lb[] = {&zb, &hdd};
 	struct orch_sched_node v[] = {
 	    NL("1", "a", 4.0, 4096, la, 1),
@@ -312,9 +312,10 @@ test_pick_constraints_and_drain(void)
 	w.memory_mb = 2048;
 	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), -1);
 	orch_sched_explain(v, 3, &w, buf, sizeof(buf));
-	ASSERT_STR_EQ(buf, "no Ready node matching the constraints has 2048 "
-	                   "MB and 0.5 cpu free; most free: b with 1024 MB "
-	                   "and 4 cpu");
+	ASSERT_STR_EQ(buf,
+	    "no Ready node matching the constraints has 2048 "
+	    "MB and 0.5 cpu free; most free: b with 1024 MB "
+	    "and 4 cpu");
 	/* A drained node takes nothing new. */
 	w.constraints = NULL;
 	w.n_constraints = 0;
@@ -324,8 +325,9 @@ test_pick_constraints_and_drain(void)
 	v[0].drain = v[1].drain = true;
 	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), -1);
 	orch_sched_explain(v, 3, &w, buf, sizeof(buf));
-	ASSERT_STR_EQ(buf, "no Ready node takes new tasks: 3 Ready, all "
-	                   "drained");
+	ASSERT_STR_EQ(buf,
+	    "no Ready node takes new tasks: 3 Ready, all "
+	    "drained");
 }
 
 static void
@@ -687,10 +689,10 @@ beat_all(struct env *e)
 struct svc_want {
 	struct env *e;
 	const char *service_id;
-	size_t live;              /* Scheduled or Running, no stop asked */
-	const char *node_a;       /* that many of them on node_a ... */
+	size_t live;        /* Scheduled or Running, no stop asked */
+	const char *node_a; /* that many of them on node_a ... */
 	size_t on_a;
-	size_t lost;              /* ... and that many lost */
+	size_t lost; /* ... and that many lost */
 };
 
 static bool
@@ -701,11 +703,12 @@ svc_is(void *arg)
 	size_t n = 0, live = 0, on_a = 0, lost = 0;
 
 	beat_all(w->e);
-	ASSERT_INT_EQ(orch_store_task_list_service(w->e->r, w->service_id, &v,
-	                  &n),
+	ASSERT_INT_EQ(
+	    orch_store_task_list_service(w->e->r, w->service_id, &v, &n),
 	    ORCH_OK);
 	for (size_t i = 0; i < n; i++) {
-		if ((v[i]->status == ST_SCHEDULED || v[i]->status == ST_RUNNING) &&
+		if ((v[i]->status == ST_SCHEDULED ||
+		        v[i]->status == ST_RUNNING) &&
 		    !v[i]->stop_requested) {
 			live++;
 			on_a += strcmp(v[i]->node_id, w->node_a) == 0;
@@ -743,8 +746,8 @@ test_thread_service_and_lost(void)
 	orch__task_spec__init(sp);
 	sp->image = strdup("busybox:1");
 	ASSERT_INT_EQ(orch_service_new("web", sp, 4, &svc), ORCH_OK);
-	ASSERT_INT_EQ(orch_store_service_create_sync(e.st, svc, &svc, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    orch_store_service_create_sync(e.st, svc, &svc, err, sizeof(err)),
 	    ORCH_OK);
 	/* Four replicas, two on each node. */
 	w = (struct svc_want){&e, svc->id, 4, a, 2, 0};

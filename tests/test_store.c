@@ -1631,13 +1631,13 @@ test_migrate_v1(void)
 	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 3);
 	/* Back to the schema of version 1: what migrations 2 and 3 added
 	 * goes. */
-	ASSERT_INT_EQ(
-	    sqlite3_exec(db,
-	        "DROP INDEX tasks_open; DROP INDEX tasks_service;"
-	        "ALTER TABLE tasks DROP COLUMN is_open;"
-	        "ALTER TABLE tasks DROP COLUMN service_id;"
-	        "DROP TABLE services; DROP TABLE nodes; PRAGMA user_version = 1",
-	        NULL, NULL, NULL),
+	ASSERT_INT_EQ(sqlite3_exec(db,
+	                  "DROP INDEX tasks_open; DROP INDEX tasks_service;"
+	                  "ALTER TABLE tasks DROP COLUMN is_open;"
+	                  "ALTER TABLE tasks DROP COLUMN service_id;"
+	                  "DROP TABLE services; DROP TABLE nodes; PRAGMA "
+	                  "user_version = 1",
+	                  NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 
@@ -1657,8 +1657,8 @@ test_migrate_v1(void)
 	                  "type = 'table' AND name = 'nodes'"),
 	    1);
 	/* The Pending task of version 1 is open: the scheduler sees it. */
-	ASSERT_INT_EQ(raw_int(db, "SELECT count(*) FROM tasks WHERE is_open = 1"),
-	    1);
+	ASSERT_INT_EQ(
+	    raw_int(db, "SELECT count(*) FROM tasks WHERE is_open = 1"), 1);
 	sqlite3_close(db);
 	free(id);
 	h_rm_rf(dir);
@@ -1787,8 +1787,8 @@ test_services(void)
 	size_t n;
 
 	ASSERT_INT_EQ(orch_store_listen(st, on_commit_svc, &h), ORCH_OK);
-	ASSERT_INT_EQ(orch_store_service_create_sync(st, mk_service("web", 3),
-	                  &svc, err, sizeof(err)),
+	ASSERT_INT_EQ(orch_store_service_create_sync(
+	                  st, mk_service("web", 3), &svc, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT_STR_EQ(svc->name, "web");
 	ASSERT(orch_id_valid(svc->id));
@@ -1799,8 +1799,8 @@ test_services(void)
 	ASSERT_STR_EQ(svc->spec->service, "web");
 	ASSERT_INT_EQ(svc->spec->memory_mb, 256);
 	/* A name is one service. */
-	ASSERT_INT_EQ(orch_store_service_create_sync(st, mk_service("web", 1),
-	                  NULL, err, sizeof(err)),
+	ASSERT_INT_EQ(orch_store_service_create_sync(
+	                  st, mk_service("web", 1), NULL, err, sizeof(err)),
 	    ORCH_EEXIST);
 	ASSERT_STR_CONTAINS(err, "service \"web\"");
 	/* Found by name and by id; listed by name. */
@@ -1811,8 +1811,8 @@ test_services(void)
 	ASSERT_STR_EQ(got->name, "web");
 	orch_service_free(got);
 	ASSERT_INT_EQ(orch_store_service_get(r, "nope", &got), ORCH_ENOENT);
-	ASSERT_INT_EQ(orch_store_service_create_sync(st, mk_service("api", 0),
-	                  NULL, err, sizeof(err)),
+	ASSERT_INT_EQ(orch_store_service_create_sync(
+	                  st, mk_service("api", 0), NULL, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT_INT_EQ(orch_store_service_list(r, &list, &n), ORCH_OK);
 	ASSERT_INT_EQ(n, 2);
@@ -1821,17 +1821,17 @@ test_services(void)
 	orch_store_service_list_free(list, n);
 
 	/* Replicas go in only for the slots the service wants. */
-	ASSERT_INT_EQ(replica_insert(st, svc, 1, &r1, err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(replica_insert(st, svc, 3, &r2, err, sizeof(err)),
-	    ORCH_OK);
-	ASSERT_INT_EQ(replica_insert(st, svc, 4, NULL, err, sizeof(err)),
-	    ORCH_ECONFLICT);
+	ASSERT_INT_EQ(
+	    replica_insert(st, svc, 1, &r1, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    replica_insert(st, svc, 3, &r2, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    replica_insert(st, svc, 4, NULL, err, sizeof(err)), ORCH_ECONFLICT);
 	ASSERT_STR_CONTAINS(err, "no slot 4");
-	ASSERT_INT_EQ(replica_insert(st, svc, 0, NULL, err, sizeof(err)),
-	    ORCH_ECONFLICT);
-	ASSERT_INT_EQ(orch_store_task_list_service(r, svc->id, &tasks, &n),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    replica_insert(st, svc, 0, NULL, err, sizeof(err)), ORCH_ECONFLICT);
+	ASSERT_INT_EQ(
+	    orch_store_task_list_service(r, svc->id, &tasks, &n), ORCH_OK);
 	ASSERT_INT_EQ(n, 2);
 	ASSERT_STR_EQ(tasks[0]->id, r1);
 	ASSERT_STR_EQ(tasks[0]->spec->name, "web.1");
@@ -1844,8 +1844,8 @@ test_services(void)
 	                  &two, &svc, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT_INT_EQ(svc->replicas, 2);
-	ASSERT_INT_EQ(replica_insert(st, svc, 3, NULL, err, sizeof(err)),
-	    ORCH_ECONFLICT);
+	ASSERT_INT_EQ(
+	    replica_insert(st, svc, 3, NULL, err, sizeof(err)), ORCH_ECONFLICT);
 	ASSERT_INT_EQ(orch_store_service_modify_sync(st, "web", mod_svc_rename,
 	                  NULL, NULL, err, sizeof(err)),
 	    ORCH_EINVAL);
@@ -1856,8 +1856,8 @@ test_services(void)
 	/* Deleted with its tasks, in one go; they are handed back. */
 	h.tasks = h.services = 0;
 	orch_service_free(svc);
-	ASSERT_INT_EQ(orch_store_service_delete_sync(st, "web", &svc, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    orch_store_service_delete_sync(st, "web", &svc, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT_INT_EQ(svc->n_tasks, 2);
 	ASSERT_INT_EQ(h.tasks, 2);
@@ -1868,11 +1868,11 @@ test_services(void)
 	ASSERT_INT_EQ(orch_store_task_list_open(r, &tasks, &n), ORCH_OK);
 	ASSERT_INT_EQ(n, 0);
 	/* A replica of a deleted service never comes back. */
-	ASSERT_INT_EQ(replica_insert(st, svc, 1, NULL, err, sizeof(err)),
-	    ORCH_ECONFLICT);
+	ASSERT_INT_EQ(
+	    replica_insert(st, svc, 1, NULL, err, sizeof(err)), ORCH_ECONFLICT);
 	ASSERT_STR_CONTAINS(err, "no longer exists");
-	ASSERT_INT_EQ(orch_store_service_delete_sync(st, "web", NULL, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    orch_store_service_delete_sync(st, "web", NULL, err, sizeof(err)),
 	    ORCH_ENOENT);
 	orch_store_unlisten(st, on_commit_svc, &h);
 	orch_service_free(svc);
@@ -1903,8 +1903,8 @@ replace(struct orch_store *st, const char *old, orch_task *nt, char *err,
 	int rc;
 
 	outcome_init(&o);
-	orch_store_task_replace(st, old, mod_replaced, nt->id, nt, outcome_done,
-	    &o);
+	orch_store_task_replace(
+	    st, old, mod_replaced, nt->id, nt, outcome_done, &o);
 	outcome_wait(&o);
 	rc = o.rc;
 	snprintf(err, errlen, "%s", o.err);
@@ -1929,8 +1929,8 @@ test_replace(void)
 	ASSERT_INT_EQ(orch_store_task_list_open(r, &open, &n), ORCH_OK);
 	ASSERT_INT_EQ(n, 1);
 	orch_store_task_list_free(open, n);
-	ASSERT_INT_EQ(orch_store_task_modify_sync(st, old, mod_status, &failed,
-	                  NULL, err, sizeof(err)),
+	ASSERT_INT_EQ(orch_store_task_modify_sync(
+	                  st, old, mod_status, &failed, NULL, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT_INT_EQ(orch_store_task_list_open(r, &open, &n), ORCH_OK);
 	ASSERT_INT_EQ(n, 1);
@@ -1989,8 +1989,8 @@ test_node_drain(void)
 	reg.memory_mb = 64;
 	n = node_register(st, &reg);
 	ASSERT(!n->drain);
-	ASSERT_INT_EQ(orch_store_node_drain_sync(st, "node-a", true, &d, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(orch_store_node_drain_sync(
+	                  st, "node-a", true, &d, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT(d->drain);
 	ASSERT_STR_EQ(d->id, n->id);
@@ -2001,13 +2001,13 @@ test_node_drain(void)
 	ASSERT(d->drain);
 	orch_node_free(d);
 	/* By id too, and back. */
-	ASSERT_INT_EQ(orch_store_node_drain_sync(st, n->id, false, &d, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    orch_store_node_drain_sync(st, n->id, false, &d, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT(!d->drain);
 	orch_node_free(d);
-	ASSERT_INT_EQ(orch_store_node_drain_sync(st, "ghost", true, &d, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    orch_store_node_drain_sync(st, "ghost", true, &d, err, sizeof(err)),
 	    ORCH_ENOENT);
 	ASSERT_STR_CONTAINS(err, "ghost");
 	orch_node_free(n);

@@ -609,20 +609,20 @@ test_update_times_and_wait_reason(void)
 	ASSERT_INT_EQ(orch_str_set(&t->error, "no Ready node"), ORCH_OK);
 	u.has_started_at_ms = true;
 	u.started_at_ms = 1000;
-	ASSERT_INT_EQ(orch_task_apply_update(t, &u, 5000, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_task_apply_update(t, &u, 5000, err, sizeof(err)), ORCH_OK);
 	ASSERT(t->error == NULL);
 	ASSERT_INT_EQ(t->started_at_ms, 1000);
 	/* A later Running report keeps the first start. */
 	u.started_at_ms = 2000;
-	ASSERT_INT_EQ(orch_task_apply_update(t, &u, 6000, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_task_apply_update(t, &u, 6000, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(t->started_at_ms, 1000);
 	u = update_of(COMPLETED);
 	u.has_finished_at_ms = true;
 	u.finished_at_ms = 3000;
-	ASSERT_INT_EQ(orch_task_apply_update(t, &u, 7000, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_task_apply_update(t, &u, 7000, err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(t->finished_at_ms, 3000);
 	orch_task_free(t);
 
@@ -633,8 +633,8 @@ test_update_times_and_wait_reason(void)
 	u.error = "image not found";
 	u.has_started_at_ms = true;
 	u.started_at_ms = 10;
-	ASSERT_INT_EQ(orch_task_apply_update(t, &u, 20, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_task_apply_update(t, &u, 20, err, sizeof(err)), ORCH_OK);
 	ASSERT_STR_EQ(t->error, "image not found");
 	ASSERT(t->has_started_at_ms && t->started_at_ms == 10);
 	ASSERT(t->has_finished_at_ms && t->finished_at_ms == 20);
@@ -644,8 +644,8 @@ test_update_times_and_wait_reason(void)
 	t = task_make();
 	ASSERT_INT_EQ(orch_str_set(&t->error, "no Ready node"), ORCH_OK);
 	u = update_of(PENDING);
-	ASSERT_INT_EQ(orch_task_apply_update(t, &u, 20, err, sizeof(err)),
-	    ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_task_apply_update(t, &u, 20, err, sizeof(err)), ORCH_OK);
 	ASSERT_STR_EQ(t->error, "no Ready node");
 	orch_task_free(t);
 }

@@ -595,7 +595,8 @@ keys_check(json_t *o)
 
 	ASSERT(json_is_object(o));
 	ASSERT_INT_EQ(json_object_size(o), N_TASK_KEYS);
-	json_object_foreach (o, key, v) {
+	json_object_foreach(o, key, v)
+	{
 		ASSERT(i < N_TASK_KEYS);
 		ASSERT_STR_EQ(key, task_keys[i]);
 		i++;
@@ -1048,10 +1049,10 @@ test_update_decode(void)
 static void
 test_spec_policy_fields(void)
 {
-	orch_task_spec *s = spec_ok(
-	    "{\"name\":\"n\",\"image\":\"i\","
-	    "\"constraints\":[\"zone==a\",\" disk != hdd \"],"
-	    "\"placement\":\"binpack\",\"restart\":\"on-failure:3\"}");
+	orch_task_spec *s =
+	    spec_ok("{\"name\":\"n\",\"image\":\"i\","
+	            "\"constraints\":[\"zone==a\",\" disk != hdd \"],"
+	            "\"placement\":\"binpack\",\"restart\":\"on-failure:3\"}");
 	orch_task *t;
 	json_t *j;
 
@@ -1064,10 +1065,10 @@ test_spec_policy_fields(void)
 	ASSERT_INT_EQ(orch_task_new(s, &t), ORCH_OK);
 	j = orch_task_to_json(t);
 	ASSERT_INT_EQ(json_array_size(json_object_get(j, "constraints")), 2);
-	ASSERT_STR_EQ(json_string_value(json_object_get(j, "placement")),
-	    "binpack");
-	ASSERT_STR_EQ(json_string_value(json_object_get(j, "restart")),
-	    "on-failure:3");
+	ASSERT_STR_EQ(
+	    json_string_value(json_object_get(j, "placement")), "binpack");
+	ASSERT_STR_EQ(
+	    json_string_value(json_object_get(j, "restart")), "on-failure:3");
 	ASSERT_INT_EQ(json_integer_value(json_object_get(j, "restarts")), 0);
 	ASSERT(json_is_null(json_object_get(j, "service")));
 	ASSERT(json_is_null(json_object_get(j, "replaces")));
@@ -1088,9 +1089,11 @@ test_spec_policy_fields(void)
 	             "\"constraints\":[\"zone==a\",\"zone=b\"]}",
 	    "field \"constraints\": malformed constraint \"zone=b\": want "
 	    "KEY==VALUE or KEY!=VALUE");
-	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"constraints\":[\"==\"]}",
+	spec_refused(
+	    "{\"name\":\"n\",\"image\":\"i\",\"constraints\":[\"==\"]}",
 	    "malformed constraint \"==\"");
-	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"constraints\":\"a==b\"}",
+	spec_refused(
+	    "{\"name\":\"n\",\"image\":\"i\",\"constraints\":\"a==b\"}",
 	    "field \"constraints\" must be an array of strings");
 	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"constraints\":[1]}",
 	    "field \"constraints\": entry 0 must be a string");
@@ -1139,12 +1142,14 @@ service_refused(const char *body, const char *want)
 {
 	char err[ERRLEN] = "";
 	orch_service *s = NULL;
-	int rc = orch_service_from_json(body, strlen(body), &s, err,
-	    sizeof(err));
+	int rc =
+	    orch_service_from_json(body, strlen(body), &s, err, sizeof(err));
 
 	if (rc != ORCH_EINVAL || s != NULL || strstr(err, want) == NULL)
-		h_fail(__FILE__, __LINE__, "body %s: rc %d, error \"%s\", "
-		    "wanted \"%s\"", body, rc, err, want);
+		h_fail(__FILE__, __LINE__,
+		    "body %s: rc %d, error \"%s\", "
+		    "wanted \"%s\"",
+		    body, rc, err, want);
 }
 
 static void
@@ -1182,15 +1187,15 @@ test_service_json(void)
 	ASSERT(s->tasks != NULL);
 	s->tasks[0] = r;
 	j = orch_service_to_json(s, true);
-	ASSERT_STR_EQ(json_string_value(json_object_get(j, "name")),
-	    "web-1.a_b");
+	ASSERT_STR_EQ(
+	    json_string_value(json_object_get(j, "name")), "web-1.a_b");
 	ASSERT_INT_EQ(json_integer_value(json_object_get(j, "replicas")), 3);
 	ASSERT_INT_EQ(json_integer_value(json_object_get(j, "running")), 1);
-	ASSERT_STR_EQ(json_string_value(json_object_get(j, "restart")),
-	    "always");
+	ASSERT_STR_EQ(
+	    json_string_value(json_object_get(j, "restart")), "always");
 	t = json_array_get(json_object_get(j, "tasks"), 0);
-	ASSERT_STR_EQ(json_string_value(json_object_get(t, "service")),
-	    "web-1.a_b");
+	ASSERT_STR_EQ(
+	    json_string_value(json_object_get(t, "service")), "web-1.a_b");
 	json_decref(j);
 	j = orch_service_to_json(s, false);
 	ASSERT(json_object_get(j, "tasks") == NULL);
@@ -1198,7 +1203,8 @@ test_service_json(void)
 	orch_service_free(s);
 
 	/* Replicas default to 1; a given restart policy is kept. */
-	s = service_ok("{\"name\":\"w\",\"image\":\"i\",\"restart\":\"never\"}");
+	s = service_ok(
+	    "{\"name\":\"w\",\"image\":\"i\",\"restart\":\"never\"}");
 	ASSERT_INT_EQ(s->replicas, 1);
 	ASSERT_STR_EQ(s->spec->restart, "never");
 	orch_service_free(s);
@@ -1220,7 +1226,8 @@ test_service_json(void)
 	    "field \"replicas\"");
 	service_refused("{\"name\":\"w\",\"image\":\"i\",\"restart\":\"no\"}",
 	    "field \"restart\"");
-	service_refused("{\"name\":\"w\",\"image\":\"i\",\"constraints\":[\"x\"]}",
+	service_refused(
+	    "{\"name\":\"w\",\"image\":\"i\",\"constraints\":[\"x\"]}",
 	    "malformed constraint \"x\"");
 	service_refused("{\"name\":\"w\",\"image\":\"i\",\"slot\":1}",
 	    "unknown field \"slot\"");
@@ -1230,21 +1237,23 @@ test_service_json(void)
 	                  strlen("{\"replicas\":7}"), &n, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT_INT_EQ(n, 7);
-	ASSERT_INT_EQ(orch_service_scale_from_json("{}", strlen("{}"), &n, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(orch_service_scale_from_json(
+	                  "{}", strlen("{}"), &n, err, sizeof(err)),
 	    ORCH_EINVAL);
 	ASSERT_STR_CONTAINS(err, "field \"replicas\" is required");
-	ASSERT_INT_EQ(orch_service_scale_from_json("{\"replicas\":2,\"x\":1}",
-	                  strlen("{\"replicas\":2,\"x\":1}"), &n, err, sizeof(err)),
+	ASSERT_INT_EQ(
+	    orch_service_scale_from_json("{\"replicas\":2,\"x\":1}",
+	        strlen("{\"replicas\":2,\"x\":1}"), &n, err, sizeof(err)),
 	    ORCH_EINVAL);
 	ASSERT_STR_CONTAINS(err, "unknown field \"x\"");
-	ASSERT_INT_EQ(orch_drain_from_json("{\"drain\":false}",
-	                  strlen("{\"drain\":false}"), &drain, err, sizeof(err)),
+	ASSERT_INT_EQ(
+	    orch_drain_from_json("{\"drain\":false}",
+	        strlen("{\"drain\":false}"), &drain, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT(!drain);
-	ASSERT_INT_EQ(orch_drain_from_json("{\"drain\":\"yes\"}",
-	                  strlen("{\"drain\":\"yes\"}"), &drain, err,
-	                  sizeof(err)),
+	ASSERT_INT_EQ(
+	    orch_drain_from_json("{\"drain\":\"yes\"}",
+	        strlen("{\"drain\":\"yes\"}"), &drain, err, sizeof(err)),
 	    ORCH_EINVAL);
 	ASSERT_STR_CONTAINS(err, "field \"drain\"");
 }

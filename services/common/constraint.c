@@ -47,47 +47,48 @@ malformed(const char *s, const char *why, char *err, size_t errlen)
 }
 
 int
-orch_constraint_parse(const char *s, struct orch_constraint *out, char *err,
-    size_t errlen)
+orch_constraint_parse(
+    const char *s, struct orch_constraint *out, char *err, size_t errlen)
 {
 	const char *op, *v;
 	size_t len;
 
 	memset(out, 0, sizeof(*out));
 	if (s == NULL) {
-		snprintf(err, errlen, "malformed constraint \"\": want "
+		snprintf(err, errlen,
+		    "malformed constraint \"\": want "
 		    "KEY==VALUE or KEY!=VALUE");
 		return ORCH_EINVAL;
 	}
 	if ((len = strlen(s)) > ORCH_CONSTRAINT_LEN_MAX)
 		return malformed(s, "longer than the limit", err, errlen);
 	if (!orch_text_printable(s))
-		return malformed(s, "it holds a control character", err,
-		    errlen);
+		return malformed(
+		    s, "it holds a control character", err, errlen);
 	/* The first "==" or "!=" splits it. */
 	for (op = s; *op != '\0'; op++) {
 		if ((op[0] == '=' || op[0] == '!') && op[1] == '=')
 			break;
 	}
 	if (*op == '\0')
-		return malformed(s, "want KEY==VALUE or KEY!=VALUE", err,
-		    errlen);
+		return malformed(
+		    s, "want KEY==VALUE or KEY!=VALUE", err, errlen);
 	out->op = op[0] == '=' ? ORCH_CONSTRAINT_EQ : ORCH_CONSTRAINT_NE;
 	out->key_len = trim(s, (size_t)(op - s), &out->key);
 	v = op + 2;
 	out->value_len = trim(v, len - (size_t)(v - s), &out->value);
 	if (out->key_len == 0)
-		return malformed(s, "the key before the operator is empty", err,
-		    errlen);
+		return malformed(
+		    s, "the key before the operator is empty", err, errlen);
 	if (out->value_len == 0)
-		return malformed(s, "the value after the operator is empty",
-		    err, errlen);
+		return malformed(
+		    s, "the value after the operator is empty", err, errlen);
 	/* "a===b", "a!==b", "a=!=b": one operator, no stray '=' or '!'
 	 * next to it, which would hide a typo. */
 	if (out->value[0] == '=' || out->key[out->key_len - 1] == '=' ||
 	    out->key[out->key_len - 1] == '!')
-		return malformed(s, "the operator must be == or != alone", err,
-		    errlen);
+		return malformed(
+		    s, "the operator must be == or != alone", err, errlen);
 	return ORCH_OK;
 }
 
@@ -100,8 +101,8 @@ slice_is(const char *p, size_t len, const char *s)
 
 /* The value of key on node n, or NULL when it has none. */
 static const char *
-node_value(const struct orch_constraint *c,
-    const struct orch_constraint_node *n)
+node_value(
+    const struct orch_constraint *c, const struct orch_constraint_node *n)
 {
 	if (slice_is(c->key, c->key_len, "node.name"))
 		return n->name;
@@ -127,8 +128,8 @@ orch_constraint_match(
 }
 
 bool
-orch_constraints_match(const char *const *texts, size_t n,
-    const struct orch_constraint_node *node)
+orch_constraints_match(
+    const char *const *texts, size_t n, const struct orch_constraint_node *node)
 {
 	struct orch_constraint c;
 	char err[8];

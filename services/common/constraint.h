@@ -18,8 +18,8 @@
 #include "orch.pb-c.h"
 
 /* Limits checked when a spec is validated. */
-#define ORCH_CONSTRAINTS_MAX 64        /* per task */
-#define ORCH_CONSTRAINT_LEN_MAX 1300   /* a key, an operator, a value */
+#define ORCH_CONSTRAINTS_MAX 64      /* per task */
+#define ORCH_CONSTRAINT_LEN_MAX 1300 /* a key, an operator, a value */
 
 enum orch_constraint_op {
 	ORCH_CONSTRAINT_EQ, /* == */

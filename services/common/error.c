@@ -35,12 +35,18 @@ orch_err_from_errno(int e)
 	case ENOENT: return ORCH_ENOENT;
 	case EEXIST: return ORCH_EEXIST;
 	case EAGAIN: return ORCH_EAGAIN;
-	case E2BIG: case EMSGSIZE: case EFBIG: return ORCH_ETOOBIG;
-	case ENOSPC: case EROFS: case EDQUOT: return ORCH_ENOSPC;
+	case E2BIG:
+	case EMSGSIZE:
+	case EFBIG: return ORCH_ETOOBIG;
+	case ENOSPC:
+	case EROFS:
+	case EDQUOT: return ORCH_ENOSPC;
 	case ETIMEDOUT: return ORCH_ETIMEDOUT;
-	case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH:
-		return ORCH_EUNAVAIL;
-	case EPIPE: case ECONNRESET: return ORCH_ECLOSED;
+	case ECONNREFUSED:
+	case EHOSTUNREACH:
+	case ENETUNREACH: return ORCH_EUNAVAIL;
+	case EPIPE:
+	case ECONNRESET: return ORCH_ECLOSED;
 	case EPROTO: return ORCH_EPROTO;
 	}
 	return ORCH_EIO;

@@ -10,20 +10,20 @@
 
 enum orch_err {
 	ORCH_OK = 0,
-	ORCH_ENOMEM,     /* out of memory */
-	ORCH_EINVAL,     /* invalid argument or malformed input */
-	ORCH_ENOENT,     /* no such object */
-	ORCH_EEXIST,     /* object already exists */
-	ORCH_EAGAIN,     /* incomplete input or busy: try again */
-	ORCH_ETOOBIG,    /* input exceeds a hard limit */
-	ORCH_EIO,        /* I/O error, including storage corruption */
-	ORCH_ENOSPC,     /* storage full or read-only: writes refused */
-	ORCH_EPROTO,     /* the peer broke the protocol */
-	ORCH_ETIMEDOUT,  /* an operation timed out */
-	ORCH_ECLOSED,    /* the object or connection is closed */
-	ORCH_EUNAVAIL,   /* a service cannot be reached or is shutting down */
-	ORCH_ECONFLICT,  /* not allowed in the object's current state */
-	ORCH_EINTERNAL,  /* a bug or unexpected failure */
+	ORCH_ENOMEM,    /* out of memory */
+	ORCH_EINVAL,    /* invalid argument or malformed input */
+	ORCH_ENOENT,    /* no such object */
+	ORCH_EEXIST,    /* object already exists */
+	ORCH_EAGAIN,    /* incomplete input or busy: try again */
+	ORCH_ETOOBIG,   /* input exceeds a hard limit */
+	ORCH_EIO,       /* I/O error, including storage corruption */
+	ORCH_ENOSPC,    /* storage full or read-only: writes refused */
+	ORCH_EPROTO,    /* the peer broke the protocol */
+	ORCH_ETIMEDOUT, /* an operation timed out */
+	ORCH_ECLOSED,   /* the object or connection is closed */
+	ORCH_EUNAVAIL,  /* a service cannot be reached or is shutting down */
+	ORCH_ECONFLICT, /* not allowed in the object's current state */
+	ORCH_EINTERNAL, /* a bug or unexpected failure */
 };
 
 /* Returns a short static English description of err. */

@@ -11,10 +11,10 @@
 static enum orch_log_level log_level = ORCH_LOG_INFO;
 
 static const char *const level_names[] = {
-	[ORCH_LOG_DEBUG] = "DEBUG",
-	[ORCH_LOG_INFO] = "INFO ",
-	[ORCH_LOG_WARN] = "WARN ",
-	[ORCH_LOG_ERROR] = "ERROR",
+    [ORCH_LOG_DEBUG] = "DEBUG",
+    [ORCH_LOG_INFO] = "INFO ",
+    [ORCH_LOG_WARN] = "WARN ",
+    [ORCH_LOG_ERROR] = "ERROR",
 };
 
 void

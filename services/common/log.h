@@ -18,11 +18,12 @@ enum orch_log_level {
 /* Records below level are dropped.  The default is ORCH_LOG_INFO. */
 void orch_log_level_set(enum orch_log_level level);
 
-/* Parses "debug", "info", "warn" or "error".  Returns ORCH_OK or ORCH_EINVAL. */
+/* Parses "debug", "info", "warn" or "error".  Returns ORCH_OK or ORCH_EINVAL.
+ */
 int orch_log_level_parse(const char *s, enum orch_log_level *level /* OUT */);
 
-void orch_log(enum orch_log_level level, const char *component,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void orch_log(enum orch_log_level level, const char *component, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 #define orch_debug(c, ...) orch_log(ORCH_LOG_DEBUG, (c), __VA_ARGS__)
 #define orch_info(c, ...) orch_log(ORCH_LOG_INFO, (c), __VA_ARGS__)

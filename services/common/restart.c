@@ -13,8 +13,8 @@
 #define ON_FAILURE "on-failure"
 
 int
-orch_restart_policy_parse(const char *s, struct orch_restart_policy *out,
-    char *err, size_t errlen)
+orch_restart_policy_parse(
+    const char *s, struct orch_restart_policy *out, char *err, size_t errlen)
 {
 	size_t n = strlen(ON_FAILURE);
 	char *end;

@@ -68,8 +68,8 @@ const char *orch_restart_policy_text(
  * (false for a task not in a final status, and for one stopped on
  * request).  Pure.
  */
-bool orch_restart_wanted(const struct orch_restart_policy *p,
-    const orch_task *t);
+bool orch_restart_wanted(
+    const struct orch_restart_policy *p, const orch_task *t);
 
 /*
  * The backoff before the attempt that replaces prev (which ended): 0 when

@@ -12,12 +12,15 @@ orch_err_from_nng(int rv)
 	switch (rv) {
 	case 0: return ORCH_OK;
 	case NNG_ENOMEM: return ORCH_ENOMEM;
-	case NNG_EINVAL: case NNG_EADDRINVAL: return ORCH_EINVAL;
+	case NNG_EINVAL:
+	case NNG_EADDRINVAL: return ORCH_EINVAL;
 	case NNG_ETIMEDOUT: return ORCH_ETIMEDOUT;
-	case NNG_ECLOSED: case NNG_ECONNRESET: case NNG_ECONNSHUT:
-		return ORCH_ECLOSED;
-	case NNG_ECONNREFUSED: case NNG_EUNREACHABLE: case NNG_EADDRINUSE:
-		return ORCH_EUNAVAIL;
+	case NNG_ECLOSED:
+	case NNG_ECONNRESET:
+	case NNG_ECONNSHUT: return ORCH_ECLOSED;
+	case NNG_ECONNREFUSED:
+	case NNG_EUNREACHABLE:
+	case NNG_EADDRINUSE: return ORCH_EUNAVAIL;
 	case NNG_EMSGSIZE: return ORCH_ETOOBIG;
 	case NNG_EPROTO: return ORCH_EPROTO;
 	case NNG_EAGAIN: return ORCH_EAGAIN;
@@ -74,17 +77,20 @@ orch_rpc_call(nng_socket s, const char *method, const ProtobufCMessage *in,
 	rep = orch__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
 	if (rep == NULL) {
 		rc = ORCH_EPROTO;
-		snprintf(err, errlen, "%s: the reply is not an orch.Reply", method);
+		snprintf(
+		    err, errlen, "%s: the reply is not an orch.Reply", method);
 		goto out;
 	}
 	if (rep->code != ORCH__ERROR_CODE__OK) {
 		rc = err_from_code(rep->code);
-		snprintf(err, errlen, "%s", rep->error != NULL ? rep->error :
-		    "error without a message");
+		snprintf(err, errlen, "%s",
+		    rep->error != NULL ? rep->error
+		                       : "error without a message");
 		goto out;
 	}
-	*out = protobuf_c_message_unpack(out_desc, NULL, rep->has_body ?
-	    rep->body.len : 0, rep->has_body ? rep->body.data : NULL);
+	*out = protobuf_c_message_unpack(out_desc, NULL,
+	    rep->has_body ? rep->body.len : 0,
+	    rep->has_body ? rep->body.data : NULL);
 	if (*out == NULL) {
 		rc = ORCH_EPROTO;
 		snprintf(err, errlen, "%s: the reply body is not a %s", method,

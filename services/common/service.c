@@ -25,14 +25,16 @@ orch_service_name_validate(const char *name, char *err, size_t errlen)
 	size_t n;
 
 	if (name == NULL || name[0] == '\0') {
-		snprintf(err, errlen, "field \"name\" is required: the "
+		snprintf(err, errlen,
+		    "field \"name\" is required: the "
 		    "service's name");
 		return ORCH_EINVAL;
 	}
 	n = strlen(name);
 	for (size_t i = 0; i < n; i++) {
 		if (n > ORCH_SERVICE_NAME_MAX || !name_char(name[i], i == 0)) {
-			snprintf(err, errlen, "field \"name\": a service name "
+			snprintf(err, errlen,
+			    "field \"name\": a service name "
 			    "is 1 to %d letters, digits, '-', '_' or '.', "
 			    "starting with a letter or a digit",
 			    ORCH_SERVICE_NAME_MAX);
@@ -46,8 +48,10 @@ int
 orch_service_replicas_validate(uint32_t replicas, char *err, size_t errlen)
 {
 	if (replicas > ORCH_SERVICE_REPLICAS_MAX) {
-		snprintf(err, errlen, "field \"replicas\" must be an integer "
-		    "from 0 to %d", ORCH_SERVICE_REPLICAS_MAX);
+		snprintf(err, errlen,
+		    "field \"replicas\" must be an integer "
+		    "from 0 to %d",
+		    ORCH_SERVICE_REPLICAS_MAX);
 		return ORCH_EINVAL;
 	}
 	return ORCH_OK;
@@ -120,8 +124,8 @@ out:
 }
 
 int
-orch_service_task_new(const orch_service *svc, uint32_t slot,
-    uint32_t restarts, orch_task **out)
+orch_service_task_new(
+    const orch_service *svc, uint32_t slot, uint32_t restarts, orch_task **out)
 {
 	orch_task_spec *spec = orch_task_spec_copy(svc->spec);
 	char name[ORCH_SERVICE_NAME_MAX + 16];
@@ -148,15 +152,15 @@ orch_service_task_new(const orch_service *svc, uint32_t slot,
 }
 
 void
-orch_service_running_count(orch_service *svc, orch_task *const *tasks,
-    size_t n)
+orch_service_running_count(orch_service *svc, orch_task *const *tasks, size_t n)
 {
 	svc->has_running = true;
 	svc->running = 0;
 	for (size_t i = 0; i < n; i++) {
 		const orch_task *t = tasks[i];
 
-		if (t->service_id != NULL && strcmp(t->service_id, svc->id) == 0 &&
+		if (t->service_id != NULL &&
+		    strcmp(t->service_id, svc->id) == 0 &&
 		    t->status == ORCH__TASK_STATUS__TASK_STATUS_RUNNING &&
 		    !t->stop_requested)
 			svc->running++;

@@ -30,8 +30,7 @@ typedef Orch__Service orch_service;
 int orch_service_name_validate(const char *name, char *err, size_t errlen);
 
 /* Checks a replica count (0 to ORCH_SERVICE_REPLICAS_MAX) as above. */
-int orch_service_replicas_validate(uint32_t replicas, char *err,
-    size_t errlen);
+int orch_service_replicas_validate(uint32_t replicas, char *err, size_t errlen);
 
 /*
  * Creates a service named name from spec (validated by the caller: it
@@ -41,8 +40,8 @@ int orch_service_replicas_validate(uint32_t replicas, char *err,
  * On success the service owns spec; on error the caller keeps it.
  * Returns ORCH_OK or ORCH_ENOMEM.
  */
-int orch_service_new(const char *name, orch_task_spec *spec,
-    uint32_t replicas, orch_service **out /* OUT */);
+int orch_service_new(const char *name, orch_task_spec *spec, uint32_t replicas,
+    orch_service **out /* OUT */);
 
 /*
  * Creates the Pending task of replica slot of svc: a copy of the
@@ -56,8 +55,8 @@ int orch_service_task_new(const orch_service *svc, uint32_t slot,
 /* Sets the live field running of svc from tasks[n], any tasks (those of
  * other services are skipped): its replicas Running with no stop
  * requested. */
-void orch_service_running_count(orch_service *svc, orch_task *const *tasks,
-    size_t n);
+void orch_service_running_count(
+    orch_service *svc, orch_task *const *tasks, size_t n);
 
 /* A deep copy of spec (protobuf's pack and unpack).  NULL when out of
  * memory. */

@@ -29,7 +29,7 @@ orch_id_valid(const char *s)
 			if (c != '-')
 				return false;
 		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		    (c >= 'A' && c <= 'F'))) {
+		               (c >= 'A' && c <= 'F'))) {
 			return false;
 		}
 	}
@@ -37,12 +37,12 @@ orch_id_valid(const char *s)
 }
 
 static const char *const status_names[] = {
-	[ORCH__TASK_STATUS__TASK_STATUS_PENDING] = "Pending",
-	[ORCH__TASK_STATUS__TASK_STATUS_SCHEDULED] = "Scheduled",
-	[ORCH__TASK_STATUS__TASK_STATUS_RUNNING] = "Running",
-	[ORCH__TASK_STATUS__TASK_STATUS_COMPLETED] = "Completed",
-	[ORCH__TASK_STATUS__TASK_STATUS_FAILED] = "Failed",
-	[ORCH__TASK_STATUS__TASK_STATUS_STOPPED] = "Stopped",
+    [ORCH__TASK_STATUS__TASK_STATUS_PENDING] = "Pending",
+    [ORCH__TASK_STATUS__TASK_STATUS_SCHEDULED] = "Scheduled",
+    [ORCH__TASK_STATUS__TASK_STATUS_RUNNING] = "Running",
+    [ORCH__TASK_STATUS__TASK_STATUS_COMPLETED] = "Completed",
+    [ORCH__TASK_STATUS__TASK_STATUS_FAILED] = "Failed",
+    [ORCH__TASK_STATUS__TASK_STATUS_STOPPED] = "Stopped",
 };
 #define N_STATUS ((int)(sizeof(status_names) / sizeof(status_names[0])))
 
@@ -113,22 +113,25 @@ spec_policy_validate(const orch_task_spec *spec, char *err, size_t errlen)
 	char why[256];
 
 	if (spec->n_constraints > ORCH_CONSTRAINTS_MAX) {
-		snprintf(err, errlen, "field \"constraints\" has more than %d "
-		    "entries", ORCH_CONSTRAINTS_MAX);
+		snprintf(err, errlen,
+		    "field \"constraints\" has more than %d "
+		    "entries",
+		    ORCH_CONSTRAINTS_MAX);
 		return ORCH_EINVAL;
 	}
 	for (size_t i = 0; i < spec->n_constraints; i++) {
 		if (orch_constraint_parse(spec->constraints[i], &c, why,
-		    sizeof(why)) != ORCH_OK) {
+		        sizeof(why)) != ORCH_OK) {
 			snprintf(err, errlen, "field \"constraints\": %s", why);
 			return ORCH_EINVAL;
 		}
 	}
 	if (spec->placement != NULL && strcmp(spec->placement, "spread") != 0 &&
 	    strcmp(spec->placement, "binpack") != 0) {
-		snprintf(err, errlen, "field \"placement\" must be spread or "
-		    "binpack, not \"%.*s\"", quote_len(spec->placement, 40),
-		    spec->placement);
+		snprintf(err, errlen,
+		    "field \"placement\" must be spread or "
+		    "binpack, not \"%.*s\"",
+		    quote_len(spec->placement, 40), spec->placement);
 		return ORCH_EINVAL;
 	}
 	return orch_restart_policy_parse(spec->restart, &rp, err, errlen);
@@ -140,34 +143,46 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 	size_t len;
 
 	if (spec->name == NULL || spec->name[0] == '\0') {
-		snprintf(err, errlen, "field \"name\" is required: a non-empty string");
+		snprintf(err, errlen,
+		    "field \"name\" is required: a non-empty string");
 		return ORCH_EINVAL;
 	}
-	if ((len = strlen(spec->name)) > ORCH_NAME_MAX || !orch_text_printable(spec->name)) {
-		snprintf(err, errlen, "field \"name\" must be at most %d printable "
-		    "characters", ORCH_NAME_MAX);
+	if ((len = strlen(spec->name)) > ORCH_NAME_MAX ||
+	    !orch_text_printable(spec->name)) {
+		snprintf(err, errlen,
+		    "field \"name\" must be at most %d printable "
+		    "characters",
+		    ORCH_NAME_MAX);
 		return ORCH_EINVAL;
 	}
 	if (spec->image == NULL || spec->image[0] == '\0') {
-		snprintf(err, errlen, "field \"image\" is required: a non-empty string");
+		snprintf(err, errlen,
+		    "field \"image\" is required: a non-empty string");
 		return ORCH_EINVAL;
 	}
-	if (strlen(spec->image) > ORCH_IMAGE_MAX || !orch_text_printable(spec->image) ||
+	if (strlen(spec->image) > ORCH_IMAGE_MAX ||
+	    !orch_text_printable(spec->image) ||
 	    strchr(spec->image, ' ') != NULL) {
-		snprintf(err, errlen, "field \"image\" must be an image reference of "
-		    "at most %d characters without spaces", ORCH_IMAGE_MAX);
+		snprintf(err, errlen,
+		    "field \"image\" must be an image reference of "
+		    "at most %d characters without spaces",
+		    ORCH_IMAGE_MAX);
 		return ORCH_EINVAL;
 	}
-	if (spec->has_memory_mb && (spec->memory_mb < ORCH_MEMORY_MIN_MB ||
-	    spec->memory_mb > ORCH_MEMORY_MAX_MB)) {
-		snprintf(err, errlen, "field \"memory\" must be between %d and %lld MB",
+	if (spec->has_memory_mb &&
+	    (spec->memory_mb < ORCH_MEMORY_MIN_MB ||
+	        spec->memory_mb > ORCH_MEMORY_MAX_MB)) {
+		snprintf(err, errlen,
+		    "field \"memory\" must be between %d and %lld MB",
 		    ORCH_MEMORY_MIN_MB, (long long)ORCH_MEMORY_MAX_MB);
 		return ORCH_EINVAL;
 	}
 	/* The negated test also refuses NaN. */
 	if (spec->has_cpu && !(spec->cpu > 0.0 && spec->cpu <= ORCH_CPU_MAX)) {
-		snprintf(err, errlen, "field \"cpu\" must be more than 0 and at most "
-		    "%g cores", ORCH_CPU_MAX);
+		snprintf(err, errlen,
+		    "field \"cpu\" must be more than 0 and at most "
+		    "%g cores",
+		    ORCH_CPU_MAX);
 		return ORCH_EINVAL;
 	}
 	if (spec->n_env > ORCH_ENV_MAX) {
@@ -180,27 +195,32 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 
 		if (k == NULL || k[0] == '\0' || strchr(k, '=') != NULL ||
 		    strlen(k) > 1024 || !orch_text_printable(k)) {
-			snprintf(err, errlen, "field \"env\": a variable name must be "
+			snprintf(err, errlen,
+			    "field \"env\": a variable name must be "
 			    "non-empty printable text without '='");
 			return ORCH_EINVAL;
 		}
 		if (v == NULL || strlen(v) > ORCH_STRING_MAX) {
-			snprintf(err, errlen, "field \"env\": the value of \"%.*s\" "
-			    "must be a string of at most %d bytes", quote_len(k, 64), k,
-			    ORCH_STRING_MAX);
+			snprintf(err, errlen,
+			    "field \"env\": the value of \"%.*s\" "
+			    "must be a string of at most %d bytes",
+			    quote_len(k, 64), k, ORCH_STRING_MAX);
 			return ORCH_EINVAL;
 		}
 	}
 	if (spec->n_command > ORCH_COMMAND_MAX) {
-		snprintf(err, errlen, "field \"command\" has more than %d arguments",
+		snprintf(err, errlen,
+		    "field \"command\" has more than %d arguments",
 		    ORCH_COMMAND_MAX);
 		return ORCH_EINVAL;
 	}
 	for (size_t i = 0; i < spec->n_command; i++) {
 		if (spec->command[i] == NULL ||
 		    strlen(spec->command[i]) > ORCH_STRING_MAX) {
-			snprintf(err, errlen, "field \"command\": argument %zu must be "
-			    "a string of at most %d bytes", i, ORCH_STRING_MAX);
+			snprintf(err, errlen,
+			    "field \"command\": argument %zu must be "
+			    "a string of at most %d bytes",
+			    i, ORCH_STRING_MAX);
 			return ORCH_EINVAL;
 		}
 	}
@@ -302,9 +322,11 @@ orch_task_apply_update(orch_task *t, const struct orch_task_update *u,
 	}
 	if (cur == NULL)
 		cur = "Unknown";
-	if (orch_task_status_terminal(t->status) && u->status != (int)t->status) {
-		snprintf(err, errlen, "task %s is already %s and cannot become %s",
-		    t->id, cur, want);
+	if (orch_task_status_terminal(t->status) &&
+	    u->status != (int)t->status) {
+		snprintf(err, errlen,
+		    "task %s is already %s and cannot become %s", t->id, cur,
+		    want);
 		return ORCH_ECONFLICT;
 	}
 	if (status_rank(u->status) < status_rank(t->status)) {
@@ -313,14 +335,16 @@ orch_task_apply_update(orch_task *t, const struct orch_task_update *u,
 		return ORCH_ECONFLICT;
 	}
 	/* Allocate first so that failure leaves t unchanged. */
-	if ((u->container_id != NULL && (cid = strdup(u->container_id)) == NULL) ||
+	if ((u->container_id != NULL &&
+	        (cid = strdup(u->container_id)) == NULL) ||
 	    (u->error != NULL && (msg = strdup(u->error)) == NULL)) {
 		free(cid);
 		snprintf(err, errlen, "out of memory");
 		return ORCH_ENOMEM;
 	}
 	if (orch_task_status_terminal(t->status)) {
-		/* A repeated final report: idempotent, keep what was recorded. */
+		/* A repeated final report: idempotent, keep what was recorded.
+		 */
 		free(cid);
 		free(msg);
 		return ORCH_OK;
@@ -345,14 +369,16 @@ orch_task_apply_update(orch_task *t, const struct orch_task_update *u,
 	}
 	if (!t->has_started_at_ms &&
 	    (u->status == ORCH__TASK_STATUS__TASK_STATUS_RUNNING ||
-	    (u->has_started_at_ms && orch_task_status_terminal(u->status)))) {
+	        (u->has_started_at_ms &&
+	            orch_task_status_terminal(u->status)))) {
 		t->has_started_at_ms = true;
-		t->started_at_ms = u->has_started_at_ms ? u->started_at_ms : now_ms;
+		t->started_at_ms =
+		    u->has_started_at_ms ? u->started_at_ms : now_ms;
 	}
 	if (orch_task_status_terminal(u->status) && !t->has_finished_at_ms) {
 		t->has_finished_at_ms = true;
-		t->finished_at_ms = u->has_finished_at_ms ? u->finished_at_ms :
-		    now_ms;
+		t->finished_at_ms =
+		    u->has_finished_at_ms ? u->finished_at_ms : now_ms;
 	}
 	t->has_status = true;
 	t->status = u->status;
@@ -369,7 +395,7 @@ orch_task_stop(orch_task *t, int64_t now_ms)
 	/* Nothing runs until a node has the task: stop it here and now. */
 	if (t->status == ORCH__TASK_STATUS__TASK_STATUS_PENDING ||
 	    (t->status == ORCH__TASK_STATUS__TASK_STATUS_SCHEDULED &&
-	    (t->node_id == NULL || t->node_id[0] == '\0'))) {
+	        (t->node_id == NULL || t->node_id[0] == '\0'))) {
 		t->status = ORCH__TASK_STATUS__TASK_STATUS_STOPPED;
 		t->has_finished_at_ms = true;
 		t->finished_at_ms = now_ms;

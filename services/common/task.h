@@ -24,10 +24,10 @@ typedef Orch__TaskSpec orch_task_spec;
 /* Hard limits on a spec, checked when decoding any input. */
 #define ORCH_NAME_MAX 128
 #define ORCH_IMAGE_MAX 512
-#define ORCH_ENV_MAX 1024          /* entries */
-#define ORCH_COMMAND_MAX 1024      /* arguments */
-#define ORCH_STRING_MAX 65536      /* one env value or argument, bytes */
-#define ORCH_MEMORY_MIN_MB 6       /* Docker's minimum */
+#define ORCH_ENV_MAX 1024     /* entries */
+#define ORCH_COMMAND_MAX 1024 /* arguments */
+#define ORCH_STRING_MAX 65536 /* one env value or argument, bytes */
+#define ORCH_MEMORY_MIN_MB 6  /* Docker's minimum */
 #define ORCH_MEMORY_MAX_MB (16LL * 1024 * 1024)
 #define ORCH_CPU_MAX 1024.0
 
@@ -55,7 +55,8 @@ bool orch_task_status_terminal(int status);
  * ("spread" or "binpack") and restart policy (restart.h); on failure
  * writes a message for a person, naming the field, into err.  Returns
  * ORCH_OK or ORCH_EINVAL. */
-int orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen);
+int orch_task_spec_validate(
+    const orch_task_spec *spec, char *err, size_t errlen);
 
 /*
  * Creates a Pending task from spec with a new id and created_at = now,
@@ -78,11 +79,11 @@ int orch_str_set(char **field, const char *s);
 
 /* A status report, as PUT /tasks/{id}/status or the UpdateTaskStatus RPC. */
 struct orch_task_update {
-	int status;                 /* an ORCH__TASK_STATUS__ value */
-	const char *container_id;   /* NULL: keep the stored one */
+	int status;               /* an ORCH__TASK_STATUS__ value */
+	const char *container_id; /* NULL: keep the stored one */
 	bool has_exit_code;
 	int32_t exit_code;
-	const char *error;          /* NULL: keep */
+	const char *error; /* NULL: keep */
 	/* When the instance started and ended by the reporter's clock; unset:
 	 * the time of the report. */
 	bool has_started_at_ms;

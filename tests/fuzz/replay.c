@@ -29,7 +29,8 @@ replay_file(const char *path)
 	fseek(f, 0, SEEK_SET);
 	/* An exact-size heap copy: ASan then sees a read past the end. */
 	buf = malloc(len > 0 ? (size_t)len : 1);
-	if (buf == NULL || (len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len)) {
+	if (buf == NULL ||
+	    (len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len)) {
 		fprintf(stderr, "%s: read failed\n", path);
 		free(buf);
 		fclose(f);
@@ -70,7 +71,8 @@ main(int argc, char **argv)
 
 			if (e->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
+			snprintf(
+			    path, sizeof(path), "%s/%s", argv[i], e->d_name);
 			if (replay_file(path) != 0) {
 				closedir(d);
 				return 1;
