@@ -1940,14 +1940,12 @@ struct sync_wait {
 	size_t errlen;
 };
 
+/* Records the outcome, wakes the waiter and releases w->mu, which the
+ * completion took to store its object in w. */
 static void
-sync_done(void *arg, int rc, orch_task *task, const char *err)
+sync_finish(struct sync_wait *w, int rc, const char *err)
 {
-	struct sync_wait *w = arg;
-
-	pthread_mutex_lock(&w->mu);
 	w->rc = rc;
-	w->task = task;
 	if (rc != ORCH_OK && w->err != NULL && w->errlen > 0)
 		snprintf(w->err, w->errlen, "%s", err);
 	w->done = true;
@@ -1958,18 +1956,23 @@ sync_done(void *arg, int rc, orch_task *task, const char *err)
 }
 
 static void
+sync_done(void *arg, int rc, orch_task *task, const char *err)
+{
+	struct sync_wait *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->task = task;
+	sync_finish(w, rc, err);
+}
+
+static void
 sync_node_done(void *arg, int rc, orch_node *node, const char *err)
 {
 	struct sync_wait *w = arg;
 
 	pthread_mutex_lock(&w->mu);
-	w->rc = rc;
 	w->node = node;
-	if (rc != ORCH_OK && w->err != NULL && w->errlen > 0)
-		snprintf(w->err, w->errlen, "%s", err);
-	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	sync_finish(w, rc, err);
 }
 
 static void
@@ -1978,13 +1981,8 @@ sync_service_done(void *arg, int rc, orch_service *svc, const char *err)
 	struct sync_wait *w = arg;
 
 	pthread_mutex_lock(&w->mu);
-	w->rc = rc;
 	w->svc = svc;
-	if (rc != ORCH_OK && w->err != NULL && w->errlen > 0)
-		snprintf(w->err, w->errlen, "%s", err);
-	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	sync_finish(w, rc, err);
 }
 
 static void
