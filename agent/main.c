@@ -24,6 +24,7 @@
 #include "agent.h"
 #include "driver.h"
 #include "error.h"
+#include "flag.h"
 #include "log.h"
 #include "task.h"
 
@@ -35,6 +36,8 @@
 /* Beyond the stop timeout, how long a stopping agent waits for a driver
  * call under way before it leaves it unfinished. */
 #define EXIT_GRACE_MS 5000
+
+#define PROG "orch-agent"
 
 struct config {
 	const char *manager;
@@ -200,26 +203,6 @@ parse_double(
 }
 
 static int
-parse_int64(const char *flag, const char *s, long long min, long long max,
-    long long *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr,
-		    "orch-agent: %s wants an integer from %lld to %lld, "
-		    "got \"%s\"\n",
-		    flag, min, max, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int
 url_check(const char *flag, const char *s)
 {
 	nng_url *u = NULL;
@@ -306,8 +289,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 				return 2;
 			break;
 		case OPT_MEMORY:
-			if (parse_int64("--memory", optarg, ORCH_MEMORY_MIN_MB,
-			        ORCH_MEMORY_MAX_MB, &ll) != 0)
+			if (orch_flag_int(PROG, "--memory", optarg,
+			        ORCH_MEMORY_MIN_MB, ORCH_MEMORY_MAX_MB,
+			        &ll) != ORCH_OK)
 				return 2;
 			cfg->memory_mb = ll;
 			break;
@@ -330,24 +314,15 @@ parse_args(int argc, char **argv, struct config *cfg)
 			cfg->heartbeat_ms = (int)llround(d * 1000);
 			break;
 		case OPT_STOP:
-			if (parse_int64(
-			        "--stop-timeout", optarg, 1, 3600, &ll) != 0)
+			if (orch_flag_int(PROG, "--stop-timeout", optarg, 1,
+			        3600, &ll) != ORCH_OK)
 				return 2;
 			cfg->stop_timeout_s = (int)ll;
 			break;
-		case OPT_LOG: {
-			enum orch_log_level lvl;
-
-			if (orch_log_level_parse(optarg, &lvl) != ORCH_OK) {
-				fprintf(stderr,
-				    "orch-agent: --log-level wants debug, "
-				    "info, warn or error, got \"%s\"\n",
-				    optarg);
+		case OPT_LOG:
+			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
 				return 2;
-			}
-			orch_log_level_set(lvl);
 			break;
-		}
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
 			printf("orch-agent %s\n", ORCH_VERSION);

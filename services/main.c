@@ -20,6 +20,7 @@
 
 #include "api.h"
 #include "error.h"
+#include "flag.h"
 #include "gateway.h"
 #include "log.h"
 #include "nodes.h"
@@ -27,6 +28,8 @@
 #include "rpc.h"
 #include "scheduler.h"
 #include "store.h"
+
+#define PROG "orch-manager"
 
 struct config {
 	const char *http;
@@ -88,29 +91,11 @@ usage(FILE *f)
 	    "  --version               print the version and exit\n");
 }
 
-/* Parses a positive int flag value; prints the error and returns -1. */
-static int
-parse_int(const char *flag, const char *s, int min, int max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr,
-		    "orch-manager: %s wants an integer from %d to %d, "
-		    "got \"%s\"\n",
-		    flag, min, max, s);
-		return -1;
-	}
-	return (int)v;
-}
-
 /* Returns 0 to go on, 1 to exit successfully, 2 on a usage error. */
 static int
 parse_args(int argc, char **argv, struct config *cfg)
 {
+	long long ll;
 	enum {
 		OPT_HTTP = 256,
 		OPT_RPC,
@@ -162,38 +147,33 @@ parse_args(int argc, char **argv, struct config *cfg)
 			}
 			break;
 		case OPT_MAXC:
-			if ((cfg->max_conns = parse_int(
-			         "--max-conns", optarg, 1, 1000000)) < 0)
+			if (orch_flag_int(PROG, "--max-conns", optarg, 1,
+			        1000000, &ll) != ORCH_OK)
 				return 2;
+			cfg->max_conns = (int)ll;
 			break;
 		case OPT_RTO:
-			if ((cfg->request_timeout_s = parse_int(
-			         "--request-timeout", optarg, 1, 3600)) < 0)
+			if (orch_flag_int(PROG, "--request-timeout", optarg, 1,
+			        3600, &ll) != ORCH_OK)
 				return 2;
+			cfg->request_timeout_s = (int)ll;
 			break;
 		case OPT_ITO:
-			if ((cfg->idle_timeout_s = parse_int(
-			         "--idle-timeout", optarg, 1, 86400)) < 0)
+			if (orch_flag_int(PROG, "--idle-timeout", optarg, 1,
+			        86400, &ll) != ORCH_OK)
 				return 2;
+			cfg->idle_timeout_s = (int)ll;
 			break;
 		case OPT_TTL:
-			if ((cfg->heartbeat_ttl_s = parse_int(
-			         "--heartbeat-ttl", optarg, 1, 3600)) < 0)
+			if (orch_flag_int(PROG, "--heartbeat-ttl", optarg, 1,
+			        3600, &ll) != ORCH_OK)
+				return 2;
+			cfg->heartbeat_ttl_s = (int)ll;
+			break;
+		case OPT_LOG:
+			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
 				return 2;
 			break;
-		case OPT_LOG: {
-			enum orch_log_level lvl;
-
-			if (orch_log_level_parse(optarg, &lvl) != ORCH_OK) {
-				fprintf(stderr,
-				    "orch-manager: --log-level wants debug, "
-				    "info, warn or error, got \"%s\"\n",
-				    optarg);
-				return 2;
-			}
-			orch_log_level_set(lvl);
-			break;
-		}
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
 			printf("orch-manager %s\n", ORCH_VERSION);
