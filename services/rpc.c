@@ -96,6 +96,20 @@ call_fail(struct call *c, int rc, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Checks the idempotency_key of a request (absent is fine); answers the
+ * call and returns false when bad. */
+static bool
+idem_key_ok(struct call *c, const char *key)
+{
+	char err[200];
+
+	if (key == NULL ||
+	    orch_idem_key_check(key, strlen(key), err, sizeof(err)) == ORCH_OK)
+		return true;
+	call_fail(c, ORCH_EINVAL, "field \"idempotency_key\": %s", err);
+	return false;
+}
+
 /* ---- the methods ---- */
 
 static void
@@ -103,6 +117,7 @@ rpc_submit_task(Orch__Manager_Service *svc, const Orch__SubmitTaskRequest *in,
     Orch__Task_Closure closure, void *data)
 {
 	struct call *c = data;
+	struct orch_store_idem idem = {.key = in->idempotency_key};
 	orch_task_spec *spec = NULL;
 	orch_task *task = NULL, *stored = NULL;
 	uint8_t *buf = NULL;
@@ -114,6 +129,8 @@ rpc_submit_task(Orch__Manager_Service *svc, const Orch__SubmitTaskRequest *in,
 		call_fail(c, ORCH_EINVAL, "field \"spec\" is required");
 		goto out;
 	}
+	if (!idem_key_ok(c, idem.key))
+		goto out;
 	if ((rc = orch_task_spec_validate(in->spec, c->err, sizeof(c->err))) !=
 	    ORCH_OK) {
 		c->code = code_from_err(rc);
@@ -139,8 +156,9 @@ rpc_submit_task(Orch__Manager_Service *svc, const Orch__SubmitTaskRequest *in,
 		call_fail(c, ORCH_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = orch_store_task_insert_sync(
-	    c->w->rpc->store, task, &stored, c->err, sizeof(c->err));
+	/* The same key and spec again: the task the first call created. */
+	rc = orch_store_task_insert_idem_sync(c->w->rpc->store, task,
+	    idem.key != NULL ? &idem : NULL, &stored, c->err, sizeof(c->err));
 	if (rc != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto out;
@@ -545,11 +563,14 @@ rpc_create_service(Orch__Manager_Service *svc_,
     void *data)
 {
 	struct call *c = data;
+	struct orch_store_idem idem = {.key = in->idempotency_key};
 	orch_task_spec *spec = NULL;
 	orch_service *svc = NULL, *stored = NULL;
 	int rc;
 
 	(void)svc_;
+	if (!idem_key_ok(c, idem.key))
+		goto out;
 	if ((rc = orch_service_name_validate(
 	         in->name, c->err, sizeof(c->err))) != ORCH_OK ||
 	    (rc = orch_service_replicas_validate(
@@ -581,8 +602,8 @@ rpc_create_service(Orch__Manager_Service *svc_,
 		goto out;
 	}
 	spec = NULL;
-	rc = orch_store_service_create_sync(
-	    c->w->rpc->store, svc, &stored, c->err, sizeof(c->err));
+	rc = orch_store_service_create_idem_sync(c->w->rpc->store, svc,
+	    idem.key != NULL ? &idem : NULL, &stored, c->err, sizeof(c->err));
 	if (rc != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto out;
