@@ -13,6 +13,7 @@
 #include "log.h"
 #include "orch.pb-c.h"
 #include "rpc_client.h"
+#include "task_json.h"
 
 #define N_WORKERS 4
 #define ERR_LEN 512
@@ -822,6 +823,7 @@ dispatch(struct worker *w, const uint8_t *data, size_t len, uint8_t **reply,
 	Orch__Request *req;
 	ProtobufCMessage *in = NULL;
 	const ProtobufCMethodDescriptor *md = NULL;
+	json_t *msg = NULL;
 	size_t plen = strlen(sd->name);
 
 	req = orch__request__unpack(NULL, len, data);
@@ -857,7 +859,13 @@ reply:
 	if (c.code != ORCH__ERROR_CODE__OK) {
 		rep.has_code = 1;
 		rep.code = c.code;
-		rep.error = c.err;
+		/* The message may quote a client's bytes (a method name, an
+		 * id) that are not UTF-8, or be cut inside a character: it is
+		 * repaired as the HTTP API's are, for the protobuf libraries
+		 * that check string fields. */
+		msg = orch_json_text(c.err);
+		rep.error =
+		    msg != NULL ? (char *)json_string_value(msg) : c.err;
 	} else {
 		rep.has_body = 1;
 		rep.body.data = c.out;
@@ -871,6 +879,7 @@ reply:
 		protobuf_c_message_free_unpacked(in, NULL);
 	if (req != NULL)
 		orch__request__free_unpacked(req, NULL);
+	json_decref(msg);
 	free(c.out);
 	return *reply != NULL ? ORCH_OK : ORCH_ENOMEM;
 }
