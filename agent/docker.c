@@ -105,21 +105,6 @@ url_escape(const char *s)
 	return out;
 }
 
-/* Copies s into a fixed buffer.  Returns false (leaving buf empty) when it
- * does not fit. */
-static bool
-copy_str(char *buf, size_t len, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n >= len) {
-		buf[0] = '\0';
-		return false;
-	}
-	memcpy(buf, s, n + 1);
-	return true;
-}
-
 /* ---- answers ---- */
 
 /* The error for an answer the caller did not expect: 404 is ORCH_ENOENT,
@@ -253,7 +238,8 @@ docker_event_line(void *arg, char *line, size_t len)
 		        strcmp(ev.handle, d->last_event_id) == 0))
 			return 0;
 		d->last_event_ns = ev.time_ns;
-		copy_str(d->last_event_id, sizeof(d->last_event_id), ev.handle);
+		orch_docker_str_copy(
+		    d->last_event_id, sizeof(d->last_event_id), ev.handle);
 	}
 	orch_debug("docker", "container %.12s of task %s exited with %d",
 	    ev.handle, ev.task_id, ev.exit_code);
@@ -547,13 +533,13 @@ image_ref_split(
 			sep = colon;
 	}
 	if (sep == NULL)
-		return copy_str(repo, rlen, image) &&
-		    copy_str(tag, tlen, "latest");
+		return orch_docker_str_copy(repo, rlen, image) &&
+		    orch_docker_str_copy(tag, tlen, "latest");
 	if ((size_t)(sep - image) >= rlen || sep == image || sep[1] == '\0')
 		return false;
 	memcpy(repo, image, (size_t)(sep - image));
 	repo[sep - image] = '\0';
-	return copy_str(tag, tlen, sep + 1);
+	return orch_docker_str_copy(tag, tlen, sep + 1);
 }
 
 /* What the pull's progress stream said. */
@@ -854,7 +840,7 @@ container_adopt(struct docker *d, const char *name, const char *task_id,
 		if (rc != ORCH_OK)
 			return rc;
 	}
-	copy_str(handle, ORCH_HANDLE_LEN, inst.handle);
+	orch_docker_str_copy(handle, ORCH_HANDLE_LEN, inst.handle);
 	return ORCH_OK;
 }
 
@@ -929,7 +915,7 @@ docker_start(void *state, const orch_task *t, char handle[ORCH_HANDLE_LEN],
 			container_discard(d, id);
 		goto out;
 	}
-	copy_str(handle, ORCH_HANDLE_LEN, id);
+	orch_docker_str_copy(handle, ORCH_HANDLE_LEN, id);
 	orch_debug("docker", "task %s runs in container %.12s", t->id, id);
 out:
 	free(body);
@@ -1061,13 +1047,13 @@ docker_list(void *state, struct orch_instance **out, size_t *n, char *err,
 				goto out;
 		} else {
 			memset(inst, 0, sizeof(*inst));
-			copy_str(inst->handle, sizeof(inst->handle),
+			orch_docker_str_copy(inst->handle, sizeof(inst->handle),
 			    listed[i].handle);
 			inst->running = listed[i].running;
 		}
 		if (listed[i].task_id[0] != '\0')
-			copy_str(inst->task_id, sizeof(inst->task_id),
-			    listed[i].task_id);
+			orch_docker_str_copy(inst->task_id,
+			    sizeof(inst->task_id), listed[i].task_id);
 		cnt++;
 	}
 	*out = arr;

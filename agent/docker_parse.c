@@ -35,10 +35,8 @@ orch_docker_handle_valid(const char *h)
 	return true;
 }
 
-/* Copies s into a fixed buffer.  Returns false (leaving buf empty) when it
- * does not fit. */
-static bool
-copy_str(char *buf, size_t len, const char *s)
+bool
+orch_docker_str_copy(char *buf, size_t len, const char *s)
 {
 	size_t n = strlen(s);
 
@@ -157,9 +155,10 @@ orch_docker_version_parse(const char *body, size_t len,
 	}
 	/* Both parsed as 1.N with N <= 1000, but "1.0041" is as readable:
 	 * long ones are refused rather than cut. */
-	if (!copy_str(out->api, sizeof(out->api), ver) ||
+	if (!orch_docker_str_copy(out->api, sizeof(out->api), ver) ||
 	    (minver != NULL &&
-	        !copy_str(out->min_api, sizeof(out->min_api), minver))) {
+	        !orch_docker_str_copy(
+	            out->min_api, sizeof(out->min_api), minver))) {
 		rc = bad(what, whatlen,
 		    "\"ApiVersion\" or \"MinAPIVersion\" too long");
 		goto out;
@@ -233,7 +232,7 @@ orch_docker_inspect_parse(const char *body, size_t len,
 		rc = bad(what, whatlen, "\"Config.Labels\" is not an object");
 		goto out;
 	}
-	copy_str(out->handle, sizeof(out->handle), id);
+	orch_docker_str_copy(out->handle, sizeof(out->handle), id);
 	out->running = json_is_true(running);
 	out->exited = !out->running &&
 	    (strcmp(status, "exited") == 0 || strcmp(status, "dead") == 0);
@@ -256,11 +255,13 @@ orch_docker_inspect_parse(const char *body, size_t len,
 	if ((s = json_str(state, "Error")) != NULL)
 		orch_docker_errf(out->error, sizeof(out->error), "%s", s);
 	if ((s = json_str(labels, "orch.task")) != NULL)
-		copy_str(out->task_id, sizeof(out->task_id), s);
+		orch_docker_str_copy(out->task_id, sizeof(out->task_id), s);
 	if (extra != NULL) {
-		copy_str(extra->status, sizeof(extra->status), status);
+		orch_docker_str_copy(
+		    extra->status, sizeof(extra->status), status);
 		if ((s = json_str(labels, "orch.node")) != NULL)
-			copy_str(extra->node, sizeof(extra->node), s);
+			orch_docker_str_copy(
+			    extra->node, sizeof(extra->node), s);
 	}
 	rc = ORCH_OK;
 out:
@@ -282,7 +283,7 @@ orch_docker_create_parse(const char *body, size_t len,
 	if ((id = json_str(j, "Id")) == NULL || !orch_docker_handle_valid(id))
 		rc = bad(what, whatlen, "no valid \"Id\"");
 	else
-		copy_str(handle, ORCH_HANDLE_LEN, id);
+		orch_docker_str_copy(handle, ORCH_HANDLE_LEN, id);
 	json_decref(j);
 	return rc;
 }
@@ -342,7 +343,8 @@ orch_docker_list_parse(const char *body, size_t len, const char *node,
 			continue;
 		l = &arr[cnt++];
 		st = json_str(c, "State");
-		copy_str(l->handle, sizeof(l->handle), json_str(c, "Id"));
+		orch_docker_str_copy(
+		    l->handle, sizeof(l->handle), json_str(c, "Id"));
 		/* The list's "Exited (3) 2 minutes ago" is text for a
 		 * person; inspect has the exit code and times. */
 		l->ended = strcmp(st, "exited") == 0 || strcmp(st, "dead") == 0;
@@ -350,7 +352,8 @@ orch_docker_list_parse(const char *body, size_t len, const char *node,
 		    strcmp(st, "paused") == 0 || strcmp(st, "restarting") == 0;
 		task = json_str(json_object_get(c, "Labels"), "orch.task");
 		if (task != NULL)
-			copy_str(l->task_id, sizeof(l->task_id), task);
+			orch_docker_str_copy(
+			    l->task_id, sizeof(l->task_id), task);
 	}
 	*out = arr;
 	*n = cnt;
@@ -421,8 +424,8 @@ orch_docker_event_parse(const char *line, size_t len, const char *node,
 		rc = ORCH_EPROTO;
 		goto out;
 	}
-	copy_str(out->handle, sizeof(out->handle), id);
-	copy_str(out->task_id, sizeof(out->task_id), task);
+	orch_docker_str_copy(out->handle, sizeof(out->handle), id);
+	orch_docker_str_copy(out->task_id, sizeof(out->task_id), task);
 	out->exit_code = (int)code;
 	tn = json_object_get(j, "timeNano");
 	if (json_is_integer(tn) && json_integer_value(tn) > 0)

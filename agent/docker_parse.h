@@ -31,6 +31,10 @@
  * use, so that nothing else is ever sent. */
 bool orch_docker_handle_valid(const char *h);
 
+/* Copies s into buf of len bytes.  Returns false, leaving buf empty,
+ * when it does not fit. */
+bool orch_docker_str_copy(char *buf, size_t len, const char *s);
+
 /* What GET /version says, as far as the driver uses it. */
 struct orch_docker_version {
 	int api_minor;     /* ApiVersion 1.N: N */

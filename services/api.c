@@ -453,6 +453,25 @@ idem_key_read(struct route_ctx *rc, struct pending *p)
 	return true;
 }
 
+/* The pending write of a POST that creates (201), with the request's
+ * Idempotency-Key read into it.  NULL when the request has been answered
+ * already: out of memory, or a bad key. */
+static struct pending *
+pending_create(struct route_ctx *rc)
+{
+	struct pending *p = pending_new(rc->req, 201);
+
+	if (p == NULL) {
+		respond_error(rc->req, 503, "out of memory", NULL);
+		return NULL;
+	}
+	if (!idem_key_read(rc, p)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
 static void
 h_tasks_create(struct route_ctx *rc)
 {
@@ -464,14 +483,8 @@ h_tasks_create(struct route_ctx *rc)
 	size_t len;
 	int e;
 
-	if ((p = pending_new(rc->req, 201)) == NULL) {
-		respond_error(rc->req, 503, "out of memory", NULL);
+	if ((p = pending_create(rc)) == NULL)
 		return;
-	}
-	if (!idem_key_read(rc, p)) {
-		free(p);
-		return;
-	}
 	body = orch_gw_req_body(rc->req, &len);
 	if ((e = orch_task_spec_from_json(
 	         body, len, &spec, err, sizeof(err))) != ORCH_OK) {
@@ -738,14 +751,8 @@ h_services_create(struct route_ctx *rc)
 	size_t len;
 	int e;
 
-	if ((p = pending_new(rc->req, 201)) == NULL) {
-		respond_error(rc->req, 503, "out of memory", NULL);
+	if ((p = pending_create(rc)) == NULL)
 		return;
-	}
-	if (!idem_key_read(rc, p)) {
-		free(p);
-		return;
-	}
 	body = orch_gw_req_body(rc->req, &len);
 	if ((e = orch_service_from_json(body, len, &svc, err, sizeof(err))) !=
 	    ORCH_OK) {

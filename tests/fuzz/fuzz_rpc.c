@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fuzz_util.h"
 #include "log.h"
 #include "nodes.h"
 #include "notify.h"
@@ -46,19 +47,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Long enough for a commit on a loaded machine under ASan; a reply that
  * takes longer is a hang. */
 #define REPLY_TIMEOUT_MS 30000
-
-static void
-fuzz_fail(int line, const char *what)
-{
-	fprintf(stderr, "fuzz_rpc.c:%d: check failed: %s\n", line, what);
-	abort();
-}
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			fuzz_fail(__LINE__, #c);                               \
-	} while (0)
 
 static struct {
 	bool up;
@@ -135,15 +123,6 @@ server_up(void)
 	F.up = true;
 }
 
-static bool
-utf8_ok(const char *s)
-{
-	json_t *j = json_string(s);
-
-	json_decref(j);
-	return j != NULL;
-}
-
 /* The method the server should find for data, or NULL; *is_request says
  * whether data is an orch.Request at all. */
 static const ProtobufCMethodDescriptor *
@@ -185,7 +164,7 @@ check_reply(const uint8_t *data, size_t size, const uint8_t *rbuf, size_t rlen)
 		    code <= ORCH__ERROR_CODE__UNIMPLEMENTED);
 		CHECK(code != ORCH__ERROR_CODE__INTERNAL);
 		CHECK(rep->error != NULL && rep->error[0] != '\0');
-		CHECK(utf8_ok(rep->error));
+		CHECK(fuzz_utf8_ok(rep->error));
 		CHECK(!rep->has_body);
 	} else {
 		CHECK(md != NULL);

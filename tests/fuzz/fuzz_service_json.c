@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "fuzz_util.h"
 #include "service.h"
 #include "service_json.h"
 #include "task_json.h"
@@ -27,34 +28,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define ERRLEN 256
 
 static void
-fuzz_fail(int line, const char *what)
-{
-	fprintf(
-	    stderr, "fuzz_service_json.c:%d: check failed: %s\n", line, what);
-	abort();
-}
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			fuzz_fail(__LINE__, #c);                               \
-	} while (0)
-
-static bool
-utf8_ok(const char *s)
-{
-	json_t *j = json_string(s);
-
-	json_decref(j);
-	return j != NULL;
-}
-
-static void
 check_refusal(int rc, const char *err)
 {
 	CHECK(rc == ORCH_EINVAL);
 	CHECK(err[0] != '\0');
-	CHECK(utf8_ok(err));
+	CHECK(fuzz_utf8_ok(err));
 }
 
 /* The fields of a service's JSON that make a POST /services body, dumped
