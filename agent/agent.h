@@ -47,6 +47,10 @@ struct orch_agent_config {
 	const char *docker_socket; /* driver config */
 	int stop_timeout_s;        /* driver config */
 	int workers;               /* action threads (0: 8) */
+	/* Mutual TLS (tls.h): the folder of the node's certificate, and the
+	 * name of the certificate in it (NULL: name).  NULL: plain TCP. */
+	const char *tls_dir;
+	const char *tls_name;
 };
 
 struct orch_agent;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "certs.h"
 #include "error.h"
 #include "flag.h"
 #include "gateway.h"
@@ -28,6 +29,7 @@
 #include "rpc.h"
 #include "scheduler.h"
 #include "store.h"
+#include "tls.h"
 
 #define PROG "orch-manager"
 
@@ -41,6 +43,10 @@ struct config {
 	int request_timeout_s;
 	int idle_timeout_s;
 	int heartbeat_ttl_s;
+	const char *tls_dir;
+	bool insecure;
+	char rpc_url[512]; /* --rpc and --pub, tls+tcp:// with TLS */
+	char pub_url[512];
 };
 
 static struct orch_gw *the_gw;
@@ -85,16 +91,69 @@ usage(FILE *f)
 	    "                          service asks; after a restart, nodes "
 	    "have\n"
 	    "                          two TTLs to check in (default 5)\n"
+	    "  --tls-dir DIR           serve --rpc and --pub over mutual TLS "
+	    "with the\n"
+	    "                          certificates of DIR (see certs); tcp:// "
+	    "URLs\n"
+	    "                          become tls+tcp://\n"
+	    "  --insecure              listen beyond loopback without TLS "
+	    "anyway\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default "
 	    "info)\n"
 	    "  -h, --help              show this help and exit\n"
-	    "  --version               print the version and exit\n");
+	    "  --version               print the version and exit\n"
+	    "\n"
+	    "       orch-manager certs init|issue ...   the cluster's "
+	    "certificates\n"
+	    "                                            (orch-manager certs "
+	    "--help)\n");
+}
+
+/*
+ * Agents and integrators on --rpc and --pub run containers as root on
+ * every node: reachable beyond this machine, they must prove who they are
+ * (--tls-dir).  Returns 0 to go on, 2 to refuse to start.
+ */
+static int
+rpc_exposure_check(const struct config *cfg)
+{
+	const char *flag = NULL, *url = NULL;
+
+	if (cfg->tls_dir != NULL)
+		return 0;
+	if (!orch_tls_url_local(cfg->rpc_url)) {
+		flag = "--rpc";
+		url = cfg->rpc_url;
+	} else if (!orch_tls_url_local(cfg->pub_url)) {
+		flag = "--pub";
+		url = cfg->pub_url;
+	}
+	if (flag == NULL)
+		return 0;
+	if (cfg->insecure) {
+		orch_warn("manager",
+		    "INSECURE: %s %s listens beyond loopback without TLS "
+		    "(--insecure): anyone who can reach it can register as a "
+		    "node or submit tasks",
+		    flag, url);
+		return 0;
+	}
+	fprintf(stderr,
+	    "orch-manager: refusing to start: %s %s listens beyond loopback "
+	    "without TLS, so anyone who can reach it could pose as an agent "
+	    "or submit tasks.\n"
+	    "  Make certificates (orch-manager certs init --dir DIR --host "
+	    "<this host's name or address>) and add --tls-dir DIR,\n"
+	    "  or listen on 127.0.0.1, or add --insecure to run so anyway.\n",
+	    flag, url);
+	return 2;
 }
 
 /* Returns 0 to go on, 1 to exit successfully, 2 on a usage error. */
 static int
 parse_args(int argc, char **argv, struct config *cfg)
 {
+	char err[600];
 	long long ll;
 	enum {
 		OPT_HTTP = 256,
@@ -107,6 +166,8 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_ITO,
 		OPT_TTL,
 		OPT_LOG,
+		OPT_TLS_DIR,
+		OPT_INSECURE,
 		OPT_VERSION
 	};
 	static const struct option opts[] = {
@@ -120,6 +181,8 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"idle-timeout", required_argument, NULL, OPT_ITO},
 	    {"heartbeat-ttl", required_argument, NULL, OPT_TTL},
 	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
+	    {"insecure", no_argument, NULL, OPT_INSECURE},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -174,6 +237,8 @@ parse_args(int argc, char **argv, struct config *cfg)
 			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
 				return 2;
 			break;
+		case OPT_TLS_DIR: cfg->tls_dir = optarg; break;
+		case OPT_INSECURE: cfg->insecure = true; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
 			printf("orch-manager %s\n", ORCH_VERSION);
@@ -197,7 +262,14 @@ parse_args(int argc, char **argv, struct config *cfg)
 		    argv[optind]);
 		return 2;
 	}
-	return 0;
+	if (orch_tls_url("--rpc", cfg->rpc, cfg->tls_dir != NULL, cfg->rpc_url,
+	        sizeof(cfg->rpc_url), err, sizeof(err)) != ORCH_OK ||
+	    orch_tls_url("--pub", cfg->pub, cfg->tls_dir != NULL, cfg->pub_url,
+	        sizeof(cfg->pub_url), err, sizeof(err)) != ORCH_OK) {
+		fprintf(stderr, "orch-manager: %s\n", err);
+		return 2;
+	}
+	return rpc_exposure_check(cfg);
 }
 
 static void
@@ -286,14 +358,23 @@ main(int argc, char **argv)
 	struct orch_nodes *nodes = NULL;
 	struct orch_sched *sched = NULL;
 	struct orch_store_reader *r = NULL;
+	nng_tls_config *tls = NULL;
 	struct sigaction sa = {0};
 	char err[512];
 	int rc, lockfd = -1, status = 1;
 
+	if (argc > 1 && strcmp(argv[1], "certs") == 0)
+		return orch_certs_main(argc - 1, argv + 1);
 	if ((rc = parse_args(argc, argv, &cfg)) != 0)
 		return rc == 1 ? 0 : 2;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (cfg.tls_dir != NULL &&
+	    (rc = orch_tls_server_config(
+	         cfg.tls_dir, &tls, err, sizeof(err))) != ORCH_OK) {
+		orch_error("manager", "--tls-dir %s: %s", cfg.tls_dir, err);
+		goto out;
+	}
 	if ((rc = mkdir_p(cfg.data)) != ORCH_OK) {
 		orch_error("manager", "cannot create data directory %s: %s",
 		    cfg.data, orch_strerror(rc));
@@ -344,10 +425,10 @@ main(int argc, char **argv)
 		orch_error("manager", "%s", err);
 		goto out;
 	}
-	if ((rc = orch_rpc_start(store, nodes, notify, cfg.rpc, &rpc, err,
-	         sizeof(err))) != ORCH_OK ||
-	    (rc = orch_notify_listen(notify, cfg.pub, err, sizeof(err))) !=
-	        ORCH_OK) {
+	if ((rc = orch_rpc_start(store, nodes, notify, cfg.rpc_url, tls, &rpc,
+	         err, sizeof(err))) != ORCH_OK ||
+	    (rc = orch_notify_listen(
+	         notify, cfg.pub_url, tls, err, sizeof(err))) != ORCH_OK) {
 		orch_error("manager", "%s", err);
 		goto out;
 	}
@@ -360,9 +441,11 @@ main(int argc, char **argv)
 
 	orch_info("manager",
 	    "orch-manager %s: http %s (port %d), rpc %s, pub %s, "
-	    "data %s, sync %s, heartbeat TTL %d s",
-	    ORCH_VERSION, cfg.http, orch_gw_port(gw), cfg.rpc, cfg.pub,
-	    cfg.data, cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s);
+	    "data %s, sync %s, heartbeat TTL %d s%s%s",
+	    ORCH_VERSION, cfg.http, orch_gw_port(gw), cfg.rpc_url, cfg.pub_url,
+	    cfg.data, cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s,
+	    tls != NULL ? ", mutual TLS with the certificates of " : "",
+	    tls != NULL ? cfg.tls_dir : "");
 	if (orch_gw_run(gw) == ORCH_OK)
 		status = 0;
 	orch_info("manager", "shutting down");
@@ -379,6 +462,8 @@ out:
 	orch_notify_close(notify);
 	orch_nodes_free(nodes);
 	orch_gw_free(gw);
+	if (tls != NULL)
+		nng_tls_config_free(tls);
 	if (lockfd >= 0)
 		close(lockfd);
 	return status;

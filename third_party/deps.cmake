@@ -33,3 +33,26 @@ pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson>=2.13)
 
 # libuuid: random (v4) task ids.
 pkg_check_modules(UUID REQUIRED IMPORTED_TARGET uuid>=2.36)
+
+# mbed TLS 2.28 (LTS): certificates (orch-manager certs), the TLS engine
+# behind NNG's tls+tcp:// (services/common/tls_engine.c) and HTTPS on the
+# gateway.  NNG already links it.  Debian ships no pkg-config file for it,
+# so the three libraries and the header are found by name.  The 2.x API is
+# required: 3.x changed mbedtls_pk_parse_key and made struct fields private.
+find_path(MBEDTLS_INCLUDE_DIR mbedtls/version.h)
+find_library(MBEDTLS_LIB mbedtls)
+find_library(MBEDX509_LIB mbedx509)
+find_library(MBEDCRYPTO_LIB mbedcrypto)
+if(NOT MBEDTLS_INCLUDE_DIR OR NOT MBEDTLS_LIB OR NOT MBEDX509_LIB OR NOT MBEDCRYPTO_LIB)
+  message(FATAL_ERROR "mbed TLS not found: install libmbedtls-dev (scripts/deps.sh)")
+endif()
+file(STRINGS ${MBEDTLS_INCLUDE_DIR}/mbedtls/version.h _mbedtls_ver
+     REGEX "^#define MBEDTLS_VERSION_STRING +\"[0-9.]+\"")
+string(REGEX MATCH "[0-9]+\\.[0-9]+\\.[0-9]+" _mbedtls_ver "${_mbedtls_ver}")
+if(_mbedtls_ver VERSION_LESS 2.28 OR NOT _mbedtls_ver VERSION_LESS 3.0)
+  message(FATAL_ERROR "mbed TLS 2.28.x required, found '${_mbedtls_ver}'")
+endif()
+add_library(orch_mbedtls INTERFACE)
+target_include_directories(orch_mbedtls INTERFACE ${MBEDTLS_INCLUDE_DIR})
+target_link_libraries(orch_mbedtls INTERFACE ${MBEDTLS_LIB} ${MBEDX509_LIB}
+                      ${MBEDCRYPTO_LIB})
