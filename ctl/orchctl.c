@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "age.h"
 #include "args.h"
@@ -30,6 +31,7 @@
 
 #define ADDR_DEFAULT "http://127.0.0.1:3000"
 #define ADDR_ENV "ORCH_ADDR"
+#define CACERT_ENV "ORCH_CACERT"
 #define ADDR_MAX 2048
 
 /* A shorter id prefix would match by accident too often to be useful. */
@@ -51,6 +53,7 @@ enum opt_id {
 	OPT_HELP = 1,
 	OPT_VERSION,
 	OPT_ADDR,
+	OPT_CACERT,
 	OPT_OUTPUT,
 	OPT_STATUS,
 	OPT_CPU,
@@ -73,7 +76,8 @@ struct verb {
 
 struct ctl {
 	const struct verb *verb;
-	const char *addr_flag; /* --addr: beats ORCH_ADDR */
+	const char *addr_flag;   /* --addr: beats ORCH_ADDR */
+	const char *cacert_flag; /* --cacert: beats ORCH_CACERT */
 	char base[ADDR_MAX];
 	struct orch_client *client;
 	bool json; /* -o json */
@@ -109,6 +113,11 @@ static const char usage_text[] =
     "  --addr URL            the manager's HTTP address (environment " ADDR_ENV
     ";\n"
     "                        default " ADDR_DEFAULT ")\n"
+    "  --cacert FILE         verify an https:// manager with the CA "
+    "certificates\n"
+    "                        of FILE only (environment " CACERT_ENV
+    "; default:\n"
+    "                        the system's)\n"
     "  -h, --help            show this help; COMMAND --help shows a command's\n"
     "  --version             print the version\n"
     "\n"
@@ -122,12 +131,14 @@ static const struct orch_args_opt global_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"version", 0, false, OPT_VERSION},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
     {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt run_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
     {"cpu", 0, true, OPT_CPU},
     {"memory", 0, true, OPT_MEMORY},
     {"env", 'e', true, OPT_ENV},
@@ -141,6 +152,7 @@ static const struct orch_args_opt run_opts[] = {
 static const struct orch_args_opt list_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
     {"output", 'o', true, OPT_OUTPUT},
     {"status", 0, true, OPT_STATUS},
     {NULL, 0, false, 0},
@@ -149,6 +161,7 @@ static const struct orch_args_opt list_opts[] = {
 static const struct orch_args_opt get_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
     {"output", 'o', true, OPT_OUTPUT},
     {NULL, 0, false, 0},
 };
@@ -156,6 +169,7 @@ static const struct orch_args_opt get_opts[] = {
 static const struct orch_args_opt stop_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
     {NULL, 0, false, 0},
 };
 
@@ -258,7 +272,7 @@ json_print(const json_t *j)
 static int
 ctl_connect(struct ctl *ctl)
 {
-	const char *addr, *from;
+	const char *addr, *from, *cacert;
 	int rc;
 
 	if (ctl->client != NULL)
@@ -280,7 +294,18 @@ ctl_connect(struct ctl *ctl)
 		    addr, from);
 		return EXIT_USAGE;
 	}
-	if (orch_client_new(ctl->base, &ctl->client) != ORCH_OK) {
+	cacert = ctl->cacert_flag;
+	if (cacert == NULL && (cacert = getenv(CACERT_ENV)) != NULL &&
+	    cacert[0] == '\0')
+		cacert = NULL;
+	/* curl would only say it cannot use it, after connecting. */
+	if (cacert != NULL && access(cacert, R_OK) != 0) {
+		fail("cannot read the CA file \"%s\" (from %s): %s", cacert,
+		    ctl->cacert_flag != NULL ? "--cacert" : CACERT_ENV,
+		    strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (orch_client_new(ctl->base, cacert, &ctl->client) != ORCH_OK) {
 		fail("out of memory");
 		return EXIT_REFUSED;
 	}
@@ -544,6 +569,7 @@ ctl_arg_next(struct ctl *ctl, struct orch_args *a,
 			break;
 		case OPT_HELP: verb_help_print(ctl->verb); return CTL_HELPED;
 		case OPT_ADDR: ctl->addr_flag = *val; break;
+		case OPT_CACERT: ctl->cacert_flag = *val; break;
 		case OPT_OUTPUT:
 			if (strcmp(*val, "json") != 0)
 				return ctl_usage(ctl,
@@ -1376,6 +1402,7 @@ out:
 static const struct orch_args_opt service_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
     {"output", 'o', true, OPT_OUTPUT},
     {NULL, 0, false, 0},
 };
@@ -1578,6 +1605,7 @@ static const struct verb verbs[] = {
             "Options:\n" RUN_OPTIONS_HELP
             "  --replicas N     create a service of N replicas\n"
             "  --addr URL       the manager's HTTP address\n"
+            "  --cacert FILE    the CA to verify an https:// manager with\n"
             "  -h, --help       show this help\n",
         .run = verb_run,
     },
@@ -1594,6 +1622,7 @@ static const struct verb verbs[] = {
             "  -o, --output json\n"
             "                   print the manager's JSON\n"
             "  --addr URL       the manager's HTTP address\n"
+            "  --cacert FILE    the CA to verify an https:// manager with\n"
             "  -h, --help       show this help\n",
         .run = verb_list,
     },
@@ -1607,6 +1636,7 @@ static const struct verb verbs[] = {
                 "  -o, --output json\n"
                 "                   print the manager's JSON\n"
                 "  --addr URL       the manager's HTTP address\n"
+                "  --cacert FILE    the CA to verify an https:// manager with\n"
                 "  -h, --help       show this help\n",
         .run = verb_get,
     },
@@ -1621,6 +1651,7 @@ static const struct verb verbs[] = {
             "\n"
             "Options:\n"
             "  --addr URL       the manager's HTTP address\n"
+            "  --cacert FILE    the CA to verify an https:// manager with\n"
             "  -h, --help       show this help\n",
         .run = verb_stop,
     },
@@ -1637,6 +1668,7 @@ static const struct verb verbs[] = {
             "  -o, --output json\n"
             "                   print the manager's JSON\n"
             "  --addr URL       the manager's HTTP address\n"
+            "  --cacert FILE    the CA to verify an https:// manager with\n"
             "  -h, --help       show this help\n",
         .run = verb_nodes,
     },
@@ -1653,6 +1685,7 @@ static const struct verb verbs[] = {
             "  -o, --output json\n"
             "                   print the manager's JSON\n"
             "  --addr URL       the manager's HTTP address\n"
+            "  --cacert FILE    the CA to verify an https:// manager with\n"
             "  -h, --help       show this help\n",
         .run = verb_node,
     },
@@ -1676,6 +1709,7 @@ static const struct verb verbs[] = {
             "Options of create:\n" RUN_OPTIONS_HELP
             "  --replicas N     replicas wanted (default 1)\n"
             "  --addr URL       the manager's HTTP address\n"
+            "  --cacert FILE    the CA to verify an https:// manager with\n"
             "  -h, --help       show this help\n"
             "\n"
             "A service's replicas restart always by default, after a\n"
@@ -1691,6 +1725,7 @@ static const struct verb verbs[] = {
             "\n"
             "Options:\n"
             "  --addr URL       the manager's HTTP address\n"
+            "  --cacert FILE    the CA to verify an https:// manager with\n"
             "  -h, --help       show this help\n",
         .run = verb_scale,
     },
@@ -1767,6 +1802,7 @@ main(int argc, char **argv)
 			rc = EXIT_DONE;
 			goto out;
 		case OPT_ADDR: ctl.addr_flag = val; break;
+		case OPT_CACERT: ctl.cacert_flag = val; break;
 		}
 	}
 	if (verb == NULL) {

@@ -45,6 +45,8 @@ struct config {
 	int heartbeat_ttl_s;
 	const char *tls_dir;
 	bool insecure;
+	const char *http_tls_cert; /* HTTPS on --http: both or neither */
+	const char *http_tls_key;
 	char rpc_url[512]; /* --rpc and --pub, tls+tcp:// with TLS */
 	char pub_url[512];
 };
@@ -98,6 +100,11 @@ usage(FILE *f)
 	    "                          become tls+tcp://\n"
 	    "  --insecure              listen beyond loopback without TLS "
 	    "anyway\n"
+	    "  --http-tls-cert FILE    serve --http as HTTPS with this "
+	    "certificate\n"
+	    "                          (PEM; DIR/manager.crt of certs init "
+	    "will do)\n"
+	    "  --http-tls-key FILE     and its private key\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default "
 	    "info)\n"
 	    "  -h, --help              show this help and exit\n"
@@ -168,6 +175,8 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_LOG,
 		OPT_TLS_DIR,
 		OPT_INSECURE,
+		OPT_HTTP_CERT,
+		OPT_HTTP_KEY,
 		OPT_VERSION
 	};
 	static const struct option opts[] = {
@@ -183,6 +192,8 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"log-level", required_argument, NULL, OPT_LOG},
 	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
 	    {"insecure", no_argument, NULL, OPT_INSECURE},
+	    {"http-tls-cert", required_argument, NULL, OPT_HTTP_CERT},
+	    {"http-tls-key", required_argument, NULL, OPT_HTTP_KEY},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -239,6 +250,8 @@ parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case OPT_TLS_DIR: cfg->tls_dir = optarg; break;
 		case OPT_INSECURE: cfg->insecure = true; break;
+		case OPT_HTTP_CERT: cfg->http_tls_cert = optarg; break;
+		case OPT_HTTP_KEY: cfg->http_tls_key = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
 			printf("orch-manager %s\n", ORCH_VERSION);
@@ -260,6 +273,12 @@ parse_args(int argc, char **argv, struct config *cfg)
 		    "orch-manager: unexpected argument \"%s\"; see "
 		    "--help\n",
 		    argv[optind]);
+		return 2;
+	}
+	if ((cfg->http_tls_cert == NULL) != (cfg->http_tls_key == NULL)) {
+		fprintf(stderr,
+		    "orch-manager: HTTPS needs both --http-tls-cert and "
+		    "--http-tls-key\n");
 		return 2;
 	}
 	if (orch_tls_url("--rpc", cfg->rpc, cfg->tls_dir != NULL, cfg->rpc_url,
@@ -420,6 +439,8 @@ main(int argc, char **argv)
 	gopts.max_conns = cfg.max_conns;
 	gopts.request_timeout_ms = cfg.request_timeout_s * 1000;
 	gopts.idle_timeout_ms = cfg.idle_timeout_s * 1000;
+	gopts.tls_cert = cfg.http_tls_cert;
+	gopts.tls_key = cfg.http_tls_key;
 	if ((rc = orch_gw_new(&gopts, orch_api_handle, api, &gw, err,
 	         sizeof(err))) != ORCH_OK) {
 		orch_error("manager", "%s", err);
@@ -440,10 +461,11 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	orch_info("manager",
-	    "orch-manager %s: http %s (port %d), rpc %s, pub %s, "
+	    "orch-manager %s: %s %s (port %d), rpc %s, pub %s, "
 	    "data %s, sync %s, heartbeat TTL %d s%s%s",
-	    ORCH_VERSION, cfg.http, orch_gw_port(gw), cfg.rpc_url, cfg.pub_url,
-	    cfg.data, cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s,
+	    ORCH_VERSION, cfg.http_tls_cert != NULL ? "https" : "http",
+	    cfg.http, orch_gw_port(gw), cfg.rpc_url, cfg.pub_url, cfg.data,
+	    cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s,
 	    tls != NULL ? ", mutual TLS with the certificates of " : "",
 	    tls != NULL ? cfg.tls_dir : "");
 	if (orch_gw_run(gw) == ORCH_OK)
