@@ -976,10 +976,11 @@ orch_api_handle(struct orch_gw_req *req, void *arg)
 }
 
 static void
-on_commit(void *arg, int kind, const char *id)
+on_commit(void *arg, int kind, const char *id, const void *obj)
 {
 	struct orch_api *api = arg;
 
+	(void)obj;
 	if (kind == ORCH_STORE_TASK)
 		orch_task_cache_invalidate(api->cache, id);
 }
