@@ -596,6 +596,7 @@ sched_reconcile(struct orch_sched *s, bool *wrote)
 	orch_task **tasks = NULL, **full = NULL;
 	orch_service **svcs = NULL;
 	size_t na = 0, nn, ns = 0;
+	bool truncated = false;
 	int rc = ORCH_ENOMEM;
 
 	*wrote = false;
@@ -636,6 +637,14 @@ sched_reconcile(struct orch_sched *s, bool *wrote)
 	    &acts, &na);
 	if (rc != ORCH_OK)
 		goto out;
+	/* Each new task is built whole before it is queued: a burst (a
+	 * service scaled up by thousands) goes a batch a pass, so that
+	 * memory stays bounded; what is left is decided again next pass,
+	 * as what stays dirty is. */
+	if (na > SCHED_MAX_OPS) {
+		na = SCHED_MAX_OPS;
+		truncated = true;
+	}
 	/* A plain task's new attempt copies its whole spec, which the state
 	 * does not keep: read those few in full. */
 	if (na > 0 && (full = calloc(na, sizeof(*full))) == NULL) {
@@ -663,8 +672,10 @@ sched_reconcile(struct orch_sched *s, bool *wrote)
 	pthread_mutex_unlock(&s->mu);
 	/* Refused writes raced with a commit, which made its task's
 	 * service dirty again. */
-	if (rc == ORCH_OK)
+	if (rc == ORCH_OK && !truncated)
 		orch_sstate_dirty_clear(s->state);
+	if (truncated)
+		orch_sched_wake(s);
 out:
 	for (size_t i = 0; full != NULL && i < na; i++)
 		orch_task_free(full[i]);
