@@ -108,6 +108,10 @@ struct orch_agent {
 	char mgr_ok_msg[300];        /* "the manager at URL answers" */
 	char drv_err[AGENT_ERR_LEN]; /* last list failure logged */
 	int beats_since_list;
+	/* The last assignments received in full, and the node they were
+	 * for: a beat answered "unchanged" reconciles against them. */
+	Orch__Assignments *last_as;
+	char last_as_node[AGENT_NODE_ID_MAX + 1];
 
 	/* Everything below is under mu. */
 	pthread_mutex_t mu;
@@ -844,6 +848,16 @@ out:
 	free(busy);
 }
 
+/* Drops the assignments kept from the last full answer.  Beat thread. */
+static void
+agent_last_as_forget(struct orch_agent *a)
+{
+	if (a->last_as != NULL)
+		orch__assignments__free_unpacked(a->last_as, NULL);
+	a->last_as = NULL;
+	a->last_as_node[0] = '\0';
+}
+
 static void
 agent_beat(struct orch_agent *a)
 {
@@ -895,6 +909,12 @@ agent_beat(struct orch_agent *a)
 	}
 
 	hb.node_id = node_id;
+	if (a->last_as != NULL && strcmp(a->last_as_node, node_id) == 0 &&
+	    a->last_as->has_epoch && a->last_as->has_version) {
+		hb.has_known_epoch = hb.has_known_version = true;
+		hb.known_epoch = a->last_as->epoch;
+		hb.known_version = a->last_as->version;
+	}
 	rc = agent_rpc(a, "orch.Manager/Heartbeat", &hb.base,
 	    &orch__assignments__descriptor, (ProtobufCMessage **)&as, err,
 	    sizeof(err));
@@ -932,7 +952,23 @@ agent_beat(struct orch_agent *a)
 	    as->heartbeat_ms >= AGENT_HEARTBEAT_MIN_MS &&
 	    as->heartbeat_ms < a->interval_ms)
 		a->interval_ms = as->heartbeat_ms;
+	if (as->has_unchanged && as->unchanged) {
+		/* Only ever an answer to what this beat said it holds. */
+		if (hb.has_known_epoch && as->epoch == hb.known_epoch) {
+			agent_reconcile(a, a->last_as, seq0);
+		} else {
+			orch_warn("agent",
+			    "heartbeat: \"unchanged\" for a list "
+			    "this node does not hold: ignored");
+			agent_last_as_forget(a);
+		}
+		goto out;
+	}
 	agent_reconcile(a, as, seq0);
+	agent_last_as_forget(a);
+	a->last_as = as;
+	as = NULL;
+	copy_str(a->last_as_node, sizeof(a->last_as_node), node_id);
 out:
 	free(list);
 	if (as != NULL)
@@ -1382,6 +1418,7 @@ orch_agent_free(struct orch_agent *a)
 	}
 	free(a->label_entries);
 	free(a->labels);
+	agent_last_as_forget(a);
 	free(a->workers);
 	free(a->ops);
 	free(a->inst);

@@ -69,9 +69,9 @@ struct sim_node {
 struct sim {
 	struct opts o;
 	struct sim_node *nodes;
-	atomic_long next_task; /* submissions handed out */
+	atomic_long next_task;    /* submissions handed out */
 	atomic_long next_service; /* --services: services handed out */
-	atomic_long submitted; /* answered 201 */
+	atomic_long submitted;    /* answered 201 */
 	atomic_long submit_errors;
 	atomic_long seen;    /* distinct tasks seen Scheduled by a node */
 	atomic_long running; /* Running reports accepted */
@@ -531,8 +531,8 @@ http_post_service(struct submitter *sub, long k)
 		atomic_max(&sim->last_submit_ms, orch_now_ms());
 	} else {
 		atomic_fetch_add(&sim->submit_errors, 1);
-		fprintf(stderr, "orch-simcluster: POST /services: status %d\n",
-		    st);
+		fprintf(
+		    stderr, "orch-simcluster: POST /services: status %d\n", st);
 	}
 	return 0;
 }
@@ -669,9 +669,8 @@ opts_parse(int argc, char **argv, struct opts *o)
 			usage();
 	}
 	if (o->rpc == NULL || o->http == NULL || o->nodes < 1 ||
-	    o->services < 0 || o->services > o->tasks ||
-	    o->beaters < 1 || o->submitters < 1 || o->depth < 1 ||
-	    o->reporters < 1)
+	    o->services < 0 || o->services > o->tasks || o->beaters < 1 ||
+	    o->submitters < 1 || o->depth < 1 || o->reporters < 1)
 		usage();
 }
 
@@ -794,8 +793,7 @@ main(int argc, char **argv)
 
 	printf("nodes %ld\ntasks %ld\nservices %ld\nbeaters %ld\n"
 	       "submitters %ld\ndepth %ld\nreporters %ld\n",
-	    sim.o.nodes, sim.o.tasks, sim.o.services, nb, ns, sim.o.depth,
-	    nr);
+	    sim.o.nodes, sim.o.tasks, sim.o.services, nb, ns, sim.o.depth, nr);
 	printf("register_ms %lld\n", (long long)(t_reg - t0));
 	printf("submit_start_ms %lld\n", (long long)t_sub0);
 	printf("submit_end_ms %lld\n",

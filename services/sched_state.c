@@ -154,8 +154,8 @@ stask_from(const char *id, const orch_task *t)
 		m->name = dup_text(sp->name, &nomem);
 		m->placement = dup_text(sp->placement, &nomem);
 		if (sp->n_constraints > 0 &&
-		    (m->constraints = calloc(sp->n_constraints,
-		         sizeof(*m->constraints))) == NULL)
+		    (m->constraints = calloc(
+		         sp->n_constraints, sizeof(*m->constraints))) == NULL)
 			nomem = true;
 		for (size_t i = 0; !nomem && i < sp->n_constraints; i++) {
 			if ((m->constraints[i] = strdup(sp->constraints[i])) ==
@@ -262,8 +262,8 @@ orch_sstate_heard(struct orch_sstate *ss, const char *id, const orch_task *t)
 static int
 node_key_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct node_key *)a)->id,
-	    ((const struct node_key *)b)->id);
+	return strcmp(
+	    ((const struct node_key *)a)->id, ((const struct node_key *)b)->id);
 }
 
 int
@@ -274,8 +274,8 @@ orch_sstate_node_find(const struct orch_sstate *ss, const char *id)
 	if (!has_text(id) || ss->n_nodes == 0)
 		return -1;
 	snprintf(key.id, sizeof(key.id), "%s", id);
-	hit = bsearch(&key, ss->keys, ss->n_nodes, sizeof(*ss->keys),
-	    node_key_cmp);
+	hit = bsearch(
+	    &key, ss->keys, ss->n_nodes, sizeof(*ss->keys), node_key_cmp);
 	return hit != NULL ? hit->i : -1;
 }
 
@@ -454,7 +454,7 @@ replica_changed(const struct orch_stask *old, const struct orch_stask *t)
 {
 	return old == NULL || !t->open ||
 	    orch_task_status_terminal(old->status) !=
-	        orch_task_status_terminal(t->status) ||
+	    orch_task_status_terminal(t->status) ||
 	    old->stop_requested != t->stop_requested ||
 	    old->replaced != t->replaced || old->lost != t->lost;
 }
@@ -654,15 +654,16 @@ seq_cmp(const void *a, const void *b)
 }
 
 int
-orch_sstate_pending(struct orch_sstate *ss,
-    const struct orch_stask *const **out, size_t *n)
+orch_sstate_pending(
+    struct orch_sstate *ss, const struct orch_stask *const **out, size_t *n)
 {
 	if (ss->pending_stale) {
 		ss->n_pending = 0;
 		for (size_t b = 0; b < ss->nbuckets; b++) {
 			for (const struct orch_stask *t = ss->buckets[b];
 			     t != NULL; t = t->next) {
-				if (t->status != ST_PENDING || t->stop_requested)
+				if (t->status != ST_PENDING ||
+				    t->stop_requested)
 					continue;
 				if (ss->n_pending == ss->cap_pending) {
 					size_t cap = ss->cap_pending > 0
@@ -680,8 +681,8 @@ orch_sstate_pending(struct orch_sstate *ss,
 			}
 		}
 		if (ss->n_pending > 1)
-			qsort(ss->pending, ss->n_pending,
-			    sizeof(*ss->pending), seq_cmp);
+			qsort(ss->pending, ss->n_pending, sizeof(*ss->pending),
+			    seq_cmp);
 		ss->pending_stale = false;
 	}
 	*out = ss->pending;

@@ -39,13 +39,13 @@ struct orch_stask {
 	struct orch_stask *next; /* hash chain, or queue link */
 	uint64_t seq;            /* the order the state first saw it */
 	char id[ORCH_ID_LEN];
-	char node_id[ORCH_ID_LEN];    /* "" when none */
-	char service_id[ORCH_ID_LEN]; /* "" for a plain task */
+	char node_id[ORCH_ID_LEN];            /* "" when none */
+	char service_id[ORCH_ID_LEN];         /* "" for a plain task */
 	char restart[ORCH_STASK_RESTART_LEN]; /* its own policy, or "" */
-	int32_t node;   /* index in the state's nodes, -1 when none */
-	int status;     /* an ORCH__TASK_STATUS__ value */
-	bool open;      /* orch_task_open(); false: to be forgotten */
-	bool gone;      /* heard of without a record: read it again */
+	int32_t node; /* index in the state's nodes, -1 when none */
+	int status;   /* an ORCH__TASK_STATUS__ value */
+	bool open;    /* orch_task_open(); false: to be forgotten */
+	bool gone;    /* heard of without a record: read it again */
 	bool stop_requested;
 	bool lost;
 	bool replaced; /* replaced_by is set */
@@ -72,8 +72,8 @@ struct orch_snode {
 	double cpu_used;      /* what its Scheduled and Running tasks hold */
 	int64_t memory_mb_used;
 	uint32_t tasks;
-	int status;        /* an ORCH__NODE_STATUS__ value, as last seen */
-	bool drain;        /* as last seen */
+	int status; /* an ORCH__NODE_STATUS__ value, as last seen */
+	bool drain; /* as last seen */
 };
 
 struct orch_sstate;
@@ -89,7 +89,8 @@ void orch_sstate_free(struct orch_sstate *ss);
  * was deleted (it is read again, and forgotten when absent).  Quick: a
  * copy of a few fields and a lock.  Any thread.
  */
-void orch_sstate_heard(struct orch_sstate *ss, const char *id, const orch_task *t);
+void orch_sstate_heard(
+    struct orch_sstate *ss, const char *id, const orch_task *t);
 
 /*
  * Forgets every task and reads the open ones from the store, one at a
@@ -116,7 +117,8 @@ int orch_sstate_nodes_set(
     struct orch_sstate *ss, orch_node *const *nodes, size_t n);
 
 /* The nodes: *n entries, valid until the next call that may add one. */
-struct orch_snode *orch_sstate_nodes(struct orch_sstate *ss, size_t *n /* OUT */);
+struct orch_snode *orch_sstate_nodes(
+    struct orch_sstate *ss, size_t *n /* OUT */);
 
 /* The index of the node with this id, or -1. */
 int orch_sstate_node_find(const struct orch_sstate *ss, const char *id);

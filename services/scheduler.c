@@ -260,8 +260,8 @@ struct orch_sched {
 	size_t n_node_recs;
 	orch_service **svcs;
 	size_t n_svcs;
-	bool loaded;           /* the state holds the open tasks */
-	int64_t next_full_ms;  /* monotonic: the next whole reconcile */
+	bool loaded;          /* the state holds the open tasks */
+	int64_t next_full_ms; /* monotonic: the next whole reconcile */
 
 	pthread_mutex_t mu;     /* guards everything below */
 	pthread_cond_t cv;      /* the thread waits for work */
@@ -283,11 +283,11 @@ enum sched_op_kind {
 struct sched_op {
 	struct orch_sched *s;
 	enum sched_op_kind kind;
-	char id[ORCH_ID_LEN];    /* the task's */
-	const char *name;        /* the task's, for logs (in the state) */
-	size_t node;             /* SOP_PLACE: index of the node */
+	char id[ORCH_ID_LEN];      /* the task's */
+	const char *name;          /* the task's, for logs (in the state) */
+	size_t node;               /* SOP_PLACE: index of the node */
 	char node_id[ORCH_ID_LEN]; /* SOP_PLACE */
-	char msg[SCHED_ERR_LEN]; /* SOP_EXPLAIN */
+	char msg[SCHED_ERR_LEN];   /* SOP_EXPLAIN */
 	int rc;
 	char err[128];
 };
@@ -780,8 +780,8 @@ spreads_count(struct orch_sched *s, const struct orch_stask *const *pending,
 			return ORCH_ENOMEM;
 		}
 	}
-	orch_sstate_each(s->state, spread_count_one,
-	    &(struct spread_count){sp, len});
+	orch_sstate_each(
+	    s->state, spread_count_one, &(struct spread_count){sp, len});
 	*out = sp;
 	*n = len;
 	return ORCH_OK;
@@ -864,8 +864,10 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 	if ((rc = orch_sstate_apply(s->state, s->reader)) != ORCH_OK) {
 		/* Start again from the store next time. */
 		s->loaded = false;
-		orch_warn(SCHED_COMPONENT, "cannot bring the tasks up to "
-		    "date: %s", orch_strerror(rc));
+		orch_warn(SCHED_COMPONENT,
+		    "cannot bring the tasks up to "
+		    "date: %s",
+		    orch_strerror(rc));
 		goto out;
 	}
 	if ((svcs_stale && (rc = sched_services_refresh(s)) != ORCH_OK) ||
@@ -874,8 +876,10 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 		s->svcs_stale |= svcs_stale;
 		s->nodes_stale |= nodes_stale;
 		pthread_mutex_unlock(&s->mu);
-		orch_warn(SCHED_COMPONENT, "cannot read the nodes and "
-		    "services: %s", orch_strerror(rc));
+		orch_warn(SCHED_COMPONENT,
+		    "cannot read the nodes and "
+		    "services: %s",
+		    orch_strerror(rc));
 		goto out;
 	}
 	/* The safety net: now and then every service is looked at, even
