@@ -91,6 +91,7 @@ struct orch_agent {
 	int64_t memory_mb;
 	int heartbeat_ms;
 	int n_workers;
+	const struct orch_policy *policy;
 
 	const struct orch_driver_ops *drv;
 	void *drv_state;
@@ -505,7 +506,7 @@ op_start(struct orch_agent *a, struct op *op)
 	struct orch_instance inst;
 	struct orch_report r;
 	char handle[ORCH_HANDLE_LEN] = "", err[AGENT_ERR_LEN], ierr[256];
-	char cid[16];
+	char cid[16], pol[512];
 	const char *image =
 	    op->task->spec != NULL && op->task->spec->image != NULL
 	    ? op->task->spec->image
@@ -513,7 +514,18 @@ op_start(struct orch_agent *a, struct op *op)
 	int64_t t0 = orch_mono_ms();
 	int rc;
 
-	rc = a->drv->start(a->drv_state, op->task, handle, err, sizeof(err));
+	/* Defense in depth: the manager checked the task against its own
+	 * policy; a node with one of its own holds to it too. */
+	if (a->policy != NULL && op->task->spec != NULL &&
+	    orch_policy_check(a->policy, op->task->spec, pol, sizeof(pol)) !=
+	        ORCH_OK) {
+		snprintf(err, sizeof(err), "refused by node %s's --policy: %s",
+		    a->name, pol);
+		rc = ORCH_EPERM;
+	} else {
+		rc = a->drv->start(
+		    a->drv_state, op->task, handle, err, sizeof(err));
+	}
 	if (rc == ORCH_EUNAVAIL || rc == ORCH_ECONFLICT) {
 		/* Not the task's fault: the runtime is away, or its container
 		 * is being removed or still held by the node that had the task
@@ -1171,6 +1183,7 @@ agent_config_copy(struct orch_agent *a, const struct orch_agent_config *cfg)
 	a->cpu = cfg->cpu;
 	a->memory_mb = cfg->memory_mb;
 	a->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
+	a->policy = cfg->policy;
 	a->interval_ms = a->heartbeat_ms;
 	a->n_workers = cfg->workers > 0 ? cfg->workers : AGENT_WORKERS_DEFAULT;
 	if (a->n_workers > AGENT_WORKERS_MAX)

@@ -26,6 +26,7 @@
 #include "error.h"
 #include "flag.h"
 #include "log.h"
+#include "policy.h"
 #include "task.h"
 
 #define NAME_MAX_LEN 128
@@ -50,6 +51,7 @@ struct config {
 	int64_t memory_mb;
 	int heartbeat_ms;
 	int stop_timeout_s;
+	const char *policy;
 };
 
 static void
@@ -80,6 +82,11 @@ usage(FILE *f)
 	    "                          (default 1)\n"
 	    "  --stop-timeout SECONDS  grace before SIGKILL when a task is\n"
 	    "                          stopped (default 10)\n"
+	    "  --policy FILE           this node's container policy (the "
+	    "manager's\n"
+	    "                          format): tasks it refuses fail "
+	    "unstarted\n"
+	    "                          (default: what the manager admits)\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default "
 	    "info)\n"
 	    "  -h, --help              show this help and exit\n"
@@ -234,6 +241,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_HEARTBEAT,
 		OPT_STOP,
 		OPT_LOG,
+		OPT_POLICY,
 		OPT_VERSION
 	};
 	static const struct option opts[] = {
@@ -247,6 +255,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
 	    {"stop-timeout", required_argument, NULL, OPT_STOP},
 	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"policy", required_argument, NULL, OPT_POLICY},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -323,6 +332,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
 				return 2;
 			break;
+		case OPT_POLICY: cfg->policy = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
 			printf("orch-agent %s\n", ORCH_VERSION);
@@ -408,6 +418,7 @@ main(int argc, char **argv)
 	};
 	struct orch_agent_config ac = {0};
 	struct orch_agent *a = NULL;
+	struct orch_policy *policy = NULL;
 	char hostname[256], address[INET6_ADDRSTRLEN + 256], err[1024];
 	sigset_t sigs;
 	double cpu;
@@ -431,6 +442,12 @@ main(int argc, char **argv)
 		cfg.name = hostname;
 	}
 	host_address(hostname, address, sizeof(address));
+	if (cfg.policy != NULL &&
+	    orch_policy_load(cfg.policy, &policy, err, sizeof(err)) !=
+	        ORCH_OK) {
+		fprintf(stderr, "orch-agent: %s\n", err);
+		return 2;
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Blocked before any thread exists (NNG's, the driver's, ours), so
@@ -452,6 +469,7 @@ main(int argc, char **argv)
 	ac.driver = &orch_docker_driver;
 	ac.docker_socket = cfg.docker;
 	ac.stop_timeout_s = cfg.stop_timeout_s;
+	ac.policy = policy;
 	if ((rc = orch_agent_new(&ac, &a, err, sizeof(err))) != ORCH_OK) {
 		if (rc == ORCH_EUNAVAIL)
 			fprintf(stderr,
@@ -482,7 +500,9 @@ out:
 		stopped = orch_agent_stop(
 		    a, cfg.stop_timeout_s * 1000 + EXIT_GRACE_MS);
 	/* An agent with a driver call still under way is left to the exit. */
-	if (stopped)
+	if (stopped) {
 		orch_agent_free(a);
+		orch_policy_free(policy);
+	}
 	return status;
 }

@@ -19,12 +19,15 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "auth.h"
 #include "error.h"
+#include "exposure.h"
 #include "flag.h"
 #include "gateway.h"
 #include "log.h"
 #include "nodes.h"
 #include "notify.h"
+#include "policy.h"
 #include "rpc.h"
 #include "scheduler.h"
 #include "store.h"
@@ -41,6 +44,9 @@ struct config {
 	int request_timeout_s;
 	int idle_timeout_s;
 	int heartbeat_ttl_s;
+	const char *token_file;
+	const char *policy_file;
+	bool insecure;
 };
 
 static struct orch_gw *the_gw;
@@ -85,6 +91,21 @@ usage(FILE *f)
 	    "                          service asks; after a restart, nodes "
 	    "have\n"
 	    "                          two TTLs to check in (default 5)\n"
+	    "  --token-file FILE       API tokens, one a line: every HTTP "
+	    "request\n"
+	    "                          but GET /healthz needs "
+	    "\"Authorization:\n"
+	    "                          Bearer TOKEN\"; the file must be "
+	    "mode 600\n"
+	    "  --policy FILE           container policy (JSON): which images "
+	    "may ask\n"
+	    "                          for privileged, host mounts, network "
+	    "host,\n"
+	    "                          cap_add (default: none may)\n"
+	    "  --insecure              start even when a listener reaches "
+	    "beyond\n"
+	    "                          loopback unguarded (see "
+	    "docs/security.md)\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default "
 	    "info)\n"
 	    "  -h, --help              show this help and exit\n"
@@ -107,6 +128,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_ITO,
 		OPT_TTL,
 		OPT_LOG,
+		OPT_TOKENS,
+		OPT_POLICY,
+		OPT_INSECURE,
 		OPT_VERSION
 	};
 	static const struct option opts[] = {
@@ -120,6 +144,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"idle-timeout", required_argument, NULL, OPT_ITO},
 	    {"heartbeat-ttl", required_argument, NULL, OPT_TTL},
 	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"token-file", required_argument, NULL, OPT_TOKENS},
+	    {"policy", required_argument, NULL, OPT_POLICY},
+	    {"insecure", no_argument, NULL, OPT_INSECURE},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -174,6 +201,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
 				return 2;
 			break;
+		case OPT_TOKENS: cfg->token_file = optarg; break;
+		case OPT_POLICY: cfg->policy_file = optarg; break;
+		case OPT_INSECURE: cfg->insecure = true; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
 			printf("orch-manager %s\n", ORCH_VERSION);
@@ -197,6 +227,44 @@ parse_args(int argc, char **argv, struct config *cfg)
 		    argv[optind]);
 		return 2;
 	}
+	return 0;
+}
+
+/*
+ * Reads the token file and the policy file, and refuses listeners that
+ * reach beyond loopback unguarded (exposure.h).  Returns 0, or 2 after
+ * logging why: a configuration the manager must not run with.
+ */
+static int
+security_setup(const struct config *cfg, struct orch_tokens **tokens,
+    struct orch_policy **policy)
+{
+	const struct orch_listener listeners[] = {
+	    {.flag = "--http",
+	        .addr = cfg->http,
+	        .guarded = cfg->token_file != NULL,
+	        .guard = "give --token-file FILE"},
+	};
+	char err[1024];
+
+	if ((cfg->token_file != NULL &&
+	        orch_tokens_load(cfg->token_file, tokens, err, sizeof(err)) !=
+	            ORCH_OK) ||
+	    (cfg->policy_file != NULL &&
+	        orch_policy_load(cfg->policy_file, policy, err, sizeof(err)) !=
+	            ORCH_OK) ||
+	    orch_exposure_check(listeners,
+	        sizeof(listeners) / sizeof(listeners[0]), cfg->insecure, err,
+	        sizeof(err)) != ORCH_OK) {
+		orch_error("manager", "%s", err);
+		return 2;
+	}
+	orch_info("manager",
+	    "API tokens: %s; container policy: %s (%zu rule%s)",
+	    *tokens != NULL ? cfg->token_file : "none (the API is open)",
+	    *policy != NULL ? cfg->policy_file : "the default",
+	    orch_policy_rule_count(*policy),
+	    orch_policy_rule_count(*policy) == 1 ? "" : "s");
 	return 0;
 }
 
@@ -286,6 +354,8 @@ main(int argc, char **argv)
 	struct orch_nodes *nodes = NULL;
 	struct orch_sched *sched = NULL;
 	struct orch_store_reader *r = NULL;
+	struct orch_tokens *tokens = NULL;
+	struct orch_policy *policy = NULL;
 	struct sigaction sa = {0};
 	char err[512];
 	int rc, lockfd = -1, status = 1;
@@ -293,6 +363,9 @@ main(int argc, char **argv)
 	if ((rc = parse_args(argc, argv, &cfg)) != 0)
 		return rc == 1 ? 0 : 2;
 
+	if ((status = security_setup(&cfg, &tokens, &policy)) != 0)
+		goto out;
+	status = 1;
 	signal(SIGPIPE, SIG_IGN);
 	if ((rc = mkdir_p(cfg.data)) != ORCH_OK) {
 		orch_error("manager", "cannot create data directory %s: %s",
@@ -329,7 +402,8 @@ main(int argc, char **argv)
 		    orch_strerror(rc));
 		goto out;
 	}
-	if ((rc = orch_api_new(store, nodes, notify, &api)) != ORCH_OK) {
+	if ((rc = orch_api_new(store, nodes, notify, tokens, policy, &api)) !=
+	    ORCH_OK) {
 		orch_error(
 		    "manager", "cannot read the store: %s", orch_strerror(rc));
 		goto out;
@@ -344,8 +418,8 @@ main(int argc, char **argv)
 		orch_error("manager", "%s", err);
 		goto out;
 	}
-	if ((rc = orch_rpc_start(store, nodes, notify, cfg.rpc, &rpc, err,
-	         sizeof(err))) != ORCH_OK ||
+	if ((rc = orch_rpc_start(store, nodes, notify, policy, cfg.rpc, &rpc,
+	         err, sizeof(err))) != ORCH_OK ||
 	    (rc = orch_notify_listen(notify, cfg.pub, err, sizeof(err))) !=
 	        ORCH_OK) {
 		orch_error("manager", "%s", err);
@@ -379,6 +453,8 @@ out:
 	orch_notify_close(notify);
 	orch_nodes_free(nodes);
 	orch_gw_free(gw);
+	orch_tokens_free(tokens);
+	orch_policy_free(policy);
 	if (lockfd >= 0)
 		close(lockfd);
 	return status;

@@ -33,3 +33,19 @@ pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson>=2.13)
 
 # libuuid: random (v4) task ids.
 pkg_check_modules(UUID REQUIRED IMPORTED_TARGET uuid>=2.36)
+
+# mbed TLS's crypto library (libmbedcrypto), which NNG's TLS already links:
+# SHA-256 and a constant-time comparison for the API tokens.  Debian's
+# libmbedtls-dev 2.28 ships neither pkg-config nor CMake files; 2.28 is the
+# first with the public mbedtls_ct_memcmp().
+find_path(MBEDTLS_INCLUDE_DIR mbedtls/version.h REQUIRED)
+find_library(MBEDCRYPTO_LIBRARY mbedcrypto REQUIRED)
+file(STRINGS ${MBEDTLS_INCLUDE_DIR}/mbedtls/version.h _mbedtls_ver
+     REGEX "#define MBEDTLS_VERSION_STRING[ \t]+\"")
+string(REGEX MATCH "\"([0-9.]+)\"" _m "${_mbedtls_ver}")
+if(CMAKE_MATCH_1 VERSION_LESS 2.28)
+  message(FATAL_ERROR "mbed TLS >= 2.28 required, found '${CMAKE_MATCH_1}'")
+endif()
+add_library(orch_mbedcrypto INTERFACE)
+target_include_directories(orch_mbedcrypto INTERFACE ${MBEDTLS_INCLUDE_DIR})
+target_link_libraries(orch_mbedcrypto INTERFACE ${MBEDCRYPTO_LIBRARY})
