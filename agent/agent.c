@@ -92,6 +92,7 @@ struct orch_agent {
 	int64_t memory_mb;
 	int heartbeat_ms;
 	int n_workers;
+	const struct orch_policy *policy;
 
 	const struct orch_driver_ops *drv;
 	void *drv_state;
@@ -109,6 +110,10 @@ struct orch_agent {
 	char mgr_ok_msg[300];        /* "the manager at URL answers" */
 	char drv_err[AGENT_ERR_LEN]; /* last list failure logged */
 	int beats_since_list;
+	/* The last assignments received in full, and the node they were
+	 * for: a beat answered "unchanged" reconciles against them. */
+	Orch__Assignments *last_as;
+	char last_as_node[AGENT_NODE_ID_MAX + 1];
 
 	/* Everything below is under mu. */
 	pthread_mutex_t mu;
@@ -502,7 +507,7 @@ op_start(struct orch_agent *a, struct op *op)
 	struct orch_instance inst;
 	struct orch_report r;
 	char handle[ORCH_HANDLE_LEN] = "", err[AGENT_ERR_LEN], ierr[256];
-	char cid[16];
+	char cid[16], pol[512];
 	const char *image =
 	    op->task->spec != NULL && op->task->spec->image != NULL
 	    ? op->task->spec->image
@@ -510,7 +515,18 @@ op_start(struct orch_agent *a, struct op *op)
 	int64_t t0 = orch_mono_ms();
 	int rc;
 
-	rc = a->drv->start(a->drv_state, op->task, handle, err, sizeof(err));
+	/* Defense in depth: the manager checked the task against its own
+	 * policy; a node with one of its own holds to it too. */
+	if (a->policy != NULL && op->task->spec != NULL &&
+	    orch_policy_check(a->policy, op->task->spec, pol, sizeof(pol)) !=
+	        ORCH_OK) {
+		snprintf(err, sizeof(err), "refused by node %s's --policy: %s",
+		    a->name, pol);
+		rc = ORCH_EPERM;
+	} else {
+		rc = a->drv->start(
+		    a->drv_state, op->task, handle, err, sizeof(err));
+	}
 	if (rc == ORCH_EUNAVAIL || rc == ORCH_ECONFLICT) {
 		/* Not the task's fault: the runtime is away, or its container
 		 * is being removed or still held by the node that had the task
@@ -845,6 +861,16 @@ out:
 	free(busy);
 }
 
+/* Drops the assignments kept from the last full answer.  Beat thread. */
+static void
+agent_last_as_forget(struct orch_agent *a)
+{
+	if (a->last_as != NULL)
+		orch__assignments__free_unpacked(a->last_as, NULL);
+	a->last_as = NULL;
+	a->last_as_node[0] = '\0';
+}
+
 static void
 agent_beat(struct orch_agent *a)
 {
@@ -896,6 +922,12 @@ agent_beat(struct orch_agent *a)
 	}
 
 	hb.node_id = node_id;
+	if (a->last_as != NULL && strcmp(a->last_as_node, node_id) == 0 &&
+	    a->last_as->has_epoch && a->last_as->has_version) {
+		hb.has_known_epoch = hb.has_known_version = true;
+		hb.known_epoch = a->last_as->epoch;
+		hb.known_version = a->last_as->version;
+	}
 	rc = agent_rpc(a, "orch.Manager/Heartbeat", &hb.base,
 	    &orch__assignments__descriptor, (ProtobufCMessage **)&as, err,
 	    sizeof(err));
@@ -933,7 +965,23 @@ agent_beat(struct orch_agent *a)
 	    as->heartbeat_ms >= AGENT_HEARTBEAT_MIN_MS &&
 	    as->heartbeat_ms < a->interval_ms)
 		a->interval_ms = as->heartbeat_ms;
+	if (as->has_unchanged && as->unchanged) {
+		/* Only ever an answer to what this beat said it holds. */
+		if (hb.has_known_epoch && as->epoch == hb.known_epoch) {
+			agent_reconcile(a, a->last_as, seq0);
+		} else {
+			orch_warn("agent",
+			    "heartbeat: \"unchanged\" for a list "
+			    "this node does not hold: ignored");
+			agent_last_as_forget(a);
+		}
+		goto out;
+	}
 	agent_reconcile(a, as, seq0);
+	agent_last_as_forget(a);
+	a->last_as = as;
+	as = NULL;
+	copy_str(a->last_as_node, sizeof(a->last_as_node), node_id);
 out:
 	free(list);
 	if (as != NULL)
@@ -1146,6 +1194,7 @@ agent_config_copy(struct orch_agent *a, const struct orch_agent_config *cfg)
 	a->cpu = cfg->cpu;
 	a->memory_mb = cfg->memory_mb;
 	a->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
+	a->policy = cfg->policy;
 	a->interval_ms = a->heartbeat_ms;
 	a->n_workers = cfg->workers > 0 ? cfg->workers : AGENT_WORKERS_DEFAULT;
 	if (a->n_workers > AGENT_WORKERS_MAX)
@@ -1393,6 +1442,7 @@ orch_agent_free(struct orch_agent *a)
 	}
 	free(a->label_entries);
 	free(a->labels);
+	agent_last_as_forget(a);
 	free(a->workers);
 	free(a->ops);
 	free(a->inst);

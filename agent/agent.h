@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "driver.h"
+#include "policy.h"
 
 /* The most labels a node may carry. */
 #define ORCH_AGENT_LABELS_MAX 64
@@ -51,6 +52,10 @@ struct orch_agent_config {
 	 * name of the certificate in it (NULL: name).  NULL: plain TCP. */
 	const char *tls_dir;
 	const char *tls_name;
+	/* The node's own container policy (policy.h), borrowed: a task it
+	 * refuses is reported Failed and never started.  NULL trusts the
+	 * manager's. */
+	const struct orch_policy *policy;
 };
 
 struct orch_agent;

@@ -27,6 +27,7 @@
 #include "flag.h"
 #include "log.h"
 #include "node.h"
+#include "policy.h"
 #include "task.h"
 #include "tls.h"
 
@@ -55,6 +56,7 @@ struct config {
 	const char *tls_name;
 	char manager_url[512]; /* tls+tcp:// with --tls-dir */
 	char events_url[512];
+	const char *policy;
 };
 
 static void
@@ -93,6 +95,11 @@ usage(FILE *f)
 	    "  --tls-name NAME         the certificate DIR/NAME.crt, key "
 	    "DIR/NAME.key\n"
 	    "                          (default: --name)\n"
+	    "  --policy FILE           this node's container policy (the "
+	    "manager's\n"
+	    "                          format): tasks it refuses fail "
+	    "unstarted\n"
+	    "                          (default: what the manager admits)\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default "
 	    "info)\n"
 	    "  -h, --help              show this help and exit\n"
@@ -226,6 +233,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_LOG,
 		OPT_TLS_DIR,
 		OPT_TLS_NAME,
+		OPT_POLICY,
 		OPT_VERSION
 	};
 	static const struct option opts[] = {
@@ -241,6 +249,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"log-level", required_argument, NULL, OPT_LOG},
 	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
 	    {"tls-name", required_argument, NULL, OPT_TLS_NAME},
+	    {"policy", required_argument, NULL, OPT_POLICY},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -330,6 +339,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 			}
 			cfg->tls_name = optarg;
 			break;
+		case OPT_POLICY: cfg->policy = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
 			printf("orch-agent %s\n", ORCH_VERSION);
@@ -428,6 +438,7 @@ main(int argc, char **argv)
 	};
 	struct orch_agent_config ac = {0};
 	struct orch_agent *a = NULL;
+	struct orch_policy *policy = NULL;
 	char hostname[256], address[INET6_ADDRSTRLEN + 256], err[1024];
 	sigset_t sigs;
 	double cpu;
@@ -456,6 +467,12 @@ main(int argc, char **argv)
 		    "--tls-name %s differs from the node name %s: the manager "
 		    "lets a node register only under its certificate's name",
 		    cfg.tls_name, cfg.name);
+	if (cfg.policy != NULL &&
+	    orch_policy_load(cfg.policy, &policy, err, sizeof(err)) !=
+	        ORCH_OK) {
+		fprintf(stderr, "orch-agent: %s\n", err);
+		return 2;
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Blocked before any thread exists (NNG's, the driver's, ours), so
@@ -479,6 +496,7 @@ main(int argc, char **argv)
 	ac.driver = &orch_docker_driver;
 	ac.docker_socket = cfg.docker;
 	ac.stop_timeout_s = cfg.stop_timeout_s;
+	ac.policy = policy;
 	if ((rc = orch_agent_new(&ac, &a, err, sizeof(err))) != ORCH_OK) {
 		if (rc == ORCH_EUNAVAIL)
 			fprintf(stderr,
@@ -511,7 +529,9 @@ out:
 		stopped = orch_agent_stop(
 		    a, cfg.stop_timeout_s * 1000 + EXIT_GRACE_MS);
 	/* An agent with a driver call still under way is left to the exit. */
-	if (stopped)
+	if (stopped) {
 		orch_agent_free(a);
+		orch_policy_free(policy);
+	}
 	return status;
 }

@@ -13,6 +13,7 @@ struct orch_client {
 	CURL *curl;
 	char *base;
 	char *cacert; /* NULL: the system's CAs */
+	char *auth;   /* "Authorization: Bearer <token>", or NULL */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -38,6 +39,16 @@ out:
 	return rc;
 }
 
+/* Wipes and frees an Authorization header line (NULL is a no-op). */
+static void
+auth_free(char *auth)
+{
+	/* volatile: a memset before free() may be optimised away. */
+	for (volatile char *p = auth; p != NULL && *p != '\0'; p++)
+		*p = '\0';
+	free(auth);
+}
+
 void
 orch_client_free(struct orch_client *c)
 {
@@ -45,9 +56,25 @@ orch_client_free(struct orch_client *c)
 		return;
 	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
+	auth_free(c->auth);
 	free(c->base);
 	free(c->cacert);
 	free(c);
+}
+
+int
+orch_client_token_set(struct orch_client *c, const char *token)
+{
+	static const char prefix[] = "Authorization: Bearer ";
+	size_t n = sizeof(prefix) + strlen(token);
+	char *auth = malloc(n);
+
+	if (auth == NULL)
+		return ORCH_ENOMEM;
+	snprintf(auth, n, "%s%s", prefix, token);
+	auth_free(c->auth);
+	c->auth = auth;
+	return ORCH_OK;
 }
 
 const char *
@@ -234,7 +261,8 @@ orch_client_request(struct orch_client *c, const char *method, const char *path,
 	    curl_slist_append(hdrs, "Expect:") == NULL ||
 	    (body != NULL &&
 	        curl_slist_append(hdrs, "Content-Type: application/json") ==
-	            NULL))
+	            NULL) ||
+	    (c->auth != NULL && curl_slist_append(hdrs, c->auth) == NULL))
 		goto nomem;
 
 	/* A reset keeps the connection cache, so requests reuse the socket. */

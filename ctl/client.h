@@ -40,6 +40,15 @@ int orch_client_new(
 /* Frees a client.  NULL is a no-op. */
 void orch_client_free(struct orch_client *c);
 
+/*
+ * Makes every later request carry "Authorization: Bearer <token>" (in
+ * place of an earlier token).  The client keeps a copy, wiped when freed;
+ * token must hold no blank or
+ * control character (the caller checks: it goes into a header as it is).
+ * Returns ORCH_OK or ORCH_ENOMEM.
+ */
+int orch_client_token_set(struct orch_client *c, const char *token);
+
 /* The base URL the client was created with. */
 const char *orch_client_base(const struct orch_client *c);
 

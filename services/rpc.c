@@ -12,6 +12,7 @@
 #include "error.h"
 #include "log.h"
 #include "orch.pb-c.h"
+#include "policy.h"
 #include "rpc_client.h"
 #include "tls.h"
 #include "tls_engine.h"
@@ -32,6 +33,7 @@ struct orch_rpc {
 	struct orch_store *store;
 	struct orch_nodes *nodes;
 	struct orch_notify *notify;
+	const struct orch_policy *policy; /* NULL: the default policy */
 	nng_socket sock;
 	bool tls; /* callers have certificates: nodes act under their own */
 	struct worker workers[N_WORKERS];
@@ -160,7 +162,9 @@ rpc_submit_task(Orch__Manager_Service *svc, const Orch__SubmitTaskRequest *in,
 		goto out;
 	}
 	if ((rc = orch_task_spec_validate(in->spec, c->err, sizeof(c->err))) !=
-	    ORCH_OK) {
+	        ORCH_OK ||
+	    (rc = orch_policy_check(c->w->rpc->policy, in->spec, c->err,
+	         sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto out;
 	}
@@ -625,7 +629,9 @@ rpc_create_service(Orch__Manager_Service *svc_,
 	free(spec->service);
 	spec->service = NULL;
 	if ((rc = orch_task_spec_validate(spec, c->err, sizeof(c->err))) !=
-	    ORCH_OK) {
+	        ORCH_OK ||
+	    (rc = orch_policy_check(
+	         c->w->rpc->policy, spec, c->err, sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto out;
 	}
@@ -952,8 +958,9 @@ worker_main(void *arg)
 
 int
 orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
-    struct orch_notify *notify, const char *url, nng_tls_config *tls,
-    struct orch_rpc **out, char *err, size_t errlen)
+    struct orch_notify *notify, const struct orch_policy *policy,
+    const char *url, nng_tls_config *tls, struct orch_rpc **out, char *err,
+    size_t errlen)
 {
 	struct orch_rpc *rpc = calloc(1, sizeof(*rpc));
 	int rv, rc = ORCH_OK;
@@ -963,6 +970,7 @@ orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
 	rpc->store = st;
 	rpc->nodes = nodes;
 	rpc->notify = notify;
+	rpc->policy = policy;
 	rpc->tls = tls != NULL;
 	if ((rv = nng_rep0_open(&rpc->sock)) != 0) {
 		snprintf(err, errlen, "RPC socket: %s", nng_strerror(rv));

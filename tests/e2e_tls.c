@@ -553,7 +553,8 @@ test_manager_refuses_to_listen_beyond_loopback(void)
 		const char *a[] = {"--http", http, "--rpc", any_rpc, "--pub",
 		    pub, "--data", below, "--insecure", NULL};
 
-		manager_run(a, 1, "INSECURE: --rpc tcp://0.0.0.0:");
+		manager_run(
+		    a, 1, "INSECURE (--insecure): --rpc tcp://0.0.0.0:");
 	}
 	{
 		const char *a[] = {"--http", http, "--rpc", "tls+tcp://x:1",

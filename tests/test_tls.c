@@ -136,27 +136,6 @@ test_url_scheme(void)
 	    ORCH_ETOOBIG);
 }
 
-static void
-test_url_local(void)
-{
-	static const char *local[] = {"tcp://127.0.0.1:3001",
-	    "tcp://127.8.9.10:1", "tcp://localhost:3001", "tcp://[::1]:3001",
-	    "tls+tcp://127.0.0.1:3001", "ipc:///tmp/orch.sock",
-	    "inproc://orch"};
-	static const char *exposed[] = {"tcp://0.0.0.0:3001", "tcp://*:3001",
-	    "tcp://:3001", "tcp://10.0.0.5:3001", "tcp://[::]:3001",
-	    "tcp://example.org:3001", "tls+tcp://0.0.0.0:1", "not a url",
-	    "tcp://128.0.0.1:1"};
-
-	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
-		if (!orch_tls_url_local(local[i]))
-			h_fail(__FILE__, __LINE__, "%s is local", local[i]);
-	for (size_t i = 0; i < sizeof(exposed) / sizeof(exposed[0]); i++)
-		if (orch_tls_url_local(exposed[i]))
-			h_fail(
-			    __FILE__, __LINE__, "%s is not local", exposed[i]);
-}
-
 /* ---- configurations ---- */
 
 static void
@@ -521,7 +500,6 @@ main(void)
 	    orch_certs_issue(other, "n2", &o, err, sizeof(err)), ORCH_OK);
 
 	RUN(test_url_scheme);
-	RUN(test_url_local);
 	RUN(test_server_config_errors);
 	RUN(test_client_config_errors);
 	RUN(test_peer_name_of_a_verified_client);

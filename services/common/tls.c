@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "error.h"
 #include "log.h"
 #include "rpc_client.h"
@@ -63,49 +64,13 @@ int
 orch_tls_pem_read(const char *path, char **out, char *err, size_t errlen)
 {
 	struct stat st;
-	char *buf = NULL;
-	size_t got = 0;
-	int fd, rc = ORCH_OK;
+	char why[256];
+	size_t len;
+	int rc;
 
-	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		rc = orch_err_from_errno(errno);
-		snprintf(
-		    err, errlen, "cannot read %s: %s", path, strerror(errno));
-		return rc;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > ORCH_TLS_PEM_MAX) {
-		snprintf(err, errlen,
-		    "cannot read %s: not a regular file of at most %d bytes",
-		    path, ORCH_TLS_PEM_MAX);
-		rc = ORCH_EINVAL;
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		rc = ORCH_ENOMEM;
-		snprintf(err, errlen, "cannot read %s: out of memory", path);
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? orch_err_from_errno(errno) : ORCH_EIO;
-			snprintf(err, errlen, "cannot read %s: %s", path,
-			    n < 0 ? strerror(errno) : "it shrank");
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
+	if ((rc = orch_buf_file_read(path, ORCH_TLS_PEM_MAX, out, &len, &st,
+	         why, sizeof(why))) != ORCH_OK)
+		snprintf(err, errlen, "cannot read %s: %s", path, why);
 	return rc;
 }
 
@@ -455,44 +420,6 @@ orch_tls_url(const char *flag, const char *url, bool tls, char *out, size_t len,
 		return ORCH_ETOOBIG;
 	}
 	return ORCH_OK;
-}
-
-bool
-orch_tls_url_local(const char *url)
-{
-	nng_url *u = NULL;
-	char host[256];
-	struct in_addr a4;
-	struct in6_addr a6;
-	bool local = false;
-	size_t n;
-
-	if (nng_url_parse(&u, url) != 0)
-		return false;
-	if (strcmp(u->u_scheme, "ipc") == 0 ||
-	    strcmp(u->u_scheme, "inproc") == 0 ||
-	    strcmp(u->u_scheme, "abstract") == 0) {
-		local = true;
-		goto out;
-	}
-	n = snprintf(host, sizeof(host), "%s",
-	    u->u_hostname != NULL ? u->u_hostname : "");
-	if (n >= sizeof(host))
-		goto out;
-	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-		memmove(host, host + 1, n - 2);
-		host[n - 2] = '\0';
-	}
-	if (strcmp(host, "localhost") == 0)
-		local = true;
-	else if (inet_pton(AF_INET, host, &a4) == 1)
-		local = (ntohl(a4.s_addr) >> 24) == 127;
-	else if (inet_pton(AF_INET6, host, &a6) == 1)
-		local = IN6_IS_ADDR_LOOPBACK(&a6);
-	/* Anything else, "" and "*" (every interface) included, is not. */
-out:
-	nng_url_free(u);
-	return local;
 }
 
 /* ---- sockets ---- */

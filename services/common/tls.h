@@ -80,11 +80,6 @@ int orch_tls_client_config(const char *dir, const char *name, const char *url,
 int orch_tls_url(const char *flag, const char *url, bool tls, char *out,
     size_t len, char *err, size_t errlen);
 
-/* Whether url can be reached only from this machine: a tcp (or tls+tcp,
- * ws ...) URL whose host is a loopback address or "localhost", or an
- * ipc:// or inproc:// URL.  A URL that does not parse counts as not. */
-bool orch_tls_url_local(const char *url);
-
 /*
  * Listens on url with s, with the TLS configuration cfg when not NULL (url
  * must then be tls+tcp://); what ("rpc", "pub") names the socket in the
