@@ -53,6 +53,8 @@
 #define DOCKER_BACKOFF_MAX_MS 5000
 /* A stream that lasted this long was healthy: restart the backoff. */
 #define DOCKER_STREAM_HEALTHY_MS 10000
+/* Seconds to wait for the daemon to settle a container's exit. */
+#define DOCKER_SETTLE_TIMEOUT 5
 
 struct docker {
 	struct orch_docker_client *client;
@@ -338,6 +340,27 @@ out:
 
 /* ---- the exit monitor ---- */
 
+/* Waits until the daemon has finished handling container id's exit.  It
+ * sends the die event while it still holds the container, before its
+ * container list (what the agent reads when told of the exit) says
+ * "exited": a list taken at once can still say "running", and the exit
+ * would then wait for the agent's periodic list, seconds later.  An
+ * inspect takes the container's lock, so it answers only once that
+ * handling is done.  Its answer is not needed; a failure only loses the
+ * wait. */
+static void
+exit_settle(struct docker *d, const char *id)
+{
+	struct orch_docker_answer ans = {0};
+	char path[ORCH_HANDLE_LEN + 32], err[256];
+
+	snprintf(path, sizeof(path), "/containers/%s/json", id);
+	if (orch_docker_client_call(d->client, "GET", path, NULL,
+	        DOCKER_SETTLE_TIMEOUT, &ans, err, sizeof(err)) != ORCH_OK)
+		orch_debug("docker", "container %.12s: %s", id, err);
+	orch_docker_answer_free(&ans);
+}
+
 /* Handles one line of the event stream.  Anything unexpected is logged
  * and skipped: one bad line must not stop the monitor. */
 static int
@@ -412,6 +435,7 @@ docker_event_line(void *arg, char *line, size_t len)
 	}
 	orch_debug("docker", "container %.12s of task %s exited with %ld", id,
 	    task, code);
+	exit_settle(d, id);
 	d->on_exit(d->on_exit_arg, task, id, (int)code);
 out:
 	json_decref(j);
