@@ -56,7 +56,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -77,6 +76,7 @@
 
 #include "cgroup.h"
 #include "clock.h"
+#include "dirs.h"
 #include "driver.h"
 #include "error.h"
 #include "log.h"
@@ -227,27 +227,6 @@ file_replace(const char *dir, const char *name, const char *text)
 	if (e != 0)
 		unlink(tmp);
 	return e;
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	if (flag == FTW_DP)
-		return rmdir(path) != 0 && errno != ENOENT ? -1 : 0;
-	return unlink(path) != 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* Removes the tree at path (never following symlinks: a task's work
- * directory is the task's to fill).  Returns 0 or an errno. */
-static int
-rm_tree(const char *path)
-{
-	if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ||
-	    errno == ENOENT)
-		return 0;
-	return errno != 0 ? errno : EIO;
 }
 
 /* ---- /proc ---- */
@@ -575,6 +554,13 @@ exec_monitor(void *arg)
 				cap = e->n_watch + 1;
 			}
 		}
+		if (cap == 0) {
+			/* No memory for the poll set: the agent's periodic
+			 * list is the safety net until there is. */
+			pthread_mutex_unlock(&e->mu);
+			sleep_ms(EXEC_MONITOR_MS);
+			continue;
+		}
 		fds[n++] = (struct pollfd){.fd = e->wake[0], .events = POLLIN};
 		/* Only the monitor closes pidfds, so these stay valid. */
 		for (size_t i = 0; i < e->n_watch && n < cap; i++)
@@ -657,29 +643,6 @@ exec_free(struct exec *e)
 	free(e);
 }
 
-/* mkdir -p with mode 0700 for what it makes. */
-static int
-mkdirs(const char *dir)
-{
-	char path[PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(path))
-		return ENAMETOOLONG;
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
-			return errno;
-		*p = '/';
-	}
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return errno;
-	return 0;
-}
-
 static int
 exec_init(const struct orch_driver_config *cfg, void **state, char *err,
     size_t errlen)
@@ -706,10 +669,16 @@ exec_init(const struct orch_driver_config *cfg, void **state, char *err,
 	if ((e->node = strdup(node)) == NULL || (e->dir = malloc(len)) == NULL)
 		goto nomem;
 	snprintf(e->dir, len, "%s/exec/%s", cfg->state_dir, node);
-	if ((en = mkdirs(e->dir)) != 0) {
-		rc = errf(err, errlen, orch_err_from_errno(en),
+	/* Room below it for "/<task id>/work/..." in every path buffer. */
+	if (strlen(e->dir) > PATH_MAX - 256) {
+		rc = errf(err, errlen, ORCH_EINVAL,
+		    "the state directory %.200s... is too long", e->dir);
+		goto out;
+	}
+	if ((rc = orch_dir_make(e->dir, 0700)) != ORCH_OK) {
+		errf(err, errlen, rc,
 		    "cannot create the state directory %s: %s", e->dir,
-		    strerror(en));
+		    orch_strerror(rc));
 		goto out;
 	}
 	if (file_read("/proc/sys/kernel/random/boot_id", e->boot_id,
@@ -1353,9 +1322,9 @@ exec_start(void *state, const orch_task *t, char handle[ORCH_HANDLE_LEN],
 	}
 	/* A start that did not finish left a directory without a record:
 	 * nothing of it ran.  Begin again. */
-	if (stat(tdir, &st) == 0 && (en = rm_tree(tdir)) != 0)
-		return errf(err, errlen, orch_err_from_errno(en),
-		    "cannot clear %s: %s", tdir, strerror(en));
+	if (stat(tdir, &st) == 0 && (rc = orch_dir_remove(tdir)) != ORCH_OK)
+		return errf(err, errlen, rc, "cannot clear %s: %s", tdir,
+		    orch_strerror(rc));
 	if ((rc = program_find(s->command[0], task_path_env(s), prog,
 	         sizeof(prog), err, errlen)) != ORCH_OK)
 		return rc;
@@ -1411,7 +1380,7 @@ out:
 	envp_free(envp);
 	/* Nothing was recorded: nothing ran, nothing is left. */
 	if (rc != ORCH_OK && rec_read(tdir, &r) != ORCH_OK) {
-		(void)rm_tree(tdir);
+		(void)orch_dir_remove(tdir);
 		if (cgpath[0] != '\0')
 			(void)orch_cgroup_remove(cgpath);
 	}
@@ -1519,16 +1488,16 @@ exec_remove(void *state, const char *handle, char *err, size_t errlen)
 	char id[ORCH_ID_LEN], tdir[PATH_MAX], cg[ORCH_CGROUP_PATH_LEN];
 	int64_t deadline;
 	struct rec r;
-	int rc = handle_rec(e, handle, id, tdir, &r, err, errlen), en;
+	int rc = handle_rec(e, handle, id, tdir, &r, err, errlen);
 
 	if (rc != ORCH_OK && rc != ORCH_ENOENT)
 		return rc;
 	/* As docker rm --force: whatever still runs is killed. */
 	if (rc == ORCH_OK && (rc = task_stop(&r, 0, err, errlen)) != ORCH_OK)
 		return rc;
-	if ((en = rm_tree(tdir)) != 0)
-		return errf(err, errlen, orch_err_from_errno(en),
-		    "cannot remove %s: %s", tdir, strerror(en));
+	if ((rc = orch_dir_remove(tdir)) != ORCH_OK)
+		return errf(err, errlen, rc, "cannot remove %s: %s", tdir,
+		    orch_strerror(rc));
 	/* An unfinished start may have made the cgroup without a record. */
 	snprintf(cg, sizeof(cg), "%s", r.cgroup[0] != '\0' ? r.cgroup : "");
 	if (cg[0] == '\0' && e->cgroup[0] != '\0' &&

@@ -5,7 +5,6 @@
 #include "dev.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "dirs.h"
 #include "driver.h"
 #include "error.h"
 #include "log.h"
@@ -172,22 +172,14 @@ orch_dev_stop(struct orch_dev *d)
 	free(d);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	if (flag == FTW_DP)
-		return rmdir(path) != 0 && errno != ENOENT ? -1 : 0;
-	return unlink(path) != 0 && errno != ENOENT ? -1 : 0;
-}
-
 void
 orch_dev_data_remove(const char *dir)
 {
-	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 &&
-	    errno != ENOENT)
-		orch_warn("dev", "cannot remove %s: %s", dir, strerror(errno));
+	int rc = orch_dir_remove(dir);
+
+	if (rc != ORCH_OK)
+		orch_warn(
+		    "dev", "cannot remove %s: %s", dir, orch_strerror(rc));
 	else
 		orch_info("dev", "removed %s", dir);
 }

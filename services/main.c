@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "certs.h"
 #include "dev.h"
+#include "dirs.h"
 #include "error.h"
 #include "exposure.h"
 #include "flag.h"
@@ -392,29 +393,6 @@ on_signal(int sig)
 		orch_gw_stop(the_gw);
 }
 
-/* Creates dir and its missing parents, like mkdir -p. */
-static int
-mkdir_p(const char *dir)
-{
-	char path[PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(path))
-		return ORCH_EINVAL;
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
-			return orch_err_from_errno(errno);
-		*p = '/';
-	}
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return orch_err_from_errno(errno);
-	return ORCH_OK;
-}
-
 /* Holds DIR/manager.lock so that two managers never share a data dir. */
 static int
 lock_data_dir(const char *dir)
@@ -501,7 +479,7 @@ main(int argc, char **argv)
 		orch_error("manager", "--tls-dir %s: %s", cfg.tls_dir, err);
 		goto out;
 	}
-	if ((rc = mkdir_p(cfg.data)) != ORCH_OK) {
+	if ((rc = orch_dir_make(cfg.data, 0700)) != ORCH_OK) {
 		orch_error("manager", "cannot create data directory %s: %s",
 		    cfg.data, orch_strerror(rc));
 		goto out;

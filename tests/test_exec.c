@@ -557,12 +557,24 @@ test_nodes_apart(void)
 	env_close(&a);
 }
 
+/* Asserts that the file dir/name holds exactly want. */
+static void
+file_is(const char *dir, const char *name, const char *want)
+{
+	char file[1024], *s;
+
+	snprintf(file, sizeof(file), "%s/%s", dir, name);
+	s = h_read_file(file);
+	ASSERT_STR_EQ(s, want);
+	free(s);
+}
+
 /* The values written, on a made-up cgroup tree (a plain directory). */
 static void
 test_cgroup_files(void)
 {
 	char *dir = h_tmpdir("cgroup"), path[ORCH_CGROUP_PATH_LEN], err[256],
-	     why[512], file[1024], mem[32], cpu[48], *s;
+	     why[512], file[1024], mem[32], cpu[48];
 	int fd;
 
 	orch_cgroup_limits_format(0.5, 256, mem, sizeof(mem), cpu, sizeof(cpu));
@@ -592,14 +604,8 @@ test_cgroup_files(void)
 	close(fd);
 	snprintf(file, sizeof(file), "%s/t1", dir);
 	ASSERT_STR_EQ(path, file);
-	snprintf(file, sizeof(file), "%s/t1/memory.max", dir);
-	s = h_read_file(file);
-	ASSERT_STR_EQ(s, "134217728");
-	free(s);
-	snprintf(file, sizeof(file), "%s/t1/cpu.max", dir);
-	s = h_read_file(file);
-	ASSERT_STR_EQ(s, "150000 100000");
-	free(s);
+	file_is(path, "memory.max", "134217728");
+	file_is(path, "cpu.max", "150000 100000");
 
 	/* A directory that is not on cgroup v2 is refused, saying so. */
 	snprintf(file, sizeof(file), "%s/orch", dir);
@@ -623,7 +629,7 @@ test_cgroup_limits(void)
 	struct env e;
 	orch_task *t = tf_task_make("t", NULL, NULL, cmd, 64, 0.25);
 	char handle[ORCH_HANDLE_LEN], path[ORCH_CGROUP_PATH_LEN], why[512],
-	    err[256], file[1024], *state, *out, *s, *cg;
+	    err[256], file[1024], *state, *out, *cg;
 	struct orch_instance in;
 	int rc;
 
@@ -650,14 +656,8 @@ test_cgroup_limits(void)
 		printf("limits in %s\n", cg);
 		snprintf(file, sizeof(file), "%s/%s", path, t->id);
 		ASSERT_STR_EQ(cg, file);
-		snprintf(file, sizeof(file), "%s/memory.max", cg);
-		s = h_read_file(file);
-		ASSERT_STR_EQ(s, "67108864\n");
-		free(s);
-		snprintf(file, sizeof(file), "%s/cpu.max", cg);
-		s = h_read_file(file);
-		ASSERT_STR_EQ(s, "25000 100000\n");
-		free(s);
+		file_is(cg, "memory.max", "67108864\n");
+		file_is(cg, "cpu.max", "25000 100000\n");
 		/* The process ran inside it. */
 		ASSERT_STR_CONTAINS(out, t->id);
 	}
