@@ -60,8 +60,11 @@
 #define AGENT_BEAT_GAP_MS 50
 #define AGENT_NODE_ID_MAX 128
 #define AGENT_ERR_LEN 1024
-/* How often a driver that is off (Docker not running) is probed again. */
+/* How often a driver that is off (Docker not running) is probed again,
+ * and how long one probe may take: it runs on the beat thread, and must
+ * stay well inside the manager's heartbeat TTL. */
 #define AGENT_PROBE_MS 5000
+#define AGENT_PROBE_TIMEOUT_S 2
 
 /* One action handed to the workers. */
 struct op {
@@ -1031,19 +1034,21 @@ agent_list(struct orch_agent *a, struct orch_instance **out, size_t *n,
 static void
 agent_drivers_probe(struct orch_agent *a)
 {
+	struct orch_driver_config dc = a->dc;
 	char err[AGENT_ERR_LEN];
 	int64_t now = orch_mono_ms();
 
 	if (now < a->next_probe_ms)
 		return;
 	a->next_probe_ms = now + AGENT_PROBE_MS;
+	dc.init_timeout_s = AGENT_PROBE_TIMEOUT_S;
 	for (size_t i = 0; i < a->n_drv; i++) {
 		struct drv_slot *d = &a->drv[i];
 		void *st = NULL;
 
 		if (drv_state(a, d->ops) != NULL)
 			continue;
-		if (d->ops->init(&a->dc, &st, err, sizeof(err)) != ORCH_OK) {
+		if (d->ops->init(&dc, &st, err, sizeof(err)) != ORCH_OK) {
 			orch_debug("agent", "the %s driver is still off: %s",
 			    d->ops->name, err);
 			continue;

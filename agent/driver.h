@@ -59,6 +59,8 @@ struct orch_driver_config {
 	                         * (0: 10 s) */
 	int pull_timeout_s;     /* docker: bound on one image pull
 	                         * (0: 600 s) */
+	int init_timeout_s;     /* docker: bound on each call init makes
+	                         * (0: 60 s) */
 	const char *state_dir;  /* exec: its files go in
 	                         * state_dir/exec/<node>/ (required) */
 	const char *cgroup_dir; /* exec: cgroup v2 directory for limits
