@@ -17,6 +17,7 @@
 #include "cgroup.h"
 #include "driver.h"
 #include "error.h"
+#include "exec_util.h"
 #include "harness.h"
 #include "task_fixture.h"
 
@@ -114,17 +115,6 @@ wait_ended(struct env *e, const char *handle, struct orch_instance *in)
 	inspect_ok(e, handle, in);
 }
 
-/* The file name of task id's directory, read whole (malloc'd). */
-static char *
-task_file(struct env *e, const char *id, const char *name)
-{
-	char path[1024];
-
-	snprintf(
-	    path, sizeof(path), "%s/exec/%s/%s/%s", e->dir, e->node, id, name);
-	return h_read_file(path);
-}
-
 static bool
 file_has(void *arg)
 {
@@ -146,20 +136,6 @@ wait_stdout(struct env *e, const char *id, const char *needle)
 	snprintf(
 	    path, sizeof(path), "%s/exec/%s/%s/stdout", e->dir, e->node, id);
 	ASSERT(h_wait_until(file_has, pn, WAIT_MS));
-}
-
-/* The pid and start time state records for the task. */
-static void
-state_pid(struct env *e, const char *id, pid_t *pid)
-{
-	char *s = task_file(e, id, "state"), *p;
-
-	ASSERT(s != NULL);
-	p = strstr(s, "\npid=");
-	ASSERT(p != NULL);
-	*pid = (pid_t)strtol(p + 5, NULL, 10);
-	ASSERT(*pid > 0);
-	free(s);
 }
 
 static orch_task *
@@ -201,8 +177,8 @@ test_exit_code_and_output(void)
 	ASSERT_STR_EQ(in.task_id, t->id);
 	ASSERT(in.started_at_ms > 0);
 	ASSERT(in.finished_at_ms >= in.started_at_ms);
-	out = task_file(&e, t->id, "stdout");
-	errs = task_file(&e, t->id, "stderr");
+	out = eu_task_file(e.dir, e.node, t->id, "stdout");
+	errs = eu_task_file(e.dir, e.node, t->id, "stderr");
 	snprintf(want, sizeof(want), "out\nhi there\n%s/exec/%s/%s/work\n",
 	    e.dir, e.node, t->id);
 	ASSERT_STR_EQ(out, want);
@@ -212,7 +188,7 @@ test_exit_code_and_output(void)
 	/* Starting it again adopts what is there: nothing runs twice. */
 	start_ok(&e, t, again);
 	ASSERT_STR_EQ(again, handle);
-	out = task_file(&e, t->id, "stdout");
+	out = eu_task_file(e.dir, e.node, t->id, "stdout");
 	ASSERT_STR_EQ(out, want);
 	free(out);
 	/* The monitor heard the end, with the code. */
@@ -302,16 +278,7 @@ test_bad_program(void)
 static bool
 pid_gone(void *arg)
 {
-	pid_t pid = *(pid_t *)arg;
-	char path[64], *s;
-	bool gone;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	s = h_read_file(path);
-	/* Gone, or a zombie waiting for its parent. */
-	gone = s == NULL || strstr(s, ") Z ") != NULL;
-	free(s);
-	return gone;
+	return !eu_pid_alive(*(pid_t *)arg);
 }
 
 static void
@@ -335,7 +302,7 @@ test_stop(void)
 	inspect_ok(&e, h1, &in);
 	ASSERT(in.running);
 	wait_stdout(&e, t1->id, "ready");
-	state_pid(&e, t1->id, &pid);
+	pid = eu_task_pid(e.dir, e.node, t1->id);
 	ASSERT_INT_EQ(
 	    orch_exec_driver.stop(e.st, h1, err, sizeof(err)), ORCH_OK);
 	inspect_ok(&e, h1, &in);
@@ -641,8 +608,8 @@ test_cgroup_limits(void)
 	start_ok(&e, t, handle);
 	wait_ended(&e, handle, &in);
 	ASSERT_INT_EQ(in.exit_code, 0);
-	state = task_file(&e, t->id, "state");
-	out = task_file(&e, t->id, "stdout");
+	state = eu_task_file(e.dir, e.node, t->id, "state");
+	out = eu_task_file(e.dir, e.node, t->id, "stdout");
 	ASSERT(state != NULL && out != NULL);
 	cg = strstr(state, "\ncgroup=");
 	ASSERT(cg != NULL);
