@@ -63,6 +63,7 @@ struct docker {
 	void *on_exit_arg;
 	int stop_timeout_s;
 	int pull_timeout_s;
+	int init_timeout_s; /* negotiating, at init */
 	char api_version[16];
 
 	/* The exit monitor. */
@@ -270,7 +271,7 @@ docker_negotiate(struct docker *d, char *err, size_t errlen)
 
 	/* _ping first: the cheapest proof that a daemon is there at all. */
 	rc = orch_docker_client_call(d->client, "GET", "/_ping", NULL,
-	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	    d->init_timeout_s, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
 	if (ans.status != 200) {
@@ -281,7 +282,7 @@ docker_negotiate(struct docker *d, char *err, size_t errlen)
 	orch_docker_answer_free(&ans);
 
 	rc = orch_docker_client_call(d->client, "GET", "/version", NULL,
-	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	    d->init_timeout_s, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
 	if (ans.status != 200) {
@@ -603,6 +604,8 @@ docker_init(const struct orch_driver_config *cfg, void **state, char *err,
 	d->pull_timeout_s = cfg->pull_timeout_s > 0
 	    ? cfg->pull_timeout_s
 	    : DOCKER_PULL_TIMEOUT_DEFAULT;
+	d->init_timeout_s =
+	    cfg->init_timeout_s > 0 ? cfg->init_timeout_s : DOCKER_CALL_TIMEOUT;
 
 	if ((rc = docker_negotiate(d, err, errlen)) != ORCH_OK)
 		goto out;
