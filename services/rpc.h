@@ -5,8 +5,16 @@
  * service orch.Manager ("orch.Manager/SubmitTask"); the answer is one
  * orch.Reply (proto/README.md).  Methods are found through the service
  * descriptor protoc-c generates and invoked through the generated service
- * table.  Worker threads, each with its own NNG context and store reader,
- * serve requests concurrently; writes are group-committed by the store.
+ * table.
+ *
+ * Worker threads, each with its own store reader, receive requests on NNG
+ * contexts from a bounded pool and answer reads at once.  A write is
+ * queued with the store and answered from its completion, after its
+ * commit, on the context it came in on, so the worker receives again at
+ * once: the writes of many peers share one group commit.  A write whose
+ * answer needs a read (a node's usage, a service's running count) is
+ * answered by one more thread with its own reader, since the store's
+ * writer thread must not read.
  */
 #ifndef ORCH_RPC_H
 #define ORCH_RPC_H
@@ -33,7 +41,12 @@ int orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
     struct orch_notify *notify, const char *url,
     struct orch_rpc **out /* OUT */, char *err, size_t errlen);
 
-/* Closes the socket and joins the workers.  NULL is a no-op. */
+/*
+ * Stops taking requests, waits for every call in flight to be answered
+ * (the store must still be open: its writes complete and their replies
+ * are sent), then closes the socket and joins the threads.  NULL is a
+ * no-op.
+ */
 void orch_rpc_stop(struct orch_rpc *rpc);
 
 #endif
