@@ -33,6 +33,7 @@
 #include "orch.pb-c.h"
 #include "reconcile.h"
 #include "rpc_client.h"
+#include "tls.h"
 
 #define AGENT_WORKERS_DEFAULT 8
 #define AGENT_WORKERS_MAX 64
@@ -91,6 +92,7 @@ struct orch_agent {
 	int64_t memory_mb;
 	int heartbeat_ms;
 	int n_workers;
+	const struct orch_policy *policy;
 
 	const struct orch_driver_ops *drv;
 	void *drv_state;
@@ -108,6 +110,10 @@ struct orch_agent {
 	char mgr_ok_msg[300];        /* "the manager at URL answers" */
 	char drv_err[AGENT_ERR_LEN]; /* last list failure logged */
 	int beats_since_list;
+	/* The last assignments received in full, and the node they were
+	 * for: a beat answered "unchanged" reconciles against them. */
+	Orch__Assignments *last_as;
+	char last_as_node[AGENT_NODE_ID_MAX + 1];
 
 	/* Everything below is under mu. */
 	pthread_mutex_t mu;
@@ -501,7 +507,7 @@ op_start(struct orch_agent *a, struct op *op)
 	struct orch_instance inst;
 	struct orch_report r;
 	char handle[ORCH_HANDLE_LEN] = "", err[AGENT_ERR_LEN], ierr[256];
-	char cid[16];
+	char cid[16], pol[512];
 	const char *image =
 	    op->task->spec != NULL && op->task->spec->image != NULL
 	    ? op->task->spec->image
@@ -509,7 +515,18 @@ op_start(struct orch_agent *a, struct op *op)
 	int64_t t0 = orch_mono_ms();
 	int rc;
 
-	rc = a->drv->start(a->drv_state, op->task, handle, err, sizeof(err));
+	/* Defense in depth: the manager checked the task against its own
+	 * policy; a node with one of its own holds to it too. */
+	if (a->policy != NULL && op->task->spec != NULL &&
+	    orch_policy_check(a->policy, op->task->spec, pol, sizeof(pol)) !=
+	        ORCH_OK) {
+		snprintf(err, sizeof(err), "refused by node %s's --policy: %s",
+		    a->name, pol);
+		rc = ORCH_EPERM;
+	} else {
+		rc = a->drv->start(
+		    a->drv_state, op->task, handle, err, sizeof(err));
+	}
 	if (rc == ORCH_EUNAVAIL || rc == ORCH_ECONFLICT) {
 		/* Not the task's fault: the runtime is away, or its container
 		 * is being removed or still held by the node that had the task
@@ -844,6 +861,16 @@ out:
 	free(busy);
 }
 
+/* Drops the assignments kept from the last full answer.  Beat thread. */
+static void
+agent_last_as_forget(struct orch_agent *a)
+{
+	if (a->last_as != NULL)
+		orch__assignments__free_unpacked(a->last_as, NULL);
+	a->last_as = NULL;
+	a->last_as_node[0] = '\0';
+}
+
 static void
 agent_beat(struct orch_agent *a)
 {
@@ -895,6 +922,12 @@ agent_beat(struct orch_agent *a)
 	}
 
 	hb.node_id = node_id;
+	if (a->last_as != NULL && strcmp(a->last_as_node, node_id) == 0 &&
+	    a->last_as->has_epoch && a->last_as->has_version) {
+		hb.has_known_epoch = hb.has_known_version = true;
+		hb.known_epoch = a->last_as->epoch;
+		hb.known_version = a->last_as->version;
+	}
 	rc = agent_rpc(a, "orch.Manager/Heartbeat", &hb.base,
 	    &orch__assignments__descriptor, (ProtobufCMessage **)&as, err,
 	    sizeof(err));
@@ -932,7 +965,23 @@ agent_beat(struct orch_agent *a)
 	    as->heartbeat_ms >= AGENT_HEARTBEAT_MIN_MS &&
 	    as->heartbeat_ms < a->interval_ms)
 		a->interval_ms = as->heartbeat_ms;
+	if (as->has_unchanged && as->unchanged) {
+		/* Only ever an answer to what this beat said it holds. */
+		if (hb.has_known_epoch && as->epoch == hb.known_epoch) {
+			agent_reconcile(a, a->last_as, seq0);
+		} else {
+			orch_warn("agent",
+			    "heartbeat: \"unchanged\" for a list "
+			    "this node does not hold: ignored");
+			agent_last_as_forget(a);
+		}
+		goto out;
+	}
 	agent_reconcile(a, as, seq0);
+	agent_last_as_forget(a);
+	a->last_as = as;
+	as = NULL;
+	copy_str(a->last_as_node, sizeof(a->last_as_node), node_id);
 out:
 	free(list);
 	if (as != NULL)
@@ -1038,10 +1087,33 @@ agent_on_exit(void *arg, const char *task_id, const char *handle, int exit_code)
 
 /* ---- lifecycle ---- */
 
+/* Dials url with s, over TLS with the identity of cfg when it has a
+ * tls_dir (tls.h): the server's name is url's host, so each URL gets a
+ * configuration of its own. */
 static int
-agent_sockets_open(struct orch_agent *a, char *err, size_t errlen)
+agent_dial(nng_socket s, const char *url, const struct orch_agent_config *cfg,
+    char *err, size_t errlen)
 {
-	int rv;
+	nng_tls_config *tls = NULL;
+	int rc;
+
+	if (cfg->tls_dir != NULL &&
+	    (rc = orch_tls_client_config(cfg->tls_dir,
+	         cfg->tls_name != NULL ? cfg->tls_name : cfg->name, url, &tls,
+	         err, errlen)) != ORCH_OK)
+		return rc;
+	rc = orch_tls_dial(s, url, tls, err, errlen);
+	/* The dialer holds its own reference. */
+	if (tls != NULL)
+		nng_tls_config_free(tls);
+	return rc;
+}
+
+static int
+agent_sockets_open(struct orch_agent *a, const struct orch_agent_config *cfg,
+    char *err, size_t errlen)
+{
+	int rv, rc;
 
 	if ((rv = nng_req0_open(&a->req)) != 0) {
 		snprintf(err, errlen, "cannot open an NNG REQ socket: %s",
@@ -1065,14 +1137,9 @@ agent_sockets_open(struct orch_agent *a, char *err, size_t errlen)
 		    nng_strerror(rv));
 		return orch_err_from_nng(rv);
 	}
-	/* Non-blocking: the manager need not be up, and a dialer that
-	 * loses its connection redials by itself. */
-	if ((rv = nng_dial(a->req, a->manager_url, NULL, NNG_FLAG_NONBLOCK)) !=
-	    0) {
-		snprintf(err, errlen, "cannot dial the manager at %s: %s",
-		    a->manager_url, nng_strerror(rv));
-		return orch_err_from_nng(rv);
-	}
+	if ((rc = agent_dial(a->req, a->manager_url, cfg, err, errlen)) !=
+	    ORCH_OK)
+		return rc;
 
 	if ((rv = nng_sub0_open(&a->sub)) != 0) {
 		snprintf(err, errlen, "cannot open an NNG SUB socket: %s",
@@ -1092,15 +1159,7 @@ agent_sockets_open(struct orch_agent *a, char *err, size_t errlen)
 		    nng_strerror(rv));
 		return orch_err_from_nng(rv);
 	}
-	if ((rv = nng_dial(a->sub, a->events_url, NULL, NNG_FLAG_NONBLOCK)) !=
-	    0) {
-		snprintf(err, errlen,
-		    "cannot dial the manager's notices at %s: "
-		    "%s",
-		    a->events_url, nng_strerror(rv));
-		return orch_err_from_nng(rv);
-	}
-	return ORCH_OK;
+	return agent_dial(a->sub, a->events_url, cfg, err, errlen);
 }
 
 static int
@@ -1135,6 +1194,7 @@ agent_config_copy(struct orch_agent *a, const struct orch_agent_config *cfg)
 	a->cpu = cfg->cpu;
 	a->memory_mb = cfg->memory_mb;
 	a->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
+	a->policy = cfg->policy;
 	a->interval_ms = a->heartbeat_ms;
 	a->n_workers = cfg->workers > 0 ? cfg->workers : AGENT_WORKERS_DEFAULT;
 	if (a->n_workers > AGENT_WORKERS_MAX)
@@ -1229,7 +1289,7 @@ orch_agent_new(const struct orch_agent_config *cfg, struct orch_agent **out,
 		if (a->memory_mb <= 0)
 			a->memory_mb = mem;
 	}
-	if ((rc = agent_sockets_open(a, err, errlen)) != ORCH_OK)
+	if ((rc = agent_sockets_open(a, cfg, err, errlen)) != ORCH_OK)
 		goto out;
 	*out = a;
 	a = NULL;
@@ -1382,6 +1442,7 @@ orch_agent_free(struct orch_agent *a)
 	}
 	free(a->label_entries);
 	free(a->labels);
+	agent_last_as_forget(a);
 	free(a->workers);
 	free(a->ops);
 	free(a->inst);

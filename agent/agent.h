@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "driver.h"
+#include "policy.h"
 
 /* The most labels a node may carry. */
 #define ORCH_AGENT_LABELS_MAX 64
@@ -47,6 +48,14 @@ struct orch_agent_config {
 	const char *docker_socket; /* driver config */
 	int stop_timeout_s;        /* driver config */
 	int workers;               /* action threads (0: 8) */
+	/* Mutual TLS (tls.h): the folder of the node's certificate, and the
+	 * name of the certificate in it (NULL: name).  NULL: plain TCP. */
+	const char *tls_dir;
+	const char *tls_name;
+	/* The node's own container policy (policy.h), borrowed: a task it
+	 * refuses is reported Failed and never started.  NULL trusts the
+	 * manager's. */
+	const struct orch_policy *policy;
 };
 
 struct orch_agent;

@@ -874,6 +874,50 @@ out:
 	return rc;
 }
 
+/* The n strings of a as a new JSON array, or NULL when one is not UTF-8
+ * or memory runs out. */
+static json_t *
+string_array(char *const *a, size_t n)
+{
+	json_t *j = json_array();
+
+	for (size_t i = 0; j != NULL && i < n; i++) {
+		if (a[i] == NULL ||
+		    json_array_append_new(j, json_string(a[i])) != 0) {
+			json_decref(j);
+			return NULL;
+		}
+	}
+	return j;
+}
+
+/*
+ * Sets the container settings of spec s in hc, the create body's
+ * HostConfig, as data: volumes are Docker's Binds strings as they are
+ * (container.h gives them its syntax), capabilities its CapAdd names.
+ * Only what the spec asks for is set, so that Docker's defaults hold
+ * otherwise.  The manager's policy decided they are allowed.  Returns
+ * ORCH_OK, or ORCH_EINVAL for text that is not UTF-8 (or no memory).
+ */
+static int
+host_config_container(json_t *hc, const orch_task_spec *s)
+{
+	int bad = 0;
+
+	if (s->has_privileged && s->privileged)
+		bad |= json_object_set_new(hc, "Privileged", json_true());
+	if (s->n_volumes > 0)
+		bad |= json_object_set_new(
+		    hc, "Binds", string_array(s->volumes, s->n_volumes));
+	if (s->network != NULL && s->network[0] != '\0')
+		bad |= json_object_set_new(
+		    hc, "NetworkMode", json_string(s->network));
+	if (s->n_cap_add > 0)
+		bad |= json_object_set_new(
+		    hc, "CapAdd", string_array(s->cap_add, s->n_cap_add));
+	return bad != 0 ? ORCH_EINVAL : ORCH_OK;
+}
+
 /* Builds the body of POST /containers/create for t.  Returns a malloc'd
  * JSON text or NULL (err says why). */
 static char *
@@ -932,6 +976,8 @@ create_body(struct docker *d, const orch_task *t, char *err, size_t errlen)
 		        json_integer((json_int_t)llround(s->cpu * 1e9))) != 0;
 	if (bad)
 		goto nomem;
+	if (host_config_container(hc, s) != ORCH_OK)
+		goto invalid;
 	if (json_object_set_new(b, "Image", json_string(s->image)) != 0)
 		goto invalid;
 	bad |= json_object_set(b, "Env", env) != 0;
@@ -944,8 +990,8 @@ create_body(struct docker *d, const orch_task *t, char *err, size_t errlen)
 	goto out;
 invalid:
 	orch_docker_errf(err, errlen,
-	    "task %s: the image, env or command is "
-	    "not valid UTF-8 text",
+	    "task %s: the image, env, command, volumes, network or "
+	    "cap_add is not valid UTF-8 text",
 	    t->id);
 	goto out;
 nomem:

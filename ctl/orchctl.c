@@ -5,7 +5,9 @@
  * so that a usage error never leaves a request half done.  Data goes to
  * stdout; messages and errors go to stderr.  Exit status: 0 done, 1 the
  * manager refused or answered something unexpected, 2 a usage error, 3 the
- * manager cannot be reached.
+ * manager cannot be reached (an https:// manager whose certificate is not
+ * trusted included), 4 the manager wants a token (none was given, or it
+ * refused the one given).
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "age.h"
 #include "args.h"
@@ -30,7 +33,10 @@
 
 #define ADDR_DEFAULT "http://127.0.0.1:3000"
 #define ADDR_ENV "ORCH_ADDR"
+#define CACERT_ENV "ORCH_CACERT"
 #define ADDR_MAX 2048
+#define TOKEN_ENV "ORCH_TOKEN"
+#define TOKEN_MAX 4096
 
 /* A shorter id prefix would match by accident too often to be useful. */
 #define ID_PREFIX_MIN 4
@@ -41,7 +47,8 @@ enum ctl_exit {
 	EXIT_DONE = 0,
 	EXIT_REFUSED = 1, /* the manager refused, or answered nonsense */
 	EXIT_USAGE = 2,
-	EXIT_UNREACHABLE = 3,
+	EXIT_UNREACHABLE = 3,  /* no connection, or an untrusted certificate */
+	EXIT_UNAUTHORIZED = 4, /* HTTP 401: no token, or a refused one */
 };
 
 /* A verb printed its help: main() exits EXIT_DONE. */
@@ -51,6 +58,7 @@ enum opt_id {
 	OPT_HELP = 1,
 	OPT_VERSION,
 	OPT_ADDR,
+	OPT_CACERT,
 	OPT_OUTPUT,
 	OPT_STATUS,
 	OPT_CPU,
@@ -60,6 +68,11 @@ enum opt_id {
 	OPT_CONSTRAINT,
 	OPT_PLACEMENT,
 	OPT_RESTART,
+	OPT_TOKEN,
+	OPT_PRIVILEGED,
+	OPT_VOLUME,
+	OPT_NETWORK,
+	OPT_CAP_ADD,
 };
 
 struct ctl;
@@ -73,18 +86,24 @@ struct verb {
 
 struct ctl {
 	const struct verb *verb;
-	const char *addr_flag; /* --addr: beats ORCH_ADDR */
+	const char *addr_flag;   /* --addr: beats ORCH_ADDR */
+	const char *cacert_flag; /* --cacert: beats ORCH_CACERT */
+	const char *token_flag;  /* --token: beats ORCH_TOKEN */
+	const char *token_from;  /* where the token sent came from, or NULL */
 	char base[ADDR_MAX];
 	struct orch_client *client;
 	bool json; /* -o json */
 };
 
 static const char usage_text[] =
-    "Usage: orchctl [--addr URL] COMMAND [ARGS]\n"
+    "Usage: orchctl [--addr URL] [--token TOKEN] [--cacert FILE] COMMAND "
+    "[ARGS]\n"
     "\n"
     "Commands:\n"
     "  run NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... [--constraint C]...\n"
-    "      [--placement P] [--restart R] [--replicas N] [-- CMD ARGS...]\n"
+    "      [--placement P] [--restart R] [--replicas N] [--privileged]\n"
+    "      [-v SRC:DST[:ro]]... [--network N] [--cap-add CAP]...\n"
+    "      [-- CMD ARGS...]\n"
     "                        submit a task (with --replicas: a service)\n"
     "  list [--status S] [-o json]\n"
     "                        list the tasks of the cluster\n"
@@ -109,6 +128,15 @@ static const char usage_text[] =
     "  --addr URL            the manager's HTTP address (environment " ADDR_ENV
     ";\n"
     "                        default " ADDR_DEFAULT ")\n"
+    "  --cacert FILE         verify an https:// manager with the CA "
+    "certificates\n"
+    "                        of FILE only (environment " CACERT_ENV
+    "; default:\n"
+    "                        the system's)\n"
+    "  --token TOKEN         the API token, when the manager has a token "
+    "file\n"
+    "                        (environment " TOKEN_ENV "; safer: not shown "
+    "by ps)\n"
     "  -h, --help            show this help; COMMAND --help shows a command's\n"
     "  --version             print the version\n"
     "\n"
@@ -116,18 +144,24 @@ static const char usage_text[] =
     "or its name; a node by its id or its name.\n"
     "\n"
     "Exit status: 0 done, 1 the manager refused or answered unexpectedly,\n"
-    "2 usage error, 3 the manager cannot be reached.\n";
+    "2 usage error, 3 the manager cannot be reached (or its certificate is\n"
+    "not trusted), 4 the manager wants a token (none given, or the one given\n"
+    "was refused).\n";
 
 static const struct orch_args_opt global_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"version", 0, false, OPT_VERSION},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
+    {"token", 0, true, OPT_TOKEN},
     {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt run_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
+    {"token", 0, true, OPT_TOKEN},
     {"cpu", 0, true, OPT_CPU},
     {"memory", 0, true, OPT_MEMORY},
     {"env", 'e', true, OPT_ENV},
@@ -135,12 +169,18 @@ static const struct orch_args_opt run_opts[] = {
     {"constraint", 0, true, OPT_CONSTRAINT},
     {"placement", 0, true, OPT_PLACEMENT},
     {"restart", 0, true, OPT_RESTART},
+    {"privileged", 0, false, OPT_PRIVILEGED},
+    {"volume", 'v', true, OPT_VOLUME},
+    {"network", 0, true, OPT_NETWORK},
+    {"cap-add", 0, true, OPT_CAP_ADD},
     {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt list_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
+    {"token", 0, true, OPT_TOKEN},
     {"output", 'o', true, OPT_OUTPUT},
     {"status", 0, true, OPT_STATUS},
     {NULL, 0, false, 0},
@@ -149,6 +189,8 @@ static const struct orch_args_opt list_opts[] = {
 static const struct orch_args_opt get_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
+    {"token", 0, true, OPT_TOKEN},
     {"output", 'o', true, OPT_OUTPUT},
     {NULL, 0, false, 0},
 };
@@ -156,6 +198,8 @@ static const struct orch_args_opt get_opts[] = {
 static const struct orch_args_opt stop_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
+    {"token", 0, true, OPT_TOKEN},
     {NULL, 0, false, 0},
 };
 
@@ -163,6 +207,13 @@ static const struct orch_args_opt help_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {NULL, 0, false, 0},
 };
+
+/* The options every verb takes to reach the manager, for its help. */
+#define CONN_OPTIONS_HELP                                                      \
+	"  --addr URL       the manager's HTTP address\n"                      \
+	"  --token TOKEN    the API token (environment " TOKEN_ENV ")\n"       \
+	"  --cacert FILE    the CA to verify an https:// manager with\n"       \
+	"                   (environment " CACERT_ENV ")\n"
 
 /* ---- messages ---- */
 
@@ -252,13 +303,48 @@ json_print(const json_t *j)
 /* ---- talking to the manager ---- */
 
 /*
+ * Finds the token to send: --token, else ORCH_TOKEN, else none.  A token
+ * goes into a header as it is, so one that could break the header (a
+ * blank, a control character) is a usage error, which never quotes it.
+ * Returns an exit code, with *token (OUT) NULL when there is none.
+ */
+static int
+ctl_token(struct ctl *ctl, const char **token)
+{
+	const char *t = ctl->token_flag, *from = "--token";
+	size_t n;
+
+	if (t == NULL) {
+		t = getenv(TOKEN_ENV);
+		from = TOKEN_ENV;
+	}
+	*token = NULL;
+	if (t == NULL || (t[0] == '\0' && ctl->token_flag == NULL))
+		return EXIT_DONE;
+	for (n = 0; t[n] != '\0'; n++) {
+		if ((unsigned char)t[n] <= ' ' || (unsigned char)t[n] >= 0x7f)
+			break;
+	}
+	if (n == 0 || t[n] != '\0' || n > TOKEN_MAX) {
+		fail("the token from %s is not a token: it must be 1 to %d "
+		     "printable characters without blanks",
+		    from, TOKEN_MAX);
+		return EXIT_USAGE;
+	}
+	ctl->token_from = from;
+	*token = t;
+	return EXIT_DONE;
+}
+
+/*
  * Creates the client once: the address comes from --addr, else ORCH_ADDR,
- * else the default.  Returns an exit code.
+ * else the default; the token as ctl_token() finds it.  Returns an exit
+ * code.
  */
 static int
 ctl_connect(struct ctl *ctl)
 {
-	const char *addr, *from;
+	const char *addr, *from, *cacert, *token;
 	int rc;
 
 	if (ctl->client != NULL)
@@ -280,7 +366,22 @@ ctl_connect(struct ctl *ctl)
 		    addr, from);
 		return EXIT_USAGE;
 	}
-	if (orch_client_new(ctl->base, &ctl->client) != ORCH_OK) {
+	cacert = ctl->cacert_flag;
+	if (cacert == NULL && (cacert = getenv(CACERT_ENV)) != NULL &&
+	    cacert[0] == '\0')
+		cacert = NULL;
+	/* curl would only say it cannot use it, after connecting. */
+	if (cacert != NULL && access(cacert, R_OK) != 0) {
+		fail("cannot read the CA file \"%s\" (from %s): %s", cacert,
+		    ctl->cacert_flag != NULL ? "--cacert" : CACERT_ENV,
+		    strerror(errno));
+		return EXIT_USAGE;
+	}
+	if ((rc = ctl_token(ctl, &token)) != EXIT_DONE)
+		return rc;
+	if (orch_client_new(ctl->base, cacert, &ctl->client) != ORCH_OK ||
+	    (token != NULL &&
+	        orch_client_token_set(ctl->client, token) != ORCH_OK)) {
 		fail("out of memory");
 		return EXIT_REFUSED;
 	}
@@ -354,6 +455,18 @@ ctl_call(struct ctl *ctl, const char *method, const char *path,
 	default:
 		fail("%s %s: %s", method, path, err);
 		rc = EXIT_REFUSED;
+		goto out;
+	}
+	if (r.status == 401) {
+		ctl_reply_error(ctl, &r);
+		if (ctl->token_from == NULL)
+			fail("the manager at %s wants an API token: give it "
+			     "with --token or %s",
+			    ctl->base, TOKEN_ENV);
+		else
+			fail("the manager at %s refused the token from %s",
+			    ctl->base, ctl->token_from);
+		rc = EXIT_UNAUTHORIZED;
 		goto out;
 	}
 	if (r.status < 200 || r.status > 299) {
@@ -544,6 +657,8 @@ ctl_arg_next(struct ctl *ctl, struct orch_args *a,
 			break;
 		case OPT_HELP: verb_help_print(ctl->verb); return CTL_HELPED;
 		case OPT_ADDR: ctl->addr_flag = *val; break;
+		case OPT_CACERT: ctl->cacert_flag = *val; break;
+		case OPT_TOKEN: ctl->token_flag = *val; break;
 		case OPT_OUTPUT:
 			if (strcmp(*val, "json") != 0)
 				return ctl_usage(ctl,
@@ -588,7 +703,16 @@ ctl_args_read(struct ctl *ctl, struct orch_args *a,
 	"  --placement P    spread (default: the least allocated node) or\n"   \
 	"                   binpack (the most allocated node that fits)\n"     \
 	"  --restart R      never (a task's default), on-failure,\n"           \
-	"                   on-failure:N or always (a service's default)\n"
+	"                   on-failure:N or always (a service's default)\n"    \
+	"  --privileged     run the container privileged *\n"                  \
+	"  -v, --volume SRC:DST[:ro]\n"                                        \
+	"                   mount a host path (absolute: *) or a named\n"      \
+	"                   volume at DST, read-only with :ro; repeatable\n"   \
+	"  --network N      bridge (default), host (*) or none\n"              \
+	"  --cap-add CAP    add a Linux capability (NET_ADMIN) *; "            \
+	"repeatable\n"                                                         \
+	"                   * only where the manager's container policy\n"     \
+	"                     allows it for the image (else HTTP 403)\n"
 
 static bool
 parse_cpu(const char *s, double *out)
@@ -660,7 +784,7 @@ static int
 spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 {
 	json_t *req = NULL, *env = NULL, *cmd = NULL, *root = NULL, *s = NULL;
-	json_t *cons = NULL;
+	json_t *cons = NULL, *vols = NULL, *caps = NULL;
 	const char *pos[2] = {NULL, NULL}, *val, *id, *eq;
 	char *body = NULL, *key = NULL;
 	int npos = 0, k, rc;
@@ -668,7 +792,8 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 	double cpu;
 
 	if ((req = json_object()) == NULL || (env = json_object()) == NULL ||
-	    (cmd = json_array()) == NULL || (cons = json_array()) == NULL)
+	    (cmd = json_array()) == NULL || (cons = json_array()) == NULL ||
+	    (vols = json_array()) == NULL || (caps = json_array()) == NULL)
 		goto nomem;
 	while ((rc = ctl_arg_next(ctl, a, run_opts, NULL, &k, &val)) ==
 	        EXIT_DONE &&
@@ -764,14 +889,34 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 			break;
 		case OPT_PLACEMENT:
 		case OPT_RESTART:
+		case OPT_NETWORK:
 			if ((rc = arg_string(ctl, val,
-			         k == OPT_PLACEMENT ? "--placement"
-			                            : "--restart",
+			         k == OPT_PLACEMENT     ? "--placement"
+			             : k == OPT_RESTART ? "--restart"
+			                                : "--network",
 			         &s)) != EXIT_DONE)
 				goto out;
 			if (json_object_set_new(req,
-			        k == OPT_PLACEMENT ? "placement" : "restart",
+			        k == OPT_PLACEMENT     ? "placement"
+			            : k == OPT_RESTART ? "restart"
+			                               : "network",
 			        s) != 0)
+				goto nomem;
+			break;
+		case OPT_PRIVILEGED:
+			if (json_object_set_new(
+			        req, "privileged", json_true()) != 0)
+				goto nomem;
+			break;
+		case OPT_VOLUME:
+		case OPT_CAP_ADD:
+			/* Checked by the manager, which names a bad one. */
+			if ((rc = arg_string(ctl, val,
+			         k == OPT_VOLUME ? "--volume" : "--cap-add",
+			         &s)) != EXIT_DONE)
+				goto out;
+			if (json_array_append_new(
+			        k == OPT_VOLUME ? vols : caps, s) != 0)
 				goto nomem;
 			break;
 		default: rc = ctl_usage(ctl, "unexpected option"); goto out;
@@ -805,6 +950,12 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 		goto nomem;
 	if (json_array_size(cons) > 0 &&
 	    json_object_set(req, "constraints", cons) != 0)
+		goto nomem;
+	if (json_array_size(vols) > 0 &&
+	    json_object_set(req, "volumes", vols) != 0)
+		goto nomem;
+	if (json_array_size(caps) > 0 &&
+	    json_object_set(req, "cap_add", caps) != 0)
 		goto nomem;
 	if (as_service && replicas >= 0 &&
 	    json_object_set_new(
@@ -848,6 +999,8 @@ out:
 	free(key);
 	free(body);
 	json_decref(root);
+	json_decref(caps);
+	json_decref(vols);
 	json_decref(cons);
 	json_decref(cmd);
 	json_decref(env);
@@ -1376,6 +1529,8 @@ out:
 static const struct orch_args_opt service_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
+    {"token", 0, true, OPT_TOKEN},
     {"output", 'o', true, OPT_OUTPUT},
     {NULL, 0, false, 0},
 };
@@ -1568,16 +1723,16 @@ static const struct verb verbs[] = {
         .name = "run",
         .synopsis = "NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... "
                     "[--constraint C]... [--placement P] [--restart R] "
-                    "[--replicas N] [-- CMD ARGS...]",
+                    "[--replicas N] [--privileged] [-v SRC:DST[:ro]]... "
+                    "[--network N] [--cap-add CAP]... [-- CMD ARGS...]",
         .help =
             "Submits a task that runs IMAGE, with CMD ARGS if given, and\n"
             "prints its id; with --replicas, creates a service of N\n"
             "replicas instead (as service create).  Options may come before\n"
             "or after NAME and IMAGE; everything after -- is the command.\n"
             "\n"
-            "Options:\n" RUN_OPTIONS_HELP
-            "  --replicas N     create a service of N replicas\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "Options:\n" RUN_OPTIONS_HELP "  --replicas N     create a service "
+            "of N replicas\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_run,
     },
@@ -1592,22 +1747,21 @@ static const struct verb verbs[] = {
             "  --status S       only tasks with status S: Pending, Scheduled,\n"
             "                   Running, Completed, Failed or Stopped\n"
             "  -o, --output json\n"
-            "                   print the manager's JSON\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_list,
     },
     {
         .name = "get",
         .synopsis = "ID|NAME [-o json]",
-        .help = "Shows every field of one task, named by its id, a unique id\n"
-                "prefix of at least 4 characters, or its name.\n"
-                "\n"
-                "Options:\n"
-                "  -o, --output json\n"
-                "                   print the manager's JSON\n"
-                "  --addr URL       the manager's HTTP address\n"
-                "  -h, --help       show this help\n",
+        .help =
+            "Shows every field of one task, named by its id, a unique id\n"
+            "prefix of at least 4 characters, or its name.\n"
+            "\n"
+            "Options:\n"
+            "  -o, --output json\n"
+            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
+            "  -h, --help       show this help\n",
         .run = verb_get,
     },
     {
@@ -1619,8 +1773,7 @@ static const struct verb verbs[] = {
             "not started stops at once; a running one stays Running until\n"
             "its node has stopped it.\n"
             "\n"
-            "Options:\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "Options:\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_stop,
     },
@@ -1635,8 +1788,7 @@ static const struct verb verbs[] = {
             "\n"
             "Options:\n"
             "  -o, --output json\n"
-            "                   print the manager's JSON\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_nodes,
     },
@@ -1651,8 +1803,7 @@ static const struct verb verbs[] = {
             "\n"
             "Options:\n"
             "  -o, --output json\n"
-            "                   print the manager's JSON\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_node,
     },
@@ -1674,8 +1825,7 @@ static const struct verb verbs[] = {
             "        deletes a service; its replicas are stopped and removed\n"
             "\n"
             "Options of create:\n" RUN_OPTIONS_HELP
-            "  --replicas N     replicas wanted (default 1)\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "  --replicas N     replicas wanted (default 1)\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n"
             "\n"
             "A service's replicas restart always by default, after a\n"
@@ -1689,8 +1839,7 @@ static const struct verb verbs[] = {
             "Sets the replicas of service NAME to N (0 or more): missing\n"
             "replicas are created, extra ones (the highest slots) stopped.\n"
             "\n"
-            "Options:\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "Options:\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_scale,
     },
@@ -1767,6 +1916,8 @@ main(int argc, char **argv)
 			rc = EXIT_DONE;
 			goto out;
 		case OPT_ADDR: ctl.addr_flag = val; break;
+		case OPT_CACERT: ctl.cacert_flag = val; break;
+		case OPT_TOKEN: ctl.token_flag = val; break;
 		}
 	}
 	if (verb == NULL) {

@@ -12,7 +12,10 @@
 #include "error.h"
 #include "log.h"
 #include "orch.pb-c.h"
+#include "policy.h"
 #include "rpc_client.h"
+#include "tls.h"
+#include "tls_engine.h"
 
 #define N_WORKERS 4
 #define ERR_LEN 512
@@ -49,6 +52,7 @@ struct node_update {
 struct call {
 	struct orch_rpc *rpc;
 	nng_ctx ctx;
+	nng_pipe pipe;     /* the caller's connection, for its certificate */
 	nng_aio *aio;      /* the reply's send; its callback is call_sent */
 	struct call *next; /* in the free list or the finisher's queue */
 	/* The reader of the thread running the call now. */
@@ -81,8 +85,10 @@ struct orch_rpc {
 	struct orch_store *store;
 	struct orch_nodes *nodes;
 	struct orch_notify *notify;
+	const struct orch_policy *policy; /* NULL: the default policy */
 	nng_socket sock;
 	bool sock_open;
+	bool tls; /* callers have certificates: nodes act under their own */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* a call came back, or stopping */
@@ -119,6 +125,7 @@ code_from_err(int rc)
 	case ORCH_EUNAVAIL:
 	case ORCH_ENOMEM:
 	case ORCH_ETIMEDOUT: return ORCH__ERROR_CODE__UNAVAILABLE;
+	case ORCH_EPERM: return ORCH__ERROR_CODE__PERMISSION_DENIED;
 	}
 	return ORCH__ERROR_CODE__INTERNAL;
 }
@@ -360,6 +367,47 @@ service_deleted(void *arg, int rc, orch_service *svc, const char *err)
 	orch_service_free(svc);
 }
 
+/*
+ * With TLS on, a node registers, beats and reports only under the name in
+ * its certificate: the CN of the caller's verified certificate must be
+ * name, or, for name NULL, the name node id registered under (an unknown
+ * id passes: the method answers NOT_FOUND).  Otherwise sets c's error to
+ * PERMISSION_DENIED, logs it, and returns false.  Runs before a write is
+ * queued, on the worker that received the request.
+ */
+static bool
+caller_is_node(struct call *c, const char *name, const char *id)
+{
+	char cn[ORCH_TLS_NAME_MAX + 1], reg[256];
+
+	if (!c->rpc->tls)
+		return true;
+	if (name == NULL) {
+		if (orch_nodes_name(c->rpc->nodes, id, reg, sizeof(reg)) !=
+		    ORCH_OK)
+			return true;
+		name = reg;
+	}
+	if (orch_tls_engine_peer(c->pipe, cn, sizeof(cn)) != ORCH_OK) {
+		call_fail(c, ORCH_EPERM,
+		    "the caller has no verified certificate, so it may not "
+		    "act as node \"%.128s\"",
+		    name);
+		return false;
+	}
+	if (strcmp(cn, name) == 0)
+		return true;
+	call_fail(c, ORCH_EPERM,
+	    "the certificate of \"%s\" may not act as node \"%.128s\": a "
+	    "node registers, beats and reports only under the name in its "
+	    "certificate",
+	    cn, name);
+	orch_tls_log_refusal("rpc: refused the certificate of \"%s\" acting "
+	                     "as node \"%.128s\"",
+	    cn, name);
+	return false;
+}
+
 /* ---- the methods ---- */
 
 static void
@@ -379,7 +427,9 @@ rpc_submit_task(Orch__Manager_Service *svc, const Orch__SubmitTaskRequest *in,
 		goto fail;
 	}
 	if ((rc = orch_task_spec_validate(in->spec, c->err, sizeof(c->err))) !=
-	    ORCH_OK) {
+	        ORCH_OK ||
+	    (rc = orch_policy_check(c->rpc->policy, in->spec, c->err,
+	         sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto fail;
 	}
@@ -566,6 +616,10 @@ rpc_update_task_status(Orch__Manager_Service *svc,
 	        ? in->node_id
 	        : NULL,
 	};
+	if (c->nu.node_id != NULL && !caller_is_node(c, NULL, c->nu.node_id)) {
+		closure(NULL, data);
+		return;
+	}
 	orch_store_task_modify(
 	    c->rpc->store, in->id, modify_node_update, &c->nu, task_done, c);
 }
@@ -622,6 +676,10 @@ rpc_register_node(Orch__Manager_Service *svc, const Orch__NodeRegistration *in,
 		closure(NULL, data);
 		return;
 	}
+	if (!caller_is_node(c, in->name, NULL)) {
+		closure(NULL, data);
+		return;
+	}
 	/* in is the call's request, valid until its reply. */
 	c->finish = finish_register;
 	orch_store_node_register(c->rpc->store, in, node_done, c);
@@ -642,6 +700,10 @@ rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
 		call_fail(c, ORCH_EINVAL,
 		    "field \"node_id\" is required: the id "
 		    "RegisterNode answered");
+		closure(NULL, data);
+		return;
+	}
+	if (!caller_is_node(c, NULL, in->node_id)) {
 		closure(NULL, data);
 		return;
 	}
@@ -806,7 +868,9 @@ rpc_create_service(Orch__Manager_Service *svc_,
 	free(spec->service);
 	spec->service = NULL;
 	if ((rc = orch_task_spec_validate(spec, c->err, sizeof(c->err))) !=
-	    ORCH_OK) {
+	        ORCH_OK ||
+	    (rc = orch_policy_check(
+	         c->rpc->policy, spec, c->err, sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
 		goto fail;
 	}
@@ -1006,6 +1070,8 @@ call_serve(struct call *c, nng_msg *msg)
 	size_t plen = strlen(sd->name);
 	Orch__Request *req;
 
+	/* The connection it came on, whose certificate names the caller. */
+	c->pipe = nng_msg_get_pipe(msg);
 	/* protobuf-c copies strings and bytes out of the buffer. */
 	c->req = req =
 	    orch__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
@@ -1139,8 +1205,9 @@ calls_open(struct orch_rpc *rpc, char *err, size_t errlen)
 
 int
 orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
-    struct orch_notify *notify, const char *url, struct orch_rpc **out,
-    char *err, size_t errlen)
+    struct orch_notify *notify, const struct orch_policy *policy,
+    const char *url, nng_tls_config *tls, struct orch_rpc **out, char *err,
+    size_t errlen)
 {
 	struct orch_rpc *rpc = calloc(1, sizeof(*rpc));
 	int rv, rc = ORCH_OK;
@@ -1150,6 +1217,8 @@ orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
 	rpc->store = st;
 	rpc->nodes = nodes;
 	rpc->notify = notify;
+	rpc->policy = policy;
+	rpc->tls = tls != NULL;
 	if (pthread_mutex_init(&rpc->mu, NULL) != 0)
 		goto fail_mu;
 	if (pthread_cond_init(&rpc->cv, NULL) != 0)
@@ -1176,12 +1245,9 @@ orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
 		goto out;
 	}
 	rpc->fin_started = true;
-	if ((rv = nng_listen(rpc->sock, url, NULL, 0)) != 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", url,
-		    nng_strerror(rv));
-		rc = orch_err_from_nng(rv);
+	if ((rc = orch_tls_listen(rpc->sock, url, tls, "rpc", err, errlen)) !=
+	    ORCH_OK)
 		goto out;
-	}
 	for (int i = 0; i < N_WORKERS; i++) {
 		struct worker *w = &rpc->workers[i];
 

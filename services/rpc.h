@@ -19,10 +19,13 @@
 #ifndef ORCH_RPC_H
 #define ORCH_RPC_H
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 #include <stddef.h>
 
 #include "nodes.h"
 #include "notify.h"
+#include "policy.h"
 #include "store.h"
 
 /* The largest request accepted; NNG's default is unlimited. */
@@ -33,13 +36,19 @@ struct orch_rpc;
 /*
  * Listens on url (an NNG URL: tcp://HOST:PORT, ipc://PATH, inproc://NAME)
  * and starts the workers, which serve the tasks of st, register and hear
- * the heartbeats of the nodes of nodes, and announce stop requests through
- * notify (may be NULL).  Returns ORCH_OK, or an error with err saying
- * "cannot listen on URL: <reason>".
+ * the heartbeats of the nodes of nodes, announce stop requests through
+ * notify (may be NULL), and refuse (PERMISSION_DENIED) the tasks and
+ * services that policy (borrowed; NULL: the default policy) refuses.
+ * With tls (a server configuration, tls.h; the caller keeps its reference)
+ * url is tls+tcp:// and RegisterNode, Heartbeat and a node's
+ * UpdateTaskStatus are refused (PERMISSION_DENIED) unless the caller's
+ * certificate names that node.  Returns ORCH_OK, or an error with err
+ * saying "cannot listen on URL: <reason>".
  */
 int orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
-    struct orch_notify *notify, const char *url,
-    struct orch_rpc **out /* OUT */, char *err, size_t errlen);
+    struct orch_notify *notify, const struct orch_policy *policy,
+    const char *url, nng_tls_config *tls, struct orch_rpc **out /* OUT */,
+    char *err, size_t errlen);
 
 /*
  * Stops taking requests, waits for every call in flight to be answered

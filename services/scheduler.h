@@ -1,10 +1,14 @@
 /*
  * scheduler.h: reconciling, then placing Pending tasks on nodes.
  *
- * One thread.  Each pass reads the open tasks (store.h), the services and
- * the nodes with what their placed tasks hold, and first reconciles
- * (reconciler.h: tasks of Down nodes are lost, restarts and replicas are
- * created, extra replicas stopped, replicas of drained nodes moved), so
+ * One thread.  It keeps the open tasks and what each node's placed tasks
+ * hold in memory (sched_state.h), loaded from the store at start and kept
+ * current by the store's commit listener, so that a pass costs what
+ * changed and what waits, not the size of the cluster.  Each pass first
+ * applies what was committed, then reconciles (reconciler.h: tasks of
+ * Down nodes are lost, restarts and replicas are created, extra replicas
+ * stopped, replicas of drained nodes moved) the services that something
+ * changed, plain tasks that ended and tasks of nodes that went Down, so
  * that what it creates is placed in the same pass.  Then it places each
  * Pending task that has no stop request and whose restart backoff is
  * over (not_before) on a node that:
@@ -25,9 +29,11 @@
  * fits nowhere stays Pending with error saying why, written only when
  * that text changes, and cleared when the task is placed.
  *
- * A pass runs when a task, node or service is committed (a commit
- * listener that only raises a flag), when a node turns Ready or Down,
- * when a restart's backoff ends, and every second as a safety net.  Only
+ * A pass runs when a task, node or service is committed (the listener
+ * copies a committed task's few fields and raises a flag), when a node
+ * turns Ready or Down, when a restart's backoff ends, and every second
+ * as a safety net; every 30 s it reconciles every service whatever
+ * changed.  Only
  * the scheduler places tasks, and a pass's writes are queued together,
  * so that they share a commit.
  */

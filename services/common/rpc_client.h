@@ -17,8 +17,9 @@
  * owned by the caller (free with protobuf_c_message_free_unpacked).  On
  * error err holds the reason: the manager's message for its errors, which
  * map to ORCH_EINVAL, ORCH_ENOENT, ORCH_ECONFLICT, ORCH_EUNAVAIL,
- * ORCH_EINTERNAL; transport failures map to ORCH_ETIMEDOUT, ORCH_ECLOSED,
- * ORCH_EUNAVAIL; a reply that does not decode is ORCH_EPROTO.
+ * ORCH_EPERM (PERMISSION_DENIED), ORCH_EINTERNAL; transport failures map to
+ * ORCH_ETIMEDOUT, ORCH_ECLOSED, ORCH_EUNAVAIL; a reply that does not decode is
+ * ORCH_EPROTO.
  */
 int orch_rpc_call(nng_socket s, const char *method, const ProtobufCMessage *in,
     const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **out,

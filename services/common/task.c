@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "constraint.h"
+#include "container.h"
 #include "error.h"
 #include "restart.h"
 
@@ -89,11 +90,8 @@ orch_text_printable(const char *s)
 	return true;
 }
 
-/* How many bytes of s to quote in a message: at most max, never ending
- * inside a UTF-8 character, so that the message stays valid UTF-8 for the
- * JSON error body that carries it (jansson refuses anything else). */
-static int
-quote_len(const char *s, size_t max)
+int
+orch_text_quote_len(const char *s, size_t max)
 {
 	size_t n = strnlen(s, max);
 
@@ -131,7 +129,7 @@ spec_policy_validate(const orch_task_spec *spec, char *err, size_t errlen)
 		snprintf(err, errlen,
 		    "field \"placement\" must be spread or "
 		    "binpack, not \"%.*s\"",
-		    quote_len(spec->placement, 40), spec->placement);
+		    orch_text_quote_len(spec->placement, 40), spec->placement);
 		return ORCH_EINVAL;
 	}
 	return orch_restart_policy_parse(spec->restart, &rp, err, errlen);
@@ -141,6 +139,7 @@ int
 orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 {
 	size_t len;
+	int rc;
 
 	if (spec->name == NULL || spec->name[0] == '\0') {
 		snprintf(err, errlen,
@@ -204,7 +203,7 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 			snprintf(err, errlen,
 			    "field \"env\": the value of \"%.*s\" "
 			    "must be a string of at most %d bytes",
-			    quote_len(k, 64), k, ORCH_STRING_MAX);
+			    orch_text_quote_len(k, 64), k, ORCH_STRING_MAX);
 			return ORCH_EINVAL;
 		}
 	}
@@ -224,7 +223,9 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 			return ORCH_EINVAL;
 		}
 	}
-	return spec_policy_validate(spec, err, errlen);
+	if ((rc = spec_policy_validate(spec, err, errlen)) != ORCH_OK)
+		return rc;
+	return orch_container_spec_validate(spec, err, errlen);
 }
 
 int

@@ -41,6 +41,12 @@ bool orch_id_valid(const char *s);
  * to 0x7f.  Names and other one-line texts must pass it. */
 bool orch_text_printable(const char *s);
 
+/* How many bytes of s to quote in a message: at most max, never ending
+ * inside a UTF-8 character, so that the message stays valid UTF-8 for the
+ * JSON error body that carries it (jansson refuses anything else).  For
+ * "%.*s". */
+int orch_text_quote_len(const char *s, size_t max);
+
 /* The API name of a status ("Pending", ...), or NULL for an unknown value. */
 const char *orch_task_status_name(int status);
 
@@ -52,7 +58,8 @@ int orch_task_status_parse(const char *s, int *status /* OUT */);
 bool orch_task_status_terminal(int status);
 
 /* Checks a spec against the limits above, and its constraints, placement
- * ("spread" or "binpack") and restart policy (restart.h); on failure
+ * ("spread" or "binpack"), restart policy (restart.h) and container
+ * settings (their syntax only: container.h); on failure
  * writes a message for a person, naming the field, into err.  Returns
  * ORCH_OK or ORCH_EINVAL. */
 int orch_task_spec_validate(
