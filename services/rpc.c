@@ -89,6 +89,7 @@ struct orch_rpc {
 	nng_socket sock;
 	bool sock_open;
 	bool tls; /* callers have certificates: nodes act under their own */
+	bool listening; /* assign_on_commit is a commit listener of store */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* a call came back, or stopping */
@@ -685,6 +686,30 @@ rpc_register_node(Orch__Manager_Service *svc, const Orch__NodeRegistration *in,
 	orch_store_node_register(c->rpc->store, in, node_done, c);
 }
 
+/*
+ * Commit listener, on the writer thread with the store's lock: what a
+ * heartbeat answers changes with every committed task that has a node
+ * (placed there, a stop requested, a report, an end), so that node's
+ * assignments get a new version.  A task's node is set once, when it is
+ * placed, and never changes, so the node it has now is the only one whose
+ * list it was or is on.  A task deleted with its service (obj NULL) was
+ * on a node not known here: every node's version moves.
+ */
+static void
+assign_on_commit(void *arg, int kind, const char *id, const void *obj)
+{
+	struct orch_rpc *rpc = arg;
+	const orch_task *t = obj;
+
+	(void)id;
+	if (kind != ORCH_STORE_TASK)
+		return;
+	if (t == NULL)
+		orch_nodes_assign_changed(rpc->nodes, NULL);
+	else if (t->node_id != NULL && t->node_id[0] != '\0')
+		orch_nodes_assign_changed(rpc->nodes, t->node_id);
+}
+
 static void
 rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
     Orch__Assignments_Closure closure, void *data)
@@ -692,6 +717,7 @@ rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
 	struct call *c = data;
 	Orch__Assignments a = ORCH__ASSIGNMENTS__INIT;
 	orch_task **tasks = NULL;
+	uint64_t epoch, version;
 	size_t n = 0;
 	int rc;
 
@@ -715,6 +741,25 @@ rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
 		closure(NULL, data);
 		return;
 	}
+	/* The version before the tasks: a commit in between gives the node a
+	 * newer version than the one answered with them, so its next beat
+	 * reads them again.  The other order could answer a version with a
+	 * list older than it, and the node would keep that list. */
+	orch_nodes_assign_version(c->rpc->nodes, in->node_id, &epoch, &version);
+	a.node_id = in->node_id;
+	a.has_heartbeat_ms = true;
+	a.heartbeat_ms = orch_nodes_heartbeat_ms(c->rpc->nodes);
+	a.has_epoch = a.has_version = true;
+	a.epoch = epoch;
+	a.version = version;
+	if (in->has_known_epoch && in->has_known_version &&
+	    in->known_epoch == epoch && in->known_version == version) {
+		/* The node holds this list: neither read nor sent again. */
+		a.has_unchanged = true;
+		a.unchanged = true;
+		closure(&a, data);
+		return;
+	}
 	if ((rc = orch_store_task_list_node(
 	         c->reader, in->node_id, &tasks, &n)) != ORCH_OK) {
 		call_fail(c, rc, "cannot read the tasks of node %.40s: %s",
@@ -722,11 +767,8 @@ rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
 		closure(NULL, data);
 		return;
 	}
-	a.node_id = in->node_id;
 	a.n_tasks = n;
 	a.tasks = tasks;
-	a.has_heartbeat_ms = true;
-	a.heartbeat_ms = orch_nodes_heartbeat_ms(c->rpc->nodes);
 	closure(&a, data);
 	orch_store_task_list_free(tasks, n);
 }
@@ -1245,6 +1287,15 @@ orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
 		goto out;
 	}
 	rpc->fin_started = true;
+	/* Before the first beat is answered: a version answered must move
+	 * with every later change. */
+	if ((rc = orch_store_listen(st, assign_on_commit, rpc)) != ORCH_OK) {
+		snprintf(err, errlen,
+		    "RPC: cannot listen to the store's commits: %s",
+		    orch_strerror(rc));
+		goto out;
+	}
+	rpc->listening = true;
 	if ((rc = orch_tls_listen(rpc->sock, url, tls, "rpc", err, errlen)) !=
 	    ORCH_OK)
 		goto out;
@@ -1316,6 +1367,9 @@ orch_rpc_stop(struct orch_rpc *rpc)
 	pthread_mutex_unlock(&rpc->mu);
 	if (rpc->fin_started)
 		pthread_join(rpc->fin_thread, NULL);
+	/* No beat is answered any more. */
+	if (rpc->listening)
+		orch_store_unlisten(rpc->store, assign_on_commit, rpc);
 	if (rpc->sock_open)
 		nng_close(rpc->sock);
 	for (size_t i = 0; i < MAX_CALLS; i++) {

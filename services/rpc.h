@@ -42,8 +42,12 @@ struct orch_rpc;
  * With tls (a server configuration, tls.h; the caller keeps its reference)
  * url is tls+tcp:// and RegisterNode, Heartbeat and a node's
  * UpdateTaskStatus are refused (PERMISSION_DENIED) unless the caller's
- * certificate names that node.  Returns ORCH_OK, or an error with err
- * saying "cannot listen on URL: <reason>".
+ * certificate names that node.  It listens to st's commits (one of its
+ * listeners, until orch_rpc_stop) to version each node's assignments
+ * (orch_nodes_assign_changed), and answers a heartbeat whose known epoch
+ * and version are current with "unchanged" instead of the tasks.
+ * Returns ORCH_OK, or an error with err saying "cannot listen on URL:
+ * <reason>".
  */
 int orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
     struct orch_notify *notify, const struct orch_policy *policy,
