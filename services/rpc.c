@@ -1370,8 +1370,10 @@ orch_rpc_stop(struct orch_rpc *rpc)
 	/* No beat is answered any more. */
 	if (rpc->listening)
 		orch_store_unlisten(rpc->store, assign_on_commit, rpc);
+	/* Nothing of ours is busy on the socket any more, so a close that
+	 * NNG 1.5.2 hangs (rpc_client.h) is left behind, not waited for. */
 	if (rpc->sock_open)
-		nng_close(rpc->sock);
+		orch_nng_close_within(rpc->sock, ORCH_NNG_CLOSE_WAIT_MS, "rpc");
 	for (size_t i = 0; i < MAX_CALLS; i++) {
 		/* Idle: no send is in flight, so no callback can run. */
 		if (rpc->calls[i].aio != NULL)

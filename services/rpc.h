@@ -57,8 +57,9 @@ int orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
 /*
  * Stops taking requests, waits for every call in flight to be answered
  * (the store must still be open: its writes complete and their replies
- * are sent), then closes the socket and joins the threads.  NULL is a
- * no-op.
+ * are sent), then closes the socket, waiting at most
+ * ORCH_NNG_CLOSE_WAIT_MS for NNG (orch_nng_close_within), and joins the
+ * threads.  NULL is a no-op.
  */
 void orch_rpc_stop(struct orch_rpc *rpc);
 
