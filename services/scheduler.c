@@ -668,9 +668,14 @@ sched_reconcile(struct orch_sched *s, bool *wrote)
 	    (tasks = calloc(p.n + 1, sizeof(*tasks))) == NULL ||
 	    (svcs = calloc(s->n_svcs + 1, sizeof(*svcs))) == NULL)
 		goto out;
-	/* Oldest first, as the reconciler expects. */
-	for (size_t i = 0; i < p.n; i++)
+	/* Oldest first, as the reconciler expects.  A plain task's view
+	 * points at its spec beside it, which the collection's realloc may
+	 * have moved since: point it again. */
+	for (size_t i = 0; i < p.n; i++) {
+		if (p.v[i].t.spec != NULL)
+			p.v[i].t.spec = &p.v[i].spec;
 		tasks[i] = &p.v[i].t;
+	}
 	qsort(tasks, p.n, sizeof(*tasks), view_seq_cmp);
 	for (size_t i = 0; i < nn; i++) {
 		const orch_node *rec = p.nodes[i].rec;

@@ -794,6 +794,68 @@ test_thread_no_overcommit(void)
 	env_close(&e);
 }
 
+struct node_tasks {
+	struct env *e;
+	const char *node;
+	size_t n; /* that many tasks Scheduled or Running on node */
+	bool beat;
+};
+
+static bool
+node_has_tasks(void *arg)
+{
+	struct node_tasks *w = arg;
+	orch_task **v = NULL;
+	size_t n = 0;
+
+	if (w->beat)
+		ASSERT_INT_EQ(orch_nodes_beat(w->e->ns, w->node), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_store_task_list_node(w->e->r, w->node, &v, &n), ORCH_OK);
+	orch_store_task_list_free(v, n);
+	return n == w->n;
+}
+
+/* More plain tasks than the reconciler's first allocation (64) lost with
+ * their node at once: each is Failed and lost (under ASan this also
+ * checks that the views shown to the reconciler stay valid as their
+ * array grows). */
+static void
+test_thread_many_lost(void)
+{
+	enum { N = 150 };
+	struct env e;
+	struct node_tasks nt;
+	char *a, *ids[N];
+
+	/* The node joins once the tasks are in: it beats only from the
+	 * wait below. */
+	env_open(&e, 2000);
+	for (int i = 0; i < N; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "t%d", i);
+		ids[i] = task_add(&e, name, 0.1, 64);
+	}
+	a = node_add(&e, "a", 64.0, 65536);
+	nt = (struct node_tasks){&e, a, N, true};
+	ASSERT(h_wait_until(node_has_tasks, &nt, 30000));
+	/* a falls silent. */
+	nt = (struct node_tasks){&e, a, 0, false};
+	ASSERT(h_wait_until(node_has_tasks, &nt, 30000));
+	for (int i = 0; i < N; i++) {
+		orch_task *t = task_get(&e, ids[i]);
+
+		ASSERT_INT_EQ(t->status, ORCH__TASK_STATUS__TASK_STATUS_FAILED);
+		ASSERT(t->lost);
+		ASSERT_STR_EQ(t->error, "node a lost");
+		orch_task_free(t);
+		free(ids[i]);
+	}
+	free(a);
+	env_close(&e);
+}
+
 /* Beats every node of beat_ids (a NULL-terminated list), then checks. */
 static const char *beat_ids[4];
 
@@ -899,6 +961,7 @@ main(void)
 	RUN(test_thread_places);
 	RUN(test_thread_down_node);
 	RUN(test_thread_no_overcommit);
+	RUN(test_thread_many_lost);
 	RUN(test_thread_service_and_lost);
 	RUN(test_thread_driver);
 	return 0;
