@@ -33,6 +33,7 @@
 #include "orch.pb-c.h"
 #include "reconcile.h"
 #include "rpc_client.h"
+#include "tls.h"
 
 #define AGENT_WORKERS_DEFAULT 8
 #define AGENT_WORKERS_MAX 64
@@ -59,6 +60,11 @@
 #define AGENT_BEAT_GAP_MS 50
 #define AGENT_NODE_ID_MAX 128
 #define AGENT_ERR_LEN 1024
+/* How often a driver that is off (Docker not running) is probed again,
+ * and how long one probe may take: it runs on the beat thread, and must
+ * stay well inside the manager's heartbeat TTL. */
+#define AGENT_PROBE_MS 5000
+#define AGENT_PROBE_TIMEOUT_S 2
 
 /* One action handed to the workers. */
 struct op {
@@ -68,7 +74,17 @@ struct op {
 	char task_id[ORCH_ID_LEN];
 	orch_task *task; /* START: a copy of the desired task */
 	char handle[ORCH_HANDLE_LEN];
+	const struct orch_driver_ops *drv; /* STOP, REMOVE: the handle's */
 	struct orch_report report;
+};
+
+/* A driver the agent offers. */
+struct drv_slot {
+	const struct orch_driver_ops *ops;
+	/* Under mu: set once when it starts, then kept until the agent is
+	 * freed; NULL while it is off, and why says why. */
+	void *state;
+	char why[AGENT_ERR_LEN];
 };
 
 /* What the agent is doing or has just done with one key. */
@@ -91,9 +107,12 @@ struct orch_agent {
 	int64_t memory_mb;
 	int heartbeat_ms;
 	int n_workers;
+	const struct orch_policy *policy;
 
-	const struct orch_driver_ops *drv;
-	void *drv_state;
+	struct drv_slot drv[ORCH_AGENT_DRIVERS_MAX];
+	size_t n_drv;
+	struct orch_driver_config dc; /* for probing again; strings owned */
+	int64_t next_probe_ms;        /* beat thread */
 
 	nng_socket req;
 	nng_socket sub;
@@ -108,6 +127,10 @@ struct orch_agent {
 	char mgr_ok_msg[300];        /* "the manager at URL answers" */
 	char drv_err[AGENT_ERR_LEN]; /* last list failure logged */
 	int beats_since_list;
+	/* The last assignments received in full, and the node they were
+	 * for: a beat answered "unchanged" reconciles against them. */
+	Orch__Assignments *last_as;
+	char last_as_node[AGENT_NODE_ID_MAX + 1];
 
 	/* Everything below is under mu. */
 	pthread_mutex_t mu;
@@ -117,6 +140,7 @@ struct orch_agent {
 	bool stopping;
 	bool wake;       /* beat now */
 	bool list_dirty; /* list before the next reconcile */
+	bool reregister; /* a driver came on: advertise it */
 	char node_id[AGENT_NODE_ID_MAX + 1];
 	struct orch_instance *inst;
 	size_t n_inst;
@@ -239,6 +263,57 @@ agent_relist(struct orch_agent *a)
 	pthread_mutex_lock(&a->mu);
 	a->list_dirty = true;
 	pthread_mutex_unlock(&a->mu);
+}
+
+/* The state of driver ops while it is on, else NULL. */
+static void *
+drv_state(struct orch_agent *a, const struct orch_driver_ops *ops)
+{
+	void *st = NULL;
+
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; ops != NULL && i < a->n_drv; i++) {
+		if (a->drv[i].ops == ops)
+			st = a->drv[i].state;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return st;
+}
+
+/* The driver named name: *ops (OUT) NULL when the agent has none; *st
+ * (OUT) NULL while it is off, and why (OUT) then says why. */
+static void
+drv_lookup(struct orch_agent *a, const char *name,
+    const struct orch_driver_ops **ops, void **st, char *why, size_t whylen)
+{
+	*ops = NULL;
+	*st = NULL;
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < a->n_drv; i++) {
+		if (strcmp(a->drv[i].ops->name, name) != 0)
+			continue;
+		*ops = a->drv[i].ops;
+		*st = a->drv[i].state;
+		copy_str(why, whylen, a->drv[i].why);
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* What task t runs, for logs: 'image "x:1"' or 'command "/bin/sh"'. */
+static const char *
+task_what(const orch_task *t, char *buf, size_t len)
+{
+	const orch_task_spec *sp = t->spec;
+
+	if (sp != NULL &&
+	    strcmp(orch_task_spec_driver(sp), ORCH_DRIVER_EXEC) == 0)
+		snprintf(buf, len, "command \"%.200s\"",
+		    sp->n_command > 0 && sp->command[0] != NULL ? sp->command[0]
+		                                                : "");
+	else
+		snprintf(buf, len, "image \"%.200s\"",
+		    sp != NULL && sp->image != NULL ? sp->image : "");
+	return buf;
 }
 
 /* Sleeps until deadline (monotonic ms), a stop, or (when honor_wake) a
@@ -501,29 +576,51 @@ op_start(struct orch_agent *a, struct op *op)
 	struct orch_instance inst;
 	struct orch_report r;
 	char handle[ORCH_HANDLE_LEN] = "", err[AGENT_ERR_LEN], ierr[256];
-	char cid[16];
-	const char *image =
-	    op->task->spec != NULL && op->task->spec->image != NULL
-	    ? op->task->spec->image
-	    : "";
+	char cid[16], pol[512], what[256], why[AGENT_ERR_LEN];
+	const char *dname = orch_task_spec_driver(op->task->spec);
+	const struct orch_driver_ops *drv;
+	void *st;
 	int64_t t0 = orch_mono_ms();
 	int rc;
 
-	rc = a->drv->start(a->drv_state, op->task, handle, err, sizeof(err));
+	task_what(op->task, what, sizeof(what));
+	drv_lookup(a, dname, &drv, &st, why, sizeof(why));
+
+	/* Defense in depth: the manager checked the task against its own
+	 * policy; a node with one of its own holds to it too. */
+	if (a->policy != NULL && op->task->spec != NULL &&
+	    orch_policy_check(a->policy, op->task->spec, pol, sizeof(pol)) !=
+	        ORCH_OK) {
+		snprintf(err, sizeof(err), "refused by node %s's --policy: %s",
+		    a->name, pol);
+		rc = ORCH_EPERM;
+	} else if (drv == NULL) {
+		/* Placed here by a manager that does not know the node's
+		 * drivers: the task cannot run here, now or later. */
+		snprintf(err, sizeof(err), "node %s has no %.32s driver",
+		    a->name, dname);
+		rc = ORCH_EINVAL;
+	} else if (st == NULL) {
+		snprintf(err, sizeof(err), "the %.32s driver is off: %.900s",
+		    dname, why);
+		rc = ORCH_EUNAVAIL;
+	} else {
+		rc = drv->start(st, op->task, handle, err, sizeof(err));
+	}
 	if (rc == ORCH_EUNAVAIL || rc == ORCH_ECONFLICT) {
 		/* Not the task's fault: the runtime is away, or its container
 		 * is being removed or still held by the node that had the task
 		 * before (agents sharing a daemon).  Neither lasts. */
 		orch_error("agent",
-		    "task %s: cannot start (image \"%s\"): %s; "
+		    "task %s: cannot start (%s): %s; "
 		    "retried on a later beat",
-		    op->task_id, image, err);
+		    op->task_id, what, err);
 		agent_relist(a);
 		return;
 	}
 	if (rc != ORCH_OK) {
-		orch_error("agent", "task %s: start failed (image \"%s\"): %s",
-		    op->task_id, image, err);
+		orch_error("agent", "task %s: start failed (%s): %s",
+		    op->task_id, what, err);
 		memset(&r, 0, sizeof(r));
 		copy_str(r.task_id, sizeof(r.task_id), op->task_id);
 		r.status = ORCH__TASK_STATUS__TASK_STATUS_FAILED;
@@ -534,8 +631,7 @@ op_start(struct orch_agent *a, struct op *op)
 	}
 	/* The start may have adopted a container that ran and ended while
 	 * no agent watched: report what it is, not what was asked. */
-	if (a->drv->inspect(a->drv_state, handle, &inst, ierr, sizeof(ierr)) !=
-	    ORCH_OK) {
+	if (drv->inspect(st, handle, &inst, ierr, sizeof(ierr)) != ORCH_OK) {
 		orch_warn("agent",
 		    "task %s: container %s started but cannot be "
 		    "inspected: %s",
@@ -546,15 +642,16 @@ op_start(struct orch_agent *a, struct op *op)
 		inst.started_at_ms = orch_now_ms();
 	}
 	copy_str(inst.task_id, sizeof(inst.task_id), op->task_id);
+	inst.driver = drv;
 	pthread_mutex_lock(&a->mu);
 	cache_put(a, &inst);
 	pthread_mutex_unlock(&a->mu);
-	orch_info("agent", "task %s: container %s %s (image \"%s\", %lld ms)",
+	orch_info("agent", "task %s: container %s %s (%s, %lld ms)",
 	    op->task_id, short_id(handle, cid),
 	    inst.running      ? "running"
 	        : inst.exited ? "already exited"
 	                      : "created",
-	    image, (long long)(orch_mono_ms() - t0));
+	    what, (long long)(orch_mono_ms() - t0));
 	if (orch_reconcile_report(op->task, &inst, &r))
 		agent_report(a, &r);
 }
@@ -565,10 +662,17 @@ op_stop(struct orch_agent *a, struct op *op)
 	struct orch_instance inst;
 	struct orch_report r = op->report;
 	char err[AGENT_ERR_LEN], cid[16];
+	void *st = drv_state(a, op->drv);
 	int rc;
 
 	if (op->handle[0] != '\0') {
-		rc = a->drv->stop(a->drv_state, op->handle, err, sizeof(err));
+		if (st == NULL) {
+			snprintf(err, sizeof(err), "its driver %s is off",
+			    op->drv != NULL ? op->drv->name : "(none)");
+			rc = ORCH_EUNAVAIL;
+		} else {
+			rc = op->drv->stop(st, op->handle, err, sizeof(err));
+		}
 		if (rc != ORCH_OK) {
 			orch_error("agent",
 			    "task %s: cannot stop container %s: "
@@ -582,9 +686,9 @@ op_stop(struct orch_agent *a, struct op *op)
 		    "requested)",
 		    op->task_id, short_id(op->handle, cid));
 		copy_str(r.container_id, sizeof(r.container_id), op->handle);
-		if (a->drv->inspect(a->drv_state, op->handle, &inst, err,
-		        sizeof(err)) == ORCH_OK &&
-		    inst.exited) {
+		if (op->drv->inspect(st, op->handle, &inst, err, sizeof(err)) ==
+		        ORCH_OK &&
+		    inst.exited && !inst.exit_unknown) {
 			r.has_exit_code = true;
 			r.exit_code = inst.exit_code;
 			r.started_at_ms = inst.started_at_ms;
@@ -597,7 +701,7 @@ op_stop(struct orch_agent *a, struct op *op)
 	 * report still has its exit code. */
 	if (agent_report(a, &r) != ORCH_OK || op->handle[0] == '\0')
 		return;
-	if ((rc = a->drv->remove(a->drv_state, op->handle, err, sizeof(err))) !=
+	if ((rc = op->drv->remove(st, op->handle, err, sizeof(err))) !=
 	    ORCH_OK) {
 		orch_error("agent", "task %s: cannot remove container %s: %s",
 		    op->task_id, short_id(op->handle, cid), err);
@@ -616,9 +720,16 @@ op_remove(struct orch_agent *a, struct op *op)
 {
 	char err[AGENT_ERR_LEN], cid[16];
 	const char *task = op->task_id[0] != '\0' ? op->task_id : "(none)";
+	void *st = drv_state(a, op->drv);
 
-	if (a->drv->stop(a->drv_state, op->handle, err, sizeof(err)) !=
-	    ORCH_OK) {
+	if (st == NULL) {
+		/* Listed by a driver that is on, which it stays: only a
+		 * bug gets here. */
+		orch_error("agent", "task %s: container %s has no driver", task,
+		    short_id(op->handle, cid));
+		return;
+	}
+	if (op->drv->stop(st, op->handle, err, sizeof(err)) != ORCH_OK) {
 		orch_error("agent",
 		    "task %s: cannot stop unassigned container "
 		    "%s: %s; retried on a later beat",
@@ -626,8 +737,7 @@ op_remove(struct orch_agent *a, struct op *op)
 		agent_relist(a);
 		return;
 	}
-	if (a->drv->remove(a->drv_state, op->handle, err, sizeof(err)) !=
-	    ORCH_OK) {
+	if (op->drv->remove(st, op->handle, err, sizeof(err)) != ORCH_OK) {
 		orch_error("agent",
 		    "task %s: cannot remove unassigned container "
 		    "%s: %s; retried on a later beat",
@@ -728,9 +838,18 @@ agent_register(struct orch_agent *a)
 {
 	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
 	Orch__Node *node = NULL;
-	char *drivers[1] = {(char *)a->drv->name};
-	char err[AGENT_ERR_LEN], what[300];
+	char *drivers[ORCH_AGENT_DRIVERS_MAX];
+	char err[AGENT_ERR_LEN], what[300], names[128];
+	size_t nd = 0;
 	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	a->reregister = false;
+	for (size_t i = 0; i < a->n_drv; i++) {
+		if (a->drv[i].state != NULL)
+			drivers[nd++] = (char *)a->drv[i].ops->name;
+	}
+	pthread_mutex_unlock(&a->mu);
 
 	reg.name = a->name;
 	reg.address = a->address;
@@ -740,7 +859,7 @@ agent_register(struct orch_agent *a)
 	reg.cpu = a->cpu;
 	reg.has_memory_mb = true;
 	reg.memory_mb = a->memory_mb;
-	reg.n_drivers = 1;
+	reg.n_drivers = nd;
 	reg.drivers = drivers;
 	reg.agent_version = (char *)ORCH_VERSION;
 	snprintf(what, sizeof(what), "registering with the manager at %s",
@@ -751,6 +870,9 @@ agent_register(struct orch_agent *a)
 	if (rc != ORCH_OK) {
 		if (!agent_stopping(a))
 			agent_note_failure(a->mgr_err, what, err);
+		pthread_mutex_lock(&a->mu);
+		a->reregister = nd > 0;
+		pthread_mutex_unlock(&a->mu);
 		goto out;
 	}
 	if (!node_id_valid(node->id)) {
@@ -765,10 +887,12 @@ agent_register(struct orch_agent *a)
 	copy_str(a->node_id, sizeof(a->node_id), node->id);
 	pthread_mutex_unlock(&a->mu);
 	agent_subscribe(a, node->id);
+	orch_agent_drivers(a, names, sizeof(names));
 	orch_info("agent",
 	    "registered with the manager at %s as node %s "
-	    "(name \"%s\", %.2f CPUs, %lld MB)",
-	    a->manager_url, node->id, a->name, a->cpu, (long long)a->memory_mb);
+	    "(name \"%s\", %.2f CPUs, %lld MB, drivers %s)",
+	    a->manager_url, node->id, a->name, a->cpu, (long long)a->memory_mb,
+	    names);
 out:
 	if (node != NULL)
 		orch__node__free_unpacked(node, NULL);
@@ -827,6 +951,7 @@ agent_reconcile(
 		    strcmp(x->key, x->handle) != 0)
 			copy_str(op->task_id, sizeof(op->task_id), x->key);
 		copy_str(op->handle, sizeof(op->handle), x->handle);
+		op->drv = x->driver;
 		op->report = x->report;
 		orch_debug("agent", "task %s: %s queued", x->key,
 		    orch_action_kind_name(x->kind));
@@ -842,6 +967,103 @@ out:
 	pthread_mutex_unlock(&a->mu);
 	free(acts);
 	free(busy);
+}
+
+/* Drops the assignments kept from the last full answer.  Beat thread. */
+static void
+agent_last_as_forget(struct orch_agent *a)
+{
+	if (a->last_as != NULL)
+		orch__assignments__free_unpacked(a->last_as, NULL);
+	a->last_as = NULL;
+	a->last_as_node[0] = '\0';
+}
+
+/* Lists the instances of every driver that is on, each tagged with its
+ * driver.  One failure fails the whole: a partial list would make the
+ * missing driver's instances look gone. */
+static int
+agent_list(struct orch_agent *a, struct orch_instance **out, size_t *n,
+    char *err, size_t errlen)
+{
+	struct orch_instance *all = NULL, *part, *grown;
+	size_t nall = 0, npart;
+	char derr[AGENT_ERR_LEN];
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < a->n_drv; i++) {
+		const struct orch_driver_ops *ops = a->drv[i].ops;
+		void *st = drv_state(a, ops);
+
+		if (st == NULL)
+			continue;
+		if ((rc = ops->list(st, &part, &npart, derr, sizeof(derr))) !=
+		    ORCH_OK) {
+			snprintf(err, errlen, "%s driver: %s", ops->name, derr);
+			free(all);
+			return rc;
+		}
+		if (npart > 0 &&
+		    (grown = realloc(all, (nall + npart) * sizeof(*all))) ==
+		        NULL) {
+			snprintf(err, errlen, "out of memory");
+			free(part);
+			free(all);
+			return ORCH_ENOMEM;
+		}
+		if (npart > 0) {
+			all = grown;
+			memcpy(all + nall, part, npart * sizeof(*part));
+			for (size_t j = 0; j < npart; j++)
+				all[nall + j].driver = ops;
+			nall += npart;
+		}
+		free(part);
+	}
+	*out = all;
+	*n = nall;
+	return ORCH_OK;
+}
+
+/* Tries again to start the drivers that are off (Docker was not running
+ * when the agent started).  One that comes on is advertised by
+ * registering again: the manager then places its tasks here.  Beat
+ * thread. */
+static void
+agent_drivers_probe(struct orch_agent *a)
+{
+	struct orch_driver_config dc = a->dc;
+	char err[AGENT_ERR_LEN];
+	int64_t now = orch_mono_ms();
+
+	if (now < a->next_probe_ms)
+		return;
+	a->next_probe_ms = now + AGENT_PROBE_MS;
+	dc.init_timeout_s = AGENT_PROBE_TIMEOUT_S;
+	for (size_t i = 0; i < a->n_drv; i++) {
+		struct drv_slot *d = &a->drv[i];
+		void *st = NULL;
+
+		if (drv_state(a, d->ops) != NULL)
+			continue;
+		if (d->ops->init(&dc, &st, err, sizeof(err)) != ORCH_OK) {
+			orch_debug("agent", "the %s driver is still off: %s",
+			    d->ops->name, err);
+			continue;
+		}
+		orch_info("agent",
+		    "the %s driver is on now; registering again to "
+		    "advertise it",
+		    d->ops->name);
+		pthread_mutex_lock(&a->mu);
+		d->state = st;
+		d->why[0] = '\0';
+		a->reregister = true;
+		a->list_dirty = true;
+		pthread_mutex_unlock(&a->mu);
+	}
 }
 
 static void
@@ -874,17 +1096,16 @@ agent_beat(struct orch_agent *a)
 	a->beats_since_list++;
 
 	if (need_list) {
-		rc =
-		    a->drv->list(a->drv_state, &list, &nlist, err, sizeof(err));
+		rc = agent_list(a, &list, &nlist, err, sizeof(err));
 		if (rc != ORCH_OK) {
 			agent_note_failure(a->drv_err,
 			    "listing this node's "
-			    "containers",
+			    "containers and processes",
 			    err);
 			agent_relist(a);
 		} else {
 			agent_note_ok(a->drv_err,
-			    "this node's containers "
+			    "this node's containers and processes "
 			    "can be listed");
 			pthread_mutex_lock(&a->mu);
 			cache_merge(a, list, nlist, seq0);
@@ -895,6 +1116,12 @@ agent_beat(struct orch_agent *a)
 	}
 
 	hb.node_id = node_id;
+	if (a->last_as != NULL && strcmp(a->last_as_node, node_id) == 0 &&
+	    a->last_as->has_epoch && a->last_as->has_version) {
+		hb.has_known_epoch = hb.has_known_version = true;
+		hb.known_epoch = a->last_as->epoch;
+		hb.known_version = a->last_as->version;
+	}
 	rc = agent_rpc(a, "orch.Manager/Heartbeat", &hb.base,
 	    &orch__assignments__descriptor, (ProtobufCMessage **)&as, err,
 	    sizeof(err));
@@ -932,7 +1159,23 @@ agent_beat(struct orch_agent *a)
 	    as->heartbeat_ms >= AGENT_HEARTBEAT_MIN_MS &&
 	    as->heartbeat_ms < a->interval_ms)
 		a->interval_ms = as->heartbeat_ms;
+	if (as->has_unchanged && as->unchanged) {
+		/* Only ever an answer to what this beat said it holds. */
+		if (hb.has_known_epoch && as->epoch == hb.known_epoch) {
+			agent_reconcile(a, a->last_as, seq0);
+		} else {
+			orch_warn("agent",
+			    "heartbeat: \"unchanged\" for a list "
+			    "this node does not hold: ignored");
+			agent_last_as_forget(a);
+		}
+		goto out;
+	}
 	agent_reconcile(a, as, seq0);
+	agent_last_as_forget(a);
+	a->last_as = as;
+	as = NULL;
+	copy_str(a->last_as_node, sizeof(a->last_as_node), node_id);
 out:
 	free(list);
 	if (as != NULL)
@@ -945,12 +1188,20 @@ agent_beat_main(void *arg)
 	struct orch_agent *a = arg;
 	int backoff = AGENT_JOIN_BACKOFF_MIN_MS;
 	char node_id[AGENT_NODE_ID_MAX + 1];
+	bool rereg;
 	int64_t t0;
 
 	while (!agent_stopping(a)) {
+		agent_drivers_probe(a);
 		agent_node_id(a, node_id);
-		if (node_id[0] == '\0') {
-			if (agent_register(a) != ORCH_OK) {
+		pthread_mutex_lock(&a->mu);
+		rereg = a->reregister;
+		pthread_mutex_unlock(&a->mu);
+		if (node_id[0] == '\0' || rereg) {
+			/* A node already registered beats on while it tries
+			 * to advertise a new driver. */
+			if (agent_register(a) != ORCH_OK &&
+			    node_id[0] == '\0') {
 				agent_wait(a, orch_mono_ms() + backoff, false);
 				backoff *= 2;
 				if (backoff > AGENT_JOIN_BACKOFF_MAX_MS)
@@ -1038,10 +1289,33 @@ agent_on_exit(void *arg, const char *task_id, const char *handle, int exit_code)
 
 /* ---- lifecycle ---- */
 
+/* Dials url with s, over TLS with the identity of cfg when it has a
+ * tls_dir (tls.h): the server's name is url's host, so each URL gets a
+ * configuration of its own. */
 static int
-agent_sockets_open(struct orch_agent *a, char *err, size_t errlen)
+agent_dial(nng_socket s, const char *url, const struct orch_agent_config *cfg,
+    char *err, size_t errlen)
 {
-	int rv;
+	nng_tls_config *tls = NULL;
+	int rc;
+
+	if (cfg->tls_dir != NULL &&
+	    (rc = orch_tls_client_config(cfg->tls_dir,
+	         cfg->tls_name != NULL ? cfg->tls_name : cfg->name, url, &tls,
+	         err, errlen)) != ORCH_OK)
+		return rc;
+	rc = orch_tls_dial(s, url, tls, err, errlen);
+	/* The dialer holds its own reference. */
+	if (tls != NULL)
+		nng_tls_config_free(tls);
+	return rc;
+}
+
+static int
+agent_sockets_open(struct orch_agent *a, const struct orch_agent_config *cfg,
+    char *err, size_t errlen)
+{
+	int rv, rc;
 
 	if ((rv = nng_req0_open(&a->req)) != 0) {
 		snprintf(err, errlen, "cannot open an NNG REQ socket: %s",
@@ -1065,14 +1339,9 @@ agent_sockets_open(struct orch_agent *a, char *err, size_t errlen)
 		    nng_strerror(rv));
 		return orch_err_from_nng(rv);
 	}
-	/* Non-blocking: the manager need not be up, and a dialer that
-	 * loses its connection redials by itself. */
-	if ((rv = nng_dial(a->req, a->manager_url, NULL, NNG_FLAG_NONBLOCK)) !=
-	    0) {
-		snprintf(err, errlen, "cannot dial the manager at %s: %s",
-		    a->manager_url, nng_strerror(rv));
-		return orch_err_from_nng(rv);
-	}
+	if ((rc = agent_dial(a->req, a->manager_url, cfg, err, errlen)) !=
+	    ORCH_OK)
+		return rc;
 
 	if ((rv = nng_sub0_open(&a->sub)) != 0) {
 		snprintf(err, errlen, "cannot open an NNG SUB socket: %s",
@@ -1092,15 +1361,7 @@ agent_sockets_open(struct orch_agent *a, char *err, size_t errlen)
 		    nng_strerror(rv));
 		return orch_err_from_nng(rv);
 	}
-	if ((rv = nng_dial(a->sub, a->events_url, NULL, NNG_FLAG_NONBLOCK)) !=
-	    0) {
-		snprintf(err, errlen,
-		    "cannot dial the manager's notices at %s: "
-		    "%s",
-		    a->events_url, nng_strerror(rv));
-		return orch_err_from_nng(rv);
-	}
-	return ORCH_OK;
+	return agent_dial(a->sub, a->events_url, cfg, err, errlen);
 }
 
 static int
@@ -1135,11 +1396,27 @@ agent_config_copy(struct orch_agent *a, const struct orch_agent_config *cfg)
 	a->cpu = cfg->cpu;
 	a->memory_mb = cfg->memory_mb;
 	a->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
+	a->policy = cfg->policy;
 	a->interval_ms = a->heartbeat_ms;
 	a->n_workers = cfg->workers > 0 ? cfg->workers : AGENT_WORKERS_DEFAULT;
 	if (a->n_workers > AGENT_WORKERS_MAX)
 		a->n_workers = AGENT_WORKERS_MAX;
-	a->drv = cfg->driver;
+	if (cfg->n_drivers > ORCH_AGENT_DRIVERS_MAX)
+		return ORCH_EINVAL;
+	for (size_t i = 0; i < cfg->n_drivers; i++)
+		a->drv[a->n_drv++].ops = cfg->drivers[i];
+	/* Kept for the drivers that start later (probed again). */
+	a->dc.node_name = a->name;
+	a->dc.on_exit = agent_on_exit;
+	a->dc.on_exit_arg = a;
+	a->dc.stop_timeout_s = cfg->stop_timeout_s;
+	if ((cfg->docker_socket != NULL &&
+	        (a->dc.docker_socket = strdup(cfg->docker_socket)) == NULL) ||
+	    (cfg->state_dir != NULL &&
+	        (a->dc.state_dir = strdup(cfg->state_dir)) == NULL) ||
+	    (cfg->cgroup_dir != NULL &&
+	        (a->dc.cgroup_dir = strdup(cfg->cgroup_dir)) == NULL))
+		return ORCH_ENOMEM;
 	snprintf(a->mgr_ok_msg, sizeof(a->mgr_ok_msg),
 	    "the manager at %.200s "
 	    "answers",
@@ -1177,17 +1454,56 @@ agent_sync_init(struct orch_agent *a)
 	return ORCH_OK;
 }
 
+/* Starts the drivers of a's configuration.  One that fails is off, with a
+ * warning, and probed again later; ORCH_EUNAVAIL, with every reason in
+ * err, when none starts. */
+static int
+agent_drivers_start(struct orch_agent *a, char *err, size_t errlen)
+{
+	char derr[AGENT_ERR_LEN];
+	size_t on = 0, o = 0;
+
+	err[0] = '\0';
+	for (size_t i = 0; i < a->n_drv; i++) {
+		struct drv_slot *d = &a->drv[i];
+
+		if (d->ops->init(&a->dc, &d->state, derr, sizeof(derr)) ==
+		    ORCH_OK) {
+			on++;
+			continue;
+		}
+		d->state = NULL;
+		copy_str(d->why, sizeof(d->why), derr);
+		if (o < errlen)
+			o += (size_t)snprintf(err + o, errlen - o,
+			    "%sthe %s driver: %s", o > 0 ? "; " : "",
+			    d->ops->name, derr);
+	}
+	if (on == 0)
+		return ORCH_EUNAVAIL;
+	for (size_t i = 0; i < a->n_drv; i++) {
+		if (a->drv[i].state == NULL)
+			orch_warn("agent",
+			    "the %s driver is off: %s; its tasks are not "
+			    "placed here until it answers (tried again every "
+			    "%d s)",
+			    a->drv[i].ops->name, a->drv[i].why,
+			    AGENT_PROBE_MS / 1000);
+	}
+	a->next_probe_ms = orch_mono_ms() + AGENT_PROBE_MS;
+	return ORCH_OK;
+}
+
 int
 orch_agent_new(const struct orch_agent_config *cfg, struct orch_agent **out,
     char *err, size_t errlen)
 {
-	struct orch_driver_config dc = {0};
 	struct orch_agent *a;
 	char derr[AGENT_ERR_LEN];
 	int rc;
 
 	*out = NULL;
-	if (cfg->driver == NULL || cfg->manager_url == NULL ||
+	if (cfg->n_drivers == 0 || cfg->manager_url == NULL ||
 	    cfg->events_url == NULL || cfg->name == NULL) {
 		snprintf(err, errlen, "agent: incomplete configuration");
 		return ORCH_EINVAL;
@@ -1202,22 +1518,21 @@ orch_agent_new(const struct orch_agent_config *cfg, struct orch_agent **out,
 		goto out;
 	}
 
-	dc.node_name = a->name;
-	dc.docker_socket = cfg->docker_socket;
-	dc.on_exit = agent_on_exit;
-	dc.on_exit_arg = a;
-	dc.stop_timeout_s = cfg->stop_timeout_s;
-	if ((rc = a->drv->init(&dc, &a->drv_state, derr, sizeof(derr))) !=
-	    ORCH_OK) {
-		snprintf(err, errlen, "%s", derr);
+	if ((rc = agent_drivers_start(a, err, errlen)) != ORCH_OK)
 		goto out;
-	}
 	if (a->cpu <= 0 || a->memory_mb <= 0) {
-		double cpu;
-		int64_t mem;
+		double cpu = 0;
+		int64_t mem = 0;
 
-		if ((rc = a->drv->capacity(a->drv_state, &cpu, &mem, derr,
-		         sizeof(derr))) != ORCH_OK) {
+		/* The first driver on that knows (Docker's view, when it
+		 * runs: the same host). */
+		rc = ORCH_EUNAVAIL;
+		for (size_t i = 0; i < a->n_drv && rc != ORCH_OK; i++) {
+			if (a->drv[i].state != NULL)
+				rc = a->drv[i].ops->capacity(a->drv[i].state,
+				    &cpu, &mem, derr, sizeof(derr));
+		}
+		if (rc != ORCH_OK) {
 			snprintf(err, errlen,
 			    "cannot read the host's capacity "
 			    "(give --cpu and --memory): %s",
@@ -1229,7 +1544,7 @@ orch_agent_new(const struct orch_agent_config *cfg, struct orch_agent **out,
 		if (a->memory_mb <= 0)
 			a->memory_mb = mem;
 	}
-	if ((rc = agent_sockets_open(a, err, errlen)) != ORCH_OK)
+	if ((rc = agent_sockets_open(a, cfg, err, errlen)) != ORCH_OK)
 		goto out;
 	*out = a;
 	a = NULL;
@@ -1248,6 +1563,7 @@ orch_agent_capacity(const struct orch_agent *a, double *cpu, int64_t *memory_mb)
 int
 orch_agent_start(struct orch_agent *a, char *err, size_t errlen)
 {
+	char names[128];
 	int rv;
 
 	if ((a->workers = calloc((size_t)a->n_workers, sizeof(*a->workers))) ==
@@ -1272,10 +1588,11 @@ orch_agent_start(struct orch_agent *a, char *err, size_t errlen)
 	    0)
 		goto fail;
 	a->beat_started = true;
+	orch_agent_drivers(a, names, sizeof(names));
 	orch_info("agent",
-	    "node \"%s\": manager %s, notices %s, driver %s, "
+	    "node \"%s\": manager %s, notices %s, drivers %s, "
 	    "%d workers, heartbeat %d ms",
-	    a->name, a->manager_url, a->events_url, a->drv->name, a->n_workers,
+	    a->name, a->manager_url, a->events_url, names, a->n_workers,
 	    a->heartbeat_ms);
 	return ORCH_OK;
 fail:
@@ -1362,9 +1679,11 @@ orch_agent_free(struct orch_agent *a)
 		nng_close(a->sub);
 	if (a->req_open)
 		nng_close(a->req);
-	/* The driver's monitor calls agent_on_exit until fini returns. */
-	if (a->drv_state != NULL)
-		a->drv->fini(a->drv_state);
+	/* A driver's monitor calls agent_on_exit until fini returns. */
+	for (size_t i = 0; i < a->n_drv; i++) {
+		if (a->drv[i].state != NULL)
+			a->drv[i].ops->fini(a->drv[i].state);
+	}
 	while ((op = a->q_head) != NULL) {
 		a->q_head = op->next;
 		op_free(op);
@@ -1382,6 +1701,7 @@ orch_agent_free(struct orch_agent *a)
 	}
 	free(a->label_entries);
 	free(a->labels);
+	agent_last_as_forget(a);
 	free(a->workers);
 	free(a->ops);
 	free(a->inst);
@@ -1389,5 +1709,56 @@ orch_agent_free(struct orch_agent *a)
 	free(a->name);
 	free(a->events_url);
 	free(a->manager_url);
+	free((char *)a->dc.docker_socket);
+	free((char *)a->dc.state_dir);
+	free((char *)a->dc.cgroup_dir);
 	free(a);
+}
+
+void
+orch_agent_drivers(const struct orch_agent *a, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	pthread_mutex_lock((pthread_mutex_t *)&a->mu);
+	for (size_t i = 0; i < a->n_drv && o < len; i++) {
+		if (a->drv[i].state != NULL)
+			o += (size_t)snprintf(buf + o, len - o, "%s%s",
+			    o > 0 ? ", " : "", a->drv[i].ops->name);
+	}
+	pthread_mutex_unlock((pthread_mutex_t *)&a->mu);
+}
+
+int
+orch_agent_remove_all(struct orch_agent *a, char *err, size_t errlen)
+{
+	struct orch_instance *list = NULL;
+	char derr[AGENT_ERR_LEN], cid[16];
+	size_t n = 0;
+	int rc, first = ORCH_OK;
+
+	if ((rc = agent_list(a, &list, &n, err, errlen)) != ORCH_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		const struct orch_instance *x = &list[i];
+		void *st = drv_state(a, x->driver);
+
+		if (st == NULL)
+			continue;
+		/* Removing kills what still runs (docker rm --force): no
+		 * grace, since everything the task could leave goes too. */
+		if ((rc = x->driver->remove(
+		         st, x->handle, derr, sizeof(derr))) == ORCH_OK) {
+			orch_info("agent", "task %s: removed container %s",
+			    x->task_id, short_id(x->handle, cid));
+			continue;
+		}
+		if (first == ORCH_OK) {
+			first = rc;
+			snprintf(err, errlen, "task %s: %s", x->task_id, derr);
+		}
+	}
+	free(list);
+	return first;
 }

@@ -52,6 +52,8 @@
 #define DOCKER_BACKOFF_MAX_MS 5000
 /* A stream that lasted this long was healthy: restart the backoff. */
 #define DOCKER_STREAM_HEALTHY_MS 10000
+/* Seconds to wait for the daemon to settle a container's exit. */
+#define DOCKER_SETTLE_TIMEOUT 5
 
 struct docker {
 	struct orch_docker_client *client;
@@ -60,6 +62,7 @@ struct docker {
 	void *on_exit_arg;
 	int stop_timeout_s;
 	int pull_timeout_s;
+	int init_timeout_s; /* negotiating, at init */
 	char api_version[16];
 
 	/* The exit monitor. */
@@ -155,7 +158,7 @@ docker_negotiate(struct docker *d, char *err, size_t errlen)
 
 	/* _ping first: the cheapest proof that a daemon is there at all. */
 	rc = orch_docker_client_call(d->client, "GET", "/_ping", NULL,
-	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	    d->init_timeout_s, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
 	if (ans.status != 200) {
@@ -166,7 +169,7 @@ docker_negotiate(struct docker *d, char *err, size_t errlen)
 	orch_docker_answer_free(&ans);
 
 	rc = orch_docker_client_call(d->client, "GET", "/version", NULL,
-	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	    d->init_timeout_s, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
 	if (ans.status != 200) {
@@ -215,6 +218,27 @@ out:
 
 /* ---- the exit monitor ---- */
 
+/* Waits until the daemon has finished handling container id's exit.  It
+ * sends the die event while it still holds the container, before its
+ * container list (what the agent reads when told of the exit) says
+ * "exited": a list taken at once can still say "running", and the exit
+ * would then wait for the agent's periodic list, seconds later.  An
+ * inspect takes the container's lock, so it answers only once that
+ * handling is done.  Its answer is not needed; a failure only loses the
+ * wait. */
+static void
+exit_settle(struct docker *d, const char *id)
+{
+	struct orch_docker_answer ans = {0};
+	char path[ORCH_HANDLE_LEN + 32], err[256];
+
+	snprintf(path, sizeof(path), "/containers/%s/json", id);
+	if (orch_docker_client_call(d->client, "GET", path, NULL,
+	        DOCKER_SETTLE_TIMEOUT, &ans, err, sizeof(err)) != ORCH_OK)
+		orch_debug("docker", "container %.12s: %s", id, err);
+	orch_docker_answer_free(&ans);
+}
+
 /* Handles one line of the event stream.  Anything unexpected is logged
  * and skipped: one bad line must not stop the monitor. */
 static int
@@ -243,6 +267,7 @@ docker_event_line(void *arg, char *line, size_t len)
 	}
 	orch_debug("docker", "container %.12s of task %s exited with %d",
 	    ev.handle, ev.task_id, ev.exit_code);
+	exit_settle(d, ev.handle);
 	d->on_exit(d->on_exit_arg, ev.task_id, ev.handle, ev.exit_code);
 	return 0;
 }
@@ -408,6 +433,8 @@ docker_init(const struct orch_driver_config *cfg, void **state, char *err,
 	d->pull_timeout_s = cfg->pull_timeout_s > 0
 	    ? cfg->pull_timeout_s
 	    : DOCKER_PULL_TIMEOUT_DEFAULT;
+	d->init_timeout_s =
+	    cfg->init_timeout_s > 0 ? cfg->init_timeout_s : DOCKER_CALL_TIMEOUT;
 
 	if ((rc = docker_negotiate(d, err, errlen)) != ORCH_OK)
 		goto out;
@@ -626,6 +653,50 @@ out:
 	return rc;
 }
 
+/* The n strings of a as a new JSON array, or NULL when one is not UTF-8
+ * or memory runs out. */
+static json_t *
+string_array(char *const *a, size_t n)
+{
+	json_t *j = json_array();
+
+	for (size_t i = 0; j != NULL && i < n; i++) {
+		if (a[i] == NULL ||
+		    json_array_append_new(j, json_string(a[i])) != 0) {
+			json_decref(j);
+			return NULL;
+		}
+	}
+	return j;
+}
+
+/*
+ * Sets the container settings of spec s in hc, the create body's
+ * HostConfig, as data: volumes are Docker's Binds strings as they are
+ * (container.h gives them its syntax), capabilities its CapAdd names.
+ * Only what the spec asks for is set, so that Docker's defaults hold
+ * otherwise.  The manager's policy decided they are allowed.  Returns
+ * ORCH_OK, or ORCH_EINVAL for text that is not UTF-8 (or no memory).
+ */
+static int
+host_config_container(json_t *hc, const orch_task_spec *s)
+{
+	int bad = 0;
+
+	if (s->has_privileged && s->privileged)
+		bad |= json_object_set_new(hc, "Privileged", json_true());
+	if (s->n_volumes > 0)
+		bad |= json_object_set_new(
+		    hc, "Binds", string_array(s->volumes, s->n_volumes));
+	if (s->network != NULL && s->network[0] != '\0')
+		bad |= json_object_set_new(
+		    hc, "NetworkMode", json_string(s->network));
+	if (s->n_cap_add > 0)
+		bad |= json_object_set_new(
+		    hc, "CapAdd", string_array(s->cap_add, s->n_cap_add));
+	return bad != 0 ? ORCH_EINVAL : ORCH_OK;
+}
+
 /* Builds the body of POST /containers/create for t.  Returns a malloc'd
  * JSON text or NULL (err says why). */
 static char *
@@ -684,6 +755,8 @@ create_body(struct docker *d, const orch_task *t, char *err, size_t errlen)
 		        json_integer((json_int_t)llround(s->cpu * 1e9))) != 0;
 	if (bad)
 		goto nomem;
+	if (host_config_container(hc, s) != ORCH_OK)
+		goto invalid;
 	if (json_object_set_new(b, "Image", json_string(s->image)) != 0)
 		goto invalid;
 	bad |= json_object_set(b, "Env", env) != 0;
@@ -696,8 +769,8 @@ create_body(struct docker *d, const orch_task *t, char *err, size_t errlen)
 	goto out;
 invalid:
 	orch_docker_errf(err, errlen,
-	    "task %s: the image, env or command is "
-	    "not valid UTF-8 text",
+	    "task %s: the image, env, command, volumes, network or "
+	    "cap_add is not valid UTF-8 text",
 	    t->id);
 	goto out;
 nomem:

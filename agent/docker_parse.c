@@ -5,6 +5,7 @@
  */
 #include "docker_parse.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -101,11 +102,16 @@ api_version_parse(const char *s, int *minor)
 	char *end;
 	long major, m;
 
+	/* Digits only: strtol alone would take "+1.41", " 1.41", "1.-0". */
+	if (!isdigit((unsigned char)s[0]))
+		return false;
 	errno = 0;
 	major = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '.' || major != 1)
 		return false;
 	s = end + 1;
+	if (!isdigit((unsigned char)s[0]))
+		return false;
 	m = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || m < 0 || m > 1000)
 		return false;

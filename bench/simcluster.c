@@ -6,12 +6,15 @@
  * then Heartbeat about once a second; every task its Assignments list as
  * Scheduled "starts" at once (UpdateTaskStatus Running with node_id).
  * Meanwhile T tasks are submitted over HTTP (POST /tasks, the manager's
- * asynchronous, group-committed path) by several keep-alive connections.
- * The numbers go to stdout as "key value" lines.
+ * asynchronous, group-committed path) by several keep-alive connections;
+ * or, with --services K, K services of T/K replicas each are created
+ * (POST /services), and the manager makes and places their tasks itself,
+ * as Nomad's C1M test registered jobs of many tasks.  The numbers go to
+ * stdout as "key value" lines.
  *
  *   orch-simcluster --rpc URL --http HOST:PORT [--nodes N] [--tasks T]
- *       [--beaters B] [--submitters S] [--node-cpu C] [--node-memory MB]
- *       [--manager-pid PID] [--timeout SEC]
+ *       [--services K] [--beaters B] [--submitters S] [--node-cpu C]
+ *       [--node-memory MB] [--manager-pid PID] [--timeout SEC]
  */
 #include <errno.h>
 #include <netdb.h>
@@ -47,6 +50,7 @@ struct opts {
 	const char *http;
 	long nodes;
 	long tasks;
+	long services; /* 0: submit tasks one by one */
 	long beaters;
 	long submitters;
 	double node_cpu;
@@ -59,14 +63,17 @@ struct sim_node {
 	char name[32];
 	char *id;
 	int64_t next_beat_ms; /* monotonic */
+	/* The assignments it last saw in full, as an agent keeps them. */
+	uint64_t epoch, version;
 };
 
 /* Shared by every thread. */
 struct sim {
 	struct opts o;
 	struct sim_node *nodes;
-	atomic_long next_task; /* submissions handed out */
-	atomic_long submitted; /* answered 201 */
+	atomic_long next_task;    /* submissions handed out */
+	atomic_long next_service; /* --services: services handed out */
+	atomic_long submitted;    /* answered 201 */
 	atomic_long submit_errors;
 	atomic_long seen;    /* distinct tasks seen Scheduled by a node */
 	atomic_long running; /* Running reports accepted */
@@ -324,6 +331,11 @@ node_beat(struct sim *sim, nng_socket s, long node)
 	int rc;
 
 	hb.node_id = n->id;
+	if (n->epoch != 0) {
+		hb.has_known_epoch = hb.has_known_version = true;
+		hb.known_epoch = n->epoch;
+		hb.known_version = n->version;
+	}
 	rc = orch_rpc_call(s, M_HEARTBEAT, &hb.base,
 	    &orch__assignments__descriptor, (ProtobufCMessage **)&a, err,
 	    sizeof(err));
@@ -338,6 +350,13 @@ node_beat(struct sim *sim, nng_socket s, long node)
 	atomic_fetch_add(&sim->beats, 1);
 	if (a->has_heartbeat_ms && a->heartbeat_ms > 0)
 		n->next_beat_ms = orch_mono_ms() + a->heartbeat_ms;
+	/* Nothing new: every task it holds was seen already. */
+	if (a->has_unchanged && a->unchanged) {
+		protobuf_c_message_free_unpacked(&a->base, NULL);
+		return;
+	}
+	n->epoch = a->has_epoch ? a->epoch : 0;
+	n->version = a->has_version ? a->version : 0;
 	/* Tasks start at once: a Scheduled task not queued before is new to
 	 * this node. */
 	for (size_t i = 0; i < a->n_tasks; i++) {
@@ -499,6 +518,39 @@ http_answer_read(struct submitter *sub)
 	}
 }
 
+/* Creates service k of --services, with its share of the tasks, and
+ * counts them submitted.  Returns 0, or -1 when the connection failed. */
+static int
+http_post_service(struct submitter *sub, long k)
+{
+	struct sim *sim = sub->sim;
+	long per = sim->o.tasks / sim->o.services;
+	long n = k == sim->o.services - 1 ? sim->o.tasks - per * k : per;
+	char body[256], req[512];
+	int blen, rlen, st;
+
+	blen = snprintf(body, sizeof(body),
+	    "{\"name\":\"sim-svc-%ld\",\"image\":\"sim/none:latest\","
+	    "\"replicas\":%ld,\"cpu\":0.01,\"memory\":6}",
+	    k, n);
+	rlen = snprintf(req, sizeof(req),
+	    "POST /services HTTP/1.1\r\nHost: orch\r\nContent-Type: "
+	    "application/json\r\nContent-Length: %d\r\n\r\n%s",
+	    blen, body);
+	if (write_all(sub->fd, req, (size_t)rlen) != 0 ||
+	    (st = http_answer_read(sub)) < 0)
+		return -1;
+	if (st == 201) {
+		atomic_fetch_add(&sim->submitted, n);
+		atomic_max(&sim->last_submit_ms, orch_now_ms());
+	} else {
+		atomic_fetch_add(&sim->submit_errors, 1);
+		fprintf(
+		    stderr, "orch-simcluster: POST /services: status %d\n", st);
+	}
+	return 0;
+}
+
 static void *
 submit_main(void *arg)
 {
@@ -512,7 +564,12 @@ submit_main(void *arg)
 		    sim->o.http);
 		goto out;
 	}
-	while (!atomic_load(&sim->stop) &&
+	while (sim->o.services > 0 && !atomic_load(&sim->stop) &&
+	    (i = atomic_fetch_add(&sim->next_service, 1)) < sim->o.services) {
+		if (http_post_service(sub, i) != 0)
+			break;
+	}
+	while (sim->o.services == 0 && !atomic_load(&sim->stop) &&
 	    (i = atomic_fetch_add(&sim->next_task, depth)) < sim->o.tasks) {
 		n = i + depth <= sim->o.tasks ? depth : sim->o.tasks - i;
 		st = http_post_tasks(sub, i, n);
@@ -571,8 +628,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: orch-simcluster --rpc URL --http HOST:PORT [--nodes N] "
 	    "[--tasks T]\n"
-	    "       [--beaters B] [--submitters S] [--node-cpu C] "
-	    "[--node-memory MB]\n"
+	    "       [--services K] [--beaters B] [--submitters S] "
+	    "[--node-cpu C] [--node-memory MB]\n"
 	    "       [--depth D] [--reporters R]\n"
 	    "       [--manager-pid PID] [--timeout SEC]\n");
 	exit(2);
@@ -604,6 +661,8 @@ opts_parse(int argc, char **argv, struct opts *o)
 			o->nodes = arg_long(f, v);
 		else if (strcmp(f, "--tasks") == 0)
 			o->tasks = arg_long(f, v);
+		else if (strcmp(f, "--services") == 0)
+			o->services = arg_long(f, v);
 		else if (strcmp(f, "--beaters") == 0)
 			o->beaters = arg_long(f, v);
 		else if (strcmp(f, "--submitters") == 0)
@@ -624,8 +683,8 @@ opts_parse(int argc, char **argv, struct opts *o)
 			usage();
 	}
 	if (o->rpc == NULL || o->http == NULL || o->nodes < 1 ||
-	    o->beaters < 1 || o->submitters < 1 || o->depth < 1 ||
-	    o->reporters < 1)
+	    o->services < 0 || o->services > o->tasks || o->beaters < 1 ||
+	    o->submitters < 1 || o->depth < 1 || o->reporters < 1)
 		usage();
 }
 
@@ -746,9 +805,9 @@ main(int argc, char **argv)
 		rc = 1;
 	}
 
-	printf("nodes %ld\ntasks %ld\nbeaters %ld\nsubmitters %ld\n"
-	       "depth %ld\nreporters %ld\n",
-	    sim.o.nodes, sim.o.tasks, nb, ns, sim.o.depth, nr);
+	printf("nodes %ld\ntasks %ld\nservices %ld\nbeaters %ld\n"
+	       "submitters %ld\ndepth %ld\nreporters %ld\n",
+	    sim.o.nodes, sim.o.tasks, sim.o.services, nb, ns, sim.o.depth, nr);
 	printf("register_ms %lld\n", (long long)(t_reg - t0));
 	printf("submit_start_ms %lld\n", (long long)t_sub0);
 	printf("submit_end_ms %lld\n",

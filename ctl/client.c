@@ -12,11 +12,13 @@
 struct orch_client {
 	CURL *curl;
 	char *base;
+	char *cacert; /* NULL: the system's CAs */
+	char *auth;   /* "Authorization: Bearer <token>", or NULL */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
 int
-orch_client_new(const char *base, struct orch_client **out)
+orch_client_new(const char *base, const char *cacert, struct orch_client **out)
 {
 	struct orch_client *c;
 	int rc = ORCH_ENOMEM;
@@ -24,6 +26,8 @@ orch_client_new(const char *base, struct orch_client **out)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto out;
 	if ((c->base = strdup(base)) == NULL)
+		goto out;
+	if (cacert != NULL && (c->cacert = strdup(cacert)) == NULL)
 		goto out;
 	if ((c->curl = curl_easy_init()) == NULL)
 		goto out;
@@ -35,6 +39,16 @@ out:
 	return rc;
 }
 
+/* Wipes and frees an Authorization header line (NULL is a no-op). */
+static void
+auth_free(char *auth)
+{
+	/* volatile: a memset before free() may be optimised away. */
+	for (volatile char *p = auth; p != NULL && *p != '\0'; p++)
+		*p = '\0';
+	free(auth);
+}
+
 void
 orch_client_free(struct orch_client *c)
 {
@@ -42,8 +56,25 @@ orch_client_free(struct orch_client *c)
 		return;
 	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
+	auth_free(c->auth);
 	free(c->base);
+	free(c->cacert);
 	free(c);
+}
+
+int
+orch_client_token_set(struct orch_client *c, const char *token)
+{
+	static const char prefix[] = "Authorization: Bearer ";
+	size_t n = sizeof(prefix) + strlen(token);
+	char *auth = malloc(n);
+
+	if (auth == NULL)
+		return ORCH_ENOMEM;
+	snprintf(auth, n, "%s%s", prefix, token);
+	auth_free(c->auth);
+	c->auth = auth;
+	return ORCH_OK;
 }
 
 const char *
@@ -122,10 +153,19 @@ client_error(struct orch_client *c, CURLcode cc, const struct orch_buf *body,
 			msg = strerror((int)oserr);
 		snprintf(err, errlen, "%s", msg);
 		return ORCH_EUNAVAIL;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		snprintf(err, errlen,
+		    "the manager's certificate is not trusted (%s): give "
+		    "the CA that signed it with --cacert FILE or ORCH_CACERT",
+		    msg);
+		return ORCH_EUNAVAIL;
+	case CURLE_SSL_CACERT_BADFILE:
+		snprintf(err, errlen, "cannot use the CA file %s: %s",
+		    c->cacert != NULL ? c->cacert : "(system)", msg);
+		return ORCH_EUNAVAIL;
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
 		snprintf(err, errlen, "%s", msg);
 		return ORCH_EUNAVAIL;
 	case CURLE_OPERATION_TIMEDOUT:
@@ -169,6 +209,13 @@ client_setup(struct orch_client *c, const char *method, const char *url,
 	    (cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, answer)) != CURLE_OK)
 		return cc;
 	/* Refuses at once when Content-Length already says too much. */
+	/* The CA given and no other: the system's would trust any public
+	 * certificate for the manager's name. */
+	if (c->cacert != NULL &&
+	    ((cc = curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert)) !=
+	            CURLE_OK ||
+	        (cc = curl_easy_setopt(h, CURLOPT_CAPATH, NULL)) != CURLE_OK))
+		return cc;
 	if ((cc = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
 	         (curl_off_t)ORCH_CLIENT_BODY_MAX)) != CURLE_OK)
 		return cc;
@@ -215,7 +262,8 @@ orch_client_request(struct orch_client *c, const char *method, const char *path,
 	    curl_slist_append(hdrs, "Expect:") == NULL ||
 	    (body != NULL &&
 	        curl_slist_append(hdrs, "Content-Type: application/json") ==
-	            NULL))
+	            NULL) ||
+	    (c->auth != NULL && curl_slist_append(hdrs, c->auth) == NULL))
 		goto nomem;
 	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
 		if (curl_slist_append(hdrs, headers[i]) == NULL)

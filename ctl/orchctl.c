@@ -5,7 +5,9 @@
  * so that a usage error never leaves a request half done.  Data goes to
  * stdout; messages and errors go to stderr.  Exit status: 0 done, 1 the
  * manager refused or answered something unexpected, 2 a usage error, 3 the
- * manager cannot be reached.
+ * manager cannot be reached (an https:// manager whose certificate is not
+ * trusted included), 4 the manager wants a token (none was given, or it
+ * refused the one given).
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "age.h"
 #include "args.h"
@@ -32,7 +35,10 @@
 
 #define ADDR_DEFAULT "http://127.0.0.1:3000"
 #define ADDR_ENV "ORCH_ADDR"
+#define CACERT_ENV "ORCH_CACERT"
 #define ADDR_MAX 2048
+#define TOKEN_ENV "ORCH_TOKEN"
+#define TOKEN_MAX 4096
 
 /* A shorter id prefix would match by accident too often to be useful. */
 #define ID_PREFIX_MIN 4
@@ -43,7 +49,8 @@ enum ctl_exit {
 	EXIT_DONE = 0,
 	EXIT_REFUSED = 1, /* the manager refused, or answered nonsense */
 	EXIT_USAGE = 2,
-	EXIT_UNREACHABLE = 3,
+	EXIT_UNREACHABLE = 3,  /* no connection, or an untrusted certificate */
+	EXIT_UNAUTHORIZED = 4, /* HTTP 401: no token, or a refused one */
 };
 
 /* A verb printed its help: main() exits EXIT_DONE. */
@@ -53,6 +60,7 @@ enum opt_id {
 	OPT_HELP = 1,
 	OPT_VERSION,
 	OPT_ADDR,
+	OPT_CACERT,
 	OPT_OUTPUT,
 	OPT_STATUS,
 	OPT_CPU,
@@ -63,6 +71,12 @@ enum opt_id {
 	OPT_PLACEMENT,
 	OPT_RESTART,
 	OPT_IDEM_KEY,
+	OPT_TOKEN,
+	OPT_PRIVILEGED,
+	OPT_VOLUME,
+	OPT_NETWORK,
+	OPT_CAP_ADD,
+	OPT_DRIVER,
 };
 
 struct ctl;
@@ -76,18 +90,24 @@ struct verb {
 
 struct ctl {
 	const struct verb *verb;
-	const char *addr_flag; /* --addr: beats ORCH_ADDR */
+	const char *addr_flag;   /* --addr: beats ORCH_ADDR */
+	const char *cacert_flag; /* --cacert: beats ORCH_CACERT */
+	const char *token_flag;  /* --token: beats ORCH_TOKEN */
+	const char *token_from;  /* where the token sent came from, or NULL */
 	char base[ADDR_MAX];
 	struct orch_client *client;
 	bool json; /* -o json */
 };
 
 static const char usage_text[] =
-    "Usage: orchctl [--addr URL] COMMAND [ARGS]\n"
+    "Usage: orchctl [--addr URL] [--token TOKEN] [--cacert FILE] COMMAND "
+    "[ARGS]\n"
     "\n"
     "Commands:\n"
     "  run NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... [--constraint C]...\n"
-    "      [--placement P] [--restart R] [--replicas N] [--idempotency-key K]\n"
+    "      [--placement P] [--restart R] [--replicas N] [--privileged]\n"
+    "      [-v SRC:DST[:ro]]... [--network N] [--cap-add CAP]...\n"
+    "      [--idempotency-key K]\n"
     "      [-- CMD ARGS...]\n"
     "                        submit a task (with --replicas: a service)\n"
     "  list [--status S] [-o json]\n"
@@ -113,6 +133,15 @@ static const char usage_text[] =
     "  --addr URL            the manager's HTTP address (environment " ADDR_ENV
     ";\n"
     "                        default " ADDR_DEFAULT ")\n"
+    "  --cacert FILE         verify an https:// manager with the CA "
+    "certificates\n"
+    "                        of FILE only (environment " CACERT_ENV
+    "; default:\n"
+    "                        the system's)\n"
+    "  --token TOKEN         the API token, when the manager has a token "
+    "file\n"
+    "                        (environment " TOKEN_ENV "; safer: not shown "
+    "by ps)\n"
     "  -h, --help            show this help; COMMAND --help shows a command's\n"
     "  --version             print the version\n"
     "\n"
@@ -120,18 +149,24 @@ static const char usage_text[] =
     "or its name; a node by its id or its name.\n"
     "\n"
     "Exit status: 0 done, 1 the manager refused or answered unexpectedly,\n"
-    "2 usage error, 3 the manager cannot be reached.\n";
+    "2 usage error, 3 the manager cannot be reached (or its certificate is\n"
+    "not trusted), 4 the manager wants a token (none given, or the one given\n"
+    "was refused).\n";
 
 static const struct orch_args_opt global_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"version", 0, false, OPT_VERSION},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
+    {"token", 0, true, OPT_TOKEN},
     {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt run_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
+    {"token", 0, true, OPT_TOKEN},
     {"cpu", 0, true, OPT_CPU},
     {"memory", 0, true, OPT_MEMORY},
     {"env", 'e', true, OPT_ENV},
@@ -140,12 +175,19 @@ static const struct orch_args_opt run_opts[] = {
     {"placement", 0, true, OPT_PLACEMENT},
     {"restart", 0, true, OPT_RESTART},
     {"idempotency-key", 0, true, OPT_IDEM_KEY},
+    {"privileged", 0, false, OPT_PRIVILEGED},
+    {"volume", 'v', true, OPT_VOLUME},
+    {"network", 0, true, OPT_NETWORK},
+    {"cap-add", 0, true, OPT_CAP_ADD},
+    {"driver", 0, true, OPT_DRIVER},
     {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt list_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
+    {"token", 0, true, OPT_TOKEN},
     {"output", 'o', true, OPT_OUTPUT},
     {"status", 0, true, OPT_STATUS},
     {NULL, 0, false, 0},
@@ -154,6 +196,8 @@ static const struct orch_args_opt list_opts[] = {
 static const struct orch_args_opt get_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
+    {"token", 0, true, OPT_TOKEN},
     {"output", 'o', true, OPT_OUTPUT},
     {NULL, 0, false, 0},
 };
@@ -161,6 +205,8 @@ static const struct orch_args_opt get_opts[] = {
 static const struct orch_args_opt stop_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
+    {"token", 0, true, OPT_TOKEN},
     {NULL, 0, false, 0},
 };
 
@@ -168,6 +214,13 @@ static const struct orch_args_opt help_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {NULL, 0, false, 0},
 };
+
+/* The options every verb takes to reach the manager, for its help. */
+#define CONN_OPTIONS_HELP                                                      \
+	"  --addr URL       the manager's HTTP address\n"                      \
+	"  --token TOKEN    the API token (environment " TOKEN_ENV ")\n"       \
+	"  --cacert FILE    the CA to verify an https:// manager with\n"       \
+	"                   (environment " CACERT_ENV ")\n"
 
 /* ---- messages ---- */
 
@@ -257,13 +310,48 @@ json_print(const json_t *j)
 /* ---- talking to the manager ---- */
 
 /*
+ * Finds the token to send: --token, else ORCH_TOKEN, else none.  A token
+ * goes into a header as it is, so one that could break the header (a
+ * blank, a control character) is a usage error, which never quotes it.
+ * Returns an exit code, with *token (OUT) NULL when there is none.
+ */
+static int
+ctl_token(struct ctl *ctl, const char **token)
+{
+	const char *t = ctl->token_flag, *from = "--token";
+	size_t n;
+
+	if (t == NULL) {
+		t = getenv(TOKEN_ENV);
+		from = TOKEN_ENV;
+	}
+	*token = NULL;
+	if (t == NULL || (t[0] == '\0' && ctl->token_flag == NULL))
+		return EXIT_DONE;
+	for (n = 0; t[n] != '\0'; n++) {
+		if ((unsigned char)t[n] <= ' ' || (unsigned char)t[n] >= 0x7f)
+			break;
+	}
+	if (n == 0 || t[n] != '\0' || n > TOKEN_MAX) {
+		fail("the token from %s is not a token: it must be 1 to %d "
+		     "printable characters without blanks",
+		    from, TOKEN_MAX);
+		return EXIT_USAGE;
+	}
+	ctl->token_from = from;
+	*token = t;
+	return EXIT_DONE;
+}
+
+/*
  * Creates the client once: the address comes from --addr, else ORCH_ADDR,
- * else the default.  Returns an exit code.
+ * else the default; the token as ctl_token() finds it.  Returns an exit
+ * code.
  */
 static int
 ctl_connect(struct ctl *ctl)
 {
-	const char *addr, *from;
+	const char *addr, *from, *cacert, *token;
 	int rc;
 
 	if (ctl->client != NULL)
@@ -285,7 +373,22 @@ ctl_connect(struct ctl *ctl)
 		    addr, from);
 		return EXIT_USAGE;
 	}
-	if (orch_client_new(ctl->base, &ctl->client) != ORCH_OK) {
+	cacert = ctl->cacert_flag;
+	if (cacert == NULL && (cacert = getenv(CACERT_ENV)) != NULL &&
+	    cacert[0] == '\0')
+		cacert = NULL;
+	/* curl would only say it cannot use it, after connecting. */
+	if (cacert != NULL && access(cacert, R_OK) != 0) {
+		fail("cannot read the CA file \"%s\" (from %s): %s", cacert,
+		    ctl->cacert_flag != NULL ? "--cacert" : CACERT_ENV,
+		    strerror(errno));
+		return EXIT_USAGE;
+	}
+	if ((rc = ctl_token(ctl, &token)) != EXIT_DONE)
+		return rc;
+	if (orch_client_new(ctl->base, cacert, &ctl->client) != ORCH_OK ||
+	    (token != NULL &&
+	        orch_client_token_set(ctl->client, token) != ORCH_OK)) {
 		fail("out of memory");
 		return EXIT_REFUSED;
 	}
@@ -396,6 +499,18 @@ ctl_call_keyed(struct ctl *ctl, const char *method, const char *path,
 	default:
 		fail("%s %s: %s", method, path, err);
 		rc = EXIT_REFUSED;
+		goto out;
+	}
+	if (r.status == 401) {
+		ctl_reply_error(ctl, &r);
+		if (ctl->token_from == NULL)
+			fail("the manager at %s wants an API token: give it "
+			     "with --token or %s",
+			    ctl->base, TOKEN_ENV);
+		else
+			fail("the manager at %s refused the token from %s",
+			    ctl->base, ctl->token_from);
+		rc = EXIT_UNAUTHORIZED;
 		goto out;
 	}
 	if (r.status < 200 || r.status > 299) {
@@ -594,6 +709,8 @@ ctl_arg_next(struct ctl *ctl, struct orch_args *a,
 			break;
 		case OPT_HELP: verb_help_print(ctl->verb); return CTL_HELPED;
 		case OPT_ADDR: ctl->addr_flag = *val; break;
+		case OPT_CACERT: ctl->cacert_flag = *val; break;
+		case OPT_TOKEN: ctl->token_flag = *val; break;
 		case OPT_OUTPUT:
 			if (strcmp(*val, "json") != 0)
 				return ctl_usage(ctl,
@@ -628,6 +745,9 @@ ctl_args_read(struct ctl *ctl, struct orch_args *a,
 
 /* The options run and service create share, for their help. */
 #define RUN_OPTIONS_HELP                                                       \
+	"  --driver D       docker (default: IMAGE as a container) or exec\n"  \
+	"                   (no IMAGE: CMD as a plain process on the node;\n"  \
+	"                   only where the container policy allows it)\n"      \
 	"  --cpu N          CPU cores, a positive number (default 0.5)\n"      \
 	"  --memory MB      memory in MB, a positive integer (default 256)\n"  \
 	"  -e, --env K=V    set an environment variable; repeatable\n"         \
@@ -643,7 +763,16 @@ ctl_args_read(struct ctl *ctl, struct orch_args *a,
 	"                   the request's key (default: a new UUID each "      \
 	"time):\n"                                                             \
 	"                   the same K again within 24 h answers what the\n"   \
-	"                   first created instead of creating another\n"
+	"                   first created instead of creating another\n"       \
+	"  --privileged     run the container privileged *\n"                  \
+	"  -v, --volume SRC:DST[:ro]\n"                                        \
+	"                   mount a host path (absolute: *) or a named\n"      \
+	"                   volume at DST, read-only with :ro; repeatable\n"   \
+	"  --network N      bridge (default), host (*) or none\n"              \
+	"  --cap-add CAP    add a Linux capability (NET_ADMIN) *; "            \
+	"repeatable\n"                                                         \
+	"                   * only where the manager's container policy\n"     \
+	"                     allows it for the image (else HTTP 403)\n"
 
 static bool
 parse_cpu(const char *s, double *out)
@@ -715,8 +844,8 @@ static int
 spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 {
 	json_t *req = NULL, *env = NULL, *cmd = NULL, *root = NULL, *s = NULL;
-	json_t *cons = NULL;
-	const char *pos[2] = {NULL, NULL}, *val, *id, *eq;
+	json_t *cons = NULL, *vols = NULL, *caps = NULL;
+	const char *pos[2] = {NULL, NULL}, *val, *id, *eq, *driver = NULL;
 	char *body = NULL, *key = NULL, idem[ORCH_ID_LEN];
 	const char *idem_key = NULL;
 	int npos = 0, k, rc;
@@ -724,7 +853,8 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 	double cpu;
 
 	if ((req = json_object()) == NULL || (env = json_object()) == NULL ||
-	    (cmd = json_array()) == NULL || (cons = json_array()) == NULL)
+	    (cmd = json_array()) == NULL || (cons = json_array()) == NULL ||
+	    (vols = json_array()) == NULL || (caps = json_array()) == NULL)
 		goto nomem;
 	while ((rc = ctl_arg_next(ctl, a, run_opts, NULL, &k, &val)) ==
 	        EXIT_DONE &&
@@ -820,13 +950,17 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 			break;
 		case OPT_PLACEMENT:
 		case OPT_RESTART:
+		case OPT_NETWORK:
 			if ((rc = arg_string(ctl, val,
-			         k == OPT_PLACEMENT ? "--placement"
-			                            : "--restart",
+			         k == OPT_PLACEMENT     ? "--placement"
+			             : k == OPT_RESTART ? "--restart"
+			                                : "--network",
 			         &s)) != EXIT_DONE)
 				goto out;
 			if (json_object_set_new(req,
-			        k == OPT_PLACEMENT ? "placement" : "restart",
+			        k == OPT_PLACEMENT     ? "placement"
+			            : k == OPT_RESTART ? "restart"
+			                               : "network",
 			        s) != 0)
 				goto nomem;
 			break;
@@ -842,6 +976,36 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 			idem_key = val;
 			break;
 		}
+		case OPT_PRIVILEGED:
+			if (json_object_set_new(
+			        req, "privileged", json_true()) != 0)
+				goto nomem;
+			break;
+		case OPT_DRIVER:
+			if (strcmp(val, "docker") != 0 &&
+			    strcmp(val, "exec") != 0) {
+				rc = ctl_usage(ctl,
+				    "--driver must be docker or exec, not "
+				    "\"%s\"",
+				    val);
+				goto out;
+			}
+			driver = val;
+			if (json_object_set_new(
+			        req, "driver", json_string(val)) != 0)
+				goto nomem;
+			break;
+		case OPT_VOLUME:
+		case OPT_CAP_ADD:
+			/* Checked by the manager, which names a bad one. */
+			if ((rc = arg_string(ctl, val,
+			         k == OPT_VOLUME ? "--volume" : "--cap-add",
+			         &s)) != EXIT_DONE)
+				goto out;
+			if (json_array_append_new(
+			        k == OPT_VOLUME ? vols : caps, s) != 0)
+				goto nomem;
+			break;
 		default: rc = ctl_usage(ctl, "unexpected option"); goto out;
 		}
 	}
@@ -855,16 +1019,36 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 		orch_id_new(idem);
 		idem_key = idem;
 	}
-	if (npos < 2) {
+	/* An exec task has a command and no image. */
+	if (driver != NULL && strcmp(driver, "exec") == 0) {
+		if (npos == 0 || pos[0][0] == '\0') {
+			rc = ctl_usage(ctl, "missing NAME");
+			goto out;
+		}
+		if (npos > 1) {
+			rc = ctl_usage(ctl,
+			    "unexpected IMAGE \"%s\": an exec task runs "
+			    "its command (after --) on the node, without an "
+			    "image",
+			    pos[1]);
+			goto out;
+		}
+		if (json_array_size(cmd) == 0) {
+			rc = ctl_usage(
+			    ctl, "an exec task needs its command after --");
+			goto out;
+		}
+		pos[1] = json_string_value(json_array_get(cmd, 0));
+	} else if (npos < 2) {
 		rc = ctl_usage(ctl,
 		    npos == 0 ? "missing NAME and IMAGE" : "missing IMAGE");
 		goto out;
 	}
-	if (pos[0][0] == '\0' || pos[1][0] == '\0') {
+	if (pos[0][0] == '\0' || (npos == 2 && pos[1][0] == '\0')) {
 		rc = ctl_usage(ctl, "NAME and IMAGE must not be empty");
 		goto out;
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < npos; i++) {
 		if ((rc = arg_string(ctl, pos[i], i == 0 ? "NAME" : "IMAGE",
 		         &s)) != EXIT_DONE)
 			goto out;
@@ -880,6 +1064,12 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 	if (json_array_size(cons) > 0 &&
 	    json_object_set(req, "constraints", cons) != 0)
 		goto nomem;
+	if (json_array_size(vols) > 0 &&
+	    json_object_set(req, "volumes", vols) != 0)
+		goto nomem;
+	if (json_array_size(caps) > 0 &&
+	    json_object_set(req, "cap_add", caps) != 0)
+		goto nomem;
 	if (as_service && replicas >= 0 &&
 	    json_object_set_new(
 	        req, "replicas", json_integer((json_int_t)replicas)) != 0)
@@ -891,13 +1081,14 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 	if ((rc = ctl_connect(ctl)) != EXIT_DONE)
 		goto out;
 	if (as_service)
-		printf("Creating service '%s' with image '%s' and %lld "
+		printf("Creating service '%s' with %s '%s' and %lld "
 		       "replica%s...\n",
-		    pos[0], pos[1], replicas >= 0 ? replicas : 1,
+		    pos[0], npos == 1 ? "command" : "image", pos[1],
+		    replicas >= 0 ? replicas : 1,
 		    replicas == 1 || replicas < 0 ? "" : "s");
 	else
-		printf("Submitting task '%s' with image '%s'...\n", pos[0],
-		    pos[1]);
+		printf("Submitting task '%s' with %s '%s'...\n", pos[0],
+		    npos == 1 ? "command" : "image", pos[1]);
 	fflush(stdout);
 	if ((rc = ctl_call_keyed(ctl, "POST",
 	         as_service ? "/services" : "/tasks", body, idem_key, &root)) !=
@@ -923,6 +1114,8 @@ out:
 	free(key);
 	free(body);
 	json_decref(root);
+	json_decref(caps);
+	json_decref(vols);
 	json_decref(cons);
 	json_decref(cmd);
 	json_decref(env);
@@ -1114,6 +1307,20 @@ node_names_read(struct ctl *ctl)
 	return names;
 }
 
+/* The IMAGE cell: the image, or for an exec task "exec: PROGRAM". */
+static const char *
+image_cell(const json_t *o, char *buf, size_t len)
+{
+	const char *driver = jstr(o, "driver"), *prog;
+
+	if (driver == NULL || strcmp(driver, "exec") != 0)
+		return jstr(o, "image");
+	prog =
+	    json_string_value(json_array_get(json_object_get(o, "command"), 0));
+	snprintf(buf, len, "exec: %s", prog != NULL ? prog : "?");
+	return buf;
+}
+
 /* A task's row; ctx is the node names by id. */
 static void
 task_row_fill(const json_t *task, const json_t *names, int64_t now,
@@ -1123,7 +1330,7 @@ task_row_fill(const json_t *task, const json_t *names, int64_t now,
 
 	row[0] = jstr(task, "name");
 	row[1] = id_cell(jstr(task, "id"), c->id8, sizeof(c->id8));
-	row[2] = jstr(task, "image");
+	row[2] = image_cell(task, c->b, sizeof(c->b));
 	row[3] = jstr(task, "status");
 	/* A node by its name; by a short id when it has none. */
 	if (node != NULL && (nname = jstr(names, node)) != NULL)
@@ -1451,6 +1658,8 @@ out:
 static const struct orch_args_opt service_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
+    {"token", 0, true, OPT_TOKEN},
     {"output", 'o', true, OPT_OUTPUT},
     {NULL, 0, false, 0},
 };
@@ -1471,7 +1680,7 @@ service_row_fill(const json_t *svc, const json_t *ctx, int64_t now,
 		snprintf(c->a, sizeof(c->a), "?");
 	row[0] = jstr(svc, "name");
 	row[1] = id_cell(jstr(svc, "id"), c->id8, sizeof(c->id8));
-	row[2] = jstr(svc, "image");
+	row[2] = image_cell(svc, c->b, sizeof(c->b));
 	row[3] = c->a;
 	row[4] = jstr(svc, "placement");
 	row[5] = jstr(svc, "restart");
@@ -1641,18 +1850,23 @@ static int verb_help(struct ctl *ctl, struct orch_args *a);
 static const struct verb verbs[] = {
     {
         .name = "run",
-        .synopsis = "NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... "
+        .synopsis = "NAME IMAGE|--driver exec [--cpu N] [--memory MB] "
+                    "[-e K=V]... "
                     "[--constraint C]... [--placement P] [--restart R] "
-                    "[--replicas N] [--idempotency-key K] [-- CMD ARGS...]",
+                    "[--replicas N] [--privileged] [-v SRC:DST[:ro]]... "
+                    "[--network N] [--cap-add CAP]... [--idempotency-key K] "
+                    "[-- CMD ARGS...]",
         .help =
             "Submits a task that runs IMAGE, with CMD ARGS if given, and\n"
             "prints its id; with --replicas, creates a service of N\n"
             "replicas instead (as service create).  Options may come before\n"
             "or after NAME and IMAGE; everything after -- is the command.\n"
+            "With --driver exec there is no IMAGE: CMD ARGS run as a plain\n"
+            "process on the node (orchctl run hello --driver exec -- echo "
+            "hi).\n"
             "\n"
-            "Options:\n" RUN_OPTIONS_HELP
-            "  --replicas N     create a service of N replicas\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "Options:\n" RUN_OPTIONS_HELP "  --replicas N     create a service "
+            "of N replicas\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_run,
     },
@@ -1667,22 +1881,21 @@ static const struct verb verbs[] = {
             "  --status S       only tasks with status S: Pending, Scheduled,\n"
             "                   Running, Completed, Failed or Stopped\n"
             "  -o, --output json\n"
-            "                   print the manager's JSON\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_list,
     },
     {
         .name = "get",
         .synopsis = "ID|NAME [-o json]",
-        .help = "Shows every field of one task, named by its id, a unique id\n"
-                "prefix of at least 4 characters, or its name.\n"
-                "\n"
-                "Options:\n"
-                "  -o, --output json\n"
-                "                   print the manager's JSON\n"
-                "  --addr URL       the manager's HTTP address\n"
-                "  -h, --help       show this help\n",
+        .help =
+            "Shows every field of one task, named by its id, a unique id\n"
+            "prefix of at least 4 characters, or its name.\n"
+            "\n"
+            "Options:\n"
+            "  -o, --output json\n"
+            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
+            "  -h, --help       show this help\n",
         .run = verb_get,
     },
     {
@@ -1694,8 +1907,7 @@ static const struct verb verbs[] = {
             "not started stops at once; a running one stays Running until\n"
             "its node has stopped it.\n"
             "\n"
-            "Options:\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "Options:\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_stop,
     },
@@ -1710,8 +1922,7 @@ static const struct verb verbs[] = {
             "\n"
             "Options:\n"
             "  -o, --output json\n"
-            "                   print the manager's JSON\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_nodes,
     },
@@ -1726,8 +1937,7 @@ static const struct verb verbs[] = {
             "\n"
             "Options:\n"
             "  -o, --output json\n"
-            "                   print the manager's JSON\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_node,
     },
@@ -1749,8 +1959,7 @@ static const struct verb verbs[] = {
             "        deletes a service; its replicas are stopped and removed\n"
             "\n"
             "Options of create:\n" RUN_OPTIONS_HELP
-            "  --replicas N     replicas wanted (default 1)\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "  --replicas N     replicas wanted (default 1)\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n"
             "\n"
             "A service's replicas restart always by default, after a\n"
@@ -1764,8 +1973,7 @@ static const struct verb verbs[] = {
             "Sets the replicas of service NAME to N (0 or more): missing\n"
             "replicas are created, extra ones (the highest slots) stopped.\n"
             "\n"
-            "Options:\n"
-            "  --addr URL       the manager's HTTP address\n"
+            "Options:\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_scale,
     },
@@ -1842,6 +2050,8 @@ main(int argc, char **argv)
 			rc = EXIT_DONE;
 			goto out;
 		case OPT_ADDR: ctl.addr_flag = val; break;
+		case OPT_CACERT: ctl.cacert_flag = val; break;
+		case OPT_TOKEN: ctl.token_flag = val; break;
 		}
 	}
 	if (verb == NULL) {

@@ -11,9 +11,9 @@ for g in "${groups[@]}"; do
 	case "$g" in
 	build) pkgs+=(gcc make cmake pkg-config libnng-dev libprotobuf-c-dev
 		protobuf-c-compiler libsqlite3-dev libcurl4-openssl-dev
-		libjansson-dev uuid-dev) ;;
+		libjansson-dev uuid-dev libmbedtls-dev) ;;
 	test) pkgs+=(sqlite3 curl) ;;
-	bench) pkgs+=(wrk nginx-light curl) ;;
+	bench) pkgs+=(wrk nginx-light curl jq iproute2) ;;
 	fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
 	valgrind) pkgs+=(valgrind) ;;
 	*) echo "deps.sh: unknown group '$g' (build, test, bench, fuzz, valgrind)" >&2; exit 2 ;;

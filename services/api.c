@@ -11,6 +11,7 @@
 #include "error.h"
 #include "log.h"
 #include "node_json.h"
+#include "policy.h"
 #include "service_json.h"
 #include "task_cache.h"
 #include "task_json.h"
@@ -24,6 +25,8 @@ struct orch_api {
 	struct orch_notify *notify;
 	struct orch_store_reader *reader;
 	struct orch_task_cache *cache;
+	const struct orch_tokens *tokens; /* NULL: no token needed */
+	const struct orch_policy *policy; /* NULL: the default policy */
 };
 
 /* A write in flight: from the handler, through the store's writer thread,
@@ -58,6 +61,7 @@ orch_api_status(int rc)
 	switch (rc) {
 	case ORCH_OK: return 200;
 	case ORCH_EINVAL: return 400;
+	case ORCH_EPERM: return 403;
 	case ORCH_ENOENT: return 404;
 	case ORCH_EEXIST:
 	case ORCH_ECONFLICT: return 409;
@@ -487,7 +491,10 @@ h_tasks_create(struct route_ctx *rc)
 		return;
 	body = orch_gw_req_body(rc->req, &len);
 	if ((e = orch_task_spec_from_json(
-	         body, len, &spec, err, sizeof(err))) != ORCH_OK) {
+	         body, len, &spec, err, sizeof(err))) != ORCH_OK ||
+	    (e = orch_policy_check(rc->api->policy, spec, err, sizeof(err))) !=
+	        ORCH_OK) {
+		orch_task_spec_free(spec);
 		respond_error(rc->req, orch_api_status(e), err, NULL);
 		free(p);
 		return;
@@ -755,7 +762,10 @@ h_services_create(struct route_ctx *rc)
 		return;
 	body = orch_gw_req_body(rc->req, &len);
 	if ((e = orch_service_from_json(body, len, &svc, err, sizeof(err))) !=
-	    ORCH_OK) {
+	        ORCH_OK ||
+	    (e = orch_policy_check(
+	         rc->api->policy, svc->spec, err, sizeof(err))) != ORCH_OK) {
+		orch_service_free(svc);
 		respond_error(rc->req, orch_api_status(e), err, NULL);
 		free(p);
 		return;
@@ -995,6 +1005,61 @@ route_match(const char *pattern, struct orch_http_slice path, char *id_out,
 	return *p == '\0' && s == end;
 }
 
+/*
+ * Answers 401 and returns false unless the request carries one of the
+ * API's tokens.  GET /healthz stays open, for probes.  The header's value
+ * is never logged: only what was wrong with it.
+ */
+static bool
+api_authorized(struct orch_api *api, struct orch_gw_req *req,
+    const struct orch_http_request *http)
+{
+	const struct orch_http_slice *h;
+	struct orch_http_slice none = {0};
+	const char *msg = "invalid token", *hdr = "";
+	char id[ORCH_ID_LEN];
+	bool bad_id;
+	size_t n = 0;
+
+	if (api->tokens == NULL ||
+	    (orch_http_slice_eq(http->method, "GET") &&
+	        route_match("/healthz", http->path, id, &none, &bad_id)))
+		return true;
+	/* Two Authorization fields cannot both be believed. */
+	for (size_t i = 0; i < http->n_headers; i++) {
+		if (http->headers[i].name.len == 13 &&
+		    strncasecmp(http->headers[i].name.p, "Authorization", 13) ==
+		        0)
+			n++;
+	}
+	h = orch_http_header_get(http, "Authorization");
+	switch (n > 1 ? ORCH_AUTH_MALFORMED
+	              : orch_tokens_check(api->tokens, h != NULL ? h->p : NULL,
+	                    h != NULL ? h->len : 0)) {
+	case ORCH_AUTH_OK: return true;
+	case ORCH_AUTH_MISSING:
+		msg = "this API needs a token: send \"Authorization: Bearer "
+		      "TOKEN\" (orchctl: --token or ORCH_TOKEN)";
+		hdr = "WWW-Authenticate: Bearer realm=\"orch\"\r\n";
+		break;
+	case ORCH_AUTH_MALFORMED:
+		msg = "malformed Authorization header: want \"Bearer TOKEN\"";
+		hdr = "WWW-Authenticate: Bearer realm=\"orch\", "
+		      "error=\"invalid_request\"\r\n";
+		break;
+	case ORCH_AUTH_INVALID:
+		msg = "invalid token";
+		hdr = "WWW-Authenticate: Bearer realm=\"orch\", "
+		      "error=\"invalid_token\"\r\n";
+		break;
+	}
+	orch_debug("api", "401 for %.*s %.*s: %s", (int)http->method.len,
+	    http->method.p, (int)(http->path.len > 100 ? 100 : http->path.len),
+	    http->path.p, msg);
+	respond_error(req, 401, msg, hdr);
+	return false;
+}
+
 void
 orch_api_handle(struct orch_gw_req *req, void *arg)
 {
@@ -1004,6 +1069,8 @@ orch_api_handle(struct orch_gw_req *req, void *arg)
 	bool path_known = false;
 
 	rc.http = orch_gw_req_http(req);
+	if (!api_authorized(rc.api, req, rc.http))
+		return;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		bool bad_id;
 
@@ -1055,17 +1122,19 @@ orch_api_handle(struct orch_gw_req *req, void *arg)
 }
 
 static void
-on_commit(void *arg, int kind, const char *id)
+on_commit(void *arg, int kind, const char *id, const void *obj)
 {
 	struct orch_api *api = arg;
 
+	(void)obj;
 	if (kind == ORCH_STORE_TASK)
 		orch_task_cache_invalidate(api->cache, id);
 }
 
 int
 orch_api_new(struct orch_store *st, struct orch_nodes *nodes,
-    struct orch_notify *notify, struct orch_api **out)
+    struct orch_notify *notify, const struct orch_tokens *tokens,
+    const struct orch_policy *policy, struct orch_api **out)
 {
 	struct orch_api *api = calloc(1, sizeof(*api));
 	int rc;
@@ -1075,6 +1144,8 @@ orch_api_new(struct orch_store *st, struct orch_nodes *nodes,
 	api->store = st;
 	api->nodes = nodes;
 	api->notify = notify;
+	api->tokens = tokens;
+	api->policy = policy;
 	if ((rc = orch_task_cache_new(CACHE_ENTRIES, &api->cache)) != ORCH_OK ||
 	    (rc = orch_store_reader_new(st, &api->reader)) != ORCH_OK ||
 	    (rc = orch_store_listen(st, on_commit, api)) != ORCH_OK) {

@@ -19,13 +19,21 @@
  *
  * Every error is {"error": "<what was wrong>"} with its status code.  A
  * write is answered only after its commit.
+ *
+ * With tokens, every request but GET /healthz needs "Authorization: Bearer
+ * <token>" (auth.h): without one, or with a wrong or malformed one, it is
+ * answered 401 with WWW-Authenticate, before its route is looked up.  A
+ * task or service whose container settings the policy refuses is answered
+ * 403 (policy.h).
  */
 #ifndef ORCH_API_H
 #define ORCH_API_H
 
+#include "auth.h"
 #include "gateway.h"
 #include "nodes.h"
 #include "notify.h"
+#include "policy.h"
 #include "store.h"
 
 struct orch_api;
@@ -33,10 +41,12 @@ struct orch_api;
 /* Creates the API over store, with the nodes' live view from nodes and
  * stop requests announced through notify (may be NULL); it opens its own
  * reader, used only on the gateway's loop thread.  notify must stay open
- * until the store has closed (a stop's completion uses it).  Returns
- * ORCH_OK or the store's error. */
+ * until the store has closed (a stop's completion uses it).  tokens (NULL:
+ * none needed) and policy (NULL: the default) are borrowed and must
+ * outlive the API.  Returns ORCH_OK or the store's error. */
 int orch_api_new(struct orch_store *st, struct orch_nodes *nodes,
-    struct orch_notify *notify, struct orch_api **out /* OUT */);
+    struct orch_notify *notify, const struct orch_tokens *tokens,
+    const struct orch_policy *policy, struct orch_api **out /* OUT */);
 
 /* Frees the API.  No request may be in flight.  NULL is a no-op. */
 void orch_api_free(struct orch_api *api);

@@ -9,8 +9,9 @@
  * given there.
  *
  * Limits: the parser's (http_parser.h) on request line, headers and body;
- * a cap on open connections (503 past it); a client that stalls in the
- * middle of a request is answered 408 and closed; an idle keep-alive
+ * a cap on open connections (503 past it; over HTTPS, closed at once); a
+ * client that stalls in the middle of a request is answered 408 and
+ * closed, one that stalls in the TLS handshake closed; an idle keep-alive
  * connection is closed.
  */
 #ifndef ORCH_GATEWAY_H
@@ -28,6 +29,10 @@ struct orch_gw_opts {
 	int max_conns;          /* 503 beyond; default 1024 */
 	int request_timeout_ms; /* 408 for a stalled request; default 10000 */
 	int idle_timeout_ms;    /* idle keep-alive close; default 60000 */
+	/* HTTPS: the certificate (PEM chain) and its key; both NULL (the
+	 * default): plain HTTP. */
+	const char *tls_cert;
+	const char *tls_key;
 };
 
 /* Called on the loop thread for each complete request.  The handler must
@@ -40,8 +45,9 @@ void orch_gw_opts_default(struct orch_gw_opts *opts /* OUT */);
 
 /*
  * Creates the gateway and binds its listening socket.  Returns ORCH_OK,
- * ORCH_EINVAL for a malformed listen address (err says why), or the bind
- * error translated (err says "cannot listen on HOST:PORT: <reason>").
+ * ORCH_EINVAL for a malformed listen address or an unusable certificate
+ * or key (err says why), or the bind or file error translated (err says
+ * "cannot listen on HOST:PORT: <reason>", or which file).
  */
 int orch_gw_new(const struct orch_gw_opts *opts, orch_gw_handler_fn handler,
     void *arg, struct orch_gw **out /* OUT */, char *err, size_t errlen);

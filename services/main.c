@@ -5,6 +5,7 @@
  * thread's event loop), protobuf RPCs on an NNG REP socket and notices on
  * an NNG PUB socket, and keeps services and restarts reconciled and places
  * tasks on nodes (the scheduler's thread), until SIGINT or SIGTERM.
+ * With --dev it also runs an agent in the same process (dev.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,15 +20,22 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "auth.h"
+#include "certs.h"
+#include "dev.h"
+#include "dirs.h"
 #include "error.h"
+#include "exposure.h"
 #include "flag.h"
 #include "gateway.h"
 #include "log.h"
 #include "nodes.h"
 #include "notify.h"
+#include "policy.h"
 #include "rpc.h"
 #include "scheduler.h"
 #include "store.h"
+#include "tls.h"
 
 #define PROG "orch-manager"
 
@@ -41,6 +49,17 @@ struct config {
 	int request_timeout_s;
 	int idle_timeout_s;
 	int heartbeat_ttl_s;
+	const char *token_file;
+	const char *policy_file;
+	bool insecure;
+	const char *tls_dir;
+	const char *http_tls_cert; /* HTTPS on --http: both or neither */
+	const char *http_tls_key;
+	char rpc_url[512]; /* --rpc and --pub, tls+tcp:// with TLS */
+	char pub_url[512];
+	bool dev;      /* --dev: one process, an agent included */
+	bool data_set; /* --data was given */
+	bool rpc_set;  /* --rpc or --pub was given */
 };
 
 static struct orch_gw *the_gw;
@@ -63,7 +82,13 @@ usage(FILE *f)
 	    "  --pub URL               NNG PUB address for notices\n"
 	    "                          (default tcp://127.0.0.1:3002)\n"
 	    "  --data DIR              data directory, created if missing\n"
-	    "                          (default ./orch-data)\n"
+	    "                          (default ./orch-data; with --dev a new\n"
+	    "                          temporary one, removed at exit)\n"
+	    "  --dev                   development mode: the manager and one "
+	    "agent\n"
+	    "                          in this process (docker and exec "
+	    "drivers),\n"
+	    "                          RPC in-process, HTTP on loopback only\n"
 	    "  --sync full|normal      SQLite synchronous mode (default "
 	    "full):\n"
 	    "                          normal survives a manager crash but "
@@ -85,16 +110,49 @@ usage(FILE *f)
 	    "                          service asks; after a restart, nodes "
 	    "have\n"
 	    "                          two TTLs to check in (default 5)\n"
+	    "  --token-file FILE       API tokens, one a line: every HTTP "
+	    "request\n"
+	    "                          but GET /healthz needs "
+	    "\"Authorization:\n"
+	    "                          Bearer TOKEN\"; the file must be "
+	    "mode 600\n"
+	    "  --policy FILE           container policy (JSON): which images "
+	    "may ask\n"
+	    "                          for privileged, host mounts, network "
+	    "host,\n"
+	    "                          cap_add (default: none may)\n"
+	    "  --tls-dir DIR           serve --rpc and --pub over mutual TLS "
+	    "with the\n"
+	    "                          certificates of DIR (see certs); tcp:// "
+	    "URLs\n"
+	    "                          become tls+tcp://\n"
+	    "  --http-tls-cert FILE    serve --http as HTTPS with this "
+	    "certificate\n"
+	    "                          (PEM; DIR/manager.crt of certs init "
+	    "will do)\n"
+	    "  --http-tls-key FILE     and its private key\n"
+	    "  --insecure              start even when a listener reaches "
+	    "beyond\n"
+	    "                          loopback unguarded: --http without "
+	    "--token-file,\n"
+	    "                          --rpc or --pub without --tls-dir\n"
+	    "                          (see docs/security.md)\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default "
 	    "info)\n"
 	    "  -h, --help              show this help and exit\n"
-	    "  --version               print the version and exit\n");
+	    "  --version               print the version and exit\n"
+	    "\n"
+	    "       orch-manager certs init|issue ...   the cluster's "
+	    "certificates\n"
+	    "                                            (orch-manager certs "
+	    "--help)\n");
 }
 
 /* Returns 0 to go on, 1 to exit successfully, 2 on a usage error. */
 static int
 parse_args(int argc, char **argv, struct config *cfg)
 {
+	char err[600];
 	long long ll;
 	enum {
 		OPT_HTTP = 256,
@@ -107,6 +165,13 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_ITO,
 		OPT_TTL,
 		OPT_LOG,
+		OPT_TOKENS,
+		OPT_POLICY,
+		OPT_INSECURE,
+		OPT_TLS_DIR,
+		OPT_HTTP_CERT,
+		OPT_HTTP_KEY,
+		OPT_DEV,
 		OPT_VERSION
 	};
 	static const struct option opts[] = {
@@ -120,6 +185,13 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"idle-timeout", required_argument, NULL, OPT_ITO},
 	    {"heartbeat-ttl", required_argument, NULL, OPT_TTL},
 	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"token-file", required_argument, NULL, OPT_TOKENS},
+	    {"policy", required_argument, NULL, OPT_POLICY},
+	    {"insecure", no_argument, NULL, OPT_INSECURE},
+	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
+	    {"http-tls-cert", required_argument, NULL, OPT_HTTP_CERT},
+	    {"http-tls-key", required_argument, NULL, OPT_HTTP_KEY},
+	    {"dev", no_argument, NULL, OPT_DEV},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -130,9 +202,19 @@ parse_args(int argc, char **argv, struct config *cfg)
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HTTP: cfg->http = optarg; break;
-		case OPT_RPC: cfg->rpc = optarg; break;
-		case OPT_PUB: cfg->pub = optarg; break;
-		case OPT_DATA: cfg->data = optarg; break;
+		case OPT_RPC:
+			cfg->rpc = optarg;
+			cfg->rpc_set = true;
+			break;
+		case OPT_PUB:
+			cfg->pub = optarg;
+			cfg->rpc_set = true;
+			break;
+		case OPT_DATA:
+			cfg->data = optarg;
+			cfg->data_set = true;
+			break;
+		case OPT_DEV: cfg->dev = true; break;
 		case OPT_SYNC:
 			if (strcmp(optarg, "full") == 0) {
 				cfg->sync_full = true;
@@ -174,6 +256,12 @@ parse_args(int argc, char **argv, struct config *cfg)
 			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
 				return 2;
 			break;
+		case OPT_TOKENS: cfg->token_file = optarg; break;
+		case OPT_POLICY: cfg->policy_file = optarg; break;
+		case OPT_INSECURE: cfg->insecure = true; break;
+		case OPT_TLS_DIR: cfg->tls_dir = optarg; break;
+		case OPT_HTTP_CERT: cfg->http_tls_cert = optarg; break;
+		case OPT_HTTP_KEY: cfg->http_tls_key = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
 			printf("orch-manager %s\n", ORCH_VERSION);
@@ -197,6 +285,103 @@ parse_args(int argc, char **argv, struct config *cfg)
 		    argv[optind]);
 		return 2;
 	}
+	if (cfg->dev && (cfg->rpc_set || cfg->tls_dir != NULL)) {
+		fprintf(stderr,
+		    "orch-manager: --dev serves RPC and notices inside the "
+		    "process: --rpc, --pub and --tls-dir do not apply\n");
+		return 2;
+	}
+	if (cfg->dev &&
+	    orch_listen_reach(cfg->http, false) != ORCH_REACH_LOCAL) {
+		fprintf(stderr,
+		    "orch-manager: --dev listens on loopback only: --http %s "
+		    "reaches further (use 127.0.0.1:PORT or [::1]:PORT)\n",
+		    cfg->http);
+		return 2;
+	}
+	if (cfg->dev) {
+		cfg->rpc = ORCH_DEV_RPC_URL;
+		cfg->pub = ORCH_DEV_PUB_URL;
+	}
+	if ((cfg->http_tls_cert == NULL) != (cfg->http_tls_key == NULL)) {
+		fprintf(stderr,
+		    "orch-manager: HTTPS needs both --http-tls-cert and "
+		    "--http-tls-key\n");
+		return 2;
+	}
+	if (orch_tls_url("--rpc", cfg->rpc, cfg->tls_dir != NULL, cfg->rpc_url,
+	        sizeof(cfg->rpc_url), err, sizeof(err)) != ORCH_OK ||
+	    orch_tls_url("--pub", cfg->pub, cfg->tls_dir != NULL, cfg->pub_url,
+	        sizeof(cfg->pub_url), err, sizeof(err)) != ORCH_OK) {
+		fprintf(stderr, "orch-manager: %s\n", err);
+		return 2;
+	}
+	return 0;
+}
+
+/*
+ * Reads the token file and the policy file, and refuses listeners that
+ * reach beyond loopback unguarded (exposure.h): --http without tokens,
+ * --rpc and --pub without mutual TLS.  Returns 0, or 2 after
+ * logging why: a configuration the manager must not run with.
+ */
+static int
+security_setup(const struct config *cfg, struct orch_tokens **tokens,
+    struct orch_policy **policy)
+{
+	/* RPC and PUB take tls+tcp:// URLs with --tls-dir (cfg->rpc_url). */
+	const char *tls_guard = "make certificates (orch-manager certs init "
+	                        "--dir DIR --host NAME) and give --tls-dir DIR";
+	const struct orch_listener listeners[] = {
+	    {.flag = "--http",
+	        .addr = cfg->http,
+	        .guarded = cfg->token_file != NULL,
+	        .guard = "give --token-file FILE"},
+	    {.flag = "--rpc",
+	        .addr = cfg->rpc_url,
+	        .nng_url = true,
+	        .guarded = cfg->tls_dir != NULL,
+	        .guard = tls_guard},
+	    {.flag = "--pub",
+	        .addr = cfg->pub_url,
+	        .nng_url = true,
+	        .guarded = cfg->tls_dir != NULL,
+	        .guard = tls_guard},
+	};
+	char err[1024];
+
+	if ((cfg->token_file != NULL &&
+	        orch_tokens_load(cfg->token_file, tokens, err, sizeof(err)) !=
+	            ORCH_OK) ||
+	    (cfg->policy_file != NULL &&
+	        orch_policy_load(cfg->policy_file, policy, err, sizeof(err)) !=
+	            ORCH_OK) ||
+	    (cfg->policy_file == NULL && cfg->dev &&
+	        orch_policy_parse(ORCH_DEV_POLICY, strlen(ORCH_DEV_POLICY),
+	            policy, err, sizeof(err)) != ORCH_OK) ||
+	    orch_exposure_check(listeners,
+	        sizeof(listeners) / sizeof(listeners[0]), cfg->insecure, err,
+	        sizeof(err)) != ORCH_OK) {
+		orch_error("manager", "%s", err);
+		return 2;
+	}
+	/* A token is as good as a password: beyond loopback, over plain HTTP,
+	 * whoever sees the traffic can replay it. */
+	if (cfg->token_file != NULL && cfg->http_tls_cert == NULL &&
+	    orch_listen_reach(cfg->http, false) == ORCH_REACH_NETWORK)
+		orch_warn("manager",
+		    "--http %s is reachable beyond loopback over plain HTTP: "
+		    "API tokens cross the network in the clear; give "
+		    "--http-tls-cert and --http-tls-key (docs/security.md)",
+		    cfg->http);
+	orch_info("manager",
+	    "API tokens: %s; container policy: %s (%zu rule%s)",
+	    *tokens != NULL ? cfg->token_file : "none (the API is open)",
+	    cfg->policy_file != NULL ? cfg->policy_file
+	        : *policy != NULL    ? "dev mode's (exec tasks allowed)"
+	                             : "the default",
+	    orch_policy_rule_count(*policy),
+	    orch_policy_rule_count(*policy) == 1 ? "" : "s");
 	return 0;
 }
 
@@ -206,29 +391,6 @@ on_signal(int sig)
 	(void)sig;
 	if (the_gw != NULL)
 		orch_gw_stop(the_gw);
-}
-
-/* Creates dir and its missing parents, like mkdir -p. */
-static int
-mkdir_p(const char *dir)
-{
-	char path[PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(path))
-		return ORCH_EINVAL;
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
-			return orch_err_from_errno(errno);
-		*p = '/';
-	}
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return orch_err_from_errno(errno);
-	return ORCH_OK;
 }
 
 /* Holds DIR/manager.lock so that two managers never share a data dir. */
@@ -286,15 +448,38 @@ main(int argc, char **argv)
 	struct orch_nodes *nodes = NULL;
 	struct orch_sched *sched = NULL;
 	struct orch_store_reader *r = NULL;
+	nng_tls_config *tls = NULL;
+	struct orch_tokens *tokens = NULL;
+	struct orch_policy *policy = NULL;
+	struct orch_dev *dev = NULL;
 	struct sigaction sa = {0};
-	char err[512];
+	char err[1024], devdata[PATH_MAX] = "", url[300];
 	int rc, lockfd = -1, status = 1;
 
+	if (argc > 1 && strcmp(argv[1], "certs") == 0)
+		return orch_certs_main(argc - 1, argv + 1);
 	if ((rc = parse_args(argc, argv, &cfg)) != 0)
 		return rc == 1 ? 0 : 2;
 
+	if ((status = security_setup(&cfg, &tokens, &policy)) != 0)
+		goto out;
+	status = 1;
+	if (cfg.dev && !cfg.data_set) {
+		if (orch_dev_data_make(devdata, sizeof(devdata), err,
+		        sizeof(err)) != ORCH_OK) {
+			orch_error("manager", "--dev: %s", err);
+			goto out;
+		}
+		cfg.data = devdata;
+	}
 	signal(SIGPIPE, SIG_IGN);
-	if ((rc = mkdir_p(cfg.data)) != ORCH_OK) {
+	if (cfg.tls_dir != NULL &&
+	    (rc = orch_tls_server_config(
+	         cfg.tls_dir, &tls, err, sizeof(err))) != ORCH_OK) {
+		orch_error("manager", "--tls-dir %s: %s", cfg.tls_dir, err);
+		goto out;
+	}
+	if ((rc = orch_dir_make(cfg.data, 0700)) != ORCH_OK) {
 		orch_error("manager", "cannot create data directory %s: %s",
 		    cfg.data, orch_strerror(rc));
 		goto out;
@@ -329,7 +514,8 @@ main(int argc, char **argv)
 		    orch_strerror(rc));
 		goto out;
 	}
-	if ((rc = orch_api_new(store, nodes, notify, &api)) != ORCH_OK) {
+	if ((rc = orch_api_new(store, nodes, notify, tokens, policy, &api)) !=
+	    ORCH_OK) {
 		orch_error(
 		    "manager", "cannot read the store: %s", orch_strerror(rc));
 		goto out;
@@ -339,15 +525,17 @@ main(int argc, char **argv)
 	gopts.max_conns = cfg.max_conns;
 	gopts.request_timeout_ms = cfg.request_timeout_s * 1000;
 	gopts.idle_timeout_ms = cfg.idle_timeout_s * 1000;
+	gopts.tls_cert = cfg.http_tls_cert;
+	gopts.tls_key = cfg.http_tls_key;
 	if ((rc = orch_gw_new(&gopts, orch_api_handle, api, &gw, err,
 	         sizeof(err))) != ORCH_OK) {
 		orch_error("manager", "%s", err);
 		goto out;
 	}
-	if ((rc = orch_rpc_start(store, nodes, notify, cfg.rpc, &rpc, err,
-	         sizeof(err))) != ORCH_OK ||
-	    (rc = orch_notify_listen(notify, cfg.pub, err, sizeof(err))) !=
-	        ORCH_OK) {
+	if ((rc = orch_rpc_start(store, nodes, notify, policy, cfg.rpc_url, tls,
+	         &rpc, err, sizeof(err))) != ORCH_OK ||
+	    (rc = orch_notify_listen(
+	         notify, cfg.pub_url, tls, err, sizeof(err))) != ORCH_OK) {
 		orch_error("manager", "%s", err);
 		goto out;
 	}
@@ -357,17 +545,34 @@ main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (cfg.dev &&
+	    orch_dev_start(cfg.data, devdata[0] != '\0', cfg.rpc_url,
+	        cfg.pub_url, &dev, err, sizeof(err)) != ORCH_OK) {
+		orch_error("manager", "--dev: cannot start the agent: %s", err);
+		goto out;
+	}
 
 	orch_info("manager",
-	    "orch-manager %s: http %s (port %d), rpc %s, pub %s, "
-	    "data %s, sync %s, heartbeat TTL %d s",
-	    ORCH_VERSION, cfg.http, orch_gw_port(gw), cfg.rpc, cfg.pub,
-	    cfg.data, cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s);
+	    "orch-manager %s: %s %s (port %d), rpc %s, pub %s, "
+	    "data %s, sync %s, heartbeat TTL %d s%s%s",
+	    ORCH_VERSION, cfg.http_tls_cert != NULL ? "https" : "http",
+	    cfg.http, orch_gw_port(gw), cfg.rpc_url, cfg.pub_url, cfg.data,
+	    cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s,
+	    tls != NULL ? ", mutual TLS with the certificates of " : "",
+	    tls != NULL ? cfg.tls_dir : "");
+	if (dev != NULL) {
+		snprintf(url, sizeof(url), "%s://%s%s",
+		    cfg.http_tls_cert != NULL ? "https" : "http",
+		    cfg.http[0] == ':' ? "127.0.0.1" : "", cfg.http);
+		orch_dev_banner(dev, url, stdout);
+	}
 	if (orch_gw_run(gw) == ORCH_OK)
 		status = 0;
 	orch_info("manager", "shutting down");
 out:
 	the_gw = NULL;
+	/* The agent first: its last calls still find the manager. */
+	orch_dev_stop(dev);
 	orch_rpc_stop(rpc);
 	/* Joined before the store closes: a pass waits for its writes. */
 	orch_sched_stop(sched);
@@ -379,7 +584,13 @@ out:
 	orch_notify_close(notify);
 	orch_nodes_free(nodes);
 	orch_gw_free(gw);
+	if (tls != NULL)
+		nng_tls_config_free(tls);
+	orch_tokens_free(tokens);
+	orch_policy_free(policy);
 	if (lockfd >= 0)
 		close(lockfd);
+	if (devdata[0] != '\0')
+		orch_dev_data_remove(devdata);
 	return status;
 }

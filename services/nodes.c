@@ -8,7 +8,9 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <uuid/uuid.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,10 +26,11 @@
 struct entry {
 	char id[ORCH_ID_LEN];
 	char *name;
-	bool seen;       /* heard from since this manager started */
-	int64_t mono_ms; /* when, on the monotonic clock */
-	int64_t wall_ms; /* and on the wall clock, for people */
-	int status;      /* as last logged */
+	bool seen;               /* heard from since this manager started */
+	int64_t mono_ms;         /* when, on the monotonic clock */
+	int64_t wall_ms;         /* and on the wall clock, for people */
+	int status;              /* as last logged */
+	uint64_t assign_version; /* the counter when its tasks last changed */
 };
 
 struct orch_nodes {
@@ -39,6 +42,10 @@ struct orch_nodes {
 	size_t n, cap;
 	orch_nodes_change_fn watch;
 	void *watch_arg;
+	/* Versions of what each node is assigned (orch_nodes_assign_*). */
+	uint64_t epoch;       /* random, this registry's */
+	uint64_t counter;     /* bumped by every change */
+	uint64_t all_version; /* the counter when every node's changed */
 };
 
 int
@@ -55,6 +62,13 @@ orch_nodes_new(int64_t ttl_ms, struct orch_nodes **out)
 	}
 	ns->ttl_ms = ttl_ms > 0 ? ttl_ms : 1;
 	ns->started_ms = orch_mono_ms();
+	/* Never 0, which an agent that has no assignments yet sends. */
+	do {
+		uuid_t u;
+
+		uuid_generate_random(u);
+		memcpy(&ns->epoch, u, sizeof(ns->epoch));
+	} while (ns->epoch == 0);
 	*out = ns;
 	return ORCH_OK;
 }
@@ -256,6 +270,24 @@ orch_nodes_beat(struct orch_nodes *ns, const char *id)
 }
 
 int
+orch_nodes_name(struct orch_nodes *ns, const char *id, char *out, size_t len)
+{
+	bool found;
+	size_t i;
+	int rc = ORCH_ENOENT;
+
+	out[0] = '\0';
+	pthread_mutex_lock(&ns->mu);
+	i = entry_find(ns, id, &found);
+	if (found)
+		rc = (size_t)snprintf(out, len, "%s", ns->v[i].name) < len
+		    ? ORCH_OK
+		    : ORCH_ETOOBIG;
+	pthread_mutex_unlock(&ns->mu);
+	return rc;
+}
+
+int
 orch_nodes_status(struct orch_nodes *ns, const char *id, int64_t *last_ms)
 {
 	bool found;
@@ -370,4 +402,38 @@ orch_nodes_read_one(struct orch_nodes *ns, struct orch_store_reader *r,
 	orch_nodes_fill(ns, *out, usage, n_usage);
 	free(usage);
 	return ORCH_OK;
+}
+
+void
+orch_nodes_assign_changed(struct orch_nodes *ns, const char *id)
+{
+	bool found;
+	size_t i;
+
+	pthread_mutex_lock(&ns->mu);
+	ns->counter++;
+	if (id == NULL) {
+		ns->all_version = ns->counter;
+	} else {
+		i = entry_find(ns, id, &found);
+		if (found)
+			ns->v[i].assign_version = ns->counter;
+	}
+	pthread_mutex_unlock(&ns->mu);
+}
+
+void
+orch_nodes_assign_version(
+    struct orch_nodes *ns, const char *id, uint64_t *epoch, uint64_t *version)
+{
+	bool found;
+	size_t i;
+
+	pthread_mutex_lock(&ns->mu);
+	*epoch = ns->epoch;
+	*version = ns->all_version;
+	i = entry_find(ns, id, &found);
+	if (found && ns->v[i].assign_version > *version)
+		*version = ns->v[i].assign_version;
+	pthread_mutex_unlock(&ns->mu);
 }

@@ -55,6 +55,12 @@ int orch_nodes_seen(struct orch_nodes *ns, const char *id, const char *name);
  * with this id has registered. */
 int orch_nodes_beat(struct orch_nodes *ns, const char *id);
 
+/* The name node id registered under, copied to out (len bytes).  Returns
+ * ORCH_OK, ORCH_ENOENT for an unknown id, or ORCH_ETOOBIG when it does not
+ * fit. */
+int orch_nodes_name(
+    struct orch_nodes *ns, const char *id, char *out /* OUT */, size_t len);
+
 /* The status of node id now (an ORCH__NODE_STATUS__ value; NotReady for
  * an unknown id) and, when last_ms is not NULL, the wall-clock time it was
  * last heard from (OUT, -1 when not since this manager started). */
@@ -84,5 +90,21 @@ int orch_nodes_read(struct orch_nodes *ns, struct orch_store_reader *r,
  * ownership and codes as orch_store_node_get(). */
 int orch_nodes_read_one(struct orch_nodes *ns, struct orch_store_reader *r,
     const char *key, orch_node **out /* OUT */);
+
+/*
+ * Versions of what each node is assigned, so that a heartbeat whose node
+ * already holds the current list is answered without it (the tasks of a
+ * node are read, encoded and decoded on every beat otherwise: a thousand
+ * nodes beating each second with a hundred tasks each is 100,000 tasks a
+ * second).  orch_nodes_assign_changed() is called after a commit that
+ * may change node id's assignments (NULL: any node's); the version of a
+ * node is then higher than any it had.  The epoch is random per registry,
+ * so that versions of an earlier manager never match.  Read the version
+ * before reading the tasks it stands for: a change in between makes the
+ * next beat read them again, never the reverse.
+ */
+void orch_nodes_assign_changed(struct orch_nodes *ns, const char *id);
+void orch_nodes_assign_version(struct orch_nodes *ns, const char *id,
+    uint64_t *epoch /* OUT */, uint64_t *version /* OUT */);
 
 #endif

@@ -11,6 +11,8 @@
 #ifndef ORCH_NOTIFY_H
 #define ORCH_NOTIFY_H
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 #include <stddef.h>
 
 #include "task.h"
@@ -25,12 +27,15 @@ struct orch_notify;
 int orch_notify_open(
     struct orch_notify **out /* OUT */, char *err, size_t errlen);
 
-/* Listens on url (an NNG URL).  Returns ORCH_OK, or an error with err
- * saying "cannot listen on URL: <reason>". */
-int orch_notify_listen(
-    struct orch_notify *n, const char *url, char *err, size_t errlen);
+/* Listens on url (an NNG URL), with the TLS server configuration tls when
+ * not NULL (the caller keeps its reference; url is then tls+tcp://).
+ * Returns ORCH_OK, or an error with err saying "cannot listen on URL:
+ * <reason>". */
+int orch_notify_listen(struct orch_notify *n, const char *url,
+    nng_tls_config *tls, char *err, size_t errlen);
 
-/* Closes the socket.  NULL is a no-op. */
+/* Closes the socket, waiting at most ORCH_NNG_CLOSE_WAIT_MS for NNG
+ * (orch_nng_close_within).  NULL is a no-op. */
 void orch_notify_close(struct orch_notify *n);
 
 /* Publishes a NodeNotice for node_id.  Never blocks; a failure is logged

@@ -26,7 +26,8 @@
  *    slots go first) or a second one in a slot gets a stop request
  *    (STOP).
  *
- * Nothing is kept in memory from one pass to the next: a manager that
+ * It keeps nothing from one pass to the next: the scheduler hands it
+ * what it remembers of the store (sched_state.h), and a manager that
  * restarts reads the same store and decides the same.  Every write
  * checks, inside its transaction, that the task is still as the pass saw
  * it (a replaced task is never replaced twice; a replica is inserted only

@@ -24,15 +24,18 @@
 #include "error.h"
 #include "log.h"
 #include "reconciler.h"
+#include "sched_state.h"
 
 #define SCHED_COMPONENT "scheduler"
 /* The safety net: a pass at least this often, whatever happens. */
 #define SCHED_TICK_MS 1000
 /* Most writes one pass queues; a longer backlog takes several passes.
- * A pass costs a read of every open task, and the next waits as long as
- * it took, so this bounds placements per second under a burst
- * (bench/simcluster.sh: 1024 held 100,000 submissions to ~1,000/s). */
+ * They share a commit or two, and the pass waits for them, so this bounds
+ * how long the state goes without news (bench/simcluster.sh). */
 #define SCHED_MAX_OPS 8192
+/* The safety net of the reconciler: every service looked at this often
+ * even when no commit seemed to concern it. */
+#define SCHED_FULL_MS 30000
 /* Sums of fractional cores are not exact: 0.1 + 0.2 must fit in 0.3. */
 #define CPU_EPSILON 1e-9
 #define SCHED_ERR_LEN 384
@@ -118,6 +121,23 @@ node_allowed(const struct orch_sched_node *c, const struct orch_sched_want *w)
 	return orch_constraints_match(w->constraints, w->n_constraints, &cn);
 }
 
+/* Whether node c has the driver w asks for.  A node that lists no driver
+ * registered before agents advertised them: it has Docker's. */
+static bool
+node_has_driver(
+    const struct orch_sched_node *c, const struct orch_sched_want *w)
+{
+	const char *d = w->driver != NULL ? w->driver : ORCH_DRIVER_DOCKER;
+
+	if (c->n_drivers == 0)
+		return strcmp(d, ORCH_DRIVER_DOCKER) == 0;
+	for (size_t i = 0; i < c->n_drivers; i++) {
+		if (c->drivers[i] != NULL && strcmp(c->drivers[i], d) == 0)
+			return true;
+	}
+	return false;
+}
+
 static bool
 node_fits(const struct orch_sched_node *c, const struct orch_sched_want *w)
 {
@@ -134,8 +154,8 @@ orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const struct orch_sched_node *c = &nodes[i];
 
-		if (!c->ready || c->drain || !node_fits(c, want) ||
-		    !node_allowed(c, want))
+		if (!c->ready || c->drain || !node_has_driver(c, want) ||
+		    !node_fits(c, want) || !node_allowed(c, want))
 			continue;
 		if (best < 0 ||
 		    node_better(c, i, &nodes[best], (size_t)best, want))
@@ -172,12 +192,44 @@ constraints_text(const struct orch_sched_want *w, char *buf, size_t len)
 	return buf;
 }
 
+/* Adds name to the ", "-separated list in buf unless it is there. */
+static void
+names_add(char *buf, size_t len, const char *name)
+{
+	size_t o = strlen(buf), n = strlen(name);
+
+	for (const char *p = buf; (p = strstr(p, name)) != NULL; p += n) {
+		if ((p == buf || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+			return;
+	}
+	snprintf(buf + o, len - o, "%s%s", o > 0 ? ", " : "", name);
+}
+
+/* The drivers of the Ready nodes, for a person: "docker, exec". */
+static const char *
+ready_drivers_text(
+    const struct orch_sched_node *nodes, size_t n, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (!nodes[i].ready)
+			continue;
+		if (nodes[i].n_drivers == 0)
+			names_add(buf, len, ORCH_DRIVER_DOCKER);
+		for (size_t j = 0; j < nodes[i].n_drivers; j++) {
+			if (nodes[i].drivers[j] != NULL)
+				names_add(buf, len, nodes[i].drivers[j]);
+		}
+	}
+	return buf;
+}
+
 void
 orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
     const struct orch_sched_want *want, char *buf, size_t len)
 {
 	const struct orch_sched_node *best = NULL;
-	size_t ready = 0, allowed = 0, open = 0, drained = 0;
+	size_t ready = 0, capable = 0, allowed = 0, open = 0, drained = 0;
 	char need[32], have[32], cons[256];
 
 	for (size_t i = 0; i < n; i++) {
@@ -186,6 +238,9 @@ orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
 		if (!c->ready)
 			continue;
 		ready++;
+		if (!node_has_driver(c, want))
+			continue;
+		capable++;
 		if (!node_allowed(c, want))
 			continue;
 		allowed++;
@@ -208,6 +263,13 @@ orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
 		snprintf(buf, len,
 		    "no Ready node: %zu node%s known, none Ready", n,
 		    n == 1 ? "" : "s");
+		return;
+	}
+	if (capable == 0) {
+		snprintf(buf, len,
+		    "no Ready node has the %.32s driver (%zu Ready, with %s)",
+		    want->driver != NULL ? want->driver : ORCH_DRIVER_DOCKER,
+		    ready, ready_drivers_text(nodes, n, cons, sizeof(cons)));
 		return;
 	}
 	if (allowed == 0) {
@@ -246,17 +308,28 @@ struct orch_sched {
 	struct orch_nodes *nodes;
 	struct orch_notify *notify;
 	struct orch_store_reader *reader; /* the thread's alone */
+	struct orch_sstate *state;        /* the thread's, but for heard() */
 	pthread_t thread;
 	bool started;
 	bool listening;
 	bool sync_init;
+
+	/* The thread's alone: the records the state points into. */
+	orch_node **node_recs;
+	size_t n_node_recs;
+	orch_service **svcs;
+	size_t n_svcs;
+	bool loaded;          /* the state holds the open tasks */
+	int64_t next_full_ms; /* monotonic: the next whole reconcile */
 
 	pthread_mutex_t mu;     /* guards everything below */
 	pthread_cond_t cv;      /* the thread waits for work */
 	pthread_cond_t done_cv; /* it waits for its writes */
 	bool wake;
 	bool stop;
-	size_t inflight; /* writes of this pass not done */
+	bool nodes_stale; /* a node was committed: read them again */
+	bool svcs_stale;  /* a service was committed */
+	size_t inflight;  /* writes of this pass not done */
 	struct orch_sched_stats stats;
 };
 
@@ -269,10 +342,11 @@ enum sched_op_kind {
 struct sched_op {
 	struct orch_sched *s;
 	enum sched_op_kind kind;
-	const orch_task *task;   /* as read by the pass */
-	size_t node;             /* SOP_PLACE: index of the node */
-	const char *node_id;     /* SOP_PLACE */
-	char msg[SCHED_ERR_LEN]; /* SOP_EXPLAIN */
+	char id[ORCH_ID_LEN];      /* the task's */
+	const char *name;          /* the task's, for logs (in the state) */
+	size_t node;               /* SOP_PLACE: index of the node */
+	char node_id[ORCH_ID_LEN]; /* SOP_PLACE */
+	char msg[SCHED_ERR_LEN];   /* SOP_EXPLAIN */
 	int rc;
 	char err[128];
 };
@@ -294,15 +368,23 @@ orch_sched_wake(struct orch_sched *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Commit listener: any task, node or service written may change a
- * placement.  On the writer thread, with the store's lock: a flag,
- * nothing more. */
+/* Commit listener, on the writer thread with the store's lock: a task is
+ * copied into the state's queue, a node or service raises a flag. */
 static void
-sched_on_commit(void *arg, int kind, const char *id)
+sched_on_commit(void *arg, int kind, const char *id, const void *obj)
 {
-	(void)kind;
-	(void)id;
-	orch_sched_wake(arg);
+	struct orch_sched *s = arg;
+
+	if (kind == ORCH_STORE_TASK)
+		orch_sstate_heard(s->state, id, obj);
+	pthread_mutex_lock(&s->mu);
+	if (kind == ORCH_STORE_NODE)
+		s->nodes_stale = true;
+	else if (kind == ORCH_STORE_SERVICE)
+		s->svcs_stale = true;
+	s->wake = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
 }
 
 static void
@@ -311,7 +393,7 @@ sched_on_node_change(void *arg)
 	orch_sched_wake(arg);
 }
 
-/* Inside the write transaction: the pass read the task a moment ago, and
+/* Inside the write transaction: the pass saw the task a moment ago, and
  * anything may have happened to it since. */
 static int
 modify_place(orch_task *t, void *marg, char *err, size_t errlen)
@@ -366,110 +448,6 @@ sched_op_done(void *arg, int rc, orch_task *task, const char *err)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* A node of a view, for finding it by id. */
-struct node_ref {
-	const char *id;
-	size_t i; /* in view.sn */
-};
-
-/* What one pass reads.  The arrays of nodes point into the records. */
-struct view {
-	orch_task **tasks; /* the open tasks, oldest first */
-	size_t nt;
-	orch_node **nodes;
-	size_t nn;
-	struct orch_sched_node *sn; /* one per node, free = capacity - held */
-	struct node_ref *by_id;     /* sn by id */
-	orch_service **svcs;
-	size_t ns;
-};
-
-static void
-view_tasks_free(struct view *v)
-{
-	orch_store_task_list_free(v->tasks, v->nt);
-	v->tasks = NULL;
-	v->nt = 0;
-}
-
-static void
-view_free(struct view *v)
-{
-	view_tasks_free(v);
-	free(v->by_id);
-	free(v->sn);
-	orch_store_node_list_free(v->nodes, v->nn);
-	orch_store_service_list_free(v->svcs, v->ns);
-	memset(v, 0, sizeof(*v));
-}
-
-static int
-node_ref_cmp(const void *a, const void *b)
-{
-	return strcmp(
-	    ((const struct node_ref *)a)->id, ((const struct node_ref *)b)->id);
-}
-
-/* The index in v->sn of the node with this id, or -1. */
-static int
-view_node(const struct view *v, const char *id)
-{
-	struct node_ref key = {.id = id}, *hit;
-
-	if (id == NULL)
-		return -1;
-	hit = bsearch(&key, v->by_id, v->nn, sizeof(*v->by_id), node_ref_cmp);
-	return hit != NULL ? (int)hit->i : -1;
-}
-
-/* Reads the nodes with what they hold into v->sn (again: the usage of a
- * pass that reconciled changes). */
-static int
-sched_nodes_read(struct orch_sched *s, struct view *v)
-{
-	struct orch_node_usage *usage = NULL;
-	size_t nu = 0;
-	int rc;
-
-	if (v->nodes == NULL &&
-	    (rc = orch_store_node_list(s->reader, &v->nodes, &v->nn)) !=
-	        ORCH_OK)
-		return rc;
-	if ((rc = orch_store_node_usage(s->reader, &usage, &nu)) != ORCH_OK)
-		return rc;
-	if (v->sn == NULL &&
-	    ((v->sn = calloc(v->nn + 1, sizeof(*v->sn))) == NULL ||
-	        (v->by_id = calloc(v->nn + 1, sizeof(*v->by_id))) == NULL)) {
-		free(usage);
-		return ORCH_ENOMEM;
-	}
-	for (size_t i = 0; i < v->nn; i++) {
-		const orch_node *nd = v->nodes[i];
-		struct orch_sched_node *c = &v->sn[i];
-
-		c->id = nd->id;
-		c->name = nd->name;
-		c->ready = orch_nodes_status(s->nodes, nd->id, NULL) ==
-		    ORCH__NODE_STATUS__NODE_STATUS_READY;
-		c->drain = nd->has_drain && nd->drain;
-		c->labels = nd->labels;
-		c->n_labels = nd->n_labels;
-		c->cpu_free = nd->cpu;
-		c->memory_free_mb = nd->memory_mb;
-		for (size_t k = 0; k < nu; k++) {
-			if (strcmp(usage[k].node_id, nd->id) == 0) {
-				c->cpu_free -= usage[k].cpu;
-				c->memory_free_mb -= usage[k].memory_mb;
-				break;
-			}
-		}
-		v->by_id[i] = (struct node_ref){.id = nd->id, .i = i};
-	}
-	qsort(v->by_id, v->nn, sizeof(*v->by_id), node_ref_cmp);
-	free(usage);
-	return ORCH_OK;
-}
-
 /* Queues ops[0..n) and waits until every one has completed. */
 static void
 sched_ops_run(struct orch_sched *s, struct sched_op *ops, size_t n)
@@ -480,7 +458,7 @@ sched_ops_run(struct orch_sched *s, struct sched_op *ops, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct sched_op *op = &ops[i];
 
-		orch_store_task_modify(s->store, op->task->id,
+		orch_store_task_modify(s->store, op->id,
 		    op->kind == SOP_PLACE ? modify_place : modify_explain, op,
 		    sched_op_done, op);
 	}
@@ -490,40 +468,263 @@ sched_ops_run(struct orch_sched *s, struct sched_op *ops, size_t n)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* ---- bringing the state up to date ---- */
+
+/* For sched_nodes_refresh(): the nodes whose status or drain changed. */
+struct node_changes {
+	struct orch_sstate *ss;
+	const bool *changed;
+};
+
+static void
+mark_on_changed(void *arg, const struct orch_stask *t)
+{
+	const struct node_changes *c = arg;
+
+	if (t->node >= 0 && c->changed[t->node] && t->service_id[0] != '\0')
+		orch_sstate_dirty_add(c->ss, t->service_id);
+}
+
+/* Reads the nodes again when one was committed, and takes each node's
+ * live status and drain.  Services with replicas on a node whose status
+ * or drain changed become dirty, so that the reconciler looks at them. */
+static int
+sched_nodes_refresh(struct orch_sched *s, bool stale)
+{
+	orch_node **recs = NULL;
+	struct orch_snode *sn;
+	size_t nrecs = 0, n;
+	bool *changed = NULL, any = false;
+	int rc;
+
+	if (stale || s->node_recs == NULL) {
+		if ((rc = orch_store_node_list(s->reader, &recs, &nrecs)) !=
+		    ORCH_OK)
+			return rc;
+		if ((rc = orch_sstate_nodes_set(s->state, recs, nrecs)) !=
+		    ORCH_OK) {
+			/* Some nodes may point into recs: keep them. */
+			orch_sstate_nodes_set(
+			    s->state, s->node_recs, s->n_node_recs);
+			orch_store_node_list_free(recs, nrecs);
+			return rc;
+		}
+		orch_store_node_list_free(s->node_recs, s->n_node_recs);
+		s->node_recs = recs;
+		s->n_node_recs = nrecs;
+	}
+	sn = orch_sstate_nodes(s->state, &n);
+	if ((changed = calloc(n + 1, sizeof(*changed))) == NULL)
+		return ORCH_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int st = orch_nodes_status(s->nodes, sn[i].id, NULL);
+		bool drain = sn[i].rec != NULL && sn[i].rec->has_drain &&
+		    sn[i].rec->drain;
+
+		if (st != sn[i].status || drain != sn[i].drain) {
+			changed[i] = any = true;
+			sn[i].status = st;
+			sn[i].drain = drain;
+		}
+	}
+	/* A walk over every open task, but only when a node changed. */
+	if (any)
+		orch_sstate_each(s->state, mark_on_changed,
+		    &(struct node_changes){s->state, changed});
+	free(changed);
+	return ORCH_OK;
+}
+
+/* Reads the services again when one was committed: any may have been
+ * created, scaled or deleted, so the reconciler looks at them all. */
+static int
+sched_services_refresh(struct orch_sched *s)
+{
+	orch_service **v = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = orch_store_service_list(s->reader, &v, &n)) != ORCH_OK)
+		return rc;
+	orch_store_service_list_free(s->svcs, s->n_svcs);
+	s->svcs = v;
+	s->n_svcs = n;
+	orch_sstate_dirty_all(s->state);
+	return ORCH_OK;
+}
+
+/* ---- reconciling ---- */
+
+/* A shallow task for the reconciler (orch_stask_view). */
+struct view {
+	orch_task t;
+	orch_task_spec spec;
+	uint64_t seq;
+};
+
+/* What the reconciler is shown: the tasks it may act on. */
+struct recon_pick {
+	const struct orch_sstate *ss;
+	const struct orch_snode *nodes;
+	struct view *v;
+	size_t n, cap;
+	bool nomem;
+};
+
 /*
- * The reconciling half of a pass over v.  Returns ORCH_OK (*wrote true
- * when it changed the store, so that the placing half reads again), or
- * an error.
+ * Whether t is one the reconciler must see: a replica of a dirty service
+ * (all of them, or it would fill slots that are not empty), a plain task
+ * whose restart is to be decided, or a task on a Down node.
+ */
+static bool
+recon_wanted(const struct recon_pick *p, const struct orch_stask *t)
+{
+	bool ended = orch_task_status_terminal(t->status);
+
+	if (t->service_id[0] != '\0')
+		return orch_sstate_dirty(p->ss, t->service_id);
+	if (ended)
+		return !t->replaced;
+	return t->node >= 0 &&
+	    p->nodes[t->node].status == ORCH__NODE_STATUS__NODE_STATUS_DOWN;
+}
+
+static void
+recon_collect(void *arg, const struct orch_stask *t)
+{
+	struct recon_pick *p = arg;
+	struct view *nv;
+
+	if (p->nomem || !recon_wanted(p, t))
+		return;
+	if (p->n == p->cap) {
+		size_t cap = p->cap > 0 ? p->cap * 2 : 64;
+
+		if ((nv = realloc(p->v, cap * sizeof(*nv))) == NULL) {
+			p->nomem = true;
+			return;
+		}
+		p->v = nv;
+		p->cap = cap;
+	}
+	orch_stask_view(t, &p->v[p->n].t, &p->v[p->n].spec);
+	p->v[p->n].seq = t->seq;
+	p->n++;
+}
+
+static int
+view_seq_cmp(const void *a, const void *b)
+{
+	uint64_t x = (*(const struct view *const *)a)->seq;
+	uint64_t y = (*(const struct view *const *)b)->seq;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Whether a reconcile could decide anything: a dirty service, a plain
+ * task that ended, or a task on a Down node. */
+static bool
+recon_needed(struct orch_sched *s)
+{
+	struct orch_snode *sn;
+	size_t n;
+
+	if (orch_sstate_any_dirty(s->state) ||
+	    orch_sstate_plain_ended(s->state) > 0)
+		return true;
+	sn = orch_sstate_nodes(s->state, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (sn[i].status == ORCH__NODE_STATUS__NODE_STATUS_DOWN &&
+		    sn[i].tasks > 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The reconciling half of a pass.  Returns ORCH_OK (*wrote true when it
+ * changed the store), or an error (what is dirty stays dirty).
  */
 static int
-sched_reconcile(struct orch_sched *s, struct view *v, bool *wrote)
+sched_reconcile(struct orch_sched *s, bool *wrote)
 {
+	struct recon_pick p = {0};
 	struct orch_recon_node *rn = NULL;
 	struct orch_recon_action *acts = NULL;
 	struct orch_recon_result res = {0};
-	size_t na = 0;
-	int rc;
+	orch_task **tasks = NULL, **full = NULL;
+	orch_service **svcs = NULL;
+	size_t na = 0, nn, ns = 0;
+	bool truncated = false;
+	int rc = ORCH_ENOMEM;
 
 	*wrote = false;
-	if ((rn = calloc(v->nn + 1, sizeof(*rn))) == NULL)
-		return ORCH_ENOMEM;
-	for (size_t i = 0; i < v->nn; i++) {
-		rn[i].id = v->nodes[i]->id;
-		rn[i].name = v->nodes[i]->name;
-		rn[i].status = orch_nodes_status(s->nodes, rn[i].id, NULL);
-		rn[i].drain = v->sn[i].drain;
+	if (!recon_needed(s))
+		return ORCH_OK;
+	p.ss = s->state;
+	p.nodes = orch_sstate_nodes(s->state, &nn);
+	orch_sstate_each(s->state, recon_collect, &p);
+	if (p.nomem || (rn = calloc(nn + 1, sizeof(*rn))) == NULL ||
+	    (tasks = calloc(p.n + 1, sizeof(*tasks))) == NULL ||
+	    (svcs = calloc(s->n_svcs + 1, sizeof(*svcs))) == NULL)
+		goto out;
+	/* Oldest first, as the reconciler expects.  A plain task's view
+	 * points at its spec beside it, which the collection's realloc may
+	 * have moved since: point it again. */
+	for (size_t i = 0; i < p.n; i++) {
+		if (p.v[i].t.spec != NULL)
+			p.v[i].t.spec = &p.v[i].spec;
+		tasks[i] = &p.v[i].t;
+	}
+	qsort(tasks, p.n, sizeof(*tasks), view_seq_cmp);
+	for (size_t i = 0; i < nn; i++) {
+		const orch_node *rec = p.nodes[i].rec;
+
+		rn[i].id = p.nodes[i].id;
+		rn[i].name = rec != NULL ? rec->name : NULL;
+		rn[i].status = p.nodes[i].status;
+		rn[i].drain = p.nodes[i].drain;
+	}
+	for (size_t i = 0; i < s->n_svcs; i++) {
+		if (orch_sstate_dirty(s->state, s->svcs[i]->id))
+			svcs[ns++] = s->svcs[i];
 	}
 	rc = orch_recon_plan(
 	    &(struct orch_recon_input){
-	        .services = v->svcs,
-	        .n_services = v->ns,
-	        .tasks = v->tasks,
-	        .n_tasks = v->nt,
+	        .services = svcs,
+	        .n_services = ns,
+	        .tasks = tasks,
+	        .n_tasks = p.n,
 	        .nodes = rn,
-	        .n_nodes = v->nn,
+	        .n_nodes = nn,
 	    },
 	    &acts, &na);
-	if (rc == ORCH_OK && na > 0)
+	if (rc != ORCH_OK)
+		goto out;
+	/* Each new task is built whole before it is queued: a burst (a
+	 * service scaled up by thousands) goes a batch a pass, so that
+	 * memory stays bounded; what is left is decided again next pass,
+	 * as what stays dirty is. */
+	if (na > SCHED_MAX_OPS) {
+		na = SCHED_MAX_OPS;
+		truncated = true;
+	}
+	/* A plain task's new attempt copies its whole spec, which the state
+	 * does not keep: read those few in full. */
+	if (na > 0 && (full = calloc(na, sizeof(*full))) == NULL) {
+		rc = ORCH_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < na; i++) {
+		if (acts[i].kind != ORCH_RECON_REPLACE ||
+		    acts[i].service != NULL)
+			continue;
+		if ((rc = orch_store_task_get(
+		         s->reader, acts[i].task->id, &full[i])) != ORCH_OK)
+			goto out;
+		acts[i].task = full[i];
+	}
+	if (na > 0)
 		rc = orch_recon_apply(
 		    s->store, s->nodes, s->notify, acts, na, &res);
 	*wrote = res.lost + res.created + res.replaced + res.stopped > 0;
@@ -533,15 +734,30 @@ sched_reconcile(struct orch_sched *s, struct view *v, bool *wrote)
 	s->stats.replaced += res.replaced;
 	s->stats.stopped += res.stopped;
 	pthread_mutex_unlock(&s->mu);
+	/* Refused writes raced with a commit, which made its task's
+	 * service dirty again. */
+	if (rc == ORCH_OK && !truncated)
+		orch_sstate_dirty_clear(s->state);
+	if (truncated)
+		orch_sched_wake(s);
+out:
+	for (size_t i = 0; full != NULL && i < na; i++)
+		orch_task_free(full[i]);
+	free(full);
 	free(acts);
+	free(svcs);
+	free(tasks);
 	free(rn);
+	free(p.v);
 	return rc;
 }
+
+/* ---- placing ---- */
 
 /* How many replicas of one service each node has, for spreading it. */
 struct spread {
 	const char *service_id;
-	uint32_t *count; /* per node of the view */
+	uint32_t *count; /* per node of the state */
 };
 
 static int
@@ -556,7 +772,7 @@ spread_find(struct spread *v, size_t n, const char *service_id)
 {
 	struct spread key = {.service_id = service_id};
 
-	if (service_id == NULL || service_id[0] == '\0')
+	if (service_id == NULL || service_id[0] == '\0' || n == 0)
 		return NULL;
 	return bsearch(&key, v, n, sizeof(*v), spread_cmp);
 }
@@ -569,26 +785,48 @@ spreads_free(struct spread *v, size_t n)
 	free(v);
 }
 
+struct spread_count {
+	struct spread *sp;
+	size_t n;
+};
+
+static void
+spread_count_one(void *arg, const struct orch_stask *t)
+{
+	struct spread_count *c = arg;
+	struct spread *e;
+
+	if ((t->status != ST_SCHEDULED &&
+	        t->status != ORCH__TASK_STATUS__TASK_STATUS_RUNNING) ||
+	    t->stop_requested || t->node < 0 ||
+	    (e = spread_find(c->sp, c->n, t->service_id)) == NULL)
+		return;
+	e->count[t->node]++;
+}
+
 /* Counts, for each service with a replica to place, its live replicas
  * on each node.  On ORCH_OK *out has *n entries, sorted. */
 static int
-spreads_count(const struct view *v, struct spread **out, size_t *n)
+spreads_count(struct orch_sched *s, const struct orch_stask *const *pending,
+    size_t np, size_t nnodes, struct spread **out, size_t *n)
 {
-	struct spread *sp = NULL, *e;
+	struct spread *sp = NULL;
 	size_t len = 0, k = 0;
 
 	*out = NULL;
 	*n = 0;
-	if ((sp = calloc(v->nt + 1, sizeof(*sp))) == NULL)
+	for (size_t i = 0; i < np; i++) {
+		if (pending[i]->service_id[0] != '\0')
+			len++;
+	}
+	if (len == 0)
+		return ORCH_OK;
+	if ((sp = calloc(len, sizeof(*sp))) == NULL)
 		return ORCH_ENOMEM;
-	for (size_t i = 0; i < v->nt; i++) {
-		const orch_task *t = v->tasks[i];
-
-		if (t->status != ST_PENDING || t->service_id == NULL ||
-		    t->service_id[0] == '\0')
-			continue;
-		sp[len].service_id = t->service_id;
-		len++;
+	len = 0;
+	for (size_t i = 0; i < np; i++) {
+		if (pending[i]->service_id[0] != '\0')
+			sp[len++].service_id = pending[i]->service_id;
 	}
 	qsort(sp, len, sizeof(*sp), spread_cmp);
 	/* One entry per service. */
@@ -600,27 +838,62 @@ spreads_count(const struct view *v, struct spread **out, size_t *n)
 	}
 	len = k;
 	for (size_t i = 0; i < len; i++) {
-		if ((sp[i].count = calloc(v->nn + 1, sizeof(uint32_t))) ==
+		if ((sp[i].count = calloc(nnodes + 1, sizeof(uint32_t))) ==
 		    NULL) {
 			spreads_free(sp, len);
 			return ORCH_ENOMEM;
 		}
 	}
-	for (size_t i = 0; i < v->nt; i++) {
-		const orch_task *t = v->tasks[i];
-		int node;
-
-		if ((t->status != ST_SCHEDULED &&
-		        t->status != ORCH__TASK_STATUS__TASK_STATUS_RUNNING) ||
-		    t->stop_requested ||
-		    (e = spread_find(sp, len, t->service_id)) == NULL ||
-		    (node = view_node(v, t->node_id)) < 0)
-			continue;
-		e->count[node]++;
-	}
+	orch_sstate_each(
+	    s->state, spread_count_one, &(struct spread_count){sp, len});
 	*out = sp;
 	*n = len;
 	return ORCH_OK;
+}
+
+/* The nodes as the decision sees them, one per node of the state (same
+ * indexes); a node known only from tasks is not Ready. */
+static struct orch_sched_node *
+sched_nodes_view(struct orch_sched *s, size_t *n)
+{
+	struct orch_snode *sn = orch_sstate_nodes(s->state, n);
+	struct orch_sched_node *v = calloc(*n + 1, sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < *n; i++) {
+		const orch_node *rec = sn[i].rec;
+
+		v[i].id = sn[i].id;
+		v[i].name = rec != NULL ? rec->name : sn[i].id;
+		v[i].ready = rec != NULL &&
+		    sn[i].status == ORCH__NODE_STATUS__NODE_STATUS_READY;
+		v[i].drain = sn[i].drain;
+		v[i].cpu_free = rec != NULL ? rec->cpu - sn[i].cpu_used : 0;
+		v[i].memory_free_mb =
+		    rec != NULL ? rec->memory_mb - sn[i].memory_mb_used : 0;
+		if (rec != NULL) {
+			v[i].labels = rec->labels;
+			v[i].n_labels = rec->n_labels;
+			v[i].drivers = rec->drivers;
+			v[i].n_drivers = rec->n_drivers;
+		}
+	}
+	return v;
+}
+
+/* The same FNV-1a as the state's, so that an explanation already stored
+ * is recognised without its text. */
+static uint64_t
+text_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h | 1;
 }
 
 /*
@@ -631,107 +904,126 @@ spreads_count(const struct view *v, struct spread **out, size_t *n)
 static int
 sched_pass(struct orch_sched *s, int64_t *due_ms)
 {
-	struct view v = {0};
+	const struct orch_stask *const *pending = NULL;
+	struct orch_sched_node *sn = NULL;
 	struct spread *spreads = NULL;
 	struct sched_op *ops = NULL;
-	bool *told = NULL, wrote = false;
-	size_t nops = 0, nspreads = 0, i;
+	bool *told = NULL, wrote = false, nodes_stale, svcs_stale;
+	size_t nops = 0, nspreads = 0, np = 0, nn = 0, i;
 	uint64_t placed = 0, explained = 0;
-	int64_t now = orch_now_ms();
+	int64_t now = orch_now_ms(), mono = orch_mono_ms();
 	const char *why = NULL;
 	int rc;
 
 	*due_ms = 0;
-	if ((rc = orch_store_task_list_open(s->reader, &v.tasks, &v.nt)) !=
-	        ORCH_OK ||
-	    (rc = orch_store_service_list(s->reader, &v.svcs, &v.ns)) !=
-	        ORCH_OK) {
+	pthread_mutex_lock(&s->mu);
+	nodes_stale = s->nodes_stale;
+	svcs_stale = s->svcs_stale;
+	s->nodes_stale = s->svcs_stale = false;
+	pthread_mutex_unlock(&s->mu);
+	if (!s->loaded) {
+		if ((rc = orch_sstate_load(s->state, s->reader)) != ORCH_OK)
+			goto out;
+		s->loaded = true;
+		svcs_stale = nodes_stale = true;
+	}
+	if ((rc = orch_sstate_apply(s->state, s->reader)) != ORCH_OK) {
+		/* Start again from the store next time. */
+		s->loaded = false;
 		orch_warn(SCHED_COMPONENT,
-		    "cannot read the open tasks and "
+		    "cannot bring the tasks up to "
+		    "date: %s",
+		    orch_strerror(rc));
+		goto out;
+	}
+	if ((svcs_stale && (rc = sched_services_refresh(s)) != ORCH_OK) ||
+	    (rc = sched_nodes_refresh(s, nodes_stale)) != ORCH_OK) {
+		pthread_mutex_lock(&s->mu);
+		s->svcs_stale |= svcs_stale;
+		s->nodes_stale |= nodes_stale;
+		pthread_mutex_unlock(&s->mu);
+		orch_warn(SCHED_COMPONENT,
+		    "cannot read the nodes and "
 		    "services: %s",
 		    orch_strerror(rc));
 		goto out;
 	}
-	if (v.nt == 0 && v.ns == 0)
-		goto out;
-	if ((rc = sched_nodes_read(s, &v)) != ORCH_OK) {
-		orch_warn(SCHED_COMPONENT, "cannot read the nodes: %s",
-		    orch_strerror(rc));
-		goto out;
+	/* The safety net: now and then every service is looked at, even
+	 * if nothing seemed to change it. */
+	if (mono >= s->next_full_ms) {
+		orch_sstate_dirty_all(s->state);
+		s->next_full_ms = mono + SCHED_FULL_MS;
 	}
-	if ((rc = sched_reconcile(s, &v, &wrote)) != ORCH_OK)
+	if ((rc = sched_reconcile(s, &wrote)) != ORCH_OK)
 		orch_warn(
 		    SCHED_COMPONENT, "reconciling: %s", orch_strerror(rc));
-	/* What it created is placed now, with the room it freed. */
-	if (wrote) {
-		view_tasks_free(&v);
-		if ((rc = orch_store_task_list_open(
-		         s->reader, &v.tasks, &v.nt)) != ORCH_OK ||
-		    (rc = sched_nodes_read(s, &v)) != ORCH_OK) {
-			orch_warn(SCHED_COMPONENT,
-			    "cannot read the tasks "
-			    "again: %s",
-			    orch_strerror(rc));
-			goto out;
-		}
+	/* What it created is placed now, with the room it freed: its
+	 * commits are queued already (listeners run before completions). */
+	if (wrote && (rc = orch_sstate_apply(s->state, s->reader)) != ORCH_OK) {
+		s->loaded = false;
+		goto out;
 	}
-	if ((rc = spreads_count(&v, &spreads, &nspreads)) != ORCH_OK ||
-	    (ops = calloc(v.nt < SCHED_MAX_OPS ? v.nt + 1 : SCHED_MAX_OPS,
+	if ((rc = orch_sstate_pending(s->state, &pending, &np)) != ORCH_OK ||
+	    np == 0)
+		goto out;
+	if ((sn = sched_nodes_view(s, &nn)) == NULL ||
+	    (rc = spreads_count(s, pending, np, nn, &spreads, &nspreads)) !=
+	        ORCH_OK ||
+	    (ops = calloc(np < SCHED_MAX_OPS ? np : SCHED_MAX_OPS,
 	         sizeof(*ops))) == NULL ||
-	    (told = calloc(v.nn + 1, sizeof(*told))) == NULL) {
+	    (told = calloc(nn + 1, sizeof(*told))) == NULL) {
 		orch_warn(SCHED_COMPONENT, "out of memory");
 		rc = ORCH_ENOMEM;
 		goto out;
 	}
 	/* Oldest first: the free space a placement takes is gone for the
 	 * tasks after it in this pass. */
-	for (i = 0; i < v.nt && nops < SCHED_MAX_OPS; i++) {
-		const orch_task *t = v.tasks[i];
+	for (i = 0; i < np && nops < SCHED_MAX_OPS; i++) {
+		const struct orch_stask *t = pending[i];
 		struct sched_op *op = &ops[nops];
 		struct spread *sp;
 		struct orch_sched_want want;
 		int k;
 
-		if (t->status != ST_PENDING || t->stop_requested ||
-		    t->spec == NULL)
-			continue;
-		if (t->has_not_before_ms && t->not_before_ms > now) {
+		if (t->not_before_ms > now) {
 			if (*due_ms == 0 || t->not_before_ms < *due_ms)
 				*due_ms = t->not_before_ms;
 			continue;
 		}
 		sp = spread_find(spreads, nspreads, t->service_id);
 		want = (struct orch_sched_want){
-		    .cpu = t->spec->cpu,
-		    .memory_mb = t->spec->memory_mb,
-		    .constraints = (const char *const *)t->spec->constraints,
-		    .n_constraints = t->spec->n_constraints,
+		    .cpu = t->cpu,
+		    .memory_mb = t->memory_mb,
+		    .constraints = (const char *const *)t->constraints,
+		    .n_constraints = t->n_constraints,
+		    .driver = t->driver,
 		    .same_service = sp != NULL ? sp->count : NULL,
 		};
-		if (orch_placement_parse(t->spec->placement, &want.placement) !=
+		if (orch_placement_parse(t->placement, &want.placement) !=
 		    ORCH_OK)
 			want.placement = ORCH_PLACEMENT_SPREAD;
 		op->s = s;
-		op->task = t;
-		k = orch_sched_node_pick(v.sn, v.nn, &want);
+		memcpy(op->id, t->id, ORCH_ID_LEN);
+		op->name = t->name != NULL ? t->name : "";
+		k = orch_sched_node_pick(sn, nn, &want);
 		if (k >= 0) {
 			op->kind = SOP_PLACE;
 			op->node = (size_t)k;
-			op->node_id = v.sn[k].id;
-			v.sn[k].cpu_free -= t->spec->cpu;
-			v.sn[k].memory_free_mb -= t->spec->memory_mb;
+			memcpy(op->node_id, sn[k].id, ORCH_ID_LEN);
+			sn[k].cpu_free -= t->cpu;
+			sn[k].memory_free_mb -= t->memory_mb;
 			if (sp != NULL)
 				sp->count[k]++;
 		} else {
 			orch_sched_explain(
-			    v.sn, v.nn, &want, op->msg, sizeof(op->msg));
-			if (t->error != NULL && strcmp(t->error, op->msg) == 0)
+			    sn, nn, &want, op->msg, sizeof(op->msg));
+			if (t->error_hash == text_hash(op->msg))
 				continue;
 			op->kind = SOP_EXPLAIN;
 		}
 		nops++;
 	}
-	if (i < v.nt)
+	if (i < np)
 		orch_sched_wake(s); /* the rest in the next pass */
 	if (nops == 0)
 		goto out;
@@ -743,20 +1035,18 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 			told[op->node] = true;
 			placed++;
 			orch_info(SCHED_COMPONENT,
-			    "task %s (%s) placed on node "
-			    "%s (%s)",
-			    op->task->id, op->task->spec->name,
-			    v.sn[op->node].name, v.sn[op->node].id);
+			    "task %s (%s) placed on node %s (%s)", op->id,
+			    op->name, sn[op->node].name, sn[op->node].id);
 		} else if (op->kind == SOP_EXPLAIN && op->rc == ORCH_OK) {
 			explained++;
 			why = op->msg;
 			orch_debug(SCHED_COMPONENT,
-			    "task %s (%s) stays Pending: %s", op->task->id,
-			    op->task->spec->name, op->msg);
+			    "task %s (%s) stays Pending: %s", op->id, op->name,
+			    op->msg);
 		} else if (op->rc != ORCH_ECONFLICT && op->rc != ORCH_EEXIST &&
 		    op->rc != ORCH_ENOENT) {
-			/* Not a race with another writer: try again next tick.
-			 */
+			/* Not a race with another writer: try again next
+			 * tick. */
 			orch_warn(SCHED_COMPONENT, "%s", op->err);
 			rc = op->rc;
 		}
@@ -767,9 +1057,9 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 		    (unsigned long long)explained, explained == 1 ? "" : "s",
 		    explained == 1 ? "s" : "", why,
 		    explained == 1 ? "" : " (the last of them)");
-	for (i = 0; i < v.nn; i++) {
+	for (i = 0; i < nn; i++) {
 		if (told[i])
-			orch_notify_node(s->notify, v.sn[i].id);
+			orch_notify_node(s->notify, sn[i].id);
 	}
 out:
 	pthread_mutex_lock(&s->mu);
@@ -780,7 +1070,7 @@ out:
 	free(told);
 	free(ops);
 	spreads_free(spreads, nspreads);
-	view_free(&v);
+	free(sn);
 	return rc;
 }
 
@@ -802,6 +1092,9 @@ sched_main(void *arg)
 	uint64_t commits;
 	bool woke;
 	int rc;
+
+	/* Named for top -H and perf. */
+	pthread_setname_np(pthread_self(), "orch-sched");
 
 	/* Whatever waits from before this manager started. */
 	orch_store_stats(s->store, &ss);
@@ -842,17 +1135,16 @@ sched_main(void *arg)
 		/* A pass decides from the store, the nodes' status and the
 		 * clock of backoffs alone, so with no commit since the last
 		 * good one, no node turned Ready or Down (which wakes us) and
-		 * no backoff ended, the tick's would change nothing: skip
-		 * reading a backlog of open tasks again. */
+		 * no backoff ended, the tick's would change nothing. */
 		orch_store_stats(s->store, &ss);
 		if (!woke && rc == ORCH_OK && ss.commits == commits)
 			continue;
 		commits = ss.commits;
 		rc = sched_pass(s, &due_wall);
-		/* A pass reads every open task.  Under a stream of commits
-		 * (a burst of submissions) the next one waits as long as this
-		 * one took, so that a long backlog costs at most half a core;
-		 * a small one is placed at once. */
+		/* Under a stream of commits (a burst of submissions) the
+		 * next pass waits as long as this one took, so that the
+		 * scheduler takes at most half a core and each pass finds a
+		 * batch of work; a lone submission is placed at once. */
 		took = orch_mono_ms() - now;
 		not_before = orch_mono_ms() +
 		    (took < SCHED_TICK_MS ? took : SCHED_TICK_MS);
@@ -867,6 +1159,9 @@ sched_free(struct orch_sched *s)
 	if (s->listening)
 		orch_store_unlisten(s->store, sched_on_commit, s);
 	orch_nodes_watch(s->nodes, NULL, NULL);
+	orch_sstate_free(s->state);
+	orch_store_node_list_free(s->node_recs, s->n_node_recs);
+	orch_store_service_list_free(s->svcs, s->n_svcs);
 	orch_store_reader_free(s->reader);
 	if (s->sync_init) {
 		pthread_cond_destroy(&s->done_cv);
@@ -911,7 +1206,10 @@ orch_sched_start(struct orch_store *st, struct orch_nodes *ns,
 		goto nomem;
 	}
 	s->sync_init = true;
-	if ((rc = orch_store_reader_new(st, &s->reader)) != ORCH_OK ||
+	/* Listening before the first pass reads the tasks: nothing
+	 * committed meanwhile is missed. */
+	if ((rc = orch_sstate_new(&s->state)) != ORCH_OK ||
+	    (rc = orch_store_reader_new(st, &s->reader)) != ORCH_OK ||
 	    (rc = orch_store_listen(st, sched_on_commit, s)) != ORCH_OK)
 		goto out;
 	s->listening = true;

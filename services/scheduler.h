@@ -1,15 +1,20 @@
 /*
  * scheduler.h: reconciling, then placing Pending tasks on nodes.
  *
- * One thread.  Each pass reads the open tasks (store.h), the services and
- * the nodes with what their placed tasks hold, and first reconciles
- * (reconciler.h: tasks of Down nodes are lost, restarts and replicas are
- * created, extra replicas stopped, replicas of drained nodes moved), so
+ * One thread.  It keeps the open tasks and what each node's placed tasks
+ * hold in memory (sched_state.h), loaded from the store at start and kept
+ * current by the store's commit listener, so that a pass costs what
+ * changed and what waits, not the size of the cluster.  Each pass first
+ * applies what was committed, then reconciles (reconciler.h: tasks of
+ * Down nodes are lost, restarts and replicas are created, extra replicas
+ * stopped, replicas of drained nodes moved) the services that something
+ * changed, plain tasks that ended and tasks of nodes that went Down, so
  * that what it creates is placed in the same pass.  Then it places each
  * Pending task that has no stop request and whose restart backoff is
  * over (not_before) on a node that:
  *
  *   - is Ready and not drained,
+ *   - has the task's driver (a node that lists none has "docker"),
  *   - satisfies every constraint of the task (constraint.h),
  *   - has both the task's cpu and its memory free (free = capacity -
  *     what its Scheduled and Running tasks hold).
@@ -25,9 +30,11 @@
  * fits nowhere stays Pending with error saying why, written only when
  * that text changes, and cleared when the task is placed.
  *
- * A pass runs when a task, node or service is committed (a commit
- * listener that only raises a flag), when a node turns Ready or Down,
- * when a restart's backoff ends, and every second as a safety net.  Only
+ * A pass runs when a task, node or service is committed (the listener
+ * copies a committed task's few fields and raises a flag), when a node
+ * turns Ready or Down, when a restart's backoff ends, and every second
+ * as a safety net; every 30 s it reconciles every service whatever
+ * changed.  Only
  * the scheduler places tasks, and a pass's writes are queued together,
  * so that they share a commit.
  */
@@ -52,6 +59,8 @@ struct orch_sched_node {
 	int64_t memory_free_mb; /* MB; capacity - allocated */
 	Orch__Node__LabelsEntry *const *labels; /* for constraints */
 	size_t n_labels;
+	char *const *drivers; /* as registered; none: "docker" */
+	size_t n_drivers;
 };
 
 enum orch_placement {
@@ -70,6 +79,7 @@ struct orch_sched_want {
 	const char *const *constraints; /* as stored (validated) */
 	size_t n_constraints;
 	enum orch_placement placement;
+	const char *driver; /* the node must have it; NULL: "docker" */
 	/* For a replica: how many replicas of its service each node of the
 	 * array already has (same indexes); NULL for a plain task. */
 	const uint32_t *same_service;
@@ -78,7 +88,8 @@ struct orch_sched_want {
 /*
  * The placement decision: the index in nodes[n] of the node that should
  * take a task asking want, or -1 when none can (none Ready, undrained,
- * satisfying the constraints, with both the cpu and the memory free).
+ * with the driver, satisfying the constraints, with both the cpu and the
+ * memory free).
  * Pure: reads only its arguments.
  */
 int orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
@@ -89,6 +100,7 @@ int orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
  * buf, naming the first reason that leaves no node:
  *   no Ready node: no node has joined the cluster
  *   no Ready node: 2 nodes known, none Ready
+ *   no Ready node has the exec driver (2 Ready: docker)
  *   no Ready node satisfies the constraints zone==x, disk!=hdd
  *   no Ready node takes new tasks: 2 Ready, all drained
  *   no Ready node satisfying the constraints takes new tasks: 1 drained

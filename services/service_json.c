@@ -46,7 +46,8 @@ orch_service_from_json(
 {
 	static const char *const fields[] = {"name", "image", "replicas",
 	    "memory", "cpu", "env", "command", "constraints", "placement",
-	    "restart", NULL};
+	    "restart", "privileged", "volumes", "network", "cap_add", "driver",
+	    NULL};
 	orch_task_spec *spec = NULL;
 	json_t *root = NULL, *v;
 	const char *name;
@@ -144,6 +145,7 @@ orch_service_to_json(const orch_service *svc, bool with_tasks)
 	bad |= json_object_set_new(
 	    o, "name", orch_json_text(svc->name != NULL ? svc->name : ""));
 	bad |= orch_spec_json_add_policy(o, svc->spec) != ORCH_OK;
+	bad |= orch_spec_json_add_container(o, svc->spec) != ORCH_OK;
 	bad |= json_object_set_new(o, "replicas", json_integer(svc->replicas));
 	bad |= json_object_set_new(o, "running", json_integer(svc->running));
 	bad |= json_object_set_new(o, "created_at",

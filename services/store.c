@@ -43,10 +43,19 @@
 #define STORE_BUSY_MS 5000
 #define STORE_ERR_LEN 512
 #define STORE_MAX_LISTENERS 4
-/* 32 MiB of page cache per connection, and reads through mmap. */
-#define STORE_CACHE_PRAGMA                                                     \
-	"PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456;"            \
+/*
+ * Page caches.  The writer's is the larger: every write reads the pages
+ * of the rows and indexes it changes.  Readers share the OS page cache
+ * and keep a small one each.  No mmap: each connection's mapping of the
+ * file counts in the process's resident memory again (7 connections over
+ * a 50 MB database showed 120 MB of RSS for what the page cache holds
+ * once), and reads through it measured no faster here than through
+ * SQLite's cache (bench/api.sh).
+ */
+#define STORE_WRITER_PRAGMA                                                    \
+	"PRAGMA cache_size = -16384; PRAGMA mmap_size = 0;"                    \
 	"PRAGMA journal_size_limit = 67108864"
+#define STORE_READER_PRAGMA "PRAGMA cache_size = -4096; PRAGMA mmap_size = 0"
 
 /*
  * The schema, as the migrations that build it: user_version counts those
@@ -256,6 +265,7 @@ enum op_kind {
 struct touched {
 	int kind; /* enum orch_store_kind */
 	char id[ORCH_ID_LEN];
+	const orch_task *task; /* as written, owned by the op; or NULL */
 };
 
 /* One queued write and, once run, its outcome. */
@@ -266,6 +276,8 @@ struct store_op {
 	 * task op: the task as stored (for a replace, the new one), handed
 	 * to the completion. */
 	orch_task *task;
+	/* Replace: the old task as modified, for the commit listeners. */
+	orch_task *old;
 	/* Modify, replace: the task's id (replace: of the old task; NULL for
 	 * none).  Node drain, service modify and delete: the id or name. */
 	char *id;
@@ -531,7 +543,7 @@ store_db_open(struct orch_store *st)
 	 * file: a page cache that holds the indexes saves a pread per page.
 	 * It grows only as far as the database does. */
 	if ((src = sqlite3_exec(
-	         st->db, STORE_CACHE_PRAGMA, NULL, NULL, NULL)) != SQLITE_OK)
+	         st->db, STORE_WRITER_PRAGMA, NULL, NULL, NULL)) != SQLITE_OK)
 		return open_fail(st, st->db, src, "sizing the page cache");
 
 	/* quick_check reads every page once (no index cross-checks): linear
@@ -644,10 +656,11 @@ op_set_db_err(struct orch_store *st, struct store_op *op, int src)
 	op_set_err(op, store_err(src, true), st->werr);
 }
 
-/* Records that op wrote object id of kind, for the listeners.  Returns
- * ORCH_OK or ORCH_ENOMEM. */
+/* Records that op wrote object id of kind, for the listeners; task is
+ * the task as written, which op keeps until it completes, or NULL.
+ * Returns ORCH_OK or ORCH_ENOMEM. */
 static int
-op_touch(struct store_op *op, int kind, const char *id)
+op_touch(struct store_op *op, int kind, const char *id, const orch_task *task)
 {
 	if (op->n_touched == op->cap_touched) {
 		size_t cap = op->cap_touched > 0 ? op->cap_touched * 2 : 2;
@@ -659,6 +672,7 @@ op_touch(struct store_op *op, int kind, const char *id)
 		op->cap_touched = cap;
 	}
 	op->touched[op->n_touched].kind = kind;
+	op->touched[op->n_touched].task = task;
 	snprintf(op->touched[op->n_touched].id, ORCH_ID_LEN, "%s",
 	    id != NULL ? id : "");
 	op->n_touched++;
@@ -667,9 +681,10 @@ op_touch(struct store_op *op, int kind, const char *id)
 
 /* op_touch(), failing op when out of memory.  Returns whether it worked. */
 static bool
-op_touch_ok(struct store_op *op, int kind, const char *id)
+op_touch_ok(
+    struct store_op *op, int kind, const char *id, const orch_task *task)
 {
-	if (op_touch(op, kind, id) == ORCH_OK)
+	if (op_touch(op, kind, id, task) == ORCH_OK)
 		return true;
 	op_set_err(op, ORCH_ENOMEM, "out of memory");
 	return false;
@@ -903,7 +918,7 @@ task_insert(struct orch_store *st, struct store_op *op, orch_task *t)
 		}
 		return op->rc;
 	}
-	if (!op_touch_ok(op, ORCH_STORE_TASK, t->id))
+	if (!op_touch_ok(op, ORCH_STORE_TASK, t->id, t))
 		return op->rc;
 	return ORCH_OK;
 }
@@ -1161,8 +1176,9 @@ op_insert(struct orch_store *st, struct store_op *op)
 }
 
 /*
- * The read-modify-write of task id with modify: on ORCH_OK *out (when
- * out is not NULL) is the task as written.  Fails op otherwise.
+ * The read-modify-write of task id with modify: on ORCH_OK *out is the
+ * task as written (the commit listeners are told of it).  Fails op
+ * otherwise.
  */
 static int
 task_modify(struct orch_store *st, struct store_op *op, const char *id,
@@ -1205,12 +1221,10 @@ task_modify(struct orch_store *st, struct store_op *op, const char *id,
 		op_set_db_err(st, op, src);
 		goto out;
 	}
-	if (!op_touch_ok(op, ORCH_STORE_TASK, t->id))
+	if (!op_touch_ok(op, ORCH_STORE_TASK, t->id, t))
 		goto out;
-	if (out != NULL) {
-		*out = t;
-		t = NULL;
-	}
+	*out = t;
+	t = NULL;
 out:
 	orch_task_free(t);
 	return op->rc;
@@ -1228,7 +1242,8 @@ static void
 op_replace(struct orch_store *st, struct store_op *op)
 {
 	if (op->id != NULL &&
-	    task_modify(st, op, op->id, op->modify, op->marg, NULL) != ORCH_OK)
+	    task_modify(st, op, op->id, op->modify, op->marg, &op->old) !=
+	        ORCH_OK)
 		return;
 	task_insert(st, op, op->task);
 }
@@ -1346,7 +1361,7 @@ op_node_register(struct orch_store *st, struct store_op *op)
 		op_set_err(op, ORCH_ENOMEM, "out of memory");
 		goto out;
 	}
-	op_touch_ok(op, ORCH_STORE_NODE, op->node->id);
+	op_touch_ok(op, ORCH_STORE_NODE, op->node->id, NULL);
 out:
 	free(labels);
 	free(entries);
@@ -1399,7 +1414,7 @@ op_node_drain(struct orch_store *st, struct store_op *op)
 		op_set_db_err(st, op, src);
 		goto out;
 	}
-	if (!op_touch_ok(op, ORCH_STORE_NODE, n->id))
+	if (!op_touch_ok(op, ORCH_STORE_NODE, n->id, NULL))
 		goto out;
 	op->node = n;
 	n = NULL;
@@ -1471,7 +1486,7 @@ op_service_create(struct orch_store *st, struct store_op *op)
 		}
 		return;
 	}
-	if (op_touch_ok(op, ORCH_STORE_SERVICE, op->svc->id) &&
+	if (op_touch_ok(op, ORCH_STORE_SERVICE, op->svc->id, NULL) &&
 	    op->idem_key != NULL)
 		idem_record(st, op, "service", &op->svc->base);
 }
@@ -1514,7 +1529,7 @@ op_service_modify(struct orch_store *st, struct store_op *op)
 		op_set_db_err(st, op, src);
 		goto out;
 	}
-	if (!op_touch_ok(op, ORCH_STORE_SERVICE, svc->id))
+	if (!op_touch_ok(op, ORCH_STORE_SERVICE, svc->id, NULL))
 		goto out;
 	op->svc = svc;
 	svc = NULL;
@@ -1561,7 +1576,8 @@ service_tasks_read(
 			goto out;
 		}
 		svc->tasks[svc->n_tasks++] = t;
-		if (op_touch(op, ORCH_STORE_TASK, t->id) != ORCH_OK)
+		/* Deleted with the service: no task to tell of. */
+		if (op_touch(op, ORCH_STORE_TASK, t->id, NULL) != ORCH_OK)
 			goto nomem;
 	}
 	if (src != SQLITE_DONE) {
@@ -1610,7 +1626,7 @@ op_service_delete(struct orch_store *st, struct store_op *op)
 		op_set_db_err(st, op, src);
 		goto out;
 	}
-	if (!op_touch_ok(op, ORCH_STORE_SERVICE, svc->id))
+	if (!op_touch_ok(op, ORCH_STORE_SERVICE, svc->id, NULL))
 		goto out;
 	op->svc = svc;
 	svc = NULL;
@@ -1718,6 +1734,7 @@ op_complete(struct store_op *op)
 			orch_task_free(t);
 		break;
 	}
+	orch_task_free(op->old);
 	free(op->touched);
 	free(op->idem_key);
 	free(op->id);
@@ -1785,7 +1802,8 @@ complete:
 		for (int i = 0; i < st->n_listeners; i++) {
 			for (size_t k = 0; k < op->n_touched; k++)
 				st->listeners[i].fn(st->listeners[i].arg,
-				    op->touched[k].kind, op->touched[k].id);
+				    op->touched[k].kind, op->touched[k].id,
+				    op->touched[k].task);
 		}
 	}
 	st->stats.writes += n;
@@ -1833,6 +1851,9 @@ writer_main(void *arg)
 	struct orch_store *st = arg;
 	struct store_op *batch, *last;
 	size_t n, n_last = 0;
+
+	/* Named for top -H and perf. */
+	pthread_setname_np(pthread_self(), "orch-store-wr");
 
 	for (;;) {
 		pthread_mutex_lock(&st->mu);
@@ -2580,7 +2601,8 @@ orch_store_reader_new(struct orch_store *st, struct orch_store_reader **out)
 	if (src == SQLITE_OK) {
 		sqlite3_extended_result_codes(r->db, 1);
 		sqlite3_busy_timeout(r->db, STORE_BUSY_MS);
-		src = sqlite3_exec(r->db, STORE_CACHE_PRAGMA, NULL, NULL, NULL);
+		src =
+		    sqlite3_exec(r->db, STORE_READER_PRAGMA, NULL, NULL, NULL);
 		if (src == SQLITE_OK)
 			src = stmts_prepare(r->db, rsql, r->stmt, R_COUNT);
 	}
@@ -2698,40 +2720,70 @@ orch_store_task_list_free(orch_task **tasks, size_t n)
 	free(tasks);
 }
 
+/* Steps s, which selects task blobs, calling fn with each task decoded
+ * (fn owns it); stops at fn's first error.  what names the read in
+ * messages.  Resets s. */
+static int
+reader_scan(struct orch_store_reader *r, sqlite3_stmt *s, const char *what,
+    int (*fn)(void *arg, orch_task *t), void *arg)
+{
+	orch_task *t;
+	int src, rc = ORCH_OK;
+
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((rc = reader_decode(r, s, what, &t)) != ORCH_OK ||
+		    (rc = fn(arg, t)) != ORCH_OK)
+			goto out;
+	}
+	if (src != SQLITE_DONE)
+		rc = reader_fail(r, src, what);
+out:
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* A growing array of tasks, filled by reader_scan(). */
+struct task_vec {
+	orch_task **v;
+	size_t len, cap;
+};
+
+static int
+task_vec_push(void *arg, orch_task *t)
+{
+	struct task_vec *tv = arg;
+	orch_task **nv;
+
+	if (tv->len == tv->cap) {
+		size_t cap = tv->cap > 0 ? tv->cap * 2 : 64;
+
+		if ((nv = realloc(tv->v, cap * sizeof(*nv))) == NULL) {
+			orch_task_free(t);
+			return ORCH_ENOMEM;
+		}
+		tv->v = nv;
+		tv->cap = cap;
+	}
+	tv->v[tv->len++] = t;
+	return ORCH_OK;
+}
+
 /* Steps s, which selects task blobs, into a new array.  what names the
  * read in messages.  Resets s. */
 static int
 reader_tasks(struct orch_store_reader *r, sqlite3_stmt *s, const char *what,
     orch_task ***out /* OUT */, size_t *n /* OUT */)
 {
-	orch_task **v = NULL, **nv, *t;
-	size_t len = 0, cap = 0;
-	int src, rc = ORCH_OK;
+	struct task_vec tv = {NULL, 0, 0};
+	int rc;
 
-	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap > 0 ? cap * 2 : 64;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				rc = ORCH_ENOMEM;
-				goto out;
-			}
-			v = nv;
-		}
-		if ((rc = reader_decode(r, s, what, &t)) != ORCH_OK)
-			goto out;
-		v[len++] = t;
+	if ((rc = reader_scan(r, s, what, task_vec_push, &tv)) != ORCH_OK) {
+		orch_store_task_list_free(tv.v, tv.len);
+		return rc;
 	}
-	if (src != SQLITE_DONE) {
-		rc = reader_fail(r, src, what);
-		goto out;
-	}
-	*out = v;
-	*n = len;
-	v = NULL;
-out:
-	sqlite3_reset(s);
-	orch_store_task_list_free(v, len);
-	return rc;
+	*out = tv.v;
+	*n = tv.len;
+	return ORCH_OK;
 }
 
 int
@@ -2778,6 +2830,14 @@ orch_store_task_list_open(
 	*n = 0;
 	return reader_tasks(
 	    r, r->stmt[R_LIST_OPEN], "listing open tasks", out, n);
+}
+
+int
+orch_store_task_scan_open(
+    struct orch_store_reader *r, int (*fn)(void *arg, orch_task *t), void *arg)
+{
+	return reader_scan(
+	    r, r->stmt[R_LIST_OPEN], "listing open tasks", fn, arg);
 }
 
 int

@@ -121,10 +121,14 @@ enum orch_store_kind {
 /*
  * Called on the writer thread after each commit, once per object the
  * batch wrote (a task inserted or modified, a node registered), before any
- * of the batch's completions.  kind is an enum orch_store_kind.  It must
- * be quick and must not call into the store.
+ * of the batch's completions.  kind is an enum orch_store_kind.  For a
+ * task, obj is the const orch_task * as committed, valid only during the
+ * call, or NULL when the task was deleted (with its service); obj is NULL
+ * for other kinds.  The same task written twice in a batch is reported
+ * twice, in order.  It must be quick and must not call into the store.
  */
-typedef void (*orch_store_commit_fn)(void *arg, int kind, const char *id);
+typedef void (*orch_store_commit_fn)(
+    void *arg, int kind, const char *id, const void *obj);
 
 /* Registers a commit listener (at most 4).  Listeners run with the
  * store's lock held.  Returns ORCH_OK or ORCH_ETOOBIG. */
@@ -179,6 +183,16 @@ void orch_store_task_list_free(orch_task **tasks, size_t n);
  */
 int orch_store_task_list_open(struct orch_store_reader *r,
     orch_task ***out /* OUT */, size_t *n /* OUT */);
+
+/*
+ * The open tasks of orch_store_task_list_open(), one at a time: fn is
+ * called with each, in submission order, and owns it; the first code
+ * other than ORCH_OK it returns stops the scan and is returned.  Memory
+ * stays that of one task however many there are.  Returns ORCH_OK, fn's
+ * error, or the read's.
+ */
+int orch_store_task_scan_open(struct orch_store_reader *r,
+    int (*fn)(void *arg, orch_task *t), void *arg);
 
 /* Lists every task of the service with this id, in submission order.
  * Same ownership as orch_store_task_list(). */
@@ -292,8 +306,8 @@ void orch_store_task_replace(struct orch_store *st, const char *old_id,
     orch_store_done_fn done, void *arg);
 
 /*
- * Blocking forms of the two writes for callers on their own threads (the
- * RPC workers, tests).  On ORCH_OK *out (when out is not NULL) is the
+ * Blocking forms of the two writes for callers on their own threads
+ * (tests, tools; a server answers from the completion instead).  On ORCH_OK *out (when out is not NULL) is the
  * stored task, owned by the caller; on error err holds the reason.
  * Calling them from a completion (the writer thread) would wait for
  * itself: they refuse with ORCH_EINTERNAL instead.

@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "constraint.h"
+#include "container.h"
 #include "error.h"
 
 /*
@@ -68,6 +69,8 @@ utf8_seq_len(const unsigned char *s)
 }
 
 static json_t *json_time(bool has, int64_t ms);
+static int spec_text_decode(
+    json_t *obj, const char *key, char **field, char *err, size_t errlen);
 
 /*
  * A JSON string for s.  Strings that did not come through the JSON decoder
@@ -400,48 +403,80 @@ spec_command_decode(orch_task_spec *spec, json_t *v, char *err, size_t errlen)
 	return ORCH_OK;
 }
 
-/* Decodes "constraints" (v, may be NULL) into spec, partial lists as
- * above.  Each is checked by orch_task_spec_validate(). */
+/*
+ * Decodes the array of strings v (may be NULL) of field key into *arr and
+ * *n, at most max entries; hint ends the message for a value that is not
+ * an array (" such as ..."), so that it shows what an entry looks like.
+ * Entries go into *arr as they are built, so that orch_task_spec_free()
+ * releases a partial list; each is checked by orch_task_spec_validate().
+ */
 static int
-spec_constraints_decode(
-    orch_task_spec *spec, json_t *v, char *err, size_t errlen)
+strings_decode(json_t *v, const char *key, size_t max, const char *hint,
+    char ***arr, size_t *n, char *err, size_t errlen)
 {
-	size_t i, n;
+	size_t i, len;
 	json_t *c;
 
 	if (v == NULL || json_is_null(v))
 		return ORCH_OK;
 	if (!json_is_array(v)) {
 		err_set(err, errlen,
-		    "field \"constraints\" must be an array of "
-		    "strings such as \"zone==a\" or \"disk!=hdd\"");
+		    "field \"%s\" must be an array of strings%s", key, hint);
 		return ORCH_EINVAL;
 	}
-	if ((n = json_array_size(v)) > ORCH_CONSTRAINTS_MAX) {
-		err_set(err, errlen,
-		    "field \"constraints\" has more than %d entries",
-		    ORCH_CONSTRAINTS_MAX);
+	if ((len = json_array_size(v)) > max) {
+		err_set(err, errlen, "field \"%s\" has more than %zu entries",
+		    key, max);
 		return ORCH_EINVAL;
 	}
-	if (n == 0)
+	if (len == 0)
 		return ORCH_OK;
-	if ((spec->constraints = calloc(n, sizeof(*spec->constraints))) == NULL)
+	if ((*arr = calloc(len, sizeof(**arr))) == NULL)
 		return ORCH_ENOMEM;
 	json_array_foreach(v, i, c)
 	{
 		if (!json_is_string(c) || !json_text_plain(c)) {
 			err_set(err, errlen,
-			    "field \"constraints\": entry %zu "
+			    "field \"%s\": entry %zu "
 			    "must be a string without NUL characters",
-			    i);
+			    key, i);
 			return ORCH_EINVAL;
 		}
-		if ((spec->constraints[i] = strdup(json_string_value(c))) ==
-		    NULL)
+		if (((*arr)[i] = strdup(json_string_value(c))) == NULL)
 			return ORCH_ENOMEM;
-		spec->n_constraints = i + 1;
+		*n = i + 1;
 	}
 	return ORCH_OK;
+}
+
+/* Decodes the container settings of root into spec: "privileged" (a
+ * boolean), "volumes", "network" and "cap_add" (container.h). */
+static int
+spec_container_decode(
+    orch_task_spec *spec, json_t *root, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(root, "privileged");
+	int rc;
+
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_boolean(v)) {
+			err_set(err, errlen,
+			    "field \"privileged\" must be true or false");
+			return ORCH_EINVAL;
+		}
+		spec->has_privileged = true;
+		spec->privileged = json_is_true(v);
+	}
+	if ((rc = strings_decode(json_object_get(root, "volumes"), "volumes",
+	         ORCH_VOLUMES_MAX,
+	         " such as \"/srv/data:/data:ro\" or \"cache:/cache\"",
+	         &spec->volumes, &spec->n_volumes, err, errlen)) != ORCH_OK ||
+	    (rc = spec_text_decode(
+	         root, "network", &spec->network, err, errlen)) != ORCH_OK)
+		return rc;
+	return strings_decode(json_object_get(root, "cap_add"), "cap_add",
+	    ORCH_CAP_ADD_MAX, " such as \"NET_ADMIN\"", &spec->cap_add,
+	    &spec->n_cap_add, err, errlen);
 }
 
 /* Decodes the optional string member key of obj into *field, a
@@ -479,7 +514,8 @@ orch_task_spec_from_json(
     const char *buf, size_t len, orch_task_spec **out, char *err, size_t errlen)
 {
 	static const char *const fields[] = {"name", "image", "memory", "cpu",
-	    "env", "command", "constraints", "placement", "restart", NULL};
+	    "env", "command", "constraints", "placement", "restart",
+	    "privileged", "volumes", "network", "cap_add", "driver", NULL};
 	json_t *root = NULL;
 	int rc;
 
@@ -514,7 +550,9 @@ orch_task_spec_from_object(
 	if ((rc = spec_text_decode(root, "name", &spec->name, err, errlen)) !=
 	        ORCH_OK ||
 	    (rc = spec_text_decode(root, "image", &spec->image, err, errlen)) !=
-	        ORCH_OK)
+	        ORCH_OK ||
+	    (rc = spec_text_decode(
+	         root, "driver", &spec->driver, err, errlen)) != ORCH_OK)
 		goto out;
 
 	/* Only given fields get has_ set: orch_task_new() stores defaults. */
@@ -545,13 +583,15 @@ orch_task_spec_from_object(
 	         spec, json_object_get(root, "env"), err, errlen)) != ORCH_OK ||
 	    (rc = spec_command_decode(spec, json_object_get(root, "command"),
 	         err, errlen)) != ORCH_OK ||
-	    (rc = spec_constraints_decode(
-	         spec, json_object_get(root, "constraints"), err, errlen)) !=
-	        ORCH_OK ||
+	    (rc = strings_decode(json_object_get(root, "constraints"),
+	         "constraints", ORCH_CONSTRAINTS_MAX,
+	         " such as \"zone==a\" or \"disk!=hdd\"", &spec->constraints,
+	         &spec->n_constraints, err, errlen)) != ORCH_OK ||
 	    (rc = spec_text_decode(root, "placement", &spec->placement, err,
 	         errlen)) != ORCH_OK ||
 	    (rc = spec_text_decode(
-	         root, "restart", &spec->restart, err, errlen)) != ORCH_OK)
+	         root, "restart", &spec->restart, err, errlen)) != ORCH_OK ||
+	    (rc = spec_container_decode(spec, root, err, errlen)) != ORCH_OK)
 		goto out;
 	*out = spec;
 	spec = NULL;
@@ -648,43 +688,20 @@ spec_env_encode(const orch_task_spec *sp)
 	return env;
 }
 
-/* The "command" array of sp; [] when there is none. */
+/* The n strings of a as a JSON array; [] when there is none. */
 static json_t *
-spec_command_encode(const orch_task_spec *sp)
+strings_encode(char *const *a, size_t n)
 {
-	json_t *cmd = json_array();
+	json_t *j = json_array();
 
-	if (cmd == NULL)
-		return NULL;
-	for (size_t i = 0; sp != NULL && i < sp->n_command; i++) {
-		const char *a = sp->command[i];
-
-		if (json_array_append_new(cmd, json_text(a != NULL ? a : "")) !=
-		    0) {
-			json_decref(cmd);
+	for (size_t i = 0; j != NULL && i < n; i++) {
+		if (json_array_append_new(
+		        j, json_text(a[i] != NULL ? a[i] : "")) != 0) {
+			json_decref(j);
 			return NULL;
 		}
 	}
-	return cmd;
-}
-
-/* The "constraints" array of sp; [] when there is none. */
-static json_t *
-spec_constraints_encode(const orch_task_spec *sp)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a != NULL && sp != NULL && i < sp->n_constraints;
-	     i++) {
-		const char *c = sp->constraints[i];
-
-		if (json_array_append_new(a, json_text(c != NULL ? c : "")) !=
-		    0) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
+	return j;
 }
 
 int
@@ -696,13 +713,18 @@ orch_spec_json_add_base(json_t *o, const orch_task_spec *sp)
 	    o, "name", json_text_or_null(sp != NULL ? sp->name : NULL));
 	bad |= json_object_set_new(
 	    o, "image", json_text_or_null(sp != NULL ? sp->image : NULL));
+	/* Tasks stored before drivers existed are docker's. */
+	bad |= json_object_set_new(
+	    o, "driver", json_text(orch_task_spec_driver(sp)));
 	/* Unset fields still hold the schema's defaults (256 MB, 0.5). */
 	bad |= json_object_set_new(o, "memory",
 	    sp != NULL ? json_integer(sp->memory_mb) : json_null());
 	bad |= json_object_set_new(o, "cpu",
 	    sp != NULL && isfinite(sp->cpu) ? json_real(sp->cpu) : json_null());
 	bad |= json_object_set_new(o, "env", spec_env_encode(sp));
-	bad |= json_object_set_new(o, "command", spec_command_encode(sp));
+	bad |= json_object_set_new(o, "command",
+	    sp != NULL ? strings_encode(sp->command, sp->n_command)
+	               : json_array());
 	return bad != 0 ? ORCH_ENOMEM : ORCH_OK;
 }
 
@@ -711,8 +733,9 @@ orch_spec_json_add_policy(json_t *o, const orch_task_spec *sp)
 {
 	int bad = 0;
 
-	bad |=
-	    json_object_set_new(o, "constraints", spec_constraints_encode(sp));
+	bad |= json_object_set_new(o, "constraints",
+	    sp != NULL ? strings_encode(sp->constraints, sp->n_constraints)
+	               : json_array());
 	/* Tasks stored before policies existed mean the defaults. */
 	bad |= json_object_set_new(o, "placement",
 	    json_text(sp != NULL && sp->placement != NULL ? sp->placement
@@ -720,6 +743,26 @@ orch_spec_json_add_policy(json_t *o, const orch_task_spec *sp)
 	bad |= json_object_set_new(o, "restart",
 	    json_text(
 	        sp != NULL && sp->restart != NULL ? sp->restart : "never"));
+	return bad != 0 ? ORCH_ENOMEM : ORCH_OK;
+}
+
+int
+orch_spec_json_add_container(json_t *o, const orch_task_spec *sp)
+{
+	int bad = 0;
+
+	bad |= json_object_set_new(
+	    o, "privileged", json_boolean(sp != NULL && sp->privileged));
+	bad |= json_object_set_new(o, "volumes",
+	    sp != NULL ? strings_encode(sp->volumes, sp->n_volumes)
+	               : json_array());
+	/* Absent means Docker's default. */
+	bad |= json_object_set_new(o, "network",
+	    json_text(
+	        sp != NULL && sp->network != NULL ? sp->network : "bridge"));
+	bad |= json_object_set_new(o, "cap_add",
+	    sp != NULL ? strings_encode(sp->cap_add, sp->n_cap_add)
+	               : json_array());
 	return bad != 0 ? ORCH_ENOMEM : ORCH_OK;
 }
 
@@ -765,6 +808,7 @@ orch_task_to_json(const orch_task *t)
 	    o, "replaced_by", json_text_or_none(t->replaced_by));
 	bad |= json_object_set_new(
 	    o, "not_before", json_time(t->has_not_before_ms, t->not_before_ms));
+	bad |= orch_spec_json_add_container(o, sp) != ORCH_OK;
 	if (bad != 0) {
 		json_decref(o);
 		return NULL;

@@ -5,8 +5,9 @@
  * image, memory, cpu, env, command, status, created_at, started_at,
  * finished_at, node_id, container_id, exit_code, error; then the
  * scheduling fields added since: constraints, placement, restart,
- * restarts, service, replaces, replaced_by, not_before.  Absent optional
- * values are written as null.
+ * restarts, service, replaces, replaced_by, not_before; then the
+ * container settings: privileged, volumes, network, cap_add.  Absent
+ * optional values are written as null.
  */
 #ifndef ORCH_TASK_JSON_H
 #define ORCH_TASK_JSON_H
@@ -23,8 +24,9 @@
  * (non-empty strings) and optional "memory" (integer MB; 256.0 is refused),
  * "cpu" (number), "env" (object of strings), "command" (array of
  * strings), "constraints" (array of strings, constraint.h), "placement"
- * ("spread" or "binpack") and "restart" (restart.h); null counts as
- * absent.  Unknown fields, duplicate keys,
+ * ("spread" or "binpack"), "restart" (restart.h), "privileged" (boolean),
+ * "volumes" and "cap_add" (arrays of strings) and "network" (string;
+ * container.h); null counts as absent.  Unknown fields, duplicate keys,
  * trailing data, strings holding NUL, wrong types and values outside the
  * limits of task.h are refused.
  * On ORCH_OK *out is a new spec owned by the caller, with has_ set only
@@ -75,6 +77,10 @@ int orch_json_fields_check(
  * Returns ORCH_OK or ORCH_ENOMEM. */
 int orch_spec_json_add_base(json_t *o, const orch_task_spec *sp);
 int orch_spec_json_add_policy(json_t *o, const orch_task_spec *sp);
+
+/* Adds the spec's container settings to o: privileged, volumes, network
+ * ("bridge" when absent) and cap_add.  Returns ORCH_OK or ORCH_ENOMEM. */
+int orch_spec_json_add_container(json_t *o, const orch_task_spec *sp);
 
 /* A JSON string for s, with bytes that are not UTF-8 written as U+FFFD
  * (json_string() refuses them).  NULL when out of memory. */

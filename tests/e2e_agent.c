@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,8 +41,16 @@ static char pub_url[64];
 /* A TTL well above how long an agent restart takes here, so that a node
  * whose agent a test restarts is never Down meanwhile (its tasks would be
  * lost); test_service_node_loss waits for it on purpose. */
-static const char *const mgr_flags_plain[] = {"--heartbeat-ttl", "10", NULL};
-static const char *const mgr_flags_valgrind[] = {"--heartbeat-ttl", "60", NULL};
+/* The container policies: the manager's lets orch-test images mount host
+ * paths and add any capability; the agents' own (--policy) only
+ * NET_ADMIN.  Written into pol_dir, with the directory mounted read-only
+ * by test_container_settings. */
+static char *pol_dir;
+static char mgr_policy[512], agent_policy[512], agent_state[512];
+static const char *const mgr_flags_plain[] = {
+    "--heartbeat-ttl", "10", "--policy", mgr_policy, NULL};
+static const char *const mgr_flags_valgrind[] = {
+    "--heartbeat-ttl", "60", "--policy", mgr_policy, NULL};
 #define mgr_flags (h_valgrind() ? mgr_flags_valgrind : mgr_flags_plain)
 
 /* The agent under test. */
@@ -89,6 +98,10 @@ at_exit(void)
 	orch_docker_client_free(peek);
 	peek = NULL;
 	mgr_destroy(&m);
+	if (pol_dir != NULL)
+		h_rm_rf(pol_dir);
+	free(pol_dir);
+	pol_dir = NULL;
 	if (finished) {
 		unlink(agent_log);
 		unlink(b_log);
@@ -178,7 +191,8 @@ agent_spawn(char *name, const char *log)
 	char *argv[] = {bin, "--manager", m.rpc_url, "--events", pub_url,
 	    "--name", name, "--heartbeat", "0.2", "--stop-timeout", "1",
 	    "--cpu", "64", "--memory", "65536", "--label", "zone=e2e",
-	    "--label", "disk=ssd", "--log-level", "debug", NULL};
+	    "--label", "disk=ssd", "--log-level", "debug", "--policy",
+	    agent_policy, "--state-dir", agent_state, NULL};
 	pid_t pid = h_spawn(argv, log);
 
 	free(bin);
@@ -288,7 +302,8 @@ test_flags(void)
 		char *argv[] = {bin, "--help", NULL};
 		static const char *const flags[] = {"--manager", "--events",
 		    "--name", "--label", "--cpu", "--memory", "--docker",
-		    "--heartbeat", "--stop-timeout", "--log-level", "--help",
+		    "--drivers", "--state-dir", "--cgroup", "--heartbeat",
+		    "--stop-timeout", "--policy", "--log-level", "--help",
 		    "--version"};
 
 		ASSERT_INT_EQ(h_run(argv, &out, &err, 5000), 0);
@@ -320,6 +335,11 @@ test_flags(void)
 		    {"--manager", "nope", "--manager"},
 		    {"--log-level", "loud", "--log-level"},
 		    {"--cpu", NULL, "needs a value"},
+		    {"--policy", "/nonexistent/p.json", "/nonexistent/p.json"},
+		    {"--drivers", "docker,lxc", "\"lxc\" is not a driver"},
+		    {"--drivers", "exec,exec", "exec given twice"},
+		    {"--cgroup", "relative", "--cgroup wants the absolute"},
+		    {"--state-dir", "", "--state-dir"},
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -341,9 +361,9 @@ test_flags(void)
 		free(err);
 	}
 	{
-		/* No Docker there: exit 1, naming the socket. */
-		char *argv[] = {bin, "--docker", "/nonexistent/docker.sock",
-		    "--name", "x", NULL};
+		/* Docker alone, and not there: exit 1, naming the socket. */
+		char *argv[] = {bin, "--drivers", "docker", "--docker",
+		    "/nonexistent/docker.sock", "--name", "x", NULL};
 
 		ASSERT_INT_EQ(h_run(argv, &out, &err, 10000), 1);
 		ASSERT_STR_CONTAINS(err, "/nonexistent/docker.sock");
@@ -372,8 +392,9 @@ test_registers(void)
 	ASSERT_STR_EQ(hj_str(labels, "zone"), "e2e");
 	ASSERT_STR_EQ(hj_str(labels, "disk"), "ssd");
 	drivers = json_object_get(n, "drivers");
-	ASSERT_INT_EQ(json_array_size(drivers), 1);
+	ASSERT_INT_EQ(json_array_size(drivers), 2);
 	ASSERT_STR_EQ(json_string_value(json_array_get(drivers, 0)), "docker");
+	ASSERT_STR_EQ(json_string_value(json_array_get(drivers, 1)), "exec");
 	ASSERT_STR_CONTAINS(hj_str(n, "version"), ".");
 	json_decref(n);
 }
@@ -814,6 +835,104 @@ test_two_agents(void)
 	}
 }
 
+/* Writes text into path. */
+static void
+file_put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ASSERT(f != NULL);
+	ASSERT(fputs(text, f) >= 0);
+	ASSERT(fclose(f) == 0);
+}
+
+/* Submits a task of IMAGE running the shell script sh, with the volume
+ * vol (may be NULL) and the capability cap; returns its id. */
+static char *
+submit_sh(const char *name, const char *sh, const char *vol, const char *cap)
+{
+	json_t *cmd = json_pack("[sss]", "sh", "-c", sh);
+	char *c = json_dumps(cmd, JSON_COMPACT), extra[1024], *id;
+
+	ASSERT(c != NULL);
+	snprintf(extra, sizeof(extra), ",\"cap_add\":[\"%s\"]%s%s%s", cap,
+	    vol != NULL ? ",\"volumes\":[\"" : "", vol != NULL ? vol : "",
+	    vol != NULL ? "\"]" : "");
+	id = submit(name, c, extra);
+	free(c);
+	json_decref(cmd);
+	return id;
+}
+
+/*
+ * The container settings a policy allows reach the container: a host
+ * directory mounted read-only, an added capability, as Docker's inspect
+ * shows them and as a process inside sees them.  A capability the agent's
+ * own policy refuses fails the task before any container exists.
+ */
+static void
+test_container_settings(void)
+{
+	char vol[600], path[600], why[256];
+	char *run, *check, *refused;
+	json_t *t, *c, *hc, *mounts, *mnt = NULL;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/ro/hello", pol_dir);
+	file_put(path, "hi\n");
+	snprintf(vol, sizeof(vol), "%s/ro:/ro:ro", pol_dir);
+	run = submit_sh("settings-run", "exec sleep 300", vol, "NET_ADMIN");
+	/* The file is there, cannot be written, and NET_ADMIN (bit 12) is
+	 * in the effective set: else exit 3, 4 or 5. */
+	check = submit_sh("settings-check",
+	    "test $(cat /ro/hello) = hi || exit 3; "
+	    "if touch /ro/x 2>/dev/null; then exit 4; fi; "
+	    "c=$(awk '/^CapEff/ {print $2}' /proc/self/status); "
+	    "[ $((0x$c & 0x1000)) -ne 0 ] || exit 5",
+	    vol, "cap_net_admin");
+	refused = submit_sh("settings-refused", "true", NULL, "SYS_TIME");
+
+	json_decref(wait_status(run, "Running", WAIT_MS));
+	c = the_container(run);
+	hc = json_object_get(c, "HostConfig");
+	ASSERT_INT_EQ(json_array_size(json_object_get(hc, "CapAdd")), 1);
+	ASSERT_STR_EQ(
+	    json_string_value(json_array_get(json_object_get(hc, "CapAdd"), 0)),
+	    "NET_ADMIN");
+	ASSERT(!json_is_true(json_object_get(hc, "Privileged")));
+	mounts = json_object_get(c, "Mounts");
+	json_array_foreach(mounts, i, mnt)
+	{
+		if (strcmp(hj_str(mnt, "Destination"), "/ro") == 0)
+			break;
+	}
+	ASSERT(i < json_array_size(mounts));
+	ASSERT_STR_EQ(hj_str(mnt, "Type"), "bind");
+	snprintf(path, sizeof(path), "%s/ro", pol_dir);
+	ASSERT_STR_EQ(hj_str(mnt, "Source"), path);
+	ASSERT(json_is_false(json_object_get(mnt, "RW")));
+	json_decref(c);
+
+	t = wait_status(check, "Completed", WAIT_MS);
+	ASSERT_INT_EQ(json_integer_value(json_object_get(t, "exit_code")), 0);
+	json_decref(t);
+
+	t = wait_status(refused, "Failed", WAIT_MS);
+	snprintf(why, sizeof(why), "refused by node %s's --policy", node);
+	ASSERT_STR_CONTAINS(hj_str(t, "error"), why);
+	ASSERT_STR_CONTAINS(hj_str(t, "error"), "capability \"SYS_TIME\"");
+	ASSERT(json_is_null(json_object_get(t, "container_id")));
+	ASSERT_INT_EQ(du_task_count(peek, refused, NULL), 0);
+	json_decref(t);
+
+	task_stop(run);
+	json_decref(wait_status(run, "Stopped", WAIT_MS));
+	wait_count(run, 0);
+	free(run);
+	free(check);
+	free(refused);
+}
+
 static void
 test_sigterm_leaves_work(void)
 {
@@ -915,27 +1034,26 @@ svc_live(const char *name, char ids[][ORCH_ID_LEN], size_t max)
 	return n;
 }
 
-/* Running containers labelled orch.service=name, on any node. */
+/* Running containers labelled orch.service=name, on either node of this
+ * run (another run on the same daemon may have a service of that name). */
 static size_t
 svc_containers_running(const char *name)
 {
-	const char *nodes[] = {node, node_b};
-	char l1[128], l2[128];
+	char l1[128];
 	json_t *j, *c;
 	size_t i, n = 0;
 
-	/* This run's nodes only: another run on the same daemon may have a
-	 * service of the same name. */
 	snprintf(l1, sizeof(l1), "orch.service=%s", name);
-	for (size_t k = 0; k < 2; k++) {
-		snprintf(l2, sizeof(l2), "orch.node=%s", nodes[k]);
-		j = du_list_by_labels(peek, l1, l2);
-		json_array_foreach(j, i, c)
-		{
-			n += strcmp(hj_str(c, "State"), "running") == 0;
-		}
-		json_decref(j);
+	j = du_list_by_labels(peek, l1, NULL);
+	json_array_foreach(j, i, c)
+	{
+		const char *on =
+		    hj_str(json_object_get(c, "Labels"), "orch.node");
+
+		n += strcmp(hj_str(c, "State"), "running") == 0 && on != NULL &&
+		    (strcmp(on, node) == 0 || strcmp(on, node_b) == 0);
 	}
+	json_decref(j);
 	return n;
 }
 
@@ -1134,6 +1252,24 @@ main(void)
 	atexit(at_exit);
 	du_cleanup(peek, NODE_PREFIX);
 
+	pol_dir = h_tmpdir("agent-policy");
+	snprintf(mgr_policy, sizeof(mgr_policy), "%s/manager.json", pol_dir);
+	file_put(mgr_policy,
+	    "{\"rules\": [{\"image\": \"orch-test/*\", "
+	    "\"allow\": [\"host_mounts\", \"cap_add\"]}]}\n");
+	snprintf(agent_policy, sizeof(agent_policy), "%s/agent.json", pol_dir);
+	snprintf(agent_state, sizeof(agent_state), "%s/state", pol_dir);
+	file_put(agent_policy,
+	    "{\"rules\": [{\"image\": \"orch-test/*\", "
+	    "\"allow\": [\"host_mounts\", \"cap_add\"], "
+	    "\"caps\": [\"NET_ADMIN\"]}]}\n");
+	{
+		char ro[600];
+
+		snprintf(ro, sizeof(ro), "%s/ro", pol_dir);
+		ASSERT(mkdir(ro, 0755) == 0);
+	}
+
 	mgr_start(&m, mgr_flags);
 	snprintf(pub_url, sizeof(pub_url), "tcp://127.0.0.1:%d", m.pub_port);
 	snprintf(agent_log, sizeof(agent_log), "%s-agent.log", m.data);
@@ -1148,6 +1284,7 @@ main(void)
 	RUN(test_agent_restart);
 	RUN(test_manager_restart);
 	RUN(test_delete_stops);
+	RUN(test_container_settings);
 	RUN(test_service_replicas);
 	RUN(test_thirty);
 	RUN(test_sigterm_leaves_work);

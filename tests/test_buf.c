@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "error.h"
 
 /* Appends n bytes of c from a heap block of exactly n bytes, so that the
  * sanitizers catch a read past the end. */
@@ -181,6 +182,45 @@ test_take(void)
 	orch_buf_fini(&b);
 }
 
+/* A configuration file read whole, up to its cap and not a byte more. */
+static void
+test_file_read(void)
+{
+	char *dir = h_tmpdir("buf"), path[512], err[256], *out = NULL;
+	struct stat st;
+	size_t len = 99;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/f", dir);
+	f = fopen(path, "w");
+	ASSERT(f != NULL);
+	ASSERT(fputs("0123456789", f) >= 0);
+	ASSERT(fclose(f) == 0);
+	ASSERT_INT_EQ(
+	    orch_buf_file_read(path, 10, &out, &len, &st, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(len, 10);
+	ASSERT_STR_EQ(out, "0123456789");
+	ASSERT_INT_EQ(st.st_size, 10);
+	free(out);
+	ASSERT_INT_EQ(
+	    orch_buf_file_read(path, 9, &out, &len, &st, err, sizeof(err)),
+	    ORCH_ETOOBIG);
+	ASSERT(out == NULL);
+	ASSERT_STR_CONTAINS(err, "larger than 9 bytes");
+	ASSERT_INT_EQ(
+	    orch_buf_file_read(dir, 9, &out, &len, &st, err, sizeof(err)),
+	    ORCH_EINVAL);
+	ASSERT_STR_CONTAINS(err, "not a regular file");
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	ASSERT_INT_EQ(
+	    orch_buf_file_read(path, 9, &out, &len, &st, err, sizeof(err)),
+	    ORCH_ENOENT);
+	ASSERT_STR_CONTAINS(err, "No such file");
+	h_rm_rf(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -189,5 +229,6 @@ main(void)
 	RUN(test_cap_edge);
 	RUN(test_growth);
 	RUN(test_take);
+	RUN(test_file_read);
 	return 0;
 }

@@ -590,6 +590,19 @@ test_create_body(void)
 	    tf_task_make("t", "orch-test/busybox", NULL, NULL, 256, 1.5);
 	void *st;
 
+	t2->spec->has_privileged = true;
+	t2->spec->privileged = true;
+	t2->spec->n_volumes = 2;
+	t2->spec->volumes = calloc(2, sizeof(char *));
+	ASSERT(t2->spec->volumes != NULL);
+	t2->spec->volumes[0] = strdup("/srv/$(reboot); x:/data:ro");
+	t2->spec->volumes[1] = strdup("cache:/cache");
+	t2->spec->network = strdup("none");
+	t2->spec->n_cap_add = 1;
+	t2->spec->cap_add = calloc(1, sizeof(char *));
+	ASSERT(t2->spec->cap_add != NULL);
+	t2->spec->cap_add[0] = strdup("NET_ADMIN");
+
 	fake_route(f, "POST", "/v1.41/containers/create", 201,
 	    "{\"Id\":\"" CID "\",\"Warnings\":[]}", FK_JSON, 0);
 	fake_route(
@@ -626,6 +639,11 @@ test_create_body(void)
 	ASSERT_INT_EQ(
 	    json_integer_value(json_object_get(v, "NanoCpus")), 250000000LL);
 	ASSERT(json_object_get(b, "Entrypoint") == NULL);
+	/* Nothing asked: Docker's own isolation. */
+	ASSERT(json_object_get(v, "Privileged") == NULL);
+	ASSERT(json_object_get(v, "Binds") == NULL);
+	ASSERT(json_object_get(v, "NetworkMode") == NULL);
+	ASSERT(json_object_get(v, "CapAdd") == NULL);
 	json_decref(b);
 	ASSERT(fake_find(f, "POST", "/v1.41/containers/" CID "/start") != NULL);
 	ASSERT(fake_find(f, "POST", "/v1.41/images/create") == NULL);
@@ -636,6 +654,23 @@ test_create_body(void)
 	    ORCH_OK);
 	b = json_parse(fake_find(f, "POST", "/v1.41/containers/create")->body);
 	ASSERT(json_object_get(b, "Cmd") == NULL);
+	/* The container settings, as data: a path full of shell syntax
+	 * reaches Docker byte for byte. */
+	v = json_object_get(b, "HostConfig");
+	ASSERT(json_is_true(json_object_get(v, "Privileged")));
+	ASSERT_INT_EQ(json_array_size(json_object_get(v, "Binds")), 2);
+	ASSERT_STR_EQ(
+	    json_string_value(json_array_get(json_object_get(v, "Binds"), 0)),
+	    "/srv/$(reboot); x:/data:ro");
+	ASSERT_STR_EQ(
+	    json_string_value(json_array_get(json_object_get(v, "Binds"), 1)),
+	    "cache:/cache");
+	ASSERT_STR_EQ(
+	    json_string_value(json_object_get(v, "NetworkMode")), "none");
+	ASSERT_INT_EQ(json_array_size(json_object_get(v, "CapAdd")), 1);
+	ASSERT_STR_EQ(
+	    json_string_value(json_array_get(json_object_get(v, "CapAdd"), 0)),
+	    "NET_ADMIN");
 	ASSERT_INT_EQ(json_array_size(json_object_get(b, "Env")), 0);
 	ASSERT_INT_EQ(json_integer_value(json_object_get(
 	                  json_object_get(b, "HostConfig"), "NanoCpus")),
@@ -1288,6 +1323,54 @@ test_events_long_line(void)
 	free(body);
 }
 
+/* What the exit callback saw of the fake when it was called. */
+struct settle {
+	struct exits e;
+	struct fake *f;
+	int inspected; /* inspects of the container before the callback */
+};
+
+static void
+on_exit_settled(
+    void *arg, const char *task_id, const char *handle, int exit_code)
+{
+	struct settle *s = arg;
+	int n = fake_count(s->f, "GET", "/v1.41/containers/aaaa/json");
+
+	pthread_mutex_lock(&s->e.mu);
+	s->inspected = n;
+	pthread_mutex_unlock(&s->e.mu);
+	on_exit_record(&s->e, task_id, handle, exit_code);
+}
+
+/* The daemon sends a die event before its container list says "exited";
+ * an inspect waits until it does, so the driver inspects the container
+ * before it tells the agent (which lists next) of the exit. */
+static void
+test_events_settle(void)
+{
+	const char *t1 = "11111111-1111-4111-8111-111111111111";
+	struct settle s = {
+	    .e = {.mu = PTHREAD_MUTEX_INITIALIZER}, .inspected = -1};
+	struct exits_wait w = {&s.e, 1};
+	char ev[1024];
+	void *st;
+
+	s.f = fake_new("1.41", "1.12");
+	event_line(ev, sizeof(ev), "aaaa", t1, NODE, 137, 5);
+	fake_route(
+	    s.f, "GET", "/v1.41/containers/aaaa/json", 200, "{}", FK_JSON, 0);
+	fake_route(s.f, "GET", "/v1.41/events?", 200, ev, FK_STREAM_HOLD, 0);
+	st = drv_new_full(s.f, on_exit_settled, &s);
+	ASSERT(h_wait_until(exits_reached, &w, 10000));
+	pthread_mutex_lock(&s.e.mu);
+	ASSERT_INT_EQ(s.inspected, 1);
+	ASSERT_INT_EQ(s.e.code[0], 137);
+	pthread_mutex_unlock(&s.e.mu);
+	orch_docker_driver.fini(st);
+	fake_free(s.f);
+}
+
 static bool
 events_tried(void *arg)
 {
@@ -1345,6 +1428,7 @@ main(void)
 	RUN(test_malformed);
 	RUN(test_events_reconnect);
 	RUN(test_events_long_line);
+	RUN(test_events_settle);
 	RUN(test_fini_prompt);
 	return 0;
 }

@@ -198,6 +198,36 @@ test_fill(void)
 	orch_nodes_free(ns);
 }
 
+/* Versions of assignments: a change to one node's moves its version
+ * alone; a change to any moves every node's; the epoch stays. */
+static void
+test_assign_versions(void)
+{
+	struct orch_nodes *ns, *other;
+	uint64_t e0, a0, b0, e1, a1, b1, e2, a2, b2, eo, vo;
+
+	ASSERT_INT_EQ(orch_nodes_new(1000, &ns), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_A, "a"), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_B, "b"), ORCH_OK);
+	orch_nodes_assign_version(ns, ID_A, &e0, &a0);
+	orch_nodes_assign_version(ns, ID_B, &e0, &b0);
+	ASSERT(e0 != 0);
+	orch_nodes_assign_changed(ns, ID_A);
+	orch_nodes_assign_version(ns, ID_A, &e1, &a1);
+	orch_nodes_assign_version(ns, ID_B, &e1, &b1);
+	ASSERT(e1 == e0 && a1 > a0 && b1 == b0);
+	orch_nodes_assign_changed(ns, NULL);
+	orch_nodes_assign_version(ns, ID_A, &e2, &a2);
+	orch_nodes_assign_version(ns, ID_B, &e2, &b2);
+	ASSERT(a2 > a1 && b2 > b1);
+	/* Another registry (a restarted manager) has another epoch. */
+	ASSERT_INT_EQ(orch_nodes_new(1000, &other), ORCH_OK);
+	orch_nodes_assign_version(other, ID_A, &eo, &vo);
+	ASSERT(eo != e0);
+	orch_nodes_free(other);
+	orch_nodes_free(ns);
+}
+
 int
 main(void)
 {
@@ -205,5 +235,6 @@ main(void)
 	RUN(test_known_from_store);
 	RUN(test_heartbeat_interval);
 	RUN(test_fill);
+	RUN(test_assign_versions);
 	return 0;
 }

@@ -1557,17 +1557,23 @@ test_node_tasks_and_usage(void)
 /* Commit listeners hear of tasks and nodes, each with its kind. */
 struct heard {
 	int tasks, nodes;
+	int last_status; /* of the last task object heard of */
 	char last_node[ORCH_ID_LEN];
 };
 
 static void
-on_commit_count(void *arg, int kind, const char *id)
+on_commit_count(void *arg, int kind, const char *id, const void *obj)
 {
 	struct heard *h = arg;
+	const orch_task *t = obj;
 
-	if (kind == ORCH_STORE_TASK)
+	if (kind == ORCH_STORE_TASK) {
 		h->tasks++;
-	else if (kind == ORCH_STORE_NODE) {
+		/* The task as committed comes with its id. */
+		ASSERT(t != NULL && strcmp(t->id, id) == 0);
+		h->last_status = (int)t->status;
+	} else if (kind == ORCH_STORE_NODE) {
+		ASSERT(obj == NULL);
 		h->nodes++;
 		snprintf(h->last_node, sizeof(h->last_node), "%s", id);
 	}
@@ -1579,7 +1585,7 @@ test_listeners(void)
 	char *dir = h_tmpdir("store-listen");
 	struct orch_store *st = store_open(dir);
 	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
-	struct heard h = {0, 0, ""};
+	struct heard h = {0, 0, 0, ""};
 	orch_node *n;
 	char *id, err[512];
 	int running = ST_RUNNING;
@@ -1601,6 +1607,7 @@ test_listeners(void)
 	n = node_register(st, &reg);
 	/* Completions come after the listeners, so all is counted. */
 	ASSERT_INT_EQ(h.tasks, 2);
+	ASSERT_INT_EQ(h.last_status, ST_RUNNING);
 	ASSERT_INT_EQ(h.nodes, 1);
 	ASSERT_STR_EQ(h.last_node, n->id);
 	orch_store_unlisten(st, on_commit_count, &h);
@@ -1745,10 +1752,12 @@ struct svc_heard {
 };
 
 static void
-on_commit_svc(void *arg, int kind, const char *id)
+on_commit_svc(void *arg, int kind, const char *id, const void *obj)
 {
 	struct svc_heard *h = arg;
 
+	(void)id;
+	(void)obj;
 	if (kind == ORCH_STORE_TASK)
 		h->tasks++;
 	else if (kind == ORCH_STORE_SERVICE)

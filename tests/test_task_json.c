@@ -158,6 +158,64 @@ test_spec_null_is_absent(void)
 	    "{\"name\":\"n\",\"image\":null}", "field \"image\" is required");
 }
 
+/* The driver: docker (the default) needs an image, exec a command and no
+ * container setting. */
+static void
+test_spec_driver(void)
+{
+	orch_task_spec *s;
+	orch_task *t;
+	json_t *o;
+
+	s = spec_ok("{\"name\":\"n\",\"driver\":\"exec\","
+	            "\"command\":[\"/bin/true\"]}");
+	ASSERT_STR_EQ(s->driver, "exec");
+	ASSERT(s->image == NULL);
+	ASSERT_INT_EQ(orch_task_new(s, &t), ORCH_OK);
+	o = orch_task_to_json(t);
+	ASSERT_STR_EQ(json_string_value(json_object_get(o, "driver")), "exec");
+	ASSERT(json_is_null(json_object_get(o, "image")));
+	json_decref(o);
+	orch_task_free(t);
+	/* Absent: docker, stored so. */
+	s = spec_ok("{\"name\":\"n\",\"image\":\"i\"}");
+	ASSERT(s->driver == NULL);
+	ASSERT_STR_EQ(orch_task_spec_driver(s), "docker");
+	ASSERT_INT_EQ(orch_task_new(s, &t), ORCH_OK);
+	ASSERT_STR_EQ(t->spec->driver, "docker");
+	orch_task_free(t);
+	orch_task_spec_free(
+	    spec_ok("{\"name\":\"n\",\"image\":\"i\",\"driver\":\"docker\"}"));
+
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"driver\":\"lxc\"}",
+	    "field \"driver\" must be \"docker\" or \"exec\", not \"lxc\"");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"driver\":3}",
+	    "field \"driver\" must be a string");
+	spec_refused("{\"name\":\"n\",\"driver\":\"docker\"}",
+	    "field \"image\" is required");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\"}",
+	    "field \"command\" is required with driver \"exec\"");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"command\":[]}",
+	    "field \"command\" is required with driver \"exec\"");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"command\":[\"\"]}",
+	    "field \"command\" is required with driver \"exec\"");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"image\":\"i\","
+	             "\"command\":[\"x\"]}",
+	    "field \"image\" is for the docker driver");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"command\":[\"x\"],"
+	             "\"volumes\":[\"/a:/b\"]}",
+	    "field \"volumes\" is a container setting");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"command\":[\"x\"],"
+	             "\"privileged\":true}",
+	    "field \"privileged\" is a container setting");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"command\":[\"x\"],"
+	             "\"network\":\"host\"}",
+	    "field \"network\" is a container setting");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"command\":[\"x\"],"
+	             "\"cap_add\":[\"NET_ADMIN\"]}",
+	    "field \"cap_add\" is a container setting");
+}
+
 static void
 test_spec_field_errors(void)
 {
@@ -562,6 +620,7 @@ static const char *const task_keys[] = {
     "id",
     "name",
     "image",
+    "driver",
     "memory",
     "cpu",
     "env",
@@ -582,6 +641,10 @@ static const char *const task_keys[] = {
     "replaces",
     "replaced_by",
     "not_before",
+    "privileged",
+    "volumes",
+    "network",
+    "cap_add",
 };
 #define N_TASK_KEYS (sizeof(task_keys) / sizeof(task_keys[0]))
 
@@ -1125,6 +1188,122 @@ test_spec_policy_fields(void)
 	}
 }
 
+/* ---- container settings ---- */
+
+static void
+test_spec_container_fields(void)
+{
+	orch_task_spec *s =
+	    spec_ok("{\"name\":\"n\",\"image\":\"i\",\"privileged\":true,"
+	            "\"volumes\":[\"/srv/data:/data:ro\",\"cache:/cache\"],"
+	            "\"network\":\"host\",\"cap_add\":[\"NET_ADMIN\",\"cap_sys_"
+	            "time\"]}");
+	orch_task *t, *back;
+	json_t *j;
+	char *text, err[ERRLEN];
+
+	ASSERT(s->has_privileged && s->privileged);
+	ASSERT_INT_EQ(s->n_volumes, 2);
+	ASSERT_STR_EQ(s->volumes[0], "/srv/data:/data:ro");
+	ASSERT_STR_EQ(s->volumes[1], "cache:/cache");
+	ASSERT_STR_EQ(s->network, "host");
+	ASSERT_INT_EQ(s->n_cap_add, 2);
+	/* Kept as given: Docker and the policy read any accepted form. */
+	ASSERT_STR_EQ(s->cap_add[1], "cap_sys_time");
+	ASSERT_INT_EQ(orch_task_new(s, &t), ORCH_OK);
+	j = orch_task_to_json(t);
+	ASSERT(json_is_true(json_object_get(j, "privileged")));
+	ASSERT_STR_EQ(
+	    json_string_value(json_array_get(json_object_get(j, "volumes"), 0)),
+	    "/srv/data:/data:ro");
+	ASSERT_STR_EQ(json_string_value(json_object_get(j, "network")), "host");
+	ASSERT_STR_EQ(
+	    json_string_value(json_array_get(json_object_get(j, "cap_add"), 0)),
+	    "NET_ADMIN");
+	/* The encoding decodes to the same settings (through protobuf too,
+	 * as the store keeps them). */
+	{
+		size_t n = orch__task__get_packed_size(t);
+		uint8_t *buf = malloc(n);
+
+		ASSERT(buf != NULL);
+		orch__task__pack(t, buf);
+		back = orch__task__unpack(NULL, n, buf);
+		free(buf);
+		ASSERT(back != NULL);
+		ASSERT(back->spec->privileged);
+		ASSERT_INT_EQ(back->spec->n_volumes, 2);
+		ASSERT_STR_EQ(back->spec->network, "host");
+		ASSERT_INT_EQ(back->spec->n_cap_add, 2);
+		orch_task_free(back);
+	}
+	json_decref(j);
+	orch_task_free(t);
+
+	/* Absent: isolation as Docker gives it, written out in full. */
+	s = spec_ok("{\"name\":\"n\",\"image\":\"i\",\"privileged\":null,"
+	            "\"volumes\":null,\"network\":null,\"cap_add\":null}");
+	ASSERT(!s->has_privileged);
+	ASSERT_INT_EQ(orch_task_new(s, &t), ORCH_OK);
+	j = orch_task_to_json(t);
+	ASSERT(json_is_false(json_object_get(j, "privileged")));
+	ASSERT_INT_EQ(json_array_size(json_object_get(j, "volumes")), 0);
+	ASSERT_STR_EQ(
+	    json_string_value(json_object_get(j, "network")), "bridge");
+	ASSERT_INT_EQ(json_array_size(json_object_get(j, "cap_add")), 0);
+	text = json_dumps(j, JSON_COMPACT);
+	ASSERT_STR_CONTAINS(text,
+	    "\"privileged\":false,\"volumes\":[],"
+	    "\"network\":\"bridge\",\"cap_add\":[]}");
+	free(text);
+	json_decref(j);
+	orch_task_free(t);
+
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"privileged\":1}",
+	    "field \"privileged\" must be true or false");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"volumes\":\"/a:/b\"}",
+	    "field \"volumes\" must be an array of strings such as");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"volumes\":[\"/a\"]}",
+	    "field \"volumes\": entry 0 (\"/a\") must be SOURCE:TARGET");
+	spec_refused(
+	    "{\"name\":\"n\",\"image\":\"i\",\"volumes\":[\"../x:/b\"]}",
+	    "SOURCE must be an absolute host path");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"volumes\":[1]}",
+	    "field \"volumes\": entry 0 must be a string");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"network\":\"mine\"}",
+	    "field \"network\" must be bridge, host or none, not \"mine\"");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"network\":true}",
+	    "field \"network\" must be a string");
+	spec_refused(
+	    "{\"name\":\"n\",\"image\":\"i\",\"cap_add\":[\"NET ADMIN\"]}",
+	    "field \"cap_add\": entry 0 (\"NET ADMIN\") is not a capability");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"cap_add\":\"ALL\"}",
+	    "field \"cap_add\" must be an array of strings");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"cap_drop\":[]}",
+	    "unknown field \"cap_drop\"");
+
+	/* A service takes them too, and shows them. */
+	{
+		orch_service *svc = NULL;
+		const char *body =
+		    "{\"name\":\"w\",\"image\":\"i\",\"network\":\"none\","
+		    "\"volumes\":[\"c:/c\"]}";
+
+		ASSERT_INT_EQ(orch_service_from_json(
+		                  body, strlen(body), &svc, err, sizeof(err)),
+		    ORCH_OK);
+		ASSERT_STR_EQ(svc->spec->network, "none");
+		j = orch_service_to_json(svc, false);
+		ASSERT_STR_EQ(
+		    json_string_value(json_object_get(j, "network")), "none");
+		ASSERT_INT_EQ(
+		    json_array_size(json_object_get(j, "volumes")), 1);
+		ASSERT(json_is_false(json_object_get(j, "privileged")));
+		json_decref(j);
+		orch_service_free(svc);
+	}
+}
+
 static orch_service *
 service_ok(const char *body)
 {
@@ -1263,9 +1442,11 @@ main(void)
 {
 	RUN(test_spec_minimal);
 	RUN(test_spec_policy_fields);
+	RUN(test_spec_container_fields);
 	RUN(test_service_json);
 	RUN(test_spec_full);
 	RUN(test_spec_null_is_absent);
+	RUN(test_spec_driver);
 	RUN(test_spec_field_errors);
 	RUN(test_spec_malformed);
 	RUN(test_spec_nul);

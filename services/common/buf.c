@@ -1,8 +1,14 @@
 #include "buf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "error.h"
 
 /* The first allocation: most answers (a task, a short list) fit. */
 #define BUF_FIRST 4096
@@ -65,4 +71,58 @@ orch_buf_take(struct orch_buf *b)
 	b->len = 0;
 	b->cap = 0;
 	return p;
+}
+
+int
+orch_buf_file_read(const char *path, size_t max, char **out, size_t *len,
+    struct stat *st, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	ssize_t r;
+	int fd, rc;
+
+	*out = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, st) != 0) {
+		rc = orch_err_from_errno(errno);
+		snprintf(err, errlen, "%s", strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		rc = ORCH_EINVAL;
+		snprintf(err, errlen, "not a regular file");
+		goto out;
+	}
+	if (max >= SIZE_MAX || (buf = malloc(max + 1)) == NULL) {
+		rc = ORCH_ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	/* One byte past max tells a file that is too large. */
+	while (n <= max && (r = read(fd, buf + n, max + 1 - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = orch_err_from_errno(errno);
+			snprintf(err, errlen, "%s", strerror(errno));
+			goto out;
+		}
+		n += (size_t)r;
+	}
+	if (n > max) {
+		rc = ORCH_ETOOBIG;
+		snprintf(err, errlen, "larger than %zu bytes", max);
+		goto out;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	buf = NULL;
+	rc = ORCH_OK;
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }

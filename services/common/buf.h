@@ -5,13 +5,14 @@
  * The cap is checked before allocating, so a peer that sends more than
  * it should costs no memory beyond the cap.  The bytes are always
  * NUL-terminated once anything has been appended, so a text body can be
- * read as a C string.
+ * read as a C string.  A file read at start is capped the same way.
  */
 #ifndef ORCH_BUF_H
 #define ORCH_BUF_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 struct orch_buf {
 	char *p;      /* malloc'd, NUL-terminated; NULL before any append */
@@ -40,5 +41,18 @@ size_t orch_buf_append(struct orch_buf *b, const void *data, size_t n);
 /* Hands b's bytes (NULL when nothing was appended) to the caller, who
  * frees them, and empties b. */
 char *orch_buf_take(struct orch_buf *b);
+
+/*
+ * Reads the regular file at path, of at most max bytes, for the
+ * configuration files a program reads at start.  On ORCH_OK *out (OUT) is
+ * a malloc'd copy of its *len (OUT) bytes plus a NUL, read into one
+ * allocation (never moved, so a caller can wipe a secret from it), and
+ * *st (OUT) its fstat.  Otherwise err says why, without the path: the
+ * system's reason (ORCH_ENOENT, ORCH_EIO... from errno), "not a regular
+ * file" (ORCH_EINVAL), "larger than N bytes" (ORCH_ETOOBIG) or "out of
+ * memory".
+ */
+int orch_buf_file_read(const char *path, size_t max, char **out /* OUT */,
+    size_t *len /* OUT */, struct stat *st /* OUT */, char *err, size_t errlen);
 
 #endif

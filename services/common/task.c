@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "constraint.h"
+#include "container.h"
 #include "error.h"
 #include "restart.h"
 
@@ -89,11 +90,8 @@ orch_text_printable(const char *s)
 	return true;
 }
 
-/* How many bytes of s to quote in a message: at most max, never ending
- * inside a UTF-8 character, so that the message stays valid UTF-8 for the
- * JSON error body that carries it (jansson refuses anything else). */
-static int
-quote_len(const char *s, size_t max)
+int
+orch_text_quote_len(const char *s, size_t max)
 {
 	size_t n = strnlen(s, max);
 
@@ -131,30 +129,23 @@ spec_policy_validate(const orch_task_spec *spec, char *err, size_t errlen)
 		snprintf(err, errlen,
 		    "field \"placement\" must be spread or "
 		    "binpack, not \"%.*s\"",
-		    quote_len(spec->placement, 40), spec->placement);
+		    orch_text_quote_len(spec->placement, 40), spec->placement);
 		return ORCH_EINVAL;
 	}
 	return orch_restart_policy_parse(spec->restart, &rp, err, errlen);
 }
 
-int
-orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
+const char *
+orch_task_spec_driver(const orch_task_spec *spec)
 {
-	size_t len;
+	return spec != NULL && spec->driver != NULL ? spec->driver
+	                                            : ORCH_DRIVER_DOCKER;
+}
 
-	if (spec->name == NULL || spec->name[0] == '\0') {
-		snprintf(err, errlen,
-		    "field \"name\" is required: a non-empty string");
-		return ORCH_EINVAL;
-	}
-	if ((len = strlen(spec->name)) > ORCH_NAME_MAX ||
-	    !orch_text_printable(spec->name)) {
-		snprintf(err, errlen,
-		    "field \"name\" must be at most %d printable "
-		    "characters",
-		    ORCH_NAME_MAX);
-		return ORCH_EINVAL;
-	}
+/* The image of a docker task: required, one reference without spaces. */
+static int
+spec_image_validate(const orch_task_spec *spec, char *err, size_t errlen)
+{
 	if (spec->image == NULL || spec->image[0] == '\0') {
 		snprintf(err, errlen,
 		    "field \"image\" is required: a non-empty string");
@@ -169,6 +160,77 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 		    ORCH_IMAGE_MAX);
 		return ORCH_EINVAL;
 	}
+	return ORCH_OK;
+}
+
+/* An exec task runs its command on the host: it has no image, and the
+ * container settings would silently mean nothing, so they are refused. */
+static int
+spec_exec_validate(const orch_task_spec *spec, char *err, size_t errlen)
+{
+	const char *container = spec->has_privileged && spec->privileged
+	    ? "privileged"
+	    : spec->n_volumes > 0   ? "volumes"
+	    : spec->network != NULL ? "network"
+	    : spec->n_cap_add > 0   ? "cap_add"
+	                            : NULL;
+
+	if (spec->image != NULL) {
+		snprintf(err, errlen,
+		    "field \"image\" is for the docker driver: an exec task "
+		    "runs its command on the node's host, without an image");
+		return ORCH_EINVAL;
+	}
+	if (spec->n_command == 0 || spec->command[0] == NULL ||
+	    spec->command[0][0] == '\0') {
+		snprintf(err, errlen,
+		    "field \"command\" is required with driver \"exec\": "
+		    "the program and its arguments, such as "
+		    "[\"/bin/sh\", \"-c\", \"echo hi\"]");
+		return ORCH_EINVAL;
+	}
+	if (container != NULL) {
+		snprintf(err, errlen,
+		    "field \"%s\" is a container setting: it applies to the "
+		    "docker driver only, not to driver \"exec\"",
+		    container);
+		return ORCH_EINVAL;
+	}
+	return ORCH_OK;
+}
+
+int
+orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
+{
+	const char *driver = orch_task_spec_driver(spec);
+	bool exec;
+	size_t len;
+	int rc;
+
+	if (spec->name == NULL || spec->name[0] == '\0') {
+		snprintf(err, errlen,
+		    "field \"name\" is required: a non-empty string");
+		return ORCH_EINVAL;
+	}
+	if ((len = strlen(spec->name)) > ORCH_NAME_MAX ||
+	    !orch_text_printable(spec->name)) {
+		snprintf(err, errlen,
+		    "field \"name\" must be at most %d printable "
+		    "characters",
+		    ORCH_NAME_MAX);
+		return ORCH_EINVAL;
+	}
+	exec = strcmp(driver, ORCH_DRIVER_EXEC) == 0;
+	if (!exec && strcmp(driver, ORCH_DRIVER_DOCKER) != 0) {
+		snprintf(err, errlen,
+		    "field \"driver\" must be \"docker\" or \"exec\", not "
+		    "\"%.*s\"",
+		    orch_text_quote_len(driver, 40), driver);
+		return ORCH_EINVAL;
+	}
+	if ((rc = exec ? spec_exec_validate(spec, err, errlen)
+	               : spec_image_validate(spec, err, errlen)) != ORCH_OK)
+		return rc;
 	if (spec->has_memory_mb &&
 	    (spec->memory_mb < ORCH_MEMORY_MIN_MB ||
 	        spec->memory_mb > ORCH_MEMORY_MAX_MB)) {
@@ -204,7 +266,7 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 			snprintf(err, errlen,
 			    "field \"env\": the value of \"%.*s\" "
 			    "must be a string of at most %d bytes",
-			    quote_len(k, 64), k, ORCH_STRING_MAX);
+			    orch_text_quote_len(k, 64), k, ORCH_STRING_MAX);
 			return ORCH_EINVAL;
 		}
 	}
@@ -224,7 +286,9 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 			return ORCH_EINVAL;
 		}
 	}
-	return spec_policy_validate(spec, err, errlen);
+	if ((rc = spec_policy_validate(spec, err, errlen)) != ORCH_OK)
+		return rc;
+	return orch_container_spec_validate(spec, err, errlen);
 }
 
 int
@@ -252,6 +316,8 @@ orch_task_new(orch_task_spec *spec, orch_task **out)
 	}
 	if ((spec->placement == NULL &&
 	        orch_str_set(&spec->placement, "spread") != ORCH_OK) ||
+	    (spec->driver == NULL &&
+	        orch_str_set(&spec->driver, ORCH_DRIVER_DOCKER) != ORCH_OK) ||
 	    (spec->restart == NULL &&
 	        orch_str_set(&spec->restart, "never") != ORCH_OK)) {
 		free(t->id);

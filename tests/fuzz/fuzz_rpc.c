@@ -106,8 +106,8 @@ server_up(void)
 	CHECK(orch_store_open(F.dir, &opts, &F.store) == ORCH_OK);
 	CHECK(orch_nodes_new(5000, &F.nodes) == ORCH_OK);
 	CHECK(orch_notify_open(&F.notify, err, sizeof(err)) == ORCH_OK);
-	if (orch_rpc_start(F.store, F.nodes, F.notify, F.url, &F.rpc, err,
-	        sizeof(err)) != ORCH_OK) {
+	if (orch_rpc_start(F.store, F.nodes, F.notify, NULL, F.url, NULL,
+	        &F.rpc, err, sizeof(err)) != ORCH_OK) {
 		fprintf(stderr, "%s\n", err);
 		CHECK(!"the RPC server starts");
 	}
@@ -161,7 +161,7 @@ check_reply(const uint8_t *data, size_t size, const uint8_t *rbuf, size_t rlen)
 		CHECK(code == ORCH__ERROR_CODE__UNIMPLEMENTED);
 	if (code != ORCH__ERROR_CODE__OK) {
 		CHECK(code >= ORCH__ERROR_CODE__INVALID_ARGUMENT &&
-		    code <= ORCH__ERROR_CODE__UNIMPLEMENTED);
+		    code <= ORCH__ERROR_CODE__PERMISSION_DENIED);
 		CHECK(code != ORCH__ERROR_CODE__INTERNAL);
 		CHECK(rep->error != NULL && rep->error[0] != '\0');
 		CHECK(fuzz_utf8_ok(rep->error));

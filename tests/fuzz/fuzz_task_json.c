@@ -55,13 +55,24 @@ spec_same(const orch_task_spec *a, const orch_task_spec *b)
 		CHECK(str_same(a->constraints[i], b->constraints[i]));
 	CHECK(str_same(a->placement, b->placement));
 	CHECK(str_same(a->restart, b->restart));
+	/* Container settings: absent reads back as Docker's default. */
+	CHECK((a->has_privileged && a->privileged) ==
+	    (b->has_privileged && b->privileged));
+	CHECK(a->n_volumes == b->n_volumes);
+	for (size_t i = 0; i < a->n_volumes; i++)
+		CHECK(str_same(a->volumes[i], b->volumes[i]));
+	CHECK(str_same(a->network != NULL ? a->network : "bridge", b->network));
+	CHECK(a->n_cap_add == b->n_cap_add);
+	for (size_t i = 0; i < a->n_cap_add; i++)
+		CHECK(str_same(a->cap_add[i], b->cap_add[i]));
 }
 
 /* The spec's part of a task's JSON, as a POST /tasks body (malloc'd). */
 static char *
 spec_part_dump(json_t *task)
 {
-	json_t *sub = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "name",
+	json_t *sub = json_pack(
+	    "{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "name",
 	    json_object_get(task, "name"), "image",
 	    json_object_get(task, "image"), "memory",
 	    json_object_get(task, "memory"), "cpu",
@@ -69,7 +80,11 @@ spec_part_dump(json_t *task)
 	    "command", json_object_get(task, "command"), "constraints",
 	    json_object_get(task, "constraints"), "placement",
 	    json_object_get(task, "placement"), "restart",
-	    json_object_get(task, "restart"));
+	    json_object_get(task, "restart"), "privileged",
+	    json_object_get(task, "privileged"), "volumes",
+	    json_object_get(task, "volumes"), "network",
+	    json_object_get(task, "network"), "cap_add",
+	    json_object_get(task, "cap_add"));
 	char *text;
 
 	CHECK(sub != NULL);
