@@ -896,20 +896,6 @@ sched_nodes_view(struct orch_sched *s, size_t *n)
 	return v;
 }
 
-/* The same FNV-1a as the state's, so that an explanation already stored
- * is recognised without its text. */
-static uint64_t
-text_hash(const char *s)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h | 1;
-}
-
 /*
  * Runs one pass.  Returns ORCH_OK when it read everything it needed
  * (whatever it then wrote), else the error.  *due_ms (OUT) is the wall
@@ -1031,7 +1017,7 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 		} else {
 			orch_sched_explain(
 			    sn, nn, &want, op->msg, sizeof(op->msg));
-			if (t->error_hash == text_hash(op->msg))
+			if (t->error_hash == orch_stask_error_hash(op->msg))
 				continue;
 			op->kind = SOP_EXPLAIN;
 		}
