@@ -306,6 +306,9 @@ struct store_op {
 	char err[STORE_ERR_LEN];
 };
 
+/* Services whose replica counts one batch remembers (service_check). */
+#define STORE_SVC_SEEN 16
+
 struct orch_store {
 	char *path;
 	struct orch_store_opts opts;
@@ -320,6 +323,17 @@ struct orch_store {
 	pthread_t writer;
 	bool writer_running;
 	int64_t idem_next_prune; /* writer only: orch_now_ms() of the next */
+	/* The replica counts service_check() read in this batch: a burst of
+	 * thousands of replicas reads its service once, not once each.
+	 * Emptied when a batch begins and by every service write, so that
+	 * it never outlives what it was read from (a rollback ends the
+	 * batch). */
+	struct {
+		char id[ORCH_ID_LEN];
+		uint32_t replicas;
+		char name[64];
+	} svc_seen[STORE_SVC_SEEN];
+	size_t n_svc_seen;
 
 	/* mu guards everything below. */
 	pthread_mutex_t mu;
@@ -874,9 +888,32 @@ service_check(struct orch_store *st, struct store_op *op, const orch_task *t)
 
 	if (t->service_id == NULL || t->service_id[0] == '\0')
 		return ORCH_OK;
+	for (size_t i = 0; i < st->n_svc_seen; i++) {
+		if (strcmp(st->svc_seen[i].id, t->service_id) != 0)
+			continue;
+		if (t->slot >= 1 && t->slot <= st->svc_seen[i].replicas)
+			return ORCH_OK;
+		snprintf(msg, sizeof(msg),
+		    "service \"%.64s\" has %u replicas "
+		    "and no slot %u",
+		    st->svc_seen[i].name, (unsigned)st->svc_seen[i].replicas,
+		    (unsigned)t->slot);
+		op_set_err(op, ORCH_ECONFLICT, msg);
+		return ORCH_ECONFLICT;
+	}
 	rc = writer_one(st, op, st->stmt[W_SERVICE_BY_ID], t->service_id,
 	    unpack_service, &m);
 	svc = m;
+	if (rc == ORCH_OK && st->n_svc_seen < STORE_SVC_SEEN &&
+	    strlen(t->service_id) < ORCH_ID_LEN) {
+		size_t k = st->n_svc_seen++;
+
+		memcpy(st->svc_seen[k].id, t->service_id,
+		    strlen(t->service_id) + 1);
+		st->svc_seen[k].replicas = svc->replicas;
+		snprintf(st->svc_seen[k].name, sizeof(st->svc_seen[k].name),
+		    "%s", svc->name != NULL ? svc->name : "");
+	}
 	if (rc == ORCH_ENOENT) {
 		snprintf(msg, sizeof(msg), "its service %.40s no longer exists",
 		    t->service_id);
@@ -1655,9 +1692,18 @@ writer_op(
 	case OP_REPLACE: op_replace(st, op); break;
 	case OP_NODE_REGISTER: op_node_register(st, op); break;
 	case OP_NODE_DRAIN: op_node_drain(st, op); break;
-	case OP_SERVICE_CREATE: op_service_create(st, op); break;
-	case OP_SERVICE_MODIFY: op_service_modify(st, op); break;
-	case OP_SERVICE_DELETE: op_service_delete(st, op); break;
+	case OP_SERVICE_CREATE:
+		st->n_svc_seen = 0;
+		op_service_create(st, op);
+		break;
+	case OP_SERVICE_MODIFY:
+		st->n_svc_seen = 0;
+		op_service_modify(st, op);
+		break;
+	case OP_SERVICE_DELETE:
+		st->n_svc_seen = 0;
+		op_service_delete(st, op);
+		break;
 	}
 	if (op->rc == ORCH_OK) {
 		if ((src = stmt_run(st->stmt[W_RELEASE])) != SQLITE_OK) {
@@ -1751,6 +1797,7 @@ writer_batch(struct orch_store *st, struct store_op *batch, size_t n)
 	bool committed = false;
 	int src, lost = ORCH_OK;
 
+	st->n_svc_seen = 0;
 	/* A ROLLBACK that failed earlier may have left a transaction open,
 	 * and BEGIN would then fail forever. */
 	if (!sqlite3_get_autocommit(st->db))
