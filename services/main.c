@@ -21,10 +21,12 @@
 #include "api.h"
 #include "auth.h"
 #include "error.h"
+#include "events.h"
 #include "exposure.h"
 #include "flag.h"
 #include "gateway.h"
 #include "log.h"
+#include "manager_metrics.h"
 #include "nodes.h"
 #include "notify.h"
 #include "policy.h"
@@ -44,6 +46,7 @@ struct config {
 	int request_timeout_s;
 	int idle_timeout_s;
 	int heartbeat_ttl_s;
+	long long events_keep;
 	const char *token_file;
 	const char *policy_file;
 	bool insecure;
@@ -91,6 +94,9 @@ usage(FILE *f)
 	    "                          service asks; after a restart, nodes "
 	    "have\n"
 	    "                          two TTLs to check in (default 5)\n"
+	    "  --events-keep N         events kept for GET /events; older "
+	    "ones\n"
+	    "                          are pruned (default 100000)\n"
 	    "  --token-file FILE       API tokens, one a line: every HTTP "
 	    "request\n"
 	    "                          but GET /healthz needs "
@@ -127,6 +133,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_RTO,
 		OPT_ITO,
 		OPT_TTL,
+		OPT_EVKEEP,
 		OPT_LOG,
 		OPT_TOKENS,
 		OPT_POLICY,
@@ -143,6 +150,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"request-timeout", required_argument, NULL, OPT_RTO},
 	    {"idle-timeout", required_argument, NULL, OPT_ITO},
 	    {"heartbeat-ttl", required_argument, NULL, OPT_TTL},
+	    {"events-keep", required_argument, NULL, OPT_EVKEEP},
 	    {"log-level", required_argument, NULL, OPT_LOG},
 	    {"token-file", required_argument, NULL, OPT_TOKENS},
 	    {"policy", required_argument, NULL, OPT_POLICY},
@@ -196,6 +204,12 @@ parse_args(int argc, char **argv, struct config *cfg)
 			        3600, &ll) != ORCH_OK)
 				return 2;
 			cfg->heartbeat_ttl_s = (int)ll;
+			break;
+		case OPT_EVKEEP:
+			if (orch_flag_int(PROG, "--events-keep", optarg, 1,
+			        1000000000, &ll) != ORCH_OK)
+				return 2;
+			cfg->events_keep = ll;
 			break;
 		case OPT_LOG:
 			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
@@ -343,6 +357,7 @@ main(int argc, char **argv)
 	    .request_timeout_s = 10,
 	    .idle_timeout_s = 60,
 	    .heartbeat_ttl_s = 5,
+	    .events_keep = ORCH_STORE_EVENTS_KEEP,
 	};
 	struct orch_store_opts sopts;
 	struct orch_gw_opts gopts;
@@ -356,6 +371,8 @@ main(int argc, char **argv)
 	struct orch_store_reader *r = NULL;
 	struct orch_tokens *tokens = NULL;
 	struct orch_policy *policy = NULL;
+	struct orch_events *events = NULL;
+	struct orch_mm *mm = NULL;
 	struct sigaction sa = {0};
 	char err[512];
 	int rc, lockfd = -1, status = 1;
@@ -375,8 +392,16 @@ main(int argc, char **argv)
 	if ((lockfd = lock_data_dir(cfg.data)) < 0)
 		goto out;
 
+	if ((rc = orch_mm_new(&mm)) != ORCH_OK) {
+		orch_error("manager", "cannot set up the metrics: %s",
+		    orch_strerror(rc));
+		goto out;
+	}
 	orch_store_opts_default(&sopts);
 	sopts.sync_full = cfg.sync_full;
+	sopts.events_keep = (uint64_t)cfg.events_keep;
+	sopts.on_commit = orch_mm_commit;
+	sopts.on_commit_arg = mm;
 	if ((rc = orch_store_open(cfg.data, &sopts, &store)) != ORCH_OK) {
 		orch_error("manager", "cannot open the store in %s: %s",
 		    cfg.data, orch_strerror(rc));
@@ -386,6 +411,13 @@ main(int argc, char **argv)
 		orch_error("manager", "%s", err);
 		goto out;
 	}
+	if ((rc = orch_events_new(store, notify, &events)) != ORCH_OK) {
+		orch_error("manager",
+		    "cannot read the events from the store: %s",
+		    orch_strerror(rc));
+		goto out;
+	}
+	orch_events_on_placed(events, orch_mm_placed, mm);
 	if ((rc = orch_nodes_new(
 	         (int64_t)cfg.heartbeat_ttl_s * 1000, &nodes)) != ORCH_OK ||
 	    (rc = orch_store_reader_new(store, &r)) != ORCH_OK ||
@@ -397,6 +429,9 @@ main(int argc, char **argv)
 	}
 	orch_store_reader_free(r);
 	r = NULL;
+	/* Before anything beats or sweeps: every turn is an event. */
+	orch_events_watch_nodes(events, nodes);
+	orch_mm_sources(mm, store, nodes, events);
 	if ((rc = orch_sched_start(store, nodes, notify, &sched)) != ORCH_OK) {
 		orch_error("manager", "cannot start the scheduler: %s",
 		    orch_strerror(rc));
@@ -408,8 +443,11 @@ main(int argc, char **argv)
 		    "manager", "cannot read the store: %s", orch_strerror(rc));
 		goto out;
 	}
+	orch_api_attach(api, events, mm);
 	orch_gw_opts_default(&gopts);
 	gopts.listen = cfg.http;
+	gopts.observe = orch_api_observe;
+	gopts.observe_arg = api;
 	gopts.max_conns = cfg.max_conns;
 	gopts.request_timeout_ms = cfg.request_timeout_s * 1000;
 	gopts.idle_timeout_ms = cfg.idle_timeout_s * 1000;
@@ -418,6 +456,7 @@ main(int argc, char **argv)
 		orch_error("manager", "%s", err);
 		goto out;
 	}
+	orch_events_attach(events, gw);
 	if ((rc = orch_rpc_start(store, nodes, notify, policy, cfg.rpc, &rpc,
 	         err, sizeof(err))) != ORCH_OK ||
 	    (rc = orch_notify_listen(notify, cfg.pub, err, sizeof(err))) !=
@@ -434,9 +473,10 @@ main(int argc, char **argv)
 
 	orch_info("manager",
 	    "orch-manager %s: http %s (port %d), rpc %s, pub %s, "
-	    "data %s, sync %s, heartbeat TTL %d s",
+	    "data %s, sync %s, heartbeat TTL %d s, %lld events kept",
 	    ORCH_VERSION, cfg.http, orch_gw_port(gw), cfg.rpc, cfg.pub,
-	    cfg.data, cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s);
+	    cfg.data, cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s,
+	    cfg.events_keep);
 	if (orch_gw_run(gw) == ORCH_OK)
 		status = 0;
 	orch_info("manager", "shutting down");
@@ -445,6 +485,9 @@ out:
 	orch_rpc_stop(rpc);
 	/* Joined before the store closes: a pass waits for its writes. */
 	orch_sched_stop(sched);
+	/* Its streams end and its reader closes; it goes on publishing the
+	 * events of the last writes until the store has closed. */
+	orch_events_close(events);
 	orch_api_free(api);
 	orch_store_reader_free(r);
 	/* Completes queued writes; their answers reach the gateway below,
@@ -453,6 +496,9 @@ out:
 	orch_notify_close(notify);
 	orch_nodes_free(nodes);
 	orch_gw_free(gw);
+	/* After the gateway, which may still run its posted work. */
+	orch_events_free(events);
+	orch_mm_free(mm);
 	orch_tokens_free(tokens);
 	orch_policy_free(policy);
 	if (lockfd >= 0)

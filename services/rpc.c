@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "error.h"
 #include "log.h"
+#include "manager_metrics.h"
 #include "orch.pb-c.h"
 #include "policy.h"
 #include "rpc_client.h"
@@ -840,6 +841,7 @@ dispatch(struct worker *w, const uint8_t *data, size_t len, uint8_t **reply,
 	manager_service.base.invoke(&manager_service.base,
 	    (unsigned)(md - sd->methods), in, call_closure, &c);
 reply:
+	orch_mm_rpc(md != NULL ? md->name : NULL); /* NULL: "other" */
 	if (c.code != ORCH__ERROR_CODE__OK) {
 		rep.has_code = 1;
 		rep.code = c.code;

@@ -17,6 +17,9 @@ int64_t orch_now_ms(void);
 /* Milliseconds on a monotonic clock, for timeouts and latency. */
 int64_t orch_mono_ms(void);
 
+/* Nanoseconds on the same monotonic clock, for short latencies. */
+int64_t orch_mono_ns(void);
+
 /* Formats ms as RFC 3339 UTC with milliseconds into buf (at least
  * ORCH_RFC3339_LEN bytes).  Returns buf. */
 char *orch_rfc3339(int64_t ms, char *buf, size_t len);
