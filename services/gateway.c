@@ -16,6 +16,7 @@
 #include "gateway.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -344,7 +345,7 @@ conn_set_events(struct conn *c)
 	 * the socket takes more, even when a send already emptied the
 	 * buffer. */
 	if (c->state == C_STREAMING && c->stream != NULL &&
-	    c->stream->want_writable)
+	    c->stream->want_writable && !c->stream->ended)
 		ev |= EPOLLOUT;
 	if (ev == c->events)
 		return;
@@ -1017,7 +1018,8 @@ stream_drive(struct conn *c)
 			conn_close(c);
 			return;
 		}
-		if (!s->want_writable ||
+		/* An ended stream's producer is gone: never call it. */
+		if (s->ended || !s->want_writable ||
 		    c->out.len - c->out.off > s->low_water ||
 		    s->ops.writable == NULL)
 			break;
@@ -1106,7 +1108,7 @@ orch_gw_stream_start(struct orch_gw_req *req, int status,
 	struct conn *c = req->conn;
 	struct orch_gw_stream *s;
 	char head[1024];
-	int n, one = 1;
+	int n, one = 1, sndbuf;
 
 	*out = NULL;
 	if (c->dead) {
@@ -1146,6 +1148,10 @@ orch_gw_stream_start(struct orch_gw_req *req, int status,
 	/* Notices a client that vanished without a word (no FIN, no RST)
 	 * while no event is written to it. */
 	setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	/* The kernel's buffer for it is capped too (autotuning would let it
+	 * grow to megabytes for a client that reads nothing). */
+	sndbuf = s->max > INT_MAX ? INT_MAX : (int)s->max;
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if (n < 0 || (size_t)n >= sizeof(head) ||
 	    out_append(c, head, (size_t)n) != ORCH_OK) {
 		c->close_why = NULL;

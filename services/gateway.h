@@ -19,7 +19,8 @@
  * stream is the last answer on its connection: requests pipelined behind
  * it are dropped.  Its unsent bytes are capped (stream_buf_max): a write
  * that would pass the cap closes the connection, logged, so that a client
- * that does not keep up costs no more memory than that.
+ * that does not keep up costs no more memory than that (and the kernel's
+ * send buffer of its socket is set to the cap as well).
  */
 #ifndef ORCH_GATEWAY_H
 #define ORCH_GATEWAY_H
