@@ -214,6 +214,19 @@ client_setup(struct orch_client *c, const char *method, const char *url,
 	return cc;
 }
 
+/* Fills reply with status and the body taken from b (an empty string
+ * when it holds nothing).  Returns ORCH_OK or ORCH_ENOMEM. */
+static int
+reply_take(struct orch_reply *reply, long status, struct orch_buf *b)
+{
+	reply->len = b->len;
+	if ((reply->body = orch_buf_take(b)) == NULL &&
+	    (reply->body = calloc(1, 1)) == NULL)
+		return ORCH_ENOMEM;
+	reply->status = status;
+	return ORCH_OK;
+}
+
 int
 orch_client_request(struct orch_client *c, const char *method, const char *path,
     const char *body, struct orch_reply *reply, char *err, size_t errlen)
@@ -268,12 +281,8 @@ orch_client_request(struct orch_client *c, const char *method, const char *path,
 		snprintf(err, errlen, "the answer is not HTTP");
 		goto out;
 	}
-	reply->len = answer.len;
-	if ((reply->body = orch_buf_take(&answer)) == NULL &&
-	    (reply->body = calloc(1, 1)) == NULL)
+	if ((rc = reply_take(reply, status, &answer)) != ORCH_OK)
 		goto nomem;
-	reply->status = status;
-	rc = ORCH_OK;
 	goto out;
 nomem:
 	rc = ORCH_ENOMEM;
@@ -430,13 +439,9 @@ orch_client_stream(struct orch_client *c, const char *path,
 		snprintf(err, errlen, "the answer is not HTTP");
 		goto out;
 	}
-	reply->status = sc.status;
-	reply->len = sc.body.len;
-	if ((reply->body = orch_buf_take(&sc.body)) == NULL &&
-	    (reply->body = calloc(1, 1)) == NULL)
+	if ((rc = reply_take(reply, sc.status, &sc.body)) != ORCH_OK)
 		goto nomem;
 	*stopped = sc.stopped;
-	rc = ORCH_OK;
 	goto out;
 nomem:
 	rc = ORCH_ENOMEM;

@@ -76,27 +76,12 @@ orch_api_status(int rc)
 	return 500;
 }
 
-/* Encodes j compactly with a final newline (for people reading it with
- * curl).  Returns a malloc'd string or NULL when out of memory. */
-static char *
-json_text(json_t *j, size_t *len)
-{
-	size_t n = j != NULL ? json_dumpb(j, NULL, 0, JSON_COMPACT) : 0;
-	char *s;
-
-	if (n == 0 || (s = malloc(n + 1)) == NULL)
-		return NULL;
-	json_dumpb(j, s, n, JSON_COMPACT);
-	s[n++] = '\n';
-	*len = n;
-	return s;
-}
-
 static void
 respond_json(struct orch_gw_req *req, int status, json_t *j, const char *extra)
 {
 	size_t n;
-	char *s = json_text(j, &n);
+	/* A final newline, for people reading it with curl. */
+	char *s = orch_json_line(j, &n);
 
 	if (s == NULL) {
 		static const char oom[] = "{\"error\":\"out of memory\"}\n";
@@ -472,7 +457,7 @@ h_task_get(struct route_ctx *rc)
 	}
 	j = orch_task_to_json(t);
 	orch_task_free(t);
-	if ((text = json_text(j, &len)) == NULL) {
+	if ((text = orch_json_line(j, &len)) == NULL) {
 		respond_error(rc->req, 503, "out of memory", NULL);
 	} else {
 		orch_task_cache_put(api->cache, rc->id, text, len);

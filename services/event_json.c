@@ -84,20 +84,11 @@ orch_event_to_json(const Orch__Event *ev)
 	return o;
 }
 
-/* Dumps j compactly with a newline into a new string. */
+/* Dumps j as a line into a new string. */
 static int
-line_dump(json_t *j, char **out, size_t *len)
+line_dump(const json_t *j, char **out, size_t *len)
 {
-	size_t n = j != NULL ? json_dumpb(j, NULL, 0, JSON_COMPACT) : 0;
-	char *s;
-
-	if (n == 0 || (s = malloc(n + 1)) == NULL)
-		return ORCH_ENOMEM;
-	json_dumpb(j, s, n, JSON_COMPACT);
-	s[n++] = '\n';
-	*out = s;
-	*len = n;
-	return ORCH_OK;
+	return (*out = orch_json_line(j, len)) != NULL ? ORCH_OK : ORCH_ENOMEM;
 }
 
 int

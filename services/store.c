@@ -38,7 +38,7 @@
  * enough that a stuck lock shows up as ORCH_EAGAIN rather than a hang. */
 #define STORE_BUSY_MS 5000
 #define STORE_ERR_LEN 512
-#define STORE_MAX_LISTENERS 4
+#define STORE_MAX_LISTENERS 8 /* commit and event listeners together */
 /*
  * Page caches.  The writer's is the larger: every write reads the pages
  * of the rows and indexes it changes.  Readers share the OS page cache
@@ -107,10 +107,12 @@ static const char *const migrations[] = {
     "  WHERE service_id IS NOT NULL;"
     "CREATE INDEX tasks_open ON tasks(seq) WHERE is_open = 1;",
     /* (events) Every change of a task, node or service: the serialized
-     * orch.Event, whose index is idx.  AUTOINCREMENT so that an index is
-     * never reused, even once pruning has removed the rows above it. */
+     * orch.Event, whose index is idx.  The writer gives the indexes (the
+     * next after max(idx)); pruning never removes the newest, so none is
+     * given twice.  No AUTOINCREMENT: its sqlite_sequence row would be
+     * one more write per event. */
     "CREATE TABLE events ("
-    "  idx INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  idx INTEGER PRIMARY KEY,"
     "  event BLOB NOT NULL"
     ");",
 };
@@ -342,18 +344,13 @@ struct orch_store {
 	int n_readers;
 	struct orch_store_stats stats;
 
-	/* Commit listeners. */
-	struct {
-		orch_store_commit_fn fn;
+	/* Listeners: each of commits (commit set) or of events. */
+	struct listener {
+		orch_store_commit_fn commit;
+		orch_store_event_fn event;
 		void *arg;
 	} listeners[STORE_MAX_LISTENERS];
 	int n_listeners;
-	/* Event listeners. */
-	struct {
-		orch_store_event_fn fn;
-		void *arg;
-	} ev_listeners[STORE_MAX_LISTENERS];
-	int n_ev_listeners;
 };
 
 struct orch_store_reader {
@@ -577,13 +574,11 @@ store_db_open(struct orch_store *st)
 
 	if ((rc = store_migrate(st, (int)version)) != ORCH_OK)
 		return rc;
-	/* sqlite_sequence remembers the highest index ever used, pruned or
-	 * not; max(idx) covers a table written without it. */
+	/* The newest event is never pruned (at least one is kept), so the
+	 * highest index ever given is still in the table. */
 	if ((src = db_query_text(st->db,
-	         "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE "
-	         "name = 'events'), 0), coalesce((SELECT max(idx) FROM "
-	         "events), 0))",
-	         val, sizeof(val))) != SQLITE_OK)
+	         "SELECT coalesce(max(idx), 0) FROM events", val,
+	         sizeof(val))) != SQLITE_OK)
 		return open_fail(st, st->db, src, "reading the last event");
 	st->ev_next = strtoull(val, &end, 10) + 1;
 	if ((src = stmts_prepare(st->db, wsql, st->stmt, W_COUNT)) != SQLITE_OK)
@@ -1335,34 +1330,54 @@ out:
 	free(entries);
 }
 
+/*
+ * Reads the node whose id (or, when by_name, whose name) is op->id.
+ * Returns ORCH_OK with *out (a new node with an id and a name), or fails
+ * op: ORCH_ENOENT, ORCH_EIO for a record that is not a node's.
+ */
+static int
+node_read(struct orch_store *st, struct store_op *op, bool by_name,
+    orch_node **out /* OUT */)
+{
+	void *m = NULL;
+	int rc;
+
+	*out = NULL;
+	rc =
+	    writer_one(st, op, st->stmt[W_NODE_BY_ID], op->id, unpack_node, &m);
+	if (rc == ORCH_ENOENT && by_name)
+		rc = writer_one(
+		    st, op, st->stmt[W_NODE_SELECT], op->id, unpack_node, &m);
+	if (rc == ORCH_ENOENT) {
+		op_set_err(op, ORCH_ENOENT,
+		    by_name ? "no node with this id or name"
+		            : "no node with this id");
+		return ORCH_ENOENT;
+	}
+	if (rc != ORCH_OK)
+		return rc;
+	if (((orch_node *)m)->id == NULL || ((orch_node *)m)->name == NULL) {
+		orch_node_free(m);
+		op_set_err(op, ORCH_EIO,
+		    "its stored record has no id or name: "
+		    "the database is corrupt");
+		return ORCH_EIO;
+	}
+	*out = m;
+	return ORCH_OK;
+}
+
 static void
 op_node_drain(struct orch_store *st, struct store_op *op)
 {
 	sqlite3_stmt *w = st->stmt[W_NODE_UPDATE];
 	orch_node *n = NULL;
-	void *m = NULL;
 	size_t len;
-	int src, rc;
+	int src;
 	bool was;
 
-	rc =
-	    writer_one(st, op, st->stmt[W_NODE_BY_ID], op->id, unpack_node, &m);
-	if (rc == ORCH_ENOENT)
-		rc = writer_one(
-		    st, op, st->stmt[W_NODE_SELECT], op->id, unpack_node, &m);
-	n = m;
-	if (rc == ORCH_ENOENT) {
-		op_set_err(op, ORCH_ENOENT, "no node with this id or name");
+	if (node_read(st, op, true, &n) != ORCH_OK)
 		return;
-	}
-	if (rc != ORCH_OK)
-		return;
-	if (n->id == NULL || n->name == NULL) {
-		op_set_err(op, ORCH_EIO,
-		    "its stored record has no id or name: "
-		    "the database is corrupt");
-		goto out;
-	}
 	was = n->has_drain && n->drain;
 	n->has_drain = op->drain;
 	n->drain = op->drain;
@@ -1399,24 +1414,9 @@ static void
 op_node_event(struct orch_store *st, struct store_op *op)
 {
 	orch_node *n = NULL;
-	void *m = NULL;
-	int rc;
 
-	rc =
-	    writer_one(st, op, st->stmt[W_NODE_BY_ID], op->id, unpack_node, &m);
-	n = m;
-	if (rc == ORCH_ENOENT) {
-		op_set_err(op, ORCH_ENOENT, "no node with this id");
+	if (node_read(st, op, false, &n) != ORCH_OK)
 		return;
-	}
-	if (rc != ORCH_OK)
-		return;
-	if (n->id == NULL || n->name == NULL) {
-		op_set_err(op, ORCH_EIO,
-		    "its stored record has no id or name: "
-		    "the database is corrupt");
-		goto out;
-	}
 	n->has_status = true;
 	n->status = (Orch__NodeStatus)op->node_status;
 	if (event_node(st, op,
@@ -1827,19 +1827,24 @@ complete:
 		 * that orch_store_unlisten() returning means no call is
 		 * running. */
 		for (int i = 0; i < st->n_listeners; i++) {
-			for (size_t k = 0; k < op->n_touched; k++)
-				st->listeners[i].fn(st->listeners[i].arg,
-				    op->touched[k].kind, op->touched[k].id,
-				    op->touched[k].task);
+			const struct listener *l = &st->listeners[i];
+
+			for (size_t k = 0;
+			     l->commit != NULL && k < op->n_touched; k++)
+				l->commit(l->arg, op->touched[k].kind,
+				    op->touched[k].id, op->touched[k].task);
 		}
 		for (size_t k = 0; k < op->n_events; k++) {
 			struct op_event *oe = &op->events[k];
 
 			oe->ev.object_id = oe->object_id;
 			oe->ev.data = oe->data;
-			for (int i = 0; i < st->n_ev_listeners; i++)
-				st->ev_listeners[i].fn(
-				    st->ev_listeners[i].arg, &oe->ev);
+			for (int i = 0; i < st->n_listeners; i++) {
+				const struct listener *l = &st->listeners[i];
+
+				if (l->event != NULL)
+					l->event(l->arg, &oe->ev);
+			}
 		}
 	}
 	st->stats.writes += n;
@@ -2053,29 +2058,30 @@ orch_store_close(struct orch_store *st)
 	store_free(st);
 }
 
-int
-orch_store_listen(struct orch_store *st, orch_store_commit_fn fn, void *arg)
+/* Adds l.  Returns ORCH_OK or ORCH_ETOOBIG. */
+static int
+listener_add(struct orch_store *st, struct listener l)
 {
 	int rc = ORCH_OK;
 
 	pthread_mutex_lock(&st->mu);
-	if (st->n_listeners >= STORE_MAX_LISTENERS) {
+	if (st->n_listeners >= STORE_MAX_LISTENERS)
 		rc = ORCH_ETOOBIG;
-	} else {
-		st->listeners[st->n_listeners].fn = fn;
-		st->listeners[st->n_listeners].arg = arg;
-		st->n_listeners++;
-	}
+	else
+		st->listeners[st->n_listeners++] = l;
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
 
-void
-orch_store_unlisten(struct orch_store *st, orch_store_commit_fn fn, void *arg)
+static void
+listener_remove(struct orch_store *st, struct listener l)
 {
 	pthread_mutex_lock(&st->mu);
 	for (int i = 0; i < st->n_listeners; i++) {
-		if (st->listeners[i].fn == fn && st->listeners[i].arg == arg) {
+		const struct listener *o = &st->listeners[i];
+
+		if (o->commit == l.commit && o->event == l.event &&
+		    o->arg == l.arg) {
 			st->listeners[i] = st->listeners[--st->n_listeners];
 			break;
 		}
@@ -2084,37 +2090,29 @@ orch_store_unlisten(struct orch_store *st, orch_store_commit_fn fn, void *arg)
 }
 
 int
+orch_store_listen(struct orch_store *st, orch_store_commit_fn fn, void *arg)
+{
+	return listener_add(st, (struct listener){.commit = fn, .arg = arg});
+}
+
+void
+orch_store_unlisten(struct orch_store *st, orch_store_commit_fn fn, void *arg)
+{
+	listener_remove(st, (struct listener){.commit = fn, .arg = arg});
+}
+
+int
 orch_store_events_listen(
     struct orch_store *st, orch_store_event_fn fn, void *arg)
 {
-	int rc = ORCH_OK;
-
-	pthread_mutex_lock(&st->mu);
-	if (st->n_ev_listeners >= STORE_MAX_LISTENERS) {
-		rc = ORCH_ETOOBIG;
-	} else {
-		st->ev_listeners[st->n_ev_listeners].fn = fn;
-		st->ev_listeners[st->n_ev_listeners].arg = arg;
-		st->n_ev_listeners++;
-	}
-	pthread_mutex_unlock(&st->mu);
-	return rc;
+	return listener_add(st, (struct listener){.event = fn, .arg = arg});
 }
 
 void
 orch_store_events_unlisten(
     struct orch_store *st, orch_store_event_fn fn, void *arg)
 {
-	pthread_mutex_lock(&st->mu);
-	for (int i = 0; i < st->n_ev_listeners; i++) {
-		if (st->ev_listeners[i].fn == fn &&
-		    st->ev_listeners[i].arg == arg) {
-			st->ev_listeners[i] =
-			    st->ev_listeners[--st->n_ev_listeners];
-			break;
-		}
-	}
-	pthread_mutex_unlock(&st->mu);
+	listener_remove(st, (struct listener){.event = fn, .arg = arg});
 }
 
 void
@@ -3114,12 +3112,18 @@ out:
 	return rc;
 }
 
-int
-orch_store_node_usage(
-    struct orch_store_reader *r, struct orch_node_usage **out, size_t *n)
+/*
+ * Steps s, whose rows start with an id (a node's or a service's), into a
+ * new array of elements of size elem: fill copies the row's other
+ * columns into each.  Rows whose id is not an id are skipped.  what names
+ * the read in messages.  Resets s.
+ */
+static int
+reader_id_rows(struct orch_store_reader *r, sqlite3_stmt *s, const char *what,
+    size_t elem, void (*fill)(void *e, const char *id, sqlite3_stmt *s),
+    void **out /* OUT */, size_t *n /* OUT */)
 {
-	sqlite3_stmt *s = r->stmt[R_NODE_USAGE];
-	struct orch_node_usage *v = NULL, *nv;
+	char *v = NULL, *nv;
 	size_t len = 0, cap = 0;
 	int src, rc = ORCH_OK;
 
@@ -3128,25 +3132,23 @@ orch_store_node_usage(
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *id = (const char *)sqlite3_column_text(s, 0);
 
-		/* Only the scheduler places tasks, always on a node id. */
+		/* Only the scheduler places tasks, always on a node id; a
+		 * replica always has its service's. */
 		if (id == NULL || strlen(id) != ORCH_ID_LEN - 1)
 			continue;
 		if (len == cap) {
 			cap = cap > 0 ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+			if ((nv = realloc(v, cap * elem)) == NULL) {
 				rc = ORCH_ENOMEM;
 				goto out;
 			}
 			v = nv;
 		}
-		memcpy(v[len].node_id, id, ORCH_ID_LEN);
-		v[len].cpu = sqlite3_column_double(s, 1);
-		v[len].memory_mb = sqlite3_column_int64(s, 2);
-		v[len].tasks = (uint32_t)sqlite3_column_int64(s, 3);
+		fill(v + len * elem, id, s);
 		len++;
 	}
 	if (src != SQLITE_DONE) {
-		rc = reader_fail(r, src, "summing the resources of nodes");
+		rc = reader_fail(r, src, what);
 		goto out;
 	}
 	*out = v;
@@ -3156,6 +3158,26 @@ out:
 	sqlite3_reset(s);
 	free(v);
 	return rc;
+}
+
+static void
+usage_fill(void *e, const char *id, sqlite3_stmt *s)
+{
+	struct orch_node_usage *u = e;
+
+	memcpy(u->node_id, id, ORCH_ID_LEN);
+	u->cpu = sqlite3_column_double(s, 1);
+	u->memory_mb = sqlite3_column_int64(s, 2);
+	u->tasks = (uint32_t)sqlite3_column_int64(s, 3);
+}
+
+int
+orch_store_node_usage(
+    struct orch_store_reader *r, struct orch_node_usage **out, size_t *n)
+{
+	return reader_id_rows(r, r->stmt[R_NODE_USAGE],
+	    "summing the resources of nodes", sizeof(**out), usage_fill,
+	    (void **)out, n);
 }
 
 /* ---- event and count reads ---- */
@@ -3240,43 +3262,20 @@ orch_store_task_counts(struct orch_store_reader *r,
 	return rc;
 }
 
+static void
+running_fill(void *e, const char *id, sqlite3_stmt *s)
+{
+	struct orch_service_running *sr = e;
+
+	memcpy(sr->service_id, id, ORCH_ID_LEN);
+	sr->running = (uint64_t)sqlite3_column_int64(s, 1);
+}
+
 int
 orch_store_service_running(
     struct orch_store_reader *r, struct orch_service_running **out, size_t *n)
 {
-	sqlite3_stmt *s = r->stmt[R_SERVICE_RUNNING];
-	struct orch_service_running *v = NULL, *nv;
-	size_t len = 0, cap = 0;
-	int src, rc = ORCH_OK;
-
-	*out = NULL;
-	*n = 0;
-	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *id = (const char *)sqlite3_column_text(s, 0);
-
-		if (id == NULL || strlen(id) != ORCH_ID_LEN - 1)
-			continue;
-		if (len == cap) {
-			cap = cap > 0 ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				rc = ORCH_ENOMEM;
-				goto out;
-			}
-			v = nv;
-		}
-		memcpy(v[len].service_id, id, ORCH_ID_LEN);
-		v[len].running = (uint64_t)sqlite3_column_int64(s, 1);
-		len++;
-	}
-	if (src != SQLITE_DONE) {
-		rc = reader_fail(r, src, "counting the running replicas");
-		goto out;
-	}
-	*out = v;
-	*n = len;
-	v = NULL;
-out:
-	sqlite3_reset(s);
-	free(v);
-	return rc;
+	return reader_id_rows(r, r->stmt[R_SERVICE_RUNNING],
+	    "counting the running replicas", sizeof(**out), running_fill,
+	    (void **)out, n);
 }

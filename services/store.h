@@ -117,8 +117,9 @@ enum orch_store_kind {
 typedef void (*orch_store_commit_fn)(
     void *arg, int kind, const char *id, const void *obj);
 
-/* Registers a commit listener (at most 4).  Listeners run with the
- * store's lock held.  Returns ORCH_OK or ORCH_ETOOBIG. */
+/* Registers a commit listener (at most 8 listeners, of commits and of
+ * events together).  Listeners run with the store's lock held.  Returns
+ * ORCH_OK or ORCH_ETOOBIG. */
 int orch_store_listen(
     struct orch_store *st, orch_store_commit_fn fn, void *arg);
 
@@ -154,8 +155,8 @@ struct orch_store_event {
 typedef void (*orch_store_event_fn)(
     void *arg, const struct orch_store_event *ev);
 
-/* Registers (at most 4) or removes an event listener, as
- * orch_store_listen() and orch_store_unlisten(). */
+/* Registers or removes an event listener, as orch_store_listen() and
+ * orch_store_unlisten(). */
 int orch_store_events_listen(
     struct orch_store *st, orch_store_event_fn fn, void *arg);
 void orch_store_events_unlisten(

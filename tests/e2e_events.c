@@ -248,12 +248,7 @@ call(const char *method, const char *path, const char *body, int want)
 static char *
 submit(const char *body)
 {
-	json_t *j = call("POST", "/tasks", body, 201);
-	char *id = strdup(hj_str(j, "id"));
-
-	json_decref(j);
-	ASSERT(id != NULL);
-	return id;
+	return hj_submit(m.http_port, body);
 }
 
 /* GET /metrics, parsed strictly. */
