@@ -15,6 +15,7 @@
  */
 #include "gateway.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -29,7 +30,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -458,8 +458,8 @@ refresh_date(struct orch_gw *gw)
 	    "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
 }
 
-/* Tells the observer of the answer to c's request.  The request is
- * forgotten afterwards, so that the next answer is not its. */
+/* Tells the observer of the answer to c's request (of the gateway's own
+ * answer when no request was parsed). */
 static void
 conn_observe(struct conn *c, int status)
 {

@@ -17,7 +17,8 @@
  * (orch_gw_stream_start) and write it piece by piece for as long as it
  * likes, chunked (HTTP/1.1) or delimited by the close (HTTP/1.0).  A
  * stream is the last answer on its connection: requests pipelined behind
- * it are dropped.  Its unsent bytes are capped (stream_buf_max): a write
+ * it are dropped, and a client that closes (or shuts down its sending
+ * side) has left.  Its unsent bytes are capped (stream_buf_max): a write
  * that would pass the cap closes the connection, logged, so that a client
  * that does not keep up costs no more memory than that (and the kernel's
  * send buffer of its socket is set to the cap as well).

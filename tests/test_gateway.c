@@ -39,7 +39,6 @@ struct srv {
 	unsigned paced_seq;
 };
 
-static struct srv *the_srv;
 static const char route_tag[] = "test-route";
 
 static void
@@ -296,7 +295,6 @@ srv_start(void)
 	    orch_gw_new(&o, handle, sv, &sv->gw, err, sizeof(err)), ORCH_OK);
 	sv->port = orch_gw_port(sv->gw);
 	ASSERT(pthread_create(&sv->thread, NULL, loop_main, sv) == 0);
-	the_srv = sv;
 	return sv;
 }
 
@@ -307,7 +305,6 @@ srv_stop(struct srv *sv)
 	pthread_join(sv->thread, NULL);
 	orch_gw_free(sv->gw);
 	free(sv);
-	the_srv = NULL;
 }
 
 /* ---- the client ---- */

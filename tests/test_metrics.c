@@ -194,7 +194,6 @@ test_histogram(void)
 	orch_metric_observe(a, 0.7);
 	orch_metric_observe(a, 3);
 	orch_metric_observe(a, NAN); /* in +Inf only */
-	(void)b;
 	page_of(m, &p, &text);
 	ASSERT(value(&p, "t_seconds_bucket",
 	           (const char *const[]){"op", "a", "le", "0.1", NULL}) == 2);
