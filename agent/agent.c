@@ -33,6 +33,7 @@
 #include "orch.pb-c.h"
 #include "reconcile.h"
 #include "rpc_client.h"
+#include "tls.h"
 
 #define AGENT_WORKERS_DEFAULT 8
 #define AGENT_WORKERS_MAX 64
@@ -1086,10 +1087,33 @@ agent_on_exit(void *arg, const char *task_id, const char *handle, int exit_code)
 
 /* ---- lifecycle ---- */
 
+/* Dials url with s, over TLS with the identity of cfg when it has a
+ * tls_dir (tls.h): the server's name is url's host, so each URL gets a
+ * configuration of its own. */
 static int
-agent_sockets_open(struct orch_agent *a, char *err, size_t errlen)
+agent_dial(nng_socket s, const char *url, const struct orch_agent_config *cfg,
+    char *err, size_t errlen)
 {
-	int rv;
+	nng_tls_config *tls = NULL;
+	int rc;
+
+	if (cfg->tls_dir != NULL &&
+	    (rc = orch_tls_client_config(cfg->tls_dir,
+	         cfg->tls_name != NULL ? cfg->tls_name : cfg->name, url, &tls,
+	         err, errlen)) != ORCH_OK)
+		return rc;
+	rc = orch_tls_dial(s, url, tls, err, errlen);
+	/* The dialer holds its own reference. */
+	if (tls != NULL)
+		nng_tls_config_free(tls);
+	return rc;
+}
+
+static int
+agent_sockets_open(struct orch_agent *a, const struct orch_agent_config *cfg,
+    char *err, size_t errlen)
+{
+	int rv, rc;
 
 	if ((rv = nng_req0_open(&a->req)) != 0) {
 		snprintf(err, errlen, "cannot open an NNG REQ socket: %s",
@@ -1113,14 +1137,9 @@ agent_sockets_open(struct orch_agent *a, char *err, size_t errlen)
 		    nng_strerror(rv));
 		return orch_err_from_nng(rv);
 	}
-	/* Non-blocking: the manager need not be up, and a dialer that
-	 * loses its connection redials by itself. */
-	if ((rv = nng_dial(a->req, a->manager_url, NULL, NNG_FLAG_NONBLOCK)) !=
-	    0) {
-		snprintf(err, errlen, "cannot dial the manager at %s: %s",
-		    a->manager_url, nng_strerror(rv));
-		return orch_err_from_nng(rv);
-	}
+	if ((rc = agent_dial(a->req, a->manager_url, cfg, err, errlen)) !=
+	    ORCH_OK)
+		return rc;
 
 	if ((rv = nng_sub0_open(&a->sub)) != 0) {
 		snprintf(err, errlen, "cannot open an NNG SUB socket: %s",
@@ -1140,15 +1159,7 @@ agent_sockets_open(struct orch_agent *a, char *err, size_t errlen)
 		    nng_strerror(rv));
 		return orch_err_from_nng(rv);
 	}
-	if ((rv = nng_dial(a->sub, a->events_url, NULL, NNG_FLAG_NONBLOCK)) !=
-	    0) {
-		snprintf(err, errlen,
-		    "cannot dial the manager's notices at %s: "
-		    "%s",
-		    a->events_url, nng_strerror(rv));
-		return orch_err_from_nng(rv);
-	}
-	return ORCH_OK;
+	return agent_dial(a->sub, a->events_url, cfg, err, errlen);
 }
 
 static int
@@ -1278,7 +1289,7 @@ orch_agent_new(const struct orch_agent_config *cfg, struct orch_agent **out,
 		if (a->memory_mb <= 0)
 			a->memory_mb = mem;
 	}
-	if ((rc = agent_sockets_open(a, err, errlen)) != ORCH_OK)
+	if ((rc = agent_sockets_open(a, cfg, err, errlen)) != ORCH_OK)
 		goto out;
 	*out = a;
 	a = NULL;

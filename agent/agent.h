@@ -48,6 +48,10 @@ struct orch_agent_config {
 	const char *docker_socket; /* driver config */
 	int stop_timeout_s;        /* driver config */
 	int workers;               /* action threads (0: 8) */
+	/* Mutual TLS (tls.h): the folder of the node's certificate, and the
+	 * name of the certificate in it (NULL: name).  NULL: plain TCP. */
+	const char *tls_dir;
+	const char *tls_name;
 	/* The node's own container policy (policy.h), borrowed: a task it
 	 * refuses is reported Failed and never started.  NULL trusts the
 	 * manager's. */

@@ -26,10 +26,11 @@
 #include "error.h"
 #include "flag.h"
 #include "log.h"
+#include "node.h"
 #include "policy.h"
 #include "task.h"
+#include "tls.h"
 
-#define NAME_MAX_LEN 128
 #define LABEL_KEY_MAX 128
 #define LABEL_VALUE_MAX 256
 #define HEARTBEAT_MIN_S 0.05
@@ -51,6 +52,10 @@ struct config {
 	int64_t memory_mb;
 	int heartbeat_ms;
 	int stop_timeout_s;
+	const char *tls_dir;
+	const char *tls_name;
+	char manager_url[512]; /* tls+tcp:// with --tls-dir */
+	char events_url[512];
 	const char *policy;
 };
 
@@ -82,6 +87,14 @@ usage(FILE *f)
 	    "                          (default 1)\n"
 	    "  --stop-timeout SECONDS  grace before SIGKILL when a task is\n"
 	    "                          stopped (default 10)\n"
+	    "  --tls-dir DIR           dial over mutual TLS with the "
+	    "certificate\n"
+	    "                          folder DIR (orch-manager certs issue "
+	    "makes it);\n"
+	    "                          tcp:// URLs become tls+tcp://\n"
+	    "  --tls-name NAME         the certificate DIR/NAME.crt, key "
+	    "DIR/NAME.key\n"
+	    "                          (default: --name)\n"
 	    "  --policy FILE           this node's container policy (the "
 	    "manager's\n"
 	    "                          format): tasks it refuses fail "
@@ -91,29 +104,6 @@ usage(FILE *f)
 	    "info)\n"
 	    "  -h, --help              show this help and exit\n"
 	    "  --version               print the version and exit\n");
-}
-
-static bool
-name_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
-/* Node names become Docker label values and filters, log text and API
- * fields: a conservative alphabet keeps them safe in all of them. */
-static bool
-name_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > NAME_MAX_LEN)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!name_char(s[i]))
-			return false;
-	}
-	return true;
 }
 
 /* Splits "K=V" in place (arg is argv's own storage) and checks both. */
@@ -144,7 +134,7 @@ label_parse(char *arg, struct config *cfg)
 		return -1;
 	}
 	for (size_t i = 0; i < kn; i++) {
-		if (!name_char(k[i]) && k[i] != '/') {
+		if (!orch_node_name_char(k[i]) && k[i] != '/') {
 			fprintf(stderr,
 			    "orch-agent: --label: the key \"%s\" may "
 			    "hold only letters, digits, '.', '_', '-', '/'\n",
@@ -241,6 +231,8 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_HEARTBEAT,
 		OPT_STOP,
 		OPT_LOG,
+		OPT_TLS_DIR,
+		OPT_TLS_NAME,
 		OPT_POLICY,
 		OPT_VERSION
 	};
@@ -255,11 +247,14 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
 	    {"stop-timeout", required_argument, NULL, OPT_STOP},
 	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
+	    {"tls-name", required_argument, NULL, OPT_TLS_NAME},
 	    {"policy", required_argument, NULL, OPT_POLICY},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {NULL, 0, NULL, 0},
 	};
+	char err[600];
 	long long ll;
 	double d;
 	int c;
@@ -278,12 +273,12 @@ parse_args(int argc, char **argv, struct config *cfg)
 			cfg->events = optarg;
 			break;
 		case OPT_NAME:
-			if (!name_valid(optarg)) {
+			if (!orch_node_name_valid(optarg)) {
 				fprintf(stderr,
 				    "orch-agent: --name wants 1 to %d "
 				    "letters, digits, '.', '_' or '-', got "
 				    "\"%s\"\n",
-				    NAME_MAX_LEN, optarg);
+				    ORCH_NODE_NAME_MAX, optarg);
 				return 2;
 			}
 			cfg->name = optarg;
@@ -332,6 +327,18 @@ parse_args(int argc, char **argv, struct config *cfg)
 			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
 				return 2;
 			break;
+		case OPT_TLS_DIR: cfg->tls_dir = optarg; break;
+		case OPT_TLS_NAME:
+			if (!orch_node_name_valid(optarg)) {
+				fprintf(stderr,
+				    "orch-agent: --tls-name wants 1 to %d "
+				    "letters, digits, '.', '_' or '-', got "
+				    "\"%s\"\n",
+				    ORCH_NODE_NAME_MAX, optarg);
+				return 2;
+			}
+			cfg->tls_name = optarg;
+			break;
 		case OPT_POLICY: cfg->policy = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
@@ -354,6 +361,19 @@ parse_args(int argc, char **argv, struct config *cfg)
 		    "orch-agent: unexpected argument \"%s\"; see "
 		    "--help\n",
 		    argv[optind]);
+		return 2;
+	}
+	if (cfg->tls_name != NULL && cfg->tls_dir == NULL) {
+		fprintf(stderr, "orch-agent: --tls-name needs --tls-dir\n");
+		return 2;
+	}
+	if (orch_tls_url("--manager", cfg->manager, cfg->tls_dir != NULL,
+	        cfg->manager_url, sizeof(cfg->manager_url), err,
+	        sizeof(err)) != ORCH_OK ||
+	    orch_tls_url("--events", cfg->events, cfg->tls_dir != NULL,
+	        cfg->events_url, sizeof(cfg->events_url), err,
+	        sizeof(err)) != ORCH_OK) {
+		fprintf(stderr, "orch-agent: %s\n", err);
 		return 2;
 	}
 	return 0;
@@ -432,7 +452,7 @@ main(int argc, char **argv)
 		hostname[0] = '\0';
 	hostname[sizeof(hostname) - 1] = '\0';
 	if (cfg.name == NULL) {
-		if (!name_valid(hostname)) {
+		if (!orch_node_name_valid(hostname)) {
 			fprintf(stderr,
 			    "orch-agent: the host name \"%s\" cannot be "
 			    "a node name; give one with --name\n",
@@ -442,6 +462,11 @@ main(int argc, char **argv)
 		cfg.name = hostname;
 	}
 	host_address(hostname, address, sizeof(address));
+	if (cfg.tls_name != NULL && strcmp(cfg.tls_name, cfg.name) != 0)
+		orch_warn("agent",
+		    "--tls-name %s differs from the node name %s: the manager "
+		    "lets a node register only under its certificate's name",
+		    cfg.tls_name, cfg.name);
 	if (cfg.policy != NULL &&
 	    orch_policy_load(cfg.policy, &policy, err, sizeof(err)) !=
 	        ORCH_OK) {
@@ -457,8 +482,10 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	ac.manager_url = cfg.manager;
-	ac.events_url = cfg.events;
+	ac.manager_url = cfg.manager_url;
+	ac.events_url = cfg.events_url;
+	ac.tls_dir = cfg.tls_dir;
+	ac.tls_name = cfg.tls_name;
 	ac.name = cfg.name;
 	ac.address = address;
 	ac.labels = cfg.labels;
@@ -487,9 +514,11 @@ main(int argc, char **argv)
 	orch_agent_capacity(a, &cpu, &memory_mb);
 	orch_info("agent",
 	    "orch-agent %s: node \"%s\" at %s, Docker %s, "
-	    "capacity %.2f CPUs %lld MB",
+	    "capacity %.2f CPUs %lld MB, manager %s%s%s",
 	    ORCH_VERSION, cfg.name, address, cfg.docker, cpu,
-	    (long long)memory_mb);
+	    (long long)memory_mb, cfg.manager_url,
+	    cfg.tls_dir != NULL ? ", certificates in " : "",
+	    cfg.tls_dir != NULL ? cfg.tls_dir : "");
 	while (sigwait(&sigs, &sig) != 0)
 		;
 	orch_info("agent", "%s: stopping (containers keep running)",

@@ -63,6 +63,8 @@ struct sim_node {
 	char name[32];
 	char *id;
 	int64_t next_beat_ms; /* monotonic */
+	/* The assignments it last saw in full, as an agent keeps them. */
+	uint64_t epoch, version;
 };
 
 /* Shared by every thread. */
@@ -329,6 +331,11 @@ node_beat(struct sim *sim, nng_socket s, long node)
 	int rc;
 
 	hb.node_id = n->id;
+	if (n->epoch != 0) {
+		hb.has_known_epoch = hb.has_known_version = true;
+		hb.known_epoch = n->epoch;
+		hb.known_version = n->version;
+	}
 	rc = orch_rpc_call(s, M_HEARTBEAT, &hb.base,
 	    &orch__assignments__descriptor, (ProtobufCMessage **)&a, err,
 	    sizeof(err));
@@ -343,6 +350,13 @@ node_beat(struct sim *sim, nng_socket s, long node)
 	atomic_fetch_add(&sim->beats, 1);
 	if (a->has_heartbeat_ms && a->heartbeat_ms > 0)
 		n->next_beat_ms = orch_mono_ms() + a->heartbeat_ms;
+	/* Nothing new: every task it holds was seen already. */
+	if (a->has_unchanged && a->unchanged) {
+		protobuf_c_message_free_unpacked(&a->base, NULL);
+		return;
+	}
+	n->epoch = a->has_epoch ? a->epoch : 0;
+	n->version = a->has_version ? a->version : 0;
 	/* Tasks start at once: a Scheduled task not queued before is new to
 	 * this node. */
 	for (size_t i = 0; i < a->n_tasks; i++) {

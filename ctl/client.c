@@ -13,12 +13,13 @@
 struct orch_client {
 	CURL *curl;
 	char *base;
-	char *auth; /* "Authorization: Bearer <token>", or NULL */
+	char *cacert; /* NULL: the system's CAs */
+	char *auth;   /* "Authorization: Bearer <token>", or NULL */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
 int
-orch_client_new(const char *base, struct orch_client **out)
+orch_client_new(const char *base, const char *cacert, struct orch_client **out)
 {
 	struct orch_client *c;
 	int rc = ORCH_ENOMEM;
@@ -26,6 +27,8 @@ orch_client_new(const char *base, struct orch_client **out)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto out;
 	if ((c->base = strdup(base)) == NULL)
+		goto out;
+	if (cacert != NULL && (c->cacert = strdup(cacert)) == NULL)
 		goto out;
 	if ((c->curl = curl_easy_init()) == NULL)
 		goto out;
@@ -56,6 +59,7 @@ orch_client_free(struct orch_client *c)
 		curl_easy_cleanup(c->curl);
 	auth_free(c->auth);
 	free(c->base);
+	free(c->cacert);
 	free(c);
 }
 
@@ -150,10 +154,19 @@ client_error(struct orch_client *c, CURLcode cc, const struct orch_buf *body,
 			msg = strerror((int)oserr);
 		snprintf(err, errlen, "%s", msg);
 		return ORCH_EUNAVAIL;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		snprintf(err, errlen,
+		    "the manager's certificate is not trusted (%s): give "
+		    "the CA that signed it with --cacert FILE or ORCH_CACERT",
+		    msg);
+		return ORCH_EUNAVAIL;
+	case CURLE_SSL_CACERT_BADFILE:
+		snprintf(err, errlen, "cannot use the CA file %s: %s",
+		    c->cacert != NULL ? c->cacert : "(system)", msg);
+		return ORCH_EUNAVAIL;
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
 		snprintf(err, errlen, "%s", msg);
 		return ORCH_EUNAVAIL;
 	case CURLE_OPERATION_TIMEDOUT:
@@ -197,6 +210,13 @@ client_setup(struct orch_client *c, const char *method, const char *url,
 	    (cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, answer)) != CURLE_OK)
 		return cc;
 	/* Refuses at once when Content-Length already says too much. */
+	/* The CA given and no other: the system's would trust any public
+	 * certificate for the manager's name. */
+	if (c->cacert != NULL &&
+	    ((cc = curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert)) !=
+	            CURLE_OK ||
+	        (cc = curl_easy_setopt(h, CURLOPT_CAPATH, NULL)) != CURLE_OK))
+		return cc;
 	if ((cc = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
 	         (curl_off_t)ORCH_CLIENT_BODY_MAX)) != CURLE_OK)
 		return cc;

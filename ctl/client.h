@@ -30,10 +30,13 @@ struct orch_reply {
 
 /*
  * Creates a client of the gateway at base, an http:// or https:// URL
- * without a trailing slash (see orch_client_addr_normalize()).  The client
- * keeps a copy of base.  Returns ORCH_OK or ORCH_ENOMEM.
+ * without a trailing slash (see orch_client_addr_normalize()).  An https://
+ * manager's certificate is verified against the CA certificates of the
+ * PEM file cacert only, or the system's when cacert is NULL.  The client
+ * keeps copies of both.  Returns ORCH_OK or ORCH_ENOMEM.
  */
-int orch_client_new(const char *base, struct orch_client **out /* OUT */);
+int orch_client_new(
+    const char *base, const char *cacert, struct orch_client **out /* OUT */);
 
 /* Frees a client.  NULL is a no-op. */
 void orch_client_free(struct orch_client *c);

@@ -5,8 +5,9 @@
  * so that a usage error never leaves a request half done.  Data goes to
  * stdout; messages and errors go to stderr.  Exit status: 0 done, 1 the
  * manager refused or answered something unexpected, 2 a usage error, 3 the
- * manager cannot be reached, 4 the manager wants a token (none was given,
- * or it refused the one given).
+ * manager cannot be reached (an https:// manager whose certificate is not
+ * trusted included), 4 the manager wants a token (none was given, or it
+ * refused the one given).
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "age.h"
 #include "args.h"
@@ -32,6 +34,7 @@
 
 #define ADDR_DEFAULT "http://127.0.0.1:3000"
 #define ADDR_ENV "ORCH_ADDR"
+#define CACERT_ENV "ORCH_CACERT"
 #define ADDR_MAX 2048
 #define TOKEN_ENV "ORCH_TOKEN"
 #define TOKEN_MAX 4096
@@ -45,7 +48,7 @@ enum ctl_exit {
 	EXIT_DONE = 0,
 	EXIT_REFUSED = 1, /* the manager refused, or answered nonsense */
 	EXIT_USAGE = 2,
-	EXIT_UNREACHABLE = 3,
+	EXIT_UNREACHABLE = 3,  /* no connection, or an untrusted certificate */
 	EXIT_UNAUTHORIZED = 4, /* HTTP 401: no token, or a refused one */
 };
 
@@ -56,6 +59,7 @@ enum opt_id {
 	OPT_HELP = 1,
 	OPT_VERSION,
 	OPT_ADDR,
+	OPT_CACERT,
 	OPT_OUTPUT,
 	OPT_STATUS,
 	OPT_CPU,
@@ -84,16 +88,18 @@ struct verb {
 
 struct ctl {
 	const struct verb *verb;
-	const char *addr_flag;  /* --addr: beats ORCH_ADDR */
-	const char *token_flag; /* --token: beats ORCH_TOKEN */
-	const char *token_from; /* where the token sent came from, or NULL */
+	const char *addr_flag;   /* --addr: beats ORCH_ADDR */
+	const char *cacert_flag; /* --cacert: beats ORCH_CACERT */
+	const char *token_flag;  /* --token: beats ORCH_TOKEN */
+	const char *token_from;  /* where the token sent came from, or NULL */
 	char base[ADDR_MAX];
 	struct orch_client *client;
 	bool json; /* -o json */
 };
 
 static const char usage_text[] =
-    "Usage: orchctl [--addr URL] [--token TOKEN] COMMAND [ARGS]\n"
+    "Usage: orchctl [--addr URL] [--token TOKEN] [--cacert FILE] COMMAND "
+    "[ARGS]\n"
     "\n"
     "Commands:\n"
     "  run NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... [--constraint C]...\n"
@@ -126,6 +132,11 @@ static const char usage_text[] =
     "  --addr URL            the manager's HTTP address (environment " ADDR_ENV
     ";\n"
     "                        default " ADDR_DEFAULT ")\n"
+    "  --cacert FILE         verify an https:// manager with the CA "
+    "certificates\n"
+    "                        of FILE only (environment " CACERT_ENV
+    "; default:\n"
+    "                        the system's)\n"
     "  --token TOKEN         the API token, when the manager has a token "
     "file\n"
     "                        (environment " TOKEN_ENV "; safer: not shown "
@@ -137,13 +148,15 @@ static const char usage_text[] =
     "or its name; a node by its id or its name.\n"
     "\n"
     "Exit status: 0 done, 1 the manager refused or answered unexpectedly,\n"
-    "2 usage error, 3 the manager cannot be reached, 4 the manager wants a\n"
-    "token (none given, or the one given was refused).\n";
+    "2 usage error, 3 the manager cannot be reached (or its certificate is\n"
+    "not trusted), 4 the manager wants a token (none given, or the one given\n"
+    "was refused).\n";
 
 static const struct orch_args_opt global_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"version", 0, false, OPT_VERSION},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
     {"token", 0, true, OPT_TOKEN},
     {NULL, 0, false, 0},
 };
@@ -151,6 +164,7 @@ static const struct orch_args_opt global_opts[] = {
 static const struct orch_args_opt run_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
     {"token", 0, true, OPT_TOKEN},
     {"cpu", 0, true, OPT_CPU},
     {"memory", 0, true, OPT_MEMORY},
@@ -169,6 +183,7 @@ static const struct orch_args_opt run_opts[] = {
 static const struct orch_args_opt list_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
     {"token", 0, true, OPT_TOKEN},
     {"output", 'o', true, OPT_OUTPUT},
     {"status", 0, true, OPT_STATUS},
@@ -178,6 +193,7 @@ static const struct orch_args_opt list_opts[] = {
 static const struct orch_args_opt get_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
     {"token", 0, true, OPT_TOKEN},
     {"output", 'o', true, OPT_OUTPUT},
     {NULL, 0, false, 0},
@@ -186,6 +202,7 @@ static const struct orch_args_opt get_opts[] = {
 static const struct orch_args_opt stop_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
     {"token", 0, true, OPT_TOKEN},
     {NULL, 0, false, 0},
 };
@@ -207,7 +224,9 @@ static const struct orch_args_opt help_opts[] = {
 /* The options every verb takes to reach the manager, for its help. */
 #define CONN_OPTIONS_HELP                                                      \
 	"  --addr URL       the manager's HTTP address\n"                      \
-	"  --token TOKEN    the API token (environment " TOKEN_ENV ")\n"
+	"  --token TOKEN    the API token (environment " TOKEN_ENV ")\n"       \
+	"  --cacert FILE    the CA to verify an https:// manager with\n"       \
+	"                   (environment " CACERT_ENV ")\n"
 
 /* ---- messages ---- */
 
@@ -338,7 +357,7 @@ ctl_token(struct ctl *ctl, const char **token)
 static int
 ctl_connect(struct ctl *ctl)
 {
-	const char *addr, *from, *token;
+	const char *addr, *from, *cacert, *token;
 	int rc;
 
 	if (ctl->client != NULL)
@@ -360,9 +379,20 @@ ctl_connect(struct ctl *ctl)
 		    addr, from);
 		return EXIT_USAGE;
 	}
+	cacert = ctl->cacert_flag;
+	if (cacert == NULL && (cacert = getenv(CACERT_ENV)) != NULL &&
+	    cacert[0] == '\0')
+		cacert = NULL;
+	/* curl would only say it cannot use it, after connecting. */
+	if (cacert != NULL && access(cacert, R_OK) != 0) {
+		fail("cannot read the CA file \"%s\" (from %s): %s", cacert,
+		    ctl->cacert_flag != NULL ? "--cacert" : CACERT_ENV,
+		    strerror(errno));
+		return EXIT_USAGE;
+	}
 	if ((rc = ctl_token(ctl, &token)) != EXIT_DONE)
 		return rc;
-	if (orch_client_new(ctl->base, &ctl->client) != ORCH_OK ||
+	if (orch_client_new(ctl->base, cacert, &ctl->client) != ORCH_OK ||
 	    (token != NULL &&
 	        orch_client_token_set(ctl->client, token) != ORCH_OK)) {
 		fail("out of memory");
@@ -648,6 +678,7 @@ ctl_arg_next(struct ctl *ctl, struct orch_args *a,
 			break;
 		case OPT_HELP: verb_help_print(ctl->verb); return CTL_HELPED;
 		case OPT_ADDR: ctl->addr_flag = *val; break;
+		case OPT_CACERT: ctl->cacert_flag = *val; break;
 		case OPT_TOKEN: ctl->token_flag = *val; break;
 		case OPT_OUTPUT:
 			if (strcmp(*val, "json") != 0)
@@ -1519,6 +1550,7 @@ out:
 static const struct orch_args_opt service_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
     {"token", 0, true, OPT_TOKEN},
     {"output", 'o', true, OPT_OUTPUT},
     {NULL, 0, false, 0},
@@ -2043,6 +2075,7 @@ main(int argc, char **argv)
 			rc = EXIT_DONE;
 			goto out;
 		case OPT_ADDR: ctl.addr_flag = val; break;
+		case OPT_CACERT: ctl.cacert_flag = val; break;
 		case OPT_TOKEN: ctl.token_flag = val; break;
 		}
 	}

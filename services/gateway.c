@@ -12,10 +12,17 @@
  * Everything runs on the loop thread; other threads reach it only through
  * orch_gw_post(), which queues a function and wakes the loop via eventfd.
  * epoll is level-triggered; interest in EPOLLIN/EPOLLOUT follows the state.
+ *
+ * With HTTPS (gw_tls.h) a connection first completes its TLS handshake,
+ * within the request timeout, watching whichever direction the handshake
+ * waits for; then every read and write goes through TLS and the states
+ * above are the same.  Bytes that TLS has received but the connection has
+ * not read yet raise no epoll event: they are read whenever the
+ * connection is ready for a request again (a stream drains them with
+ * whatever the socket brings next: it reads only to see the client leave).
  */
 #include "gateway.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -36,6 +43,7 @@
 
 #include "clock.h"
 #include "error.h"
+#include "gw_tls.h"
 #include "log.h"
 
 #define IN_BUF_MIN 4096
@@ -82,6 +90,9 @@ struct orch_gw_stream {
 struct conn {
 	struct orch_gw *gw;
 	int fd;
+	struct orch_gw_tls_conn *tls; /* NULL: plain HTTP */
+	bool handshaking;             /* TLS handshake under way */
+	bool hs_want_write;           /* it waits to write */
 	enum conn_state state;
 	struct buf in;
 	struct buf out;
@@ -106,7 +117,8 @@ struct orch_gw {
 	orch_gw_handler_fn handler;
 	void *arg;
 	int lfd;
-	int wfd; /* eventfd: posts and stop */
+	struct orch_gw_tls *tls; /* NULL: plain HTTP */
+	int wfd;                 /* eventfd: posts and stop */
 	int epfd;
 	int port;
 	bool listen_paused; /* out of file descriptors */
@@ -124,6 +136,7 @@ struct orch_gw {
 };
 
 static void conn_drive(struct conn *c);
+static void conn_read(struct conn *c);
 static void stream_drive(struct conn *c);
 static void stream_read(struct conn *c);
 
@@ -137,6 +150,8 @@ orch_gw_opts_default(struct orch_gw_opts *opts)
 	opts->stream_buf_max = STREAM_BUF_MAX_DEFAULT;
 	opts->observe = NULL;
 	opts->observe_arg = NULL;
+	opts->tls_cert = NULL;
+	opts->tls_key = NULL;
 }
 
 /* Splits "HOST:PORT" or "[V6]:PORT" into host and port buffers. */
@@ -250,6 +265,10 @@ orch_gw_new(const struct orch_gw_opts *opts, orch_gw_handler_fn handler,
 	pthread_mutex_init(&gw->mtx, NULL);
 	if ((rc = listen_open(gw, err, errlen)) != ORCH_OK)
 		goto out;
+	if (opts->tls_cert != NULL &&
+	    (rc = orch_gw_tls_new(opts->tls_cert, opts->tls_key, &gw->tls, err,
+	         errlen)) != ORCH_OK)
+		goto out;
 	gw->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	gw->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (gw->wfd < 0 || gw->epfd < 0) {
@@ -325,28 +344,55 @@ run_posts(struct orch_gw *gw)
 
 /* ---- connections ---- */
 
+/* The peer of socket fd as "ADDR:PORT" ("[ADDR]:PORT" for IPv6), for
+ * the log. */
+static void
+peer_addr(int fd, char *out, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN], port[8];
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
+	        sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(out, len, "a client");
+		return;
+	}
+	snprintf(out, len, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
+	    port);
+}
+
 static void
 conn_set_events(struct conn *c)
 {
 	uint32_t ev = 0;
 	struct epoll_event e = {0};
 
-	/* While a handler holds the request its slices point into c->in, so
-	 * the buffer may fill but must not move (see conn_read). */
-	if (!c->eof &&
-	    (c->state == C_STREAMING ||
-	        (c->state == C_READING ? c->in.len < IN_BUF_MAX
-	                               : c->in.len < c->in.cap)))
-		ev |= EPOLLIN;
-	if ((c->state == C_WRITING || c->state == C_STREAMING) &&
-	    c->out.off < c->out.len)
-		ev |= EPOLLOUT;
-	/* A stream's producer waits for writable(): the loop calls it once
-	 * the socket takes more, even when a send already emptied the
-	 * buffer. */
-	if (c->state == C_STREAMING && c->stream != NULL &&
-	    c->stream->want_writable && !c->stream->ended)
-		ev |= EPOLLOUT;
+	/* A handshake waits for one direction only, whatever the state. */
+	if (c->handshaking) {
+		ev = c->hs_want_write ? EPOLLOUT : EPOLLIN;
+	} else {
+		/* While a handler holds the request its slices point into
+		 * c->in, so the buffer may fill but must not move (see
+		 * conn_read).  A stream reads only to notice the client
+		 * leave. */
+		if (!c->eof &&
+		    (c->state == C_STREAMING ||
+		        (c->state == C_READING ? c->in.len < IN_BUF_MAX
+		                               : c->in.len < c->in.cap)))
+			ev |= EPOLLIN;
+		/* An answer or a stream's bytes, or a 100 Continue queued
+		 * while reading. */
+		if (c->out.off < c->out.len)
+			ev |= EPOLLOUT;
+		/* A stream's producer waits for writable(): the loop calls it
+		 * once the socket takes more, even when a send already
+		 * emptied the buffer. */
+		if (c->state == C_STREAMING && c->stream != NULL &&
+		    c->stream->want_writable && !c->stream->ended)
+			ev |= EPOLLOUT;
+	}
 	if (ev == c->events)
 		return;
 	e.events = ev;
@@ -398,6 +444,8 @@ conn_close(struct conn *c)
 	struct orch_gw *gw = c->gw;
 
 	epoll_ctl(gw->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	orch_gw_tls_conn_free(c->tls);
+	c->tls = NULL;
 	close(c->fd);
 	c->fd = -1;
 	if (c->prev != NULL)
@@ -530,14 +578,31 @@ conn_put_error(struct conn *c, int status, const char *why)
 		c->state = C_WRITING; /* nothing to say: just close */
 }
 
+/* recv(2) and send(2) on the connection, through TLS with HTTPS. */
+static ssize_t
+conn_recv(struct conn *c, void *buf, size_t len)
+{
+	if (c->tls != NULL)
+		return orch_gw_tls_recv(c->tls, buf, len);
+	return recv(c->fd, buf, len, 0);
+}
+
+static ssize_t
+conn_send(struct conn *c, const void *buf, size_t len)
+{
+	if (c->tls != NULL)
+		return orch_gw_tls_send(c->tls, buf, len);
+	return send(c->fd, buf, len, MSG_NOSIGNAL);
+}
+
 /* Writes what it can.  Returns ORCH_OK when all is out, ORCH_EAGAIN when
  * the socket is full, ORCH_ECLOSED when the peer is gone. */
 static int
 conn_flush(struct conn *c)
 {
 	while (c->out.off < c->out.len) {
-		ssize_t n = send(c->fd, c->out.p + c->out.off,
-		    c->out.len - c->out.off, MSG_NOSIGNAL);
+		ssize_t n = conn_send(
+		    c, c->out.p + c->out.off, c->out.len - c->out.off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -582,6 +647,19 @@ conn_next_request(struct conn *c)
 	}
 }
 
+/* Queues "100 Continue" in c->out, which is empty while a request is
+ * read: it leaves before the answer, which is appended after it. */
+static void
+conn_put_continue(struct conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	if (buf_reserve(&c->out, c->out.len + sizeof(cont) - 1) != ORCH_OK)
+		return; /* the client sends its body after a while anyway */
+	memcpy(c->out.p + c->out.len, cont, sizeof(cont) - 1);
+	c->out.len += sizeof(cont) - 1;
+}
+
 /* Parses and dispatches until the connection must wait for something.
  * Never re-entered: handlers that answer at once only queue the answer. */
 static void
@@ -592,6 +670,11 @@ conn_drive(struct conn *c)
 			return; /* a stream's write closed it in the handler */
 		if (c->state == C_STREAMING) {
 			stream_drive(c);
+			return;
+		}
+		if (c->state != C_WRITING && c->out.off < c->out.len &&
+		    conn_flush(c) == ORCH_ECLOSED) {
+			conn_close(c);
 			return;
 		}
 		if (c->state == C_WRITING) {
@@ -609,6 +692,8 @@ conn_drive(struct conn *c)
 			break;
 
 		/* C_READING */
+		if (c->tls != NULL && orch_gw_tls_pending(c->tls))
+			conn_read(c);
 		if (c->in.len == 0) {
 			if (c->eof) {
 				conn_close(c);
@@ -646,13 +731,9 @@ conn_drive(struct conn *c)
 					return;
 				}
 				if (h->expect_continue && !c->continue_sent) {
-					static const char cont[] =
-					    "HTTP/1.1 100 Continue\r\n\r\n";
-					/* Best effort: the socket is empty
-					 * here. */
-					(void)!send(c->fd, cont,
-					    sizeof(cont) - 1, MSG_NOSIGNAL);
+					conn_put_continue(c);
 					c->continue_sent = true;
+					continue;
 				}
 				if (buf_reserve(&c->in, total) != ORCH_OK) {
 					c->close_after = true;
@@ -700,15 +781,17 @@ conn_read(struct conn *c)
 		}
 		if (c->in.len >= c->in.cap)
 			break; /* full: the parser will refuse or wait */
-		n = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
+		n = conn_recv(c, c->in.p + c->in.len, c->in.cap - c->in.len);
 		if (n > 0) {
 			if (c->in.len == 0 && c->state == C_READING)
 				c->req_start_ms = orch_mono_ms();
 			c->in.len += (size_t)n;
 			c->last_ms = orch_mono_ms();
-			if ((size_t)n < 1024)
-				break; /* most likely drained; epoll says if not
-				        */
+			/* Most likely drained; epoll says if not, but not
+			 * of what TLS holds. */
+			if ((size_t)n < 1024 &&
+			    (c->tls == NULL || !orch_gw_tls_pending(c->tls)))
+				break;
 			continue;
 		}
 		if (n == 0) {
@@ -725,6 +808,33 @@ conn_read(struct conn *c)
 		}
 		break;
 	}
+}
+
+/* Advances c's TLS handshake; once it is over, reads what follows. */
+static void
+conn_handshake(struct conn *c)
+{
+	char why[160], addr[INET6_ADDRSTRLEN + 8];
+	int rc =
+	    orch_gw_tls_handshake(c->tls, &c->hs_want_write, why, sizeof(why));
+
+	if (rc == ORCH_EAGAIN) {
+		conn_set_events(c);
+		return;
+	}
+	if (rc != ORCH_OK) {
+		/* A client that does not trust the certificate ends here:
+		 * its business, and not worth more than a debug line. */
+		peer_addr(c->fd, addr, sizeof(addr));
+		orch_debug(
+		    "gateway", "TLS handshake with %s failed: %s", addr, why);
+		conn_close(c);
+		return;
+	}
+	c->handshaking = false;
+	c->last_ms = orch_mono_ms();
+	conn_read(c);
+	conn_drive(c);
 }
 
 static void
@@ -752,6 +862,11 @@ accept_all(struct orch_gw *gw)
 			}
 			return;
 		}
+		if (gw->n_conns >= gw->opts.max_conns && gw->tls != NULL) {
+			/* No HTTP answer can go before a handshake. */
+			close(fd);
+			continue;
+		}
 		if (gw->n_conns >= gw->opts.max_conns) {
 			static const char body[] =
 			    "{\"error\":\"too many connections; try again "
@@ -772,6 +887,13 @@ accept_all(struct orch_gw *gw)
 			close(fd);
 			continue;
 		}
+		if (gw->tls != NULL &&
+		    (c->tls = orch_gw_tls_conn_new(gw->tls, fd)) == NULL) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->handshaking = c->tls != NULL;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->gw = gw;
 		c->fd = fd;
@@ -781,6 +903,7 @@ accept_all(struct orch_gw *gw)
 		e.events = EPOLLIN;
 		e.data.ptr = c;
 		if (epoll_ctl(gw->epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
+			orch_gw_tls_conn_free(c->tls);
 			close(fd);
 			free(c);
 			continue;
@@ -811,7 +934,11 @@ sweep(struct orch_gw *gw, int64_t now)
 	gw->last_sweep_ms = now;
 	for (c = gw->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == C_READING && c->in.len > 0 &&
+		if (c->handshaking) {
+			/* Nothing to answer before a handshake: close. */
+			if (now - c->last_ms >= gw->opts.request_timeout_ms)
+				conn_close(c);
+		} else if (c->state == C_READING && c->in.len > 0 &&
 		    now - c->req_start_ms >= gw->opts.request_timeout_ms) {
 			c->close_after = true;
 			conn_put_error(c, 408, "request not completed in time");
@@ -867,6 +994,10 @@ orch_gw_run(struct orch_gw *gw)
 			c = p;
 			if (c->fd < 0)
 				continue; /* closed earlier in this turn */
+			if (c->handshaking) {
+				conn_handshake(c);
+				continue;
+			}
 			if ((evs[i].events & (EPOLLERR | EPOLLHUP)) &&
 			    c->state == C_HANDLING) {
 				/* Both directions are gone: no one to answer.
@@ -903,6 +1034,7 @@ orch_gw_free(struct orch_gw *gw)
 		close(gw->wfd);
 	if (gw->lfd >= 0)
 		close(gw->lfd);
+	orch_gw_tls_free(gw->tls);
 	pthread_mutex_destroy(&gw->mtx);
 	free(gw);
 }
@@ -963,14 +1095,17 @@ orch_gw_chunk_head(size_t len, char *buf, size_t buflen)
 }
 
 /* Reads what a stream's client sends, to learn when it leaves; the bytes
- * themselves mean nothing (a stream is the last answer). */
+ * themselves mean nothing (a stream is the last answer).  Over HTTPS they
+ * go through TLS like any read: the socket carries records, and a close
+ * notification is the client leaving.  Reading until EAGAIN also drains
+ * what TLS had decrypted already, which no epoll event would announce. */
 static void
 stream_read(struct conn *c)
 {
 	char scratch[4096];
 
 	for (;;) {
-		ssize_t n = recv(c->fd, scratch, sizeof(scratch), 0);
+		ssize_t n = conn_recv(c, scratch, sizeof(scratch));
 
 		if (n > 0) {
 			c->stream_in += (size_t)n;
@@ -1072,33 +1207,6 @@ stream_kick(struct conn *c)
 	conn_set_events(c);
 }
 
-static void
-peer_name(int fd, char *buf, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
-
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-		if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-			inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-			port = ntohs(a->sin6_port);
-			snprintf(buf, len, "[%s]:%d", host, port);
-			return;
-		}
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-			inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-			port = ntohs(a->sin_port);
-		}
-	}
-	snprintf(buf, len, "%s:%d", host, port);
-}
-
 int
 orch_gw_stream_start(struct orch_gw_req *req, int status,
     const char *content_type, const char *extra_headers,
@@ -1128,7 +1236,7 @@ orch_gw_stream_start(struct orch_gw_req *req, int status,
 	s->chunked = c->req.http.minor_version >= 1;
 	s->max = c->gw->opts.stream_buf_max;
 	s->low_water = s->max / 4;
-	peer_name(c->fd, s->peer, sizeof(s->peer));
+	peer_addr(c->fd, s->peer, sizeof(s->peer));
 	refresh_date(c->gw);
 	n = snprintf(head, sizeof(head),
 	    "HTTP/1.1 %d %s\r\nServer: orch/" ORCH_VERSION "\r\n%s"
@@ -1177,6 +1285,9 @@ orch_gw_stream_write(struct orch_gw_stream *s, const void *data, size_t len)
 		return ORCH_OK;
 	if (s->chunked)
 		fl = orch_gw_chunk_head(len, frame, sizeof(frame));
+	/* Over HTTPS this counts the record TLS could not send yet as well:
+	 * its bytes leave c->out only once the socket took all of it (see
+	 * orch_gw_tls_send). */
 	pending = c->out.len - c->out.off;
 	if (pending > 0 && pending + fl + len + 2 > s->max) {
 		orch_warn("gateway",

@@ -9,8 +9,9 @@
  * given there.
  *
  * Limits: the parser's (http_parser.h) on request line, headers and body;
- * a cap on open connections (503 past it); a client that stalls in the
- * middle of a request is answered 408 and closed; an idle keep-alive
+ * a cap on open connections (503 past it; over HTTPS, closed at once); a
+ * client that stalls in the middle of a request is answered 408 and
+ * closed, one that stalls in the TLS handshake closed; an idle keep-alive
  * connection is closed.
  *
  * Streams: instead of one answer, a handler may start a streamed one
@@ -21,7 +22,11 @@
  * side) has left.  Its unsent bytes are capped (stream_buf_max): a write
  * that would pass the cap closes the connection, logged, so that a client
  * that does not keep up costs no more memory than that (and the kernel's
- * send buffer of its socket is set to the cap as well).
+ * send buffer of its socket is set to the cap as well).  Over HTTPS the
+ * same: what the client sends is read through TLS (its close
+ * notification is its leaving), and the bytes of a TLS record the socket
+ * has not taken yet still count as unsent, so the cap covers them; TLS's
+ * own buffers are a fixed size per connection.
  */
 #ifndef ORCH_GATEWAY_H
 #define ORCH_GATEWAY_H
@@ -60,6 +65,10 @@ struct orch_gw_opts {
 	size_t stream_buf_max;  /* a stream's unsent bytes; default 1 MiB */
 	orch_gw_observe_fn observe; /* NULL: none */
 	void *observe_arg;
+	/* HTTPS: the certificate (PEM chain) and its key; both NULL (the
+	 * default): plain HTTP. */
+	const char *tls_cert;
+	const char *tls_key;
 };
 
 /* Called on the loop thread for each complete request.  The handler must
@@ -72,8 +81,9 @@ void orch_gw_opts_default(struct orch_gw_opts *opts /* OUT */);
 
 /*
  * Creates the gateway and binds its listening socket.  Returns ORCH_OK,
- * ORCH_EINVAL for a malformed listen address (err says why), or the bind
- * error translated (err says "cannot listen on HOST:PORT: <reason>").
+ * ORCH_EINVAL for a malformed listen address or an unusable certificate
+ * or key (err says why), or the bind or file error translated (err says
+ * "cannot listen on HOST:PORT: <reason>", or which file).
  */
 int orch_gw_new(const struct orch_gw_opts *opts, orch_gw_handler_fn handler,
     void *arg, struct orch_gw **out /* OUT */, char *err, size_t errlen);

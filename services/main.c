@@ -20,6 +20,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "certs.h"
 #include "error.h"
 #include "events.h"
 #include "exposure.h"
@@ -33,6 +34,7 @@
 #include "rpc.h"
 #include "scheduler.h"
 #include "store.h"
+#include "tls.h"
 
 #define PROG "orch-manager"
 
@@ -50,6 +52,11 @@ struct config {
 	const char *token_file;
 	const char *policy_file;
 	bool insecure;
+	const char *tls_dir;
+	const char *http_tls_cert; /* HTTPS on --http: both or neither */
+	const char *http_tls_key;
+	char rpc_url[512]; /* --rpc and --pub, tls+tcp:// with TLS */
+	char pub_url[512];
 };
 
 static struct orch_gw *the_gw;
@@ -108,20 +115,38 @@ usage(FILE *f)
 	    "                          for privileged, host mounts, network "
 	    "host,\n"
 	    "                          cap_add (default: none may)\n"
+	    "  --tls-dir DIR           serve --rpc and --pub over mutual TLS "
+	    "with the\n"
+	    "                          certificates of DIR (see certs); tcp:// "
+	    "URLs\n"
+	    "                          become tls+tcp://\n"
+	    "  --http-tls-cert FILE    serve --http as HTTPS with this "
+	    "certificate\n"
+	    "                          (PEM; DIR/manager.crt of certs init "
+	    "will do)\n"
+	    "  --http-tls-key FILE     and its private key\n"
 	    "  --insecure              start even when a listener reaches "
 	    "beyond\n"
-	    "                          loopback unguarded (see "
-	    "docs/security.md)\n"
+	    "                          loopback unguarded: --http without "
+	    "--token-file,\n"
+	    "                          --rpc or --pub without --tls-dir\n"
+	    "                          (see docs/security.md)\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default "
 	    "info)\n"
 	    "  -h, --help              show this help and exit\n"
-	    "  --version               print the version and exit\n");
+	    "  --version               print the version and exit\n"
+	    "\n"
+	    "       orch-manager certs init|issue ...   the cluster's "
+	    "certificates\n"
+	    "                                            (orch-manager certs "
+	    "--help)\n");
 }
 
 /* Returns 0 to go on, 1 to exit successfully, 2 on a usage error. */
 static int
 parse_args(int argc, char **argv, struct config *cfg)
 {
+	char err[600];
 	long long ll;
 	enum {
 		OPT_HTTP = 256,
@@ -138,6 +163,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_TOKENS,
 		OPT_POLICY,
 		OPT_INSECURE,
+		OPT_TLS_DIR,
+		OPT_HTTP_CERT,
+		OPT_HTTP_KEY,
 		OPT_VERSION
 	};
 	static const struct option opts[] = {
@@ -155,6 +183,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"token-file", required_argument, NULL, OPT_TOKENS},
 	    {"policy", required_argument, NULL, OPT_POLICY},
 	    {"insecure", no_argument, NULL, OPT_INSECURE},
+	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
+	    {"http-tls-cert", required_argument, NULL, OPT_HTTP_CERT},
+	    {"http-tls-key", required_argument, NULL, OPT_HTTP_KEY},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -218,6 +249,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_TOKENS: cfg->token_file = optarg; break;
 		case OPT_POLICY: cfg->policy_file = optarg; break;
 		case OPT_INSECURE: cfg->insecure = true; break;
+		case OPT_TLS_DIR: cfg->tls_dir = optarg; break;
+		case OPT_HTTP_CERT: cfg->http_tls_cert = optarg; break;
+		case OPT_HTTP_KEY: cfg->http_tls_key = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
 			printf("orch-manager %s\n", ORCH_VERSION);
@@ -241,23 +275,50 @@ parse_args(int argc, char **argv, struct config *cfg)
 		    argv[optind]);
 		return 2;
 	}
+	if ((cfg->http_tls_cert == NULL) != (cfg->http_tls_key == NULL)) {
+		fprintf(stderr,
+		    "orch-manager: HTTPS needs both --http-tls-cert and "
+		    "--http-tls-key\n");
+		return 2;
+	}
+	if (orch_tls_url("--rpc", cfg->rpc, cfg->tls_dir != NULL, cfg->rpc_url,
+	        sizeof(cfg->rpc_url), err, sizeof(err)) != ORCH_OK ||
+	    orch_tls_url("--pub", cfg->pub, cfg->tls_dir != NULL, cfg->pub_url,
+	        sizeof(cfg->pub_url), err, sizeof(err)) != ORCH_OK) {
+		fprintf(stderr, "orch-manager: %s\n", err);
+		return 2;
+	}
 	return 0;
 }
 
 /*
  * Reads the token file and the policy file, and refuses listeners that
- * reach beyond loopback unguarded (exposure.h).  Returns 0, or 2 after
+ * reach beyond loopback unguarded (exposure.h): --http without tokens,
+ * --rpc and --pub without mutual TLS.  Returns 0, or 2 after
  * logging why: a configuration the manager must not run with.
  */
 static int
 security_setup(const struct config *cfg, struct orch_tokens **tokens,
     struct orch_policy **policy)
 {
+	/* RPC and PUB take tls+tcp:// URLs with --tls-dir (cfg->rpc_url). */
+	const char *tls_guard = "make certificates (orch-manager certs init "
+	                        "--dir DIR --host NAME) and give --tls-dir DIR";
 	const struct orch_listener listeners[] = {
 	    {.flag = "--http",
 	        .addr = cfg->http,
 	        .guarded = cfg->token_file != NULL,
 	        .guard = "give --token-file FILE"},
+	    {.flag = "--rpc",
+	        .addr = cfg->rpc_url,
+	        .nng_url = true,
+	        .guarded = cfg->tls_dir != NULL,
+	        .guard = tls_guard},
+	    {.flag = "--pub",
+	        .addr = cfg->pub_url,
+	        .nng_url = true,
+	        .guarded = cfg->tls_dir != NULL,
+	        .guard = tls_guard},
 	};
 	char err[1024];
 
@@ -273,6 +334,15 @@ security_setup(const struct config *cfg, struct orch_tokens **tokens,
 		orch_error("manager", "%s", err);
 		return 2;
 	}
+	/* A token is as good as a password: beyond loopback, over plain HTTP,
+	 * whoever sees the traffic can replay it. */
+	if (cfg->token_file != NULL && cfg->http_tls_cert == NULL &&
+	    orch_listen_reach(cfg->http, false) == ORCH_REACH_NETWORK)
+		orch_warn("manager",
+		    "--http %s is reachable beyond loopback over plain HTTP: "
+		    "API tokens cross the network in the clear; give "
+		    "--http-tls-cert and --http-tls-key (docs/security.md)",
+		    cfg->http);
 	orch_info("manager",
 	    "API tokens: %s; container policy: %s (%zu rule%s)",
 	    *tokens != NULL ? cfg->token_file : "none (the API is open)",
@@ -369,6 +439,7 @@ main(int argc, char **argv)
 	struct orch_nodes *nodes = NULL;
 	struct orch_sched *sched = NULL;
 	struct orch_store_reader *r = NULL;
+	nng_tls_config *tls = NULL;
 	struct orch_tokens *tokens = NULL;
 	struct orch_policy *policy = NULL;
 	struct orch_events *events = NULL;
@@ -377,6 +448,8 @@ main(int argc, char **argv)
 	char err[512];
 	int rc, lockfd = -1, status = 1;
 
+	if (argc > 1 && strcmp(argv[1], "certs") == 0)
+		return orch_certs_main(argc - 1, argv + 1);
 	if ((rc = parse_args(argc, argv, &cfg)) != 0)
 		return rc == 1 ? 0 : 2;
 
@@ -384,6 +457,12 @@ main(int argc, char **argv)
 		goto out;
 	status = 1;
 	signal(SIGPIPE, SIG_IGN);
+	if (cfg.tls_dir != NULL &&
+	    (rc = orch_tls_server_config(
+	         cfg.tls_dir, &tls, err, sizeof(err))) != ORCH_OK) {
+		orch_error("manager", "--tls-dir %s: %s", cfg.tls_dir, err);
+		goto out;
+	}
 	if ((rc = mkdir_p(cfg.data)) != ORCH_OK) {
 		orch_error("manager", "cannot create data directory %s: %s",
 		    cfg.data, orch_strerror(rc));
@@ -451,16 +530,18 @@ main(int argc, char **argv)
 	gopts.max_conns = cfg.max_conns;
 	gopts.request_timeout_ms = cfg.request_timeout_s * 1000;
 	gopts.idle_timeout_ms = cfg.idle_timeout_s * 1000;
+	gopts.tls_cert = cfg.http_tls_cert;
+	gopts.tls_key = cfg.http_tls_key;
 	if ((rc = orch_gw_new(&gopts, orch_api_handle, api, &gw, err,
 	         sizeof(err))) != ORCH_OK) {
 		orch_error("manager", "%s", err);
 		goto out;
 	}
 	orch_events_attach(events, gw);
-	if ((rc = orch_rpc_start(store, nodes, notify, policy, cfg.rpc, &rpc,
-	         err, sizeof(err))) != ORCH_OK ||
-	    (rc = orch_notify_listen(notify, cfg.pub, err, sizeof(err))) !=
-	        ORCH_OK) {
+	if ((rc = orch_rpc_start(store, nodes, notify, policy, cfg.rpc_url, tls,
+	         &rpc, err, sizeof(err))) != ORCH_OK ||
+	    (rc = orch_notify_listen(
+	         notify, cfg.pub_url, tls, err, sizeof(err))) != ORCH_OK) {
 		orch_error("manager", "%s", err);
 		goto out;
 	}
@@ -472,11 +553,14 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	orch_info("manager",
-	    "orch-manager %s: http %s (port %d), rpc %s, pub %s, "
-	    "data %s, sync %s, heartbeat TTL %d s, %lld events kept",
-	    ORCH_VERSION, cfg.http, orch_gw_port(gw), cfg.rpc, cfg.pub,
-	    cfg.data, cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s,
-	    cfg.events_keep);
+	    "orch-manager %s: %s %s (port %d), rpc %s, pub %s, "
+	    "data %s, sync %s, heartbeat TTL %d s, %lld events kept%s%s",
+	    ORCH_VERSION, cfg.http_tls_cert != NULL ? "https" : "http",
+	    cfg.http, orch_gw_port(gw), cfg.rpc_url, cfg.pub_url, cfg.data,
+	    cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s,
+	    cfg.events_keep,
+	    tls != NULL ? ", mutual TLS with the certificates of " : "",
+	    tls != NULL ? cfg.tls_dir : "");
 	if (orch_gw_run(gw) == ORCH_OK)
 		status = 0;
 	orch_info("manager", "shutting down");
@@ -499,6 +583,8 @@ out:
 	/* After the gateway, which may still run its posted work. */
 	orch_events_free(events);
 	orch_mm_free(mm);
+	if (tls != NULL)
+		nng_tls_config_free(tls);
 	orch_tokens_free(tokens);
 	orch_policy_free(policy);
 	if (lockfd >= 0)

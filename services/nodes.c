@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <uuid/uuid.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -346,6 +347,24 @@ orch_nodes_beat(struct orch_nodes *ns, const char *id)
 	pthread_mutex_unlock(&ns->mu);
 	if (told)
 		transitions_flush(ns);
+	return rc;
+}
+
+int
+orch_nodes_name(struct orch_nodes *ns, const char *id, char *out, size_t len)
+{
+	bool found;
+	size_t i;
+	int rc = ORCH_ENOENT;
+
+	out[0] = '\0';
+	pthread_mutex_lock(&ns->mu);
+	i = entry_find(ns, id, &found);
+	if (found)
+		rc = (size_t)snprintf(out, len, "%s", ns->v[i].name) < len
+		    ? ORCH_OK
+		    : ORCH_ETOOBIG;
+	pthread_mutex_unlock(&ns->mu);
 	return rc;
 }
 

@@ -72,6 +72,12 @@ int orch_nodes_seen(struct orch_nodes *ns, const char *id, const char *name);
  * with this id has registered. */
 int orch_nodes_beat(struct orch_nodes *ns, const char *id);
 
+/* The name node id registered under, copied to out (len bytes).  Returns
+ * ORCH_OK, ORCH_ENOENT for an unknown id, or ORCH_ETOOBIG when it does not
+ * fit. */
+int orch_nodes_name(
+    struct orch_nodes *ns, const char *id, char *out /* OUT */, size_t len);
+
 /* The status of node id now (an ORCH__NODE_STATUS__ value; NotReady for
  * an unknown id) and, when last_ms is not NULL, the wall-clock time it was
  * last heard from (OUT, -1 when not since this manager started). */

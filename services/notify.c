@@ -10,6 +10,7 @@
 #include "error.h"
 #include "log.h"
 #include "rpc_client.h"
+#include "tls.h"
 
 #define NOTIFY_COMPONENT "notify"
 
@@ -36,17 +37,10 @@ orch_notify_open(struct orch_notify **out, char *err, size_t errlen)
 }
 
 int
-orch_notify_listen(
-    struct orch_notify *n, const char *url, char *err, size_t errlen)
+orch_notify_listen(struct orch_notify *n, const char *url, nng_tls_config *tls,
+    char *err, size_t errlen)
 {
-	int rv;
-
-	if ((rv = nng_listen(n->sock, url, NULL, 0)) != 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", url,
-		    nng_strerror(rv));
-		return orch_err_from_nng(rv);
-	}
-	return ORCH_OK;
+	return orch_tls_listen(n->sock, url, tls, "pub", err, errlen);
 }
 
 void

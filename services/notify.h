@@ -15,6 +15,8 @@
 #ifndef ORCH_NOTIFY_H
 #define ORCH_NOTIFY_H
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,10 +35,12 @@ struct orch_notify;
 int orch_notify_open(
     struct orch_notify **out /* OUT */, char *err, size_t errlen);
 
-/* Listens on url (an NNG URL).  Returns ORCH_OK, or an error with err
- * saying "cannot listen on URL: <reason>". */
-int orch_notify_listen(
-    struct orch_notify *n, const char *url, char *err, size_t errlen);
+/* Listens on url (an NNG URL), with the TLS server configuration tls when
+ * not NULL (the caller keeps its reference; url is then tls+tcp://).
+ * Returns ORCH_OK, or an error with err saying "cannot listen on URL:
+ * <reason>". */
+int orch_notify_listen(struct orch_notify *n, const char *url,
+    nng_tls_config *tls, char *err, size_t errlen);
 
 /* Closes the socket.  NULL is a no-op. */
 void orch_notify_close(struct orch_notify *n);

@@ -15,6 +15,8 @@
 #include "orch.pb-c.h"
 #include "policy.h"
 #include "rpc_client.h"
+#include "tls.h"
+#include "tls_engine.h"
 
 #define N_WORKERS 4
 #define ERR_LEN 512
@@ -34,12 +36,14 @@ struct orch_rpc {
 	struct orch_notify *notify;
 	const struct orch_policy *policy; /* NULL: the default policy */
 	nng_socket sock;
+	bool tls; /* callers have certificates: nodes act under their own */
 	struct worker workers[N_WORKERS];
 };
 
 /* One call being served: the handler's result reaches the reply here. */
 struct call {
 	struct worker *w;
+	nng_pipe pipe; /* the caller's connection */
 	Orch__ErrorCode code;
 	char err[ERR_LEN];
 	uint8_t *out;
@@ -98,6 +102,46 @@ call_fail(struct call *c, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * With TLS on, a node registers, beats and reports only under the name in
+ * its certificate: the CN of the caller's verified certificate must be
+ * name, or, for name NULL, the name node id registered under (an unknown
+ * id passes: the method answers NOT_FOUND).  Otherwise answers
+ * PERMISSION_DENIED, logs it, and returns false.
+ */
+static bool
+caller_is_node(struct call *c, const char *name, const char *id)
+{
+	char cn[ORCH_TLS_NAME_MAX + 1], reg[256];
+
+	if (!c->w->rpc->tls)
+		return true;
+	if (name == NULL) {
+		if (orch_nodes_name(c->w->rpc->nodes, id, reg, sizeof(reg)) !=
+		    ORCH_OK)
+			return true;
+		name = reg;
+	}
+	if (orch_tls_engine_peer(c->pipe, cn, sizeof(cn)) != ORCH_OK) {
+		call_fail(c, ORCH_EPERM,
+		    "the caller has no verified certificate, so it may not "
+		    "act as node \"%.128s\"",
+		    name);
+		return false;
+	}
+	if (strcmp(cn, name) == 0)
+		return true;
+	call_fail(c, ORCH_EPERM,
+	    "the certificate of \"%s\" may not act as node \"%.128s\": a "
+	    "node registers, beats and reports only under the name in its "
+	    "certificate",
+	    cn, name);
+	orch_tls_log_refusal("rpc: refused the certificate of \"%s\" acting "
+	                     "as node \"%.128s\"",
+	    cn, name);
+	return false;
 }
 
 /* ---- the methods ---- */
@@ -348,6 +392,10 @@ rpc_update_task_status(Orch__Manager_Service *svc,
 		closure(NULL, data);
 		return;
 	}
+	if (nu.node_id != NULL && !caller_is_node(c, NULL, nu.node_id)) {
+		closure(NULL, data);
+		return;
+	}
 	modify_and_reply(c, in->id, modify_node_update, &nu, closure);
 }
 
@@ -382,6 +430,8 @@ rpc_register_node(Orch__Manager_Service *svc, const Orch__NodeRegistration *in,
 		c->code = code_from_err(rc);
 		goto out;
 	}
+	if (!caller_is_node(c, in->name, NULL))
+		goto out;
 	if ((rc = orch_store_node_register_sync(c->w->rpc->store, in, &n,
 	         c->err, sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
@@ -422,6 +472,8 @@ rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
 		    "RegisterNode answered");
 		goto out;
 	}
+	if (!caller_is_node(c, NULL, in->node_id))
+		goto out;
 	if (orch_nodes_beat(c->w->rpc->nodes, in->node_id) == ORCH_ENOENT) {
 		call_fail(c, ORCH_ENOENT,
 		    "node %.40s is not registered with this "
@@ -800,11 +852,11 @@ static Orch__Manager_Service manager_service = ORCH__MANAGER__INIT(rpc_);
  * Never fails for bad input: that is an error reply.
  */
 static int
-dispatch(struct worker *w, const uint8_t *data, size_t len, uint8_t **reply,
-    size_t *reply_len)
+dispatch(struct worker *w, nng_pipe pipe, const uint8_t *data, size_t len,
+    uint8_t **reply, size_t *reply_len)
 {
 	const ProtobufCServiceDescriptor *sd = &orch__manager__descriptor;
-	struct call c = {.w = w, .code = ORCH__ERROR_CODE__OK};
+	struct call c = {.w = w, .pipe = pipe, .code = ORCH__ERROR_CODE__OK};
 	Orch__Reply rep = ORCH__REPLY__INIT;
 	Orch__Request *req;
 	ProtobufCMessage *in = NULL;
@@ -882,8 +934,8 @@ worker_main(void *arg)
 			continue;
 		}
 		msg = nng_aio_get_msg(w->aio);
-		if (dispatch(w, nng_msg_body(msg), nng_msg_len(msg), &reply,
-		        &rlen) != ORCH_OK) {
+		if (dispatch(w, nng_msg_get_pipe(msg), nng_msg_body(msg),
+		        nng_msg_len(msg), &reply, &rlen) != ORCH_OK) {
 			nng_msg_free(msg);
 			continue; /* out of memory: the client retries */
 		}
@@ -909,7 +961,8 @@ worker_main(void *arg)
 int
 orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
     struct orch_notify *notify, const struct orch_policy *policy,
-    const char *url, struct orch_rpc **out, char *err, size_t errlen)
+    const char *url, nng_tls_config *tls, struct orch_rpc **out, char *err,
+    size_t errlen)
 {
 	struct orch_rpc *rpc = calloc(1, sizeof(*rpc));
 	int rv, rc = ORCH_OK;
@@ -920,18 +973,16 @@ orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
 	rpc->nodes = nodes;
 	rpc->notify = notify;
 	rpc->policy = policy;
+	rpc->tls = tls != NULL;
 	if ((rv = nng_rep0_open(&rpc->sock)) != 0) {
 		snprintf(err, errlen, "RPC socket: %s", nng_strerror(rv));
 		free(rpc);
 		return orch_err_from_nng(rv);
 	}
 	nng_socket_set_size(rpc->sock, NNG_OPT_RECVMAXSZ, ORCH_RPC_MAX_MSG);
-	if ((rv = nng_listen(rpc->sock, url, NULL, 0)) != 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", url,
-		    nng_strerror(rv));
-		rc = orch_err_from_nng(rv);
+	if ((rc = orch_tls_listen(rpc->sock, url, tls, "rpc", err, errlen)) !=
+	    ORCH_OK)
 		goto out;
-	}
 	for (int i = 0; i < N_WORKERS; i++) {
 		struct worker *w = &rpc->workers[i];
 

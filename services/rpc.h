@@ -11,6 +11,8 @@
 #ifndef ORCH_RPC_H
 #define ORCH_RPC_H
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 #include <stddef.h>
 
 #include "nodes.h"
@@ -29,12 +31,16 @@ struct orch_rpc;
  * the heartbeats of the nodes of nodes, announce stop requests through
  * notify (may be NULL), and refuse (PERMISSION_DENIED) the tasks and
  * services that policy (borrowed; NULL: the default policy) refuses.
- * Returns ORCH_OK, or an error with err saying "cannot listen on URL:
- * <reason>".
+ * With tls (a server configuration, tls.h; the caller keeps its reference)
+ * url is tls+tcp:// and RegisterNode, Heartbeat and a node's
+ * UpdateTaskStatus are refused (PERMISSION_DENIED) unless the caller's
+ * certificate names that node.  Returns ORCH_OK, or an error with err
+ * saying "cannot listen on URL: <reason>".
  */
 int orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
     struct orch_notify *notify, const struct orch_policy *policy,
-    const char *url, struct orch_rpc **out /* OUT */, char *err, size_t errlen);
+    const char *url, nng_tls_config *tls, struct orch_rpc **out /* OUT */,
+    char *err, size_t errlen);
 
 /* Closes the socket and joins the workers.  NULL is a no-op. */
 void orch_rpc_stop(struct orch_rpc *rpc);

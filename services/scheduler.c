@@ -1026,6 +1026,9 @@ sched_main(void *arg)
 	bool woke;
 	int rc;
 
+	/* Named for top -H and perf. */
+	pthread_setname_np(pthread_self(), "orch-sched");
+
 	/* Whatever waits from before this manager started. */
 	orch_store_stats(s->store, &ss);
 	commits = ss.commits;

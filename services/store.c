@@ -1895,6 +1895,9 @@ writer_main(void *arg)
 	struct store_op *batch, *last;
 	size_t n, n_last = 0;
 
+	/* Named for top -H and perf. */
+	pthread_setname_np(pthread_self(), "orch-store-wr");
+
 	for (;;) {
 		pthread_mutex_lock(&st->mu);
 		while (st->head == NULL && !st->closing)

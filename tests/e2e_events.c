@@ -480,22 +480,6 @@ test_clients_leave(void)
 	ASSERT_INT_EQ(h_http(m.http_port, "GET", "/healthz", NULL, NULL), 200);
 }
 
-/* The manager's resident memory, in KiB. */
-static long
-rss_kib(pid_t pid)
-{
-	char path[64], *s, *p;
-	long kib = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	s = h_read_file(path);
-	ASSERT(s != NULL);
-	if ((p = strstr(s, "VmRSS:")) != NULL)
-		kib = strtol(p + 6, NULL, 10);
-	free(s);
-	return kib;
-}
-
 static bool
 dropped_one(void *arg)
 {
@@ -559,12 +543,12 @@ test_slow_reader(void)
 	/* Without a stream first: the store's caches and the allocator
 	 * reach the size such writes give them. */
 	big_tasks(30, "warm");
-	before = rss_kib(m.pid);
+	before = h_rss_kib(m.pid);
 	ASSERT_INT_EQ(evs_open(&s, ""), 200);
 	setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	produced = big_tasks(60, "big");
 	ASSERT(h_wait_until(dropped_one, &dropped, 30000));
-	after = rss_kib(m.pid);
+	after = h_rss_kib(m.pid);
 	/* The stream holds at most 1 MiB (its socket about 2 MiB more, in
 	 * the kernel), the ring of recent lines 4 MiB: growth far below the
 	 * 28 MiB of events says they were not buffered for the client. */
@@ -964,6 +948,18 @@ test_retention(void)
 		const char *name;
 
 		e = evs_must(&s, "the new event");
+		/* The scheduler's writes after the restart may prune what
+		 * this stream has yet to read: it says so and goes on. */
+		if (strcmp(ev_type(e), "events.missed") == 0) {
+			ASSERT_INT_EQ(
+			    json_integer_value(json_object_get(e, "since")),
+			    last);
+			last =
+			    json_integer_value(json_object_get(e, "oldest")) -
+			    1;
+			json_decref(e);
+			continue;
+		}
 		ASSERT_INT_EQ(ev_index(e), last + 1);
 		last = ev_index(e);
 		name = json_string_value(

@@ -19,7 +19,10 @@
  * manager is started there by the usual helper, with its HTTP API on that
  * namespace's loopback and its RPC and PUB sockets on the namespace's
  * address.  Agents are started with `ip netns exec` (which execs, so the
- * pid is the agent's).
+ * pid is the agent's).  Since those sockets are reachable beyond
+ * loopback, they speak mutual TLS, as in production: the cluster's
+ * certificates (made with the certs module, the manager's for its
+ * namespace address) live in the data directory, each agent with its own.
  *
  * Names carry the test's pid: namespaces orchmh-<pid>-*, nodes
  * e2e-mh-<pid>-N.  Cleanup (atexit, and on SIGINT/SIGTERM/SIGHUP by
@@ -46,6 +49,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "certs.h"
 #include "docker_client.h"
 #include "error.h"
 #include "harness.h"
@@ -65,6 +69,8 @@ static char ns_br[64], ns_mgr[64], ns_ag[NAGENTS][64];
 static char subnet[32]; /* "10.231.N" */
 static char mgr_ip[48];
 static char rpc_url[96], pub_url[96];
+static char certs_dir[600];
+static char agent_tls[NAGENTS][1024]; /* each agent's certificate folder */
 static char svc[64];
 static struct mgr m;
 static char node[NAGENTS][64];
@@ -316,6 +322,30 @@ on_signal(int sig)
 	(void)sig;
 	execve("/proc/self/exe", cleanup_argv, environ);
 	_exit(1);
+}
+
+/* The cluster's certificates, in the data directory (made now, so that
+ * cleanup removes them with it): the manager's for its address, one per
+ * node. */
+static void
+certs_make(void)
+{
+	const char *hosts[] = {mgr_ip};
+	struct orch_certs_opts o = {.hosts = hosts, .n_hosts = 1};
+	char err[1024];
+
+	m.data = h_tmpdir("mgr");
+	snprintf(certs_dir, sizeof(certs_dir), "%s/certs", m.data);
+	if (orch_certs_init(certs_dir, &o, err, sizeof(err)) != ORCH_OK)
+		h_fail(__FILE__, __LINE__, "certs init: %s", err);
+	o.n_hosts = 0;
+	for (int i = 0; i < NAGENTS; i++) {
+		if (orch_certs_issue(
+		        certs_dir, node[i], &o, err, sizeof(err)) != ORCH_OK)
+			h_fail(__FILE__, __LINE__, "certs issue: %s", err);
+		snprintf(agent_tls[i], sizeof(agent_tls[i]), "%s/nodes/%s",
+		    certs_dir, node[i]);
+	}
 }
 
 /* ---- the manager's API ---- */
@@ -670,8 +700,8 @@ agent_start(int i)
 	char *bin = h_bin("orch-agent");
 	char *argv[] = {(char *)ip_bin, "netns", "exec", ns_ag[i], bin,
 	    "--manager", rpc_url, "--events", pub_url, "--name", node[i],
-	    "--cpu", "4", "--memory", "4096", "--stop-timeout", "1", "--docker",
-	    SOCK, NULL};
+	    "--tls-dir", agent_tls[i], "--cpu", "4", "--memory", "4096",
+	    "--stop-timeout", "1", "--docker", SOCK, NULL};
 
 	agent_pid[i] = h_spawn(argv, agent_log[i]);
 	free(bin);
@@ -924,9 +954,10 @@ main(int argc, char **argv)
 	    rpc_url, sizeof(rpc_url), "tcp://%s:%d", mgr_ip, h_free_port());
 	snprintf(
 	    pub_url, sizeof(pub_url), "tcp://%s:%d", mgr_ip, h_free_port());
+	certs_make();
 	mgr_start(&m,
 	    (const char *const[]){"--rpc", rpc_url, "--pub", pub_url,
-	        "--heartbeat-ttl", "3", NULL});
+	        "--tls-dir", certs_dir, "--heartbeat-ttl", "3", NULL});
 	snprintf(data_dir, sizeof(data_dir), "%s", m.data);
 	for (int i = 0; i < NAGENTS; i++)
 		agent_log_path(

@@ -318,6 +318,16 @@ test_exposure(void)
 	    (const char *const[]){
 	        "--http", any, "--token-file", token_path, NULL});
 	ASSERT_INT_EQ(h_http(mi.http_port, "GET", "/tasks", NULL, NULL), 401);
+	/* ... but over plain HTTP the tokens would cross the network in the
+	 * clear: it says so (HTTPS is e2e_https's). */
+	{
+		char *log = h_read_file(mi.log);
+
+		ASSERT_STR_CONTAINS(log,
+		    "API tokens cross the network in the "
+		    "clear");
+		free(log);
+	}
 	mgr_stop_clean(&mi);
 	mgr_destroy(&mi);
 }

@@ -438,6 +438,22 @@ h_read_file(const char *path)
 	return s;
 }
 
+long
+h_rss_kib(pid_t pid)
+{
+	char path[64], *s, *p;
+	long kib = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	s = h_read_file(path);
+	if (s != NULL && (p = strstr(s, "VmRSS:")) != NULL)
+		kib = strtol(p + 6, NULL, 10);
+	free(s);
+	if (kib < 0)
+		h_fail(__FILE__, __LINE__, "no VmRSS in %s", path);
+	return kib;
+}
+
 /* ---- the manager as a process ---- */
 
 #include "manager_proc.h"

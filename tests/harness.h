@@ -113,4 +113,8 @@ int h_http(int port, const char *method, const char *path, const char *body,
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *h_read_file(const char *path);
 
+/* The resident memory of pid (a process this test started), in KiB;
+ * fails the test when /proc does not say. */
+long h_rss_kib(pid_t pid);
+
 #endif

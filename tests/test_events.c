@@ -480,8 +480,8 @@ test_publish_and_count(void)
 	/* One task before the module starts: counted from the store. */
 	pre = insert(st, "before");
 	ASSERT_INT_EQ(orch_notify_open(&nt, err, sizeof(err)), ORCH_OK);
-	ASSERT_INT_EQ(
-	    orch_notify_listen(nt, "inproc://events-test", err, sizeof(err)),
+	ASSERT_INT_EQ(orch_notify_listen(
+	                  nt, "inproc://events-test", NULL, err, sizeof(err)),
 	    ORCH_OK);
 	ASSERT(nng_sub0_open(&sub) == 0);
 	nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 10000);

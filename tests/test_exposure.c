@@ -42,6 +42,10 @@ test_reach(void)
 	    {"tcp://:3001", true, ORCH_REACH_NETWORK},
 	    {"tcp6://[::]:3001", true, ORCH_REACH_NETWORK},
 	    {"ws://0.0.0.0:3001/orch", true, ORCH_REACH_NETWORK},
+	    {"tls+tcp://0.0.0.0:3001", true, ORCH_REACH_NETWORK},
+	    {"tls+tcp://[::]:3001", true, ORCH_REACH_NETWORK},
+	    {"tls+tcp://10.0.0.5:3001", true, ORCH_REACH_NETWORK},
+	    {"tls+tcp://127.8.9.10:3001", true, ORCH_REACH_LOCAL},
 	    {"127.0.0.1:3001", true, ORCH_REACH_UNKNOWN},
 	};
 

@@ -5,19 +5,26 @@
  * orch_gw_post(), HTTP/1.0, a stream as the last answer on its
  * connection, a client that leaves, a client that does not read (capped
  * and disconnected), a producer paced by writable(), and a gateway freed
- * with a stream open.
+ * with a stream open.  Over HTTPS, with an mbed TLS client: a paced
+ * stream read back whole, a client's close notification noticed as its
+ * leaving, and a client that does not read capped as over plain HTTP.
  */
 #include <errno.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include "certs.h"
 #include "clock.h"
 #include "error.h"
 #include "gateway.h"
 #include "harness.h"
+#include "tls.h"
 
 #define CAP (64 * 1024)
 
@@ -278,14 +285,23 @@ loop_main(void *arg)
 	return NULL;
 }
 
+/* Certificates for HTTPS (made once); the CA's file, for the client. */
+static char *cert_dir;
+static char ca_path[600], crt_path[600], key_path[600];
+
+/* Starts a gateway; HTTPS when tls. */
 static struct srv *
-srv_start(void)
+srv_start_as(bool tls)
 {
 	struct srv *sv = calloc(1, sizeof(*sv));
 	struct orch_gw_opts o;
 	char err[256];
 
 	orch_gw_opts_default(&o);
+	if (tls) {
+		o.tls_cert = crt_path;
+		o.tls_key = key_path;
+	}
 	o.listen = "127.0.0.1:0";
 	o.stream_buf_max = CAP;
 	o.idle_timeout_ms = 60000;
@@ -296,6 +312,12 @@ srv_start(void)
 	sv->port = orch_gw_port(sv->gw);
 	ASSERT(pthread_create(&sv->thread, NULL, loop_main, sv) == 0);
 	return sv;
+}
+
+static struct srv *
+srv_start(void)
+{
+	return srv_start_as(false);
 }
 
 static void
@@ -411,6 +433,107 @@ static bool
 closed_once(void *arg)
 {
 	return atomic_load(&((struct srv *)arg)->closed) >= 1;
+}
+
+/* ---- an HTTPS client (mbed TLS, blocking, every read within 20 s) ---- */
+
+struct tcl {
+	int fd;
+	mbedtls_ssl_context ssl;
+	mbedtls_ssl_config conf;
+	mbedtls_x509_crt ca;
+};
+
+static int
+tcl_bio_send(void *arg, const unsigned char *buf, size_t len)
+{
+	ssize_t n = send(((struct tcl *)arg)->fd, buf, len, MSG_NOSIGNAL);
+
+	return n >= 0 ? (int)n : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+}
+
+static int
+tcl_bio_recv(void *arg, unsigned char *buf, size_t len)
+{
+	ssize_t n = recv(((struct tcl *)arg)->fd, buf, len, 0);
+
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		h_fail(__FILE__, __LINE__, "TLS client: nothing for 20 s");
+	return MBEDTLS_ERR_SSL_INTERNAL_ERROR; /* a reset */
+}
+
+/* Connects to port over TLS, verifying the gateway with the test's CA,
+ * and sends req. */
+static void
+tcl_open(struct tcl *t, int port, const char *req)
+{
+	struct timeval tv = {.tv_sec = 20};
+	size_t off = 0, len = strlen(req);
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	t->fd = h_connect(port);
+	ASSERT(t->fd >= 0);
+	setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	mbedtls_ssl_init(&t->ssl);
+	mbedtls_ssl_config_init(&t->conf);
+	mbedtls_x509_crt_init(&t->ca);
+	ASSERT(mbedtls_x509_crt_parse_file(&t->ca, ca_path) == 0);
+	ASSERT(
+	    mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_CLIENT,
+	        MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) == 0);
+	mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
+	mbedtls_ssl_conf_rng(&t->conf, orch_tls_random, NULL);
+	ASSERT(mbedtls_ssl_setup(&t->ssl, &t->conf) == 0);
+	ASSERT(mbedtls_ssl_set_hostname(&t->ssl, "localhost") == 0);
+	mbedtls_ssl_set_bio(&t->ssl, t, tcl_bio_send, tcl_bio_recv, NULL);
+	if ((ret = mbedtls_ssl_handshake(&t->ssl)) != 0)
+		h_fail(__FILE__, __LINE__, "TLS handshake: -0x%04x", -ret);
+	while (off < len) {
+		ret = mbedtls_ssl_write(
+		    &t->ssl, (const unsigned char *)req + off, len - off);
+		ASSERT(ret > 0);
+		off += (size_t)ret;
+	}
+}
+
+/* Reads until the gateway closes (a close notification or the TCP
+ * close).  Returns the bytes (malloc'd) and their count. */
+static char *
+tcl_read_all(struct tcl *t, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap + 1);
+
+	ASSERT(buf != NULL);
+	for (;;) {
+		int r;
+
+		if (n == cap) {
+			cap *= 2;
+			ASSERT((buf = realloc(buf, cap + 1)) != NULL);
+		}
+		r = mbedtls_ssl_read(
+		    &t->ssl, (unsigned char *)buf + n, cap - n);
+		if (r <= 0)
+			break; /* 0, close notify, EOF or reset: done */
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static void
+tcl_close(struct tcl *t)
+{
+	mbedtls_ssl_free(&t->ssl);
+	mbedtls_ssl_config_free(&t->conf);
+	mbedtls_x509_crt_free(&t->ca);
+	close(t->fd);
 }
 
 /* ---- tests ---- */
@@ -545,6 +668,21 @@ capped_once(void *arg)
 	return atomic_load(&((struct srv *)arg)->capped) >= 1;
 }
 
+/* Waits until /flood's producer is refused past the cap, which it
+ * reached. */
+static void
+wait_capped(struct srv *sv)
+{
+	/* The socket buffers of both kernels fill first, then the
+	 * gateway's. */
+	ASSERT(h_wait_until(capped_once, sv, 20000));
+	/* Never more than the cap (plus one write of 4 KiB) unsent. */
+	ASSERT(atomic_load(&sv->max_pending) <= CAP + 4096 + 16);
+	ASSERT(atomic_load(&sv->max_pending) > CAP / 2);
+	/* Cut by the producer's own write: closed() is not called. */
+	ASSERT_INT_EQ(atomic_load(&sv->closed), 0);
+}
+
 /* A client that reads nothing: the gateway holds at most the cap for it,
  * then closes the connection. */
 static void
@@ -555,14 +693,7 @@ test_slow_client_capped(void)
 	size_t len;
 	char *resp;
 
-	/* The socket buffers of both kernels fill first, then the
-	 * gateway's. */
-	ASSERT(h_wait_until(capped_once, sv, 20000));
-	/* Never more than the cap (plus one write of 4 KiB) unsent. */
-	ASSERT(atomic_load(&sv->max_pending) <= CAP + 4096 + 16);
-	ASSERT(atomic_load(&sv->max_pending) > CAP / 2);
-	/* Cut by the producer's own write: closed() is not called. */
-	ASSERT_INT_EQ(atomic_load(&sv->closed), 0);
+	wait_capped(sv);
 	/* The client finds the connection closed, without the last chunk. */
 	resp = read_all(fd, &len, 10000);
 	ASSERT(strstr(resp, "\r\n0\r\n\r\n") == NULL);
@@ -572,17 +703,17 @@ test_slow_client_capped(void)
 	srv_stop(sv);
 }
 
-/* A producer that waits for writable() delivers everything, holding no
- * more than a quarter of the cap and a line. */
+/* Checks /paced's whole answer resp (len bytes, freed here): every
+ * line, in order, and no more than a quarter of the cap and a line held
+ * unsent. */
 static void
-test_paced(void)
+check_paced(struct srv *sv, char *resp, size_t len)
 {
-	struct srv *sv = srv_start();
-	int fd = send_req(sv->port, "GET /paced HTTP/1.1\r\nHost: x\r\n\r\n");
-	size_t len, dlen;
-	char *resp = read_all(fd, &len, 30000), *data, want[16];
+	size_t dlen;
+	char *data, want[16];
 	bool complete;
 
+	ASSERT_STR_CONTAINS(resp, "Transfer-Encoding: chunked\r\n");
 	data = dechunk(body_of(resp), len - (size_t)(body_of(resp) - resp),
 	    &dlen, &complete);
 	ASSERT(complete);
@@ -596,6 +727,18 @@ test_paced(void)
 		    atomic_load(&sv->max_pending));
 	free(data);
 	free(resp);
+}
+
+/* A producer that waits for writable() delivers everything. */
+static void
+test_paced(void)
+{
+	struct srv *sv = srv_start();
+	int fd = send_req(sv->port, "GET /paced HTTP/1.1\r\nHost: x\r\n\r\n");
+	size_t len;
+	char *resp = read_all(fd, &len, 30000);
+
+	check_paced(sv, resp, len);
 	close(fd);
 	srv_stop(sv);
 }
@@ -618,9 +761,94 @@ test_free_with_stream(void)
 	close(fd);
 }
 
+/* ---- over HTTPS ---- */
+
+/* A paced stream over TLS arrives whole: writes that TLS could not finish
+ * (the socket full) are resumed with the same bytes. */
+static void
+test_https_paced(void)
+{
+	struct srv *sv = srv_start_as(true);
+	struct tcl t;
+	size_t len;
+	char *resp;
+
+	tcl_open(&t, sv->port, "GET /paced HTTP/1.1\r\nHost: x\r\n\r\n");
+	resp = tcl_read_all(&t, &len);
+	check_paced(sv, resp, len);
+	tcl_close(&t);
+	srv_stop(sv);
+}
+
+/* A client's TLS close notification, its TCP connection still open, is
+ * its leaving: the stream reads through TLS, not past it. */
+static void
+test_https_close_notify(void)
+{
+	struct srv *sv = srv_start_as(true);
+	struct tcl t;
+	unsigned char buf[512];
+	size_t n = 0;
+
+	tcl_open(&t, sv->port, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+	while (n < sizeof(buf) - 1) {
+		int r = mbedtls_ssl_read(&t.ssl, buf + n, sizeof(buf) - 1 - n);
+
+		ASSERT(r > 0);
+		n += (size_t)r;
+		buf[n] = '\0';
+		if (strstr((char *)buf, "held\n") != NULL)
+			break;
+	}
+	ASSERT_STR_CONTAINS((char *)buf, "held\n");
+	ASSERT_INT_EQ(mbedtls_ssl_close_notify(&t.ssl), 0);
+	ASSERT(h_wait_until(closed_once, sv, 10000));
+	ASSERT_STR_EQ(sv->why, "the client closed the connection");
+	tcl_close(&t);
+	srv_stop(sv);
+}
+
+/* A client over TLS that reads nothing: capped as over plain HTTP.  The
+ * record TLS holds unsent is made of bytes still counted as pending. */
+static void
+test_https_slow_client_capped(void)
+{
+	struct srv *sv = srv_start_as(true);
+	struct tcl t;
+	size_t len;
+	char *resp;
+
+	tcl_open(&t, sv->port, "GET /flood HTTP/1.1\r\nHost: x\r\n\r\n");
+	wait_capped(sv);
+	/* What was sent decrypts, and ends without the last chunk. */
+	resp = tcl_read_all(&t, &len);
+	ASSERT_STR_CONTAINS(resp, "HTTP/1.1 200 OK\r\n");
+	ASSERT(strstr(resp, "\r\n0\r\n\r\n") == NULL);
+	free(resp);
+	tcl_close(&t);
+	srv_stop(sv);
+}
+
+static void
+certs_remove(void)
+{
+	if (cert_dir != NULL)
+		h_rm_rf(cert_dir);
+}
+
 int
 main(void)
 {
+	struct orch_certs_opts co = {0};
+	char err[512];
+
+	cert_dir = h_tmpdir("gateway-tls");
+	atexit(certs_remove);
+	if (orch_certs_init(cert_dir, &co, err, sizeof(err)) != ORCH_OK)
+		h_fail(__FILE__, __LINE__, "certs init: %s", err);
+	snprintf(ca_path, sizeof(ca_path), "%s/ca.crt", cert_dir);
+	snprintf(crt_path, sizeof(crt_path), "%s/manager.crt", cert_dir);
+	snprintf(key_path, sizeof(key_path), "%s/manager.key", cert_dir);
 	RUN(test_chunk_head);
 	RUN(test_stream_cross_thread);
 	RUN(test_stream_http10);
@@ -629,5 +857,8 @@ main(void)
 	RUN(test_slow_client_capped);
 	RUN(test_paced);
 	RUN(test_free_with_stream);
+	RUN(test_https_paced);
+	RUN(test_https_close_notify);
+	RUN(test_https_slow_client_capped);
 	return 0;
 }

@@ -34,18 +34,32 @@ pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson>=2.13)
 # libuuid: random (v4) task ids.
 pkg_check_modules(UUID REQUIRED IMPORTED_TARGET uuid>=2.36)
 
-# mbed TLS's crypto library (libmbedcrypto), which NNG's TLS already links:
-# SHA-256 and a constant-time comparison for the API tokens.  Debian's
-# libmbedtls-dev 2.28 ships neither pkg-config nor CMake files; 2.28 is the
-# first with the public mbedtls_ct_memcmp().
-find_path(MBEDTLS_INCLUDE_DIR mbedtls/version.h REQUIRED)
-find_library(MBEDCRYPTO_LIBRARY mbedcrypto REQUIRED)
+# mbed TLS 2.28 (LTS), which NNG's TLS already links.  Two targets over
+# one discovery: orch_mbedcrypto (libmbedcrypto: SHA-256 and the
+# constant-time comparison behind the API tokens) and orch_mbedtls (adds
+# libmbedx509 and libmbedtls: certificates for orch-manager certs, the TLS
+# engine behind NNG's tls+tcp:// in services/common/tls_engine.c, HTTPS on
+# the gateway).  Debian's libmbedtls-dev ships neither pkg-config nor CMake
+# files, so the libraries and the header are found by name.  2.28 is the
+# first with the public mbedtls_ct_memcmp(); 3.x changed
+# mbedtls_pk_parse_key and made struct fields private, so 2.28.x it is.
+find_path(MBEDTLS_INCLUDE_DIR mbedtls/version.h)
+find_library(MBEDTLS_LIB mbedtls)
+find_library(MBEDX509_LIB mbedx509)
+find_library(MBEDCRYPTO_LIB mbedcrypto)
+if(NOT MBEDTLS_INCLUDE_DIR OR NOT MBEDTLS_LIB OR NOT MBEDX509_LIB OR NOT MBEDCRYPTO_LIB)
+  message(FATAL_ERROR "mbed TLS not found: install libmbedtls-dev (scripts/deps.sh)")
+endif()
 file(STRINGS ${MBEDTLS_INCLUDE_DIR}/mbedtls/version.h _mbedtls_ver
-     REGEX "#define MBEDTLS_VERSION_STRING[ \t]+\"")
-string(REGEX MATCH "\"([0-9.]+)\"" _m "${_mbedtls_ver}")
-if(CMAKE_MATCH_1 VERSION_LESS 2.28)
-  message(FATAL_ERROR "mbed TLS >= 2.28 required, found '${CMAKE_MATCH_1}'")
+     REGEX "^#define MBEDTLS_VERSION_STRING +\"[0-9.]+\"")
+string(REGEX MATCH "[0-9]+\\.[0-9]+\\.[0-9]+" _mbedtls_ver "${_mbedtls_ver}")
+if(_mbedtls_ver VERSION_LESS 2.28 OR NOT _mbedtls_ver VERSION_LESS 3.0)
+  message(FATAL_ERROR "mbed TLS 2.28.x required, found '${_mbedtls_ver}'")
 endif()
 add_library(orch_mbedcrypto INTERFACE)
 target_include_directories(orch_mbedcrypto INTERFACE ${MBEDTLS_INCLUDE_DIR})
-target_link_libraries(orch_mbedcrypto INTERFACE ${MBEDCRYPTO_LIBRARY})
+target_link_libraries(orch_mbedcrypto INTERFACE ${MBEDCRYPTO_LIB})
+add_library(orch_mbedtls INTERFACE)
+# Link order matters for static archives: tls needs x509 needs crypto.
+target_link_libraries(orch_mbedtls INTERFACE ${MBEDTLS_LIB} ${MBEDX509_LIB}
+                      orch_mbedcrypto)

@@ -21,7 +21,7 @@ orch_strerror(int err)
 	case ORCH_EUNAVAIL: return "unavailable";
 	case ORCH_ECONFLICT: return "conflict";
 	case ORCH_EINTERNAL: return "internal error";
-	case ORCH_EPERM: return "not permitted";
+	case ORCH_EPERM: return "permission denied";
 	}
 	return "unknown error";
 }

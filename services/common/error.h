@@ -24,7 +24,7 @@ enum orch_err {
 	ORCH_EUNAVAIL,  /* a service cannot be reached or is shutting down */
 	ORCH_ECONFLICT, /* not allowed in the object's current state */
 	ORCH_EINTERNAL, /* a bug or unexpected failure */
-	ORCH_EPERM,     /* refused by a policy: not allowed for this caller */
+	ORCH_EPERM,     /* refused by a policy or the caller's identity */
 };
 
 /* Returns a short static English description of err. */

@@ -13,6 +13,27 @@ static const char *const status_names[] = {
 };
 #define N_STATUS ((int)(sizeof(status_names) / sizeof(status_names[0])))
 
+bool
+orch_node_name_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+bool
+orch_node_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > ORCH_NODE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!orch_node_name_char(s[i]))
+			return false;
+	}
+	return true;
+}
+
 const char *
 orch_node_status_name(int status)
 {

@@ -10,6 +10,7 @@
 #ifndef ORCH_NODE_H
 #define ORCH_NODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "orch.pb-c.h"
@@ -27,6 +28,17 @@ typedef Orch__Node orch_node;
 #define ORCH_NODE_VERSION_MAX 128
 #define ORCH_NODE_CPU_MAX 65536.0
 #define ORCH_NODE_MEMORY_MAX_MB (1LL << 40)
+
+/* Whether c may appear in a node name as orch-agent gives it: a letter, a
+ * digit, '.', '_' or '-'. */
+bool orch_node_name_char(char c);
+
+/* Whether s is a node name as orch-agent gives it: 1 to ORCH_NODE_NAME_MAX
+ * characters for which orch_node_name_char() holds.  Node names become
+ * Docker label values and filters, file names (certificates), log text
+ * and API fields: a conservative alphabet keeps them safe in all of them.
+ * (The manager accepts any printable name from other agents.) */
+bool orch_node_name_valid(const char *s);
 
 /* The API name of a node status ("Ready", "NotReady", "Down"), or NULL for
  * an unknown value. */
