@@ -60,6 +60,11 @@
 #define AGENT_BEAT_GAP_MS 50
 #define AGENT_NODE_ID_MAX 128
 #define AGENT_ERR_LEN 1024
+/* How often a driver that is off (Docker not running) is probed again,
+ * and how long one probe may take: it runs on the beat thread, and must
+ * stay well inside the manager's heartbeat TTL. */
+#define AGENT_PROBE_MS 5000
+#define AGENT_PROBE_TIMEOUT_S 2
 
 /* One action handed to the workers. */
 struct op {
@@ -69,7 +74,17 @@ struct op {
 	char task_id[ORCH_ID_LEN];
 	orch_task *task; /* START: a copy of the desired task */
 	char handle[ORCH_HANDLE_LEN];
+	const struct orch_driver_ops *drv; /* STOP, REMOVE: the handle's */
 	struct orch_report report;
+};
+
+/* A driver the agent offers. */
+struct drv_slot {
+	const struct orch_driver_ops *ops;
+	/* Under mu: set once when it starts, then kept until the agent is
+	 * freed; NULL while it is off, and why says why. */
+	void *state;
+	char why[AGENT_ERR_LEN];
 };
 
 /* What the agent is doing or has just done with one key. */
@@ -94,8 +109,10 @@ struct orch_agent {
 	int n_workers;
 	const struct orch_policy *policy;
 
-	const struct orch_driver_ops *drv;
-	void *drv_state;
+	struct drv_slot drv[ORCH_AGENT_DRIVERS_MAX];
+	size_t n_drv;
+	struct orch_driver_config dc; /* for probing again; strings owned */
+	int64_t next_probe_ms;        /* beat thread */
 
 	nng_socket req;
 	nng_socket sub;
@@ -123,6 +140,7 @@ struct orch_agent {
 	bool stopping;
 	bool wake;       /* beat now */
 	bool list_dirty; /* list before the next reconcile */
+	bool reregister; /* a driver came on: advertise it */
 	char node_id[AGENT_NODE_ID_MAX + 1];
 	struct orch_instance *inst;
 	size_t n_inst;
@@ -245,6 +263,57 @@ agent_relist(struct orch_agent *a)
 	pthread_mutex_lock(&a->mu);
 	a->list_dirty = true;
 	pthread_mutex_unlock(&a->mu);
+}
+
+/* The state of driver ops while it is on, else NULL. */
+static void *
+drv_state(struct orch_agent *a, const struct orch_driver_ops *ops)
+{
+	void *st = NULL;
+
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; ops != NULL && i < a->n_drv; i++) {
+		if (a->drv[i].ops == ops)
+			st = a->drv[i].state;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return st;
+}
+
+/* The driver named name: *ops (OUT) NULL when the agent has none; *st
+ * (OUT) NULL while it is off, and why (OUT) then says why. */
+static void
+drv_lookup(struct orch_agent *a, const char *name,
+    const struct orch_driver_ops **ops, void **st, char *why, size_t whylen)
+{
+	*ops = NULL;
+	*st = NULL;
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < a->n_drv; i++) {
+		if (strcmp(a->drv[i].ops->name, name) != 0)
+			continue;
+		*ops = a->drv[i].ops;
+		*st = a->drv[i].state;
+		copy_str(why, whylen, a->drv[i].why);
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* What task t runs, for logs: 'image "x:1"' or 'command "/bin/sh"'. */
+static const char *
+task_what(const orch_task *t, char *buf, size_t len)
+{
+	const orch_task_spec *sp = t->spec;
+
+	if (sp != NULL &&
+	    strcmp(orch_task_spec_driver(sp), ORCH_DRIVER_EXEC) == 0)
+		snprintf(buf, len, "command \"%.200s\"",
+		    sp->n_command > 0 && sp->command[0] != NULL ? sp->command[0]
+		                                                : "");
+	else
+		snprintf(buf, len, "image \"%.200s\"",
+		    sp != NULL && sp->image != NULL ? sp->image : "");
+	return buf;
 }
 
 /* Sleeps until deadline (monotonic ms), a stop, or (when honor_wake) a
@@ -507,13 +576,15 @@ op_start(struct orch_agent *a, struct op *op)
 	struct orch_instance inst;
 	struct orch_report r;
 	char handle[ORCH_HANDLE_LEN] = "", err[AGENT_ERR_LEN], ierr[256];
-	char cid[16], pol[512];
-	const char *image =
-	    op->task->spec != NULL && op->task->spec->image != NULL
-	    ? op->task->spec->image
-	    : "";
+	char cid[16], pol[512], what[256], why[AGENT_ERR_LEN];
+	const char *dname = orch_task_spec_driver(op->task->spec);
+	const struct orch_driver_ops *drv;
+	void *st;
 	int64_t t0 = orch_mono_ms();
 	int rc;
+
+	task_what(op->task, what, sizeof(what));
+	drv_lookup(a, dname, &drv, &st, why, sizeof(why));
 
 	/* Defense in depth: the manager checked the task against its own
 	 * policy; a node with one of its own holds to it too. */
@@ -523,24 +594,33 @@ op_start(struct orch_agent *a, struct op *op)
 		snprintf(err, sizeof(err), "refused by node %s's --policy: %s",
 		    a->name, pol);
 		rc = ORCH_EPERM;
+	} else if (drv == NULL) {
+		/* Placed here by a manager that does not know the node's
+		 * drivers: the task cannot run here, now or later. */
+		snprintf(err, sizeof(err), "node %s has no %.32s driver",
+		    a->name, dname);
+		rc = ORCH_EINVAL;
+	} else if (st == NULL) {
+		snprintf(err, sizeof(err), "the %.32s driver is off: %.900s",
+		    dname, why);
+		rc = ORCH_EUNAVAIL;
 	} else {
-		rc = a->drv->start(
-		    a->drv_state, op->task, handle, err, sizeof(err));
+		rc = drv->start(st, op->task, handle, err, sizeof(err));
 	}
 	if (rc == ORCH_EUNAVAIL || rc == ORCH_ECONFLICT) {
 		/* Not the task's fault: the runtime is away, or its container
 		 * is being removed or still held by the node that had the task
 		 * before (agents sharing a daemon).  Neither lasts. */
 		orch_error("agent",
-		    "task %s: cannot start (image \"%s\"): %s; "
+		    "task %s: cannot start (%s): %s; "
 		    "retried on a later beat",
-		    op->task_id, image, err);
+		    op->task_id, what, err);
 		agent_relist(a);
 		return;
 	}
 	if (rc != ORCH_OK) {
-		orch_error("agent", "task %s: start failed (image \"%s\"): %s",
-		    op->task_id, image, err);
+		orch_error("agent", "task %s: start failed (%s): %s",
+		    op->task_id, what, err);
 		memset(&r, 0, sizeof(r));
 		copy_str(r.task_id, sizeof(r.task_id), op->task_id);
 		r.status = ORCH__TASK_STATUS__TASK_STATUS_FAILED;
@@ -551,8 +631,7 @@ op_start(struct orch_agent *a, struct op *op)
 	}
 	/* The start may have adopted a container that ran and ended while
 	 * no agent watched: report what it is, not what was asked. */
-	if (a->drv->inspect(a->drv_state, handle, &inst, ierr, sizeof(ierr)) !=
-	    ORCH_OK) {
+	if (drv->inspect(st, handle, &inst, ierr, sizeof(ierr)) != ORCH_OK) {
 		orch_warn("agent",
 		    "task %s: container %s started but cannot be "
 		    "inspected: %s",
@@ -563,15 +642,16 @@ op_start(struct orch_agent *a, struct op *op)
 		inst.started_at_ms = orch_now_ms();
 	}
 	copy_str(inst.task_id, sizeof(inst.task_id), op->task_id);
+	inst.driver = drv;
 	pthread_mutex_lock(&a->mu);
 	cache_put(a, &inst);
 	pthread_mutex_unlock(&a->mu);
-	orch_info("agent", "task %s: container %s %s (image \"%s\", %lld ms)",
+	orch_info("agent", "task %s: container %s %s (%s, %lld ms)",
 	    op->task_id, short_id(handle, cid),
 	    inst.running      ? "running"
 	        : inst.exited ? "already exited"
 	                      : "created",
-	    image, (long long)(orch_mono_ms() - t0));
+	    what, (long long)(orch_mono_ms() - t0));
 	if (orch_reconcile_report(op->task, &inst, &r))
 		agent_report(a, &r);
 }
@@ -582,10 +662,17 @@ op_stop(struct orch_agent *a, struct op *op)
 	struct orch_instance inst;
 	struct orch_report r = op->report;
 	char err[AGENT_ERR_LEN], cid[16];
+	void *st = drv_state(a, op->drv);
 	int rc;
 
 	if (op->handle[0] != '\0') {
-		rc = a->drv->stop(a->drv_state, op->handle, err, sizeof(err));
+		if (st == NULL) {
+			snprintf(err, sizeof(err), "its driver %s is off",
+			    op->drv != NULL ? op->drv->name : "(none)");
+			rc = ORCH_EUNAVAIL;
+		} else {
+			rc = op->drv->stop(st, op->handle, err, sizeof(err));
+		}
 		if (rc != ORCH_OK) {
 			orch_error("agent",
 			    "task %s: cannot stop container %s: "
@@ -599,9 +686,9 @@ op_stop(struct orch_agent *a, struct op *op)
 		    "requested)",
 		    op->task_id, short_id(op->handle, cid));
 		copy_str(r.container_id, sizeof(r.container_id), op->handle);
-		if (a->drv->inspect(a->drv_state, op->handle, &inst, err,
-		        sizeof(err)) == ORCH_OK &&
-		    inst.exited) {
+		if (op->drv->inspect(st, op->handle, &inst, err, sizeof(err)) ==
+		        ORCH_OK &&
+		    inst.exited && !inst.exit_unknown) {
 			r.has_exit_code = true;
 			r.exit_code = inst.exit_code;
 			r.started_at_ms = inst.started_at_ms;
@@ -614,7 +701,7 @@ op_stop(struct orch_agent *a, struct op *op)
 	 * report still has its exit code. */
 	if (agent_report(a, &r) != ORCH_OK || op->handle[0] == '\0')
 		return;
-	if ((rc = a->drv->remove(a->drv_state, op->handle, err, sizeof(err))) !=
+	if ((rc = op->drv->remove(st, op->handle, err, sizeof(err))) !=
 	    ORCH_OK) {
 		orch_error("agent", "task %s: cannot remove container %s: %s",
 		    op->task_id, short_id(op->handle, cid), err);
@@ -633,9 +720,16 @@ op_remove(struct orch_agent *a, struct op *op)
 {
 	char err[AGENT_ERR_LEN], cid[16];
 	const char *task = op->task_id[0] != '\0' ? op->task_id : "(none)";
+	void *st = drv_state(a, op->drv);
 
-	if (a->drv->stop(a->drv_state, op->handle, err, sizeof(err)) !=
-	    ORCH_OK) {
+	if (st == NULL) {
+		/* Listed by a driver that is on, which it stays: only a
+		 * bug gets here. */
+		orch_error("agent", "task %s: container %s has no driver", task,
+		    short_id(op->handle, cid));
+		return;
+	}
+	if (op->drv->stop(st, op->handle, err, sizeof(err)) != ORCH_OK) {
 		orch_error("agent",
 		    "task %s: cannot stop unassigned container "
 		    "%s: %s; retried on a later beat",
@@ -643,8 +737,7 @@ op_remove(struct orch_agent *a, struct op *op)
 		agent_relist(a);
 		return;
 	}
-	if (a->drv->remove(a->drv_state, op->handle, err, sizeof(err)) !=
-	    ORCH_OK) {
+	if (op->drv->remove(st, op->handle, err, sizeof(err)) != ORCH_OK) {
 		orch_error("agent",
 		    "task %s: cannot remove unassigned container "
 		    "%s: %s; retried on a later beat",
@@ -745,9 +838,18 @@ agent_register(struct orch_agent *a)
 {
 	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
 	Orch__Node *node = NULL;
-	char *drivers[1] = {(char *)a->drv->name};
-	char err[AGENT_ERR_LEN], what[300];
+	char *drivers[ORCH_AGENT_DRIVERS_MAX];
+	char err[AGENT_ERR_LEN], what[300], names[128];
+	size_t nd = 0;
 	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	a->reregister = false;
+	for (size_t i = 0; i < a->n_drv; i++) {
+		if (a->drv[i].state != NULL)
+			drivers[nd++] = (char *)a->drv[i].ops->name;
+	}
+	pthread_mutex_unlock(&a->mu);
 
 	reg.name = a->name;
 	reg.address = a->address;
@@ -757,7 +859,7 @@ agent_register(struct orch_agent *a)
 	reg.cpu = a->cpu;
 	reg.has_memory_mb = true;
 	reg.memory_mb = a->memory_mb;
-	reg.n_drivers = 1;
+	reg.n_drivers = nd;
 	reg.drivers = drivers;
 	reg.agent_version = (char *)ORCH_VERSION;
 	snprintf(what, sizeof(what), "registering with the manager at %s",
@@ -768,6 +870,9 @@ agent_register(struct orch_agent *a)
 	if (rc != ORCH_OK) {
 		if (!agent_stopping(a))
 			agent_note_failure(a->mgr_err, what, err);
+		pthread_mutex_lock(&a->mu);
+		a->reregister = nd > 0;
+		pthread_mutex_unlock(&a->mu);
 		goto out;
 	}
 	if (!node_id_valid(node->id)) {
@@ -782,10 +887,12 @@ agent_register(struct orch_agent *a)
 	copy_str(a->node_id, sizeof(a->node_id), node->id);
 	pthread_mutex_unlock(&a->mu);
 	agent_subscribe(a, node->id);
+	orch_agent_drivers(a, names, sizeof(names));
 	orch_info("agent",
 	    "registered with the manager at %s as node %s "
-	    "(name \"%s\", %.2f CPUs, %lld MB)",
-	    a->manager_url, node->id, a->name, a->cpu, (long long)a->memory_mb);
+	    "(name \"%s\", %.2f CPUs, %lld MB, drivers %s)",
+	    a->manager_url, node->id, a->name, a->cpu, (long long)a->memory_mb,
+	    names);
 out:
 	if (node != NULL)
 		orch__node__free_unpacked(node, NULL);
@@ -844,6 +951,7 @@ agent_reconcile(
 		    strcmp(x->key, x->handle) != 0)
 			copy_str(op->task_id, sizeof(op->task_id), x->key);
 		copy_str(op->handle, sizeof(op->handle), x->handle);
+		op->drv = x->driver;
 		op->report = x->report;
 		orch_debug("agent", "task %s: %s queued", x->key,
 		    orch_action_kind_name(x->kind));
@@ -869,6 +977,93 @@ agent_last_as_forget(struct orch_agent *a)
 		orch__assignments__free_unpacked(a->last_as, NULL);
 	a->last_as = NULL;
 	a->last_as_node[0] = '\0';
+}
+
+/* Lists the instances of every driver that is on, each tagged with its
+ * driver.  One failure fails the whole: a partial list would make the
+ * missing driver's instances look gone. */
+static int
+agent_list(struct orch_agent *a, struct orch_instance **out, size_t *n,
+    char *err, size_t errlen)
+{
+	struct orch_instance *all = NULL, *part, *grown;
+	size_t nall = 0, npart;
+	char derr[AGENT_ERR_LEN];
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < a->n_drv; i++) {
+		const struct orch_driver_ops *ops = a->drv[i].ops;
+		void *st = drv_state(a, ops);
+
+		if (st == NULL)
+			continue;
+		if ((rc = ops->list(st, &part, &npart, derr, sizeof(derr))) !=
+		    ORCH_OK) {
+			snprintf(err, errlen, "%s driver: %s", ops->name, derr);
+			free(all);
+			return rc;
+		}
+		if (npart > 0 &&
+		    (grown = realloc(all, (nall + npart) * sizeof(*all))) ==
+		        NULL) {
+			snprintf(err, errlen, "out of memory");
+			free(part);
+			free(all);
+			return ORCH_ENOMEM;
+		}
+		if (npart > 0) {
+			all = grown;
+			memcpy(all + nall, part, npart * sizeof(*part));
+			for (size_t j = 0; j < npart; j++)
+				all[nall + j].driver = ops;
+			nall += npart;
+		}
+		free(part);
+	}
+	*out = all;
+	*n = nall;
+	return ORCH_OK;
+}
+
+/* Tries again to start the drivers that are off (Docker was not running
+ * when the agent started).  One that comes on is advertised by
+ * registering again: the manager then places its tasks here.  Beat
+ * thread. */
+static void
+agent_drivers_probe(struct orch_agent *a)
+{
+	struct orch_driver_config dc = a->dc;
+	char err[AGENT_ERR_LEN];
+	int64_t now = orch_mono_ms();
+
+	if (now < a->next_probe_ms)
+		return;
+	a->next_probe_ms = now + AGENT_PROBE_MS;
+	dc.init_timeout_s = AGENT_PROBE_TIMEOUT_S;
+	for (size_t i = 0; i < a->n_drv; i++) {
+		struct drv_slot *d = &a->drv[i];
+		void *st = NULL;
+
+		if (drv_state(a, d->ops) != NULL)
+			continue;
+		if (d->ops->init(&dc, &st, err, sizeof(err)) != ORCH_OK) {
+			orch_debug("agent", "the %s driver is still off: %s",
+			    d->ops->name, err);
+			continue;
+		}
+		orch_info("agent",
+		    "the %s driver is on now; registering again to "
+		    "advertise it",
+		    d->ops->name);
+		pthread_mutex_lock(&a->mu);
+		d->state = st;
+		d->why[0] = '\0';
+		a->reregister = true;
+		a->list_dirty = true;
+		pthread_mutex_unlock(&a->mu);
+	}
 }
 
 static void
@@ -901,17 +1096,16 @@ agent_beat(struct orch_agent *a)
 	a->beats_since_list++;
 
 	if (need_list) {
-		rc =
-		    a->drv->list(a->drv_state, &list, &nlist, err, sizeof(err));
+		rc = agent_list(a, &list, &nlist, err, sizeof(err));
 		if (rc != ORCH_OK) {
 			agent_note_failure(a->drv_err,
 			    "listing this node's "
-			    "containers",
+			    "containers and processes",
 			    err);
 			agent_relist(a);
 		} else {
 			agent_note_ok(a->drv_err,
-			    "this node's containers "
+			    "this node's containers and processes "
 			    "can be listed");
 			pthread_mutex_lock(&a->mu);
 			cache_merge(a, list, nlist, seq0);
@@ -994,12 +1188,20 @@ agent_beat_main(void *arg)
 	struct orch_agent *a = arg;
 	int backoff = AGENT_JOIN_BACKOFF_MIN_MS;
 	char node_id[AGENT_NODE_ID_MAX + 1];
+	bool rereg;
 	int64_t t0;
 
 	while (!agent_stopping(a)) {
+		agent_drivers_probe(a);
 		agent_node_id(a, node_id);
-		if (node_id[0] == '\0') {
-			if (agent_register(a) != ORCH_OK) {
+		pthread_mutex_lock(&a->mu);
+		rereg = a->reregister;
+		pthread_mutex_unlock(&a->mu);
+		if (node_id[0] == '\0' || rereg) {
+			/* A node already registered beats on while it tries
+			 * to advertise a new driver. */
+			if (agent_register(a) != ORCH_OK &&
+			    node_id[0] == '\0') {
 				agent_wait(a, orch_mono_ms() + backoff, false);
 				backoff *= 2;
 				if (backoff > AGENT_JOIN_BACKOFF_MAX_MS)
@@ -1199,7 +1401,22 @@ agent_config_copy(struct orch_agent *a, const struct orch_agent_config *cfg)
 	a->n_workers = cfg->workers > 0 ? cfg->workers : AGENT_WORKERS_DEFAULT;
 	if (a->n_workers > AGENT_WORKERS_MAX)
 		a->n_workers = AGENT_WORKERS_MAX;
-	a->drv = cfg->driver;
+	if (cfg->n_drivers > ORCH_AGENT_DRIVERS_MAX)
+		return ORCH_EINVAL;
+	for (size_t i = 0; i < cfg->n_drivers; i++)
+		a->drv[a->n_drv++].ops = cfg->drivers[i];
+	/* Kept for the drivers that start later (probed again). */
+	a->dc.node_name = a->name;
+	a->dc.on_exit = agent_on_exit;
+	a->dc.on_exit_arg = a;
+	a->dc.stop_timeout_s = cfg->stop_timeout_s;
+	if ((cfg->docker_socket != NULL &&
+	        (a->dc.docker_socket = strdup(cfg->docker_socket)) == NULL) ||
+	    (cfg->state_dir != NULL &&
+	        (a->dc.state_dir = strdup(cfg->state_dir)) == NULL) ||
+	    (cfg->cgroup_dir != NULL &&
+	        (a->dc.cgroup_dir = strdup(cfg->cgroup_dir)) == NULL))
+		return ORCH_ENOMEM;
 	snprintf(a->mgr_ok_msg, sizeof(a->mgr_ok_msg),
 	    "the manager at %.200s "
 	    "answers",
@@ -1237,17 +1454,56 @@ agent_sync_init(struct orch_agent *a)
 	return ORCH_OK;
 }
 
+/* Starts the drivers of a's configuration.  One that fails is off, with a
+ * warning, and probed again later; ORCH_EUNAVAIL, with every reason in
+ * err, when none starts. */
+static int
+agent_drivers_start(struct orch_agent *a, char *err, size_t errlen)
+{
+	char derr[AGENT_ERR_LEN];
+	size_t on = 0, o = 0;
+
+	err[0] = '\0';
+	for (size_t i = 0; i < a->n_drv; i++) {
+		struct drv_slot *d = &a->drv[i];
+
+		if (d->ops->init(&a->dc, &d->state, derr, sizeof(derr)) ==
+		    ORCH_OK) {
+			on++;
+			continue;
+		}
+		d->state = NULL;
+		copy_str(d->why, sizeof(d->why), derr);
+		if (o < errlen)
+			o += (size_t)snprintf(err + o, errlen - o,
+			    "%sthe %s driver: %s", o > 0 ? "; " : "",
+			    d->ops->name, derr);
+	}
+	if (on == 0)
+		return ORCH_EUNAVAIL;
+	for (size_t i = 0; i < a->n_drv; i++) {
+		if (a->drv[i].state == NULL)
+			orch_warn("agent",
+			    "the %s driver is off: %s; its tasks are not "
+			    "placed here until it answers (tried again every "
+			    "%d s)",
+			    a->drv[i].ops->name, a->drv[i].why,
+			    AGENT_PROBE_MS / 1000);
+	}
+	a->next_probe_ms = orch_mono_ms() + AGENT_PROBE_MS;
+	return ORCH_OK;
+}
+
 int
 orch_agent_new(const struct orch_agent_config *cfg, struct orch_agent **out,
     char *err, size_t errlen)
 {
-	struct orch_driver_config dc = {0};
 	struct orch_agent *a;
 	char derr[AGENT_ERR_LEN];
 	int rc;
 
 	*out = NULL;
-	if (cfg->driver == NULL || cfg->manager_url == NULL ||
+	if (cfg->n_drivers == 0 || cfg->manager_url == NULL ||
 	    cfg->events_url == NULL || cfg->name == NULL) {
 		snprintf(err, errlen, "agent: incomplete configuration");
 		return ORCH_EINVAL;
@@ -1262,22 +1518,21 @@ orch_agent_new(const struct orch_agent_config *cfg, struct orch_agent **out,
 		goto out;
 	}
 
-	dc.node_name = a->name;
-	dc.docker_socket = cfg->docker_socket;
-	dc.on_exit = agent_on_exit;
-	dc.on_exit_arg = a;
-	dc.stop_timeout_s = cfg->stop_timeout_s;
-	if ((rc = a->drv->init(&dc, &a->drv_state, derr, sizeof(derr))) !=
-	    ORCH_OK) {
-		snprintf(err, errlen, "%s", derr);
+	if ((rc = agent_drivers_start(a, err, errlen)) != ORCH_OK)
 		goto out;
-	}
 	if (a->cpu <= 0 || a->memory_mb <= 0) {
-		double cpu;
-		int64_t mem;
+		double cpu = 0;
+		int64_t mem = 0;
 
-		if ((rc = a->drv->capacity(a->drv_state, &cpu, &mem, derr,
-		         sizeof(derr))) != ORCH_OK) {
+		/* The first driver on that knows (Docker's view, when it
+		 * runs: the same host). */
+		rc = ORCH_EUNAVAIL;
+		for (size_t i = 0; i < a->n_drv && rc != ORCH_OK; i++) {
+			if (a->drv[i].state != NULL)
+				rc = a->drv[i].ops->capacity(a->drv[i].state,
+				    &cpu, &mem, derr, sizeof(derr));
+		}
+		if (rc != ORCH_OK) {
 			snprintf(err, errlen,
 			    "cannot read the host's capacity "
 			    "(give --cpu and --memory): %s",
@@ -1308,6 +1563,7 @@ orch_agent_capacity(const struct orch_agent *a, double *cpu, int64_t *memory_mb)
 int
 orch_agent_start(struct orch_agent *a, char *err, size_t errlen)
 {
+	char names[128];
 	int rv;
 
 	if ((a->workers = calloc((size_t)a->n_workers, sizeof(*a->workers))) ==
@@ -1332,10 +1588,11 @@ orch_agent_start(struct orch_agent *a, char *err, size_t errlen)
 	    0)
 		goto fail;
 	a->beat_started = true;
+	orch_agent_drivers(a, names, sizeof(names));
 	orch_info("agent",
-	    "node \"%s\": manager %s, notices %s, driver %s, "
+	    "node \"%s\": manager %s, notices %s, drivers %s, "
 	    "%d workers, heartbeat %d ms",
-	    a->name, a->manager_url, a->events_url, a->drv->name, a->n_workers,
+	    a->name, a->manager_url, a->events_url, names, a->n_workers,
 	    a->heartbeat_ms);
 	return ORCH_OK;
 fail:
@@ -1422,9 +1679,11 @@ orch_agent_free(struct orch_agent *a)
 		nng_close(a->sub);
 	if (a->req_open)
 		nng_close(a->req);
-	/* The driver's monitor calls agent_on_exit until fini returns. */
-	if (a->drv_state != NULL)
-		a->drv->fini(a->drv_state);
+	/* A driver's monitor calls agent_on_exit until fini returns. */
+	for (size_t i = 0; i < a->n_drv; i++) {
+		if (a->drv[i].state != NULL)
+			a->drv[i].ops->fini(a->drv[i].state);
+	}
 	while ((op = a->q_head) != NULL) {
 		a->q_head = op->next;
 		op_free(op);
@@ -1450,5 +1709,56 @@ orch_agent_free(struct orch_agent *a)
 	free(a->name);
 	free(a->events_url);
 	free(a->manager_url);
+	free((char *)a->dc.docker_socket);
+	free((char *)a->dc.state_dir);
+	free((char *)a->dc.cgroup_dir);
 	free(a);
+}
+
+void
+orch_agent_drivers(const struct orch_agent *a, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	pthread_mutex_lock((pthread_mutex_t *)&a->mu);
+	for (size_t i = 0; i < a->n_drv && o < len; i++) {
+		if (a->drv[i].state != NULL)
+			o += (size_t)snprintf(buf + o, len - o, "%s%s",
+			    o > 0 ? ", " : "", a->drv[i].ops->name);
+	}
+	pthread_mutex_unlock((pthread_mutex_t *)&a->mu);
+}
+
+int
+orch_agent_remove_all(struct orch_agent *a, char *err, size_t errlen)
+{
+	struct orch_instance *list = NULL;
+	char derr[AGENT_ERR_LEN], cid[16];
+	size_t n = 0;
+	int rc, first = ORCH_OK;
+
+	if ((rc = agent_list(a, &list, &n, err, errlen)) != ORCH_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		const struct orch_instance *x = &list[i];
+		void *st = drv_state(a, x->driver);
+
+		if (st == NULL)
+			continue;
+		/* Removing kills what still runs (docker rm --force): no
+		 * grace, since everything the task could leave goes too. */
+		if ((rc = x->driver->remove(
+		         st, x->handle, derr, sizeof(derr))) == ORCH_OK) {
+			orch_info("agent", "task %s: removed container %s",
+			    x->task_id, short_id(x->handle, cid));
+			continue;
+		}
+		if (first == ORCH_OK) {
+			first = rc;
+			snprintf(err, errlen, "task %s: %s", x->task_id, derr);
+		}
+	}
+	free(list);
+	return first;
 }

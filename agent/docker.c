@@ -53,6 +53,8 @@
 #define DOCKER_BACKOFF_MAX_MS 5000
 /* A stream that lasted this long was healthy: restart the backoff. */
 #define DOCKER_STREAM_HEALTHY_MS 10000
+/* Seconds to wait for the daemon to settle a container's exit. */
+#define DOCKER_SETTLE_TIMEOUT 5
 
 struct docker {
 	struct orch_docker_client *client;
@@ -61,6 +63,7 @@ struct docker {
 	void *on_exit_arg;
 	int stop_timeout_s;
 	int pull_timeout_s;
+	int init_timeout_s; /* negotiating, at init */
 	char api_version[16];
 
 	/* The exit monitor. */
@@ -268,7 +271,7 @@ docker_negotiate(struct docker *d, char *err, size_t errlen)
 
 	/* _ping first: the cheapest proof that a daemon is there at all. */
 	rc = orch_docker_client_call(d->client, "GET", "/_ping", NULL,
-	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	    d->init_timeout_s, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
 	if (ans.status != 200) {
@@ -279,7 +282,7 @@ docker_negotiate(struct docker *d, char *err, size_t errlen)
 	orch_docker_answer_free(&ans);
 
 	rc = orch_docker_client_call(d->client, "GET", "/version", NULL,
-	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	    d->init_timeout_s, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
 	if (ans.status != 200) {
@@ -337,6 +340,27 @@ out:
 }
 
 /* ---- the exit monitor ---- */
+
+/* Waits until the daemon has finished handling container id's exit.  It
+ * sends the die event while it still holds the container, before its
+ * container list (what the agent reads when told of the exit) says
+ * "exited": a list taken at once can still say "running", and the exit
+ * would then wait for the agent's periodic list, seconds later.  An
+ * inspect takes the container's lock, so it answers only once that
+ * handling is done.  Its answer is not needed; a failure only loses the
+ * wait. */
+static void
+exit_settle(struct docker *d, const char *id)
+{
+	struct orch_docker_answer ans = {0};
+	char path[ORCH_HANDLE_LEN + 32], err[256];
+
+	snprintf(path, sizeof(path), "/containers/%s/json", id);
+	if (orch_docker_client_call(d->client, "GET", path, NULL,
+	        DOCKER_SETTLE_TIMEOUT, &ans, err, sizeof(err)) != ORCH_OK)
+		orch_debug("docker", "container %.12s: %s", id, err);
+	orch_docker_answer_free(&ans);
+}
 
 /* Handles one line of the event stream.  Anything unexpected is logged
  * and skipped: one bad line must not stop the monitor. */
@@ -412,6 +436,7 @@ docker_event_line(void *arg, char *line, size_t len)
 	}
 	orch_debug("docker", "container %.12s of task %s exited with %ld", id,
 	    task, code);
+	exit_settle(d, id);
 	d->on_exit(d->on_exit_arg, task, id, (int)code);
 out:
 	json_decref(j);
@@ -579,6 +604,8 @@ docker_init(const struct orch_driver_config *cfg, void **state, char *err,
 	d->pull_timeout_s = cfg->pull_timeout_s > 0
 	    ? cfg->pull_timeout_s
 	    : DOCKER_PULL_TIMEOUT_DEFAULT;
+	d->init_timeout_s =
+	    cfg->init_timeout_s > 0 ? cfg->init_timeout_s : DOCKER_CALL_TIMEOUT;
 
 	if ((rc = docker_negotiate(d, err, errlen)) != ORCH_OK)
 		goto out;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 
@@ -604,13 +605,7 @@ orch_docker_cancel_sleep(struct orch_docker_cancel *cc, int ms)
 	struct timespec until;
 	bool stopped;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	orch_mono_deadline(ms, &until);
 	pthread_mutex_lock(&cc->mu);
 	while (!cc->stopped &&
 	    pthread_cond_timedwait(&cc->cond, &cc->mu, &until) != ETIMEDOUT)

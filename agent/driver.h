@@ -2,7 +2,8 @@
  * driver.h: how the agent runs a task, behind a table of operations.
  *
  * A driver turns a task into a running instance (a Docker container, a
- * process) and reports what happens to it.  The agent's core knows only
+ * process) and reports what happens to it: docker.c runs containers,
+ * exec.c plain processes.  The agent's core knows only
  * this table, so a driver is added without touching the core (NNG's
  * protocol ops, SQLite's VFS).  Every instance a driver creates carries the
  * task id and the node name, so that after an agent restart the driver can
@@ -21,7 +22,8 @@
 
 #include "task.h"
 
-/* The longest instance handle (a Docker container id is 64 hex digits). */
+/* The longest instance handle (a Docker container id is 64 hex digits,
+ * an exec instance "exec-<task id>"). */
 #define ORCH_HANDLE_LEN 128
 
 /* What a driver knows about one of its instances. */
@@ -29,11 +31,14 @@ struct orch_instance {
 	char task_id[ORCH_ID_LEN];
 	char handle[ORCH_HANDLE_LEN]; /* container id */
 	bool running;
-	bool exited; /* ran and ended: exit_code is valid */
+	bool exited;       /* ran and ended: exit_code is valid, unless... */
+	bool exit_unknown; /* ...nothing recorded how it ended */
 	int exit_code;
 	int64_t started_at_ms;  /* 0 when unknown */
 	int64_t finished_at_ms; /* 0 when unknown or still running */
 	char error[256];        /* the runtime's own error, if any */
+	/* Set by the agent, not the driver: which of its drivers has it. */
+	const struct orch_driver_ops *driver;
 };
 
 /* Called by the driver's monitor when an instance ends (from the driver's
@@ -50,14 +55,20 @@ struct orch_driver_config {
 	                              * /var/run/docker.sock) */
 	orch_driver_exit_fn on_exit; /* may be NULL: no monitor */
 	void *on_exit_arg;
-	int stop_timeout_s; /* grace before SIGKILL on stop
-	                     * (0: 10 s) */
-	int pull_timeout_s; /* docker: bound on one image pull
-	                     * (0: 600 s) */
+	int stop_timeout_s;     /* grace before SIGKILL on stop
+	                         * (0: 10 s) */
+	int pull_timeout_s;     /* docker: bound on one image pull
+	                         * (0: 600 s) */
+	int init_timeout_s;     /* docker: bound on each call init makes
+	                         * (0: 60 s) */
+	const char *state_dir;  /* exec: its files go in
+	                         * state_dir/exec/<node>/ (required) */
+	const char *cgroup_dir; /* exec: cgroup v2 directory for limits
+	                         * (cgroup.h; NULL: the default, "": none) */
 };
 
 struct orch_driver_ops {
-	const char *name; /* "docker" */
+	const char *name; /* "docker", "exec" */
 
 	/* Connects to the runtime and starts the exit monitor.  On error err
 	 * says why (and *state is untouched). */
@@ -98,5 +109,6 @@ struct orch_driver_ops {
 };
 
 extern const struct orch_driver_ops orch_docker_driver;
+extern const struct orch_driver_ops orch_exec_driver;
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * main.c: orch-agent, the worker.  Joins the manager named by --manager,
- * runs the tasks it assigns to this node as Docker containers, and reports
- * what becomes of them, until SIGINT or SIGTERM.  Stopping the agent does
- * not stop the containers: the next agent on the node adopts them.
+ * runs the tasks it assigns to this node as Docker containers or plain
+ * processes (its drivers), and reports what becomes of them, until SIGINT
+ * or SIGTERM.  Stopping the agent does not stop the tasks: the next agent
+ * on the node adopts them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "cgroup.h"
 #include "driver.h"
 #include "error.h"
 #include "flag.h"
@@ -40,6 +42,7 @@
 #define EXIT_GRACE_MS 5000
 
 #define PROG "orch-agent"
+#define STATE_DIR_DEFAULT "/var/lib/orch-agent"
 
 struct config {
 	const char *manager;
@@ -57,7 +60,18 @@ struct config {
 	char manager_url[512]; /* tls+tcp:// with --tls-dir */
 	char events_url[512];
 	const char *policy;
+	const struct orch_driver_ops *drivers[ORCH_AGENT_DRIVERS_MAX];
+	size_t n_drivers;
+	const char *state_dir;
+	const char *cgroup_dir; /* "" for --cgroup none */
 };
+
+/* Every driver the agent has, in the order it asks them for capacity. */
+static const struct orch_driver_ops *const all_drivers[] = {
+    &orch_docker_driver,
+    &orch_exec_driver,
+};
+#define N_ALL_DRIVERS (sizeof(all_drivers) / sizeof(all_drivers[0]))
 
 static void
 usage(FILE *f)
@@ -66,7 +80,9 @@ usage(FILE *f)
 	    "Usage: orch-agent [OPTIONS]\n"
 	    "\n"
 	    "The orch worker: joins the manager, runs the tasks it assigns to\n"
-	    "this node as Docker containers and reports what becomes of them.\n"
+	    "this node as Docker containers or plain processes and reports "
+	    "what\n"
+	    "becomes of them.\n"
 	    "\n"
 	    "Options:\n"
 	    "  --manager URL           the manager's RPC socket (its --rpc)\n"
@@ -78,11 +94,22 @@ usage(FILE *f)
 	    "                          letters, digits, '.', '_', '-'\n"
 	    "  --label K=V             a node label; repeatable\n"
 	    "  --cpu N                 CPU capacity in cores (default: "
-	    "Docker's)\n"
+	    "the host's)\n"
 	    "  --memory MB             memory capacity in MB (default: "
-	    "Docker's)\n"
+	    "the host's)\n"
+	    "  --drivers LIST          the drivers to offer, comma-separated\n"
+	    "                          (default docker,exec); one whose "
+	    "runtime does\n"
+	    "                          not answer is off until it does\n"
 	    "  --docker PATH           Docker's unix socket\n"
 	    "                          (default /var/run/docker.sock)\n"
+	    "  --state-dir DIR         the exec driver's task files and "
+	    "output\n"
+	    "                          (default " STATE_DIR_DEFAULT ")\n"
+	    "  --cgroup DIR|none       cgroup v2 directory for exec tasks' "
+	    "limits\n"
+	    "                          (default " ORCH_CGROUP_DIR_DEFAULT
+	    "); none: no limits\n"
 	    "  --heartbeat SECONDS     beat interval, fractions allowed\n"
 	    "                          (default 1)\n"
 	    "  --stop-timeout SECONDS  grace before SIGKILL when a task is\n"
@@ -199,6 +226,49 @@ parse_double(
 	return 0;
 }
 
+/* Parses --drivers "docker,exec" into cfg->drivers. */
+static int
+drivers_parse(const char *arg, struct config *cfg)
+{
+	const char *p = arg;
+
+	cfg->n_drivers = 0;
+	while (*p != '\0') {
+		size_t n = strcspn(p, ","), i;
+
+		for (i = 0; i < N_ALL_DRIVERS; i++) {
+			if (strlen(all_drivers[i]->name) == n &&
+			    strncmp(all_drivers[i]->name, p, n) == 0)
+				break;
+		}
+		if (i == N_ALL_DRIVERS) {
+			fprintf(stderr,
+			    "orch-agent: --drivers: \"%.*s\" is not a driver; "
+			    "the drivers are docker and exec\n",
+			    (int)n, p);
+			return -1;
+		}
+		for (size_t j = 0; j < cfg->n_drivers; j++) {
+			if (cfg->drivers[j] == all_drivers[i]) {
+				fprintf(stderr,
+				    "orch-agent: --drivers: %s given twice\n",
+				    all_drivers[i]->name);
+				return -1;
+			}
+		}
+		cfg->drivers[cfg->n_drivers++] = all_drivers[i];
+		p += n;
+		if (*p == ',' && *++p == '\0')
+			break;
+	}
+	if (cfg->n_drivers == 0) {
+		fprintf(stderr,
+		    "orch-agent: --drivers wants a list such as docker,exec\n");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 url_check(const char *flag, const char *s)
 {
@@ -234,6 +304,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_TLS_DIR,
 		OPT_TLS_NAME,
 		OPT_POLICY,
+		OPT_DRIVERS,
+		OPT_STATE_DIR,
+		OPT_CGROUP,
 		OPT_VERSION
 	};
 	static const struct option opts[] = {
@@ -250,6 +323,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
 	    {"tls-name", required_argument, NULL, OPT_TLS_NAME},
 	    {"policy", required_argument, NULL, OPT_POLICY},
+	    {"drivers", required_argument, NULL, OPT_DRIVERS},
+	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	    {"cgroup", required_argument, NULL, OPT_CGROUP},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -340,6 +416,34 @@ parse_args(int argc, char **argv, struct config *cfg)
 			cfg->tls_name = optarg;
 			break;
 		case OPT_POLICY: cfg->policy = optarg; break;
+		case OPT_DRIVERS:
+			if (drivers_parse(optarg, cfg) != 0)
+				return 2;
+			break;
+		case OPT_STATE_DIR:
+			if (optarg[0] == '\0' || strlen(optarg) > 3000) {
+				fprintf(stderr,
+				    "orch-agent: --state-dir wants a "
+				    "directory, got \"%s\"\n",
+				    optarg);
+				return 2;
+			}
+			cfg->state_dir = optarg;
+			break;
+		case OPT_CGROUP:
+			if (strcmp(optarg, "none") == 0) {
+				cfg->cgroup_dir = "";
+			} else if (optarg[0] != '/' || strlen(optarg) > 400) {
+				fprintf(stderr,
+				    "orch-agent: --cgroup wants the absolute "
+				    "path of a cgroup v2 directory, or none; "
+				    "got \"%s\"\n",
+				    optarg);
+				return 2;
+			} else {
+				cfg->cgroup_dir = optarg;
+			}
+			break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
 			printf("orch-agent %s\n", ORCH_VERSION);
@@ -435,11 +539,15 @@ main(int argc, char **argv)
 	    .docker = "/var/run/docker.sock",
 	    .heartbeat_ms = 1000,
 	    .stop_timeout_s = 10,
+	    .drivers = {&orch_docker_driver, &orch_exec_driver},
+	    .n_drivers = 2,
+	    .state_dir = STATE_DIR_DEFAULT,
 	};
 	struct orch_agent_config ac = {0};
 	struct orch_agent *a = NULL;
 	struct orch_policy *policy = NULL;
-	char hostname[256], address[INET6_ADDRSTRLEN + 256], err[1024];
+	char hostname[256], address[INET6_ADDRSTRLEN + 256], err[2048];
+	char drivers[128];
 	sigset_t sigs;
 	double cpu;
 	int64_t memory_mb;
@@ -493,15 +601,18 @@ main(int argc, char **argv)
 	ac.cpu = cfg.cpu;
 	ac.memory_mb = cfg.memory_mb;
 	ac.heartbeat_ms = cfg.heartbeat_ms;
-	ac.driver = &orch_docker_driver;
+	ac.drivers = cfg.drivers;
+	ac.n_drivers = cfg.n_drivers;
 	ac.docker_socket = cfg.docker;
 	ac.stop_timeout_s = cfg.stop_timeout_s;
+	ac.state_dir = cfg.state_dir;
+	ac.cgroup_dir = cfg.cgroup_dir;
 	ac.policy = policy;
 	if ((rc = orch_agent_new(&ac, &a, err, sizeof(err))) != ORCH_OK) {
 		if (rc == ORCH_EUNAVAIL)
 			fprintf(stderr,
-			    "orch-agent: Docker does not answer on %s: "
-			    "%s\n",
+			    "orch-agent: no driver can run tasks (Docker's "
+			    "socket is %s): %s\n",
 			    cfg.docker, err);
 		else
 			fprintf(stderr, "orch-agent: %s\n", err);
@@ -512,16 +623,17 @@ main(int argc, char **argv)
 		goto out;
 	}
 	orch_agent_capacity(a, &cpu, &memory_mb);
+	orch_agent_drivers(a, drivers, sizeof(drivers));
 	orch_info("agent",
-	    "orch-agent %s: node \"%s\" at %s, Docker %s, "
-	    "capacity %.2f CPUs %lld MB, manager %s%s%s",
-	    ORCH_VERSION, cfg.name, address, cfg.docker, cpu,
-	    (long long)memory_mb, cfg.manager_url,
+	    "orch-agent %s: node \"%s\" at %s, drivers %s (Docker %s, "
+	    "state %s), capacity %.2f CPUs %lld MB, manager %s%s%s",
+	    ORCH_VERSION, cfg.name, address, drivers, cfg.docker, cfg.state_dir,
+	    cpu, (long long)memory_mb, cfg.manager_url,
 	    cfg.tls_dir != NULL ? ", certificates in " : "",
 	    cfg.tls_dir != NULL ? cfg.tls_dir : "");
 	while (sigwait(&sigs, &sig) != 0)
 		;
-	orch_info("agent", "%s: stopping (containers keep running)",
+	orch_info("agent", "%s: stopping (tasks keep running)",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM");
 	status = 0;
 out:

@@ -128,6 +128,17 @@ orch_reconcile_report(const orch_task *t, const struct orch_instance *inst,
 	}
 	if (!inst->exited)
 		return false;
+	if (inst->exit_unknown) {
+		report_init(out, t->id, ORCH__TASK_STATUS__TASK_STATUS_FAILED);
+		snprintf(out->container_id, sizeof(out->container_id), "%s",
+		    inst->handle);
+		snprintf(out->error, sizeof(out->error), "%s",
+		    inst->error[0] != '\0' ? inst->error
+		                           : "it ended; exit code unknown");
+		out->started_at_ms = inst->started_at_ms;
+		out->finished_at_ms = inst->finished_at_ms;
+		return true;
+	}
 	report_init(out, t->id,
 	    inst->exit_code == 0 ? ORCH__TASK_STATUS__TASK_STATUS_COMPLETED
 	                         : ORCH__TASK_STATUS__TASK_STATUS_FAILED);
@@ -187,9 +198,11 @@ reconcile_task(const struct orch_reconcile_input *in, const orch_task *t,
 	if (t->has_stop_requested && t->stop_requested && task_wanted(t)) {
 		a = action_add(arr, n, ORCH_ACTION_STOP, t->id);
 		a->task = t;
-		if (inst != NULL)
+		if (inst != NULL) {
 			snprintf(
 			    a->handle, sizeof(a->handle), "%s", inst->handle);
+			a->driver = inst->driver;
+		}
 		report_init(
 		    &a->report, t->id, ORCH__TASK_STATUS__TASK_STATUS_STOPPED);
 		return;
@@ -259,6 +272,7 @@ orch_reconcile(
 			continue;
 		a = action_add(arr, &cnt, ORCH_ACTION_REMOVE, key);
 		snprintf(a->handle, sizeof(a->handle), "%s", x->handle);
+		a->driver = x->driver;
 	}
 	if (cnt == 0) {
 		free(arr);

@@ -61,8 +61,10 @@ struct orch_action {
 	char key[ORCH_HANDLE_LEN];
 	/* START, STOP, REPORT: the desired task (points into the input). */
 	const orch_task *task;
-	/* STOP, REMOVE: the instance ("" for a STOP with none). */
+	/* STOP, REMOVE: the instance ("" for a STOP with none), and the
+	 * driver that has it (the instance's). */
 	char handle[ORCH_HANDLE_LEN];
+	const struct orch_driver_ops *driver;
 	/* REPORT: what to send; STOP: the report sent once stopped. */
 	struct orch_report report;
 };
@@ -90,7 +92,9 @@ struct orch_reconcile_input {
  *      running instance:  REPORT Running, unless the manager already says
  *                         Running with that container id;
  *      exited instance:   REPORT Completed (exit 0) or Failed ("exited
- *                         with code N"), with the instance's times;
+ *                         with code N"), with the instance's times; one
+ *                         whose exit code is unknown: Failed with the
+ *                         instance's error and no exit code;
  *      created, never run: START (the driver adopts and starts it);
  *  - a task with stop_requested (not yet final): STOP;
  *  - an instance whose task is not wanted (absent, or final): REMOVE.

@@ -9,6 +9,7 @@
 #   bench/api.sh [ROUNDS] [SECS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ROUNDS=${1:-3}
 SECS=${2:-10}
 CONNS=16
@@ -27,9 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-	shuf -i 20000-60000 -n 1; }
-http=$(free_port); rpc=$(free_port); pub=$(free_port); ngx=$(free_port)
+http=$(bench_free_port); rpc=$(bench_free_port); pub=$(bench_free_port); ngx=$(bench_free_port)
 
 build-bench/bin/orch-manager --data "$work/data" --http "127.0.0.1:$http" \
 	--rpc "tcp://127.0.0.1:$rpc" --pub "tcp://127.0.0.1:$pub" \
@@ -123,14 +122,20 @@ commits=$(sed -n 's/.*closed after \([0-9]*\) writes ([0-9]* failed) in \([0-9]*
 
 ng=$(med nginx_get 2); og=$(med orch_get 2); op=$(med orch_post 2)
 ratio=$(awk -v a="$og" -v b="$ng" 'BEGIN {printf "%.2f", a/b}')
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+machine=$(bench_machine)
+date=$(bench_date)
 mkdir -p docs
 {
 	echo "{"
-	echo "  \"date\": \"$date\", \"machine\": \"$(nproc) x $cpu, $(free -g | awk '/Mem:/ {print $2}') GiB\","
+	echo "  \"date\": \"$date\", \"machine\": \"$machine\", \"revision\": \"$(bench_revision)\","
 	echo "  \"rounds\": $ROUNDS, \"seconds\": $SECS, \"connections\": $CONNS,"
 	echo "  \"store_writes\": ${commits% *}, \"store_commits\": ${commits#* },"
+	echo "  \"medians\": {"
+	for k in nginx_get orch_get orch_post; do
+		echo "    \"$k\": {\"rps\": $(med $k 2), \"p50_ms\": $(med $k 3), \"p99_ms\": $(med $k 4)}$([ $k = orch_post ] || echo ,)"
+	done
+	echo "  },"
+	echo "  \"get_orch_over_nginx\": $ratio,"
 	echo "  \"runs\": ["
 	awk '{printf "%s    {\"name\": \"%s\", \"rps\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"errors\": %s}", (NR>1?",\n":""), $1, $2, $3, $4, $5} END {print ""}' "$work/results"
 	echo "  ]"
@@ -141,7 +146,7 @@ section=$(cat <<EOT
 <!-- api:begin -->
 ## HTTP API (bench/api.sh)
 
-$date, $(nproc) x $cpu, wrk with 1 thread and $CONNS connections on
+$date, $machine, wrk with 1 thread and $CONNS connections on
 loopback, $ROUNDS alternating rounds of ${SECS} s, medians. Raw numbers:
 [benchmarks-api.json](benchmarks-api.json).
 
@@ -157,11 +162,5 @@ $(awk -v w="${commits% *}" -v c="${commits#* }" 'BEGIN {printf "%.1f", w/c}') ac
 <!-- api:end -->
 EOT
 )
-if [ -f docs/benchmarks.md ] && grep -q '<!-- api:begin -->' docs/benchmarks.md; then
-	awk -v s="$section" 'BEGIN {skip=0} /<!-- api:begin -->/ {print s; skip=1; next} /<!-- api:end -->/ {skip=0; next} !skip {print}' \
-		docs/benchmarks.md >"$work/b.md" && cp "$work/b.md" docs/benchmarks.md
-else
-	[ -f docs/benchmarks.md ] || printf '# Benchmarks\n\nEvery figure here comes from a script under `bench/`, run on the machine named beside it, with its baseline measured in the same run.\n\n' >docs/benchmarks.md
-	printf '%s\n' "$section" >>docs/benchmarks.md
-fi
+bench_section api "$section"
 echo "wrote docs/benchmarks.md and docs/benchmarks-api.json" >&2

@@ -26,6 +26,7 @@
 # and the raw timings to DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ROUNDS=${1:-3}
 N=${2:-30}
 TRIALS=${3:-10}
@@ -51,7 +52,7 @@ else
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build build-bench -j"$(nproc)" --target orch-manager orch-agent >/dev/null
 	bin=build-bench/bin
-	measured="this tree at $(git describe --always --dirty 2>/dev/null || echo '?')"
+	measured="this tree at $(bench_revision)"
 fi
 export LC_ALL=C         # byte counts for Content-Length and read -N
 trap '' PIPE            # a write to a closed keep-alive connection fails, not kills
@@ -74,9 +75,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-	shuf -i 20000-60000 -n 1; }
-http=$(free_port); rpc=$(free_port); pub=$(free_port)
+http=$(bench_free_port); rpc=$(bench_free_port); pub=$(bench_free_port)
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", (b - a) / 1000}'; }
@@ -358,8 +357,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 n_fp=$(med orch_n_phases 3); n_lp=$(med orch_n_phases 4); n_fq=$(med orch_n_phases 5)
 n_lq=$(med orch_n_phases 6); n_ls=$(med orch_n_phases 7); n_lr=$(med orch_n_phases 8)
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-machine="$(nproc) x $cpu, $(free -g | awk '/Mem:/ {print $2}') GiB"
+machine=$(bench_machine)
 dver=$(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?')
 dinfo=$(docker info --format '{{.Driver}}, cgroup v{{.CgroupVersion}}' 2>/dev/null || echo '?')
 date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -452,11 +450,5 @@ $load_start at the start, $load_end at the end, on $(nproc) cores.
 <!-- containers:end -->
 EOT
 )
-if [ -f docs/benchmarks.md ] && grep -q '<!-- containers:begin -->' docs/benchmarks.md; then
-	awk -v s="$section" 'BEGIN {skip=0} /<!-- containers:begin -->/ {print s; skip=1; next} /<!-- containers:end -->/ {skip=0; next} !skip {print}' \
-		docs/benchmarks.md >"$work/b.md" && cp "$work/b.md" docs/benchmarks.md
-else
-	[ -f docs/benchmarks.md ] || printf '# Benchmarks\n\nEvery figure here comes from a script under `bench/`, run on the machine named beside it, with its baseline measured in the same run.\n\n' >docs/benchmarks.md
-	printf '\n%s\n' "$section" >>docs/benchmarks.md
-fi
+bench_section containers "$section"
 echo "wrote docs/benchmarks.md and docs/benchmarks-containers.json" >&2

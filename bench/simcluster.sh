@@ -132,7 +132,7 @@ git diff --quiet 2>/dev/null || rev="$rev-dirty"
 mkdir -p docs
 json_run() {
 	local n=$1
-	printf '  "%s": {' "$n"
+	printf '  "%s_run": {' "$n"
 	local first=1 k val
 	for k in submitted submit_errors placed running report_errors beats beat_errors lost writes commits \
 		submit_s place_s run_s submit_rate place_rate run_rate rss_mb hwm_mb; do

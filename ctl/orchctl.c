@@ -75,6 +75,7 @@ enum opt_id {
 	OPT_NETWORK,
 	OPT_CAP_ADD,
 	OPT_SINCE,
+	OPT_DRIVER,
 };
 
 struct ctl;
@@ -177,6 +178,7 @@ static const struct orch_args_opt run_opts[] = {
     {"volume", 'v', true, OPT_VOLUME},
     {"network", 0, true, OPT_NETWORK},
     {"cap-add", 0, true, OPT_CAP_ADD},
+    {"driver", 0, true, OPT_DRIVER},
     {NULL, 0, false, 0},
 };
 
@@ -714,6 +716,9 @@ ctl_args_read(struct ctl *ctl, struct orch_args *a,
 
 /* The options run and service create share, for their help. */
 #define RUN_OPTIONS_HELP                                                       \
+	"  --driver D       docker (default: IMAGE as a container) or exec\n"  \
+	"                   (no IMAGE: CMD as a plain process on the node;\n"  \
+	"                   only where the container policy allows it)\n"      \
 	"  --cpu N          CPU cores, a positive number (default 0.5)\n"      \
 	"  --memory MB      memory in MB, a positive integer (default 256)\n"  \
 	"  -e, --env K=V    set an environment variable; repeatable\n"         \
@@ -806,7 +811,7 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 {
 	json_t *req = NULL, *env = NULL, *cmd = NULL, *root = NULL, *s = NULL;
 	json_t *cons = NULL, *vols = NULL, *caps = NULL;
-	const char *pos[2] = {NULL, NULL}, *val, *id, *eq;
+	const char *pos[2] = {NULL, NULL}, *val, *id, *eq, *driver = NULL;
 	char *body = NULL, *key = NULL;
 	int npos = 0, k, rc;
 	long long mem, replicas = -1;
@@ -929,6 +934,20 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 			        req, "privileged", json_true()) != 0)
 				goto nomem;
 			break;
+		case OPT_DRIVER:
+			if (strcmp(val, "docker") != 0 &&
+			    strcmp(val, "exec") != 0) {
+				rc = ctl_usage(ctl,
+				    "--driver must be docker or exec, not "
+				    "\"%s\"",
+				    val);
+				goto out;
+			}
+			driver = val;
+			if (json_object_set_new(
+			        req, "driver", json_string(val)) != 0)
+				goto nomem;
+			break;
 		case OPT_VOLUME:
 		case OPT_CAP_ADD:
 			/* Checked by the manager, which names a bad one. */
@@ -947,16 +966,36 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 		goto out;
 	if (replicas >= 0)
 		as_service = true;
-	if (npos < 2) {
+	/* An exec task has a command and no image. */
+	if (driver != NULL && strcmp(driver, "exec") == 0) {
+		if (npos == 0 || pos[0][0] == '\0') {
+			rc = ctl_usage(ctl, "missing NAME");
+			goto out;
+		}
+		if (npos > 1) {
+			rc = ctl_usage(ctl,
+			    "unexpected IMAGE \"%s\": an exec task runs "
+			    "its command (after --) on the node, without an "
+			    "image",
+			    pos[1]);
+			goto out;
+		}
+		if (json_array_size(cmd) == 0) {
+			rc = ctl_usage(
+			    ctl, "an exec task needs its command after --");
+			goto out;
+		}
+		pos[1] = json_string_value(json_array_get(cmd, 0));
+	} else if (npos < 2) {
 		rc = ctl_usage(ctl,
 		    npos == 0 ? "missing NAME and IMAGE" : "missing IMAGE");
 		goto out;
 	}
-	if (pos[0][0] == '\0' || pos[1][0] == '\0') {
+	if (pos[0][0] == '\0' || (npos == 2 && pos[1][0] == '\0')) {
 		rc = ctl_usage(ctl, "NAME and IMAGE must not be empty");
 		goto out;
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < npos; i++) {
 		if ((rc = arg_string(ctl, pos[i], i == 0 ? "NAME" : "IMAGE",
 		         &s)) != EXIT_DONE)
 			goto out;
@@ -989,13 +1028,14 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 	if ((rc = ctl_connect(ctl)) != EXIT_DONE)
 		goto out;
 	if (as_service)
-		printf("Creating service '%s' with image '%s' and %lld "
+		printf("Creating service '%s' with %s '%s' and %lld "
 		       "replica%s...\n",
-		    pos[0], pos[1], replicas >= 0 ? replicas : 1,
+		    pos[0], npos == 1 ? "command" : "image", pos[1],
+		    replicas >= 0 ? replicas : 1,
 		    replicas == 1 || replicas < 0 ? "" : "s");
 	else
-		printf("Submitting task '%s' with image '%s'...\n", pos[0],
-		    pos[1]);
+		printf("Submitting task '%s' with %s '%s'...\n", pos[0],
+		    npos == 1 ? "command" : "image", pos[1]);
 	fflush(stdout);
 	if ((rc = ctl_call(ctl, "POST", as_service ? "/services" : "/tasks",
 	         body, &root)) != EXIT_DONE)
@@ -1213,6 +1253,20 @@ node_names_read(struct ctl *ctl)
 	return names;
 }
 
+/* The IMAGE cell: the image, or for an exec task "exec: PROGRAM". */
+static const char *
+image_cell(const json_t *o, char *buf, size_t len)
+{
+	const char *driver = jstr(o, "driver"), *prog;
+
+	if (driver == NULL || strcmp(driver, "exec") != 0)
+		return jstr(o, "image");
+	prog =
+	    json_string_value(json_array_get(json_object_get(o, "command"), 0));
+	snprintf(buf, len, "exec: %s", prog != NULL ? prog : "?");
+	return buf;
+}
+
 /* A task's row; ctx is the node names by id. */
 static void
 task_row_fill(const json_t *task, const json_t *names, int64_t now,
@@ -1222,7 +1276,7 @@ task_row_fill(const json_t *task, const json_t *names, int64_t now,
 
 	row[0] = jstr(task, "name");
 	row[1] = id_cell(jstr(task, "id"), c->id8, sizeof(c->id8));
-	row[2] = jstr(task, "image");
+	row[2] = image_cell(task, c->b, sizeof(c->b));
 	row[3] = jstr(task, "status");
 	/* A node by its name; by a short id when it has none. */
 	if (node != NULL && (nname = jstr(names, node)) != NULL)
@@ -1572,7 +1626,7 @@ service_row_fill(const json_t *svc, const json_t *ctx, int64_t now,
 		snprintf(c->a, sizeof(c->a), "?");
 	row[0] = jstr(svc, "name");
 	row[1] = id_cell(jstr(svc, "id"), c->id8, sizeof(c->id8));
-	row[2] = jstr(svc, "image");
+	row[2] = image_cell(svc, c->b, sizeof(c->b));
 	row[3] = c->a;
 	row[4] = jstr(svc, "placement");
 	row[5] = jstr(svc, "restart");
@@ -1857,7 +1911,8 @@ static int verb_help(struct ctl *ctl, struct orch_args *a);
 static const struct verb verbs[] = {
     {
         .name = "run",
-        .synopsis = "NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... "
+        .synopsis = "NAME IMAGE|--driver exec [--cpu N] [--memory MB] "
+                    "[-e K=V]... "
                     "[--constraint C]... [--placement P] [--restart R] "
                     "[--replicas N] [--privileged] [-v SRC:DST[:ro]]... "
                     "[--network N] [--cap-add CAP]... [-- CMD ARGS...]",
@@ -1866,6 +1921,9 @@ static const struct verb verbs[] = {
             "prints its id; with --replicas, creates a service of N\n"
             "replicas instead (as service create).  Options may come before\n"
             "or after NAME and IMAGE; everything after -- is the command.\n"
+            "With --driver exec there is no IMAGE: CMD ARGS run as a plain\n"
+            "process on the node (orchctl run hello --driver exec -- echo "
+            "hi).\n"
             "\n"
             "Options:\n" RUN_OPTIONS_HELP "  --replicas N     create a service "
             "of N replicas\n" CONN_OPTIONS_HELP

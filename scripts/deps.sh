@@ -13,7 +13,7 @@ for g in "${groups[@]}"; do
 		protobuf-c-compiler libsqlite3-dev libcurl4-openssl-dev
 		libjansson-dev uuid-dev libmbedtls-dev) ;;
 	test) pkgs+=(sqlite3 curl) ;;
-	bench) pkgs+=(wrk nginx-light curl) ;;
+	bench) pkgs+=(wrk nginx-light curl jq iproute2) ;;
 	fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
 	*) echo "deps.sh: unknown group '$g' (build, test, bench, fuzz)" >&2; exit 2 ;;
 	esac

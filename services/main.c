@@ -5,6 +5,7 @@
  * thread's event loop), protobuf RPCs on an NNG REP socket and notices on
  * an NNG PUB socket, and keeps services and restarts reconciled and places
  * tasks on nodes (the scheduler's thread), until SIGINT or SIGTERM.
+ * With --dev it also runs an agent in the same process (dev.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,8 @@
 #include "api.h"
 #include "auth.h"
 #include "certs.h"
+#include "dev.h"
+#include "dirs.h"
 #include "error.h"
 #include "events.h"
 #include "exposure.h"
@@ -57,6 +60,9 @@ struct config {
 	const char *http_tls_key;
 	char rpc_url[512]; /* --rpc and --pub, tls+tcp:// with TLS */
 	char pub_url[512];
+	bool dev;      /* --dev: one process, an agent included */
+	bool data_set; /* --data was given */
+	bool rpc_set;  /* --rpc or --pub was given */
 };
 
 static struct orch_gw *the_gw;
@@ -79,7 +85,13 @@ usage(FILE *f)
 	    "  --pub URL               NNG PUB address for notices\n"
 	    "                          (default tcp://127.0.0.1:3002)\n"
 	    "  --data DIR              data directory, created if missing\n"
-	    "                          (default ./orch-data)\n"
+	    "                          (default ./orch-data; with --dev a new\n"
+	    "                          temporary one, removed at exit)\n"
+	    "  --dev                   development mode: the manager and one "
+	    "agent\n"
+	    "                          in this process (docker and exec "
+	    "drivers),\n"
+	    "                          RPC in-process, HTTP on loopback only\n"
 	    "  --sync full|normal      SQLite synchronous mode (default "
 	    "full):\n"
 	    "                          normal survives a manager crash but "
@@ -166,6 +178,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_TLS_DIR,
 		OPT_HTTP_CERT,
 		OPT_HTTP_KEY,
+		OPT_DEV,
 		OPT_VERSION
 	};
 	static const struct option opts[] = {
@@ -186,6 +199,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
 	    {"http-tls-cert", required_argument, NULL, OPT_HTTP_CERT},
 	    {"http-tls-key", required_argument, NULL, OPT_HTTP_KEY},
+	    {"dev", no_argument, NULL, OPT_DEV},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -196,9 +210,19 @@ parse_args(int argc, char **argv, struct config *cfg)
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HTTP: cfg->http = optarg; break;
-		case OPT_RPC: cfg->rpc = optarg; break;
-		case OPT_PUB: cfg->pub = optarg; break;
-		case OPT_DATA: cfg->data = optarg; break;
+		case OPT_RPC:
+			cfg->rpc = optarg;
+			cfg->rpc_set = true;
+			break;
+		case OPT_PUB:
+			cfg->pub = optarg;
+			cfg->rpc_set = true;
+			break;
+		case OPT_DATA:
+			cfg->data = optarg;
+			cfg->data_set = true;
+			break;
+		case OPT_DEV: cfg->dev = true; break;
 		case OPT_SYNC:
 			if (strcmp(optarg, "full") == 0) {
 				cfg->sync_full = true;
@@ -275,6 +299,24 @@ parse_args(int argc, char **argv, struct config *cfg)
 		    argv[optind]);
 		return 2;
 	}
+	if (cfg->dev && (cfg->rpc_set || cfg->tls_dir != NULL)) {
+		fprintf(stderr,
+		    "orch-manager: --dev serves RPC and notices inside the "
+		    "process: --rpc, --pub and --tls-dir do not apply\n");
+		return 2;
+	}
+	if (cfg->dev &&
+	    orch_listen_reach(cfg->http, false) != ORCH_REACH_LOCAL) {
+		fprintf(stderr,
+		    "orch-manager: --dev listens on loopback only: --http %s "
+		    "reaches further (use 127.0.0.1:PORT or [::1]:PORT)\n",
+		    cfg->http);
+		return 2;
+	}
+	if (cfg->dev) {
+		cfg->rpc = ORCH_DEV_RPC_URL;
+		cfg->pub = ORCH_DEV_PUB_URL;
+	}
 	if ((cfg->http_tls_cert == NULL) != (cfg->http_tls_key == NULL)) {
 		fprintf(stderr,
 		    "orch-manager: HTTPS needs both --http-tls-cert and "
@@ -328,6 +370,9 @@ security_setup(const struct config *cfg, struct orch_tokens **tokens,
 	    (cfg->policy_file != NULL &&
 	        orch_policy_load(cfg->policy_file, policy, err, sizeof(err)) !=
 	            ORCH_OK) ||
+	    (cfg->policy_file == NULL && cfg->dev &&
+	        orch_policy_parse(ORCH_DEV_POLICY, strlen(ORCH_DEV_POLICY),
+	            policy, err, sizeof(err)) != ORCH_OK) ||
 	    orch_exposure_check(listeners,
 	        sizeof(listeners) / sizeof(listeners[0]), cfg->insecure, err,
 	        sizeof(err)) != ORCH_OK) {
@@ -346,7 +391,9 @@ security_setup(const struct config *cfg, struct orch_tokens **tokens,
 	orch_info("manager",
 	    "API tokens: %s; container policy: %s (%zu rule%s)",
 	    *tokens != NULL ? cfg->token_file : "none (the API is open)",
-	    *policy != NULL ? cfg->policy_file : "the default",
+	    cfg->policy_file != NULL ? cfg->policy_file
+	        : *policy != NULL    ? "dev mode's (exec tasks allowed)"
+	                             : "the default",
 	    orch_policy_rule_count(*policy),
 	    orch_policy_rule_count(*policy) == 1 ? "" : "s");
 	return 0;
@@ -358,29 +405,6 @@ on_signal(int sig)
 	(void)sig;
 	if (the_gw != NULL)
 		orch_gw_stop(the_gw);
-}
-
-/* Creates dir and its missing parents, like mkdir -p. */
-static int
-mkdir_p(const char *dir)
-{
-	char path[PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(path))
-		return ORCH_EINVAL;
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
-			return orch_err_from_errno(errno);
-		*p = '/';
-	}
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return orch_err_from_errno(errno);
-	return ORCH_OK;
 }
 
 /* Holds DIR/manager.lock so that two managers never share a data dir. */
@@ -444,8 +468,9 @@ main(int argc, char **argv)
 	struct orch_policy *policy = NULL;
 	struct orch_events *events = NULL;
 	struct orch_mm *mm = NULL;
+	struct orch_dev *dev = NULL;
 	struct sigaction sa = {0};
-	char err[512];
+	char err[1024], devdata[PATH_MAX] = "", url[300];
 	int rc, lockfd = -1, status = 1;
 
 	if (argc > 1 && strcmp(argv[1], "certs") == 0)
@@ -456,6 +481,14 @@ main(int argc, char **argv)
 	if ((status = security_setup(&cfg, &tokens, &policy)) != 0)
 		goto out;
 	status = 1;
+	if (cfg.dev && !cfg.data_set) {
+		if (orch_dev_data_make(devdata, sizeof(devdata), err,
+		        sizeof(err)) != ORCH_OK) {
+			orch_error("manager", "--dev: %s", err);
+			goto out;
+		}
+		cfg.data = devdata;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (cfg.tls_dir != NULL &&
 	    (rc = orch_tls_server_config(
@@ -463,7 +496,7 @@ main(int argc, char **argv)
 		orch_error("manager", "--tls-dir %s: %s", cfg.tls_dir, err);
 		goto out;
 	}
-	if ((rc = mkdir_p(cfg.data)) != ORCH_OK) {
+	if ((rc = orch_dir_make(cfg.data, 0700)) != ORCH_OK) {
 		orch_error("manager", "cannot create data directory %s: %s",
 		    cfg.data, orch_strerror(rc));
 		goto out;
@@ -551,6 +584,12 @@ main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (cfg.dev &&
+	    orch_dev_start(cfg.data, devdata[0] != '\0', cfg.rpc_url,
+	        cfg.pub_url, &dev, err, sizeof(err)) != ORCH_OK) {
+		orch_error("manager", "--dev: cannot start the agent: %s", err);
+		goto out;
+	}
 
 	orch_info("manager",
 	    "orch-manager %s: %s %s (port %d), rpc %s, pub %s, "
@@ -561,11 +600,19 @@ main(int argc, char **argv)
 	    cfg.events_keep,
 	    tls != NULL ? ", mutual TLS with the certificates of " : "",
 	    tls != NULL ? cfg.tls_dir : "");
+	if (dev != NULL) {
+		snprintf(url, sizeof(url), "%s://%s%s",
+		    cfg.http_tls_cert != NULL ? "https" : "http",
+		    cfg.http[0] == ':' ? "127.0.0.1" : "", cfg.http);
+		orch_dev_banner(dev, url, stdout);
+	}
 	if (orch_gw_run(gw) == ORCH_OK)
 		status = 0;
 	orch_info("manager", "shutting down");
 out:
 	the_gw = NULL;
+	/* The agent first: its last calls still find the manager. */
+	orch_dev_stop(dev);
 	orch_rpc_stop(rpc);
 	/* Joined before the store closes: a pass waits for its writes. */
 	orch_sched_stop(sched);
@@ -589,5 +636,7 @@ out:
 	orch_policy_free(policy);
 	if (lockfd >= 0)
 		close(lockfd);
+	if (devdata[0] != '\0')
+		orch_dev_data_remove(devdata);
 	return status;
 }

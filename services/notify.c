@@ -48,7 +48,9 @@ orch_notify_close(struct orch_notify *n)
 {
 	if (n == NULL)
 		return;
-	nng_close(n->sock);
+	/* Bounded: after a close that NNG 1.5.2 hangs (rpc_client.h), NNG's
+	 * reaper is held up, and this close waits on it too. */
+	orch_nng_close_within(n->sock, ORCH_NNG_CLOSE_WAIT_MS, "notify");
 	free(n);
 }
 

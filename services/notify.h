@@ -42,7 +42,8 @@ int orch_notify_open(
 int orch_notify_listen(struct orch_notify *n, const char *url,
     nng_tls_config *tls, char *err, size_t errlen);
 
-/* Closes the socket.  NULL is a no-op. */
+/* Closes the socket, waiting at most ORCH_NNG_CLOSE_WAIT_MS for NNG
+ * (orch_nng_close_within).  NULL is a no-op. */
 void orch_notify_close(struct orch_notify *n);
 
 /* Publishes a NodeNotice for node_id.  Never blocks; a failure is logged

@@ -20,12 +20,66 @@
 
 #define N_WORKERS 4
 #define ERR_LEN 512
+/*
+ * The most calls in flight: received and not yet answered, most of them
+ * writes waiting for their commit.  Each holds an NNG context, its
+ * decoded request and about 1 kB; at the bound a worker waits for a
+ * reply to go out before it receives again, so memory and the store's
+ * queue stay bounded however many peers send.  1024 lets every node of
+ * a 1,000-node cluster (issue 4's scale) have a report in flight at once,
+ * and is two of the store's largest batches (512), so the next batch
+ * fills while one commits.
+ */
+#define MAX_CALLS 1024
+/* How long a reply may wait for its peer to take it (a peer that stopped
+ * reading): bounded so that such peers cannot hold every call, and so
+ * that orch_rpc_stop's wait for replies in flight ends. */
+#define SEND_TIMEOUT_MS 10000
+
+/* A node's report: the update, and the node it must come from. */
+struct node_update {
+	struct orch_task_update u;
+	const char *node_id; /* NULL: any (the HTTP API's reports) */
+};
+
+/*
+ * One call, from its request to the reply's send: a worker receives on
+ * its context, the method runs, and whoever has the answer (the worker
+ * for a read, the store's writer thread for a write, the finisher for a
+ * write answered with what it reads back) sends the reply on the same
+ * context.  The send's completion returns the call to the free list.
+ * Once the reply is sent, nothing but that completion touches the call.
+ */
+struct call {
+	struct orch_rpc *rpc;
+	nng_ctx ctx;
+	nng_pipe pipe;     /* the caller's connection, for its certificate */
+	nng_aio *aio;      /* the reply's send; its callback is call_sent */
+	struct call *next; /* in the free list or the finisher's queue */
+	/* The reader of the thread running the call now. */
+	struct orch_store_reader *reader;
+	/* The decoded request; a write's arguments point into it, so it
+	 * lives until the reply is sent. */
+	Orch__Request *req;
+	ProtobufCMessage *in;
+	/* The method's name for the RPC count; NULL: none ("other"). */
+	const char *method;
+	Orch__ErrorCode code;
+	char err[ERR_LEN];
+	/* What the store holds until the write's completion. */
+	struct node_update nu;
+	uint32_t replicas;
+	/* A write that reads back before its answer: the finisher runs
+	 * finish with the result in node or svc (owned by the call). */
+	void (*finish)(struct call *c);
+	orch_node *node;
+	orch_service *svc;
+};
 
 struct worker {
 	struct orch_rpc *rpc;
 	pthread_t thread;
-	nng_ctx ctx;
-	nng_aio *aio;
+	nng_aio *aio; /* receives, synchronously */
 	struct orch_store_reader *reader;
 	bool started;
 };
@@ -36,19 +90,28 @@ struct orch_rpc {
 	struct orch_notify *notify;
 	const struct orch_policy *policy; /* NULL: the default policy */
 	nng_socket sock;
+	bool sock_open;
 	bool tls; /* callers have certificates: nodes act under their own */
-	struct worker workers[N_WORKERS];
-};
+	bool listening; /* assign_on_commit is a commit listener of store */
 
-/* One call being served: the handler's result reaches the reply here. */
-struct call {
-	struct worker *w;
-	nng_pipe pipe; /* the caller's connection */
-	Orch__ErrorCode code;
-	char err[ERR_LEN];
-	uint8_t *out;
-	size_t out_len;
-	bool answered;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* a call came back, or stopping */
+	bool stopping;
+	struct call *free_calls;
+	size_t n_busy; /* calls out of the free list */
+	struct call calls[MAX_CALLS];
+
+	/* The finisher: a thread with its own reader that answers the
+	 * writes whose reply needs a read (a node's usage, a service's
+	 * running count), which the writer thread must not do. */
+	pthread_t fin_thread;
+	bool fin_started;
+	pthread_cond_t fin_cv;
+	bool fin_stop;
+	struct call *fin_head, *fin_tail;
+	struct orch_store_reader *fin_reader;
+
+	struct worker workers[N_WORKERS];
 };
 
 static Orch__ErrorCode
@@ -71,25 +134,6 @@ code_from_err(int rc)
 	return ORCH__ERROR_CODE__INTERNAL;
 }
 
-/* The closure every handler calls once: a message, or NULL after
- * call_fail(). */
-static void
-call_closure(const ProtobufCMessage *msg, void *data)
-{
-	struct call *c = data;
-
-	c->answered = true;
-	if (msg == NULL)
-		return;
-	c->out_len = protobuf_c_message_get_packed_size(msg);
-	if ((c->out = malloc(c->out_len > 0 ? c->out_len : 1)) == NULL) {
-		c->code = ORCH__ERROR_CODE__UNAVAILABLE;
-		snprintf(c->err, sizeof(c->err), "out of memory");
-		return;
-	}
-	protobuf_c_message_pack(msg, c->out);
-}
-
 static void call_fail(struct call *c, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -104,22 +148,248 @@ call_fail(struct call *c, int rc, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* ---- the life of a call ---- */
+
+/* Frees what one request held and returns c to the free list. */
+static void
+call_put(struct call *c)
+{
+	struct orch_rpc *rpc = c->rpc;
+
+	if (c->in != NULL)
+		protobuf_c_message_free_unpacked(c->in, NULL);
+	if (c->req != NULL)
+		orch__request__free_unpacked(c->req, NULL);
+	orch_node_free(c->node);
+	orch_service_free(c->svc);
+	c->in = NULL;
+	c->req = NULL;
+	c->node = NULL;
+	c->svc = NULL;
+	c->finish = NULL;
+	c->reader = NULL;
+	c->code = ORCH__ERROR_CODE__OK;
+	c->err[0] = '\0';
+	memset(&c->nu, 0, sizeof(c->nu));
+	pthread_mutex_lock(&rpc->mu);
+	c->next = rpc->free_calls;
+	rpc->free_calls = c;
+	rpc->n_busy--;
+	/* A worker waits for a call at the bound; orch_rpc_stop for the
+	 * last one. */
+	pthread_cond_broadcast(&rpc->cv);
+	pthread_mutex_unlock(&rpc->mu);
+}
+
+/* The reply's send completed (or failed: the peer then resends). */
+static void
+call_sent(void *arg)
+{
+	struct call *c = arg;
+	int rv = nng_aio_result(c->aio);
+
+	if (rv != 0) {
+		nng_msg_free(nng_aio_get_msg(c->aio));
+		nng_aio_set_msg(c->aio, NULL);
+		orch_debug(
+		    "rpc", "a reply was not delivered: %s", nng_strerror(rv));
+	}
+	call_put(c);
+}
+
+/* Packs the orch.Reply of c (body when c->code is OK) into a message. */
+static int
+reply_msg(struct call *c, const ProtobufCMessage *body, nng_msg **out)
+{
+	Orch__Reply rep = ORCH__REPLY__INIT;
+	uint8_t *buf = NULL;
+	size_t len;
+
+	if (c->code == ORCH__ERROR_CODE__OK && body == NULL) {
+		c->code = ORCH__ERROR_CODE__INTERNAL;
+		snprintf(c->err, sizeof(c->err), "the method gave no answer");
+	}
+	if (c->code == ORCH__ERROR_CODE__OK) {
+		len = protobuf_c_message_get_packed_size(body);
+		if ((buf = malloc(len > 0 ? len : 1)) == NULL) {
+			call_fail(c, ORCH_ENOMEM, "out of memory");
+		} else {
+			protobuf_c_message_pack(body, buf);
+			rep.has_body = 1;
+			rep.body.data = buf;
+			rep.body.len = len;
+		}
+	}
+	if (c->code != ORCH__ERROR_CODE__OK) {
+		rep.has_code = 1;
+		rep.code = c->code;
+		rep.error = c->err;
+	}
+	len = orch__reply__get_packed_size(&rep);
+	if (nng_msg_alloc(out, len) != 0) {
+		free(buf);
+		return ORCH_ENOMEM;
+	}
+	orch__reply__pack(&rep, nng_msg_body(*out));
+	free(buf);
+	return ORCH_OK;
+}
+
+/*
+ * Answers c: with body (a message of the method's output type) when
+ * c->code is OK, else with c's error.  The send is asynchronous; once
+ * this is called the caller must not touch c again, which may already be
+ * serving another request.  body belongs to the caller.
+ */
+static void
+call_answer(struct call *c, const ProtobufCMessage *body)
+{
+	nng_msg *msg = NULL;
+
+	/* Every call is answered here once: one count per request. */
+	orch_mm_rpc(c->method);
+	if (reply_msg(c, body, &msg) != ORCH_OK) {
+		/* Out of memory: no answer, so the peer resends. */
+		call_put(c);
+		return;
+	}
+	nng_aio_set_msg(c->aio, msg);
+	nng_aio_set_timeout(c->aio, SEND_TIMEOUT_MS);
+	nng_ctx_send(c->ctx, c->aio);
+}
+
+/* The closure every handler calls once: a message, or NULL after
+ * call_fail().  It answers at once. */
+static void
+call_closure(const ProtobufCMessage *msg, void *data)
+{
+	call_answer(data, msg);
+}
+
+/* Answers c with the error a write's completion brought. */
+static void
+call_answer_err(struct call *c, int rc, const char *err)
+{
+	call_fail(c, rc, "%s", err != NULL ? err : orch_strerror(rc));
+	call_answer(c, NULL);
+}
+
+/* Hands c to the finisher thread, which runs c->finish. */
+static void
+finisher_post(struct call *c)
+{
+	struct orch_rpc *rpc = c->rpc;
+
+	pthread_mutex_lock(&rpc->mu);
+	c->next = NULL;
+	if (rpc->fin_tail != NULL)
+		rpc->fin_tail->next = c;
+	else
+		rpc->fin_head = c;
+	rpc->fin_tail = c;
+	pthread_cond_signal(&rpc->fin_cv);
+	pthread_mutex_unlock(&rpc->mu);
+}
+
+/* ---- write completions, on the store's writer thread: they answer
+ * without blocking, or hand the call to the finisher ---- */
+
+/* A task write's completion: answers the task as stored. */
+static void
+task_done(void *arg, int rc, orch_task *task, const char *err)
+{
+	struct call *c = arg;
+
+	if (rc != ORCH_OK) {
+		call_answer_err(c, rc, err);
+		return;
+	}
+	call_answer(c, &task->base);
+	orch_task_free(task);
+}
+
+/* A stop's completion: a task its node runs is announced now rather
+ * than at the node's next heartbeat.  Repeated for a repeated request,
+ * which is harmless. */
+static void
+stop_done(void *arg, int rc, orch_task *task, const char *err)
+{
+	struct call *c = arg;
+
+	if (rc == ORCH_OK)
+		orch_notify_task_stop(c->rpc->notify, task);
+	task_done(arg, rc, task, err);
+}
+
+/* A node write's completion: the finisher reads its live fields. */
+static void
+node_done(void *arg, int rc, orch_node *node, const char *err)
+{
+	struct call *c = arg;
+
+	if (rc != ORCH_OK) {
+		call_answer_err(c, rc, err);
+		return;
+	}
+	c->node = node;
+	finisher_post(c);
+}
+
+/* A service create or scale's completion: the finisher counts its
+ * running replicas. */
+static void
+service_done(void *arg, int rc, orch_service *svc, const char *err)
+{
+	struct call *c = arg;
+
+	if (rc != ORCH_OK) {
+		call_answer_err(c, rc, err);
+		return;
+	}
+	c->svc = svc;
+	finisher_post(c);
+}
+
+/* A service deletion's completion: the nodes of its replicas remove them
+ * now, not at their next beat; nothing of it runs any more. */
+static void
+service_deleted(void *arg, int rc, orch_service *svc, const char *err)
+{
+	struct call *c = arg;
+
+	if (rc != ORCH_OK) {
+		call_answer_err(c, rc, err);
+		return;
+	}
+	for (size_t i = 0; i < svc->n_tasks; i++) {
+		const orch_task *t = svc->tasks[i];
+
+		if (!orch_task_status_terminal(t->status) &&
+		    t->node_id != NULL && t->node_id[0] != '\0')
+			orch_notify_node(c->rpc->notify, t->node_id);
+	}
+	orch_service_running_count(svc, NULL, 0);
+	call_answer(c, &svc->base);
+	orch_service_free(svc);
+}
+
 /*
  * With TLS on, a node registers, beats and reports only under the name in
  * its certificate: the CN of the caller's verified certificate must be
  * name, or, for name NULL, the name node id registered under (an unknown
- * id passes: the method answers NOT_FOUND).  Otherwise answers
- * PERMISSION_DENIED, logs it, and returns false.
+ * id passes: the method answers NOT_FOUND).  Otherwise sets c's error to
+ * PERMISSION_DENIED, logs it, and returns false.  Runs before a write is
+ * queued, on the worker that received the request.
  */
 static bool
 caller_is_node(struct call *c, const char *name, const char *id)
 {
 	char cn[ORCH_TLS_NAME_MAX + 1], reg[256];
 
-	if (!c->w->rpc->tls)
+	if (!c->rpc->tls)
 		return true;
 	if (name == NULL) {
-		if (orch_nodes_name(c->w->rpc->nodes, id, reg, sizeof(reg)) !=
+		if (orch_nodes_name(c->rpc->nodes, id, reg, sizeof(reg)) !=
 		    ORCH_OK)
 			return true;
 		name = reg;
@@ -152,7 +422,7 @@ rpc_submit_task(Orch__Manager_Service *svc, const Orch__SubmitTaskRequest *in,
 {
 	struct call *c = data;
 	orch_task_spec *spec = NULL;
-	orch_task *task = NULL, *stored = NULL;
+	orch_task *task = NULL;
 	uint8_t *buf = NULL;
 	size_t len;
 	int rc;
@@ -160,47 +430,42 @@ rpc_submit_task(Orch__Manager_Service *svc, const Orch__SubmitTaskRequest *in,
 	(void)svc;
 	if (in->spec == NULL) {
 		call_fail(c, ORCH_EINVAL, "field \"spec\" is required");
-		goto out;
+		goto fail;
 	}
 	if ((rc = orch_task_spec_validate(in->spec, c->err, sizeof(c->err))) !=
 	        ORCH_OK ||
-	    (rc = orch_policy_check(c->w->rpc->policy, in->spec, c->err,
+	    (rc = orch_policy_check(c->rpc->policy, in->spec, c->err,
 	         sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
-		goto out;
+		goto fail;
 	}
 	if (in->spec->service != NULL) {
 		call_fail(c, ORCH_EINVAL,
 		    "field \"service\" is set by the "
 		    "manager on a service's replicas: create a service with "
 		    "CreateService");
-		goto out;
+		goto fail;
 	}
 	/* The request owns in->spec; a packed copy gives the task its own. */
 	len = orch__task_spec__get_packed_size(in->spec);
 	if ((buf = malloc(len > 0 ? len : 1)) == NULL) {
 		call_fail(c, ORCH_ENOMEM, "out of memory");
-		goto out;
+		goto fail;
 	}
 	orch__task_spec__pack(in->spec, buf);
 	if ((spec = orch__task_spec__unpack(NULL, len, buf)) == NULL ||
 	    orch_task_new(spec, &task) != ORCH_OK) {
 		orch_task_spec_free(spec);
 		call_fail(c, ORCH_ENOMEM, "out of memory");
-		goto out;
+		goto fail;
 	}
-	rc = orch_store_task_insert_sync(
-	    c->w->rpc->store, task, &stored, c->err, sizeof(c->err));
-	if (rc != ORCH_OK) {
-		c->code = code_from_err(rc);
-		goto out;
-	}
-	closure(stored, data);
-out:
-	if (!c->answered)
-		closure(NULL, data);
-	orch_task_free(stored);
 	free(buf);
+	/* The store takes the task; c is answered from the completion. */
+	orch_store_task_insert(c->rpc->store, task, task_done, c);
+	return;
+fail:
+	free(buf);
+	closure(NULL, data);
 }
 
 static void
@@ -219,7 +484,7 @@ rpc_list_tasks(Orch__Manager_Service *svc, const Orch__ListTasksRequest *in,
 		closure(NULL, data);
 		return;
 	}
-	if ((rc = orch_store_task_list(c->w->reader, status, &tasks, &n)) !=
+	if ((rc = orch_store_task_list(c->reader, status, &tasks, &n)) !=
 	    ORCH_OK) {
 		call_fail(c, rc, "cannot read tasks from the store: %s",
 		    orch_strerror(rc));
@@ -232,7 +497,7 @@ rpc_list_tasks(Orch__Manager_Service *svc, const Orch__ListTasksRequest *in,
 	orch_store_task_list_free(tasks, n);
 }
 
-/* Checks an id argument; answers the call and returns false when bad. */
+/* Checks an id argument; sets c's error and returns false when bad. */
 static bool
 id_ok(struct call *c, const char *id)
 {
@@ -259,7 +524,7 @@ rpc_get_task(Orch__Manager_Service *svc, const Orch__GetTaskRequest *in,
 		closure(NULL, data);
 		return;
 	}
-	if ((rc = orch_store_task_get(c->w->reader, in->id, &t)) != ORCH_OK) {
+	if ((rc = orch_store_task_get(c->reader, in->id, &t)) != ORCH_OK) {
 		if (rc == ORCH_ENOENT)
 			call_fail(c, rc, "no task with id \"%s\"", in->id);
 		else
@@ -281,57 +546,20 @@ modify_stop(orch_task *t, void *marg, char *err, size_t errlen)
 	return orch_task_stop(t, orch_now_ms());
 }
 
-/* Runs a read-modify-write and answers with the stored task. */
-static void
-modify_and_reply(struct call *c, const char *id, orch_store_modify_fn fn,
-    void *marg, Orch__Task_Closure closure)
-{
-	orch_task *t = NULL;
-	int rc;
-
-	rc = orch_store_task_modify_sync(
-	    c->w->rpc->store, id, fn, marg, &t, c->err, sizeof(c->err));
-	if (rc != ORCH_OK) {
-		c->code = code_from_err(rc);
-		closure(NULL, c);
-		return;
-	}
-	closure(t, c);
-	orch_task_free(t);
-}
-
 static void
 rpc_stop_task(Orch__Manager_Service *svc, const Orch__StopTaskRequest *in,
     Orch__Task_Closure closure, void *data)
 {
 	struct call *c = data;
-	orch_task *t = NULL;
-	int rc;
 
 	(void)svc;
 	if (!id_ok(c, in->id)) {
 		closure(NULL, data);
 		return;
 	}
-	rc = orch_store_task_modify_sync(c->w->rpc->store, in->id, modify_stop,
-	    NULL, &t, c->err, sizeof(c->err));
-	if (rc != ORCH_OK) {
-		c->code = code_from_err(rc);
-		closure(NULL, c);
-		return;
-	}
-	/* A task its node runs: tell the node now rather than at its next
-	 * heartbeat.  Repeated for a repeated request, which is harmless. */
-	orch_notify_task_stop(c->w->rpc->notify, t);
-	closure(t, c);
-	orch_task_free(t);
+	orch_store_task_modify(
+	    c->rpc->store, in->id, modify_stop, NULL, stop_done, c);
 }
-
-/* A node's report: the update, and the node it must come from. */
-struct node_update {
-	struct orch_task_update u;
-	const char *node_id; /* NULL: any (the HTTP API's reports) */
-};
 
 static int
 modify_node_update(orch_task *t, void *marg, char *err, size_t errlen)
@@ -360,7 +588,24 @@ rpc_update_task_status(Orch__Manager_Service *svc,
     const Orch__TaskStatusUpdate *in, Orch__Task_Closure closure, void *data)
 {
 	struct call *c = data;
-	struct node_update nu = {
+
+	(void)svc;
+	if (!id_ok(c, in->id)) {
+		closure(NULL, data);
+		return;
+	}
+	if ((in->has_started_at_ms && in->started_at_ms <= 0) ||
+	    (in->has_finished_at_ms && in->finished_at_ms <= 0)) {
+		call_fail(c, ORCH_EINVAL,
+		    "fields \"started_at_ms\" and "
+		    "\"finished_at_ms\" are milliseconds since the epoch, "
+		    "more than 0");
+		closure(NULL, data);
+		return;
+	}
+	/* In the call: the store reads it until the completion, and its
+	 * strings point into the request, which lives as long. */
+	c->nu = (struct node_update){
 	    .u =
 	        {
 	            .status = in->has_status ? (int)in->status : 0,
@@ -377,31 +622,17 @@ rpc_update_task_status(Orch__Manager_Service *svc,
 	        ? in->node_id
 	        : NULL,
 	};
-
-	(void)svc;
-	if (!id_ok(c, in->id)) {
+	if (c->nu.node_id != NULL && !caller_is_node(c, NULL, c->nu.node_id)) {
 		closure(NULL, data);
 		return;
 	}
-	if ((in->has_started_at_ms && in->started_at_ms <= 0) ||
-	    (in->has_finished_at_ms && in->finished_at_ms <= 0)) {
-		call_fail(c, ORCH_EINVAL,
-		    "fields \"started_at_ms\" and "
-		    "\"finished_at_ms\" are milliseconds since the epoch, "
-		    "more than 0");
-		closure(NULL, data);
-		return;
-	}
-	if (nu.node_id != NULL && !caller_is_node(c, NULL, nu.node_id)) {
-		closure(NULL, data);
-		return;
-	}
-	modify_and_reply(c, in->id, modify_node_update, &nu, closure);
+	orch_store_task_modify(
+	    c->rpc->store, in->id, modify_node_update, &c->nu, task_done, c);
 }
 
 /* ---- nodes ---- */
 
-/* Fills the live fields of one node read with the worker's reader. */
+/* Fills the live fields of one node read with c's reader. */
 static int
 node_fill(struct call *c, orch_node *n)
 {
@@ -409,11 +640,32 @@ node_fill(struct call *c, orch_node *n)
 	size_t nu = 0;
 	int rc;
 
-	if ((rc = orch_store_node_usage(c->w->reader, &usage, &nu)) != ORCH_OK)
+	if ((rc = orch_store_node_usage(c->reader, &usage, &nu)) != ORCH_OK)
 		return rc;
-	orch_nodes_fill(c->w->rpc->nodes, n, usage, nu);
+	orch_nodes_fill(c->rpc->nodes, n, usage, nu);
 	free(usage);
 	return ORCH_OK;
+}
+
+/* Answers a registration, on the finisher.  Only once it is durable: a
+ * node the registry knows is in the store.  Registering is also a sign
+ * of life. */
+static void
+finish_register(struct call *c)
+{
+	orch_node *n = c->node;
+	int rc;
+
+	if ((rc = orch_nodes_seen(c->rpc->nodes, n->id, n->name)) != ORCH_OK ||
+	    (rc = node_fill(c, n)) != ORCH_OK) {
+		call_fail(c, rc,
+		    "node %s (%s) is registered but cannot be read "
+		    "back: %s",
+		    n->name, n->id, orch_strerror(rc));
+		call_answer(c, NULL);
+		return;
+	}
+	call_answer(c, &n->base);
 }
 
 static void
@@ -421,38 +673,46 @@ rpc_register_node(Orch__Manager_Service *svc, const Orch__NodeRegistration *in,
     Orch__Node_Closure closure, void *data)
 {
 	struct call *c = data;
-	orch_node *n = NULL;
 	int rc;
 
 	(void)svc;
 	if ((rc = orch_node_registration_validate(
 	         in, c->err, sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
-		goto out;
-	}
-	if (!caller_is_node(c, in->name, NULL))
-		goto out;
-	if ((rc = orch_store_node_register_sync(c->w->rpc->store, in, &n,
-	         c->err, sizeof(c->err))) != ORCH_OK) {
-		c->code = code_from_err(rc);
-		goto out;
-	}
-	/* Only once it is durable: a node the registry knows is in the
-	 * store.  Registering is also a sign of life. */
-	if ((rc = orch_nodes_seen(c->w->rpc->nodes, n->id, n->name)) !=
-	        ORCH_OK ||
-	    (rc = node_fill(c, n)) != ORCH_OK) {
-		call_fail(c, rc,
-		    "node %s (%s) is registered but cannot be read "
-		    "back: %s",
-		    n->name, n->id, orch_strerror(rc));
-		goto out;
-	}
-	closure(n, data);
-out:
-	if (!c->answered)
 		closure(NULL, data);
-	orch_node_free(n);
+		return;
+	}
+	if (!caller_is_node(c, in->name, NULL)) {
+		closure(NULL, data);
+		return;
+	}
+	/* in is the call's request, valid until its reply. */
+	c->finish = finish_register;
+	orch_store_node_register(c->rpc->store, in, node_done, c);
+}
+
+/*
+ * Commit listener, on the writer thread with the store's lock: what a
+ * heartbeat answers changes with every committed task that has a node
+ * (placed there, a stop requested, a report, an end), so that node's
+ * assignments get a new version.  A task's node is set once, when it is
+ * placed, and never changes, so the node it has now is the only one whose
+ * list it was or is on.  A task deleted with its service (obj NULL) was
+ * on a node not known here: every node's version moves.
+ */
+static void
+assign_on_commit(void *arg, int kind, const char *id, const void *obj)
+{
+	struct orch_rpc *rpc = arg;
+	const orch_task *t = obj;
+
+	(void)id;
+	if (kind != ORCH_STORE_TASK)
+		return;
+	if (t == NULL)
+		orch_nodes_assign_changed(rpc->nodes, NULL);
+	else if (t->node_id != NULL && t->node_id[0] != '\0')
+		orch_nodes_assign_changed(rpc->nodes, t->node_id);
 }
 
 static void
@@ -462,6 +722,7 @@ rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
 	struct call *c = data;
 	Orch__Assignments a = ORCH__ASSIGNMENTS__INIT;
 	orch_task **tasks = NULL;
+	uint64_t epoch, version;
 	size_t n = 0;
 	int rc;
 
@@ -470,32 +731,50 @@ rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
 		call_fail(c, ORCH_EINVAL,
 		    "field \"node_id\" is required: the id "
 		    "RegisterNode answered");
-		goto out;
+		closure(NULL, data);
+		return;
 	}
-	if (!caller_is_node(c, NULL, in->node_id))
-		goto out;
-	if (orch_nodes_beat(c->w->rpc->nodes, in->node_id) == ORCH_ENOENT) {
+	if (!caller_is_node(c, NULL, in->node_id)) {
+		closure(NULL, data);
+		return;
+	}
+	if (orch_nodes_beat(c->rpc->nodes, in->node_id) == ORCH_ENOENT) {
 		call_fail(c, ORCH_ENOENT,
 		    "node %.40s is not registered with this "
 		    "manager: register again (RegisterNode)",
 		    in->node_id);
-		goto out;
+		closure(NULL, data);
+		return;
+	}
+	/* The version before the tasks: a commit in between gives the node a
+	 * newer version than the one answered with them, so its next beat
+	 * reads them again.  The other order could answer a version with a
+	 * list older than it, and the node would keep that list. */
+	orch_nodes_assign_version(c->rpc->nodes, in->node_id, &epoch, &version);
+	a.node_id = in->node_id;
+	a.has_heartbeat_ms = true;
+	a.heartbeat_ms = orch_nodes_heartbeat_ms(c->rpc->nodes);
+	a.has_epoch = a.has_version = true;
+	a.epoch = epoch;
+	a.version = version;
+	if (in->has_known_epoch && in->has_known_version &&
+	    in->known_epoch == epoch && in->known_version == version) {
+		/* The node holds this list: neither read nor sent again. */
+		a.has_unchanged = true;
+		a.unchanged = true;
+		closure(&a, data);
+		return;
 	}
 	if ((rc = orch_store_task_list_node(
-	         c->w->reader, in->node_id, &tasks, &n)) != ORCH_OK) {
+	         c->reader, in->node_id, &tasks, &n)) != ORCH_OK) {
 		call_fail(c, rc, "cannot read the tasks of node %.40s: %s",
 		    in->node_id, orch_strerror(rc));
-		goto out;
+		closure(NULL, data);
+		return;
 	}
-	a.node_id = in->node_id;
 	a.n_tasks = n;
 	a.tasks = tasks;
-	a.has_heartbeat_ms = true;
-	a.heartbeat_ms = orch_nodes_heartbeat_ms(c->w->rpc->nodes);
 	closure(&a, data);
-out:
-	if (!c->answered)
-		closure(NULL, data);
 	orch_store_task_list_free(tasks, n);
 }
 
@@ -511,8 +790,8 @@ rpc_list_nodes(Orch__Manager_Service *svc, const Orch__ListNodesRequest *in,
 
 	(void)svc;
 	(void)in;
-	if ((rc = orch_nodes_read(
-	         c->w->rpc->nodes, c->w->reader, &nodes, &n)) != ORCH_OK) {
+	if ((rc = orch_nodes_read(c->rpc->nodes, c->reader, &nodes, &n)) !=
+	    ORCH_OK) {
 		call_fail(c, rc, "cannot read nodes from the store: %s",
 		    orch_strerror(rc));
 		closure(NULL, data);
@@ -540,8 +819,8 @@ rpc_get_node(Orch__Manager_Service *svc, const Orch__GetNodeRequest *in,
 		closure(NULL, data);
 		return;
 	}
-	if ((rc = orch_nodes_read_one(
-	         c->w->rpc->nodes, c->w->reader, in->id, &n)) != ORCH_OK) {
+	if ((rc = orch_nodes_read_one(c->rpc->nodes, c->reader, in->id, &n)) !=
+	    ORCH_OK) {
 		if (rc == ORCH_ENOENT)
 			call_fail(c, rc, "no node with id or name \"%.128s\"",
 			    in->id);
@@ -567,7 +846,7 @@ service_fill(struct call *c, orch_service *svc, bool with_tasks)
 	int rc;
 
 	if ((rc = orch_store_task_list_service(
-	         c->w->reader, svc->id, &tasks, &n)) != ORCH_OK)
+	         c->reader, svc->id, &tasks, &n)) != ORCH_OK)
 		return rc;
 	orch_service_running_count(svc, tasks, n);
 	if (with_tasks) {
@@ -581,8 +860,7 @@ service_fill(struct call *c, orch_service *svc, bool with_tasks)
 
 /* Answers with svc (its live fields filled) or with why not. */
 static void
-service_reply(struct call *c, orch_service *svc, bool with_tasks,
-    Orch__Service_Closure closure)
+service_reply(struct call *c, orch_service *svc, bool with_tasks)
 {
 	int rc = service_fill(c, svc, with_tasks);
 
@@ -591,10 +869,17 @@ service_reply(struct call *c, orch_service *svc, bool with_tasks,
 		    "service %s is stored but cannot be read back: "
 		    "%s",
 		    svc->name, orch_strerror(rc));
-		closure(NULL, c);
+		call_answer(c, NULL);
 		return;
 	}
-	closure(svc, c);
+	call_answer(c, &svc->base);
+}
+
+/* Answers a service create or scale, on the finisher. */
+static void
+finish_service(struct call *c)
+{
+	service_reply(c, c->svc, false);
 }
 
 static void
@@ -604,7 +889,7 @@ rpc_create_service(Orch__Manager_Service *svc_,
 {
 	struct call *c = data;
 	orch_task_spec *spec = NULL;
-	orch_service *svc = NULL, *stored = NULL;
+	orch_service *svc = NULL;
 	int rc;
 
 	(void)svc_;
@@ -613,18 +898,18 @@ rpc_create_service(Orch__Manager_Service *svc_,
 	    (rc = orch_service_replicas_validate(
 	         in->replicas, c->err, sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
-		goto out;
+		goto fail;
 	}
 	if (in->spec == NULL) {
 		call_fail(c, ORCH_EINVAL,
 		    "field \"spec\" is required: the "
 		    "replicas' image and resources");
-		goto out;
+		goto fail;
 	}
 	if ((spec = orch_task_spec_copy(in->spec)) == NULL ||
 	    orch_str_set(&spec->name, in->name) != ORCH_OK) {
 		call_fail(c, ORCH_ENOMEM, "out of memory");
-		goto out;
+		goto fail;
 	}
 	/* The manager names the service of each replica, not the client. */
 	free(spec->service);
@@ -632,27 +917,21 @@ rpc_create_service(Orch__Manager_Service *svc_,
 	if ((rc = orch_task_spec_validate(spec, c->err, sizeof(c->err))) !=
 	        ORCH_OK ||
 	    (rc = orch_policy_check(
-	         c->w->rpc->policy, spec, c->err, sizeof(c->err))) != ORCH_OK) {
+	         c->rpc->policy, spec, c->err, sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
-		goto out;
+		goto fail;
 	}
 	if (orch_service_new(in->name, spec, in->replicas, &svc) != ORCH_OK) {
 		call_fail(c, ORCH_ENOMEM, "out of memory");
-		goto out;
+		goto fail;
 	}
-	spec = NULL;
-	rc = orch_store_service_create_sync(
-	    c->w->rpc->store, svc, &stored, c->err, sizeof(c->err));
-	if (rc != ORCH_OK) {
-		c->code = code_from_err(rc);
-		goto out;
-	}
-	service_reply(c, stored, false, closure);
-out:
-	if (!c->answered)
-		closure(NULL, data);
-	orch_service_free(stored);
+	/* The store takes svc (and with it spec). */
+	c->finish = finish_service;
+	orch_store_service_create(c->rpc->store, svc, service_done, c);
+	return;
+fail:
 	orch_task_spec_free(spec);
+	closure(NULL, data);
 }
 
 static void
@@ -669,9 +948,8 @@ rpc_list_services(Orch__Manager_Service *svc_,
 
 	(void)svc_;
 	(void)in;
-	if ((rc = orch_store_service_list(c->w->reader, &svcs, &n)) !=
-	        ORCH_OK ||
-	    (rc = orch_store_task_list_open(c->w->reader, &tasks, &nt)) !=
+	if ((rc = orch_store_service_list(c->reader, &svcs, &n)) != ORCH_OK ||
+	    (rc = orch_store_task_list_open(c->reader, &tasks, &nt)) !=
 	        ORCH_OK) {
 		call_fail(c, rc, "cannot read services from the store: %s",
 		    orch_strerror(rc));
@@ -688,8 +966,8 @@ out:
 	orch_store_service_list_free(svcs, n);
 }
 
-/* Checks a service name-or-id argument; answers and returns false when
- * it is missing. */
+/* Checks a service name-or-id argument; sets c's error and returns false
+ * when it is missing. */
 static bool
 service_key_ok(struct call *c, const char *key)
 {
@@ -715,7 +993,7 @@ rpc_get_service(Orch__Manager_Service *svc_, const Orch__GetServiceRequest *in,
 		closure(NULL, data);
 		return;
 	}
-	if ((rc = orch_store_service_get(c->w->reader, in->name, &svc)) !=
+	if ((rc = orch_store_service_get(c->reader, in->name, &svc)) !=
 	    ORCH_OK) {
 		if (rc == ORCH_ENOENT)
 			call_fail(c, rc,
@@ -726,7 +1004,7 @@ rpc_get_service(Orch__Manager_Service *svc_, const Orch__GetServiceRequest *in,
 		closure(NULL, data);
 		return;
 	}
-	service_reply(c, svc, true, closure);
+	service_reply(c, svc, true);
 	orch_service_free(svc);
 }
 
@@ -748,33 +1026,28 @@ rpc_scale_service(Orch__Manager_Service *svc_,
     void *data)
 {
 	struct call *c = data;
-	orch_service *svc = NULL;
-	uint32_t replicas = in->replicas;
 	int rc;
 
 	(void)svc_;
 	if (!service_key_ok(c, in->name))
-		goto out;
+		goto fail;
 	if (!in->has_replicas) {
 		call_fail(c, ORCH_EINVAL, "field \"replicas\" is required");
-		goto out;
+		goto fail;
 	}
 	if ((rc = orch_service_replicas_validate(
-	         replicas, c->err, sizeof(c->err))) != ORCH_OK) {
+	         in->replicas, c->err, sizeof(c->err))) != ORCH_OK) {
 		c->code = code_from_err(rc);
-		goto out;
+		goto fail;
 	}
-	if ((rc = orch_store_service_modify_sync(c->w->rpc->store, in->name,
-	         modify_scale, &replicas, &svc, c->err, sizeof(c->err))) !=
-	    ORCH_OK) {
-		c->code = code_from_err(rc);
-		goto out;
-	}
-	service_reply(c, svc, false, closure);
-out:
-	if (!c->answered)
-		closure(NULL, data);
-	orch_service_free(svc);
+	/* In the call: the store reads it until the completion. */
+	c->replicas = in->replicas;
+	c->finish = finish_service;
+	orch_store_service_modify(c->rpc->store, in->name, modify_scale,
+	    &c->replicas, service_done, c);
+	return;
+fail:
+	closure(NULL, data);
 }
 
 static void
@@ -783,31 +1056,30 @@ rpc_delete_service(Orch__Manager_Service *svc_,
     void *data)
 {
 	struct call *c = data;
-	orch_service *svc = NULL;
-	int rc;
 
 	(void)svc_;
-	if (!service_key_ok(c, in->name))
-		goto out;
-	if ((rc = orch_store_service_delete_sync(c->w->rpc->store, in->name,
-	         &svc, c->err, sizeof(c->err))) != ORCH_OK) {
-		c->code = code_from_err(rc);
-		goto out;
-	}
-	/* Their nodes remove the containers now, not at the next beat. */
-	for (size_t i = 0; i < svc->n_tasks; i++) {
-		const orch_task *t = svc->tasks[i];
-
-		if (!orch_task_status_terminal(t->status) &&
-		    t->node_id != NULL && t->node_id[0] != '\0')
-			orch_notify_node(c->w->rpc->notify, t->node_id);
-	}
-	orch_service_running_count(svc, NULL, 0);
-	closure(svc, data);
-out:
-	if (!c->answered)
+	if (!service_key_ok(c, in->name)) {
 		closure(NULL, data);
-	orch_service_free(svc);
+		return;
+	}
+	orch_store_service_delete(c->rpc->store, in->name, service_deleted, c);
+}
+
+/* Answers a drain, on the finisher. */
+static void
+finish_drain(struct call *c)
+{
+	orch_node *n = c->node;
+	int rc;
+
+	if ((rc = node_fill(c, n)) != ORCH_OK) {
+		call_fail(c, rc,
+		    "node %s is stored but cannot be read back: %s", n->name,
+		    orch_strerror(rc));
+		call_answer(c, NULL);
+		return;
+	}
+	call_answer(c, &n->base);
 }
 
 static void
@@ -815,32 +1087,17 @@ rpc_drain_node(Orch__Manager_Service *svc_, const Orch__DrainNodeRequest *in,
     Orch__Node_Closure closure, void *data)
 {
 	struct call *c = data;
-	orch_node *n = NULL;
-	int rc;
 
 	(void)svc_;
 	if (in->id == NULL || in->id[0] == '\0') {
 		call_fail(c, ORCH_EINVAL,
 		    "field \"id\" is required: a node's id "
 		    "or name");
-		goto out;
-	}
-	if ((rc = orch_store_node_drain_sync(c->w->rpc->store, in->id,
-	         in->drain, &n, c->err, sizeof(c->err))) != ORCH_OK) {
-		c->code = code_from_err(rc);
-		goto out;
-	}
-	if ((rc = node_fill(c, n)) != ORCH_OK) {
-		call_fail(c, rc,
-		    "node %s is stored but cannot be read back: %s", n->name,
-		    orch_strerror(rc));
-		goto out;
-	}
-	closure(n, data);
-out:
-	if (!c->answered)
 		closure(NULL, data);
-	orch_node_free(n);
+		return;
+	}
+	c->finish = finish_drain;
+	orch_store_node_drain(c->rpc->store, in->id, in->drain, node_done, c);
 }
 
 static Orch__Manager_Service manager_service = ORCH__MANAGER__INIT(rpc_);
@@ -848,114 +1105,151 @@ static Orch__Manager_Service manager_service = ORCH__MANAGER__INIT(rpc_);
 /* ---- dispatch ---- */
 
 /*
- * Serves one request: bytes in, a packed orch.Reply out (malloc'd).
- * Never fails for bad input: that is an error reply.
+ * Serves one request (msg, which this frees) on c.  Never fails for bad
+ * input: that is an error reply.  The method answers c, at once or from
+ * its write's completion, so c is not touched once it is invoked.
  */
-static int
-dispatch(struct worker *w, nng_pipe pipe, const uint8_t *data, size_t len,
-    uint8_t **reply, size_t *reply_len)
+static void
+call_serve(struct call *c, nng_msg *msg)
 {
 	const ProtobufCServiceDescriptor *sd = &orch__manager__descriptor;
-	struct call c = {.w = w, .pipe = pipe, .code = ORCH__ERROR_CODE__OK};
-	Orch__Reply rep = ORCH__REPLY__INIT;
-	Orch__Request *req;
-	ProtobufCMessage *in = NULL;
 	const ProtobufCMethodDescriptor *md = NULL;
 	size_t plen = strlen(sd->name);
+	Orch__Request *req;
 
-	req = orch__request__unpack(NULL, len, data);
+	c->method = NULL;
+	/* The connection it came on, whose certificate names the caller. */
+	c->pipe = nng_msg_get_pipe(msg);
+	/* protobuf-c copies strings and bytes out of the buffer. */
+	c->req = req =
+	    orch__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	nng_msg_free(msg);
 	if (req == NULL) {
-		call_fail(&c, ORCH_EINVAL,
+		call_fail(c, ORCH_EINVAL,
 		    "malformed request: not an orch.Request "
 		    "message");
-		goto reply;
+		call_answer(c, NULL);
+		return;
 	}
 	if (req->method == NULL || strncmp(req->method, sd->name, plen) != 0 ||
 	    req->method[plen] != '/' ||
 	    (md = protobuf_c_service_descriptor_get_method_by_name(
 	         sd, req->method + plen + 1)) == NULL) {
-		c.code = ORCH__ERROR_CODE__UNIMPLEMENTED;
-		snprintf(c.err, sizeof(c.err),
+		c->code = ORCH__ERROR_CODE__UNIMPLEMENTED;
+		snprintf(c->err, sizeof(c->err),
 		    "no method \"%.100s\"; methods are "
 		    "named \"%s/<Method>\"",
 		    req->method != NULL ? req->method : "", sd->name);
-		goto reply;
+		call_answer(c, NULL);
+		return;
 	}
-	in = protobuf_c_message_unpack(md->input, NULL,
+	c->method = md->name;
+	c->in = protobuf_c_message_unpack(md->input, NULL,
 	    req->has_body ? req->body.len : 0,
 	    req->has_body ? req->body.data : NULL);
-	if (in == NULL) {
-		call_fail(&c, ORCH_EINVAL,
+	if (c->in == NULL) {
+		call_fail(c, ORCH_EINVAL,
 		    "malformed body for %s: not a %s message", req->method,
 		    md->input->name);
-		goto reply;
+		call_answer(c, NULL);
+		return;
 	}
 	manager_service.base.invoke(&manager_service.base,
-	    (unsigned)(md - sd->methods), in, call_closure, &c);
-reply:
-	orch_mm_rpc(md != NULL ? md->name : NULL); /* NULL: "other" */
-	if (c.code != ORCH__ERROR_CODE__OK) {
-		rep.has_code = 1;
-		rep.code = c.code;
-		rep.error = c.err;
-	} else {
-		rep.has_body = 1;
-		rep.body.data = c.out;
-		rep.body.len = c.out_len;
+	    (unsigned)(md - sd->methods), c->in, call_closure, c);
+}
+
+/*
+ * Takes a free call and begins receiving on its context with w's aio;
+ * waits while every call is in flight.  Returns NULL once stopping.
+ */
+static struct call *
+call_recv(struct worker *w)
+{
+	struct orch_rpc *rpc = w->rpc;
+	struct call *c = NULL;
+
+	pthread_mutex_lock(&rpc->mu);
+	while (!rpc->stopping && rpc->free_calls == NULL)
+		pthread_cond_wait(&rpc->cv, &rpc->mu);
+	if (!rpc->stopping) {
+		c = rpc->free_calls;
+		rpc->free_calls = c->next;
+		c->next = NULL;
+		rpc->n_busy++;
+		/* Begun under the lock that orch_rpc_stop sets stopping
+		 * under, so that its cancel cannot miss this receive.  The
+		 * aio has no callback, so nothing here takes the lock. */
+		nng_ctx_recv(c->ctx, w->aio);
 	}
-	*reply_len = orch__reply__get_packed_size(&rep);
-	*reply = malloc(*reply_len > 0 ? *reply_len : 1);
-	if (*reply != NULL)
-		orch__reply__pack(&rep, *reply);
-	if (in != NULL)
-		protobuf_c_message_free_unpacked(in, NULL);
-	if (req != NULL)
-		orch__request__free_unpacked(req, NULL);
-	free(c.out);
-	return *reply != NULL ? ORCH_OK : ORCH_ENOMEM;
+	pthread_mutex_unlock(&rpc->mu);
+	return c;
 }
 
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
+	struct call *c;
 
-	for (;;) {
-		nng_msg *msg;
-		uint8_t *reply = NULL;
-		size_t rlen = 0;
-		int rv;
-
-		nng_ctx_recv(w->ctx, w->aio);
+	while ((c = call_recv(w)) != NULL) {
 		nng_aio_wait(w->aio);
-		if ((rv = nng_aio_result(w->aio)) != 0) {
-			if (rv == NNG_ECLOSED)
-				break;
+		if (nng_aio_result(w->aio) != 0) {
+			/* Cancelled by orch_rpc_stop, or a failed receive
+			 * that the next one retries. */
+			call_put(c);
 			continue;
 		}
-		msg = nng_aio_get_msg(w->aio);
-		if (dispatch(w, nng_msg_get_pipe(msg), nng_msg_body(msg),
-		        nng_msg_len(msg), &reply, &rlen) != ORCH_OK) {
-			nng_msg_free(msg);
-			continue; /* out of memory: the client retries */
-		}
-		nng_msg_clear(msg);
-		if (nng_msg_append(msg, reply, rlen) != 0) {
-			free(reply);
-			nng_msg_free(msg);
-			continue;
-		}
-		free(reply);
-		nng_aio_set_msg(w->aio, msg);
-		nng_ctx_send(w->ctx, w->aio);
-		nng_aio_wait(w->aio);
-		if ((rv = nng_aio_result(w->aio)) != 0) {
-			nng_msg_free(nng_aio_get_msg(w->aio));
-			if (rv == NNG_ECLOSED)
-				break;
-		}
+		c->reader = w->reader;
+		call_serve(c, nng_aio_get_msg(w->aio));
 	}
 	return NULL;
+}
+
+/* Runs the finish of each call the completions post, until told to stop
+ * with an empty queue. */
+static void *
+finisher_main(void *arg)
+{
+	struct orch_rpc *rpc = arg;
+	struct call *c;
+
+	for (;;) {
+		pthread_mutex_lock(&rpc->mu);
+		while (rpc->fin_head == NULL && !rpc->fin_stop)
+			pthread_cond_wait(&rpc->fin_cv, &rpc->mu);
+		if ((c = rpc->fin_head) == NULL) {
+			pthread_mutex_unlock(&rpc->mu);
+			break;
+		}
+		if ((rpc->fin_head = c->next) == NULL)
+			rpc->fin_tail = NULL;
+		c->next = NULL;
+		pthread_mutex_unlock(&rpc->mu);
+		c->reader = rpc->fin_reader;
+		c->finish(c);
+	}
+	return NULL;
+}
+
+/* Opens the contexts of the calls and threads them on the free list. */
+static int
+calls_open(struct orch_rpc *rpc, char *err, size_t errlen)
+{
+	int rv;
+
+	for (size_t i = 0; i < MAX_CALLS; i++) {
+		struct call *c = &rpc->calls[i];
+
+		c->rpc = rpc;
+		if ((rv = nng_ctx_open(&c->ctx, rpc->sock)) != 0 ||
+		    (rv = nng_aio_alloc(&c->aio, call_sent, c)) != 0) {
+			snprintf(err, errlen, "RPC: %s", nng_strerror(rv));
+			return orch_err_from_nng(rv);
+		}
+		c->next = rpc->free_calls;
+		rpc->free_calls = c;
+	}
+	return ORCH_OK;
 }
 
 int
@@ -974,12 +1268,41 @@ orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
 	rpc->notify = notify;
 	rpc->policy = policy;
 	rpc->tls = tls != NULL;
+	if (pthread_mutex_init(&rpc->mu, NULL) != 0)
+		goto fail_mu;
+	if (pthread_cond_init(&rpc->cv, NULL) != 0)
+		goto fail_cv;
+	if (pthread_cond_init(&rpc->fin_cv, NULL) != 0)
+		goto fail_fin_cv;
 	if ((rv = nng_rep0_open(&rpc->sock)) != 0) {
 		snprintf(err, errlen, "RPC socket: %s", nng_strerror(rv));
-		free(rpc);
-		return orch_err_from_nng(rv);
+		rc = orch_err_from_nng(rv);
+		goto out;
 	}
+	rpc->sock_open = true;
 	nng_socket_set_size(rpc->sock, NNG_OPT_RECVMAXSZ, ORCH_RPC_MAX_MSG);
+	if ((rc = calls_open(rpc, err, errlen)) != ORCH_OK)
+		goto out;
+	if ((rc = orch_store_reader_new(st, &rpc->fin_reader)) != ORCH_OK) {
+		snprintf(err, errlen, "RPC: cannot open a store reader: %s",
+		    orch_strerror(rc));
+		goto out;
+	}
+	if (pthread_create(&rpc->fin_thread, NULL, finisher_main, rpc) != 0) {
+		snprintf(err, errlen, "RPC: cannot start a thread");
+		rc = ORCH_ENOMEM;
+		goto out;
+	}
+	rpc->fin_started = true;
+	/* Before the first beat is answered: a version answered must move
+	 * with every later change. */
+	if ((rc = orch_store_listen(st, assign_on_commit, rpc)) != ORCH_OK) {
+		snprintf(err, errlen,
+		    "RPC: cannot listen to the store's commits: %s",
+		    orch_strerror(rc));
+		goto out;
+	}
+	rpc->listening = true;
 	if ((rc = orch_tls_listen(rpc->sock, url, tls, "rpc", err, errlen)) !=
 	    ORCH_OK)
 		goto out;
@@ -987,8 +1310,7 @@ orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
 		struct worker *w = &rpc->workers[i];
 
 		w->rpc = rpc;
-		if ((rv = nng_ctx_open(&w->ctx, rpc->sock)) != 0 ||
-		    (rv = nng_aio_alloc(&w->aio, NULL, NULL)) != 0) {
+		if ((rv = nng_aio_alloc(&w->aio, NULL, NULL)) != 0) {
 			snprintf(err, errlen, "RPC: %s", nng_strerror(rv));
 			rc = orch_err_from_nng(rv);
 			goto out;
@@ -1012,6 +1334,13 @@ orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
 out:
 	orch_rpc_stop(rpc);
 	return rc;
+fail_fin_cv:
+	pthread_cond_destroy(&rpc->cv);
+fail_cv:
+	pthread_mutex_destroy(&rpc->mu);
+fail_mu:
+	free(rpc);
+	return ORCH_ENOMEM;
 }
 
 void
@@ -1019,16 +1348,52 @@ orch_rpc_stop(struct orch_rpc *rpc)
 {
 	if (rpc == NULL)
 		return;
-	/* Closing the socket fails every pending aio with NNG_ECLOSED. */
-	nng_close(rpc->sock);
+	/* No new request is taken: a worker waiting for a call or in a
+	 * receive stops (the receive is cancelled); one serving a request
+	 * finishes it first. */
+	pthread_mutex_lock(&rpc->mu);
+	rpc->stopping = true;
+	pthread_cond_broadcast(&rpc->cv);
+	pthread_mutex_unlock(&rpc->mu);
 	for (int i = 0; i < N_WORKERS; i++) {
-		struct worker *w = &rpc->workers[i];
-
-		if (w->started)
-			pthread_join(w->thread, NULL);
-		if (w->aio != NULL)
-			nng_aio_free(w->aio);
-		orch_store_reader_free(w->reader);
+		if (rpc->workers[i].aio != NULL)
+			nng_aio_cancel(rpc->workers[i].aio);
 	}
+	for (int i = 0; i < N_WORKERS; i++) {
+		if (rpc->workers[i].started)
+			pthread_join(rpc->workers[i].thread, NULL);
+	}
+	/* The calls in flight complete: the store is still open, so each
+	 * write commits (or fails) and its reply is sent, which a send
+	 * timeout bounds; the finisher answers those handed to it. */
+	pthread_mutex_lock(&rpc->mu);
+	while (rpc->n_busy > 0)
+		pthread_cond_wait(&rpc->cv, &rpc->mu);
+	rpc->fin_stop = true;
+	pthread_cond_signal(&rpc->fin_cv);
+	pthread_mutex_unlock(&rpc->mu);
+	if (rpc->fin_started)
+		pthread_join(rpc->fin_thread, NULL);
+	/* No beat is answered any more. */
+	if (rpc->listening)
+		orch_store_unlisten(rpc->store, assign_on_commit, rpc);
+	/* Nothing of ours is busy on the socket any more, so a close that
+	 * NNG 1.5.2 hangs (rpc_client.h) is left behind, not waited for. */
+	if (rpc->sock_open)
+		orch_nng_close_within(rpc->sock, ORCH_NNG_CLOSE_WAIT_MS, "rpc");
+	for (size_t i = 0; i < MAX_CALLS; i++) {
+		/* Idle: no send is in flight, so no callback can run. */
+		if (rpc->calls[i].aio != NULL)
+			nng_aio_free(rpc->calls[i].aio);
+	}
+	for (int i = 0; i < N_WORKERS; i++) {
+		if (rpc->workers[i].aio != NULL)
+			nng_aio_free(rpc->workers[i].aio);
+		orch_store_reader_free(rpc->workers[i].reader);
+	}
+	orch_store_reader_free(rpc->fin_reader);
+	pthread_cond_destroy(&rpc->fin_cv);
+	pthread_cond_destroy(&rpc->cv);
+	pthread_mutex_destroy(&rpc->mu);
 	free(rpc);
 }

@@ -5,8 +5,16 @@
  * service orch.Manager ("orch.Manager/SubmitTask"); the answer is one
  * orch.Reply (proto/README.md).  Methods are found through the service
  * descriptor protoc-c generates and invoked through the generated service
- * table.  Worker threads, each with its own NNG context and store reader,
- * serve requests concurrently; writes are group-committed by the store.
+ * table.
+ *
+ * Worker threads, each with its own store reader, receive requests on NNG
+ * contexts from a bounded pool and answer reads at once.  A write is
+ * queued with the store and answered from its completion, after its
+ * commit, on the context it came in on, so the worker receives again at
+ * once: the writes of many peers share one group commit.  A write whose
+ * answer needs a read (a node's usage, a service's running count) is
+ * answered by one more thread with its own reader, since the store's
+ * writer thread must not read.
  */
 #ifndef ORCH_RPC_H
 #define ORCH_RPC_H
@@ -34,15 +42,25 @@ struct orch_rpc;
  * With tls (a server configuration, tls.h; the caller keeps its reference)
  * url is tls+tcp:// and RegisterNode, Heartbeat and a node's
  * UpdateTaskStatus are refused (PERMISSION_DENIED) unless the caller's
- * certificate names that node.  Returns ORCH_OK, or an error with err
- * saying "cannot listen on URL: <reason>".
+ * certificate names that node.  It listens to st's commits (one of its
+ * listeners, until orch_rpc_stop) to version each node's assignments
+ * (orch_nodes_assign_changed), and answers a heartbeat whose known epoch
+ * and version are current with "unchanged" instead of the tasks.
+ * Returns ORCH_OK, or an error with err saying "cannot listen on URL:
+ * <reason>".
  */
 int orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
     struct orch_notify *notify, const struct orch_policy *policy,
     const char *url, nng_tls_config *tls, struct orch_rpc **out /* OUT */,
     char *err, size_t errlen);
 
-/* Closes the socket and joins the workers.  NULL is a no-op. */
+/*
+ * Stops taking requests, waits for every call in flight to be answered
+ * (the store must still be open: its writes complete and their replies
+ * are sent), then closes the socket, waiting at most
+ * ORCH_NNG_CLOSE_WAIT_MS for NNG (orch_nng_close_within), and joins the
+ * threads.  NULL is a no-op.
+ */
 void orch_rpc_stop(struct orch_rpc *rpc);
 
 #endif

@@ -146,6 +146,7 @@ stask_from(const char *id, const orch_task *t)
 	m->finished_at_ms = t->has_finished_at_ms ? t->finished_at_ms : 0;
 	m->not_before_ms = t->has_not_before_ms ? t->not_before_ms : 0;
 	m->error_hash = has_text(t->error) ? hash_text(t->error) | 1 : 0;
+	snprintf(m->driver, sizeof(m->driver), "%s", orch_task_spec_driver(sp));
 	if (sp != NULL) {
 		m->cpu = sp->cpu;
 		m->memory_mb = sp->memory_mb;

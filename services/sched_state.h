@@ -42,6 +42,7 @@ struct orch_stask {
 	char node_id[ORCH_ID_LEN];            /* "" when none */
 	char service_id[ORCH_ID_LEN];         /* "" for a plain task */
 	char restart[ORCH_STASK_RESTART_LEN]; /* its own policy, or "" */
+	char driver[ORCH_DRIVER_LEN];         /* orch_task_spec_driver() */
 	int32_t node; /* index in the state's nodes, -1 when none */
 	int status;   /* an ORCH__TASK_STATUS__ value */
 	bool open;    /* orch_task_open(); false: to be forgotten */

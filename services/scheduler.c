@@ -121,6 +121,23 @@ node_allowed(const struct orch_sched_node *c, const struct orch_sched_want *w)
 	return orch_constraints_match(w->constraints, w->n_constraints, &cn);
 }
 
+/* Whether node c has the driver w asks for.  A node that lists no driver
+ * registered before agents advertised them: it has Docker's. */
+static bool
+node_has_driver(
+    const struct orch_sched_node *c, const struct orch_sched_want *w)
+{
+	const char *d = w->driver != NULL ? w->driver : ORCH_DRIVER_DOCKER;
+
+	if (c->n_drivers == 0)
+		return strcmp(d, ORCH_DRIVER_DOCKER) == 0;
+	for (size_t i = 0; i < c->n_drivers; i++) {
+		if (c->drivers[i] != NULL && strcmp(c->drivers[i], d) == 0)
+			return true;
+	}
+	return false;
+}
+
 static bool
 node_fits(const struct orch_sched_node *c, const struct orch_sched_want *w)
 {
@@ -137,8 +154,8 @@ orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const struct orch_sched_node *c = &nodes[i];
 
-		if (!c->ready || c->drain || !node_fits(c, want) ||
-		    !node_allowed(c, want))
+		if (!c->ready || c->drain || !node_has_driver(c, want) ||
+		    !node_fits(c, want) || !node_allowed(c, want))
 			continue;
 		if (best < 0 ||
 		    node_better(c, i, &nodes[best], (size_t)best, want))
@@ -175,12 +192,44 @@ constraints_text(const struct orch_sched_want *w, char *buf, size_t len)
 	return buf;
 }
 
+/* Adds name to the ", "-separated list in buf unless it is there. */
+static void
+names_add(char *buf, size_t len, const char *name)
+{
+	size_t o = strlen(buf), n = strlen(name);
+
+	for (const char *p = buf; (p = strstr(p, name)) != NULL; p += n) {
+		if ((p == buf || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+			return;
+	}
+	snprintf(buf + o, len - o, "%s%s", o > 0 ? ", " : "", name);
+}
+
+/* The drivers of the Ready nodes, for a person: "docker, exec". */
+static const char *
+ready_drivers_text(
+    const struct orch_sched_node *nodes, size_t n, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (!nodes[i].ready)
+			continue;
+		if (nodes[i].n_drivers == 0)
+			names_add(buf, len, ORCH_DRIVER_DOCKER);
+		for (size_t j = 0; j < nodes[i].n_drivers; j++) {
+			if (nodes[i].drivers[j] != NULL)
+				names_add(buf, len, nodes[i].drivers[j]);
+		}
+	}
+	return buf;
+}
+
 void
 orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
     const struct orch_sched_want *want, char *buf, size_t len)
 {
 	const struct orch_sched_node *best = NULL;
-	size_t ready = 0, allowed = 0, open = 0, drained = 0;
+	size_t ready = 0, capable = 0, allowed = 0, open = 0, drained = 0;
 	char need[32], have[32], cons[256];
 
 	for (size_t i = 0; i < n; i++) {
@@ -189,6 +238,9 @@ orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
 		if (!c->ready)
 			continue;
 		ready++;
+		if (!node_has_driver(c, want))
+			continue;
+		capable++;
 		if (!node_allowed(c, want))
 			continue;
 		allowed++;
@@ -211,6 +263,13 @@ orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
 		snprintf(buf, len,
 		    "no Ready node: %zu node%s known, none Ready", n,
 		    n == 1 ? "" : "s");
+		return;
+	}
+	if (capable == 0) {
+		snprintf(buf, len,
+		    "no Ready node has the %.32s driver (%zu Ready, with %s)",
+		    want->driver != NULL ? want->driver : ORCH_DRIVER_DOCKER,
+		    ready, ready_drivers_text(nodes, n, cons, sizeof(cons)));
 		return;
 	}
 	if (allowed == 0) {
@@ -609,9 +668,14 @@ sched_reconcile(struct orch_sched *s, bool *wrote)
 	    (tasks = calloc(p.n + 1, sizeof(*tasks))) == NULL ||
 	    (svcs = calloc(s->n_svcs + 1, sizeof(*svcs))) == NULL)
 		goto out;
-	/* Oldest first, as the reconciler expects. */
-	for (size_t i = 0; i < p.n; i++)
+	/* Oldest first, as the reconciler expects.  A plain task's view
+	 * points at its spec beside it, which the collection's realloc may
+	 * have moved since: point it again. */
+	for (size_t i = 0; i < p.n; i++) {
+		if (p.v[i].t.spec != NULL)
+			p.v[i].t.spec = &p.v[i].spec;
 		tasks[i] = &p.v[i].t;
+	}
 	qsort(tasks, p.n, sizeof(*tasks), view_seq_cmp);
 	for (size_t i = 0; i < nn; i++) {
 		const orch_node *rec = p.nodes[i].rec;
@@ -811,6 +875,8 @@ sched_nodes_view(struct orch_sched *s, size_t *n)
 		if (rec != NULL) {
 			v[i].labels = rec->labels;
 			v[i].n_labels = rec->n_labels;
+			v[i].drivers = rec->drivers;
+			v[i].n_drivers = rec->n_drivers;
 		}
 	}
 	return v;
@@ -930,6 +996,7 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 		    .memory_mb = t->memory_mb,
 		    .constraints = (const char *const *)t->constraints,
 		    .n_constraints = t->n_constraints,
+		    .driver = t->driver,
 		    .same_service = sp != NULL ? sp->count : NULL,
 		};
 		if (orch_placement_parse(t->placement, &want.placement) !=

@@ -14,6 +14,7 @@
  * over (not_before) on a node that:
  *
  *   - is Ready and not drained,
+ *   - has the task's driver (a node that lists none has "docker"),
  *   - satisfies every constraint of the task (constraint.h),
  *   - has both the task's cpu and its memory free (free = capacity -
  *     what its Scheduled and Running tasks hold).
@@ -58,6 +59,8 @@ struct orch_sched_node {
 	int64_t memory_free_mb; /* MB; capacity - allocated */
 	Orch__Node__LabelsEntry *const *labels; /* for constraints */
 	size_t n_labels;
+	char *const *drivers; /* as registered; none: "docker" */
+	size_t n_drivers;
 };
 
 enum orch_placement {
@@ -76,6 +79,7 @@ struct orch_sched_want {
 	const char *const *constraints; /* as stored (validated) */
 	size_t n_constraints;
 	enum orch_placement placement;
+	const char *driver; /* the node must have it; NULL: "docker" */
 	/* For a replica: how many replicas of its service each node of the
 	 * array already has (same indexes); NULL for a plain task. */
 	const uint32_t *same_service;
@@ -84,7 +88,8 @@ struct orch_sched_want {
 /*
  * The placement decision: the index in nodes[n] of the node that should
  * take a task asking want, or -1 when none can (none Ready, undrained,
- * satisfying the constraints, with both the cpu and the memory free).
+ * with the driver, satisfying the constraints, with both the cpu and the
+ * memory free).
  * Pure: reads only its arguments.
  */
 int orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
@@ -95,6 +100,7 @@ int orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
  * buf, naming the first reason that leaves no node:
  *   no Ready node: no node has joined the cluster
  *   no Ready node: 2 nodes known, none Ready
+ *   no Ready node has the exec driver (2 Ready: docker)
  *   no Ready node satisfies the constraints zone==x, disk!=hdd
  *   no Ready node takes new tasks: 2 Ready, all drained
  *   no Ready node satisfying the constraints takes new tasks: 1 drained

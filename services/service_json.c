@@ -46,7 +46,8 @@ orch_service_from_json(
 {
 	static const char *const fields[] = {"name", "image", "replicas",
 	    "memory", "cpu", "env", "command", "constraints", "placement",
-	    "restart", "privileged", "volumes", "network", "cap_add", NULL};
+	    "restart", "privileged", "volumes", "network", "cap_add", "driver",
+	    NULL};
 	orch_task_spec *spec = NULL;
 	json_t *root = NULL, *v;
 	const char *name;

@@ -368,8 +368,8 @@ void orch_store_task_replace(struct orch_store *st, const char *old_id,
     orch_store_done_fn done, void *arg);
 
 /*
- * Blocking forms of the two writes for callers on their own threads (the
- * RPC workers, tests).  On ORCH_OK *out (when out is not NULL) is the
+ * Blocking forms of the two writes for callers on their own threads
+ * (tests, tools; a server answers from the completion instead).  On ORCH_OK *out (when out is not NULL) is the
  * stored task, owned by the caller; on error err holds the reason.
  * Calling them from a completion (the writer thread) would wait for
  * itself: they refuse with ORCH_EINTERNAL instead.

@@ -529,7 +529,7 @@ orch_task_spec_from_json(
 {
 	static const char *const fields[] = {"name", "image", "memory", "cpu",
 	    "env", "command", "constraints", "placement", "restart",
-	    "privileged", "volumes", "network", "cap_add", NULL};
+	    "privileged", "volumes", "network", "cap_add", "driver", NULL};
 	json_t *root = NULL;
 	int rc;
 
@@ -564,7 +564,9 @@ orch_task_spec_from_object(
 	if ((rc = spec_text_decode(root, "name", &spec->name, err, errlen)) !=
 	        ORCH_OK ||
 	    (rc = spec_text_decode(root, "image", &spec->image, err, errlen)) !=
-	        ORCH_OK)
+	        ORCH_OK ||
+	    (rc = spec_text_decode(
+	         root, "driver", &spec->driver, err, errlen)) != ORCH_OK)
 		goto out;
 
 	/* Only given fields get has_ set: orch_task_new() stores defaults. */
@@ -725,6 +727,9 @@ orch_spec_json_add_base(json_t *o, const orch_task_spec *sp)
 	    o, "name", json_text_or_null(sp != NULL ? sp->name : NULL));
 	bad |= json_object_set_new(
 	    o, "image", json_text_or_null(sp != NULL ? sp->image : NULL));
+	/* Tasks stored before drivers existed are docker's. */
+	bad |= json_object_set_new(
+	    o, "driver", json_text(orch_task_spec_driver(sp)));
 	/* Unset fields still hold the schema's defaults (256 MB, 0.5). */
 	bad |= json_object_set_new(o, "memory",
 	    sp != NULL ? json_integer(sp->memory_mb) : json_null());

@@ -44,7 +44,7 @@ static char pub_url[64];
  * NET_ADMIN.  Written into pol_dir, with the directory mounted read-only
  * by test_container_settings. */
 static char *pol_dir;
-static char mgr_policy[512], agent_policy[512];
+static char mgr_policy[512], agent_policy[512], agent_state[512];
 static const char *const mgr_flags[] = {
     "--heartbeat-ttl", "10", "--policy", mgr_policy, NULL};
 
@@ -187,7 +187,7 @@ agent_spawn(char *name, const char *log)
 	    "--name", name, "--heartbeat", "0.2", "--stop-timeout", "1",
 	    "--cpu", "64", "--memory", "65536", "--label", "zone=e2e",
 	    "--label", "disk=ssd", "--log-level", "debug", "--policy",
-	    agent_policy, NULL};
+	    agent_policy, "--state-dir", agent_state, NULL};
 	pid_t pid = h_spawn(argv, log);
 
 	free(bin);
@@ -297,8 +297,9 @@ test_flags(void)
 		char *argv[] = {bin, "--help", NULL};
 		static const char *const flags[] = {"--manager", "--events",
 		    "--name", "--label", "--cpu", "--memory", "--docker",
-		    "--heartbeat", "--stop-timeout", "--policy", "--log-level",
-		    "--help", "--version"};
+		    "--drivers", "--state-dir", "--cgroup", "--heartbeat",
+		    "--stop-timeout", "--policy", "--log-level", "--help",
+		    "--version"};
 
 		ASSERT_INT_EQ(h_run(argv, &out, &err, 5000), 0);
 		for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
@@ -330,6 +331,10 @@ test_flags(void)
 		    {"--log-level", "loud", "--log-level"},
 		    {"--cpu", NULL, "needs a value"},
 		    {"--policy", "/nonexistent/p.json", "/nonexistent/p.json"},
+		    {"--drivers", "docker,lxc", "\"lxc\" is not a driver"},
+		    {"--drivers", "exec,exec", "exec given twice"},
+		    {"--cgroup", "relative", "--cgroup wants the absolute"},
+		    {"--state-dir", "", "--state-dir"},
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -351,9 +356,9 @@ test_flags(void)
 		free(err);
 	}
 	{
-		/* No Docker there: exit 1, naming the socket. */
-		char *argv[] = {bin, "--docker", "/nonexistent/docker.sock",
-		    "--name", "x", NULL};
+		/* Docker alone, and not there: exit 1, naming the socket. */
+		char *argv[] = {bin, "--drivers", "docker", "--docker",
+		    "/nonexistent/docker.sock", "--name", "x", NULL};
 
 		ASSERT_INT_EQ(h_run(argv, &out, &err, 10000), 1);
 		ASSERT_STR_CONTAINS(err, "/nonexistent/docker.sock");
@@ -382,8 +387,9 @@ test_registers(void)
 	ASSERT_STR_EQ(hj_str(labels, "zone"), "e2e");
 	ASSERT_STR_EQ(hj_str(labels, "disk"), "ssd");
 	drivers = json_object_get(n, "drivers");
-	ASSERT_INT_EQ(json_array_size(drivers), 1);
+	ASSERT_INT_EQ(json_array_size(drivers), 2);
 	ASSERT_STR_EQ(json_string_value(json_array_get(drivers, 0)), "docker");
+	ASSERT_STR_EQ(json_string_value(json_array_get(drivers, 1)), "exec");
 	ASSERT_STR_CONTAINS(hj_str(n, "version"), ".");
 	json_decref(n);
 }
@@ -1247,6 +1253,7 @@ main(void)
 	    "{\"rules\": [{\"image\": \"orch-test/*\", "
 	    "\"allow\": [\"host_mounts\", \"cap_add\"]}]}\n");
 	snprintf(agent_policy, sizeof(agent_policy), "%s/agent.json", pol_dir);
+	snprintf(agent_state, sizeof(agent_state), "%s/state", pol_dir);
 	file_put(agent_policy,
 	    "{\"rules\": [{\"image\": \"orch-test/*\", "
 	    "\"allow\": [\"host_mounts\", \"cap_add\"], "

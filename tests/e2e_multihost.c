@@ -701,7 +701,8 @@ agent_start(int i)
 	char *argv[] = {(char *)ip_bin, "netns", "exec", ns_ag[i], bin,
 	    "--manager", rpc_url, "--events", pub_url, "--name", node[i],
 	    "--tls-dir", agent_tls[i], "--cpu", "4", "--memory", "4096",
-	    "--stop-timeout", "1", "--docker", SOCK, NULL};
+	    "--stop-timeout", "1", "--docker", SOCK, "--drivers", "docker",
+	    NULL};
 
 	agent_pid[i] = h_spawn(argv, agent_log[i]);
 	free(bin);

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
+#include <poll.h>
 
 #include "clock.h"
 #include "error.h"
@@ -632,6 +633,193 @@ test_task_life(void)
 	free(t3);
 }
 
+/* ---- assignment versions ---- */
+
+/* The epoch and the last version this manager answered node_a, for
+ * test_restart. */
+static uint64_t epoch_a, version_a;
+
+/* Heartbeat of node, saying it holds the list of epoch and version when
+ * known.  Every answer carries a version. */
+static Orch__Assignments *
+beat_known(const char *node, bool known, uint64_t epoch, uint64_t version)
+{
+	Orch__HeartbeatRequest hb = ORCH__HEARTBEAT_REQUEST__INIT;
+	Orch__Assignments *a = NULL;
+	char err[512];
+	int rc;
+
+	hb.node_id = (char *)node;
+	hb.has_known_epoch = hb.has_known_version = known;
+	hb.known_epoch = epoch;
+	hb.known_version = version;
+	rc = orch_rpc_call(rpc, "orch.Manager/Heartbeat", &hb.base,
+	    &orch__assignments__descriptor, (ProtobufCMessage **)&a, err,
+	    sizeof(err));
+	if (rc != ORCH_OK)
+		h_fail(__FILE__, __LINE__, "Heartbeat of %s: %d %s", node, rc,
+		    err);
+	ASSERT_STR_EQ(a->node_id, node);
+	ASSERT(a->has_epoch && a->epoch != 0);
+	ASSERT(a->has_version);
+	ASSERT(a->has_heartbeat_ms && a->heartbeat_ms == 333);
+	return a;
+}
+
+static bool
+is_unchanged(const Orch__Assignments *a)
+{
+	return a->has_unchanged && a->unchanged;
+}
+
+/*
+ * Beats node as an agent holding *held (a full list) until the answer
+ * is "unchanged", each full answer replacing *held: a commit visible to
+ * the list just before its version moved makes one more full answer.
+ */
+static void
+beat_until_unchanged(const char *node, Orch__Assignments **held)
+{
+	int64_t deadline = orch_mono_ms() + 15000;
+
+	for (;;) {
+		Orch__Assignments *a =
+		    beat_known(node, true, (*held)->epoch, (*held)->version);
+
+		if (is_unchanged(a)) {
+			/* Nothing sent, the same version. */
+			ASSERT_INT_EQ(a->n_tasks, 0);
+			ASSERT(a->epoch == (*held)->epoch);
+			ASSERT(a->version == (*held)->version);
+			orch__assignments__free_unpacked(a, NULL);
+			return;
+		}
+		ASSERT(a->epoch == (*held)->epoch);
+		ASSERT(a->version > (*held)->version);
+		orch__assignments__free_unpacked(*held, NULL);
+		*held = a;
+		if (orch_mono_ms() >= deadline)
+			h_fail(__FILE__, __LINE__,
+			    "node %s never got \"unchanged\"", node);
+	}
+}
+
+/* Beats node holding *held until the answer is a full list, which
+ * replaces *held; "unchanged" answers before it are those of a change
+ * visible a moment before its version moved. */
+static void
+beat_until_changed(const char *node, Orch__Assignments **held)
+{
+	int64_t deadline = orch_mono_ms() + 15000;
+
+	for (;;) {
+		Orch__Assignments *a =
+		    beat_known(node, true, (*held)->epoch, (*held)->version);
+
+		if (!is_unchanged(a)) {
+			ASSERT(a->epoch == (*held)->epoch);
+			ASSERT(a->version > (*held)->version);
+			orch__assignments__free_unpacked(*held, NULL);
+			*held = a;
+			return;
+		}
+		orch__assignments__free_unpacked(a, NULL);
+		if (orch_mono_ms() >= deadline)
+			h_fail(__FILE__, __LINE__,
+			    "node %s never got its new list", node);
+		poll(NULL, 0, 10);
+	}
+}
+
+/* The task t on node_a stopped as its agent would: DELETE, then the
+ * report. */
+static void
+stop_on_a(const char *t)
+{
+	char path[128];
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/tasks/%s", t);
+	j = call("DELETE", path, NULL, 200);
+	json_decref(j);
+	report_ok(&(struct fa_report){
+	    .task = t, .node = node_a, .status = ST_STOPPED});
+}
+
+/* A node that says which list it holds gets "unchanged" and no tasks
+ * while that list is current, and the full list once anything about its
+ * tasks changed, or when it names another epoch. */
+static void
+test_assign_versions(void)
+{
+	Orch__Assignments *held, *a;
+	char *t1, *t2, path[128];
+	json_t *j;
+
+	t1 = submit("versioned", 0.5, 256);
+	wait_task(t1, "Scheduled", node_a, NULL);
+	/* Holding nothing: the full list, with its version. */
+	held = beat_known(node_a, false, 0, 0);
+	ASSERT(!is_unchanged(held));
+	ASSERT(assigned(held, t1) != NULL);
+	/* Holding it: "unchanged", with no tasks. */
+	beat_until_unchanged(node_a, &held);
+	ASSERT(assigned(held, t1) != NULL);
+
+	/* A stop request: the full list again, at a higher version.  The
+	 * DELETE is answered after its commit, so the version moved. */
+	snprintf(path, sizeof(path), "/tasks/%s", t1);
+	j = call("DELETE", path, NULL, 200);
+	json_decref(j);
+	a = beat_known(node_a, true, held->epoch, held->version);
+	ASSERT(!is_unchanged(a));
+	ASSERT(a->epoch == held->epoch && a->version > held->version);
+	ASSERT(assigned(a, t1) != NULL && assigned(a, t1)->stop_requested);
+	orch__assignments__free_unpacked(held, NULL);
+	held = a;
+	beat_until_unchanged(node_a, &held);
+
+	/* The node's own report that it stopped: off the list. */
+	report_ok(&(struct fa_report){
+	    .task = t1, .node = node_a, .status = ST_STOPPED});
+	a = beat_known(node_a, true, held->epoch, held->version);
+	ASSERT(!is_unchanged(a));
+	ASSERT(a->version > held->version);
+	ASSERT_INT_EQ(a->n_tasks, 0);
+	orch__assignments__free_unpacked(held, NULL);
+	held = a;
+	beat_until_unchanged(node_a, &held);
+
+	/* A task placed on the node: the list with it, at a higher version.
+	 * The placement is visible a moment before its version moves, so
+	 * the old version may still be answered "unchanged" then. */
+	t2 = submit("versioned-2", 0.5, 256);
+	wait_task(t2, "Scheduled", node_a, NULL);
+	beat_until_changed(node_a, &held);
+	ASSERT(assigned(held, t2) != NULL);
+	beat_until_unchanged(node_a, &held);
+	ASSERT(assigned(held, t2) != NULL);
+
+	/* Another epoch (an earlier manager's): the full list. */
+	a = beat_known(node_a, true, held->epoch + 1, held->version);
+	ASSERT(!is_unchanged(a));
+	ASSERT(a->epoch == held->epoch);
+	ASSERT(assigned(a, t2) != NULL);
+	orch__assignments__free_unpacked(a, NULL);
+
+	/* node-a empty again, for the tests after. */
+	stop_on_a(t2);
+	a = beat_known(node_a, true, held->epoch, held->version);
+	ASSERT(!is_unchanged(a));
+	ASSERT_INT_EQ(a->n_tasks, 0);
+	epoch_a = a->epoch;
+	version_a = a->version;
+	orch__assignments__free_unpacked(a, NULL);
+	orch__assignments__free_unpacked(held, NULL);
+	free(t1);
+	free(t2);
+}
+
 static void
 test_too_big_then_placed(void)
 {
@@ -824,8 +1012,23 @@ test_restart(void)
 	ASSERT_INT_EQ(json_array_size(n), 2);
 	json_decref(n);
 
-	ASSERT_INT_EQ(fa_heartbeat(rpc, node_a, &a, err, sizeof(err)), ORCH_OK);
+	/* The versions of the manager before mean nothing now: a new
+	 * epoch, and the full list. */
+	{
+		Orch__HeartbeatRequest hb = ORCH__HEARTBEAT_REQUEST__INIT;
+
+		hb.node_id = node_a;
+		hb.has_known_epoch = hb.has_known_version = true;
+		hb.known_epoch = epoch_a;
+		hb.known_version = version_a;
+		ASSERT_INT_EQ(orch_rpc_call(rpc, "orch.Manager/Heartbeat",
+		                  &hb.base, &orch__assignments__descriptor,
+		                  (ProtobufCMessage **)&a, err, sizeof(err)),
+		    ORCH_OK);
+	}
 	ASSERT_INT_EQ(a->heartbeat_ms, 1000);
+	ASSERT(a->has_epoch && a->epoch != 0 && a->epoch != epoch_a);
+	ASSERT(!(a->has_unchanged && a->unchanged));
 	orch__assignments__free_unpacked(a, NULL);
 	ASSERT(node_is(&w));
 	/* Registering again is still the same node. */
@@ -844,6 +1047,7 @@ main(void)
 	RUN(test_register);
 	RUN(test_heartbeat);
 	RUN(test_task_life);
+	RUN(test_assign_versions);
 	RUN(test_too_big_then_placed);
 	RUN(test_down);
 	RUN(test_orchctl);

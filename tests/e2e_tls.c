@@ -132,6 +132,9 @@ agent_spawn(const char *name, const char *const *extra)
 	argv[n++] = "8";
 	argv[n++] = "--memory";
 	argv[n++] = "8192";
+	/* Containers only: no exec state written outside the test. */
+	argv[n++] = "--drivers";
+	argv[n++] = "docker";
 	for (int k = 0; extra != NULL && extra[k] != NULL && n < 23; k++)
 		argv[n++] = extra[k];
 	argv[n] = NULL;
@@ -325,7 +328,8 @@ test_plaintext_agent_never_joins(void)
 	const char *extra[] = {NULL};
 	char *bin = h_bin("orch-agent");
 	const char *argv[] = {bin, "--manager", tcp_rpc, "--events", tcp_pub,
-	    "--name", name, "--cpu", "1", "--memory", "512", NULL};
+	    "--name", name, "--cpu", "1", "--memory", "512", "--drivers",
+	    "docker", NULL};
 	int i = n_agents++;
 
 	(void)extra;
@@ -481,7 +485,7 @@ test_agent_without_its_certificate(void)
 	char missing[1024];
 	char *argv[] = {bin, "--manager", rpc_url, "--events", pub_url,
 	    "--name", "nobody", "--tls-dir", missing, "--cpu", "1", "--memory",
-	    "512", NULL};
+	    "512", "--drivers", "docker", NULL};
 	char *no_dir[] = {bin, "--tls-name", "x", NULL};
 
 	snprintf(missing, sizeof(missing), "%s/nodes/nobody", certs);

@@ -26,7 +26,10 @@ tf_task_make(const char *name, const char *image, const char *const *env,
 	ASSERT(s != NULL);
 	orch__task_spec__init(s);
 	s->name = xstrdup(name);
-	s->image = xstrdup(image);
+	if (image != NULL)
+		s->image = xstrdup(image);
+	else
+		s->driver = xstrdup(ORCH_DRIVER_EXEC);
 	s->has_memory_mb = true;
 	s->memory_mb = memory_mb;
 	s->has_cpu = true;

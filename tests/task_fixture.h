@@ -1,5 +1,5 @@
 /*
- * task_fixture.h: tasks made up for tests of the container drivers.
+ * task_fixture.h: tasks made up for tests of the drivers.
  */
 #ifndef ORCH_TASK_FIXTURE_H
 #define ORCH_TASK_FIXTURE_H
@@ -8,8 +8,9 @@
 
 #include "task.h"
 
-/* A task named name of image, built from malloc'd parts (orch_task_free
- * releases it); fails the test when it cannot be made.  env is
+/* A task named name of image (NULL: an exec task), built from malloc'd
+ * parts (orch_task_free releases it); fails the test when it cannot be
+ * made.  env is
  * NULL-terminated key, value pairs and cmd NULL-terminated; both may be
  * NULL. */
 orch_task *tf_task_make(const char *name, const char *image,

@@ -213,6 +213,25 @@ test_round_trip(void)
 	ASSERT_INT_EQ(parse_ok(buf), now);
 }
 
+/* A deadline is ms after the monotonic time before it, normalized. */
+static void
+test_mono_deadline(void)
+{
+	static const int ms[] = {0, 1, 999, 1000, 1500, 2999, 10000};
+
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		struct timespec before, until;
+		int64_t b, u;
+
+		clock_gettime(CLOCK_MONOTONIC, &before);
+		orch_mono_deadline(ms[i], &until);
+		ASSERT(until.tv_nsec >= 0 && until.tv_nsec < 1000000000L);
+		b = (int64_t)before.tv_sec * 1000000000LL + before.tv_nsec;
+		u = (int64_t)until.tv_sec * 1000000000LL + until.tv_nsec;
+		ASSERT(u - b >= (int64_t)ms[i] * 1000000LL);
+	}
+}
+
 int
 main(void)
 {
@@ -224,5 +243,6 @@ main(void)
 	RUN(test_garbage);
 	RUN(test_truncated);
 	RUN(test_round_trip);
+	RUN(test_mono_deadline);
 	return 0;
 }

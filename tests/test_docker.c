@@ -1323,6 +1323,54 @@ test_events_long_line(void)
 	free(body);
 }
 
+/* What the exit callback saw of the fake when it was called. */
+struct settle {
+	struct exits e;
+	struct fake *f;
+	int inspected; /* inspects of the container before the callback */
+};
+
+static void
+on_exit_settled(
+    void *arg, const char *task_id, const char *handle, int exit_code)
+{
+	struct settle *s = arg;
+	int n = fake_count(s->f, "GET", "/v1.41/containers/aaaa/json");
+
+	pthread_mutex_lock(&s->e.mu);
+	s->inspected = n;
+	pthread_mutex_unlock(&s->e.mu);
+	on_exit_record(&s->e, task_id, handle, exit_code);
+}
+
+/* The daemon sends a die event before its container list says "exited";
+ * an inspect waits until it does, so the driver inspects the container
+ * before it tells the agent (which lists next) of the exit. */
+static void
+test_events_settle(void)
+{
+	const char *t1 = "11111111-1111-4111-8111-111111111111";
+	struct settle s = {
+	    .e = {.mu = PTHREAD_MUTEX_INITIALIZER}, .inspected = -1};
+	struct exits_wait w = {&s.e, 1};
+	char ev[1024];
+	void *st;
+
+	s.f = fake_new("1.41", "1.12");
+	event_line(ev, sizeof(ev), "aaaa", t1, NODE, 137, 5);
+	fake_route(
+	    s.f, "GET", "/v1.41/containers/aaaa/json", 200, "{}", FK_JSON, 0);
+	fake_route(s.f, "GET", "/v1.41/events?", 200, ev, FK_STREAM_HOLD, 0);
+	st = drv_new_full(s.f, on_exit_settled, &s);
+	ASSERT(h_wait_until(exits_reached, &w, 10000));
+	pthread_mutex_lock(&s.e.mu);
+	ASSERT_INT_EQ(s.inspected, 1);
+	ASSERT_INT_EQ(s.e.code[0], 137);
+	pthread_mutex_unlock(&s.e.mu);
+	orch_docker_driver.fini(st);
+	fake_free(s.f);
+}
+
 static bool
 events_tried(void *arg)
 {
@@ -1380,6 +1428,7 @@ main(void)
 	RUN(test_malformed);
 	RUN(test_events_reconnect);
 	RUN(test_events_long_line);
+	RUN(test_events_settle);
 	RUN(test_fini_prompt);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * test_policy.c: the container policy: the file's schema (every refusal
  * says where: a line and column, or the path of the bad value), the
- * default that allows nothing, and matching rules by image pattern.
+ * default that allows nothing, and matching rules by image pattern (and
+ * exec tasks by command pattern).
  */
 #include <fcntl.h>
 #include <unistd.h>
@@ -228,6 +229,70 @@ test_rules(void)
 	orch_policy_free(p);
 }
 
+/* An exec task of program prog, checked against p. */
+static int
+exec_check(
+    const struct orch_policy *p, const char *prog, char *err, size_t errlen)
+{
+	orch_task_spec spec = ORCH__TASK_SPEC__INIT;
+	char *argv[] = {(char *)prog, "-c", "true"};
+
+	spec.name = "t";
+	spec.driver = ORCH_DRIVER_EXEC;
+	spec.command = argv;
+	spec.n_command = 3;
+	ASSERT_INT_EQ(orch_task_spec_validate(&spec, err, errlen), ORCH_OK);
+	return orch_policy_check(p, &spec, err, errlen);
+}
+
+static void
+test_exec(void)
+{
+	struct orch_policy *p = parse_ok(
+	    "{\"rules\": ["
+	    "{\"command\": \"/usr/local/bin/job-*\", \"allow\": [\"exec\"],"
+	    " \"comment\": \"batch jobs\"},"
+	    "{\"image\": \"*\", \"allow\": [\"privileged\"]}"
+	    "]}");
+	char err[512];
+
+	/* No policy: an exec task has the host, so it is refused. */
+	ASSERT_INT_EQ(
+	    exec_check(NULL, "/bin/sh", err, sizeof(err)), ORCH_EPERM);
+	ASSERT_STR_CONTAINS(err, "field \"driver\": \"exec\"");
+	ASSERT_STR_CONTAINS(err, "for command \"/bin/sh\"");
+	ASSERT_STR_CONTAINS(err, "\"allow\": [\"exec\"]");
+	/* A command rule allows the programs it matches, only those. */
+	ASSERT_INT_EQ(
+	    exec_check(p, "/usr/local/bin/job-backup", err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(exec_check(p, "/bin/sh", err, sizeof(err)), ORCH_EPERM);
+	/* An image rule, even "*" allowing everything it can, is not one. */
+	ASSERT_INT_EQ(
+	    exec_check(p, "/usr/bin/job-x", err, sizeof(err)), ORCH_EPERM);
+	orch_policy_free(p);
+	p = parse_ok("{\"rules\": [{\"command\": \"*\", \"allow\": "
+	             "[\"exec\"]}]}");
+	ASSERT_INT_EQ(exec_check(p, "/bin/sh", err, sizeof(err)), ORCH_OK);
+	/* It says nothing of containers. */
+	refused(p, (struct ask){.image = "busybox", .privileged = true},
+	    "field \"privileged\"");
+	orch_policy_free(p);
+
+	parse_bad("{\"rules\": [{\"command\": \"*\", \"image\": \"x\", "
+	          "\"allow\": [\"exec\"]}]}",
+	    "rules[0]: has both \"image\" and \"command\"");
+	parse_bad("{\"rules\": [{\"command\": \"\", \"allow\": [\"exec\"]}]}",
+	    "rules[0].command: must be a pattern");
+	parse_bad("{\"rules\": [{\"command\": 3, \"allow\": [\"exec\"]}]}",
+	    "rules[0].command: must be a pattern");
+	parse_bad("{\"rules\": [{\"command\": \"*\", \"allow\": [\"exec\", "
+	          "\"privileged\"]}]}",
+	    "rules[0].allow: a command rule allows \"exec\" only");
+	parse_bad("{\"rules\": [{\"image\": \"*\", \"allow\": [\"exec\"]}]}",
+	    "rules[0].allow: \"exec\" belongs in a command rule");
+}
+
 static void
 test_load(void)
 {
@@ -263,6 +328,7 @@ main(void)
 	RUN(test_parse);
 	RUN(test_default);
 	RUN(test_rules);
+	RUN(test_exec);
 	RUN(test_load);
 	return 0;
 }

@@ -468,6 +468,57 @@ test_remove_final_task(void)
 	ASSERT_INT_EQ(act(ID_C)->kind, ORCH_ACTION_REMOVE);
 }
 
+/* Stop and remove go to the driver that listed the instance: each
+ * action carries it. */
+static void
+test_actions_carry_driver(void)
+{
+	static const struct orch_driver_ops exec_ops = {.name = "exec"},
+	                                    docker_ops = {.name = "docker"};
+	orch_task a = task(ID_A, RUNNING, "exec-" ID_A, true);
+	const orch_task *ts[] = {&a};
+	struct orch_instance in[] = {
+	    running(ID_A, "exec-" ID_A, 1), running(ID_B, CID_1, 1)};
+
+	in[0].driver = &exec_ops;
+	in[1].driver = &docker_ops;
+	run(ts, 1, in, 2, NULL, 0);
+	ASSERT_INT_EQ(nacts, 2);
+	ASSERT_INT_EQ(act(ID_A)->kind, ORCH_ACTION_STOP);
+	ASSERT(act(ID_A)->driver == &exec_ops);
+	ASSERT_INT_EQ(act(ID_B)->kind, ORCH_ACTION_REMOVE);
+	ASSERT(act(ID_B)->driver == &docker_ops);
+}
+
+/* An instance that ended without a record of how (an exec task whose
+ * supervisor was killed): Failed with its reason, and no exit code. */
+static void
+test_exit_unknown(void)
+{
+	orch_task a = task(ID_A, RUNNING, "exec-" ID_A, false);
+	const orch_task *ts[] = {&a};
+	struct orch_instance in[] = {exited(ID_A, "exec-" ID_A, 0, 1, 0)};
+	const struct orch_action *x;
+
+	in[0].exit_unknown = true;
+	snprintf(in[0].error, sizeof(in[0].error),
+	    "the host restarted while it ran; exit code unknown");
+	run(ts, 1, in, 1, NULL, 0);
+	ASSERT_INT_EQ(nacts, 1);
+	x = act(ID_A);
+	ASSERT_INT_EQ(x->kind, ORCH_ACTION_REPORT);
+	ASSERT_INT_EQ(x->report.status, FAILED);
+	ASSERT(!x->report.has_exit_code);
+	ASSERT_STR_EQ(x->report.error,
+	    "the host restarted while it ran; exit code unknown");
+	ASSERT_STR_EQ(x->report.container_id, "exec-" ID_A);
+	/* Reported, it is final: nothing more but its removal. */
+	a = task(ID_A, FAILED, "exec-" ID_A, false);
+	run(ts, 1, in, 1, NULL, 0);
+	ASSERT_INT_EQ(nacts, 1);
+	ASSERT_INT_EQ(act(ID_A)->kind, ORCH_ACTION_REMOVE);
+}
+
 /* ---- busy keys ---- */
 
 static void
@@ -642,6 +693,8 @@ main(void)
 	RUN(test_stop_exited_instance);
 	RUN(test_remove_unwanted);
 	RUN(test_remove_final_task);
+	RUN(test_actions_carry_driver);
+	RUN(test_exit_unknown);
 	RUN(test_busy_excluded);
 	RUN(test_busy_start_not_disappeared);
 	RUN(test_busy_unwanted_instance);

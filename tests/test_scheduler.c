@@ -1,7 +1,7 @@
 /*
  * test_scheduler.c: the placement decision (fits or not, spreading, ties,
- * nodes that are not Ready), the explanation of a task that fits nowhere,
- * and the scheduler's thread over a real store.
+ * nodes that are not Ready, drivers), the explanation of a task that fits
+ * nowhere, and the scheduler's thread over a real store.
  */
 #include <math.h>
 #include <pthread.h>
@@ -210,6 +210,60 @@ test_explain(void)
 	ASSERT_INT_EQ(strlen(buf), 9);
 }
 
+/* A task goes only to a node with its driver; a node that lists none has
+ * Docker's (it registered before agents advertised drivers). */
+static void
+test_pick_driver(void)
+{
+	char *docker[] = {"docker"}, *exec[] = {"exec"},
+	     *both[] = {"docker", "exec"};
+	struct orch_sched_node v[] = {
+	    N("1", "old", true, 8.0, 8192),
+	    N("2", "exec-only", true, 1.0, 1024),
+	    N("3", "docker-only", true, 4.0, 4096),
+	};
+	struct orch_sched_want w = {.cpu = 0.5, .memory_mb = 256};
+	char buf[512];
+
+	v[1].drivers = exec;
+	v[1].n_drivers = 1;
+	v[2].drivers = docker;
+	v[2].n_drivers = 1;
+	/* Docker, named or not: the freest node with it. */
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 0);
+	w.driver = "docker";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 0);
+	/* Exec: only the node that has it, though it has the least room. */
+	w.driver = "exec";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 1);
+	w.memory_mb = 2048;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), -1);
+	orch_sched_explain(v, 3, &w, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf,
+	    "no Ready node has 2048 MB and 0.5 cpu free; most free: "
+	    "exec-only with 1024 MB and 1 cpu");
+	/* No Ready node with it: said so, with what the Ready ones have. */
+	v[1].ready = false;
+	w.memory_mb = 256;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), -1);
+	orch_sched_explain(v, 3, &w, buf, sizeof(buf));
+	ASSERT_STR_EQ(
+	    buf, "no Ready node has the exec driver (2 Ready, with docker)");
+	/* A node with both takes either. */
+	v[2].drivers = both;
+	v[2].n_drivers = 2;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 2);
+	w.driver = NULL;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 0);
+	/* Docker on exec-only nodes: explained the same way. */
+	v[0].ready = false;
+	v[1].ready = true;
+	v[2].ready = false;
+	orch_sched_explain(v, 3, &w, buf, sizeof(buf));
+	ASSERT_STR_EQ(
+	    buf, "no Ready node has the docker driver (1 Ready, with exec)");
+}
+
 /* ---- placement policies, constraints, drain, service spread ---- */
 
 #define NL(id_, name_, cpu_, mem_, labels_, nl_)                               \
@@ -396,14 +450,18 @@ env_close(struct env *e)
 	free(e->dir);
 }
 
-/* Registers a node and marks it alive.  Returns its id (malloc'd). */
+/* Registers a node with drivers[n_drivers] and marks it alive.  Returns
+ * its id (malloc'd). */
 static char *
-node_add(struct env *e, const char *name, double cpu, int64_t mem)
+node_add_drivers(struct env *e, const char *name, double cpu, int64_t mem,
+    char **drivers, size_t n_drivers)
 {
 	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
 	orch_node *n = NULL;
 	char err[256], *id;
 
+	reg.drivers = drivers;
+	reg.n_drivers = n_drivers;
 	reg.name = (char *)name;
 	reg.has_cpu = true;
 	reg.cpu = cpu;
@@ -418,9 +476,18 @@ node_add(struct env *e, const char *name, double cpu, int64_t mem)
 	return id;
 }
 
-/* Submits a task; returns its id (malloc'd). */
+/* Registers a node that lists no driver (Docker's). */
 static char *
-task_add(struct env *e, const char *name, double cpu, int64_t mem)
+node_add(struct env *e, const char *name, double cpu, int64_t mem)
+{
+	return node_add_drivers(e, name, cpu, mem, NULL, 0);
+}
+
+/* Submits a task of driver (NULL: the default); returns its id
+ * (malloc'd). */
+static char *
+task_add_driver(struct env *e, const char *name, double cpu, int64_t mem,
+    const char *driver)
 {
 	orch_task_spec *sp = malloc(sizeof(*sp));
 	orch_task *t;
@@ -429,7 +496,16 @@ task_add(struct env *e, const char *name, double cpu, int64_t mem)
 	ASSERT(sp != NULL);
 	orch__task_spec__init(sp);
 	sp->name = strdup(name);
-	sp->image = strdup("busybox:1");
+	if (driver != NULL)
+		sp->driver = strdup(driver);
+	if (driver != NULL && strcmp(driver, "exec") == 0) {
+		sp->n_command = 1;
+		sp->command = calloc(1, sizeof(char *));
+		ASSERT(sp->command != NULL);
+		sp->command[0] = strdup("/bin/true");
+	} else {
+		sp->image = strdup("busybox:1");
+	}
 	sp->has_cpu = true;
 	sp->cpu = cpu;
 	sp->has_memory_mb = true;
@@ -440,6 +516,12 @@ task_add(struct env *e, const char *name, double cpu, int64_t mem)
 	    orch_store_task_insert_sync(e->st, t, NULL, err, sizeof(err)),
 	    ORCH_OK);
 	return id;
+}
+
+static char *
+task_add(struct env *e, const char *name, double cpu, int64_t mem)
+{
+	return task_add_driver(e, name, cpu, mem, NULL);
 }
 
 struct want {
@@ -645,6 +727,42 @@ test_thread_down_node(void)
 	env_close(&e);
 }
 
+/* The thread places by driver, and learns a node's drivers again when it
+ * registers again (an agent that found Docker after it started). */
+static void
+test_thread_driver(void)
+{
+	char *exec[] = {"exec"}, *both[] = {"docker", "exec"};
+	struct env e;
+	struct want w;
+	char *a, *a2, *td, *te;
+	orch_task *t;
+
+	env_open(&e, 60000);
+	a = node_add_drivers(&e, "a", 2.0, 1024, exec, 1);
+	td = task_add(&e, "docker-task", 0.5, 256);
+	te = task_add_driver(&e, "exec-task", 0.5, 256, "exec");
+	w = (struct want){&e, te, ST_SCHEDULED, NULL};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	t = task_get(&e, te);
+	ASSERT_STR_EQ(t->node_id, a);
+	ASSERT_STR_EQ(t->spec->driver, "exec");
+	orch_task_free(t);
+	w = (struct want){&e, td, ST_PENDING,
+	    "no Ready node has the docker driver (1 Ready, with exec)"};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	/* Registered again with Docker: same node, the task placed. */
+	a2 = node_add_drivers(&e, "a", 2.0, 1024, both, 2);
+	ASSERT_STR_EQ(a2, a);
+	w = (struct want){&e, td, ST_SCHEDULED, NULL};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	free(a);
+	free(a2);
+	free(td);
+	free(te);
+	env_close(&e);
+}
+
 /* Tasks placed in one pass share the room they take: a node of 1 cpu
  * gets two tasks of 0.5 and no third. */
 static void
@@ -672,6 +790,68 @@ test_thread_no_overcommit(void)
 	ASSERT(h_wait_until(task_is, &w, 10000));
 	for (int i = 0; i < 3; i++)
 		free(ids[i]);
+	free(a);
+	env_close(&e);
+}
+
+struct node_tasks {
+	struct env *e;
+	const char *node;
+	size_t n; /* that many tasks Scheduled or Running on node */
+	bool beat;
+};
+
+static bool
+node_has_tasks(void *arg)
+{
+	struct node_tasks *w = arg;
+	orch_task **v = NULL;
+	size_t n = 0;
+
+	if (w->beat)
+		ASSERT_INT_EQ(orch_nodes_beat(w->e->ns, w->node), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_store_task_list_node(w->e->r, w->node, &v, &n), ORCH_OK);
+	orch_store_task_list_free(v, n);
+	return n == w->n;
+}
+
+/* More plain tasks than the reconciler's first allocation (64) lost with
+ * their node at once: each is Failed and lost (under ASan this also
+ * checks that the views shown to the reconciler stay valid as their
+ * array grows). */
+static void
+test_thread_many_lost(void)
+{
+	enum { N = 150 };
+	struct env e;
+	struct node_tasks nt;
+	char *a, *ids[N];
+
+	/* The node joins once the tasks are in: it beats only from the
+	 * wait below. */
+	env_open(&e, 2000);
+	for (int i = 0; i < N; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "t%d", i);
+		ids[i] = task_add(&e, name, 0.1, 64);
+	}
+	a = node_add(&e, "a", 64.0, 65536);
+	nt = (struct node_tasks){&e, a, N, true};
+	ASSERT(h_wait_until(node_has_tasks, &nt, 30000));
+	/* a falls silent. */
+	nt = (struct node_tasks){&e, a, 0, false};
+	ASSERT(h_wait_until(node_has_tasks, &nt, 30000));
+	for (int i = 0; i < N; i++) {
+		orch_task *t = task_get(&e, ids[i]);
+
+		ASSERT_INT_EQ(t->status, ORCH__TASK_STATUS__TASK_STATUS_FAILED);
+		ASSERT(t->lost);
+		ASSERT_STR_EQ(t->error, "node a lost");
+		orch_task_free(t);
+		free(ids[i]);
+	}
 	free(a);
 	env_close(&e);
 }
@@ -777,9 +957,12 @@ main(void)
 	RUN(test_pick_binpack);
 	RUN(test_pick_constraints_and_drain);
 	RUN(test_pick_service_spread);
+	RUN(test_pick_driver);
 	RUN(test_thread_places);
 	RUN(test_thread_down_node);
 	RUN(test_thread_no_overcommit);
+	RUN(test_thread_many_lost);
 	RUN(test_thread_service_and_lost);
+	RUN(test_thread_driver);
 	return 0;
 }

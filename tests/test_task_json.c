@@ -158,6 +158,64 @@ test_spec_null_is_absent(void)
 	    "{\"name\":\"n\",\"image\":null}", "field \"image\" is required");
 }
 
+/* The driver: docker (the default) needs an image, exec a command and no
+ * container setting. */
+static void
+test_spec_driver(void)
+{
+	orch_task_spec *s;
+	orch_task *t;
+	json_t *o;
+
+	s = spec_ok("{\"name\":\"n\",\"driver\":\"exec\","
+	            "\"command\":[\"/bin/true\"]}");
+	ASSERT_STR_EQ(s->driver, "exec");
+	ASSERT(s->image == NULL);
+	ASSERT_INT_EQ(orch_task_new(s, &t), ORCH_OK);
+	o = orch_task_to_json(t);
+	ASSERT_STR_EQ(json_string_value(json_object_get(o, "driver")), "exec");
+	ASSERT(json_is_null(json_object_get(o, "image")));
+	json_decref(o);
+	orch_task_free(t);
+	/* Absent: docker, stored so. */
+	s = spec_ok("{\"name\":\"n\",\"image\":\"i\"}");
+	ASSERT(s->driver == NULL);
+	ASSERT_STR_EQ(orch_task_spec_driver(s), "docker");
+	ASSERT_INT_EQ(orch_task_new(s, &t), ORCH_OK);
+	ASSERT_STR_EQ(t->spec->driver, "docker");
+	orch_task_free(t);
+	orch_task_spec_free(
+	    spec_ok("{\"name\":\"n\",\"image\":\"i\",\"driver\":\"docker\"}"));
+
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"driver\":\"lxc\"}",
+	    "field \"driver\" must be \"docker\" or \"exec\", not \"lxc\"");
+	spec_refused("{\"name\":\"n\",\"image\":\"i\",\"driver\":3}",
+	    "field \"driver\" must be a string");
+	spec_refused("{\"name\":\"n\",\"driver\":\"docker\"}",
+	    "field \"image\" is required");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\"}",
+	    "field \"command\" is required with driver \"exec\"");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"command\":[]}",
+	    "field \"command\" is required with driver \"exec\"");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"command\":[\"\"]}",
+	    "field \"command\" is required with driver \"exec\"");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"image\":\"i\","
+	             "\"command\":[\"x\"]}",
+	    "field \"image\" is for the docker driver");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"command\":[\"x\"],"
+	             "\"volumes\":[\"/a:/b\"]}",
+	    "field \"volumes\" is a container setting");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"command\":[\"x\"],"
+	             "\"privileged\":true}",
+	    "field \"privileged\" is a container setting");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"command\":[\"x\"],"
+	             "\"network\":\"host\"}",
+	    "field \"network\" is a container setting");
+	spec_refused("{\"name\":\"n\",\"driver\":\"exec\",\"command\":[\"x\"],"
+	             "\"cap_add\":[\"NET_ADMIN\"]}",
+	    "field \"cap_add\" is a container setting");
+}
+
 static void
 test_spec_field_errors(void)
 {
@@ -562,6 +620,7 @@ static const char *const task_keys[] = {
     "id",
     "name",
     "image",
+    "driver",
     "memory",
     "cpu",
     "env",
@@ -1387,6 +1446,7 @@ main(void)
 	RUN(test_service_json);
 	RUN(test_spec_full);
 	RUN(test_spec_null_is_absent);
+	RUN(test_spec_driver);
 	RUN(test_spec_field_errors);
 	RUN(test_spec_malformed);
 	RUN(test_spec_nul);

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* "2026-11-26T20:38:21.123Z" plus the terminating NUL. */
 #define ORCH_RFC3339_LEN 25
@@ -19,6 +20,11 @@ int64_t orch_mono_ms(void);
 
 /* Nanoseconds on the same monotonic clock, for short latencies. */
 int64_t orch_mono_ns(void);
+
+/* The CLOCK_MONOTONIC time ms milliseconds from now, into out: the
+ * deadline of a pthread_cond_timedwait() on a condition variable made
+ * with that clock. */
+void orch_mono_deadline(int ms, struct timespec *out /* OUT */);
 
 /* Formats ms as RFC 3339 UTC with milliseconds into buf (at least
  * ORCH_RFC3339_LEN bytes).  Returns buf. */

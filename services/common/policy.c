@@ -23,6 +23,7 @@ enum {
 	ALLOW_HOST_MOUNTS = 1 << 1,
 	ALLOW_NETWORK_HOST = 1 << 2,
 	ALLOW_CAP_ADD = 1 << 3,
+	ALLOW_EXEC = 1 << 4, /* a "command" rule's only permission */
 };
 
 static const struct {
@@ -33,11 +34,13 @@ static const struct {
     {"host_mounts", ALLOW_HOST_MOUNTS},
     {"network_host", ALLOW_NETWORK_HOST},
     {"cap_add", ALLOW_CAP_ADD},
+    {"exec", ALLOW_EXEC},
 };
 #define N_PERMISSIONS (sizeof(permissions) / sizeof(permissions[0]))
 
 struct rule {
-	char *image; /* an fnmatch pattern */
+	char *image;   /* an fnmatch pattern; NULL in a command rule */
+	char *command; /* an fnmatch pattern over an exec task's program */
 	unsigned allow;
 	char **caps; /* canonical names; NULL: any, when ALLOW_CAP_ADD */
 	size_t n_caps;
@@ -82,7 +85,8 @@ allow_parse(json_t *v, size_t i, struct rule *r, char *err, size_t errlen)
 		snprintf(err, errlen,
 		    "rules[%zu].allow: must be a non-empty array of "
 		    "\"privileged\", \"host_mounts\", \"network_host\", "
-		    "\"cap_add\"",
+		    "\"cap_add\" (an image rule) or \"exec\" (a command "
+		    "rule)",
 		    i);
 		return ORCH_EINVAL;
 	}
@@ -98,7 +102,8 @@ allow_parse(json_t *v, size_t i, struct rule *r, char *err, size_t errlen)
 		if (s == NULL || k == N_PERMISSIONS) {
 			snprintf(err, errlen,
 			    "rules[%zu].allow[%zu]: \"%.*s\" is not one of "
-			    "privileged, host_mounts, network_host, cap_add",
+			    "privileged, host_mounts, network_host, cap_add, "
+			    "exec",
 			    i, j, s != NULL ? orch_text_quote_len(s, 64) : 0,
 			    s != NULL ? s : "");
 			return ORCH_EINVAL;
@@ -152,12 +157,50 @@ caps_parse(json_t *v, size_t i, struct rule *r, char *err, size_t errlen)
 	return ORCH_OK;
 }
 
+/* Reads the "command" pattern of rule i (v) into r: an exec rule, whose
+ * only permission is "exec". */
+static int
+command_rule_parse(
+    json_t *v, size_t i, struct rule *r, char *err, size_t errlen)
+{
+	const char *cmd = json_string_value(json_object_get(v, "command"));
+	int rc;
+
+	if (json_object_get(v, "image") != NULL) {
+		snprintf(err, errlen,
+		    "rules[%zu]: has both \"image\" and \"command\"; a rule "
+		    "is for containers (image) or exec tasks (command)",
+		    i);
+		return ORCH_EINVAL;
+	}
+	if (cmd == NULL || cmd[0] == '\0' || strlen(cmd) > ORCH_IMAGE_MAX ||
+	    !orch_text_printable(cmd)) {
+		snprintf(err, errlen,
+		    "rules[%zu].command: must be a pattern of the program an "
+		    "exec task runs, such as \"/usr/local/bin/*\" or \"*\" "
+		    "(at most %d printable characters)",
+		    i, ORCH_IMAGE_MAX);
+		return ORCH_EINVAL;
+	}
+	if ((r->command = strdup(cmd)) == NULL)
+		return ORCH_ENOMEM;
+	if ((rc = allow_parse(
+	         json_object_get(v, "allow"), i, r, err, errlen)) != ORCH_OK)
+		return rc;
+	if (r->allow != ALLOW_EXEC || json_object_get(v, "caps") != NULL) {
+		snprintf(err, errlen,
+		    "rules[%zu].allow: a command rule allows \"exec\" only", i);
+		return ORCH_EINVAL;
+	}
+	return ORCH_OK;
+}
+
 /* Reads rule i (v) into r, which owns what it gets on every path. */
 static int
 rule_parse(json_t *v, size_t i, struct rule *r, char *err, size_t errlen)
 {
 	static const char *const keys[] = {
-	    "image", "allow", "caps", "comment", NULL};
+	    "image", "command", "allow", "caps", "comment", NULL};
 	char where[32];
 	const char *img;
 	json_t *c;
@@ -166,12 +209,20 @@ rule_parse(json_t *v, size_t i, struct rule *r, char *err, size_t errlen)
 	snprintf(where, sizeof(where), "rules[%zu]", i);
 	if (!json_is_object(v)) {
 		snprintf(err, errlen,
-		    "%s: must be an object with \"image\" and \"allow\"",
+		    "%s: must be an object with \"image\" (or \"command\") "
+		    "and \"allow\"",
 		    where);
 		return ORCH_EINVAL;
 	}
 	if ((rc = keys_check(v, keys, where, err, errlen)) != ORCH_OK)
 		return rc;
+	c = json_object_get(v, "comment");
+	if (c != NULL && !json_is_string(c)) {
+		snprintf(err, errlen, "%s.comment: must be a string", where);
+		return ORCH_EINVAL;
+	}
+	if (json_object_get(v, "command") != NULL)
+		return command_rule_parse(v, i, r, err, errlen);
 	img = json_string_value(json_object_get(v, "image"));
 	if (img == NULL || img[0] == '\0' || strlen(img) > ORCH_IMAGE_MAX ||
 	    !orch_text_printable(img) || strchr(img, ' ') != NULL) {
@@ -184,14 +235,17 @@ rule_parse(json_t *v, size_t i, struct rule *r, char *err, size_t errlen)
 	}
 	if ((r->image = strdup(img)) == NULL)
 		return ORCH_ENOMEM;
-	c = json_object_get(v, "comment");
-	if (c != NULL && !json_is_string(c)) {
-		snprintf(err, errlen, "%s.comment: must be a string", where);
-		return ORCH_EINVAL;
-	}
 	if ((rc = allow_parse(
 	         json_object_get(v, "allow"), i, r, err, errlen)) != ORCH_OK)
 		return rc;
+	if (r->allow & ALLOW_EXEC) {
+		snprintf(err, errlen,
+		    "rules[%zu].allow: \"exec\" belongs in a command rule "
+		    "({\"command\": \"*\", \"allow\": [\"exec\"]}), not an "
+		    "image rule",
+		    i);
+		return ORCH_EINVAL;
+	}
 	return caps_parse(json_object_get(v, "caps"), i, r, err, errlen);
 }
 
@@ -282,6 +336,7 @@ orch_policy_free(struct orch_policy *p)
 		struct rule *r = &p->rules[i];
 
 		free(r->image);
+		free(r->command);
 		for (size_t j = 0; j < r->n_caps; j++)
 			free(r->caps[j]);
 		free(r->caps);
@@ -305,7 +360,8 @@ allowed(const struct orch_policy *p, const char *image, unsigned bit,
 	for (size_t i = 0; p != NULL && i < p->n_rules; i++) {
 		const struct rule *r = &p->rules[i];
 
-		if (!(r->allow & bit) || fnmatch(r->image, image, 0) != 0)
+		if (!(r->allow & bit) || r->image == NULL ||
+		    fnmatch(r->image, image, 0) != 0)
 			continue;
 		if (cap == NULL || r->caps == NULL)
 			return true;
@@ -330,6 +386,32 @@ refuse(char *err, size_t errlen, const char *what, const char *image,
 	return ORCH_EPERM;
 }
 
+/* Checks an exec task: some command rule matching its program must allow
+ * it.  Returns ORCH_OK or ORCH_EPERM. */
+static int
+exec_check(const struct orch_policy *p, const orch_task_spec *spec, char *err,
+    size_t errlen)
+{
+	const char *prog = spec->n_command > 0 && spec->command[0] != NULL
+	    ? spec->command[0]
+	    : "";
+
+	for (size_t i = 0; p != NULL && i < p->n_rules; i++) {
+		const struct rule *r = &p->rules[i];
+
+		if ((r->allow & ALLOW_EXEC) && r->command != NULL &&
+		    fnmatch(r->command, prog, 0) == 0)
+			return ORCH_OK;
+	}
+	snprintf(err, errlen,
+	    "field \"driver\": \"exec\" runs a process on the node's host "
+	    "and is not allowed by the container policy for command \"%.*s\" "
+	    "(a --policy rule {\"command\": PATTERN, \"allow\": [\"exec\"]} "
+	    "must match it)",
+	    orch_text_quote_len(prog, 128), prog);
+	return ORCH_EPERM;
+}
+
 int
 orch_policy_check(const struct orch_policy *p, const orch_task_spec *spec,
     char *err, size_t errlen)
@@ -337,6 +419,9 @@ orch_policy_check(const struct orch_policy *p, const orch_task_spec *spec,
 	const char *image = spec->image != NULL ? spec->image : "";
 	struct orch_volume v;
 	char what[320];
+
+	if (strcmp(orch_task_spec_driver(spec), ORCH_DRIVER_EXEC) == 0)
+		return exec_check(p, spec, err, errlen);
 
 	if (spec->has_privileged && spec->privileged &&
 	    !allowed(p, image, ALLOW_PRIVILEGED, NULL))

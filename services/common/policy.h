@@ -24,6 +24,17 @@
  * setting it asks for, some rule whose pattern matches its image allows
  * it.  Named volumes, network "bridge" and "none" need no rule.
  *
+ * A task of the exec driver runs its command as a plain process on the
+ * node's host, as the agent's user (root, usually): it has the host, so it
+ * is refused unless a command rule allows it:
+ *
+ *   {"command": "/usr/local/bin/orch-jobs-*", "allow": ["exec"]}
+ *
+ * "command" is an fnmatch(3) pattern over the task's program (command[0],
+ * as written; "*" matches any); such a rule allows "exec" and nothing
+ * else, and an image rule never allows "exec".  The pattern limits which
+ * program starts, not what it does: a shell allowed runs anything.
+ *
  * The manager checks every task and service it admits (HTTP and RPC); an
  * agent given a policy checks each task before it starts it.
  */
@@ -67,8 +78,9 @@ size_t orch_policy_rule_count(const struct orch_policy *p);
 
 /*
  * Checks the container settings of spec (already valid: see
- * orch_task_spec_validate()) against p; NULL is the default policy, which
- * allows none of the four.  Returns ORCH_OK, or ORCH_EPERM with err naming
+ * orch_task_spec_validate()) against p, or for an exec task its program;
+ * NULL is the default policy, which allows none of the four and no exec
+ * task.  Returns ORCH_OK, or ORCH_EPERM with err naming
  * the first field refused and what would allow it:
  * 'field "privileged": not allowed by the container policy for image
  * "x:1" (a --policy rule for the image must allow "privileged")'; a

@@ -1,9 +1,14 @@
 #include "rpc_client.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
+#include "clock.h"
 #include "error.h"
+#include "log.h"
 #include "orch.pb-c.h"
 
 int
@@ -105,4 +110,97 @@ out:
 	free(wire);
 	free(body);
 	return rc;
+}
+
+/* One close: whichever of the closer and the waiter is last frees it. */
+struct close_job {
+	nng_socket s;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;      /* nng_close() returned */
+	bool abandoned; /* the waiter gave up: the closer frees the job */
+};
+
+static void
+close_job_free(struct close_job *j)
+{
+	pthread_cond_destroy(&j->cv);
+	pthread_mutex_destroy(&j->mu);
+	free(j);
+}
+
+static void *
+close_main(void *arg)
+{
+	struct close_job *j = arg;
+	bool abandoned;
+
+	nng_close(j->s);
+	pthread_mutex_lock(&j->mu);
+	j->done = true;
+	abandoned = j->abandoned;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	if (abandoned)
+		close_job_free(j);
+	return NULL;
+}
+
+int
+orch_nng_close_within(nng_socket s, int timeout_ms, const char *what)
+{
+	struct close_job *j;
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	struct timespec until;
+	pthread_t t;
+	bool done;
+	int rv;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		goto inline_close;
+	j->s = s;
+	if (pthread_mutex_init(&j->mu, NULL) != 0)
+		goto free_job;
+	/* Monotonic: a clock step must not cut the wait short. */
+	if (pthread_condattr_init(&ca) != 0)
+		goto free_mu;
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rv = pthread_cond_init(&j->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rv != 0)
+		goto free_mu;
+	if (pthread_attr_init(&ta) != 0)
+		goto free_cv;
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	rv = pthread_create(&t, &ta, close_main, j);
+	pthread_attr_destroy(&ta);
+	if (rv != 0)
+		goto free_cv;
+	orch_mono_deadline(timeout_ms, &until);
+	pthread_mutex_lock(&j->mu);
+	while (!j->done && pthread_cond_timedwait(&j->cv, &j->mu, &until) == 0)
+		;
+	done = j->done;
+	j->abandoned = !done;
+	pthread_mutex_unlock(&j->mu);
+	if (!done) {
+		orch_warn(what,
+		    "a socket did not close within %d ms (NNG 1.5.2, "
+		    "nanomsg/nng#1636): going on without it",
+		    timeout_ms);
+		return ORCH_ETIMEDOUT;
+	}
+	close_job_free(j);
+	return ORCH_OK;
+free_cv:
+	pthread_cond_destroy(&j->cv);
+free_mu:
+	pthread_mutex_destroy(&j->mu);
+free_job:
+	free(j);
+inline_close:
+	/* No thread to wait with (out of resources): close unbounded. */
+	nng_close(s);
+	return ORCH_OK;
 }

@@ -28,4 +28,22 @@ int orch_rpc_call(nng_socket s, const char *method, const ProtobufCMessage *in,
 /* Translates an NNG error code to an orch_err code. */
 int orch_err_from_nng(int rv);
 
+/*
+ * Closes socket s, waiting at most timeout_ms for nng_close() to return.
+ * NNG 1.5.2 (Debian 12's) can hang for ever closing a TCP pipe that a
+ * message reaches as it closes (nanomsg/nng#1636, fixed in 1.6.0); the
+ * pipe's teardown then also holds up NNG's one reaper thread, so that
+ * closing any other socket with connections can hang after it.  A
+ * process that is exiting must not wait on that: the close goes on in a
+ * detached thread, which the exit ends, and a warning is logged under
+ * component what.  Use only for a socket none of the caller's aios is
+ * busy on (they may be freed at once).  Returns ORCH_OK once closed, or
+ * ORCH_ETIMEDOUT with the close still running.
+ */
+int orch_nng_close_within(nng_socket s, int timeout_ms, const char *what);
+
+/* The wait the manager gives each socket's close as it exits: a close
+ * takes milliseconds, and the harness allows an exit 10 s for two. */
+#define ORCH_NNG_CLOSE_WAIT_MS 2000
+
 #endif

@@ -135,9 +135,75 @@ spec_policy_validate(const orch_task_spec *spec, char *err, size_t errlen)
 	return orch_restart_policy_parse(spec->restart, &rp, err, errlen);
 }
 
+const char *
+orch_task_spec_driver(const orch_task_spec *spec)
+{
+	return spec != NULL && spec->driver != NULL ? spec->driver
+	                                            : ORCH_DRIVER_DOCKER;
+}
+
+/* The image of a docker task: required, one reference without spaces. */
+static int
+spec_image_validate(const orch_task_spec *spec, char *err, size_t errlen)
+{
+	if (spec->image == NULL || spec->image[0] == '\0') {
+		snprintf(err, errlen,
+		    "field \"image\" is required: a non-empty string");
+		return ORCH_EINVAL;
+	}
+	if (strlen(spec->image) > ORCH_IMAGE_MAX ||
+	    !orch_text_printable(spec->image) ||
+	    strchr(spec->image, ' ') != NULL) {
+		snprintf(err, errlen,
+		    "field \"image\" must be an image reference of "
+		    "at most %d characters without spaces",
+		    ORCH_IMAGE_MAX);
+		return ORCH_EINVAL;
+	}
+	return ORCH_OK;
+}
+
+/* An exec task runs its command on the host: it has no image, and the
+ * container settings would silently mean nothing, so they are refused. */
+static int
+spec_exec_validate(const orch_task_spec *spec, char *err, size_t errlen)
+{
+	const char *container = spec->has_privileged && spec->privileged
+	    ? "privileged"
+	    : spec->n_volumes > 0   ? "volumes"
+	    : spec->network != NULL ? "network"
+	    : spec->n_cap_add > 0   ? "cap_add"
+	                            : NULL;
+
+	if (spec->image != NULL) {
+		snprintf(err, errlen,
+		    "field \"image\" is for the docker driver: an exec task "
+		    "runs its command on the node's host, without an image");
+		return ORCH_EINVAL;
+	}
+	if (spec->n_command == 0 || spec->command[0] == NULL ||
+	    spec->command[0][0] == '\0') {
+		snprintf(err, errlen,
+		    "field \"command\" is required with driver \"exec\": "
+		    "the program and its arguments, such as "
+		    "[\"/bin/sh\", \"-c\", \"echo hi\"]");
+		return ORCH_EINVAL;
+	}
+	if (container != NULL) {
+		snprintf(err, errlen,
+		    "field \"%s\" is a container setting: it applies to the "
+		    "docker driver only, not to driver \"exec\"",
+		    container);
+		return ORCH_EINVAL;
+	}
+	return ORCH_OK;
+}
+
 int
 orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 {
+	const char *driver = orch_task_spec_driver(spec);
+	bool exec;
 	size_t len;
 	int rc;
 
@@ -154,20 +220,17 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 		    ORCH_NAME_MAX);
 		return ORCH_EINVAL;
 	}
-	if (spec->image == NULL || spec->image[0] == '\0') {
+	exec = strcmp(driver, ORCH_DRIVER_EXEC) == 0;
+	if (!exec && strcmp(driver, ORCH_DRIVER_DOCKER) != 0) {
 		snprintf(err, errlen,
-		    "field \"image\" is required: a non-empty string");
+		    "field \"driver\" must be \"docker\" or \"exec\", not "
+		    "\"%.*s\"",
+		    orch_text_quote_len(driver, 40), driver);
 		return ORCH_EINVAL;
 	}
-	if (strlen(spec->image) > ORCH_IMAGE_MAX ||
-	    !orch_text_printable(spec->image) ||
-	    strchr(spec->image, ' ') != NULL) {
-		snprintf(err, errlen,
-		    "field \"image\" must be an image reference of "
-		    "at most %d characters without spaces",
-		    ORCH_IMAGE_MAX);
-		return ORCH_EINVAL;
-	}
+	if ((rc = exec ? spec_exec_validate(spec, err, errlen)
+	               : spec_image_validate(spec, err, errlen)) != ORCH_OK)
+		return rc;
 	if (spec->has_memory_mb &&
 	    (spec->memory_mb < ORCH_MEMORY_MIN_MB ||
 	        spec->memory_mb > ORCH_MEMORY_MAX_MB)) {
@@ -253,6 +316,8 @@ orch_task_new(orch_task_spec *spec, orch_task **out)
 	}
 	if ((spec->placement == NULL &&
 	        orch_str_set(&spec->placement, "spread") != ORCH_OK) ||
+	    (spec->driver == NULL &&
+	        orch_str_set(&spec->driver, ORCH_DRIVER_DOCKER) != ORCH_OK) ||
 	    (spec->restart == NULL &&
 	        orch_str_set(&spec->restart, "never") != ORCH_OK)) {
 		free(t->id);

@@ -31,6 +31,12 @@ typedef Orch__TaskSpec orch_task_spec;
 #define ORCH_MEMORY_MAX_MB (16LL * 1024 * 1024)
 #define ORCH_CPU_MAX 1024.0
 
+/* The drivers a task may name (TaskSpec.driver). */
+#define ORCH_DRIVER_DOCKER "docker"
+#define ORCH_DRIVER_EXEC "exec"
+/* Room for a driver name, NUL included. */
+#define ORCH_DRIVER_LEN 16
+
 /* Writes a new random UUID v4 into id (ORCH_ID_LEN bytes). */
 void orch_id_new(char id[ORCH_ID_LEN]);
 
@@ -57,18 +63,23 @@ int orch_task_status_parse(const char *s, int *status /* OUT */);
 /* True for Completed, Failed and Stopped. */
 bool orch_task_status_terminal(int status);
 
+/* The driver spec names: its driver field, or "docker" when it has none
+ * (every task before drivers existed).  spec may be NULL. */
+const char *orch_task_spec_driver(const orch_task_spec *spec);
+
 /* Checks a spec against the limits above, and its constraints, placement
  * ("spread" or "binpack"), restart policy (restart.h) and container
- * settings (their syntax only: container.h); on failure
- * writes a message for a person, naming the field, into err.  Returns
- * ORCH_OK or ORCH_EINVAL. */
+ * settings (their syntax only: container.h), and its driver: "docker"
+ * (the default) needs an image, "exec" a non-empty command and neither an
+ * image nor container settings.  On failure writes a message for a
+ * person, naming the field, into err.  Returns ORCH_OK or ORCH_EINVAL. */
 int orch_task_spec_validate(
     const orch_task_spec *spec, char *err, size_t errlen);
 
 /*
  * Creates a Pending task from spec with a new id and created_at = now,
  * storing the spec's defaults (memory 256, cpu 0.5, placement spread,
- * restart never) and restarts 0.
+ * restart never, driver docker) and restarts 0.
  * On success the task owns spec; on error the caller keeps it.
  * Returns ORCH_OK or ORCH_ENOMEM.
  */
