@@ -35,6 +35,8 @@
 #include "rpc_client.h"
 #include "tls.h"
 
+/* The most an exiting agent waits for NNG to close a socket. */
+#define AGENT_CLOSE_MS 2000
 #define AGENT_WORKERS_DEFAULT 8
 #define AGENT_WORKERS_MAX 64
 /* An Assignments of thousands of tasks is well under this; the cap only
@@ -1623,13 +1625,15 @@ orch_agent_stop(struct orch_agent *a, int grace_ms)
 	pthread_mutex_unlock(&a->mu);
 
 	/* Closing the sockets ends calls in progress at once (ECLOSED):
-	 * nothing the manager is told from here on matters. */
+	 * nothing the manager is told from here on matters.  Bounded: NNG
+	 * 1.5.2 can hang closing a pipe a message reaches meanwhile (see
+	 * orch_nng_close_within), and an agent asked to stop must stop. */
 	if (a->sub_open) {
-		nng_close(a->sub);
+		orch_nng_close_within(a->sub, AGENT_CLOSE_MS, "agent");
 		a->sub_open = false;
 	}
 	if (a->req_open) {
-		nng_close(a->req);
+		orch_nng_close_within(a->req, AGENT_CLOSE_MS, "agent");
 		a->req_open = false;
 	}
 	if (a->beat_started) {
@@ -1676,9 +1680,9 @@ orch_agent_free(struct orch_agent *a)
 	if (a == NULL)
 		return;
 	if (a->sub_open)
-		nng_close(a->sub);
+		orch_nng_close_within(a->sub, AGENT_CLOSE_MS, "agent");
 	if (a->req_open)
-		nng_close(a->req);
+		orch_nng_close_within(a->req, AGENT_CLOSE_MS, "agent");
 	/* A driver's monitor calls agent_on_exit until fini returns. */
 	for (size_t i = 0; i < a->n_drv; i++) {
 		if (a->drv[i].state != NULL)

@@ -22,7 +22,6 @@
  * reason on_exit may, rarely, be called twice for one exit (a replayed
  * event), and the agent treats it as idempotent.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -33,6 +32,7 @@
 
 #include "clock.h"
 #include "docker_client.h"
+#include "docker_parse.h"
 #include "driver.h"
 #include "error.h"
 #include "log.h"
@@ -45,7 +45,6 @@
 #define DOCKER_API_MIN_MINOR 40
 
 #define DOCKER_SOCKET_DEFAULT "/var/run/docker.sock"
-#define DOCKER_NODE_MAX 128
 #define DOCKER_CALL_TIMEOUT 60          /* seconds, ordinary calls */
 #define DOCKER_STOP_TIMEOUT_DEFAULT 10  /* seconds of grace on stop */
 #define DOCKER_PULL_TIMEOUT_DEFAULT 600 /* seconds for one image pull */
@@ -109,80 +108,6 @@ url_escape(const char *s)
 	return out;
 }
 
-/* True when h can go into a URL path as a container reference: Docker
- * ids and names use only these bytes, so nothing else is sent. */
-static bool
-handle_valid(const char *h)
-{
-	size_t n = 0;
-
-	if (h == NULL || h[0] == '\0')
-		return false;
-	for (; h[n] != '\0'; n++) {
-		char c = h[n];
-
-		if (n >= ORCH_HANDLE_LEN - 1)
-			return false;
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		        (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		        c == '_'))
-			return false;
-	}
-	return true;
-}
-
-/* Copies s into a fixed buffer.  Returns false (leaving buf empty) when it
- * does not fit. */
-static bool
-copy_str(char *buf, size_t len, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n >= len) {
-		buf[0] = '\0';
-		return false;
-	}
-	memcpy(buf, s, n + 1);
-	return true;
-}
-
-/* Parses "1.41" into its minor number.  Only major version 1 exists. */
-static bool
-api_version_parse(const char *s, int *minor)
-{
-	char *end;
-	long major, m;
-
-	errno = 0;
-	major = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '.' || major != 1)
-		return false;
-	s = end + 1;
-	m = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || m < 0 || m > 1000)
-		return false;
-	*minor = (int)m;
-	return true;
-}
-
-/*
- * Docker's times are RFC 3339 with up to nanoseconds
- * ("2026-11-26T21:01:57.543603306Z").  Returns milliseconds since the
- * epoch, or 0 for Docker's zero time ("0001-01-01T00:00:00Z", never
- * started or not finished), for any other time before the epoch, and for
- * anything it cannot read: a time is information, not a reason to fail
- * the whole call.
- */
-static int64_t
-time_parse_ms(const char *s)
-{
-	int64_t ms;
-
-	if (orch_rfc3339_parse(s, &ms) != ORCH_OK || ms < 0)
-		return 0;
-	return ms;
-}
-
 /* ---- answers ---- */
 
 /* The error for an answer the caller did not expect: 404 is ORCH_ENOENT,
@@ -220,54 +145,16 @@ answer_bad(struct docker *d, const char *method, const char *path,
 	return ORCH_EPROTO;
 }
 
-/* Parses an answer's body as a JSON object (want_array: array).  On
- * success *out is a new reference. */
-static int
-answer_json(struct docker *d, const char *method, const char *path,
-    const struct orch_docker_answer *ans, bool want_array,
-    json_t **out /* OUT */, char *err, size_t errlen)
-{
-	json_error_t jerr;
-	json_t *j;
-	char what[256];
-
-	if (ans->body == NULL)
-		return answer_bad(
-		    d, method, path, "an empty body", err, errlen);
-	j = json_loadb(ans->body, ans->len, 0, &jerr);
-	if (j == NULL) {
-		snprintf(what, sizeof(what), "not JSON (%s)", jerr.text);
-		return answer_bad(d, method, path, what, err, errlen);
-	}
-	if (want_array ? !json_is_array(j) : !json_is_object(j)) {
-		json_decref(j);
-		return answer_bad(d, method, path,
-		    want_array ? "not a JSON array" : "not a JSON object", err,
-		    errlen);
-	}
-	*out = j;
-	return ORCH_OK;
-}
-
-/* A string member of o, or NULL when missing or not a string. */
-static const char *
-json_str(const json_t *o, const char *key)
-{
-	const json_t *v = json_object_get(o, key);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 /* ---- version negotiation ---- */
 
 static int
 docker_negotiate(struct docker *d, char *err, size_t errlen)
 {
 	struct orch_docker_answer ans = {0};
+	struct orch_docker_version v;
 	const char *sock = orch_docker_client_socket(d->client);
-	const char *ver, *minver, *engine;
-	json_t *j = NULL;
-	int rc, have, min = 12, use;
+	char what[256];
+	int rc, use;
 
 	/* _ping first: the cheapest proof that a daemon is there at all. */
 	rc = orch_docker_client_call(d->client, "GET", "/_ping", NULL,
@@ -289,40 +176,31 @@ docker_negotiate(struct docker *d, char *err, size_t errlen)
 		rc = answer_fail(d, "GET", "/version", &ans, err, errlen);
 		goto out;
 	}
-	if ((rc = answer_json(d, "GET", "/version", &ans, false, &j, err,
-	         errlen)) != ORCH_OK)
-		goto out;
-	ver = json_str(j, "ApiVersion");
-	minver = json_str(j, "MinAPIVersion");
-	engine = json_str(j, "Version");
-	if (ver == NULL || !api_version_parse(ver, &have) ||
-	    (minver != NULL && !api_version_parse(minver, &min))) {
-		rc = answer_bad(d, "GET", "/version",
-		    "no readable \"ApiVersion\""
-		    " or \"MinAPIVersion\"",
-		    err, errlen);
+	if (orch_docker_version_parse(
+	        ans.body, ans.len, &v, what, sizeof(what)) != ORCH_OK) {
+		rc = answer_bad(d, "GET", "/version", what, err, errlen);
 		goto out;
 	}
-	if (have < DOCKER_API_MIN_MINOR) {
+	if (v.api_minor < DOCKER_API_MIN_MINOR) {
 		orch_docker_errf(err, errlen,
 		    "the Docker daemon at %s speaks "
 		    "API %s (Docker %s), older than the %d.%d orch needs: "
 		    "upgrade "
 		    "Docker to 19.03 or later",
-		    sock, ver, engine != NULL ? engine : "?", DOCKER_API_MAJOR,
+		    sock, v.api, v.engine, DOCKER_API_MAJOR,
 		    DOCKER_API_MIN_MINOR);
 		rc = ORCH_EPROTO;
 		goto out;
 	}
-	if (min > DOCKER_API_MINOR) {
+	if (v.min_api_minor > DOCKER_API_MINOR) {
 		orch_docker_errf(err, errlen,
 		    "the Docker daemon at %s accepts "
 		    "API %s or later only, and orch speaks up to %d.%d",
-		    sock, minver, DOCKER_API_MAJOR, DOCKER_API_MINOR);
+		    sock, v.min_api, DOCKER_API_MAJOR, DOCKER_API_MINOR);
 		rc = ORCH_EPROTO;
 		goto out;
 	}
-	use = have < DOCKER_API_MINOR ? have : DOCKER_API_MINOR;
+	use = v.api_minor < DOCKER_API_MINOR ? v.api_minor : DOCKER_API_MINOR;
 	snprintf(d->api_version, sizeof(d->api_version), "%d.%d",
 	    DOCKER_API_MAJOR, use);
 	if ((rc = orch_docker_client_version_set(d->client, d->api_version)) !=
@@ -332,9 +210,8 @@ docker_negotiate(struct docker *d, char *err, size_t errlen)
 		goto out;
 	}
 	orch_info("docker", "daemon at %s: Docker %s, API %s, using %s", sock,
-	    engine != NULL ? engine : "?", ver, d->api_version);
+	    v.engine, v.api, d->api_version);
 out:
-	json_decref(j);
 	orch_docker_answer_free(&ans);
 	return rc;
 }
@@ -368,78 +245,30 @@ static int
 docker_event_line(void *arg, char *line, size_t len)
 {
 	struct docker *d = arg;
-	json_t *j, *actor, *attrs, *tn;
-	const char *type, *action, *id, *task, *node, *code_s;
-	char *end;
-	long code;
-	int64_t ns = 0;
+	struct orch_docker_event ev;
+	char what[256];
+	int rc;
 
-	j = json_loadb(line, len, 0, NULL);
-	if (!json_is_object(j)) {
-		orch_warn("docker",
-		    "event stream: skipped a line that is not a "
-		    "JSON object (%zu bytes)",
-		    len);
-		goto out;
-	}
-	type = json_str(j, "Type");
-	action = json_str(j, "Action");
-	if (action == NULL)
-		action = json_str(j, "status");
-	if ((type != NULL && strcmp(type, "container") != 0) ||
-	    action == NULL || strcmp(action, "die") != 0)
-		goto out;
-	actor = json_object_get(j, "Actor");
-	attrs = json_object_get(actor, "Attributes");
-	id = json_str(actor, "ID");
-	if (!json_is_object(attrs) || id == NULL || !handle_valid(id)) {
-		orch_warn("docker",
-		    "event stream: skipped a die event without "
-		    "a readable Actor");
-		goto out;
-	}
-	task = json_str(attrs, "orch.task");
-	node = json_str(attrs, "orch.node");
-	code_s = json_str(attrs, "exitCode");
-	/* The daemon filters by node already; checked again because a
-	 * foreign container must never be reported as ours. */
-	if (node == NULL || strcmp(node, d->node) != 0)
-		goto out;
-	if (task == NULL || !orch_id_valid(task) || code_s == NULL) {
-		orch_warn("docker",
-		    "event stream: container %.12s died without "
-		    "a valid orch.task label or exitCode",
-		    id);
-		goto out;
-	}
-	errno = 0;
-	code = strtol(code_s, &end, 10);
-	if (errno != 0 || end == code_s || *end != '\0' || code < INT32_MIN ||
-	    code > INT32_MAX) {
-		orch_warn("docker",
-		    "event stream: container %.12s: unreadable "
-		    "exitCode",
-		    id);
-		goto out;
-	}
-	tn = json_object_get(j, "timeNano");
-	if (json_is_integer(tn))
-		ns = json_integer_value(tn);
-	if (ns > 0) {
+	rc = orch_docker_event_parse(
+	    line, len, d->node, &ev, what, sizeof(what));
+	if (rc == ORCH_EPROTO)
+		orch_warn("docker", "event stream: skipped %s", what);
+	if (rc != ORCH_OK)
+		return 0;
+	if (ev.time_ns > 0) {
 		/* A replay after a reconnect repeats the last event seen. */
-		if (ns < d->last_event_ns ||
-		    (ns == d->last_event_ns &&
-		        strcmp(id, d->last_event_id) == 0))
-			goto out;
-		d->last_event_ns = ns;
-		copy_str(d->last_event_id, sizeof(d->last_event_id), id);
+		if (ev.time_ns < d->last_event_ns ||
+		    (ev.time_ns == d->last_event_ns &&
+		        strcmp(ev.handle, d->last_event_id) == 0))
+			return 0;
+		d->last_event_ns = ev.time_ns;
+		orch_docker_str_copy(
+		    d->last_event_id, sizeof(d->last_event_id), ev.handle);
 	}
-	orch_debug("docker", "container %.12s of task %s exited with %ld", id,
-	    task, code);
-	exit_settle(d, id);
-	d->on_exit(d->on_exit_arg, task, id, (int)code);
-out:
-	json_decref(j);
+	orch_debug("docker", "container %.12s of task %s exited with %d",
+	    ev.handle, ev.task_id, ev.exit_code);
+	exit_settle(d, ev.handle);
+	d->on_exit(d->on_exit_arg, ev.task_id, ev.handle, ev.exit_code);
 	return 0;
 }
 
@@ -448,7 +277,7 @@ docker_monitor(void *arg)
 {
 	struct docker *d = arg;
 	struct orch_docker_answer ans;
-	/* The node name is at most DOCKER_NODE_MAX bytes, three times that
+	/* The node name is at most ORCH_DOCKER_NODE_MAX bytes, three times that
 	 * escaped: the path fits with room to spare. */
 	char err[512], msg[512], path[2048];
 	int backoff = DOCKER_BACKOFF_MIN_MS;
@@ -566,11 +395,11 @@ docker_init(const struct orch_driver_config *cfg, void **state, char *err,
 	int rc = ORCH_EINVAL;
 
 	n = cfg->node_name != NULL ? strlen(cfg->node_name) : 0;
-	if (n == 0 || n > DOCKER_NODE_MAX) {
+	if (n == 0 || n > ORCH_DOCKER_NODE_MAX) {
 		orch_docker_errf(err, errlen,
 		    "docker: the node name must be 1 "
 		    "to %d characters",
-		    DOCKER_NODE_MAX);
+		    ORCH_DOCKER_NODE_MAX);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -648,7 +477,7 @@ docker_capacity(
 {
 	struct docker *d = state;
 	struct orch_docker_answer ans;
-	json_t *j = NULL, *ncpu, *mem;
+	char what[256];
 	int rc;
 
 	rc = orch_docker_client_call(d->client, "GET", "/info", NULL,
@@ -659,49 +488,28 @@ docker_capacity(
 		rc = answer_fail(d, "GET", "/info", &ans, err, errlen);
 		goto out;
 	}
-	if ((rc = answer_json(
-	         d, "GET", "/info", &ans, false, &j, err, errlen)) != ORCH_OK)
-		goto out;
-	ncpu = json_object_get(j, "NCPU");
-	mem = json_object_get(j, "MemTotal");
-	if (!json_is_integer(ncpu) || json_integer_value(ncpu) <= 0 ||
-	    !json_is_integer(mem) || json_integer_value(mem) <= 0) {
-		rc = answer_bad(d, "GET", "/info",
-		    "\"NCPU\" or \"MemTotal\" "
-		    "missing or not a positive integer",
-		    err, errlen);
-		goto out;
-	}
-	*cpu = (double)json_integer_value(ncpu);
-	*memory_mb = json_integer_value(mem) / (1024 * 1024);
+	if (orch_docker_info_parse(ans.body, ans.len, cpu, memory_mb, what,
+	        sizeof(what)) != ORCH_OK)
+		rc = answer_bad(d, "GET", "/info", what, err, errlen);
 out:
-	json_decref(j);
 	orch_docker_answer_free(&ans);
 	return rc;
 }
 
 /* ---- inspect ---- */
 
-/* What inspect learns beyond struct orch_instance. */
-struct inspect_extra {
-	char node[DOCKER_NODE_MAX + 1]; /* orch.node label, "" when none */
-	char status[32];                /* State.Status */
-};
-
 /* Reads GET /containers/{ref}/json into out (and extra when not NULL). */
 static int
 container_inspect(struct docker *d, const char *ref,
-    struct orch_instance *out /* OUT */, struct inspect_extra *extra, char *err,
-    size_t errlen)
+    struct orch_instance *out /* OUT */,
+    struct orch_docker_inspect_extra *extra, char *err, size_t errlen)
 {
 	struct orch_docker_answer ans = {0};
-	json_t *j = NULL, *state, *running, *code, *labels, *v;
-	const char *id, *status, *s;
-	char path[ORCH_HANDLE_LEN + 32];
+	char path[ORCH_HANDLE_LEN + 32], what[256];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!handle_valid(ref)) {
+	if (!orch_docker_handle_valid(ref)) {
 		orch_docker_errf(err, errlen,
 		    "docker: invalid container "
 		    "reference");
@@ -716,61 +524,10 @@ container_inspect(struct docker *d, const char *ref,
 		rc = answer_fail(d, "GET", path, &ans, err, errlen);
 		goto out;
 	}
-	if ((rc = answer_json(d, "GET", path, &ans, false, &j, err, errlen)) !=
-	    ORCH_OK)
-		goto out;
-	id = json_str(j, "Id");
-	state = json_object_get(j, "State");
-	running = json_object_get(state, "Running");
-	code = json_object_get(state, "ExitCode");
-	status = json_str(state, "Status");
-	if (id == NULL || !handle_valid(id) || !json_is_boolean(running) ||
-	    !json_is_integer(code) || status == NULL) {
-		rc = answer_bad(d, "GET", path,
-		    "\"Id\", \"State.Running\", "
-		    "\"State.Status\" or \"State.ExitCode\" missing or of the "
-		    "wrong type",
-		    err, errlen);
-		goto out;
-	}
-	copy_str(out->handle, sizeof(out->handle), id);
-	out->running = json_is_true(running);
-	out->exited = !out->running &&
-	    (strcmp(status, "exited") == 0 || strcmp(status, "dead") == 0);
-	if (out->exited)
-		out->exit_code = (int)json_integer_value(code);
-	if ((s = json_str(state, "StartedAt")) != NULL)
-		out->started_at_ms = time_parse_ms(s);
-	if (!out->running && (s = json_str(state, "FinishedAt")) != NULL)
-		out->finished_at_ms = time_parse_ms(s);
-	/* Docker stamps StartedAt when its start call returns, which for a
-	 * process that ends at once is after FinishedAt (the exit time from
-	 * containerd): report no negative run time. */
-	if (out->finished_at_ms > 0 && out->started_at_ms > out->finished_at_ms)
-		out->started_at_ms = out->finished_at_ms;
-	if ((s = json_str(state, "Error")) != NULL)
-		orch_docker_errf(out->error, sizeof(out->error), "%s", s);
-	labels = json_object_get(json_object_get(j, "Config"), "Labels");
-	if (labels != NULL && !json_is_object(labels) &&
-	    !json_is_null(labels)) {
-		rc = answer_bad(d, "GET", path,
-		    "\"Config.Labels\" is not an "
-		    "object",
-		    err, errlen);
-		goto out;
-	}
-	if ((s = json_str(labels, "orch.task")) != NULL)
-		copy_str(out->task_id, sizeof(out->task_id), s);
-	if (extra != NULL) {
-		memset(extra, 0, sizeof(*extra));
-		copy_str(extra->status, sizeof(extra->status), status);
-		v = json_object_get(labels, "orch.node");
-		if (json_is_string(v))
-			copy_str(extra->node, sizeof(extra->node),
-			    json_string_value(v));
-	}
+	if (orch_docker_inspect_parse(
+	        ans.body, ans.len, out, extra, what, sizeof(what)) != ORCH_OK)
+		rc = answer_bad(d, "GET", path, what, err, errlen);
 out:
-	json_decref(j);
 	orch_docker_answer_free(&ans);
 	return rc;
 }
@@ -803,13 +560,13 @@ image_ref_split(
 			sep = colon;
 	}
 	if (sep == NULL)
-		return copy_str(repo, rlen, image) &&
-		    copy_str(tag, tlen, "latest");
+		return orch_docker_str_copy(repo, rlen, image) &&
+		    orch_docker_str_copy(tag, tlen, "latest");
 	if ((size_t)(sep - image) >= rlen || sep == image || sep[1] == '\0')
 		return false;
 	memcpy(repo, image, (size_t)(sep - image));
 	repo[sep - image] = '\0';
-	return copy_str(tag, tlen, sep + 1);
+	return orch_docker_str_copy(tag, tlen, sep + 1);
 }
 
 /* What the pull's progress stream said. */
@@ -821,15 +578,10 @@ static int
 pull_line(void *arg, char *line, size_t len)
 {
 	struct pull_state *ps = arg;
-	json_t *j = json_loadb(line, len, 0, NULL);
-	const char *e;
 
 	/* Progress lines are ignored; the first error is kept. */
-	if (json_is_object(j) && ps->error[0] == '\0' &&
-	    (e = json_str(j, "error")) != NULL)
-		orch_docker_errf(ps->error, sizeof(ps->error), "%s",
-		    e[0] != '\0' ? e : "(empty error)");
-	json_decref(j);
+	if (ps->error[0] == '\0')
+		orch_docker_pull_error(line, len, ps->error, sizeof(ps->error));
 	return 0;
 }
 
@@ -1048,9 +800,7 @@ container_create(struct docker *d, const char *name, const char *body,
     char *err, size_t errlen)
 {
 	struct orch_docker_answer ans = {0};
-	char path[128], msg[512];
-	json_t *j = NULL;
-	const char *id;
+	char path[128], msg[512], what[256];
 	int rc;
 
 	snprintf(path, sizeof(path), "/containers/create?name=%s", name);
@@ -1075,18 +825,13 @@ container_create(struct docker *d, const char *name, const char *body,
 		rc = answer_fail(d, "POST", path, &ans, err, errlen);
 		goto out;
 	}
-	if ((rc = answer_json(d, "POST", path, &ans, false, &j, err, errlen)) !=
-	    ORCH_OK)
-		goto out;
-	if ((id = json_str(j, "Id")) == NULL || !handle_valid(id)) {
-		rc =
-		    answer_bad(d, "POST", path, "no valid \"Id\"", err, errlen);
+	if (orch_docker_create_parse(
+	        ans.body, ans.len, handle, what, sizeof(what)) != ORCH_OK) {
+		rc = answer_bad(d, "POST", path, what, err, errlen);
 		goto out;
 	}
-	copy_str(handle, ORCH_HANDLE_LEN, id);
 	*outcome = CREATED;
 out:
-	json_decref(j);
 	orch_docker_answer_free(&ans);
 	return rc;
 }
@@ -1141,7 +886,7 @@ container_adopt(struct docker *d, const char *name, const char *task_id,
     char handle[ORCH_HANDLE_LEN], char *err, size_t errlen)
 {
 	struct orch_instance inst;
-	struct inspect_extra ex;
+	struct orch_docker_inspect_extra ex;
 	bool answered;
 	int rc;
 
@@ -1168,7 +913,7 @@ container_adopt(struct docker *d, const char *name, const char *task_id,
 		if (rc != ORCH_OK)
 			return rc;
 	}
-	copy_str(handle, ORCH_HANDLE_LEN, inst.handle);
+	orch_docker_str_copy(handle, ORCH_HANDLE_LEN, inst.handle);
 	return ORCH_OK;
 }
 
@@ -1243,7 +988,7 @@ docker_start(void *state, const orch_task *t, char handle[ORCH_HANDLE_LEN],
 			container_discard(d, id);
 		goto out;
 	}
-	copy_str(handle, ORCH_HANDLE_LEN, id);
+	orch_docker_str_copy(handle, ORCH_HANDLE_LEN, id);
 	orch_debug("docker", "task %s runs in container %.12s", t->id, id);
 out:
 	free(body);
@@ -1260,7 +1005,7 @@ docker_stop(void *state, const char *handle, char *err, size_t errlen)
 	char path[ORCH_HANDLE_LEN + 48];
 	int rc;
 
-	if (!handle_valid(handle)) {
+	if (!orch_docker_handle_valid(handle)) {
 		orch_docker_errf(err, errlen,
 		    "docker: stop: invalid container "
 		    "handle");
@@ -1290,7 +1035,7 @@ docker_remove(void *state, const char *handle, char *err, size_t errlen)
 	char msg[512];
 	int rc;
 
-	if (!handle_valid(handle)) {
+	if (!orch_docker_handle_valid(handle)) {
 		orch_docker_errf(err, errlen,
 		    "docker: remove: invalid container "
 		    "handle");
@@ -1322,11 +1067,12 @@ docker_list(void *state, struct orch_instance **out, size_t *n, char *err,
 {
 	struct docker *d = state;
 	struct orch_docker_answer ans = {0};
+	struct orch_docker_listed *listed = NULL;
 	struct orch_instance *arr = NULL;
-	json_t *j = NULL, *f = NULL, *c, *labels;
+	json_t *f = NULL;
 	char *label = NULL, *fjs = NULL, *esc = NULL, *path = NULL;
-	const char *id, *st, *task, *node;
-	size_t len, i, cnt = 0;
+	char what[256];
+	size_t len, i, nl = 0, cnt = 0;
 	int rc = ORCH_ENOMEM;
 
 	len = strlen("orch.node=") + strlen(d->node) + 1;
@@ -1350,65 +1096,37 @@ docker_list(void *state, struct orch_instance **out, size_t *n, char *err,
 		rc = answer_fail(d, "GET", path, &ans, err, errlen);
 		goto out;
 	}
-	if ((rc = answer_json(d, "GET", path, &ans, true, &j, err, errlen)) !=
-	    ORCH_OK)
+	rc = orch_docker_list_parse(
+	    ans.body, ans.len, d->node, &listed, &nl, what, sizeof(what));
+	if (rc == ORCH_ENOMEM)
+		goto nomem;
+	if (rc != ORCH_OK) {
+		rc = answer_bad(d, "GET", path, what, err, errlen);
 		goto out;
-	/* Checked and counted before allocating: an array of "{}" would
-	 * otherwise cost a whole struct per three bytes of answer. */
-	json_array_foreach(j, i, c)
-	{
-		labels = json_object_get(c, "Labels");
-		id = json_str(c, "Id");
-		if (id == NULL || !handle_valid(id) ||
-		    json_str(c, "State") == NULL ||
-		    (labels != NULL && !json_is_object(labels) &&
-		        !json_is_null(labels))) {
-			rc = answer_bad(d, "GET", path,
-			    "a container without a "
-			    "valid \"Id\", \"State\" or \"Labels\"",
-			    err, errlen);
-			goto out;
-		}
-		/* Filtered by the daemon already; a foreign container must
-		 * never be adopted, so checked again. */
-		node = json_str(labels, "orch.node");
-		if (node != NULL && strcmp(node, d->node) == 0)
-			cnt++;
 	}
-	if (cnt > 0 && (arr = calloc(cnt, sizeof(*arr))) == NULL) {
+	if (nl > 0 && (arr = calloc(nl, sizeof(*arr))) == NULL) {
 		rc = ORCH_ENOMEM;
 		goto nomem;
 	}
-	cnt = 0;
-	json_array_foreach(j, i, c)
-	{
-		struct orch_instance *inst;
+	for (i = 0; i < nl; i++) {
+		struct orch_instance *inst = &arr[cnt];
 
-		id = json_str(c, "Id");
-		st = json_str(c, "State");
-		labels = json_object_get(c, "Labels");
-		node = json_str(labels, "orch.node");
-		task = json_str(labels, "orch.task");
-		if (node == NULL || strcmp(node, d->node) != 0)
-			continue;
-		inst = &arr[cnt];
-		if (strcmp(st, "exited") == 0 || strcmp(st, "dead") == 0) {
-			/* The list's "Exited (3) 2 minutes ago" is text for a
-			 * person; inspect has the exit code and times. */
-			rc = container_inspect(d, id, inst, NULL, err, errlen);
+		if (listed[i].ended) {
+			rc = container_inspect(
+			    d, listed[i].handle, inst, NULL, err, errlen);
 			if (rc == ORCH_ENOENT)
 				continue; /* removed meanwhile */
 			if (rc != ORCH_OK)
 				goto out;
 		} else {
 			memset(inst, 0, sizeof(*inst));
-			copy_str(inst->handle, sizeof(inst->handle), id);
-			inst->running = strcmp(st, "running") == 0 ||
-			    strcmp(st, "paused") == 0 ||
-			    strcmp(st, "restarting") == 0;
+			orch_docker_str_copy(inst->handle, sizeof(inst->handle),
+			    listed[i].handle);
+			inst->running = listed[i].running;
 		}
-		if (task != NULL)
-			copy_str(inst->task_id, sizeof(inst->task_id), task);
+		if (listed[i].task_id[0] != '\0')
+			orch_docker_str_copy(inst->task_id,
+			    sizeof(inst->task_id), listed[i].task_id);
 		cnt++;
 	}
 	*out = arr;
@@ -1420,7 +1138,7 @@ nomem:
 	orch_docker_errf(err, errlen, "docker: list: out of memory");
 out:
 	free(arr);
-	json_decref(j);
+	free(listed);
 	orch_docker_answer_free(&ans);
 	free(path);
 	free(esc);

@@ -172,8 +172,11 @@ orch_docker_answer_message(
 	}
 	j = json_loadb(ans->body, ans->len, 0, NULL);
 	m = json_is_object(j) ? json_object_get(j, "message") : NULL;
-	if (json_is_string(m))
+	/* An empty message would leave "answered 500: " saying nothing. */
+	if (json_is_string(m) && json_string_value(m)[0] != '\0')
 		orch_docker_errf(buf, len, "%s", json_string_value(m));
+	else if (json_is_string(m))
+		snprintf(buf, len, "(an empty \"message\")");
 	else if (j != NULL)
 		snprintf(buf, len, "(a JSON answer without \"message\")");
 	else

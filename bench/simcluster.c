@@ -167,7 +167,9 @@ node_register(struct sim *sim, nng_socket s, struct sim_node *n)
 {
 	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
 	Orch__Node *out = NULL;
-	char *drivers[] = {"sim"};
+	/* The driver of the tasks it is given (image: docker), so that the
+	 * scheduler places them here; they "start" at once. */
+	char *drivers[] = {"docker"};
 	char err[ERR_LEN];
 	int rc;
 

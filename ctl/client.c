@@ -249,7 +249,8 @@ reply_take(struct orch_reply *reply, long status, struct orch_buf *b)
 
 int
 orch_client_request(struct orch_client *c, const char *method, const char *path,
-    const char *body, struct orch_reply *reply, char *err, size_t errlen)
+    const char *body, const char *const *headers, struct orch_reply *reply,
+    char *err, size_t errlen)
 {
 	struct orch_buf answer;
 	struct curl_slist *hdrs = NULL;
@@ -278,6 +279,10 @@ orch_client_request(struct orch_client *c, const char *method, const char *path,
 	            NULL) ||
 	    (c->auth != NULL && curl_slist_append(hdrs, c->auth) == NULL))
 		goto nomem;
+	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
+		if (curl_slist_append(hdrs, headers[i]) == NULL)
+			goto nomem;
+	}
 
 	/* A reset keeps the connection cache, so requests reuse the socket. */
 	curl_easy_reset(c->curl);

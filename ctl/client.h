@@ -65,7 +65,8 @@ int orch_client_addr_normalize(const char *addr, char *buf, size_t len);
 /*
  * Sends method ("GET", "POST", "DELETE") to the base URL plus path (which
  * starts with '/' and is already escaped), with body as a JSON request
- * body when it is not NULL.
+ * body when it is not NULL, and the header lines of headers ("Name:
+ * value", NULL-terminated; headers itself may be NULL).
  *
  * Returns ORCH_OK when the manager answered, whatever the HTTP status; the
  * caller then owns reply and releases it with orch_reply_fini().  Otherwise
@@ -77,8 +78,8 @@ int orch_client_addr_normalize(const char *addr, char *buf, size_t len);
  * ORCH_EINTERNAL.
  */
 int orch_client_request(struct orch_client *c, const char *method,
-    const char *path, const char *body, struct orch_reply *reply /* OUT */,
-    char *err, size_t errlen);
+    const char *path, const char *body, const char *const *headers,
+    struct orch_reply *reply /* OUT */, char *err, size_t errlen);
 
 /* Called with each line of a streamed answer, without its line end and
  * NUL-terminated.  Returns 0 to go on, anything else to stop. */

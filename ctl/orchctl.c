@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -28,6 +29,7 @@
 #include "client.h"
 #include "clock.h"
 #include "error.h"
+#include "idem.h"
 #include "print.h"
 #include "table.h"
 #include "task.h"
@@ -69,6 +71,7 @@ enum opt_id {
 	OPT_CONSTRAINT,
 	OPT_PLACEMENT,
 	OPT_RESTART,
+	OPT_IDEM_KEY,
 	OPT_TOKEN,
 	OPT_PRIVILEGED,
 	OPT_VOLUME,
@@ -106,6 +109,7 @@ static const char usage_text[] =
     "  run NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... [--constraint C]...\n"
     "      [--placement P] [--restart R] [--replicas N] [--privileged]\n"
     "      [-v SRC:DST[:ro]]... [--network N] [--cap-add CAP]...\n"
+    "      [--idempotency-key K]\n"
     "      [-- CMD ARGS...]\n"
     "                        submit a task (with --replicas: a service)\n"
     "  list [--status S] [-o json]\n"
@@ -174,6 +178,7 @@ static const struct orch_args_opt run_opts[] = {
     {"constraint", 0, true, OPT_CONSTRAINT},
     {"placement", 0, true, OPT_PLACEMENT},
     {"restart", 0, true, OPT_RESTART},
+    {"idempotency-key", 0, true, OPT_IDEM_KEY},
     {"privileged", 0, false, OPT_PRIVILEGED},
     {"volume", 'v', true, OPT_VOLUME},
     {"network", 0, true, OPT_NETWORK},
@@ -457,25 +462,62 @@ ctl_reply_check(const struct ctl *ctl, const struct orch_reply *r)
 	return EXIT_DONE;
 }
 
+/* How many times a request with an idempotency key is sent, and the
+ * waits before the second and the third. */
+#define KEYED_ATTEMPTS 3
+static const int keyed_backoff_ms[KEYED_ATTEMPTS - 1] = {500, 1500};
+
+/* Whether a keyed request that ended with crc and reply r is worth
+ * sending again: the connection failed or broke, so the request may not
+ * have been served (or may have been: the key makes that safe), or the
+ * manager said it cannot serve it now (503). */
+static bool
+keyed_retry(int crc, const struct orch_reply *r)
+{
+	return crc == ORCH_ECLOSED || crc == ORCH_EUNAVAIL ||
+	    (crc == ORCH_OK && r->status == 503);
+}
+
 /*
- * Sends a request and decodes the JSON answer.  Returns EXIT_DONE with
- * *root (OUT, a new reference) when the manager answered 2xx with JSON;
- * otherwise prints why and returns the exit code.
+ * Sends a request and decodes the JSON answer.  With an idempotency key
+ * (key not NULL) it goes with the request, and the request is sent again,
+ * up to KEYED_ATTEMPTS times, when keyed_retry() says so: the manager
+ * answers a retry the object the first attempt created, never a second.
+ * Returns EXIT_DONE with *root (OUT, a new reference) when the manager
+ * answered 2xx with JSON; otherwise prints why and returns the exit code.
  */
 static int
-ctl_call(struct ctl *ctl, const char *method, const char *path,
-    const char *body, json_t **root)
+ctl_call_keyed(struct ctl *ctl, const char *method, const char *path,
+    const char *body, const char *key, json_t **root)
 {
 	struct orch_reply r = {0};
 	json_error_t jerr;
-	char err[CURL_ERROR_SIZE + 64];
-	int rc;
+	char err[CURL_ERROR_SIZE + 64], hdr[ORCH_IDEM_KEY_MAX + 32];
+	const char *const headers[] = {hdr, NULL};
+	int rc, crc;
 
 	*root = NULL;
 	if ((rc = ctl_connect(ctl)) != EXIT_DONE)
 		goto out;
-	switch (orch_client_request(
-	    ctl->client, method, path, body, &r, err, sizeof(err))) {
+	snprintf(
+	    hdr, sizeof(hdr), "Idempotency-Key: %s", key != NULL ? key : "");
+	for (int attempt = 1;; attempt++) {
+		orch_reply_fini(&r);
+		crc = orch_client_request(ctl->client, method, path, body,
+		    key != NULL ? headers : NULL, &r, err, sizeof(err));
+		if (key == NULL || attempt == KEYED_ATTEMPTS ||
+		    !keyed_retry(crc, &r))
+			break;
+		fprintf(stderr,
+		    "orchctl: the manager at %s %s; trying again (the "
+		    "request's idempotency key keeps it from being done "
+		    "twice)\n",
+		    ctl->base,
+		    crc == ORCH_OK ? "is unavailable (HTTP 503)"
+		                   : "did not answer");
+		poll(NULL, 0, keyed_backoff_ms[attempt - 1]);
+	}
+	switch (crc) {
 	case ORCH_OK: break;
 	case ORCH_EUNAVAIL:
 	case ORCH_ETIMEDOUT:
@@ -508,6 +550,14 @@ ctl_call(struct ctl *ctl, const char *method, const char *path,
 out:
 	orch_reply_fini(&r);
 	return rc;
+}
+
+/* ctl_call_keyed() without a key: sent once. */
+static int
+ctl_call(struct ctl *ctl, const char *method, const char *path,
+    const char *body, json_t **root)
+{
+	return ctl_call_keyed(ctl, method, path, body, NULL, root);
 }
 
 /* Reports a 2xx answer of the wrong shape.  Returns EXIT_REFUSED. */
@@ -730,6 +780,11 @@ ctl_args_read(struct ctl *ctl, struct orch_args *a,
 	"                   binpack (the most allocated node that fits)\n"     \
 	"  --restart R      never (a task's default), on-failure,\n"           \
 	"                   on-failure:N or always (a service's default)\n"    \
+	"  --idempotency-key K\n"                                              \
+	"                   the request's key (default: a new UUID each "      \
+	"time):\n"                                                             \
+	"                   the same K again within 24 h answers what the\n"   \
+	"                   first created instead of creating another\n"       \
 	"  --privileged     run the container privileged *\n"                  \
 	"  -v, --volume SRC:DST[:ro]\n"                                        \
 	"                   mount a host path (absolute: *) or a named\n"      \
@@ -812,7 +867,8 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 	json_t *req = NULL, *env = NULL, *cmd = NULL, *root = NULL, *s = NULL;
 	json_t *cons = NULL, *vols = NULL, *caps = NULL;
 	const char *pos[2] = {NULL, NULL}, *val, *id, *eq, *driver = NULL;
-	char *body = NULL, *key = NULL;
+	char *body = NULL, *key = NULL, idem[ORCH_ID_LEN];
+	const char *idem_key = NULL;
 	int npos = 0, k, rc;
 	long long mem, replicas = -1;
 	double cpu;
@@ -929,6 +985,18 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 			        s) != 0)
 				goto nomem;
 			break;
+		case OPT_IDEM_KEY: {
+			char why[200];
+
+			if (orch_idem_key_check(val, strlen(val), why,
+			        sizeof(why)) != ORCH_OK) {
+				rc = ctl_usage(
+				    ctl, "--idempotency-key: %s", why);
+				goto out;
+			}
+			idem_key = val;
+			break;
+		}
 		case OPT_PRIVILEGED:
 			if (json_object_set_new(
 			        req, "privileged", json_true()) != 0)
@@ -966,6 +1034,12 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 		goto out;
 	if (replicas >= 0)
 		as_service = true;
+	/* A new key per invocation: the retries of this one are safe, and
+	 * a script that runs orchctl again gets a new object, as it asked. */
+	if (idem_key == NULL) {
+		orch_id_new(idem);
+		idem_key = idem;
+	}
 	/* An exec task has a command and no image. */
 	if (driver != NULL && strcmp(driver, "exec") == 0) {
 		if (npos == 0 || pos[0][0] == '\0') {
@@ -1037,8 +1111,9 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 		printf("Submitting task '%s' with %s '%s'...\n", pos[0],
 		    npos == 1 ? "command" : "image", pos[1]);
 	fflush(stdout);
-	if ((rc = ctl_call(ctl, "POST", as_service ? "/services" : "/tasks",
-	         body, &root)) != EXIT_DONE)
+	if ((rc = ctl_call_keyed(ctl, "POST",
+	         as_service ? "/services" : "/tasks", body, idem_key, &root)) !=
+	    EXIT_DONE)
 		goto out;
 	if ((id = jstr(root, "id")) == NULL) {
 		rc = ctl_unexpected(ctl,
@@ -1233,8 +1308,8 @@ node_names_read(struct ctl *ctl)
 	char err[CURL_ERROR_SIZE + 64];
 	size_t i;
 
-	if (orch_client_request(ctl->client, "GET", "/nodes", NULL, &r, err,
-	        sizeof(err)) != ORCH_OK)
+	if (orch_client_request(ctl->client, "GET", "/nodes", NULL, NULL, &r,
+	        err, sizeof(err)) != ORCH_OK)
 		return NULL;
 	if (r.status == 200 &&
 	    (list = json_loadb(r.body, r.len, 0, NULL)) != NULL &&
@@ -1915,7 +1990,8 @@ static const struct verb verbs[] = {
                     "[-e K=V]... "
                     "[--constraint C]... [--placement P] [--restart R] "
                     "[--replicas N] [--privileged] [-v SRC:DST[:ro]]... "
-                    "[--network N] [--cap-add CAP]... [-- CMD ARGS...]",
+                    "[--network N] [--cap-add CAP]... [--idempotency-key K] "
+                    "[-- CMD ARGS...]",
         .help =
             "Submits a task that runs IMAGE, with CMD ARGS if given, and\n"
             "prints its id; with --replicas, creates a service of N\n"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages orch needs, only those missing.
-#   scripts/deps.sh [build] [test] [bench] [fuzz]   (default: build)
+#   scripts/deps.sh [build] [test] [bench] [fuzz] [valgrind]   (default: build)
 set -euo pipefail
 
 groups=("$@")
@@ -15,7 +15,8 @@ for g in "${groups[@]}"; do
 	test) pkgs+=(sqlite3 curl) ;;
 	bench) pkgs+=(wrk nginx-light curl jq iproute2) ;;
 	fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
-	*) echo "deps.sh: unknown group '$g' (build, test, bench, fuzz)" >&2; exit 2 ;;
+	valgrind) pkgs+=(valgrind) ;;
+	*) echo "deps.sh: unknown group '$g' (build, test, bench, fuzz, valgrind)" >&2; exit 2 ;;
 	esac
 done
 

@@ -54,7 +54,13 @@ struct pending {
 	json_t *update_root;        /* owns the update's strings */
 	uint32_t replicas;          /* a scale */
 	struct orch_notify *notify; /* a stop or a deletion: tell nodes */
+	/* A create's Idempotency-Key, and what the store made of it. */
+	struct orch_store_idem idem;
+	char idem_key[ORCH_IDEM_KEY_MAX + 1];
 };
+
+/* The header of an answer to a retry, as Stripe's API names it. */
+#define REPLAYED_HEADER "Idempotent-Replayed: true\r\n"
 
 int
 orch_api_status(int rc)
@@ -112,11 +118,12 @@ respond_error(
 }
 
 static void
-respond_task(struct orch_gw_req *req, int status, const orch_task *t)
+respond_task(
+    struct orch_gw_req *req, int status, const orch_task *t, const char *extra)
 {
 	json_t *j = orch_task_to_json(t);
 
-	respond_json(req, status, j, NULL);
+	respond_json(req, status, j, extra);
 	json_decref(j);
 }
 
@@ -124,7 +131,7 @@ respond_task(struct orch_gw_req *req, int status, const orch_task *t)
  * the tasks deleted with it, has nothing running). */
 static void
 respond_service(struct orch_api *api, struct orch_gw_req *req, int status,
-    orch_service *svc, bool with_tasks, bool deleted)
+    orch_service *svc, bool with_tasks, bool deleted, const char *extra)
 {
 	orch_task **tasks = NULL;
 	size_t n = 0;
@@ -148,7 +155,7 @@ respond_service(struct orch_api *api, struct orch_gw_req *req, int status,
 	}
 	orch_service_running_count(svc, svc->tasks, deleted ? 0 : svc->n_tasks);
 	j = orch_service_to_json(svc, with_tasks);
-	respond_json(req, status, j, NULL);
+	respond_json(req, status, j, extra);
 	json_decref(j);
 }
 
@@ -182,16 +189,19 @@ static void
 pending_finish(struct orch_gw_work *w)
 {
 	struct pending *p = (struct pending *)w;
+	const char *extra = p->idem.replayed ? REPLAYED_HEADER : NULL;
 
 	if (p->rc == ORCH_OK && p->task != NULL) {
-		respond_task(p->req, p->ok_status, p->task);
+		respond_task(p->req, p->ok_status, p->task, extra);
 	} else if (p->rc == ORCH_OK && p->svc != NULL) {
 		respond_service(p->api, p->req, p->ok_status, p->svc,
-		    p->svc_tasks, p->notify != NULL);
+		    p->svc_tasks, p->notify != NULL, extra);
 	} else if (p->rc == ORCH_OK && p->node != NULL) {
 		respond_node(p->api, p->req, p->node);
 	} else {
-		int status = orch_api_status(p->rc);
+		/* A key reused for another request: 422, as the IETF's
+		 * Idempotency-Key draft asks. */
+		int status = p->idem.mismatch ? 422 : orch_api_status(p->rc);
 
 		if (status >= 500)
 			orch_warn("api", "write failed: %s", p->err);
@@ -390,6 +400,74 @@ h_tasks_list(struct route_ctx *rc)
 	json_decref(arr);
 }
 
+/*
+ * Reads the request's Idempotency-Key into p (p->idem.key stays NULL
+ * without one).  The value may be given bare (abc) or as the IETF draft's
+ * structured-field string ("abc"), which is the same key.  Answers 400
+ * and returns false when it is empty, too long, not printable ASCII or
+ * given twice.
+ */
+static bool
+idem_key_read(struct route_ctx *rc, struct pending *p)
+{
+	const struct orch_http_request *h = rc->http;
+	const struct orch_http_slice *v = NULL;
+	char err[160], msg[256];
+	const char *k;
+	size_t n;
+
+	for (size_t i = 0; i < h->n_headers; i++) {
+		const struct orch_http_header *f = &h->headers[i];
+
+		if (f->name.len != strlen("Idempotency-Key") ||
+		    strncasecmp(f->name.p, "Idempotency-Key", f->name.len) != 0)
+			continue;
+		if (v != NULL) {
+			respond_error(rc->req, 400,
+			    "header Idempotency-Key is given more than once",
+			    NULL);
+			return false;
+		}
+		v = &f->value;
+	}
+	if (v == NULL)
+		return true;
+	k = v->p;
+	n = v->len;
+	if (n >= 2 && k[0] == '"' && k[n - 1] == '"') {
+		k++;
+		n -= 2;
+	}
+	if (orch_idem_key_check(k, n, err, sizeof(err)) != ORCH_OK) {
+		snprintf(msg, sizeof(msg), "header Idempotency-Key: %s", err);
+		respond_error(rc->req, 400, msg, NULL);
+		return false;
+	}
+	memcpy(p->idem_key, k, n);
+	p->idem_key[n] = '\0';
+	p->idem.key = p->idem_key;
+	return true;
+}
+
+/* The pending write of a POST that creates (201), with the request's
+ * Idempotency-Key read into it.  NULL when the request has been answered
+ * already: out of memory, or a bad key. */
+static struct pending *
+pending_create(struct route_ctx *rc)
+{
+	struct pending *p = pending_new(rc->req, 201);
+
+	if (p == NULL) {
+		respond_error(rc->req, 503, "out of memory", NULL);
+		return NULL;
+	}
+	if (!idem_key_read(rc, p)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
 static void
 h_tasks_create(struct route_ctx *rc)
 {
@@ -401,6 +479,8 @@ h_tasks_create(struct route_ctx *rc)
 	size_t len;
 	int e;
 
+	if ((p = pending_create(rc)) == NULL)
+		return;
 	body = orch_gw_req_body(rc->req, &len);
 	if ((e = orch_task_spec_from_json(
 	         body, len, &spec, err, sizeof(err))) != ORCH_OK ||
@@ -408,18 +488,17 @@ h_tasks_create(struct route_ctx *rc)
 	        ORCH_OK) {
 		orch_task_spec_free(spec);
 		respond_error(rc->req, orch_api_status(e), err, NULL);
+		free(p);
 		return;
 	}
-	if (orch_task_new(spec, &task) != ORCH_OK ||
-	    (p = pending_new(rc->req, 201)) == NULL) {
-		if (task != NULL)
-			orch_task_free(task);
-		else
-			orch_task_spec_free(spec);
+	if (orch_task_new(spec, &task) != ORCH_OK) {
+		orch_task_spec_free(spec);
 		respond_error(rc->req, 503, "out of memory", NULL);
+		free(p);
 		return;
 	}
-	orch_store_task_insert(rc->api->store, task, pending_done, p);
+	orch_store_task_insert_idem(rc->api->store, task,
+	    p->idem.key != NULL ? &p->idem : NULL, pending_done, p);
 }
 
 static void
@@ -671,6 +750,8 @@ h_services_create(struct route_ctx *rc)
 	size_t len;
 	int e;
 
+	if ((p = pending_create(rc)) == NULL)
+		return;
 	body = orch_gw_req_body(rc->req, &len);
 	if ((e = orch_service_from_json(body, len, &svc, err, sizeof(err))) !=
 	        ORCH_OK ||
@@ -678,16 +759,13 @@ h_services_create(struct route_ctx *rc)
 	         rc->api->policy, svc->spec, err, sizeof(err))) != ORCH_OK) {
 		orch_service_free(svc);
 		respond_error(rc->req, orch_api_status(e), err, NULL);
-		return;
-	}
-	if ((p = pending_new(rc->req, 201)) == NULL) {
-		orch_service_free(svc);
-		respond_error(rc->req, 503, "out of memory", NULL);
+		free(p);
 		return;
 	}
 	p->api = rc->api;
 	p->svc_tasks = true;
-	orch_store_service_create(rc->api->store, svc, pending_service_done, p);
+	orch_store_service_create_idem(rc->api->store, svc,
+	    p->idem.key != NULL ? &p->idem : NULL, pending_service_done, p);
 }
 
 /* The {name} of a service path, decoded into key; answers 404 and
@@ -730,7 +808,7 @@ h_service_get(struct route_ctx *rc)
 		    NULL);
 		return;
 	}
-	respond_service(rc->api, rc->req, 200, svc, true, false);
+	respond_service(rc->api, rc->req, 200, svc, true, false, NULL);
 	orch_service_free(svc);
 }
 

@@ -15,6 +15,7 @@
 #include "orch.pb-c.h"
 #include "policy.h"
 #include "rpc_client.h"
+#include "task_json.h"
 #include "tls.h"
 #include "tls_engine.h"
 
@@ -74,6 +75,10 @@ struct call {
 	void (*finish)(struct call *c);
 	orch_node *node;
 	orch_service *svc;
+	/* A submit's or create's idempotency key (pointing into req) and
+	 * what the store made of it: read by the writer until the
+	 * completion. */
+	struct orch_store_idem idem;
 };
 
 struct worker {
@@ -171,6 +176,7 @@ call_put(struct call *c)
 	c->code = ORCH__ERROR_CODE__OK;
 	c->err[0] = '\0';
 	memset(&c->nu, 0, sizeof(c->nu));
+	memset(&c->idem, 0, sizeof(c->idem));
 	pthread_mutex_lock(&rpc->mu);
 	c->next = rpc->free_calls;
 	rpc->free_calls = c;
@@ -202,8 +208,10 @@ static int
 reply_msg(struct call *c, const ProtobufCMessage *body, nng_msg **out)
 {
 	Orch__Reply rep = ORCH__REPLY__INIT;
+	json_t *err = NULL;
 	uint8_t *buf = NULL;
 	size_t len;
+	int rc = ORCH_OK;
 
 	if (c->code == ORCH__ERROR_CODE__OK && body == NULL) {
 		c->code = ORCH__ERROR_CODE__INTERNAL;
@@ -223,16 +231,24 @@ reply_msg(struct call *c, const ProtobufCMessage *body, nng_msg **out)
 	if (c->code != ORCH__ERROR_CODE__OK) {
 		rep.has_code = 1;
 		rep.code = c->code;
-		rep.error = c->err;
+		/* The message may quote a client's bytes (a method name, an
+		 * id) that are not UTF-8, or be cut inside a character: it is
+		 * repaired as the HTTP API's are, for the protobuf libraries
+		 * that check string fields. */
+		err = orch_json_text(c->err);
+		rep.error =
+		    err != NULL ? (char *)json_string_value(err) : c->err;
 	}
 	len = orch__reply__get_packed_size(&rep);
 	if (nng_msg_alloc(out, len) != 0) {
-		free(buf);
-		return ORCH_ENOMEM;
+		rc = ORCH_ENOMEM;
+		goto out;
 	}
 	orch__reply__pack(&rep, nng_msg_body(*out));
+out:
+	json_decref(err);
 	free(buf);
-	return ORCH_OK;
+	return rc;
 }
 
 /*
@@ -414,6 +430,23 @@ caller_is_node(struct call *c, const char *name, const char *id)
 	return false;
 }
 
+/* Checks the idempotency_key of a request (absent is fine) and keeps it
+ * in c for the store; sets c's error and returns false when bad. */
+static bool
+idem_key_ok(struct call *c, const char *key)
+{
+	char err[200];
+
+	if (key != NULL &&
+	    orch_idem_key_check(key, strlen(key), err, sizeof(err)) !=
+	        ORCH_OK) {
+		call_fail(c, ORCH_EINVAL, "field \"idempotency_key\": %s", err);
+		return false;
+	}
+	c->idem.key = key;
+	return true;
+}
+
 /* ---- the methods ---- */
 
 static void
@@ -432,6 +465,8 @@ rpc_submit_task(Orch__Manager_Service *svc, const Orch__SubmitTaskRequest *in,
 		call_fail(c, ORCH_EINVAL, "field \"spec\" is required");
 		goto fail;
 	}
+	if (!idem_key_ok(c, in->idempotency_key))
+		goto fail;
 	if ((rc = orch_task_spec_validate(in->spec, c->err, sizeof(c->err))) !=
 	        ORCH_OK ||
 	    (rc = orch_policy_check(c->rpc->policy, in->spec, c->err,
@@ -460,8 +495,10 @@ rpc_submit_task(Orch__Manager_Service *svc, const Orch__SubmitTaskRequest *in,
 		goto fail;
 	}
 	free(buf);
-	/* The store takes the task; c is answered from the completion. */
-	orch_store_task_insert(c->rpc->store, task, task_done, c);
+	/* The store takes the task; c is answered from the completion: with
+	 * the task the first call created for the same key and spec. */
+	orch_store_task_insert_idem(c->rpc->store, task,
+	    c->idem.key != NULL ? &c->idem : NULL, task_done, c);
 	return;
 fail:
 	free(buf);
@@ -893,6 +930,8 @@ rpc_create_service(Orch__Manager_Service *svc_,
 	int rc;
 
 	(void)svc_;
+	if (!idem_key_ok(c, in->idempotency_key))
+		goto fail;
 	if ((rc = orch_service_name_validate(
 	         in->name, c->err, sizeof(c->err))) != ORCH_OK ||
 	    (rc = orch_service_replicas_validate(
@@ -927,7 +966,8 @@ rpc_create_service(Orch__Manager_Service *svc_,
 	}
 	/* The store takes svc (and with it spec). */
 	c->finish = finish_service;
-	orch_store_service_create(c->rpc->store, svc, service_done, c);
+	orch_store_service_create_idem(c->rpc->store, svc,
+	    c->idem.key != NULL ? &c->idem : NULL, service_done, c);
 	return;
 fail:
 	orch_task_spec_free(spec);

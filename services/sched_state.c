@@ -145,7 +145,8 @@ stask_from(const char *id, const orch_task *t)
 	m->started_at_ms = t->has_started_at_ms ? t->started_at_ms : 0;
 	m->finished_at_ms = t->has_finished_at_ms ? t->finished_at_ms : 0;
 	m->not_before_ms = t->has_not_before_ms ? t->not_before_ms : 0;
-	m->error_hash = has_text(t->error) ? hash_text(t->error) | 1 : 0;
+	m->error_hash =
+	    has_text(t->error) ? orch_stask_error_hash(t->error) : 0;
 	snprintf(m->driver, sizeof(m->driver), "%s", orch_task_spec_driver(sp));
 	if (sp != NULL) {
 		m->cpu = sp->cpu;
@@ -171,6 +172,12 @@ stask_from(const char *id, const orch_task *t)
 		return NULL;
 	}
 	return m;
+}
+
+uint64_t
+orch_stask_error_hash(const char *text)
+{
+	return hash_text(text) | 1;
 }
 
 /* ---- the state ---- */

@@ -34,6 +34,10 @@
 /* The longest restart policy text ("on-failure:4294967295"). */
 #define ORCH_STASK_RESTART_LEN 24
 
+/* The error_hash of an error text (never 0): the scheduler recognises an
+ * explanation already stored without keeping its text. */
+uint64_t orch_stask_error_hash(const char *text);
+
 /* An open task as the scheduler remembers it. */
 struct orch_stask {
 	struct orch_stask *next; /* hash chain, or queue link */

@@ -612,6 +612,15 @@ recon_collect(void *arg, const struct orch_stask *t)
 	p->n++;
 }
 
+static void
+recon_count(void *arg, const struct orch_stask *t)
+{
+	struct recon_pick *p = arg;
+
+	if (recon_wanted(p, t))
+		p->cap++;
+}
+
 static int
 view_seq_cmp(const void *a, const void *b)
 {
@@ -663,6 +672,11 @@ sched_reconcile(struct orch_sched *s, bool *wrote)
 		return ORCH_OK;
 	p.ss = s->state;
 	p.nodes = orch_sstate_nodes(s->state, &nn);
+	/* Counted first: growing the array by doubling would hold two
+	 * copies at once (tens of MB with 100,000 replicas). */
+	orch_sstate_each(s->state, recon_count, &p);
+	if (p.cap > 0 && (p.v = malloc(p.cap * sizeof(*p.v))) == NULL)
+		return ORCH_ENOMEM;
 	orch_sstate_each(s->state, recon_collect, &p);
 	if (p.nomem || (rn = calloc(nn + 1, sizeof(*rn))) == NULL ||
 	    (tasks = calloc(p.n + 1, sizeof(*tasks))) == NULL ||
@@ -882,20 +896,6 @@ sched_nodes_view(struct orch_sched *s, size_t *n)
 	return v;
 }
 
-/* The same FNV-1a as the state's, so that an explanation already stored
- * is recognised without its text. */
-static uint64_t
-text_hash(const char *s)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h | 1;
-}
-
 /*
  * Runs one pass.  Returns ORCH_OK when it read everything it needed
  * (whatever it then wrote), else the error.  *due_ms (OUT) is the wall
@@ -1017,7 +1017,7 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 		} else {
 			orch_sched_explain(
 			    sn, nn, &want, op->msg, sizeof(op->msg));
-			if (t->error_hash == text_hash(op->msg))
+			if (t->error_hash == orch_stask_error_hash(op->msg))
 				continue;
 			op->kind = SOP_EXPLAIN;
 		}
@@ -1081,12 +1081,24 @@ deadline_from_mono(int64_t mono_ms, struct timespec *ts)
 	ts->tv_nsec = (long)(mono_ms % 1000) * 1000000L;
 }
 
+/* The CPU time of the calling thread, in ms. */
+static int64_t
+thread_cpu_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void *
 sched_main(void *arg)
 {
 	struct orch_sched *s = arg;
 	int64_t now = orch_mono_ms(), next_tick = now + SCHED_TICK_MS;
 	int64_t not_before = now, took, due_wall = 0, due = 0, until_ms;
+	int64_t cpu0;
 	struct orch_store_stats ss;
 	struct timespec until;
 	uint64_t commits;
@@ -1140,12 +1152,14 @@ sched_main(void *arg)
 		if (!woke && rc == ORCH_OK && ss.commits == commits)
 			continue;
 		commits = ss.commits;
+		cpu0 = thread_cpu_ms();
 		rc = sched_pass(s, &due_wall);
 		/* Under a stream of commits (a burst of submissions) the
-		 * next pass waits as long as this one took, so that the
-		 * scheduler takes at most half a core and each pass finds a
-		 * batch of work; a lone submission is placed at once. */
-		took = orch_mono_ms() - now;
+		 * next pass waits as long as this one computed (its own CPU
+		 * time, not the wait for its commits), so that the scheduler
+		 * takes at most half a core and each pass finds a batch of
+		 * work; a lone submission is placed at once. */
+		took = thread_cpu_ms() - cpu0;
 		not_before = orch_mono_ms() +
 		    (took < SCHED_TICK_MS ? took : SCHED_TICK_MS);
 	}

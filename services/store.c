@@ -34,6 +34,10 @@
 #define STORE_COMPONENT "store"
 #define STORE_DB_NAME "orch.db"
 #define STORE_MAX_BATCH 512
+/* The writer prunes expired idempotency keys at most this often (or once
+ * per TTL when shorter), at most this many at a time. */
+#define STORE_IDEM_PRUNE_MS 60000
+#define STORE_IDEM_PRUNE_MAX 10000
 /* Long enough to ride out another process's checkpoint or backup, short
  * enough that a stuck lock shows up as ORCH_EAGAIN rather than a hang. */
 #define STORE_BUSY_MS 5000
@@ -106,7 +110,21 @@ static const char *const migrations[] = {
     "CREATE INDEX tasks_service ON tasks(service_id, seq) "
     "  WHERE service_id IS NOT NULL;"
     "CREATE INDEX tasks_open ON tasks(seq) WHERE is_open = 1;",
-    /* (events) Every change of a task, node or service: the serialized
+    /* 4: idempotency keys.  A key of a scope ('task' or 'service') names
+     * the object its first request created, kept as it was then
+     * (result, a serialized orch.Task or orch.Service) so that a retry
+     * is answered the same; a retry's request is compared with it.
+     * Rows older than the TTL are ignored, then pruned by created_at. */
+    "CREATE TABLE idempotency_keys ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  scope TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  result BLOB NOT NULL,"
+    "  UNIQUE (scope, key)"
+    ");"
+    "CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);",
+    /* 5: events.  Every change of a task, node or service: the serialized
      * orch.Event, whose index is idx.  The writer gives the indexes (the
      * next after max(idx)); pruning never removes the newest, so none is
      * given twice.  No AUTOINCREMENT: its sqlite_sequence row would be
@@ -142,6 +160,9 @@ enum wstmt {
 	W_SERVICE_TASKS_DELETE,
 	W_EVENT_INSERT,
 	W_EVENT_PRUNE,
+	W_IDEM_GET,
+	W_IDEM_PUT,
+	W_IDEM_PRUNE,
 	W_COUNT
 };
 
@@ -182,6 +203,16 @@ static const char *const wsql[W_COUNT] = {
     [W_SERVICE_TASKS_DELETE] = "DELETE FROM tasks WHERE service_id = ?1",
     [W_EVENT_INSERT] = "INSERT INTO events (idx, event) VALUES (?1, ?2)",
     [W_EVENT_PRUNE] = "DELETE FROM events WHERE idx < ?1",
+    /* ?1 scope, ?2 key, ?3 created_at, ?4 result.  A row still there
+     * but expired is replaced. */
+    [W_IDEM_GET] = "SELECT result, created_at FROM idempotency_keys "
+                   "WHERE scope = ?1 AND key = ?2",
+    [W_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency_keys (scope, key, "
+                   "created_at, result) VALUES (?1, ?2, ?3, ?4)",
+    /* ?1 the oldest created_at kept, ?2 the most rows deleted. */
+    [W_IDEM_PRUNE] = "DELETE FROM idempotency_keys WHERE seq IN (SELECT "
+                     "seq FROM idempotency_keys WHERE created_at < ?1 "
+                     "ORDER BY created_at LIMIT ?2)",
 };
 
 /* A reader connection's statements, prepared once. */
@@ -303,6 +334,10 @@ struct store_op {
 	orch_service *svc;
 	orch_store_service_modify_fn svc_modify;
 	orch_store_service_done_fn svc_done;
+	/* Insert and service create: the idempotency key (a copy) and the
+	 * caller's struct, told what became of it. */
+	char *idem_key;
+	struct orch_store_idem *idem;
 	void *arg;
 	/* What the op wrote, for the commit listeners. */
 	struct touched *touched;
@@ -332,6 +367,7 @@ struct orch_store {
 
 	pthread_t writer;
 	bool writer_running;
+	int64_t idem_next_prune; /* writer only: orch_now_ms() of the next */
 
 	/* mu guards everything below. */
 	pthread_mutex_t mu;
@@ -1113,10 +1149,256 @@ task_insert(struct orch_store *st, struct store_op *op, orch_task *t)
 	return ORCH_OK;
 }
 
+/* ---- idempotency keys ---- */
+
+static int64_t
+idem_ttl_ms(const struct orch_store *st)
+{
+	return st->opts.idem_ttl_ms > 0 ? st->opts.idem_ttl_ms
+	                                : ORCH_IDEM_TTL_MS_DEFAULT;
+}
+
+static int
+env_cmp(const void *a, const void *b)
+{
+	const Orch__TaskSpec__EnvEntry *x =
+	    *(Orch__TaskSpec__EnvEntry *const *)a;
+	const Orch__TaskSpec__EnvEntry *y =
+	    *(Orch__TaskSpec__EnvEntry *const *)b;
+	int c =
+	    strcmp(x->key != NULL ? x->key : "", y->key != NULL ? y->key : "");
+
+	return c != 0 ? c
+	              : strcmp(x->value != NULL ? x->value : "",
+	                    y->value != NULL ? y->value : "");
+}
+
+/*
+ * What a request with a key asked for, as bytes that are equal when two
+ * requests mean the same: spec as stored (defaults filled) with its env
+ * sorted by key, and for a service its name and replicas (svc_name not
+ * NULL).  On ORCH_OK *out is malloc'd.  Returns ORCH_OK or ORCH_ENOMEM.
+ */
+static int
+idem_fingerprint(const orch_task_spec *spec, const char *svc_name,
+    uint32_t replicas, uint8_t **out /* OUT */, size_t *len /* OUT */)
+{
+	Orch__TaskSpec copy = *spec;
+	Orch__Service svc = ORCH__SERVICE__INIT;
+	Orch__TaskSpec__EnvEntry **env = NULL;
+	const ProtobufCMessage *m = &copy.base;
+
+	*out = NULL;
+	if (spec->n_env > 0) {
+		if ((env = malloc(spec->n_env * sizeof(*env))) == NULL)
+			return ORCH_ENOMEM;
+		memcpy(env, spec->env, spec->n_env * sizeof(*env));
+		qsort(env, spec->n_env, sizeof(*env), env_cmp);
+		copy.env = env;
+	}
+	if (svc_name != NULL) {
+		svc.name = (char *)svc_name;
+		svc.has_replicas = true;
+		svc.replicas = replicas;
+		svc.spec = &copy;
+		m = &svc.base;
+	}
+	*len = protobuf_c_message_get_packed_size(m);
+	if ((*out = malloc(*len > 0 ? *len : 1)) != NULL)
+		protobuf_c_message_pack(m, *out);
+	free(env);
+	return *out != NULL ? ORCH_OK : ORCH_ENOMEM;
+}
+
+/* Whether two requests' fingerprints (idem_fingerprint()) are equal.
+ * Returns 1, 0, or -1 when out of memory. */
+static int
+idem_same(const orch_task_spec *a, const orch_task_spec *b, const char *a_name,
+    const char *b_name, uint32_t a_replicas, uint32_t b_replicas)
+{
+	uint8_t *fa = NULL, *fb = NULL;
+	size_t la = 0, lb = 0;
+	int same = -1;
+
+	if (a == NULL || b == NULL)
+		return a == b;
+	if (idem_fingerprint(a, a_name, a_replicas, &fa, &la) == ORCH_OK &&
+	    idem_fingerprint(b, b_name, b_replicas, &fb, &lb) == ORCH_OK)
+		same = la == lb && memcmp(fa, fb, la) == 0;
+	free(fb);
+	free(fa);
+	return same;
+}
+
+/*
+ * Looks up op's key in scope.  Returns ORCH_ENOENT when it is unknown or
+ * has expired (the caller creates, then records it), ORCH_OK with *out
+ * the object the key's first request created (unpacked with unpack), or
+ * fails op.
+ */
+static int
+idem_lookup(struct orch_store *st, struct store_op *op, const char *scope,
+    void *(*unpack)(size_t, const uint8_t *), void **out /* OUT */)
+{
+	sqlite3_stmt *s = st->stmt[W_IDEM_GET];
+	int src, n, rc = ORCH_ENOENT;
+
+	*out = NULL;
+	src = sqlite3_bind_text(s, 1, scope, -1, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_text(s, 2, op->idem_key, -1, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_step(s);
+	if (src == SQLITE_ROW &&
+	    sqlite3_column_int64(s, 1) >= orch_now_ms() - idem_ttl_ms(st)) {
+		n = sqlite3_column_bytes(s, 0);
+		if ((*out = unpack((size_t)n, sqlite3_column_blob(s, 0))) ==
+		    NULL) {
+			op_set_err(op, ORCH_EIO,
+			    "the result stored with its idempotency key "
+			    "does not decode: the database is corrupt");
+			orch_error(
+			    STORE_COMPONENT, "%s: %s", st->path, op->err);
+			rc = ORCH_EIO;
+		} else {
+			rc = ORCH_OK;
+		}
+	} else if (src != SQLITE_ROW && src != SQLITE_DONE) {
+		op_set_db_err(st, op, src);
+		rc = op->rc;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+/* Records op's key in scope with m, the object just created, in the
+ * same savepoint.  Returns ORCH_OK or fails op. */
+static int
+idem_record(struct orch_store *st, struct store_op *op, const char *scope,
+    const ProtobufCMessage *m)
+{
+	sqlite3_stmt *s = st->stmt[W_IDEM_PUT];
+	size_t len;
+	int src;
+
+	if (msg_pack(st, m, &len) != ORCH_OK) {
+		op_set_err(op, ORCH_ENOMEM, "out of memory");
+		return op->rc;
+	}
+	src = sqlite3_bind_text(s, 1, scope, -1, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_text(s, 2, op->idem_key, -1, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(s, 3, orch_now_ms());
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_blob64(s, 4, st->pack, len, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = stmt_run(s);
+	sqlite3_clear_bindings(s);
+	if (src != SQLITE_OK)
+		op_set_db_err(st, op, src);
+	return op->rc;
+}
+
+/* Settles a known key: same is idem_same()'s answer for the retry and
+ * the first request, which created the object id.  Returns true when the
+ * retry is to be answered the first result. */
+static bool
+idem_settle(struct store_op *op, int same, const char *what, const char *id)
+{
+	if (same < 0) {
+		op->rc = ORCH_ENOMEM;
+		snprintf(op->err, sizeof(op->err), "out of memory");
+		return false;
+	}
+	if (!same) {
+		op->idem->mismatch = true;
+		op->rc = ORCH_ECONFLICT;
+		snprintf(op->err, sizeof(op->err),
+		    "idempotency key \"%s\" was already used with a "
+		    "different request, which created %s %s; a new request "
+		    "needs a new key",
+		    op->idem_key, what, id != NULL ? id : "");
+		return false;
+	}
+	op->idem->replayed = true;
+	return true;
+}
+
+/*
+ * Prunes idempotency keys past their TTL, at most once per TTL or
+ * STORE_IDEM_PRUNE_MS, in a transaction of its own after a batch: a
+ * failure here must not cost the batch anything, and a lookup ignores
+ * expired keys anyway, so pruning late is harmless.
+ */
+static void
+idem_prune(struct orch_store *st)
+{
+	sqlite3_stmt *s = st->stmt[W_IDEM_PRUNE];
+	int64_t now = orch_now_ms(), ttl = idem_ttl_ms(st);
+	int src, n = 0;
+
+	if (now < st->idem_next_prune)
+		return;
+	st->idem_next_prune =
+	    now + (ttl < STORE_IDEM_PRUNE_MS ? ttl : STORE_IDEM_PRUNE_MS);
+	if (!sqlite3_get_autocommit(st->db))
+		stmt_run(st->stmt[W_ROLLBACK]);
+	src = stmt_run(st->stmt[W_BEGIN]);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(s, 1, now - ttl);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int(s, 2, STORE_IDEM_PRUNE_MAX);
+	if (src == SQLITE_OK && (src = stmt_run(s)) == SQLITE_OK)
+		n = sqlite3_changes(st->db);
+	sqlite3_clear_bindings(s);
+	if (src == SQLITE_OK)
+		src = stmt_run(st->stmt[W_COMMIT]);
+	if (src != SQLITE_OK) {
+		orch_warn(STORE_COMPONENT,
+		    "%s: pruning expired idempotency keys: %s", st->path,
+		    sqlite3_errmsg(st->db));
+		if (!sqlite3_get_autocommit(st->db))
+			stmt_run(st->stmt[W_ROLLBACK]);
+		return;
+	}
+	/* More left: again after the next batch. */
+	if (n >= STORE_IDEM_PRUNE_MAX)
+		st->idem_next_prune = now;
+	if (n > 0)
+		orch_debug(STORE_COMPONENT,
+		    "%s: pruned %d expired idempotency keys", st->path, n);
+}
+
 static void
 op_insert(struct orch_store *st, struct store_op *op)
 {
-	task_insert(st, op, op->task);
+	void *m = NULL;
+	orch_task *first;
+	int rc;
+
+	if (op->idem_key != NULL) {
+		rc = idem_lookup(st, op, "task", unpack_task, &m);
+		if (rc == ORCH_OK) {
+			first = m;
+			if (idem_settle(op,
+			        idem_same(first->spec, op->task->spec, NULL,
+			            NULL, 0, 0),
+			        "task", first->id)) {
+				orch_task_free(op->task);
+				op->task = first;
+				return;
+			}
+			orch_task_free(first);
+			return;
+		}
+		if (rc != ORCH_ENOENT)
+			return;
+	}
+	if (task_insert(st, op, op->task) != ORCH_OK || op->idem_key == NULL)
+		return;
+	idem_record(st, op, "task", &op->task->base);
 }
 
 /*
@@ -1459,8 +1741,31 @@ service_write(struct orch_store *st, sqlite3_stmt *s, const orch_service *svc)
 static void
 op_service_create(struct orch_store *st, struct store_op *op)
 {
-	int src = service_write(st, st->stmt[W_SERVICE_INSERT], op->svc);
+	orch_service *first;
+	void *m = NULL;
+	int src, rc;
 
+	if (op->idem_key != NULL) {
+		rc = idem_lookup(st, op, "service", unpack_service, &m);
+		if (rc == ORCH_OK) {
+			first = m;
+			if (idem_settle(op,
+			        idem_same(first->spec, op->svc->spec,
+			            first->name != NULL ? first->name : "",
+			            op->svc->name, first->replicas,
+			            op->svc->replicas),
+			        "service", first->id)) {
+				orch_service_free(op->svc);
+				op->svc = first;
+				return;
+			}
+			orch_service_free(first);
+			return;
+		}
+		if (rc != ORCH_ENOENT)
+			return;
+	}
+	src = service_write(st, st->stmt[W_SERVICE_INSERT], op->svc);
 	if (src != SQLITE_OK) {
 		if (store_err(src, true) == ORCH_EEXIST) {
 			snprintf(st->werr, sizeof(st->werr), "%s",
@@ -1472,8 +1777,11 @@ op_service_create(struct orch_store *st, struct store_op *op)
 		}
 		return;
 	}
-	if (op_touch_ok(op, ORCH_STORE_SERVICE, op->svc->id, NULL))
-		event_service(st, op, "service.created", op->svc);
+	if (!op_touch_ok(op, ORCH_STORE_SERVICE, op->svc->id, NULL) ||
+	    event_service(st, op, "service.created", op->svc) != ORCH_OK ||
+	    op->idem_key == NULL)
+		return;
+	idem_record(st, op, "service", &op->svc->base);
 }
 
 static void
@@ -1753,6 +2061,7 @@ op_complete(struct store_op *op)
 	orch_task_free(op->old);
 	op_events_free(op);
 	free(op->touched);
+	free(op->idem_key);
 	free(op->id);
 	free(op);
 }
@@ -1918,6 +2227,7 @@ writer_main(void *arg)
 		st->n_queued -= n;
 		pthread_mutex_unlock(&st->mu);
 		writer_batch(st, batch, n);
+		idem_prune(st);
 		n_last = n;
 	}
 	return NULL;
@@ -1957,6 +2267,7 @@ orch_store_opts_default(struct orch_store_opts *opts)
 	opts->events_keep = ORCH_STORE_EVENTS_KEEP;
 	opts->on_commit = NULL;
 	opts->on_commit_arg = NULL;
+	opts->idem_ttl_ms = ORCH_IDEM_TTL_MS_DEFAULT;
 }
 
 /* Releases what store_db_open and orch_store_open acquired, in reverse. */
@@ -2141,9 +2452,43 @@ op_new(enum op_kind kind, orch_store_done_fn done, void *arg)
 	return op;
 }
 
+/* Gives op the idempotency key of idem (none when idem or its key is
+ * NULL).  Returns false, having failed op, when the key is refused or
+ * cannot be copied. */
+static bool
+op_idem_set(struct store_op *op, struct orch_store_idem *idem)
+{
+	char msg[160];
+
+	if (idem == NULL || idem->key == NULL)
+		return true;
+	idem->replayed = false;
+	idem->mismatch = false;
+	if (orch_idem_key_check(
+	        idem->key, strlen(idem->key), msg, sizeof(msg)) != ORCH_OK) {
+		op->rc = ORCH_EINVAL;
+		snprintf(op->err, sizeof(op->err), "%s", msg);
+		return false;
+	}
+	if ((op->idem_key = strdup(idem->key)) == NULL) {
+		op->rc = ORCH_ENOMEM;
+		snprintf(op->err, sizeof(op->err), "out of memory");
+		return false;
+	}
+	op->idem = idem;
+	return true;
+}
+
 void
 orch_store_task_insert(
     struct orch_store *st, orch_task *task, orch_store_done_fn done, void *arg)
+{
+	orch_store_task_insert_idem(st, task, NULL, done, arg);
+}
+
+void
+orch_store_task_insert_idem(struct orch_store *st, orch_task *task,
+    struct orch_store_idem *idem, orch_store_done_fn done, void *arg)
 {
 	struct store_op *op = op_new(OP_INSERT, done, arg);
 
@@ -2157,6 +2502,10 @@ orch_store_task_insert(
 	op->task = task;
 	if (task == NULL || task->id == NULL || task->id[0] == '\0') {
 		op_set_err(op, ORCH_EINVAL, "a task needs an id");
+		op_complete(op);
+		return;
+	}
+	if (!op_idem_set(op, idem)) {
 		op_complete(op);
 		return;
 	}
@@ -2299,6 +2648,13 @@ void
 orch_store_service_create(struct orch_store *st, orch_service *svc,
     orch_store_service_done_fn done, void *arg)
 {
+	orch_store_service_create_idem(st, svc, NULL, done, arg);
+}
+
+void
+orch_store_service_create_idem(struct orch_store *st, orch_service *svc,
+    struct orch_store_idem *idem, orch_store_service_done_fn done, void *arg)
+{
 	struct store_op *op = svc_op_new(OP_SERVICE_CREATE, NULL, done, arg);
 
 	if (op == NULL) {
@@ -2308,6 +2664,10 @@ orch_store_service_create(struct orch_store *st, orch_service *svc,
 	op->svc = svc;
 	if (svc == NULL || svc->id == NULL || svc->name == NULL) {
 		op_set_err(op, ORCH_EINVAL, "a service needs an id and a name");
+		op_complete(op);
+		return;
+	}
+	if (!op_idem_set(op, idem)) {
 		op_complete(op);
 		return;
 	}
@@ -2453,6 +2813,14 @@ int
 orch_store_task_insert_sync(struct orch_store *st, orch_task *task,
     orch_task **out, char *err, size_t errlen)
 {
+	return orch_store_task_insert_idem_sync(
+	    st, task, NULL, out, err, errlen);
+}
+
+int
+orch_store_task_insert_idem_sync(struct orch_store *st, orch_task *task,
+    struct orch_store_idem *idem, orch_task **out, char *err, size_t errlen)
+{
 	struct sync_wait w;
 
 	if (out != NULL)
@@ -2462,7 +2830,7 @@ orch_store_task_insert_sync(struct orch_store *st, orch_task *task,
 		return ORCH_EINTERNAL;
 	}
 	sync_init(&w, err, errlen);
-	orch_store_task_insert(st, task, sync_done, &w);
+	orch_store_task_insert_idem(st, task, idem, sync_done, &w);
 	return sync_wait_done(&w, out);
 }
 
@@ -2540,6 +2908,14 @@ int
 orch_store_service_create_sync(struct orch_store *st, orch_service *svc,
     orch_service **out, char *err, size_t errlen)
 {
+	return orch_store_service_create_idem_sync(
+	    st, svc, NULL, out, err, errlen);
+}
+
+int
+orch_store_service_create_idem_sync(struct orch_store *st, orch_service *svc,
+    struct orch_store_idem *idem, orch_service **out, char *err, size_t errlen)
+{
 	struct sync_wait w;
 
 	if (out != NULL)
@@ -2549,7 +2925,7 @@ orch_store_service_create_sync(struct orch_store *st, orch_service *svc,
 		return ORCH_EINTERNAL;
 	}
 	sync_init(&w, err, errlen);
-	orch_store_service_create(st, svc, sync_service_done, &w);
+	orch_store_service_create_idem(st, svc, idem, sync_service_done, &w);
 	return sync_service_wait(&w, out);
 }
 

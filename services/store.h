@@ -29,6 +29,15 @@
  * transaction.  A write that changes nothing (a status report repeated,
  * a drain set twice) appends no event.  Event listeners hear of each
  * event after its commit.
+ *
+ * Idempotency keys: a task insertion or a service creation may carry a
+ * key (a client's retry token, the API's Idempotency-Key).  The writer
+ * looks the key up and records it with the object in the same savepoint,
+ * so that of any number of writes with one key, queued at once or across
+ * restarts, exactly one creates: the others are answered the object as
+ * it was created (a replay), or refused when their request differs.
+ * Keys are kept for opts.idem_ttl_ms (24 hours by default) and pruned by
+ * the writer after its batches, at most once per TTL or minute.
  */
 #ifndef ORCH_STORE_H
 #define ORCH_STORE_H
@@ -37,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "idem.h"
 #include "node.h"
 #include "service.h"
 #include "task.h"
@@ -63,6 +73,28 @@ struct orch_store_opts {
 	 * NULL. */
 	void (*on_commit)(void *arg, int64_t ns, size_t writes);
 	void *on_commit_arg;
+	/* How long an idempotency key is kept, in ms; 0 means the default,
+	 * ORCH_IDEM_TTL_MS_DEFAULT. */
+	int64_t idem_ttl_ms;
+};
+
+/* How long an idempotency key (idem.h) is kept by default. */
+#define ORCH_IDEM_TTL_MS_DEFAULT (24LL * 60 * 60 * 1000)
+
+/*
+ * An idempotency key given with a write, and what became of it.  The
+ * store copies key when the write is queued; the struct itself must stay
+ * valid until the completion has run, which may read the results.
+ */
+struct orch_store_idem {
+	const char *key;
+	/* OUT: the key was known with the same request: the completion
+	 * gets the object as the first write created it, and nothing was
+	 * written. */
+	bool replayed;
+	/* OUT: the key was known with a different request: the write
+	 * completes with ORCH_ECONFLICT and err says so. */
+	bool mismatch;
 };
 
 #define ORCH_STORE_EVENTS_KEEP 100000
@@ -376,6 +408,19 @@ void orch_store_task_replace(struct orch_store *st, const char *old_id,
  */
 int orch_store_task_insert_sync(struct orch_store *st, orch_task *task,
     orch_task **out /* OUT */, char *err, size_t errlen);
+
+/*
+ * orch_store_task_insert() and its blocking form with an idempotency key
+ * (idem may be NULL, or its key NULL: no key).  Two requests are the same
+ * when their specs are, once defaults are filled (orch_task_new()) and
+ * env is taken as a set.  Completes with ORCH_EINVAL for a key that
+ * orch_idem_key_check() refuses.
+ */
+void orch_store_task_insert_idem(struct orch_store *st, orch_task *task,
+    struct orch_store_idem *idem, orch_store_done_fn done, void *arg);
+int orch_store_task_insert_idem_sync(struct orch_store *st, orch_task *task,
+    struct orch_store_idem *idem, orch_task **out /* OUT */, char *err,
+    size_t errlen);
 int orch_store_task_modify_sync(struct orch_store *st, const char *id,
     orch_store_modify_fn modify, void *marg, orch_task **out /* OUT */,
     char *err, size_t errlen);
@@ -449,7 +494,16 @@ void orch_store_service_modify(struct orch_store *st, const char *key,
 void orch_store_service_delete(struct orch_store *st, const char *key,
     orch_store_service_done_fn done, void *arg);
 
+/* orch_store_service_create() with an idempotency key, as
+ * orch_store_task_insert_idem(): two requests are the same when their
+ * names, replicas and specs are. */
+void orch_store_service_create_idem(struct orch_store *st, orch_service *svc,
+    struct orch_store_idem *idem, orch_store_service_done_fn done, void *arg);
+
 /* Blocking forms, as orch_store_task_insert_sync(). */
+int orch_store_service_create_idem_sync(struct orch_store *st,
+    orch_service *svc, struct orch_store_idem *idem,
+    orch_service **out /* OUT */, char *err, size_t errlen);
 int orch_store_service_create_sync(struct orch_store *st, orch_service *svc,
     orch_service **out /* OUT */, char *err, size_t errlen);
 int orch_store_service_modify_sync(struct orch_store *st, const char *key,

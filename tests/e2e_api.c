@@ -6,6 +6,8 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -625,6 +627,295 @@ test_rpc(void)
 	free(id);
 }
 
+/* ---- idempotency keys ---- */
+
+/* One POST with extra header lines (each ending in CRLF) on a new
+ * connection.  Returns the status; *body and *head (OUT, malloc'd) the
+ * answer. */
+static int
+post_with(const char *path, const char *body, const char *headers, char **resp,
+    char **head)
+{
+	char req[8192];
+	int fd = h_connect(m.http_port), st;
+
+	ASSERT(fd >= 0);
+	snprintf(req, sizeof(req),
+	    "POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s"
+	    "Content-Length: %zu\r\n\r\n%s",
+	    path, headers, strlen(body), body);
+	ASSERT(h_send_all(fd, req, strlen(req)) == 0);
+	st = h_read_response(fd, resp, head, 10000);
+	close(fd);
+	return st;
+}
+
+/* POSTs body to path with Idempotency-Key: key; asserts want.  Returns the
+ * body (malloc'd); *replayed says whether the answer was marked a
+ * replay. */
+static char *
+post_keyed(const char *path, const char *body, const char *key, int want,
+    bool *replayed)
+{
+	char hdr[512], *resp = NULL, *head = NULL;
+	int st;
+
+	snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s\r\n", key);
+	st = post_with(path, body, hdr, &resp, &head);
+	if (st != want)
+		h_fail(__FILE__, __LINE__,
+		    "POST %s with key %s: %d, want %d: %s", path, key, st, want,
+		    resp != NULL ? resp : "");
+	if (replayed != NULL)
+		*replayed =
+		    strstr(head, "\r\nIdempotent-Replayed: true\r\n") != NULL;
+	free(head);
+	return resp;
+}
+
+/* The tasks named name. */
+static int
+count_named(const char *name)
+{
+	json_t *list = call("GET", "/tasks", NULL, 200), *v;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(list, i, v)
+	{
+		if (strcmp(hj_str(v, "name"), name) == 0)
+			n++;
+	}
+	json_decref(list);
+	return n;
+}
+
+#define KEY_RACERS 8
+
+struct key_racer {
+	pthread_t thread;
+	char *resp;
+	int status;
+};
+
+static void *
+key_racer_main(void *arg)
+{
+	struct key_racer *r = arg;
+	char *head = NULL;
+
+	r->status =
+	    post_with("/tasks", "{\"name\":\"raced\",\"image\":\"b:1\"}",
+	        "Idempotency-Key: race-1\r\n", &r->resp, &head);
+	free(head);
+	return NULL;
+}
+
+/* An RPC SubmitTask of spec name/image with key; returns the code and
+ * *id (malloc'd on ORCH_OK). */
+static int
+rpc_submit_keyed(
+    const char *name, const char *key, char **id, char *err, size_t errlen)
+{
+	Orch__TaskSpec spec = ORCH__TASK_SPEC__INIT;
+	Orch__SubmitTaskRequest sub = ORCH__SUBMIT_TASK_REQUEST__INIT;
+	Orch__Task *t = NULL;
+	nng_socket s;
+	int rc;
+
+	ASSERT(nng_req0_open(&s) == 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000);
+	ASSERT(nng_dial(s, m.rpc_url, NULL, 0) == 0);
+	spec.name = (char *)name;
+	spec.image = "busybox:1";
+	sub.spec = &spec;
+	sub.idempotency_key = (char *)key;
+	rc = orch_rpc_call(s, "orch.Manager/SubmitTask", &sub.base,
+	    &orch__task__descriptor, (ProtobufCMessage **)&t, err, errlen);
+	if (id != NULL)
+		*id = rc == ORCH_OK ? strdup(t->id) : NULL;
+	if (t != NULL)
+		orch__task__free_unpacked(t, NULL);
+	nng_close(s);
+	return rc;
+}
+
+static void
+test_idempotency(void)
+{
+	static const char body[] =
+	    "{\"name\":\"keyed\",\"image\":\"busybox:1\"}";
+	char *first, *again, *id, *rid, err[512], long_key[300];
+	struct key_racer racers[KEY_RACERS];
+	bool replayed;
+	json_t *j;
+
+	/* The first POST creates; a retry is answered the same status and
+	 * the same body, marked as a replay, and creates nothing. */
+	first = post_keyed("/tasks", body, "key-a", 201, &replayed);
+	ASSERT(!replayed);
+	again = post_keyed("/tasks", body, "key-a", 201, &replayed);
+	ASSERT(replayed);
+	ASSERT_STR_EQ(again, first);
+	free(again);
+	/* The IETF draft's quoted form is the same key; so is the same
+	 * request written differently. */
+	again = post_keyed("/tasks",
+	    "{ \"image\": \"busybox:1\", \"name\": \"keyed\", \"memory\": 256 "
+	    "}",
+	    "\"key-a\"", 201, &replayed);
+	ASSERT(replayed);
+	ASSERT_STR_EQ(again, first);
+	free(again);
+	ASSERT_INT_EQ(count_named("keyed"), 1);
+
+	/* Another request under the same key: 422, saying why. */
+	again = post_keyed("/tasks",
+	    "{\"name\":\"other\",\"image\":\"busybox:1\"}", "key-a", 422, NULL);
+	ASSERT_STR_CONTAINS(again, "idempotency key \\\"key-a\\\"");
+	free(again);
+	ASSERT_INT_EQ(count_named("other"), 0);
+
+	/* Malformed keys: 400, and nothing created. */
+	memset(long_key, 'k', 256);
+	long_key[256] = '\0';
+	again = post_keyed("/tasks", body, long_key, 400, NULL);
+	ASSERT_STR_CONTAINS(again, "Idempotency-Key");
+	free(again);
+	again = post_keyed("/tasks", body, "\"\"", 400, NULL);
+	free(again);
+	{
+		char *resp = NULL, *head = NULL;
+
+		ASSERT_INT_EQ(
+		    post_with("/tasks", body,
+		        "Idempotency-Key: a\r\nidempotency-key: b\r\n", &resp,
+		        &head),
+		    400);
+		ASSERT_STR_CONTAINS(resp, "more than once");
+		free(resp);
+		free(head);
+	}
+	ASSERT_INT_EQ(count_named("keyed"), 1);
+
+	/* Concurrent retries, each on its own connection: one task. */
+	for (int i = 0; i < KEY_RACERS; i++)
+		ASSERT(pthread_create(&racers[i].thread, NULL, key_racer_main,
+		           &racers[i]) == 0);
+	for (int i = 0; i < KEY_RACERS; i++) {
+		ASSERT(pthread_join(racers[i].thread, NULL) == 0);
+		ASSERT_INT_EQ(racers[i].status, 201);
+		ASSERT_STR_EQ(racers[i].resp, racers[0].resp);
+	}
+	for (int i = 0; i < KEY_RACERS; i++)
+		free(racers[i].resp);
+	ASSERT_INT_EQ(count_named("raced"), 1);
+
+	/* Services: the same. */
+	{
+		static const char sbody[] =
+		    "{\"name\":\"keyed-svc\",\"image\":\"busybox:1\","
+		    "\"replicas\":0}";
+		json_t *a, *b;
+
+		again = post_keyed("/services", sbody, "svc-a", 201, &replayed);
+		ASSERT(!replayed);
+		a = hj_parse(again);
+		free(again);
+		again = post_keyed("/services", sbody, "svc-a", 201, &replayed);
+		ASSERT(replayed);
+		b = hj_parse(again);
+		free(again);
+		ASSERT_STR_EQ(hj_str(b, "id"), hj_str(a, "id"));
+		json_decref(a);
+		json_decref(b);
+		/* Without the key the name is taken. */
+		expect_error("POST", "/services", sbody, 409, "keyed-svc");
+		again = post_keyed("/services",
+		    "{\"name\":\"keyed-svc\",\"image\":\"busybox:1\","
+		    "\"replicas\":2}",
+		    "svc-a", 422, NULL);
+		free(again);
+	}
+
+	/* Over RPC, the HTTP key is the same key; a different spec is a
+	 * CONFLICT, a malformed key INVALID_ARGUMENT naming the field. */
+	j = hj_parse(first);
+	id = strdup(hj_str(j, "id"));
+	json_decref(j);
+	ASSERT_INT_EQ(
+	    rpc_submit_keyed("keyed", "key-a", &rid, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_STR_EQ(rid, id);
+	free(rid);
+	ASSERT_INT_EQ(rpc_submit_keyed("nope", "key-a", NULL, err, sizeof(err)),
+	    ORCH_ECONFLICT);
+	ASSERT_STR_CONTAINS(err, "key-a");
+	ASSERT_INT_EQ(
+	    rpc_submit_keyed("nope", "bad\x01key", NULL, err, sizeof(err)),
+	    ORCH_EINVAL);
+	ASSERT_STR_CONTAINS(err, "idempotency_key");
+	ASSERT_INT_EQ(
+	    rpc_submit_keyed("rpc-keyed", "key-r", &rid, err, sizeof(err)),
+	    ORCH_OK);
+
+	/* A crash loses no key: after SIGKILL and a restart, retries over
+	 * HTTP and RPC are answered the tasks created before. */
+	mgr_stop(&m, SIGKILL);
+	mgr_restart(&m,
+	    (const char *const[]){
+	        "--request-timeout", "1", "--max-conns", "64", NULL});
+	again = post_keyed("/tasks", body, "key-a", 201, &replayed);
+	ASSERT(replayed);
+	ASSERT_STR_EQ(again, first);
+	free(again);
+	{
+		char *rid2 = NULL;
+
+		ASSERT_INT_EQ(rpc_submit_keyed("rpc-keyed", "key-r", &rid2, err,
+		                  sizeof(err)),
+		    ORCH_OK);
+		ASSERT_STR_EQ(rid2, rid);
+		free(rid2);
+	}
+	ASSERT_INT_EQ(count_named("keyed"), 1);
+	ASSERT_INT_EQ(count_named("rpc-keyed"), 1);
+
+	/* orchctl sends a key of its own, or the one given. */
+	{
+		char *out = NULL, *cerr = NULL, *out2 = NULL;
+
+		ASSERT_INT_EQ(ctl(&out, &cerr, "run", "ctl-keyed", "busybox:1",
+		                  "--idempotency-key", "ctl-k"),
+		    0);
+		free(cerr);
+		ASSERT_INT_EQ(ctl(&out2, &cerr, "run", "ctl-keyed", "busybox:1",
+		                  "--idempotency-key", "ctl-k"),
+		    0);
+		ASSERT_STR_CONTAINS(out2, "ID: ");
+		ASSERT_STR_EQ(strstr(out2, "ID: "), strstr(out, "ID: "));
+		free(cerr);
+		free(out2);
+		free(out);
+		ASSERT_INT_EQ(count_named("ctl-keyed"), 1);
+		ASSERT_INT_EQ(ctl(&out, &cerr, "run", "ctl-keyed", "busybox:1",
+		                  NULL, NULL),
+		    0);
+		free(out);
+		free(cerr);
+		ASSERT_INT_EQ(count_named("ctl-keyed"), 2);
+		ASSERT_INT_EQ(ctl(&out, &cerr, "run", "ctl-keyed", "busybox:1",
+		                  "--idempotency-key", ""),
+		    2);
+		ASSERT_STR_CONTAINS(cerr, "--idempotency-key");
+		free(out);
+		free(cerr);
+	}
+	free(rid);
+	free(id);
+	free(first);
+}
+
 /* ---- the process ---- */
 
 static void
@@ -712,6 +1003,7 @@ main(void)
 	RUN(test_connection_cap);
 	RUN(test_orchctl);
 	RUN(test_rpc);
+	RUN(test_idempotency);
 	RUN(test_flags);
 	RUN(test_restart_keeps_tasks);
 	mgr_stop_clean(&m);

@@ -67,8 +67,15 @@ void h_rm_rf(const char *path);
 char *h_bin(const char *name);
 
 /* Starts argv[0] with stdout and stderr appended to log_path (or inherited
- * when NULL).  Returns the pid; fails the test when it cannot. */
+ * when NULL).  Returns the pid; fails the test when it cannot.  With
+ * ORCH_VALGRIND=1 in the environment, orch-manager and orch-agent run
+ * under valgrind memcheck, which makes them exit 99 on any memory error
+ * or definite leak (see h_valgrind()). */
 pid_t h_spawn(char *const argv[], const char *log_path);
+
+/* True when ORCH_VALGRIND=1: the daemons run under valgrind, many times
+ * slower, and a clean stop must also be free of memory errors. */
+bool h_valgrind(void);
 
 /* Waits up to timeout_ms for pid to exit.  Returns its wait status, or -1
  * on timeout. */

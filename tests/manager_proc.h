@@ -1,5 +1,9 @@
 /*
  * manager_proc.h: starting a real orch-manager for end-to-end tests.
+ *
+ * With ORCH_VALGRIND=1 in the environment the manager runs under valgrind
+ * memcheck (harness.h, h_spawn()): scripts/test --valgrind does that for
+ * the end-to-end tests that stop it cleanly.
  */
 #ifndef ORCH_MANAGER_PROC_H
 #define ORCH_MANAGER_PROC_H
@@ -32,8 +36,9 @@ void mgr_restart(struct mgr *m, const char *const *extra);
  * Returns its wait status (-1 if it did not stop within 10 s). */
 int mgr_stop(struct mgr *m, int sig);
 
-/* Stops it with SIGTERM and fails the test unless it exits 0 within 10 s
- * (under ASan a clean exit also means no leak). */
+/* Stops it with SIGTERM and fails the test, showing its log, unless it
+ * exits 0 within 10 s (under ASan a clean exit also means no leak; with
+ * ORCH_VALGRIND=1, no memory error and no definite leak). */
 void mgr_stop_clean(struct mgr *m);
 
 /* Stops it if running and removes its data directory. */

@@ -1632,16 +1632,14 @@ test_migrate_v1(void)
 	orch_node **list;
 	size_t n;
 	sqlite3 *db;
-	long long latest;
 
 	orch_store_close(st);
 	db = raw_open(dir);
-	/* The latest version, whatever migrations came after 3. */
-	latest = raw_int(db, "PRAGMA user_version");
-	ASSERT(latest >= 3);
-	/* Back to the schema of version 1: what migrations 2 and later
-	 * added goes. */
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
+	/* Back to the schema of version 1: what migrations 2 to 5 added
+	 * goes. */
 	ASSERT_INT_EQ(sqlite3_exec(db,
+	                  "DROP TABLE idempotency_keys;"
 	                  "DROP INDEX tasks_open; DROP INDEX tasks_service;"
 	                  "ALTER TABLE tasks DROP COLUMN is_open;"
 	                  "ALTER TABLE tasks DROP COLUMN service_id;"
@@ -1661,7 +1659,15 @@ test_migrate_v1(void)
 	orch_store_reader_free(r);
 	orch_store_close(st);
 	db = raw_open(dir);
-	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), latest);
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
+	ASSERT_INT_EQ(raw_int(db,
+	                  "SELECT count(*) FROM sqlite_master WHERE "
+	                  "type = 'table' AND name = 'idempotency_keys'"),
+	    1);
+	ASSERT_INT_EQ(raw_int(db,
+	                  "SELECT count(*) FROM sqlite_master WHERE "
+	                  "type = 'table' AND name = 'events'"),
+	    1);
 	ASSERT_INT_EQ(raw_int(db,
 	                  "SELECT count(*) FROM sqlite_master WHERE "
 	                  "type = 'table' AND name = 'nodes'"),
@@ -2029,6 +2035,296 @@ test_node_drain(void)
 	free(dir);
 }
 
+/* ---- idempotency keys ---- */
+
+/* Inserts t with key; returns the code, *out_id (malloc'd, on ORCH_OK)
+ * the id answered, and what became of the key. */
+static int
+keyed_insert(struct orch_store *st, orch_task *t, const char *key,
+    char **out_id, struct orch_store_idem *idem, char *err, size_t errlen)
+{
+	orch_task *got = NULL;
+	int rc;
+
+	memset(idem, 0, sizeof(*idem));
+	idem->key = key;
+	rc = orch_store_task_insert_idem_sync(st, t, idem, &got, err, errlen);
+	if (out_id != NULL)
+		*out_id = rc == ORCH_OK ? xstrdup(got->id) : NULL;
+	orch_task_free(got);
+	return rc;
+}
+
+static long long
+key_rows(const char *dir, const char *key)
+{
+	sqlite3 *db = raw_open(dir);
+	char sql[512];
+	long long n;
+
+	snprintf(sql, sizeof(sql),
+	    "SELECT count(*) FROM idempotency_keys WHERE key = '%s'", key);
+	n = raw_int(db, sql);
+	sqlite3_close(db);
+	return n;
+}
+
+static void
+test_idem_task(void)
+{
+	char *dir = h_tmpdir("store-idem");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	struct orch_store_idem idem;
+	char err[512], long_key[ORCH_IDEM_KEY_MAX + 2];
+	char *id1, *id2, *id3;
+	orch_task *t, **list;
+	size_t n;
+
+	/* The first use creates; a retry gets the same task, writes
+	 * nothing, and says it is a replay. */
+	t = mk_task("job");
+	add_env(t->spec, "A", "1");
+	add_env(t->spec, "B", "2");
+	ASSERT_INT_EQ(
+	    keyed_insert(st, t, "key-1", &id1, &idem, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(!idem.replayed && !idem.mismatch);
+	/* Env given in another order is the same request; so is memory
+	 * given as its default. */
+	t = mk_task("job");
+	add_env(t->spec, "B", "2");
+	add_env(t->spec, "A", "1");
+	t->spec->has_memory_mb = true;
+	t->spec->memory_mb = 256;
+	ASSERT_INT_EQ(
+	    keyed_insert(st, t, "key-1", &id2, &idem, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(idem.replayed && !idem.mismatch);
+	ASSERT_STR_EQ(id2, id1);
+	free(id2);
+	ASSERT_INT_EQ(orch_store_task_list(r, 0, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 1);
+	orch_store_task_list_free(list, n);
+
+	/* The same key for another request is refused, naming both. */
+	t = mk_task("job");
+	add_env(t->spec, "A", "1");
+	ASSERT_INT_EQ(
+	    keyed_insert(st, t, "key-1", NULL, &idem, err, sizeof(err)),
+	    ORCH_ECONFLICT);
+	ASSERT(idem.mismatch && !idem.replayed);
+	ASSERT_STR_CONTAINS(err, "idempotency key \"key-1\"");
+	ASSERT_STR_CONTAINS(err, id1);
+
+	/* Another key, or none, creates. */
+	ASSERT_INT_EQ(keyed_insert(st, mk_task("job"), "key-2", &id3, &idem,
+	                  err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(strcmp(id3, id1) != 0);
+	free(insert_ok(st, mk_task("job")));
+	ASSERT_INT_EQ(orch_store_task_list(r, 0, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 3);
+	orch_store_task_list_free(list, n);
+
+	/* Keys that are not 1 to 255 printable characters, refused
+	 * before anything is written. */
+	memset(long_key, 'k', ORCH_IDEM_KEY_MAX + 1);
+	long_key[ORCH_IDEM_KEY_MAX + 1] = '\0';
+	ASSERT_INT_EQ(keyed_insert(st, mk_task("job"), long_key, NULL, &idem,
+	                  err, sizeof(err)),
+	    ORCH_EINVAL);
+	ASSERT_STR_CONTAINS(err, "1 to 255");
+	ASSERT_INT_EQ(
+	    keyed_insert(st, mk_task("job"), "", NULL, &idem, err, sizeof(err)),
+	    ORCH_EINVAL);
+	ASSERT_INT_EQ(keyed_insert(st, mk_task("job"), "a\tb", NULL, &idem, err,
+	                  sizeof(err)),
+	    ORCH_EINVAL);
+	ASSERT_STR_CONTAINS(err, "byte 2 is 0x09");
+	ASSERT_INT_EQ(keyed_insert(st, mk_task("job"), "a\"b", NULL, &idem, err,
+	                  sizeof(err)),
+	    ORCH_EINVAL);
+	long_key[ORCH_IDEM_KEY_MAX] = '\0';
+	ASSERT_INT_EQ(keyed_insert(st, mk_task("job"), long_key, &id2, &idem,
+	                  err, sizeof(err)),
+	    ORCH_OK);
+	free(id2);
+
+	/* Durable: a reopened store still knows the key. */
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	st = store_open(dir);
+	t = mk_task("job");
+	add_env(t->spec, "A", "1");
+	add_env(t->spec, "B", "2");
+	ASSERT_INT_EQ(
+	    keyed_insert(st, t, "key-1", &id2, &idem, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(idem.replayed);
+	ASSERT_STR_EQ(id2, id1);
+	free(id2);
+	orch_store_close(st);
+	free(id3);
+	free(id1);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+#define IDEM_RACE 16
+
+/* Many writes with one key in one batch: exactly one task is created and
+ * every write is answered it, as concurrent retries would be. */
+static void
+test_idem_same_batch(void)
+{
+	char *dir = h_tmpdir("store-idem-race");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_reader *r = reader_new(st);
+	struct outcome o[IDEM_RACE];
+	struct orch_store_idem idem[IDEM_RACE];
+	struct gate g;
+	orch_task **list;
+	int replayed = 0;
+	size_t n;
+
+	gate_init(&g);
+	orch_store_task_insert(st, mk_task("gate"), gate_done, &g);
+	gate_wait_entered(&g);
+	for (int i = 0; i < IDEM_RACE; i++) {
+		outcome_init(&o[i]);
+		idem[i] = (struct orch_store_idem){.key = "race"};
+		orch_store_task_insert_idem(
+		    st, mk_task("raced"), &idem[i], outcome_done, &o[i]);
+	}
+	gate_open(&g);
+	for (int i = 0; i < IDEM_RACE; i++) {
+		outcome_wait(&o[i]);
+		ASSERT_INT_EQ(o[i].rc, ORCH_OK);
+		ASSERT_STR_EQ(o[i].task->id, o[0].task->id);
+		replayed += idem[i].replayed;
+	}
+	ASSERT(!idem[0].replayed);
+	ASSERT_INT_EQ(replayed, IDEM_RACE - 1);
+	ASSERT_INT_EQ(orch_store_task_list(r, 0, &list, &n), ORCH_OK);
+	ASSERT_INT_EQ(n, 2); /* the gate's and one */
+	orch_store_task_list_free(list, n);
+	for (int i = 0; i < IDEM_RACE; i++)
+		outcome_fini(&o[i]);
+	gate_fini(&g);
+	orch_store_reader_free(r);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+static void
+test_idem_service(void)
+{
+	char *dir = h_tmpdir("store-idem-svc");
+	struct orch_store *st = store_open(dir);
+	struct orch_store_idem idem = {.key = "svc-key"};
+	orch_service *a = NULL, *b = NULL;
+	char err[512];
+
+	ASSERT_INT_EQ(orch_store_service_create_idem_sync(st,
+	                  mk_service("web", 3), &idem, &a, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(!idem.replayed);
+	/* Without the key the same name is taken; with it, a replay. */
+	ASSERT_INT_EQ(orch_store_service_create_sync(
+	                  st, mk_service("web", 3), NULL, err, sizeof(err)),
+	    ORCH_EEXIST);
+	ASSERT_INT_EQ(orch_store_service_create_idem_sync(st,
+	                  mk_service("web", 3), &idem, &b, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(idem.replayed);
+	ASSERT_STR_EQ(b->id, a->id);
+	ASSERT_INT_EQ(b->created_at_ms, a->created_at_ms);
+	orch_service_free(b);
+	/* Other replicas, or another name: another request. */
+	ASSERT_INT_EQ(orch_store_service_create_idem_sync(st,
+	                  mk_service("web", 4), &idem, NULL, err, sizeof(err)),
+	    ORCH_ECONFLICT);
+	ASSERT(idem.mismatch);
+	ASSERT_INT_EQ(orch_store_service_create_idem_sync(st,
+	                  mk_service("api", 3), &idem, NULL, err, sizeof(err)),
+	    ORCH_ECONFLICT);
+	/* Task and service keys are apart. */
+	idem.key = "svc-key";
+	ASSERT_INT_EQ(orch_store_task_insert_idem_sync(
+	                  st, mk_task("job"), &idem, NULL, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(!idem.replayed);
+	orch_service_free(a);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
+struct clock_past {
+	int64_t t;
+};
+
+static bool
+clock_passed(void *arg)
+{
+	return orch_now_ms() > ((struct clock_past *)arg)->t;
+}
+
+/* A key is forgotten after its TTL: the same key then creates anew, and
+ * the writer prunes expired keys. */
+static void
+test_idem_expiry(void)
+{
+	char *dir = h_tmpdir("store-idem-ttl");
+	struct orch_store_opts opts;
+	struct orch_store *st;
+	struct orch_store_idem idem;
+	struct clock_past past;
+	char err[512], *id1, *id2;
+
+	orch_store_opts_default(&opts);
+	opts.idem_ttl_ms = 200;
+	ASSERT_INT_EQ(orch_store_open(dir, &opts, &st), ORCH_OK);
+	ASSERT_INT_EQ(keyed_insert(st, mk_task("a"), "old", &id1, &idem, err,
+	                  sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(keyed_insert(st, mk_task("b"), "gone", NULL, &idem, err,
+	                  sizeof(err)),
+	    ORCH_OK);
+	past.t = orch_now_ms() + opts.idem_ttl_ms;
+	ASSERT(h_wait_until(clock_passed, &past, 10000));
+	/* Expired: another request under the key is no conflict. */
+	ASSERT_INT_EQ(keyed_insert(st, mk_task("c"), "old", &id2, &idem, err,
+	                  sizeof(err)),
+	    ORCH_OK);
+	ASSERT(!idem.replayed && !idem.mismatch);
+	ASSERT(strcmp(id1, id2) != 0);
+	ASSERT_INT_EQ(key_rows(dir, "old"), 1);
+	/* The key nobody used again goes once a write has come after its
+	 * TTL (the prune follows the batch: wait for it). */
+	free(insert_ok(st, mk_task("d")));
+	{
+		long long rows = -1;
+		int64_t deadline = orch_now_ms() + 10000;
+
+		while ((rows = key_rows(dir, "gone")) != 0 &&
+		    orch_now_ms() < deadline) {
+			past.t = orch_now_ms() + 20;
+			h_wait_until(clock_passed, &past, 1000);
+			free(insert_ok(st, mk_task("e")));
+		}
+		ASSERT_INT_EQ(rows, 0);
+	}
+	ASSERT_INT_EQ(key_rows(dir, "old"), 1);
+	orch_store_close(st);
+	free(id2);
+	free(id1);
+	h_rm_rf(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -2054,5 +2350,9 @@ main(void)
 	RUN(test_services);
 	RUN(test_replace);
 	RUN(test_node_drain);
+	RUN(test_idem_task);
+	RUN(test_idem_same_batch);
+	RUN(test_idem_service);
+	RUN(test_idem_expiry);
 	return 0;
 }

@@ -22,18 +22,10 @@
 #include <string.h>
 
 #include "error.h"
+#include "fuzz_util.h"
 #include "http_parser.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
-			    __FILE__, __LINE__, #c);                           \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 /* One parse and the buffer it points into. */
 struct run {

@@ -18,35 +18,12 @@
 #include <string.h>
 
 #include "error.h"
+#include "fuzz_util.h"
 #include "task_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define ERRLEN 256
-
-/* Stops with the broken rule; libFuzzer then saves the input. */
-static void
-fuzz_fail(int line, const char *what)
-{
-	fprintf(stderr, "fuzz_task_json.c:%d: check failed: %s\n", line, what);
-	abort();
-}
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			fuzz_fail(__LINE__, #c);                               \
-	} while (0)
-
-/* True when s is valid UTF-8 with no NUL cut: json_string() checks. */
-static bool
-utf8_ok(const char *s)
-{
-	json_t *j = json_string(s);
-
-	json_decref(j);
-	return j != NULL;
-}
 
 static bool
 str_same(const char *a, const char *b)
@@ -133,7 +110,7 @@ spec_round_trip(const uint8_t *data, size_t size)
 		CHECK(rc == ORCH_EINVAL);
 		CHECK(spec == NULL);
 		CHECK(err[0] != '\0');
-		CHECK(utf8_ok(err));
+		CHECK(fuzz_utf8_ok(err));
 		return;
 	}
 	CHECK(spec != NULL);
@@ -230,7 +207,7 @@ update_apply_all(const struct orch_task_update *u)
 		} else {
 			CHECK(rc == ORCH_ECONFLICT);
 			CHECK((int)t->status == st);
-			CHECK(utf8_ok(err));
+			CHECK(fuzz_utf8_ok(err));
 		}
 		o = orch_task_to_json(t);
 		CHECK(o != NULL);
@@ -254,7 +231,7 @@ update_round_trip(const uint8_t *data, size_t size)
 		CHECK(rc == ORCH_EINVAL);
 		CHECK(root == NULL);
 		CHECK(err[0] != '\0');
-		CHECK(utf8_ok(err));
+		CHECK(fuzz_utf8_ok(err));
 		return;
 	}
 	CHECK(root != NULL);
