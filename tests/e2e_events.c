@@ -10,7 +10,8 @@
  * the PUB socket under their documented topics; a manager keeping 5
  * events says which were missed.  GET /metrics is parsed by the strict
  * parser of prom_text.h and its values followed as requests are made.
- * orchctl events prints the stream and ends cleanly on SIGINT.
+ * orchctl events prints the stream and ends cleanly on SIGINT.  A
+ * create retried with its Idempotency-Key writes no second event.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -978,6 +979,89 @@ test_retention(void)
 	m = saved;
 }
 
+/* POSTs body to path with Idempotency-Key: key, wanting 201 marked a
+ * replay or not as replay says.  Returns the created object's id
+ * (malloc'd). */
+static char *
+post_keyed(const char *path, const char *body, const char *key, bool replay)
+{
+	char hdr[300], *resp = NULL, *head = NULL, *id;
+	json_t *j;
+	int st;
+
+	snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s\r\n", key);
+	st = h_http_ex(m.http_port, "POST", path, hdr, body, &resp, &head);
+	if (st != 201)
+		h_fail(__FILE__, __LINE__, "POST %s with key %s: %d: %s", path,
+		    key, st, resp != NULL ? resp : "");
+	ASSERT(head != NULL);
+	ASSERT((strstr(head, "\r\nIdempotent-Replayed: true\r\n") != NULL) ==
+	    replay);
+	j = hj_parse(resp);
+	id = strdup(hj_str(j, "id"));
+	ASSERT(id != NULL);
+	json_decref(j);
+	free(resp);
+	free(head);
+	return id;
+}
+
+/* A POST retried with its Idempotency-Key is answered the first object
+ * and writes no second created event: between the first POST and a
+ * later task's creation, one task.created and one service.created. */
+static void
+test_idempotent_once(void)
+{
+	static const char task_body[] =
+	    "{\"name\":\"keyed\",\"image\":\"busybox:1\",\"memory\":64}";
+	static const char svc_body[] =
+	    "{\"name\":\"keyed-svc\",\"image\":\"busybox:1\","
+	    "\"memory\":64,\"replicas\":1}";
+	struct evs s;
+	char *tid, *sid, *again, *mark;
+	int tasks = 0, svcs = 0;
+	json_t *e;
+
+	ASSERT_INT_EQ(evs_open(&s, ""), 200);
+	tid = post_keyed("/tasks", task_body, "events-task-1", false);
+	again = post_keyed("/tasks", task_body, "events-task-1", true);
+	ASSERT_STR_EQ(again, tid);
+	free(again);
+	sid = post_keyed("/services", svc_body, "events-svc-1", false);
+	again = post_keyed("/services", svc_body, "events-svc-1", true);
+	ASSERT_STR_EQ(again, sid);
+	free(again);
+	/* Written after the retries were answered: its event comes after
+	 * any they could have written. */
+	mark =
+	    submit("{\"name\":\"mark\",\"image\":\"busybox:1\",\"memory\":64}");
+	for (;;) {
+		const char *id;
+
+		e = evs_must(&s, "the marker task's creation");
+		id = json_string_value(json_object_get(e, "id"));
+		ASSERT(id != NULL);
+		if (strcmp(ev_type(e), "task.created") == 0 &&
+		    strcmp(id, mark) == 0) {
+			json_decref(e);
+			break;
+		}
+		if (strcmp(ev_type(e), "task.created") == 0 &&
+		    strcmp(id, tid) == 0)
+			tasks++;
+		if (strcmp(ev_type(e), "service.created") == 0 &&
+		    strcmp(id, sid) == 0)
+			svcs++;
+		json_decref(e);
+	}
+	ASSERT_INT_EQ(tasks, 1);
+	ASSERT_INT_EQ(svcs, 1);
+	evs_close(&s);
+	free(tid);
+	free(sid);
+	free(mark);
+}
+
 int
 main(void)
 {
@@ -995,6 +1079,7 @@ main(void)
 	RUN(test_orchctl);
 	RUN(test_slow_reader);
 	RUN(test_retention);
+	RUN(test_idempotent_once);
 	fa_beater_stop(&beater);
 	nng_close(rpc);
 	mgr_stop_clean(&m);

@@ -366,6 +366,70 @@ test_prune(void)
 	free(dir);
 }
 
+/* A task insertion or a service creation with an idempotency key writes
+ * its created event once: a replay, in the same batch or later, and a
+ * key reused for another request (refused) write none. */
+static void
+test_idem_once(void)
+{
+	char *dir = h_tmpdir("events-idem");
+	struct orch_store *st = store_open(dir, 0);
+	struct orch_store_idem idem[4];
+	struct read_ctx rc;
+	orch_service *svc = NULL;
+	orch_task *t, *got = NULL;
+	char err[256], *first;
+	const char *body = "{\"name\":\"web\",\"image\":\"busybox:1\","
+	                   "\"replicas\":1}";
+
+	/* Two with one key queued together, then a retry after them. */
+	t = task_new("job");
+	first = strdup(t->id);
+	idem[0] = (struct orch_store_idem){.key = "k-task"};
+	orch_store_task_insert_idem(st, t, &idem[0], NULL, NULL);
+	idem[1] = (struct orch_store_idem){.key = "k-task"};
+	ASSERT_INT_EQ(orch_store_task_insert_idem_sync(st, task_new("job"),
+	                  &idem[1], &got, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(idem[1].replayed);
+	ASSERT_STR_EQ(got->id, first);
+	orch_task_free(got);
+	idem[2] = (struct orch_store_idem){.key = "k-task"};
+	ASSERT_INT_EQ(orch_store_task_insert_idem_sync(st, task_new("job"),
+	                  &idem[2], NULL, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(idem[2].replayed);
+	/* The same key, another request: refused, no event. */
+	idem[3] = (struct orch_store_idem){.key = "k-task"};
+	ASSERT_INT_EQ(orch_store_task_insert_idem_sync(st, task_new("other"),
+	                  &idem[3], NULL, err, sizeof(err)),
+	    ORCH_ECONFLICT);
+	ASSERT(idem[3].mismatch);
+
+	for (int i = 0; i < 2; i++) {
+		idem[i] = (struct orch_store_idem){.key = "k-svc"};
+		ASSERT_INT_EQ(orch_service_from_json(
+		                  body, strlen(body), &svc, err, sizeof(err)),
+		    ORCH_OK);
+		ASSERT_INT_EQ(orch_store_service_create_idem_sync(
+		                  st, svc, &idem[i], NULL, err, sizeof(err)),
+		    ORCH_OK);
+		ASSERT(idem[i].replayed == (i == 1));
+	}
+
+	read_events(st, 0, &rc);
+	ASSERT_INT_EQ(rc.n, 2);
+	ASSERT_STR_EQ(rc.ev[0]->type, "task.created");
+	ASSERT_STR_EQ(rc.ev[0]->object_id, first);
+	ASSERT_STR_EQ(rc.ev[1]->type, "service.created");
+	ASSERT_INT_EQ(rc.ev[1]->index, 2);
+	read_free(&rc);
+	free(first);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
+}
+
 /* An event alone: a node's turn, with its record and new status. */
 static void
 test_node_event(void)
@@ -533,6 +597,7 @@ main(void)
 	RUN(test_written);
 	RUN(test_contiguous);
 	RUN(test_prune);
+	RUN(test_idem_once);
 	RUN(test_node_event);
 	RUN(test_json);
 	RUN(test_publish_and_count);
