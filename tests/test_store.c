@@ -1635,16 +1635,16 @@ test_migrate_v1(void)
 
 	orch_store_close(st);
 	db = raw_open(dir);
-	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
-	/* Back to the schema of version 1: what migrations 2 to 4 added
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
+	/* Back to the schema of version 1: what migrations 2 to 5 added
 	 * goes. */
 	ASSERT_INT_EQ(sqlite3_exec(db,
 	                  "DROP TABLE idempotency_keys;"
 	                  "DROP INDEX tasks_open; DROP INDEX tasks_service;"
 	                  "ALTER TABLE tasks DROP COLUMN is_open;"
 	                  "ALTER TABLE tasks DROP COLUMN service_id;"
-	                  "DROP TABLE services; DROP TABLE nodes; PRAGMA "
-	                  "user_version = 1",
+	                  "DROP TABLE services; DROP TABLE nodes; "
+	                  "DROP TABLE events; PRAGMA user_version = 1",
 	                  NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
@@ -1659,10 +1659,14 @@ test_migrate_v1(void)
 	orch_store_reader_free(r);
 	orch_store_close(st);
 	db = raw_open(dir);
-	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	ASSERT_INT_EQ(raw_int(db,
 	                  "SELECT count(*) FROM sqlite_master WHERE "
 	                  "type = 'table' AND name = 'idempotency_keys'"),
+	    1);
+	ASSERT_INT_EQ(raw_int(db,
+	                  "SELECT count(*) FROM sqlite_master WHERE "
+	                  "type = 'table' AND name = 'events'"),
 	    1);
 	ASSERT_INT_EQ(raw_int(db,
 	                  "SELECT count(*) FROM sqlite_master WHERE "
