@@ -9,6 +9,7 @@
 #include "constraint.h"
 #include "container.h"
 #include "error.h"
+#include "health.h"
 #include "restart.h"
 
 void
@@ -286,9 +287,12 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 			return ORCH_EINVAL;
 		}
 	}
-	if ((rc = spec_policy_validate(spec, err, errlen)) != ORCH_OK)
+	if ((rc = spec_policy_validate(spec, err, errlen)) != ORCH_OK ||
+	    (rc = orch_container_spec_validate(spec, err, errlen)) != ORCH_OK)
 		return rc;
-	return orch_container_spec_validate(spec, err, errlen);
+	return spec->health != NULL
+	    ? orch_health_check_validate(spec->health, err, errlen)
+	    : ORCH_OK;
 }
 
 int
@@ -319,7 +323,9 @@ orch_task_new(orch_task_spec *spec, orch_task **out)
 	    (spec->driver == NULL &&
 	        orch_str_set(&spec->driver, ORCH_DRIVER_DOCKER) != ORCH_OK) ||
 	    (spec->restart == NULL &&
-	        orch_str_set(&spec->restart, "never") != ORCH_OK)) {
+	        orch_str_set(&spec->restart, "never") != ORCH_OK) ||
+	    (spec->health != NULL &&
+	        orch_health_check_defaults(spec->health) != ORCH_OK)) {
 		free(t->id);
 		free(t);
 		return ORCH_ENOMEM;
@@ -388,6 +394,17 @@ orch_task_apply_update(orch_task *t, const struct orch_task_update *u,
 	}
 	if (cur == NULL)
 		cur = "Unknown";
+	if (u->health != 0 && orch_health_status_name(u->health) == NULL) {
+		snprintf(err, errlen, "unknown health %d", u->health);
+		return ORCH_EINVAL;
+	}
+	if (u->health != 0 && (t->spec == NULL || t->spec->health == NULL)) {
+		snprintf(err, errlen,
+		    "task %s has no health check, so it has no health to "
+		    "report",
+		    t->id);
+		return ORCH_EINVAL;
+	}
 	if (orch_task_status_terminal(t->status) &&
 	    u->status != (int)t->status) {
 		snprintf(err, errlen,
@@ -445,6 +462,15 @@ orch_task_apply_update(orch_task *t, const struct orch_task_update *u,
 		t->has_finished_at_ms = true;
 		t->finished_at_ms =
 		    u->has_finished_at_ms ? u->finished_at_ms : now_ms;
+	}
+	if (u->health != 0) {
+		t->has_health = true;
+		t->health = (Orch__HealthStatus)u->health;
+	} else if (u->status == ORCH__TASK_STATUS__TASK_STATUS_RUNNING &&
+	    !t->has_health && t->spec != NULL && t->spec->health != NULL) {
+		/* Its node checks it from now on. */
+		t->has_health = true;
+		t->health = ORCH__HEALTH_STATUS__HEALTH_STATUS_STARTING;
 	}
 	t->has_status = true;
 	t->status = u->status;

@@ -71,15 +71,17 @@ const char *orch_task_spec_driver(const orch_task_spec *spec);
  * ("spread" or "binpack"), restart policy (restart.h) and container
  * settings (their syntax only: container.h), and its driver: "docker"
  * (the default) needs an image, "exec" a non-empty command and neither an
- * image nor container settings.  On failure writes a message for a
- * person, naming the field, into err.  Returns ORCH_OK or ORCH_EINVAL. */
+ * image nor container settings; and its health check (health.h).  On failure
+ * writes a message for a person, naming the field, into err.  Returns ORCH_OK
+ * or ORCH_EINVAL. */
 int orch_task_spec_validate(
     const orch_task_spec *spec, char *err, size_t errlen);
 
 /*
  * Creates a Pending task from spec with a new id and created_at = now,
  * storing the spec's defaults (memory 256, cpu 0.5, placement spread,
- * restart never, driver docker) and restarts 0.
+ * restart never, driver docker, and those of its health check:
+ * orch_health_check_defaults()) and restarts 0.
  * On success the task owns spec; on error the caller keeps it.
  * Returns ORCH_OK or ORCH_ENOMEM.
  */
@@ -108,6 +110,9 @@ struct orch_task_update {
 	int64_t started_at_ms;
 	bool has_finished_at_ms;
 	int64_t finished_at_ms;
+	/* The task's health (an ORCH__HEALTH_STATUS__ value); 0: unchanged.
+	 * Only for a task with a health check. */
+	int health;
 };
 
 /*
