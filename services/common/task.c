@@ -341,6 +341,21 @@ orch_task_new(orch_task_spec *spec, orch_task **out)
 	return ORCH_OK;
 }
 
+orch_task *
+orch_task_copy(const orch_task *t)
+{
+	size_t n = orch__task__get_packed_size(t);
+	uint8_t *buf = malloc(n > 0 ? n : 1);
+	orch_task *c;
+
+	if (buf == NULL)
+		return NULL;
+	orch__task__pack(t, buf);
+	c = orch__task__unpack(NULL, n, buf);
+	free(buf);
+	return c;
+}
+
 void
 orch_task_free(orch_task *t)
 {

@@ -87,6 +87,10 @@ int orch_task_spec_validate(
  */
 int orch_task_new(orch_task_spec *spec, orch_task **out /* OUT */);
 
+/* A deep copy of t (through its serialized form), freed with
+ * orch_task_free(); NULL when out of memory. */
+orch_task *orch_task_copy(const orch_task *t);
+
 /* Frees a task and everything it holds.  NULL is a no-op. */
 void orch_task_free(orch_task *t);
 
