@@ -799,6 +799,12 @@ agent_worker_main(void *arg)
 		pthread_mutex_lock(&a->mu);
 		opstate_end(a, op->key);
 		pthread_mutex_unlock(&a->mu);
+		/* An unhealthy task is stopped once the manager knows: beat
+		 * now for the answer that no longer lists it. */
+		if (op->kind == ORCH_ACTION_REPORT &&
+		    op->report.health ==
+		        ORCH__HEALTH_STATUS__HEALTH_STATUS_UNHEALTHY)
+			agent_wake(a, false);
 		op_free(op);
 	}
 	pthread_mutex_lock(&a->mu);

@@ -603,8 +603,13 @@ orch_checker_health(struct orch_checker *c, const char *task_id,
 	    strcmp(e->handle, handle) == 0) {
 		found = true;
 		*health = e->st.status;
-		if (e->st.status ==
+		if (e->st.status !=
 		    ORCH__HEALTH_STATUS__HEALTH_STATUS_UNHEALTHY)
+			;
+		else if (e->st.failures == 1)
+			snprintf(why, whylen, "health check failed once: %s",
+			    e->last);
+		else
 			snprintf(why, whylen,
 			    "health check failed %u times: %s",
 			    (unsigned)e->st.failures, e->last);

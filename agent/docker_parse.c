@@ -539,11 +539,13 @@ orch_docker_exec_output(const char *raw, size_t len, char *buf, size_t buflen)
 			while (end > start &&
 			    (text[end - 1] == '\r' || text[end - 1] == ' '))
 				text[--end] = '\0';
-			/* NULs inside become spaces, as other controls do. */
+			/* NULs inside become spaces, as other controls do;
+			 * bytes that are not UTF-8, '?'. */
 			for (size_t k = start; k < end; k++) {
 				if (text[k] == '\0')
 					text[k] = ' ';
 			}
+			orch_text_utf8_repair(text + start);
 			orch_docker_errf(buf, buflen, "%s", text + start);
 			break;
 		}

@@ -1534,7 +1534,9 @@ checks_off(struct exec *e)
 	return off;
 }
 
-/* The first line of what a check printed, made safe for a person. */
+/* The first line of what a check printed (buf, n bytes, with room for a
+ * NUL), made safe for a person: controls as spaces, bytes that are not
+ * UTF-8 as '?', cut at a character. */
 static void
 check_output_line(char *buf, size_t n, char *out, size_t outlen)
 {
@@ -1550,12 +1552,15 @@ check_output_line(char *buf, size_t n, char *out, size_t outlen)
 		while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' '))
 			len--;
 		if (len > 0 && strspn(p, " \t") < len) {
-			for (size_t i = 0; i < len && i + 1 < outlen; i++) {
-				unsigned char c = (unsigned char)p[i];
-
-				out[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-				out[i + 1] = '\0';
+			p[len] = '\0';
+			for (size_t i = 0; i < len; i++) {
+				if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+					p[i] = ' ';
 			}
+			orch_text_utf8_repair(p);
+			len = (size_t)orch_text_quote_len(p, outlen - 1);
+			memcpy(out, p, len);
+			out[len] = '\0';
 			return;
 		}
 		if (nl == NULL)

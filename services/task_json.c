@@ -32,43 +32,6 @@
 /* How many bytes of a client's key an error message quotes. */
 #define QUOTE_MAX 64
 
-/* Length of the valid UTF-8 sequence (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF) that starts at s, or 0. */
-static size_t
-utf8_seq_len(const unsigned char *s)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] < 0xc2)
-		return 0;
-	if (s[0] < 0xe0) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] < 0xf0) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] < 0xf5) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	/* A NUL terminator fails this test, so no read passes the end. */
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 static json_t *json_time(bool has, int64_t ms);
 static int spec_text_decode(
     json_t *obj, const char *key, char **field, char *err, size_t errlen);
@@ -88,7 +51,7 @@ json_text(const char *s)
 	json_t *j;
 
 	for (n = 0; n < len; n += k) {
-		if ((k = utf8_seq_len(p + n)) == 0)
+		if ((k = orch_utf8_seq_len(p + n)) == 0)
 			break;
 	}
 	if (n == len)
@@ -96,7 +59,7 @@ json_text(const char *s)
 	if (len > (SIZE_MAX - 1) / 3 || (fixed = malloc(len * 3 + 1)) == NULL)
 		return NULL;
 	for (size_t i = 0; i < len; i += n) {
-		if ((n = utf8_seq_len(p + i)) == 0) {
+		if ((n = orch_utf8_seq_len(p + i)) == 0) {
 			memcpy(fixed + o, "\xef\xbf\xbd", 3);
 			o += 3;
 			n = 1;
@@ -190,26 +153,8 @@ err_set(char *err, size_t errlen, const char *fmt, ...)
 		if (((unsigned char)err[i - 1] & 0xc0) != 0x80)
 			break;
 	}
-	if (i > 0 && utf8_seq_len((const unsigned char *)err + i - 1) == 0)
+	if (i > 0 && orch_utf8_seq_len((const unsigned char *)err + i - 1) == 0)
 		err[i - 1] = '\0';
-}
-
-/*
- * Replaces with '?' each byte of s that does not belong to a valid UTF-8
- * character.  jansson's error text quotes the input near the error, raw,
- * so it may hold any bytes, or a character cut at its length limit.
- */
-static void
-utf8_repair(char *s)
-{
-	size_t n;
-
-	for (; *s != '\0'; s += n) {
-		if ((n = utf8_seq_len((const unsigned char *)s)) == 0) {
-			*s = '?';
-			n = 1;
-		}
-	}
 }
 
 /* True when the JSON string v holds no NUL byte: C strings would silently
@@ -240,7 +185,7 @@ body_parse(const char *buf, size_t len, json_t **root, char *err, size_t errlen)
 		return ORCH_EINVAL;
 	}
 	if ((r = json_loadb(buf, len, DECODE_FLAGS, &jerr)) == NULL) {
-		utf8_repair(jerr.text);
+		orch_text_utf8_repair(jerr.text);
 		err_set(err, errlen, "malformed JSON at line %d column %d: %s",
 		    jerr.line, jerr.column, jerr.text);
 		return ORCH_EINVAL;

@@ -429,9 +429,11 @@ test_state_machine(void)
 	ASSERT(orch_health_step(&s, h, false, t0 + 12000, t0));
 	ASSERT_INT_EQ(s.status, UNHEALTHY);
 	ASSERT_INT_EQ(s.failures, 3);
-	/* More failures change nothing more. */
+	/* More failures change nothing more, not even the count that the
+	 * message gives. */
 	ASSERT(!orch_health_step(&s, h, false, t0 + 13000, t0));
 	ASSERT_INT_EQ(s.status, UNHEALTHY);
+	ASSERT_INT_EQ(s.failures, 3);
 
 	/* A pass recovers it and resets the count. */
 	ASSERT(orch_health_step(&s, h, true, t0 + 14000, t0));

@@ -274,6 +274,10 @@ orch_health_step(struct orch_health_state *s, const orch_health_check *h,
 		s->status = ST_HEALTHY;
 		return s->status != before;
 	}
+	/* Unhealthy stays so, with the count that made it (the message
+	 * says "failed N times"), until a pass. */
+	if (s->status == ST_UNHEALTHY)
+		return false;
 	/* A slow starter's failures do not count until its start period is
 	 * over, or until it has once been healthy. */
 	if (s->status == ST_STARTING &&

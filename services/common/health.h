@@ -98,7 +98,8 @@ void orch_health_state_init(struct orch_health_state *s /* OUT */);
  * now_ms, to s, for a task whose instance started at started_ms.  A pass
  * makes it healthy and resets the count; a failure counts unless the
  * task is still starting within h's start period, and retries counted
- * failures make it unhealthy.  Returns whether the status changed.
+ * failures make it unhealthy (which stays so, its count kept, until a
+ * pass).  Returns whether the status changed.
  */
 bool orch_health_step(struct orch_health_state *s, const orch_health_check *h,
     bool passed, int64_t now_ms, int64_t started_ms);

@@ -91,6 +91,54 @@ orch_text_printable(const char *s)
 	return true;
 }
 
+size_t
+orch_utf8_seq_len(const unsigned char *s)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2)
+		return 0;
+	if (s[0] < 0xe0) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] < 0xf0) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] < 0xf5) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	/* A NUL terminator fails this test, so no read passes the end. */
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void
+orch_text_utf8_repair(char *s)
+{
+	size_t n;
+
+	for (; *s != '\0'; s += n) {
+		if ((n = orch_utf8_seq_len((const unsigned char *)s)) == 0) {
+			*s = '?';
+			n = 1;
+		}
+	}
+}
+
 int
 orch_text_quote_len(const char *s, size_t max)
 {

@@ -47,6 +47,16 @@ bool orch_id_valid(const char *s);
  * to 0x7f.  Names and other one-line texts must pass it. */
 bool orch_text_printable(const char *s);
 
+/* The length of the valid UTF-8 sequence (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF) that starts at s, or 0.  Reads
+ * no further than a NUL. */
+size_t orch_utf8_seq_len(const unsigned char *s);
+
+/* Replaces with '?' each byte of s that does not belong to a valid UTF-8
+ * character: text quoted raw from elsewhere (jansson's error text, a
+ * command's output) may hold any bytes. */
+void orch_text_utf8_repair(char *s);
+
 /* How many bytes of s to quote in a message: at most max, never ending
  * inside a UTF-8 character, so that the message stays valid UTF-8 for the
  * JSON error body that carries it (jansson refuses anything else).  For
