@@ -157,6 +157,37 @@ answer_bad(struct docker *d, const char *method, const char *path,
 	return ORCH_EPROTO;
 }
 
+/* GET path, into ans: ORCH_OK only for a 200, otherwise the call's or
+ * the answer's error (answer_fail). */
+static int
+docker_get(struct docker *d, const char *path, struct orch_docker_answer *ans,
+    char *err, size_t errlen)
+{
+	int rc = orch_docker_client_call(d->client, "GET", path, NULL,
+	    DOCKER_CALL_TIMEOUT, ans, err, errlen);
+
+	if (rc == ORCH_OK && ans->status != 200)
+		rc = answer_fail(d, "GET", path, ans, err, errlen);
+	return rc;
+}
+
+/* The answer to a POST that creates an object (a container, an exec):
+ * 201 (or 200) with its Id, read into id. */
+static int
+answer_created(struct docker *d, const char *path,
+    const struct orch_docker_answer *ans, char id[ORCH_HANDLE_LEN], char *err,
+    size_t errlen)
+{
+	char what[256];
+
+	if (ans->status != 201 && ans->status != 200)
+		return answer_fail(d, "POST", path, ans, err, errlen);
+	if (orch_docker_create_parse(
+	        ans->body, ans->len, id, what, sizeof(what)) != ORCH_OK)
+		return answer_bad(d, "POST", path, what, err, errlen);
+	return ORCH_OK;
+}
+
 /* ---- version negotiation ---- */
 
 static int
@@ -535,14 +566,8 @@ container_inspect(struct docker *d, const char *ref,
 		return ORCH_EINVAL;
 	}
 	snprintf(path, sizeof(path), "/containers/%s/json", ref);
-	rc = orch_docker_client_call(d->client, "GET", path, NULL,
-	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
-	if (rc != ORCH_OK)
+	if ((rc = docker_get(d, path, &ans, err, errlen)) != ORCH_OK)
 		goto out;
-	if (ans.status != 200) {
-		rc = answer_fail(d, "GET", path, &ans, err, errlen);
-		goto out;
-	}
 	if (orch_docker_inspect_parse(
 	        ans.body, ans.len, out, extra, what, sizeof(what)) != ORCH_OK)
 		rc = answer_bad(d, "GET", path, what, err, errlen);
@@ -819,7 +844,7 @@ container_create(struct docker *d, const char *name, const char *body,
     char *err, size_t errlen)
 {
 	struct orch_docker_answer ans = {0};
-	char path[128], msg[512], what[256];
+	char path[128], msg[512];
 	int rc;
 
 	snprintf(path, sizeof(path), "/containers/create?name=%s", name);
@@ -840,15 +865,9 @@ container_create(struct docker *d, const char *name, const char *body,
 			goto out;
 		}
 	}
-	if (ans.status != 201 && ans.status != 200) {
-		rc = answer_fail(d, "POST", path, &ans, err, errlen);
+	if ((rc = answer_created(d, path, &ans, handle, err, errlen)) !=
+	    ORCH_OK)
 		goto out;
-	}
-	if (orch_docker_create_parse(
-	        ans.body, ans.len, handle, what, sizeof(what)) != ORCH_OK) {
-		rc = answer_bad(d, "POST", path, what, err, errlen);
-		goto out;
-	}
 	*outcome = CREATED;
 out:
 	orch_docker_answer_free(&ans);
@@ -1307,27 +1326,15 @@ docker_check_exec(void *state, const char *handle, const orch_task *t,
 	if ((rc = orch_docker_client_call(d->client, "POST", path, body,
 	         timeout_s, &ans, err, errlen)) != ORCH_OK)
 		goto out;
-	if (ans.status != 201 && ans.status != 200) {
-		/* 409: the container is not running (any more). */
-		rc = answer_fail(d, "POST", path, &ans, err, errlen);
+	/* 409: the container is not running (any more). */
+	if ((rc = answer_created(d, path, &ans, id, err, errlen)) != ORCH_OK)
 		goto out;
-	}
-	if (orch_docker_create_parse(
-	        ans.body, ans.len, id, what, sizeof(what)) != ORCH_OK) {
-		rc = answer_bad(d, "POST", path, what, err, errlen);
-		goto out;
-	}
 	orch_docker_answer_free(&ans);
 	if ((rc = exec_run(d, id, timeout_s, o, err, errlen)) != ORCH_OK)
 		goto out;
 	snprintf(path, sizeof(path), "/exec/%s/json", id);
-	if ((rc = orch_docker_client_call(d->client, "GET", path, NULL,
-	         DOCKER_CALL_TIMEOUT, &ans, err, errlen)) != ORCH_OK)
+	if ((rc = docker_get(d, path, &ans, err, errlen)) != ORCH_OK)
 		goto out;
-	if (ans.status != 200) {
-		rc = answer_fail(d, "GET", path, &ans, err, errlen);
-		goto out;
-	}
 	if (orch_docker_exec_inspect_parse(ans.body, ans.len, &running,
 	        exit_code, what, sizeof(what)) != ORCH_OK) {
 		rc = answer_bad(d, "GET", path, what, err, errlen);
@@ -1365,13 +1372,8 @@ docker_check_addr(void *state, const char *handle, const orch_task *t,
 		return ORCH_EINVAL;
 	}
 	snprintf(path, sizeof(path), "/containers/%s/json", handle);
-	if ((rc = orch_docker_client_call(d->client, "GET", path, NULL,
-	         DOCKER_CALL_TIMEOUT, &ans, err, errlen)) != ORCH_OK)
+	if ((rc = docker_get(d, path, &ans, err, errlen)) != ORCH_OK)
 		goto out;
-	if (ans.status != 200) {
-		rc = answer_fail(d, "GET", path, &ans, err, errlen);
-		goto out;
-	}
 	rc = orch_docker_port_parse(
 	    ans.body, ans.len, port, host, host_port, what, sizeof(what));
 	if (rc == ORCH_ENOENT)

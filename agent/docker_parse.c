@@ -70,6 +70,18 @@ json_str(const json_t *o, const char *key)
 	return json_string_value(v);
 }
 
+/* The exit code of an integer ExitCode.  One outside int is no exit code
+ * a process can have: reported as 255 rather than wrapped into a
+ * misleading value. */
+static int
+exit_code_of(const json_t *code)
+{
+	return json_integer_value(code) >= INT32_MIN &&
+	        json_integer_value(code) <= INT32_MAX
+	    ? (int)json_integer_value(code)
+	    : 255;
+}
+
 /* Parses body as a JSON object (want_array: array).  On ORCH_OK *out is a
  * new reference. */
 static int
@@ -242,13 +254,8 @@ orch_docker_inspect_parse(const char *body, size_t len,
 	out->running = json_is_true(running);
 	out->exited = !out->running &&
 	    (strcmp(status, "exited") == 0 || strcmp(status, "dead") == 0);
-	/* An exit code outside int is no exit code a process can have:
-	 * reported as 255 rather than wrapped into a misleading value. */
 	if (out->exited)
-		out->exit_code = json_integer_value(code) >= INT32_MIN &&
-		        json_integer_value(code) <= INT32_MAX
-		    ? (int)json_integer_value(code)
-		    : 255;
+		out->exit_code = exit_code_of(code);
 	out->started_at_ms = time_parse_ms(json_str(state, "StartedAt"));
 	if (!out->running)
 		out->finished_at_ms =
@@ -477,12 +484,8 @@ orch_docker_exec_inspect_parse(const char *body, size_t len, bool *running,
 		goto out;
 	}
 	*running = json_is_true(r);
-	/* As for a container's: outside int is no exit code at all. */
 	if (!*running)
-		*exit_code = json_integer_value(code) >= INT32_MIN &&
-		        json_integer_value(code) <= INT32_MAX
-		    ? (int)json_integer_value(code)
-		    : 255;
+		*exit_code = exit_code_of(code);
 out:
 	json_decref(j);
 	return rc;

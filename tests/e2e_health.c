@@ -68,55 +68,11 @@ at_exit(void)
 	dir = NULL;
 }
 
-static json_t *
-call(const char *method, const char *path, const char *body, int want)
-{
-	return hj_call(m.http_port, method, path, body, want);
-}
-
-/* Submits a task from its JSON body; returns its id (malloc'd). */
-static char *
-submit(const char *body)
-{
-	json_t *t = call("POST", "/tasks", body, 201);
-	char *id = strdup(hj_str(t, "id"));
-
-	ASSERT(id != NULL);
-	json_decref(t);
-	return id;
-}
-
-struct health_want {
-	const char *id;
-	const char *health;
-};
-
-static bool
-health_is(void *arg)
-{
-	struct health_want *w = arg;
-	json_t *t = hj_task(m.http_port, w->id);
-	const char *h = hj_str(t, "health");
-	bool ok = h != NULL && strcmp(h, w->health) == 0;
-
-	json_decref(t);
-	return ok;
-}
-
 /* Waits until task id's health is health; returns the task. */
 static json_t *
 wait_health(const char *id, const char *health)
 {
-	struct health_want w = {id, health};
-
-	if (!h_wait_until(health_is, &w, WAIT_MS)) {
-		json_t *t = hj_task(m.http_port, id);
-		char *dump = json_dumps(t, JSON_COMPACT);
-
-		h_fail(__FILE__, __LINE__, "task %s never became %s: %s", id,
-		    health, dump);
-	}
-	return hj_task(m.http_port, id);
+	return eu_wait_field(m.http_port, id, "health", health, WAIT_MS);
 }
 
 static bool
@@ -179,7 +135,7 @@ test_http_healthy(void)
 	    "\"health\":{\"type\":\"http\",\"port\":%d,\"path\":\"/ready\","
 	    "\"interval_s\":1,\"timeout_s\":2,\"retries\":3}}",
 	    port, port);
-	id = submit(body);
+	id = hj_submit(m.http_port, body);
 	t = wait_health(id, "healthy");
 	ASSERT_STR_EQ(hj_str(t, "status"), "Running");
 	hc = json_object_get(t, "healthcheck");
@@ -212,7 +168,7 @@ test_http_healthy(void)
 		char path[128];
 
 		snprintf(path, sizeof(path), "/tasks/%s", id);
-		json_decref(call("DELETE", path, NULL, 200));
+		json_decref(hj_call(m.http_port, "DELETE", path, NULL, 200));
 		eu_wait_status(m.http_port, id, "Stopped", WAIT_MS);
 	}
 	ASSERT(h_wait_until(no_container, id, WAIT_MS));
@@ -228,12 +184,13 @@ test_exec_unhealthy_restarts(void)
 	char *first, *second;
 	json_t *t;
 
-	first = submit("{\"name\":\"sick\",\"image\":\"" IMAGE "\","
-	               "\"network\":\"none\","
-	               "\"command\":[\"sleep\",\"1000\"],\"restart\":"
-	               "\"on-failure:1\",\"health\":{\"type\":\"exec\","
-	               "\"command\":[\"false\"],\"interval_s\":1,"
-	               "\"retries\":2}}");
+	first = hj_submit(m.http_port,
+	    "{\"name\":\"sick\",\"image\":\"" IMAGE "\","
+	    "\"network\":\"none\","
+	    "\"command\":[\"sleep\",\"1000\"],\"restart\":"
+	    "\"on-failure:1\",\"health\":{\"type\":\"exec\","
+	    "\"command\":[\"false\"],\"interval_s\":1,"
+	    "\"retries\":2}}");
 	t = eu_wait_status(m.http_port, first, "Failed", WAIT_MS);
 	assert_unhealthy(
 	    t, "health check failed 2 times: exec \"false\" -> exit code 1");
@@ -264,10 +221,11 @@ test_exec_unhealthy_restarts(void)
 static void
 test_tcp_unpublished(void)
 {
-	char *id = submit("{\"name\":\"hidden\",\"image\":\"" IMAGE "\","
-	                  "\"command\":[\"nc\",\"-l\",\"-p\",\"80\"],"
-	                  "\"health\":{\"type\":\"tcp\",\"port\":80,"
-	                  "\"interval_s\":1,\"retries\":1}}");
+	char *id = hj_submit(m.http_port,
+	    "{\"name\":\"hidden\",\"image\":\"" IMAGE "\","
+	    "\"command\":[\"nc\",\"-l\",\"-p\",\"80\"],"
+	    "\"health\":{\"type\":\"tcp\",\"port\":80,"
+	    "\"interval_s\":1,\"retries\":1}}");
 	json_t *t = eu_wait_status(m.http_port, id, "Failed", WAIT_MS);
 
 	assert_unhealthy(t,
@@ -294,7 +252,7 @@ test_tcp_closed_and_open(void)
 	    "\"command\":[\"sleep\",\"1000\"],\"health\":{\"type\":\"tcp\","
 	    "\"port\":%d,\"interval_s\":1,\"retries\":1}}",
 	    port);
-	closed = submit(body);
+	closed = hj_submit(m.http_port, body);
 	t = eu_wait_status(m.http_port, closed, "Failed", WAIT_MS);
 	assert_unhealthy(t, "cannot connect to 127.0.0.1:");
 	ASSERT_STR_CONTAINS(hj_str(t, "error"), "Connection refused");
@@ -306,13 +264,13 @@ test_tcp_closed_and_open(void)
 	    "\"/tmp\"],\"health\":{\"type\":\"tcp\",\"port\":%d,"
 	    "\"interval_s\":1}}",
 	    port, port);
-	open = submit(body);
+	open = hj_submit(m.http_port, body);
 	json_decref(wait_health(open, "healthy"));
 	{
 		char path[128];
 
 		snprintf(path, sizeof(path), "/tasks/%s", open);
-		json_decref(call("DELETE", path, NULL, 200));
+		json_decref(hj_call(m.http_port, "DELETE", path, NULL, 200));
 		eu_wait_status(m.http_port, open, "Stopped", WAIT_MS);
 	}
 	free(closed);
@@ -336,7 +294,7 @@ test_service_replaced(void)
 	json_t *s, *tasks, *t;
 	char *first = NULL, *next;
 
-	json_decref(call("POST", "/services",
+	json_decref(hj_call(m.http_port, "POST", "/services",
 	    "{\"name\":\"flaky\",\"image\":\"" IMAGE "\",\"replicas\":1,"
 	    "\"network\":\"none\","
 	    "\"command\":[\"sleep\",\"1000\"],\"health\":{\"type\":\"exec\","
@@ -344,7 +302,7 @@ test_service_replaced(void)
 	    201));
 	/* Its replica is made by the next scheduling pass. */
 	ASSERT(h_wait_until(service_has_task, "flaky", WAIT_MS));
-	s = call("GET", "/services/flaky", NULL, 200);
+	s = hj_call(m.http_port, "GET", "/services/flaky", NULL, 200);
 	tasks = json_object_get(s, "tasks");
 	first = strdup(hj_str(json_array_get(tasks, 0), "id"));
 	ASSERT(first != NULL);
@@ -358,7 +316,8 @@ test_service_replaced(void)
 	ASSERT_INT_EQ(hj_int(t, "restarts"), 1);
 	ASSERT_STR_EQ(hj_str(t, "service"), "flaky");
 	json_decref(t);
-	json_decref(call("DELETE", "/services/flaky", NULL, 200));
+	json_decref(
+	    hj_call(m.http_port, "DELETE", "/services/flaky", NULL, 200));
 	ASSERT(h_wait_until(no_container, next, WAIT_MS));
 	free(first);
 	free(next);
@@ -368,7 +327,7 @@ test_service_replaced(void)
 static void
 test_exec_driver(void)
 {
-	char *id = submit(
+	char *id = hj_submit(m.http_port,
 	    "{\"name\":\"plain\",\"driver\":\"exec\",\"command\":"
 	    "[\"/bin/sleep\",\"1000\"],\"env\":{\"WANT\":\"yes\"},"
 	    "\"health\":{\"type\":\"exec\",\"command\":[\"/bin/sh\",\"-c\","
@@ -377,7 +336,7 @@ test_exec_driver(void)
 
 	json_decref(wait_health(id, "healthy"));
 	snprintf(path, sizeof(path), "/tasks/%s", id);
-	json_decref(call("DELETE", path, NULL, 200));
+	json_decref(hj_call(m.http_port, "DELETE", path, NULL, 200));
 	json_decref(eu_wait_status(m.http_port, id, "Stopped", WAIT_MS));
 	free(id);
 }

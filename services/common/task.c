@@ -389,19 +389,25 @@ orch_task_new(orch_task_spec *spec, orch_task **out)
 	return ORCH_OK;
 }
 
-orch_task *
-orch_task_copy(const orch_task *t)
+void *
+orch_msg_copy(const ProtobufCMessage *m)
 {
-	size_t n = orch__task__get_packed_size(t);
+	size_t n = protobuf_c_message_get_packed_size(m);
 	uint8_t *buf = malloc(n > 0 ? n : 1);
-	orch_task *c;
+	ProtobufCMessage *c;
 
 	if (buf == NULL)
 		return NULL;
-	orch__task__pack(t, buf);
-	c = orch__task__unpack(NULL, n, buf);
+	protobuf_c_message_pack(m, buf);
+	c = protobuf_c_message_unpack(m->descriptor, NULL, n, buf);
 	free(buf);
 	return c;
+}
+
+orch_task *
+orch_task_copy(const orch_task *t)
+{
+	return orch_msg_copy(&t->base);
 }
 
 void

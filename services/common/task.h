@@ -97,8 +97,11 @@ int orch_task_spec_validate(
  */
 int orch_task_new(orch_task_spec *spec, orch_task **out /* OUT */);
 
-/* A deep copy of t (through its serialized form), freed with
- * orch_task_free(); NULL when out of memory. */
+/* A deep copy of the message m (through its serialized form), of m's
+ * type, freed as one unpacked by protobuf-c; NULL when out of memory. */
+void *orch_msg_copy(const ProtobufCMessage *m);
+
+/* orch_msg_copy() of a task, freed with orch_task_free(). */
 orch_task *orch_task_copy(const orch_task *t);
 
 /* Frees a task and everything it holds.  NULL is a no-op. */
