@@ -169,7 +169,8 @@ orch_reconcile_health(const orch_task *t, const struct orch_instance *inst,
 	if (!status_is(t, ORCH__TASK_STATUS__TASK_STATUS_RUNNING) ||
 	    !inst->running || t->container_id == NULL ||
 	    strcmp(t->container_id, inst->handle) != 0 ||
-	    (t->has_stop_requested && t->stop_requested) || health == 0)
+	    (t->has_stop_requested && t->stop_requested) || health == 0 ||
+	    health == ORCH__HEALTH_STATUS__HEALTH_STATUS_STARTING)
 		return false;
 	if (health == ORCH__HEALTH_STATUS__HEALTH_STATUS_UNHEALTHY) {
 		report_init(out, t->id, ORCH__TASK_STATUS__TASK_STATUS_FAILED);

@@ -122,9 +122,11 @@ bool orch_reconcile_report(const orch_task *t, const struct orch_instance *inst,
  * what they make of task t running in inst, why their words when it is
  * unhealthy.  Unhealthy: Failed with why as its error (the manager then
  * lists the task no more, and orch_reconcile stops and removes its
- * instance).  Starting or healthy: Running with it, when the manager's
- * health differs.  Nothing unless the manager believes t Running in
- * inst, which runs.  Returns whether a report is needed.
+ * instance).  Healthy: Running with it, when the manager's health
+ * differs.  Never starting: the manager sets it at the first Running,
+ * and a restarted agent, whose checks start over, must not take a
+ * healthy task back to starting.  Nothing unless the manager believes t
+ * Running in inst, which runs.  Returns whether a report is needed.
  */
 bool orch_reconcile_health(const orch_task *t, const struct orch_instance *inst,
     int health, const char *why, struct orch_report *out /* OUT */);

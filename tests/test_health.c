@@ -225,11 +225,16 @@ test_decode_refused(void)
 		check_refused(bad[i].check, bad[i].want);
 
 	/* A path one byte past the limit. */
-	snprintf(path, sizeof(path),
-	    "{\"type\":\"http\",\"port\":80,"
-	    "\"path\":\"/");
-	memset(path + strlen(path), 'a', ORCH_HEALTH_PATH_MAX);
-	snprintf(path + strlen(path) - 1, 4, "a\"}");
+	{
+		char long_path[ORCH_HEALTH_PATH_MAX + 1];
+
+		memset(long_path, 'a', sizeof(long_path) - 1);
+		long_path[0] = '/';
+		long_path[sizeof(long_path) - 1] = '\0';
+		snprintf(path, sizeof(path),
+		    "{\"type\":\"http\",\"port\":80,\"path\":\"%sa\"}",
+		    long_path);
+	}
 	check_refused(path, "at most 1024 bytes");
 }
 
