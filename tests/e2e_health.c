@@ -169,7 +169,8 @@ test_http_healthy(void)
 
 		snprintf(path, sizeof(path), "/tasks/%s", id);
 		json_decref(hj_call(m.http_port, "DELETE", path, NULL, 200));
-		eu_wait_status(m.http_port, id, "Stopped", WAIT_MS);
+		json_decref(
+		    eu_wait_status(m.http_port, id, "Stopped", WAIT_MS));
 	}
 	ASSERT(h_wait_until(no_container, id, WAIT_MS));
 	free(id);
@@ -271,7 +272,8 @@ test_tcp_closed_and_open(void)
 
 		snprintf(path, sizeof(path), "/tasks/%s", open);
 		json_decref(hj_call(m.http_port, "DELETE", path, NULL, 200));
-		eu_wait_status(m.http_port, open, "Stopped", WAIT_MS);
+		json_decref(
+		    eu_wait_status(m.http_port, open, "Stopped", WAIT_MS));
 	}
 	free(closed);
 	free(open);
