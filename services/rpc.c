@@ -654,6 +654,7 @@ rpc_update_task_status(Orch__Manager_Service *svc,
 	            .started_at_ms = in->started_at_ms,
 	            .has_finished_at_ms = in->has_finished_at_ms,
 	            .finished_at_ms = in->finished_at_ms,
+	            .health = in->has_health ? (int)in->health : 0,
 	        },
 	    .node_id = in->node_id != NULL && in->node_id[0] != '\0'
 	        ? in->node_id
