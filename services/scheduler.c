@@ -125,11 +125,40 @@ node_allowed(const struct orch_sched_node *c, const struct orch_sched_want *w)
 
 /* Whether node c has the driver w asks for.  A node that lists no driver
  * registered before agents advertised them: it has Docker's. */
+/* The ORCH_SCHED_DRIVER_ bit of driver d, or ORCH_SCHED_DRIVER_OTHER. */
+static uint8_t
+driver_bit(const char *d)
+{
+	if (strcmp(d, ORCH_DRIVER_DOCKER) == 0)
+		return ORCH_SCHED_DRIVER_DOCKER;
+	if (strcmp(d, ORCH_DRIVER_EXEC) == 0)
+		return ORCH_SCHED_DRIVER_EXEC;
+	return ORCH_SCHED_DRIVER_OTHER;
+}
+
+/* The driver_mask of a node with drivers[n] (none: Docker's). */
+static uint8_t
+driver_mask(char *const *drivers, size_t n)
+{
+	uint8_t m = n == 0 ? ORCH_SCHED_DRIVER_DOCKER : 0;
+
+	for (size_t i = 0; i < n; i++)
+		m |= drivers[i] != NULL ? driver_bit(drivers[i]) : 0;
+	return m;
+}
+
 static bool
 node_has_driver(
     const struct orch_sched_node *c, const struct orch_sched_want *w)
 {
 	const char *d = w->driver != NULL ? w->driver : ORCH_DRIVER_DOCKER;
+	uint8_t bit;
+
+	/* A known driver against a node's bits: no name compared. */
+	if (c->driver_mask != 0 &&
+	    (bit = w->driver_bit != 0 ? w->driver_bit : driver_bit(d)) !=
+	        ORCH_SCHED_DRIVER_OTHER)
+		return (c->driver_mask & bit) != 0;
 
 	if (c->n_drivers == 0)
 		return strcmp(d, ORCH_DRIVER_DOCKER) == 0;
@@ -151,8 +180,13 @@ int
 orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
     const struct orch_sched_want *want)
 {
+	struct orch_sched_want w = *want;
 	int best = -1;
 
+	/* Once, not once a node. */
+	w.driver_bit =
+	    driver_bit(w.driver != NULL ? w.driver : ORCH_DRIVER_DOCKER);
+	want = &w;
 	for (size_t i = 0; i < n; i++) {
 		const struct orch_sched_node *c = &nodes[i];
 
@@ -712,6 +746,8 @@ sched_nodes_view(struct orch_sched *s, size_t *n)
 			v[i].n_labels = rec->n_labels;
 			v[i].drivers = rec->drivers;
 			v[i].n_drivers = rec->n_drivers;
+			v[i].driver_mask =
+			    driver_mask(rec->drivers, rec->n_drivers);
 		}
 	}
 	rank_nodes(v, *n);

@@ -302,6 +302,16 @@ int orch_store_task_list_service(struct orch_store_reader *r,
 int orch_store_task_list_node(struct orch_store_reader *r, const char *node_id,
     orch_task ***out /* OUT */, size_t *n /* OUT */);
 
+/*
+ * The same tasks as orch_store_task_list_node(), each handed to fn as the
+ * stored bytes: a serialized orch.Task, valid during the call only, that
+ * the store wrote itself (a heartbeat's answer carries them as they are,
+ * without decoding and packing them again).  A non-ORCH_OK return from fn
+ * stops the walk and is returned.  Returns ORCH_OK or the read's error.
+ */
+int orch_store_task_blobs_node(struct orch_store_reader *r, const char *node_id,
+    int (*fn)(void *arg, const uint8_t *b, size_t n), void *arg);
+
 /* Looks up one node by id, or else by name.  On ORCH_OK *out is a new node
  * the caller frees with orch_node_free().  ORCH_ENOENT when there is none.
  * Status, heartbeat and allocation are not stored and left unset. */
@@ -401,10 +411,10 @@ void orch_store_task_replace(struct orch_store *st, const char *old_id,
 
 /*
  * Blocking forms of the two writes for callers on their own threads
- * (tests, tools; a server answers from the completion instead).  On ORCH_OK *out (when out is not NULL) is the
- * stored task, owned by the caller; on error err holds the reason.
- * Calling them from a completion (the writer thread) would wait for
- * itself: they refuse with ORCH_EINTERNAL instead.
+ * (tests, tools; a server answers from the completion instead).  On ORCH_OK
+ * *out (when out is not NULL) is the stored task, owned by the caller; on error
+ * err holds the reason. Calling them from a completion (the writer thread)
+ * would wait for itself: they refuse with ORCH_EINTERNAL instead.
  */
 int orch_store_task_insert_sync(struct orch_store *st, orch_task *task,
     orch_task **out /* OUT */, char *err, size_t errlen);

@@ -1485,6 +1485,27 @@ task_placed(struct orch_store *st, const char *node, int status, double cpu,
 	return id;
 }
 
+/* For orch_store_task_blobs_node(): decodes each blob, keeps its id. */
+struct blobs {
+	char id[8][ORCH_ID_LEN];
+	size_t n;
+	size_t fail_at; /* answers ORCH_ECONFLICT at this count (0: never) */
+};
+
+static int
+blob_check(void *arg, const uint8_t *b, size_t len)
+{
+	struct blobs *bl = arg;
+	orch_task *t = orch__task__unpack(NULL, len, b);
+
+	ASSERT(t != NULL && t->id != NULL);
+	ASSERT(bl->n < 8);
+	snprintf(bl->id[bl->n++], ORCH_ID_LEN, "%s", t->id);
+	orch_task_free(t);
+	return bl->fail_at != 0 && bl->n == bl->fail_at ? ORCH_ECONFLICT
+	                                                : ORCH_OK;
+}
+
 static void
 test_node_tasks_and_usage(void)
 {
@@ -1498,6 +1519,7 @@ test_node_tasks_and_usage(void)
 	char *ids[8];
 	size_t n;
 	const struct orch_node_usage *ua = NULL, *ub = NULL;
+	struct blobs blobs = {0};
 
 	ids[0] = task_placed(
 	    st, A, ORCH__TASK_STATUS__TASK_STATUS_SCHEDULED, 0.5, 256, false);
@@ -1527,6 +1549,23 @@ test_node_tasks_and_usage(void)
 	ASSERT_INT_EQ(
 	    orch_store_task_list_node(r, "nobody", &tasks, &n), ORCH_OK);
 	ASSERT(n == 0 && tasks == NULL);
+	/* The same, as the stored bytes a heartbeat sends: each decodes to
+	 * the task, in the same order. */
+	ASSERT_INT_EQ(
+	    orch_store_task_blobs_node(r, A, blob_check, &blobs), ORCH_OK);
+	ASSERT_INT_EQ(blobs.n, 3);
+	for (size_t i = 0; i < 3; i++)
+		ASSERT_STR_EQ(blobs.id[i], ids[i]);
+	ASSERT_INT_EQ(
+	    orch_store_task_blobs_node(r, "nobody", blob_check, &blobs),
+	    ORCH_OK);
+	ASSERT_INT_EQ(blobs.n, 3);
+	/* fn's error stops the walk and is returned. */
+	blobs.n = 0;
+	blobs.fail_at = 2;
+	ASSERT_INT_EQ(orch_store_task_blobs_node(r, A, blob_check, &blobs),
+	    ORCH_ECONFLICT);
+	ASSERT_INT_EQ(blobs.n, 2);
 
 	/* What each node's Scheduled and Running tasks hold. */
 	ASSERT_INT_EQ(orch_store_node_usage(r, &u, &n), ORCH_OK);
