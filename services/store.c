@@ -46,7 +46,10 @@
 /*
  * Page caches.  The writer's is the larger: every write reads the pages
  * of the rows and indexes it changes.  Readers share the OS page cache
- * and keep a small one each.  No mmap: each connection's mapping of the
+ * and keep a small one each (1 MiB: the upper levels of the indexes; the
+ * rows a heartbeat or a list reads are scattered over the file and
+ * missed a 4 MiB cache as often, while 9 readers of 4 MiB held a third
+ * of the manager's memory with 100,000 tasks, bench/simcluster.sh).  No mmap: each connection's mapping of the
  * file counts in the process's resident memory again (7 connections over
  * a 50 MB database showed 120 MB of RSS for what the page cache holds
  * once), and reads through it measured no faster here than through
@@ -62,7 +65,7 @@
 #define STORE_WRITER_PRAGMA                                                    \
 	"PRAGMA cache_size = -16384; PRAGMA mmap_size = 0;"                    \
 	"PRAGMA journal_size_limit = 67108864; PRAGMA temp_store = MEMORY"
-#define STORE_READER_PRAGMA "PRAGMA cache_size = -4096; PRAGMA mmap_size = 0"
+#define STORE_READER_PRAGMA "PRAGMA cache_size = -1024; PRAGMA mmap_size = 0"
 
 /*
  * The schema, as the migrations that build it: user_version counts those
