@@ -9,10 +9,15 @@
  * given there.
  *
  * Limits: the parser's (http_parser.h) on request line, headers and body;
- * a cap on open connections (503 past it; over HTTPS, closed at once); a
- * client that stalls in the middle of a request is answered 408 and
- * closed, one that stalls in the TLS handshake closed; an idle keep-alive
- * connection is closed.
+ * a cap on open connections (503 past it; over HTTPS, closed at once); and
+ * four timeouts, so that slow or idle clients cannot hold connections
+ * forever: a request's head must arrive within the header timeout of its
+ * first byte (a client trickling a byte at a time included) and its body
+ * within the body timeout of its head, else 408 and close; a TLS
+ * handshake within the header timeout, else close; a keep-alive
+ * connection idle for the idle timeout is closed; a client that takes
+ * no byte of its answer for the write timeout is closed.  Timers cost
+ * O(1) per change and per expiry, not a scan of every connection.
  */
 #ifndef ORCH_GATEWAY_H
 #define ORCH_GATEWAY_H
@@ -24,11 +29,24 @@
 struct orch_gw;
 struct orch_gw_req;
 
+/* The defaults of struct orch_gw_opts. */
+#define ORCH_GW_MAX_CONNS 4096
+#define ORCH_GW_HEADER_TIMEOUT_MS 10000
+#define ORCH_GW_BODY_TIMEOUT_MS 10000
+#define ORCH_GW_IDLE_TIMEOUT_MS 60000
+#define ORCH_GW_WRITE_TIMEOUT_MS 30000
+
 struct orch_gw_opts {
-	const char *listen;     /* "HOST:PORT"; "[::1]:PORT" for IPv6 */
-	int max_conns;          /* 503 beyond; default 1024 */
-	int request_timeout_ms; /* 408 for a stalled request; default 10000 */
-	int idle_timeout_ms;    /* idle keep-alive close; default 60000 */
+	const char *listen; /* "HOST:PORT"; "[::1]:PORT" for IPv6 */
+	int max_conns;      /* 503 beyond */
+	/* 408 when a request's head is not in this long after its first
+	 * byte; also the time a TLS handshake may take. */
+	int header_timeout_ms;
+	int body_timeout_ms;  /* 408 when the body is not in this long after
+	                       * the head */
+	int idle_timeout_ms;  /* an idle keep-alive connection is closed */
+	int write_timeout_ms; /* closed when no byte of an answer could be
+	                       * sent for this long */
 	/* HTTPS: the certificate (PEM chain) and its key; both NULL (the
 	 * default): plain HTTP. */
 	const char *tls_cert;
