@@ -939,6 +939,22 @@ accept_all(struct orch_gw *gw)
 static void
 conn_expire(struct conn *c, enum timer_kind kind)
 {
+	char addr[INET6_ADDRSTRLEN + 8];
+
+	/* An idle close is routine; the others say something of the client. */
+	if (kind != T_IDLE) {
+		static const char *const why[T_KINDS] = {
+		    [T_HANDSHAKE] = "did not finish its TLS handshake",
+		    [T_HEADER] = "did not send a request head",
+		    [T_BODY] = "did not send a request body",
+		    [T_WRITE] = "took no byte of its answer",
+		};
+
+		peer_addr(c->fd, addr, sizeof(addr));
+		orch_debug("gateway",
+		    "closing the connection of %s: it %s in %d ms", addr,
+		    why[kind], c->gw->timeout_ms[kind]);
+	}
 	switch (kind) {
 	case T_HEADER:
 	case T_BODY:
