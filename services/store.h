@@ -16,7 +16,13 @@
  * calls each write's completion.  A completion with rc == ORCH_OK therefore
  * means the write is durable; a write that fails is rolled back alone and
  * its completion gets the error; a failed COMMIT fails every write in the
- * batch.  Nothing is acknowledged that is not on disk.
+ * batch.  Nothing is acknowledged that is not on disk, and the commit
+ * listeners never hear of a write that was rolled back.
+ *
+ * A disk that refuses writes (full, read-only, failing) fails them with
+ * ORCH_ENOSPC and a message that says which, while reads go on; the
+ * writer keeps running and the store takes writes again by itself when
+ * the disk does (orch_store_health()).
  *
  * Reads go through readers: read-only connections, each used by one thread
  * at a time, that see the last committed state.
@@ -144,6 +150,28 @@ void orch_store_unlisten(
 void orch_store_stats(
     struct orch_store *st, struct orch_store_stats *out /* OUT */);
 
+/* Whether the disk takes writes, as the last transaction found. */
+struct orch_store_health {
+	bool writable;
+	/* When not writable: since when (orch_now_ms()), how many writes
+	 * were refused since, and why, as refused writes are told (
+	 * "the manager's disk is full: ...; writes are refused until space
+	 * returns; reads still work"). */
+	int64_t since_ms;
+	uint64_t refused;
+	char why[512];
+};
+
+/*
+ * Fills out with whether writes are refused.  A full disk, a read-only
+ * file system or a failing write refuses every write alike (ORCH_ENOSPC,
+ * with why); the writer then tries a write of its own every second, so
+ * that writable turns true again by itself once the disk takes writes,
+ * with or without clients writing.
+ */
+void orch_store_health(
+    struct orch_store *st, struct orch_store_health *out /* OUT */);
+
 /* ---- reads ---- */
 
 /*
@@ -191,8 +219,8 @@ int orch_store_task_list_open(struct orch_store_reader *r,
  * stays that of one task however many there are.  Returns ORCH_OK, fn's
  * error, or the read's.
  */
-int orch_store_task_scan_open(struct orch_store_reader *r,
-    int (*fn)(void *arg, orch_task *t), void *arg);
+int orch_store_task_scan_open(
+    struct orch_store_reader *r, int (*fn)(void *arg, orch_task *t), void *arg);
 
 /* Lists every task of the service with this id, in submission order.
  * Same ownership as orch_store_task_list(). */
@@ -307,10 +335,10 @@ void orch_store_task_replace(struct orch_store *st, const char *old_id,
 
 /*
  * Blocking forms of the two writes for callers on their own threads
- * (tests, tools; a server answers from the completion instead).  On ORCH_OK *out (when out is not NULL) is the
- * stored task, owned by the caller; on error err holds the reason.
- * Calling them from a completion (the writer thread) would wait for
- * itself: they refuse with ORCH_EINTERNAL instead.
+ * (tests, tools; a server answers from the completion instead).  On ORCH_OK
+ * *out (when out is not NULL) is the stored task, owned by the caller; on error
+ * err holds the reason. Calling them from a completion (the writer thread)
+ * would wait for itself: they refuse with ORCH_EINTERNAL instead.
  */
 int orch_store_task_insert_sync(struct orch_store *st, orch_task *task,
     orch_task **out /* OUT */, char *err, size_t errlen);

@@ -1111,6 +1111,15 @@ mk_big_task(void)
 	return t;
 }
 
+static bool
+store_writable(void *arg)
+{
+	struct orch_store_health h;
+
+	orch_store_health(arg, &h);
+	return h.writable;
+}
+
 /* Runs in a child with its own mount namespace holding a 512 KiB tmpfs
  * at dir: the mount dies with the child however the child ends. */
 static void
@@ -1148,8 +1157,18 @@ full_disk_body(const char *dir)
 			ok++;
 	}
 	ASSERT_INT_EQ(rc, ORCH_ENOSPC);
-	ASSERT_STR_CONTAINS(err, "storage full or read-only");
+	ASSERT_STR_CONTAINS(err, "the manager's disk is full: ");
 	ASSERT_STR_CONTAINS(err, "inserting task");
+	ASSERT_STR_CONTAINS(err, "writes are refused until space returns");
+	{
+		struct orch_store_health h;
+
+		orch_store_health(st, &h);
+		ASSERT(!h.writable);
+		ASSERT(h.refused >= 1);
+		ASSERT(h.since_ms > 0);
+		ASSERT_STR_CONTAINS(h.why, "the manager's disk is full: ");
+	}
 	fprintf(stderr, "   refused after %d inserts: %s\n", ok, err);
 	/* And again: the writer is still there.  A failed commit fails every
 	 * write of its batch, each with a message naming its own task. */
@@ -1174,7 +1193,7 @@ full_disk_body(const char *dir)
 			ASSERT_INT_EQ(o[i].rc, ORCH_ENOSPC);
 			ASSERT_STR_CONTAINS(o[i].err, ids[i]);
 			ASSERT_STR_CONTAINS(
-			    o[i].err, "storage full or read-only");
+			    o[i].err, "the manager's disk is full: ");
 			outcome_fini(&o[i]);
 		}
 		gate_fini(&g);
@@ -1188,8 +1207,10 @@ full_disk_body(const char *dir)
 	ASSERT_INT_EQ(n, 1 + (size_t)ok);
 	orch_store_task_list_free(list, n);
 
-	/* Space comes back, and so do writes. */
+	/* Space comes back, and so do writes: the store notices by itself,
+	 * with no write of a client's to show it. */
 	ASSERT_INT_EQ(unlink(filler), 0);
+	ASSERT(h_wait_until(store_writable, st, 10000));
 	last = insert_ok(st, mk_big_task());
 	ASSERT_INT_EQ(orch_store_task_get(r, last, &got), ORCH_OK);
 	orch_task_free(got);
