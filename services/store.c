@@ -1877,6 +1877,9 @@ cond_update(
 	int64_t since;
 	uint64_t refused;
 
+	/* The common case, every commit: nothing to change. */
+	if (cond == COND_NONE && !st->wrefused)
+		return;
 	pthread_mutex_lock(&st->mu);
 	was = st->cond;
 	since = st->cond_since_ms;
