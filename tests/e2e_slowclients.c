@@ -114,13 +114,31 @@ normal_requests(const char *label)
 	    quantile_ms(get_us, N_NORMAL, 0.99), N_NORMAL);
 }
 
+/* Asserts what became of the crowd: so many idle and trickling
+ * connections open, idle ones closed silently, trickling ones answered
+ * 408 and closed; every connection opened, none otherwise answered or
+ * closed. */
+static void
+expect_counts(struct crowd *c, int idle_open, int trickle_open, int idle_closed,
+    int trickle_408)
+{
+	struct crowd_counts k;
+
+	crowd_counts(c, &k);
+	ASSERT_INT_EQ(k.connect_fails, 0);
+	ASSERT_INT_EQ(k.idle_open, idle_open);
+	ASSERT_INT_EQ(k.trickle_open, trickle_open);
+	ASSERT_INT_EQ(k.idle_closed, idle_closed);
+	ASSERT_INT_EQ(k.trickle_408, trickle_408);
+	ASSERT_INT_EQ(k.answered + k.other_closed, 0);
+}
+
 /* Long timeouts: the 1,000 stay open while normal requests succeed, and
  * the connection past the cap gets 503. */
 static void
 test_crowd_open(void)
 {
 	struct crowd *c = NULL;
-	struct crowd_counts k;
 	char *body = NULL;
 	int fd;
 
@@ -139,11 +157,7 @@ test_crowd_open(void)
 	free(body);
 
 	/* Nobody of the crowd was answered or closed meanwhile. */
-	crowd_counts(c, &k);
-	ASSERT_INT_EQ(k.connect_fails, 0);
-	ASSERT_INT_EQ(k.idle_open, N_IDLE);
-	ASSERT_INT_EQ(k.trickle_open, N_TRICKLE);
-	ASSERT_INT_EQ(k.answered + k.other_closed, 0);
+	expect_counts(c, N_IDLE, N_TRICKLE, 0, 0);
 
 	/* A slot freed is a slot given. */
 	close(fd);
@@ -166,16 +180,11 @@ static void
 test_crowd_timeouts(void)
 {
 	struct crowd *c = NULL;
-	struct crowd_counts k;
 
 	ASSERT_INT_EQ(
 	    crowd_start(m.http_port, N_IDLE, N_TRICKLE, TICK_MS, &c), 0);
 	ASSERT(h_wait_until(crowd_all_closed, c, 60000));
-	crowd_counts(c, &k);
-	ASSERT_INT_EQ(k.connect_fails, 0);
-	ASSERT_INT_EQ(k.trickle_408, N_TRICKLE);
-	ASSERT_INT_EQ(k.idle_closed, N_IDLE);
-	ASSERT_INT_EQ(k.answered + k.other_closed, 0);
+	expect_counts(c, 0, 0, N_IDLE, N_TRICKLE);
 	crowd_stop(c);
 	ASSERT(healthz_ok(NULL));
 }
