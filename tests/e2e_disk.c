@@ -383,8 +383,7 @@ run_quiet(const char *const *argv, int quiet_max)
 		args[i] = argv[i];
 	args[i] = NULL;
 	rc = h_run((char *const *)args, &out, &err, 60000);
-
-	if (rc != 0)
+	if (rc > quiet_max || rc < 0)
 		fprintf(stderr, "  %s: exit %d: %s%s", argv[0], rc,
 		    out != NULL ? out : "", err != NULL ? err : "");
 	free(out);
