@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "crowd.h"
+#include "gateway.h"
 #include "harness.h"
 #include "manager_proc.h"
 
@@ -263,6 +264,50 @@ test_slow_reader(void)
 	ASSERT(healthz_ok(NULL));
 }
 
+/* The manager's soft limit on open files, from /proc, or -1. */
+static long long
+mgr_fd_soft_limit(void)
+{
+	char path[64], *s, *p;
+	long long soft = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)m.pid);
+	if ((s = h_read_file(path)) == NULL)
+		return -1;
+	if ((p = strstr(s, "Max open files")) != NULL)
+		soft = strtoll(p + strlen("Max open files"), NULL, 10);
+	free(s);
+	return soft;
+}
+
+/* Started with a soft limit on open files below what the default cap
+ * needs, the manager raises it (the hard limit allowing). */
+static void
+test_fd_limit(void)
+{
+	struct rlimit rl, low;
+
+	ASSERT_INT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max < ORCH_GW_MAX_CONNS + 1024) {
+		fprintf(stderr, "  skipped: the hard limit (%llu) is too low\n",
+		    (unsigned long long)rl.rlim_max);
+		return;
+	}
+	low = rl;
+	low.rlim_cur = 1024;
+	ASSERT_INT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	mgr_restart(&m, NULL);
+	ASSERT_INT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ASSERT(mgr_fd_soft_limit() > ORCH_GW_MAX_CONNS);
+	mgr_stop_clean(&m);
+	{
+		char *log = h_read_file(m.log);
+
+		ASSERT(log != NULL && strstr(log, "does not fit") == NULL);
+		free(log);
+	}
+}
+
 int
 main(void)
 {
@@ -290,6 +335,7 @@ main(void)
 	RUN(test_crowd_timeouts);
 	RUN(test_slow_reader);
 	mgr_stop_clean(&m);
+	RUN(test_fd_limit);
 	mgr_destroy(&m);
 	return 0;
 }
