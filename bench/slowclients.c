@@ -154,10 +154,10 @@ main(int argc, char **argv)
 				n = snprintf(req, sizeof(req),
 				    "GET /tasks?status=Running HTTP/1.1\r\n"
 				    "Host: x\r\n\r\n");
-			t0 = orch_mono_us();
+			t0 = (orch_mono_ns() / 1000);
 			st = crowd_call(
 			    fd, req, (size_t)n, buf, sizeof(buf), 30000);
-			lat[kind][r] = orch_mono_us() - t0;
+			lat[kind][r] = (orch_mono_ns() / 1000) - t0;
 			all[r * N_KINDS + kind] = lat[kind][r];
 			if (st != want[kind]) {
 				fprintf(stderr,

@@ -61,6 +61,10 @@ struct orch_sched_node {
 	size_t n_labels;
 	char *const *drivers; /* as registered; none: "docker" */
 	size_t n_drivers;
+	/* The node's place in the order of (name, id) among the array's,
+	 * from 1, so that ties are broken without comparing names; 0 when
+	 * not computed (names are compared then). */
+	uint32_t rank;
 };
 
 enum orch_placement {

@@ -59,3 +59,14 @@ hj_int(const json_t *o, const char *k)
 {
 	return json_integer_value(json_object_get(o, k));
 }
+
+char *
+hj_submit(int port, const char *body)
+{
+	json_t *j = hj_call(port, "POST", "/tasks", body, 201);
+	char *id = hj_str(j, "id") != NULL ? strdup(hj_str(j, "id")) : NULL;
+
+	json_decref(j);
+	ASSERT(id != NULL);
+	return id;
+}
