@@ -40,6 +40,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -159,7 +160,9 @@ struct orch_gw {
 	int n_conns;
 	struct timer_list timers[T_KINDS];
 	int timeout_ms[T_KINDS]; /* each kind's duration */
-	pthread_mutex_t mtx;     /* protects the post queue */
+	/* Expiries of each kind: written by the loop, read by any thread. */
+	_Atomic uint64_t expired[T_KINDS];
+	pthread_mutex_t mtx; /* protects the post queue */
 	struct orch_gw_work *posts, *posts_tail;
 	time_t date_secs;
 	char date[64];             /* "Date: ...\r\n", cached per second */
@@ -1052,6 +1055,8 @@ conn_expire(struct conn *c, enum timer_kind kind)
 {
 	char addr[INET6_ADDRSTRLEN + 8];
 
+	atomic_fetch_add_explicit(
+	    &c->gw->expired[kind], 1, memory_order_relaxed);
 	if (c->state == C_STREAMING) {
 		/* A stream's producer hears why, and the operator too: its
 		 * client is not simply done. */
@@ -1130,6 +1135,23 @@ timers_run(struct orch_gw *gw, int64_t now)
 		return -1;
 	/* Rounded up: waking a millisecond early would only spin. */
 	return next - now > INT32_MAX ? INT32_MAX : (int)(next - now) + 1;
+}
+
+void
+orch_gw_stats(struct orch_gw *gw, struct orch_gw_stats *out)
+{
+	_Atomic uint64_t *e = gw->expired;
+
+	out->timeouts_handshake =
+	    atomic_load_explicit(&e[T_HANDSHAKE], memory_order_relaxed);
+	out->timeouts_header =
+	    atomic_load_explicit(&e[T_HEADER], memory_order_relaxed);
+	out->timeouts_body =
+	    atomic_load_explicit(&e[T_BODY], memory_order_relaxed);
+	out->timeouts_idle =
+	    atomic_load_explicit(&e[T_IDLE], memory_order_relaxed);
+	out->timeouts_write =
+	    atomic_load_explicit(&e[T_WRITE], memory_order_relaxed);
 }
 
 int

@@ -112,6 +112,20 @@ int orch_gw_new(const struct orch_gw_opts *opts, orch_gw_handler_fn handler,
 /* The port actually bound (useful when the address asked for port 0). */
 int orch_gw_port(const struct orch_gw *gw);
 
+/* Connections closed because a timeout ran out, by timeout, since the
+ * gateway was made.  A stream whose client stopped reading counts as a
+ * write timeout. */
+struct orch_gw_stats {
+	uint64_t timeouts_handshake; /* the TLS handshake (header timeout) */
+	uint64_t timeouts_header;    /* 408: a request head too slow */
+	uint64_t timeouts_body;      /* 408: a request body too slow */
+	uint64_t timeouts_idle;      /* an idle keep-alive connection */
+	uint64_t timeouts_write;     /* a client that took no byte */
+};
+
+/* Fills out with the counts.  Callable from any thread. */
+void orch_gw_stats(struct orch_gw *gw, struct orch_gw_stats *out /* OUT */);
+
 /* Runs the event loop on the calling thread until orch_gw_stop().
  * Returns ORCH_OK or an error from epoll. */
 int orch_gw_run(struct orch_gw *gw);

@@ -650,6 +650,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	orch_events_attach(events, gw);
+	orch_mm_gateway(mm, gw);
 	if ((rc = orch_rpc_start(store, nodes, notify, policy, cfg.rpc_url, tls,
 	         &rpc, err, sizeof(err))) != ORCH_OK ||
 	    (rc = orch_notify_listen(

@@ -2323,7 +2323,7 @@ writer_batch(struct orch_store *st, struct store_op *batch, size_t n)
 {
 	struct store_op *op, *next;
 	char cause[STORE_ERR_LEN];
-	uint64_t failed = 0, ev_start = st->ev_next;
+	uint64_t failed = 0, refused = 0, ev_start = st->ev_next;
 	int64_t t0 = orch_mono_ns(), took = 0;
 	bool committed = false;
 	int src, lost = ORCH_OK;
@@ -2402,6 +2402,7 @@ complete:
 	for (op = batch; op != NULL; op = op->next) {
 		if (op->rc != ORCH_OK) {
 			failed++;
+			refused += op->rc == ORCH_ENOSPC;
 			continue;
 		}
 		/* Before any acknowledgement, so that a reader who hears of the
@@ -2431,6 +2432,7 @@ complete:
 	}
 	st->stats.writes += n;
 	st->stats.failed += failed;
+	st->stats.refused += refused;
 	if (committed)
 		st->stats.commits++;
 	pthread_mutex_unlock(&st->mu);

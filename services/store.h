@@ -131,6 +131,8 @@ void orch_store_close(struct orch_store *st);
 struct orch_store_stats {
 	uint64_t writes;  /* writes the writer ran, durable or failed */
 	uint64_t failed;  /* of which completed with an error */
+	uint64_t refused; /* of those, refused by a disk that took no write
+	                   * (full, read-only, failing) */
 	uint64_t commits; /* transactions committed (group commits) */
 };
 

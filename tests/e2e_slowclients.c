@@ -9,7 +9,7 @@
  * gets 503.  Then with short timeouts: every trickling connection is
  * answered 408 and closed by the header timeout, every idle one closed
  * by the idle timeout, and a client that stops reading its answers is
- * closed by the write timeout.
+ * closed by the write timeout; GET /metrics counts each kind.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,6 +24,7 @@
 #include "gateway.h"
 #include "harness.h"
 #include "manager_proc.h"
+#include "prom_text.h"
 
 #define N_IDLE 500
 #define N_TRICKLE 500
@@ -188,6 +189,12 @@ test_crowd_timeouts(void)
 	expect_counts(c, 0, 0, N_IDLE, N_TRICKLE);
 	crowd_stop(c);
 	ASSERT(healthz_ok(NULL));
+	/* Counted by kind (the manager is new: nothing else timed out but
+	 * perhaps an idle connection of the harness). */
+	ASSERT(prom_scrape_value(m.http_port, "orch_http_timeouts_total",
+	           (const char *const[]){"kind", "header", NULL}) == N_TRICKLE);
+	ASSERT(prom_scrape_value(m.http_port, "orch_http_timeouts_total",
+	           (const char *const[]){"kind", "idle", NULL}) >= N_IDLE);
 }
 
 static bool
@@ -242,6 +249,8 @@ test_slow_reader(void)
 	ASSERT_INT_EQ(h_send_all(fd, reqs, N_REQ * (sizeof(get) - 1)), 0);
 	free(reqs);
 	ASSERT(h_wait_until(log_has_write_timeout, NULL, 30000));
+	ASSERT(prom_scrape_value(m.http_port, "orch_http_timeouts_total",
+	           (const char *const[]){"kind", "write", NULL}) == 1);
 
 	/* Drain what the kernel buffered: it ends (EOF or reset) short of
 	 * the N_REQ answers. */
