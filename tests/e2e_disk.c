@@ -29,20 +29,24 @@
 #include <jansson.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "error.h"
 #include "fake_agent.h"
 #include "harness.h"
 #include "http_json.h"
 #include "manager_proc.h"
 #include "orch.pb-c.h"
+#include "prom_text.h"
 #include "rpc_client.h"
 
 #define SKIPPED 77
@@ -201,6 +205,114 @@ acked_free(void)
 	n_acked = 0;
 }
 
+/* ---- the event stream ---- */
+
+/*
+ * GET /events?since=0 over HTTP/1.0 (the body: lines until the close),
+ * open across the refusal.  Each line read is checked: indexes 1, 2,
+ * 3... with no hole (a refused batch gives its indexes back), and every
+ * task.created is of an acknowledged task, once (a refused write's event
+ * is never streamed).
+ */
+struct evstream {
+	int fd;
+	char buf[1 << 16];
+	size_t len;
+	bool in_body;
+	uint64_t last;          /* the last index read */
+	int created[MAX_ACKED]; /* task.created events of acked[i] */
+};
+
+static void
+evs_open(struct evstream *s)
+{
+	static const char req[] = "GET /events?since=0 HTTP/1.0\r\n\r\n";
+
+	memset(s, 0, sizeof(*s));
+	s->fd = h_connect(m.http_port);
+	ASSERT(s->fd >= 0);
+	ASSERT(h_send_all(s->fd, req, sizeof(req) - 1) == 0);
+}
+
+/* Checks one line of the stream; returns the id of the task it created,
+ * or NULL. */
+static const char *
+evs_line(struct evstream *s, const char *line)
+{
+	json_t *j = hj_parse(line);
+	const char *id = NULL;
+
+	if ((uint64_t)hj_int(j, "index") != s->last + 1)
+		h_fail(__FILE__, __LINE__, "event %lld after %llu: %s",
+		    (long long)hj_int(j, "index"), (unsigned long long)s->last,
+		    line);
+	s->last++;
+	if (strcmp(hj_str(j, "type"), "task.created") == 0) {
+		int k;
+
+		for (k = 0; k < n_acked; k++) {
+			if (strcmp(acked[k], hj_str(j, "id")) == 0)
+				break;
+		}
+		if (k == n_acked || s->created[k]++ != 0)
+			h_fail(__FILE__, __LINE__,
+			    "task.created of a task not acknowledged, or "
+			    "twice: %s",
+			    line);
+		id = acked[k];
+	}
+	json_decref(j);
+	return id;
+}
+
+/* Reads the stream until the task.created of id, checking each line;
+ * fails the test when it does not come within 30 s or the stream ends. */
+static void
+evs_until_created(struct evstream *s, const char *id)
+{
+	int64_t end = orch_mono_ms() + 30000;
+
+	for (;;) {
+		char *nl;
+		struct pollfd p = {.fd = s->fd, .events = POLLIN};
+		ssize_t n;
+
+		while ((nl = memchr(s->buf, '\n', s->len)) != NULL) {
+			const char *created = NULL;
+			size_t used = (size_t)(nl - s->buf) + 1;
+
+			*nl = '\0';
+			if (!s->in_body) {
+				/* The head: the status line, headers, the
+				 * empty line that ends them. */
+				if (s->last == 0 &&
+				    strncmp(s->buf, "HTTP/", 5) == 0)
+					ASSERT_STR_CONTAINS(s->buf, " 200 ");
+				s->in_body = strcmp(s->buf, "\r") == 0;
+			} else {
+				created = evs_line(s, s->buf);
+			}
+			memmove(s->buf, s->buf + used, s->len - used);
+			s->len -= used;
+			if (created != NULL && strcmp(created, id) == 0)
+				return;
+		}
+		ASSERT(s->len < sizeof(s->buf));
+		if (orch_mono_ms() >= end ||
+		    poll(&p, 1, (int)(end - orch_mono_ms())) <= 0)
+			h_fail(__FILE__, __LINE__,
+			    "no task.created of %s on the stream (last "
+			    "index %llu)",
+			    id, (unsigned long long)s->last);
+		n = recv(s->fd, s->buf + s->len, sizeof(s->buf) - s->len, 0);
+		if (n <= 0)
+			h_fail(__FILE__, __LINE__,
+			    "the event stream ended after index %llu",
+			    (unsigned long long)s->last);
+		s->len += (size_t)n;
+	}
+}
+
 /* ---- a full disk ---- */
 
 static nng_socket rpc;
@@ -258,6 +370,7 @@ test_disk_full(void)
 	char *drivers[] = {"docker"};
 	Orch__Node *node = NULL;
 	struct fa_beater beater;
+	static struct evstream evs;
 	char filler[600], err[512], *resp = NULL, name[64];
 	json_t *j;
 	int st = 201, n_before, tries;
@@ -283,6 +396,8 @@ test_disk_full(void)
 		ASSERT_INT_EQ(post_task(name, NULL), 201);
 	}
 	n_before = n_acked;
+	evs_open(&evs);
+	evs_until_created(&evs, acked[n_acked - 1]);
 
 	/* Fill the disk; the WAL may hold some room still: POST until the
 	 * manager refuses. */
@@ -300,6 +415,10 @@ test_disk_full(void)
 	ASSERT_STR_CONTAINS(resp, "writes are refused until space returns");
 	expect_refused(resp, "the manager's disk is full: ");
 	free(resp);
+	ASSERT(
+	    prom_scrape_value(m.http_port, "orch_store_writable", NULL) == 0);
+	ASSERT(prom_scrape_value(
+	           m.http_port, "orch_store_writes_refused_total", NULL) >= 1);
 	j = hj_task(m.http_port, acked[0]);
 	ASSERT_STR_EQ(hj_str(j, "status"), "Pending");
 	json_decref(j);
@@ -342,6 +461,15 @@ test_disk_full(void)
 		ASSERT_INT_EQ(post_task(name, NULL), 201);
 	}
 	fa_beater_stop(&beater);
+	ASSERT(
+	    prom_scrape_value(m.http_port, "orch_store_writable", NULL) == 1);
+	/* The stream stayed open through it all, and streamed the events
+	 * of what was acknowledged, once each, and nothing refused, with
+	 * no hole in the indexes. */
+	evs_until_created(&evs, acked[n_acked - 1]);
+	for (int k = 0; k < n_acked; k++)
+		ASSERT_INT_EQ(evs.created[k], 1);
+	close(evs.fd);
 	nng_close(rpc);
 
 	/* After a restart: every acknowledged task exactly once, none of
