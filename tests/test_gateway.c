@@ -187,8 +187,17 @@ paced_fill(struct orch_gw_stream *s, void *arg)
 		orch_gw_stream_end(s);
 }
 
+/* closed() comes only before the producer ended it (its client left or
+ * stalled): the producer is done with it too. */
+static void
+on_closed_paced(struct orch_gw_stream *s, void *arg, const char *why)
+{
+	on_closed_count(s, arg, why);
+	orch_gw_stream_end(s);
+}
+
 static const struct orch_gw_stream_ops paced_ops = {
-    .writable = paced_fill, .closed = on_closed_count};
+    .writable = paced_fill, .closed = on_closed_paced};
 
 /* ---- a line written to /hold's stream, on the loop thread ---- */
 
