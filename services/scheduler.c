@@ -1146,7 +1146,8 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 	const char **ids = NULL;
 	bool *told = NULL, wrote = false, nodes_stale, svcs_stale;
 	size_t nops = 0, nspreads = 0, np = 0, nn = 0, i;
-	uint64_t placed = 0, explained = 0;
+	uint64_t placed = 0, explained = 0, failed = 0, failed_place = 0;
+	const char *first_err = "";
 	int64_t now = orch_now_ms(), mono = orch_mono_ms();
 	const char *why = NULL;
 	int rc;
@@ -1276,12 +1277,26 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 			    op->msg);
 		} else if (op->rc != ORCH_ECONFLICT && op->rc != ORCH_EEXIST &&
 		    op->rc != ORCH_ENOENT) {
-			/* Not a race with another writer: try again next
-			 * tick. */
-			orch_warn(SCHED_COMPONENT, "%s", op->err);
+			/* Not a race with another writer: the task stays
+			 * Pending in the state (no commit told it otherwise)
+			 * and the next tick tries again. */
+			if (failed++ == 0)
+				first_err = op->err;
+			if (op->kind == SOP_PLACE)
+				failed_place++;
 			rc = op->rc;
 		}
 	}
+	/* One line a pass, however many failed; none when the disk refuses
+	 * writes, which the store logs when it starts and ends. */
+	if (failed > 0)
+		orch_log(rc == ORCH_ENOSPC ? ORCH_LOG_DEBUG : ORCH_LOG_WARN,
+		    SCHED_COMPONENT,
+		    "%llu write%s of this pass failed (%llu placing a task), "
+		    "tried again in a second: %s%s",
+		    (unsigned long long)failed, failed == 1 ? "" : "s",
+		    (unsigned long long)failed_place, first_err,
+		    failed == 1 ? "" : " (the first)");
 	/* One line for a burst of submissions that all wait. */
 	if (explained > 0)
 		orch_info(SCHED_COMPONENT, "%llu task%s stay%s Pending: %s%s",
