@@ -1090,6 +1090,60 @@ out:
 	free(busy);
 }
 
+/* Whether the delta d names task id (changed or removed). */
+static bool
+delta_names(const Orch__Assignments *d, const char *id)
+{
+	for (size_t i = 0; i < d->n_tasks; i++) {
+		if (d->tasks[i]->id != NULL && strcmp(d->tasks[i]->id, id) == 0)
+			return true;
+	}
+	for (size_t i = 0; i < d->n_removed; i++) {
+		if (d->removed[i] != NULL && strcmp(d->removed[i], id) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The list a delta answer d stands for: held's tasks but those d names,
+ * then d's tasks, with d's epoch and version.  Returns a new message
+ * (orch__assignments__free_unpacked), or NULL out of memory.  Made by
+ * packing and unpacking, so that it owns all it points to.
+ */
+static Orch__Assignments *
+agent_delta_merge(const Orch__Assignments *held, const Orch__Assignments *d)
+{
+	Orch__Assignments m = *d, *out = NULL;
+	Orch__Task **v;
+	uint8_t *buf = NULL;
+	size_t n = 0, len;
+
+	if ((v = calloc(held->n_tasks + d->n_tasks + 1, sizeof(*v))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < held->n_tasks; i++) {
+		if (held->tasks[i]->id != NULL &&
+		    !delta_names(d, held->tasks[i]->id))
+			v[n++] = held->tasks[i];
+	}
+	for (size_t i = 0; i < d->n_tasks; i++)
+		v[n++] = d->tasks[i];
+	m.tasks = v;
+	m.n_tasks = n;
+	m.has_delta = false;
+	m.delta = false;
+	m.removed = NULL;
+	m.n_removed = 0;
+	len = orch__assignments__get_packed_size(&m);
+	if ((buf = malloc(len > 0 ? len : 1)) != NULL) {
+		orch__assignments__pack(&m, buf);
+		out = orch__assignments__unpack(NULL, len, buf);
+	}
+	free(buf);
+	free(v);
+	return out;
+}
+
 /* Drops the assignments kept from the last full answer.  Beat thread. */
 static void
 agent_last_as_forget(struct orch_agent *a)
@@ -1242,6 +1296,8 @@ agent_beat(struct orch_agent *a)
 		hb.has_known_epoch = hb.has_known_version = true;
 		hb.known_epoch = a->last_as->epoch;
 		hb.known_version = a->last_as->version;
+		/* It keeps that list: what changed since is enough. */
+		hb.has_accepts_delta = hb.accepts_delta = true;
 	}
 	rc = agent_rpc(a, "orch.Manager/Heartbeat", &hb.base,
 	    &orch__assignments__descriptor, (ProtobufCMessage **)&as, err,
@@ -1291,6 +1347,26 @@ agent_beat(struct orch_agent *a)
 			agent_last_as_forget(a);
 		}
 		goto out;
+	}
+	if (as->has_delta && as->delta) {
+		Orch__Assignments *full;
+
+		/* Only ever an answer to what this beat said it holds. */
+		if (!hb.has_accepts_delta || as->epoch != hb.known_epoch) {
+			orch_warn("agent",
+			    "heartbeat: a delta for a list this node does "
+			    "not hold: ignored");
+			agent_last_as_forget(a);
+			goto out;
+		}
+		if ((full = agent_delta_merge(a->last_as, as)) == NULL) {
+			/* The next beat asks for the whole list. */
+			orch_warn("agent", "heartbeat: out of memory");
+			agent_last_as_forget(a);
+			goto out;
+		}
+		orch__assignments__free_unpacked(as, NULL);
+		as = full;
 	}
 	agent_reconcile(a, as, seq0);
 	agent_last_as_forget(a);

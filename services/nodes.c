@@ -31,6 +31,16 @@ struct entry {
 	int64_t wall_ms;         /* and on the wall clock, for people */
 	int status;              /* as last logged */
 	uint64_t assign_version; /* the counter when its tasks last changed */
+	/* Its last changes, for deltas (orch_nodes_assign_delta): a ring,
+	 * allocated at the first; changes at or below floor are forgotten. */
+	struct assign_log *log;
+	uint64_t floor;
+};
+
+struct assign_log {
+	uint64_t version[ORCH_NODES_DELTA_MAX];
+	char id[ORCH_NODES_DELTA_MAX][ORCH_ID_LEN];
+	size_t head, n; /* the oldest, and how many */
 };
 
 /* A turn to Ready or Down, waiting to be told outside the lock. */
@@ -96,8 +106,10 @@ orch_nodes_free(struct orch_nodes *ns)
 {
 	if (ns == NULL)
 		return;
-	for (size_t i = 0; i < ns->n; i++)
+	for (size_t i = 0; i < ns->n; i++) {
 		free(ns->v[i].name);
+		free(ns->v[i].log);
+	}
 	free(ns->v);
 	free(ns->pend);
 	pthread_mutex_destroy(&ns->flush_mu);
@@ -168,6 +180,9 @@ entry_get(struct orch_nodes *ns, const char *id, const char *name)
 	memcpy(e->id, id, ORCH_ID_LEN);
 	e->name = copy;
 	e->status = ST_NOT_READY;
+	/* Changes of its tasks before now were not recorded: no delta from
+	 * a version before it. */
+	e->floor = ns->counter;
 	return e;
 }
 
@@ -517,21 +532,91 @@ orch_nodes_read_one(struct orch_nodes *ns, struct orch_store_reader *r,
 }
 
 void
-orch_nodes_assign_changed(struct orch_nodes *ns, const char *id)
+orch_nodes_assign_changed(
+    struct orch_nodes *ns, const char *id, const char *task_id)
 {
+	struct entry *e;
+	struct assign_log *l;
 	bool found;
-	size_t i;
+	size_t i, k;
 
 	pthread_mutex_lock(&ns->mu);
 	ns->counter++;
 	if (id == NULL) {
 		ns->all_version = ns->counter;
-	} else {
-		i = entry_find(ns, id, &found);
-		if (found)
-			ns->v[i].assign_version = ns->counter;
+		goto out;
 	}
+	i = entry_find(ns, id, &found);
+	if (!found)
+		goto out;
+	e = &ns->v[i];
+	e->assign_version = ns->counter;
+	if (task_id == NULL || strlen(task_id) >= ORCH_ID_LEN) {
+		e->floor = ns->counter;
+		goto out;
+	}
+	if (e->log == NULL && (e->log = calloc(1, sizeof(*e->log))) == NULL) {
+		e->floor = ns->counter;
+		goto out;
+	}
+	l = e->log;
+	if (l->n == ORCH_NODES_DELTA_MAX) {
+		/* The oldest is forgotten: deltas from before it are off. */
+		if (l->version[l->head] > e->floor)
+			e->floor = l->version[l->head];
+		l->head = (l->head + 1) % ORCH_NODES_DELTA_MAX;
+		l->n--;
+	}
+	k = (l->head + l->n) % ORCH_NODES_DELTA_MAX;
+	l->version[k] = ns->counter;
+	memcpy(l->id[k], task_id, strlen(task_id) + 1);
+	l->n++;
+out:
 	pthread_mutex_unlock(&ns->mu);
+}
+
+int
+orch_nodes_assign_delta(struct orch_nodes *ns, const char *id, uint64_t since,
+    char (*ids)[ORCH_ID_LEN], size_t max, size_t *n, uint64_t *epoch,
+    uint64_t *version)
+{
+	const struct entry *e;
+	bool found;
+	size_t i;
+	int rc = ORCH_ENOENT;
+
+	*n = 0;
+	pthread_mutex_lock(&ns->mu);
+	*epoch = ns->epoch;
+	*version = ns->all_version;
+	i = entry_find(ns, id, &found);
+	if (!found)
+		goto out;
+	e = &ns->v[i];
+	if (e->assign_version > *version)
+		*version = e->assign_version;
+	if (since < ns->all_version || since < e->floor || since > *version)
+		goto out;
+	for (size_t j = 0; e->log != NULL && j < e->log->n; j++) {
+		size_t k = (e->log->head + j) % ORCH_NODES_DELTA_MAX;
+		bool dup = false;
+
+		if (e->log->version[k] <= since)
+			continue;
+		for (size_t m = 0; m < *n && !dup; m++)
+			dup = strcmp(ids[m], e->log->id[k]) == 0;
+		if (dup)
+			continue;
+		if (*n == max)
+			goto out;
+		memcpy(ids[(*n)++], e->log->id[k], ORCH_ID_LEN);
+	}
+	rc = ORCH_OK;
+out:
+	if (rc != ORCH_OK)
+		*n = 0;
+	pthread_mutex_unlock(&ns->mu);
+	return rc;
 }
 
 void

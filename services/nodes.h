@@ -120,7 +120,25 @@ int orch_nodes_read_one(struct orch_nodes *ns, struct orch_store_reader *r,
  * before reading the tasks it stands for: a change in between makes the
  * next beat read them again, never the reverse.
  */
-void orch_nodes_assign_changed(struct orch_nodes *ns, const char *id);
+void orch_nodes_assign_changed(
+    struct orch_nodes *ns, const char *id, const char *task_id);
+
+/* How many task changes each node remembers for deltas. */
+#define ORCH_NODES_DELTA_MAX 64
+
+/*
+ * The ids of node id's tasks that changed after version since (each once,
+ * at most max), with the current epoch and version read with them, into
+ * ids[*n].  Returns ORCH_OK, or ORCH_ENOENT when they are not all known:
+ * the node is unknown, more than max changed, the changes of since are
+ * forgotten (a node remembers its last ORCH_NODES_DELTA_MAX), or every
+ * node's list changed (id NULL to orch_nodes_assign_changed()) after it.
+ * The caller then answers the full list.  task_id (may be NULL: unknown,
+ * no delta across it) names the task a change of id was about.
+ */
+int orch_nodes_assign_delta(struct orch_nodes *ns, const char *id,
+    uint64_t since, char (*ids)[ORCH_ID_LEN], size_t max, size_t *n /* OUT */,
+    uint64_t *epoch /* OUT */, uint64_t *version /* OUT */);
 void orch_nodes_assign_version(struct orch_nodes *ns, const char *id,
     uint64_t *epoch /* OUT */, uint64_t *version /* OUT */);
 

@@ -764,9 +764,72 @@ assign_on_commit(void *arg, int kind, const char *id, const void *obj)
 	if (kind != ORCH_STORE_TASK)
 		return;
 	if (t == NULL)
-		orch_nodes_assign_changed(rpc->nodes, NULL);
+		orch_nodes_assign_changed(rpc->nodes, NULL, NULL);
 	else if (t->node_id != NULL && t->node_id[0] != '\0')
-		orch_nodes_assign_changed(rpc->nodes, t->node_id);
+		orch_nodes_assign_changed(rpc->nodes, t->node_id, t->id);
+}
+
+/* Whether t is on node's list: placed there and not final (the same as
+ * orch_store_task_list_node()). */
+static bool
+assigned_to(const orch_task *t, const char *node)
+{
+	return t->node_id != NULL && strcmp(t->node_id, node) == 0 &&
+	    !orch_task_status_terminal(t->status);
+}
+
+/*
+ * Answers a heartbeat from a node that holds version since of its list
+ * with what changed after it (Assignments.delta), when the registry
+ * knows all of that: a handful of tasks read by id, rather than the
+ * node's hundred.  Returns false, having answered nothing, when it does
+ * not (the full list then).
+ */
+static bool
+heartbeat_delta(struct call *c, Orch__Assignments *a, const char *node,
+    uint64_t since, Orch__Assignments_Closure closure, void *data)
+{
+	char ids[ORCH_NODES_DELTA_MAX][ORCH_ID_LEN];
+	orch_task *tasks[ORCH_NODES_DELTA_MAX];
+	char *removed[ORCH_NODES_DELTA_MAX];
+	uint64_t epoch, version;
+	size_t n, nt = 0, nr = 0;
+	int rc = ORCH_OK;
+
+	/* The ids with the version they stand for, read together; the
+	 * tasks after, as new as or newer than that version. */
+	if (orch_nodes_assign_delta(c->rpc->nodes, node, since, ids,
+	        ORCH_NODES_DELTA_MAX, &n, &epoch, &version) != ORCH_OK ||
+	    epoch != a->epoch)
+		return false;
+	for (size_t i = 0; i < n && rc == ORCH_OK; i++) {
+		orch_task *t = NULL;
+
+		rc = orch_store_task_get(c->reader, ids[i], &t);
+		if (rc == ORCH_OK && assigned_to(t, node)) {
+			tasks[nt++] = t;
+			continue;
+		}
+		orch_task_free(t);
+		if (rc == ORCH_OK || rc == ORCH_ENOENT) {
+			removed[nr++] = ids[i];
+			rc = ORCH_OK;
+		}
+	}
+	if (rc == ORCH_OK) {
+		a->version = version;
+		a->has_delta = true;
+		a->delta = true;
+		a->n_tasks = nt;
+		a->tasks = tasks;
+		a->n_removed = nr;
+		a->removed = removed;
+		closure(a, data);
+	}
+	for (size_t i = 0; i < nt; i++)
+		orch_task_free(tasks[i]);
+	/* A failed read: the full list, which says why if it fails too. */
+	return rc == ORCH_OK;
 }
 
 /* A growing buffer of packed bytes. */
@@ -879,6 +942,11 @@ rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
 		closure(&a, data);
 		return;
 	}
+	if (in->has_accepts_delta && in->accepts_delta && in->has_known_epoch &&
+	    in->known_epoch == epoch && in->has_known_version &&
+	    heartbeat_delta(
+	        c, &a, in->node_id, in->known_version, closure, data))
+		return;
 	/* The fields above, then each task as stored (field 2 may come in
 	 * any order): protobuf's encoding of a repeated message is its
 	 * records one after another. */

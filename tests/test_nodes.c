@@ -213,11 +213,11 @@ test_assign_versions(void)
 	orch_nodes_assign_version(ns, ID_A, &e0, &a0);
 	orch_nodes_assign_version(ns, ID_B, &e0, &b0);
 	ASSERT(e0 != 0);
-	orch_nodes_assign_changed(ns, ID_A);
+	orch_nodes_assign_changed(ns, ID_A, NULL);
 	orch_nodes_assign_version(ns, ID_A, &e1, &a1);
 	orch_nodes_assign_version(ns, ID_B, &e1, &b1);
 	ASSERT(e1 == e0 && a1 > a0 && b1 == b0);
-	orch_nodes_assign_changed(ns, NULL);
+	orch_nodes_assign_changed(ns, NULL, NULL);
 	orch_nodes_assign_version(ns, ID_A, &e2, &a2);
 	orch_nodes_assign_version(ns, ID_B, &e2, &b2);
 	ASSERT(a2 > a1 && b2 > b1);
@@ -226,6 +226,85 @@ test_assign_versions(void)
 	orch_nodes_assign_version(other, ID_A, &eo, &vo);
 	ASSERT(eo != e0);
 	orch_nodes_free(other);
+	orch_nodes_free(ns);
+}
+
+#define TASK_X "11111111-0000-4000-8000-00000000000x"
+
+/* Deltas: the tasks of a node that changed after a version, each once;
+ * none when they are not all remembered. */
+static void
+test_assign_delta(void)
+{
+	struct orch_nodes *ns;
+	char ids[ORCH_NODES_DELTA_MAX][ORCH_ID_LEN], tid[ORCH_ID_LEN];
+	uint64_t e, v0, v1, v2, ve, vv;
+	size_t n;
+
+	ASSERT_INT_EQ(orch_nodes_new(1000, &ns), ORCH_OK);
+	/* An unknown node: no delta. */
+	ASSERT_INT_EQ(orch_nodes_assign_delta(
+	                  ns, ID_A, 0, ids, ORCH_NODES_DELTA_MAX, &n, &e, &v0),
+	    ORCH_ENOENT);
+	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_A, "a"), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_B, "b"), ORCH_OK);
+	orch_nodes_assign_version(ns, ID_A, &e, &v0);
+	/* Nothing since v0: an empty delta at v0. */
+	ASSERT_INT_EQ(orch_nodes_assign_delta(ns, ID_A, v0, ids,
+	                  ORCH_NODES_DELTA_MAX, &n, &ve, &vv),
+	    ORCH_OK);
+	ASSERT(n == 0 && ve == e && vv == v0);
+	orch_nodes_assign_changed(ns, ID_A, "t-1");
+	orch_nodes_assign_changed(ns, ID_B, "t-b");
+	orch_nodes_assign_changed(ns, ID_A, "t-2");
+	orch_nodes_assign_changed(ns, ID_A, "t-1");
+	orch_nodes_assign_version(ns, ID_A, &e, &v1);
+	ASSERT_INT_EQ(orch_nodes_assign_delta(ns, ID_A, v0, ids,
+	                  ORCH_NODES_DELTA_MAX, &n, &ve, &vv),
+	    ORCH_OK);
+	ASSERT_INT_EQ(n, 2);
+	ASSERT_STR_EQ(ids[0], "t-1");
+	ASSERT_STR_EQ(ids[1], "t-2");
+	ASSERT(vv == v1);
+	/* More than max: none. */
+	ASSERT_INT_EQ(
+	    orch_nodes_assign_delta(ns, ID_A, v0, ids, 1, &n, &ve, &vv),
+	    ORCH_ENOENT);
+	/* A version from the future (another registry's): none. */
+	ASSERT_INT_EQ(orch_nodes_assign_delta(ns, ID_A, v1 + 100, ids,
+	                  ORCH_NODES_DELTA_MAX, &n, &ve, &vv),
+	    ORCH_ENOENT);
+	/* The ring forgets the oldest: deltas from before them are off,
+	 * from after them still on. */
+	for (int i = 0; i < ORCH_NODES_DELTA_MAX; i++) {
+		snprintf(tid, sizeof(tid), "t-%d", 100 + i);
+		orch_nodes_assign_changed(ns, ID_A, tid);
+	}
+	orch_nodes_assign_version(ns, ID_A, &e, &v2);
+	ASSERT_INT_EQ(orch_nodes_assign_delta(ns, ID_A, v0, ids,
+	                  ORCH_NODES_DELTA_MAX, &n, &ve, &vv),
+	    ORCH_ENOENT);
+	ASSERT_INT_EQ(orch_nodes_assign_delta(ns, ID_A, v1, ids,
+	                  ORCH_NODES_DELTA_MAX, &n, &ve, &vv),
+	    ORCH_OK);
+	ASSERT_INT_EQ(n, ORCH_NODES_DELTA_MAX);
+	/* A change without a task id, or to every node: none across it. */
+	orch_nodes_assign_changed(ns, ID_A, NULL);
+	ASSERT_INT_EQ(orch_nodes_assign_delta(ns, ID_A, v2, ids,
+	                  ORCH_NODES_DELTA_MAX, &n, &ve, &vv),
+	    ORCH_ENOENT);
+	orch_nodes_assign_version(ns, ID_B, &e, &v1);
+	orch_nodes_assign_changed(ns, NULL, NULL);
+	ASSERT_INT_EQ(orch_nodes_assign_delta(ns, ID_B, v1, ids,
+	                  ORCH_NODES_DELTA_MAX, &n, &ve, &vv),
+	    ORCH_ENOENT);
+	orch_nodes_assign_version(ns, ID_B, &e, &v2);
+	orch_nodes_assign_changed(ns, ID_B, TASK_X);
+	ASSERT_INT_EQ(orch_nodes_assign_delta(ns, ID_B, v2, ids,
+	                  ORCH_NODES_DELTA_MAX, &n, &ve, &vv),
+	    ORCH_OK);
+	ASSERT_INT_EQ(n, 1);
+	ASSERT_STR_EQ(ids[0], TASK_X);
 	orch_nodes_free(ns);
 }
 
@@ -303,6 +382,7 @@ main(void)
 	RUN(test_heartbeat_interval);
 	RUN(test_fill);
 	RUN(test_assign_versions);
+	RUN(test_assign_delta);
 	RUN(test_transitions);
 	return 0;
 }
