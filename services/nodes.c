@@ -31,6 +31,9 @@ struct entry {
 	int64_t wall_ms;         /* and on the wall clock, for people */
 	int status;              /* as last logged */
 	uint64_t assign_version; /* the counter when its tasks last changed */
+	/* Its unhealthy drivers, as last reported (NULL when none). */
+	struct orch_driver_health *sick;
+	size_t n_sick;
 };
 
 struct orch_nodes {
@@ -78,8 +81,10 @@ orch_nodes_free(struct orch_nodes *ns)
 {
 	if (ns == NULL)
 		return;
-	for (size_t i = 0; i < ns->n; i++)
+	for (size_t i = 0; i < ns->n; i++) {
 		free(ns->v[i].name);
+		free(ns->v[i].sick);
+	}
 	free(ns->v);
 	pthread_mutex_destroy(&ns->mu);
 	free(ns);
@@ -183,18 +188,113 @@ entry_transition(
 	return status == ST_READY || status == ST_DOWN;
 }
 
-/* Records contact with e now.  Called with mu. */
+/* The unhealthy entry of driver name in e, or NULL.  Called with mu. */
+static const struct orch_driver_health *
+sick_find(const struct entry *e, const char *name)
+{
+	for (size_t i = 0; i < e->n_sick; i++) {
+		if (strcmp(e->sick[i].name, name) == 0)
+			return &e->sick[i];
+	}
+	return NULL;
+}
+
+/* Whether h[i] is the first entry of its driver in h and says it is
+ * unhealthy (a later entry of the same name is ignored). */
+static bool
+report_sick(Orch__DriverHealth *const *h, size_t i)
+{
+	for (size_t j = 0; j < i; j++) {
+		if (strcmp(h[j]->name, h[i]->name) == 0)
+			return false;
+	}
+	return h[i]->has_healthy && !h[i]->healthy;
+}
+
+/*
+ * Replaces e's driver health with the report h[n], logging each change;
+ * a driver still unhealthy keeps the time it turned so.  Returns whether
+ * anything changed.  Called with mu.  Out of memory, the old health is
+ * kept (the next beat tries again).
+ */
+static bool
+entry_health_set(struct entry *e, Orch__DriverHealth *const *h, size_t n)
+{
+	struct orch_driver_health *v = NULL;
+	const struct orch_driver_health *old;
+	size_t k = 0;
+	bool changed;
+
+	if (n > 0 && (v = calloc(n, sizeof(*v))) == NULL) {
+		orch_warn(NODES_COMPONENT,
+		    "node %s: out of memory keeping its driver health",
+		    e->name);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!report_sick(h, i))
+			continue;
+		snprintf(v[k].name, sizeof(v[k].name), "%s", h[i]->name);
+		snprintf(v[k].error, sizeof(v[k].error), "%s",
+		    h[i]->error != NULL ? h[i]->error : "");
+		old = sick_find(e, v[k].name);
+		v[k].since_ms = old != NULL ? old->since_ms : orch_now_ms();
+		if (old == NULL)
+			orch_warn(NODES_COMPONENT,
+			    "node %s (%s): the %s driver is unhealthy: %s; no "
+			    "task of it is placed there until it is back",
+			    e->name, e->id, v[k].name, v[k].error);
+		else if (strcmp(old->error, v[k].error) != 0)
+			orch_info(NODES_COMPONENT,
+			    "node %s (%s): the %s driver is still unhealthy: "
+			    "%s",
+			    e->name, e->id, v[k].name, v[k].error);
+		k++;
+	}
+	changed = k != e->n_sick;
+	for (size_t i = 0; i < e->n_sick; i++) {
+		bool still = false;
+
+		for (size_t j = 0; j < k; j++) {
+			if (strcmp(v[j].name, e->sick[i].name) != 0)
+				continue;
+			still = true;
+			if (strcmp(v[j].error, e->sick[i].error) != 0)
+				changed = true;
+		}
+		if (!still) {
+			changed = true;
+			orch_info(NODES_COMPONENT,
+			    "node %s (%s): the %s driver is healthy again",
+			    e->name, e->id, e->sick[i].name);
+		}
+	}
+	if (!changed) {
+		free(v);
+		return false;
+	}
+	free(e->sick);
+	e->sick = k > 0 ? v : NULL;
+	e->n_sick = k;
+	if (k == 0)
+		free(v);
+	return true;
+}
+
+/* Records contact with e now, and its driver health h[n].  Called with
+ * mu. */
 static void
-entry_touch(struct orch_nodes *ns, struct entry *e)
+entry_touch(struct orch_nodes *ns, struct entry *e,
+    Orch__DriverHealth *const *h, size_t n)
 {
 	int64_t now = orch_mono_ms();
 	int was = entry_status(ns, e, now);
-	bool changed = false;
+	bool changed = entry_health_set(e, h, n);
 
 	/* A node that went Down since the last sweep comes back: the
 	 * scheduler has to hear of it as much as of a first beat. */
-	if (e->seen && was != e->status)
-		changed = entry_transition(ns, e, was, now);
+	if (e->seen && was != e->status && entry_transition(ns, e, was, now))
+		changed = true;
 	e->seen = true;
 	e->mono_ms = now;
 	e->wall_ms = orch_now_ms();
@@ -238,7 +338,8 @@ orch_nodes_watch(struct orch_nodes *ns, orch_nodes_change_fn fn, void *arg)
 }
 
 int
-orch_nodes_seen(struct orch_nodes *ns, const char *id, const char *name)
+orch_nodes_seen(struct orch_nodes *ns, const char *id, const char *name,
+    Orch__DriverHealth *const *health, size_t n_health)
 {
 	struct entry *e;
 	int rc = ORCH_OK;
@@ -247,13 +348,14 @@ orch_nodes_seen(struct orch_nodes *ns, const char *id, const char *name)
 	if ((e = entry_get(ns, id, name)) == NULL)
 		rc = ORCH_ENOMEM;
 	else
-		entry_touch(ns, e);
+		entry_touch(ns, e, health, n_health);
 	pthread_mutex_unlock(&ns->mu);
 	return rc;
 }
 
 int
-orch_nodes_beat(struct orch_nodes *ns, const char *id)
+orch_nodes_beat(struct orch_nodes *ns, const char *id,
+    Orch__DriverHealth *const *health, size_t n_health)
 {
 	bool found;
 	size_t i;
@@ -262,11 +364,29 @@ orch_nodes_beat(struct orch_nodes *ns, const char *id)
 	pthread_mutex_lock(&ns->mu);
 	i = entry_find(ns, id, &found);
 	if (found)
-		entry_touch(ns, &ns->v[i]);
+		entry_touch(ns, &ns->v[i], health, n_health);
 	else
 		rc = ORCH_ENOENT;
 	pthread_mutex_unlock(&ns->mu);
 	return rc;
+}
+
+size_t
+orch_nodes_unhealthy(struct orch_nodes *ns, const char *id,
+    struct orch_driver_health *out, size_t max)
+{
+	bool found;
+	size_t i, n = 0;
+
+	pthread_mutex_lock(&ns->mu);
+	i = entry_find(ns, id, &found);
+	if (found) {
+		n = ns->v[i].n_sick < max ? ns->v[i].n_sick : max;
+		if (n > 0)
+			memcpy(out, ns->v[i].sick, n * sizeof(*out));
+	}
+	pthread_mutex_unlock(&ns->mu);
+	return n;
 }
 
 int
@@ -333,7 +453,58 @@ orch_nodes_heartbeat_ms(const struct orch_nodes *ns)
 	return (int32_t)(ms < 100 ? 100 : ms > 1000 ? 1000 : ms);
 }
 
-void
+/* Fills n->driver_health: one entry per driver of n, healthy unless its
+ * agent said otherwise.  Returns ORCH_OK or ORCH_ENOMEM (none then). */
+static int
+health_fill(struct orch_nodes *ns, orch_node *n)
+{
+	struct orch_driver_health sick[ORCH_NODE_DRIVERS_MAX];
+	const struct orch_driver_health *s;
+	Orch__DriverHealth **v;
+	size_t nsick, k;
+
+	n->driver_health = NULL;
+	n->n_driver_health = 0;
+	if (n->n_drivers == 0)
+		return ORCH_OK;
+	nsick = orch_nodes_unhealthy(ns, n->id, sick, ORCH_NODE_DRIVERS_MAX);
+	if ((v = calloc(n->n_drivers, sizeof(*v))) == NULL)
+		return ORCH_ENOMEM;
+	n->driver_health = v;
+	for (k = 0; k < n->n_drivers; k++) {
+		const char *name = n->drivers[k] != NULL ? n->drivers[k] : "";
+
+		s = NULL;
+		for (size_t j = 0; j < nsick && s == NULL; j++) {
+			if (strcmp(sick[j].name, name) == 0)
+				s = &sick[j];
+		}
+		if ((v[k] = malloc(sizeof(*v[k]))) == NULL)
+			goto nomem;
+		orch__driver_health__init(v[k]);
+		n->n_driver_health = k + 1;
+		if ((v[k]->name = strdup(name)) == NULL)
+			goto nomem;
+		v[k]->has_healthy = true;
+		v[k]->healthy = s == NULL;
+		if (s == NULL)
+			continue;
+		if ((v[k]->error = strdup(s->error)) == NULL)
+			goto nomem;
+		v[k]->has_since_ms = true;
+		v[k]->since_ms = s->since_ms;
+	}
+	return ORCH_OK;
+nomem:
+	for (size_t j = 0; j < n->n_driver_health; j++)
+		orch__driver_health__free_unpacked(v[j], NULL);
+	free(v);
+	n->driver_health = NULL;
+	n->n_driver_health = 0;
+	return ORCH_ENOMEM;
+}
+
+int
 orch_nodes_fill(struct orch_nodes *ns, orch_node *n,
     const struct orch_node_usage *usage, size_t n_usage)
 {
@@ -358,6 +529,7 @@ orch_nodes_fill(struct orch_nodes *ns, orch_node *n,
 		n->task_count = usage[i].tasks;
 		break;
 	}
+	return health_fill(ns, n);
 }
 
 int
@@ -378,10 +550,15 @@ orch_nodes_read(struct orch_nodes *ns, struct orch_store_reader *r,
 		*n = 0;
 		return rc;
 	}
-	for (size_t i = 0; i < *n; i++)
-		orch_nodes_fill(ns, (*out)[i], usage, n_usage);
+	for (size_t i = 0; i < *n && rc == ORCH_OK; i++)
+		rc = orch_nodes_fill(ns, (*out)[i], usage, n_usage);
 	free(usage);
-	return ORCH_OK;
+	if (rc != ORCH_OK) {
+		orch_store_node_list_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
 }
 
 int
@@ -399,9 +576,13 @@ orch_nodes_read_one(struct orch_nodes *ns, struct orch_store_reader *r,
 		*out = NULL;
 		return rc;
 	}
-	orch_nodes_fill(ns, *out, usage, n_usage);
+	rc = orch_nodes_fill(ns, *out, usage, n_usage);
 	free(usage);
-	return ORCH_OK;
+	if (rc != ORCH_OK) {
+		orch_node_free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 void

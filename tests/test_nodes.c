@@ -1,7 +1,8 @@
 /*
  * test_nodes.c: the registry of node liveness: Ready, Down after the TTL,
  * NotReady for nodes known from the store until a grace period ends, the
- * watcher, the heartbeat interval, and the live fields of a node.
+ * watcher, the heartbeat interval, the live fields of a node, and the
+ * health of its drivers.
  */
 #include "clock.h"
 #include "error.h"
@@ -52,15 +53,15 @@ test_ready_then_down(void)
 	/* Unknown: NotReady, never heard from; a beat is refused. */
 	ASSERT_INT_EQ(orch_nodes_status(ns, ID_A, &last), NOT_READY);
 	ASSERT_INT_EQ(last, -1);
-	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A), ORCH_ENOENT);
+	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A, NULL, 0), ORCH_ENOENT);
 
 	/* Registered: Ready at once, and the watcher heard of it. */
-	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_A, "a"), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_A, "a", NULL, 0), ORCH_OK);
 	ASSERT_INT_EQ(orch_nodes_status(ns, ID_A, &last), READY);
 	ASSERT(last >= before && last <= orch_now_ms());
 	ASSERT_INT_EQ(changes, 1);
 	/* Beats of a Ready node are not news. */
-	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A, NULL, 0), ORCH_OK);
 	ASSERT_INT_EQ(changes, 1);
 
 	/* Silent past the TTL: Down; the sweep tells the watcher. */
@@ -75,19 +76,19 @@ test_ready_then_down(void)
 	ASSERT(last >= before);
 
 	/* A beat brings it back. */
-	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A, NULL, 0), ORCH_OK);
 	ASSERT_INT_EQ(orch_nodes_status(ns, ID_A, NULL), READY);
 	ASSERT_INT_EQ(changes, 3);
 
 	/* Down and back between two sweeps still counts as news. */
 	want = (struct node_st){ns, ID_A, DOWN};
 	ASSERT(h_wait_until(node_is, &want, 10000));
-	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A, NULL, 0), ORCH_OK);
 	ASSERT_INT_EQ(changes, 4);
 
 	/* Cleared, the watcher is not called. */
 	orch_nodes_watch(ns, NULL, NULL);
-	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_B, "b"), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_B, "b", NULL, 0), ORCH_OK);
 	ASSERT_INT_EQ(changes, 4);
 	orch_nodes_free(ns);
 }
@@ -123,7 +124,7 @@ test_known_from_store(void)
 	ASSERT_INT_EQ(orch_nodes_load(ns, r), ORCH_OK);
 	ASSERT_INT_EQ(orch_nodes_status(ns, id, NULL), NOT_READY);
 	/* Its heartbeat is accepted: the agent need not register again. */
-	ASSERT_INT_EQ(orch_nodes_beat(ns, id), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_beat(ns, id, NULL, 0), ORCH_OK);
 	ASSERT_INT_EQ(orch_nodes_status(ns, id, NULL), READY);
 	orch_nodes_free(ns);
 
@@ -143,7 +144,7 @@ test_known_from_store(void)
 	ASSERT(list[0]->has_task_count && list[0]->task_count == 0);
 	ASSERT(list[0]->has_allocated_cpu && list[0]->allocated_cpu == 0.0);
 	orch_store_node_list_free(list, nl);
-	ASSERT_INT_EQ(orch_nodes_beat(ns, id), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_beat(ns, id, NULL, 0), ORCH_OK);
 	ASSERT_INT_EQ(orch_nodes_read_one(ns, r, "a", &n), ORCH_OK);
 	ASSERT_INT_EQ(n->status, READY);
 	ASSERT(n->has_last_heartbeat_ms && n->last_heartbeat_ms > 0);
@@ -207,8 +208,8 @@ test_assign_versions(void)
 	uint64_t e0, a0, b0, e1, a1, b1, e2, a2, b2, eo, vo;
 
 	ASSERT_INT_EQ(orch_nodes_new(1000, &ns), ORCH_OK);
-	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_A, "a"), ORCH_OK);
-	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_B, "b"), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_A, "a", NULL, 0), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_B, "b", NULL, 0), ORCH_OK);
 	orch_nodes_assign_version(ns, ID_A, &e0, &a0);
 	orch_nodes_assign_version(ns, ID_B, &e0, &b0);
 	ASSERT(e0 != 0);
@@ -228,6 +229,129 @@ test_assign_versions(void)
 	orch_nodes_free(ns);
 }
 
+static Orch__DriverHealth
+health(const char *name, bool healthy, const char *error)
+{
+	Orch__DriverHealth h = ORCH__DRIVER_HEALTH__INIT;
+
+	h.name = (char *)name;
+	h.has_healthy = true;
+	h.healthy = healthy;
+	h.error = (char *)error;
+	return h;
+}
+
+/* Driver health: kept from each report (unhealthy drivers only, the
+ * first entry of a name counting), with the time it turned unhealthy
+ * kept while it stays so; a change wakes the watcher, a repeat does not;
+ * filled into a node per driver it lists; a report that lists nothing
+ * means healthy. */
+static void
+test_driver_health(void)
+{
+	Orch__DriverHealth d1 = health("docker", false, "refused"),
+	                   d2 = health("docker", false, "gone"),
+	                   dup = health("docker", true, NULL),
+	                   ex = health("exec", true, NULL);
+	Orch__DriverHealth *r1[] = {&ex, &d1, &dup}, *r2[] = {&d2};
+	struct orch_driver_health out[4];
+	char *drivers[] = {"docker", "exec"};
+	Orch__Node n = ORCH__NODE__INIT;
+	struct orch_nodes *ns;
+	int64_t since, before = orch_now_ms();
+	char err[256];
+
+	ASSERT_INT_EQ(orch_nodes_new(60000, &ns), ORCH_OK);
+	orch_nodes_watch(ns, count_change, NULL);
+	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_A, "a", NULL, 0), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_unhealthy(ns, ID_A, out, 4), 0);
+	changes = 0;
+	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A, r1, 3), ORCH_OK);
+	ASSERT_INT_EQ(changes, 1);
+	ASSERT_INT_EQ(orch_nodes_unhealthy(ns, ID_A, out, 4), 1);
+	ASSERT_STR_EQ(out[0].name, "docker");
+	ASSERT_STR_EQ(out[0].error, "refused");
+	ASSERT(out[0].since_ms >= before && out[0].since_ms <= orch_now_ms());
+	since = out[0].since_ms;
+	/* The same report: nothing to tell the scheduler. */
+	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A, r1, 3), ORCH_OK);
+	ASSERT_INT_EQ(changes, 1);
+	/* Another reason: the same time it turned unhealthy. */
+	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A, r2, 1), ORCH_OK);
+	ASSERT_INT_EQ(changes, 2);
+	ASSERT_INT_EQ(orch_nodes_unhealthy(ns, ID_A, out, 4), 1);
+	ASSERT_STR_EQ(out[0].error, "gone");
+	ASSERT_INT_EQ(out[0].since_ms, since);
+	/* Filled in per driver of the node, in its order. */
+	n.id = (char *)ID_A;
+	n.drivers = drivers;
+	n.n_drivers = 2;
+	ASSERT_INT_EQ(orch_nodes_fill(ns, &n, NULL, 0), ORCH_OK);
+	ASSERT_INT_EQ(n.n_driver_health, 2);
+	ASSERT_STR_EQ(n.driver_health[0]->name, "docker");
+	ASSERT(n.driver_health[0]->has_healthy && !n.driver_health[0]->healthy);
+	ASSERT_STR_EQ(n.driver_health[0]->error, "gone");
+	ASSERT_INT_EQ(n.driver_health[0]->since_ms, since);
+	ASSERT_STR_EQ(n.driver_health[1]->name, "exec");
+	ASSERT(
+	    n.driver_health[1]->healthy && n.driver_health[1]->error == NULL);
+	for (size_t i = 0; i < n.n_driver_health; i++)
+		orch__driver_health__free_unpacked(n.driver_health[i], NULL);
+	free(n.driver_health);
+	/* Nothing listed: healthy again; the unknown node has nothing. */
+	ASSERT_INT_EQ(orch_nodes_beat(ns, ID_A, NULL, 0), ORCH_OK);
+	ASSERT_INT_EQ(changes, 3);
+	ASSERT_INT_EQ(orch_nodes_unhealthy(ns, ID_A, out, 4), 0);
+	ASSERT_INT_EQ(orch_nodes_unhealthy(ns, ID_B, out, 4), 0);
+	/* A registration carries it as well; a beat of an unknown node is
+	 * refused with its report. */
+	ASSERT_INT_EQ(orch_nodes_seen(ns, ID_B, "b", r2, 1), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_unhealthy(ns, ID_B, out, 4), 1);
+	ASSERT_INT_EQ(
+	    orch_nodes_beat(ns, "cccccccc-0000-4000-8000-000000000003", r2, 1),
+	    ORCH_ENOENT);
+	orch_nodes_watch(ns, NULL, NULL);
+	orch_nodes_free(ns);
+
+	/* What the manager accepts from an agent. */
+	ASSERT_INT_EQ(
+	    orch_node_health_validate(r1, 3, err, sizeof(err)), ORCH_OK);
+	{
+		Orch__DriverHealth noname = health(NULL, false, "x"),
+		                   ctl = health("docker", false, "a\nb");
+		Orch__DriverHealth *bad1[] = {&noname}, *bad2[] = {&ctl};
+		Orch__DriverHealth *many[ORCH_NODE_DRIVERS_MAX + 1];
+		char big[ORCH_NODE_DRIVER_ERROR_MAX + 2];
+		Orch__DriverHealth longe;
+
+		ASSERT_INT_EQ(
+		    orch_node_health_validate(bad1, 1, err, sizeof(err)),
+		    ORCH_EINVAL);
+		ASSERT_STR_CONTAINS(err, "driver_health");
+		ASSERT_INT_EQ(
+		    orch_node_health_validate(bad2, 1, err, sizeof(err)),
+		    ORCH_EINVAL);
+		ASSERT_STR_CONTAINS(err, "driver_health.error");
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		longe = health("docker", false, big);
+		bad2[0] = &longe;
+		ASSERT_INT_EQ(
+		    orch_node_health_validate(bad2, 1, err, sizeof(err)),
+		    ORCH_EINVAL);
+		big[sizeof(big) - 2] = '\0';
+		ASSERT_INT_EQ(
+		    orch_node_health_validate(bad2, 1, err, sizeof(err)),
+		    ORCH_OK);
+		for (size_t i = 0; i < ORCH_NODE_DRIVERS_MAX + 1; i++)
+			many[i] = &ex;
+		ASSERT_INT_EQ(orch_node_health_validate(many,
+		                  ORCH_NODE_DRIVERS_MAX + 1, err, sizeof(err)),
+		    ORCH_EINVAL);
+		ASSERT_STR_CONTAINS(err, "more than 16 entries");
+	}
+}
+
 int
 main(void)
 {
@@ -236,5 +360,6 @@ main(void)
 	RUN(test_heartbeat_interval);
 	RUN(test_fill);
 	RUN(test_assign_versions);
+	RUN(test_driver_health);
 	return 0;
 }

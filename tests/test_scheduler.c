@@ -1,7 +1,7 @@
 /*
  * test_scheduler.c: the placement decision (fits or not, spreading, ties,
- * nodes that are not Ready, drivers), the explanation of a task that fits
- * nowhere, and the scheduler's thread over a real store.
+ * nodes that are not Ready, drivers and their health), the explanation of
+ * a task that fits nowhere, and the scheduler's thread over a real store.
  */
 #include <math.h>
 #include <pthread.h>
@@ -264,6 +264,70 @@ test_pick_driver(void)
 	    buf, "no Ready node has the docker driver (1 Ready, with exec)");
 }
 
+/* A node whose agent reports a driver unhealthy (its Docker daemon went
+ * away) gets no task of that driver; its other drivers still take tasks,
+ * and a task that fits nowhere says which node's driver is unhealthy and
+ * why. */
+static void
+test_pick_unhealthy(void)
+{
+	char *both[] = {"docker", "exec"};
+	struct orch_driver_health sick = {
+	    .name = "docker",
+	    .error = "docker GET /_ping: cannot reach the Docker daemon at "
+	             "/run/d.sock: Connection refused",
+	};
+	struct orch_sched_node v[] = {
+	    N("1", "a", true, 8.0, 8192),
+	    N("2", "b", true, 1.0, 1024),
+	};
+	struct orch_sched_want w = {.cpu = 0.5, .memory_mb = 256};
+	const char *cons[] = {"node.name==a"};
+	char buf[512];
+
+	for (int i = 0; i < 2; i++) {
+		v[i].drivers = both;
+		v[i].n_drivers = 2;
+	}
+	/* Healthy: the freest node. */
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 0);
+	/* Its docker unhealthy: the other node, though it has less room. */
+	v[0].unhealthy = &sick;
+	v[0].n_unhealthy = 1;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 1);
+	w.driver = "docker";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 1);
+	/* An exec task still goes to the freest node. */
+	w.driver = "exec";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 0);
+	/* Both unhealthy: no docker task anywhere, said so with a reason. */
+	v[1].unhealthy = &sick;
+	v[1].n_unhealthy = 1;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 0);
+	w.driver = NULL;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), -1);
+	orch_sched_explain(v, 2, &w, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf,
+	    "no Ready node has a healthy docker driver (2 have it, "
+	    "unhealthy: a: docker GET /_ping: cannot reach the Docker daemon "
+	    "at /run/d.sock: Connection refused)");
+	/* Only the constrained node counts, and it is the unhealthy one,
+	 * though another node has a healthy Docker. */
+	v[1].unhealthy = NULL;
+	v[1].n_unhealthy = 0;
+	w.constraints = cons;
+	w.n_constraints = 1;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), -1);
+	orch_sched_explain(v, 2, &w, buf, sizeof(buf));
+	ASSERT_STR_CONTAINS(buf,
+	    "no Ready node satisfying the constraints has a healthy docker "
+	    "driver (1 has it, unhealthy: a: docker GET /_ping");
+	/* Back to healthy: placed there again. */
+	v[0].unhealthy = NULL;
+	v[0].n_unhealthy = 0;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 0);
+}
+
 /* ---- placement policies, constraints, drain, service spread ---- */
 
 #define NL(id_, name_, cpu_, mem_, labels_, nl_)                               \
@@ -470,7 +534,7 @@ node_add_drivers(struct env *e, const char *name, double cpu, int64_t mem,
 	ASSERT_INT_EQ(
 	    orch_store_node_register_sync(e->st, &reg, &n, err, sizeof(err)),
 	    ORCH_OK);
-	ASSERT_INT_EQ(orch_nodes_seen(e->ns, n->id, n->name), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_seen(e->ns, n->id, n->name, NULL, 0), ORCH_OK);
 	id = strdup(n->id);
 	orch_node_free(n);
 	return id;
@@ -691,7 +755,7 @@ beat_and_check(void *arg)
 {
 	struct want *w = arg;
 
-	ASSERT_INT_EQ(orch_nodes_beat(w->e->ns, beating), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_beat(w->e->ns, beating, NULL, 0), ORCH_OK);
 	return task_is(w);
 }
 
@@ -716,7 +780,7 @@ test_thread_down_node(void)
 	ASSERT(h_wait_until(task_is, &w, 10000));
 	/* A beat makes it Ready, which wakes the scheduler; beating on as
 	 * an agent would, so that it stays Ready however slow the pass. */
-	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a, NULL, 0), ORCH_OK);
 	w = (struct want){&e, t1, ST_SCHEDULED, NULL};
 	ASSERT(h_wait_until(beat_and_check, &w, 10000));
 	t = task_get(&e, t1);
@@ -758,6 +822,61 @@ test_thread_driver(void)
 	ASSERT(h_wait_until(task_is, &w, 10000));
 	free(a);
 	free(a2);
+	free(td);
+	free(te);
+	env_close(&e);
+}
+
+/* The thread learns of a node's driver health from its beats: while the
+ * node's Docker is unhealthy a docker task waits, saying why, and an exec
+ * task is placed there; once a beat says healthy the docker task is
+ * placed, without anything else committed. */
+static void
+test_thread_driver_health(void)
+{
+	char *both[] = {"docker", "exec"};
+	Orch__DriverHealth dh = ORCH__DRIVER_HEALTH__INIT,
+	                   eh = ORCH__DRIVER_HEALTH__INIT;
+	Orch__DriverHealth *sick[] = {&dh, &eh};
+	struct env e;
+	struct want w;
+	char *a, *td, *te;
+	orch_task *t;
+
+	dh.name = "docker";
+	dh.has_healthy = true;
+	dh.healthy = false;
+	dh.error = "docker GET /_ping: cannot reach the Docker daemon at "
+	           "/run/d.sock: No such file or directory";
+	eh.name = "exec";
+	eh.has_healthy = true;
+	eh.healthy = true;
+	env_open(&e, 60000);
+	a = node_add_drivers(&e, "a", 2.0, 1024, both, 2);
+	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a, sick, 2), ORCH_OK);
+	td = task_add(&e, "docker-task", 0.5, 256);
+	te = task_add_driver(&e, "exec-task", 0.5, 256, "exec");
+	w = (struct want){&e, te, ST_SCHEDULED, NULL};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	t = task_get(&e, te);
+	ASSERT_STR_EQ(t->node_id, a);
+	orch_task_free(t);
+	w = (struct want){&e, td, ST_PENDING,
+	    "no Ready node has a healthy docker driver (1 has it, unhealthy: "
+	    "a: docker GET /_ping: cannot reach the Docker daemon at "
+	    "/run/d.sock: No such file or directory)"};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	/* The same report again changes nothing: still waiting. */
+	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a, sick, 2), ORCH_OK);
+	ASSERT(task_is(&w));
+	/* Healthy again (a beat that lists nothing means healthy). */
+	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a, NULL, 0), ORCH_OK);
+	w = (struct want){&e, td, ST_SCHEDULED, NULL};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	t = task_get(&e, td);
+	ASSERT_STR_EQ(t->node_id, a);
+	orch_task_free(t);
+	free(a);
 	free(td);
 	free(te);
 	env_close(&e);
@@ -809,7 +928,8 @@ node_has_tasks(void *arg)
 	size_t n = 0;
 
 	if (w->beat)
-		ASSERT_INT_EQ(orch_nodes_beat(w->e->ns, w->node), ORCH_OK);
+		ASSERT_INT_EQ(
+		    orch_nodes_beat(w->e->ns, w->node, NULL, 0), ORCH_OK);
 	ASSERT_INT_EQ(
 	    orch_store_task_list_node(w->e->r, w->node, &v, &n), ORCH_OK);
 	orch_store_task_list_free(v, n);
@@ -863,7 +983,8 @@ static void
 beat_all(struct env *e)
 {
 	for (int i = 0; beat_ids[i] != NULL; i++)
-		ASSERT_INT_EQ(orch_nodes_beat(e->ns, beat_ids[i]), ORCH_OK);
+		ASSERT_INT_EQ(
+		    orch_nodes_beat(e->ns, beat_ids[i], NULL, 0), ORCH_OK);
 }
 
 struct svc_want {
@@ -958,11 +1079,13 @@ main(void)
 	RUN(test_pick_constraints_and_drain);
 	RUN(test_pick_service_spread);
 	RUN(test_pick_driver);
+	RUN(test_pick_unhealthy);
 	RUN(test_thread_places);
 	RUN(test_thread_down_node);
 	RUN(test_thread_no_overcommit);
 	RUN(test_thread_many_lost);
 	RUN(test_thread_service_and_lost);
 	RUN(test_thread_driver);
+	RUN(test_thread_driver_health);
 	return 0;
 }

@@ -138,6 +138,36 @@ orch_node_registration_validate(
 		         ORCH_NODE_DRIVER_MAX, err, errlen)) != ORCH_OK)
 			return rc;
 	}
+	return orch_node_health_validate(
+	    reg->driver_health, reg->n_driver_health, err, errlen);
+}
+
+int
+orch_node_health_validate(
+    Orch__DriverHealth *const *h, size_t n, char *err, size_t errlen)
+{
+	int rc;
+
+	if (n > ORCH_NODE_DRIVERS_MAX) {
+		snprintf(err, errlen,
+		    "field \"driver_health\" has more than %d entries",
+		    ORCH_NODE_DRIVERS_MAX);
+		return ORCH_EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (h[i] == NULL || h[i]->name == NULL ||
+		    h[i]->name[0] == '\0') {
+			snprintf(err, errlen,
+			    "field \"driver_health\": an entry "
+			    "needs the driver's name");
+			return ORCH_EINVAL;
+		}
+		if ((rc = text_check("driver_health.name", h[i]->name,
+		         ORCH_NODE_DRIVER_MAX, err, errlen)) != ORCH_OK ||
+		    (rc = text_check("driver_health.error", h[i]->error,
+		         ORCH_NODE_DRIVER_ERROR_MAX, err, errlen)) != ORCH_OK)
+			return rc;
+	}
 	return ORCH_OK;
 }
 
