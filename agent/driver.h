@@ -49,12 +49,22 @@ struct orch_instance {
 typedef void (*orch_driver_exit_fn)(
     void *arg, const char *task_id, const char *handle, int exit_code);
 
+/* Called by the driver when its health changes (its runtime stopped or
+ * started answering, or answers with another error), from the driver's
+ * own thread, holding none of its locks.  The agent then reads it with
+ * the healthy operation. */
+typedef void (*orch_driver_health_fn)(void *arg);
+
 struct orch_driver_config {
 	const char *node_name;       /* value of the orch.node label */
 	const char *docker_socket;   /* docker: unix socket path (NULL:
 	                              * /var/run/docker.sock) */
 	orch_driver_exit_fn on_exit; /* may be NULL: no monitor */
 	void *on_exit_arg;
+	/* May be NULL: the runtime's health is not watched (the driver
+	 * reports it healthy). */
+	orch_driver_health_fn on_health;
+	void *on_health_arg;
 	int stop_timeout_s;     /* grace before SIGKILL on stop
 	                         * (0: 10 s) */
 	int pull_timeout_s;     /* docker: bound on one image pull
@@ -106,6 +116,11 @@ struct orch_driver_ops {
 	 * array of *n (free it with free()). */
 	int (*list)(void *state, struct orch_instance **out /* OUT */,
 	    size_t *n /* OUT */, char *err, size_t errlen);
+
+	/* Whether the runtime answers, as the driver last saw it, without
+	 * waiting for it; when not, why (OUT) says why, for a person.  NULL
+	 * for a driver whose runtime cannot go away (exec: the host). */
+	bool (*healthy)(void *state, char *why, size_t len);
 };
 
 extern const struct orch_driver_ops orch_docker_driver;

@@ -1377,6 +1377,12 @@ events_tried(void *arg)
 	return fake_count(arg, "GET", "/v1.41/events?") >= 2;
 }
 
+static bool
+events_tried_once(void *arg)
+{
+	return fake_count(arg, "GET", "/v1.41/events?") >= 1;
+}
+
 static void
 test_fini_prompt(void)
 {
@@ -1406,6 +1412,135 @@ test_fini_prompt(void)
 	ASSERT_INT_EQ(e.n, 0);
 }
 
+/* ---- health ---- */
+
+/* What the driver said of its health at each on_health call.  The
+ * prober alone changes the health and calls on_health right after, so
+ * what healthy() answers in the call is the change it tells of. */
+struct health_seen {
+	pthread_mutex_t mu;
+	void *st; /* set once init has returned */
+	int changes;
+	char why[16][512]; /* "" for healthy */
+};
+
+static void
+on_health_record(void *arg)
+{
+	struct health_seen *h = arg;
+	char why[512];
+
+	pthread_mutex_lock(&h->mu);
+	ASSERT(h->st != NULL);
+	if (!orch_docker_driver.healthy(h->st, why, sizeof(why)))
+		ASSERT(why[0] != '\0');
+	else
+		ASSERT_STR_EQ(why, "");
+	if (h->changes < 16)
+		snprintf(h->why[h->changes], sizeof(h->why[0]), "%s", why);
+	h->changes++;
+	pthread_mutex_unlock(&h->mu);
+}
+
+struct health_want {
+	void *st;
+	bool healthy;
+};
+
+static bool
+health_is(void *arg)
+{
+	struct health_want *w = arg;
+	char why[512];
+
+	return orch_docker_driver.healthy(w->st, why, sizeof(why)) ==
+	    w->healthy;
+}
+
+static bool
+pinged_and_streaming(void *arg)
+{
+	return fake_count(arg, "GET", "/v1.41/_ping") >= 2 &&
+	    fake_count(arg, "GET", "/v1.41/events?") >= 1;
+}
+
+/* The daemon goes away under the driver: its event stream breaks, a ping
+ * fails, and the driver turns unhealthy saying why, telling the agent.
+ * A daemon answers on the socket again (after refusing a first ping with
+ * 500): the driver is healthy again, by itself, and its event stream is
+ * back. */
+static void
+test_health(void)
+{
+	struct exits e = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct health_seen hs = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct fake *f1 = fake_new("1.41", "1.12"), *f2;
+	struct orch_driver_config cfg = {
+	    .node_name = NODE,
+	    .on_exit = on_exit_record,
+	    .on_exit_arg = &e,
+	    .on_health = on_health_record,
+	    .on_health_arg = &hs,
+	};
+	struct health_want w;
+	char *dir = h_tmpdir("docker-health"), link[600], why[512];
+	int changes;
+	void *st = NULL;
+
+	snprintf(link, sizeof(link), "%s/docker.sock", dir);
+	ASSERT(symlink(f1->sock, link) == 0);
+	cfg.docker_socket = link;
+	fake_route(f1, "GET", "/v1.41/_ping", 200, "OK", FK_JSON, 0);
+	fake_route(f1, "GET", "/v1.41/events?", 200, "", FK_STREAM_HOLD, 0);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.init(&cfg, &st, err, sizeof(err)), ORCH_OK);
+	pthread_mutex_lock(&hs.mu);
+	hs.st = st;
+	pthread_mutex_unlock(&hs.mu);
+	ASSERT(orch_docker_driver.healthy(st, why, sizeof(why)));
+	ASSERT_STR_EQ(why, "");
+	ASSERT(h_wait_until(events_tried_once, f1, 10000));
+
+	/* Gone: the stream breaks, the socket is missing. */
+	fake_free(f1);
+	ASSERT_INT_EQ(unlink(link), 0);
+	w = (struct health_want){st, false};
+	ASSERT(h_wait_until(health_is, &w, 10000));
+	ASSERT(!orch_docker_driver.healthy(st, why, sizeof(why)));
+	ASSERT_STR_CONTAINS(why, "cannot reach the Docker daemon at ");
+	ASSERT_STR_CONTAINS(why, link);
+	pthread_mutex_lock(&hs.mu);
+	ASSERT(hs.changes >= 1);
+	ASSERT_STR_CONTAINS(hs.why[0], "cannot reach the Docker daemon");
+	changes = hs.changes;
+	pthread_mutex_unlock(&hs.mu);
+
+	/* Back, refusing the first ping. */
+	f2 = fake_new("1.41", "1.12");
+	fake_route(f2, "GET", "/v1.41/_ping", 500, "{\"message\":\"starting\"}",
+	    FK_JSON, 1);
+	fake_route(f2, "GET", "/v1.41/_ping", 200, "OK", FK_JSON, 0);
+	fake_route(f2, "GET", "/v1.41/events?", 200, "", FK_STREAM_HOLD, 0);
+	ASSERT(symlink(f2->sock, link) == 0);
+	w = (struct health_want){st, true};
+	ASSERT(h_wait_until(health_is, &w, 10000));
+	ASSERT(h_wait_until(pinged_and_streaming, f2, 10000));
+	pthread_mutex_lock(&hs.mu);
+	/* Unhealthy for the 500, then healthy: the last change. */
+	ASSERT(hs.changes >= changes + 2 && hs.changes <= 16);
+	ASSERT_STR_CONTAINS(hs.why[hs.changes - 2],
+	    "docker GET /v1.41/_ping: the daemon answered 500: starting");
+	ASSERT_STR_EQ(hs.why[hs.changes - 1], "");
+	pthread_mutex_unlock(&hs.mu);
+	ASSERT(orch_docker_driver.healthy(st, why, sizeof(why)));
+	ASSERT_STR_EQ(why, "");
+	orch_docker_driver.fini(st);
+	fake_free(f2);
+	h_rm_rf(dir);
+	free(dir);
+	ASSERT_INT_EQ(e.n, 0);
+}
+
 int
 main(void)
 {
@@ -1430,5 +1565,6 @@ main(void)
 	RUN(test_events_long_line);
 	RUN(test_events_settle);
 	RUN(test_fini_prompt);
+	RUN(test_health);
 	return 0;
 }
