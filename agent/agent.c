@@ -919,7 +919,13 @@ agent_health_report(struct orch_agent *a, Orch__DriverHealth *e,
 		e[n].has_healthy = true;
 		e[n].healthy = !d->sick;
 		if (d->sick) {
+			/* The manager refuses a beat whose error is not one
+			 * printable line, and cuts nothing itself. */
 			copy_str(errs[n], sizeof(errs[n]), d->sick_why);
+			for (char *c = errs[n]; *c != '\0'; c++) {
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = ' ';
+			}
 			e[n].error = errs[n];
 		}
 		p[n] = &e[n];
@@ -1170,6 +1176,7 @@ agent_list_refresh(struct orch_agent *a, uint64_t seq0)
 {
 	struct orch_instance *list = NULL;
 	bool listed[ORCH_AGENT_DRIVERS_MAX] = {false}, failed = false;
+	bool all = true;
 	char err[AGENT_ERR_LEN];
 	size_t nlist = 0;
 
@@ -1178,6 +1185,8 @@ agent_list_refresh(struct orch_agent *a, uint64_t seq0)
 
 		pthread_mutex_lock(&a->mu);
 		skip = a->drv[i].state == NULL || a->drv[i].sick;
+		if (a->drv[i].state != NULL && a->drv[i].sick)
+			all = false;
 		pthread_mutex_unlock(&a->mu);
 		if (skip)
 			continue;
@@ -1203,11 +1212,13 @@ agent_list_refresh(struct orch_agent *a, uint64_t seq0)
 	if (failed)
 		a->list_dirty = true;
 	pthread_mutex_unlock(&a->mu);
-	if (!failed) {
+	if (failed)
+		return;
+	/* Not "listed again" while a driver is skipped as unhealthy. */
+	if (all)
 		agent_note_ok(a->drv_err,
 		    "this node's containers and processes can be listed");
-		a->beats_since_list = 0;
-	}
+	a->beats_since_list = 0;
 }
 
 /* Reads each driver's health, as the driver last saw it.  One that turns
