@@ -79,17 +79,6 @@ static bool had_docker0; /* the host's, the shared daemon's bridge */
 
 /* ---- the private dockerd ---- */
 
-static void
-tail_file(const char *what, const char *path)
-{
-	char *s = h_read_file(path);
-
-	if (s != NULL)
-		fprintf(stderr, "---- %s (%s):\n%s\n", what, path,
-		    strlen(s) > 5000 ? s + strlen(s) - 5000 : s);
-	free(s);
-}
-
 /* Starts dockerd on the files of directory d (live_restore: with
  * --live-restore) in a new network namespace, its output appended to
  * d/dockerd.log.  Returns its pid (it exits 126 when the namespace cannot
@@ -377,10 +366,10 @@ at_exit(void)
 	/* The harness's handler, registered later, has run already and
 	 * killed the manager and the agent. */
 	if (!finished) {
-		tail_file("agent log", agent_log);
-		tail_file("manager log", m.log);
+		h_tail_file("agent log", agent_log, 120);
+		h_tail_file("manager log", m.log, 60);
 		if (dir != NULL)
-			tail_file("private dockerd log", dlog);
+			h_tail_file("private dockerd log", dlog, 40);
 	}
 	orch_docker_client_free(peek);
 	peek = NULL;
@@ -751,7 +740,7 @@ main(void)
 		fprintf(stderr,
 		    "SKIP: a second dockerd cannot be started on this machine; "
 		    "its log:\n");
-		tail_file("private dockerd log", dlog);
+		h_tail_file("private dockerd log", dlog, 40);
 		finished = true;
 		return SKIP;
 	}

@@ -120,4 +120,8 @@ int h_http(int port, const char *method, const char *path, const char *body,
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *h_read_file(const char *path);
 
+/* Prints the last lines (at most) of the file at path to stderr, headed
+ * by what: a daemon's log when a test fails.  Nothing when unreadable. */
+void h_tail_file(const char *what, const char *path, int lines);
+
 #endif
