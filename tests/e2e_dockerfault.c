@@ -385,22 +385,11 @@ at_exit(void)
 
 /* ---- the manager ---- */
 
-static json_t *
-call(const char *method, const char *path, const char *body, int want)
-{
-	return hj_call(m.http_port, method, path, body, want);
-}
-
 /* Submits a task from its JSON body; returns its id (malloc'd). */
 static char *
 submit(const char *body)
 {
-	json_t *t = call("POST", "/tasks", body, 201);
-	char *id = strdup(hj_str(t, "id"));
-
-	ASSERT(id != NULL);
-	json_decref(t);
-	return id;
+	return hj_submit(m.http_port, body);
 }
 
 /* A docker task on this node: sleeps until SIGTERM, then exits 143. */

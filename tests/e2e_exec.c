@@ -76,12 +76,7 @@ call(const char *method, const char *path, const char *body, int want)
 static char *
 submit(const char *body)
 {
-	json_t *t = call("POST", "/tasks", body, 201);
-	char *id = strdup(hj_str(t, "id"));
-
-	ASSERT(id != NULL);
-	json_decref(t);
-	return id;
+	return hj_submit(m.http_port, body);
 }
 
 static pid_t

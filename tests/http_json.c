@@ -30,6 +30,18 @@ hj_call(
 	return j;
 }
 
+char *
+hj_submit(int port, const char *body)
+{
+	json_t *t = hj_call(port, "POST", "/tasks", body, 201);
+	char *id = hj_str(t, "id") != NULL ? strdup(hj_str(t, "id")) : NULL;
+
+	if (id == NULL)
+		h_fail(__FILE__, __LINE__, "POST /tasks: no id in the answer");
+	json_decref(t);
+	return id;
+}
+
 json_t *
 hj_task(int port, const char *id)
 {

@@ -19,6 +19,10 @@ json_t *hj_parse(const char *s);
 json_t *hj_call(
     int port, const char *method, const char *path, const char *body, int want);
 
+/* POST /tasks with body, asserting 201.  Returns the new task's id
+ * (malloc'd). */
+char *hj_submit(int port, const char *body);
+
 /* GET /tasks/<id> and GET /services/<name>, asserting 200.  Return the
  * parsed body (the caller owns it). */
 json_t *hj_task(int port, const char *id);
