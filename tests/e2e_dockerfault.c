@@ -392,7 +392,8 @@ submit(const char *body)
 	return hj_submit(m.http_port, body);
 }
 
-/* A docker task on this node: sleeps until SIGTERM, then exits 143. */
+/* A docker task on this node: sleeps until SIGTERM, then exits 143 (once
+ * it has said "ready": container_ready()). */
 static char *
 submit_sleeper(const char *name, const char *restart)
 {
@@ -401,10 +402,31 @@ submit_sleeper(const char *name, const char *restart)
 	snprintf(body, sizeof(body),
 	    "{\"name\":\"%s\",\"image\":\"" IMAGE "\",\"network\":\"none\","
 	    "\"command\":[\"sh\",\"-c\",\"trap 'exit 143' TERM; "
-	    "sleep 3600 & wait\"],\"constraints\":[\"node.name==%s\"],"
+	    "echo ready; sleep 3600 & "
+	    "wait\"],\"constraints\":[\"node.name==%s\"],"
 	    "\"restart\":\"%s\",\"memory\":64,\"cpu\":0.1}",
 	    name, node, restart);
 	return submit(body);
+}
+
+/* Whether container cid (of the private daemon) has printed "ready": its
+ * shell has set its trap, and SIGTERM makes it exit 143, not ignored as
+ * by a process 1 without a handler (dockerd would kill it: 137). */
+static bool
+container_ready(void *arg)
+{
+	struct orch_docker_answer ans = {0};
+	char path[160], err[512];
+	bool ok;
+
+	snprintf(path, sizeof(path), "/containers/%.64s/logs?stdout=1",
+	    (const char *)arg);
+	ok = orch_docker_client_call(
+	         peek, "GET", path, NULL, 10, &ans, err, sizeof(err)) == 0 &&
+	    ans.status == 200 && ans.body != NULL &&
+	    memmem(ans.body, ans.len, "ready", 5) != NULL;
+	orch_docker_answer_free(&ans);
+	return ok;
 }
 
 /* GET /nodes/<node> (the caller owns it), or NULL before it joins. */
@@ -446,25 +468,35 @@ docker_health(char *err, size_t len)
 	return rc;
 }
 
+struct docker_want {
+	int healthy;
+	const char *error; /* a part of the error wanted; NULL: any */
+};
+
 static bool
 docker_is(void *arg)
 {
+	struct docker_want *w = arg;
 	char err[1024];
 
-	return docker_health(err, sizeof(err)) == *(int *)arg;
+	return docker_health(err, sizeof(err)) == w->healthy &&
+	    (w->error == NULL || strstr(err, w->error) != NULL);
 }
 
+/* Waits until the node reports its docker driver healthy (1) or not (0),
+ * with error containing error (NULL: any). */
 static void
-wait_docker(int healthy)
+wait_docker(int healthy, const char *error)
 {
+	struct docker_want w = {healthy, error};
 	char err[1024];
 
-	if (!h_wait_until(docker_is, &healthy, WAIT_MS)) {
+	if (!h_wait_until(docker_is, &w, WAIT_MS)) {
 		int now = docker_health(err, sizeof(err));
 
 		h_fail(__FILE__, __LINE__,
-		    "node %s: docker healthy %d (%s), wanted %d", node, now,
-		    err, healthy);
+		    "node %s: docker healthy %d (%s), wanted %d (%s)", node,
+		    now, err, healthy, error != NULL ? error : "");
 	}
 }
 
@@ -561,9 +593,10 @@ while_away(const char *running_id, const char *running_cid)
 	json_t *t;
 	const char *const args[] = {"nodes", NULL};
 
-	wait_docker(0);
+	/* The first word may be of a call cut by the daemon's stopping;
+	 * once its socket is gone, that it cannot be reached. */
+	wait_docker(0, "cannot reach the Docker daemon at");
 	ASSERT_INT_EQ(docker_health(err, sizeof(err)), 0);
-	ASSERT_STR_CONTAINS(err, "cannot reach the Docker daemon at");
 	ASSERT_STR_CONTAINS(err, sock);
 	ASSERT_INT_EQ(h_orchctl(m.addr, &out, &cerr, args), 0);
 	ASSERT_STR_CONTAINS(out, "docker (unhealthy), exec");
@@ -632,14 +665,15 @@ test_fault_and_recovery(void)
 	t = eu_wait_status(m.http_port, a, "Running", WAIT_MS);
 	acid = strdup(hj_str(t, "container_id"));
 	json_decref(t);
-	wait_docker(1);
+	ASSERT(h_wait_until(container_ready, acid, WAIT_MS));
+	wait_docker(1, NULL);
 
 	/* 1. dockerd stops, stopping its containers (no live-restore). */
 	st = dockerd_stop();
 	ASSERT(st != -1);
 	b = while_away(a, acid);
 	ASSERT(dockerd_start(true));
-	wait_docker(1);
+	wait_docker(1, NULL);
 	t = eu_wait_status(m.http_port, b, "Running", WAIT_MS);
 	bcid = strdup(hj_str(t, "container_id"));
 	json_decref(t);
@@ -666,7 +700,7 @@ test_fault_and_recovery(void)
 	c = while_away(a2, a2cid);
 	assert_still_running(b, bcid, false);
 	ASSERT(dockerd_start(true));
-	wait_docker(1);
+	wait_docker(1, NULL);
 	/* Listed again: the task that waited runs, and the others are where
 	 * they were, once each. */
 	json_decref(eu_wait_status(m.http_port, c, "Running", WAIT_MS));
@@ -771,7 +805,7 @@ main(void)
 		agent_pid = h_spawn(argv, agent_log);
 	}
 	free(agent);
-	wait_docker(1);
+	wait_docker(1, NULL);
 
 	RUN(test_fault_and_recovery);
 	/* The shared daemon's bridge is still there (see the top). */
