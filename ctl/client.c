@@ -1,6 +1,7 @@
 #include "client.h"
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,19 @@ client_setup(struct orch_client *c, const char *method, const char *url,
 	return cc;
 }
 
+/* Fills reply with status and the body taken from b (an empty string
+ * when it holds nothing).  Returns ORCH_OK or ORCH_ENOMEM. */
+static int
+reply_take(struct orch_reply *reply, long status, struct orch_buf *b)
+{
+	reply->len = b->len;
+	if ((reply->body = orch_buf_take(b)) == NULL &&
+	    (reply->body = calloc(1, 1)) == NULL)
+		return ORCH_ENOMEM;
+	reply->status = status;
+	return ORCH_OK;
+}
+
 int
 orch_client_request(struct orch_client *c, const char *method, const char *path,
     const char *body, const char *const *headers, struct orch_reply *reply,
@@ -292,12 +306,8 @@ orch_client_request(struct orch_client *c, const char *method, const char *path,
 		snprintf(err, errlen, "the answer is not HTTP");
 		goto out;
 	}
-	reply->len = answer.len;
-	if ((reply->body = orch_buf_take(&answer)) == NULL &&
-	    (reply->body = calloc(1, 1)) == NULL)
+	if ((rc = reply_take(reply, status, &answer)) != ORCH_OK)
 		goto nomem;
-	reply->status = status;
-	rc = ORCH_OK;
 	goto out;
 nomem:
 	rc = ORCH_ENOMEM;
@@ -306,6 +316,165 @@ out:
 	/* The handle must not keep pointers to what is freed here. */
 	curl_easy_reset(c->curl);
 	orch_buf_fini(&answer);
+	curl_slist_free_all(hdrs);
+	free(url);
+	return rc;
+}
+
+/* A streamed answer being read. */
+struct stream_ctx {
+	struct orch_client *c;
+	orch_client_line_fn fn;
+	void *arg;
+	volatile sig_atomic_t *stop;
+	long status;
+	bool stopped;         /* fn or *stop ended it */
+	struct orch_buf line; /* the line being received */
+	struct orch_buf body; /* an error's answer */
+};
+
+/* Hands each whole line to the callback; an error's answer is kept. */
+static size_t
+stream_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct stream_ctx *sc = arg;
+	size_t n = size * nmemb, i = 0;
+
+	if (sc->status == 0)
+		curl_easy_getinfo(
+		    sc->c->curl, CURLINFO_RESPONSE_CODE, &sc->status);
+	if (sc->status < 200 || sc->status > 299)
+		return orch_buf_append(&sc->body, data, n);
+	while (i < n) {
+		char *nl = memchr(data + i, '\n', n - i);
+		size_t k = nl != NULL ? (size_t)(nl - (data + i)) : n - i;
+
+		if (k > 0 && orch_buf_append(&sc->line, data + i, k) != k)
+			return 0;
+		i += k;
+		if (nl == NULL)
+			break;
+		i++;
+		if (sc->line.len > 0 && sc->line.p[sc->line.len - 1] == '\r')
+			sc->line.p[--sc->line.len] = '\0';
+		if (sc->line.len > 0 &&
+		    sc->fn(sc->arg, sc->line.p, sc->line.len) != 0) {
+			sc->stopped = true;
+			return 0;
+		}
+		sc->line.len = 0;
+		if (sc->line.p != NULL)
+			sc->line.p[0] = '\0';
+	}
+	return n;
+}
+
+/* How often a quiet stream looks at *stop, in milliseconds. */
+#define STREAM_POLL_MS 100
+
+/*
+ * Runs the transfer set up on c->curl until it ends or *sc->stop is set
+ * (looked at every STREAM_POLL_MS, so that Ctrl-C ends a quiet stream at
+ * once).  Returns the transfer's result; CURLE_OK when stopped.
+ */
+static CURLcode
+stream_run(struct orch_client *c, struct stream_ctx *sc)
+{
+	CURLM *m = curl_multi_init();
+	CURLcode cc = CURLE_OUT_OF_MEMORY;
+	CURLMsg *msg;
+	int running = 1, left;
+
+	if (m == NULL || curl_multi_add_handle(m, c->curl) != CURLM_OK)
+		goto out;
+	cc = CURLE_OK;
+	while (running && !*sc->stop) {
+		if (curl_multi_perform(m, &running) != CURLM_OK ||
+		    (running &&
+		        curl_multi_poll(m, NULL, 0, STREAM_POLL_MS, NULL) !=
+		            CURLM_OK)) {
+			cc = CURLE_RECV_ERROR;
+			break;
+		}
+	}
+	if (*sc->stop)
+		sc->stopped = true;
+	while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+		if (msg->msg == CURLMSG_DONE)
+			cc = msg->data.result;
+	}
+	curl_multi_remove_handle(m, c->curl);
+out:
+	if (m != NULL)
+		curl_multi_cleanup(m);
+	return sc->stopped ? CURLE_OK : cc;
+}
+
+int
+orch_client_stream(struct orch_client *c, const char *path,
+    orch_client_line_fn fn, void *arg, volatile sig_atomic_t *stop,
+    struct orch_reply *reply, int *stopped, char *err, size_t errlen)
+{
+	struct stream_ctx sc = {.c = c, .fn = fn, .arg = arg, .stop = stop};
+	struct curl_slist *hdrs = NULL;
+	char *url = NULL;
+	size_t urllen;
+	CURLcode cc;
+	int rc;
+
+	memset(reply, 0, sizeof(*reply));
+	*stopped = 0;
+	orch_buf_init(&sc.line, (size_t)ORCH_CLIENT_BODY_MAX);
+	orch_buf_init(&sc.body, (size_t)ORCH_CLIENT_BODY_MAX);
+	urllen = strlen(c->base) + strlen(path) + 1;
+	if ((url = malloc(urllen)) == NULL)
+		goto nomem;
+	snprintf(url, urllen, "%s%s", c->base, path);
+	if ((hdrs = curl_slist_append(NULL, "Accept: application/x-ndjson")) ==
+	        NULL ||
+	    (c->auth != NULL && curl_slist_append(hdrs, c->auth) == NULL))
+		goto nomem;
+	curl_easy_reset(c->curl);
+	c->errbuf[0] = '\0';
+	/* A request's options, then what makes it a stream: no time limit
+	 * and lines as they come. */
+	if ((cc = client_setup(c, "GET", url, hdrs, NULL, &sc.body)) !=
+	        CURLE_OK ||
+	    (cc = curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE,
+	         (curl_off_t)0)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(
+	         c->curl, CURLOPT_WRITEFUNCTION, stream_write)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &sc)) !=
+	        CURLE_OK) {
+		rc = cc == CURLE_OUT_OF_MEMORY ? ORCH_ENOMEM : ORCH_EINTERNAL;
+		snprintf(err, errlen, "cannot set up the request: %s",
+		    curl_easy_strerror(cc));
+		goto out;
+	}
+	if ((cc = stream_run(c, &sc)) != CURLE_OK) {
+		rc = client_error(
+		    c, cc, sc.line.too_big ? &sc.line : &sc.body, err, errlen);
+		goto out;
+	}
+	if (sc.status == 0)
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &sc.status);
+	if (sc.status < 100 || sc.status > 999) {
+		rc = ORCH_EPROTO;
+		snprintf(err, errlen, "the answer is not HTTP");
+		goto out;
+	}
+	if ((rc = reply_take(reply, sc.status, &sc.body)) != ORCH_OK)
+		goto nomem;
+	*stopped = sc.stopped;
+	goto out;
+nomem:
+	rc = ORCH_ENOMEM;
+	snprintf(err, errlen, "out of memory");
+out:
+	curl_easy_reset(c->curl);
+	orch_buf_fini(&sc.line);
+	orch_buf_fini(&sc.body);
 	curl_slist_free_all(hdrs);
 	free(url);
 	return rc;

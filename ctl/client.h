@@ -9,6 +9,7 @@
 #ifndef ORCH_CTL_CLIENT_H
 #define ORCH_CTL_CLIENT_H
 
+#include <signal.h>
 #include <stddef.h>
 
 /* Answers larger than this are refused while they arrive. */
@@ -79,6 +80,27 @@ int orch_client_addr_normalize(const char *addr, char *buf, size_t len);
 int orch_client_request(struct orch_client *c, const char *method,
     const char *path, const char *body, const char *const *headers,
     struct orch_reply *reply /* OUT */, char *err, size_t errlen);
+
+/* Called with each line of a streamed answer, without its line end and
+ * NUL-terminated.  Returns 0 to go on, anything else to stop. */
+typedef int (*orch_client_line_fn)(void *arg, const char *line, size_t len);
+
+/*
+ * GETs path and, when the answer is 2xx, hands each line of its body to
+ * fn as it arrives, with no time limit, until the manager ends the
+ * stream, fn asks to stop, or *stop (set by a signal handler, say) turns
+ * nonzero, which is looked at least once a second.  A line longer than
+ * ORCH_CLIENT_BODY_MAX ends the stream (ORCH_ETOOBIG).
+ * Returns ORCH_OK when the manager answered: reply->status holds the
+ * status, and for anything but 2xx reply->body holds the answer (the
+ * caller releases reply); *stopped (OUT) says whether fn or *stop ended
+ * it.  Otherwise the codes of orch_client_request(); ORCH_ECLOSED when
+ * the connection broke in the middle of the stream.
+ */
+int orch_client_stream(struct orch_client *c, const char *path,
+    orch_client_line_fn fn, void *arg, volatile sig_atomic_t *stop,
+    struct orch_reply *reply /* OUT */, int *stopped /* OUT */, char *err,
+    size_t errlen);
 
 /* Releases what a reply holds.  A zeroed reply is a no-op. */
 void orch_reply_fini(struct orch_reply *r);

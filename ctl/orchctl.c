@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -76,6 +77,7 @@ enum opt_id {
 	OPT_VOLUME,
 	OPT_NETWORK,
 	OPT_CAP_ADD,
+	OPT_SINCE,
 	OPT_DRIVER,
 };
 
@@ -127,6 +129,8 @@ static const char usage_text[] =
     "                        show a service and its tasks\n"
     "  service rm NAME       delete a service and its tasks\n"
     "  scale NAME N          set a service's replicas\n"
+    "  events [--since N] [-o json]\n"
+    "                        print events as they happen\n"
     "  help [COMMAND]        show this help, or a command's\n"
     "\n"
     "Options:\n"
@@ -207,6 +211,15 @@ static const struct orch_args_opt stop_opts[] = {
     {"addr", 0, true, OPT_ADDR},
     {"cacert", 0, true, OPT_CACERT},
     {"token", 0, true, OPT_TOKEN},
+    {NULL, 0, false, 0},
+};
+
+static const struct orch_args_opt events_opts[] = {
+    {"help", 'h', false, OPT_HELP},
+    {"addr", 0, true, OPT_ADDR},
+    {"token", 0, true, OPT_TOKEN},
+    {"output", 'o', true, OPT_OUTPUT},
+    {"since", 0, true, OPT_SINCE},
     {NULL, 0, false, 0},
 };
 
@@ -426,6 +439,29 @@ ctl_reply_error(const struct ctl *ctl, const struct orch_reply *r)
 	json_decref(j);
 }
 
+/* Prints why an answer is not 2xx.  Returns EXIT_DONE for a 2xx, else
+ * the exit code. */
+static int
+ctl_reply_check(const struct ctl *ctl, const struct orch_reply *r)
+{
+	if (r->status == 401) {
+		ctl_reply_error(ctl, r);
+		if (ctl->token_from == NULL)
+			fail("the manager at %s wants an API token: give it "
+			     "with --token or %s",
+			    ctl->base, TOKEN_ENV);
+		else
+			fail("the manager at %s refused the token from %s",
+			    ctl->base, ctl->token_from);
+		return EXIT_UNAUTHORIZED;
+	}
+	if (r->status < 200 || r->status > 299) {
+		ctl_reply_error(ctl, r);
+		return EXIT_REFUSED;
+	}
+	return EXIT_DONE;
+}
+
 /* How many times a request with an idempotency key is sent, and the
  * waits before the second and the third. */
 #define KEYED_ATTEMPTS 3
@@ -501,23 +537,8 @@ ctl_call_keyed(struct ctl *ctl, const char *method, const char *path,
 		rc = EXIT_REFUSED;
 		goto out;
 	}
-	if (r.status == 401) {
-		ctl_reply_error(ctl, &r);
-		if (ctl->token_from == NULL)
-			fail("the manager at %s wants an API token: give it "
-			     "with --token or %s",
-			    ctl->base, TOKEN_ENV);
-		else
-			fail("the manager at %s refused the token from %s",
-			    ctl->base, ctl->token_from);
-		rc = EXIT_UNAUTHORIZED;
+	if ((rc = ctl_reply_check(ctl, &r)) != EXIT_DONE)
 		goto out;
-	}
-	if (r.status < 200 || r.status > 299) {
-		ctl_reply_error(ctl, &r);
-		rc = EXIT_REFUSED;
-		goto out;
-	}
 	if ((*root = json_loadb(r.body, r.len, 0, &jerr)) == NULL) {
 		fail("unexpected answer from the manager at %s to %s %s "
 		     "(HTTP %ld): not JSON: %s",
@@ -1878,6 +1899,121 @@ out:
 	return rc;
 }
 
+/* ---- events ---- */
+
+/* Set by SIGINT and SIGTERM: the stream ends at the next look. */
+static volatile sig_atomic_t events_stop;
+
+static void
+events_on_signal(int sig)
+{
+	(void)sig;
+	events_stop = 1;
+}
+
+/* What each line of the stream is printed with. */
+struct events_ctx {
+	bool json;
+	long long last; /* the last index printed, -1 for none */
+};
+
+static int
+events_line(void *arg, const char *line, size_t len)
+{
+	struct events_ctx *ec = arg;
+	json_t *j = json_loadb(line, len, 0, NULL);
+	json_t *idx = json_object_get(j, "index");
+
+	if (json_is_integer(idx))
+		ec->last = json_integer_value(idx);
+	if (ec->json || j == NULL) {
+		/* Lines are passed on as they came; one that is not JSON
+		 * would be a bug of the manager, shown rather than hidden. */
+		if (j == NULL && !ec->json)
+			fputs("?? ", stdout);
+		fwrite(line, 1, len, stdout);
+		fputc('\n', stdout);
+	} else if (!orch_print_event(j, stdout)) {
+		json_decref(j);
+		return -1;
+	}
+	json_decref(j);
+	/* One line at a time, whatever reads it (a pipe, a file). */
+	return fflush(stdout) != 0 ? -1 : 0;
+}
+
+static int
+verb_events(struct ctl *ctl, struct orch_args *a)
+{
+	struct ctl_pos pos = {.max = 0, .extra = ""};
+	struct events_ctx ec = {.last = -1};
+	struct orch_reply r = {0};
+	struct sigaction sa = {0}, old_int, old_term;
+	char path[64] = "/events", err[CURL_ERROR_SIZE + 64];
+	long long since = -1;
+	const char *val;
+	int k, rc, stopped = 0;
+
+	while ((rc = ctl_arg_next(ctl, a, events_opts, &pos, &k, &val)) ==
+	        EXIT_DONE &&
+	    k != ORCH_ARGS_END) {
+		if (k != OPT_SINCE)
+			return ctl_usage(ctl, "unexpected option");
+		if (!parse_whole(val, 0, INT64_MAX, &since))
+			return ctl_usage(ctl,
+			    "--since wants an event index, a whole number "
+			    "from 0, not \"%s\"",
+			    val);
+	}
+	if (rc != EXIT_DONE)
+		return rc;
+	if (since >= 0)
+		snprintf(path, sizeof(path), "/events?since=%lld", since);
+	ec.json = ctl->json;
+	if ((rc = ctl_connect(ctl)) != EXIT_DONE)
+		return rc;
+	/* No SA_RESTART: Ctrl-C ends the stream cleanly, at the next line
+	 * boundary, rather than killing orchctl in the middle of one. */
+	sa.sa_handler = events_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	switch (orch_client_stream(ctl->client, path, events_line, &ec,
+	    &events_stop, &r, &stopped, err, sizeof(err))) {
+	case ORCH_OK:
+		if ((rc = ctl_reply_check(ctl, &r)) != EXIT_DONE || stopped)
+			break;
+		fail("the manager at %s ended the stream%s", ctl->base,
+		    ec.last >= 0 ? "" : " before any event");
+		rc = EXIT_UNREACHABLE;
+		break;
+	case ORCH_ECLOSED:
+		if (ec.last >= 0)
+			fail("the stream from the manager at %s broke after "
+			     "event %lld: %s; go on with --since %lld",
+			    ctl->base, ec.last, err, ec.last);
+		else
+			fail("the stream from the manager at %s broke: %s",
+			    ctl->base, err);
+		rc = EXIT_UNREACHABLE;
+		break;
+	case ORCH_EUNAVAIL:
+	case ORCH_ETIMEDOUT:
+	case ORCH_EIO:
+		fail("cannot reach the manager at %s: %s", ctl->base, err);
+		rc = EXIT_UNREACHABLE;
+		break;
+	default:
+		fail("GET %s: %s", path, err);
+		rc = EXIT_REFUSED;
+		break;
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	orch_reply_fini(&r);
+	return rc;
+}
+
 /* ---- help and main ---- */
 
 static int verb_help(struct ctl *ctl, struct orch_args *a);
@@ -2012,6 +2148,29 @@ static const struct verb verbs[] = {
             "Options:\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_scale,
+    },
+    {
+        .name = "events",
+        .synopsis = "[--since N] [-o json]",
+        .help =
+            "Prints the cluster's events as they happen, one line each:\n"
+            "TIME INDEX TYPE NAME ID and what changed (task.created,\n"
+            "task.status, task.updated, task.deleted, node.registered,\n"
+            "node.ready, node.down, node.drain, service.created,\n"
+            "service.scaled, service.updated, service.deleted), until\n"
+            "Ctrl-C.\n"
+            "\n"
+            "Options:\n"
+            "  --since N        first the kept events after index N (0: all\n"
+            "                   that are kept); a line says so when some\n"
+            "                   after N are no longer kept\n"
+            "  -o, --output json\n"
+            "                   print the manager's JSON lines as they "
+            "come\n" CONN_OPTIONS_HELP "  -h, --help       show this help\n"
+            "\n"
+            "When the stream breaks, orchctl names the last index it printed:\n"
+            "--since with it goes on where it stopped.\n",
+        .run = verb_events,
     },
     {
         .name = "help",

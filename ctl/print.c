@@ -158,3 +158,83 @@ orch_print_fields(const json_t *o, const char *skip, FILE *fp)
 	}
 	return true;
 }
+
+/* Prints " key=value" with value escaped, quoted when it has a blank. */
+static bool
+kv_print(const char *key, const char *value, FILE *fp)
+{
+	bool quote = strpbrk(value, " \t") != NULL || *value == '\0';
+
+	fprintf(fp, " %s=%s", key, quote ? "\"" : "");
+	if (!orch_print_text(value, fp))
+		return false;
+	if (quote)
+		fputc('"', fp);
+	return true;
+}
+
+/* The string member key of o, or NULL. */
+static const char *
+jget(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+bool
+orch_print_event(const json_t *ev, FILE *fp)
+{
+	const char *type = jget(ev, "type"), *kind = jget(ev, "kind");
+	const json_t *obj = json_object_get(ev, "object");
+	const char *id = jget(ev, "id"), *name = jget(obj, "name");
+	const char *status = jget(obj, "status");
+	char cut[64];
+	bool ok = true;
+
+	if (type != NULL && strcmp(type, "events.missed") == 0) {
+		fputs("-- ", fp);
+		ok = orch_print_text(jget(ev, "message") != NULL
+		        ? jget(ev, "message")
+		        : "some events are no longer kept",
+		    fp);
+		fputc('\n', fp);
+		return ok;
+	}
+	fprintf(fp, "%s %" JSON_INTEGER_FORMAT " ",
+	    jget(ev, "time") != NULL ? jget(ev, "time") : "-",
+	    json_integer_value(json_object_get(ev, "index")));
+	ok = orch_print_text(type != NULL ? type : "-", fp);
+	fputc(' ', fp);
+	ok = ok && orch_print_text(name != NULL ? name : "-", fp);
+	fputc(' ', fp);
+	ok = ok &&
+	    orch_print_text(
+	        id != NULL ? orch_print_cut(id, 8, cut, sizeof(cut)) : "-", fp);
+	if (kind != NULL && strcmp(kind, "task") == 0) {
+		const char *prev = jget(ev, "previous_status");
+		const char *node = jget(obj, "node_id");
+		const char *error = jget(obj, "error");
+
+		fputc(' ', fp);
+		if (prev != NULL) {
+			ok = ok && orch_print_text(prev, fp);
+			fputs("->", fp);
+		}
+		ok = ok && orch_print_text(status != NULL ? status : "-", fp);
+		if (ok && node != NULL)
+			ok = kv_print("node",
+			    orch_print_cut(node, 8, cut, sizeof(cut)), fp);
+		if (ok && error != NULL)
+			ok = kv_print("error", error, fp);
+	} else if (kind != NULL && strcmp(kind, "node") == 0) {
+		if (status != NULL)
+			ok = ok && kv_print("status", status, fp);
+		fprintf(fp, " drain=%s",
+		    json_is_true(json_object_get(obj, "drain")) ? "true"
+		                                                : "false");
+	} else if (kind != NULL && strcmp(kind, "service") == 0) {
+		fprintf(fp, " replicas=%" JSON_INTEGER_FORMAT,
+		    json_integer_value(json_object_get(obj, "replicas")));
+	}
+	fputc('\n', fp);
+	return ok;
+}

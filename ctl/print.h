@@ -35,4 +35,18 @@ bool orch_print_value(const json_t *v, FILE *fp);
  */
 bool orch_print_fields(const json_t *o, const char *skip, FILE *fp);
 
+/*
+ * Prints one line of GET /events for a person:
+ *
+ *   TIME INDEX TYPE NAME ID DETAIL
+ *   2026-11-27T00:12:38.603Z 3 task.status web 1eacb02d Pending->Scheduled
+ * node=9c0e1a2b
+ *
+ * ID is cut to 8 characters; DETAIL is the task's status (the change for
+ * task.status) and node and error, a node's status or drain, a service's
+ * replicas.  An events.missed line prints its message.  Returns false
+ * when out of memory.
+ */
+bool orch_print_event(const json_t *ev, FILE *fp);
+
 #endif

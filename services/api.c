@@ -2,14 +2,19 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "error.h"
+#include "events.h"
 #include "log.h"
+#include "manager_metrics.h"
+#include "metrics.h"
 #include "node_json.h"
 #include "policy.h"
 #include "service_json.h"
@@ -27,6 +32,8 @@ struct orch_api {
 	struct orch_task_cache *cache;
 	const struct orch_tokens *tokens; /* NULL: no token needed */
 	const struct orch_policy *policy; /* NULL: the default policy */
+	struct orch_events *events;       /* NULL: no GET /events */
+	struct orch_mm *mm;               /* NULL: no GET /metrics */
 };
 
 /* A write in flight: from the handler, through the store's writer thread,
@@ -75,27 +82,12 @@ orch_api_status(int rc)
 	return 500;
 }
 
-/* Encodes j compactly with a final newline (for people reading it with
- * curl).  Returns a malloc'd string or NULL when out of memory. */
-static char *
-json_text(json_t *j, size_t *len)
-{
-	size_t n = j != NULL ? json_dumpb(j, NULL, 0, JSON_COMPACT) : 0;
-	char *s;
-
-	if (n == 0 || (s = malloc(n + 1)) == NULL)
-		return NULL;
-	json_dumpb(j, s, n, JSON_COMPACT);
-	s[n++] = '\n';
-	*len = n;
-	return s;
-}
-
 static void
 respond_json(struct orch_gw_req *req, int status, json_t *j, const char *extra)
 {
 	size_t n;
-	char *s = json_text(j, &n);
+	/* A final newline, for people reading it with curl. */
+	char *s = orch_json_line(j, &n);
 
 	if (s == NULL) {
 		static const char oom[] = "{\"error\":\"out of memory\"}\n";
@@ -549,7 +541,7 @@ h_task_get(struct route_ctx *rc)
 	}
 	j = orch_task_to_json(t);
 	orch_task_free(t);
-	if ((text = json_text(j, &len)) == NULL) {
+	if ((text = orch_json_line(j, &len)) == NULL) {
 		respond_error(rc->req, 503, "out of memory", NULL);
 	} else {
 		orch_task_cache_put(api->cache, rc->id, text, len);
@@ -917,6 +909,42 @@ h_node_drain(struct route_ctx *rc)
 	orch_store_node_drain(rc->api->store, key, drain, pending_node_done, p);
 }
 
+static void
+h_events(struct route_ctx *rc)
+{
+	if (rc->api->events == NULL) {
+		respond_error(rc->req, 503, "no event stream here", NULL);
+		return;
+	}
+	orch_events_serve(rc->api->events, rc->req, rc->http->query);
+}
+
+/* The page is rebuilt at each scrape; this caps it. */
+#define METRICS_PAGE_MAX (16u * 1024 * 1024)
+
+static void
+h_metrics(struct route_ctx *rc)
+{
+	struct orch_buf b;
+	int err;
+
+	if (rc->api->mm == NULL) {
+		respond_error(rc->req, 503, "no metrics here", NULL);
+		return;
+	}
+	orch_buf_init(&b, METRICS_PAGE_MAX);
+	if ((err = orch_mm_scrape(rc->api->mm, rc->api->reader, &b)) !=
+	    ORCH_OK) {
+		orch_warn("api", "metrics: %s", orch_strerror(err));
+		respond_error(rc->req, orch_api_status(err),
+		    "cannot gather the metrics", NULL);
+	} else {
+		orch_gw_respond(rc->req, 200, ORCH_METRICS_CONTENT_TYPE,
+		    b.p != NULL ? b.p : "", b.len, NULL);
+	}
+	orch_buf_fini(&b);
+}
+
 /* ---- routing ---- */
 
 enum { SEG_MAX = 4 };
@@ -943,7 +971,38 @@ static const struct route routes[] = {
     {.method = "GET", .pattern = "/services/+", .fn = h_service_get},
     {.method = "PUT", .pattern = "/services/+", .fn = h_service_scale},
     {.method = "DELETE", .pattern = "/services/+", .fn = h_service_delete},
+    {.method = "GET", .pattern = "/events", .fn = h_events},
+    {.method = "GET", .pattern = "/metrics", .fn = h_metrics},
 };
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Each route's pattern as a metrics label: "/tasks/{id}", "/nodes/{name}";
+ * made once. */
+static char route_labels[N_ROUTES][64];
+static pthread_once_t route_labels_once = PTHREAD_ONCE_INIT;
+
+static void
+route_labels_make(void)
+{
+	for (size_t i = 0; i < N_ROUTES; i++) {
+		char *o = route_labels[i];
+		size_t n = 0, cap = sizeof(route_labels[i]);
+
+		for (const char *p = routes[i].pattern; *p != '\0'; p++) {
+			const char *put = *p == '*' ? "{id}"
+			    : *p == '+'             ? "{name}"
+			                            : NULL;
+			size_t k = put != NULL ? strlen(put) : 1;
+
+			if (n + k >= cap)
+				break;
+			memcpy(o + n, put != NULL ? put : p, k);
+			n += k;
+		}
+		o[n] = '\0';
+	}
+}
 
 /*
  * Matches path against pattern.  Returns 1 on a match, storing the '*'
@@ -1099,6 +1158,7 @@ orch_api_handle(struct orch_gw_req *req, void *arg)
 			respond_error(req, 404, msg, NULL);
 			return;
 		}
+		orch_gw_req_tag(req, &routes[i]);
 		routes[i].fn(&rc);
 		return;
 	}
@@ -1136,6 +1196,29 @@ on_commit(void *arg, int kind, const char *id, const void *obj)
 		orch_task_cache_invalidate(api->cache, id);
 }
 
+void
+orch_api_attach(
+    struct orch_api *api, struct orch_events *events, struct orch_mm *mm)
+{
+	api->events = events;
+	api->mm = mm;
+}
+
+void
+orch_api_observe(void *arg, const struct orch_gw_answer *a)
+{
+	struct orch_api *api = arg;
+	const struct route *r = a->tag;
+	const char *label = NULL;
+
+	if (api->mm == NULL)
+		return;
+	if (r != NULL && r >= routes && r < routes + N_ROUTES)
+		label = route_labels[r - routes];
+	orch_mm_http(
+	    api->mm, a->method, a->method_len, label, a->status, a->elapsed_ns);
+}
+
 int
 orch_api_new(struct orch_store *st, struct orch_nodes *nodes,
     struct orch_notify *notify, const struct orch_tokens *tokens,
@@ -1151,6 +1234,7 @@ orch_api_new(struct orch_store *st, struct orch_nodes *nodes,
 	api->notify = notify;
 	api->tokens = tokens;
 	api->policy = policy;
+	pthread_once(&route_labels_once, route_labels_make);
 	if ((rc = orch_task_cache_new(CACHE_ENTRIES, &api->cache)) != ORCH_OK ||
 	    (rc = orch_store_reader_new(st, &api->reader)) != ORCH_OK ||
 	    (rc = orch_store_listen(st, on_commit, api)) != ORCH_OK) {

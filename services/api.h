@@ -16,6 +16,8 @@
  *   PUT    /services/{name}      200 service; {"replicas": N} scales
  *   DELETE /services/{name}      200 service, with the tasks deleted with
  *                                it (their nodes remove them)
+ *   GET    /events[?since=N]     200, a stream of JSON lines (events.h)
+ *   GET    /metrics              200, Prometheus text (manager_metrics.h)
  *
  * Every error is {"error": "<what was wrong>"} with its status code.  A
  * write is answered only after its commit.
@@ -47,6 +49,18 @@ struct orch_api;
 int orch_api_new(struct orch_store *st, struct orch_nodes *nodes,
     struct orch_notify *notify, const struct orch_tokens *tokens,
     const struct orch_policy *policy, struct orch_api **out /* OUT */);
+
+struct orch_events;
+struct orch_mm;
+
+/* Serves GET /events from events and GET /metrics from mm (either may be
+ * NULL: 503), and counts answers into mm.  Before the gateway runs. */
+void orch_api_attach(
+    struct orch_api *api, struct orch_events *events, struct orch_mm *mm);
+
+/* The gateway's observer (orch_gw_opts.observe, with the api as arg):
+ * counts each answer by method, route pattern and code. */
+void orch_api_observe(void *api, const struct orch_gw_answer *answer);
 
 /* Frees the API.  No request may be in flight.  NULL is a no-op. */
 void orch_api_free(struct orch_api *api);

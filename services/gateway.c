@@ -5,7 +5,10 @@
  *   READING   bytes are buffered and parsed until a whole request is in;
  *   HANDLING  the handler has the request (perhaps waiting on a commit);
  *   WRITING   the answer is being flushed; then the request's bytes are
- *             dropped from the buffer and the next (pipelined) one is read.
+ *             dropped from the buffer and the next (pipelined) one is read;
+ *   STREAMING a streamed answer (orch_gw_stream_start) owns the
+ *             connection until it ends: what the client sends is read
+ *             only to notice that it left, then dropped.
  * Everything runs on the loop thread; other threads reach it only through
  * orch_gw_post(), which queues a function and wakes the loop via eventfd.
  * epoll is level-triggered; interest in EPOLLIN/EPOLLOUT follows the state.
@@ -15,11 +18,13 @@
  * waits for; then every read and write goes through TLS and the states
  * above are the same.  Bytes that TLS has received but the connection has
  * not read yet raise no epoll event: they are read whenever the
- * connection is ready for a request again.
+ * connection is ready for a request again (a stream drains them with
+ * whatever the socket brings next: it reads only to see the client leave).
  */
 #include "gateway.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -47,8 +52,11 @@
 	(ORCH_HTTP_MAX_REQUEST_LINE + ORCH_HTTP_MAX_HEADERS_SIZE +             \
 	    ORCH_HTTP_MAX_BODY + 1024)
 #define SWEEP_INTERVAL_MS 250
+#define STREAM_BUF_MAX_DEFAULT (1024 * 1024)
+/* A stream's client that sends this much more is not an HTTP client. */
+#define STREAM_IN_MAX (64 * 1024)
 
-enum conn_state { C_READING, C_HANDLING, C_WRITING };
+enum conn_state { C_READING, C_HANDLING, C_WRITING, C_STREAMING };
 
 struct buf {
 	char *p;
@@ -63,6 +71,20 @@ struct orch_gw_req {
 	const char *body;
 	size_t body_len;
 	size_t total_len; /* head and body: what to drop once answered */
+	const void *tag;  /* orch_gw_req_tag()'s */
+	int64_t t0_ns;    /* dispatched to the handler */
+	bool parsed;      /* http holds a parsed request */
+};
+
+struct orch_gw_stream {
+	struct conn *conn; /* NULL once the connection is gone */
+	struct orch_gw_stream_ops ops;
+	void *arg;
+	bool chunked;       /* HTTP/1.1; HTTP/1.0 streams end with the close */
+	bool ended;         /* the producer called orch_gw_stream_end() */
+	bool want_writable; /* a write left more than low_water unsent */
+	size_t max, low_water;
+	char peer[64];
 };
 
 struct conn {
@@ -78,10 +100,14 @@ struct conn {
 	bool eof;         /* the peer shut down its sending side */
 	bool dead;        /* the peer is gone while a handler holds req */
 	bool in_handler;  /* the handler is on the stack */
+	bool in_stream;   /* a stream's writable() is on the stack */
 	bool continue_sent;
-	uint32_t events;      /* current epoll interest */
-	int64_t last_ms;      /* last I/O */
-	int64_t req_start_ms; /* first byte of the request being read */
+	struct orch_gw_stream *stream; /* C_STREAMING: its stream */
+	const char *close_why; /* for a stream's closed(): why it ended */
+	size_t stream_in;      /* bytes read and dropped while streaming */
+	uint32_t events;       /* current epoll interest */
+	int64_t last_ms;       /* last I/O */
+	int64_t req_start_ms;  /* first byte of the request being read */
 	struct orch_gw_req req;
 	struct conn *prev, *next;
 };
@@ -111,6 +137,8 @@ struct orch_gw {
 
 static void conn_drive(struct conn *c);
 static void conn_read(struct conn *c);
+static void stream_drive(struct conn *c);
+static void stream_read(struct conn *c);
 
 void
 orch_gw_opts_default(struct orch_gw_opts *opts)
@@ -119,6 +147,9 @@ orch_gw_opts_default(struct orch_gw_opts *opts)
 	opts->max_conns = 1024;
 	opts->request_timeout_ms = 10000;
 	opts->idle_timeout_ms = 60000;
+	opts->stream_buf_max = STREAM_BUF_MAX_DEFAULT;
+	opts->observe = NULL;
+	opts->observe_arg = NULL;
 	opts->tls_cert = NULL;
 	opts->tls_key = NULL;
 }
@@ -226,6 +257,8 @@ orch_gw_new(const struct orch_gw_opts *opts, orch_gw_handler_fn handler,
 		return ORCH_ENOMEM;
 	}
 	gw->opts = *opts;
+	if (gw->opts.stream_buf_max < 4096)
+		gw->opts.stream_buf_max = STREAM_BUF_MAX_DEFAULT;
 	gw->handler = handler;
 	gw->arg = arg;
 	gw->lfd = gw->wfd = gw->epfd = -1;
@@ -311,7 +344,8 @@ run_posts(struct orch_gw *gw)
 
 /* ---- connections ---- */
 
-/* The peer of socket fd as "ADDR:PORT", for the log. */
+/* The peer of socket fd as "ADDR:PORT" ("[ADDR]:PORT" for IPv6), for
+ * the log. */
 static void
 peer_addr(int fd, char *out, size_t len)
 {
@@ -325,7 +359,8 @@ peer_addr(int fd, char *out, size_t len)
 		snprintf(out, len, "a client");
 		return;
 	}
-	snprintf(out, len, "%s:%s", host, port);
+	snprintf(out, len, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
+	    port);
 }
 
 static void
@@ -334,17 +369,30 @@ conn_set_events(struct conn *c)
 	uint32_t ev = 0;
 	struct epoll_event e = {0};
 
-	/* While a handler holds the request its slices point into c->in, so
-	 * the buffer may fill but must not move (see conn_read). */
-	if (c->handshaking)
+	/* A handshake waits for one direction only, whatever the state. */
+	if (c->handshaking) {
 		ev = c->hs_want_write ? EPOLLOUT : EPOLLIN;
-	else if (!c->eof &&
-	    (c->state == C_READING ? c->in.len < IN_BUF_MAX
-	                           : c->in.len < c->in.cap))
-		ev |= EPOLLIN;
-	/* An answer, or a 100 Continue queued while reading. */
-	if (!c->handshaking && c->out.off < c->out.len)
-		ev |= EPOLLOUT;
+	} else {
+		/* While a handler holds the request its slices point into
+		 * c->in, so the buffer may fill but must not move (see
+		 * conn_read).  A stream reads only to notice the client
+		 * leave. */
+		if (!c->eof &&
+		    (c->state == C_STREAMING ||
+		        (c->state == C_READING ? c->in.len < IN_BUF_MAX
+		                               : c->in.len < c->in.cap)))
+			ev |= EPOLLIN;
+		/* An answer or a stream's bytes, or a 100 Continue queued
+		 * while reading. */
+		if (c->out.off < c->out.len)
+			ev |= EPOLLOUT;
+		/* A stream's producer waits for writable(): the loop calls it
+		 * once the socket takes more, even when a send already
+		 * emptied the buffer. */
+		if (c->state == C_STREAMING && c->stream != NULL &&
+		    c->stream->want_writable && !c->stream->ended)
+			ev |= EPOLLOUT;
+	}
 	if (ev == c->events)
 		return;
 	e.events = ev;
@@ -370,6 +418,24 @@ conn_bury(struct conn *c)
 	c->gw->graveyard = c;
 }
 
+/* Parts the stream from c, whose socket is closing: a stream the
+ * producer ended is freed; else the producer hears why (unless it is the
+ * one closing) and frees it with orch_gw_stream_end(). */
+static void
+stream_detach(struct conn *c)
+{
+	struct orch_gw_stream *s = c->stream;
+
+	c->stream = NULL;
+	s->conn = NULL;
+	if (s->ended) {
+		free(s);
+		return;
+	}
+	if (c->close_why != NULL && s->ops.closed != NULL)
+		s->ops.closed(s, s->arg, c->close_why);
+}
+
 /* Closes the socket.  If a handler still holds the request the memory
  * stays until it answers (orch_gw_respond buries it then). */
 static void
@@ -390,6 +456,8 @@ conn_close(struct conn *c)
 		c->next->prev = c->prev;
 	gw->n_conns--;
 	c->prev = c->next = NULL;
+	if (c->stream != NULL)
+		stream_detach(c);
 	if (c->state == C_HANDLING)
 		c->dead = true;
 	else
@@ -438,6 +506,25 @@ refresh_date(struct orch_gw *gw)
 	    "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
 }
 
+/* Tells the observer of the answer to c's request (of the gateway's own
+ * answer when no request was parsed). */
+static void
+conn_observe(struct conn *c, int status)
+{
+	struct orch_gw *gw = c->gw;
+	struct orch_gw_answer a = {.status = status};
+
+	if (gw->opts.observe == NULL)
+		return;
+	a.tag = c->req.tag;
+	if (c->req.parsed) {
+		a.method = c->req.http.method.p;
+		a.method_len = c->req.http.method.len;
+		a.elapsed_ns = orch_mono_ns() - c->req.t0_ns;
+	}
+	gw->opts.observe(gw->opts.observe_arg, &a);
+}
+
 /* Appends a whole response to c->out; the state becomes WRITING. */
 static int
 conn_put_response(struct conn *c, int status, const char *ctype,
@@ -459,6 +546,7 @@ conn_put_response(struct conn *c, int status, const char *ctype,
 	    extra != NULL ? extra : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return ORCH_EINTERNAL;
+	conn_observe(c, status);
 	if (buf_reserve(&c->out, c->out.len + (size_t)n + len) != ORCH_OK)
 		return ORCH_ENOMEM;
 	memcpy(c->out.p + c->out.len, head, (size_t)n);
@@ -545,6 +633,8 @@ conn_next_request(struct conn *c)
 	memmove(c->in.p, c->in.p + used, c->in.len - used);
 	c->in.len -= used;
 	c->req.total_len = 0;
+	c->req.parsed = false;
+	c->req.tag = NULL;
 	c->continue_sent = false;
 	c->state = C_READING;
 	c->req_start_ms = c->in.len > 0 ? orch_mono_ms() : 0;
@@ -576,6 +666,12 @@ static void
 conn_drive(struct conn *c)
 {
 	for (;;) {
+		if (c->fd < 0)
+			return; /* a stream's write closed it in the handler */
+		if (c->state == C_STREAMING) {
+			stream_drive(c);
+			return;
+		}
 		if (c->state != C_WRITING && c->out.off < c->out.len &&
 		    conn_flush(c) == ORCH_ECLOSED) {
 			conn_close(c);
@@ -622,6 +718,7 @@ conn_drive(struct conn *c)
 			}
 			if (rc != ORCH_OK) {
 				c->close_after = true;
+				c->req.parsed = false;
 				c->req.http.minor_version = 1;
 				conn_put_error(c, status,
 				    why != NULL ? why : "malformed request");
@@ -651,6 +748,9 @@ conn_drive(struct conn *c)
 			c->req.body = c->in.p + h->head_len;
 			c->req.body_len = (size_t)h->content_length;
 			c->req.total_len = total;
+			c->req.tag = NULL;
+			c->req.t0_ns = orch_mono_ns();
+			c->req.parsed = true;
 			c->state = C_HANDLING;
 			c->in_handler = true;
 			c->gw->handler(&c->req, c->gw->arg);
@@ -663,6 +763,10 @@ conn_drive(struct conn *c)
 static void
 conn_read(struct conn *c)
 {
+	if (c->state == C_STREAMING) {
+		stream_read(c);
+		return;
+	}
 	for (;;) {
 		ssize_t n;
 
@@ -846,6 +950,16 @@ sweep(struct orch_gw *gw, int64_t now)
 		    now - c->last_ms >= gw->opts.idle_timeout_ms) {
 			/* The client stopped reading its answer. */
 			conn_close(c);
+		} else if (c->state == C_STREAMING && c->out.off < c->out.len &&
+		    now - c->last_ms >= gw->opts.idle_timeout_ms) {
+			orch_warn("gateway",
+			    "closing the stream to %s: its client read "
+			    "nothing for %d s (%zu bytes waiting)",
+			    c->stream != NULL ? c->stream->peer : "?",
+			    gw->opts.idle_timeout_ms / 1000,
+			    c->out.len - c->out.off);
+			c->close_why = "the client stopped reading";
+			conn_close(c);
 		}
 	}
 }
@@ -909,8 +1023,10 @@ orch_gw_free(struct orch_gw *gw)
 	/* Handlers still waiting may post their answers: run them first. */
 	if (gw->wfd >= 0)
 		run_posts(gw);
-	while (gw->conns != NULL)
+	while (gw->conns != NULL) {
+		gw->conns->close_why = "the manager is shutting down";
 		conn_close(gw->conns);
+	}
 	graveyard_empty(gw);
 	if (gw->epfd >= 0)
 		close(gw->epfd);
@@ -960,4 +1076,285 @@ orch_gw_respond(struct orch_gw_req *req, int status, const char *content_type,
 	/* From inside the handler conn_drive() is on the stack and goes on. */
 	if (!c->in_handler)
 		conn_drive(c);
+}
+
+void
+orch_gw_req_tag(struct orch_gw_req *req, const void *tag)
+{
+	req->tag = tag;
+}
+
+/* ---- streams ---- */
+
+size_t
+orch_gw_chunk_head(size_t len, char *buf, size_t buflen)
+{
+	int n = snprintf(buf, buflen, "%zx\r\n", len);
+
+	return n > 0 && (size_t)n < buflen ? (size_t)n : 0;
+}
+
+/* Reads what a stream's client sends, to learn when it leaves; the bytes
+ * themselves mean nothing (a stream is the last answer).  Over HTTPS they
+ * go through TLS like any read: the socket carries records, and a close
+ * notification is the client leaving.  Reading until EAGAIN also drains
+ * what TLS had decrypted already, which no epoll event would announce. */
+static void
+stream_read(struct conn *c)
+{
+	char scratch[4096];
+
+	for (;;) {
+		ssize_t n = conn_recv(c, scratch, sizeof(scratch));
+
+		if (n > 0) {
+			c->stream_in += (size_t)n;
+			if (c->stream_in > STREAM_IN_MAX) {
+				c->eof = true;
+				c->close_why = "the client sent data while "
+				               "streaming";
+				return;
+			}
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		c->eof = true;
+		c->close_why = n == 0 ? "the client closed the connection"
+		                      : "the connection failed";
+		return;
+	}
+}
+
+/*
+ * Sends what a stream has queued, closes the connection when the client
+ * left or the producer ended and all is out, and asks the producer for
+ * more when it waits for room.
+ */
+static void
+stream_drive(struct conn *c)
+{
+	struct orch_gw_stream *s = c->stream;
+
+	if (c->fd < 0 || s == NULL)
+		return;
+	for (int round = 0; round < 8; round++) {
+		int rc = conn_flush(c);
+
+		if (rc == ORCH_ECLOSED || c->eof) {
+			if (c->close_why == NULL)
+				c->close_why = "the connection failed";
+			conn_close(c);
+			return;
+		}
+		if (rc == ORCH_OK && s->ended) {
+			conn_close(c);
+			return;
+		}
+		/* An ended stream's producer is gone: never call it. */
+		if (s->ended || !s->want_writable ||
+		    c->out.len - c->out.off > s->low_water ||
+		    s->ops.writable == NULL)
+			break;
+		s->want_writable = false;
+		c->in_stream = true;
+		s->ops.writable(s, s->arg);
+		c->in_stream = false;
+		/* A write past the cap closed it. */
+		if (c->fd < 0)
+			return;
+	}
+	conn_set_events(c);
+}
+
+/* Appends data to c->out, moving what is unsent to the front first when
+ * that makes room. */
+static int
+out_append(struct conn *c, const void *data, size_t len)
+{
+	if (c->out.off > 0 && c->out.len + len > c->out.cap) {
+		memmove(
+		    c->out.p, c->out.p + c->out.off, c->out.len - c->out.off);
+		c->out.len -= c->out.off;
+		c->out.off = 0;
+	}
+	if (buf_reserve(&c->out, c->out.len + len) != ORCH_OK)
+		return ORCH_ENOMEM;
+	if (len > 0)
+		memcpy(c->out.p + c->out.len, data, len);
+	c->out.len += len;
+	return ORCH_OK;
+}
+
+/*
+ * Sends what it can now, from a producer's call, unless the loop is
+ * already on it (it sends when the producer returns).  Never calls the
+ * producer back: writable() comes from the loop alone, so a producer is
+ * never re-entered from its own write.  A failed send is left for the
+ * loop, which sees the socket's error.
+ */
+static void
+stream_kick(struct conn *c)
+{
+	if (c->in_handler || c->in_stream)
+		return;
+	if (conn_flush(c) == ORCH_OK && c->stream->ended) {
+		conn_close(c);
+		return;
+	}
+	conn_set_events(c);
+}
+
+int
+orch_gw_stream_start(struct orch_gw_req *req, int status,
+    const char *content_type, const char *extra_headers,
+    const struct orch_gw_stream_ops *ops, void *arg,
+    struct orch_gw_stream **out)
+{
+	struct conn *c = req->conn;
+	struct orch_gw_stream *s;
+	char head[1024];
+	int n, one = 1, sndbuf;
+
+	*out = NULL;
+	if (c->dead) {
+		conn_bury(c);
+		return ORCH_ECLOSED;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		c->close_after = true;
+		conn_put_error(c, 503, "out of memory");
+		if (!c->in_handler)
+			conn_drive(c);
+		return ORCH_ENOMEM;
+	}
+	s->conn = c;
+	s->ops = *ops;
+	s->arg = arg;
+	s->chunked = c->req.http.minor_version >= 1;
+	s->max = c->gw->opts.stream_buf_max;
+	s->low_water = s->max / 4;
+	peer_addr(c->fd, s->peer, sizeof(s->peer));
+	refresh_date(c->gw);
+	n = snprintf(head, sizeof(head),
+	    "HTTP/1.1 %d %s\r\nServer: orch/" ORCH_VERSION "\r\n%s"
+	    "Content-Type: %s\r\n%sCache-Control: no-cache\r\n"
+	    "Connection: close\r\n%s\r\n",
+	    status, orch_http_reason(status), c->gw->date, content_type,
+	    s->chunked ? "Transfer-Encoding: chunked\r\n" : "",
+	    extra_headers != NULL ? extra_headers : "");
+	conn_observe(c, status);
+	/* The request's bytes, and any pipelined behind it, are done with:
+	 * nothing follows a stream on its connection. */
+	c->in.len = 0;
+	c->close_after = true;
+	c->stream = s;
+	c->state = C_STREAMING;
+	c->last_ms = orch_mono_ms();
+	/* Notices a client that vanished without a word (no FIN, no RST)
+	 * while no event is written to it. */
+	setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	/* The kernel's buffer for it is capped too (autotuning would let it
+	 * grow to megabytes for a client that reads nothing). */
+	sndbuf = s->max > INT_MAX ? INT_MAX : (int)s->max;
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if (n < 0 || (size_t)n >= sizeof(head) ||
+	    out_append(c, head, (size_t)n) != ORCH_OK) {
+		c->close_why = NULL;
+		s->ended = true; /* freed with the connection, no closed() */
+		conn_close(c);
+		return ORCH_ENOMEM;
+	}
+	stream_kick(c);
+	*out = s;
+	return ORCH_OK;
+}
+
+int
+orch_gw_stream_write(struct orch_gw_stream *s, const void *data, size_t len)
+{
+	struct conn *c = s->conn;
+	char frame[32];
+	size_t fl = 0, pending;
+
+	if (c == NULL || s->ended || c->fd < 0)
+		return ORCH_ECLOSED;
+	if (len == 0)
+		return ORCH_OK;
+	if (s->chunked)
+		fl = orch_gw_chunk_head(len, frame, sizeof(frame));
+	/* Over HTTPS this counts the record TLS could not send yet as well:
+	 * its bytes leave c->out only once the socket took all of it (see
+	 * orch_gw_tls_send). */
+	pending = c->out.len - c->out.off;
+	if (pending > 0 && pending + fl + len + 2 > s->max) {
+		orch_warn("gateway",
+		    "closing the stream to %s: its client does not keep up "
+		    "(%zu bytes unsent, at most %zu)",
+		    s->peer, pending, s->max);
+		/* The producer learns it from the return code. */
+		c->close_why = NULL;
+		conn_close(c);
+		return ORCH_ETOOBIG;
+	}
+	if (pending == 0)
+		c->last_ms = orch_mono_ms(); /* the stall clock starts now */
+	if (out_append(c, frame, fl) != ORCH_OK ||
+	    out_append(c, data, len) != ORCH_OK ||
+	    (s->chunked && out_append(c, "\r\n", 2) != ORCH_OK)) {
+		orch_warn("gateway", "closing the stream to %s: out of memory",
+		    s->peer);
+		c->close_why = NULL;
+		conn_close(c);
+		return ORCH_ENOMEM;
+	}
+	if (c->out.len - c->out.off > s->low_water)
+		s->want_writable = true;
+	stream_kick(c);
+	return ORCH_OK;
+}
+
+size_t
+orch_gw_stream_pending(const struct orch_gw_stream *s)
+{
+	if (s->conn == NULL)
+		return 0;
+	return s->conn->out.len - s->conn->out.off;
+}
+
+int
+orch_gw_stream_full(const struct orch_gw_stream *s)
+{
+	return orch_gw_stream_pending(s) > s->low_water;
+}
+
+int
+orch_gw_stream_open(const struct orch_gw_stream *s)
+{
+	return s->conn != NULL && s->conn->fd >= 0 && !s->conn->eof;
+}
+
+const char *
+orch_gw_stream_peer(const struct orch_gw_stream *s)
+{
+	return s->peer;
+}
+
+void
+orch_gw_stream_end(struct orch_gw_stream *s)
+{
+	struct conn *c;
+
+	if (s == NULL)
+		return;
+	if ((c = s->conn) == NULL) {
+		free(s);
+		return;
+	}
+	s->ended = true;
+	if (s->chunked)
+		(void)out_append(c, "0\r\n\r\n", 5);
+	stream_kick(c);
 }

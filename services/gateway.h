@@ -13,6 +13,20 @@
  * client that stalls in the middle of a request is answered 408 and
  * closed, one that stalls in the TLS handshake closed; an idle keep-alive
  * connection is closed.
+ *
+ * Streams: instead of one answer, a handler may start a streamed one
+ * (orch_gw_stream_start) and write it piece by piece for as long as it
+ * likes, chunked (HTTP/1.1) or delimited by the close (HTTP/1.0).  A
+ * stream is the last answer on its connection: requests pipelined behind
+ * it are dropped, and a client that closes (or shuts down its sending
+ * side) has left.  Its unsent bytes are capped (stream_buf_max): a write
+ * that would pass the cap closes the connection, logged, so that a client
+ * that does not keep up costs no more memory than that (and the kernel's
+ * send buffer of its socket is set to the cap as well).  Over HTTPS the
+ * same: what the client sends is read through TLS (its close
+ * notification is its leaving), and the bytes of a TLS record the socket
+ * has not taken yet still count as unsent, so the cap covers them; TLS's
+ * own buffers are a fixed size per connection.
  */
 #ifndef ORCH_GATEWAY_H
 #define ORCH_GATEWAY_H
@@ -23,12 +37,34 @@
 
 struct orch_gw;
 struct orch_gw_req;
+struct orch_gw_stream;
+
+/* What the observer is told of each answer (for metrics). */
+struct orch_gw_answer {
+	const void *tag;    /* orch_gw_req_tag()'s, NULL when none was set
+	                     * (the gateway answered itself, or no route) */
+	const char *method; /* the request's method, not NUL-terminated */
+	size_t method_len;  /* 0 when the request was not parsed */
+	int status;
+	int64_t elapsed_ns; /* from the request's dispatch to its answer
+	                     * (a stream: to its head) */
+};
+
+/* Called on the loop thread for every answer given, the gateway's own
+ * errors included.  Must be quick. */
+typedef void (*orch_gw_observe_fn)(
+    void *arg, const struct orch_gw_answer *answer);
 
 struct orch_gw_opts {
 	const char *listen;     /* "HOST:PORT"; "[::1]:PORT" for IPv6 */
 	int max_conns;          /* 503 beyond; default 1024 */
 	int request_timeout_ms; /* 408 for a stalled request; default 10000 */
-	int idle_timeout_ms;    /* idle keep-alive close; default 60000 */
+	int idle_timeout_ms;    /* idle keep-alive close, and the most a
+	                         * stream's client may read nothing while
+	                         * bytes wait for it; default 60000 */
+	size_t stream_buf_max;  /* a stream's unsent bytes; default 1 MiB */
+	orch_gw_observe_fn observe; /* NULL: none */
+	void *observe_arg;
 	/* HTTPS: the certificate (PEM chain) and its key; both NULL (the
 	 * default): plain HTTP. */
 	const char *tls_cert;
@@ -90,6 +126,10 @@ const char *orch_gw_req_body(
 /* The gateway the request arrived on. */
 struct orch_gw *orch_gw_req_gw(const struct orch_gw_req *req);
 
+/* Tags req for the observer (the route that serves it, say).  tag must
+ * outlive the gateway. */
+void orch_gw_req_tag(struct orch_gw_req *req, const void *tag);
+
 /*
  * Answers req with status, a Content-Type and body (copied).  extra_headers,
  * when not NULL, is inserted verbatim and must end in CRLF ("Allow: GET\r\n").
@@ -99,5 +139,71 @@ struct orch_gw *orch_gw_req_gw(const struct orch_gw_req *req);
 void orch_gw_respond(struct orch_gw_req *req, int status,
     const char *content_type, const char *body, size_t len,
     const char *extra_headers);
+
+/* ---- streamed answers ---- */
+
+/* What a stream's producer is told, on the loop thread. */
+struct orch_gw_stream_ops {
+	/* The unsent bytes fell to a quarter of the cap after a write left
+	 * more than that: the producer may write more.  May be NULL. */
+	void (*writable)(struct orch_gw_stream *s, void *arg);
+	/* The stream ended before the producer ended it: the client left
+	 * or failed, stopped reading, or the gateway is closing; why says
+	 * which.  Writes now fail; the producer must still call
+	 * orch_gw_stream_end() (here or later), which frees s.  Not called
+	 * from inside the producer's own orch_gw_stream_write(). */
+	void (*closed)(struct orch_gw_stream *s, void *arg, const char *why);
+};
+
+/*
+ * Answers req with the head of a stream: status, content_type,
+ * extra_headers (as orch_gw_respond()), "Transfer-Encoding: chunked" for
+ * HTTP/1.1 and "Connection: close".  Must run on the loop thread; req is
+ * invalid afterwards.  ops is copied; arg is handed to its functions.
+ * Returns ORCH_OK with *out (OUT), which the producer ends with
+ * orch_gw_stream_end(); ORCH_ECLOSED when the client went away meanwhile
+ * (the request is then done with, nothing to end); ORCH_ENOMEM (the
+ * connection is closed).
+ */
+int orch_gw_stream_start(struct orch_gw_req *req, int status,
+    const char *content_type, const char *extra_headers,
+    const struct orch_gw_stream_ops *ops, void *arg,
+    struct orch_gw_stream **out /* OUT */);
+
+/*
+ * Queues len bytes of s (one chunk; len 0 writes nothing) and starts
+ * sending them.  On the loop thread only: other threads hand their data
+ * over with orch_gw_post().  Returns ORCH_OK; ORCH_ECLOSED when the
+ * stream has closed; ORCH_ETOOBIG when the unsent bytes would pass the
+ * cap (a write into an empty buffer is taken whatever its size): the
+ * connection is then closed, with the client's address and the reason
+ * logged, and closed() is not called.
+ */
+int orch_gw_stream_write(
+    struct orch_gw_stream *s, const void *data, size_t len);
+
+/* The bytes of s not yet sent (0 once closed). */
+size_t orch_gw_stream_pending(const struct orch_gw_stream *s);
+
+/* Whether more than a quarter of the cap waits unsent: a producer that
+ * writes at its own pace stops here, and writable() says when to go on. */
+int orch_gw_stream_full(const struct orch_gw_stream *s);
+
+/* Whether the client still reads s (closed() may be pending). */
+int orch_gw_stream_open(const struct orch_gw_stream *s);
+
+/* The client's address, "ADDR:PORT", for log lines. */
+const char *orch_gw_stream_peer(const struct orch_gw_stream *s);
+
+/*
+ * The producer is done with s: what is queued is sent, then the last
+ * chunk, then the connection closes.  On the loop thread; s is invalid
+ * afterwards.  NULL is a no-op.
+ */
+void orch_gw_stream_end(struct orch_gw_stream *s);
+
+/* Writes the head of a chunk of len bytes ("1a\r\n", hexadecimal) into
+ * buf (at least 19 bytes).  Returns its length. */
+size_t orch_gw_chunk_head(size_t len, char *buf, size_t buflen);
 
 #endif

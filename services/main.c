@@ -25,10 +25,12 @@
 #include "dev.h"
 #include "dirs.h"
 #include "error.h"
+#include "events.h"
 #include "exposure.h"
 #include "flag.h"
 #include "gateway.h"
 #include "log.h"
+#include "manager_metrics.h"
 #include "nodes.h"
 #include "notify.h"
 #include "policy.h"
@@ -49,6 +51,7 @@ struct config {
 	int request_timeout_s;
 	int idle_timeout_s;
 	int heartbeat_ttl_s;
+	long long events_keep;
 	const char *token_file;
 	const char *policy_file;
 	bool insecure;
@@ -110,6 +113,9 @@ usage(FILE *f)
 	    "                          service asks; after a restart, nodes "
 	    "have\n"
 	    "                          two TTLs to check in (default 5)\n"
+	    "  --events-keep N         events kept for GET /events; older "
+	    "ones\n"
+	    "                          are pruned (default 100000)\n"
 	    "  --token-file FILE       API tokens, one a line: every HTTP "
 	    "request\n"
 	    "                          but GET /healthz needs "
@@ -164,6 +170,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_RTO,
 		OPT_ITO,
 		OPT_TTL,
+		OPT_EVKEEP,
 		OPT_LOG,
 		OPT_TOKENS,
 		OPT_POLICY,
@@ -184,6 +191,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"request-timeout", required_argument, NULL, OPT_RTO},
 	    {"idle-timeout", required_argument, NULL, OPT_ITO},
 	    {"heartbeat-ttl", required_argument, NULL, OPT_TTL},
+	    {"events-keep", required_argument, NULL, OPT_EVKEEP},
 	    {"log-level", required_argument, NULL, OPT_LOG},
 	    {"token-file", required_argument, NULL, OPT_TOKENS},
 	    {"policy", required_argument, NULL, OPT_POLICY},
@@ -251,6 +259,12 @@ parse_args(int argc, char **argv, struct config *cfg)
 			        3600, &ll) != ORCH_OK)
 				return 2;
 			cfg->heartbeat_ttl_s = (int)ll;
+			break;
+		case OPT_EVKEEP:
+			if (orch_flag_int(PROG, "--events-keep", optarg, 1,
+			        1000000000, &ll) != ORCH_OK)
+				return 2;
+			cfg->events_keep = ll;
 			break;
 		case OPT_LOG:
 			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
@@ -437,6 +451,7 @@ main(int argc, char **argv)
 	    .request_timeout_s = 10,
 	    .idle_timeout_s = 60,
 	    .heartbeat_ttl_s = 5,
+	    .events_keep = ORCH_STORE_EVENTS_KEEP,
 	};
 	struct orch_store_opts sopts;
 	struct orch_gw_opts gopts;
@@ -451,6 +466,8 @@ main(int argc, char **argv)
 	nng_tls_config *tls = NULL;
 	struct orch_tokens *tokens = NULL;
 	struct orch_policy *policy = NULL;
+	struct orch_events *events = NULL;
+	struct orch_mm *mm = NULL;
 	struct orch_dev *dev = NULL;
 	struct sigaction sa = {0};
 	char err[1024], devdata[PATH_MAX] = "", url[300];
@@ -487,8 +504,16 @@ main(int argc, char **argv)
 	if ((lockfd = lock_data_dir(cfg.data)) < 0)
 		goto out;
 
+	if ((rc = orch_mm_new(&mm)) != ORCH_OK) {
+		orch_error("manager", "cannot set up the metrics: %s",
+		    orch_strerror(rc));
+		goto out;
+	}
 	orch_store_opts_default(&sopts);
 	sopts.sync_full = cfg.sync_full;
+	sopts.events_keep = (uint64_t)cfg.events_keep;
+	sopts.on_commit = orch_mm_commit;
+	sopts.on_commit_arg = mm;
 	if ((rc = orch_store_open(cfg.data, &sopts, &store)) != ORCH_OK) {
 		orch_error("manager", "cannot open the store in %s: %s",
 		    cfg.data, orch_strerror(rc));
@@ -498,6 +523,13 @@ main(int argc, char **argv)
 		orch_error("manager", "%s", err);
 		goto out;
 	}
+	if ((rc = orch_events_new(store, notify, &events)) != ORCH_OK) {
+		orch_error("manager",
+		    "cannot read the events from the store: %s",
+		    orch_strerror(rc));
+		goto out;
+	}
+	orch_events_on_placed(events, orch_mm_placed, mm);
 	if ((rc = orch_nodes_new(
 	         (int64_t)cfg.heartbeat_ttl_s * 1000, &nodes)) != ORCH_OK ||
 	    (rc = orch_store_reader_new(store, &r)) != ORCH_OK ||
@@ -509,6 +541,9 @@ main(int argc, char **argv)
 	}
 	orch_store_reader_free(r);
 	r = NULL;
+	/* Before anything beats or sweeps: every turn is an event. */
+	orch_events_watch_nodes(events, nodes);
+	orch_mm_sources(mm, store, nodes, events);
 	if ((rc = orch_sched_start(store, nodes, notify, &sched)) != ORCH_OK) {
 		orch_error("manager", "cannot start the scheduler: %s",
 		    orch_strerror(rc));
@@ -520,8 +555,11 @@ main(int argc, char **argv)
 		    "manager", "cannot read the store: %s", orch_strerror(rc));
 		goto out;
 	}
+	orch_api_attach(api, events, mm);
 	orch_gw_opts_default(&gopts);
 	gopts.listen = cfg.http;
+	gopts.observe = orch_api_observe;
+	gopts.observe_arg = api;
 	gopts.max_conns = cfg.max_conns;
 	gopts.request_timeout_ms = cfg.request_timeout_s * 1000;
 	gopts.idle_timeout_ms = cfg.idle_timeout_s * 1000;
@@ -532,6 +570,7 @@ main(int argc, char **argv)
 		orch_error("manager", "%s", err);
 		goto out;
 	}
+	orch_events_attach(events, gw);
 	if ((rc = orch_rpc_start(store, nodes, notify, policy, cfg.rpc_url, tls,
 	         &rpc, err, sizeof(err))) != ORCH_OK ||
 	    (rc = orch_notify_listen(
@@ -554,10 +593,11 @@ main(int argc, char **argv)
 
 	orch_info("manager",
 	    "orch-manager %s: %s %s (port %d), rpc %s, pub %s, "
-	    "data %s, sync %s, heartbeat TTL %d s%s%s",
+	    "data %s, sync %s, heartbeat TTL %d s, %lld events kept%s%s",
 	    ORCH_VERSION, cfg.http_tls_cert != NULL ? "https" : "http",
 	    cfg.http, orch_gw_port(gw), cfg.rpc_url, cfg.pub_url, cfg.data,
 	    cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s,
+	    cfg.events_keep,
 	    tls != NULL ? ", mutual TLS with the certificates of " : "",
 	    tls != NULL ? cfg.tls_dir : "");
 	if (dev != NULL) {
@@ -576,6 +616,9 @@ out:
 	orch_rpc_stop(rpc);
 	/* Joined before the store closes: a pass waits for its writes. */
 	orch_sched_stop(sched);
+	/* Its streams end and its reader closes; it goes on publishing the
+	 * events of the last writes until the store has closed. */
+	orch_events_close(events);
 	orch_api_free(api);
 	orch_store_reader_free(r);
 	/* Completes queued writes; their answers reach the gateway below,
@@ -584,6 +627,9 @@ out:
 	orch_notify_close(notify);
 	orch_nodes_free(nodes);
 	orch_gw_free(gw);
+	/* After the gateway, which may still run its posted work. */
+	orch_events_free(events);
+	orch_mm_free(mm);
 	if (tls != NULL)
 		nng_tls_config_free(tls);
 	orch_tokens_free(tokens);

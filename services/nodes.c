@@ -36,6 +36,12 @@ struct entry {
 	size_t n_sick;
 };
 
+/* A turn to Ready or Down, waiting to be told outside the lock. */
+struct transition {
+	char id[ORCH_ID_LEN];
+	int status;
+};
+
 struct orch_nodes {
 	int64_t ttl_ms;
 	int64_t started_ms; /* monotonic: when the registry was made */
@@ -49,6 +55,13 @@ struct orch_nodes {
 	uint64_t epoch;       /* random, this registry's */
 	uint64_t counter;     /* bumped by every change */
 	uint64_t all_version; /* the counter when every node's changed */
+	/* Transitions for the listener, in order; flush_mu serializes the
+	 * telling, so that two threads never tell them out of order. */
+	orch_nodes_transition_fn trans;
+	void *trans_arg;
+	struct transition *pend;
+	size_t n_pend, cap_pend;
+	pthread_mutex_t flush_mu;
 };
 
 int
@@ -60,6 +73,11 @@ orch_nodes_new(int64_t ttl_ms, struct orch_nodes **out)
 	if (ns == NULL)
 		return ORCH_ENOMEM;
 	if (pthread_mutex_init(&ns->mu, NULL) != 0) {
+		free(ns);
+		return ORCH_ENOMEM;
+	}
+	if (pthread_mutex_init(&ns->flush_mu, NULL) != 0) {
+		pthread_mutex_destroy(&ns->mu);
 		free(ns);
 		return ORCH_ENOMEM;
 	}
@@ -86,6 +104,8 @@ orch_nodes_free(struct orch_nodes *ns)
 		free(ns->v[i].sick);
 	}
 	free(ns->v);
+	free(ns->pend);
+	pthread_mutex_destroy(&ns->flush_mu);
 	pthread_mutex_destroy(&ns->mu);
 	free(ns);
 }
@@ -166,11 +186,61 @@ entry_status(const struct orch_nodes *ns, const struct entry *e, int64_t now)
 	return now - ns->started_ms < 2 * ns->ttl_ms ? ST_NOT_READY : ST_DOWN;
 }
 
+/* Queues a turn of e for the transition listener.  Called with mu. */
+static void
+transition_queue(struct orch_nodes *ns, const struct entry *e, int status)
+{
+	if (ns->trans == NULL)
+		return;
+	if (ns->n_pend == ns->cap_pend) {
+		size_t cap = ns->cap_pend > 0 ? ns->cap_pend * 2 : 8;
+		struct transition *v = realloc(ns->pend, cap * sizeof(*v));
+
+		if (v == NULL) {
+			orch_warn(NODES_COMPONENT,
+			    "out of memory: the turn of node %s to %s "
+			    "has no event",
+			    e->id, orch_node_status_name(status));
+			return;
+		}
+		ns->pend = v;
+		ns->cap_pend = cap;
+	}
+	memcpy(ns->pend[ns->n_pend].id, e->id, ORCH_ID_LEN);
+	ns->pend[ns->n_pend].status = status;
+	ns->n_pend++;
+}
+
+/* Tells the listener of the queued turns, outside mu.  Called without
+ * mu, when a turn may have been queued. */
+static void
+transitions_flush(struct orch_nodes *ns)
+{
+	struct transition *v;
+	orch_nodes_transition_fn fn;
+	void *arg;
+	size_t n;
+
+	pthread_mutex_lock(&ns->flush_mu);
+	pthread_mutex_lock(&ns->mu);
+	v = ns->pend;
+	n = ns->n_pend;
+	fn = ns->trans;
+	arg = ns->trans_arg;
+	ns->pend = NULL;
+	ns->n_pend = ns->cap_pend = 0;
+	pthread_mutex_unlock(&ns->mu);
+	for (size_t i = 0; fn != NULL && i < n; i++)
+		fn(arg, v[i].id, v[i].status);
+	pthread_mutex_unlock(&ns->flush_mu);
+	free(v);
+}
+
 /* Records that e's status is now status, logging the change.  Returns
  * whether the watcher should hear of it.  Called with mu. */
 static bool
 entry_transition(
-    const struct orch_nodes *ns, struct entry *e, int status, int64_t now)
+    struct orch_nodes *ns, struct entry *e, int status, int64_t now)
 {
 	if (status == e->status)
 		return false;
@@ -185,6 +255,8 @@ entry_transition(
 		orch_info(NODES_COMPONENT, "node %s (%s) is %s", e->name, e->id,
 		    orch_node_status_name(status));
 	e->status = status;
+	if (status == ST_READY || status == ST_DOWN)
+		transition_queue(ns, e, status);
 	return status == ST_READY || status == ST_DOWN;
 }
 
@@ -343,13 +415,17 @@ orch_nodes_seen(struct orch_nodes *ns, const char *id, const char *name,
 {
 	struct entry *e;
 	int rc = ORCH_OK;
+	bool told;
 
 	pthread_mutex_lock(&ns->mu);
 	if ((e = entry_get(ns, id, name)) == NULL)
 		rc = ORCH_ENOMEM;
 	else
 		entry_touch(ns, e, health, n_health);
+	told = ns->n_pend > 0;
 	pthread_mutex_unlock(&ns->mu);
+	if (told)
+		transitions_flush(ns);
 	return rc;
 }
 
@@ -361,13 +437,18 @@ orch_nodes_beat(struct orch_nodes *ns, const char *id,
 	size_t i;
 	int rc = ORCH_OK;
 
+	bool told;
+
 	pthread_mutex_lock(&ns->mu);
 	i = entry_find(ns, id, &found);
 	if (found)
 		entry_touch(ns, &ns->v[i], health, n_health);
 	else
 		rc = ORCH_ENOENT;
+	told = ns->n_pend > 0;
 	pthread_mutex_unlock(&ns->mu);
+	if (told)
+		transitions_flush(ns);
 	return rc;
 }
 
@@ -442,6 +523,37 @@ orch_nodes_sweep(struct orch_nodes *ns)
 	}
 	if (changed && ns->watch != NULL)
 		ns->watch(ns->watch_arg);
+	changed = ns->n_pend > 0;
+	pthread_mutex_unlock(&ns->mu);
+	if (changed)
+		transitions_flush(ns);
+}
+
+void
+orch_nodes_on_transition(
+    struct orch_nodes *ns, orch_nodes_transition_fn fn, void *arg)
+{
+	pthread_mutex_lock(&ns->flush_mu);
+	pthread_mutex_lock(&ns->mu);
+	ns->trans = fn;
+	ns->trans_arg = arg;
+	pthread_mutex_unlock(&ns->mu);
+	pthread_mutex_unlock(&ns->flush_mu);
+}
+
+void
+orch_nodes_count(struct orch_nodes *ns, size_t counts[4])
+{
+	int64_t now = orch_mono_ms();
+
+	memset(counts, 0, 4 * sizeof(*counts));
+	pthread_mutex_lock(&ns->mu);
+	for (size_t i = 0; i < ns->n; i++) {
+		int st = entry_status(ns, &ns->v[i], now);
+
+		if (st >= 0 && st < 4)
+			counts[st]++;
+	}
 	pthread_mutex_unlock(&ns->mu);
 }
 

@@ -55,6 +55,23 @@ int orch_nodes_load(struct orch_nodes *ns, struct orch_store_reader *r);
 void orch_nodes_watch(
     struct orch_nodes *ns, orch_nodes_change_fn fn, void *arg);
 
+/*
+ * Called for each turn of a node to Ready or Down (status), in the order
+ * they happened, outside the registry's lock: it may write to the store
+ * (an event of the change).  Must not call back into the registry's
+ * seen, beat or sweep.
+ */
+typedef void (*orch_nodes_transition_fn)(void *arg, const char *id, int status);
+
+/* Sets (fn non-NULL) or clears the one transition listener.  Once
+ * clearing returns, the old one is not running and will not run again. */
+void orch_nodes_on_transition(
+    struct orch_nodes *ns, orch_nodes_transition_fn fn, void *arg);
+
+/* How many nodes have each status now (counts[s] for an
+ * ORCH__NODE_STATUS__ value s, 0 to 3). */
+void orch_nodes_count(struct orch_nodes *ns, size_t counts[4] /* OUT */);
+
 /* A node registered (its registration is committed): it is known, and
  * alive now, with the driver health health[n_health] (validated by
  * orch_node_health_validate(); drivers not listed are healthy).  Returns

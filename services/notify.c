@@ -91,6 +91,37 @@ out:
 }
 
 void
+orch_notify_event(struct orch_notify *n, const char *kind, const char *id,
+    const uint8_t *data, size_t len)
+{
+	char topic[sizeof(ORCH_NOTIFY_EVENT_TOPIC) + 16 + ORCH_ID_LEN + 1];
+	nng_msg *msg = NULL;
+	int tlen, rv;
+
+	if (n == NULL || kind == NULL || id == NULL)
+		return;
+	tlen = snprintf(topic, sizeof(topic),
+	    ORCH_NOTIFY_EVENT_TOPIC "%.15s/%.36s ", kind, id);
+	if (tlen < 0 || (size_t)tlen >= sizeof(topic))
+		return;
+	if ((rv = nng_msg_alloc(&msg, (size_t)tlen + len)) != 0)
+		goto out;
+	memcpy(nng_msg_body(msg), topic, (size_t)tlen);
+	if (len > 0)
+		memcpy((uint8_t *)nng_msg_body(msg) + tlen, data, len);
+	/* As for notices: PUB drops what a slow subscriber cannot take. */
+	if ((rv = nng_sendmsg(n->sock, msg, NNG_FLAG_NONBLOCK)) == 0)
+		msg = NULL;
+out:
+	if (rv != 0)
+		orch_warn(NOTIFY_COMPONENT,
+		    "cannot publish an event of %s %s: %s", kind, id,
+		    nng_strerror(rv));
+	if (msg != NULL)
+		nng_msg_free(msg);
+}
+
+void
 orch_notify_task_stop(struct orch_notify *n, const orch_task *t)
 {
 	if (t == NULL || !t->stop_requested || t->node_id == NULL ||

@@ -7,6 +7,10 @@
  * another's topic) followed by a serialized orch.NodeNotice.  PUB drops
  * messages for slow or absent subscribers: a notice is a hint, and agents
  * still reconcile on every heartbeat (proto/README.md).
+ *
+ * Events (events.h) go out on the same socket for integrators, each under
+ * the topic "event/<kind>/<object id> " (kind task, node or service)
+ * followed by a serialized orch.Event; agents never subscribe to them.
  */
 #ifndef ORCH_NOTIFY_H
 #define ORCH_NOTIFY_H
@@ -14,11 +18,15 @@
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "task.h"
 
 /* The topic prefix; a node's topic is "node/" + id + " ". */
 #define ORCH_NOTIFY_NODE_TOPIC "node/"
+
+/* The prefix of events' topics: "event/<kind>/<object id> ". */
+#define ORCH_NOTIFY_EVENT_TOPIC "event/"
 
 struct orch_notify;
 
@@ -42,6 +50,12 @@ void orch_notify_close(struct orch_notify *n);
  * and otherwise ignored (the node's next heartbeat makes up for it).
  * n NULL is a no-op. */
 void orch_notify_node(struct orch_notify *n, const char *node_id);
+
+/* Publishes a serialized orch.Event (data, len) about the object id of
+ * kind ("task", "node", "service").  Never blocks; a failure is logged.
+ * n NULL is a no-op. */
+void orch_notify_event(struct orch_notify *n, const char *kind, const char *id,
+    const uint8_t *data, size_t len);
 
 /* Publishes for t's node when t is placed on one and waits there for a
  * stop: after a stop request, so that the node stops it at once. */

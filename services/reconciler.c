@@ -25,6 +25,7 @@
 
 #define ST_FAILED ORCH__TASK_STATUS__TASK_STATUS_FAILED
 #define ST_STOPPED ORCH__TASK_STATUS__TASK_STATUS_STOPPED
+#define ST_SCHEDULED ORCH__TASK_STATUS__TASK_STATUS_SCHEDULED
 #define NODE_DOWN ORCH__NODE_STATUS__NODE_STATUS_DOWN
 
 /* ---- the plan ---- */
@@ -50,6 +51,9 @@ struct plan {
 	struct eff *eff;
 	struct orch_recon_action *v;
 	size_t n, cap;
+	/* Past in->max_actions, actions are decided into this one and
+	 * dropped: the next plan decides them again. */
+	struct orch_recon_action scratch;
 };
 
 static bool
@@ -100,6 +104,10 @@ push(struct plan *p, enum orch_recon_kind kind, const orch_task *t)
 {
 	struct orch_recon_action *a;
 
+	if (p->in->max_actions > 0 && p->n >= p->in->max_actions) {
+		a = &p->scratch;
+		goto fill;
+	}
 	if (p->n == p->cap) {
 		size_t cap = p->cap > 0 ? p->cap * 2 : 16;
 		struct orch_recon_action *v = realloc(p->v, cap * sizeof(*v));
@@ -110,6 +118,7 @@ push(struct plan *p, enum orch_recon_kind kind, const orch_task *t)
 		p->cap = cap;
 	}
 	a = &p->v[p->n++];
+fill:
 	memset(a, 0, sizeof(*a));
 	a->kind = kind;
 	a->task = t;
@@ -431,7 +440,9 @@ struct write {
 	struct batch *b;
 	const struct orch_recon_action *a;
 	struct orch_nodes *ns;
-	char new_id[ORCH_ID_LEN]; /* REPLACE */
+	const struct orch_recon_placer *placer;
+	char new_id[ORCH_ID_LEN];  /* CREATE, REPLACE */
+	char node_id[ORCH_ID_LEN]; /* where the new task went, or "" */
 	int64_t now_ms;
 	int rc;
 	char err[256];
@@ -601,6 +612,15 @@ write_queue(struct orch_store *st, struct write *w)
 			return false;
 		}
 		memcpy(w->new_id, t->id, ORCH_ID_LEN);
+		if (a->delay_ms <= 0 && w->placer != NULL &&
+		    w->placer->fn(w->placer->arg, t, w->node_id)) {
+			if (orch_str_set(&t->node_id, w->node_id) != ORCH_OK) {
+				w->node_id[0] = '\0';
+			} else {
+				t->has_status = true;
+				t->status = ST_SCHEDULED;
+			}
+		}
 		orch_store_task_replace(st,
 		    a->task != NULL ? a->task->id : NULL, modify_replaced, w, t,
 		    write_done, w);
@@ -619,6 +639,19 @@ kind_name(enum orch_recon_kind k)
 	case ORCH_RECON_STOP: return "stop";
 	}
 	return "?";
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether w's new task was written Scheduled on the action's node. */
+static bool
+placed_on(const struct write *w)
+{
+	return w->node_id[0] != '\0';
 }
 
 /* Logs what w did (or why not) and counts it into res. */
@@ -646,6 +679,8 @@ write_account(const struct write *w, struct orch_recon_result *res)
 		res->failed++;
 		return w->rc;
 	}
+	if (placed_on(w))
+		res->placed++;
 	switch (a->kind) {
 	case ORCH_RECON_LOST:
 		res->lost++;
@@ -656,16 +691,19 @@ write_account(const struct write *w, struct orch_recon_result *res)
 		res->created++;
 		orch_info(RECON_COMPONENT,
 		    "service %s: replica %s.%u created "
-		    "as task %s (%s)",
+		    "as task %s%s%s (%s)",
 		    a->service->name, a->service->name, (unsigned)a->slot,
-		    w->new_id, a->why);
+		    w->new_id, placed_on(w) ? ", placed on node " : "",
+		    placed_on(w) ? w->node_id : "", a->why);
 		break;
 	case ORCH_RECON_REPLACE:
 		res->replaced++;
 		orch_info(RECON_COMPONENT,
-		    "task %s (%s) replaced by task %s: "
+		    "task %s (%s) replaced by task %s%s%s: "
 		    "%s",
-		    t->id, name, w->new_id, a->why);
+		    t->id, name, w->new_id,
+		    placed_on(w) ? ", placed on node " : "",
+		    placed_on(w) ? w->node_id : "", a->why);
 		break;
 	case ORCH_RECON_STOP:
 		res->stopped++;
@@ -678,11 +716,14 @@ write_account(const struct write *w, struct orch_recon_result *res)
 
 int
 orch_recon_apply(struct orch_store *st, struct orch_nodes *ns,
-    struct orch_notify *notify, const struct orch_recon_action *acts, size_t n,
+    struct orch_notify *notify, const struct orch_recon_placer *placer,
+    const struct orch_recon_action *acts, size_t n,
     struct orch_recon_result *res)
 {
 	struct batch b;
 	struct write *w;
+	const char **told;
+	size_t ntold = 0;
 	int64_t now = orch_now_ms();
 	int rc = ORCH_OK, e;
 
@@ -691,6 +732,10 @@ orch_recon_apply(struct orch_store *st, struct orch_nodes *ns,
 		return ORCH_OK;
 	if ((w = calloc(n, sizeof(*w))) == NULL)
 		return ORCH_ENOMEM;
+	if ((told = calloc(n, sizeof(*told))) == NULL) {
+		free(w);
+		return ORCH_ENOMEM;
+	}
 	pthread_mutex_init(&b.mu, NULL);
 	pthread_cond_init(&b.cv, NULL);
 	/* Counted before queueing: a completion may run at once. */
@@ -699,6 +744,7 @@ orch_recon_apply(struct orch_store *st, struct orch_nodes *ns,
 		w[i].b = &b;
 		w[i].a = &acts[i];
 		w[i].ns = ns;
+		w[i].placer = placer;
 		w[i].now_ms = now;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -717,15 +763,25 @@ orch_recon_apply(struct orch_store *st, struct orch_nodes *ns,
 
 		if ((e = write_account(&w[i], res)) != ORCH_OK && rc == ORCH_OK)
 			rc = e;
+		if (w[i].rc != ORCH_OK)
+			continue;
 		/* The node stops it now rather than at its next beat. */
-		if (w[i].rc == ORCH_OK &&
-		    (a->kind == ORCH_RECON_STOP ||
+		if ((a->kind == ORCH_RECON_STOP ||
 		        (a->kind == ORCH_RECON_REPLACE && a->stop_old)) &&
 		    has_text(a->task->node_id))
 			orch_notify_node(notify, a->task->node_id);
+		if (placed_on(&w[i]))
+			told[ntold++] = w[i].node_id;
+	}
+	/* And starts its new tasks now: one notice a node. */
+	qsort(told, ntold, sizeof(*told), str_cmp);
+	for (size_t i = 0; i < ntold; i++) {
+		if (i == 0 || strcmp(told[i], told[i - 1]) != 0)
+			orch_notify_node(notify, told[i]);
 	}
 	pthread_cond_destroy(&b.cv);
 	pthread_mutex_destroy(&b.mu);
+	free(told);
 	free(w);
 	return rc;
 }

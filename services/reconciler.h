@@ -62,6 +62,9 @@ struct orch_recon_input {
 	size_t n_tasks;
 	const struct orch_recon_node *nodes; /* every node */
 	size_t n_nodes;
+	/* At most this many actions (0: no limit).  What is left over is
+	 * decided again by the next plan, from what the writes left. */
+	size_t max_actions;
 };
 
 enum orch_recon_kind {
@@ -95,20 +98,36 @@ int orch_recon_plan(const struct orch_recon_input *in,
 /* What orch_recon_apply() wrote. */
 struct orch_recon_result {
 	uint64_t lost, created, replaced, stopped;
+	uint64_t placed;  /* created or replaced tasks written Scheduled */
 	uint64_t refused; /* writes that found the task or service changed */
 	uint64_t failed;  /* writes that failed otherwise (logged) */
 };
 
 /*
+ * Chooses a node for a new task (of a CREATE, or a REPLACE without
+ * backoff) as it is built, so that it is written Scheduled there by the
+ * write that creates it: half the writes of a burst of replicas.  fn
+ * writes the node's id into node_id and returns true, or returns false
+ * to leave the task Pending for the scheduler's placement.  Called on
+ * the caller's thread, in the order of the actions.
+ */
+struct orch_recon_placer {
+	bool (*fn)(void *arg, const orch_task *t, char node_id[ORCH_ID_LEN]);
+	void *arg;
+};
+
+/*
  * Writes the actions acts[n] (in order, queued together so that they
  * share commits), waits for every one, and sends a notice to each node
- * that got a stop request.  ns (may be NULL) is checked again before a
+ * that got a stop request or a new task.  placer may be NULL: every new
+ * task is then written Pending.  ns (may be NULL) is checked again before a
  * task is marked lost, so that a node that came back meanwhile keeps its
  * work.  Must be called on a thread of its own (not a store completion).
  * Returns ORCH_OK, or the first unexpected write error (also logged).
  */
 int orch_recon_apply(struct orch_store *st, struct orch_nodes *ns,
-    struct orch_notify *notify, const struct orch_recon_action *acts, size_t n,
+    struct orch_notify *notify, const struct orch_recon_placer *placer,
+    const struct orch_recon_action *acts, size_t n,
     struct orch_recon_result *res /* OUT */);
 
 #endif

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "error.h"
 #include "log.h"
+#include "manager_metrics.h"
 #include "orch.pb-c.h"
 #include "policy.h"
 #include "rpc_client.h"
@@ -62,6 +63,8 @@ struct call {
 	 * lives until the reply is sent. */
 	Orch__Request *req;
 	ProtobufCMessage *in;
+	/* The method's name for the RPC count; NULL: none ("other"). */
+	const char *method;
 	Orch__ErrorCode code;
 	char err[ERR_LEN];
 	/* What the store holds until the write's completion. */
@@ -259,6 +262,8 @@ call_answer(struct call *c, const ProtobufCMessage *body)
 {
 	nng_msg *msg = NULL;
 
+	/* Every call is answered here once: one count per request. */
+	orch_mm_rpc(c->method);
 	if (reply_msg(c, body, &msg) != ORCH_OK) {
 		/* Out of memory: no answer, so the peer resends. */
 		call_put(c);
@@ -1162,6 +1167,7 @@ call_serve(struct call *c, nng_msg *msg)
 	size_t plen = strlen(sd->name);
 	Orch__Request *req;
 
+	c->method = NULL;
 	/* The connection it came on, whose certificate names the caller. */
 	c->pipe = nng_msg_get_pipe(msg);
 	/* protobuf-c copies strings and bytes out of the buffer. */
@@ -1187,6 +1193,7 @@ call_serve(struct call *c, nng_msg *msg)
 		call_answer(c, NULL);
 		return;
 	}
+	c->method = md->name;
 	c->in = protobuf_c_message_unpack(md->input, NULL,
 	    req->has_body ? req->body.len : 0,
 	    req->has_body ? req->body.data : NULL);

@@ -66,6 +66,8 @@ node_first(const struct orch_sched_node *a, const struct orch_sched_node *b)
 {
 	int c;
 
+	if (a->rank != 0 && b->rank != 0)
+		return a->rank < b->rank;
 	if ((c = strcmp(a->name != NULL ? a->name : "",
 	         b->name != NULL ? b->name : "")) != 0)
 		return c < 0;
@@ -169,9 +171,10 @@ orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const struct orch_sched_node *c = &nodes[i];
 
-		if (!c->ready || c->drain || !node_has_driver(c, want) ||
-		    node_driver_sick(c, want) != NULL || !node_fits(c, want) ||
-		    !node_allowed(c, want))
+		/* The cheap tests first: this runs nodes x tasks times. */
+		if (!c->ready || c->drain || !node_fits(c, want) ||
+		    !node_has_driver(c, want) ||
+		    node_driver_sick(c, want) != NULL || !node_allowed(c, want))
 			continue;
 		if (best < 0 ||
 		    node_better(c, i, &nodes[best], (size_t)best, want))
@@ -617,219 +620,6 @@ sched_services_refresh(struct orch_sched *s)
 	return ORCH_OK;
 }
 
-/* ---- reconciling ---- */
-
-/* A shallow task for the reconciler (orch_stask_view). */
-struct view {
-	orch_task t;
-	orch_task_spec spec;
-	uint64_t seq;
-};
-
-/* What the reconciler is shown: the tasks it may act on. */
-struct recon_pick {
-	const struct orch_sstate *ss;
-	const struct orch_snode *nodes;
-	struct view *v;
-	size_t n, cap;
-	bool nomem;
-};
-
-/*
- * Whether t is one the reconciler must see: a replica of a dirty service
- * (all of them, or it would fill slots that are not empty), a plain task
- * whose restart is to be decided, or a task on a Down node.
- */
-static bool
-recon_wanted(const struct recon_pick *p, const struct orch_stask *t)
-{
-	bool ended = orch_task_status_terminal(t->status);
-
-	if (t->service_id[0] != '\0')
-		return orch_sstate_dirty(p->ss, t->service_id);
-	if (ended)
-		return !t->replaced;
-	return t->node >= 0 &&
-	    p->nodes[t->node].status == ORCH__NODE_STATUS__NODE_STATUS_DOWN;
-}
-
-static void
-recon_collect(void *arg, const struct orch_stask *t)
-{
-	struct recon_pick *p = arg;
-	struct view *nv;
-
-	if (p->nomem || !recon_wanted(p, t))
-		return;
-	if (p->n == p->cap) {
-		size_t cap = p->cap > 0 ? p->cap * 2 : 64;
-
-		if ((nv = realloc(p->v, cap * sizeof(*nv))) == NULL) {
-			p->nomem = true;
-			return;
-		}
-		p->v = nv;
-		p->cap = cap;
-	}
-	orch_stask_view(t, &p->v[p->n].t, &p->v[p->n].spec);
-	p->v[p->n].seq = t->seq;
-	p->n++;
-}
-
-static void
-recon_count(void *arg, const struct orch_stask *t)
-{
-	struct recon_pick *p = arg;
-
-	if (recon_wanted(p, t))
-		p->cap++;
-}
-
-static int
-view_seq_cmp(const void *a, const void *b)
-{
-	uint64_t x = (*(const struct view *const *)a)->seq;
-	uint64_t y = (*(const struct view *const *)b)->seq;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Whether a reconcile could decide anything: a dirty service, a plain
- * task that ended, or a task on a Down node. */
-static bool
-recon_needed(struct orch_sched *s)
-{
-	struct orch_snode *sn;
-	size_t n;
-
-	if (orch_sstate_any_dirty(s->state) ||
-	    orch_sstate_plain_ended(s->state) > 0)
-		return true;
-	sn = orch_sstate_nodes(s->state, &n);
-	for (size_t i = 0; i < n; i++) {
-		if (sn[i].status == ORCH__NODE_STATUS__NODE_STATUS_DOWN &&
-		    sn[i].tasks > 0)
-			return true;
-	}
-	return false;
-}
-
-/*
- * The reconciling half of a pass.  Returns ORCH_OK (*wrote true when it
- * changed the store), or an error (what is dirty stays dirty).
- */
-static int
-sched_reconcile(struct orch_sched *s, bool *wrote)
-{
-	struct recon_pick p = {0};
-	struct orch_recon_node *rn = NULL;
-	struct orch_recon_action *acts = NULL;
-	struct orch_recon_result res = {0};
-	orch_task **tasks = NULL, **full = NULL;
-	orch_service **svcs = NULL;
-	size_t na = 0, nn, ns = 0;
-	bool truncated = false;
-	int rc = ORCH_ENOMEM;
-
-	*wrote = false;
-	if (!recon_needed(s))
-		return ORCH_OK;
-	p.ss = s->state;
-	p.nodes = orch_sstate_nodes(s->state, &nn);
-	/* Counted first: growing the array by doubling would hold two
-	 * copies at once (tens of MB with 100,000 replicas). */
-	orch_sstate_each(s->state, recon_count, &p);
-	if (p.cap > 0 && (p.v = malloc(p.cap * sizeof(*p.v))) == NULL)
-		return ORCH_ENOMEM;
-	orch_sstate_each(s->state, recon_collect, &p);
-	if (p.nomem || (rn = calloc(nn + 1, sizeof(*rn))) == NULL ||
-	    (tasks = calloc(p.n + 1, sizeof(*tasks))) == NULL ||
-	    (svcs = calloc(s->n_svcs + 1, sizeof(*svcs))) == NULL)
-		goto out;
-	/* Oldest first, as the reconciler expects.  A plain task's view
-	 * points at its spec beside it, which the collection's realloc may
-	 * have moved since: point it again. */
-	for (size_t i = 0; i < p.n; i++) {
-		if (p.v[i].t.spec != NULL)
-			p.v[i].t.spec = &p.v[i].spec;
-		tasks[i] = &p.v[i].t;
-	}
-	qsort(tasks, p.n, sizeof(*tasks), view_seq_cmp);
-	for (size_t i = 0; i < nn; i++) {
-		const orch_node *rec = p.nodes[i].rec;
-
-		rn[i].id = p.nodes[i].id;
-		rn[i].name = rec != NULL ? rec->name : NULL;
-		rn[i].status = p.nodes[i].status;
-		rn[i].drain = p.nodes[i].drain;
-	}
-	for (size_t i = 0; i < s->n_svcs; i++) {
-		if (orch_sstate_dirty(s->state, s->svcs[i]->id))
-			svcs[ns++] = s->svcs[i];
-	}
-	rc = orch_recon_plan(
-	    &(struct orch_recon_input){
-	        .services = svcs,
-	        .n_services = ns,
-	        .tasks = tasks,
-	        .n_tasks = p.n,
-	        .nodes = rn,
-	        .n_nodes = nn,
-	    },
-	    &acts, &na);
-	if (rc != ORCH_OK)
-		goto out;
-	/* Each new task is built whole before it is queued: a burst (a
-	 * service scaled up by thousands) goes a batch a pass, so that
-	 * memory stays bounded; what is left is decided again next pass,
-	 * as what stays dirty is. */
-	if (na > SCHED_MAX_OPS) {
-		na = SCHED_MAX_OPS;
-		truncated = true;
-	}
-	/* A plain task's new attempt copies its whole spec, which the state
-	 * does not keep: read those few in full. */
-	if (na > 0 && (full = calloc(na, sizeof(*full))) == NULL) {
-		rc = ORCH_ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < na; i++) {
-		if (acts[i].kind != ORCH_RECON_REPLACE ||
-		    acts[i].service != NULL)
-			continue;
-		if ((rc = orch_store_task_get(
-		         s->reader, acts[i].task->id, &full[i])) != ORCH_OK)
-			goto out;
-		acts[i].task = full[i];
-	}
-	if (na > 0)
-		rc = orch_recon_apply(
-		    s->store, s->nodes, s->notify, acts, na, &res);
-	*wrote = res.lost + res.created + res.replaced + res.stopped > 0;
-	pthread_mutex_lock(&s->mu);
-	s->stats.lost += res.lost;
-	s->stats.created += res.created;
-	s->stats.replaced += res.replaced;
-	s->stats.stopped += res.stopped;
-	pthread_mutex_unlock(&s->mu);
-	/* Refused writes raced with a commit, which made its task's
-	 * service dirty again. */
-	if (rc == ORCH_OK && !truncated)
-		orch_sstate_dirty_clear(s->state);
-	if (truncated)
-		orch_sched_wake(s);
-out:
-	for (size_t i = 0; full != NULL && i < na; i++)
-		orch_task_free(full[i]);
-	free(full);
-	free(acts);
-	free(svcs);
-	free(tasks);
-	free(rn);
-	free(p.v);
-	return rc;
-}
-
 /* ---- placing ---- */
 
 /* How many replicas of one service each node has, for spreading it. */
@@ -882,19 +672,20 @@ spread_count_one(void *arg, const struct orch_stask *t)
 	e->count[t->node]++;
 }
 
-/* Counts, for each service with a replica to place, its live replicas
- * on each node.  On ORCH_OK *out has *n entries, sorted. */
+/* Counts, for each service of ids[0..nids) ("" and NULL skipped, repeats
+ * allowed), its live replicas on each node.  On ORCH_OK *out has *n
+ * entries, sorted. */
 static int
-spreads_count(struct orch_sched *s, const struct orch_stask *const *pending,
-    size_t np, size_t nnodes, struct spread **out, size_t *n)
+spreads_count(struct orch_sched *s, const char *const *ids, size_t nids,
+    size_t nnodes, struct spread **out, size_t *n)
 {
 	struct spread *sp = NULL;
 	size_t len = 0, k = 0;
 
 	*out = NULL;
 	*n = 0;
-	for (size_t i = 0; i < np; i++) {
-		if (pending[i]->service_id[0] != '\0')
+	for (size_t i = 0; i < nids; i++) {
+		if (ids[i] != NULL && ids[i][0] != '\0')
 			len++;
 	}
 	if (len == 0)
@@ -902,9 +693,9 @@ spreads_count(struct orch_sched *s, const struct orch_stask *const *pending,
 	if ((sp = calloc(len, sizeof(*sp))) == NULL)
 		return ORCH_ENOMEM;
 	len = 0;
-	for (size_t i = 0; i < np; i++) {
-		if (pending[i]->service_id[0] != '\0')
-			sp[len++].service_id = pending[i]->service_id;
+	for (size_t i = 0; i < nids; i++) {
+		if (ids[i] != NULL && ids[i][0] != '\0')
+			sp[len++].service_id = ids[i];
 	}
 	qsort(sp, len, sizeof(*sp), spread_cmp);
 	/* One entry per service. */
@@ -927,6 +718,36 @@ spreads_count(struct orch_sched *s, const struct orch_stask *const *pending,
 	*out = sp;
 	*n = len;
 	return ORCH_OK;
+}
+
+static int
+node_order_cmp(const void *a, const void *b)
+{
+	const struct orch_sched_node *x =
+	    *(const struct orch_sched_node *const *)a;
+	const struct orch_sched_node *y =
+	    *(const struct orch_sched_node *const *)b;
+
+	return node_first(x, y) ? -1 : node_first(y, x) ? 1 : 0;
+}
+
+/* Sets the rank of each of v[0..n), whose ranks are 0 (names compared). */
+static void
+rank_nodes(struct orch_sched_node *v, size_t n)
+{
+	struct orch_sched_node **by = malloc((n + 1) * sizeof(*by));
+
+	for (size_t i = 0; i < n; i++)
+		v[i].rank = 0;
+	/* Without memory, ties compare names, as the ranks would. */
+	if (by == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		by[i] = &v[i];
+	qsort(by, n, sizeof(*by), node_order_cmp);
+	for (size_t i = 0; i < n; i++)
+		by[i]->rank = (uint32_t)i + 1;
+	free(by);
 }
 
 /* The nodes as the decision sees them, one per node of the state (same
@@ -959,7 +780,348 @@ sched_nodes_view(struct orch_sched *s, size_t *n)
 		v[i].unhealthy = sn[i].unhealthy;
 		v[i].n_unhealthy = sn[i].n_unhealthy;
 	}
+	rank_nodes(v, *n);
 	return v;
+}
+
+/* Picks the node for want among sn[0..nn), and takes the room from it
+ * (and counts the replica in sp, may be NULL).  Returns its index, or -1
+ * when none fits. */
+static int
+place_pick(struct orch_sched_node *sn, size_t nn, struct spread *sp,
+    struct orch_sched_want *want)
+{
+	int k;
+
+	want->same_service = sp != NULL ? sp->count : NULL;
+	if ((k = orch_sched_node_pick(sn, nn, want)) < 0)
+		return -1;
+	sn[k].cpu_free -= want->cpu;
+	sn[k].memory_free_mb -= want->memory_mb;
+	if (sp != NULL)
+		sp->count[k]++;
+	return k;
+}
+
+/* The placer of the reconciler's new tasks (orch_recon_placer), over the
+ * nodes as the pass began; what it takes is in the state once the
+ * writes commit. */
+struct placer {
+	struct orch_sched_node *sn;
+	size_t nn;
+	struct spread *sp;
+	size_t nsp;
+};
+
+static int
+placer_init(struct placer *pl, struct orch_sched *s,
+    const struct orch_recon_action *acts, size_t na)
+{
+	const char **ids;
+	int rc;
+
+	memset(pl, 0, sizeof(*pl));
+	if ((ids = calloc(na + 1, sizeof(*ids))) == NULL)
+		return ORCH_ENOMEM;
+	for (size_t i = 0; i < na; i++)
+		ids[i] = acts[i].service != NULL ? acts[i].service->id : NULL;
+	if ((pl->sn = sched_nodes_view(s, &pl->nn)) == NULL)
+		rc = ORCH_ENOMEM;
+	else
+		rc = spreads_count(s, ids, na, pl->nn, &pl->sp, &pl->nsp);
+	free(ids);
+	return rc;
+}
+
+static void
+placer_fini(struct placer *pl)
+{
+	spreads_free(pl->sp, pl->nsp);
+	free(pl->sn);
+	memset(pl, 0, sizeof(*pl));
+}
+
+static bool
+placer_fn(void *arg, const orch_task *t, char node_id[ORCH_ID_LEN])
+{
+	struct placer *pl = arg;
+	const orch_task_spec *spec = t->spec;
+	struct orch_sched_want want = {0};
+	int k;
+
+	if (pl->sn == NULL || spec == NULL)
+		return false;
+	/* As the state takes them (sched_state.c). */
+	want.cpu = spec->cpu;
+	want.memory_mb = spec->memory_mb;
+	want.constraints = (const char *const *)spec->constraints;
+	want.n_constraints = spec->n_constraints;
+	want.driver = orch_task_spec_driver(spec);
+	if (orch_placement_parse(spec->placement, &want.placement) != ORCH_OK)
+		want.placement = ORCH_PLACEMENT_SPREAD;
+	k = place_pick(
+	    pl->sn, pl->nn, spread_find(pl->sp, pl->nsp, t->service_id), &want);
+	if (k < 0)
+		return false;
+	memcpy(node_id, pl->sn[k].id, ORCH_ID_LEN);
+	return true;
+}
+
+/* ---- reconciling ---- */
+
+/* A shallow task for the reconciler (orch_stask_view).  A replica's
+ * view has no spec (its service's is used); a plain task's points at
+ * one of specs, kept apart so that 100,000 replicas cost half as much. */
+struct view {
+	orch_task t;
+	uint64_t seq;
+};
+
+/* What the reconciler is shown: the tasks it may act on.  Both arrays
+ * are sized by a first walk (recon_count) and never grow. */
+struct recon_pick {
+	const struct orch_sstate *ss;
+	const struct orch_snode *nodes;
+	struct view *v;
+	size_t n, cap;
+	orch_task_spec *specs;
+	size_t nspecs, capspecs;
+};
+
+/*
+ * Whether t is one the reconciler must see: a replica of a dirty service
+ * (all of them, or it would fill slots that are not empty), a plain task
+ * whose restart is to be decided, or a task on a Down node.
+ */
+static bool
+recon_wanted(const struct recon_pick *p, const struct orch_stask *t)
+{
+	bool ended = orch_task_status_terminal(t->status);
+
+	if (t->service_id[0] != '\0')
+		return orch_sstate_dirty(p->ss, t->service_id);
+	if (ended)
+		return !t->replaced;
+	return t->node >= 0 &&
+	    p->nodes[t->node].status == ORCH__NODE_STATUS__NODE_STATUS_DOWN;
+}
+
+static void
+recon_collect(void *arg, const struct orch_stask *t)
+{
+	struct recon_pick *p = arg;
+	orch_task_spec scratch, *spec = &scratch;
+
+	if (!recon_wanted(p, t))
+		return;
+	/* The counts were taken under the same state: a mismatch is a
+	 * bug, never an overflow. */
+	if (p->n == p->cap)
+		return;
+	if (t->service_id[0] == '\0') {
+		if (p->nspecs == p->capspecs)
+			return;
+		spec = &p->specs[p->nspecs++];
+	}
+	orch_stask_view(t, &p->v[p->n].t, spec);
+	p->v[p->n].seq = t->seq;
+	p->n++;
+}
+
+static void
+recon_count(void *arg, const struct orch_stask *t)
+{
+	struct recon_pick *p = arg;
+
+	if (!recon_wanted(p, t))
+		return;
+	p->cap++;
+	if (t->service_id[0] == '\0')
+		p->capspecs++;
+}
+
+static int
+view_seq_cmp(const void *a, const void *b)
+{
+	uint64_t x = (*(const struct view *const *)a)->seq;
+	uint64_t y = (*(const struct view *const *)b)->seq;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Whether a reconcile could decide anything: a dirty service, a plain
+ * task that ended, or a task on a Down node. */
+static bool
+recon_needed(struct orch_sched *s)
+{
+	struct orch_snode *sn;
+	size_t n;
+
+	if (orch_sstate_any_dirty(s->state) ||
+	    orch_sstate_plain_ended(s->state) > 0)
+		return true;
+	sn = orch_sstate_nodes(s->state, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (sn[i].status == ORCH__NODE_STATUS__NODE_STATUS_DOWN &&
+		    sn[i].tasks > 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The reconciling half of a pass.  waiting: a Pending task waits for
+ * room, so new tasks are not placed ahead of it.  Returns ORCH_OK
+ * (*wrote true when it changed the store), or an error (what is dirty
+ * stays dirty).
+ */
+static int
+sched_reconcile(struct orch_sched *s, bool waiting, bool *wrote)
+{
+	struct recon_pick p = {0};
+	struct placer pl = {0};
+	const struct orch_recon_placer pfn = {placer_fn, &pl}, *placer = NULL;
+	struct orch_recon_node *rn = NULL;
+	struct orch_recon_action *acts = NULL;
+	struct orch_recon_result res = {0};
+	orch_task **tasks = NULL, **full = NULL;
+	orch_service **svcs = NULL;
+	size_t na = 0, nn, ns = 0;
+	bool truncated = false;
+	int rc = ORCH_ENOMEM;
+
+	*wrote = false;
+	if (!recon_needed(s))
+		return ORCH_OK;
+	int64_t t0 = orch_mono_ms(), t1;
+	p.ss = s->state;
+	p.nodes = orch_sstate_nodes(s->state, &nn);
+	/* Counted first: growing the array by doubling would hold two
+	 * copies at once (tens of MB with 100,000 replicas). */
+	orch_sstate_each(s->state, recon_count, &p);
+	if ((p.v = malloc((p.cap + 1) * sizeof(*p.v))) == NULL ||
+	    (p.specs = malloc((p.capspecs + 1) * sizeof(*p.specs))) == NULL)
+		goto out;
+	orch_sstate_each(s->state, recon_collect, &p);
+	if ((rn = calloc(nn + 1, sizeof(*rn))) == NULL ||
+	    (tasks = calloc(p.n + 1, sizeof(*tasks))) == NULL ||
+	    (svcs = calloc(s->n_svcs + 1, sizeof(*svcs))) == NULL)
+		goto out;
+	/* Oldest first, as the reconciler expects. */
+	for (size_t i = 0; i < p.n; i++)
+		tasks[i] = &p.v[i].t;
+	qsort(tasks, p.n, sizeof(*tasks), view_seq_cmp);
+	for (size_t i = 0; i < nn; i++) {
+		const orch_node *rec = p.nodes[i].rec;
+
+		rn[i].id = p.nodes[i].id;
+		rn[i].name = rec != NULL ? rec->name : NULL;
+		rn[i].status = p.nodes[i].status;
+		rn[i].drain = p.nodes[i].drain;
+	}
+	for (size_t i = 0; i < s->n_svcs; i++) {
+		if (orch_sstate_dirty(s->state, s->svcs[i]->id))
+			svcs[ns++] = s->svcs[i];
+	}
+	rc = orch_recon_plan(
+	    &(struct orch_recon_input){
+	        .services = svcs,
+	        .n_services = ns,
+	        .tasks = tasks,
+	        .n_tasks = p.n,
+	        .nodes = rn,
+	        .n_nodes = nn,
+	        .max_actions = SCHED_MAX_OPS,
+	    },
+	    &acts, &na);
+	if (rc != ORCH_OK)
+		goto out;
+	/* Each new task is built whole before it is queued: a burst (a
+	 * service scaled up by thousands) goes a batch a pass, so that
+	 * memory stays bounded; what is left is decided again next pass,
+	 * as what stays dirty is. */
+	truncated = na >= SCHED_MAX_OPS;
+	/* A plain task's new attempt copies its whole spec, which the state
+	 * does not keep: read those few in full. */
+	if (na > 0 && (full = calloc(na, sizeof(*full))) == NULL) {
+		rc = ORCH_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < na; i++) {
+		if (acts[i].kind != ORCH_RECON_REPLACE ||
+		    acts[i].service != NULL)
+			continue;
+		if ((rc = orch_store_task_get(
+		         s->reader, acts[i].task->id, &full[i])) != ORCH_OK)
+			goto out;
+		acts[i].task = full[i];
+	}
+	t1 = orch_mono_ms();
+	if (na > 0) {
+		/* New tasks are placed as they are built, unless older ones
+		 * wait for room: those go first, in the placing half. */
+		if (!waiting && placer_init(&pl, s, acts, na) == ORCH_OK)
+			placer = &pfn;
+		rc = orch_recon_apply(
+		    s->store, s->nodes, s->notify, placer, acts, na, &res);
+		placer_fini(&pl);
+	}
+	orch_debug(SCHED_COMPONENT,
+	    "reconciled %zu tasks in %lld ms, %zu writes (%llu placed) in "
+	    "%lld ms",
+	    p.n, (long long)(t1 - t0), na, (unsigned long long)res.placed,
+	    (long long)(orch_mono_ms() - t1));
+	*wrote = res.lost + res.created + res.replaced + res.stopped > 0;
+	pthread_mutex_lock(&s->mu);
+	s->stats.placed += res.placed;
+	s->stats.lost += res.lost;
+	s->stats.created += res.created;
+	s->stats.replaced += res.replaced;
+	s->stats.stopped += res.stopped;
+	pthread_mutex_unlock(&s->mu);
+	/* Refused writes raced with a commit, which made its task's
+	 * service dirty again. */
+	if (rc == ORCH_OK && !truncated)
+		orch_sstate_dirty_clear(s->state);
+	if (truncated)
+		orch_sched_wake(s);
+out:
+	for (size_t i = 0; full != NULL && i < na; i++)
+		orch_task_free(full[i]);
+	free(full);
+	free(acts);
+	free(svcs);
+	free(tasks);
+	free(rn);
+	free(p.specs);
+	free(p.v);
+	return rc;
+}
+
+/* The service ids of pending[0..np), into ids; returns ids. */
+static const char *const *
+ids_of(const struct orch_stask *const *pending, size_t np, const char **ids)
+{
+	for (size_t i = 0; i < np; i++)
+		ids[i] = pending[i]->service_id;
+	return ids;
+}
+
+/* Whether a Pending task could be placed now (its backoff, if any, is
+ * over): the reconciler's new tasks then wait their turn. */
+static bool
+pending_ready(struct orch_sched *s, int64_t now)
+{
+	const struct orch_stask *const *pending;
+	size_t np;
+
+	if (orch_sstate_pending(s->state, &pending, &np) != ORCH_OK)
+		return true;
+	for (size_t i = 0; i < np; i++) {
+		if (pending[i]->not_before_ms <= now)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -974,6 +1136,7 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 	struct orch_sched_node *sn = NULL;
 	struct spread *spreads = NULL;
 	struct sched_op *ops = NULL;
+	const char **ids = NULL;
 	bool *told = NULL, wrote = false, nodes_stale, svcs_stale;
 	size_t nops = 0, nspreads = 0, np = 0, nn = 0, i;
 	uint64_t placed = 0, explained = 0;
@@ -1020,7 +1183,7 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 		orch_sstate_dirty_all(s->state);
 		s->next_full_ms = mono + SCHED_FULL_MS;
 	}
-	if ((rc = sched_reconcile(s, &wrote)) != ORCH_OK)
+	if ((rc = sched_reconcile(s, pending_ready(s, now), &wrote)) != ORCH_OK)
 		orch_warn(
 		    SCHED_COMPONENT, "reconciling: %s", orch_strerror(rc));
 	/* What it created is placed now, with the room it freed: its
@@ -1033,8 +1196,9 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 	    np == 0)
 		goto out;
 	if ((sn = sched_nodes_view(s, &nn)) == NULL ||
-	    (rc = spreads_count(s, pending, np, nn, &spreads, &nspreads)) !=
-	        ORCH_OK ||
+	    (ids = calloc(np, sizeof(*ids))) == NULL ||
+	    (rc = spreads_count(s, ids_of(pending, np, ids), np, nn, &spreads,
+	         &nspreads)) != ORCH_OK ||
 	    (ops = calloc(np < SCHED_MAX_OPS ? np : SCHED_MAX_OPS,
 	         sizeof(*ops))) == NULL ||
 	    (told = calloc(nn + 1, sizeof(*told))) == NULL) {
@@ -1047,7 +1211,6 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 	for (i = 0; i < np && nops < SCHED_MAX_OPS; i++) {
 		const struct orch_stask *t = pending[i];
 		struct sched_op *op = &ops[nops];
-		struct spread *sp;
 		struct orch_sched_want want;
 		int k;
 
@@ -1056,14 +1219,12 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 				*due_ms = t->not_before_ms;
 			continue;
 		}
-		sp = spread_find(spreads, nspreads, t->service_id);
 		want = (struct orch_sched_want){
 		    .cpu = t->cpu,
 		    .memory_mb = t->memory_mb,
 		    .constraints = (const char *const *)t->constraints,
 		    .n_constraints = t->n_constraints,
 		    .driver = t->driver,
-		    .same_service = sp != NULL ? sp->count : NULL,
 		};
 		if (orch_placement_parse(t->placement, &want.placement) !=
 		    ORCH_OK)
@@ -1071,15 +1232,12 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 		op->s = s;
 		memcpy(op->id, t->id, ORCH_ID_LEN);
 		op->name = t->name != NULL ? t->name : "";
-		k = orch_sched_node_pick(sn, nn, &want);
+		k = place_pick(sn, nn,
+		    spread_find(spreads, nspreads, t->service_id), &want);
 		if (k >= 0) {
 			op->kind = SOP_PLACE;
 			op->node = (size_t)k;
 			memcpy(op->node_id, sn[k].id, ORCH_ID_LEN);
-			sn[k].cpu_free -= t->cpu;
-			sn[k].memory_free_mb -= t->memory_mb;
-			if (sp != NULL)
-				sp->count[k]++;
 		} else {
 			orch_sched_explain(
 			    sn, nn, &want, op->msg, sizeof(op->msg));
@@ -1135,6 +1293,7 @@ out:
 	pthread_mutex_unlock(&s->mu);
 	free(told);
 	free(ops);
+	free(ids);
 	spreads_free(spreads, nspreads);
 	free(sn);
 	return rc;

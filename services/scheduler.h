@@ -66,6 +66,10 @@ struct orch_sched_node {
 	 * tasks goes there. */
 	const struct orch_driver_health *unhealthy;
 	size_t n_unhealthy;
+	/* The node's place in the order of (name, id) among the array's,
+	 * from 1, so that ties are broken without comparing names; 0 when
+	 * not computed (names are compared then). */
+	uint32_t rank;
 };
 
 enum orch_placement {

@@ -42,7 +42,7 @@
  * enough that a stuck lock shows up as ORCH_EAGAIN rather than a hang. */
 #define STORE_BUSY_MS 5000
 #define STORE_ERR_LEN 512
-#define STORE_MAX_LISTENERS 4
+#define STORE_MAX_LISTENERS 8 /* commit and event listeners together */
 /*
  * Page caches.  The writer's is the larger: every write reads the pages
  * of the rows and indexes it changes.  Readers share the OS page cache
@@ -124,6 +124,15 @@ static const char *const migrations[] = {
     "  UNIQUE (scope, key)"
     ");"
     "CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);",
+    /* 5: events.  Every change of a task, node or service: the serialized
+     * orch.Event, whose index is idx.  The writer gives the indexes (the
+     * next after max(idx)); pruning never removes the newest, so none is
+     * given twice.  No AUTOINCREMENT: its sqlite_sequence row would be
+     * one more write per event. */
+    "CREATE TABLE events ("
+    "  idx INTEGER PRIMARY KEY,"
+    "  event BLOB NOT NULL"
+    ");",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -149,6 +158,8 @@ enum wstmt {
 	W_SERVICE_DELETE,
 	W_SERVICE_TASKS,
 	W_SERVICE_TASKS_DELETE,
+	W_EVENT_INSERT,
+	W_EVENT_PRUNE,
 	W_IDEM_GET,
 	W_IDEM_PUT,
 	W_IDEM_PRUNE,
@@ -190,6 +201,8 @@ static const char *const wsql[W_COUNT] = {
     [W_SERVICE_TASKS] =
         "SELECT task FROM tasks WHERE service_id = ?1 ORDER BY seq",
     [W_SERVICE_TASKS_DELETE] = "DELETE FROM tasks WHERE service_id = ?1",
+    [W_EVENT_INSERT] = "INSERT INTO events (idx, event) VALUES (?1, ?2)",
+    [W_EVENT_PRUNE] = "DELETE FROM events WHERE idx < ?1",
     /* ?1 scope, ?2 key, ?3 created_at, ?4 result.  A row still there
      * but expired is replaced. */
     [W_IDEM_GET] = "SELECT result, created_at FROM idempotency_keys "
@@ -218,6 +231,12 @@ enum rstmt {
 	R_SERVICE_BY_NAME,
 	R_SERVICE_LIST,
 	R_PING,
+	R_EVENTS_AFTER,
+	R_EVENTS_BOUNDS,
+	R_TASK_COUNTS,
+	R_SERVICE_RUNNING,
+	R_BEGIN,
+	R_END,
 	R_COUNT
 };
 
@@ -248,6 +267,18 @@ static const char *const rsql[R_COUNT] = {
     [R_SERVICE_LIST] = "SELECT service FROM services ORDER BY name",
     /* Reads page 1, so that it fails when the file does. */
     [R_PING] = "SELECT count(*) FROM sqlite_master",
+    [R_EVENTS_AFTER] = "SELECT idx, event FROM events WHERE idx > ?1 "
+                       "ORDER BY idx LIMIT ?2",
+    /* min() and max() of the rowid are each one seek. */
+    [R_EVENTS_BOUNDS] = "SELECT min(idx), max(idx) FROM events",
+    /* Over the index tasks_status, without reading a task. */
+    [R_TASK_COUNTS] = "SELECT status, count(*) FROM tasks GROUP BY status",
+    /* The Running tasks only, through tasks_status. */
+    [R_SERVICE_RUNNING] =
+        "SELECT service_id, count(*) FROM tasks WHERE status = 3 "
+        "AND service_id IS NOT NULL GROUP BY service_id",
+    [R_BEGIN] = "BEGIN",
+    [R_END] = "COMMIT",
 };
 
 enum op_kind {
@@ -259,6 +290,7 @@ enum op_kind {
 	OP_SERVICE_CREATE,
 	OP_SERVICE_MODIFY,
 	OP_SERVICE_DELETE,
+	OP_NODE_EVENT,
 };
 
 /* An object a successful op wrote, for the commit listeners. */
@@ -266,6 +298,13 @@ struct touched {
 	int kind; /* enum orch_store_kind */
 	char id[ORCH_ID_LEN];
 	const orch_task *task; /* as written, owned by the op; or NULL */
+};
+
+/* An event a successful op wrote, for the event listeners. */
+struct op_event {
+	struct orch_store_event ev; /* data and object_id point below */
+	char object_id[ORCH_ID_LEN];
+	uint8_t *data;
 };
 
 /* One queued write and, once run, its outcome. */
@@ -289,7 +328,8 @@ struct store_op {
 	const Orch__NodeRegistration *reg;
 	orch_node *node;
 	orch_store_node_done_fn node_done;
-	bool drain; /* node drain: the state wanted */
+	bool drain;      /* node drain: the state wanted */
+	int node_status; /* node event: the status it turned to */
 	/* Services: the service to create (taken), or as stored once run. */
 	orch_service *svc;
 	orch_store_service_modify_fn svc_modify;
@@ -302,9 +342,15 @@ struct store_op {
 	/* What the op wrote, for the commit listeners. */
 	struct touched *touched;
 	size_t n_touched, cap_touched;
+	/* The events it wrote, for the event listeners. */
+	struct op_event *events;
+	size_t n_events, cap_events;
 	int rc;
 	char err[STORE_ERR_LEN];
 };
+
+/* Services whose replica counts one batch remembers (service_check). */
+#define STORE_SVC_SEEN 16
 
 struct orch_store {
 	char *path;
@@ -315,11 +361,27 @@ struct orch_store {
 	sqlite3_stmt *stmt[W_COUNT];
 	uint8_t *pack; /* serialization buffer, reused */
 	size_t pack_cap;
-	char werr[256]; /* SQLite's message for the last failure */
+	uint8_t *old_pack; /* an object before its change, to compare */
+	size_t old_pack_cap;
+	uint8_t *ev_pack; /* an event */
+	size_t ev_pack_cap;
+	uint64_t ev_next; /* the index of the next event */
+	char werr[256];   /* SQLite's message for the last failure */
 
 	pthread_t writer;
 	bool writer_running;
 	int64_t idem_next_prune; /* writer only: orch_now_ms() of the next */
+	/* The replica counts service_check() read in this batch: a burst of
+	 * thousands of replicas reads its service once, not once each.
+	 * Emptied when a batch begins and by every service write, so that
+	 * it never outlives what it was read from (a rollback ends the
+	 * batch). */
+	struct {
+		char id[ORCH_ID_LEN];
+		uint32_t replicas;
+		char name[64];
+	} svc_seen[STORE_SVC_SEEN];
+	size_t n_svc_seen;
 
 	/* mu guards everything below. */
 	pthread_mutex_t mu;
@@ -332,9 +394,10 @@ struct orch_store {
 	int n_readers;
 	struct orch_store_stats stats;
 
-	/* Commit listeners. */
-	struct {
-		orch_store_commit_fn fn;
+	/* Listeners: each of commits (commit set) or of events. */
+	struct listener {
+		orch_store_commit_fn commit;
+		orch_store_event_fn event;
 		void *arg;
 	} listeners[STORE_MAX_LISTENERS];
 	int n_listeners;
@@ -561,6 +624,13 @@ store_db_open(struct orch_store *st)
 
 	if ((rc = store_migrate(st, (int)version)) != ORCH_OK)
 		return rc;
+	/* The newest event is never pruned (at least one is kept), so the
+	 * highest index ever given is still in the table. */
+	if ((src = db_query_text(st->db,
+	         "SELECT coalesce(max(idx), 0) FROM events", val,
+	         sizeof(val))) != SQLITE_OK)
+		return open_fail(st, st->db, src, "reading the last event");
+	st->ev_next = strtoull(val, &end, 10) + 1;
 	if ((src = stmts_prepare(st->db, wsql, st->stmt, W_COUNT)) != SQLITE_OK)
 		return open_fail(st, st->db, src, "preparing statements");
 	return ORCH_OK;
@@ -580,6 +650,7 @@ op_verb(const struct store_op *op)
 	case OP_SERVICE_CREATE: return "creating";
 	case OP_SERVICE_MODIFY: return "updating";
 	case OP_SERVICE_DELETE: return "deleting";
+	case OP_NODE_EVENT: return "recording an event of";
 	}
 	return "writing";
 }
@@ -600,6 +671,7 @@ op_id(const struct store_op *op)
 		break;
 	case OP_MODIFY:
 	case OP_NODE_DRAIN:
+	case OP_NODE_EVENT:
 	case OP_SERVICE_MODIFY:
 	case OP_SERVICE_DELETE: id = op->id; break;
 	case OP_NODE_REGISTER:
@@ -620,6 +692,7 @@ op_what(const struct store_op *op, char *buf, size_t len)
 	switch (op->kind) {
 	case OP_NODE_REGISTER:
 	case OP_NODE_DRAIN:
+	case OP_NODE_EVENT:
 		snprintf(buf, len, "node \"%.128s\"", op_id(op));
 		break;
 	case OP_SERVICE_CREATE:
@@ -690,26 +763,192 @@ op_touch_ok(
 	return false;
 }
 
+/* Serializes m into *buf, a reused buffer of *cap bytes that grows as
+ * needed.  Returns ORCH_OK or ORCH_ENOMEM. */
+static int
+pack_into(uint8_t **buf, size_t *bufcap, const ProtobufCMessage *m,
+    size_t *len /* OUT */)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+
+	if (n > *bufcap) {
+		size_t cap = *bufcap > 0 ? *bufcap : 4096;
+		uint8_t *p;
+
+		while (cap < n)
+			cap *= 2;
+		if ((p = realloc(*buf, cap)) == NULL)
+			return ORCH_ENOMEM;
+		*buf = p;
+		*bufcap = cap;
+	}
+	*len = protobuf_c_message_pack(m, *buf);
+	return ORCH_OK;
+}
+
 /* Serializes m into the writer's buffer.  Returns ORCH_OK or ORCH_ENOMEM. */
 static int
 msg_pack(
     struct orch_store *st, const ProtobufCMessage *m, size_t *len /* OUT */)
 {
-	size_t n = protobuf_c_message_get_packed_size(m);
+	return pack_into(&st->pack, &st->pack_cap, m, len);
+}
 
-	if (n > st->pack_cap) {
-		size_t cap = st->pack_cap > 0 ? st->pack_cap : 4096;
-		uint8_t *p;
+/* ---- events ---- */
 
-		while (cap < n)
-			cap *= 2;
-		if ((p = realloc(st->pack, cap)) == NULL)
-			return ORCH_ENOMEM;
-		st->pack = p;
-		st->pack_cap = cap;
+/* What an event is about, and the object it carries (one of them). */
+struct ev_what {
+	const char *type; /* static */
+	int kind;
+	const char *object_id;
+	orch_task *task;
+	orch_node *node;
+	orch_service *svc;
+	int prev_status; /* task.status */
+};
+
+/*
+ * Appends one event to the events table, inside op's savepoint, and
+ * keeps it for the event listeners.  Returns ORCH_OK or fails op.
+ */
+static int
+event_write(struct orch_store *st, struct store_op *op, const struct ev_what *w)
+{
+	Orch__Event ev = ORCH__EVENT__INIT;
+	sqlite3_stmt *s = st->stmt[W_EVENT_INSERT];
+	struct op_event *oe;
+	size_t len;
+	int src;
+
+	ev.has_index = true;
+	ev.index = st->ev_next;
+	ev.has_time_ms = true;
+	ev.time_ms = orch_now_ms();
+	ev.type = (char *)w->type;
+	ev.object_id = (char *)w->object_id;
+	ev.task = w->task;
+	ev.node = w->node;
+	ev.service = w->svc;
+	if (w->prev_status != 0) {
+		ev.has_previous_status = true;
+		ev.previous_status = (Orch__TaskStatus)w->prev_status;
 	}
-	*len = protobuf_c_message_pack(m, st->pack);
+	if (op->n_events == op->cap_events) {
+		size_t cap = op->cap_events > 0 ? op->cap_events * 2 : 2;
+		struct op_event *v = realloc(op->events, cap * sizeof(*v));
+
+		if (v == NULL)
+			goto nomem;
+		op->events = v;
+		op->cap_events = cap;
+	}
+	if (pack_into(&st->ev_pack, &st->ev_pack_cap, &ev.base, &len) !=
+	    ORCH_OK)
+		goto nomem;
+	oe = &op->events[op->n_events];
+	memset(oe, 0, sizeof(*oe));
+	if ((oe->data = malloc(len > 0 ? len : 1)) == NULL)
+		goto nomem;
+	memcpy(oe->data, st->ev_pack, len);
+	src = sqlite3_bind_int64(s, 1, (sqlite3_int64)ev.index);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_blob64(s, 2, oe->data, len, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = stmt_run(s);
+	sqlite3_clear_bindings(s);
+	if (src != SQLITE_OK) {
+		free(oe->data);
+		op_set_db_err(st, op, src);
+		return op->rc;
+	}
+	snprintf(oe->object_id, sizeof(oe->object_id), "%s",
+	    w->object_id != NULL ? w->object_id : "");
+	oe->ev.index = ev.index;
+	oe->ev.time_ms = ev.time_ms;
+	oe->ev.kind = w->kind;
+	oe->ev.type = w->type;
+	oe->ev.prev_status = w->prev_status;
+	if (w->task != NULL)
+		oe->ev.status = (int)w->task->status;
+	oe->ev.len = len;
+	op->n_events++;
+	st->ev_next++;
 	return ORCH_OK;
+nomem:
+	op_set_err(op, ORCH_ENOMEM, "out of memory");
+	return op->rc;
+}
+
+/* Drops the events op wrote (it failed, or has been heard of). */
+static void
+op_events_free(struct store_op *op)
+{
+	for (size_t i = 0; i < op->n_events; i++)
+		free(op->events[i].data);
+	free(op->events);
+	op->events = NULL;
+	op->n_events = op->cap_events = 0;
+}
+
+/* An event of task t. */
+static int
+event_task(struct orch_store *st, struct store_op *op, const char *type,
+    orch_task *t, int prev_status)
+{
+	struct ev_what w = {.type = type,
+	    .kind = ORCH_STORE_TASK,
+	    .object_id = t->id,
+	    .task = t,
+	    .prev_status = prev_status};
+
+	return event_write(st, op, &w);
+}
+
+static int
+event_node(
+    struct orch_store *st, struct store_op *op, const char *type, orch_node *n)
+{
+	struct ev_what w = {.type = type,
+	    .kind = ORCH_STORE_NODE,
+	    .object_id = n->id,
+	    .node = n};
+
+	return event_write(st, op, &w);
+}
+
+/* An event of svc, without its tasks (a deleted service holds them). */
+static int
+event_service(struct orch_store *st, struct store_op *op, const char *type,
+    orch_service *svc)
+{
+	struct ev_what w = {.type = type,
+	    .kind = ORCH_STORE_SERVICE,
+	    .object_id = svc->id,
+	    .svc = svc};
+	size_t n_tasks = svc->n_tasks;
+	int rc;
+
+	svc->n_tasks = 0;
+	rc = event_write(st, op, &w);
+	svc->n_tasks = n_tasks;
+	return rc;
+}
+
+/* Keeps the last events_keep events.  Returns a SQLite code. */
+static int
+events_prune(struct orch_store *st)
+{
+	sqlite3_stmt *s = st->stmt[W_EVENT_PRUNE];
+	int src;
+
+	if (st->ev_next <= st->opts.events_keep + 1)
+		return SQLITE_OK;
+	src = sqlite3_bind_int64(
+	    s, 1, (sqlite3_int64)(st->ev_next - st->opts.events_keep));
+	if (src == SQLITE_OK)
+		src = stmt_run(s);
+	sqlite3_clear_bindings(s);
+	return src;
 }
 
 /* Binds t, serialized in st->pack, and the columns derived from it. */
@@ -874,9 +1113,32 @@ service_check(struct orch_store *st, struct store_op *op, const orch_task *t)
 
 	if (t->service_id == NULL || t->service_id[0] == '\0')
 		return ORCH_OK;
+	for (size_t i = 0; i < st->n_svc_seen; i++) {
+		if (strcmp(st->svc_seen[i].id, t->service_id) != 0)
+			continue;
+		if (t->slot >= 1 && t->slot <= st->svc_seen[i].replicas)
+			return ORCH_OK;
+		snprintf(msg, sizeof(msg),
+		    "service \"%.64s\" has %u replicas "
+		    "and no slot %u",
+		    st->svc_seen[i].name, (unsigned)st->svc_seen[i].replicas,
+		    (unsigned)t->slot);
+		op_set_err(op, ORCH_ECONFLICT, msg);
+		return ORCH_ECONFLICT;
+	}
 	rc = writer_one(st, op, st->stmt[W_SERVICE_BY_ID], t->service_id,
 	    unpack_service, &m);
 	svc = m;
+	if (rc == ORCH_OK && st->n_svc_seen < STORE_SVC_SEEN &&
+	    strlen(t->service_id) < ORCH_ID_LEN) {
+		size_t k = st->n_svc_seen++;
+
+		memcpy(st->svc_seen[k].id, t->service_id,
+		    strlen(t->service_id) + 1);
+		st->svc_seen[k].replicas = svc->replicas;
+		snprintf(st->svc_seen[k].name, sizeof(st->svc_seen[k].name),
+		    "%s", svc->name != NULL ? svc->name : "");
+	}
 	if (rc == ORCH_ENOENT) {
 		snprintf(msg, sizeof(msg), "its service %.40s no longer exists",
 		    t->service_id);
@@ -918,7 +1180,8 @@ task_insert(struct orch_store *st, struct store_op *op, orch_task *t)
 		}
 		return op->rc;
 	}
-	if (!op_touch_ok(op, ORCH_STORE_TASK, t->id, t))
+	if (!op_touch_ok(op, ORCH_STORE_TASK, t->id, t) ||
+	    event_task(st, op, "task.created", t, 0) != ORCH_OK)
 		return op->rc;
 	return ORCH_OK;
 }
@@ -1187,7 +1450,8 @@ task_modify(struct orch_store *st, struct store_op *op, const char *id,
 	orch_task *t = NULL;
 	char msg[STORE_ERR_LEN];
 	void *m = NULL;
-	int src, rc;
+	size_t old_len, len;
+	int src, rc, old_status;
 
 	rc = writer_one(st, op, st->stmt[W_SELECT], id, unpack_task, &m);
 	t = m;
@@ -1205,6 +1469,13 @@ task_modify(struct orch_store *st, struct store_op *op, const char *id,
 		orch_error(STORE_COMPONENT, "%s: %s", st->path, op->err);
 		goto out;
 	}
+	/* As it was, to tell a change from a write that changes nothing. */
+	if (pack_into(&st->old_pack, &st->old_pack_cap, &t->base, &old_len) !=
+	    ORCH_OK) {
+		op_set_err(op, ORCH_ENOMEM, "out of memory");
+		goto out;
+	}
+	old_status = (int)t->status;
 	op->err[0] = '\0';
 	if ((rc = modify(t, marg, op->err, sizeof(op->err))) != ORCH_OK) {
 		/* modify's message is already for a person; keep it as is. */
@@ -1223,6 +1494,16 @@ task_modify(struct orch_store *st, struct store_op *op, const char *id,
 	}
 	if (!op_touch_ok(op, ORCH_STORE_TASK, t->id, t))
 		goto out;
+	/* task_write() left the new record in st->pack. */
+	len = protobuf_c_message_get_packed_size(&t->base);
+	if ((int)t->status != old_status) {
+		if (event_task(st, op, "task.status", t, old_status) != ORCH_OK)
+			goto out;
+	} else if ((len != old_len ||
+	               memcmp(st->pack, st->old_pack, len) != 0) &&
+	    event_task(st, op, "task.updated", t, 0) != ORCH_OK) {
+		goto out;
+	}
 	*out = t;
 	t = NULL;
 out:
@@ -1361,10 +1642,48 @@ op_node_register(struct orch_store *st, struct store_op *op)
 		op_set_err(op, ORCH_ENOMEM, "out of memory");
 		goto out;
 	}
-	op_touch_ok(op, ORCH_STORE_NODE, op->node->id, NULL);
+	if (op_touch_ok(op, ORCH_STORE_NODE, op->node->id, NULL))
+		event_node(st, op, "node.registered", op->node);
 out:
 	free(labels);
 	free(entries);
+}
+
+/*
+ * Reads the node whose id (or, when by_name, whose name) is op->id.
+ * Returns ORCH_OK with *out (a new node with an id and a name), or fails
+ * op: ORCH_ENOENT, ORCH_EIO for a record that is not a node's.
+ */
+static int
+node_read(struct orch_store *st, struct store_op *op, bool by_name,
+    orch_node **out /* OUT */)
+{
+	void *m = NULL;
+	int rc;
+
+	*out = NULL;
+	rc =
+	    writer_one(st, op, st->stmt[W_NODE_BY_ID], op->id, unpack_node, &m);
+	if (rc == ORCH_ENOENT && by_name)
+		rc = writer_one(
+		    st, op, st->stmt[W_NODE_SELECT], op->id, unpack_node, &m);
+	if (rc == ORCH_ENOENT) {
+		op_set_err(op, ORCH_ENOENT,
+		    by_name ? "no node with this id or name"
+		            : "no node with this id");
+		return ORCH_ENOENT;
+	}
+	if (rc != ORCH_OK)
+		return rc;
+	if (((orch_node *)m)->id == NULL || ((orch_node *)m)->name == NULL) {
+		orch_node_free(m);
+		op_set_err(op, ORCH_EIO,
+		    "its stored record has no id or name: "
+		    "the database is corrupt");
+		return ORCH_EIO;
+	}
+	*out = m;
+	return ORCH_OK;
 }
 
 static void
@@ -1372,28 +1691,13 @@ op_node_drain(struct orch_store *st, struct store_op *op)
 {
 	sqlite3_stmt *w = st->stmt[W_NODE_UPDATE];
 	orch_node *n = NULL;
-	void *m = NULL;
 	size_t len;
-	int src, rc;
+	int src;
+	bool was;
 
-	rc =
-	    writer_one(st, op, st->stmt[W_NODE_BY_ID], op->id, unpack_node, &m);
-	if (rc == ORCH_ENOENT)
-		rc = writer_one(
-		    st, op, st->stmt[W_NODE_SELECT], op->id, unpack_node, &m);
-	n = m;
-	if (rc == ORCH_ENOENT) {
-		op_set_err(op, ORCH_ENOENT, "no node with this id or name");
+	if (node_read(st, op, true, &n) != ORCH_OK)
 		return;
-	}
-	if (rc != ORCH_OK)
-		return;
-	if (n->id == NULL || n->name == NULL) {
-		op_set_err(op, ORCH_EIO,
-		    "its stored record has no id or name: "
-		    "the database is corrupt");
-		goto out;
-	}
+	was = n->has_drain && n->drain;
 	n->has_drain = op->drain;
 	n->drain = op->drain;
 	if (msg_pack(st, &n->base, &len) != ORCH_OK) {
@@ -1414,7 +1718,31 @@ op_node_drain(struct orch_store *st, struct store_op *op)
 		op_set_db_err(st, op, src);
 		goto out;
 	}
-	if (!op_touch_ok(op, ORCH_STORE_NODE, n->id, NULL))
+	if (!op_touch_ok(op, ORCH_STORE_NODE, n->id, NULL) ||
+	    (was != op->drain &&
+	        event_node(st, op, "node.drain", n) != ORCH_OK))
+		goto out;
+	op->node = n;
+	n = NULL;
+out:
+	orch_node_free(n);
+}
+
+/* An event alone: node op->id turned op->node_status, in memory. */
+static void
+op_node_event(struct orch_store *st, struct store_op *op)
+{
+	orch_node *n = NULL;
+
+	if (node_read(st, op, false, &n) != ORCH_OK)
+		return;
+	n->has_status = true;
+	n->status = (Orch__NodeStatus)op->node_status;
+	if (event_node(st, op,
+	        op->node_status == ORCH__NODE_STATUS__NODE_STATUS_READY
+	            ? "node.ready"
+	            : "node.down",
+	        n) != ORCH_OK)
 		goto out;
 	op->node = n;
 	n = NULL;
@@ -1486,9 +1814,11 @@ op_service_create(struct orch_store *st, struct store_op *op)
 		}
 		return;
 	}
-	if (op_touch_ok(op, ORCH_STORE_SERVICE, op->svc->id, NULL) &&
-	    op->idem_key != NULL)
-		idem_record(st, op, "service", &op->svc->base);
+	if (!op_touch_ok(op, ORCH_STORE_SERVICE, op->svc->id, NULL) ||
+	    event_service(st, op, "service.created", op->svc) != ORCH_OK ||
+	    op->idem_key == NULL)
+		return;
+	idem_record(st, op, "service", &op->svc->base);
 }
 
 static void
@@ -1496,6 +1826,8 @@ op_service_modify(struct orch_store *st, struct store_op *op)
 {
 	orch_service *svc = NULL;
 	char *id = NULL, *name = NULL;
+	size_t old_len, len;
+	uint32_t old_replicas;
 	int src, rc;
 
 	if ((rc = service_find(st, op, op->id, &svc)) == ORCH_ENOENT) {
@@ -1505,10 +1837,13 @@ op_service_modify(struct orch_store *st, struct store_op *op)
 	if (rc != ORCH_OK)
 		return;
 	if ((id = strdup(svc->id)) == NULL ||
-	    (name = strdup(svc->name)) == NULL) {
+	    (name = strdup(svc->name)) == NULL ||
+	    pack_into(&st->old_pack, &st->old_pack_cap, &svc->base, &old_len) !=
+	        ORCH_OK) {
 		op_set_err(op, ORCH_ENOMEM, "out of memory");
 		goto out;
 	}
+	old_replicas = svc->replicas;
 	op->err[0] = '\0';
 	if ((rc = op->svc_modify(svc, op->marg, op->err, sizeof(op->err))) !=
 	    ORCH_OK) {
@@ -1531,6 +1866,16 @@ op_service_modify(struct orch_store *st, struct store_op *op)
 	}
 	if (!op_touch_ok(op, ORCH_STORE_SERVICE, svc->id, NULL))
 		goto out;
+	/* service_write() left the new record in st->pack. */
+	len = protobuf_c_message_get_packed_size(&svc->base);
+	if (svc->replicas != old_replicas) {
+		if (event_service(st, op, "service.scaled", svc) != ORCH_OK)
+			goto out;
+	} else if ((len != old_len ||
+	               memcmp(st->pack, st->old_pack, len) != 0) &&
+	    event_service(st, op, "service.updated", svc) != ORCH_OK) {
+		goto out;
+	}
 	op->svc = svc;
 	svc = NULL;
 out:
@@ -1626,7 +1971,13 @@ op_service_delete(struct orch_store *st, struct store_op *op)
 		op_set_db_err(st, op, src);
 		goto out;
 	}
-	if (!op_touch_ok(op, ORCH_STORE_SERVICE, svc->id, NULL))
+	for (size_t i = 0; i < svc->n_tasks; i++) {
+		if (event_task(st, op, "task.deleted", svc->tasks[i], 0) !=
+		    ORCH_OK)
+			goto out;
+	}
+	if (!op_touch_ok(op, ORCH_STORE_SERVICE, svc->id, NULL) ||
+	    event_service(st, op, "service.deleted", svc) != ORCH_OK)
 		goto out;
 	op->svc = svc;
 	svc = NULL;
@@ -1643,6 +1994,7 @@ static int
 writer_op(
     struct orch_store *st, struct store_op *op, char *cause, size_t causelen)
 {
+	uint64_t ev_next = st->ev_next;
 	int src;
 
 	if ((src = stmt_run(st->stmt[W_SAVEPOINT])) != SQLITE_OK) {
@@ -1655,9 +2007,19 @@ writer_op(
 	case OP_REPLACE: op_replace(st, op); break;
 	case OP_NODE_REGISTER: op_node_register(st, op); break;
 	case OP_NODE_DRAIN: op_node_drain(st, op); break;
-	case OP_SERVICE_CREATE: op_service_create(st, op); break;
-	case OP_SERVICE_MODIFY: op_service_modify(st, op); break;
-	case OP_SERVICE_DELETE: op_service_delete(st, op); break;
+	case OP_SERVICE_CREATE:
+		st->n_svc_seen = 0;
+		op_service_create(st, op);
+		break;
+	case OP_SERVICE_MODIFY:
+		st->n_svc_seen = 0;
+		op_service_modify(st, op);
+		break;
+	case OP_SERVICE_DELETE:
+		st->n_svc_seen = 0;
+		op_service_delete(st, op);
+		break;
+	case OP_NODE_EVENT: op_node_event(st, op); break;
 	}
 	if (op->rc == ORCH_OK) {
 		if ((src = stmt_run(st->stmt[W_RELEASE])) != SQLITE_OK) {
@@ -1666,6 +2028,9 @@ writer_op(
 		}
 		return ORCH_OK;
 	}
+	/* Its events are undone with it: their indexes go to the next. */
+	st->ev_next = ev_next;
+	op_events_free(op);
 	/* On SQLITE_FULL, IOERR and NOMEM SQLite may roll back the whole
 	 * transaction by itself; the savepoint is gone with it. */
 	if (sqlite3_get_autocommit(st->db))
@@ -1695,6 +2060,11 @@ op_complete(struct store_op *op)
 	const char *err = op->rc != ORCH_OK ? op->err : NULL;
 
 	switch (op->kind) {
+	case OP_NODE_EVENT:
+		if (op->rc != ORCH_OK)
+			orch_debug(STORE_COMPONENT, "%s", op->err);
+		orch_node_free(op->node);
+		break;
 	case OP_NODE_REGISTER:
 	case OP_NODE_DRAIN: {
 		orch_node *n = op->rc == ORCH_OK ? op->node : NULL;
@@ -1735,6 +2105,7 @@ op_complete(struct store_op *op)
 		break;
 	}
 	orch_task_free(op->old);
+	op_events_free(op);
 	free(op->touched);
 	free(op->idem_key);
 	free(op->id);
@@ -1747,10 +2118,12 @@ writer_batch(struct orch_store *st, struct store_op *batch, size_t n)
 {
 	struct store_op *op, *next;
 	char cause[STORE_ERR_LEN];
-	uint64_t failed = 0;
+	uint64_t failed = 0, ev_start = st->ev_next;
+	int64_t t0 = orch_mono_ns(), took = 0;
 	bool committed = false;
 	int src, lost = ORCH_OK;
 
+	st->n_svc_seen = 0;
 	/* A ROLLBACK that failed earlier may have left a transaction open,
 	 * and BEGIN would then fail forever. */
 	if (!sqlite3_get_autocommit(st->db))
@@ -1765,8 +2138,17 @@ writer_batch(struct orch_store *st, struct store_op *batch, size_t n)
 		lost = writer_op(st, op, cause, sizeof(cause));
 	if (lost != ORCH_OK)
 		goto rollback;
+	/* In the same transaction: the table never holds more than it
+	 * should, and a failed prune loses nothing but this batch. */
+	if (st->ev_next != ev_start && (src = events_prune(st)) != SQLITE_OK) {
+		lost = store_err(src, true);
+		snprintf(cause, sizeof(cause), "pruning old events: %s",
+		    sqlite3_errmsg(st->db));
+		goto rollback;
+	}
 	if ((src = stmt_run(st->stmt[W_COMMIT])) == SQLITE_OK) {
 		committed = true;
+		took = orch_mono_ns() - t0;
 		goto complete;
 	}
 	lost = store_err(src, true);
@@ -1781,6 +2163,7 @@ rollback:
 		    sqlite3_errmsg(st->db));
 	orch_warn(STORE_COMPONENT, "%s: a batch of %zu writes failed: %s",
 	    st->path, n, cause);
+	st->ev_next = ev_start;
 	/* Those that succeeded or never ran are undone too; those that failed
 	 * keep their own, more precise, error. */
 	for (op = batch; op != NULL; op = op->next) {
@@ -1800,10 +2183,24 @@ complete:
 		 * that orch_store_unlisten() returning means no call is
 		 * running. */
 		for (int i = 0; i < st->n_listeners; i++) {
-			for (size_t k = 0; k < op->n_touched; k++)
-				st->listeners[i].fn(st->listeners[i].arg,
-				    op->touched[k].kind, op->touched[k].id,
-				    op->touched[k].task);
+			const struct listener *l = &st->listeners[i];
+
+			for (size_t k = 0;
+			     l->commit != NULL && k < op->n_touched; k++)
+				l->commit(l->arg, op->touched[k].kind,
+				    op->touched[k].id, op->touched[k].task);
+		}
+		for (size_t k = 0; k < op->n_events; k++) {
+			struct op_event *oe = &op->events[k];
+
+			oe->ev.object_id = oe->object_id;
+			oe->ev.data = oe->data;
+			for (int i = 0; i < st->n_listeners; i++) {
+				const struct listener *l = &st->listeners[i];
+
+				if (l->event != NULL)
+					l->event(l->arg, &oe->ev);
+			}
 		}
 	}
 	st->stats.writes += n;
@@ -1811,6 +2208,8 @@ complete:
 	if (committed)
 		st->stats.commits++;
 	pthread_mutex_unlock(&st->mu);
+	if (committed && st->opts.on_commit != NULL)
+		st->opts.on_commit(st->opts.on_commit_arg, took, n);
 	/* Only now is anything durable: acknowledge in queue order. */
 	for (op = batch; op != NULL; op = next) {
 		next = op->next;
@@ -1912,6 +2311,9 @@ orch_store_opts_default(struct orch_store_opts *opts)
 	opts->sync_full = true;
 	opts->max_batch = STORE_MAX_BATCH;
 	opts->group_wait_us = 500;
+	opts->events_keep = ORCH_STORE_EVENTS_KEEP;
+	opts->on_commit = NULL;
+	opts->on_commit_arg = NULL;
 	opts->idem_ttl_ms = ORCH_IDEM_TTL_MS_DEFAULT;
 }
 
@@ -1930,6 +2332,8 @@ store_free(struct orch_store *st)
 		pthread_mutex_destroy(&st->mu);
 	}
 	free(st->pack);
+	free(st->old_pack);
+	free(st->ev_pack);
 	free(st->path);
 	free(st);
 }
@@ -1951,6 +2355,8 @@ orch_store_open(const char *dir, const struct orch_store_opts *opts,
 		orch_store_opts_default(&st->opts);
 	if (st->opts.max_batch == 0)
 		st->opts.max_batch = STORE_MAX_BATCH;
+	if (st->opts.events_keep == 0)
+		st->opts.events_keep = ORCH_STORE_EVENTS_KEEP;
 	len = strlen(dir) + sizeof("/" STORE_DB_NAME);
 	if ((st->path = malloc(len)) == NULL) {
 		rc = ORCH_ENOMEM;
@@ -2013,34 +2419,61 @@ orch_store_close(struct orch_store *st)
 	store_free(st);
 }
 
-int
-orch_store_listen(struct orch_store *st, orch_store_commit_fn fn, void *arg)
+/* Adds l.  Returns ORCH_OK or ORCH_ETOOBIG. */
+static int
+listener_add(struct orch_store *st, struct listener l)
 {
 	int rc = ORCH_OK;
 
 	pthread_mutex_lock(&st->mu);
-	if (st->n_listeners >= STORE_MAX_LISTENERS) {
+	if (st->n_listeners >= STORE_MAX_LISTENERS)
 		rc = ORCH_ETOOBIG;
-	} else {
-		st->listeners[st->n_listeners].fn = fn;
-		st->listeners[st->n_listeners].arg = arg;
-		st->n_listeners++;
-	}
+	else
+		st->listeners[st->n_listeners++] = l;
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
 
-void
-orch_store_unlisten(struct orch_store *st, orch_store_commit_fn fn, void *arg)
+static void
+listener_remove(struct orch_store *st, struct listener l)
 {
 	pthread_mutex_lock(&st->mu);
 	for (int i = 0; i < st->n_listeners; i++) {
-		if (st->listeners[i].fn == fn && st->listeners[i].arg == arg) {
+		const struct listener *o = &st->listeners[i];
+
+		if (o->commit == l.commit && o->event == l.event &&
+		    o->arg == l.arg) {
 			st->listeners[i] = st->listeners[--st->n_listeners];
 			break;
 		}
 	}
 	pthread_mutex_unlock(&st->mu);
+}
+
+int
+orch_store_listen(struct orch_store *st, orch_store_commit_fn fn, void *arg)
+{
+	return listener_add(st, (struct listener){.commit = fn, .arg = arg});
+}
+
+void
+orch_store_unlisten(struct orch_store *st, orch_store_commit_fn fn, void *arg)
+{
+	listener_remove(st, (struct listener){.commit = fn, .arg = arg});
+}
+
+int
+orch_store_events_listen(
+    struct orch_store *st, orch_store_event_fn fn, void *arg)
+{
+	return listener_add(st, (struct listener){.event = fn, .arg = arg});
+}
+
+void
+orch_store_events_unlisten(
+    struct orch_store *st, orch_store_event_fn fn, void *arg)
+{
+	listener_remove(st, (struct listener){.event = fn, .arg = arg});
 }
 
 void
@@ -2221,6 +2654,22 @@ orch_store_node_drain(struct orch_store *st, const char *key, bool drain,
 		op_complete(op);
 		return;
 	}
+	store_enqueue(st, op);
+}
+
+void
+orch_store_node_event(struct orch_store *st, const char *id, int status)
+{
+	struct store_op *op = op_new(OP_NODE_EVENT, NULL, NULL);
+
+	if (op == NULL || id == NULL || (op->id = strdup(id)) == NULL) {
+		orch_warn(STORE_COMPONENT,
+		    "cannot record an event of node %.40s: out of memory",
+		    id != NULL ? id : "(null)");
+		free(op);
+		return;
+	}
+	op->node_status = status;
 	store_enqueue(st, op);
 }
 
@@ -3089,12 +3538,18 @@ out:
 	return rc;
 }
 
-int
-orch_store_node_usage(
-    struct orch_store_reader *r, struct orch_node_usage **out, size_t *n)
+/*
+ * Steps s, whose rows start with an id (a node's or a service's), into a
+ * new array of elements of size elem: fill copies the row's other
+ * columns into each.  Rows whose id is not an id are skipped.  what names
+ * the read in messages.  Resets s.
+ */
+static int
+reader_id_rows(struct orch_store_reader *r, sqlite3_stmt *s, const char *what,
+    size_t elem, void (*fill)(void *e, const char *id, sqlite3_stmt *s),
+    void **out /* OUT */, size_t *n /* OUT */)
 {
-	sqlite3_stmt *s = r->stmt[R_NODE_USAGE];
-	struct orch_node_usage *v = NULL, *nv;
+	char *v = NULL, *nv;
 	size_t len = 0, cap = 0;
 	int src, rc = ORCH_OK;
 
@@ -3103,25 +3558,23 @@ orch_store_node_usage(
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *id = (const char *)sqlite3_column_text(s, 0);
 
-		/* Only the scheduler places tasks, always on a node id. */
+		/* Only the scheduler places tasks, always on a node id; a
+		 * replica always has its service's. */
 		if (id == NULL || strlen(id) != ORCH_ID_LEN - 1)
 			continue;
 		if (len == cap) {
 			cap = cap > 0 ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+			if ((nv = realloc(v, cap * elem)) == NULL) {
 				rc = ORCH_ENOMEM;
 				goto out;
 			}
 			v = nv;
 		}
-		memcpy(v[len].node_id, id, ORCH_ID_LEN);
-		v[len].cpu = sqlite3_column_double(s, 1);
-		v[len].memory_mb = sqlite3_column_int64(s, 2);
-		v[len].tasks = (uint32_t)sqlite3_column_int64(s, 3);
+		fill(v + len * elem, id, s);
 		len++;
 	}
 	if (src != SQLITE_DONE) {
-		rc = reader_fail(r, src, "summing the resources of nodes");
+		rc = reader_fail(r, src, what);
 		goto out;
 	}
 	*out = v;
@@ -3131,4 +3584,124 @@ out:
 	sqlite3_reset(s);
 	free(v);
 	return rc;
+}
+
+static void
+usage_fill(void *e, const char *id, sqlite3_stmt *s)
+{
+	struct orch_node_usage *u = e;
+
+	memcpy(u->node_id, id, ORCH_ID_LEN);
+	u->cpu = sqlite3_column_double(s, 1);
+	u->memory_mb = sqlite3_column_int64(s, 2);
+	u->tasks = (uint32_t)sqlite3_column_int64(s, 3);
+}
+
+int
+orch_store_node_usage(
+    struct orch_store_reader *r, struct orch_node_usage **out, size_t *n)
+{
+	return reader_id_rows(r, r->stmt[R_NODE_USAGE],
+	    "summing the resources of nodes", sizeof(**out), usage_fill,
+	    (void **)out, n);
+}
+
+/* ---- event and count reads ---- */
+
+int
+orch_store_events_bounds(
+    struct orch_store_reader *r, uint64_t *oldest, uint64_t *newest)
+{
+	sqlite3_stmt *s = r->stmt[R_EVENTS_BOUNDS];
+	int src = sqlite3_step(s), rc = ORCH_OK;
+
+	*oldest = *newest = 0;
+	if (src == SQLITE_ROW) {
+		*oldest = (uint64_t)sqlite3_column_int64(s, 0);
+		*newest = (uint64_t)sqlite3_column_int64(s, 1);
+	} else {
+		rc = reader_fail(r, src, "reading the bounds of the events");
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+orch_store_events_read(struct orch_store_reader *r, uint64_t after,
+    size_t limit,
+    int (*fn)(void *arg, uint64_t index, const uint8_t *data, size_t len),
+    void *arg)
+{
+	sqlite3_stmt *s = r->stmt[R_EVENTS_AFTER];
+	int src, rc = ORCH_OK;
+
+	if ((src = sqlite3_bind_int64(s, 1, (sqlite3_int64)after)) !=
+	        SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 2, (sqlite3_int64)limit)) !=
+	        SQLITE_OK) {
+		rc = reader_fail(r, src, "reading events");
+		goto out;
+	}
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		uint64_t idx = (uint64_t)sqlite3_column_int64(s, 0);
+		const uint8_t *data = sqlite3_column_blob(s, 1);
+		int n = sqlite3_column_bytes(s, 1);
+
+		if ((rc = fn(arg, idx, data, (size_t)n)) != ORCH_OK)
+			goto out;
+	}
+	if (src != SQLITE_DONE)
+		rc = reader_fail(r, src, "reading events");
+out:
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+int
+orch_store_task_counts(struct orch_store_reader *r,
+    uint64_t counts[ORCH_STORE_STATUS_SLOTS], uint64_t *index)
+{
+	sqlite3_stmt *s = r->stmt[R_TASK_COUNTS];
+	uint64_t oldest;
+	int src, rc;
+
+	memset(counts, 0, ORCH_STORE_STATUS_SLOTS * sizeof(*counts));
+	*index = 0;
+	/* One read transaction: the counts are those after the newest
+	 * event it sees. */
+	if ((src = stmt_run(r->stmt[R_BEGIN])) != SQLITE_OK)
+		return reader_fail(r, src, "counting tasks");
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t status = sqlite3_column_int64(s, 0);
+
+		if (status >= 0 && status < ORCH_STORE_STATUS_SLOTS)
+			counts[status] += (uint64_t)sqlite3_column_int64(s, 1);
+	}
+	rc = src == SQLITE_DONE ? ORCH_OK
+	                        : reader_fail(r, src, "counting tasks");
+	sqlite3_reset(s);
+	if (rc == ORCH_OK)
+		rc = orch_store_events_bounds(r, &oldest, index);
+	if ((src = stmt_run(r->stmt[R_END])) != SQLITE_OK && rc == ORCH_OK)
+		rc = reader_fail(r, src, "counting tasks");
+	return rc;
+}
+
+static void
+running_fill(void *e, const char *id, sqlite3_stmt *s)
+{
+	struct orch_service_running *sr = e;
+
+	memcpy(sr->service_id, id, ORCH_ID_LEN);
+	sr->running = (uint64_t)sqlite3_column_int64(s, 1);
+}
+
+int
+orch_store_service_running(
+    struct orch_store_reader *r, struct orch_service_running **out, size_t *n)
+{
+	return reader_id_rows(r, r->stmt[R_SERVICE_RUNNING],
+	    "counting the running replicas", sizeof(**out), running_fill,
+	    (void **)out, n);
 }

@@ -21,6 +21,15 @@
  * Reads go through readers: read-only connections, each used by one thread
  * at a time, that see the last committed state.
  *
+ * Events: every write that changes a task, node or service also appends
+ * an event to the events table in the same savepoint (so an event exists
+ * exactly when its change was committed): a serialized orch.Event whose
+ * index is the row's, strictly increasing and never reused.  The writer
+ * keeps the last events_keep of them, pruning older ones in the same
+ * transaction.  A write that changes nothing (a status report repeated,
+ * a drain set twice) appends no event.  Event listeners hear of each
+ * event after its commit.
+ *
  * Idempotency keys: a task insertion or a service creation may carry a
  * key (a client's retry token, the API's Idempotency-Key).  The writer
  * looks the key up and records it with the object in the same savepoint,
@@ -56,6 +65,14 @@ struct orch_store_opts {
 	 * had several (PostgreSQL's commit_delay), in microseconds; 0 never
 	 * waits.  Default 500. */
 	unsigned group_wait_us;
+	/* Events kept: older ones are pruned as new ones are written; 0
+	 * means the default, ORCH_STORE_EVENTS_KEEP. */
+	uint64_t events_keep;
+	/* Called on the writer thread after each commit with the time from
+	 * BEGIN to the end of COMMIT and the writes it carried.  May be
+	 * NULL. */
+	void (*on_commit)(void *arg, int64_t ns, size_t writes);
+	void *on_commit_arg;
 	/* How long an idempotency key is kept, in ms; 0 means the default,
 	 * ORCH_IDEM_TTL_MS_DEFAULT. */
 	int64_t idem_ttl_ms;
@@ -79,6 +96,8 @@ struct orch_store_idem {
 	 * completes with ORCH_ECONFLICT and err says so. */
 	bool mismatch;
 };
+
+#define ORCH_STORE_EVENTS_KEEP 100000
 
 /* Fills opts with the defaults. */
 void orch_store_opts_default(struct orch_store_opts *opts /* OUT */);
@@ -130,8 +149,9 @@ enum orch_store_kind {
 typedef void (*orch_store_commit_fn)(
     void *arg, int kind, const char *id, const void *obj);
 
-/* Registers a commit listener (at most 4).  Listeners run with the
- * store's lock held.  Returns ORCH_OK or ORCH_ETOOBIG. */
+/* Registers a commit listener (at most 8 listeners, of commits and of
+ * events together).  Listeners run with the store's lock held.  Returns
+ * ORCH_OK or ORCH_ETOOBIG. */
 int orch_store_listen(
     struct orch_store *st, orch_store_commit_fn fn, void *arg);
 
@@ -143,6 +163,45 @@ void orch_store_unlisten(
 /* Fills out with a consistent snapshot of the counters. */
 void orch_store_stats(
     struct orch_store *st, struct orch_store_stats *out /* OUT */);
+
+/* ---- events ---- */
+
+/* One committed event, as event listeners see it. */
+struct orch_store_event {
+	uint64_t index;
+	int64_t time_ms;
+	int kind;              /* enum orch_store_kind */
+	const char *type;      /* "task.created", ... (events.h) */
+	const char *object_id; /* the task's, node's or service's id */
+	int status;            /* task events: the task's status after (for
+	                        * task.deleted: as it was); else 0 */
+	int prev_status;       /* task.status: the status before; else 0 */
+	const uint8_t *data;   /* the serialized orch.Event */
+	size_t len;
+};
+
+/* Called on the writer thread after each commit for each event of the
+ * batch, in index order, after the commit listeners of its write and
+ * before any completion.  ev is valid only during the call.  Same rules
+ * as orch_store_commit_fn. */
+typedef void (*orch_store_event_fn)(
+    void *arg, const struct orch_store_event *ev);
+
+/* Registers or removes an event listener, as orch_store_listen() and
+ * orch_store_unlisten(). */
+int orch_store_events_listen(
+    struct orch_store *st, orch_store_event_fn fn, void *arg);
+void orch_store_events_unlisten(
+    struct orch_store *st, orch_store_event_fn fn, void *arg);
+
+/*
+ * Queues an event alone, for a change that lives in memory: node id
+ * turned Ready (status ORCH__NODE_STATUS__NODE_STATUS_READY, type
+ * "node.ready") or Down ("node.down").  The event carries the node's
+ * stored record with that status.  Never blocks; a failure (an unknown
+ * node, the store closing) is logged at debug level.
+ */
+void orch_store_node_event(struct orch_store *st, const char *id, int status);
 
 /* ---- reads ---- */
 
@@ -160,6 +219,41 @@ void orch_store_reader_free(struct orch_store_reader *r);
 
 /* Returns ORCH_OK when the database answers a trivial query. */
 int orch_store_ping(struct orch_store_reader *r);
+
+/* The indexes of the oldest and the newest event kept (both 0 when none
+ * is).  Returns ORCH_OK or a read error. */
+int orch_store_events_bounds(struct orch_store_reader *r,
+    uint64_t *oldest /* OUT */, uint64_t *newest /* OUT */);
+
+/*
+ * Calls fn with each kept event whose index is greater than after, in
+ * index order, at most limit of them: data is the serialized orch.Event,
+ * valid during the call.  The first code other than ORCH_OK fn returns
+ * stops the read and is returned.  Returns ORCH_OK, fn's code or a read
+ * error.
+ */
+int orch_store_events_read(struct orch_store_reader *r, uint64_t after,
+    size_t limit,
+    int (*fn)(void *arg, uint64_t index, const uint8_t *data, size_t len),
+    void *arg);
+
+/* How many tasks hold each status (counts[s] for status s, 0 to 7), and
+ * the newest event index, read in one transaction: the counts are those
+ * after that event.  Returns ORCH_OK or a read error. */
+#define ORCH_STORE_STATUS_SLOTS 8
+int orch_store_task_counts(struct orch_store_reader *r,
+    uint64_t counts[ORCH_STORE_STATUS_SLOTS] /* OUT */,
+    uint64_t *index /* OUT */);
+
+/* How many replicas of each service are Running (stop requested or not).
+ * On ORCH_OK *out is a new array of *n entries (services with none are
+ * left out), which the caller frees with free(). */
+struct orch_service_running {
+	char service_id[ORCH_ID_LEN];
+	uint64_t running;
+};
+int orch_store_service_running(struct orch_store_reader *r,
+    struct orch_service_running **out /* OUT */, size_t *n /* OUT */);
 
 /* Looks up one task by id.  On ORCH_OK *out is a new task the caller
  * frees with orch_task_free().  ORCH_ENOENT when there is none. */
@@ -191,8 +285,8 @@ int orch_store_task_list_open(struct orch_store_reader *r,
  * stays that of one task however many there are.  Returns ORCH_OK, fn's
  * error, or the read's.
  */
-int orch_store_task_scan_open(struct orch_store_reader *r,
-    int (*fn)(void *arg, orch_task *t), void *arg);
+int orch_store_task_scan_open(
+    struct orch_store_reader *r, int (*fn)(void *arg, orch_task *t), void *arg);
 
 /* Lists every task of the service with this id, in submission order.
  * Same ownership as orch_store_task_list(). */

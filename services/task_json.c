@@ -115,6 +115,20 @@ orch_json_text(const char *s)
 	return json_text(s);
 }
 
+char *
+orch_json_line(const json_t *j, size_t *len)
+{
+	size_t n = j != NULL ? json_dumpb(j, NULL, 0, JSON_COMPACT) : 0;
+	char *s;
+
+	if (n == 0 || (s = malloc(n + 1)) == NULL)
+		return NULL;
+	json_dumpb(j, s, n, JSON_COMPACT);
+	s[n++] = '\n';
+	*len = n;
+	return s;
+}
+
 json_t *
 orch_json_time(bool has, int64_t ms)
 {

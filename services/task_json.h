@@ -89,6 +89,11 @@ json_t *orch_json_text(const char *s);
 /* ms as an RFC 3339 string, or null when has is false. */
 json_t *orch_json_time(bool has, int64_t ms);
 
+/* j encoded compactly with a final newline (an answer, a line of a
+ * stream): a new malloc'd string of *len (OUT) bytes, not NUL-terminated,
+ * or NULL when j is NULL or memory runs out. */
+char *orch_json_line(const json_t *j, size_t *len /* OUT */);
+
 /* Encodes t as the API's JSON object, keys in the order listed above.
  * Bytes in t's strings that are not UTF-8 are written as U+FFFD.  Returns
  * a new reference, or NULL when out of memory. */

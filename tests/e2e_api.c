@@ -636,18 +636,7 @@ static int
 post_with(const char *path, const char *body, const char *headers, char **resp,
     char **head)
 {
-	char req[8192];
-	int fd = h_connect(m.http_port), st;
-
-	ASSERT(fd >= 0);
-	snprintf(req, sizeof(req),
-	    "POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s"
-	    "Content-Length: %zu\r\n\r\n%s",
-	    path, headers, strlen(body), body);
-	ASSERT(h_send_all(fd, req, strlen(req)) == 0);
-	st = h_read_response(fd, resp, head, 10000);
-	close(fd);
-	return st;
+	return h_http_ex(m.http_port, "POST", path, headers, body, resp, head);
 }
 
 /* POSTs body to path with Idempotency-Key: key; asserts want.  Returns the

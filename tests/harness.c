@@ -443,10 +443,10 @@ h_read_response(int fd, char **body, char **head, int timeout_ms)
 }
 
 int
-h_http(int port, const char *method, const char *path, const char *body,
-    char **resp)
+h_http_ex(int port, const char *method, const char *path, const char *headers,
+    const char *body, char **resp, char **head_out)
 {
-	char head[1024];
+	char head[2048];
 	size_t blen = body != NULL ? strlen(body) : 0;
 	int fd = h_connect(port), st;
 
@@ -454,16 +454,23 @@ h_http(int port, const char *method, const char *path, const char *body,
 		return -1;
 	snprintf(head, sizeof(head),
 	    "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-	    method, path, blen);
+	    "%sContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+	    method, path, headers != NULL ? headers : "", blen);
 	if (h_send_all(fd, head, strlen(head)) != 0 ||
 	    (blen > 0 && h_send_all(fd, body, blen) != 0)) {
 		close(fd);
 		return -1;
 	}
-	st = h_read_response(fd, resp, NULL, 10000);
+	st = h_read_response(fd, resp, head_out, 10000);
 	close(fd);
 	return st;
+}
+
+int
+h_http(int port, const char *method, const char *path, const char *body,
+    char **resp)
+{
+	return h_http_ex(port, method, path, NULL, body, resp, NULL);
 }
 
 char *
@@ -477,6 +484,22 @@ h_read_file(const char *path)
 	s = slurp_fd(fd);
 	close(fd);
 	return s;
+}
+
+long
+h_rss_kib(pid_t pid)
+{
+	char path[64], *s, *p;
+	long kib = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	s = h_read_file(path);
+	if (s != NULL && (p = strstr(s, "VmRSS:")) != NULL)
+		kib = strtol(p + 6, NULL, 10);
+	free(s);
+	if (kib < 0)
+		h_fail(__FILE__, __LINE__, "no VmRSS in %s", path);
+	return kib;
 }
 
 /* ---- the manager as a process ---- */

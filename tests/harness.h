@@ -117,11 +117,22 @@ int h_read_response(int fd, char **body, char **head, int timeout_ms);
 int h_http(int port, const char *method, const char *path, const char *body,
     char **resp /* OUT, malloc'd, may be NULL */);
 
+/* h_http() with extra header lines (each ending in CRLF; NULL for none),
+ * and the answer's head in *head (OUT, malloc'd, may be NULL when not
+ * wanted). */
+int h_http_ex(int port, const char *method, const char *path,
+    const char *headers, const char *body, char **resp /* OUT */,
+    char **head /* OUT */);
+
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *h_read_file(const char *path);
 
 /* Prints the last lines (at most) of the file at path to stderr, headed
  * by what: a daemon's log when a test fails.  Nothing when unreadable. */
 void h_tail_file(const char *what, const char *path, int lines);
+
+/* The resident memory of pid (a process this test started), in KiB;
+ * fails the test when /proc does not say. */
+long h_rss_kib(pid_t pid);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * test_nodes.c: the registry of node liveness: Ready, Down after the TTL,
  * NotReady for nodes known from the store until a grace period ends, the
- * watcher, the heartbeat interval, the live fields of a node, and the
- * health of its drivers.
+ * watcher and the transition listener, the heartbeat interval, the live
+ * fields of a node, and the health of its drivers.
  */
 #include "clock.h"
 #include "error.h"
@@ -352,6 +352,73 @@ test_driver_health(void)
 	}
 }
 
+/* What the transition listener heard. */
+struct turns {
+	struct orch_nodes *ns;
+	int status[16];
+	size_t counts_ready[16]; /* Ready nodes, counted from inside */
+	int n;
+};
+
+static void
+on_turn(void *arg, const char *id, int status)
+{
+	struct turns *t = arg;
+	size_t counts[4];
+
+	ASSERT_STR_EQ(id, ID_A);
+	/* Outside the registry's lock: reading it here does not wait. */
+	orch_nodes_count(t->ns, counts);
+	if (t->n < 16) {
+		t->counts_ready[t->n] = counts[READY];
+		t->status[t->n++] = status;
+	}
+}
+
+/* Each turn to Ready or Down is told once, in order, outside the lock;
+ * counts follow the statuses. */
+static void
+test_transitions(void)
+{
+	struct turns t = {0};
+	struct node_st want;
+	size_t counts[4];
+
+	ASSERT_INT_EQ(orch_nodes_new(100, &t.ns), ORCH_OK);
+	orch_nodes_on_transition(t.ns, on_turn, &t);
+	ASSERT_INT_EQ(orch_nodes_seen(t.ns, ID_A, "a", NULL, 0), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_nodes_beat(t.ns, ID_A, NULL, 0), ORCH_OK); /* no turn */
+	ASSERT_INT_EQ(t.n, 1);
+	ASSERT_INT_EQ(t.status[0], READY);
+	ASSERT_INT_EQ(t.counts_ready[0], 1);
+	want = (struct node_st){t.ns, ID_A, DOWN};
+	ASSERT(h_wait_until(node_is, &want, 10000));
+	orch_nodes_count(t.ns, counts);
+	ASSERT_INT_EQ(counts[DOWN], 1);
+	ASSERT_INT_EQ(counts[READY], 0);
+	orch_nodes_sweep(t.ns);
+	orch_nodes_sweep(t.ns);
+	ASSERT_INT_EQ(t.n, 2);
+	ASSERT_INT_EQ(t.status[1], DOWN);
+	/* Down and back between two sweeps: both turns, in order. */
+	ASSERT_INT_EQ(orch_nodes_beat(t.ns, ID_A, NULL, 0), ORCH_OK);
+	want = (struct node_st){t.ns, ID_A, DOWN};
+	ASSERT(h_wait_until(node_is, &want, 10000));
+	ASSERT_INT_EQ(orch_nodes_beat(t.ns, ID_A, NULL, 0), ORCH_OK);
+	ASSERT_INT_EQ(t.n, 5);
+	ASSERT_INT_EQ(t.status[2], READY);
+	ASSERT_INT_EQ(t.status[3], DOWN);
+	ASSERT_INT_EQ(t.status[4], READY);
+	/* Cleared: no more. */
+	orch_nodes_on_transition(t.ns, NULL, NULL);
+	want = (struct node_st){t.ns, ID_A, DOWN};
+	ASSERT(h_wait_until(node_is, &want, 10000));
+	orch_nodes_sweep(t.ns);
+	ASSERT_INT_EQ(t.n, 5);
+	orch_nodes_free(t.ns);
+}
+
 int
 main(void)
 {
@@ -361,5 +428,6 @@ main(void)
 	RUN(test_fill);
 	RUN(test_assign_versions);
 	RUN(test_driver_health);
+	RUN(test_transitions);
 	return 0;
 }

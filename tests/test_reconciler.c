@@ -35,6 +35,7 @@ struct world {
 	size_t nt;
 	struct orch_recon_node nodes[4];
 	size_t nn;
+	size_t max_actions;
 	struct orch_recon_action *acts;
 	size_t na;
 };
@@ -100,6 +101,7 @@ plan(struct world *w)
 	    .n_tasks = w->nt,
 	    .nodes = w->nodes,
 	    .n_nodes = w->nn,
+	    .max_actions = w->max_actions,
 	};
 
 	free(w->acts);
@@ -338,6 +340,39 @@ test_lost(void)
 	world_fini(&w);
 }
 
+/* A plan holds at most max_actions, LOST first; the next plan, over
+ * what the writes left, decides the rest. */
+static void
+test_max_actions(void)
+{
+	struct world w;
+	orch_task *lost1, *lost2;
+
+	world_init(&w, 10, "always");
+	lost1 = add(&w, 0, RUNNING, "n-b");
+	lost2 = add(&w, 0, RUNNING, "n-b");
+	w.nodes[1].status = N_DOWN;
+	w.max_actions = 3;
+	plan(&w);
+	ASSERT_INT_EQ(w.na, 3);
+	ASSERT(find(&w, ORCH_RECON_LOST, lost1, 0) != NULL);
+	ASSERT(find(&w, ORCH_RECON_LOST, lost2, 0) != NULL);
+	ASSERT(find(&w, ORCH_RECON_CREATE, NULL, 1) != NULL);
+	/* Written: the two are Failed, slot 1 runs.  Slots 2 to 4 next. */
+	lost1->status = FAILED;
+	lost2->status = FAILED;
+	add(&w, 1, PENDING, NULL);
+	plan(&w);
+	ASSERT_INT_EQ(w.na, 3);
+	for (uint32_t s = 2; s <= 4; s++)
+		ASSERT(find(&w, ORCH_RECON_CREATE, NULL, s) != NULL);
+	/* Without a cap, all nine at once. */
+	w.max_actions = 0;
+	plan(&w);
+	ASSERT_INT_EQ(w.na, 9);
+	world_fini(&w);
+}
+
 static void
 test_drain(void)
 {
@@ -412,6 +447,7 @@ main(void)
 	RUN(test_restart_policies);
 	RUN(test_stopped_on_request);
 	RUN(test_lost);
+	RUN(test_max_actions);
 	RUN(test_drain);
 	RUN(test_plain_tasks);
 	return 0;

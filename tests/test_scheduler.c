@@ -1067,6 +1067,116 @@ test_thread_service_and_lost(void)
 	env_close(&e);
 }
 
+/* The status each task had in the first commit that wrote it. */
+struct first_seen {
+	pthread_mutex_t mu;
+	char id[16][ORCH_ID_LEN];
+	int status[16];
+	bool on_node[16];
+	size_t n;
+};
+
+static void
+first_seen_fn(void *arg, int kind, const char *id, const void *obj)
+{
+	struct first_seen *f = arg;
+	const orch_task *t = obj;
+
+	if (kind != ORCH_STORE_TASK || t == NULL || t->service_id == NULL)
+		return;
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < f->n; i++) {
+		if (strcmp(f->id[i], id) == 0) {
+			pthread_mutex_unlock(&f->mu);
+			return;
+		}
+	}
+	if (f->n < 16) {
+		snprintf(f->id[f->n], ORCH_ID_LEN, "%s", id);
+		f->status[f->n] = (int)t->status;
+		f->on_node[f->n] = t->node_id != NULL && t->node_id[0] != '\0';
+		f->n++;
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+static orch_service *
+service_add(struct env *e, const char *name, uint32_t replicas)
+{
+	orch_task_spec *sp = malloc(sizeof(*sp));
+	orch_service *svc;
+	char err[256];
+
+	ASSERT(sp != NULL);
+	orch__task_spec__init(sp);
+	sp->image = strdup("busybox:1");
+	sp->has_memory_mb = true;
+	sp->memory_mb = 256;
+	ASSERT_INT_EQ(orch_service_new(name, sp, replicas, &svc), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_store_service_create_sync(e->st, svc, &svc, err, sizeof(err)),
+	    ORCH_OK);
+	return svc;
+}
+
+/* Replicas are written Scheduled by the write that creates them (one
+ * write each, not two), spread; but while an older task waits for room
+ * they are created Pending and placed after it, in order. */
+static void
+test_thread_replicas_placed_at_once(void)
+{
+	struct env e;
+	struct first_seen f = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct orch_sched_stats ss;
+	struct svc_want w;
+	orch_service *svc;
+	char *a, *b, *big;
+	struct want tw;
+
+	env_open(&e, 60000);
+	ASSERT_INT_EQ(orch_store_listen(e.st, first_seen_fn, &f), ORCH_OK);
+	a = node_add(&e, "a", 4.0, 4096);
+	b = node_add(&e, "b", 4.0, 4096);
+	beat_ids[0] = a;
+	beat_ids[1] = b;
+	beat_ids[2] = NULL;
+	svc = service_add(&e, "web", 4);
+	w = (struct svc_want){&e, svc->id, 4, a, 2, 0};
+	ASSERT(h_wait_until(svc_is, &w, 10000));
+	pthread_mutex_lock(&f.mu);
+	ASSERT_INT_EQ(f.n, 4);
+	for (size_t i = 0; i < f.n; i++) {
+		ASSERT_INT_EQ(f.status[i], ST_SCHEDULED);
+		ASSERT(f.on_node[i]);
+	}
+	f.n = 0;
+	pthread_mutex_unlock(&f.mu);
+	orch_sched_stats(e.sched, &ss);
+	ASSERT_INT_EQ(ss.placed, 4);
+	orch_service_free(svc);
+
+	/* A task that fits nowhere waits: the next service's replicas
+	 * queue behind it, and are placed by the placing half. */
+	big = task_add(&e, "big", 1.0, 8192);
+	tw = (struct want){&e, big, ST_PENDING, "8192 MB"};
+	ASSERT(h_wait_until(task_is, &tw, 10000));
+	svc = service_add(&e, "api", 2);
+	w = (struct svc_want){&e, svc->id, 2, a, 1, 0};
+	ASSERT(h_wait_until(svc_is, &w, 10000));
+	pthread_mutex_lock(&f.mu);
+	ASSERT_INT_EQ(f.n, 2);
+	for (size_t i = 0; i < f.n; i++)
+		ASSERT_INT_EQ(f.status[i], ST_PENDING);
+	pthread_mutex_unlock(&f.mu);
+	ASSERT(task_is(&tw));
+	orch_store_unlisten(e.st, first_seen_fn, &f);
+	orch_service_free(svc);
+	free(big);
+	free(a);
+	free(b);
+	env_close(&e);
+}
+
 int
 main(void)
 {
@@ -1085,6 +1195,7 @@ main(void)
 	RUN(test_thread_no_overcommit);
 	RUN(test_thread_many_lost);
 	RUN(test_thread_service_and_lost);
+	RUN(test_thread_replicas_placed_at_once);
 	RUN(test_thread_driver);
 	RUN(test_thread_driver_health);
 	return 0;

@@ -1635,16 +1635,16 @@ test_migrate_v1(void)
 
 	orch_store_close(st);
 	db = raw_open(dir);
-	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
-	/* Back to the schema of version 1: what migrations 2 to 4 added
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
+	/* Back to the schema of version 1: what migrations 2 to 5 added
 	 * goes. */
 	ASSERT_INT_EQ(sqlite3_exec(db,
 	                  "DROP TABLE idempotency_keys;"
 	                  "DROP INDEX tasks_open; DROP INDEX tasks_service;"
 	                  "ALTER TABLE tasks DROP COLUMN is_open;"
 	                  "ALTER TABLE tasks DROP COLUMN service_id;"
-	                  "DROP TABLE services; DROP TABLE nodes; PRAGMA "
-	                  "user_version = 1",
+	                  "DROP TABLE services; DROP TABLE nodes; "
+	                  "DROP TABLE events; PRAGMA user_version = 1",
 	                  NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
@@ -1659,10 +1659,14 @@ test_migrate_v1(void)
 	orch_store_reader_free(r);
 	orch_store_close(st);
 	db = raw_open(dir);
-	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	ASSERT_INT_EQ(raw_int(db,
 	                  "SELECT count(*) FROM sqlite_master WHERE "
 	                  "type = 'table' AND name = 'idempotency_keys'"),
+	    1);
+	ASSERT_INT_EQ(raw_int(db,
+	                  "SELECT count(*) FROM sqlite_master WHERE "
+	                  "type = 'table' AND name = 'events'"),
 	    1);
 	ASSERT_INT_EQ(raw_int(db,
 	                  "SELECT count(*) FROM sqlite_master WHERE "
@@ -1785,6 +1789,119 @@ has_task(orch_task **v, size_t n, const char *id)
 			return true;
 	}
 	return false;
+}
+
+/* For test_services_one_batch: a write that holds the writer until the
+ * test has queued what must share the next batch. */
+struct bgate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool open;
+	int done;
+	int rc[8];
+};
+
+static int
+mod_wait_bgate(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	struct bgate *g = marg;
+
+	(void)t;
+	(void)err;
+	(void)errlen;
+	pthread_mutex_lock(&g->mu);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+	return ORCH_OK;
+}
+
+struct bslot {
+	struct bgate *g;
+	int i;
+};
+
+static void
+bgate_done(struct bslot *gs, int rc)
+{
+	pthread_mutex_lock(&gs->g->mu);
+	gs->g->rc[gs->i] = rc;
+	gs->g->done++;
+	pthread_cond_broadcast(&gs->g->cv);
+	pthread_mutex_unlock(&gs->g->mu);
+}
+
+static void
+bgate_task_done(void *arg, int rc, orch_task *t, const char *err)
+{
+	(void)err;
+	orch_task_free(t);
+	bgate_done(arg, rc);
+}
+
+static void
+bgate_svc_done(void *arg, int rc, orch_service *svc, const char *err)
+{
+	(void)err;
+	orch_service_free(svc);
+	bgate_done(arg, rc);
+}
+
+/* Within one batch, a replica's check of its service sees a scale-down
+ * or a deletion queued before it: what the batch remembers of a service
+ * (read once for thousands of replicas) never outlives a write of it. */
+static void
+test_services_one_batch(void)
+{
+	char *dir = h_tmpdir("store-svc-batch");
+	struct orch_store *st = store_open(dir);
+	struct bgate g = {
+	    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0, {0}};
+	struct bslot gs[8];
+	orch_service *svc = NULL;
+	orch_task *t, *plain;
+	uint32_t one = 1;
+	char err[256], *plain_id;
+
+	for (int i = 0; i < 8; i++)
+		gs[i] = (struct bslot){&g, i};
+	ASSERT_INT_EQ(orch_store_service_create_sync(
+	                  st, mk_service("web", 3), &svc, err, sizeof(err)),
+	    ORCH_OK);
+	plain = mk_task("plain");
+	plain_id = xstrdup(plain->id);
+	ASSERT_INT_EQ(
+	    orch_store_task_insert_sync(st, plain, NULL, err, sizeof(err)),
+	    ORCH_OK);
+	/* 0 holds the writer; 1 to 5 queue behind it, one batch. */
+	orch_store_task_modify(
+	    st, plain_id, mod_wait_bgate, &g, bgate_task_done, &gs[0]);
+	ASSERT_INT_EQ(orch_service_task_new(svc, 3, 0, &t), ORCH_OK);
+	orch_store_task_insert(st, t, bgate_task_done, &gs[1]);
+	orch_store_service_modify(
+	    st, "web", mod_replicas, &one, bgate_svc_done, &gs[2]);
+	ASSERT_INT_EQ(orch_service_task_new(svc, 2, 0, &t), ORCH_OK);
+	orch_store_task_insert(st, t, bgate_task_done, &gs[3]);
+	orch_store_service_delete(st, "web", bgate_svc_done, &gs[4]);
+	ASSERT_INT_EQ(orch_service_task_new(svc, 1, 0, &t), ORCH_OK);
+	orch_store_task_insert(st, t, bgate_task_done, &gs[5]);
+	pthread_mutex_lock(&g.mu);
+	g.open = true;
+	pthread_cond_broadcast(&g.cv);
+	while (g.done < 6)
+		pthread_cond_wait(&g.cv, &g.mu);
+	pthread_mutex_unlock(&g.mu);
+	ASSERT_INT_EQ(g.rc[0], ORCH_OK);
+	ASSERT_INT_EQ(g.rc[1], ORCH_OK);        /* slot 3 of 3 */
+	ASSERT_INT_EQ(g.rc[2], ORCH_OK);        /* down to 1 */
+	ASSERT_INT_EQ(g.rc[3], ORCH_ECONFLICT); /* slot 2 of 1 */
+	ASSERT_INT_EQ(g.rc[4], ORCH_OK);        /* deleted */
+	ASSERT_INT_EQ(g.rc[5], ORCH_ECONFLICT); /* of no service */
+	free(plain_id);
+	orch_service_free(svc);
+	orch_store_close(st);
+	h_rm_rf(dir);
+	free(dir);
 }
 
 static void
@@ -2344,6 +2461,7 @@ main(void)
 	RUN(test_migrate_v1);
 	RUN(test_node_corrupt);
 	RUN(test_services);
+	RUN(test_services_one_batch);
 	RUN(test_replace);
 	RUN(test_node_drain);
 	RUN(test_idem_task);

@@ -18,6 +18,9 @@ int64_t orch_now_ms(void);
 /* Milliseconds on a monotonic clock, for timeouts and latency. */
 int64_t orch_mono_ms(void);
 
+/* Nanoseconds on the same monotonic clock, for short latencies. */
+int64_t orch_mono_ns(void);
+
 /* The CLOCK_MONOTONIC time ms milliseconds from now, into out: the
  * deadline of a pthread_cond_timedwait() on a condition variable made
  * with that clock. */
