@@ -1094,6 +1094,7 @@ struct first_seen {
 	char id[16][ORCH_ID_LEN];
 	int status[16];
 	bool on_node[16];
+	char node[16][ORCH_ID_LEN]; /* "" when on none */
 	size_t n;
 };
 
@@ -1116,6 +1117,8 @@ first_seen_fn(void *arg, int kind, const char *id, const void *obj)
 		snprintf(f->id[f->n], ORCH_ID_LEN, "%s", id);
 		f->status[f->n] = (int)t->status;
 		f->on_node[f->n] = t->node_id != NULL && t->node_id[0] != '\0';
+		snprintf(f->node[f->n], ORCH_ID_LEN, "%s",
+		    f->on_node[f->n] ? t->node_id : "");
 		f->n++;
 	}
 	pthread_mutex_unlock(&f->mu);
@@ -1201,6 +1204,73 @@ test_thread_replicas_placed_at_once(void)
 	env_close(&e);
 }
 
+/* The reconciler's placer, which writes a replica Scheduled as it creates
+ * it, skips a node whose agent reports the docker driver unhealthy: all
+ * of a service's replicas go to the healthy node, though spreading
+ * would have put some on the other.  Once healthy, that node takes
+ * replicas again the same way. */
+static void
+test_thread_replicas_skip_sick_driver(void)
+{
+	Orch__DriverHealth dh = ORCH__DRIVER_HEALTH__INIT;
+	Orch__DriverHealth *sick[] = {&dh};
+	struct first_seen f = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct stats_min sm;
+	struct svc_want w;
+	orch_service *svc;
+	struct env e;
+	char *a, *b;
+	size_t on_a = 0;
+
+	dh.name = "docker";
+	dh.has_healthy = true;
+	dh.healthy = false;
+	dh.error = "docker GET /_ping: Connection refused";
+	env_open(&e, 60000);
+	/* No beats from svc_is: one without health would heal a. */
+	beat_ids[0] = NULL;
+	ASSERT_INT_EQ(orch_store_listen(e.st, first_seen_fn, &f), ORCH_OK);
+	a = node_add(&e, "a", 4.0, 4096);
+	b = node_add(&e, "b", 4.0, 4096);
+	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a, sick, 1), ORCH_OK);
+	svc = service_add(&e, "web", 3);
+	w = (struct svc_want){&e, svc->id, 3, a, 0, 0};
+	ASSERT(h_wait_until(svc_is, &w, 10000));
+	sm = (struct stats_min){.sched = e.sched, .placed = 3};
+	ASSERT(h_wait_until(stats_reached, &sm, 10000));
+	pthread_mutex_lock(&f.mu);
+	ASSERT_INT_EQ(f.n, 3);
+	for (size_t i = 0; i < f.n; i++) {
+		ASSERT_INT_EQ(f.status[i], ST_SCHEDULED);
+		ASSERT_STR_EQ(f.node[i], b);
+	}
+	f.n = 0;
+	pthread_mutex_unlock(&f.mu);
+	orch_service_free(svc);
+
+	/* Healthy again: the next service's replicas are written Scheduled
+	 * on a as well (the one with the most room). */
+	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a, NULL, 0), ORCH_OK);
+	svc = service_add(&e, "api", 2);
+	w = (struct svc_want){&e, svc->id, 2, b, 0, 0};
+	w.node_a = a;
+	w.on_a = 1;
+	ASSERT(h_wait_until(svc_is, &w, 10000));
+	pthread_mutex_lock(&f.mu);
+	ASSERT_INT_EQ(f.n, 2);
+	for (size_t i = 0; i < f.n; i++) {
+		ASSERT_INT_EQ(f.status[i], ST_SCHEDULED);
+		on_a += strcmp(f.node[i], a) == 0;
+	}
+	pthread_mutex_unlock(&f.mu);
+	ASSERT_INT_EQ(on_a, 1);
+	orch_store_unlisten(e.st, first_seen_fn, &f);
+	orch_service_free(svc);
+	free(a);
+	free(b);
+	env_close(&e);
+}
+
 int
 main(void)
 {
@@ -1220,6 +1290,7 @@ main(void)
 	RUN(test_thread_many_lost);
 	RUN(test_thread_service_and_lost);
 	RUN(test_thread_replicas_placed_at_once);
+	RUN(test_thread_replicas_skip_sick_driver);
 	RUN(test_thread_driver);
 	RUN(test_thread_driver_health);
 	return 0;
