@@ -36,10 +36,13 @@ struct entry {
 	size_t n_sick;
 };
 
-/* A turn to Ready or Down, waiting to be told outside the lock. */
+/* A turn (struct orch_nodes_turn), waiting to be told outside the lock;
+ * a driver turn holds a copy of the unhealthy drivers (malloc'd). */
 struct transition {
 	char id[ORCH_ID_LEN];
 	int status;
+	struct orch_driver_health *sick;
+	size_t n_sick;
 };
 
 struct orch_nodes {
@@ -104,6 +107,8 @@ orch_nodes_free(struct orch_nodes *ns)
 		free(ns->v[i].sick);
 	}
 	free(ns->v);
+	for (size_t i = 0; i < ns->n_pend; i++)
+		free(ns->pend[i].sick);
 	free(ns->pend);
 	pthread_mutex_destroy(&ns->flush_mu);
 	pthread_mutex_destroy(&ns->mu);
@@ -186,12 +191,26 @@ entry_status(const struct orch_nodes *ns, const struct entry *e, int64_t now)
 	return now - ns->started_ms < 2 * ns->ttl_ms ? ST_NOT_READY : ST_DOWN;
 }
 
-/* Queues a turn of e for the transition listener.  Called with mu. */
+/* Queues a turn of e for the transition listener: to status, or, for
+ * ORCH_NODES_TURN_DRIVER, of its drivers (as they are now).  Called with
+ * mu. */
 static void
 transition_queue(struct orch_nodes *ns, const struct entry *e, int status)
 {
+	struct orch_driver_health *sick = NULL;
+
 	if (ns->trans == NULL)
 		return;
+	if (status == ORCH_NODES_TURN_DRIVER && e->n_sick > 0) {
+		if ((sick = malloc(e->n_sick * sizeof(*sick))) == NULL) {
+			orch_warn(NODES_COMPONENT,
+			    "out of memory: the turn of node %s's drivers "
+			    "has no event",
+			    e->id);
+			return;
+		}
+		memcpy(sick, e->sick, e->n_sick * sizeof(*sick));
+	}
 	if (ns->n_pend == ns->cap_pend) {
 		size_t cap = ns->cap_pend > 0 ? ns->cap_pend * 2 : 8;
 		struct transition *v = realloc(ns->pend, cap * sizeof(*v));
@@ -200,7 +219,11 @@ transition_queue(struct orch_nodes *ns, const struct entry *e, int status)
 			orch_warn(NODES_COMPONENT,
 			    "out of memory: the turn of node %s to %s "
 			    "has no event",
-			    e->id, orch_node_status_name(status));
+			    e->id,
+			    status == ORCH_NODES_TURN_DRIVER
+			        ? "new driver health"
+			        : orch_node_status_name(status));
+			free(sick);
 			return;
 		}
 		ns->pend = v;
@@ -208,6 +231,8 @@ transition_queue(struct orch_nodes *ns, const struct entry *e, int status)
 	}
 	memcpy(ns->pend[ns->n_pend].id, e->id, ORCH_ID_LEN);
 	ns->pend[ns->n_pend].status = status;
+	ns->pend[ns->n_pend].sick = sick;
+	ns->pend[ns->n_pend].n_sick = sick != NULL ? e->n_sick : 0;
 	ns->n_pend++;
 }
 
@@ -230,9 +255,17 @@ transitions_flush(struct orch_nodes *ns)
 	ns->pend = NULL;
 	ns->n_pend = ns->cap_pend = 0;
 	pthread_mutex_unlock(&ns->mu);
-	for (size_t i = 0; fn != NULL && i < n; i++)
-		fn(arg, v[i].id, v[i].status);
+	for (size_t i = 0; fn != NULL && i < n; i++) {
+		struct orch_nodes_turn t = {.id = v[i].id,
+		    .status = v[i].status,
+		    .unhealthy = v[i].sick,
+		    .n_unhealthy = v[i].n_sick};
+
+		fn(arg, &t);
+	}
 	pthread_mutex_unlock(&ns->flush_mu);
+	for (size_t i = 0; i < n; i++)
+		free(v[i].sick);
 	free(v);
 }
 
@@ -286,17 +319,20 @@ report_sick(Orch__DriverHealth *const *h, size_t i)
 /*
  * Replaces e's driver health with the report h[n], logging each change;
  * a driver still unhealthy keeps the time it turned so.  Returns whether
- * anything changed.  Called with mu.  Out of memory, the old health is
- * kept (the next beat tries again).
+ * anything changed; *turned (OUT) says whether a driver turned unhealthy
+ * or healthy again (not just a new error).  Called with mu.  Out of
+ * memory, the old health is kept (the next beat tries again).
  */
 static bool
-entry_health_set(struct entry *e, Orch__DriverHealth *const *h, size_t n)
+entry_health_set(
+    struct entry *e, Orch__DriverHealth *const *h, size_t n, bool *turned)
 {
 	struct orch_driver_health *v = NULL;
 	const struct orch_driver_health *old;
 	size_t k = 0;
 	bool changed;
 
+	*turned = false;
 	if (n > 0 && (v = calloc(n, sizeof(*v))) == NULL) {
 		orch_warn(NODES_COMPONENT,
 		    "node %s: out of memory keeping its driver health",
@@ -311,6 +347,7 @@ entry_health_set(struct entry *e, Orch__DriverHealth *const *h, size_t n)
 		    h[i]->error != NULL ? h[i]->error : "");
 		old = sick_find(e, v[k].name);
 		v[k].since_ms = old != NULL ? old->since_ms : orch_now_ms();
+		*turned |= old == NULL;
 		if (old == NULL)
 			orch_warn(NODES_COMPONENT,
 			    "node %s (%s): the %s driver is unhealthy: %s; no "
@@ -335,7 +372,7 @@ entry_health_set(struct entry *e, Orch__DriverHealth *const *h, size_t n)
 				changed = true;
 		}
 		if (!still) {
-			changed = true;
+			changed = *turned = true;
 			orch_info(NODES_COMPONENT,
 			    "node %s (%s): the %s driver is healthy again",
 			    e->name, e->id, e->sick[i].name);
@@ -361,7 +398,7 @@ entry_touch(struct orch_nodes *ns, struct entry *e,
 {
 	int64_t now = orch_mono_ms();
 	int was = entry_status(ns, e, now);
-	bool changed = entry_health_set(e, h, n);
+	bool turned, changed = entry_health_set(e, h, n, &turned);
 
 	/* A node that went Down since the last sweep comes back: the
 	 * scheduler has to hear of it as much as of a first beat. */
@@ -372,6 +409,9 @@ entry_touch(struct orch_nodes *ns, struct entry *e,
 	e->wall_ms = orch_now_ms();
 	if (entry_transition(ns, e, ST_READY, now))
 		changed = true;
+	/* After the node's own turn: a node.ready before its node.driver. */
+	if (turned)
+		transition_queue(ns, e, ORCH_NODES_TURN_DRIVER);
 	if (changed && ns->watch != NULL)
 		ns->watch(ns->watch_arg);
 }
@@ -565,55 +605,17 @@ orch_nodes_heartbeat_ms(const struct orch_nodes *ns)
 	return (int32_t)(ms < 100 ? 100 : ms > 1000 ? 1000 : ms);
 }
 
-/* Fills n->driver_health: one entry per driver of n, healthy unless its
- * agent said otherwise.  Returns ORCH_OK or ORCH_ENOMEM (none then). */
+/* Fills n->driver_health from what its agent last said.  Returns
+ * ORCH_OK or ORCH_ENOMEM (none then). */
 static int
 health_fill(struct orch_nodes *ns, orch_node *n)
 {
 	struct orch_driver_health sick[ORCH_NODE_DRIVERS_MAX];
-	const struct orch_driver_health *s;
-	Orch__DriverHealth **v;
-	size_t nsick, k;
+	size_t nsick = n->n_drivers > 0
+	    ? orch_nodes_unhealthy(ns, n->id, sick, ORCH_NODE_DRIVERS_MAX)
+	    : 0;
 
-	n->driver_health = NULL;
-	n->n_driver_health = 0;
-	if (n->n_drivers == 0)
-		return ORCH_OK;
-	nsick = orch_nodes_unhealthy(ns, n->id, sick, ORCH_NODE_DRIVERS_MAX);
-	if ((v = calloc(n->n_drivers, sizeof(*v))) == NULL)
-		return ORCH_ENOMEM;
-	n->driver_health = v;
-	for (k = 0; k < n->n_drivers; k++) {
-		const char *name = n->drivers[k] != NULL ? n->drivers[k] : "";
-
-		s = NULL;
-		for (size_t j = 0; j < nsick && s == NULL; j++) {
-			if (strcmp(sick[j].name, name) == 0)
-				s = &sick[j];
-		}
-		if ((v[k] = malloc(sizeof(*v[k]))) == NULL)
-			goto nomem;
-		orch__driver_health__init(v[k]);
-		n->n_driver_health = k + 1;
-		if ((v[k]->name = strdup(name)) == NULL)
-			goto nomem;
-		v[k]->has_healthy = true;
-		v[k]->healthy = s == NULL;
-		if (s == NULL)
-			continue;
-		if ((v[k]->error = strdup(s->error)) == NULL)
-			goto nomem;
-		v[k]->has_since_ms = true;
-		v[k]->since_ms = s->since_ms;
-	}
-	return ORCH_OK;
-nomem:
-	for (size_t j = 0; j < n->n_driver_health; j++)
-		orch__driver_health__free_unpacked(v[j], NULL);
-	free(v);
-	n->driver_health = NULL;
-	n->n_driver_health = 0;
-	return ORCH_ENOMEM;
+	return orch_node_health_fill(n, sick, nsick);
 }
 
 int

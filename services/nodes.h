@@ -18,6 +18,10 @@
  * whose driver for it is unhealthy; the node stays Ready, and its tasks
  * stay as they are (its agent judges them again once the driver is back).
  *
+ * A listener (orch_nodes_on_transition) hears of each turn to Ready or
+ * Down and of each driver turning unhealthy or healthy again: the events
+ * node.ready, node.down and node.driver (docs/events.md).
+ *
  * Heartbeats touch memory only: a beat is never a SQLite write.  Decisions
  * use the monotonic clock; the wall-clock time of the last beat is kept
  * for display.  Every function is thread-safe (one mutex).
@@ -56,12 +60,29 @@ void orch_nodes_watch(
     struct orch_nodes *ns, orch_nodes_change_fn fn, void *arg);
 
 /*
- * Called for each turn of a node to Ready or Down (status), in the order
- * they happened, outside the registry's lock: it may write to the store
- * (an event of the change).  Must not call back into the registry's
- * seen, beat or sweep.
+ * A turn the transition listener hears of: node id turned Ready or Down
+ * (status, an ORCH__NODE_STATUS__ value), or, with status
+ * ORCH_NODES_TURN_DRIVER, one of its drivers turned unhealthy or healthy
+ * again, unhealthy[n_unhealthy] being those unhealthy now (none: all
+ * healthy).  A new error of a driver that stays unhealthy is no turn.
+ * Everything in it is valid during the call only.
  */
-typedef void (*orch_nodes_transition_fn)(void *arg, const char *id, int status);
+#define ORCH_NODES_TURN_DRIVER (-1)
+
+struct orch_nodes_turn {
+	const char *id;
+	int status;
+	const struct orch_driver_health *unhealthy;
+	size_t n_unhealthy;
+};
+
+/*
+ * Called for each turn (above), in the order they happened, outside the
+ * registry's lock: it may write to the store (an event of the change).
+ * Must not call back into the registry's seen, beat or sweep.
+ */
+typedef void (*orch_nodes_transition_fn)(
+    void *arg, const struct orch_nodes_turn *turn);
 
 /* Sets (fn non-NULL) or clears the one transition listener.  Once
  * clearing returns, the old one is not running and will not run again. */

@@ -203,6 +203,17 @@ void orch_store_events_unlisten(
  */
 void orch_store_node_event(struct orch_store *st, const char *id, int status);
 
+/*
+ * Queues an event alone of node id's drivers: one turned unhealthy or
+ * healthy again, in memory (type "node.driver").  sick[n_sick] are the
+ * node's unhealthy drivers now (copied).  The event carries the node's
+ * stored record with driver_health filled from them, one entry per
+ * driver it registered (orch_node_health_fill()).  Otherwise as
+ * orch_store_node_event().
+ */
+void orch_store_node_driver_event(struct orch_store *st, const char *id,
+    const struct orch_driver_health *sick, size_t n_sick);
+
 /* ---- reads ---- */
 
 /*
@@ -401,10 +412,10 @@ void orch_store_task_replace(struct orch_store *st, const char *old_id,
 
 /*
  * Blocking forms of the two writes for callers on their own threads
- * (tests, tools; a server answers from the completion instead).  On ORCH_OK *out (when out is not NULL) is the
- * stored task, owned by the caller; on error err holds the reason.
- * Calling them from a completion (the writer thread) would wait for
- * itself: they refuse with ORCH_EINTERNAL instead.
+ * (tests, tools; a server answers from the completion instead).  On ORCH_OK
+ * *out (when out is not NULL) is the stored task, owned by the caller; on error
+ * err holds the reason. Calling them from a completion (the writer thread)
+ * would wait for itself: they refuse with ORCH_EINTERNAL instead.
  */
 int orch_store_task_insert_sync(struct orch_store *st, orch_task *task,
     orch_task **out /* OUT */, char *err, size_t errlen);

@@ -12,9 +12,10 @@
  * the namespace it runs in.  Then, twice:
  *
  *  1. without live-restore, dockerd is stopped with SIGTERM (it stops its
- *     containers): the node reports its docker driver unhealthy, a new
- *     docker task waits saying why, an exec task still runs there, the
- *     agent does not spin, and the running task is not lost.  dockerd
+ *     containers): the node reports its docker driver unhealthy (GET
+ *     /nodes, and a 0 in GET /metrics), a new docker task waits saying
+ *     why, an exec task still runs there, the agent does not spin, and
+ *     the running task is not lost.  dockerd
  *     comes back (with live-restore from then on): the driver is healthy
  *     again, the waiting task runs, and the task whose container dockerd
  *     stopped is reported Failed with its exit code and replaced by its
@@ -54,6 +55,7 @@
 #include "harness.h"
 #include "http_json.h"
 #include "manager_proc.h"
+#include "prom_text.h"
 
 #define SKIP 77
 #define IMAGE "orch-test/busybox:latest"
@@ -483,8 +485,30 @@ docker_is(void *arg)
 	    (w->error == NULL || strstr(err, w->error) != NULL);
 }
 
+/* The node's orch_node_driver_healthy{driver="docker"} in GET /metrics,
+ * parsed strictly; -1 when the sample is missing. */
+static double
+docker_metric(void)
+{
+	const char *const labels[] = {"node", node, "driver", "docker", NULL};
+	struct prom_page p;
+	char *body = NULL, err[512];
+	double v;
+
+	ASSERT_INT_EQ(h_http(m.http_port, "GET", "/metrics", NULL, &body), 200);
+	if (prom_parse(body, &p, err, sizeof(err)) != 0)
+		h_fail(
+		    __FILE__, __LINE__, "GET /metrics: %s in:\n%s", err, body);
+	free(body);
+	if (prom_get(&p, "orch_node_driver_healthy", labels, &v) != 0)
+		v = -1;
+	prom_free(&p);
+	return v;
+}
+
 /* Waits until the node reports its docker driver healthy (1) or not (0),
- * with error containing error (NULL: any). */
+ * with error containing error (NULL: any); GET /metrics then says the
+ * same. */
 static void
 wait_docker(int healthy, const char *error)
 {
@@ -498,6 +522,7 @@ wait_docker(int healthy, const char *error)
 		    "node %s: docker healthy %d (%s), wanted %d (%s)", node,
 		    now, err, healthy, error != NULL ? error : "");
 	}
+	ASSERT(docker_metric() == (double)healthy);
 }
 
 struct pending_want {

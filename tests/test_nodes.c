@@ -357,21 +357,29 @@ struct turns {
 	struct orch_nodes *ns;
 	int status[16];
 	size_t counts_ready[16]; /* Ready nodes, counted from inside */
+	size_t n_sick[16];       /* driver turns: unhealthy drivers, */
+	char sick[16][ORCH_NODE_DRIVER_MAX + 1]; /* the first one's name */
+	char error[16][ORCH_NODE_DRIVER_ERROR_MAX + 1]; /* and error */
 	int n;
 };
 
 static void
-on_turn(void *arg, const char *id, int status)
+on_turn(void *arg, const struct orch_nodes_turn *turn)
 {
 	struct turns *t = arg;
 	size_t counts[4];
 
-	ASSERT_STR_EQ(id, ID_A);
+	ASSERT_STR_EQ(turn->id, ID_A);
 	/* Outside the registry's lock: reading it here does not wait. */
 	orch_nodes_count(t->ns, counts);
 	if (t->n < 16) {
 		t->counts_ready[t->n] = counts[READY];
-		t->status[t->n++] = status;
+		t->n_sick[t->n] = turn->n_unhealthy;
+		snprintf(t->sick[t->n], sizeof(t->sick[t->n]), "%s",
+		    turn->n_unhealthy > 0 ? turn->unhealthy[0].name : "");
+		snprintf(t->error[t->n], sizeof(t->error[t->n]), "%s",
+		    turn->n_unhealthy > 0 ? turn->unhealthy[0].error : "");
+		t->status[t->n++] = turn->status;
 	}
 }
 
@@ -419,6 +427,50 @@ test_transitions(void)
 	orch_nodes_free(t.ns);
 }
 
+/* Driver turns are told in order with the node's own: once a driver
+ * turns unhealthy (after the node.ready of the registration that says
+ * so) and once it is healthy again; a repeat or a new error of a driver
+ * still unhealthy is no turn, though the new error is kept. */
+static void
+test_driver_turns(void)
+{
+	Orch__DriverHealth d1 = health("docker", false, "refused"),
+	                   d2 = health("docker", false, "gone"),
+	                   ex = health("exec", false, "no cgroup");
+	Orch__DriverHealth *r1[] = {&d1}, *r2[] = {&d2}, *both[] = {&d2, &ex};
+	struct orch_driver_health out[4];
+	struct turns t = {0};
+
+	ASSERT_INT_EQ(orch_nodes_new(60000, &t.ns), ORCH_OK);
+	orch_nodes_on_transition(t.ns, on_turn, &t);
+	ASSERT_INT_EQ(orch_nodes_seen(t.ns, ID_A, "a", r1, 1), ORCH_OK);
+	ASSERT_INT_EQ(t.n, 2);
+	ASSERT_INT_EQ(t.status[0], READY);
+	ASSERT_INT_EQ(t.status[1], ORCH_NODES_TURN_DRIVER);
+	ASSERT_INT_EQ(t.n_sick[1], 1);
+	ASSERT_STR_EQ(t.sick[1], "docker");
+	ASSERT_STR_EQ(t.error[1], "refused");
+	ASSERT_INT_EQ(orch_nodes_beat(t.ns, ID_A, r1, 1), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_beat(t.ns, ID_A, r2, 1), ORCH_OK);
+	ASSERT_INT_EQ(t.n, 2);
+	ASSERT_INT_EQ(orch_nodes_unhealthy(t.ns, ID_A, out, 4), 1);
+	ASSERT_STR_EQ(out[0].error, "gone");
+	/* Another driver turns: told with both. */
+	ASSERT_INT_EQ(orch_nodes_beat(t.ns, ID_A, both, 2), ORCH_OK);
+	ASSERT_INT_EQ(t.n, 3);
+	ASSERT_INT_EQ(t.status[2], ORCH_NODES_TURN_DRIVER);
+	ASSERT_INT_EQ(t.n_sick[2], 2);
+	ASSERT_STR_EQ(t.error[2], "gone");
+	/* All healthy again: one turn, with none unhealthy. */
+	ASSERT_INT_EQ(orch_nodes_beat(t.ns, ID_A, NULL, 0), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_beat(t.ns, ID_A, NULL, 0), ORCH_OK);
+	ASSERT_INT_EQ(t.n, 4);
+	ASSERT_INT_EQ(t.status[3], ORCH_NODES_TURN_DRIVER);
+	ASSERT_INT_EQ(t.n_sick[3], 0);
+	orch_nodes_on_transition(t.ns, NULL, NULL);
+	orch_nodes_free(t.ns);
+}
+
 int
 main(void)
 {
@@ -429,5 +481,6 @@ main(void)
 	RUN(test_assign_versions);
 	RUN(test_driver_health);
 	RUN(test_transitions);
+	RUN(test_driver_turns);
 	return 0;
 }

@@ -1,6 +1,7 @@
 #include "node.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -169,6 +170,52 @@ orch_node_health_validate(
 			return rc;
 	}
 	return ORCH_OK;
+}
+
+int
+orch_node_health_fill(
+    orch_node *n, const struct orch_driver_health *sick, size_t n_sick)
+{
+	Orch__DriverHealth **v;
+
+	n->driver_health = NULL;
+	n->n_driver_health = 0;
+	if (n->n_drivers == 0)
+		return ORCH_OK;
+	if ((v = calloc(n->n_drivers, sizeof(*v))) == NULL)
+		return ORCH_ENOMEM;
+	n->driver_health = v;
+	for (size_t k = 0; k < n->n_drivers; k++) {
+		const char *name = n->drivers[k] != NULL ? n->drivers[k] : "";
+		const struct orch_driver_health *s = NULL;
+
+		for (size_t j = 0; j < n_sick && s == NULL; j++) {
+			if (strcmp(sick[j].name, name) == 0)
+				s = &sick[j];
+		}
+		if ((v[k] = malloc(sizeof(*v[k]))) == NULL)
+			goto nomem;
+		orch__driver_health__init(v[k]);
+		n->n_driver_health = k + 1;
+		if ((v[k]->name = strdup(name)) == NULL)
+			goto nomem;
+		v[k]->has_healthy = true;
+		v[k]->healthy = s == NULL;
+		if (s == NULL)
+			continue;
+		if ((v[k]->error = strdup(s->error)) == NULL)
+			goto nomem;
+		v[k]->has_since_ms = true;
+		v[k]->since_ms = s->since_ms;
+	}
+	return ORCH_OK;
+nomem:
+	for (size_t j = 0; j < n->n_driver_health; j++)
+		orch__driver_health__free_unpacked(v[j], NULL);
+	free(v);
+	n->driver_health = NULL;
+	n->n_driver_health = 0;
+	return ORCH_ENOMEM;
 }
 
 void

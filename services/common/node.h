@@ -75,6 +75,17 @@ struct orch_driver_health {
 	int64_t since_ms; /* wall clock: when the manager first heard it */
 };
 
+/*
+ * Sets n->driver_health: one entry per driver of n->drivers, in order,
+ * healthy unless sick[n_sick] (the unhealthy ones, as the manager keeps
+ * them) names it, then with its error and since_ms.  Whatever n held
+ * there is not freed: it must hold none.  The entries are malloc'd and
+ * freed with n by orch_node_free().  Returns ORCH_OK, or ORCH_ENOMEM (n
+ * then has none).
+ */
+int orch_node_health_fill(
+    orch_node *n, const struct orch_driver_health *sick, size_t n_sick);
+
 /* Frees a node and everything it holds.  NULL is a no-op. */
 void orch_node_free(orch_node *n);
 
