@@ -311,6 +311,26 @@ metric_now(const char *name, const char *const *labels)
 	return v;
 }
 
+/* Registers r (its drivers and driver health as the caller set them)
+ * as node name with cpu and memory_mb, and copies its id into id. */
+static void
+node_register(Orch__NodeRegistration *r, const char *name, double cpu,
+    int64_t memory_mb, char id[ORCH_ID_LEN])
+{
+	Orch__Node *n = NULL;
+	char err[512];
+
+	r->name = (char *)name;
+	r->has_cpu = true;
+	r->cpu = cpu;
+	r->has_memory_mb = true;
+	r->memory_mb = memory_mb;
+	if (fa_node_register(rpc, r, &n, err, sizeof(err)) != ORCH_OK)
+		h_fail(__FILE__, __LINE__, "registering %s: %s", name, err);
+	memcpy(id, n->id, ORCH_ID_LEN);
+	orch__node__free_unpacked(n, NULL);
+}
+
 /* ---- tests ---- */
 
 /* A task's life, from POST to Completed, on a node that registers
@@ -324,7 +344,6 @@ test_task_life(void)
 	static const char *const status[] = {
 	    NULL, NULL, "Pending", "Scheduled", "Running", "Completed"};
 	Orch__NodeRegistration r = ORCH__NODE_REGISTRATION__INIT;
-	Orch__Node *n = NULL;
 	struct fa_report rep = {0};
 	struct evs s;
 	json_t *e[6];
@@ -333,14 +352,7 @@ test_task_life(void)
 
 	ASSERT_INT_EQ(evs_open(&s, ""), 200);
 	last = (json_int_t)newest_of(&s);
-	r.name = "node-a";
-	r.has_cpu = true;
-	r.cpu = 4;
-	r.has_memory_mb = true;
-	r.memory_mb = 4096;
-	ASSERT_INT_EQ(fa_node_register(rpc, &r, &n, err, sizeof(err)), ORCH_OK);
-	memcpy(node_a, n->id, ORCH_ID_LEN);
-	orch__node__free_unpacked(n, NULL);
+	node_register(&r, "node-a", 4, 4096, node_a);
 	fa_beater_add(&beater, node_a);
 	id =
 	    submit("{\"name\":\"life\",\"image\":\"busybox:1\",\"memory\":64}");
@@ -1120,35 +1132,25 @@ test_driver_events(void)
 	static const char *const l_exec[] = {
 	    "node", "node-drv", "driver", "exec", NULL};
 	Orch__NodeRegistration r = ORCH__NODE_REGISTRATION__INIT;
-	Orch__DriverHealth dh = ORCH__DRIVER_HEALTH__INIT,
-	                   bad = ORCH__DRIVER_HEALTH__INIT;
+	Orch__DriverHealth dh = fa_driver_health("docker", false,
+	                       "docker GET /_ping: cannot reach the Docker "
+	                       "daemon"),
+	                   bad = fa_driver_health("", false, NULL);
 	Orch__DriverHealth *hv[] = {&dh}, *badv[] = {&bad};
 	Orch__Assignments *as = NULL;
 	char *drivers[] = {"docker", "exec"};
 	char id[ORCH_ID_LEN], err[512];
-	Orch__Node *n = NULL;
 	bool ready = false;
 	json_int_t first;
 	struct evs s;
 	json_t *e;
 
 	ASSERT_INT_EQ(evs_open(&s, ""), 200);
-	dh.name = "docker";
-	dh.has_healthy = true;
-	dh.healthy = false;
-	dh.error = "docker GET /_ping: cannot reach the Docker daemon";
-	r.name = "node-drv";
-	r.has_cpu = true;
-	r.cpu = 1;
-	r.has_memory_mb = true;
-	r.memory_mb = 512;
 	r.drivers = drivers;
 	r.n_drivers = 2;
 	r.driver_health = hv;
 	r.n_driver_health = 1;
-	ASSERT_INT_EQ(fa_node_register(rpc, &r, &n, err, sizeof(err)), ORCH_OK);
-	memcpy(id, n->id, ORCH_ID_LEN);
-	orch__node__free_unpacked(n, NULL);
+	node_register(&r, "node-drv", 1, 512, id);
 	for (;;) {
 		e = evs_must(&s, "the node's registration");
 		if (strcmp(json_string_value(json_object_get(e, "id")), id) ==
@@ -1174,9 +1176,7 @@ test_driver_events(void)
 	ASSERT(metric_now("orch_node_driver_healthy", l_docker) == 0);
 	ASSERT(metric_now("orch_node_driver_healthy", l_exec) == 1);
 
-	/* Refused, naming the field. */
-	bad.has_healthy = true;
-	bad.healthy = false;
+	/* A driver without a name: refused, naming the field. */
 	ASSERT(fa_heartbeat_health(rpc, id, badv, 1, &as, err, sizeof(err)) !=
 	    ORCH_OK);
 	ASSERT_STR_CONTAINS(err, "driver_health");

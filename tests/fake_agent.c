@@ -34,6 +34,18 @@ fa_heartbeat(nng_socket s, const char *node, Orch__Assignments **out, char *err,
 	return fa_heartbeat_health(s, node, NULL, 0, out, err, errlen);
 }
 
+Orch__DriverHealth
+fa_driver_health(const char *name, bool healthy, const char *error)
+{
+	Orch__DriverHealth h = ORCH__DRIVER_HEALTH__INIT;
+
+	h.name = (char *)name;
+	h.has_healthy = true;
+	h.healthy = healthy;
+	h.error = (char *)error;
+	return h;
+}
+
 int
 fa_heartbeat_health(nng_socket s, const char *node, Orch__DriverHealth **health,
     size_t n_health, Orch__Assignments **out, char *err, size_t errlen)

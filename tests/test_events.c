@@ -13,6 +13,7 @@
 #include "error.h"
 #include "event_json.h"
 #include "events.h"
+#include "fake_agent.h"
 #include "harness.h"
 #include "notify.h"
 #include "orch.pb-c.h"
@@ -541,14 +542,11 @@ test_json(void)
 	free(line);
 	/* The health of its drivers: only in node.driver. */
 	{
-		Orch__DriverHealth dh = ORCH__DRIVER_HEALTH__INIT;
+		Orch__DriverHealth dh =
+		    fa_driver_health("docker", false, "refused");
 		Orch__DriverHealth *hv[] = {&dh};
 		json_t *d;
 
-		dh.name = "docker";
-		dh.has_healthy = true;
-		dh.healthy = false;
-		dh.error = "refused";
 		dh.has_since_ms = true;
 		dh.since_ms = 1795737600123;
 		node.has_status = false;

@@ -6,6 +6,7 @@
  */
 #include "clock.h"
 #include "error.h"
+#include "fake_agent.h"
 #include "harness.h"
 #include "nodes.h"
 #include "store.h"
@@ -229,18 +230,6 @@ test_assign_versions(void)
 	orch_nodes_free(ns);
 }
 
-static Orch__DriverHealth
-health(const char *name, bool healthy, const char *error)
-{
-	Orch__DriverHealth h = ORCH__DRIVER_HEALTH__INIT;
-
-	h.name = (char *)name;
-	h.has_healthy = true;
-	h.healthy = healthy;
-	h.error = (char *)error;
-	return h;
-}
-
 /* Driver health: kept from each report (unhealthy drivers only, the
  * first entry of a name counting), with the time it turned unhealthy
  * kept while it stays so; a change wakes the watcher, a repeat does not;
@@ -249,10 +238,10 @@ health(const char *name, bool healthy, const char *error)
 static void
 test_driver_health(void)
 {
-	Orch__DriverHealth d1 = health("docker", false, "refused"),
-	                   d2 = health("docker", false, "gone"),
-	                   dup = health("docker", true, NULL),
-	                   ex = health("exec", true, NULL);
+	Orch__DriverHealth d1 = fa_driver_health("docker", false, "refused"),
+	                   d2 = fa_driver_health("docker", false, "gone"),
+	                   dup = fa_driver_health("docker", true, NULL),
+	                   ex = fa_driver_health("exec", true, NULL);
 	Orch__DriverHealth *r1[] = {&ex, &d1, &dup}, *r2[] = {&d2};
 	struct orch_driver_health out[4];
 	char *drivers[] = {"docker", "exec"};
@@ -317,8 +306,9 @@ test_driver_health(void)
 	ASSERT_INT_EQ(
 	    orch_node_health_validate(r1, 3, err, sizeof(err)), ORCH_OK);
 	{
-		Orch__DriverHealth noname = health(NULL, false, "x"),
-		                   ctl = health("docker", false, "a\nb");
+		Orch__DriverHealth noname = fa_driver_health(NULL, false, "x"),
+		                   ctl = fa_driver_health(
+		                       "docker", false, "a\nb");
 		Orch__DriverHealth *bad1[] = {&noname}, *bad2[] = {&ctl};
 		Orch__DriverHealth *many[ORCH_NODE_DRIVERS_MAX + 1];
 		char big[ORCH_NODE_DRIVER_ERROR_MAX + 2];
@@ -334,7 +324,7 @@ test_driver_health(void)
 		ASSERT_STR_CONTAINS(err, "driver_health.error");
 		memset(big, 'x', sizeof(big) - 1);
 		big[sizeof(big) - 1] = '\0';
-		longe = health("docker", false, big);
+		longe = fa_driver_health("docker", false, big);
 		bad2[0] = &longe;
 		ASSERT_INT_EQ(
 		    orch_node_health_validate(bad2, 1, err, sizeof(err)),
@@ -434,9 +424,9 @@ test_transitions(void)
 static void
 test_driver_turns(void)
 {
-	Orch__DriverHealth d1 = health("docker", false, "refused"),
-	                   d2 = health("docker", false, "gone"),
-	                   ex = health("exec", false, "no cgroup");
+	Orch__DriverHealth d1 = fa_driver_health("docker", false, "refused"),
+	                   d2 = fa_driver_health("docker", false, "gone"),
+	                   ex = fa_driver_health("exec", false, "no cgroup");
 	Orch__DriverHealth *r1[] = {&d1}, *r2[] = {&d2}, *both[] = {&d2, &ex};
 	struct orch_driver_health out[4];
 	struct turns t = {0};

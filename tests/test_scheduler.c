@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "error.h"
+#include "fake_agent.h"
 #include "harness.h"
 #include "nodes.h"
 #include "scheduler.h"
@@ -853,22 +854,17 @@ static void
 test_thread_driver_health(void)
 {
 	char *both[] = {"docker", "exec"};
-	Orch__DriverHealth dh = ORCH__DRIVER_HEALTH__INIT,
-	                   eh = ORCH__DRIVER_HEALTH__INIT;
+	Orch__DriverHealth dh = fa_driver_health("docker", false,
+	                       "docker GET /_ping: cannot reach the Docker "
+	                       "daemon at /run/d.sock: No such file or "
+	                       "directory"),
+	                   eh = fa_driver_health("exec", true, NULL);
 	Orch__DriverHealth *sick[] = {&dh, &eh};
 	struct env e;
 	struct want w;
 	char *a, *td, *te;
 	orch_task *t;
 
-	dh.name = "docker";
-	dh.has_healthy = true;
-	dh.healthy = false;
-	dh.error = "docker GET /_ping: cannot reach the Docker daemon at "
-	           "/run/d.sock: No such file or directory";
-	eh.name = "exec";
-	eh.has_healthy = true;
-	eh.healthy = true;
 	env_open(&e, 60000);
 	a = node_add_drivers(&e, "a", 2.0, 1024, both, 2);
 	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a, sick, 2), ORCH_OK);
@@ -1212,7 +1208,8 @@ test_thread_replicas_placed_at_once(void)
 static void
 test_thread_replicas_skip_sick_driver(void)
 {
-	Orch__DriverHealth dh = ORCH__DRIVER_HEALTH__INIT;
+	Orch__DriverHealth dh = fa_driver_health(
+	    "docker", false, "docker GET /_ping: Connection refused");
 	Orch__DriverHealth *sick[] = {&dh};
 	struct first_seen f = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct stats_min sm;
@@ -1222,10 +1219,6 @@ test_thread_replicas_skip_sick_driver(void)
 	char *a, *b;
 	size_t on_a = 0;
 
-	dh.name = "docker";
-	dh.has_healthy = true;
-	dh.healthy = false;
-	dh.error = "docker GET /_ping: Connection refused";
 	env_open(&e, 60000);
 	/* No beats from svc_is: one without health would heal a. */
 	beat_ids[0] = NULL;
