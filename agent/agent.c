@@ -37,8 +37,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "checker.h"
 #include "clock.h"
 #include "error.h"
+#include "health.h"
 #include "log.h"
 #include "node.h"
 #include "orch.pb-c.h"
@@ -171,6 +173,10 @@ struct orch_agent {
 	struct op *q_head, *q_tail;
 	int workers_alive;
 
+	/* The health checks of the node's running tasks (its own threads). */
+	struct orch_checker *checker;
+	bool checker_started;
+
 	pthread_t beat_thread, notice_thread;
 	pthread_t *workers;
 	int n_started; /* workers started */
@@ -211,21 +217,6 @@ node_id_valid(const char *id)
 			return false;
 	}
 	return true;
-}
-
-static orch_task *
-task_copy(const orch_task *t)
-{
-	size_t n = orch__task__get_packed_size(t);
-	uint8_t *buf = malloc(n > 0 ? n : 1);
-	orch_task *c;
-
-	if (buf == NULL)
-		return NULL;
-	orch__task__pack(t, buf);
-	c = orch__task__unpack(NULL, n, buf);
-	free(buf);
-	return c;
 }
 
 static const char *
@@ -583,7 +574,7 @@ agent_report(struct orch_agent *a, const struct orch_report *r)
 	Orch__TaskStatusUpdate u = ORCH__TASK_STATUS_UPDATE__INIT;
 	Orch__Task *out = NULL;
 	char node_id[AGENT_NODE_ID_MAX + 1], err[AGENT_ERR_LEN], cid[16];
-	char code[32] = "";
+	char code[64] = "";
 	int rc;
 
 	agent_node_id(a, node_id);
@@ -612,11 +603,18 @@ agent_report(struct orch_agent *a, const struct orch_report *r)
 		u.has_finished_at_ms = true;
 		u.finished_at_ms = r->finished_at_ms;
 	}
+	if (r->health != 0) {
+		u.has_health = true;
+		u.health = (Orch__HealthStatus)r->health;
+		snprintf(code + strlen(code), sizeof(code) - strlen(code),
+		    ", %s", orch_health_status_name(r->health));
+	}
 	rc = agent_rpc(a, "orch.Manager/UpdateTaskStatus", &u.base,
 	    &orch__task__descriptor, (ProtobufCMessage **)&out, err,
 	    sizeof(err));
 	if (r->has_exit_code)
-		snprintf(code, sizeof(code), ", exit code %d", r->exit_code);
+		snprintf(code + strlen(code), sizeof(code) - strlen(code),
+		    ", exit code %d", r->exit_code);
 	if (rc != ORCH_OK) {
 		if (agent_stopping(a))
 			return rc;
@@ -865,6 +863,12 @@ agent_worker_main(void *arg)
 		pthread_mutex_lock(&a->mu);
 		opstate_end(a, op->key);
 		pthread_mutex_unlock(&a->mu);
+		/* An unhealthy task is stopped once the manager knows: beat
+		 * now for the answer that no longer lists it. */
+		if (op->kind == ORCH_ACTION_REPORT &&
+		    op->report.health ==
+		        ORCH__HEALTH_STATUS__HEALTH_STATUS_UNHEALTHY)
+			agent_wake(a, false);
 		op_free(op);
 	}
 	pthread_mutex_lock(&a->mu);
@@ -1007,6 +1011,145 @@ out:
 	return rc;
 }
 
+/* Queues action x for the workers (under mu).  Returns whether it was
+ * queued: a failure is retried by a later beat, which sees the same
+ * gap. */
+static bool
+op_queue(struct orch_agent *a, const struct orch_action *x)
+{
+	struct op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL ||
+	    (x->kind == ORCH_ACTION_START &&
+	        (op->task = orch_task_copy(x->task)) == NULL) ||
+	    opstate_begin(a, x->key) != ORCH_OK) {
+		orch_error("agent", "task %s: %s: out of memory", x->key,
+		    orch_action_kind_name(x->kind));
+		op_free(op);
+		return false;
+	}
+	op->kind = x->kind;
+	copy_str(op->key, sizeof(op->key), x->key);
+	if (x->task != NULL)
+		copy_str(op->task_id, sizeof(op->task_id), x->task->id);
+	else if (x->kind == ORCH_ACTION_REMOVE &&
+	    strcmp(x->key, x->handle) != 0)
+		copy_str(op->task_id, sizeof(op->task_id), x->key);
+	copy_str(op->handle, sizeof(op->handle), x->handle);
+	op->drv = x->driver;
+	op->report = x->report;
+	orch_debug("agent", "task %s: %s queued", x->key,
+	    orch_action_kind_name(x->kind));
+	if (a->q_tail != NULL)
+		a->q_tail->next = op;
+	else
+		a->q_head = op;
+	a->q_tail = op;
+	return true;
+}
+
+/* The state of driver ops while it is on (under mu). */
+static void *
+drv_state_locked(struct orch_agent *a, const struct orch_driver_ops *ops)
+{
+	for (size_t i = 0; ops != NULL && i < a->n_drv; i++) {
+		if (a->drv[i].ops == ops)
+			return a->drv[i].state;
+	}
+	return NULL;
+}
+
+/* The running instance of task id in the cache (under mu), or NULL. */
+static const struct orch_instance *
+cache_running(struct orch_agent *a, const char *id)
+{
+	for (size_t i = 0; i < a->n_inst; i++) {
+		if (a->inst[i].running && strcmp(a->inst[i].task_id, id) == 0)
+			return &a->inst[i];
+	}
+	return NULL;
+}
+
+/* Whether key is among the n keys of keys. */
+static bool
+key_in(const char *key, const char *const *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(keys[i], key) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Hands the checker the running instances of the tasks of as that have
+ * a health check, and queues the reports their health calls for, for the
+ * tasks no action of this beat (skip, nskip keys) is about (under mu).
+ * Returns how many reports it queued.
+ */
+static size_t
+agent_health_sync(struct orch_agent *a, const Orch__Assignments *as,
+    const char *const *skip, size_t nskip)
+{
+	struct orch_checker_task *list;
+	const struct orch_instance **insts;
+	struct orch_action x;
+	char why[ORCH_REPORT_ERROR_LEN];
+	size_t n = 0, queued = 0;
+	int health;
+
+	if (as->n_tasks == 0) {
+		orch_checker_sync(a->checker, NULL, 0);
+		return 0;
+	}
+	list = calloc(as->n_tasks, sizeof(*list));
+	insts = calloc(as->n_tasks, sizeof(*insts));
+	if (list == NULL || insts == NULL)
+		goto out; /* the next beat tries again */
+	for (size_t i = 0; i < as->n_tasks; i++) {
+		const orch_task *t = as->tasks[i];
+		const struct orch_instance *inst;
+
+		if (t == NULL || t->id == NULL || t->spec == NULL ||
+		    t->spec->health == NULL ||
+		    orch_task_status_terminal(t->status) ||
+		    (t->has_stop_requested && t->stop_requested) ||
+		    (inst = cache_running(a, t->id)) == NULL ||
+		    drv_state_locked(a, inst->driver) == NULL)
+			continue;
+		insts[n] = inst;
+		list[n++] = (struct orch_checker_task){
+		    .task = t,
+		    .handle = inst->handle,
+		    .drv = inst->driver,
+		    .drv_state = drv_state_locked(a, inst->driver),
+		    .started_at_ms = inst->started_at_ms,
+		};
+	}
+	if (orch_checker_sync(a->checker, list, n) != ORCH_OK)
+		orch_warn("agent",
+		    "health checks: out of memory; some "
+		    "wait for a later beat");
+	for (size_t i = 0; i < n; i++) {
+		const orch_task *t = list[i].task;
+
+		memset(&x, 0, sizeof(x));
+		if (key_in(t->id, skip, nskip) ||
+		    !orch_checker_health(a->checker, t->id, insts[i]->handle,
+		        &health, why, sizeof(why)) ||
+		    !orch_reconcile_health(t, insts[i], health, why, &x.report))
+			continue;
+		x.kind = ORCH_ACTION_REPORT;
+		x.task = t;
+		copy_str(x.key, sizeof(x.key), t->id);
+		queued += op_queue(a, &x);
+	}
+out:
+	free(insts);
+	free(list);
+	return queued;
+}
+
 /* Reconciles one heartbeat's answer and queues the actions. */
 static void
 agent_reconcile(
@@ -1015,12 +1158,13 @@ agent_reconcile(
 	struct orch_reconcile_input in = {0};
 	struct orch_action *acts = NULL;
 	const char **busy = NULL;
-	size_t n = 0, nbusy = 0;
+	size_t n = 0, nbusy = 0, queued = 0;
 	int rc;
 
 	pthread_mutex_lock(&a->mu);
 	if (a->stopping || !a->inst_valid)
 		goto out;
+	/* Room for the busy keys and then those of this beat's actions. */
 	if ((busy = calloc(a->n_ops + as->n_tasks + a->n_inst + 1,
 	         sizeof(*busy))) == NULL)
 		goto out;
@@ -1057,38 +1201,12 @@ agent_reconcile(
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct orch_action *x = &acts[i];
-		struct op *op = calloc(1, sizeof(*op));
-
-		if (op == NULL ||
-		    (x->kind == ORCH_ACTION_START &&
-		        (op->task = task_copy(x->task)) == NULL) ||
-		    opstate_begin(a, x->key) != ORCH_OK) {
-			/* Retried by a later beat, which sees the same gap. */
-			orch_error("agent", "task %s: %s: out of memory",
-			    x->key, orch_action_kind_name(x->kind));
-			op_free(op);
-			continue;
-		}
-		op->kind = x->kind;
-		copy_str(op->key, sizeof(op->key), x->key);
-		if (x->task != NULL)
-			copy_str(op->task_id, sizeof(op->task_id), x->task->id);
-		else if (x->kind == ORCH_ACTION_REMOVE &&
-		    strcmp(x->key, x->handle) != 0)
-			copy_str(op->task_id, sizeof(op->task_id), x->key);
-		copy_str(op->handle, sizeof(op->handle), x->handle);
-		op->drv = x->driver;
-		op->report = x->report;
-		orch_debug("agent", "task %s: %s queued", x->key,
-		    orch_action_kind_name(x->kind));
-		if (a->q_tail != NULL)
-			a->q_tail->next = op;
-		else
-			a->q_head = op;
-		a->q_tail = op;
+		queued += op_queue(a, &acts[i]);
+		/* No health report about a key with an action of its own. */
+		busy[nbusy++] = acts[i].key;
 	}
-	if (n > 0)
+	queued += agent_health_sync(a, as, busy, nbusy);
+	if (queued > 0)
 		pthread_cond_broadcast(&a->work_cv);
 out:
 	pthread_mutex_unlock(&a->mu);
@@ -1511,9 +1629,21 @@ agent_on_exit(void *arg, const char *task_id, const char *handle, int exit_code)
 /* The driver's health callback: its runtime stopped or started
  * answering; beat now to tell the manager. */
 static void
-agent_on_health(void *arg)
+agent_on_driver_health(void *arg)
 {
 	agent_wake(arg, false);
+}
+
+/* The checker's callback: a task's health changed; beat now, and the
+ * reconcile reports it. */
+static void
+agent_on_task_health(void *arg, const char *task_id, int health)
+{
+	struct orch_agent *a = arg;
+
+	orch_debug("agent", "task %s: %s; beating now", task_id,
+	    orch_health_status_name(health));
+	agent_wake(a, false);
 }
 
 /* ---- lifecycle ---- */
@@ -1638,7 +1768,7 @@ agent_config_copy(struct orch_agent *a, const struct orch_agent_config *cfg)
 	a->dc.node_name = a->name;
 	a->dc.on_exit = agent_on_exit;
 	a->dc.on_exit_arg = a;
-	a->dc.on_health = agent_on_health;
+	a->dc.on_health = agent_on_driver_health;
 	a->dc.on_health_arg = a;
 	a->dc.stop_timeout_s = cfg->stop_timeout_s;
 	if ((cfg->docker_socket != NULL &&
@@ -1744,7 +1874,9 @@ orch_agent_new(const struct orch_agent_config *cfg, struct orch_agent **out,
 		return ORCH_ENOMEM;
 	}
 	if ((rc = agent_config_copy(a, cfg)) != ORCH_OK ||
-	    (rc = agent_sync_init(a)) != ORCH_OK) {
+	    (rc = agent_sync_init(a)) != ORCH_OK ||
+	    (rc = orch_checker_new(agent_on_task_health, a, &a->checker)) !=
+	        ORCH_OK) {
 		snprintf(err, errlen, "agent: %s", orch_strerror(rc));
 		goto out;
 	}
@@ -1814,6 +1946,14 @@ orch_agent_start(struct orch_agent *a, char *err, size_t errlen)
 	if ((rv = pthread_create(
 	         &a->notice_thread, NULL, agent_notice_main, a)) != 0)
 		goto fail;
+	if ((rv = orch_checker_start(a->checker)) != ORCH_OK) {
+		snprintf(err, errlen,
+		    "agent: cannot start the health checks: %s",
+		    orch_strerror(rv));
+		orch_agent_stop(a, 5000);
+		return rv;
+	}
+	a->checker_started = true;
 	a->notice_started = true;
 	if ((rv = pthread_create(&a->beat_thread, NULL, agent_beat_main, a)) !=
 	    0)
@@ -1852,6 +1992,18 @@ orch_agent_stop(struct orch_agent *a, int grace_ms)
 	pthread_cond_broadcast(&a->beat_cv);
 	pthread_cond_broadcast(&a->work_cv);
 	pthread_mutex_unlock(&a->mu);
+
+	/* Checks in progress end at once: their results no longer matter. */
+	if (a->checker_started) {
+		for (size_t i = 0; i < a->n_drv; i++) {
+			void *st = drv_state(a, a->drv[i].ops);
+
+			if (st != NULL && a->drv[i].ops->check_cancel != NULL)
+				a->drv[i].ops->check_cancel(st);
+		}
+		orch_checker_stop(a->checker);
+		a->checker_started = false;
+	}
 
 	/* Closing the sockets ends calls in progress at once (ECLOSED):
 	 * nothing the manager is told from here on matters.  Bounded: NNG
@@ -1912,6 +2064,8 @@ orch_agent_free(struct orch_agent *a)
 		orch_nng_close_within(a->sub, AGENT_CLOSE_MS, "agent");
 	if (a->req_open)
 		orch_nng_close_within(a->req, AGENT_CLOSE_MS, "agent");
+	/* Its checks use the drivers: it goes first. */
+	orch_checker_free(a->checker);
 	/* A driver's monitor calls agent_on_exit until fini returns. */
 	for (size_t i = 0; i < a->n_drv; i++) {
 		if (a->drv[i].state != NULL)

@@ -110,6 +110,18 @@ struct docker {
 	bool pcancel_ok;
 	pthread_t prober;
 	bool prober_running;
+
+	/* Exec health checks in progress, which check_cancel ends. */
+	pthread_mutex_t check_mu;
+	bool check_mu_ok;
+	bool checks_off;
+	struct check_call *calls;
+};
+
+/* An exec health check in progress: its stream's cancel. */
+struct check_call {
+	struct orch_docker_cancel cancel;
+	struct check_call *next;
 };
 
 /* ---- small helpers ---- */
@@ -208,6 +220,37 @@ answer_bad(struct docker *d, const char *method, const char *path,
 	    d->client, method, path, name, sizeof(name));
 	orch_docker_errf(err, errlen, "%s: unexpected answer: %s", name, what);
 	return ORCH_EPROTO;
+}
+
+/* GET path, into ans: ORCH_OK only for a 200, otherwise the call's or
+ * the answer's error (answer_fail). */
+static int
+docker_get(struct docker *d, const char *path, struct orch_docker_answer *ans,
+    char *err, size_t errlen)
+{
+	int rc = docker_call(
+	    d, "GET", path, NULL, DOCKER_CALL_TIMEOUT, ans, err, errlen);
+
+	if (rc == ORCH_OK && ans->status != 200)
+		rc = answer_fail(d, "GET", path, ans, err, errlen);
+	return rc;
+}
+
+/* The answer to a POST that creates an object (a container, an exec):
+ * 201 (or 200) with its Id, read into id. */
+static int
+answer_created(struct docker *d, const char *path,
+    const struct orch_docker_answer *ans, char id[ORCH_HANDLE_LEN], char *err,
+    size_t errlen)
+{
+	char what[256];
+
+	if (ans->status != 201 && ans->status != 200)
+		return answer_fail(d, "POST", path, ans, err, errlen);
+	if (orch_docker_create_parse(
+	        ans->body, ans->len, id, what, sizeof(what)) != ORCH_OK)
+		return answer_bad(d, "POST", path, what, err, errlen);
+	return ORCH_OK;
 }
 
 /* ---- version negotiation ---- */
@@ -600,6 +643,8 @@ docker_free(struct docker *d)
 	}
 	if (d->cancel_ok)
 		orch_docker_cancel_fini(&d->cancel);
+	if (d->check_mu_ok)
+		pthread_mutex_destroy(&d->check_mu);
 	orch_docker_client_free(d->client);
 	free(d->events_path);
 	free(d->node);
@@ -675,6 +720,11 @@ docker_init(const struct orch_driver_config *cfg, void **state, char *err,
 	if ((rc = health_sync_init(d)) != ORCH_OK)
 		goto nomem;
 	d->healthy = true;
+	if ((rc = pthread_mutex_init(&d->check_mu, NULL)) != 0) {
+		rc = orch_err_from_errno(rc);
+		goto nomem;
+	}
+	d->check_mu_ok = true;
 	if ((rc = orch_docker_client_new(sock, &d->client)) != ORCH_OK)
 		goto nomem;
 	rc = ORCH_ENOMEM;
@@ -784,14 +834,8 @@ container_inspect(struct docker *d, const char *ref,
 		return ORCH_EINVAL;
 	}
 	snprintf(path, sizeof(path), "/containers/%s/json", ref);
-	rc = docker_call(
-	    d, "GET", path, NULL, DOCKER_CALL_TIMEOUT, &ans, err, errlen);
-	if (rc != ORCH_OK)
+	if ((rc = docker_get(d, path, &ans, err, errlen)) != ORCH_OK)
 		goto out;
-	if (ans.status != 200) {
-		rc = answer_fail(d, "GET", path, &ans, err, errlen);
-		goto out;
-	}
 	if (orch_docker_inspect_parse(
 	        ans.body, ans.len, out, extra, what, sizeof(what)) != ORCH_OK)
 		rc = answer_bad(d, "GET", path, what, err, errlen);
@@ -1068,7 +1112,7 @@ container_create(struct docker *d, const char *name, const char *body,
     char *err, size_t errlen)
 {
 	struct orch_docker_answer ans = {0};
-	char path[128], msg[512], what[256];
+	char path[128], msg[512];
 	int rc;
 
 	snprintf(path, sizeof(path), "/containers/create?name=%s", name);
@@ -1089,15 +1133,9 @@ container_create(struct docker *d, const char *name, const char *body,
 			goto out;
 		}
 	}
-	if (ans.status != 201 && ans.status != 200) {
-		rc = answer_fail(d, "POST", path, &ans, err, errlen);
+	if ((rc = answer_created(d, path, &ans, handle, err, errlen)) !=
+	    ORCH_OK)
 		goto out;
-	}
-	if (orch_docker_create_parse(
-	        ans.body, ans.len, handle, what, sizeof(what)) != ORCH_OK) {
-		rc = answer_bad(d, "POST", path, what, err, errlen);
-		goto out;
-	}
 	*outcome = CREATED;
 out:
 	orch_docker_answer_free(&ans);
@@ -1416,6 +1454,217 @@ out:
 	return rc;
 }
 
+/* ---- health checks ---- */
+
+/* How much of an exec check's output is kept: its first line is all a
+ * message shows. */
+#define CHECK_OUTPUT_MAX 4096
+
+/* An exec check's output as it streams: the start kept, the rest read
+ * and dropped (the command must not block on a full pipe). */
+struct check_output {
+	char buf[CHECK_OUTPUT_MAX];
+	size_t len;
+};
+
+static int
+check_output_chunk(void *arg, const char *data, size_t len)
+{
+	struct check_output *o = arg;
+	size_t n = sizeof(o->buf) - o->len;
+
+	if (n > len)
+		n = len;
+	memcpy(o->buf + o->len, data, n);
+	o->len += n;
+	return 0;
+}
+
+/* The body of POST /containers/{id}/exec for argv.  Returns a malloc'd
+ * JSON text, or NULL when an argument is not UTF-8 or memory runs out. */
+static char *
+exec_create_body(char *const *argv, size_t argc)
+{
+	json_t *b = json_pack("{s:b, s:b, s:b, s:o}", "AttachStdout", 1,
+	    "AttachStderr", 1, "Tty", 0, "Cmd", string_array(argv, argc));
+	char *text = b != NULL ? json_dumps(b, JSON_COMPACT) : NULL;
+
+	json_decref(b);
+	return text;
+}
+
+/* Registers c with d (so that check_cancel fires it), unless checks are
+ * off.  Returns ORCH_OK or ORCH_ECLOSED. */
+static int
+check_call_begin(struct docker *d, struct check_call *c)
+{
+	int rc = ORCH_OK;
+
+	pthread_mutex_lock(&d->check_mu);
+	if (d->checks_off) {
+		rc = ORCH_ECLOSED;
+	} else {
+		c->next = d->calls;
+		d->calls = c;
+	}
+	pthread_mutex_unlock(&d->check_mu);
+	return rc;
+}
+
+static void
+check_call_end(struct docker *d, struct check_call *c)
+{
+	pthread_mutex_lock(&d->check_mu);
+	for (struct check_call **p = &d->calls; *p != NULL; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&d->check_mu);
+}
+
+/* POST /exec/{id}/start, attached: answers while the command runs with
+ * its output, and ends when it does (or at timeout_s, or when cancelled).
+ * Keeps the start of the output in out. */
+static int
+exec_run(struct docker *d, const char *exec_id, int timeout_s,
+    struct check_output *out, char *err, size_t errlen)
+{
+	struct orch_docker_answer ans = {0};
+	struct check_call call;
+	char path[ORCH_HANDLE_LEN + 32];
+	int rc;
+
+	if ((rc = orch_docker_cancel_init(&call.cancel)) != ORCH_OK) {
+		orch_docker_errf(
+		    err, errlen, "docker: exec: %s", orch_strerror(rc));
+		return rc;
+	}
+	if ((rc = check_call_begin(d, &call)) != ORCH_OK) {
+		orch_docker_errf(err, errlen, "the agent is stopping");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/exec/%s/start", exec_id);
+	rc = orch_docker_client_stream_raw(d->client, "POST", path,
+	    "{\"Detach\":false,\"Tty\":false}", timeout_s, &call.cancel,
+	    check_output_chunk, out, &ans, err, errlen);
+	check_call_end(d, &call);
+	if (rc == ORCH_ETIMEDOUT)
+		/* The Engine API has no way to stop an exec's process. */
+		orch_docker_errf(err, errlen,
+		    "timed out after %d s (its process is left to end by "
+		    "itself in the container)",
+		    timeout_s);
+	else if (rc == ORCH_OK && ans.status != 200)
+		rc = answer_fail(d, "POST", path, &ans, err, errlen);
+out:
+	orch_docker_answer_free(&ans);
+	orch_docker_cancel_fini(&call.cancel);
+	return rc;
+}
+
+static int
+docker_check_exec(void *state, const char *handle, const orch_task *t,
+    char *const *argv, size_t argc, int timeout_s, int *exit_code, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	struct docker *d = state;
+	struct orch_docker_answer ans = {0};
+	struct check_output *o = NULL;
+	char path[ORCH_HANDLE_LEN + 32], id[ORCH_HANDLE_LEN], what[256];
+	char *body = NULL;
+	bool running;
+	int rc = ORCH_ENOMEM;
+
+	(void)t;
+	out[0] = '\0';
+	if (!orch_docker_handle_valid(handle)) {
+		orch_docker_errf(err, errlen, "docker: exec: invalid handle");
+		return ORCH_EINVAL;
+	}
+	if ((body = exec_create_body(argv, argc)) == NULL ||
+	    (o = calloc(1, sizeof(*o))) == NULL) {
+		orch_docker_errf(err, errlen,
+		    "docker: exec: out of memory, or a command that is not "
+		    "UTF-8 text");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/containers/%s/exec", handle);
+	if ((rc = docker_call(d, "POST", path, body, timeout_s, &ans, err,
+	         errlen)) != ORCH_OK)
+		goto out;
+	/* 409: the container is not running (any more). */
+	if ((rc = answer_created(d, path, &ans, id, err, errlen)) != ORCH_OK)
+		goto out;
+	orch_docker_answer_free(&ans);
+	if ((rc = exec_run(d, id, timeout_s, o, err, errlen)) != ORCH_OK)
+		goto out;
+	snprintf(path, sizeof(path), "/exec/%s/json", id);
+	if ((rc = docker_get(d, path, &ans, err, errlen)) != ORCH_OK)
+		goto out;
+	if (orch_docker_exec_inspect_parse(ans.body, ans.len, &running,
+	        exit_code, what, sizeof(what)) != ORCH_OK) {
+		rc = answer_bad(d, "GET", path, what, err, errlen);
+		goto out;
+	}
+	if (running) {
+		/* Its output ended (it closed it) before it did. */
+		orch_docker_errf(err, errlen,
+		    "still running when its output ended after it was started");
+		rc = ORCH_ETIMEDOUT;
+		goto out;
+	}
+	orch_docker_exec_output(o->buf, o->len, out, outlen);
+	rc = ORCH_OK;
+out:
+	orch_docker_answer_free(&ans);
+	free(o);
+	free(body);
+	return rc;
+}
+
+static int
+docker_check_addr(void *state, const char *handle, const orch_task *t,
+    unsigned port, char host[ORCH_CHECK_HOST_LEN], unsigned *host_port,
+    char *err, size_t errlen)
+{
+	struct docker *d = state;
+	struct orch_docker_answer ans = {0};
+	char path[ORCH_HANDLE_LEN + 32], what[512];
+	int rc;
+
+	(void)t;
+	if (!orch_docker_handle_valid(handle)) {
+		orch_docker_errf(err, errlen, "docker: invalid handle");
+		return ORCH_EINVAL;
+	}
+	snprintf(path, sizeof(path), "/containers/%s/json", handle);
+	if ((rc = docker_get(d, path, &ans, err, errlen)) != ORCH_OK)
+		goto out;
+	rc = orch_docker_port_parse(
+	    ans.body, ans.len, port, host, host_port, what, sizeof(what));
+	if (rc == ORCH_ENOENT)
+		orch_docker_errf(err, errlen, "%s", what);
+	else if (rc != ORCH_OK)
+		rc = answer_bad(d, "GET", path, what, err, errlen);
+out:
+	orch_docker_answer_free(&ans);
+	return rc;
+}
+
+static void
+docker_check_cancel(void *state)
+{
+	struct docker *d = state;
+
+	pthread_mutex_lock(&d->check_mu);
+	d->checks_off = true;
+	for (struct check_call *c = d->calls; c != NULL; c = c->next)
+		orch_docker_cancel_fire(&c->cancel);
+	pthread_mutex_unlock(&d->check_mu);
+}
+
 const struct orch_driver_ops orch_docker_driver = {
     .name = "docker",
     .init = docker_init,
@@ -1427,4 +1676,7 @@ const struct orch_driver_ops orch_docker_driver = {
     .inspect = docker_inspect,
     .list = docker_list,
     .healthy = docker_healthy,
+    .check_exec = docker_check_exec,
+    .check_addr = docker_check_addr,
+    .check_cancel = docker_check_cancel,
 };

@@ -23,6 +23,7 @@ enum sink_mode {
 	SINK_BODY,    /* collect them, up to ORCH_DOCKER_BODY_MAX */
 	SINK_UNKNOWN, /* a stream whose status is not known yet */
 	SINK_LINES,   /* a 2xx stream: cut into lines for fn */
+	SINK_CHUNKS,  /* a 2xx stream: handed to chunk as it comes */
 };
 
 /* One transfer's receiving side. */
@@ -32,6 +33,7 @@ struct sink {
 	struct orch_buf body;
 
 	orch_docker_line_fn fn;
+	orch_docker_chunk_fn chunk; /* instead of fn: raw bytes */
 	void *arg;
 	char *line; /* ORCH_DOCKER_LINE_MAX + 1 bytes */
 	size_t line_len;
@@ -255,10 +257,18 @@ sink_write(char *data, size_t size, size_t nmemb, void *arg)
 	if (s->mode == SINK_UNKNOWN) {
 		/* The status line has been parsed before any body byte. */
 		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
-		s->mode = code >= 200 && code < 300 ? SINK_LINES : SINK_BODY;
+		s->mode = code < 200 || code >= 300 ? SINK_BODY
+		    : s->chunk != NULL              ? SINK_CHUNKS
+		                                    : SINK_LINES;
 	}
 	if (s->mode == SINK_LINES)
 		return sink_lines(s, data, n);
+	if (s->mode == SINK_CHUNKS) {
+		if (s->chunk(s->arg, data, n) == 0)
+			return n;
+		s->fn_stopped = true;
+		return 0;
+	}
 	return orch_buf_append(&s->body, data, n);
 }
 
@@ -438,12 +448,13 @@ out:
 	return cc;
 }
 
-/* The shared body of call and stream: fn == NULL for an ordinary call. */
+/* The shared body of call and the streams: fn and chunk NULL for an
+ * ordinary call. */
 static int
 call_run(struct orch_docker_client *c, const char *method, const char *path,
     const char *body, long timeout_s, struct orch_docker_cancel *cancel,
-    orch_docker_line_fn fn, void *arg, struct orch_docker_answer *ans,
-    char *err, size_t errlen)
+    orch_docker_line_fn fn, orch_docker_chunk_fn chunk, void *arg,
+    struct orch_docker_answer *ans, char *err, size_t errlen)
 {
 	struct sink s = {.mode = SINK_BODY};
 	struct curl_slist *hdrs = NULL, *h2;
@@ -476,9 +487,10 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 			goto nomem;
 		hdrs = h2;
 	}
-	if (fn != NULL) {
+	if (fn != NULL || chunk != NULL) {
 		s.mode = SINK_UNKNOWN;
 		s.fn = fn;
+		s.chunk = chunk;
 		s.arg = arg;
 	} else if (curl_easy_setopt(s.h, CURLOPT_MAXFILESIZE_LARGE,
 	               (curl_off_t)ORCH_DOCKER_BODY_MAX) != CURLE_OK) {
@@ -492,7 +504,7 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 		rc = cc == CURLE_OUT_OF_MEMORY ? ORCH_ENOMEM : ORCH_EINTERNAL;
 		goto out;
 	}
-	if (fn != NULL)
+	if (fn != NULL || chunk != NULL)
 		cc = call_multi(s.h, cancel, &cancelled);
 	else
 		cc = curl_easy_perform(s.h);
@@ -533,8 +545,8 @@ orch_docker_client_call(struct orch_docker_client *c, const char *method,
     const char *path, const char *body, long timeout_s,
     struct orch_docker_answer *ans, char *err, size_t errlen)
 {
-	return call_run(c, method, path, body, timeout_s, NULL, NULL, NULL, ans,
-	    err, errlen);
+	return call_run(c, method, path, body, timeout_s, NULL, NULL, NULL,
+	    NULL, ans, err, errlen);
 }
 
 int
@@ -543,8 +555,18 @@ orch_docker_client_stream(struct orch_docker_client *c, const char *method,
     orch_docker_line_fn fn, void *arg, struct orch_docker_answer *ans,
     char *err, size_t errlen)
 {
-	return call_run(c, method, path, NULL, timeout_s, cancel, fn, arg, ans,
-	    err, errlen);
+	return call_run(c, method, path, NULL, timeout_s, cancel, fn, NULL, arg,
+	    ans, err, errlen);
+}
+
+int
+orch_docker_client_stream_raw(struct orch_docker_client *c, const char *method,
+    const char *path, const char *body, long timeout_s,
+    struct orch_docker_cancel *cancel, orch_docker_chunk_fn chunk, void *arg,
+    struct orch_docker_answer *ans, char *err, size_t errlen)
+{
+	return call_run(c, method, path, body, timeout_s, cancel, NULL, chunk,
+	    arg, ans, err, errlen);
 }
 
 /* ---- cancellation ---- */

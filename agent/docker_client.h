@@ -115,6 +115,22 @@ int orch_docker_client_stream(struct orch_docker_client *c, const char *method,
     orch_docker_line_fn fn, void *arg, struct orch_docker_answer *ans /* OUT */,
     char *err, size_t errlen);
 
+/* Called with each piece of a raw streaming answer as it arrives (not
+ * NUL-terminated).  Returning non-zero ends the stream early, which is
+ * not an error. */
+typedef int (*orch_docker_chunk_fn)(void *arg, const char *data, size_t len);
+
+/*
+ * Like orch_docker_client_stream, for streaming answers that are not
+ * lines (the output of an exec, which holds binary frame headers): when
+ * the status is 2xx the body goes to chunk as it arrives, otherwise it
+ * is collected into ans->body.  body, when not NULL, is sent as JSON.
+ */
+int orch_docker_client_stream_raw(struct orch_docker_client *c,
+    const char *method, const char *path, const char *body, long timeout_s,
+    struct orch_docker_cancel *cancel, orch_docker_chunk_fn chunk, void *arg,
+    struct orch_docker_answer *ans /* OUT */, char *err, size_t errlen);
+
 /* Frees the body of an answer and empties it.  Safe on an empty answer. */
 void orch_docker_answer_free(struct orch_docker_answer *ans);
 

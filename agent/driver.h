@@ -26,6 +26,9 @@
  * an exec instance "exec-<task id>"). */
 #define ORCH_HANDLE_LEN 128
 
+/* Room for a loopback address a check connects to, NUL included. */
+#define ORCH_CHECK_HOST_LEN 16
+
 /* What a driver knows about one of its instances. */
 struct orch_instance {
 	char task_id[ORCH_ID_LEN];
@@ -121,6 +124,33 @@ struct orch_driver_ops {
 	 * waiting for it; when not, why (OUT) says why, for a person.  NULL
 	 * for a driver whose runtime cannot go away (exec: the host). */
 	bool (*healthy)(void *state, char *why, size_t len);
+
+	/* ---- health checks (agent/checker.c); any may be NULL ---- */
+
+	/* Runs argv (argc arguments, no shell) for task t's instance handle,
+	 * as an "exec" health check: inside the container (docker), or on
+	 * the host with the task's env and work directory (exec).  Waits at
+	 * most timeout_s seconds.  On ORCH_OK the command ran and ended:
+	 * *exit_code is its exit code, out (outlen bytes) the first line it
+	 * printed ("" for none).  Otherwise err says why not: ORCH_ETIMEDOUT
+	 * when it ran too long, ORCH_ECLOSED after check_cancel. */
+	int (*check_exec)(void *state, const char *handle, const orch_task *t,
+	    char *const *argv, size_t argc, int timeout_s,
+	    int *exit_code /* OUT */, char *out, size_t outlen, char *err,
+	    size_t errlen);
+
+	/* Where TCP port of task t's instance handle is reachable from this
+	 * host, for "http" and "tcp" checks: a loopback address (host,
+	 * "127.0.0.1" or "::1") and port.  Never an address of a container
+	 * network.  ORCH_ENOENT, err saying why, when it is not reachable
+	 * that way (a container's port that is not published). */
+	int (*check_addr)(void *state, const char *handle, const orch_task *t,
+	    unsigned port, char host[ORCH_CHECK_HOST_LEN] /* OUT */,
+	    unsigned *host_port /* OUT */, char *err, size_t errlen);
+
+	/* Ends the check_exec calls in progress promptly (ORCH_ECLOSED) and
+	 * refuses later ones: the agent is stopping. */
+	void (*check_cancel)(void *state);
 };
 
 extern const struct orch_driver_ops orch_docker_driver;

@@ -1347,6 +1347,19 @@ image_cell(const json_t *o, char *buf, size_t len)
 	return buf;
 }
 
+/* The STATUS cell: the status, and the health of a task with a health
+ * check: "Running (healthy)". */
+static const char *
+status_cell(const json_t *o, char *buf, size_t len)
+{
+	const char *status = jstr(o, "status"), *health = jstr(o, "health");
+
+	if (status == NULL || health == NULL)
+		return status;
+	snprintf(buf, len, "%s (%s)", status, health);
+	return buf;
+}
+
 /* A task's row; ctx is the node names by id. */
 static void
 task_row_fill(const json_t *task, const json_t *names, int64_t now,
@@ -1357,7 +1370,7 @@ task_row_fill(const json_t *task, const json_t *names, int64_t now,
 	row[0] = jstr(task, "name");
 	row[1] = id_cell(jstr(task, "id"), c->id8, sizeof(c->id8));
 	row[2] = image_cell(task, c->b, sizeof(c->b));
-	row[3] = jstr(task, "status");
+	row[3] = status_cell(task, c->c, sizeof(c->c));
 	/* A node by its name; by a short id when it has none. */
 	if (node != NULL && (nname = jstr(names, node)) != NULL)
 		row[4] = nname;
@@ -2046,7 +2059,9 @@ static const struct verb verbs[] = {
         .synopsis = "[--status S] [-o json]",
         .help =
             "Lists the tasks of the cluster in the order they were submitted:\n"
-            "NAME, ID, IMAGE, STATUS, NODE (its name), CONTAINER and AGE.\n"
+            "NAME, ID, IMAGE, STATUS (with the health of a task with a\n"
+            "health check: \"Running (healthy)\"), NODE (its name), CONTAINER\n"
+            "and AGE.\n"
             "\n"
             "Options:\n"
             "  --status S       only tasks with status S: Pending, Scheduled,\n"

@@ -12,7 +12,7 @@ for g in "${groups[@]}"; do
 	build) pkgs+=(gcc make cmake pkg-config libnng-dev libprotobuf-c-dev
 		protobuf-c-compiler libsqlite3-dev libcurl4-openssl-dev
 		libjansson-dev uuid-dev libmbedtls-dev) ;;
-	test) pkgs+=(sqlite3 curl) ;;
+	test) pkgs+=(sqlite3 curl e2fsprogs) ;;
 	bench) pkgs+=(wrk nginx-light curl jq iproute2) ;;
 	fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
 	valgrind) pkgs+=(valgrind) ;;

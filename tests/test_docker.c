@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "docker_parse.h"
 #include "driver.h"
 #include "error.h"
 #include "harness.h"
@@ -1412,7 +1413,7 @@ test_fini_prompt(void)
 	ASSERT_INT_EQ(e.n, 0);
 }
 
-/* ---- health ---- */
+/* ---- the daemon's health ---- */
 
 /* What the driver said of its health at each on_health call.  The
  * prober alone changes the health and calls on_health right after, so
@@ -1478,7 +1479,7 @@ pinged_and_streaming(void *arg)
  * 500): the driver is healthy again, by itself, and its event stream is
  * back. */
 static void
-test_health(void)
+test_daemon_health(void)
 {
 	struct exits e = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct health_seen hs = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -1549,6 +1550,316 @@ test_health(void)
 	ASSERT_INT_EQ(e.n, 0);
 }
 
+/* ---- health checks ---- */
+
+#define EXEC_ID                                                                \
+	"e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1"
+
+/* An exec check: the command goes in an attached exec, its exit code is
+ * read back, and the first line of its output is kept. */
+static void
+test_check_exec(void)
+{
+	struct fake *f = fake_new("1.41", "1.12");
+	char *argv[] = {"pg_isready", "-q"}, out[128];
+	const struct fake_req *rq;
+	json_t *b;
+	int code = -1;
+	void *st;
+
+	fake_route(f, "POST", "/v1.41/containers/c1/exec", 201,
+	    "{\"Id\":\"" EXEC_ID "\"}", FK_JSON, 0);
+	fake_route(f, "POST", "/v1.41/exec/" EXEC_ID "/start", 200,
+	    "\n  \nno response from server\nsecond line\n", FK_STREAM, 0);
+	fake_route(f, "GET", "/v1.41/exec/" EXEC_ID "/json", 200,
+	    "{\"ID\":\"" EXEC_ID "\",\"Running\":false,\"ExitCode\":2,"
+	    "\"Pid\":77}",
+	    FK_JSON, 0);
+	fake_route(f, "POST", "/v1.41/containers/gone/exec", 409,
+	    "{\"message\":\"Container gone is not running\"}", FK_JSON, 0);
+	st = drv_new(f);
+
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "c1", NULL, argv, 2, 5,
+	                  &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(code, 2);
+	ASSERT_STR_EQ(out, "no response from server");
+	rq = fake_find(f, "POST", "/v1.41/containers/c1/exec");
+	b = json_parse(rq->body);
+	ASSERT(json_is_true(json_object_get(b, "AttachStdout")));
+	ASSERT(json_is_true(json_object_get(b, "AttachStderr")));
+	ASSERT(json_is_false(json_object_get(b, "Tty")));
+	ASSERT_INT_EQ(json_array_size(json_object_get(b, "Cmd")), 2);
+	ASSERT_STR_EQ(
+	    json_string_value(json_array_get(json_object_get(b, "Cmd"), 0)),
+	    "pg_isready");
+	json_decref(b);
+	/* Started attached: the answer is its output, until it ends. */
+	rq = fake_find(f, "POST", "/v1.41/exec/" EXEC_ID "/start");
+	b = json_parse(rq->body);
+	ASSERT(json_is_false(json_object_get(b, "Detach")));
+	json_decref(b);
+
+	/* A container that stopped meanwhile: the daemon's words. */
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "gone", NULL, argv, 2,
+	                  5, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_ECONFLICT);
+	ASSERT_STR_CONTAINS(err, "Container gone is not running");
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "../x", NULL, argv, 2,
+	                  5, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_EINVAL);
+	orch_docker_driver.fini(st);
+	fake_free(f);
+}
+
+struct cancel_arg {
+	struct fake *f;
+	void *st;
+};
+
+static bool
+exec_started(void *arg)
+{
+	struct cancel_arg *c = arg;
+
+	return fake_count(c->f, "POST", "/v1.41/exec/") > 0;
+}
+
+/* Cancels the driver's checks once the exec has started. */
+static void *
+cancel_main(void *arg)
+{
+	struct cancel_arg *c = arg;
+
+	ASSERT(h_wait_until(exec_started, c, 10000));
+	orch_docker_driver.check_cancel(c->st);
+	return NULL;
+}
+
+/* A command that never ends: bounded by its timeout, and ended at once
+ * by check_cancel (the agent stopping), after which none starts. */
+static void
+test_check_exec_timeout_cancel(void)
+{
+	struct fake *f = fake_new("1.41", "1.12");
+	char *argv[] = {"sleep", "1000"}, out[128];
+	struct cancel_arg ca = {.f = f};
+	pthread_t th;
+	int64_t t0;
+	int code;
+
+	fake_route(f, "POST", "/v1.41/containers/c1/exec", 201,
+	    "{\"Id\":\"" EXEC_ID "\"}", FK_JSON, 0);
+	fake_route(f, "POST", "/v1.41/exec/" EXEC_ID "/start", 200, "",
+	    FK_STREAM_HOLD, 0);
+	ca.st = drv_new(f);
+
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(ca.st, "c1", NULL, argv, 2,
+	                  1, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_ETIMEDOUT);
+	ASSERT_STR_CONTAINS(err, "timed out after 1 s");
+
+	/* A timeout of 300 s, cut short by the cancel. */
+	ASSERT(pthread_create(&th, NULL, cancel_main, &ca) == 0);
+	t0 = orch_mono_ms();
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(ca.st, "c1", NULL, argv, 2,
+	                  300, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_ECLOSED);
+	ASSERT(orch_mono_ms() - t0 < 300000);
+	pthread_join(th, NULL);
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(ca.st, "c1", NULL, argv, 2,
+	                  300, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_ECLOSED);
+	orch_docker_driver.fini(ca.st);
+	fake_free(f);
+}
+
+/* The inspect body of a container with network mode mode and the port
+ * bindings ports (a JSON object, or null). */
+static const char *
+ports_body(const char *mode, const char *ports)
+{
+	static char buf[1024];
+
+	snprintf(buf, sizeof(buf),
+	    "{\"Id\":\"" CID "\",\"HostConfig\":{\"NetworkMode\":\"%s\"},"
+	    "\"NetworkSettings\":{\"IPAddress\":\"172.17.0.2\",\"Ports\":%s}}",
+	    mode, ports);
+	return buf;
+}
+
+static int
+port_of(const char *body, unsigned port, char host[ORCH_DOCKER_HOST_LEN],
+    unsigned *hp)
+{
+	err[0] = '\0';
+	return orch_docker_port_parse(
+	    body, strlen(body), port, host, hp, err, sizeof(err));
+}
+
+/* Where a check reaches a container's port: published on loopback or
+ * all addresses, or the host's network; never the container's own
+ * address, and what is not reachable says why. */
+static void
+test_check_ports(void)
+{
+	struct fake *f = fake_new("1.41", "1.12");
+	char host[ORCH_DOCKER_HOST_LEN];
+	unsigned hp = 0;
+	void *st;
+
+	ASSERT_INT_EQ(port_of(ports_body("bridge",
+	                          "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\","
+	                          "\"HostPort\":\"32768\"},{\"HostIp\":\"::\","
+	                          "\"HostPort\":\"32768\"}]}"),
+	                  80, host, &hp),
+	    ORCH_OK);
+	ASSERT_STR_EQ(host, "127.0.0.1");
+	ASSERT_INT_EQ(hp, 32768);
+	/* IPv4 first, whatever the order. */
+	ASSERT_INT_EQ(port_of(ports_body("bridge",
+	                          "{\"80/tcp\":[{\"HostIp\":\"::1\","
+	                          "\"HostPort\":\"9001\"},{\"HostIp\":"
+	                          "\"127.0.0.1\",\"HostPort\":\"9000\"}]}"),
+	                  80, host, &hp),
+	    ORCH_OK);
+	ASSERT_STR_EQ(host, "127.0.0.1");
+	ASSERT_INT_EQ(hp, 9000);
+	ASSERT_INT_EQ(port_of(ports_body("bridge",
+	                          "{\"80/tcp\":[{\"HostIp\":\"::\","
+	                          "\"HostPort\":\"9001\"}]}"),
+	                  80, host, &hp),
+	    ORCH_OK);
+	ASSERT_STR_EQ(host, "::1");
+	ASSERT_INT_EQ(port_of(ports_body("default",
+	                          "{\"80/tcp\":[{\"HostIp\":\"\","
+	                          "\"HostPort\":\"8080\"}]}"),
+	                  80, host, &hp),
+	    ORCH_OK);
+	ASSERT_INT_EQ(hp, 8080);
+	/* The host's network: the port itself. */
+	ASSERT_INT_EQ(
+	    port_of(ports_body("host", "{}"), 8080, host, &hp), ORCH_OK);
+	ASSERT_STR_EQ(host, "127.0.0.1");
+	ASSERT_INT_EQ(hp, 8080);
+
+	/* Exposed but not published, another port, no ports at all. */
+	ASSERT_INT_EQ(
+	    port_of(ports_body("bridge", "{\"80/tcp\":null}"), 80, host, &hp),
+	    ORCH_ENOENT);
+	ASSERT_STR_CONTAINS(err,
+	    "port 80/tcp of the container is not "
+	    "published on the host");
+	ASSERT_STR_CONTAINS(err, "never at the container's own address");
+	ASSERT(strstr(err, "172.17") == NULL);
+	ASSERT_INT_EQ(port_of(ports_body("bridge",
+	                          "{\"81/tcp\":[{\"HostIp\":\"0.0.0.0\","
+	                          "\"HostPort\":\"81\"}]}"),
+	                  80, host, &hp),
+	    ORCH_ENOENT);
+	ASSERT_INT_EQ(
+	    port_of(ports_body("bridge", "null"), 80, host, &hp), ORCH_ENOENT);
+	ASSERT_INT_EQ(port_of(ports_body("bridge",
+	                          "{\"80/tcp\":[{\"HostIp\":\"10.1.2.3\","
+	                          "\"HostPort\":\"8080\"}]}"),
+	                  80, host, &hp),
+	    ORCH_ENOENT);
+	ASSERT_STR_CONTAINS(err, "published only on 10.1.2.3:8080");
+	ASSERT_INT_EQ(
+	    port_of(ports_body("none", "{}"), 80, host, &hp), ORCH_ENOENT);
+	ASSERT_STR_CONTAINS(err, "network \"none\"");
+	/* A port that is not a port is no binding. */
+	ASSERT_INT_EQ(port_of(ports_body("bridge",
+	                          "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\","
+	                          "\"HostPort\":\"99999\"}]}"),
+	                  80, host, &hp),
+	    ORCH_ENOENT);
+	/* Malformed answers. */
+	ASSERT_INT_EQ(port_of("[]", 80, host, &hp), ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    port_of(ports_body("bridge", "[]"), 80, host, &hp), ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    port_of(ports_body("bridge", "{\"80/tcp\":\"x\"}"), 80, host, &hp),
+	    ORCH_EPROTO);
+
+	/* Through the driver: the container's inspect. */
+	fake_route(f, "GET", "/v1.41/containers/c1/json", 200,
+	    "{\"Id\":\"" CID "\",\"HostConfig\":{\"NetworkMode\":\"bridge\"},"
+	    "\"NetworkSettings\":{\"Ports\":{\"80/tcp\":[{\"HostIp\":"
+	    "\"127.0.0.1\",\"HostPort\":\"40000\"}]}}}",
+	    FK_JSON, 0);
+	fake_route(f, "GET", "/v1.41/containers/c2/json", 200,
+	    "{\"Id\":\"" CID "\",\"NetworkSettings\":{\"Ports\":{}}}", FK_JSON,
+	    0);
+	st = drv_new(f);
+	ASSERT_INT_EQ(orch_docker_driver.check_addr(
+	                  st, "c1", NULL, 80, host, &hp, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_STR_EQ(host, "127.0.0.1");
+	ASSERT_INT_EQ(hp, 40000);
+	ASSERT_INT_EQ(orch_docker_driver.check_addr(
+	                  st, "c2", NULL, 80, host, &hp, err, sizeof(err)),
+	    ORCH_ENOENT);
+	ASSERT_STR_CONTAINS(err, "not published");
+	orch_docker_driver.fini(st);
+	fake_free(f);
+}
+
+/* The pieces of an exec's answers. */
+/* orch_docker_exec_inspect_parse() of a NUL-terminated body. */
+static int
+exec_json(const char *body, bool *running, int *code)
+{
+	return orch_docker_exec_inspect_parse(
+	    body, strlen(body), running, code, err, sizeof(err));
+}
+
+static void
+test_check_exec_parse(void)
+{
+	/* Two frames (stderr, then stdout), the second cut short. */
+	static const char framed[] = "\x02\x00\x00\x00\x00\x00\x00\x0a"
+	                             "\n err: no\n"
+	                             "\x01\x00\x00\x00\x00\x00\x00\x40"
+	                             "more";
+	char buf[64];
+	bool running;
+	int code;
+
+	orch_docker_exec_output(framed, sizeof(framed) - 1, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, " err: no");
+	orch_docker_exec_output("plain\r\nx", 8, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "plain");
+	orch_docker_exec_output("", 0, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "");
+	orch_docker_exec_output("\x01\x00\x00\x00\x00\x00\x00\x03\x07\x1b"
+	                        "a",
+	    11, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "  a");
+	/* Cut at the buffer, never in a character. */
+	orch_docker_exec_output("\xc3\xa9\xc3\xa9\xc3\xa9", 6, buf, 4);
+	ASSERT_STR_EQ(buf, "\xc3\xa9");
+
+	ASSERT_INT_EQ(
+	    exec_json("{\"Running\":false,\"ExitCode\":0}", &running, &code),
+	    ORCH_OK);
+	ASSERT(!running);
+	ASSERT_INT_EQ(code, 0);
+	ASSERT_INT_EQ(
+	    exec_json("{\"Running\":true,\"ExitCode\":null}", &running, &code),
+	    ORCH_OK);
+	ASSERT(running);
+	ASSERT_INT_EQ(
+	    exec_json("{\"Running\":false,\"ExitCode\":null}", &running, &code),
+	    ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    exec_json("{\"ExitCode\":1}", &running, &code), ORCH_EPROTO);
+	ASSERT_INT_EQ(exec_json("{\"Running\":false,\"ExitCode\":99999999999}",
+	                  &running, &code),
+	    ORCH_OK);
+	ASSERT_INT_EQ(code, 255);
+}
+
 int
 main(void)
 {
@@ -1573,6 +1884,10 @@ main(void)
 	RUN(test_events_long_line);
 	RUN(test_events_settle);
 	RUN(test_fini_prompt);
-	RUN(test_health);
+	RUN(test_daemon_health);
+	RUN(test_check_exec);
+	RUN(test_check_exec_timeout_cancel);
+	RUN(test_check_ports);
+	RUN(test_check_exec_parse);
 	return 0;
 }
