@@ -19,7 +19,8 @@
  * unhealthy: the agent reports it in every beat, and, until the driver
  * answers again and has been listed anew, leaves its tasks and instances
  * alone (held, like busy keys): nothing is started or stopped with it,
- * and none of its tasks is reported lost for lack of a list.  The other
+ * and none of its tasks is reported lost for lack of a list, nor
+ * unhealthy for checks that cannot reach it (checker.h).  The other
  * drivers go on being listed and reconciled.  Once it is back, a fresh
  * list of its instances decides: still running stays Running, exited is
  * reported with its exit code, gone is reported Failed ("container

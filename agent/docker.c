@@ -1524,6 +1524,22 @@ check_call_end(struct docker *d, struct check_call *c)
 	pthread_mutex_unlock(&d->check_mu);
 }
 
+/* The error of a health check's call that the daemon did not answer
+ * (rc, and no status in ans): it is away, or went away during the call,
+ * which says nothing of the task: ORCH_EUNAVAIL, which the checker does
+ * not count (driver.h), and a probe of the daemon now.  Any other rc as
+ * it is. */
+static int
+check_unanswered(struct docker *d, int rc, const struct orch_docker_answer *ans)
+{
+	if (rc == ORCH_OK || ans->status != 0 ||
+	    (rc != ORCH_EUNAVAIL && rc != ORCH_EIO && rc != ORCH_ETIMEDOUT &&
+	        rc != ORCH_EPROTO))
+		return rc;
+	docker_probe_soon(d);
+	return ORCH_EUNAVAIL;
+}
+
 /* POST /exec/{id}/start, attached: answers while the command runs with
  * its output, and ends when it does (or at timeout_s, or when cancelled).
  * Keeps the start of the output in out. */
@@ -1556,7 +1572,9 @@ exec_run(struct docker *d, const char *exec_id, int timeout_s,
 		    "timed out after %d s (its process is left to end by "
 		    "itself in the container)",
 		    timeout_s);
-	else if (rc == ORCH_OK && ans.status != 200)
+	else if (rc != ORCH_OK)
+		rc = check_unanswered(d, rc, &ans);
+	else if (ans.status != 200)
 		rc = answer_fail(d, "POST", path, &ans, err, errlen);
 out:
 	orch_docker_answer_free(&ans);
@@ -1591,8 +1609,8 @@ docker_check_exec(void *state, const char *handle, const orch_task *t,
 		goto out;
 	}
 	snprintf(path, sizeof(path), "/containers/%s/exec", handle);
-	if ((rc = docker_call(d, "POST", path, body, timeout_s, &ans, err,
-	         errlen)) != ORCH_OK)
+	rc = docker_call(d, "POST", path, body, timeout_s, &ans, err, errlen);
+	if ((rc = check_unanswered(d, rc, &ans)) != ORCH_OK)
 		goto out;
 	/* 409: the container is not running (any more). */
 	if ((rc = answer_created(d, path, &ans, id, err, errlen)) != ORCH_OK)
@@ -1601,7 +1619,8 @@ docker_check_exec(void *state, const char *handle, const orch_task *t,
 	if ((rc = exec_run(d, id, timeout_s, o, err, errlen)) != ORCH_OK)
 		goto out;
 	snprintf(path, sizeof(path), "/exec/%s/json", id);
-	if ((rc = docker_get(d, path, &ans, err, errlen)) != ORCH_OK)
+	rc = docker_get(d, path, &ans, err, errlen);
+	if ((rc = check_unanswered(d, rc, &ans)) != ORCH_OK)
 		goto out;
 	if (orch_docker_exec_inspect_parse(ans.body, ans.len, &running,
 	        exit_code, what, sizeof(what)) != ORCH_OK) {
@@ -1640,7 +1659,8 @@ docker_check_addr(void *state, const char *handle, const orch_task *t,
 		return ORCH_EINVAL;
 	}
 	snprintf(path, sizeof(path), "/containers/%s/json", handle);
-	if ((rc = docker_get(d, path, &ans, err, errlen)) != ORCH_OK)
+	rc = docker_get(d, path, &ans, err, errlen);
+	if ((rc = check_unanswered(d, rc, &ans)) != ORCH_OK)
 		goto out;
 	rc = orch_docker_port_parse(
 	    ans.body, ans.len, port, host, host_port, what, sizeof(what));

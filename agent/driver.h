@@ -133,7 +133,9 @@ struct orch_driver_ops {
 	 * most timeout_s seconds.  On ORCH_OK the command ran and ended:
 	 * *exit_code is its exit code, out (outlen bytes) the first line it
 	 * printed ("" for none).  Otherwise err says why not: ORCH_ETIMEDOUT
-	 * when it ran too long, ORCH_ECLOSED after check_cancel. */
+	 * when it ran too long, ORCH_ECLOSED after check_cancel,
+	 * ORCH_EUNAVAIL when the runtime did not answer (the Docker daemon
+	 * is away), which is no result of the check (checker.h). */
 	int (*check_exec)(void *state, const char *handle, const orch_task *t,
 	    char *const *argv, size_t argc, int timeout_s,
 	    int *exit_code /* OUT */, char *out, size_t outlen, char *err,
@@ -143,7 +145,9 @@ struct orch_driver_ops {
 	 * host, for "http" and "tcp" checks: a loopback address (host,
 	 * "127.0.0.1" or "::1") and port.  Never an address of a container
 	 * network.  ORCH_ENOENT, err saying why, when it is not reachable
-	 * that way (a container's port that is not published). */
+	 * that way (a container's port that is not published);
+	 * ORCH_EUNAVAIL when the runtime did not answer, as for
+	 * check_exec. */
 	int (*check_addr)(void *state, const char *handle, const orch_task *t,
 	    unsigned port, char host[ORCH_CHECK_HOST_LEN] /* OUT */,
 	    unsigned *host_port /* OUT */, char *err, size_t errlen);

@@ -23,6 +23,10 @@
  *  2. with live-restore, dockerd is stopped again (its containers keep
  *     running): the same while it is away; once back, the tasks are still
  *     Running in the very same containers, one each.
+ * The task with the restart policy has an exec health check, which cannot
+ * run while dockerd is away: it stays healthy through both outages (an
+ * outage is not its failure), and once dockerd is back its checks count
+ * again (one made to fail turns it unhealthy).
  *
  * Needs root, dockerd and the docker CLI, and orch-test/busybox:latest in
  * the shared daemon (scripts/docker-up.sh); skipped (exit 77) when a second
@@ -395,20 +399,43 @@ submit(const char *body)
 }
 
 /* A docker task on this node: sleeps until SIGTERM, then exits 143 (once
- * it has said "ready": container_ready()). */
+ * it has said "ready": container_ready()).  With checked, it has an exec
+ * health check (every second, 2 retries) that passes while its
+ * /tmp/state says "up", as it does from the start (health_break()). */
 static char *
-submit_sleeper(const char *name, const char *restart)
+submit_sleeper(const char *name, const char *restart, bool checked)
 {
 	char body[1024];
 
 	snprintf(body, sizeof(body),
 	    "{\"name\":\"%s\",\"image\":\"" IMAGE "\",\"network\":\"none\","
 	    "\"command\":[\"sh\",\"-c\",\"trap 'exit 143' TERM; "
-	    "echo ready; sleep 3600 & "
+	    "echo up > /tmp/state; echo ready; sleep 3600 & "
 	    "wait\"],\"constraints\":[\"node.name==%s\"],"
-	    "\"restart\":\"%s\",\"memory\":64,\"cpu\":0.1}",
-	    name, node, restart);
+	    "\"restart\":\"%s\",\"memory\":64,\"cpu\":0.1%s}",
+	    name, node, restart,
+	    checked ? ",\"health\":{\"type\":\"exec\",\"command\":[\"sh\","
+	              "\"-c\",\"test \\\"$(cat /tmp/state)\\\" = up\"],"
+	              "\"interval_s\":1,\"retries\":2}"
+	            : "");
 	return submit(body);
+}
+
+/* Makes the health check of container cid fail from now on. */
+static void
+health_break(const char *cid)
+{
+	char cmd[512], *out = NULL, *err = NULL;
+	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+
+	snprintf(cmd, sizeof(cmd),
+	    "docker -H %s exec %.64s sh -c 'echo down > /tmp/state'", sock_url,
+	    cid);
+	if (h_run(argv, &out, &err, WAIT_MS) != 0)
+		h_fail(__FILE__, __LINE__, "%s: %s %s", cmd,
+		    out != NULL ? out : "", err != NULL ? err : "");
+	free(out);
+	free(err);
 }
 
 /* Whether container cid (of the private daemon) has printed "ready": its
@@ -544,7 +571,8 @@ pending_with(void *arg)
 }
 
 /* Asserts that task id runs in container cid, as it did, with no restart,
- * and that the daemon has exactly one container of it. */
+ * healthy if it has a health check, and that the daemon has exactly one
+ * container of it. */
 static void
 assert_still_running(const char *id, const char *cid, bool daemon_up)
 {
@@ -554,6 +582,8 @@ assert_still_running(const char *id, const char *cid, bool daemon_up)
 	ASSERT_STR_EQ(hj_str(t, "container_id"), cid);
 	ASSERT(hj_str(t, "error") == NULL);
 	ASSERT(hj_str(t, "replaced_by") == NULL);
+	if (hj_str(t, "health") != NULL)
+		ASSERT_STR_EQ(hj_str(t, "health"), "healthy");
 	json_decref(t);
 	if (daemon_up)
 		ASSERT_INT_EQ(du_task_count(peek, id, node), 1);
@@ -628,7 +658,7 @@ while_away(const char *running_id, const char *running_cid)
 	free(out);
 	free(cerr);
 
-	waiting = submit_sleeper("waits", "never");
+	waiting = submit_sleeper("waits", "never", false);
 	pw = (struct pending_want){waiting, "has a healthy docker driver"};
 	ASSERT(h_wait_until(pending_with, &pw, WAIT_MS));
 	t = hj_task(m.http_port, waiting);
@@ -685,12 +715,14 @@ test_fault_and_recovery(void)
 	json_t *t;
 	int st;
 
-	/* A task with a restart policy, running. */
-	a = submit_sleeper("survivor", "on-failure");
+	/* A task with a restart policy and a health check, running. */
+	a = submit_sleeper("survivor", "on-failure", true);
 	t = eu_wait_status(m.http_port, a, "Running", WAIT_MS);
 	acid = strdup(hj_str(t, "container_id"));
 	json_decref(t);
 	ASSERT(h_wait_until(container_ready, acid, WAIT_MS));
+	json_decref(
+	    eu_wait_field(m.http_port, a, "health", "healthy", WAIT_MS));
 	wait_docker(1, NULL);
 
 	/* 1. dockerd stops, stopping its containers (no live-restore). */
@@ -718,8 +750,12 @@ test_fault_and_recovery(void)
 	ASSERT_INT_EQ(hj_int(t, "restarts"), 1);
 	json_decref(t);
 	ASSERT_INT_EQ(du_task_count(peek, a2, node), 1);
+	json_decref(
+	    eu_wait_field(m.http_port, a2, "health", "healthy", WAIT_MS));
 
-	/* 2. dockerd stops, its containers live on (live-restore). */
+	/* 2. dockerd stops, its containers live on (live-restore).  a2's
+	 * health checks cannot reach it meanwhile, which is not a2's failure:
+	 * it stays healthy, and is neither stopped nor replaced. */
 	st = dockerd_stop();
 	ASSERT(st != -1);
 	c = while_away(a2, a2cid);
@@ -732,6 +768,12 @@ test_fault_and_recovery(void)
 	ASSERT_INT_EQ(du_task_count(peek, c, node), 1);
 	assert_still_running(a2, a2cid, true);
 	assert_still_running(b, bcid, true);
+	/* Its checks run again: one that fails now counts. */
+	health_break(a2cid);
+	t = eu_wait_status(m.http_port, a2, "Failed", WAIT_MS);
+	ASSERT_STR_EQ(hj_str(t, "health"), "unhealthy");
+	ASSERT_STR_CONTAINS(hj_str(t, "error"), "health check failed 2 times");
+	json_decref(t);
 
 	log = h_read_file(agent_log);
 	ASSERT_STR_CONTAINS(log, "the docker driver is unhealthy");

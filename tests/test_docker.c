@@ -1612,6 +1612,52 @@ test_check_exec(void)
 	fake_free(f);
 }
 
+/* A check the daemon does not answer (it closes the connection, or is
+ * not there at all) is not the task's failure: ORCH_EUNAVAIL, which the
+ * checker does not count.  An error the daemon answers is the check's. */
+static void
+test_check_unanswered(void)
+{
+	struct fake *f = fake_new("1.41", "1.12");
+	char *argv[] = {"true"}, out[128], host[ORCH_CHECK_HOST_LEN];
+	unsigned hp;
+	int code;
+	void *st;
+
+	fake_route(f, "POST", "/v1.41/containers/cut/exec", 201,
+	    "{\"Id\":\"" EXEC_ID "\"}", FK_JSON, 0);
+	fake_route(
+	    f, "POST", "/v1.41/exec/" EXEC_ID "/start", 200, NULL, FK_CLOSE, 0);
+	fake_route(
+	    f, "GET", "/v1.41/containers/cut/json", 200, NULL, FK_CLOSE, 0);
+	fake_route(f, "POST", "/v1.41/containers/c500/exec", 500,
+	    "{\"message\":\"OCI runtime exec failed: no true\"}", FK_JSON, 0);
+	st = drv_new(f);
+
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "cut", NULL, argv, 1, 5,
+	                  &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_EUNAVAIL);
+	ASSERT_INT_EQ(orch_docker_driver.check_addr(
+	                  st, "cut", NULL, 80, host, &hp, err, sizeof(err)),
+	    ORCH_EUNAVAIL);
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "c500", NULL, argv, 1,
+	                  5, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_EIO);
+	ASSERT_STR_CONTAINS(err, "OCI runtime exec failed");
+
+	/* The daemon gone. */
+	fake_free(f);
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "cut", NULL, argv, 1, 5,
+	                  &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_EUNAVAIL);
+	ASSERT_STR_CONTAINS(err, "cannot reach the Docker daemon");
+	ASSERT_INT_EQ(orch_docker_driver.check_addr(
+	                  st, "cut", NULL, 80, host, &hp, err, sizeof(err)),
+	    ORCH_EUNAVAIL);
+	ASSERT_STR_CONTAINS(err, "cannot reach the Docker daemon");
+	orch_docker_driver.fini(st);
+}
+
 struct cancel_arg {
 	struct fake *f;
 	void *st;
@@ -1887,6 +1933,7 @@ main(void)
 	RUN(test_daemon_health);
 	RUN(test_check_exec);
 	RUN(test_check_exec_timeout_cancel);
+	RUN(test_check_unanswered);
 	RUN(test_check_ports);
 	RUN(test_check_exec_parse);
 	return 0;
