@@ -123,8 +123,6 @@ node_allowed(const struct orch_sched_node *c, const struct orch_sched_want *w)
 	return orch_constraints_match(w->constraints, w->n_constraints, &cn);
 }
 
-/* Whether node c has the driver w asks for.  A node that lists no driver
- * registered before agents advertised them: it has Docker's. */
 /* The ORCH_SCHED_DRIVER_ bit of driver d, or ORCH_SCHED_DRIVER_OTHER. */
 static uint8_t
 driver_bit(const char *d)
@@ -147,6 +145,8 @@ driver_mask(char *const *drivers, size_t n)
 	return m;
 }
 
+/* Whether node c has the driver w asks for.  A node that lists no driver
+ * registered before agents advertised them: it has Docker's. */
 static bool
 node_has_driver(
     const struct orch_sched_node *c, const struct orch_sched_want *w)

@@ -268,9 +268,10 @@ test_pick_driver(void)
 /* A node whose agent reports a driver unhealthy (its Docker daemon went
  * away) gets no task of that driver; its other drivers still take tasks,
  * and a task that fits nowhere says which node's driver is unhealthy and
- * why. */
+ * why.  The same whether the nodes' drivers are given as bits too
+ * (masked: as the scheduler's view has them) or as names only. */
 static void
-test_pick_unhealthy(void)
+pick_unhealthy(bool masked)
 {
 	char *both[] = {"docker", "exec"};
 	struct orch_driver_health sick = {
@@ -289,6 +290,9 @@ test_pick_unhealthy(void)
 	for (int i = 0; i < 2; i++) {
 		v[i].drivers = both;
 		v[i].n_drivers = 2;
+		v[i].driver_mask = masked
+		    ? ORCH_SCHED_DRIVER_DOCKER | ORCH_SCHED_DRIVER_EXEC
+		    : 0;
 	}
 	/* Healthy: the freest node. */
 	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 0);
@@ -327,6 +331,13 @@ test_pick_unhealthy(void)
 	v[0].unhealthy = NULL;
 	v[0].n_unhealthy = 0;
 	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 0);
+}
+
+static void
+test_pick_unhealthy(void)
+{
+	pick_unhealthy(false);
+	pick_unhealthy(true);
 }
 
 /* With the nodes' drivers as bits (as the scheduler's view has them), the
