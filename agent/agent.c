@@ -14,6 +14,17 @@
  * operation itself recorded.  This is what prevents a second start of a
  * task whose start the manager has not seen yet, a duplicate report, or
  * a "container disappeared" for a container a worker just made.
+ *
+ * A driver whose runtime stops answering (the Docker daemon stopped) is
+ * unhealthy: the agent reports it in every beat, and, until the driver
+ * answers again and has been listed anew, leaves its tasks and instances
+ * alone (held, like busy keys): nothing is started or stopped with it,
+ * and none of its tasks is reported lost for lack of a list, nor
+ * unhealthy for checks that cannot reach it (checker.h).  The other
+ * drivers go on being listed and reconciled.  Once it is back, a fresh
+ * list of its instances decides: still running stays Running, exited is
+ * reported with its exit code, gone is reported Failed ("container
+ * disappeared") for the manager to replace.
  */
 #include "agent.h"
 
@@ -32,6 +43,7 @@
 #include "error.h"
 #include "health.h"
 #include "log.h"
+#include "node.h"
 #include "orch.pb-c.h"
 #include "reconcile.h"
 #include "rpc_client.h"
@@ -89,6 +101,13 @@ struct drv_slot {
 	 * freed; NULL while it is off, and why says why. */
 	void *state;
 	char why[AGENT_ERR_LEN];
+	/* Under mu, set by the beat thread: its runtime does not answer (the
+	 * driver's healthy operation), and sick_why says why; fresh: the
+	 * cache holds a list of its instances taken since it last came on
+	 * or back. */
+	bool sick;
+	char sick_why[AGENT_ERR_LEN];
+	bool fresh;
 };
 
 /* What the agent is doing or has just done with one key. */
@@ -274,7 +293,8 @@ drv_state(struct orch_agent *a, const struct orch_driver_ops *ops)
 }
 
 /* The driver named name: *ops (OUT) NULL when the agent has none; *st
- * (OUT) NULL while it is off, and why (OUT) then says why. */
+ * (OUT) NULL while it is off or unhealthy, and why (OUT) then says which
+ * and why ("off: ...", "unhealthy: ..."). */
 static void
 drv_lookup(struct orch_agent *a, const char *name,
     const struct orch_driver_ops **ops, void **st, char *why, size_t whylen)
@@ -286,10 +306,46 @@ drv_lookup(struct orch_agent *a, const char *name,
 		if (strcmp(a->drv[i].ops->name, name) != 0)
 			continue;
 		*ops = a->drv[i].ops;
-		*st = a->drv[i].state;
-		copy_str(why, whylen, a->drv[i].why);
+		if (a->drv[i].state == NULL)
+			snprintf(why, whylen, "off: %s", a->drv[i].why);
+		else if (a->drv[i].sick)
+			snprintf(
+			    why, whylen, "unhealthy: %s", a->drv[i].sick_why);
+		else
+			*st = a->drv[i].state;
 	}
 	pthread_mutex_unlock(&a->mu);
+}
+
+/* Whether the tasks and instances of driver slot d must be left alone
+ * now: it is off, unhealthy, or not listed since it came back.  Under
+ * mu. */
+static bool
+drv_held(const struct drv_slot *d)
+{
+	return d->state == NULL || d->sick || !d->fresh;
+}
+
+/* The slot of driver ops, or NULL.  Under mu or on the beat thread. */
+static struct drv_slot *
+drv_slot_of(struct orch_agent *a, const struct orch_driver_ops *ops)
+{
+	for (size_t i = 0; ops != NULL && i < a->n_drv; i++) {
+		if (a->drv[i].ops == ops)
+			return &a->drv[i];
+	}
+	return NULL;
+}
+
+/* The slot of the driver named name, or NULL.  Under mu. */
+static struct drv_slot *
+drv_slot_named(struct orch_agent *a, const char *name)
+{
+	for (size_t i = 0; i < a->n_drv; i++) {
+		if (strcmp(a->drv[i].ops->name, name) == 0)
+			return &a->drv[i];
+	}
+	return NULL;
 }
 
 /* What task t runs, for logs: 'image "x:1"' or 'command "/bin/sh"'. */
@@ -433,13 +489,16 @@ opstate_prune(struct orch_agent *a, uint64_t seq0)
 /* ---- the instance cache (under mu) ---- */
 
 /* Replaces the cache with a fresh list taken by a beat that started at
- * seq0, keeping what operations recorded for keys busy since then.  Takes
- * list (freed here). */
-static void
-cache_merge(
-    struct orch_agent *a, struct orch_instance *list, size_t n, uint64_t seq0)
+ * seq0, keeping what operations recorded for keys busy since then, and
+ * the instances of the drivers that were not listed (listed[i] false for
+ * slot i: unhealthy, or their list failed).  Takes list (freed here).
+ * Returns whether the cache took the list. */
+static bool
+cache_merge(struct orch_agent *a, struct orch_instance *list, size_t n,
+    uint64_t seq0, const bool *listed)
 {
 	struct orch_instance *m;
+	struct drv_slot *d;
 	size_t cnt = 0;
 	bool skipped = false;
 
@@ -447,9 +506,14 @@ cache_merge(
 		/* Keep the old view and try again on the next beat. */
 		a->list_dirty = true;
 		free(list);
-		return;
+		return false;
 	}
 	for (size_t i = 0; i < a->n_inst; i++) {
+		d = drv_slot_of(a, a->inst[i].driver);
+		if (d != NULL && !listed[d - a->drv]) {
+			m[cnt++] = a->inst[i];
+			continue;
+		}
 		if (opstate_busy(a, orch_reconcile_key(&a->inst[i]), seq0)) {
 			m[cnt++] = a->inst[i];
 			skipped = true;
@@ -471,6 +535,7 @@ cache_merge(
 	 * what the operation recorded: look again next beat. */
 	if (skipped)
 		a->list_dirty = true;
+	return true;
 }
 
 static void
@@ -601,8 +666,8 @@ op_start(struct orch_agent *a, struct op *op)
 		    a->name, dname);
 		rc = ORCH_EINVAL;
 	} else if (st == NULL) {
-		snprintf(err, sizeof(err), "the %.32s driver is off: %.900s",
-		    dname, why);
+		snprintf(
+		    err, sizeof(err), "the %.32s driver is %.900s", dname, why);
 		rc = ORCH_EUNAVAIL;
 	} else {
 		rc = drv->start(st, op->task, handle, err, sizeof(err));
@@ -839,11 +904,50 @@ agent_subscribe(struct orch_agent *a, const char *node_id)
 	copy_str(a->sub_topic, sizeof(a->sub_topic), topic);
 }
 
+/* The health of the drivers that are on, for a registration or a beat:
+ * entries in e[] (ORCH_AGENT_DRIVERS_MAX of them, their errors in errs),
+ * pointed to by p[]; returns how many. */
+static size_t
+agent_health_report(struct orch_agent *a, Orch__DriverHealth *e,
+    Orch__DriverHealth **p, char (*errs)[ORCH_NODE_DRIVER_ERROR_MAX + 1])
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < a->n_drv; i++) {
+		const struct drv_slot *d = &a->drv[i];
+
+		if (d->state == NULL)
+			continue;
+		orch__driver_health__init(&e[n]);
+		e[n].name = (char *)d->ops->name;
+		e[n].has_healthy = true;
+		e[n].healthy = !d->sick;
+		if (d->sick) {
+			/* The manager refuses a beat whose error is not one
+			 * printable line, and cuts nothing itself. */
+			copy_str(errs[n], sizeof(errs[n]), d->sick_why);
+			for (char *c = errs[n]; *c != '\0'; c++) {
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = ' ';
+			}
+			e[n].error = errs[n];
+		}
+		p[n] = &e[n];
+		n++;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return n;
+}
+
 static int
 agent_register(struct orch_agent *a)
 {
 	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
 	Orch__Node *node = NULL;
+	Orch__DriverHealth health[ORCH_AGENT_DRIVERS_MAX];
+	Orch__DriverHealth *health_p[ORCH_AGENT_DRIVERS_MAX];
+	char health_err[ORCH_AGENT_DRIVERS_MAX][ORCH_NODE_DRIVER_ERROR_MAX + 1];
 	char *drivers[ORCH_AGENT_DRIVERS_MAX];
 	char err[AGENT_ERR_LEN], what[300], names[128];
 	size_t nd = 0;
@@ -867,6 +971,9 @@ agent_register(struct orch_agent *a)
 	reg.memory_mb = a->memory_mb;
 	reg.n_drivers = nd;
 	reg.drivers = drivers;
+	reg.n_driver_health =
+	    agent_health_report(a, health, health_p, health_err);
+	reg.driver_health = health_p;
 	reg.agent_version = (char *)ORCH_VERSION;
 	snprintf(what, sizeof(what), "registering with the manager at %s",
 	    a->manager_url);
@@ -1066,6 +1173,24 @@ agent_reconcile(
 		if (a->ops[i].in_flight || a->ops[i].done_seq > seq0)
 			busy[nbusy++] = a->ops[i].key;
 	}
+	/* The tasks and instances of a driver that is held are left as they
+	 * are: without a fresh list of its instances, a task would look
+	 * gone. */
+	for (size_t i = 0; i < as->n_tasks; i++) {
+		const orch_task *t = as->tasks[i];
+		const struct drv_slot *d = t != NULL && t->id != NULL
+		    ? drv_slot_named(a, orch_task_spec_driver(t->spec))
+		    : NULL;
+
+		if (d != NULL && drv_held(d))
+			busy[nbusy++] = t->id;
+	}
+	for (size_t i = 0; i < a->n_inst; i++) {
+		const struct drv_slot *d = drv_slot_of(a, a->inst[i].driver);
+
+		if (d != NULL && drv_held(d))
+			busy[nbusy++] = orch_reconcile_key(&a->inst[i]);
+	}
 	in.tasks = (const orch_task *const *)as->tasks;
 	in.n_tasks = as->n_tasks;
 	in.instances = a->inst;
@@ -1154,6 +1279,44 @@ agent_last_as_forget(struct orch_agent *a)
 	a->last_as_node[0] = '\0';
 }
 
+/* Appends the instances of driver slot i (on) to *all (*nall of them),
+ * each tagged with its driver.  On error err says what failed and *all is
+ * unchanged. */
+static int
+agent_list_one(struct orch_agent *a, size_t i, struct orch_instance **all,
+    size_t *nall, char *err, size_t errlen)
+{
+	const struct orch_driver_ops *ops = a->drv[i].ops;
+	struct orch_instance *part = NULL, *grown;
+	void *st = drv_state(a, ops);
+	char derr[AGENT_ERR_LEN];
+	size_t npart = 0;
+	int rc;
+
+	if (st == NULL)
+		return ORCH_OK;
+	if ((rc = ops->list(st, &part, &npart, derr, sizeof(derr))) !=
+	    ORCH_OK) {
+		snprintf(err, errlen, "%s driver: %s", ops->name, derr);
+		return rc;
+	}
+	if (npart > 0 &&
+	    (grown = realloc(*all, (*nall + npart) * sizeof(**all))) == NULL) {
+		snprintf(err, errlen, "%s driver: out of memory", ops->name);
+		free(part);
+		return ORCH_ENOMEM;
+	}
+	if (npart > 0) {
+		*all = grown;
+		memcpy(*all + *nall, part, npart * sizeof(*part));
+		for (size_t j = 0; j < npart; j++)
+			(*all)[*nall + j].driver = ops;
+		*nall += npart;
+	}
+	free(part);
+	return ORCH_OK;
+}
+
 /* Lists the instances of every driver that is on, each tagged with its
  * driver.  One failure fails the whole: a partial list would make the
  * missing driver's instances look gone. */
@@ -1161,45 +1324,114 @@ static int
 agent_list(struct orch_agent *a, struct orch_instance **out, size_t *n,
     char *err, size_t errlen)
 {
-	struct orch_instance *all = NULL, *part, *grown;
-	size_t nall = 0, npart;
-	char derr[AGENT_ERR_LEN];
 	int rc;
 
 	*out = NULL;
 	*n = 0;
 	for (size_t i = 0; i < a->n_drv; i++) {
-		const struct orch_driver_ops *ops = a->drv[i].ops;
-		void *st = drv_state(a, ops);
-
-		if (st == NULL)
-			continue;
-		if ((rc = ops->list(st, &part, &npart, derr, sizeof(derr))) !=
+		if ((rc = agent_list_one(a, i, out, n, err, errlen)) !=
 		    ORCH_OK) {
-			snprintf(err, errlen, "%s driver: %s", ops->name, derr);
-			free(all);
+			free(*out);
+			*out = NULL;
+			*n = 0;
 			return rc;
 		}
-		if (npart > 0 &&
-		    (grown = realloc(all, (nall + npart) * sizeof(*all))) ==
-		        NULL) {
-			snprintf(err, errlen, "out of memory");
-			free(part);
-			free(all);
-			return ORCH_ENOMEM;
-		}
-		if (npart > 0) {
-			all = grown;
-			memcpy(all + nall, part, npart * sizeof(*part));
-			for (size_t j = 0; j < npart; j++)
-				all[nall + j].driver = ops;
-			nall += npart;
-		}
-		free(part);
 	}
-	*out = all;
-	*n = nall;
 	return ORCH_OK;
+}
+
+/* Refreshes the cache from the drivers that are on and healthy, for a
+ * beat that started at seq0.  A driver whose list fails keeps its
+ * instances as they were, and stays held until a list of it succeeds.
+ * Beat thread. */
+static void
+agent_list_refresh(struct orch_agent *a, uint64_t seq0)
+{
+	struct orch_instance *list = NULL;
+	bool listed[ORCH_AGENT_DRIVERS_MAX] = {false}, failed = false;
+	bool all = true;
+	char err[AGENT_ERR_LEN];
+	size_t nlist = 0;
+
+	for (size_t i = 0; i < a->n_drv; i++) {
+		bool skip;
+
+		pthread_mutex_lock(&a->mu);
+		skip = a->drv[i].state == NULL || a->drv[i].sick;
+		if (a->drv[i].state != NULL && a->drv[i].sick)
+			all = false;
+		pthread_mutex_unlock(&a->mu);
+		if (skip)
+			continue;
+		if (agent_list_one(a, i, &list, &nlist, err, sizeof(err)) !=
+		    ORCH_OK) {
+			agent_note_failure(a->drv_err,
+			    "listing this node's containers and processes",
+			    err);
+			failed = true;
+			continue;
+		}
+		listed[i] = true;
+	}
+	pthread_mutex_lock(&a->mu);
+	if (cache_merge(a, list, nlist, seq0, listed)) {
+		for (size_t i = 0; i < a->n_drv; i++) {
+			if (listed[i])
+				a->drv[i].fresh = true;
+			else if (a->drv[i].state != NULL && !a->drv[i].sick)
+				a->drv[i].fresh = false; /* its list failed */
+		}
+	}
+	if (failed)
+		a->list_dirty = true;
+	pthread_mutex_unlock(&a->mu);
+	if (failed)
+		return;
+	/* Not "listed again" while a driver is skipped as unhealthy. */
+	if (all)
+		agent_note_ok(a->drv_err,
+		    "this node's containers and processes can be listed");
+	a->beats_since_list = 0;
+}
+
+/* Reads each driver's health, as the driver last saw it.  One that turns
+ * unhealthy is held (its tasks left alone); one that comes back is listed
+ * anew before its tasks are judged.  Beat thread. */
+static void
+agent_health_poll(struct orch_agent *a)
+{
+	char why[AGENT_ERR_LEN];
+
+	for (size_t i = 0; i < a->n_drv; i++) {
+		struct drv_slot *d = &a->drv[i];
+		void *st = drv_state(a, d->ops);
+		bool ok, was;
+
+		if (st == NULL || d->ops->healthy == NULL)
+			continue;
+		why[0] = '\0';
+		ok = d->ops->healthy(st, why, sizeof(why));
+		pthread_mutex_lock(&a->mu);
+		was = !d->sick;
+		d->sick = !ok;
+		copy_str(d->sick_why, sizeof(d->sick_why), ok ? "" : why);
+		if (!ok)
+			d->fresh = false;
+		if (ok && !was)
+			a->list_dirty = true;
+		pthread_mutex_unlock(&a->mu);
+		if (was && !ok)
+			orch_warn("agent",
+			    "the %s driver is unhealthy: %s; its tasks are "
+			    "left as they are (none started, stopped or "
+			    "reported) until it answers again",
+			    d->ops->name, why);
+		else if (!was && ok)
+			orch_info("agent",
+			    "the %s driver is healthy again; listing its "
+			    "instances to report what became of its tasks",
+			    d->ops->name);
+	}
 }
 
 /* Tries again to start the drivers that are off (Docker was not running
@@ -1246,13 +1478,15 @@ agent_beat(struct orch_agent *a)
 {
 	Orch__HeartbeatRequest hb = ORCH__HEARTBEAT_REQUEST__INIT;
 	Orch__Assignments *as = NULL;
-	struct orch_instance *list = NULL;
+	Orch__DriverHealth health[ORCH_AGENT_DRIVERS_MAX];
+	Orch__DriverHealth *health_p[ORCH_AGENT_DRIVERS_MAX];
+	char health_err[ORCH_AGENT_DRIVERS_MAX][ORCH_NODE_DRIVER_ERROR_MAX + 1];
 	char node_id[AGENT_NODE_ID_MAX + 1], err[AGENT_ERR_LEN];
-	size_t nlist = 0;
 	uint64_t seq0;
 	bool need_list, woken;
 	int rc;
 
+	agent_health_poll(a);
 	pthread_mutex_lock(&a->mu);
 	woken = a->wake;
 	a->wake = false;
@@ -1270,27 +1504,13 @@ agent_beat(struct orch_agent *a)
 	pthread_mutex_unlock(&a->mu);
 	a->beats_since_list++;
 
-	if (need_list) {
-		rc = agent_list(a, &list, &nlist, err, sizeof(err));
-		if (rc != ORCH_OK) {
-			agent_note_failure(a->drv_err,
-			    "listing this node's "
-			    "containers and processes",
-			    err);
-			agent_relist(a);
-		} else {
-			agent_note_ok(a->drv_err,
-			    "this node's containers and processes "
-			    "can be listed");
-			pthread_mutex_lock(&a->mu);
-			cache_merge(a, list, nlist, seq0);
-			pthread_mutex_unlock(&a->mu);
-			list = NULL;
-			a->beats_since_list = 0;
-		}
-	}
+	if (need_list)
+		agent_list_refresh(a, seq0);
 
 	hb.node_id = node_id;
+	hb.n_driver_health =
+	    agent_health_report(a, health, health_p, health_err);
+	hb.driver_health = health_p;
 	if (a->last_as != NULL && strcmp(a->last_as_node, node_id) == 0 &&
 	    a->last_as->has_epoch && a->last_as->has_version) {
 		hb.has_known_epoch = hb.has_known_version = true;
@@ -1374,7 +1594,6 @@ agent_beat(struct orch_agent *a)
 	as = NULL;
 	copy_str(a->last_as_node, sizeof(a->last_as_node), node_id);
 out:
-	free(list);
 	if (as != NULL)
 		orch__assignments__free_unpacked(as, NULL);
 }
@@ -1484,10 +1703,18 @@ agent_on_exit(void *arg, const char *task_id, const char *handle, int exit_code)
 	agent_wake(a, true);
 }
 
+/* The driver's health callback: its runtime stopped or started
+ * answering; beat now to tell the manager. */
+static void
+agent_on_driver_health(void *arg)
+{
+	agent_wake(arg, false);
+}
+
 /* The checker's callback: a task's health changed; beat now, and the
  * reconcile reports it. */
 static void
-agent_on_health(void *arg, const char *task_id, int health)
+agent_on_task_health(void *arg, const char *task_id, int health)
 {
 	struct orch_agent *a = arg;
 
@@ -1618,6 +1845,8 @@ agent_config_copy(struct orch_agent *a, const struct orch_agent_config *cfg)
 	a->dc.node_name = a->name;
 	a->dc.on_exit = agent_on_exit;
 	a->dc.on_exit_arg = a;
+	a->dc.on_health = agent_on_driver_health;
+	a->dc.on_health_arg = a;
 	a->dc.stop_timeout_s = cfg->stop_timeout_s;
 	if ((cfg->docker_socket != NULL &&
 	        (a->dc.docker_socket = strdup(cfg->docker_socket)) == NULL) ||
@@ -1723,7 +1952,7 @@ orch_agent_new(const struct orch_agent_config *cfg, struct orch_agent **out,
 	}
 	if ((rc = agent_config_copy(a, cfg)) != ORCH_OK ||
 	    (rc = agent_sync_init(a)) != ORCH_OK ||
-	    (rc = orch_checker_new(agent_on_health, a, &a->checker)) !=
+	    (rc = orch_checker_new(agent_on_task_health, a, &a->checker)) !=
 	        ORCH_OK) {
 		snprintf(err, errlen, "agent: %s", orch_strerror(rc));
 		goto out;

@@ -323,6 +323,42 @@ check_run(struct orch_checker *c, struct entry *e, char *text, size_t len)
 	return rc;
 }
 
+/* Whether e's driver finds its runtime answering (a driver without the
+ * healthy operation always does); when not, why (OUT) says why.  It
+ * does not wait: it reads what the driver last saw. */
+static bool
+runtime_up(const struct entry *e, char *why, size_t len)
+{
+	why[0] = '\0';
+	return e->drv->healthy == NULL ||
+	    e->drv->healthy(e->drv_state, why, len);
+}
+
+/* Runs e's check unless its driver's runtime is away (the Docker daemon
+ * stopped).  A check that cannot reach the container says nothing of
+ * the task, so there is no result, ORCH_EUNAVAIL, then, or when the
+ * check failed because the runtime did not answer (the driver's
+ * ORCH_EUNAVAIL) or the driver finds it away once the check failed.
+ * Otherwise as check_run(). */
+static int
+check_once(struct orch_checker *c, struct entry *e, char *text, size_t len)
+{
+	char why[CHECK_TEXT_LEN];
+	int rc;
+
+	if (!runtime_up(e, why, sizeof(why))) {
+		snprintf(text, len, "not run: the %s driver is unhealthy: %s",
+		    e->drv->name, why);
+		return ORCH_EUNAVAIL;
+	}
+	rc = check_run(c, e, text, len);
+	if (rc == ORCH_OK || rc == ORCH_ECLOSED)
+		return rc;
+	if (rc != ORCH_EUNAVAIL && runtime_up(e, why, sizeof(why)))
+		return rc;
+	return ORCH_EUNAVAIL;
+}
+
 /* ---- the threads ---- */
 
 /* The entry due first that no thread holds, or NULL. */
@@ -396,7 +432,7 @@ checker_main(void *arg)
 		}
 		e->running = true;
 		pthread_mutex_unlock(&c->mu);
-		rc = check_run(c, e, text, sizeof(text));
+		rc = check_once(c, e, text, sizeof(text));
 		pthread_mutex_lock(&c->mu);
 		e->running = false;
 		if (e->gone) {
@@ -405,6 +441,16 @@ checker_main(void *arg)
 		}
 		if (rc == ORCH_ECLOSED)
 			continue;
+		if (rc == ORCH_EUNAVAIL) {
+			/* Its health stays as it was; the check runs again
+			 * an interval on, and counts once the runtime is
+			 * back. */
+			orch_debug("checker", "task %s: not counted: %s",
+			    e->task_id, text);
+			e->due_ms = orch_mono_ms() +
+			    (int64_t)e->task->spec->health->interval_s * 1000;
+			continue;
+		}
 		changed = check_done(e, rc, text);
 		if (!changed)
 			continue;

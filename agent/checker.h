@@ -25,6 +25,12 @@
  * its check saying so: the checker never connects to a container's own
  * address.
  *
+ * A check needs the driver's runtime (the Docker daemon) to reach the
+ * container: while the driver reports it away (its healthy operation),
+ * or when a check fails because it did not answer, the check counts for
+ * nothing, and the task's health stays as it was: the daemon's outage is
+ * not the task's failure.  The checks count again once it is back.
+ *
  * Threads: ORCH_CHECKER_THREADS of them share the due checks, so that a
  * slow check (up to its timeout) delays the others only when that many
  * are slow at once.  A check whose task goes away while it runs is

@@ -1158,6 +1158,7 @@ struct row_cells {
 	char node8[4 * ID_SHORT + 1];
 	char ctr8[4 * ID_SHORT + 1];
 	char a[64], b[64], c[64];
+	char d[256];
 	char age[24];
 };
 
@@ -1195,6 +1196,9 @@ age_cell(const char *at, int64_t now, char *buf, size_t len)
  * head, a row each by fill.  An item that is not an object is unexpected,
  * reported as notobj.  Returns an exit code.
  */
+/* The most columns a table has (the node list's). */
+#define CTL_TABLE_COLS_MAX 9
+
 static int
 ctl_table_print(struct ctl *ctl, const char *const *head, size_t ncols,
     const json_t *items, row_fill_fn *fill, const json_t *ctx,
@@ -1203,12 +1207,13 @@ ctl_table_print(struct ctl *ctl, const char *const *head, size_t ncols,
 	struct orch_table *t = NULL;
 	struct row_cells cells;
 	const json_t *item;
-	const char *row[8];
+	const char *row[CTL_TABLE_COLS_MAX];
 	int64_t now = orch_now_ms();
 	size_t i;
 	int rc = EXIT_REFUSED;
 
-	if (orch_table_new(ncols, &t) != ORCH_OK ||
+	if (ncols > CTL_TABLE_COLS_MAX ||
+	    orch_table_new(ncols, &t) != ORCH_OK ||
 	    orch_table_row_add(t, head) != ORCH_OK)
 		goto nomem;
 	json_array_foreach(items, i, item)
@@ -1524,6 +1529,35 @@ int_cell(const json_t *v, char *buf, size_t len)
 	return buf;
 }
 
+/* A node's drivers for a cell, "docker (unhealthy), exec": those its
+ * agent reports unhealthy (driver_health) say so. */
+static const char *
+drivers_cell(const json_t *node, char *buf, size_t len)
+{
+	const json_t *health = json_object_get(node, "driver_health"), *d;
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(node, "drivers"), i, d)
+	{
+		const char *name = json_string_value(d);
+		const json_t *h = name != NULL && json_is_object(health)
+		    ? json_object_get(health, name)
+		    : NULL;
+		bool sick = json_is_false(json_object_get(h, "healthy"));
+		int k;
+
+		if (name == NULL)
+			continue;
+		k = snprintf(buf + o, len - o, "%s%s%s", o > 0 ? ", " : "",
+		    name, sick ? " (unhealthy)" : "");
+		if (k < 0 || (size_t)k >= len - o)
+			break;
+		o += (size_t)k;
+	}
+	return buf[0] != '\0' ? buf : "-";
+}
+
 static void
 node_row_fill(const json_t *node, const json_t *ctx, int64_t now,
     const char **row, struct row_cells *c)
@@ -1553,13 +1587,14 @@ node_row_fill(const json_t *node, const json_t *ctx, int64_t now,
 	    int_cell(json_object_get(node, "task_count"), c->c, sizeof(c->c));
 	row[7] =
 	    age_cell(jstr(node, "last_heartbeat"), now, c->age, sizeof(c->age));
+	row[8] = drivers_cell(node, c->d, sizeof(c->d));
 }
 
 static int
 nodes_table_print(struct ctl *ctl, const json_t *nodes)
 {
 	static const char *const head[] = {"NAME", "ID", "STATUS",
-	    "AVAILABILITY", "CPU", "MEMORY", "TASKS", "LAST SEEN"};
+	    "AVAILABILITY", "CPU", "MEMORY", "TASKS", "LAST SEEN", "DRIVERS"};
 
 	return ctl_table_print(ctl, head, sizeof(head) / sizeof(head[0]), nodes,
 	    node_row_fill, NULL, "a node is not a JSON object");
@@ -2068,8 +2103,9 @@ static const struct verb verbs[] = {
         .help =
             "Lists the nodes of the cluster by name: NAME, ID, STATUS (Ready,\n"
             "NotReady or Down), CPU and MEMORY (allocated/capacity), TASKS\n"
-            "(placed and not finished) and LAST SEEN (time since its last\n"
-            "heartbeat).\n"
+            "(placed and not finished), LAST SEEN (time since its last\n"
+            "heartbeat) and DRIVERS (\"docker (unhealthy)\" when its agent\n"
+            "reports that Docker does not answer: no docker task goes there).\n"
             "\n"
             "Options:\n"
             "  -o, --output json\n"
@@ -2135,9 +2171,9 @@ static const struct verb verbs[] = {
             "Prints the cluster's events as they happen, one line each:\n"
             "TIME INDEX TYPE NAME ID and what changed (task.created,\n"
             "task.status, task.updated, task.deleted, node.registered,\n"
-            "node.ready, node.down, node.drain, service.created,\n"
-            "service.scaled, service.updated, service.deleted), until\n"
-            "Ctrl-C.\n"
+            "node.ready, node.down, node.drain, node.driver,\n"
+            "service.created, service.scaled, service.updated,\n"
+            "service.deleted), until Ctrl-C.\n"
             "\n"
             "Options:\n"
             "  --since N        first the kept events after index N (0: all\n"

@@ -176,8 +176,13 @@ respond_node(struct orch_api *api, struct orch_gw_req *req, orch_node *n)
 		    NULL);
 		return;
 	}
-	orch_nodes_fill(api->nodes, n, usage, nu);
+	err = orch_nodes_fill(api->nodes, n, usage, nu);
 	free(usage);
+	if (err != ORCH_OK) {
+		respond_error(req, orch_api_status(err),
+		    "cannot fill in the node's live fields", NULL);
+		return;
+	}
 	j = orch_node_to_json(n);
 	respond_json(req, 200, j, NULL);
 	json_decref(j);

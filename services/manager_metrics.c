@@ -29,10 +29,10 @@ static const double sched_bounds[] = {
 
 struct orch_mm {
 	struct orch_metrics *reg;
-	struct orch_metric_family *tasks, *nodes, *drained, *svc_desired,
-	    *svc_running, *sched, *http_total, *http_seconds, *rpc, *commit,
-	    *writes, *write_failures, *commits, *ev_index, *ev_streams,
-	    *ev_dropped, *refused, *writable, *http_timeouts;
+	struct orch_metric_family *tasks, *nodes, *drained, *driver_ok,
+	    *svc_desired, *svc_running, *sched, *http_total, *http_seconds,
+	    *rpc, *commit, *writes, *write_failures, *commits, *ev_index,
+	    *ev_streams, *ev_dropped, *refused, *writable, *http_timeouts;
 	struct orch_store *st;
 	struct orch_gw *gw;
 	struct orch_nodes *ns;
@@ -57,6 +57,7 @@ static const char *const l_service[] = {"service", NULL};
 static const char *const l_http[] = {"method", "route", "code", NULL};
 static const char *const l_http_t[] = {"method", "route", NULL};
 static const char *const l_method[] = {"method", NULL};
+static const char *const l_driver[] = {"node", "driver", NULL};
 static const char *const l_kind[] = {"kind", NULL};
 
 #define FAM(field) offsetof(struct orch_mm, field)
@@ -68,6 +69,10 @@ static const struct fam_def fams[] = {
         NULL, 0},
     {FAM(drained), ORCH_METRIC_GAUGE, "orch_nodes_drained",
         "Nodes drained: no new task is placed on them.", NULL, NULL, 0},
+    {FAM(driver_ok), ORCH_METRIC_GAUGE, "orch_node_driver_healthy",
+        "1 when the node's agent last reported the driver healthy, 0 when "
+        "not: none of its tasks is placed there then.",
+        l_driver, NULL, 0},
     {FAM(svc_desired), ORCH_METRIC_GAUGE, "orch_service_replicas_desired",
         "Replicas each service asks for.", l_service, NULL, 0},
     {FAM(svc_running), ORCH_METRIC_GAUGE, "orch_service_replicas_running",
@@ -282,6 +287,28 @@ scrape_tasks(struct orch_mm *mm)
 	}
 }
 
+/* One series per driver of n (none listed: docker, as the scheduler
+ * reads it), 0 while its agent reports it unhealthy. */
+static void
+scrape_drivers(struct orch_mm *mm, const orch_node *n)
+{
+	static char *const docker[] = {"docker"};
+	struct orch_driver_health sick[ORCH_NODE_DRIVERS_MAX];
+	size_t nsick =
+	    orch_nodes_unhealthy(mm->ns, n->id, sick, ORCH_NODE_DRIVERS_MAX);
+	char *const *d = n->n_drivers > 0 ? n->drivers : docker;
+	size_t nd = n->n_drivers > 0 ? n->n_drivers : 1;
+
+	for (size_t k = 0; k < nd; k++) {
+		const char *v[] = {n->name, d[k], NULL};
+		bool ok = true;
+
+		for (size_t j = 0; j < nsick && ok; j++)
+			ok = strcmp(sick[j].name, d[k]) != 0;
+		orch_metric_set(orch_metric_get(mm->driver_ok, v), ok ? 1 : 0);
+	}
+}
+
 static void
 scrape_nodes(struct orch_mm *mm, struct orch_store_reader *r)
 {
@@ -297,11 +324,15 @@ scrape_nodes(struct orch_mm *mm, struct orch_store_reader *r)
 		orch_metric_set(
 		    orch_metric_get(mm->nodes, v), (double)counts[s]);
 	}
-	/* Nodes are few: their records tell which are drained. */
+	/* Nodes are few: their records tell which are drained, and which
+	 * drivers each has. */
 	if (orch_store_node_list(r, &nodes, &n) == ORCH_OK) {
 		for (size_t i = 0; i < n; i++)
 			drained += nodes[i]->has_drain && nodes[i]->drain;
 		orch_metric_set(orch_metric_only(mm->drained), (double)drained);
+		orch_metrics_family_clear(mm->driver_ok);
+		for (size_t i = 0; i < n; i++)
+			scrape_drivers(mm, nodes[i]);
 	}
 	orch_store_node_list_free(nodes, n);
 }

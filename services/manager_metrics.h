@@ -5,6 +5,8 @@
  *   orch_tasks{status}                         gauge: tasks by status
  *   orch_nodes{status}                         gauge: nodes by status
  *   orch_nodes_drained                         gauge
+ *   orch_node_driver_healthy{node,driver}      gauge: 1, or 0 while the
+ *        node's agent reports the driver unhealthy
  *   orch_service_replicas_desired{service}     gauge
  *   orch_service_replicas_running{service}     gauge
  *   orch_scheduling_latency_seconds            histogram: from a task's

@@ -696,9 +696,9 @@ node_fill(struct call *c, orch_node *n)
 
 	if ((rc = orch_store_node_usage(c->reader, &usage, &nu)) != ORCH_OK)
 		return rc;
-	orch_nodes_fill(c->rpc->nodes, n, usage, nu);
+	rc = orch_nodes_fill(c->rpc->nodes, n, usage, nu);
 	free(usage);
-	return ORCH_OK;
+	return rc;
 }
 
 /* Answers a registration, on the finisher.  Only once it is durable: a
@@ -707,10 +707,13 @@ node_fill(struct call *c, orch_node *n)
 static void
 finish_register(struct call *c)
 {
+	const Orch__NodeRegistration *reg =
+	    (const Orch__NodeRegistration *)c->in;
 	orch_node *n = c->node;
 	int rc;
 
-	if ((rc = orch_nodes_seen(c->rpc->nodes, n->id, n->name)) != ORCH_OK ||
+	if ((rc = orch_nodes_seen(c->rpc->nodes, n->id, n->name,
+	         reg->driver_health, reg->n_driver_health)) != ORCH_OK ||
 	    (rc = node_fill(c, n)) != ORCH_OK) {
 		call_fail(c, rc,
 		    "node %s (%s) is registered but cannot be read "
@@ -915,7 +918,14 @@ rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
 		closure(NULL, data);
 		return;
 	}
-	if (orch_nodes_beat(c->rpc->nodes, in->node_id) == ORCH_ENOENT) {
+	if ((rc = orch_node_health_validate(in->driver_health,
+	         in->n_driver_health, c->err, sizeof(c->err))) != ORCH_OK) {
+		c->code = code_from_err(rc);
+		closure(NULL, data);
+		return;
+	}
+	if (orch_nodes_beat(c->rpc->nodes, in->node_id, in->driver_health,
+	        in->n_driver_health) == ORCH_ENOENT) {
 		call_fail(c, ORCH_ENOENT,
 		    "node %.40s is not registered with this "
 		    "manager: register again (RegisterNode)",

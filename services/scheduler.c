@@ -123,8 +123,6 @@ node_allowed(const struct orch_sched_node *c, const struct orch_sched_want *w)
 	return orch_constraints_match(w->constraints, w->n_constraints, &cn);
 }
 
-/* Whether node c has the driver w asks for.  A node that lists no driver
- * registered before agents advertised them: it has Docker's. */
 /* The ORCH_SCHED_DRIVER_ bit of driver d, or ORCH_SCHED_DRIVER_OTHER. */
 static uint8_t
 driver_bit(const char *d)
@@ -147,6 +145,8 @@ driver_mask(char *const *drivers, size_t n)
 	return m;
 }
 
+/* Whether node c has the driver w asks for.  A node that lists no driver
+ * registered before agents advertised them: it has Docker's. */
 static bool
 node_has_driver(
     const struct orch_sched_node *c, const struct orch_sched_want *w)
@@ -167,6 +167,21 @@ node_has_driver(
 			return true;
 	}
 	return false;
+}
+
+/* The unhealthy entry of the driver w asks for on node c, or NULL when
+ * its agent reports that driver healthy. */
+static const struct orch_driver_health *
+node_driver_sick(
+    const struct orch_sched_node *c, const struct orch_sched_want *w)
+{
+	const char *d = w->driver != NULL ? w->driver : ORCH_DRIVER_DOCKER;
+
+	for (size_t i = 0; i < c->n_unhealthy; i++) {
+		if (strcmp(c->unhealthy[i].name, d) == 0)
+			return &c->unhealthy[i];
+	}
+	return NULL;
 }
 
 static bool
@@ -192,7 +207,8 @@ orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
 
 		/* The cheap tests first: this runs nodes x tasks times. */
 		if (!c->ready || c->drain || !node_fits(c, want) ||
-		    !node_has_driver(c, want) || !node_allowed(c, want))
+		    !node_has_driver(c, want) ||
+		    node_driver_sick(c, want) != NULL || !node_allowed(c, want))
 			continue;
 		if (best < 0 ||
 		    node_better(c, i, &nodes[best], (size_t)best, want))
@@ -265,8 +281,10 @@ void
 orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
     const struct orch_sched_want *want, char *buf, size_t len)
 {
-	const struct orch_sched_node *best = NULL;
-	size_t ready = 0, capable = 0, allowed = 0, open = 0, drained = 0;
+	const struct orch_sched_node *best = NULL, *sick_node = NULL;
+	const struct orch_driver_health *sick = NULL, *h;
+	size_t ready = 0, capable = 0, allowed = 0, healthy = 0, open = 0;
+	size_t drained = 0;
 	char need[32], have[32], cons[256];
 
 	for (size_t i = 0; i < n; i++) {
@@ -281,6 +299,14 @@ orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
 		if (!node_allowed(c, want))
 			continue;
 		allowed++;
+		if ((h = node_driver_sick(c, want)) != NULL) {
+			if (sick == NULL) {
+				sick = h;
+				sick_node = c;
+			}
+			continue;
+		}
+		healthy++;
 		if (c->drain) {
 			drained++;
 			continue;
@@ -312,6 +338,17 @@ orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
 	if (allowed == 0) {
 		snprintf(buf, len, "no Ready node satisfies the constraints %s",
 		    constraints_text(want, cons, sizeof(cons)));
+		return;
+	}
+	if (healthy == 0) {
+		snprintf(buf, len,
+		    "no Ready node %shas a healthy %.32s driver (%zu ha%s it, "
+		    "unhealthy: %.128s: %s)",
+		    want->n_constraints > 0 ? "satisfying the constraints "
+		                            : "",
+		    sick->name, allowed, allowed == 1 ? "s" : "ve",
+		    sick_node->name != NULL ? sick_node->name : sick_node->id,
+		    sick->error);
 		return;
 	}
 	if (open == 0 && want->n_constraints > 0) {
@@ -522,9 +559,32 @@ mark_on_changed(void *arg, const struct orch_stask *t)
 		orch_sstate_dirty_add(c->ss, t->service_id);
 }
 
+/* Takes the unhealthy drivers node n's agent reports now, copying them
+ * only when they changed.  Returns ORCH_OK or ORCH_ENOMEM. */
+static int
+sched_node_health(struct orch_sched *s, struct orch_snode *n)
+{
+	struct orch_driver_health now[ORCH_NODE_DRIVERS_MAX], *v = NULL;
+	size_t k =
+	    orch_nodes_unhealthy(s->nodes, n->id, now, ORCH_NODE_DRIVERS_MAX);
+
+	if (k == n->n_unhealthy &&
+	    (k == 0 || memcmp(now, n->unhealthy, k * sizeof(*now)) == 0))
+		return ORCH_OK;
+	if (k > 0 && (v = malloc(k * sizeof(*v))) == NULL)
+		return ORCH_ENOMEM;
+	if (k > 0)
+		memcpy(v, now, k * sizeof(*v));
+	free(n->unhealthy);
+	n->unhealthy = v;
+	n->n_unhealthy = k;
+	return ORCH_OK;
+}
+
 /* Reads the nodes again when one was committed, and takes each node's
- * live status and drain.  Services with replicas on a node whose status
- * or drain changed become dirty, so that the reconciler looks at them. */
+ * live status, drain and driver health.  Services with replicas on a node whose
+ * status or drain changed become dirty, so that the reconciler looks at them.
+ */
 static int
 sched_nodes_refresh(struct orch_sched *s, bool stale)
 {
@@ -562,6 +622,10 @@ sched_nodes_refresh(struct orch_sched *s, bool stale)
 			changed[i] = any = true;
 			sn[i].status = st;
 			sn[i].drain = drain;
+		}
+		if ((rc = sched_node_health(s, &sn[i])) != ORCH_OK) {
+			free(changed);
+			return rc;
 		}
 	}
 	/* A walk over every open task, but only when a node changed. */
@@ -749,6 +813,8 @@ sched_nodes_view(struct orch_sched *s, size_t *n)
 			v[i].driver_mask =
 			    driver_mask(rec->drivers, rec->n_drivers);
 		}
+		v[i].unhealthy = sn[i].unhealthy;
+		v[i].n_unhealthy = sn[i].n_unhealthy;
 	}
 	rank_nodes(v, *n);
 	return v;

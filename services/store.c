@@ -372,6 +372,10 @@ struct store_op {
 	orch_store_node_done_fn node_done;
 	bool drain;      /* node drain: the state wanted */
 	int node_status; /* node event: the status it turned to */
+	/* Node event of its drivers (not of its status): those unhealthy. */
+	bool driver_turn;
+	struct orch_driver_health *sick;
+	size_t n_sick;
 	/* Services: the service to create (taken), or as stored once run. */
 	orch_service *svc;
 	orch_store_service_modify_fn svc_modify;
@@ -1858,21 +1862,30 @@ out:
 	orch_node_free(n);
 }
 
-/* An event alone: node op->id turned op->node_status, in memory. */
+/* An event alone: node op->id turned op->node_status, or its drivers
+ * turned (op->driver_turn), in memory. */
 static void
 op_node_event(struct orch_store *st, struct store_op *op)
 {
 	orch_node *n = NULL;
+	const char *type;
 
 	if (node_read(st, op, false, &n) != ORCH_OK)
 		return;
-	n->has_status = true;
-	n->status = (Orch__NodeStatus)op->node_status;
-	if (event_node(st, op,
-	        op->node_status == ORCH__NODE_STATUS__NODE_STATUS_READY
-	            ? "node.ready"
-	            : "node.down",
-	        n) != ORCH_OK)
+	if (op->driver_turn) {
+		type = "node.driver";
+		if (orch_node_health_fill(n, op->sick, op->n_sick) != ORCH_OK) {
+			op_set_err(op, ORCH_ENOMEM, "out of memory");
+			goto out;
+		}
+	} else {
+		type = op->node_status == ORCH__NODE_STATUS__NODE_STATUS_READY
+		    ? "node.ready"
+		    : "node.down";
+		n->has_status = true;
+		n->status = (Orch__NodeStatus)op->node_status;
+	}
+	if (event_node(st, op, type, n) != ORCH_OK)
 		goto out;
 	op->node = n;
 	n = NULL;
@@ -2241,6 +2254,7 @@ op_complete(struct store_op *op)
 	op_events_free(op);
 	free(op->touched);
 	free(op->idem_key);
+	free(op->sick);
 	free(op->id);
 	free(op);
 }
@@ -2942,6 +2956,31 @@ orch_store_node_event(struct orch_store *st, const char *id, int status)
 		return;
 	}
 	op->node_status = status;
+	store_enqueue(st, op);
+}
+
+void
+orch_store_node_driver_event(struct orch_store *st, const char *id,
+    const struct orch_driver_health *sick, size_t n_sick)
+{
+	struct store_op *op = op_new(OP_NODE_EVENT, NULL, NULL);
+
+	if (op == NULL || id == NULL || (op->id = strdup(id)) == NULL ||
+	    (n_sick > 0 &&
+	        (op->sick = malloc(n_sick * sizeof(*sick))) == NULL)) {
+		orch_warn(STORE_COMPONENT,
+		    "cannot record an event of node %.40s's drivers: out of "
+		    "memory",
+		    id != NULL ? id : "(null)");
+		if (op != NULL)
+			free(op->id);
+		free(op);
+		return;
+	}
+	if (n_sick > 0)
+		memcpy(op->sick, sick, n_sick * sizeof(*sick));
+	op->n_sick = n_sick;
+	op->driver_turn = true;
 	store_enqueue(st, op);
 }
 

@@ -235,6 +235,17 @@ void orch_store_events_unlisten(
  */
 void orch_store_node_event(struct orch_store *st, const char *id, int status);
 
+/*
+ * Queues an event alone of node id's drivers: one turned unhealthy or
+ * healthy again, in memory (type "node.driver").  sick[n_sick] are the
+ * node's unhealthy drivers now (copied).  The event carries the node's
+ * stored record with driver_health filled from them, one entry per
+ * driver it registered (orch_node_health_fill()).  Otherwise as
+ * orch_store_node_event().
+ */
+void orch_store_node_driver_event(struct orch_store *st, const char *id,
+    const struct orch_driver_health *sick, size_t n_sick);
+
 /* ---- reads ---- */
 
 /*

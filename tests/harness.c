@@ -596,3 +596,19 @@ mgr_destroy(struct mgr *m)
 	free(m->data);
 	m->data = NULL;
 }
+
+void
+h_tail_file(const char *what, const char *path, int lines)
+{
+	char *s = h_read_file(path), *p;
+	int n = 0;
+
+	if (s == NULL)
+		return;
+	for (p = s + strlen(s); p > s; p--) {
+		if (p[-1] == '\n' && ++n > lines)
+			break;
+	}
+	fprintf(stderr, "---- %s (%s), last lines:\n%s\n", what, path, p);
+	free(s);
+}

@@ -128,6 +128,10 @@ int h_http_ex(int port, const char *method, const char *path,
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *h_read_file(const char *path);
 
+/* Prints the last lines (at most) of the file at path to stderr, headed
+ * by what: a daemon's log when a test fails.  Nothing when unreadable. */
+void h_tail_file(const char *what, const char *path, int lines);
+
 /* The resident memory of pid (a process this test started), in KiB;
  * fails the test when /proc does not say. */
 long h_rss_kib(pid_t pid);

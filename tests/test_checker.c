@@ -3,8 +3,9 @@
  * fake driver for exec checks and the port lookup, and real loopback
  * servers of this test for the http and tcp probes: healthy and
  * unhealthy tasks reported through the callback with what failed, a
- * task dropped or restarted by a sync, and a stop that does not wait
- * for a check that would never end.
+ * task dropped or restarted by a sync, a stop that does not wait
+ * for a check that would never end, and checks that count for nothing
+ * while the driver's runtime is away.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -97,6 +98,72 @@ static const struct orch_driver_ops fake_driver = {
     .check_exec = fake_check_exec,
     .check_addr = fake_check_addr,
     .check_cancel = fake_check_cancel,
+};
+
+/* A driver with a runtime that goes away (as Docker's daemon does): its
+ * healthy operation says whether it answers, and its exec check does as
+ * rt_mode says. */
+enum rt_mode {
+	RT_PASS,       /* the command exits 0 */
+	RT_FAIL,       /* the command exits 1 */
+	RT_UNANSWERED, /* the daemon did not answer the call */
+	RT_DIES,       /* it went away during the call: its answer is a
+	                * failure, and the driver then finds it away */
+};
+
+static struct {
+	bool up;
+	enum rt_mode mode;
+	int execs; /* check_exec calls */
+	int downs; /* healthy() calls that said it was away */
+} rt = {.up = true};
+
+static bool
+rt_healthy(void *state, char *why, size_t len)
+{
+	bool up;
+
+	(void)state;
+	pthread_mutex_lock(&fake_mu);
+	up = rt.up;
+	rt.downs += !up;
+	pthread_mutex_unlock(&fake_mu);
+	snprintf(why, len, "%s", up ? "" : "cannot reach the daemon");
+	return up;
+}
+
+static int
+rt_check_exec(void *state, const char *handle, const orch_task *t,
+    char *const *argv, size_t argc, int timeout_s, int *exit_code, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	enum rt_mode mode;
+
+	(void)state;
+	(void)handle;
+	(void)t;
+	(void)argv;
+	(void)argc;
+	(void)timeout_s;
+	out[0] = '\0';
+	pthread_mutex_lock(&fake_mu);
+	rt.execs++;
+	mode = rt.mode;
+	if (mode == RT_DIES)
+		rt.up = false;
+	pthread_mutex_unlock(&fake_mu);
+	if (mode == RT_UNANSWERED) {
+		snprintf(err, errlen, "cannot reach the daemon");
+		return ORCH_EUNAVAIL;
+	}
+	*exit_code = mode == RT_PASS ? 0 : 1;
+	return ORCH_OK;
+}
+
+static const struct orch_driver_ops rt_driver = {
+    .name = "rt",
+    .healthy = rt_healthy,
+    .check_exec = rt_check_exec,
 };
 
 /* ---- what the checker reported ---- */
@@ -482,11 +549,121 @@ test_stop_during_check(void)
 	orch_task_free(t);
 }
 
+static void
+rt_set(bool up, enum rt_mode mode)
+{
+	pthread_mutex_lock(&fake_mu);
+	rt.up = up;
+	rt.mode = mode;
+	pthread_mutex_unlock(&fake_mu);
+}
+
+static int
+rt_get(const int *counter)
+{
+	int v;
+
+	pthread_mutex_lock(&fake_mu);
+	v = *counter;
+	pthread_mutex_unlock(&fake_mu);
+	return v;
+}
+
+struct rt_want {
+	const int *counter;
+	int at_least;
+};
+
+static bool
+rt_reached(void *arg)
+{
+	struct rt_want *w = arg;
+
+	return rt_get(w->counter) >= w->at_least;
+}
+
+/* Waits until *counter has grown by n from now. */
+static void
+rt_wait_more(const int *counter, int n)
+{
+	struct rt_want w = {counter, rt_get(counter) + n};
+
+	ASSERT(h_wait_until(rt_reached, &w, WAIT_MS));
+}
+
+static void
+assert_health(struct orch_checker *c, const orch_task *t, int want)
+{
+	int health = 0;
+	char why[512];
+
+	ASSERT(orch_checker_health(c, t->id, "h", &health, why, sizeof(why)));
+	ASSERT_INT_EQ(health, want);
+}
+
+/* While the driver's runtime is away a check is not run, and one that
+ * fails because the runtime did not answer, or went away during it, is
+ * not counted: a healthy task with retries 1 stays healthy through all
+ * of it.  Once the runtime is back the checks count again. */
+static void
+test_runtime_away(void)
+{
+	struct orch_checker *c = NULL;
+	orch_task *t = task_with(ORCH_HEALTH_EXEC, 0, NULL, 1);
+	struct orch_checker_task x = {
+	    .task = t,
+	    .handle = "h",
+	    .drv = &rt_driver,
+	    .started_at_ms = orch_now_ms(),
+	};
+	int execs;
+
+	rt_set(true, RT_PASS);
+	ASSERT_INT_EQ(orch_checker_new(on_change, NULL, &c), ORCH_OK);
+	ASSERT_INT_EQ(orch_checker_start(c), ORCH_OK);
+	ASSERT_INT_EQ(orch_checker_sync(c, &x, 1), ORCH_OK);
+	wait_heard(t->id, HEALTHY);
+
+	/* Away: the checks wait, the command is not run (a check in flight
+	 * when it went may still be). */
+	rt_set(false, RT_FAIL);
+	rt_wait_more(&rt.downs, 1);
+	execs = rt_get(&rt.execs);
+	rt_wait_more(&rt.downs, 2);
+	ASSERT_INT_EQ(rt_get(&rt.execs), execs);
+	assert_health(c, t, HEALTHY);
+
+	/* Back as the driver sees it, but the calls find no daemon: the
+	 * second call means the first one's result was taken. */
+	rt_set(true, RT_UNANSWERED);
+	rt_wait_more(&rt.execs, 2);
+	assert_health(c, t, HEALTHY);
+
+	/* The daemon dies during a check, which fails: the driver finds it
+	 * away, and the next check waits (the first one's result taken). */
+	rt_set(true, RT_DIES);
+	rt_wait_more(&rt.execs, 1);
+	rt_wait_more(&rt.downs, 2);
+	assert_health(c, t, HEALTHY);
+	ASSERT_INT_EQ(heard_count(t->id, UNHEALTHY), 0);
+
+	/* Back for real: a failure counts again. */
+	rt_set(true, RT_FAIL);
+	wait_heard(t->id, UNHEALTHY);
+	ASSERT_STR_EQ(why_of(c, t, "h"),
+	    "health check failed once: exec \"probe\" -> exit code 1");
+
+	orch_checker_stop(c);
+	orch_checker_free(c);
+	orch_task_free(t);
+}
+
 int
 main(void)
 {
 	RUN(test_checks);
 	RUN(test_sync);
 	RUN(test_stop_during_check);
+	RUN(test_runtime_away);
 	return 0;
 }

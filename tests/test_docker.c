@@ -1378,6 +1378,12 @@ events_tried(void *arg)
 	return fake_count(arg, "GET", "/v1.41/events?") >= 2;
 }
 
+static bool
+events_tried_once(void *arg)
+{
+	return fake_count(arg, "GET", "/v1.41/events?") >= 1;
+}
+
 static void
 test_fini_prompt(void)
 {
@@ -1404,6 +1410,143 @@ test_fini_prompt(void)
 	t0 = orch_mono_ms();
 	orch_docker_driver.fini(st);
 	ASSERT(orch_mono_ms() - t0 < 1000);
+	ASSERT_INT_EQ(e.n, 0);
+}
+
+/* ---- the daemon's health ---- */
+
+/* What the driver said of its health at each on_health call.  The
+ * prober alone changes the health and calls on_health right after, so
+ * what healthy() answers in the call is the change it tells of. */
+struct health_seen {
+	pthread_mutex_t mu;
+	void *st; /* set once init has returned */
+	int changes;
+	char why[16][512]; /* "" for healthy */
+};
+
+static void
+on_health_record(void *arg)
+{
+	struct health_seen *h = arg;
+	char why[512];
+
+	pthread_mutex_lock(&h->mu);
+	ASSERT(h->st != NULL);
+	if (!orch_docker_driver.healthy(h->st, why, sizeof(why)))
+		ASSERT(why[0] != '\0');
+	else
+		ASSERT_STR_EQ(why, "");
+	if (h->changes < 16)
+		snprintf(h->why[h->changes], sizeof(h->why[0]), "%s", why);
+	h->changes++;
+	pthread_mutex_unlock(&h->mu);
+}
+
+struct told_want {
+	struct health_seen *hs;
+	const char *why; /* a part of the last reason told; "": healthy */
+};
+
+/* Whether the last change the driver told of is the one wanted. */
+static bool
+told(void *arg)
+{
+	struct told_want *w = arg;
+	const char *last;
+	bool ok = false;
+
+	pthread_mutex_lock(&w->hs->mu);
+	if (w->hs->changes > 0 && w->hs->changes <= 16) {
+		last = w->hs->why[w->hs->changes - 1];
+		ok = w->why[0] == '\0' ? last[0] == '\0'
+		                       : strstr(last, w->why) != NULL;
+	}
+	pthread_mutex_unlock(&w->hs->mu);
+	return ok;
+}
+
+static bool
+pinged_and_streaming(void *arg)
+{
+	return fake_count(arg, "GET", "/v1.41/_ping") >= 2 &&
+	    fake_count(arg, "GET", "/v1.41/events?") >= 1;
+}
+
+/* The daemon goes away under the driver: its event stream breaks, a ping
+ * fails, and the driver turns unhealthy saying why, telling the agent.
+ * A daemon answers on the socket again (after refusing a first ping with
+ * 500): the driver is healthy again, by itself, and its event stream is
+ * back. */
+static void
+test_daemon_health(void)
+{
+	struct exits e = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct health_seen hs = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct fake *f1 = fake_new("1.41", "1.12"), *f2;
+	struct orch_driver_config cfg = {
+	    .node_name = NODE,
+	    .on_exit = on_exit_record,
+	    .on_exit_arg = &e,
+	    .on_health = on_health_record,
+	    .on_health_arg = &hs,
+	};
+	struct told_want tw;
+	char *dir = h_tmpdir("docker-health"), link[600], why[512];
+	int changes;
+	void *st = NULL;
+
+	snprintf(link, sizeof(link), "%s/docker.sock", dir);
+	ASSERT(symlink(f1->sock, link) == 0);
+	cfg.docker_socket = link;
+	fake_route(f1, "GET", "/v1.41/_ping", 200, "OK", FK_JSON, 0);
+	fake_route(f1, "GET", "/v1.41/events?", 200, "", FK_STREAM_HOLD, 0);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.init(&cfg, &st, err, sizeof(err)), ORCH_OK);
+	pthread_mutex_lock(&hs.mu);
+	hs.st = st;
+	pthread_mutex_unlock(&hs.mu);
+	ASSERT(orch_docker_driver.healthy(st, why, sizeof(why)));
+	ASSERT_STR_EQ(why, "");
+	ASSERT(h_wait_until(events_tried_once, f1, 10000));
+
+	/* Gone: the stream breaks, the socket is missing (a ping under way
+	 * as it went may say the connection was reset, the next ones that
+	 * there is nothing to reach). */
+	fake_free(f1);
+	ASSERT_INT_EQ(unlink(link), 0);
+	tw = (struct told_want){&hs, "cannot reach the Docker daemon at "};
+	ASSERT(h_wait_until(told, &tw, 10000));
+	ASSERT(!orch_docker_driver.healthy(st, why, sizeof(why)));
+	ASSERT_STR_CONTAINS(why, "cannot reach the Docker daemon at ");
+	ASSERT_STR_CONTAINS(why, link);
+	pthread_mutex_lock(&hs.mu);
+	changes = hs.changes;
+	pthread_mutex_unlock(&hs.mu);
+
+	/* Back, refusing the first ping. */
+	f2 = fake_new("1.41", "1.12");
+	fake_route(f2, "GET", "/v1.41/_ping", 500, "{\"message\":\"starting\"}",
+	    FK_JSON, 1);
+	fake_route(f2, "GET", "/v1.41/_ping", 200, "OK", FK_JSON, 0);
+	fake_route(f2, "GET", "/v1.41/events?", 200, "", FK_STREAM_HOLD, 0);
+	ASSERT(symlink(f2->sock, link) == 0);
+	tw = (struct told_want){&hs, ""};
+	ASSERT(h_wait_until(told, &tw, 10000));
+	ASSERT(h_wait_until(pinged_and_streaming, f2, 10000));
+	pthread_mutex_lock(&hs.mu);
+	/* Unhealthy for the 500, then healthy: the last change. */
+	ASSERT(hs.changes >= changes + 2 && hs.changes <= 16);
+	ASSERT_STR_CONTAINS(hs.why[hs.changes - 2],
+	    "docker GET /v1.41/_ping: the daemon answered 500: starting");
+	ASSERT_STR_EQ(hs.why[hs.changes - 1], "");
+	pthread_mutex_unlock(&hs.mu);
+	ASSERT(orch_docker_driver.healthy(st, why, sizeof(why)));
+	ASSERT_STR_EQ(why, "");
+	orch_docker_driver.fini(st);
+	fake_free(f2);
+	h_rm_rf(dir);
+	free(dir);
 	ASSERT_INT_EQ(e.n, 0);
 }
 
@@ -1467,6 +1610,52 @@ test_check_exec(void)
 	    ORCH_EINVAL);
 	orch_docker_driver.fini(st);
 	fake_free(f);
+}
+
+/* A check the daemon does not answer (it closes the connection, or is
+ * not there at all) is not the task's failure: ORCH_EUNAVAIL, which the
+ * checker does not count.  An error the daemon answers is the check's. */
+static void
+test_check_unanswered(void)
+{
+	struct fake *f = fake_new("1.41", "1.12");
+	char *argv[] = {"true"}, out[128], host[ORCH_CHECK_HOST_LEN];
+	unsigned hp;
+	int code;
+	void *st;
+
+	fake_route(f, "POST", "/v1.41/containers/cut/exec", 201,
+	    "{\"Id\":\"" EXEC_ID "\"}", FK_JSON, 0);
+	fake_route(
+	    f, "POST", "/v1.41/exec/" EXEC_ID "/start", 200, NULL, FK_CLOSE, 0);
+	fake_route(
+	    f, "GET", "/v1.41/containers/cut/json", 200, NULL, FK_CLOSE, 0);
+	fake_route(f, "POST", "/v1.41/containers/c500/exec", 500,
+	    "{\"message\":\"OCI runtime exec failed: no true\"}", FK_JSON, 0);
+	st = drv_new(f);
+
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "cut", NULL, argv, 1, 5,
+	                  &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_EUNAVAIL);
+	ASSERT_INT_EQ(orch_docker_driver.check_addr(
+	                  st, "cut", NULL, 80, host, &hp, err, sizeof(err)),
+	    ORCH_EUNAVAIL);
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "c500", NULL, argv, 1,
+	                  5, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_EIO);
+	ASSERT_STR_CONTAINS(err, "OCI runtime exec failed");
+
+	/* The daemon gone. */
+	fake_free(f);
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "cut", NULL, argv, 1, 5,
+	                  &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_EUNAVAIL);
+	ASSERT_STR_CONTAINS(err, "cannot reach the Docker daemon");
+	ASSERT_INT_EQ(orch_docker_driver.check_addr(
+	                  st, "cut", NULL, 80, host, &hp, err, sizeof(err)),
+	    ORCH_EUNAVAIL);
+	ASSERT_STR_CONTAINS(err, "cannot reach the Docker daemon");
+	orch_docker_driver.fini(st);
 }
 
 struct cancel_arg {
@@ -1741,8 +1930,10 @@ main(void)
 	RUN(test_events_long_line);
 	RUN(test_events_settle);
 	RUN(test_fini_prompt);
+	RUN(test_daemon_health);
 	RUN(test_check_exec);
 	RUN(test_check_exec_timeout_cancel);
+	RUN(test_check_unanswered);
 	RUN(test_check_ports);
 	RUN(test_check_exec_parse);
 	return 0;
