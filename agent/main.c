@@ -32,6 +32,7 @@
 #include "policy.h"
 #include "task.h"
 #include "tls.h"
+#include "version.h"
 
 #define LABEL_KEY_MAX 128
 #define LABEL_VALUE_MAX 256
@@ -446,7 +447,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
-			printf("orch-agent %s\n", ORCH_VERSION);
+			printf("orch-agent %s\n", orch_version);
 			return 1;
 		case ':':
 			fprintf(stderr, "orch-agent: %s needs a value\n",
@@ -627,7 +628,7 @@ main(int argc, char **argv)
 	orch_info("agent",
 	    "orch-agent %s: node \"%s\" at %s, drivers %s (Docker %s, "
 	    "state %s), capacity %.2f CPUs %lld MB, manager %s%s%s",
-	    ORCH_VERSION, cfg.name, address, drivers, cfg.docker, cfg.state_dir,
+	    orch_version, cfg.name, address, drivers, cfg.docker, cfg.state_dir,
 	    cpu, (long long)memory_mb, cfg.manager_url,
 	    cfg.tls_dir != NULL ? ", certificates in " : "",
 	    cfg.tls_dir != NULL ? cfg.tls_dir : "");

@@ -33,6 +33,7 @@
 #include "print.h"
 #include "table.h"
 #include "task.h"
+#include "version.h"
 
 #define ADDR_DEFAULT "http://127.0.0.1:3000"
 #define ADDR_ENV "ORCH_ADDR"
@@ -2220,7 +2221,7 @@ main(int argc, char **argv)
 			rc = EXIT_DONE;
 			goto out;
 		case OPT_VERSION:
-			puts("orchctl " ORCH_VERSION);
+			printf("orchctl %s\n", orch_version);
 			rc = EXIT_DONE;
 			goto out;
 		case OPT_ADDR: ctl.addr_flag = val; break;

@@ -38,6 +38,7 @@
 #include "scheduler.h"
 #include "store.h"
 #include "tls.h"
+#include "version.h"
 
 #define PROG "orch-manager"
 
@@ -278,7 +279,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_HTTP_KEY: cfg->http_tls_key = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
-			printf("orch-manager %s\n", ORCH_VERSION);
+			printf("orch-manager %s\n", orch_version);
 			return 1;
 		case ':':
 			fprintf(stderr, "orch-manager: %s needs a value\n",
@@ -594,7 +595,7 @@ main(int argc, char **argv)
 	orch_info("manager",
 	    "orch-manager %s: %s %s (port %d), rpc %s, pub %s, "
 	    "data %s, sync %s, heartbeat TTL %d s, %lld events kept%s%s",
-	    ORCH_VERSION, cfg.http_tls_cert != NULL ? "https" : "http",
+	    orch_version, cfg.http_tls_cert != NULL ? "https" : "http",
 	    cfg.http, orch_gw_port(gw), cfg.rpc_url, cfg.pub_url, cfg.data,
 	    cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s,
 	    cfg.events_keep,
