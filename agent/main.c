@@ -130,6 +130,9 @@ usage(FILE *f)
 	    "                          (default: what the manager admits)\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default "
 	    "info)\n"
+	    "  --log-format FORMAT     text (default) or json: one JSON object "
+	    "a line\n"
+	    "                          on stderr, for log shippers\n"
 	    "  -h, --help              show this help and exit\n"
 	    "  --version               print the version and exit\n");
 }
@@ -302,6 +305,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_HEARTBEAT,
 		OPT_STOP,
 		OPT_LOG,
+		OPT_LOG_FORMAT,
 		OPT_TLS_DIR,
 		OPT_TLS_NAME,
 		OPT_POLICY,
@@ -321,6 +325,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
 	    {"stop-timeout", required_argument, NULL, OPT_STOP},
 	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
 	    {"tls-name", required_argument, NULL, OPT_TLS_NAME},
 	    {"policy", required_argument, NULL, OPT_POLICY},
@@ -402,6 +407,10 @@ parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case OPT_LOG:
 			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
+				return 2;
+			break;
+		case OPT_LOG_FORMAT:
+			if (orch_flag_log_format(PROG, optarg) != ORCH_OK)
 				return 2;
 			break;
 		case OPT_TLS_DIR: cfg->tls_dir = optarg; break;

@@ -146,6 +146,9 @@ usage(FILE *f)
 	    "                          (see docs/security.md)\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default "
 	    "info)\n"
+	    "  --log-format FORMAT     text (default) or json: one JSON object "
+	    "a line\n"
+	    "                          on stderr, for log shippers\n"
 	    "  -h, --help              show this help and exit\n"
 	    "  --version               print the version and exit\n"
 	    "\n"
@@ -173,6 +176,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_TTL,
 		OPT_EVKEEP,
 		OPT_LOG,
+		OPT_LOG_FORMAT,
 		OPT_TOKENS,
 		OPT_POLICY,
 		OPT_INSECURE,
@@ -194,6 +198,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"heartbeat-ttl", required_argument, NULL, OPT_TTL},
 	    {"events-keep", required_argument, NULL, OPT_EVKEEP},
 	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	    {"token-file", required_argument, NULL, OPT_TOKENS},
 	    {"policy", required_argument, NULL, OPT_POLICY},
 	    {"insecure", no_argument, NULL, OPT_INSECURE},
@@ -269,6 +274,10 @@ parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case OPT_LOG:
 			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
+				return 2;
+			break;
+		case OPT_LOG_FORMAT:
+			if (orch_flag_log_format(PROG, optarg) != ORCH_OK)
 				return 2;
 			break;
 		case OPT_TOKENS: cfg->token_file = optarg; break;
