@@ -129,14 +129,15 @@ static const char usage_text[] =
     "  run NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... [--constraint C]...\n"
     "      [--placement P] [--restart R] [--replicas N] [--privileged]\n"
     "      [-v SRC:DST[:ro]]... [--network N] [--cap-add CAP]...\n"
-    "      [--idempotency-key K]\n"
+    "      [--idempotency-key K] [--wait] [--wait-timeout SEC]\n"
     "      [-- CMD ARGS...]\n"
     "                        submit a task (with --replicas: a service)\n"
-    "  list [--status S] [-o json]\n"
+    "  list [--status S] [-o json|name]\n"
     "                        list the tasks of the cluster\n"
     "  get ID|NAME [-o json] show one task\n"
-    "  stop ID|NAME          ask for a task to be stopped\n"
-    "  nodes [-o json]       list the nodes of the cluster\n"
+    "  stop ID|NAME [--wait] [--wait-timeout SEC]\n"
+    "                        ask for a task to be stopped\n"
+    "  nodes [-o json|name]  list the nodes of the cluster\n"
     "  node get ID|NAME [-o json]\n"
     "                        show one node\n"
     "  node drain|undrain ID|NAME\n"
@@ -144,7 +145,8 @@ static const char usage_text[] =
     "                        replicas away, or undo it\n"
     "  service create NAME IMAGE [--replicas N] [run's options]\n"
     "                        create a service\n"
-    "  service ls [-o json]  list the services\n"
+    "  service ls [-o json|name]\n"
+    "                        list the services\n"
     "  service get NAME [-o json]\n"
     "                        show a service and its tasks\n"
     "  service rm NAME       delete a service and its tasks\n"
@@ -166,6 +168,9 @@ static const char usage_text[] =
     "file\n"
     "                        (environment " TOKEN_ENV "; safer: not shown "
     "by ps)\n"
+    "  --color WHEN          colour statuses: auto (the default: on a "
+    "terminal,\n"
+    "                        unless NO_COLOR is set), always or never\n"
     "  -h, --help            show this help; COMMAND --help shows a command's\n"
     "  --version             print the version\n"
     "\n"
@@ -175,7 +180,8 @@ static const char usage_text[] =
     "Exit status: 0 done, 1 the manager refused or answered unexpectedly,\n"
     "2 usage error, 3 the manager cannot be reached (or its certificate is\n"
     "not trusted), 4 the manager wants a token (none given, or the one given\n"
-    "was refused).\n";
+    "was refused), 5 --wait saw the task fail (or stop before it ran),\n"
+    "6 --wait gave up after --wait-timeout, 130 --wait was interrupted.\n";
 
 static const struct orch_args_opt global_opts[] = {
     {"help", 'h', false, OPT_HELP},
@@ -885,7 +891,13 @@ ctl_args_read(struct ctl *ctl, struct orch_args *a,
 	"  --cap-add CAP    add a Linux capability (NET_ADMIN) *; "            \
 	"repeatable\n"                                                         \
 	"                   * only where the manager's container policy\n"     \
-	"                     allows it for the image (else HTTP 403)\n"
+	"                     allows it for the image (else HTTP 403)\n"       \
+	"  --wait           wait until the task runs (or has ended; a\n"       \
+	"                   service: until all its replicas run), showing\n"   \
+	"                   its status as it changes; exit 5 if it fails\n"    \
+	"  --wait-timeout SEC\n"                                               \
+	"                   give up waiting after SEC seconds, exit 6\n"       \
+	"                   (default 300; implies --wait)\n"
 
 static bool
 parse_cpu(const char *s, double *out)
@@ -2451,7 +2463,7 @@ static const struct verb verbs[] = {
                     "[--constraint C]... [--placement P] [--restart R] "
                     "[--replicas N] [--privileged] [-v SRC:DST[:ro]]... "
                     "[--network N] [--cap-add CAP]... [--idempotency-key K] "
-                    "[-- CMD ARGS...]",
+                    "[--wait] [--wait-timeout SEC] [-- CMD ARGS...]",
         .help =
             "Submits a task that runs IMAGE, with CMD ARGS if given, and\n"
             "prints its id; with --replicas, creates a service of N\n"
@@ -2468,7 +2480,7 @@ static const struct verb verbs[] = {
     },
     {
         .name = "list",
-        .synopsis = "[--status S] [-o json]",
+        .synopsis = "[--status S] [-o json|name]",
         .help =
             "Lists the tasks of the cluster in the order they were submitted:\n"
             "NAME, ID, IMAGE, STATUS (with the health of a task with a\n"
@@ -2478,40 +2490,46 @@ static const struct verb verbs[] = {
             "Options:\n"
             "  --status S       only tasks with status S: Pending, Scheduled,\n"
             "                   Running, Completed, Failed or Stopped\n"
-            "  -o, --output json\n"
-            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
+            "  -o, --output json|name\n"
+            "                   print the manager's JSON, or only the\n"
+            "                   names, one a line\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_list,
     },
     {
         .name = "get",
         .synopsis = "ID|NAME [-o json]",
-        .help =
-            "Shows every field of one task, named by its id, a unique id\n"
-            "prefix of at least 4 characters, or its name.\n"
-            "\n"
-            "Options:\n"
-            "  -o, --output json\n"
-            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
-            "  -h, --help       show this help\n",
+        .help = "Shows every field of one task, named by its id, a unique id\n"
+                "prefix of at least 4 characters, or its name.\n"
+                "\n"
+                "Options:\n"
+                "  -o, --output json|name\n"
+                "                   print the manager's JSON, or only the\n"
+                "                   names, one a line\n" CONN_OPTIONS_HELP
+                "  -h, --help       show this help\n",
         .run = verb_get,
     },
     {
         .name = "stop",
-        .synopsis = "ID|NAME",
+        .synopsis = "ID|NAME [--wait] [--wait-timeout SEC]",
         .help =
             "Asks the manager to stop a task, named by its id, a unique id\n"
             "prefix of at least 4 characters, or its name.  A task that has\n"
             "not started stops at once; a running one stays Running until\n"
             "its node has stopped it.\n"
             "\n"
-            "Options:\n" CONN_OPTIONS_HELP
-            "  -h, --help       show this help\n",
+            "Options:\n"
+            "  --wait           wait until the task has stopped (or ended\n"
+            "                   otherwise), showing its status as it changes\n"
+            "  --wait-timeout SEC\n"
+            "                   give up waiting after SEC seconds, exit 6\n"
+            "                   (default 300; implies "
+            "--wait)\n" CONN_OPTIONS_HELP "  -h, --help       show this help\n",
         .run = verb_stop,
     },
     {
         .name = "nodes",
-        .synopsis = "[-o json]",
+        .synopsis = "[-o json|name]",
         .help =
             "Lists the nodes of the cluster by name: NAME, ID, STATUS (Ready,\n"
             "NotReady or Down), CPU and MEMORY (allocated/capacity), TASKS\n"
@@ -2519,8 +2537,9 @@ static const struct verb verbs[] = {
             "heartbeat).\n"
             "\n"
             "Options:\n"
-            "  -o, --output json\n"
-            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
+            "  -o, --output json|name\n"
+            "                   print the manager's JSON, or only the\n"
+            "                   names, one a line\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_nodes,
     },
@@ -2534,8 +2553,9 @@ static const struct verb verbs[] = {
             "undrain lets it take tasks again.\n"
             "\n"
             "Options:\n"
-            "  -o, --output json\n"
-            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
+            "  -o, --output json|name\n"
+            "                   print the manager's JSON, or only the\n"
+            "                   names, one a line\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_node,
     },
