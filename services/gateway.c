@@ -123,7 +123,9 @@ struct orch_gw {
 	int port;
 	bool listen_paused; /* out of file descriptors */
 	int64_t listen_resume_ms;
-	volatile sig_atomic_t stopping;
+	volatile sig_atomic_t stopping; /* orch_gw_stop() calls */
+	bool draining;                  /* stopping: in-flight answers go */
+	int64_t drain_deadline_ms;
 	struct conn *conns;     /* every open connection */
 	struct conn *graveyard; /* closed this loop turn; freed at its end */
 	int n_conns;
@@ -152,6 +154,7 @@ orch_gw_opts_default(struct orch_gw_opts *opts)
 	opts->observe_arg = NULL;
 	opts->tls_cert = NULL;
 	opts->tls_key = NULL;
+	opts->drain_timeout_ms = 10000;
 }
 
 /* Splits "HOST:PORT" or "[V6]:PORT" into host and port buffers. */
@@ -299,7 +302,8 @@ orch_gw_stop(struct orch_gw *gw)
 {
 	uint64_t one = 1;
 
-	gw->stopping = 1;
+	/* A count, not a flag: a second stop ends the drain. */
+	gw->stopping = gw->stopping + 1;
 	(void)!write(gw->wfd, &one, sizeof(one));
 }
 
@@ -922,7 +926,7 @@ sweep(struct orch_gw *gw, int64_t now)
 {
 	struct conn *c, *next;
 
-	if (gw->listen_paused && now >= gw->listen_resume_ms) {
+	if (gw->listen_paused && gw->lfd >= 0 && now >= gw->listen_resume_ms) {
 		struct epoll_event e = {.events = EPOLLIN};
 
 		e.data.ptr = &gw->listen_tag;
@@ -964,13 +968,68 @@ sweep(struct orch_gw *gw, int64_t now)
 	}
 }
 
+/*
+ * The first stop: no new connection is taken (the listening socket
+ * closes, so clients are refused rather than left waiting), idle
+ * connections and streams close, and every other connection closes once
+ * the request it is reading or being answered is answered.
+ */
+static void
+drain_start(struct orch_gw *gw, int64_t now)
+{
+	struct conn *c, *next;
+	int busy = 0;
+
+	gw->draining = true;
+	gw->drain_deadline_ms = now + gw->opts.drain_timeout_ms;
+	if (gw->lfd >= 0) {
+		epoll_ctl(gw->epfd, EPOLL_CTL_DEL, gw->lfd, NULL);
+		close(gw->lfd);
+		gw->lfd = -1;
+	}
+	for (c = gw->conns; c != NULL; c = next) {
+		next = c->next;
+		c->close_after = true;
+		if (c->handshaking || c->state == C_STREAMING ||
+		    (c->state == C_READING && c->in.len == 0)) {
+			c->close_why = "the manager is shutting down";
+			conn_close(c);
+		} else {
+			busy++;
+		}
+	}
+	if (busy > 0)
+		orch_info("gateway",
+		    "stopping: answering the %d request%s in flight (at most "
+		    "%d ms)",
+		    busy, busy == 1 ? "" : "s", gw->opts.drain_timeout_ms);
+}
+
 int
 orch_gw_run(struct orch_gw *gw)
 {
 	struct epoll_event evs[128];
 
-	while (!gw->stopping) {
-		int n = epoll_wait(gw->epfd, evs, 128, SWEEP_INTERVAL_MS);
+	for (;;) {
+		int64_t now = orch_mono_ms();
+		int n, wait_ms = SWEEP_INTERVAL_MS;
+
+		if (gw->stopping > 0 && !gw->draining)
+			drain_start(gw, now);
+		if (gw->draining) {
+			if (gw->conns == NULL)
+				break;
+			if (gw->stopping > 1 || now >= gw->drain_deadline_ms) {
+				orch_warn("gateway",
+				    "stopping: %d connection%s still "
+				    "unanswered, closed",
+				    gw->n_conns, gw->n_conns == 1 ? "" : "s");
+				break;
+			}
+			if (gw->drain_deadline_ms - now < wait_ms)
+				wait_ms = (int)(gw->drain_deadline_ms - now);
+		}
+		n = epoll_wait(gw->epfd, evs, 128, wait_ms);
 
 		if (n < 0) {
 			if (errno == EINTR)

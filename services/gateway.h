@@ -69,6 +69,9 @@ struct orch_gw_opts {
 	 * default): plain HTTP. */
 	const char *tls_cert;
 	const char *tls_key;
+	/* After orch_gw_stop(): the most orch_gw_run() waits for the
+	 * answers of requests in flight; default 10000. */
+	int drain_timeout_ms;
 };
 
 /* Called on the loop thread for each complete request.  The handler must
@@ -91,11 +94,17 @@ int orch_gw_new(const struct orch_gw_opts *opts, orch_gw_handler_fn handler,
 /* The port actually bound (useful when the address asked for port 0). */
 int orch_gw_port(const struct orch_gw *gw);
 
-/* Runs the event loop on the calling thread until orch_gw_stop().
- * Returns ORCH_OK or an error from epoll. */
+/*
+ * Runs the event loop on the calling thread until orch_gw_stop() and the
+ * drain that follows: new connections are refused at once, idle ones and
+ * streams closed, and the requests in flight (being read or being
+ * answered) are answered, each on a connection that then closes, for at
+ * most drain_timeout_ms.  Returns ORCH_OK or an error from epoll.
+ */
 int orch_gw_run(struct orch_gw *gw);
 
-/* Asks the loop to return.  Async-signal-safe; callable from any thread. */
+/* Asks the loop to drain and return; a second call ends the drain at
+ * once.  Async-signal-safe; callable from any thread. */
 void orch_gw_stop(struct orch_gw *gw);
 
 /* Frees the gateway after orch_gw_run() has returned (or was never run),

@@ -573,6 +573,9 @@ main(int argc, char **argv)
 	gopts.max_conns = cfg.max_conns;
 	gopts.request_timeout_ms = cfg.request_timeout_s * 1000;
 	gopts.idle_timeout_ms = cfg.idle_timeout_s * 1000;
+	/* A request being read when SIGTERM comes gets --request-timeout to
+	 * arrive, and its answer a second more. */
+	gopts.drain_timeout_ms = (cfg.request_timeout_s + 1) * 1000;
 	gopts.tls_cert = cfg.http_tls_cert;
 	gopts.tls_key = cfg.http_tls_key;
 	if ((rc = orch_gw_new(&gopts, orch_api_handle, api, &gw, err,
