@@ -30,6 +30,7 @@
 #include "log.h"
 #include "node.h"
 #include "policy.h"
+#include "sdnotify.h"
 #include "task.h"
 #include "tls.h"
 #include "version.h"
@@ -641,8 +642,12 @@ main(int argc, char **argv)
 	    cpu, (long long)memory_mb, cfg.manager_url,
 	    cfg.tls_dir != NULL ? ", certificates in " : "",
 	    cfg.tls_dir != NULL ? cfg.tls_dir : "");
+	if ((rc = orch_sd_notify("READY=1\nSTATUS=running")) != ORCH_OK)
+		orch_warn("agent", "cannot tell systemd it is ready: %s",
+		    orch_strerror(rc));
 	while (sigwait(&sigs, &sig) != 0)
 		;
+	(void)orch_sd_notify("STOPPING=1\nSTATUS=stopping");
 	orch_info("agent", "%s: stopping (tasks keep running)",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM");
 	status = 0;

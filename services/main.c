@@ -36,6 +36,7 @@
 #include "policy.h"
 #include "rpc.h"
 #include "scheduler.h"
+#include "sdnotify.h"
 #include "store.h"
 #include "tls.h"
 #include "version.h"
@@ -619,8 +620,13 @@ main(int argc, char **argv)
 		    cfg.http[0] == ':' ? "127.0.0.1" : "", cfg.http);
 		orch_dev_banner(dev, url, stdout);
 	}
+	/* systemd (Type=notify): started, and clients may connect. */
+	if ((rc = orch_sd_notify("READY=1\nSTATUS=serving")) != ORCH_OK)
+		orch_warn("manager", "cannot tell systemd it is ready: %s",
+		    orch_strerror(rc));
 	if (orch_gw_run(gw) == ORCH_OK)
 		status = 0;
+	(void)orch_sd_notify("STOPPING=1\nSTATUS=shutting down");
 	orch_info("manager", "shutting down");
 out:
 	the_gw = NULL;

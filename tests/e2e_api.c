@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -999,6 +1000,51 @@ test_sigterm_drains(void)
 	free(body);
 }
 
+/* Reads one datagram from fd within 10 s into buf (NUL-terminated). */
+static void
+dgram_read(int fd, char *buf, size_t len)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	ssize_t n;
+
+	ASSERT_INT_EQ(poll(&p, 1, 10000), 1);
+	n = recv(fd, buf, len - 1, 0);
+	ASSERT(n > 0);
+	buf[n] = '\0';
+}
+
+/* Under systemd (Type=notify), $NOTIFY_SOCKET hears READY=1 once the
+ * manager serves, and STOPPING=1 when it stops. */
+static void
+test_sd_notify(void)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	char buf[256];
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+	ASSERT(fd >= 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s-notify", m.data);
+	ASSERT(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	mgr_stop_clean(&m);
+	ASSERT_INT_EQ(setenv("NOTIFY_SOCKET", a.sun_path, 1), 0);
+	mgr_restart(&m,
+	    (const char *const[]){
+	        "--request-timeout", "1", "--max-conns", "64", NULL});
+	unsetenv("NOTIFY_SOCKET");
+	dgram_read(fd, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "READY=1\nSTATUS=serving");
+	/* Ready means serving. */
+	ASSERT_INT_EQ(h_http(m.http_port, "GET", "/healthz", NULL, NULL), 200);
+	mgr_stop_clean(&m);
+	dgram_read(fd, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "STOPPING=1\nSTATUS=shutting down");
+	close(fd);
+	unlink(a.sun_path);
+	mgr_restart(&m,
+	    (const char *const[]){
+	        "--request-timeout", "1", "--max-conns", "64", NULL});
+}
+
 static void
 test_flags(void)
 {
@@ -1069,6 +1115,7 @@ main(void)
 	RUN(test_flags);
 	RUN(test_restart_keeps_tasks);
 	RUN(test_sigterm_drains);
+	RUN(test_sd_notify);
 	mgr_stop_clean(&m);
 	mgr_destroy(&m);
 	return 0;
