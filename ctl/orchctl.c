@@ -262,6 +262,7 @@ static const struct orch_args_opt conn_opts[] = {
 static const struct orch_args_opt events_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
     {"token", 0, true, OPT_TOKEN},
     {"color", 0, true, OPT_COLOR},
     {"output", 'o', true, OPT_OUTPUT},
