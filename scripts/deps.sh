@@ -12,7 +12,9 @@ for g in "${groups[@]}"; do
 	build) pkgs+=(gcc make cmake pkg-config libnng-dev libprotobuf-c-dev
 		protobuf-c-compiler libsqlite3-dev libcurl4-openssl-dev
 		libjansson-dev uuid-dev libmbedtls-dev) ;;
-	test) pkgs+=(sqlite3 curl) ;;
+	# groff-base and systemd: tests/docs_check.sh renders the man pages,
+	# tests/install_check.sh verifies the units (both skip what is missing).
+	test) pkgs+=(sqlite3 curl groff-base systemd) ;;
 	bench) pkgs+=(wrk nginx-light curl jq iproute2) ;;
 	fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
 	valgrind) pkgs+=(valgrind) ;;
