@@ -183,22 +183,23 @@ static const char usage_text[] =
     "was refused), 5 --wait saw the task fail (or stop before it ran),\n"
     "6 --wait gave up after --wait-timeout, 130 --wait was interrupted.\n";
 
+/* The options that reach the manager, which every verb takes too. */
+/* clang-format off */
+#define CONN_OPTS                                                              \
+	{"addr", 0, true, OPT_ADDR}, {"cacert", 0, true, OPT_CACERT},          \
+	{"token", 0, true, OPT_TOKEN}, {"color", 0, true, OPT_COLOR}
+/* clang-format on */
+
 static const struct orch_args_opt global_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"version", 0, false, OPT_VERSION},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
-    {"color", 0, true, OPT_COLOR},
+    CONN_OPTS,
     {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt run_opts[] = {
     {"help", 'h', false, OPT_HELP},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
-    {"color", 0, true, OPT_COLOR},
+    CONN_OPTS,
     {"cpu", 0, true, OPT_CPU},
     {"memory", 0, true, OPT_MEMORY},
     {"env", 'e', true, OPT_ENV},
@@ -219,10 +220,7 @@ static const struct orch_args_opt run_opts[] = {
 
 static const struct orch_args_opt list_opts[] = {
     {"help", 'h', false, OPT_HELP},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
-    {"color", 0, true, OPT_COLOR},
+    CONN_OPTS,
     {"output", 'o', true, OPT_OUTPUT},
     {"status", 0, true, OPT_STATUS},
     {NULL, 0, false, 0},
@@ -230,20 +228,14 @@ static const struct orch_args_opt list_opts[] = {
 
 static const struct orch_args_opt get_opts[] = {
     {"help", 'h', false, OPT_HELP},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
-    {"color", 0, true, OPT_COLOR},
+    CONN_OPTS,
     {"output", 'o', true, OPT_OUTPUT},
     {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt stop_opts[] = {
     {"help", 'h', false, OPT_HELP},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
-    {"color", 0, true, OPT_COLOR},
+    CONN_OPTS,
     {"wait", 0, false, OPT_WAIT},
     {"wait-timeout", 0, true, OPT_WAIT_TIMEOUT},
     {NULL, 0, false, 0},
@@ -252,19 +244,13 @@ static const struct orch_args_opt stop_opts[] = {
 /* The options of a verb that only talks to the manager (scale). */
 static const struct orch_args_opt conn_opts[] = {
     {"help", 'h', false, OPT_HELP},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
-    {"color", 0, true, OPT_COLOR},
+    CONN_OPTS,
     {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt events_opts[] = {
     {"help", 'h', false, OPT_HELP},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
-    {"color", 0, true, OPT_COLOR},
+    CONN_OPTS,
     {"output", 'o', true, OPT_OUTPUT},
     {"since", 0, true, OPT_SINCE},
     {NULL, 0, false, 0},
@@ -2148,16 +2134,6 @@ out:
 
 /* ---- services ---- */
 
-static const struct orch_args_opt service_opts[] = {
-    {"help", 'h', false, OPT_HELP},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
-    {"color", 0, true, OPT_COLOR},
-    {"output", 'o', true, OPT_OUTPUT},
-    {NULL, 0, false, 0},
-};
-
 static void
 service_row_fill(const json_t *svc, const json_t *ctx, int64_t now,
     const char **row, struct row_cells *c)
@@ -2202,7 +2178,7 @@ service_args(struct ctl *ctl, struct orch_args *a, const char **name,
 	struct ctl_pos pos = {.max = 1, .extra = ""};
 	int rc;
 
-	if ((rc = ctl_args_read(ctl, a, service_opts, &pos)) != EXIT_DONE)
+	if ((rc = ctl_args_read(ctl, a, get_opts, &pos)) != EXIT_DONE)
 		return rc;
 	if (pos.n == 0 || pos.val[0][0] == '\0')
 		return ctl_usage(ctl, "missing NAME");
@@ -2218,7 +2194,7 @@ service_ls(struct ctl *ctl, struct orch_args *a)
 	struct ctl_pos pos = {.max = 0, .extra = ""};
 	int rc;
 
-	if ((rc = ctl_args_read(ctl, a, service_opts, &pos)) != EXIT_DONE)
+	if ((rc = ctl_args_read(ctl, a, get_opts, &pos)) != EXIT_DONE)
 		return rc;
 	return ctl_list_show(ctl, "/services",
 	    "the service list is not a JSON array", "No services.",

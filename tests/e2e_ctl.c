@@ -64,18 +64,8 @@ healthy(void *arg)
 static bool
 node_ready(void *arg)
 {
-	json_t *list = hj_call(port, "GET", "/nodes", NULL, 200), *n;
-	bool ok = false;
-
 	(void)arg;
-	n = json_array_get(list, 0);
-	if (json_array_size(list) == 1 && hj_str(n, "status") != NULL &&
-	    strcmp(hj_str(n, "status"), "Ready") == 0) {
-		snprintf(node, sizeof(node), "%s", hj_str(n, "name"));
-		ok = true;
-	}
-	json_decref(list);
-	return ok;
+	return hj_one_node_ready(port, node, sizeof(node));
 }
 
 /* orchctl args...; returns its exit code, with stdout and stderr. */
@@ -259,11 +249,19 @@ test_wait_timeout(void)
 	free(err);
 }
 
+/* A file and a string for file_has(). */
+struct file_str {
+	const char *path;
+	const char *s;
+};
+
+/* Whether the file arg->path holds arg->s. */
 static bool
-log_has_pending(void *arg)
+file_has(void *arg)
 {
-	char *s = h_read_file(arg);
-	bool ok = s != NULL && strstr(s, "w-int  Pending") != NULL;
+	const struct file_str *fs = arg;
+	char *s = h_read_file(fs->path);
+	bool ok = s != NULL && strstr(s, fs->s) != NULL;
 
 	free(s);
 	return ok;
@@ -281,7 +279,8 @@ test_wait_interrupted(void)
 
 	snprintf(path, sizeof(path), "%s/int.log", tmp);
 	c = h_spawn(argv, path);
-	ASSERT(h_wait_until(log_has_pending, path, WAIT_MS));
+	ASSERT(h_wait_until(file_has,
+	    &(struct file_str){.path = path, .s = "w-int  Pending"}, WAIT_MS));
 	ASSERT_INT_EQ(kill(c, SIGINT), 0);
 	st = h_wait_pid(c, WAIT_MS);
 	ASSERT(st != -1 && WIFEXITED(st));
@@ -290,16 +289,6 @@ test_wait_interrupted(void)
 	ASSERT_STR_CONTAINS(s, "stopped waiting; the task goes on");
 	free(s);
 	free(bin);
-}
-
-static bool
-log_has_pending2(void *arg)
-{
-	char *s = h_read_file(arg);
-	bool ok = s != NULL && strstr(s, "w-stopped  Pending") != NULL;
-
-	free(s);
-	return ok;
 }
 
 /* A task stopped before it ran ends run --wait with exit 5. */
@@ -316,7 +305,9 @@ test_wait_stopped_first(void)
 
 	snprintf(path, sizeof(path), "%s/stopped.log", tmp);
 	c = h_spawn(argv, path);
-	ASSERT(h_wait_until(log_has_pending2, path, WAIT_MS));
+	ASSERT(h_wait_until(file_has,
+	    &(struct file_str){.path = path, .s = "w-stopped  Pending"},
+	    WAIT_MS));
 	ASSERT_INT_EQ(ctl(&out, &err, stop), 0);
 	st = h_wait_pid(c, WAIT_MS);
 	ASSERT(st != -1 && WIFEXITED(st));
