@@ -32,8 +32,9 @@ struct orch_mm {
 	struct orch_metric_family *tasks, *nodes, *drained, *svc_desired,
 	    *svc_running, *sched, *http_total, *http_seconds, *rpc, *commit,
 	    *writes, *write_failures, *commits, *ev_index, *ev_streams,
-	    *ev_dropped;
+	    *ev_dropped, *refused, *writable, *http_timeouts;
 	struct orch_store *st;
+	struct orch_gw *gw;
 	struct orch_nodes *ns;
 	struct orch_events *ev;
 };
@@ -56,6 +57,7 @@ static const char *const l_service[] = {"service", NULL};
 static const char *const l_http[] = {"method", "route", "code", NULL};
 static const char *const l_http_t[] = {"method", "route", NULL};
 static const char *const l_method[] = {"method", NULL};
+static const char *const l_kind[] = {"kind", NULL};
 
 #define FAM(field) offsetof(struct orch_mm, field)
 
@@ -83,6 +85,11 @@ static const struct fam_def fams[] = {
         "Time from a request's arrival to its answer (a write: after its "
         "commit; a stream: to its head).",
         l_http_t, latency_bounds, N_BOUNDS(latency_bounds)},
+    {FAM(http_timeouts), ORCH_METRIC_COUNTER, "orch_http_timeouts_total",
+        "HTTP connections closed because a timeout ran out, by timeout: "
+        "handshake, header, body (408), idle, write (a client that took no "
+        "byte of its answer or stream).",
+        l_kind, NULL, 0},
     {FAM(rpc), ORCH_METRIC_COUNTER, "orch_rpc_messages_total",
         "RPC requests received, by method.", l_method, NULL, 0},
     {FAM(commit), ORCH_METRIC_HISTOGRAM, "orch_store_commit_duration_seconds",
@@ -96,6 +103,14 @@ static const struct fam_def fams[] = {
         NULL, NULL, 0},
     {FAM(commits), ORCH_METRIC_COUNTER, "orch_store_commits_total",
         "Transactions the store committed.", NULL, NULL, 0},
+    {FAM(refused), ORCH_METRIC_COUNTER, "orch_store_writes_refused_total",
+        "Writes refused because the disk took none: full, read-only or "
+        "failing (503 and UNAVAILABLE).",
+        NULL, NULL, 0},
+    {FAM(writable), ORCH_METRIC_GAUGE, "orch_store_writable",
+        "1 when the disk takes the store's writes, 0 while it refuses them "
+        "(GET /healthz says degraded).",
+        NULL, NULL, 0},
     {FAM(ev_index), ORCH_METRIC_GAUGE, "orch_events_last_index",
         "The index of the newest event.", NULL, NULL, 0},
     {FAM(ev_streams), ORCH_METRIC_GAUGE, "orch_event_streams",
@@ -158,6 +173,36 @@ orch_mm_sources(struct orch_mm *mm, struct orch_store *st,
 	mm->st = st;
 	mm->ns = ns;
 	mm->ev = ev;
+}
+
+void
+orch_mm_gateway(struct orch_mm *mm, struct orch_gw *gw)
+{
+	mm->gw = gw;
+}
+
+static void
+scrape_timeouts(struct orch_mm *mm)
+{
+	struct orch_gw_stats gs;
+	const struct {
+		const char *kind;
+		const uint64_t *n;
+	} k[] = {
+	    {"handshake", &gs.timeouts_handshake},
+	    {"header", &gs.timeouts_header},
+	    {"body", &gs.timeouts_body},
+	    {"idle", &gs.timeouts_idle},
+	    {"write", &gs.timeouts_write},
+	};
+
+	orch_gw_stats(mm->gw, &gs);
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		const char *v[] = {k[i].kind, NULL};
+
+		orch_metric_set(
+		    orch_metric_get(mm->http_timeouts, v), (double)*k[i].n);
+	}
 }
 
 /* The method as a label: the API's methods, or "other" (a client's bytes
@@ -318,6 +363,7 @@ orch_mm_scrape(
 		return rc;
 	if (mm->st != NULL) {
 		struct orch_store_stats ss;
+		struct orch_store_health h;
 
 		orch_store_stats(mm->st, &ss);
 		orch_metric_set(
@@ -326,6 +372,13 @@ orch_mm_scrape(
 		    orch_metric_only(mm->write_failures), (double)ss.failed);
 		orch_metric_set(
 		    orch_metric_only(mm->commits), (double)ss.commits);
+		orch_metric_set(
+		    orch_metric_only(mm->refused), (double)ss.refused);
+		orch_store_health(mm->st, &h);
+		orch_metric_set(
+		    orch_metric_only(mm->writable), h.writable ? 1 : 0);
 	}
+	if (mm->gw != NULL)
+		scrape_timeouts(mm);
 	return orch_metrics_format(mm->reg, out);
 }

@@ -16,6 +16,12 @@
  *        end of COMMIT, per group commit
  *   orch_store_writes_total, orch_store_write_failures_total,
  *   orch_store_commits_total                   counters
+ *   orch_store_writes_refused_total            counter: refused by a
+ *        disk that takes no write (full, read-only, failing)
+ *   orch_store_writable                        gauge: 0 while it does
+ *   orch_http_timeouts_total{kind}             counter: connections
+ *        closed by a gateway timeout (handshake, header, body, idle,
+ *        write)
  *   orch_events_last_index                     gauge
  *   orch_event_streams                         gauge: open GET /events
  *   orch_event_streams_dropped_total           counter: closed because
@@ -35,6 +41,7 @@
 
 #include "buf.h"
 #include "events.h"
+#include "gateway.h"
 #include "nodes.h"
 #include "store.h"
 
@@ -50,6 +57,9 @@ void orch_mm_free(struct orch_mm *mm);
 /* Where a scrape reads the gauges from (any may be NULL). */
 void orch_mm_sources(struct orch_mm *mm, struct orch_store *st,
     struct orch_nodes *ns, struct orch_events *ev);
+
+/* The gateway whose timeouts a scrape reads (may stay unset). */
+void orch_mm_gateway(struct orch_mm *mm, struct orch_gw *gw);
 
 /* One HTTP answer (route NULL: "other"). */
 void orch_mm_http(struct orch_mm *mm, const char *method, size_t method_len,

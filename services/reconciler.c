@@ -674,8 +674,11 @@ write_account(const struct write *w, struct orch_recon_result *res)
 		return ORCH_OK;
 	}
 	if (w->rc != ORCH_OK) {
-		orch_warn(RECON_COMPONENT, "%s of %s failed: %s",
-		    kind_name(a->kind), name, w->err);
+		/* A refusing disk is the store's to log, once: not each
+		 * write of each pass until it takes them again. */
+		orch_log(w->rc == ORCH_ENOSPC ? ORCH_LOG_DEBUG : ORCH_LOG_WARN,
+		    RECON_COMPONENT, "%s of %s failed: %s", kind_name(a->kind),
+		    name, w->err);
 		res->failed++;
 		return w->rc;
 	}

@@ -65,7 +65,14 @@ struct orch_sched_node {
 	 * from 1, so that ties are broken without comparing names; 0 when
 	 * not computed (names are compared then). */
 	uint32_t rank;
+	/* Its drivers as bits (ORCH_SCHED_DRIVER_*), so that a pick does not
+	 * compare names; 0 when not computed (names are compared then). */
+	uint8_t driver_mask;
 };
+
+#define ORCH_SCHED_DRIVER_DOCKER 0x01
+#define ORCH_SCHED_DRIVER_EXEC 0x02
+#define ORCH_SCHED_DRIVER_OTHER 0x80 /* one not named above */
 
 enum orch_placement {
 	ORCH_PLACEMENT_SPREAD,  /* the least allocated node first */
@@ -84,6 +91,7 @@ struct orch_sched_want {
 	size_t n_constraints;
 	enum orch_placement placement;
 	const char *driver; /* the node must have it; NULL: "docker" */
+	uint8_t driver_bit; /* driver's ORCH_SCHED_DRIVER_ bit; 0: not known */
 	/* For a replica: how many replicas of its service each node of the
 	 * array already has (same indexes); NULL for a plain task. */
 	const uint32_t *same_service;

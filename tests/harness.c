@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "crowd.h"
 
 void
 h_fail(const char *file, int line, const char *fmt, ...)
@@ -321,18 +322,7 @@ h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms)
 int
 h_connect(int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (fd < 0)
-		return -1;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return crowd_connect(port);
 }
 
 int

@@ -101,7 +101,8 @@ bool h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);
 
 /* ---- HTTP over raw sockets ---- */
 
-/* Connects to 127.0.0.1:port.  Returns the fd or -1. */
+/* Connects to 127.0.0.1:port (TCP_NODELAY: each send leaves at once).
+ * Returns the fd or -1. */
 int h_connect(int port);
 
 /* Writes all of buf.  Returns 0 or -1. */

@@ -264,6 +264,38 @@ test_pick_driver(void)
 	    buf, "no Ready node has the docker driver (1 Ready, with exec)");
 }
 
+/* With the nodes' drivers as bits (as the scheduler's view has them), the
+ * same picks; a driver with no bit of its own is found by name. */
+static void
+test_pick_driver_mask(void)
+{
+	char *exec[] = {"exec"}, *gpu[] = {"gpu", "docker"};
+	struct orch_sched_node v[] = {
+	    N("1", "old", true, 8.0, 8192),
+	    N("2", "exec-only", true, 1.0, 1024),
+	    N("3", "gpu", true, 4.0, 4096),
+	};
+	struct orch_sched_want w = {.cpu = 0.5, .memory_mb = 256};
+
+	v[0].driver_mask = ORCH_SCHED_DRIVER_DOCKER;
+	v[1].drivers = exec;
+	v[1].n_drivers = 1;
+	v[1].driver_mask = ORCH_SCHED_DRIVER_EXEC;
+	v[2].drivers = gpu;
+	v[2].n_drivers = 2;
+	v[2].driver_mask = ORCH_SCHED_DRIVER_DOCKER | ORCH_SCHED_DRIVER_OTHER;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 0);
+	w.driver = "exec";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 1);
+	w.driver = "gpu";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 2);
+	w.driver = "tpu";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), -1);
+	v[0].ready = false;
+	w.driver = "docker";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 2);
+}
+
 /* ---- placement policies, constraints, drain, service spread ---- */
 
 #define NL(id_, name_, cpu_, mem_, labels_, nl_)                               \
@@ -1068,6 +1100,7 @@ main(void)
 	RUN(test_pick_constraints_and_drain);
 	RUN(test_pick_service_spread);
 	RUN(test_pick_driver);
+	RUN(test_pick_driver_mask);
 	RUN(test_thread_places);
 	RUN(test_thread_down_node);
 	RUN(test_thread_no_overcommit);
