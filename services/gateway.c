@@ -1490,6 +1490,15 @@ orch_gw_stream_start(struct orch_gw_req *req, int status,
 		conn_bury(c);
 		return ORCH_ECLOSED;
 	}
+	if (c->gw->draining) {
+		/* A request that arrived during the drain: a stream would
+		 * outlive it, when the drain closes streams at once. */
+		c->close_after = true;
+		conn_put_error(c, 503, "the manager is shutting down");
+		if (!c->in_handler)
+			conn_drive(c);
+		return ORCH_ECLOSED;
+	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		c->close_after = true;
 		conn_put_error(c, 503, "out of memory");

@@ -207,7 +207,8 @@ struct orch_gw_stream_ops {
  * invalid afterwards.  ops is copied; arg is handed to its functions.
  * Returns ORCH_OK with *out (OUT), which the producer ends with
  * orch_gw_stream_end(); ORCH_ECLOSED when the client went away meanwhile
- * (the request is then done with, nothing to end); ORCH_ENOMEM (the
+ * or the gateway is draining after orch_gw_stop() (answered 503 then):
+ * the request is then done with, nothing to end; ORCH_ENOMEM (the
  * connection is closed).
  */
 int orch_gw_stream_start(struct orch_gw_req *req, int status,
