@@ -626,9 +626,12 @@ agent_report(struct orch_agent *a, const struct orch_report *r)
 		    short_id(r->container_id, cid), code, err);
 		return rc;
 	}
-	orch_info("agent", "task %s: reported %s (container %s%s%s%s)",
-	    r->task_id, status_name(r->status), short_id(r->container_id, cid),
-	    code, r->error[0] != '\0' ? ": " : "", r->error);
+	orch_log_kv(ORCH_LOG_INFO, "agent",
+	    ORCH_LOG_FIELDS(
+	        {"task", r->task_id}, {"status", status_name(r->status)}),
+	    "task %s: reported %s (container %s%s%s%s)", r->task_id,
+	    status_name(r->status), short_id(r->container_id, cid), code,
+	    r->error[0] != '\0' ? ": " : "", r->error);
 	orch__task__free_unpacked(out, NULL);
 	return ORCH_OK;
 }
@@ -711,8 +714,10 @@ op_start(struct orch_agent *a, struct op *op)
 	pthread_mutex_lock(&a->mu);
 	cache_put(a, &inst);
 	pthread_mutex_unlock(&a->mu);
-	orch_info("agent", "task %s: container %s %s (%s, %lld ms)",
-	    op->task_id, short_id(handle, cid),
+	orch_log_kv(ORCH_LOG_INFO, "agent",
+	    ORCH_LOG_FIELDS({"task", op->task_id}, {"container", handle}),
+	    "task %s: container %s %s (%s, %lld ms)", op->task_id,
+	    short_id(handle, cid),
 	    inst.running      ? "running"
 	        : inst.exited ? "already exited"
 	                      : "created",

@@ -401,7 +401,10 @@ check_done(struct entry *e, int rc, const char *text)
 	orch_debug("checker", "task %s: %s (%s, %u in a row)", e->task_id, text,
 	    orch_health_status_name(e->st.status), (unsigned)e->st.failures);
 	if (changed)
-		orch_info("checker", "task %s: %s: %s", e->task_id,
+		orch_log_kv(ORCH_LOG_INFO, "checker",
+		    ORCH_LOG_FIELDS({"task", e->task_id},
+		        {"health", orch_health_status_name(e->st.status)}),
+		    "task %s: %s: %s", e->task_id,
 		    orch_health_status_name(e->st.status), text);
 	e->due_ms = orch_mono_ms() + (int64_t)h->interval_s * 1000;
 	return changed;

@@ -1285,8 +1285,9 @@ launch_run(struct exec *e, const orch_task *t, const char *tdir,
 		orch_warn("exec", "task %s: %s", t->id, msg);
 		return ORCH_OK;
 	}
-	orch_info("exec", "task %s: pid %d runs \"%.200s\" (supervisor %d)%s%s",
-	    t->id, (int)r.pid, l->path, (int)sup,
+	orch_log_kv(ORCH_LOG_INFO, "exec", ORCH_LOG_FIELDS({"task", t->id}),
+	    "task %s: pid %d runs \"%.200s\" (supervisor %d)%s%s", t->id,
+	    (int)r.pid, l->path, (int)sup,
 	    e->cgroup[0] != '\0' ? "" : ", without memory and cpu limits: ",
 	    e->cgroup[0] != '\0' ? "" : e->no_limits);
 	return ORCH_OK;

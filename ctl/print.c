@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "print.h"
+#include "color.h"
 #include "table.h"
 
 bool
@@ -139,20 +140,29 @@ orch_print_value(const json_t *v, FILE *fp)
 }
 
 bool
-orch_print_fields(const json_t *o, const char *skip, FILE *fp)
+orch_print_fields(const json_t *o, const char *skip, bool color, FILE *fp)
 {
 	const char *key;
 	const json_t *v;
 
 	json_object_foreach((json_t *)o, key, v)
 	{
+		const char *sgr = NULL;
 		bool ok;
 
 		if (skip != NULL && strcmp(key, skip) == 0)
 			continue;
+		if (color &&
+		    (strcmp(key, "status") == 0 || strcmp(key, "health") == 0))
+			sgr = orch_color_status(json_string_value(v));
 		ok = orch_print_text(key, fp);
 		fputs(": ", fp);
-		if (!(orch_print_value(v, fp) && ok))
+		if (sgr != NULL)
+			fputs(sgr, fp);
+		ok = orch_print_value(v, fp) && ok;
+		if (sgr != NULL)
+			fputs(ORCH_COLOR_RESET, fp);
+		if (!ok)
 			return false;
 		fputc('\n', fp);
 	}

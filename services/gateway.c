@@ -154,7 +154,9 @@ struct orch_gw {
 	int port;
 	bool listen_paused; /* out of file descriptors */
 	int64_t listen_resume_ms;
-	volatile sig_atomic_t stopping;
+	volatile sig_atomic_t stopping; /* orch_gw_stop() calls */
+	bool draining;                  /* stopping: in-flight answers go */
+	int64_t drain_deadline_ms;
 	struct conn *conns;     /* every open connection */
 	struct conn *graveyard; /* closed this loop turn; freed at its end */
 	int n_conns;
@@ -188,6 +190,7 @@ orch_gw_opts_default(struct orch_gw_opts *opts)
 	opts->observe_arg = NULL;
 	opts->tls_cert = NULL;
 	opts->tls_key = NULL;
+	opts->drain_timeout_ms = 10000;
 }
 
 /* Splits "HOST:PORT" or "[V6]:PORT" into host and port buffers. */
@@ -340,7 +343,8 @@ orch_gw_stop(struct orch_gw *gw)
 {
 	uint64_t one = 1;
 
-	gw->stopping = 1;
+	/* A count, not a flag: a second stop ends the drain. */
+	gw->stopping = gw->stopping + 1;
 	(void)!write(gw->wfd, &one, sizeof(one));
 }
 
@@ -1107,7 +1111,7 @@ timers_run(struct orch_gw *gw, int64_t now)
 {
 	int64_t next = -1;
 
-	if (gw->listen_paused && now >= gw->listen_resume_ms) {
+	if (gw->listen_paused && gw->lfd >= 0 && now >= gw->listen_resume_ms) {
 		struct epoll_event e = {.events = EPOLLIN};
 
 		e.data.ptr = &gw->listen_tag;
@@ -1154,14 +1158,84 @@ orch_gw_stats(struct orch_gw *gw, struct orch_gw_stats *out)
 	    atomic_load_explicit(&e[T_WRITE], memory_order_relaxed);
 }
 
+/*
+ * The first stop: no new connection is taken (the listening socket
+ * closes, so clients are refused rather than left waiting), idle
+ * connections and streams close, and every other connection closes once
+ * the request it is reading or being answered is answered.
+ */
+static void
+drain_start(struct orch_gw *gw, int64_t now)
+{
+	struct conn *c, *next;
+	int busy = 0;
+
+	gw->draining = true;
+	gw->drain_deadline_ms = now + gw->opts.drain_timeout_ms;
+	if (gw->lfd >= 0) {
+		epoll_ctl(gw->epfd, EPOLL_CTL_DEL, gw->lfd, NULL);
+		close(gw->lfd);
+		gw->lfd = -1;
+	}
+	for (c = gw->conns; c != NULL; c = next) {
+		next = c->next;
+		c->close_after = true;
+		if (c->handshaking || c->state == C_STREAMING ||
+		    (c->state == C_READING && c->in.len == 0)) {
+			c->close_why = "the manager is shutting down";
+			conn_close(c);
+		} else {
+			busy++;
+		}
+	}
+	if (busy > 0)
+		orch_info("gateway",
+		    "stopping: answering the %d request%s in flight (at most "
+		    "%d ms)",
+		    busy, busy == 1 ? "" : "s", gw->opts.drain_timeout_ms);
+}
+
+/*
+ * Called each loop turn once stopping: starts the drain at the first
+ * stop and says whether the loop goes on, which it does not once no
+ * connection remains, the deadline has passed or a second stop came.
+ * *wait_ms, the timers' sleep (-1: none due), is cut to the deadline so
+ * that the loop wakes for it even with no timer armed.
+ */
+static bool
+drain_goes_on(struct orch_gw *gw, int *wait_ms)
+{
+	int64_t now = orch_mono_ms(), left;
+
+	if (!gw->draining)
+		drain_start(gw, now);
+	if (gw->conns == NULL)
+		return false;
+	if (gw->stopping > 1 || now >= gw->drain_deadline_ms) {
+		orch_warn("gateway",
+		    "stopping: %d connection%s still unanswered, closed",
+		    gw->n_conns, gw->n_conns == 1 ? "" : "s");
+		return false;
+	}
+	/* At most drain_timeout_ms, an int. */
+	left = gw->drain_deadline_ms - now;
+	if (*wait_ms < 0 || left < *wait_ms)
+		*wait_ms = (int)left;
+	return true;
+}
+
 int
 orch_gw_run(struct orch_gw *gw)
 {
 	struct epoll_event evs[128];
 	int wait_ms = -1;
 
-	while (!gw->stopping) {
-		int n = epoll_wait(gw->epfd, evs, 128, wait_ms);
+	for (;;) {
+		int n;
+
+		if (gw->stopping > 0 && !drain_goes_on(gw, &wait_ms))
+			break;
+		n = epoll_wait(gw->epfd, evs, 128, wait_ms);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -1414,6 +1488,15 @@ orch_gw_stream_start(struct orch_gw_req *req, int status,
 	*out = NULL;
 	if (c->dead) {
 		conn_bury(c);
+		return ORCH_ECLOSED;
+	}
+	if (c->gw->draining) {
+		/* A request that arrived during the drain: a stream would
+		 * outlive it, when the drain closes streams at once. */
+		c->close_after = true;
+		conn_put_error(c, 503, "the manager is shutting down");
+		if (!c->in_handler)
+			conn_drive(c);
 		return ORCH_ECLOSED;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {

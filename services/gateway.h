@@ -90,6 +90,9 @@ struct orch_gw_opts {
 	 * default): plain HTTP. */
 	const char *tls_cert;
 	const char *tls_key;
+	/* After orch_gw_stop(): the most orch_gw_run() waits for the
+	 * answers of requests in flight; default 10000. */
+	int drain_timeout_ms;
 };
 
 /* Called on the loop thread for each complete request.  The handler must
@@ -126,11 +129,18 @@ struct orch_gw_stats {
 /* Fills out with the counts.  Callable from any thread. */
 void orch_gw_stats(struct orch_gw *gw, struct orch_gw_stats *out /* OUT */);
 
-/* Runs the event loop on the calling thread until orch_gw_stop().
- * Returns ORCH_OK or an error from epoll. */
+/*
+ * Runs the event loop on the calling thread until orch_gw_stop() and the
+ * drain that follows: new connections are refused at once, idle ones and
+ * streams closed, and the requests in flight (being read or being
+ * answered) are answered, each on a connection that then closes, for at
+ * most drain_timeout_ms (the timeouts still hold meanwhile: a request too
+ * slow to arrive gets its 408).  Returns ORCH_OK or an error from epoll.
+ */
 int orch_gw_run(struct orch_gw *gw);
 
-/* Asks the loop to return.  Async-signal-safe; callable from any thread. */
+/* Asks the loop to drain and return; a second call ends the drain at
+ * once.  Async-signal-safe; callable from any thread. */
 void orch_gw_stop(struct orch_gw *gw);
 
 /* Frees the gateway after orch_gw_run() has returned (or was never run),
@@ -197,7 +207,8 @@ struct orch_gw_stream_ops {
  * invalid afterwards.  ops is copied; arg is handed to its functions.
  * Returns ORCH_OK with *out (OUT), which the producer ends with
  * orch_gw_stream_end(); ORCH_ECLOSED when the client went away meanwhile
- * (the request is then done with, nothing to end); ORCH_ENOMEM (the
+ * or the gateway is draining after orch_gw_stop() (answered 503 then):
+ * the request is then done with, nothing to end; ORCH_ENOMEM (the
  * connection is closed).
  */
 int orch_gw_stream_start(struct orch_gw_req *req, int status,

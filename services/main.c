@@ -37,8 +37,10 @@
 #include "policy.h"
 #include "rpc.h"
 #include "scheduler.h"
+#include "sdnotify.h"
 #include "store.h"
 #include "tls.h"
+#include "version.h"
 
 #define PROG "orch-manager"
 
@@ -159,6 +161,9 @@ usage(FILE *f)
 	    "                          (see docs/security.md)\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default "
 	    "info)\n"
+	    "  --log-format FORMAT     text (default) or json: one JSON object "
+	    "a line\n"
+	    "                          on stderr, for log shippers\n"
 	    "  -h, --help              show this help and exit\n"
 	    "  --version               print the version and exit\n"
 	    "\n"
@@ -189,6 +194,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_TTL,
 		OPT_EVKEEP,
 		OPT_LOG,
+		OPT_LOG_FORMAT,
 		OPT_TOKENS,
 		OPT_POLICY,
 		OPT_INSECURE,
@@ -213,6 +219,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"heartbeat-ttl", required_argument, NULL, OPT_TTL},
 	    {"events-keep", required_argument, NULL, OPT_EVKEEP},
 	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	    {"token-file", required_argument, NULL, OPT_TOKENS},
 	    {"policy", required_argument, NULL, OPT_POLICY},
 	    {"insecure", no_argument, NULL, OPT_INSECURE},
@@ -308,6 +315,10 @@ parse_args(int argc, char **argv, struct config *cfg)
 			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
 				return 2;
 			break;
+		case OPT_LOG_FORMAT:
+			if (orch_flag_log_format(PROG, optarg) != ORCH_OK)
+				return 2;
+			break;
 		case OPT_TOKENS: cfg->token_file = optarg; break;
 		case OPT_POLICY: cfg->policy_file = optarg; break;
 		case OPT_INSECURE: cfg->insecure = true; break;
@@ -316,7 +327,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_HTTP_KEY: cfg->http_tls_key = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
-			printf("orch-manager %s\n", ORCH_VERSION);
+			printf("orch-manager %s\n", orch_version);
 			return 1;
 		case ':':
 			fprintf(stderr, "orch-manager: %s needs a value\n",
@@ -642,6 +653,14 @@ main(int argc, char **argv)
 	gopts.body_timeout_ms = cfg.body_timeout_s * 1000;
 	gopts.idle_timeout_ms = cfg.idle_timeout_s * 1000;
 	gopts.write_timeout_ms = cfg.write_timeout_s * 1000;
+	/* A request being read when SIGTERM comes is within one of its
+	 * phases, its head or its body, each with its own timeout (past
+	 * which it gets its 408): the longer of the two, and a second for
+	 * the answer.  At most 3601 s: an int in ms. */
+	gopts.drain_timeout_ms = cfg.header_timeout_s > cfg.body_timeout_s
+	    ? cfg.header_timeout_s
+	    : cfg.body_timeout_s;
+	gopts.drain_timeout_ms = (gopts.drain_timeout_ms + 1) * 1000;
 	gopts.tls_cert = cfg.http_tls_cert;
 	gopts.tls_key = cfg.http_tls_key;
 	if ((rc = orch_gw_new(&gopts, orch_api_handle, api, &gw, err,
@@ -674,7 +693,7 @@ main(int argc, char **argv)
 	orch_info("manager",
 	    "orch-manager %s: %s %s (port %d), rpc %s, pub %s, "
 	    "data %s, sync %s, heartbeat TTL %d s, %lld events kept%s%s",
-	    ORCH_VERSION, cfg.http_tls_cert != NULL ? "https" : "http",
+	    orch_version, cfg.http_tls_cert != NULL ? "https" : "http",
 	    cfg.http, orch_gw_port(gw), cfg.rpc_url, cfg.pub_url, cfg.data,
 	    cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s,
 	    cfg.events_keep,
@@ -686,8 +705,13 @@ main(int argc, char **argv)
 		    cfg.http[0] == ':' ? "127.0.0.1" : "", cfg.http);
 		orch_dev_banner(dev, url, stdout);
 	}
+	/* systemd (Type=notify): started, and clients may connect. */
+	if ((rc = orch_sd_notify("READY=1\nSTATUS=serving")) != ORCH_OK)
+		orch_warn("manager", "cannot tell systemd it is ready: %s",
+		    orch_strerror(rc));
 	if (orch_gw_run(gw) == ORCH_OK)
 		status = 0;
+	(void)orch_sd_notify("STOPPING=1\nSTATUS=shutting down");
 	orch_info("manager", "shutting down");
 out:
 	the_gw = NULL;

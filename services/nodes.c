@@ -299,7 +299,10 @@ entry_transition(
 		    (long long)(now - (e->seen ? e->mono_ms : ns->started_ms)),
 		    (long long)ns->ttl_ms);
 	else
-		orch_info(NODES_COMPONENT, "node %s (%s) is %s", e->name, e->id,
+		orch_log_kv(ORCH_LOG_INFO, NODES_COMPONENT,
+		    ORCH_LOG_FIELDS({"node", e->name},
+		        {"status", orch_node_status_name(status)}),
+		    "node %s (%s) is %s", e->name, e->id,
 		    orch_node_status_name(status));
 	e->status = status;
 	if (status == ST_READY || status == ST_DOWN)

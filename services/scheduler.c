@@ -1332,7 +1332,9 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 		if (op->kind == SOP_PLACE && op->rc == ORCH_OK) {
 			told[op->node] = true;
 			placed++;
-			orch_info(SCHED_COMPONENT,
+			orch_log_kv(ORCH_LOG_INFO, SCHED_COMPONENT,
+			    ORCH_LOG_FIELDS(
+			        {"task", op->id}, {"node", sn[op->node].name}),
 			    "task %s (%s) placed on node %s (%s)", op->id,
 			    op->name, sn[op->node].name, sn[op->node].id);
 		} else if (op->kind == SOP_EXPLAIN && op->rc == ORCH_OK) {

@@ -71,3 +71,19 @@ hj_int(const json_t *o, const char *k)
 {
 	return json_integer_value(json_object_get(o, k));
 }
+
+bool
+hj_one_node_ready(int port, char *name, size_t len)
+{
+	json_t *list = hj_call(port, "GET", "/nodes", NULL, 200), *n;
+	bool ok = false;
+
+	n = json_array_get(list, 0);
+	if (json_array_size(list) == 1 && hj_str(n, "status") != NULL &&
+	    strcmp(hj_str(n, "status"), "Ready") == 0) {
+		snprintf(name, len, "%s", hj_str(n, "name"));
+		ok = true;
+	}
+	json_decref(list);
+	return ok;
+}

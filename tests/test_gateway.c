@@ -8,6 +8,10 @@
  * with a stream open.  Over HTTPS, with an mbed TLS client: a paced
  * stream read back whole, a client's close notification noticed as its
  * leaving, and a client that does not read capped as over plain HTTP.
+ * The drain after orch_gw_stop(): its deadline ends the loop though no
+ * timer is armed, a second stop ends it at once (idle connections and
+ * streams closed at the first), and a stream asked for during it is
+ * refused with 503.
  */
 #include <errno.h>
 #include <mbedtls/ssl.h>
@@ -46,6 +50,9 @@ struct srv {
 	size_t paced_left;           /* /paced: bytes still to write */
 	size_t paced_total;          /* /paced: its length; 0: 900,000 */
 	unsigned paced_seq;
+	struct orch_gw_req *never; /* /never's request, left unanswered */
+	atomic_int nevers;         /* /never requests held */
+	atomic_bool returned;      /* orch_gw_run() returned */
 };
 
 static const char route_tag[] = "test-route";
@@ -260,10 +267,19 @@ handle(struct orch_gw_req *req, void *arg)
 		pthread_detach(t);
 		return;
 	}
+	if (path_is(h, "/never")) {
+		/* Held by the handler: on no timer until answered. */
+		sv->never = req;
+		atomic_fetch_add(&sv->nevers, 1);
+		return;
+	}
 	if (path_is(h, "/hold")) {
-		ASSERT_INT_EQ(orch_gw_stream_start(req, 200, "text/plain", NULL,
-		                  &plain_ops, sv, &s),
-		    ORCH_OK);
+		int rc = orch_gw_stream_start(
+		    req, 200, "text/plain", NULL, &plain_ops, sv, &s);
+
+		if (rc == ORCH_ECLOSED)
+			return; /* the drain refused it: test_drain_* */
+		ASSERT_INT_EQ(rc, ORCH_OK);
 		ASSERT_INT_EQ(orch_gw_stream_write(s, "held\n", 5), ORCH_OK);
 		sv->hold = s;
 		return;
@@ -312,6 +328,7 @@ loop_main(void *arg)
 	struct srv *sv = arg;
 
 	ASSERT_INT_EQ(orch_gw_run(sv->gw), ORCH_OK);
+	atomic_store(&sv->returned, true);
 	return NULL;
 }
 
@@ -319,10 +336,10 @@ loop_main(void *arg)
 static char *cert_dir;
 static char ca_path[600], crt_path[600], key_path[600];
 
-/* Starts a gateway; HTTPS when tls; idle_ms and write_ms its idle and
- * write timeouts (0: the defaults). */
+/* Starts a gateway; HTTPS when tls; idle_ms, write_ms and drain_ms its
+ * idle and write timeouts and its drain's (0: the defaults). */
 static struct srv *
-srv_start_timeouts(bool tls, int idle_ms, int write_ms)
+srv_start_with(bool tls, int idle_ms, int write_ms, int drain_ms)
 {
 	struct srv *sv = calloc(1, sizeof(*sv));
 	struct orch_gw_opts o;
@@ -331,6 +348,8 @@ srv_start_timeouts(bool tls, int idle_ms, int write_ms)
 	orch_gw_opts_default(&o);
 	if (write_ms > 0)
 		o.write_timeout_ms = write_ms;
+	if (drain_ms > 0)
+		o.drain_timeout_ms = drain_ms;
 	if (tls) {
 		o.tls_cert = crt_path;
 		o.tls_key = key_path;
@@ -345,6 +364,12 @@ srv_start_timeouts(bool tls, int idle_ms, int write_ms)
 	sv->port = orch_gw_port(sv->gw);
 	ASSERT(pthread_create(&sv->thread, NULL, loop_main, sv) == 0);
 	return sv;
+}
+
+static struct srv *
+srv_start_timeouts(bool tls, int idle_ms, int write_ms)
+{
+	return srv_start_with(tls, idle_ms, write_ms, 0);
 }
 
 static struct srv *
@@ -896,6 +921,148 @@ test_free_with_stream(void)
 	close(fd);
 }
 
+/* ---- the drain after orch_gw_stop() ---- */
+
+/* Answers /never's request: run by orch_gw_free(), which runs the posts
+ * waiting before it frees anything. */
+static void
+never_answer(struct orch_gw_work *w)
+{
+	struct more_work *mw = (struct more_work *)w;
+
+	orch_gw_respond(mw->sv->never, 200, "text/plain", "late\n", 5, NULL);
+	free(mw);
+}
+
+static bool
+has_returned(void *arg)
+{
+	struct srv *sv = arg;
+
+	return atomic_load(&sv->returned);
+}
+
+static bool
+never_held(void *arg)
+{
+	struct srv *sv = arg;
+
+	return atomic_load(&sv->nevers) == 1;
+}
+
+/* The listening socket is closed: a connection is refused. */
+static bool
+refused(void *arg)
+{
+	int fd = h_connect(*(int *)arg);
+
+	if (fd < 0)
+		return true;
+	close(fd);
+	return false;
+}
+
+/* Ends a gateway whose loop returned while /never's request is held. */
+static void
+srv_free_never(struct srv *sv)
+{
+	struct more_work *mw = calloc(1, sizeof(*mw));
+
+	ASSERT(mw != NULL);
+	pthread_join(sv->thread, NULL);
+	mw->w.fn = never_answer;
+	mw->sv = sv;
+	orch_gw_post(sv->gw, &mw->w);
+	orch_gw_free(sv->gw);
+	free(sv);
+}
+
+/* A request its handler holds is on no timer, so nothing else would wake
+ * the loop: the drain's deadline ends it all the same. */
+static void
+test_drain_deadline_wakes(void)
+{
+	struct srv *sv = srv_start_with(false, 0, 0, 200);
+	int fd = send_req(sv->port, "GET /never HTTP/1.1\r\nHost: x\r\n\r\n");
+
+	ASSERT(h_wait_until(never_held, sv, 10000));
+	orch_gw_stop(sv->gw);
+	/* Slept with no timeout at all, it would never return. */
+	ASSERT(h_wait_until(has_returned, sv, 30000));
+	srv_free_never(sv);
+	close(fd);
+}
+
+/* The first stop closes idle connections and streams at once and the
+ * listening socket; the loop waits for the held request (a drain of an
+ * hour) until a second stop, which ends it at once. */
+static void
+test_drain_second_stop(void)
+{
+	struct srv *sv = srv_start_with(false, 0, 0, 3600 * 1000);
+	int busy = send_req(sv->port, "GET /never HTTP/1.1\r\nHost: x\r\n\r\n");
+	int stream =
+	    send_req(sv->port, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+	int idle = h_connect(sv->port);
+	char buf[512] = "";
+	size_t got = 0;
+
+	ASSERT(idle >= 0);
+	ASSERT_INT_EQ(h_http(sv->port, "GET", "/plain", NULL, NULL), 200);
+	while (strstr(buf, "held\n") == NULL) {
+		ssize_t n = recv(stream, buf + got, sizeof(buf) - 1 - got, 0);
+
+		ASSERT(n > 0);
+		got += (size_t)n;
+		buf[got] = '\0';
+	}
+	ASSERT(h_wait_until(never_held, sv, 10000));
+	orch_gw_stop(sv->gw);
+	ASSERT(h_wait_until(closed_once, sv, 10000));
+	ASSERT_STR_EQ(sv->why, "the manager is shutting down");
+	ASSERT(h_wait_until(is_closed_by_peer, &idle, 10000));
+	ASSERT(h_wait_until(refused, &sv->port, 10000));
+	/* An hour's drain, and a request still held: not over. */
+	ASSERT(!atomic_load(&sv->returned));
+	orch_gw_stop(sv->gw);
+	ASSERT(h_wait_until(has_returned, sv, 10000));
+	srv_free_never(sv);
+	close(busy);
+	close(stream);
+	close(idle);
+}
+
+/* A request in flight when the drain starts is answered; one for a
+ * stream is refused (a stream would outlive the drain), with 503 on a
+ * connection that then closes, and the loop ends with it. */
+static void
+test_drain_refuses_stream(void)
+{
+	struct srv *sv = srv_start_with(false, 0, 0, 3600 * 1000);
+	int fd = send_req(sv->port,
+	    "GET /hold HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+	    "Content-Length: 1\r\n\r\n");
+	char *resp;
+	size_t len;
+
+	/* The interim answer says the head is in. */
+	ASSERT_INT_EQ(h_read_response(fd, NULL, NULL, 10000), 100);
+	orch_gw_stop(sv->gw);
+	ASSERT(h_wait_until(refused, &sv->port, 10000));
+	ASSERT(h_send_all(fd, "x", 1) == 0);
+	resp = read_all(fd, &len, 10000);
+	ASSERT_STR_CONTAINS(resp, "HTTP/1.1 503 ");
+	ASSERT_STR_CONTAINS(resp, "Connection: close\r\n");
+	ASSERT_STR_CONTAINS(resp, "the manager is shutting down");
+	ASSERT_INT_EQ(atomic_load(&sv->closed), 0);
+	ASSERT(h_wait_until(has_returned, sv, 10000));
+	free(resp);
+	close(fd);
+	pthread_join(sv->thread, NULL);
+	orch_gw_free(sv->gw);
+	free(sv);
+}
+
 /* ---- over HTTPS ---- */
 
 /* A paced stream over TLS arrives whole: writes that TLS could not finish
@@ -994,6 +1161,9 @@ main(void)
 	RUN(test_stream_quiet_outlives_timeouts);
 	RUN(test_stream_stalled_dropped);
 	RUN(test_free_with_stream);
+	RUN(test_drain_deadline_wakes);
+	RUN(test_drain_second_stop);
+	RUN(test_drain_refuses_stream);
 	RUN(test_https_paced);
 	RUN(test_https_close_notify);
 	RUN(test_https_slow_client_capped);
