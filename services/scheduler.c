@@ -1117,7 +1117,8 @@ sched_reconcile(struct orch_sched *s, bool waiting, bool *wrote)
 	const struct orch_snode *sn;
 	struct orch_recon_node *rn;
 	struct orch_recon_result res = {0};
-	size_t nn, budget = SCHED_MAX_OPS;
+	size_t nn, budget = SCHED_MAX_OPS, nleft = 0;
+	const char **left;
 	bool truncated = false;
 	int rc = ORCH_OK, e;
 
@@ -1127,6 +1128,10 @@ sched_reconcile(struct orch_sched *s, bool waiting, bool *wrote)
 	sn = orch_sstate_nodes(s->state, &nn);
 	if ((rn = calloc(nn + 1, sizeof(*rn))) == NULL)
 		return ORCH_ENOMEM;
+	if ((left = calloc(s->n_svcs + 1, sizeof(*left))) == NULL) {
+		free(rn);
+		return ORCH_ENOMEM;
+	}
 	for (size_t i = 0; i < nn; i++) {
 		rn[i].id = sn[i].id;
 		rn[i].name = sn[i].rec != NULL ? sn[i].rec->name : NULL;
@@ -1135,23 +1140,30 @@ sched_reconcile(struct orch_sched *s, bool waiting, bool *wrote)
 	}
 	if (!waiting && placer_init(&pl, s) == ORCH_OK)
 		placer = &pfn;
-	for (size_t g = 0; g <= s->n_svcs && rc != ORCH_ENOMEM; g++) {
+	for (size_t g = 0; g <= s->n_svcs; g++) {
 		orch_service *svc = g == 0 ? NULL : s->svcs[g - 1];
+		size_t before = budget;
 
 		if (svc != NULL && !orch_sstate_dirty(s->state, svc->id))
 			continue;
-		if (budget == 0) {
-			/* The rest in the next pass. */
+		/* Past the budget, or on an error: the next pass. */
+		if (budget == 0 || rc == ORCH_ENOMEM) {
 			truncated = true;
-			break;
+			if (svc != NULL)
+				left[nleft++] = svc->id;
+			continue;
 		}
 		e = recon_group(s, svc, rn, nn, placer, &budget, &res);
 		if (e != ORCH_OK && rc == ORCH_OK)
 			rc = e;
+		/* A plan that took what was left of the budget may have had
+		 * more to say. */
+		if (e != ORCH_OK || (before > 0 && budget == 0)) {
+			truncated = true;
+			if (svc != NULL)
+				left[nleft++] = svc->id;
+		}
 	}
-	/* The last group may have used the budget to its end. */
-	if (budget == 0)
-		truncated = true;
 	placer_fini(&pl);
 	free(rn);
 	*wrote = res.lost + res.created + res.replaced + res.stopped > 0;
@@ -1162,12 +1174,18 @@ sched_reconcile(struct orch_sched *s, bool waiting, bool *wrote)
 	s->stats.replaced += res.replaced;
 	s->stats.stopped += res.stopped;
 	pthread_mutex_unlock(&s->mu);
-	/* Refused writes raced with a commit, which made its task's
-	 * service dirty again. */
-	if (rc == ORCH_OK && !truncated)
+	/* Only the services left undecided stay dirty: the others are not
+	 * looked at again until a commit concerns them (refused writes
+	 * raced with such a commit, whose record, applied after this, makes
+	 * its service dirty again). */
+	if (rc == ORCH_OK) {
 		orch_sstate_dirty_clear(s->state);
+		for (size_t i = 0; i < nleft; i++)
+			orch_sstate_dirty_add(s->state, left[i]);
+	}
 	if (truncated)
 		orch_sched_wake(s);
+	free(left);
 	return rc;
 }
 
