@@ -303,6 +303,10 @@ journal_detect(void)
 	    (unsigned long long)st.st_ino == ino;
 }
 
+static void log_write(enum orch_log_level level, const char *component,
+    const struct orch_log_field *fields, size_t n_fields, const char *fmt,
+    va_list ap) __attribute__((format(printf, 5, 0)));
+
 static void
 log_write(enum orch_log_level level, const char *component,
     const struct orch_log_field *fields, size_t n_fields, const char *fmt,
