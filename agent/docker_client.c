@@ -23,6 +23,7 @@ enum sink_mode {
 	SINK_BODY,    /* collect them, up to ORCH_DOCKER_BODY_MAX */
 	SINK_UNKNOWN, /* a stream whose status is not known yet */
 	SINK_LINES,   /* a 2xx stream: cut into lines for fn */
+	SINK_RAW,     /* a 2xx stream: its bytes as they come, for bfn */
 };
 
 /* One transfer's receiving side. */
@@ -32,6 +33,8 @@ struct sink {
 	struct orch_buf body;
 
 	orch_docker_line_fn fn;
+	orch_docker_bytes_fn bfn; /* a raw stream's, instead of fn */
+	bool opened;              /* bfn was told the stream is open */
 	void *arg;
 	char *line; /* ORCH_DOCKER_LINE_MAX + 1 bytes */
 	size_t line_len;
@@ -245,21 +248,69 @@ sink_lines(struct sink *s, const char *data, size_t n)
 	return n;
 }
 
+/* Settles a stream's mode once its status is known (before any body
+ * byte, and as soon as the head is in for a raw stream, which may stay
+ * silent), and tells a raw stream's bfn that it is open.  Returns false
+ * when bfn wants it to end. */
+static bool
+sink_settle(struct sink *s)
+{
+	long code = 0;
+
+	if (s->mode == SINK_UNKNOWN) {
+		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
+		if (code == 0)
+			return true; /* no head yet */
+		s->mode = code < 200 || code > 299 ? SINK_BODY
+		    : s->bfn != NULL               ? SINK_RAW
+		                                   : SINK_LINES;
+	}
+	if (s->mode == SINK_RAW && !s->opened) {
+		s->opened = true;
+		if (s->bfn(s->arg, NULL, 0) != 0) {
+			s->fn_stopped = true;
+			return false;
+		}
+	}
+	return true;
+}
+
 static size_t
 sink_write(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct sink *s = arg;
 	size_t n = size * nmemb;
-	long code = 0;
 
-	if (s->mode == SINK_UNKNOWN) {
-		/* The status line has been parsed before any body byte. */
-		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
-		s->mode = code >= 200 && code < 300 ? SINK_LINES : SINK_BODY;
+	/* The status line has been parsed before any body byte. */
+	if (!sink_settle(s))
+		return 0;
+	if (s->mode == SINK_RAW) {
+		if (s->bfn(s->arg, data, n) != 0) {
+			s->fn_stopped = true;
+			return 0;
+		}
+		return n;
 	}
 	if (s->mode == SINK_LINES)
 		return sink_lines(s, data, n);
 	return orch_buf_append(&s->body, data, n);
+}
+
+/* A quiet moment of a raw stream (no byte within a second, or after a
+ * read): its bfn hears of it, so that it can give up or say it lives.
+ * Returns false when bfn wants the stream to end. */
+static bool
+sink_tick(struct sink *s)
+{
+	if (s->bfn == NULL || !sink_settle(s))
+		return s->bfn == NULL;
+	if (s->mode != SINK_RAW)
+		return true;
+	if (s->bfn(s->arg, NULL, 0) != 0) {
+		s->fn_stopped = true;
+		return false;
+	}
+	return true;
 }
 
 /* ---- sending ---- */
@@ -382,7 +433,8 @@ call_setup(const struct orch_docker_client *c, CURL *h, const char *method,
 /* Runs h on a multi handle that cancel can wake, so that a stream that
  * may stay silent for hours still stops at once. */
 static CURLcode
-call_multi(CURL *h, struct orch_docker_cancel *cancel, bool *cancelled)
+call_multi(
+    CURL *h, struct orch_docker_cancel *cancel, struct sink *s, bool *cancelled)
 {
 	CURLM *m;
 	CURLMsg *msg;
@@ -413,6 +465,9 @@ call_multi(CURL *h, struct orch_docker_cancel *cancel, bool *cancelled)
 		}
 		if (running == 0)
 			break;
+		/* After each read and each quiet second. */
+		if (!sink_tick(s))
+			break;
 		if (curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK) {
 			cc = CURLE_RECV_ERROR;
 			break;
@@ -442,8 +497,8 @@ out:
 static int
 call_run(struct orch_docker_client *c, const char *method, const char *path,
     const char *body, long timeout_s, struct orch_docker_cancel *cancel,
-    orch_docker_line_fn fn, void *arg, struct orch_docker_answer *ans,
-    char *err, size_t errlen)
+    orch_docker_line_fn fn, orch_docker_bytes_fn bfn, void *arg,
+    struct orch_docker_answer *ans, char *err, size_t errlen)
 {
 	struct sink s = {.mode = SINK_BODY};
 	struct curl_slist *hdrs = NULL, *h2;
@@ -476,9 +531,10 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 			goto nomem;
 		hdrs = h2;
 	}
-	if (fn != NULL) {
+	if (fn != NULL || bfn != NULL) {
 		s.mode = SINK_UNKNOWN;
 		s.fn = fn;
+		s.bfn = bfn;
 		s.arg = arg;
 	} else if (curl_easy_setopt(s.h, CURLOPT_MAXFILESIZE_LARGE,
 	               (curl_off_t)ORCH_DOCKER_BODY_MAX) != CURLE_OK) {
@@ -492,8 +548,8 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 		rc = cc == CURLE_OUT_OF_MEMORY ? ORCH_ENOMEM : ORCH_EINTERNAL;
 		goto out;
 	}
-	if (fn != NULL)
-		cc = call_multi(s.h, cancel, &cancelled);
+	if (fn != NULL || bfn != NULL)
+		cc = call_multi(s.h, cancel, &s, &cancelled);
 	else
 		cc = curl_easy_perform(s.h);
 	if (cancelled) {
@@ -501,8 +557,9 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 		rc = ORCH_ECLOSED;
 		goto out;
 	}
-	/* A stream whose reader asked to stop ends with a write error. */
-	if (cc == CURLE_WRITE_ERROR && s.fn_stopped)
+	/* A stream whose reader asked to stop ends with a write error, or
+	 * (asked between two reads) unfinished. */
+	if (s.fn_stopped)
 		cc = CURLE_OK;
 	if (cc != CURLE_OK) {
 		rc = call_error(
@@ -528,13 +585,31 @@ out:
 	return rc;
 }
 
+/* Wraps a raw stream's function to learn whether it asked to stop. */
+struct stop_probe {
+	orch_docker_bytes_fn fn;
+	void *arg;
+	int stopped;
+};
+
+static int
+stop_probe(void *arg, const char *data, size_t len)
+{
+	struct stop_probe *sp = arg;
+	int rc = sp->fn(sp->arg, data, len);
+
+	if (rc != 0)
+		sp->stopped = 1;
+	return rc;
+}
+
 int
 orch_docker_client_call(struct orch_docker_client *c, const char *method,
     const char *path, const char *body, long timeout_s,
     struct orch_docker_answer *ans, char *err, size_t errlen)
 {
-	return call_run(c, method, path, body, timeout_s, NULL, NULL, NULL, ans,
-	    err, errlen);
+	return call_run(c, method, path, body, timeout_s, NULL, NULL, NULL,
+	    NULL, ans, err, errlen);
 }
 
 int
@@ -543,8 +618,22 @@ orch_docker_client_stream(struct orch_docker_client *c, const char *method,
     orch_docker_line_fn fn, void *arg, struct orch_docker_answer *ans,
     char *err, size_t errlen)
 {
-	return call_run(c, method, path, NULL, timeout_s, cancel, fn, arg, ans,
-	    err, errlen);
+	return call_run(c, method, path, NULL, timeout_s, cancel, fn, NULL, arg,
+	    ans, err, errlen);
+}
+
+int
+orch_docker_client_stream_raw(struct orch_docker_client *c, const char *method,
+    const char *path, long timeout_s, orch_docker_bytes_fn fn, void *arg,
+    struct orch_docker_answer *ans, int *stopped, char *err, size_t errlen)
+{
+	struct stop_probe sp = {.fn = fn, .arg = arg};
+	int rc;
+
+	rc = call_run(c, method, path, NULL, timeout_s, NULL, NULL, stop_probe,
+	    &sp, ans, err, errlen);
+	*stopped = sp.stopped;
+	return rc;
 }
 
 /* ---- cancellation ---- */

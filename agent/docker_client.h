@@ -115,6 +115,25 @@ int orch_docker_client_stream(struct orch_docker_client *c, const char *method,
     orch_docker_line_fn fn, void *arg, struct orch_docker_answer *ans /* OUT */,
     char *err, size_t errlen);
 
+/* Called with the bytes of a raw streaming answer as they arrive (len >
+ * 0), and with data NULL and len 0 as a tick: once when the answer's
+ * status says the stream is open, before any byte of it, then after
+ * every read and every quiet second.  Returning non-zero ends the stream
+ * early, which is not an error. */
+typedef int (*orch_docker_bytes_fn)(void *arg, const char *data, size_t len);
+
+/*
+ * Like orch_docker_client_stream, for answers that are not lines (a
+ * container's logs): when the status is 2xx, the body goes to fn as it
+ * arrives, with ticks; otherwise it is collected into ans->body (capped).
+ * *stopped (OUT) says whether fn ended it.  Returns as
+ * orch_docker_client_stream; ORCH_OK also when fn ended it.
+ */
+int orch_docker_client_stream_raw(struct orch_docker_client *c,
+    const char *method, const char *path, long timeout_s,
+    orch_docker_bytes_fn fn, void *arg, struct orch_docker_answer *ans,
+    int *stopped /* OUT */, char *err, size_t errlen);
+
 /* Frees the body of an answer and empties it.  Safe on an empty answer. */
 void orch_docker_answer_free(struct orch_docker_answer *ans);
 
