@@ -1229,6 +1229,9 @@ docker_logs(void *state, const char *handle, const struct orch_log_opts *o,
 		rc = ORCH_ECLOSED;
 	} else if (ans.status != 200) {
 		rc = answer_fail(d, "GET", path, &ans, err, errlen);
+		/* "Dead or marked for removal": as good as gone. */
+		if (rc == ORCH_ECONFLICT)
+			rc = ORCH_ENOENT;
 	} else if (!orch_log_demux_at_boundary(&x.dm)) {
 		orch_docker_errf(err, errlen,
 		    "%s: the output ended in the middle of a frame", name);
