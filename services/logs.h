@@ -90,7 +90,8 @@ void orch_logs_serve(struct orch_logs *lg, struct orch_gw_req *req,
 int orch_logs_push(struct orch_logs *lg, const Orch__LogChunk *c,
     Orch__LogAck *ack /* OUT */, char *err, size_t errlen);
 
-/* Requests waiting for their node or streaming now. */
+/* Requests waiting for their node or streaming now (not those over,
+ * kept until their node hears it).  On the loop thread. */
 uint64_t orch_logs_streams(struct orch_logs *lg);
 
 /* Ends every stream (with an error trailer) and answers every waiting

@@ -563,6 +563,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	orch_api_attach(api, events, mm, logs);
+	orch_mm_logs_source(mm, logs);
 	orch_gw_opts_default(&gopts);
 	gopts.listen = cfg.http;
 	gopts.observe = orch_api_observe;

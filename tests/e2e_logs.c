@@ -36,6 +36,7 @@
 #include "harness.h"
 #include "http_json.h"
 #include "manager_proc.h"
+#include "prom_text.h"
 
 #define SOCK "/var/run/docker.sock"
 #define IMAGE "orch-test/busybox:latest"
@@ -404,6 +405,30 @@ error_has(void *arg)
 	return ok;
 }
 
+/* The gauge orch_log_streams of GET /metrics. */
+static double
+streams_now(void)
+{
+	char *body = NULL, perr[256];
+	struct prom_page pg;
+	double v = -1;
+
+	ASSERT_INT_EQ(h_http(m.http_port, "GET", "/metrics", NULL, &body), 200);
+	if (prom_parse(body, &pg, perr, sizeof(perr)) != 0)
+		h_fail(__FILE__, __LINE__, "GET /metrics: %s", perr);
+	ASSERT(prom_get(&pg, "orch_log_streams", NULL, &v) == 0);
+	prom_free(&pg);
+	free(body);
+	return v;
+}
+
+static bool
+no_streams(void *arg)
+{
+	(void)arg;
+	return streams_now() == 0;
+}
+
 /* ---- tests ---- */
 
 /* A container's two streams, one of them, followed to its exit. */
@@ -449,6 +474,7 @@ test_docker_streams(void)
 	read_until(fd, r, four);
 	parse(r, &p);
 	ASSERT(!p.complete);
+	ASSERT(streams_now() == 1);
 	snprintf(go, sizeof(go), "%s/go", trig);
 	touch(go);
 	read_end(fd, r, WAIT_MS);
@@ -777,6 +803,8 @@ main(void)
 	RUN(test_orchctl_follow);
 	RUN(test_exec);
 	RUN(test_silent_node);
+	/* Every stream is over. */
+	ASSERT(h_wait_until(no_streams, NULL, WAIT_MS));
 	finished = true;
 	return 0;
 }
