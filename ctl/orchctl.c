@@ -1893,6 +1893,48 @@ stream_on_signal(int sig)
 	stream_stop = 1;
 }
 
+/* The dispositions a stream replaces while it runs. */
+struct stream_sigs {
+	struct sigaction old_int, old_term;
+};
+
+/* No SA_RESTART: Ctrl-C (or SIGTERM) ends the stream cleanly at its
+ * next look, rather than killing orchctl in the middle of a write. */
+static void
+stream_sigs_catch(struct stream_sigs *ss)
+{
+	struct sigaction sa = {0};
+
+	sa.sa_handler = stream_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &ss->old_int);
+	sigaction(SIGTERM, &sa, &ss->old_term);
+}
+
+static void
+stream_sigs_restore(const struct stream_sigs *ss)
+{
+	sigaction(SIGINT, &ss->old_int, NULL);
+	sigaction(SIGTERM, &ss->old_term, NULL);
+}
+
+/* Says why a stream of path could not be read (crc: neither ORCH_OK
+ * nor ORCH_ECLOSED, which each verb says its own way).  Returns the exit
+ * code. */
+static int
+stream_fail(const struct ctl *ctl, int crc, const char *path, const char *err)
+{
+	switch (crc) {
+	case ORCH_EUNAVAIL:
+	case ORCH_ETIMEDOUT:
+	case ORCH_EIO:
+		fail("cannot reach the manager at %s: %s", ctl->base, err);
+		return EXIT_UNREACHABLE;
+	}
+	fail("GET %s: %s", path, err);
+	return EXIT_REFUSED;
+}
+
 /* What each line of the stream is printed with. */
 struct events_ctx {
 	bool json;
@@ -1930,11 +1972,11 @@ verb_events(struct ctl *ctl, struct orch_args *a)
 	struct ctl_pos pos = {.max = 0, .extra = ""};
 	struct events_ctx ec = {.last = -1};
 	struct orch_reply r = {0};
-	struct sigaction sa = {0}, old_int, old_term;
+	struct stream_sigs ss;
 	char path[64] = "/events", err[CURL_ERROR_SIZE + 64];
 	long long since = -1;
 	const char *val;
-	int k, rc, stopped = 0;
+	int k, rc, crc, stopped = 0;
 
 	while ((rc = ctl_arg_next(ctl, a, events_opts, &pos, &k, &val)) ==
 	        EXIT_DONE &&
@@ -1954,14 +1996,9 @@ verb_events(struct ctl *ctl, struct orch_args *a)
 	ec.json = ctl->json;
 	if ((rc = ctl_connect(ctl)) != EXIT_DONE)
 		return rc;
-	/* No SA_RESTART: Ctrl-C ends the stream cleanly, at the next line
-	 * boundary, rather than killing orchctl in the middle of one. */
-	sa.sa_handler = stream_on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	switch (orch_client_stream(ctl->client, path, events_line, &ec,
-	    &stream_stop, &r, &stopped, err, sizeof(err))) {
+	stream_sigs_catch(&ss);
+	switch (crc = orch_client_stream(ctl->client, path, events_line, &ec,
+	            &stream_stop, &r, &stopped, err, sizeof(err))) {
 	case ORCH_OK:
 		if ((rc = ctl_reply_check(ctl, &r)) != EXIT_DONE || stopped)
 			break;
@@ -1979,19 +2016,9 @@ verb_events(struct ctl *ctl, struct orch_args *a)
 			    ctl->base, err);
 		rc = EXIT_UNREACHABLE;
 		break;
-	case ORCH_EUNAVAIL:
-	case ORCH_ETIMEDOUT:
-	case ORCH_EIO:
-		fail("cannot reach the manager at %s: %s", ctl->base, err);
-		rc = EXIT_UNREACHABLE;
-		break;
-	default:
-		fail("GET %s: %s", path, err);
-		rc = EXIT_REFUSED;
-		break;
+	default: rc = stream_fail(ctl, crc, path, err); break;
 	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	stream_sigs_restore(&ss);
 	orch_reply_fini(&r);
 	return rc;
 }
@@ -2014,13 +2041,13 @@ verb_logs(struct ctl *ctl, struct orch_args *a)
 {
 	struct ctl_pos pos = {.max = 1, .extra = ""};
 	struct orch_reply r = {0};
-	struct sigaction sa = {0}, old_int, old_term;
+	struct stream_sigs ss;
 	char path[160], err[CURL_ERROR_SIZE + 64], trailer[1024];
 	const char *val, *stream = NULL, *id;
 	bool follow = false;
 	long long tail = -1;
 	json_t *task = NULL;
-	int k, rc, stopped = 0;
+	int k, rc, crc, stopped = 0;
 	size_t o;
 
 	while ((rc = ctl_arg_next(ctl, a, logs_opts, &pos, &k, &val)) ==
@@ -2065,14 +2092,10 @@ verb_logs(struct ctl *ctl, struct orch_args *a)
 	if (stream != NULL)
 		snprintf(path + o, sizeof(path) - o, "&stream=%s", stream);
 	json_decref(task);
-	/* Ctrl-C ends it cleanly, as for events. */
-	sa.sa_handler = stream_on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	switch (orch_client_stream_raw(ctl->client, path, logs_write, NULL,
-	    &stream_stop, "X-Orch-Logs-Error", trailer, sizeof(trailer), &r,
-	    &stopped, err, sizeof(err))) {
+	stream_sigs_catch(&ss);
+	switch (crc = orch_client_stream_raw(ctl->client, path, logs_write,
+	            NULL, &stream_stop, "X-Orch-Logs-Error", trailer,
+	            sizeof(trailer), &r, &stopped, err, sizeof(err))) {
 	case ORCH_OK:
 		if ((rc = ctl_reply_check(ctl, &r)) != EXIT_DONE)
 			break;
@@ -2091,19 +2114,9 @@ verb_logs(struct ctl *ctl, struct orch_args *a)
 		    ctl->base, err);
 		rc = EXIT_UNREACHABLE;
 		break;
-	case ORCH_EUNAVAIL:
-	case ORCH_ETIMEDOUT:
-	case ORCH_EIO:
-		fail("cannot reach the manager at %s: %s", ctl->base, err);
-		rc = EXIT_UNREACHABLE;
-		break;
-	default:
-		fail("GET %s: %s", path, err);
-		rc = EXIT_REFUSED;
-		break;
+	default: rc = stream_fail(ctl, crc, path, err); break;
 	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	stream_sigs_restore(&ss);
 	orch_reply_fini(&r);
 	return rc;
 }

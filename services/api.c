@@ -456,6 +456,30 @@ h_tasks_create(struct route_ctx *rc)
 	    p->idem.key != NULL ? &p->idem : NULL, pending_done, p);
 }
 
+/* Reads the task of the path into *t (OUT); answers 404 or the store's
+ * error and returns false when it cannot. */
+static bool
+task_read(struct route_ctx *rc, orch_task **t)
+{
+	char msg[96];
+	int err;
+
+	if ((err = orch_store_task_get(rc->api->reader, rc->id, t)) ==
+	    ORCH_ENOENT) {
+		snprintf(msg, sizeof(msg), "no task with id \"%s\"", rc->id);
+		respond_error(rc->req, 404, msg, NULL);
+		return false;
+	}
+	if (err != ORCH_OK) {
+		orch_warn(
+		    "api", "reading task %s: %s", rc->id, orch_strerror(err));
+		respond_error(rc->req, orch_api_status(err),
+		    "cannot read the task from the store", NULL);
+		return false;
+	}
+	return true;
+}
+
 static void
 h_task_get(struct route_ctx *rc)
 {
@@ -465,30 +489,14 @@ h_task_get(struct route_ctx *rc)
 	json_t *j;
 	char *text;
 	size_t len;
-	int err;
 
 	if ((cached = orch_task_cache_get(api->cache, rc->id, &len)) != NULL) {
 		orch_gw_respond(
 		    rc->req, 200, "application/json", cached, len, NULL);
 		return;
 	}
-	if ((err = orch_store_task_get(api->reader, rc->id, &t)) ==
-	    ORCH_ENOENT) {
-		char msg[96];
-
-		snprintf(msg, sizeof(msg), "no task with id \"%s\"", rc->id);
-		respond_error(rc->req, 404, msg, NULL);
+	if (!task_read(rc, &t))
 		return;
-	}
-	if (err != ORCH_OK) {
-		orch_warn(
-		    "api", "reading task %s: %s", rc->id, orch_strerror(err));
-		respond_error(rc->req, orch_api_status(err),
-		    "cannot read the task "
-		    "from the store",
-		    NULL);
-		return;
-	}
 	j = orch_task_to_json(t);
 	orch_task_free(t);
 	if ((text = orch_json_line(j, &len)) == NULL) {
@@ -508,26 +516,13 @@ static void
 h_task_logs(struct route_ctx *rc)
 {
 	orch_task *t = NULL;
-	char msg[96];
-	int err;
 
 	if (rc->api->logs == NULL) {
 		respond_error(rc->req, 503, "no task output here", NULL);
 		return;
 	}
-	if ((err = orch_store_task_get(rc->api->reader, rc->id, &t)) ==
-	    ORCH_ENOENT) {
-		snprintf(msg, sizeof(msg), "no task with id \"%s\"", rc->id);
-		respond_error(rc->req, 404, msg, NULL);
+	if (!task_read(rc, &t))
 		return;
-	}
-	if (err != ORCH_OK) {
-		orch_warn(
-		    "api", "reading task %s: %s", rc->id, orch_strerror(err));
-		respond_error(rc->req, orch_api_status(err),
-		    "cannot read the task from the store", NULL);
-		return;
-	}
 	orch_logs_serve(rc->api->logs, rc->req, t, rc->http->query);
 	orch_task_free(t);
 }

@@ -529,31 +529,22 @@ query_read(struct orch_gw_req *req, struct orch_http_slice q, struct lreq *lr)
 static bool
 task_started(struct orch_gw_req *req, const orch_task *t, const char *name)
 {
-	const char *status = orch_task_status_name(t->status);
+	const char *status = orch_task_status_name(t->status), *verb;
 	char msg[ERR_MAX + 300];
 	bool placed = t->node_id != NULL && t->node_id[0] != '\0';
 	bool ran = t->container_id != NULL && t->container_id[0] != '\0';
+	bool why = t->error != NULL && t->error[0] != '\0';
 
-	if (status == NULL)
-		status = "?";
 	if (t->status == ORCH__TASK_STATUS__TASK_STATUS_PENDING ||
-	    t->status == ORCH__TASK_STATUS__TASK_STATUS_SCHEDULED) {
-		snprintf(msg, sizeof(msg),
-		    "task %s has not started: it is %s%s%.*s%s", name, status,
-		    t->error != NULL && t->error[0] != '\0' ? " (" : "",
-		    ERR_MAX,
-		    t->error != NULL && t->error[0] != '\0' ? t->error : "",
-		    t->error != NULL && t->error[0] != '\0' ? ")" : "");
-	} else if (!placed || !ran) {
-		snprintf(msg, sizeof(msg),
-		    "task %s never started: it is %s%s%.*s%s", name, status,
-		    t->error != NULL && t->error[0] != '\0' ? " (" : "",
-		    ERR_MAX,
-		    t->error != NULL && t->error[0] != '\0' ? t->error : "",
-		    t->error != NULL && t->error[0] != '\0' ? ")" : "");
-	} else {
+	    t->status == ORCH__TASK_STATUS__TASK_STATUS_SCHEDULED)
+		verb = "has not started";
+	else if (!placed || !ran)
+		verb = "never started";
+	else
 		return true;
-	}
+	snprintf(msg, sizeof(msg), "task %s %s: it is %s%s%.*s%s", name, verb,
+	    status != NULL ? status : "?", why ? " (" : "", ERR_MAX,
+	    why ? t->error : "", why ? ")" : "");
 	respond_error(req, 409, msg);
 	return false;
 }

@@ -355,6 +355,17 @@ file_has(void *arg)
 	return count_in_file(w->path, w->needle) > w->more_than;
 }
 
+/* Waits for pid (a process this test started) to exit with code. */
+static void
+wait_exit(pid_t pid, int code)
+{
+	int st = h_wait_pid(pid, WAIT_MS);
+
+	ASSERT(st != -1);
+	ASSERT(WIFEXITED(st));
+	ASSERT_INT_EQ(WEXITSTATUS(st), code);
+}
+
 static pid_t
 orchctl_spawn(const char *out, const char *const *args)
 {
@@ -575,13 +586,7 @@ test_orchctl_follow(void)
 	ASSERT(h_wait_until(file_has, &fw, WAIT_MS));
 	snprintf(go, sizeof(go), "%s/go2", trig);
 	touch(go);
-	{
-		int st = h_wait_pid(pid, WAIT_MS);
-
-		ASSERT(st != -1);
-		ASSERT(WIFEXITED(st));
-		ASSERT_INT_EQ(WEXITSTATUS(st), 0);
-	}
+	wait_exit(pid, 0);
 	s = h_read_file(out);
 	ASSERT_STR_EQ(s, "first\nsecond\n");
 	free(s);
@@ -595,13 +600,7 @@ test_orchctl_follow(void)
 	fw = (struct file_want){out2, "line5\n", 0};
 	ASSERT(h_wait_until(file_has, &fw, WAIT_MS));
 	ASSERT(kill(pid, SIGINT) == 0);
-	{
-		int st = h_wait_pid(pid, WAIT_MS);
-
-		ASSERT(st != -1);
-		ASSERT(WIFEXITED(st));
-		ASSERT_INT_EQ(WEXITSTATUS(st), 0);
-	}
+	wait_exit(pid, 0);
 	fw = (struct file_want){
 	    log_d, "the manager asked to stop (its client left)", stops};
 	ASSERT(h_wait_until(file_has, &fw, WAIT_MS));
@@ -712,7 +711,7 @@ test_silent_node(void)
 	struct file_want fw;
 	char *id, *s;
 	pid_t pid;
-	int fd, st;
+	int fd;
 
 	ASSERT(r != NULL);
 	id = submit("{\"name\":\"quiet\",\"driver\":\"exec\",\"command\":"
@@ -737,9 +736,7 @@ test_silent_node(void)
 	ASSERT_STR_CONTAINS(p.trailers,
 	    "stopped sending the output of task "
 	    "quiet (nothing for 15 s)");
-	st = h_wait_pid(pid, WAIT_MS);
-	ASSERT(st != -1 && WIFEXITED(st));
-	ASSERT_INT_EQ(WEXITSTATUS(st), 1);
+	wait_exit(pid, 1);
 	s = h_read_file(out);
 	ASSERT_STR_CONTAINS(s, "hi\norchctl: the output ended early: node ");
 	ASSERT_STR_CONTAINS(s, "stopped sending the output of task quiet");
