@@ -802,6 +802,16 @@ main(void)
 	RUN(test_silent_node);
 	/* Every stream is over. */
 	ASSERT(h_wait_until(no_streams, NULL, WAIT_MS));
+	/* The agents and the manager stop cleanly (under ASan: without a
+	 * leak of a session, a request or a chunk). */
+	{
+		int st = h_kill(pid_d, SIGTERM);
+
+		ASSERT(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		st = h_kill(pid_x, SIGTERM);
+		ASSERT(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	mgr_stop_clean(&m);
 	finished = true;
 	return 0;
 }
