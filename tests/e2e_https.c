@@ -460,6 +460,28 @@ post_many(const char *path, int n)
 	free(err);
 }
 
+/* POSTs the task body (JSON) with the token; returns its id
+ * (malloc'd) once it is stored. */
+static char *
+post_task(const char *body)
+{
+	char url[128], *out = NULL, *err = NULL, *id;
+	const char *post[] = {"--cacert", ca, "-f", "-H",
+	    "Content-Type: application/json", "-d", body, url, NULL};
+	json_t *t;
+
+	snprintf(url, sizeof(url), "%s/tasks", base);
+	ASSERT_INT_EQ(curl(post, &out, &err), 0);
+	t = json_loads(out, 0, NULL);
+	ASSERT(t != NULL && json_string_value(json_object_get(t, "id")));
+	id = strdup(json_string_value(json_object_get(t, "id")));
+	ASSERT(id != NULL);
+	json_decref(t);
+	free(out);
+	free(err);
+	return id;
+}
+
 /* The stream of GET /events?since=0 over TLS: the kept events (megabytes
  * of them, more than the stream's cap at once: the gateway sends them as
  * TLS lets it), then a change made while it is open; a client that goes
@@ -467,15 +489,9 @@ post_many(const char *path, int n)
 static void
 test_events_stream(void)
 {
-	char path[700], task[700], url[128], *out = NULL, *err = NULL, *id;
-	const char *post[] = {"--cacert", ca, "-f", "-H",
-	    "Content-Type: application/json", "-d",
-	    "{\"name\":\"live\",\"image\":\"busybox:1\","
-	    "\"constraints\":[\"zone==nowhere\"]}",
-	    url, NULL};
+	char path[700], task[700], *id;
 	struct file_want w;
 	double zero = 0, one = 1;
-	json_t *t;
 	char *text, *line;
 	json_int_t last = 0;
 	bool saw_live = false;
@@ -492,14 +508,8 @@ test_events_stream(void)
 	pid = events_client("?since=0", path);
 	ASSERT(h_wait_until(streams_are, &one, 15000));
 
-	snprintf(url, sizeof(url), "%s/tasks", base);
-	ASSERT_INT_EQ(curl(post, &out, &err), 0);
-	t = json_loads(out, 0, NULL);
-	ASSERT(t != NULL && json_string_value(json_object_get(t, "id")));
-	id = strdup(json_string_value(json_object_get(t, "id")));
-	json_decref(t);
-	free(out);
-	free(err);
+	id = post_task("{\"name\":\"live\",\"image\":\"busybox:1\","
+	               "\"constraints\":[\"zone==nowhere\"]}");
 	w.path = path;
 	w.needle = id;
 	ASSERT(h_wait_until(file_has, &w, 30000));
@@ -596,29 +606,18 @@ static void
 test_logs_over_https(void)
 {
 	char *bin = h_bin("orch-agent"), node[64], state[700], alog[700];
-	char url[200], out_path[700], go[1200], body[400];
-	char *out = NULL, *err = NULL, *s, *id;
-	const char *post[] = {"--cacert", ca, "-f", "-d", body, url, NULL};
+	char url[200], out_path[700], go[1200], *out = NULL, *s, *id;
 	struct file_want fw;
-	json_t *t;
 	pid_t agent, follower;
 	int st;
 
 	snprintf(node, sizeof(node), "e2e-https-%d", (int)getpid());
 	file_in(state, sizeof(state), "state");
 	file_in(alog, sizeof(alog), "agent.log");
-	snprintf(body, sizeof(body),
+	id = post_task(
 	    "{\"name\":\"printer\",\"driver\":\"exec\",\"command\":"
 	    "[\"/bin/sh\",\"-c\",\"echo first; while [ ! -e go ]; do sleep "
 	    "0.05; done; echo second\"]}");
-	snprintf(url, sizeof(url), "%s/tasks", base);
-	ASSERT_INT_EQ(curl(post, &out, &err), 0);
-	t = json_loads(out, 0, NULL);
-	ASSERT(t != NULL && json_string_value(json_object_get(t, "id")));
-	id = strdup(json_string_value(json_object_get(t, "id")));
-	json_decref(t);
-	free(out);
-	free(err);
 	/* Started once the task is stored: the answer comes after its
 	 * commit, so the events of the earlier tests' megabytes of tasks
 	 * are published by then, and not queued for the agent's notice
