@@ -330,7 +330,8 @@ test_backpressure(void)
 		}
 		ASSERT(a.has_retry_ms && a.retry_ms > 0);
 		refused = true;
-		printf("taken before the first refusal: %zu KiB\n", sent / 1024);
+		printf(
+		    "taken before the first refusal: %zu KiB\n", sent / 1024);
 	}
 	/* Now the client reads, and the node sends as it is let. */
 	total = sent + 4 * 1024 * 1024;
