@@ -14,6 +14,17 @@
  * operation itself recorded.  This is what prevents a second start of a
  * task whose start the manager has not seen yet, a duplicate report, or
  * a "container disappeared" for a container a worker just made.
+ *
+ * A driver whose runtime stops answering (the Docker daemon stopped) is
+ * unhealthy: the agent reports it in every beat, and, until the driver
+ * answers again and has been listed anew, leaves its tasks and instances
+ * alone (held, like busy keys): nothing is started or stopped with it,
+ * and none of its tasks is reported lost for lack of a list, nor
+ * unhealthy for checks that cannot reach it (checker.h).  The other
+ * drivers go on being listed and reconciled.  Once it is back, a fresh
+ * list of its instances decides: still running stays Running, exited is
+ * reported with its exit code, gone is reported Failed ("container
+ * disappeared") for the manager to replace.
  */
 #include "agent.h"
 
@@ -27,10 +38,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "checker.h"
 #include "clock.h"
 #include "error.h"
+#include "health.h"
 #include "log.h"
 #include "log_push.h"
+#include "node.h"
 #include "orch.pb-c.h"
 #include "reconcile.h"
 #include "rpc_client.h"
@@ -88,6 +102,13 @@ struct drv_slot {
 	 * freed; NULL while it is off, and why says why. */
 	void *state;
 	char why[AGENT_ERR_LEN];
+	/* Under mu, set by the beat thread: its runtime does not answer (the
+	 * driver's healthy operation), and sick_why says why; fresh: the
+	 * cache holds a list of its instances taken since it last came on
+	 * or back. */
+	bool sick;
+	char sick_why[AGENT_ERR_LEN];
+	bool fresh;
 };
 
 /* What the agent is doing or has just done with one key. */
@@ -157,6 +178,10 @@ struct orch_agent {
 	struct op *q_head, *q_tail;
 	int workers_alive;
 
+	/* The health checks of the node's running tasks (its own threads). */
+	struct orch_checker *checker;
+	bool checker_started;
+
 	pthread_t beat_thread, notice_thread;
 	pthread_t *workers;
 	int n_started; /* workers started */
@@ -197,21 +222,6 @@ node_id_valid(const char *id)
 			return false;
 	}
 	return true;
-}
-
-static orch_task *
-task_copy(const orch_task *t)
-{
-	size_t n = orch__task__get_packed_size(t);
-	uint8_t *buf = malloc(n > 0 ? n : 1);
-	orch_task *c;
-
-	if (buf == NULL)
-		return NULL;
-	orch__task__pack(t, buf);
-	c = orch__task__unpack(NULL, n, buf);
-	free(buf);
-	return c;
 }
 
 static const char *
@@ -287,7 +297,8 @@ drv_state(struct orch_agent *a, const struct orch_driver_ops *ops)
 }
 
 /* The driver named name: *ops (OUT) NULL when the agent has none; *st
- * (OUT) NULL while it is off, and why (OUT) then says why. */
+ * (OUT) NULL while it is off or unhealthy, and why (OUT) then says which
+ * and why ("off: ...", "unhealthy: ..."). */
 static void
 drv_lookup(struct orch_agent *a, const char *name,
     const struct orch_driver_ops **ops, void **st, char *why, size_t whylen)
@@ -299,10 +310,46 @@ drv_lookup(struct orch_agent *a, const char *name,
 		if (strcmp(a->drv[i].ops->name, name) != 0)
 			continue;
 		*ops = a->drv[i].ops;
-		*st = a->drv[i].state;
-		copy_str(why, whylen, a->drv[i].why);
+		if (a->drv[i].state == NULL)
+			snprintf(why, whylen, "off: %s", a->drv[i].why);
+		else if (a->drv[i].sick)
+			snprintf(
+			    why, whylen, "unhealthy: %s", a->drv[i].sick_why);
+		else
+			*st = a->drv[i].state;
 	}
 	pthread_mutex_unlock(&a->mu);
+}
+
+/* Whether the tasks and instances of driver slot d must be left alone
+ * now: it is off, unhealthy, or not listed since it came back.  Under
+ * mu. */
+static bool
+drv_held(const struct drv_slot *d)
+{
+	return d->state == NULL || d->sick || !d->fresh;
+}
+
+/* The slot of driver ops, or NULL.  Under mu or on the beat thread. */
+static struct drv_slot *
+drv_slot_of(struct orch_agent *a, const struct orch_driver_ops *ops)
+{
+	for (size_t i = 0; ops != NULL && i < a->n_drv; i++) {
+		if (a->drv[i].ops == ops)
+			return &a->drv[i];
+	}
+	return NULL;
+}
+
+/* The slot of the driver named name, or NULL.  Under mu. */
+static struct drv_slot *
+drv_slot_named(struct orch_agent *a, const char *name)
+{
+	for (size_t i = 0; i < a->n_drv; i++) {
+		if (strcmp(a->drv[i].ops->name, name) == 0)
+			return &a->drv[i];
+	}
+	return NULL;
 }
 
 /* What task t runs, for logs: 'image "x:1"' or 'command "/bin/sh"'. */
@@ -446,13 +493,16 @@ opstate_prune(struct orch_agent *a, uint64_t seq0)
 /* ---- the instance cache (under mu) ---- */
 
 /* Replaces the cache with a fresh list taken by a beat that started at
- * seq0, keeping what operations recorded for keys busy since then.  Takes
- * list (freed here). */
-static void
-cache_merge(
-    struct orch_agent *a, struct orch_instance *list, size_t n, uint64_t seq0)
+ * seq0, keeping what operations recorded for keys busy since then, and
+ * the instances of the drivers that were not listed (listed[i] false for
+ * slot i: unhealthy, or their list failed).  Takes list (freed here).
+ * Returns whether the cache took the list. */
+static bool
+cache_merge(struct orch_agent *a, struct orch_instance *list, size_t n,
+    uint64_t seq0, const bool *listed)
 {
 	struct orch_instance *m;
+	struct drv_slot *d;
 	size_t cnt = 0;
 	bool skipped = false;
 
@@ -460,9 +510,14 @@ cache_merge(
 		/* Keep the old view and try again on the next beat. */
 		a->list_dirty = true;
 		free(list);
-		return;
+		return false;
 	}
 	for (size_t i = 0; i < a->n_inst; i++) {
+		d = drv_slot_of(a, a->inst[i].driver);
+		if (d != NULL && !listed[d - a->drv]) {
+			m[cnt++] = a->inst[i];
+			continue;
+		}
 		if (opstate_busy(a, orch_reconcile_key(&a->inst[i]), seq0)) {
 			m[cnt++] = a->inst[i];
 			skipped = true;
@@ -484,6 +539,7 @@ cache_merge(
 	 * what the operation recorded: look again next beat. */
 	if (skipped)
 		a->list_dirty = true;
+	return true;
 }
 
 static void
@@ -523,7 +579,7 @@ agent_report(struct orch_agent *a, const struct orch_report *r)
 	Orch__TaskStatusUpdate u = ORCH__TASK_STATUS_UPDATE__INIT;
 	Orch__Task *out = NULL;
 	char node_id[AGENT_NODE_ID_MAX + 1], err[AGENT_ERR_LEN], cid[16];
-	char code[32] = "";
+	char code[64] = "";
 	int rc;
 
 	agent_node_id(a, node_id);
@@ -552,11 +608,18 @@ agent_report(struct orch_agent *a, const struct orch_report *r)
 		u.has_finished_at_ms = true;
 		u.finished_at_ms = r->finished_at_ms;
 	}
+	if (r->health != 0) {
+		u.has_health = true;
+		u.health = (Orch__HealthStatus)r->health;
+		snprintf(code + strlen(code), sizeof(code) - strlen(code),
+		    ", %s", orch_health_status_name(r->health));
+	}
 	rc = agent_rpc(a, "orch.Manager/UpdateTaskStatus", &u.base,
 	    &orch__task__descriptor, (ProtobufCMessage **)&out, err,
 	    sizeof(err));
 	if (r->has_exit_code)
-		snprintf(code, sizeof(code), ", exit code %d", r->exit_code);
+		snprintf(code + strlen(code), sizeof(code) - strlen(code),
+		    ", exit code %d", r->exit_code);
 	if (rc != ORCH_OK) {
 		if (agent_stopping(a))
 			return rc;
@@ -567,9 +630,12 @@ agent_report(struct orch_agent *a, const struct orch_report *r)
 		    short_id(r->container_id, cid), code, err);
 		return rc;
 	}
-	orch_info("agent", "task %s: reported %s (container %s%s%s%s)",
-	    r->task_id, status_name(r->status), short_id(r->container_id, cid),
-	    code, r->error[0] != '\0' ? ": " : "", r->error);
+	orch_log_kv(ORCH_LOG_INFO, "agent",
+	    ORCH_LOG_FIELDS(
+	        {"task", r->task_id}, {"status", status_name(r->status)}),
+	    "task %s: reported %s (container %s%s%s%s)", r->task_id,
+	    status_name(r->status), short_id(r->container_id, cid), code,
+	    r->error[0] != '\0' ? ": " : "", r->error);
 	orch__task__free_unpacked(out, NULL);
 	return ORCH_OK;
 }
@@ -607,8 +673,8 @@ op_start(struct orch_agent *a, struct op *op)
 		    a->name, dname);
 		rc = ORCH_EINVAL;
 	} else if (st == NULL) {
-		snprintf(err, sizeof(err), "the %.32s driver is off: %.900s",
-		    dname, why);
+		snprintf(
+		    err, sizeof(err), "the %.32s driver is %.900s", dname, why);
 		rc = ORCH_EUNAVAIL;
 	} else {
 		rc = drv->start(st, op->task, handle, err, sizeof(err));
@@ -652,8 +718,10 @@ op_start(struct orch_agent *a, struct op *op)
 	pthread_mutex_lock(&a->mu);
 	cache_put(a, &inst);
 	pthread_mutex_unlock(&a->mu);
-	orch_info("agent", "task %s: container %s %s (%s, %lld ms)",
-	    op->task_id, short_id(handle, cid),
+	orch_log_kv(ORCH_LOG_INFO, "agent",
+	    ORCH_LOG_FIELDS({"task", op->task_id}, {"container", handle}),
+	    "task %s: container %s %s (%s, %lld ms)", op->task_id,
+	    short_id(handle, cid),
 	    inst.running      ? "running"
 	        : inst.exited ? "already exited"
 	                      : "created",
@@ -805,6 +873,12 @@ agent_worker_main(void *arg)
 		pthread_mutex_lock(&a->mu);
 		opstate_end(a, op->key);
 		pthread_mutex_unlock(&a->mu);
+		/* An unhealthy task is stopped once the manager knows: beat
+		 * now for the answer that no longer lists it. */
+		if (op->kind == ORCH_ACTION_REPORT &&
+		    op->report.health ==
+		        ORCH__HEALTH_STATUS__HEALTH_STATUS_UNHEALTHY)
+			agent_wake(a, false);
 		op_free(op);
 	}
 	pthread_mutex_lock(&a->mu);
@@ -839,11 +913,50 @@ agent_subscribe(struct orch_agent *a, const char *node_id)
 	copy_str(a->sub_topic, sizeof(a->sub_topic), topic);
 }
 
+/* The health of the drivers that are on, for a registration or a beat:
+ * entries in e[] (ORCH_AGENT_DRIVERS_MAX of them, their errors in errs),
+ * pointed to by p[]; returns how many. */
+static size_t
+agent_health_report(struct orch_agent *a, Orch__DriverHealth *e,
+    Orch__DriverHealth **p, char (*errs)[ORCH_NODE_DRIVER_ERROR_MAX + 1])
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < a->n_drv; i++) {
+		const struct drv_slot *d = &a->drv[i];
+
+		if (d->state == NULL)
+			continue;
+		orch__driver_health__init(&e[n]);
+		e[n].name = (char *)d->ops->name;
+		e[n].has_healthy = true;
+		e[n].healthy = !d->sick;
+		if (d->sick) {
+			/* The manager refuses a beat whose error is not one
+			 * printable line, and cuts nothing itself. */
+			copy_str(errs[n], sizeof(errs[n]), d->sick_why);
+			for (char *c = errs[n]; *c != '\0'; c++) {
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = ' ';
+			}
+			e[n].error = errs[n];
+		}
+		p[n] = &e[n];
+		n++;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return n;
+}
+
 static int
 agent_register(struct orch_agent *a)
 {
 	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
 	Orch__Node *node = NULL;
+	Orch__DriverHealth health[ORCH_AGENT_DRIVERS_MAX];
+	Orch__DriverHealth *health_p[ORCH_AGENT_DRIVERS_MAX];
+	char health_err[ORCH_AGENT_DRIVERS_MAX][ORCH_NODE_DRIVER_ERROR_MAX + 1];
 	char *drivers[ORCH_AGENT_DRIVERS_MAX];
 	char err[AGENT_ERR_LEN], what[300], names[128];
 	size_t nd = 0;
@@ -867,6 +980,9 @@ agent_register(struct orch_agent *a)
 	reg.memory_mb = a->memory_mb;
 	reg.n_drivers = nd;
 	reg.drivers = drivers;
+	reg.n_driver_health =
+	    agent_health_report(a, health, health_p, health_err);
+	reg.driver_health = health_p;
 	reg.agent_version = (char *)ORCH_VERSION;
 	snprintf(what, sizeof(what), "registering with the manager at %s",
 	    a->manager_url);
@@ -905,6 +1021,145 @@ out:
 	return rc;
 }
 
+/* Queues action x for the workers (under mu).  Returns whether it was
+ * queued: a failure is retried by a later beat, which sees the same
+ * gap. */
+static bool
+op_queue(struct orch_agent *a, const struct orch_action *x)
+{
+	struct op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL ||
+	    (x->kind == ORCH_ACTION_START &&
+	        (op->task = orch_task_copy(x->task)) == NULL) ||
+	    opstate_begin(a, x->key) != ORCH_OK) {
+		orch_error("agent", "task %s: %s: out of memory", x->key,
+		    orch_action_kind_name(x->kind));
+		op_free(op);
+		return false;
+	}
+	op->kind = x->kind;
+	copy_str(op->key, sizeof(op->key), x->key);
+	if (x->task != NULL)
+		copy_str(op->task_id, sizeof(op->task_id), x->task->id);
+	else if (x->kind == ORCH_ACTION_REMOVE &&
+	    strcmp(x->key, x->handle) != 0)
+		copy_str(op->task_id, sizeof(op->task_id), x->key);
+	copy_str(op->handle, sizeof(op->handle), x->handle);
+	op->drv = x->driver;
+	op->report = x->report;
+	orch_debug("agent", "task %s: %s queued", x->key,
+	    orch_action_kind_name(x->kind));
+	if (a->q_tail != NULL)
+		a->q_tail->next = op;
+	else
+		a->q_head = op;
+	a->q_tail = op;
+	return true;
+}
+
+/* The state of driver ops while it is on (under mu). */
+static void *
+drv_state_locked(struct orch_agent *a, const struct orch_driver_ops *ops)
+{
+	for (size_t i = 0; ops != NULL && i < a->n_drv; i++) {
+		if (a->drv[i].ops == ops)
+			return a->drv[i].state;
+	}
+	return NULL;
+}
+
+/* The running instance of task id in the cache (under mu), or NULL. */
+static const struct orch_instance *
+cache_running(struct orch_agent *a, const char *id)
+{
+	for (size_t i = 0; i < a->n_inst; i++) {
+		if (a->inst[i].running && strcmp(a->inst[i].task_id, id) == 0)
+			return &a->inst[i];
+	}
+	return NULL;
+}
+
+/* Whether key is among the n keys of keys. */
+static bool
+key_in(const char *key, const char *const *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(keys[i], key) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Hands the checker the running instances of the tasks of as that have
+ * a health check, and queues the reports their health calls for, for the
+ * tasks no action of this beat (skip, nskip keys) is about (under mu).
+ * Returns how many reports it queued.
+ */
+static size_t
+agent_health_sync(struct orch_agent *a, const Orch__Assignments *as,
+    const char *const *skip, size_t nskip)
+{
+	struct orch_checker_task *list;
+	const struct orch_instance **insts;
+	struct orch_action x;
+	char why[ORCH_REPORT_ERROR_LEN];
+	size_t n = 0, queued = 0;
+	int health;
+
+	if (as->n_tasks == 0) {
+		orch_checker_sync(a->checker, NULL, 0);
+		return 0;
+	}
+	list = calloc(as->n_tasks, sizeof(*list));
+	insts = calloc(as->n_tasks, sizeof(*insts));
+	if (list == NULL || insts == NULL)
+		goto out; /* the next beat tries again */
+	for (size_t i = 0; i < as->n_tasks; i++) {
+		const orch_task *t = as->tasks[i];
+		const struct orch_instance *inst;
+
+		if (t == NULL || t->id == NULL || t->spec == NULL ||
+		    t->spec->health == NULL ||
+		    orch_task_status_terminal(t->status) ||
+		    (t->has_stop_requested && t->stop_requested) ||
+		    (inst = cache_running(a, t->id)) == NULL ||
+		    drv_state_locked(a, inst->driver) == NULL)
+			continue;
+		insts[n] = inst;
+		list[n++] = (struct orch_checker_task){
+		    .task = t,
+		    .handle = inst->handle,
+		    .drv = inst->driver,
+		    .drv_state = drv_state_locked(a, inst->driver),
+		    .started_at_ms = inst->started_at_ms,
+		};
+	}
+	if (orch_checker_sync(a->checker, list, n) != ORCH_OK)
+		orch_warn("agent",
+		    "health checks: out of memory; some "
+		    "wait for a later beat");
+	for (size_t i = 0; i < n; i++) {
+		const orch_task *t = list[i].task;
+
+		memset(&x, 0, sizeof(x));
+		if (key_in(t->id, skip, nskip) ||
+		    !orch_checker_health(a->checker, t->id, insts[i]->handle,
+		        &health, why, sizeof(why)) ||
+		    !orch_reconcile_health(t, insts[i], health, why, &x.report))
+			continue;
+		x.kind = ORCH_ACTION_REPORT;
+		x.task = t;
+		copy_str(x.key, sizeof(x.key), t->id);
+		queued += op_queue(a, &x);
+	}
+out:
+	free(insts);
+	free(list);
+	return queued;
+}
+
 /* Reconciles one heartbeat's answer and queues the actions. */
 static void
 agent_reconcile(
@@ -913,17 +1168,37 @@ agent_reconcile(
 	struct orch_reconcile_input in = {0};
 	struct orch_action *acts = NULL;
 	const char **busy = NULL;
-	size_t n = 0, nbusy = 0;
+	size_t n = 0, nbusy = 0, queued = 0;
 	int rc;
 
 	pthread_mutex_lock(&a->mu);
 	if (a->stopping || !a->inst_valid)
 		goto out;
-	if (a->n_ops > 0 && (busy = calloc(a->n_ops, sizeof(*busy))) == NULL)
+	/* Room for the busy keys and then those of this beat's actions. */
+	if ((busy = calloc(a->n_ops + as->n_tasks + a->n_inst + 1,
+	         sizeof(*busy))) == NULL)
 		goto out;
 	for (size_t i = 0; i < a->n_ops; i++) {
 		if (a->ops[i].in_flight || a->ops[i].done_seq > seq0)
 			busy[nbusy++] = a->ops[i].key;
+	}
+	/* The tasks and instances of a driver that is held are left as they
+	 * are: without a fresh list of its instances, a task would look
+	 * gone. */
+	for (size_t i = 0; i < as->n_tasks; i++) {
+		const orch_task *t = as->tasks[i];
+		const struct drv_slot *d = t != NULL && t->id != NULL
+		    ? drv_slot_named(a, orch_task_spec_driver(t->spec))
+		    : NULL;
+
+		if (d != NULL && drv_held(d))
+			busy[nbusy++] = t->id;
+	}
+	for (size_t i = 0; i < a->n_inst; i++) {
+		const struct drv_slot *d = drv_slot_of(a, a->inst[i].driver);
+
+		if (d != NULL && drv_held(d))
+			busy[nbusy++] = orch_reconcile_key(&a->inst[i]);
 	}
 	in.tasks = (const orch_task *const *)as->tasks;
 	in.n_tasks = as->n_tasks;
@@ -936,43 +1211,71 @@ agent_reconcile(
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct orch_action *x = &acts[i];
-		struct op *op = calloc(1, sizeof(*op));
-
-		if (op == NULL ||
-		    (x->kind == ORCH_ACTION_START &&
-		        (op->task = task_copy(x->task)) == NULL) ||
-		    opstate_begin(a, x->key) != ORCH_OK) {
-			/* Retried by a later beat, which sees the same gap. */
-			orch_error("agent", "task %s: %s: out of memory",
-			    x->key, orch_action_kind_name(x->kind));
-			op_free(op);
-			continue;
-		}
-		op->kind = x->kind;
-		copy_str(op->key, sizeof(op->key), x->key);
-		if (x->task != NULL)
-			copy_str(op->task_id, sizeof(op->task_id), x->task->id);
-		else if (x->kind == ORCH_ACTION_REMOVE &&
-		    strcmp(x->key, x->handle) != 0)
-			copy_str(op->task_id, sizeof(op->task_id), x->key);
-		copy_str(op->handle, sizeof(op->handle), x->handle);
-		op->drv = x->driver;
-		op->report = x->report;
-		orch_debug("agent", "task %s: %s queued", x->key,
-		    orch_action_kind_name(x->kind));
-		if (a->q_tail != NULL)
-			a->q_tail->next = op;
-		else
-			a->q_head = op;
-		a->q_tail = op;
+		queued += op_queue(a, &acts[i]);
+		/* No health report about a key with an action of its own. */
+		busy[nbusy++] = acts[i].key;
 	}
-	if (n > 0)
+	queued += agent_health_sync(a, as, busy, nbusy);
+	if (queued > 0)
 		pthread_cond_broadcast(&a->work_cv);
 out:
 	pthread_mutex_unlock(&a->mu);
 	free(acts);
 	free(busy);
+}
+
+/* Whether the delta d names task id (changed or removed). */
+static bool
+delta_names(const Orch__Assignments *d, const char *id)
+{
+	for (size_t i = 0; i < d->n_tasks; i++) {
+		if (d->tasks[i]->id != NULL && strcmp(d->tasks[i]->id, id) == 0)
+			return true;
+	}
+	for (size_t i = 0; i < d->n_removed; i++) {
+		if (d->removed[i] != NULL && strcmp(d->removed[i], id) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The list a delta answer d stands for: held's tasks but those d names,
+ * then d's tasks, with d's epoch and version.  Returns a new message
+ * (orch__assignments__free_unpacked), or NULL out of memory.  Made by
+ * packing and unpacking, so that it owns all it points to.
+ */
+static Orch__Assignments *
+agent_delta_merge(const Orch__Assignments *held, const Orch__Assignments *d)
+{
+	Orch__Assignments m = *d, *out = NULL;
+	Orch__Task **v;
+	uint8_t *buf = NULL;
+	size_t n = 0, len;
+
+	if ((v = calloc(held->n_tasks + d->n_tasks + 1, sizeof(*v))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < held->n_tasks; i++) {
+		if (held->tasks[i]->id != NULL &&
+		    !delta_names(d, held->tasks[i]->id))
+			v[n++] = held->tasks[i];
+	}
+	for (size_t i = 0; i < d->n_tasks; i++)
+		v[n++] = d->tasks[i];
+	m.tasks = v;
+	m.n_tasks = n;
+	m.has_delta = false;
+	m.delta = false;
+	m.removed = NULL;
+	m.n_removed = 0;
+	len = orch__assignments__get_packed_size(&m);
+	if ((buf = malloc(len > 0 ? len : 1)) != NULL) {
+		orch__assignments__pack(&m, buf);
+		out = orch__assignments__unpack(NULL, len, buf);
+	}
+	free(buf);
+	free(v);
+	return out;
 }
 
 /* Drops the assignments kept from the last full answer.  Beat thread. */
@@ -985,6 +1288,44 @@ agent_last_as_forget(struct orch_agent *a)
 	a->last_as_node[0] = '\0';
 }
 
+/* Appends the instances of driver slot i (on) to *all (*nall of them),
+ * each tagged with its driver.  On error err says what failed and *all is
+ * unchanged. */
+static int
+agent_list_one(struct orch_agent *a, size_t i, struct orch_instance **all,
+    size_t *nall, char *err, size_t errlen)
+{
+	const struct orch_driver_ops *ops = a->drv[i].ops;
+	struct orch_instance *part = NULL, *grown;
+	void *st = drv_state(a, ops);
+	char derr[AGENT_ERR_LEN];
+	size_t npart = 0;
+	int rc;
+
+	if (st == NULL)
+		return ORCH_OK;
+	if ((rc = ops->list(st, &part, &npart, derr, sizeof(derr))) !=
+	    ORCH_OK) {
+		snprintf(err, errlen, "%s driver: %s", ops->name, derr);
+		return rc;
+	}
+	if (npart > 0 &&
+	    (grown = realloc(*all, (*nall + npart) * sizeof(**all))) == NULL) {
+		snprintf(err, errlen, "%s driver: out of memory", ops->name);
+		free(part);
+		return ORCH_ENOMEM;
+	}
+	if (npart > 0) {
+		*all = grown;
+		memcpy(*all + *nall, part, npart * sizeof(*part));
+		for (size_t j = 0; j < npart; j++)
+			(*all)[*nall + j].driver = ops;
+		*nall += npart;
+	}
+	free(part);
+	return ORCH_OK;
+}
+
 /* Lists the instances of every driver that is on, each tagged with its
  * driver.  One failure fails the whole: a partial list would make the
  * missing driver's instances look gone. */
@@ -992,45 +1333,114 @@ static int
 agent_list(struct orch_agent *a, struct orch_instance **out, size_t *n,
     char *err, size_t errlen)
 {
-	struct orch_instance *all = NULL, *part, *grown;
-	size_t nall = 0, npart;
-	char derr[AGENT_ERR_LEN];
 	int rc;
 
 	*out = NULL;
 	*n = 0;
 	for (size_t i = 0; i < a->n_drv; i++) {
-		const struct orch_driver_ops *ops = a->drv[i].ops;
-		void *st = drv_state(a, ops);
-
-		if (st == NULL)
-			continue;
-		if ((rc = ops->list(st, &part, &npart, derr, sizeof(derr))) !=
+		if ((rc = agent_list_one(a, i, out, n, err, errlen)) !=
 		    ORCH_OK) {
-			snprintf(err, errlen, "%s driver: %s", ops->name, derr);
-			free(all);
+			free(*out);
+			*out = NULL;
+			*n = 0;
 			return rc;
 		}
-		if (npart > 0 &&
-		    (grown = realloc(all, (nall + npart) * sizeof(*all))) ==
-		        NULL) {
-			snprintf(err, errlen, "out of memory");
-			free(part);
-			free(all);
-			return ORCH_ENOMEM;
-		}
-		if (npart > 0) {
-			all = grown;
-			memcpy(all + nall, part, npart * sizeof(*part));
-			for (size_t j = 0; j < npart; j++)
-				all[nall + j].driver = ops;
-			nall += npart;
-		}
-		free(part);
 	}
-	*out = all;
-	*n = nall;
 	return ORCH_OK;
+}
+
+/* Refreshes the cache from the drivers that are on and healthy, for a
+ * beat that started at seq0.  A driver whose list fails keeps its
+ * instances as they were, and stays held until a list of it succeeds.
+ * Beat thread. */
+static void
+agent_list_refresh(struct orch_agent *a, uint64_t seq0)
+{
+	struct orch_instance *list = NULL;
+	bool listed[ORCH_AGENT_DRIVERS_MAX] = {false}, failed = false;
+	bool all = true;
+	char err[AGENT_ERR_LEN];
+	size_t nlist = 0;
+
+	for (size_t i = 0; i < a->n_drv; i++) {
+		bool skip;
+
+		pthread_mutex_lock(&a->mu);
+		skip = a->drv[i].state == NULL || a->drv[i].sick;
+		if (a->drv[i].state != NULL && a->drv[i].sick)
+			all = false;
+		pthread_mutex_unlock(&a->mu);
+		if (skip)
+			continue;
+		if (agent_list_one(a, i, &list, &nlist, err, sizeof(err)) !=
+		    ORCH_OK) {
+			agent_note_failure(a->drv_err,
+			    "listing this node's containers and processes",
+			    err);
+			failed = true;
+			continue;
+		}
+		listed[i] = true;
+	}
+	pthread_mutex_lock(&a->mu);
+	if (cache_merge(a, list, nlist, seq0, listed)) {
+		for (size_t i = 0; i < a->n_drv; i++) {
+			if (listed[i])
+				a->drv[i].fresh = true;
+			else if (a->drv[i].state != NULL && !a->drv[i].sick)
+				a->drv[i].fresh = false; /* its list failed */
+		}
+	}
+	if (failed)
+		a->list_dirty = true;
+	pthread_mutex_unlock(&a->mu);
+	if (failed)
+		return;
+	/* Not "listed again" while a driver is skipped as unhealthy. */
+	if (all)
+		agent_note_ok(a->drv_err,
+		    "this node's containers and processes can be listed");
+	a->beats_since_list = 0;
+}
+
+/* Reads each driver's health, as the driver last saw it.  One that turns
+ * unhealthy is held (its tasks left alone); one that comes back is listed
+ * anew before its tasks are judged.  Beat thread. */
+static void
+agent_health_poll(struct orch_agent *a)
+{
+	char why[AGENT_ERR_LEN];
+
+	for (size_t i = 0; i < a->n_drv; i++) {
+		struct drv_slot *d = &a->drv[i];
+		void *st = drv_state(a, d->ops);
+		bool ok, was;
+
+		if (st == NULL || d->ops->healthy == NULL)
+			continue;
+		why[0] = '\0';
+		ok = d->ops->healthy(st, why, sizeof(why));
+		pthread_mutex_lock(&a->mu);
+		was = !d->sick;
+		d->sick = !ok;
+		copy_str(d->sick_why, sizeof(d->sick_why), ok ? "" : why);
+		if (!ok)
+			d->fresh = false;
+		if (ok && !was)
+			a->list_dirty = true;
+		pthread_mutex_unlock(&a->mu);
+		if (was && !ok)
+			orch_warn("agent",
+			    "the %s driver is unhealthy: %s; its tasks are "
+			    "left as they are (none started, stopped or "
+			    "reported) until it answers again",
+			    d->ops->name, why);
+		else if (!was && ok)
+			orch_info("agent",
+			    "the %s driver is healthy again; listing its "
+			    "instances to report what became of its tasks",
+			    d->ops->name);
+	}
 }
 
 /* Tries again to start the drivers that are off (Docker was not running
@@ -1077,13 +1487,15 @@ agent_beat(struct orch_agent *a)
 {
 	Orch__HeartbeatRequest hb = ORCH__HEARTBEAT_REQUEST__INIT;
 	Orch__Assignments *as = NULL;
-	struct orch_instance *list = NULL;
+	Orch__DriverHealth health[ORCH_AGENT_DRIVERS_MAX];
+	Orch__DriverHealth *health_p[ORCH_AGENT_DRIVERS_MAX];
+	char health_err[ORCH_AGENT_DRIVERS_MAX][ORCH_NODE_DRIVER_ERROR_MAX + 1];
 	char node_id[AGENT_NODE_ID_MAX + 1], err[AGENT_ERR_LEN];
-	size_t nlist = 0;
 	uint64_t seq0;
 	bool need_list, woken;
 	int rc;
 
+	agent_health_poll(a);
 	pthread_mutex_lock(&a->mu);
 	woken = a->wake;
 	a->wake = false;
@@ -1101,32 +1513,20 @@ agent_beat(struct orch_agent *a)
 	pthread_mutex_unlock(&a->mu);
 	a->beats_since_list++;
 
-	if (need_list) {
-		rc = agent_list(a, &list, &nlist, err, sizeof(err));
-		if (rc != ORCH_OK) {
-			agent_note_failure(a->drv_err,
-			    "listing this node's "
-			    "containers and processes",
-			    err);
-			agent_relist(a);
-		} else {
-			agent_note_ok(a->drv_err,
-			    "this node's containers and processes "
-			    "can be listed");
-			pthread_mutex_lock(&a->mu);
-			cache_merge(a, list, nlist, seq0);
-			pthread_mutex_unlock(&a->mu);
-			list = NULL;
-			a->beats_since_list = 0;
-		}
-	}
+	if (need_list)
+		agent_list_refresh(a, seq0);
 
 	hb.node_id = node_id;
+	hb.n_driver_health =
+	    agent_health_report(a, health, health_p, health_err);
+	hb.driver_health = health_p;
 	if (a->last_as != NULL && strcmp(a->last_as_node, node_id) == 0 &&
 	    a->last_as->has_epoch && a->last_as->has_version) {
 		hb.has_known_epoch = hb.has_known_version = true;
 		hb.known_epoch = a->last_as->epoch;
 		hb.known_version = a->last_as->version;
+		/* It keeps that list: what changed since is enough. */
+		hb.has_accepts_delta = hb.accepts_delta = true;
 	}
 	rc = agent_rpc(a, "orch.Manager/Heartbeat", &hb.base,
 	    &orch__assignments__descriptor, (ProtobufCMessage **)&as, err,
@@ -1177,13 +1577,32 @@ agent_beat(struct orch_agent *a)
 		}
 		goto out;
 	}
+	if (as->has_delta && as->delta) {
+		Orch__Assignments *full;
+
+		/* Only ever an answer to what this beat said it holds. */
+		if (!hb.has_accepts_delta || as->epoch != hb.known_epoch) {
+			orch_warn("agent",
+			    "heartbeat: a delta for a list this node does "
+			    "not hold: ignored");
+			agent_last_as_forget(a);
+			goto out;
+		}
+		if ((full = agent_delta_merge(a->last_as, as)) == NULL) {
+			/* The next beat asks for the whole list. */
+			orch_warn("agent", "heartbeat: out of memory");
+			agent_last_as_forget(a);
+			goto out;
+		}
+		orch__assignments__free_unpacked(as, NULL);
+		as = full;
+	}
 	agent_reconcile(a, as, seq0);
 	agent_last_as_forget(a);
 	a->last_as = as;
 	as = NULL;
 	copy_str(a->last_as_node, sizeof(a->last_as_node), node_id);
 out:
-	free(list);
 	if (as != NULL)
 		orch__assignments__free_unpacked(as, NULL);
 }
@@ -1352,6 +1771,26 @@ agent_on_exit(void *arg, const char *task_id, const char *handle, int exit_code)
 	agent_wake(a, true);
 }
 
+/* The driver's health callback: its runtime stopped or started
+ * answering; beat now to tell the manager. */
+static void
+agent_on_driver_health(void *arg)
+{
+	agent_wake(arg, false);
+}
+
+/* The checker's callback: a task's health changed; beat now, and the
+ * reconcile reports it. */
+static void
+agent_on_task_health(void *arg, const char *task_id, int health)
+{
+	struct orch_agent *a = arg;
+
+	orch_debug("agent", "task %s: %s; beating now", task_id,
+	    orch_health_status_name(health));
+	agent_wake(a, false);
+}
+
 /* ---- lifecycle ---- */
 
 /* Dials url with s, over TLS with the identity of cfg when it has a
@@ -1474,6 +1913,8 @@ agent_config_copy(struct orch_agent *a, const struct orch_agent_config *cfg)
 	a->dc.node_name = a->name;
 	a->dc.on_exit = agent_on_exit;
 	a->dc.on_exit_arg = a;
+	a->dc.on_health = agent_on_driver_health;
+	a->dc.on_health_arg = a;
 	a->dc.stop_timeout_s = cfg->stop_timeout_s;
 	if ((cfg->docker_socket != NULL &&
 	        (a->dc.docker_socket = strdup(cfg->docker_socket)) == NULL) ||
@@ -1578,7 +2019,9 @@ orch_agent_new(const struct orch_agent_config *cfg, struct orch_agent **out,
 		return ORCH_ENOMEM;
 	}
 	if ((rc = agent_config_copy(a, cfg)) != ORCH_OK ||
-	    (rc = agent_sync_init(a)) != ORCH_OK) {
+	    (rc = agent_sync_init(a)) != ORCH_OK ||
+	    (rc = orch_checker_new(agent_on_task_health, a, &a->checker)) !=
+	        ORCH_OK) {
 		snprintf(err, errlen, "agent: %s", orch_strerror(rc));
 		goto out;
 	}
@@ -1653,6 +2096,14 @@ orch_agent_start(struct orch_agent *a, char *err, size_t errlen)
 	if ((rv = pthread_create(
 	         &a->notice_thread, NULL, agent_notice_main, a)) != 0)
 		goto fail;
+	if ((rv = orch_checker_start(a->checker)) != ORCH_OK) {
+		snprintf(err, errlen,
+		    "agent: cannot start the health checks: %s",
+		    orch_strerror(rv));
+		orch_agent_stop(a, 5000);
+		return rv;
+	}
+	a->checker_started = true;
 	a->notice_started = true;
 	if ((rv = pthread_create(&a->beat_thread, NULL, agent_beat_main, a)) !=
 	    0)
@@ -1691,6 +2142,18 @@ orch_agent_stop(struct orch_agent *a, int grace_ms)
 	pthread_cond_broadcast(&a->beat_cv);
 	pthread_cond_broadcast(&a->work_cv);
 	pthread_mutex_unlock(&a->mu);
+
+	/* Checks in progress end at once: their results no longer matter. */
+	if (a->checker_started) {
+		for (size_t i = 0; i < a->n_drv; i++) {
+			void *st = drv_state(a, a->drv[i].ops);
+
+			if (st != NULL && a->drv[i].ops->check_cancel != NULL)
+				a->drv[i].ops->check_cancel(st);
+		}
+		orch_checker_stop(a->checker);
+		a->checker_started = false;
+	}
 
 	/* Closing the sockets ends calls in progress at once (ECLOSED):
 	 * nothing the manager is told from here on matters.  Bounded: NNG
@@ -1758,6 +2221,8 @@ orch_agent_free(struct orch_agent *a)
 		orch_nng_close_within(a->req, AGENT_CLOSE_MS, "agent");
 	/* Stopped (orch_agent_stop), or never started: no session runs. */
 	orch_agent_logs_free(a->logs);
+	/* Its checks use the drivers: it goes first. */
+	orch_checker_free(a->checker);
 	/* A driver's monitor calls agent_on_exit until fini returns. */
 	for (size_t i = 0; i < a->n_drv; i++) {
 		if (a->drv[i].state != NULL)

@@ -21,7 +21,11 @@
  * Drivers: the agent offers each driver of its configuration whose init
  * succeeds, and advertises their names when it registers.  A task runs
  * with the driver its spec names (orch_task_spec_driver()); an instance
- * is stopped and removed by the driver that listed it.
+ * is stopped and removed by the driver that listed it.  It reports each
+ * driver's health (its healthy operation: Docker answers or not) when it
+ * registers and in every beat, and leaves the tasks and instances of a
+ * driver that is off, unhealthy, or not listed since it came back alone
+ * (see agent.c).
  */
 #ifndef ORCH_AGENT_H
 #define ORCH_AGENT_H

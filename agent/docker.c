@@ -21,7 +21,19 @@
  * safety net that catches any exit the stream missed.  For the same
  * reason on_exit may, rarely, be called twice for one exit (a replayed
  * event), and the agent treats it as idempotent.
+ *
+ * Health: when the agent asks (on_health), a prober thread pings the
+ * daemon (GET /_ping, 2 s at most) every 5 s while it answers, and at
+ * once when the event stream breaks or a call cannot reach it.  One ping
+ * that fails makes the driver unhealthy, with the ping's error as the
+ * reason; it is then pinged again after 100 ms, doubling up to 1 s, and
+ * the first ping answered makes it healthy again.  Each change is told to
+ * the agent (on_health).  While the daemon is away, the monitor waits for
+ * the prober instead of retrying the stream on its own, so nothing spins;
+ * containers are neither touched nor judged (the agent leaves the
+ * driver's tasks alone until it is back).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -54,6 +66,13 @@
 #define DOCKER_STREAM_HEALTHY_MS 10000
 /* Seconds to wait for the daemon to settle a container's exit. */
 #define DOCKER_SETTLE_TIMEOUT 5
+/* The health probe: how often a daemon that answers is pinged, how long
+ * a ping may take, and the backoff between pings of one that does not. */
+#define DOCKER_PROBE_EVERY_MS 5000
+#define DOCKER_PROBE_TIMEOUT_S 2
+#define DOCKER_PROBE_BACKOFF_MIN_MS 100
+#define DOCKER_PROBE_BACKOFF_MAX_MS 1000
+#define DOCKER_HEALTH_ERR_LEN 512
 
 struct docker {
 	struct orch_docker_client *client;
@@ -75,6 +94,34 @@ struct docker {
 	 * reconnected stream resumes, and how a replay is recognised. */
 	int64_t last_event_ns;
 	char last_event_id[ORCH_HANDLE_LEN];
+
+	/* Health (docker_prober), watched only with on_health. */
+	orch_driver_health_fn on_health;
+	void *on_health_arg;
+	pthread_mutex_t hmu;
+	pthread_cond_t hcv; /* CLOCK_MONOTONIC: a change, a probe asked, a
+	                     * stop */
+	bool h_sync;        /* hmu and hcv made */
+	bool healthy;       /* under hmu, as everything below */
+	char why[DOCKER_HEALTH_ERR_LEN];
+	bool probe_now;
+	bool hstop;
+	struct orch_docker_cancel pcancel; /* stops a ping in flight */
+	bool pcancel_ok;
+	pthread_t prober;
+	bool prober_running;
+
+	/* Exec health checks in progress, which check_cancel ends. */
+	pthread_mutex_t check_mu;
+	bool check_mu_ok;
+	bool checks_off;
+	struct check_call *calls;
+};
+
+/* An exec health check in progress: its stream's cancel. */
+struct check_call {
+	struct orch_docker_cancel cancel;
+	struct check_call *next;
 };
 
 /* ---- small helpers ---- */
@@ -106,6 +153,36 @@ url_escape(const char *s)
 	}
 	*o = '\0';
 	return out;
+}
+
+/* ---- health ---- */
+
+/* Asks the prober for a ping now: something suggests that the daemon went
+ * away.  Any thread. */
+static void
+docker_probe_soon(struct docker *d)
+{
+	if (!d->h_sync)
+		return;
+	pthread_mutex_lock(&d->hmu);
+	d->probe_now = true;
+	pthread_cond_broadcast(&d->hcv);
+	pthread_mutex_unlock(&d->hmu);
+}
+
+/* orch_docker_client_call, asking for a probe when the daemon could not
+ * be reached or did not answer in time. */
+static int
+docker_call(struct docker *d, const char *method, const char *path,
+    const char *body, long timeout_s, struct orch_docker_answer *ans, char *err,
+    size_t errlen)
+{
+	int rc = orch_docker_client_call(
+	    d->client, method, path, body, timeout_s, ans, err, errlen);
+
+	if (rc == ORCH_EUNAVAIL || rc == ORCH_ETIMEDOUT || rc == ORCH_EIO)
+		docker_probe_soon(d);
+	return rc;
 }
 
 /* ---- answers ---- */
@@ -145,6 +222,37 @@ answer_bad(struct docker *d, const char *method, const char *path,
 	return ORCH_EPROTO;
 }
 
+/* GET path, into ans: ORCH_OK only for a 200, otherwise the call's or
+ * the answer's error (answer_fail). */
+static int
+docker_get(struct docker *d, const char *path, struct orch_docker_answer *ans,
+    char *err, size_t errlen)
+{
+	int rc = docker_call(
+	    d, "GET", path, NULL, DOCKER_CALL_TIMEOUT, ans, err, errlen);
+
+	if (rc == ORCH_OK && ans->status != 200)
+		rc = answer_fail(d, "GET", path, ans, err, errlen);
+	return rc;
+}
+
+/* The answer to a POST that creates an object (a container, an exec):
+ * 201 (or 200) with its Id, read into id. */
+static int
+answer_created(struct docker *d, const char *path,
+    const struct orch_docker_answer *ans, char id[ORCH_HANDLE_LEN], char *err,
+    size_t errlen)
+{
+	char what[256];
+
+	if (ans->status != 201 && ans->status != 200)
+		return answer_fail(d, "POST", path, ans, err, errlen);
+	if (orch_docker_create_parse(
+	        ans->body, ans->len, id, what, sizeof(what)) != ORCH_OK)
+		return answer_bad(d, "POST", path, what, err, errlen);
+	return ORCH_OK;
+}
+
 /* ---- version negotiation ---- */
 
 static int
@@ -157,8 +265,8 @@ docker_negotiate(struct docker *d, char *err, size_t errlen)
 	int rc, use;
 
 	/* _ping first: the cheapest proof that a daemon is there at all. */
-	rc = orch_docker_client_call(d->client, "GET", "/_ping", NULL,
-	    d->init_timeout_s, &ans, err, errlen);
+	rc = docker_call(
+	    d, "GET", "/_ping", NULL, d->init_timeout_s, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
 	if (ans.status != 200) {
@@ -168,8 +276,8 @@ docker_negotiate(struct docker *d, char *err, size_t errlen)
 	}
 	orch_docker_answer_free(&ans);
 
-	rc = orch_docker_client_call(d->client, "GET", "/version", NULL,
-	    d->init_timeout_s, &ans, err, errlen);
+	rc = docker_call(
+	    d, "GET", "/version", NULL, d->init_timeout_s, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
 	if (ans.status != 200) {
@@ -233,8 +341,8 @@ exit_settle(struct docker *d, const char *id)
 	char path[ORCH_HANDLE_LEN + 32], err[256];
 
 	snprintf(path, sizeof(path), "/containers/%s/json", id);
-	if (orch_docker_client_call(d->client, "GET", path, NULL,
-	        DOCKER_SETTLE_TIMEOUT, &ans, err, sizeof(err)) != ORCH_OK)
+	if (docker_call(d, "GET", path, NULL, DOCKER_SETTLE_TIMEOUT, &ans, err,
+	        sizeof(err)) != ORCH_OK)
 		orch_debug("docker", "container %.12s: %s", id, err);
 	orch_docker_answer_free(&ans);
 }
@@ -272,6 +380,139 @@ docker_event_line(void *arg, char *line, size_t len)
 	return 0;
 }
 
+/* Waits while the prober finds the daemon away.  Returns false when the
+ * driver is stopping; *waited (OUT) says whether it had to wait. */
+static bool
+docker_health_wait(struct docker *d, bool *waited)
+{
+	bool go;
+
+	*waited = false;
+	pthread_mutex_lock(&d->hmu);
+	while (!d->hstop && !d->healthy) {
+		*waited = true;
+		pthread_cond_wait(&d->hcv, &d->hmu);
+	}
+	go = !d->hstop;
+	pthread_mutex_unlock(&d->hmu);
+	return go;
+}
+
+/* Records what the last ping found (why: NULL when it answered), logging
+ * a change of state and telling the agent of any change. */
+static void
+docker_health_set(struct docker *d, const char *why)
+{
+	const char *sock = orch_docker_client_socket(d->client);
+	bool was, changed;
+
+	pthread_mutex_lock(&d->hmu);
+	was = d->healthy;
+	changed =
+	    was != (why == NULL) || (why != NULL && strcmp(d->why, why) != 0);
+	d->healthy = why == NULL;
+	orch_docker_errf(d->why, sizeof(d->why), "%s", why != NULL ? why : "");
+	pthread_cond_broadcast(&d->hcv);
+	pthread_mutex_unlock(&d->hmu);
+	if (was && why != NULL)
+		orch_warn("docker",
+		    "the daemon at %s does not answer: %s; its containers "
+		    "are left as they are, and it is pinged again every %d "
+		    "to %d ms",
+		    sock, why, DOCKER_PROBE_BACKOFF_MIN_MS,
+		    DOCKER_PROBE_BACKOFF_MAX_MS);
+	else if (!was && why == NULL)
+		orch_info("docker", "the daemon at %s answers again", sock);
+	if (changed && d->on_health != NULL)
+		d->on_health(d->on_health_arg);
+}
+
+static int
+ping_line(void *arg, char *line, size_t len)
+{
+	(void)arg;
+	(void)line;
+	(void)len;
+	return 0;
+}
+
+/* GET /_ping, at most DOCKER_PROBE_TIMEOUT_S, cut short by a stop (it is
+ * streamed only for that).  Returns ORCH_OK when the daemon answered 200;
+ * otherwise err says what failed. */
+static int
+docker_ping(struct docker *d, char *err, size_t errlen)
+{
+	struct orch_docker_answer ans = {0};
+	int rc;
+
+	rc = orch_docker_client_stream(d->client, "GET", "/_ping",
+	    DOCKER_PROBE_TIMEOUT_S, &d->pcancel, ping_line, NULL, &ans, err,
+	    errlen);
+	if (rc == ORCH_OK && ans.status != 200) {
+		answer_fail(d, "GET", "/_ping", &ans, err, errlen);
+		rc = ORCH_EUNAVAIL;
+	}
+	orch_docker_answer_free(&ans);
+	return rc;
+}
+
+/* The prober: pings the daemon every DOCKER_PROBE_EVERY_MS while it
+ * answers, at once when asked (docker_probe_soon), and with a backoff
+ * while it does not. */
+static void *
+docker_prober(void *arg)
+{
+	struct docker *d = arg;
+	struct timespec until;
+	char err[DOCKER_HEALTH_ERR_LEN];
+	int wait_ms = DOCKER_PROBE_EVERY_MS;
+	int backoff = DOCKER_PROBE_BACKOFF_MIN_MS;
+
+	for (;;) {
+		orch_mono_deadline(wait_ms, &until);
+		pthread_mutex_lock(&d->hmu);
+		while (!d->hstop && !d->probe_now &&
+		    pthread_cond_timedwait(&d->hcv, &d->hmu, &until) !=
+		        ETIMEDOUT)
+			;
+		d->probe_now = false;
+		if (d->hstop) {
+			pthread_mutex_unlock(&d->hmu);
+			break;
+		}
+		pthread_mutex_unlock(&d->hmu);
+		if (docker_ping(d, err, sizeof(err)) == ORCH_OK) {
+			docker_health_set(d, NULL);
+			wait_ms = DOCKER_PROBE_EVERY_MS;
+			backoff = DOCKER_PROBE_BACKOFF_MIN_MS;
+			continue;
+		}
+		if (orch_docker_cancel_stopped(&d->pcancel))
+			break;
+		docker_health_set(d, err);
+		/* The first retry comes soon: a daemon restarting is back in
+		 * a moment; one that stays away costs a ping a second. */
+		wait_ms = backoff;
+		backoff = backoff * 2 > DOCKER_PROBE_BACKOFF_MAX_MS
+		    ? DOCKER_PROBE_BACKOFF_MAX_MS
+		    : backoff * 2;
+	}
+	return NULL;
+}
+
+static bool
+docker_healthy(void *state, char *why, size_t len)
+{
+	struct docker *d = state;
+	bool ok;
+
+	pthread_mutex_lock(&d->hmu);
+	ok = d->healthy;
+	orch_docker_errf(why, len, "%s", ok ? "" : d->why);
+	pthread_mutex_unlock(&d->hmu);
+	return ok;
+}
+
 static void *
 docker_monitor(void *arg)
 {
@@ -282,9 +523,16 @@ docker_monitor(void *arg)
 	char err[512], msg[512], path[2048];
 	int backoff = DOCKER_BACKOFF_MIN_MS;
 	int64_t t0;
+	bool waited;
 	int rc, n;
 
 	while (!orch_docker_cancel_stopped(&d->cancel)) {
+		/* While the daemon is away the prober pings it; the stream
+		 * follows once it answers. */
+		if (!docker_health_wait(d, &waited))
+			break;
+		if (waited)
+			backoff = DOCKER_BACKOFF_MIN_MS;
 		n = d->last_event_ns > 0
 		    ? snprintf(path, sizeof(path),
 		          "%s&since=%" PRId64 ".%09" PRId64, d->events_path,
@@ -310,6 +558,8 @@ docker_monitor(void *arg)
 			    "(exits meanwhile are found by reconcile)");
 			if (orch_mono_ms() - t0 >= DOCKER_STREAM_HEALTHY_MS)
 				backoff = DOCKER_BACKOFF_MIN_MS;
+			/* The daemon may be stopping. */
+			docker_probe_soon(d);
 		} else if (rc == ORCH_OK) {
 			orch_docker_answer_message(&ans, msg, sizeof(msg));
 			orch_warn("docker",
@@ -320,6 +570,7 @@ docker_monitor(void *arg)
 			orch_warn("docker",
 			    "event stream: %s; retrying in %d ms", err,
 			    backoff);
+			docker_probe_soon(d);
 		}
 		orch_docker_answer_free(&ans);
 		if (orch_docker_cancel_sleep(&d->cancel, backoff))
@@ -370,16 +621,59 @@ docker_free(struct docker *d)
 {
 	if (d == NULL)
 		return;
+	if (d->h_sync) {
+		pthread_mutex_lock(&d->hmu);
+		d->hstop = true;
+		pthread_cond_broadcast(&d->hcv);
+		pthread_mutex_unlock(&d->hmu);
+	}
+	if (d->prober_running) {
+		orch_docker_cancel_fire(&d->pcancel);
+		pthread_join(d->prober, NULL);
+	}
 	if (d->monitor_running) {
 		orch_docker_cancel_fire(&d->cancel);
 		pthread_join(d->monitor, NULL);
 	}
+	if (d->pcancel_ok)
+		orch_docker_cancel_fini(&d->pcancel);
+	if (d->h_sync) {
+		pthread_cond_destroy(&d->hcv);
+		pthread_mutex_destroy(&d->hmu);
+	}
 	if (d->cancel_ok)
 		orch_docker_cancel_fini(&d->cancel);
+	if (d->check_mu_ok)
+		pthread_mutex_destroy(&d->check_mu);
 	orch_docker_client_free(d->client);
 	free(d->events_path);
 	free(d->node);
 	free(d);
+}
+
+/* Makes hmu and hcv (on the monotonic clock, so that the prober's waits
+ * do not stretch when the wall clock is set back). */
+static int
+health_sync_init(struct docker *d)
+{
+	pthread_condattr_t ca;
+	int e;
+
+	if ((e = pthread_mutex_init(&d->hmu, NULL)) != 0)
+		return orch_err_from_errno(e);
+	if ((e = pthread_condattr_init(&ca)) != 0) {
+		pthread_mutex_destroy(&d->hmu);
+		return orch_err_from_errno(e);
+	}
+	if ((e = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) != 0 ||
+	    (e = pthread_cond_init(&d->hcv, &ca)) != 0) {
+		pthread_condattr_destroy(&ca);
+		pthread_mutex_destroy(&d->hmu);
+		return orch_err_from_errno(e);
+	}
+	pthread_condattr_destroy(&ca);
+	d->h_sync = true;
+	return ORCH_OK;
 }
 
 static int
@@ -420,6 +714,17 @@ docker_init(const struct orch_driver_config *cfg, void **state, char *err,
 	if ((rc = orch_docker_cancel_init(&d->cancel)) != ORCH_OK)
 		goto nomem;
 	d->cancel_ok = true;
+	if ((rc = orch_docker_cancel_init(&d->pcancel)) != ORCH_OK)
+		goto nomem;
+	d->pcancel_ok = true;
+	if ((rc = health_sync_init(d)) != ORCH_OK)
+		goto nomem;
+	d->healthy = true;
+	if ((rc = pthread_mutex_init(&d->check_mu, NULL)) != 0) {
+		rc = orch_err_from_errno(rc);
+		goto nomem;
+	}
+	d->check_mu_ok = true;
 	if ((rc = orch_docker_client_new(sock, &d->client)) != ORCH_OK)
 		goto nomem;
 	rc = ORCH_ENOMEM;
@@ -427,6 +732,8 @@ docker_init(const struct orch_driver_config *cfg, void **state, char *err,
 		goto nomem;
 	d->on_exit = cfg->on_exit;
 	d->on_exit_arg = cfg->on_exit_arg;
+	d->on_health = cfg->on_health;
+	d->on_health_arg = cfg->on_health_arg;
 	d->stop_timeout_s = cfg->stop_timeout_s > 0
 	    ? cfg->stop_timeout_s
 	    : DOCKER_STOP_TIMEOUT_DEFAULT;
@@ -451,6 +758,17 @@ docker_init(const struct orch_driver_config *cfg, void **state, char *err,
 			goto out;
 		}
 		d->monitor_running = true;
+	}
+	if (d->on_health != NULL) {
+		if ((rc = pthread_create(&d->prober, NULL, docker_prober, d)) !=
+		    0) {
+			orch_docker_errf(err, errlen,
+			    "docker: cannot start the health prober: %s",
+			    strerror(rc));
+			rc = orch_err_from_errno(rc);
+			goto out;
+		}
+		d->prober_running = true;
 	}
 	*state = d;
 	d = NULL;
@@ -480,8 +798,8 @@ docker_capacity(
 	char what[256];
 	int rc;
 
-	rc = orch_docker_client_call(d->client, "GET", "/info", NULL,
-	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	rc = docker_call(
+	    d, "GET", "/info", NULL, DOCKER_CALL_TIMEOUT, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
 	if (ans.status != 200) {
@@ -516,14 +834,8 @@ container_inspect(struct docker *d, const char *ref,
 		return ORCH_EINVAL;
 	}
 	snprintf(path, sizeof(path), "/containers/%s/json", ref);
-	rc = orch_docker_client_call(d->client, "GET", path, NULL,
-	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
-	if (rc != ORCH_OK)
+	if ((rc = docker_get(d, path, &ans, err, errlen)) != ORCH_OK)
 		goto out;
-	if (ans.status != 200) {
-		rc = answer_fail(d, "GET", path, &ans, err, errlen);
-		goto out;
-	}
 	if (orch_docker_inspect_parse(
 	        ans.body, ans.len, out, extra, what, sizeof(what)) != ORCH_OK)
 		rc = answer_bad(d, "GET", path, what, err, errlen);
@@ -800,12 +1112,12 @@ container_create(struct docker *d, const char *name, const char *body,
     char *err, size_t errlen)
 {
 	struct orch_docker_answer ans = {0};
-	char path[128], msg[512], what[256];
+	char path[128], msg[512];
 	int rc;
 
 	snprintf(path, sizeof(path), "/containers/create?name=%s", name);
-	rc = orch_docker_client_call(d->client, "POST", path, body,
-	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	rc = docker_call(
+	    d, "POST", path, body, DOCKER_CALL_TIMEOUT, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
 	if (ans.status == 409) {
@@ -821,15 +1133,9 @@ container_create(struct docker *d, const char *name, const char *body,
 			goto out;
 		}
 	}
-	if (ans.status != 201 && ans.status != 200) {
-		rc = answer_fail(d, "POST", path, &ans, err, errlen);
+	if ((rc = answer_created(d, path, &ans, handle, err, errlen)) !=
+	    ORCH_OK)
 		goto out;
-	}
-	if (orch_docker_create_parse(
-	        ans.body, ans.len, handle, what, sizeof(what)) != ORCH_OK) {
-		rc = answer_bad(d, "POST", path, what, err, errlen);
-		goto out;
-	}
 	*outcome = CREATED;
 out:
 	orch_docker_answer_free(&ans);
@@ -847,8 +1153,8 @@ container_start(struct docker *d, const char *id, bool *answered /* OUT */,
 
 	*answered = false;
 	snprintf(path, sizeof(path), "/containers/%s/start", id);
-	rc = orch_docker_client_call(d->client, "POST", path, NULL,
-	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	rc = docker_call(
+	    d, "POST", path, NULL, DOCKER_CALL_TIMEOUT, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
 	*answered = true;
@@ -867,8 +1173,8 @@ container_discard(struct docker *d, const char *id)
 	char path[ORCH_HANDLE_LEN + 32], err[256];
 
 	snprintf(path, sizeof(path), "/containers/%s?force=true&v=true", id);
-	if (orch_docker_client_call(d->client, "DELETE", path, NULL,
-	        DOCKER_CALL_TIMEOUT, &ans, err, sizeof(err)) != ORCH_OK)
+	if (docker_call(d, "DELETE", path, NULL, DOCKER_CALL_TIMEOUT, &ans, err,
+	        sizeof(err)) != ORCH_OK)
 		orch_warn(
 		    "docker", "cannot remove container %.12s: %s", id, err);
 	orch_docker_answer_free(&ans);
@@ -1014,7 +1320,7 @@ docker_stop(void *state, const char *handle, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "/containers/%s/stop?t=%d", handle,
 	    d->stop_timeout_s);
 	/* The daemon answers only after the grace period and the kill. */
-	rc = orch_docker_client_call(d->client, "POST", path, NULL,
+	rc = docker_call(d, "POST", path, NULL,
 	    (long)d->stop_timeout_s + DOCKER_CALL_TIMEOUT, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
@@ -1043,8 +1349,8 @@ docker_remove(void *state, const char *handle, char *err, size_t errlen)
 	}
 	snprintf(
 	    path, sizeof(path), "/containers/%s?force=true&v=true", handle);
-	rc = orch_docker_client_call(d->client, "DELETE", path, NULL,
-	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	rc = docker_call(
+	    d, "DELETE", path, NULL, DOCKER_CALL_TIMEOUT, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
 	if (ans.status == 204 || ans.status == 200 || ans.status == 404)
@@ -1088,8 +1394,8 @@ docker_list(void *state, struct orch_instance **out, size_t *n, char *err,
 		goto nomem;
 	snprintf(path, len, "/containers/json?all=true&filters=%s", esc);
 
-	rc = orch_docker_client_call(d->client, "GET", path, NULL,
-	    DOCKER_CALL_TIMEOUT, &ans, err, errlen);
+	rc = docker_call(
+	    d, "GET", path, NULL, DOCKER_CALL_TIMEOUT, &ans, err, errlen);
 	if (rc != ORCH_OK)
 		goto out;
 	if (ans.status != 200) {
@@ -1215,7 +1521,7 @@ docker_logs(void *state, const char *handle, const struct orch_log_opts *o,
 	    "/containers/%s/logs?stdout=%d&stderr=%d&follow=%d&tail=%s", handle,
 	    o->out ? 1 : 0, o->err ? 1 : 0, o->follow ? 1 : 0, tail);
 	/* A followed stream lasts as long as the container runs. */
-	rc = orch_docker_client_stream_raw(d->client, "GET", path,
+	rc = orch_docker_client_stream_ticks(d->client, "GET", path,
 	    o->follow ? 0 : DOCKER_LOGS_TIMEOUT, dlogs_bytes, &x, &ans,
 	    &stopped, err, errlen);
 	if (rc != ORCH_OK)
@@ -1242,6 +1548,237 @@ out:
 	return rc;
 }
 
+/* ---- health checks ---- */
+
+/* How much of an exec check's output is kept: its first line is all a
+ * message shows. */
+#define CHECK_OUTPUT_MAX 4096
+
+/* An exec check's output as it streams: the start kept, the rest read
+ * and dropped (the command must not block on a full pipe). */
+struct check_output {
+	char buf[CHECK_OUTPUT_MAX];
+	size_t len;
+};
+
+static int
+check_output_chunk(void *arg, const char *data, size_t len)
+{
+	struct check_output *o = arg;
+	size_t n = sizeof(o->buf) - o->len;
+
+	if (n > len)
+		n = len;
+	memcpy(o->buf + o->len, data, n);
+	o->len += n;
+	return 0;
+}
+
+/* The body of POST /containers/{id}/exec for argv.  Returns a malloc'd
+ * JSON text, or NULL when an argument is not UTF-8 or memory runs out. */
+static char *
+exec_create_body(char *const *argv, size_t argc)
+{
+	json_t *b = json_pack("{s:b, s:b, s:b, s:o}", "AttachStdout", 1,
+	    "AttachStderr", 1, "Tty", 0, "Cmd", string_array(argv, argc));
+	char *text = b != NULL ? json_dumps(b, JSON_COMPACT) : NULL;
+
+	json_decref(b);
+	return text;
+}
+
+/* Registers c with d (so that check_cancel fires it), unless checks are
+ * off.  Returns ORCH_OK or ORCH_ECLOSED. */
+static int
+check_call_begin(struct docker *d, struct check_call *c)
+{
+	int rc = ORCH_OK;
+
+	pthread_mutex_lock(&d->check_mu);
+	if (d->checks_off) {
+		rc = ORCH_ECLOSED;
+	} else {
+		c->next = d->calls;
+		d->calls = c;
+	}
+	pthread_mutex_unlock(&d->check_mu);
+	return rc;
+}
+
+static void
+check_call_end(struct docker *d, struct check_call *c)
+{
+	pthread_mutex_lock(&d->check_mu);
+	for (struct check_call **p = &d->calls; *p != NULL; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&d->check_mu);
+}
+
+/* The error of a health check's call that the daemon did not answer
+ * (rc, and no status in ans): it is away, or went away during the call,
+ * which says nothing of the task: ORCH_EUNAVAIL, which the checker does
+ * not count (driver.h), and a probe of the daemon now.  Any other rc as
+ * it is. */
+static int
+check_unanswered(struct docker *d, int rc, const struct orch_docker_answer *ans)
+{
+	if (rc == ORCH_OK || ans->status != 0 ||
+	    (rc != ORCH_EUNAVAIL && rc != ORCH_EIO && rc != ORCH_ETIMEDOUT &&
+	        rc != ORCH_EPROTO))
+		return rc;
+	docker_probe_soon(d);
+	return ORCH_EUNAVAIL;
+}
+
+/* POST /exec/{id}/start, attached: answers while the command runs with
+ * its output, and ends when it does (or at timeout_s, or when cancelled).
+ * Keeps the start of the output in out. */
+static int
+exec_run(struct docker *d, const char *exec_id, int timeout_s,
+    struct check_output *out, char *err, size_t errlen)
+{
+	struct orch_docker_answer ans = {0};
+	struct check_call call;
+	char path[ORCH_HANDLE_LEN + 32];
+	int rc;
+
+	if ((rc = orch_docker_cancel_init(&call.cancel)) != ORCH_OK) {
+		orch_docker_errf(
+		    err, errlen, "docker: exec: %s", orch_strerror(rc));
+		return rc;
+	}
+	if ((rc = check_call_begin(d, &call)) != ORCH_OK) {
+		orch_docker_errf(err, errlen, "the agent is stopping");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/exec/%s/start", exec_id);
+	rc = orch_docker_client_stream_raw(d->client, "POST", path,
+	    "{\"Detach\":false,\"Tty\":false}", timeout_s, &call.cancel,
+	    check_output_chunk, out, &ans, err, errlen);
+	check_call_end(d, &call);
+	if (rc == ORCH_ETIMEDOUT)
+		/* The Engine API has no way to stop an exec's process. */
+		orch_docker_errf(err, errlen,
+		    "timed out after %d s (its process is left to end by "
+		    "itself in the container)",
+		    timeout_s);
+	else if (rc != ORCH_OK)
+		rc = check_unanswered(d, rc, &ans);
+	else if (ans.status != 200)
+		rc = answer_fail(d, "POST", path, &ans, err, errlen);
+out:
+	orch_docker_answer_free(&ans);
+	orch_docker_cancel_fini(&call.cancel);
+	return rc;
+}
+
+static int
+docker_check_exec(void *state, const char *handle, const orch_task *t,
+    char *const *argv, size_t argc, int timeout_s, int *exit_code, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	struct docker *d = state;
+	struct orch_docker_answer ans = {0};
+	struct check_output *o = NULL;
+	char path[ORCH_HANDLE_LEN + 32], id[ORCH_HANDLE_LEN], what[256];
+	char *body = NULL;
+	bool running;
+	int rc = ORCH_ENOMEM;
+
+	(void)t;
+	out[0] = '\0';
+	if (!orch_docker_handle_valid(handle)) {
+		orch_docker_errf(err, errlen, "docker: exec: invalid handle");
+		return ORCH_EINVAL;
+	}
+	if ((body = exec_create_body(argv, argc)) == NULL ||
+	    (o = calloc(1, sizeof(*o))) == NULL) {
+		orch_docker_errf(err, errlen,
+		    "docker: exec: out of memory, or a command that is not "
+		    "UTF-8 text");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/containers/%s/exec", handle);
+	rc = docker_call(d, "POST", path, body, timeout_s, &ans, err, errlen);
+	if ((rc = check_unanswered(d, rc, &ans)) != ORCH_OK)
+		goto out;
+	/* 409: the container is not running (any more). */
+	if ((rc = answer_created(d, path, &ans, id, err, errlen)) != ORCH_OK)
+		goto out;
+	orch_docker_answer_free(&ans);
+	if ((rc = exec_run(d, id, timeout_s, o, err, errlen)) != ORCH_OK)
+		goto out;
+	snprintf(path, sizeof(path), "/exec/%s/json", id);
+	rc = docker_get(d, path, &ans, err, errlen);
+	if ((rc = check_unanswered(d, rc, &ans)) != ORCH_OK)
+		goto out;
+	if (orch_docker_exec_inspect_parse(ans.body, ans.len, &running,
+	        exit_code, what, sizeof(what)) != ORCH_OK) {
+		rc = answer_bad(d, "GET", path, what, err, errlen);
+		goto out;
+	}
+	if (running) {
+		/* Its output ended (it closed it) before it did. */
+		orch_docker_errf(err, errlen,
+		    "still running when its output ended after it was started");
+		rc = ORCH_ETIMEDOUT;
+		goto out;
+	}
+	orch_docker_exec_output(o->buf, o->len, out, outlen);
+	rc = ORCH_OK;
+out:
+	orch_docker_answer_free(&ans);
+	free(o);
+	free(body);
+	return rc;
+}
+
+static int
+docker_check_addr(void *state, const char *handle, const orch_task *t,
+    unsigned port, char host[ORCH_CHECK_HOST_LEN], unsigned *host_port,
+    char *err, size_t errlen)
+{
+	struct docker *d = state;
+	struct orch_docker_answer ans = {0};
+	char path[ORCH_HANDLE_LEN + 32], what[512];
+	int rc;
+
+	(void)t;
+	if (!orch_docker_handle_valid(handle)) {
+		orch_docker_errf(err, errlen, "docker: invalid handle");
+		return ORCH_EINVAL;
+	}
+	snprintf(path, sizeof(path), "/containers/%s/json", handle);
+	rc = docker_get(d, path, &ans, err, errlen);
+	if ((rc = check_unanswered(d, rc, &ans)) != ORCH_OK)
+		goto out;
+	rc = orch_docker_port_parse(
+	    ans.body, ans.len, port, host, host_port, what, sizeof(what));
+	if (rc == ORCH_ENOENT)
+		orch_docker_errf(err, errlen, "%s", what);
+	else if (rc != ORCH_OK)
+		rc = answer_bad(d, "GET", path, what, err, errlen);
+out:
+	orch_docker_answer_free(&ans);
+	return rc;
+}
+
+static void
+docker_check_cancel(void *state)
+{
+	struct docker *d = state;
+
+	pthread_mutex_lock(&d->check_mu);
+	d->checks_off = true;
+	for (struct check_call *c = d->calls; c != NULL; c = c->next)
+		orch_docker_cancel_fire(&c->cancel);
+	pthread_mutex_unlock(&d->check_mu);
+}
+
 const struct orch_driver_ops orch_docker_driver = {
     .name = "docker",
     .init = docker_init,
@@ -1253,4 +1790,8 @@ const struct orch_driver_ops orch_docker_driver = {
     .inspect = docker_inspect,
     .list = docker_list,
     .logs = docker_logs,
+    .healthy = docker_healthy,
+    .check_exec = docker_check_exec,
+    .check_addr = docker_check_addr,
+    .check_cancel = docker_check_cancel,
 };

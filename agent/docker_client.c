@@ -23,7 +23,7 @@ enum sink_mode {
 	SINK_BODY,    /* collect them, up to ORCH_DOCKER_BODY_MAX */
 	SINK_UNKNOWN, /* a stream whose status is not known yet */
 	SINK_LINES,   /* a 2xx stream: cut into lines for fn */
-	SINK_RAW,     /* a 2xx stream: its bytes as they come, for bfn */
+	SINK_CHUNKS,  /* a 2xx stream: handed to chunk as it comes */
 };
 
 /* One transfer's receiving side. */
@@ -33,8 +33,9 @@ struct sink {
 	struct orch_buf body;
 
 	orch_docker_line_fn fn;
-	orch_docker_bytes_fn bfn; /* a raw stream's, instead of fn */
-	bool opened;              /* bfn was told the stream is open */
+	orch_docker_chunk_fn chunk; /* instead of fn: raw bytes */
+	bool ticks;                 /* chunk also hears of quiet moments */
+	bool opened;                /* chunk was told the stream is open */
 	void *arg;
 	char *line; /* ORCH_DOCKER_LINE_MAX + 1 bytes */
 	size_t line_len;
@@ -249,9 +250,9 @@ sink_lines(struct sink *s, const char *data, size_t n)
 }
 
 /* Settles a stream's mode once its status is known (before any body
- * byte, and as soon as the head is in for a raw stream, which may stay
- * silent), and tells a raw stream's bfn that it is open.  Returns false
- * when bfn wants it to end. */
+ * byte, and as soon as the head is in for a ticking stream, which may
+ * stay silent), and tells a ticking stream's chunk that it is open.
+ * Returns false when chunk wants it to end. */
 static bool
 sink_settle(struct sink *s)
 {
@@ -262,12 +263,12 @@ sink_settle(struct sink *s)
 		if (code == 0)
 			return true; /* no head yet */
 		s->mode = code < 200 || code > 299 ? SINK_BODY
-		    : s->bfn != NULL               ? SINK_RAW
+		    : s->chunk != NULL             ? SINK_CHUNKS
 		                                   : SINK_LINES;
 	}
-	if (s->mode == SINK_RAW && !s->opened) {
+	if (s->mode == SINK_CHUNKS && s->ticks && !s->opened) {
 		s->opened = true;
-		if (s->bfn(s->arg, NULL, 0) != 0) {
+		if (s->chunk(s->arg, NULL, 0) != 0) {
 			s->fn_stopped = true;
 			return false;
 		}
@@ -284,8 +285,8 @@ sink_write(char *data, size_t size, size_t nmemb, void *arg)
 	/* The status line has been parsed before any body byte. */
 	if (!sink_settle(s))
 		return 0;
-	if (s->mode == SINK_RAW) {
-		if (s->bfn(s->arg, data, n) != 0) {
+	if (s->mode == SINK_CHUNKS) {
+		if (s->chunk(s->arg, data, n) != 0) {
 			s->fn_stopped = true;
 			return 0;
 		}
@@ -296,17 +297,19 @@ sink_write(char *data, size_t size, size_t nmemb, void *arg)
 	return orch_buf_append(&s->body, data, n);
 }
 
-/* A quiet moment of a raw stream (no byte within a second, or after a
- * read): its bfn hears of it, so that it can give up or say it lives.
- * Returns false when bfn wants the stream to end. */
+/* A quiet moment of a ticking stream (no byte within a second, or after
+ * a read): its chunk hears of it, so that it can give up or say it
+ * lives.  Returns false when chunk wants the stream to end. */
 static bool
 sink_tick(struct sink *s)
 {
-	if (s->bfn == NULL || !sink_settle(s))
-		return s->bfn == NULL;
-	if (s->mode != SINK_RAW)
+	if (!s->ticks)
 		return true;
-	if (s->bfn(s->arg, NULL, 0) != 0) {
+	if (!sink_settle(s))
+		return false;
+	if (s->mode != SINK_CHUNKS)
+		return true;
+	if (s->chunk(s->arg, NULL, 0) != 0) {
 		s->fn_stopped = true;
 		return false;
 	}
@@ -493,11 +496,12 @@ out:
 	return cc;
 }
 
-/* The shared body of call and stream: fn == NULL for an ordinary call. */
+/* The shared body of call and the streams: fn and chunk NULL for an
+ * ordinary call. */
 static int
 call_run(struct orch_docker_client *c, const char *method, const char *path,
     const char *body, long timeout_s, struct orch_docker_cancel *cancel,
-    orch_docker_line_fn fn, orch_docker_bytes_fn bfn, void *arg,
+    orch_docker_line_fn fn, orch_docker_chunk_fn chunk, bool ticks, void *arg,
     struct orch_docker_answer *ans, char *err, size_t errlen)
 {
 	struct sink s = {.mode = SINK_BODY};
@@ -531,10 +535,11 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 			goto nomem;
 		hdrs = h2;
 	}
-	if (fn != NULL || bfn != NULL) {
+	if (fn != NULL || chunk != NULL) {
 		s.mode = SINK_UNKNOWN;
 		s.fn = fn;
-		s.bfn = bfn;
+		s.chunk = chunk;
+		s.ticks = chunk != NULL && ticks;
 		s.arg = arg;
 	} else if (curl_easy_setopt(s.h, CURLOPT_MAXFILESIZE_LARGE,
 	               (curl_off_t)ORCH_DOCKER_BODY_MAX) != CURLE_OK) {
@@ -548,7 +553,7 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 		rc = cc == CURLE_OUT_OF_MEMORY ? ORCH_ENOMEM : ORCH_EINTERNAL;
 		goto out;
 	}
-	if (fn != NULL || bfn != NULL)
+	if (fn != NULL || chunk != NULL)
 		cc = call_multi(s.h, cancel, &s, &cancelled);
 	else
 		cc = curl_easy_perform(s.h);
@@ -587,7 +592,7 @@ out:
 
 /* Wraps a raw stream's function to learn whether it asked to stop. */
 struct stop_probe {
-	orch_docker_bytes_fn fn;
+	orch_docker_chunk_fn fn;
 	void *arg;
 	int stopped;
 };
@@ -609,7 +614,7 @@ orch_docker_client_call(struct orch_docker_client *c, const char *method,
     struct orch_docker_answer *ans, char *err, size_t errlen)
 {
 	return call_run(c, method, path, body, timeout_s, NULL, NULL, NULL,
-	    NULL, ans, err, errlen);
+	    false, NULL, ans, err, errlen);
 }
 
 int
@@ -618,20 +623,31 @@ orch_docker_client_stream(struct orch_docker_client *c, const char *method,
     orch_docker_line_fn fn, void *arg, struct orch_docker_answer *ans,
     char *err, size_t errlen)
 {
-	return call_run(c, method, path, NULL, timeout_s, cancel, fn, NULL, arg,
-	    ans, err, errlen);
+	return call_run(c, method, path, NULL, timeout_s, cancel, fn, NULL,
+	    false, arg, ans, err, errlen);
 }
 
 int
 orch_docker_client_stream_raw(struct orch_docker_client *c, const char *method,
-    const char *path, long timeout_s, orch_docker_bytes_fn fn, void *arg,
-    struct orch_docker_answer *ans, int *stopped, char *err, size_t errlen)
+    const char *path, const char *body, long timeout_s,
+    struct orch_docker_cancel *cancel, orch_docker_chunk_fn chunk, void *arg,
+    struct orch_docker_answer *ans, char *err, size_t errlen)
+{
+	return call_run(c, method, path, body, timeout_s, cancel, NULL, chunk,
+	    false, arg, ans, err, errlen);
+}
+
+int
+orch_docker_client_stream_ticks(struct orch_docker_client *c,
+    const char *method, const char *path, long timeout_s,
+    orch_docker_chunk_fn fn, void *arg, struct orch_docker_answer *ans,
+    int *stopped, char *err, size_t errlen)
 {
 	struct stop_probe sp = {.fn = fn, .arg = arg};
 	int rc;
 
 	rc = call_run(c, method, path, NULL, timeout_s, NULL, NULL, stop_probe,
-	    &sp, ans, err, errlen);
+	    true, &sp, ans, err, errlen);
 	*stopped = sp.stopped;
 	return rc;
 }

@@ -115,23 +115,35 @@ int orch_docker_client_stream(struct orch_docker_client *c, const char *method,
     orch_docker_line_fn fn, void *arg, struct orch_docker_answer *ans /* OUT */,
     char *err, size_t errlen);
 
-/* Called with the bytes of a raw streaming answer as they arrive (len >
- * 0), and with data NULL and len 0 as a tick: once when the answer's
+/* Called with each piece of a raw streaming answer as it arrives (not
+ * NUL-terminated; len > 0), and, for orch_docker_client_stream_ticks
+ * only, with data NULL and len 0 as a tick: once when the answer's
  * status says the stream is open, before any byte of it, then after
  * every read and every quiet second.  Returning non-zero ends the stream
  * early, which is not an error. */
-typedef int (*orch_docker_bytes_fn)(void *arg, const char *data, size_t len);
+typedef int (*orch_docker_chunk_fn)(void *arg, const char *data, size_t len);
 
 /*
- * Like orch_docker_client_stream, for answers that are not lines (a
- * container's logs): when the status is 2xx, the body goes to fn as it
- * arrives, with ticks; otherwise it is collected into ans->body (capped).
+ * Like orch_docker_client_stream, for streaming answers that are not
+ * lines (the output of an exec, which holds binary frame headers): when
+ * the status is 2xx the body goes to chunk as it arrives, otherwise it
+ * is collected into ans->body.  body, when not NULL, is sent as JSON.
+ */
+int orch_docker_client_stream_raw(struct orch_docker_client *c,
+    const char *method, const char *path, const char *body, long timeout_s,
+    struct orch_docker_cancel *cancel, orch_docker_chunk_fn chunk, void *arg,
+    struct orch_docker_answer *ans /* OUT */, char *err, size_t errlen);
+
+/*
+ * Like orch_docker_client_stream_raw without a body or a cancel, for an
+ * answer that may stay silent for long (a container's followed logs):
+ * fn also gets ticks, so that it can end the stream while no byte comes.
  * *stopped (OUT) says whether fn ended it.  Returns as
  * orch_docker_client_stream; ORCH_OK also when fn ended it.
  */
-int orch_docker_client_stream_raw(struct orch_docker_client *c,
+int orch_docker_client_stream_ticks(struct orch_docker_client *c,
     const char *method, const char *path, long timeout_s,
-    orch_docker_bytes_fn fn, void *arg, struct orch_docker_answer *ans,
+    orch_docker_chunk_fn fn, void *arg, struct orch_docker_answer *ans,
     int *stopped /* OUT */, char *err, size_t errlen);
 
 /* Frees the body of an answer and empties it.  Safe on an empty answer. */

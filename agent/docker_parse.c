@@ -70,6 +70,18 @@ json_str(const json_t *o, const char *key)
 	return json_string_value(v);
 }
 
+/* The exit code of an integer ExitCode.  One outside int is no exit code
+ * a process can have: reported as 255 rather than wrapped into a
+ * misleading value. */
+static int
+exit_code_of(const json_t *code)
+{
+	return json_integer_value(code) >= INT32_MIN &&
+	        json_integer_value(code) <= INT32_MAX
+	    ? (int)json_integer_value(code)
+	    : 255;
+}
+
 /* Parses body as a JSON object (want_array: array).  On ORCH_OK *out is a
  * new reference. */
 static int
@@ -242,13 +254,8 @@ orch_docker_inspect_parse(const char *body, size_t len,
 	out->running = json_is_true(running);
 	out->exited = !out->running &&
 	    (strcmp(status, "exited") == 0 || strcmp(status, "dead") == 0);
-	/* An exit code outside int is no exit code a process can have:
-	 * reported as 255 rather than wrapped into a misleading value. */
 	if (out->exited)
-		out->exit_code = json_integer_value(code) >= INT32_MIN &&
-		        json_integer_value(code) <= INT32_MAX
-		    ? (int)json_integer_value(code)
-		    : 255;
+		out->exit_code = exit_code_of(code);
 	out->started_at_ms = time_parse_ms(json_str(state, "StartedAt"));
 	if (!out->running)
 		out->finished_at_ms =
@@ -454,4 +461,212 @@ orch_docker_pull_error(const char *line, size_t len, char *buf, size_t buflen)
 		    buf, buflen, "%s", e[0] != '\0' ? e : "(empty error)");
 	json_decref(j);
 	return e != NULL;
+}
+
+int
+orch_docker_exec_inspect_parse(const char *body, size_t len, bool *running,
+    int *exit_code, char *what, size_t whatlen)
+{
+	json_t *j = NULL, *r, *code;
+	int rc;
+
+	*running = false;
+	*exit_code = 0;
+	if ((rc = body_json(body, len, false, &j, what, whatlen)) != ORCH_OK)
+		return rc;
+	r = json_object_get(j, "Running");
+	code = json_object_get(j, "ExitCode");
+	if (!json_is_boolean(r) ||
+	    (!json_is_true(r) && !json_is_integer(code))) {
+		rc = bad(what, whatlen,
+		    "\"Running\" or, once it ended, \"ExitCode\" missing or "
+		    "of the wrong type");
+		goto out;
+	}
+	*running = json_is_true(r);
+	if (!*running)
+		*exit_code = exit_code_of(code);
+out:
+	json_decref(j);
+	return rc;
+}
+
+/* The big-endian 32-bit length of a frame header at p. */
+static size_t
+frame_len(const unsigned char *p)
+{
+	return ((size_t)p[4] << 24) | ((size_t)p[5] << 16) |
+	    ((size_t)p[6] << 8) | (size_t)p[7];
+}
+
+void
+orch_docker_exec_output(const char *raw, size_t len, char *buf, size_t buflen)
+{
+	const unsigned char *p = (const unsigned char *)raw;
+	char *text;
+	size_t n = 0, i = 0, start, end;
+
+	buf[0] = '\0';
+	if (raw == NULL || len == 0 || (text = malloc(len + 1)) == NULL)
+		return;
+	if (len >= 8 && p[0] <= 2 && p[1] == 0 && p[2] == 0 && p[3] == 0) {
+		/* Frames: a header, then its payload (the last may be cut
+		 * short: it gives what it has). */
+		while (i + 8 <= len) {
+			size_t f = frame_len(p + i);
+
+			i += 8;
+			if (f > len - i)
+				f = len - i;
+			memcpy(text + n, raw + i, f);
+			n += f;
+			i += f;
+		}
+	} else {
+		/* Not framed (a TTY's stream): the bytes themselves. */
+		memcpy(text, raw, len);
+		n = len;
+	}
+	text[n] = '\0';
+	/* The first line that says something. */
+	for (start = 0; start < n; start = end + 1) {
+		bool blank = true;
+
+		for (end = start; end < n && text[end] != '\n'; end++) {
+			if (text[end] != ' ' && text[end] != '\t' &&
+			    text[end] != '\r' && text[end] != '\0')
+				blank = false;
+		}
+		if (!blank) {
+			text[end] = '\0';
+			while (end > start &&
+			    (text[end - 1] == '\r' || text[end - 1] == ' '))
+				text[--end] = '\0';
+			/* NULs inside become spaces, as other controls do;
+			 * bytes that are not UTF-8, '?'. */
+			for (size_t k = start; k < end; k++) {
+				if (text[k] == '\0')
+					text[k] = ' ';
+			}
+			orch_text_utf8_repair(text + start);
+			orch_docker_errf(buf, buflen, "%s", text + start);
+			break;
+		}
+	}
+	free(text);
+}
+
+/* A binding's host address, for a check from this host: the loopback
+ * address that reaches it, or NULL when it is bound elsewhere only. */
+static const char *
+binding_loopback(const char *ip)
+{
+	if (ip == NULL || ip[0] == '\0' || strcmp(ip, "0.0.0.0") == 0 ||
+	    strcmp(ip, "127.0.0.1") == 0)
+		return "127.0.0.1";
+	if (strcmp(ip, "::") == 0 || strcmp(ip, "::1") == 0)
+		return "::1";
+	return NULL;
+}
+
+/* Reads a binding's HostPort ("8080"): 1 to 65535. */
+static bool
+host_port_parse(const char *s, unsigned *out)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		return false;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1 || v > 65535)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+int
+orch_docker_port_parse(const char *body, size_t len, unsigned port,
+    char host[ORCH_DOCKER_HOST_LEN], unsigned *host_port, char *what,
+    size_t whatlen)
+{
+	json_t *j = NULL, *ports, *binds, *b;
+	const char *mode, *lo, *other = NULL, *other_port = NULL;
+	char key[32];
+	size_t i;
+	int rc;
+
+	host[0] = '\0';
+	*host_port = 0;
+	if ((rc = body_json(body, len, false, &j, what, whatlen)) != ORCH_OK)
+		return rc;
+	mode = json_str(json_object_get(j, "HostConfig"), "NetworkMode");
+	ports = json_object_get(json_object_get(j, "NetworkSettings"), "Ports");
+	if (ports != NULL && !json_is_object(ports) && !json_is_null(ports)) {
+		rc = bad(what, whatlen,
+		    "\"NetworkSettings.Ports\" is not an object");
+		goto out;
+	}
+	if (mode != NULL && strcmp(mode, "host") == 0) {
+		/* The host's own network: the port is the host's. */
+		snprintf(host, ORCH_DOCKER_HOST_LEN, "127.0.0.1");
+		*host_port = port;
+		goto out;
+	}
+	rc = ORCH_ENOENT;
+	if (mode != NULL && strcmp(mode, "none") == 0) {
+		snprintf(what, whatlen,
+		    "the container has no network (network \"none\"): "
+		    "port %u cannot be reached from the host",
+		    port);
+		goto out;
+	}
+	snprintf(key, sizeof(key), "%u/tcp", port);
+	binds = json_object_get(ports, key);
+	if (binds != NULL && !json_is_array(binds) && !json_is_null(binds)) {
+		rc = bad(what, whatlen,
+		    "a port's bindings in \"NetworkSettings.Ports\" are not "
+		    "an array");
+		goto out;
+	}
+	json_array_foreach(binds, i, b)
+	{
+		const char *ip = json_str(b, "HostIp");
+		unsigned hp;
+
+		if (!host_port_parse(json_str(b, "HostPort"), &hp))
+			continue;
+		if ((lo = binding_loopback(ip)) == NULL) {
+			other = ip;
+			other_port = json_str(b, "HostPort");
+			continue;
+		}
+		/* IPv4 first: a check of "::" then "0.0.0.0" takes the
+		 * latter. */
+		if (host[0] == '\0' || strcmp(lo, "127.0.0.1") == 0) {
+			snprintf(host, ORCH_DOCKER_HOST_LEN, "%s", lo);
+			*host_port = hp;
+		}
+	}
+	if (host[0] != '\0') {
+		rc = ORCH_OK;
+		goto out;
+	}
+	if (other != NULL)
+		orch_docker_errf(what, whatlen,
+		    "port %u/tcp is published only on %.64s:%.8s, not on "
+		    "127.0.0.1 or 0.0.0.0; orch checks a container's port "
+		    "through the host's loopback only",
+		    port, other, other_port);
+	else
+		snprintf(what, whatlen,
+		    "port %u/tcp of the container is not published on the "
+		    "host; orch checks a container's port only where it is "
+		    "published on 127.0.0.1 or 0.0.0.0 (or with network "
+		    "\"host\"), never at the container's own address",
+		    port);
+out:
+	json_decref(j);
+	return rc;
 }

@@ -75,7 +75,8 @@ int orch_docker_inspect_parse(const char *body, size_t len,
     struct orch_docker_inspect_extra *extra /* OUT, may be NULL */, char *what,
     size_t whatlen);
 
-/* Reads the Id of the body of POST /containers/create into handle.
+/* Reads the Id of the body of POST /containers/create into handle (and
+ * of POST /containers/{id}/exec, which answers the same way).
  * Returns ORCH_OK or ORCH_EPROTO (no valid Id). */
 int orch_docker_create_parse(const char *body, size_t len,
     char handle[ORCH_HANDLE_LEN] /* OUT */, char *what, size_t whatlen);
@@ -124,5 +125,42 @@ int orch_docker_event_parse(const char *line, size_t len, const char *node,
  * error)" for an empty one); false for anything else. */
 bool orch_docker_pull_error(
     const char *line, size_t len, char *buf /* OUT */, size_t buflen);
+
+/* ---- health checks: exec and ports ---- */
+
+/* Reads GET /exec/{id}/json: whether the command still runs, and once it
+ * has ended its exit code (ExitCode required then; outside int: 255).
+ * Returns ORCH_OK or ORCH_EPROTO. */
+int orch_docker_exec_inspect_parse(const char *body, size_t len,
+    bool *running /* OUT */, int *exit_code /* OUT */, char *what,
+    size_t whatlen);
+
+/*
+ * The output of an exec as POST /exec/{id}/start sends it without a TTY:
+ * frames of an 8-byte header (the stream, 0 to 2; three zero bytes; the
+ * payload's length, big-endian) and a payload, the last possibly cut
+ * short.  Output that does not start with a header is taken as it is.
+ * Writes into buf the first line of it that is not blank, as
+ * orch_docker_errf() makes text safe for a person ("" when none).
+ */
+void orch_docker_exec_output(
+    const char *raw, size_t len, char *buf /* OUT */, size_t buflen);
+
+/* Room for a loopback address ("127.0.0.1", "::1"), NUL included. */
+#define ORCH_DOCKER_HOST_LEN 16
+
+/*
+ * Where TCP port port of a container is reachable from this host, read
+ * from GET /containers/{id}/json: with network "host" the port itself on
+ * 127.0.0.1; otherwise the host port it is published on, reached on
+ * 127.0.0.1 for a binding on 0.0.0.0, 127.0.0.1 or all addresses, on ::1
+ * for one on :: or ::1 (IPv4 first).  Never the container's own address.
+ * Returns ORCH_OK with host and host_port; ORCH_ENOENT with what saying
+ * why it is not reachable so (not published, published on another
+ * address only, network "none"); ORCH_EPROTO for an unreadable answer.
+ */
+int orch_docker_port_parse(const char *body, size_t len, unsigned port,
+    char host[ORCH_DOCKER_HOST_LEN] /* OUT */, unsigned *host_port /* OUT */,
+    char *what, size_t whatlen);
 
 #endif

@@ -27,6 +27,9 @@
  * an exec instance "exec-<task id>"). */
 #define ORCH_HANDLE_LEN 128
 
+/* Room for a loopback address a check connects to, NUL included. */
+#define ORCH_CHECK_HOST_LEN 16
+
 /* What a driver knows about one of its instances. */
 struct orch_instance {
 	char task_id[ORCH_ID_LEN];
@@ -50,12 +53,22 @@ struct orch_instance {
 typedef void (*orch_driver_exit_fn)(
     void *arg, const char *task_id, const char *handle, int exit_code);
 
+/* Called by the driver when its health changes (its runtime stopped or
+ * started answering, or answers with another error), from the driver's
+ * own thread, holding none of its locks.  The agent then reads it with
+ * the healthy operation. */
+typedef void (*orch_driver_health_fn)(void *arg);
+
 struct orch_driver_config {
 	const char *node_name;       /* value of the orch.node label */
 	const char *docker_socket;   /* docker: unix socket path (NULL:
 	                              * /var/run/docker.sock) */
 	orch_driver_exit_fn on_exit; /* may be NULL: no monitor */
 	void *on_exit_arg;
+	/* May be NULL: the runtime's health is not watched (the driver
+	 * reports it healthy). */
+	orch_driver_health_fn on_health;
+	void *on_health_arg;
 	int stop_timeout_s;     /* grace before SIGKILL on stop
 	                         * (0: 10 s) */
 	int pull_timeout_s;     /* docker: bound on one image pull
@@ -137,6 +150,42 @@ struct orch_driver_ops {
 	int (*logs)(void *state, const char *handle,
 	    const struct orch_log_opts *o, orch_driver_log_fn fn, void *arg,
 	    char *err, size_t errlen);
+
+	/* Whether the runtime answers, as the driver last saw it, without
+	 * waiting for it; when not, why (OUT) says why, for a person.  NULL
+	 * for a driver whose runtime cannot go away (exec: the host). */
+	bool (*healthy)(void *state, char *why, size_t len);
+
+	/* ---- health checks (agent/checker.c); any may be NULL ---- */
+
+	/* Runs argv (argc arguments, no shell) for task t's instance handle,
+	 * as an "exec" health check: inside the container (docker), or on
+	 * the host with the task's env and work directory (exec).  Waits at
+	 * most timeout_s seconds.  On ORCH_OK the command ran and ended:
+	 * *exit_code is its exit code, out (outlen bytes) the first line it
+	 * printed ("" for none).  Otherwise err says why not: ORCH_ETIMEDOUT
+	 * when it ran too long, ORCH_ECLOSED after check_cancel,
+	 * ORCH_EUNAVAIL when the runtime did not answer (the Docker daemon
+	 * is away), which is no result of the check (checker.h). */
+	int (*check_exec)(void *state, const char *handle, const orch_task *t,
+	    char *const *argv, size_t argc, int timeout_s,
+	    int *exit_code /* OUT */, char *out, size_t outlen, char *err,
+	    size_t errlen);
+
+	/* Where TCP port of task t's instance handle is reachable from this
+	 * host, for "http" and "tcp" checks: a loopback address (host,
+	 * "127.0.0.1" or "::1") and port.  Never an address of a container
+	 * network.  ORCH_ENOENT, err saying why, when it is not reachable
+	 * that way (a container's port that is not published);
+	 * ORCH_EUNAVAIL when the runtime did not answer, as for
+	 * check_exec. */
+	int (*check_addr)(void *state, const char *handle, const orch_task *t,
+	    unsigned port, char host[ORCH_CHECK_HOST_LEN] /* OUT */,
+	    unsigned *host_port /* OUT */, char *err, size_t errlen);
+
+	/* Ends the check_exec calls in progress promptly (ORCH_ECLOSED) and
+	 * refuses later ones: the agent is stopping. */
+	void (*check_cancel)(void *state);
 };
 
 extern const struct orch_driver_ops orch_docker_driver;

@@ -62,6 +62,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,11 +114,12 @@ struct exec {
 	orch_driver_exit_fn on_exit;
 	void *on_exit_arg;
 
-	pthread_mutex_t mu; /* the watch list and stopping */
+	pthread_mutex_t mu; /* the watch list, stopping and checks_off */
 	struct watch *watch;
 	size_t n_watch, cap_watch;
 	bool stopping;
-	int wake[2]; /* a pipe that wakes the monitor */
+	bool checks_off; /* check_cancel: the agent is stopping */
+	int wake[2];     /* a pipe that wakes the monitor */
 	pthread_t monitor;
 	bool monitor_running;
 	bool mu_ok;
@@ -1283,8 +1285,9 @@ launch_run(struct exec *e, const orch_task *t, const char *tdir,
 		orch_warn("exec", "task %s: %s", t->id, msg);
 		return ORCH_OK;
 	}
-	orch_info("exec", "task %s: pid %d runs \"%.200s\" (supervisor %d)%s%s",
-	    t->id, (int)r.pid, l->path, (int)sup,
+	orch_log_kv(ORCH_LOG_INFO, "exec", ORCH_LOG_FIELDS({"task", t->id}),
+	    "task %s: pid %d runs \"%.200s\" (supervisor %d)%s%s", t->id,
+	    (int)r.pid, l->path, (int)sup,
 	    e->cgroup[0] != '\0' ? "" : ", without memory and cpu limits: ",
 	    e->cgroup[0] != '\0' ? "" : e->no_limits);
 	return ORCH_OK;
@@ -1702,6 +1705,231 @@ out:
 	return rc;
 }
 
+/* ---- health checks ---- */
+
+/* How much of an exec check's output is read for its message. */
+#define EXEC_CHECK_OUTPUT_MAX 4096
+
+static bool
+checks_off(struct exec *e)
+{
+	bool off;
+
+	pthread_mutex_lock(&e->mu);
+	off = e->checks_off;
+	pthread_mutex_unlock(&e->mu);
+	return off;
+}
+
+/* The first line of what a check printed (buf, n bytes, with room for a
+ * NUL), made safe for a person: controls as spaces, bytes that are not
+ * UTF-8 as '?', cut at a character. */
+static void
+check_output_line(char *buf, size_t n, char *out, size_t outlen)
+{
+	char *p = buf, *nl;
+
+	buf[n] = '\0';
+	out[0] = '\0';
+	for (; *p != '\0'; p = nl + 1) {
+		size_t len;
+
+		nl = strchr(p, '\n');
+		len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' '))
+			len--;
+		if (len > 0 && strspn(p, " \t") < len) {
+			p[len] = '\0';
+			for (size_t i = 0; i < len; i++) {
+				if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+					p[i] = ' ';
+			}
+			orch_text_utf8_repair(p);
+			len = (size_t)orch_text_quote_len(p, outlen - 1);
+			memcpy(out, p, len);
+			out[len] = '\0';
+			return;
+		}
+		if (nl == NULL)
+			return;
+	}
+}
+
+/* Starts argv for task t in tdir/work, with the task's environment and
+ * PATH, stdin from /dev/null, stdout and stderr into out_w, in a process
+ * group of its own (posix_spawn: this process has threads). */
+static int
+check_spawn(const orch_task *t, const char *tdir, char *const *argv, int out_w,
+    pid_t *pid, char *err, size_t errlen)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t all, none;
+	char prog[PATH_MAX], work[PATH_MAX];
+	char **envp = NULL;
+	int rc, en;
+
+	if ((rc = program_find(argv[0], task_path_env(t->spec), prog,
+	         sizeof(prog), err, errlen)) != ORCH_OK)
+		return rc;
+	if ((envp = envp_make(t->spec)) == NULL)
+		return errf(err, errlen, ORCH_ENOMEM, "out of memory");
+	if (snprintf(work, sizeof(work), "%s/work", tdir) >=
+	    (int)sizeof(work)) {
+		envp_free(envp);
+		return errf(
+		    err, errlen, ORCH_EINVAL, "%.200s: path too long", tdir);
+	}
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out_w, 1);
+	posix_spawn_file_actions_adddup2(&fa, out_w, 2);
+	posix_spawn_file_actions_addchdir_np(&fa, work);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr,
+	    POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+	        POSIX_SPAWN_SETSIGMASK);
+	en = posix_spawn(pid, prog, &fa, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	envp_free(envp);
+	if (en != 0)
+		return errf(err, errlen, orch_err_from_errno(en),
+		    "cannot run \"%.200s\" in %.200s: %s", prog, work,
+		    strerror(en));
+	return ORCH_OK;
+}
+
+static int
+exec_check_exec(void *state, const char *handle, const orch_task *t,
+    char *const *argv, size_t argc, int timeout_s, int *exit_code, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	struct exec *e = state;
+	char id[ORCH_ID_LEN], tdir[PATH_MAX], buf[EXEC_CHECK_OUTPUT_MAX + 1];
+	char drop[512];
+	char **args = NULL;
+	int fds[2] = {-1, -1}, pidfd = -1, status = 0, rc;
+	int64_t deadline = orch_mono_ms() + (int64_t)timeout_s * 1000;
+	size_t have = 0;
+	pid_t pid = -1;
+	bool ended = false;
+
+	out[0] = '\0';
+	if (!handle_task(handle, id) || t->spec == NULL || argc == 0)
+		return errf(
+		    err, errlen, ORCH_EINVAL, "invalid handle or command");
+	snprintf(tdir, sizeof(tdir), "%s/%s", e->dir, id);
+	if ((args = calloc(argc + 1, sizeof(*args))) == NULL)
+		return errf(err, errlen, ORCH_ENOMEM, "out of memory");
+	memcpy(args, argv, argc * sizeof(*args));
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		rc = errf(err, errlen, orch_err_from_errno(errno),
+		    "cannot make a pipe: %s", strerror(errno));
+		goto out;
+	}
+	if ((rc = check_spawn(t, tdir, args, fds[1], &pid, err, errlen)) !=
+	    ORCH_OK)
+		goto out;
+	fd_close(&fds[1]);
+	(void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	pidfd = pidfd_open_(pid);
+	/* Until it ends: its output is read as it comes, so that it never
+	 * blocks on a full pipe; a descendant holding the pipe open does
+	 * not hold the check. */
+	while (!ended) {
+		struct pollfd p[2] = {{.fd = fds[0], .events = POLLIN},
+		    {.fd = pidfd, .events = POLLIN}};
+		int64_t left = deadline - orch_mono_ms();
+		ssize_t n;
+
+		if (checks_off(e)) {
+			rc = errf(
+			    err, errlen, ORCH_ECLOSED, "the agent is stopping");
+			goto out;
+		}
+		if (left <= 0) {
+			rc = errf(err, errlen, ORCH_ETIMEDOUT,
+			    "timed out after %d s (killed)", timeout_s);
+			goto out;
+		}
+		/* poll ignores a closed pipe's -1 (and a missing pidfd). */
+		(void)poll(
+		    p, 2, (int)(left < EXEC_POLL_MS ? left : EXEC_POLL_MS));
+		if (fds[0] >= 0 && (p[0].revents & (POLLIN | POLLHUP)) != 0) {
+			n = have < EXEC_CHECK_OUTPUT_MAX
+			    ? read(fds[0], buf + have,
+			          EXEC_CHECK_OUTPUT_MAX - have)
+			    : read(fds[0], drop, sizeof(drop));
+			if (n == 0)
+				fd_close(&fds[0]);
+			else if (n > 0 && have < EXEC_CHECK_OUTPUT_MAX)
+				have += (size_t)n;
+		}
+		/* Without a pidfd (an old kernel), polled. */
+		ended = waitpid(pid, &status, WNOHANG) == pid;
+	}
+	pid = -1;
+	/* What it wrote just before it ended. */
+	while (fds[0] >= 0 && have < EXEC_CHECK_OUTPUT_MAX) {
+		ssize_t n =
+		    read(fds[0], buf + have, EXEC_CHECK_OUTPUT_MAX - have);
+
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	*exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
+	    : WIFSIGNALED(status)      ? 128 + WTERMSIG(status)
+	                               : 255;
+	check_output_line(buf, have, out, outlen);
+	rc = ORCH_OK;
+out:
+	if (pid > 0) {
+		/* Timed out or cancelled: the whole group goes. */
+		(void)kill(-pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	fd_close(&fds[0]);
+	fd_close(&fds[1]);
+	free(args);
+	return rc;
+}
+
+static int
+exec_check_addr(void *state, const char *handle, const orch_task *t,
+    unsigned port, char host[ORCH_CHECK_HOST_LEN], unsigned *host_port,
+    char *err, size_t errlen)
+{
+	(void)state;
+	(void)handle;
+	(void)t;
+	(void)err;
+	(void)errlen;
+	/* A plain process listens on the host itself. */
+	snprintf(host, ORCH_CHECK_HOST_LEN, "127.0.0.1");
+	*host_port = port;
+	return ORCH_OK;
+}
+
+static void
+exec_check_cancel(void *state)
+{
+	struct exec *e = state;
+
+	pthread_mutex_lock(&e->mu);
+	e->checks_off = true;
+	pthread_mutex_unlock(&e->mu);
+}
+
 const struct orch_driver_ops orch_exec_driver = {
     .name = "exec",
     .init = exec_init,
@@ -1713,4 +1941,7 @@ const struct orch_driver_ops orch_exec_driver = {
     .inspect = exec_inspect,
     .list = exec_list,
     .logs = exec_logs,
+    .check_exec = exec_check_exec,
+    .check_addr = exec_check_addr,
+    .check_cancel = exec_check_cancel,
 };

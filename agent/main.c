@@ -30,8 +30,10 @@
 #include "log.h"
 #include "node.h"
 #include "policy.h"
+#include "sdnotify.h"
 #include "task.h"
 #include "tls.h"
+#include "version.h"
 
 #define LABEL_KEY_MAX 128
 #define LABEL_VALUE_MAX 256
@@ -129,6 +131,9 @@ usage(FILE *f)
 	    "                          (default: what the manager admits)\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default "
 	    "info)\n"
+	    "  --log-format FORMAT     text (default) or json: one JSON object "
+	    "a line\n"
+	    "                          on stderr, for log shippers\n"
 	    "  -h, --help              show this help and exit\n"
 	    "  --version               print the version and exit\n");
 }
@@ -301,6 +306,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_HEARTBEAT,
 		OPT_STOP,
 		OPT_LOG,
+		OPT_LOG_FORMAT,
 		OPT_TLS_DIR,
 		OPT_TLS_NAME,
 		OPT_POLICY,
@@ -320,6 +326,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
 	    {"stop-timeout", required_argument, NULL, OPT_STOP},
 	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
 	    {"tls-name", required_argument, NULL, OPT_TLS_NAME},
 	    {"policy", required_argument, NULL, OPT_POLICY},
@@ -403,6 +410,10 @@ parse_args(int argc, char **argv, struct config *cfg)
 			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
 				return 2;
 			break;
+		case OPT_LOG_FORMAT:
+			if (orch_flag_log_format(PROG, optarg) != ORCH_OK)
+				return 2;
+			break;
 		case OPT_TLS_DIR: cfg->tls_dir = optarg; break;
 		case OPT_TLS_NAME:
 			if (!orch_node_name_valid(optarg)) {
@@ -446,7 +457,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
-			printf("orch-agent %s\n", ORCH_VERSION);
+			printf("orch-agent %s\n", orch_version);
 			return 1;
 		case ':':
 			fprintf(stderr, "orch-agent: %s needs a value\n",
@@ -627,12 +638,16 @@ main(int argc, char **argv)
 	orch_info("agent",
 	    "orch-agent %s: node \"%s\" at %s, drivers %s (Docker %s, "
 	    "state %s), capacity %.2f CPUs %lld MB, manager %s%s%s",
-	    ORCH_VERSION, cfg.name, address, drivers, cfg.docker, cfg.state_dir,
+	    orch_version, cfg.name, address, drivers, cfg.docker, cfg.state_dir,
 	    cpu, (long long)memory_mb, cfg.manager_url,
 	    cfg.tls_dir != NULL ? ", certificates in " : "",
 	    cfg.tls_dir != NULL ? cfg.tls_dir : "");
+	if ((rc = orch_sd_notify("READY=1\nSTATUS=running")) != ORCH_OK)
+		orch_warn("agent", "cannot tell systemd it is ready: %s",
+		    orch_strerror(rc));
 	while (sigwait(&sigs, &sig) != 0)
 		;
+	(void)orch_sd_notify("STOPPING=1\nSTATUS=stopping");
 	orch_info("agent", "%s: stopping (tasks keep running)",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM");
 	status = 0;

@@ -162,6 +162,33 @@ orch_reconcile_report(const orch_task *t, const struct orch_instance *inst,
 	return true;
 }
 
+bool
+orch_reconcile_health(const orch_task *t, const struct orch_instance *inst,
+    int health, const char *why, struct orch_report *out)
+{
+	if (!status_is(t, ORCH__TASK_STATUS__TASK_STATUS_RUNNING) ||
+	    !inst->running || t->container_id == NULL ||
+	    strcmp(t->container_id, inst->handle) != 0 ||
+	    (t->has_stop_requested && t->stop_requested) || health == 0 ||
+	    health == ORCH__HEALTH_STATUS__HEALTH_STATUS_STARTING)
+		return false;
+	if (health == ORCH__HEALTH_STATUS__HEALTH_STATUS_UNHEALTHY) {
+		report_init(out, t->id, ORCH__TASK_STATUS__TASK_STATUS_FAILED);
+		snprintf(out->error, sizeof(out->error), "%s",
+		    why != NULL && why[0] != '\0' ? why
+		                                  : "health check failed");
+	} else if (t->has_health && (int)t->health == health) {
+		return false;
+	} else {
+		report_init(out, t->id, ORCH__TASK_STATUS__TASK_STATUS_RUNNING);
+		out->started_at_ms = inst->started_at_ms;
+	}
+	snprintf(
+	    out->container_id, sizeof(out->container_id), "%s", inst->handle);
+	out->health = health;
+	return true;
+}
+
 /* Appends a new action for key to the array (sized for the worst case
  * by the caller) and returns it. */
 static struct orch_action *

@@ -52,6 +52,7 @@ struct orch_report {
 	char error[ORCH_REPORT_ERROR_LEN]; /* "": none */
 	int64_t started_at_ms;             /* 0: unknown */
 	int64_t finished_at_ms;            /* 0: unknown */
+	int health; /* ORCH__HEALTH_STATUS__...; 0: none to report */
 };
 
 struct orch_action {
@@ -115,6 +116,20 @@ int orch_reconcile(const struct orch_reconcile_input *in,
  */
 bool orch_reconcile_report(const orch_task *t, const struct orch_instance *inst,
     struct orch_report *out /* OUT */);
+
+/*
+ * The report the node's health checks (checker.h) call for: health is
+ * what they make of task t running in inst, why their words when it is
+ * unhealthy.  Unhealthy: Failed with why as its error (the manager then
+ * lists the task no more, and orch_reconcile stops and removes its
+ * instance).  Healthy: Running with it, when the manager's health
+ * differs.  Never starting: the manager sets it at the first Running,
+ * and a restarted agent, whose checks start over, must not take a
+ * healthy task back to starting.  Nothing unless the manager believes t
+ * Running in inst, which runs.  Returns whether a report is needed.
+ */
+bool orch_reconcile_health(const orch_task *t, const struct orch_instance *inst,
+    int health, const char *why, struct orch_report *out /* OUT */);
 
 /* The key of an instance: its task id, or its handle when it has none. */
 const char *orch_reconcile_key(const struct orch_instance *inst);

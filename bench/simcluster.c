@@ -337,6 +337,8 @@ node_beat(struct sim *sim, nng_socket s, long node)
 		hb.has_known_epoch = hb.has_known_version = true;
 		hb.known_epoch = n->epoch;
 		hb.known_version = n->version;
+		/* It only looks for new tasks: a delta has them. */
+		hb.has_accepts_delta = hb.accepts_delta = true;
 	}
 	rc = orch_rpc_call(s, M_HEARTBEAT, &hb.base,
 	    &orch__assignments__descriptor, (ProtobufCMessage **)&a, err,

@@ -198,10 +198,15 @@ time): services: ${services_perf:-not sampled}. tasks: ${tasks_perf:-not sampled
 How the manager gets there: the scheduler keeps the open tasks and each
 node's usage in memory, fed by the store's commit listener
 (docs/scheduling.md), so a pass costs what changed, not the cluster's
-size; a pass places up to 8,192 tasks whose writes share a group commit;
-RPC writes (the Running reports) are answered from their commit, so
-thousands share an fsync; a heartbeat from a node that already holds its
-current assignments is answered "unchanged" without reading its tasks.
+size; a pass writes up to 8,192 decisions whose writes share group
+commits; a service's new replica is written Scheduled, on its node, by
+the write that creates it (one write, not two), unless an older task
+waits for room; the reconciler looks at one dirty service at a time, so
+its views of 100,000 replicas never exist at once; RPC writes (the
+Running reports) are answered from their commit, so thousands share an
+fsync; a heartbeat from a node that already holds its current
+assignments is answered "unchanged" without reading its tasks, and a
+full answer carries the stored task bytes as they are.
 <!-- simcluster:end -->
 EOT
 )

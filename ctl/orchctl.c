@@ -7,7 +7,8 @@
  * manager refused or answered something unexpected, 2 a usage error, 3 the
  * manager cannot be reached (an https:// manager whose certificate is not
  * trusted included), 4 the manager wants a token (none was given, or it
- * refused the one given).
+ * refused the one given), 5 --wait saw the task fail (or stop before it
+ * ran), 6 --wait gave up (--wait-timeout), 130 --wait was interrupted.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -22,17 +23,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "age.h"
 #include "args.h"
 #include "client.h"
 #include "clock.h"
+#include "color.h"
 #include "error.h"
 #include "idem.h"
 #include "print.h"
 #include "table.h"
 #include "task.h"
+#include "trail.h"
+#include "version.h"
 
 #define ADDR_DEFAULT "http://127.0.0.1:3000"
 #define ADDR_ENV "ORCH_ADDR"
@@ -50,9 +55,17 @@ enum ctl_exit {
 	EXIT_DONE = 0,
 	EXIT_REFUSED = 1, /* the manager refused, or answered nonsense */
 	EXIT_USAGE = 2,
-	EXIT_UNREACHABLE = 3,  /* no connection, or an untrusted certificate */
-	EXIT_UNAUTHORIZED = 4, /* HTTP 401: no token, or a refused one */
+	EXIT_UNREACHABLE = 3,   /* no connection, or an untrusted certificate */
+	EXIT_UNAUTHORIZED = 4,  /* HTTP 401: no token, or a refused one */
+	EXIT_TASK_FAILED = 5,   /* --wait: it failed, or stopped unstarted */
+	EXIT_WAIT_TIMEOUT = 6,  /* --wait: not there within --wait-timeout */
+	EXIT_INTERRUPTED = 130, /* --wait: SIGINT or SIGTERM (128 + 2) */
 };
+
+/* --wait: how often the task is asked for, and the default limit. */
+#define WAIT_POLL_MS 200
+#define WAIT_TIMEOUT_DEFAULT_S 300
+#define WAIT_TIMEOUT_MAX_S 86400
 
 /* A verb printed its help: main() exits EXIT_DONE. */
 #define CTL_HELPED (-1)
@@ -82,6 +95,9 @@ enum opt_id {
 	OPT_FOLLOW,
 	OPT_TAIL,
 	OPT_STREAM,
+	OPT_COLOR,
+	OPT_WAIT,
+	OPT_WAIT_TIMEOUT,
 };
 
 struct ctl;
@@ -101,7 +117,11 @@ struct ctl {
 	const char *token_from;  /* where the token sent came from, or NULL */
 	char base[ADDR_MAX];
 	struct orch_client *client;
-	bool json; /* -o json */
+	bool json;                  /* -o json */
+	bool names;                 /* -o name */
+	enum orch_color_mode color; /* --color */
+	bool wait;                  /* --wait or --wait-timeout */
+	int wait_timeout_s;
 };
 
 static const char usage_text[] =
@@ -112,14 +132,15 @@ static const char usage_text[] =
     "  run NAME IMAGE [--cpu N] [--memory MB] [-e K=V]... [--constraint C]...\n"
     "      [--placement P] [--restart R] [--replicas N] [--privileged]\n"
     "      [-v SRC:DST[:ro]]... [--network N] [--cap-add CAP]...\n"
-    "      [--idempotency-key K]\n"
+    "      [--idempotency-key K] [--wait] [--wait-timeout SEC]\n"
     "      [-- CMD ARGS...]\n"
     "                        submit a task (with --replicas: a service)\n"
-    "  list [--status S] [-o json]\n"
+    "  list [--status S] [-o json|name]\n"
     "                        list the tasks of the cluster\n"
     "  get ID|NAME [-o json] show one task\n"
-    "  stop ID|NAME          ask for a task to be stopped\n"
-    "  nodes [-o json]       list the nodes of the cluster\n"
+    "  stop ID|NAME [--wait] [--wait-timeout SEC]\n"
+    "                        ask for a task to be stopped\n"
+    "  nodes [-o json|name]  list the nodes of the cluster\n"
     "  node get ID|NAME [-o json]\n"
     "                        show one node\n"
     "  node drain|undrain ID|NAME\n"
@@ -127,7 +148,8 @@ static const char usage_text[] =
     "                        replicas away, or undo it\n"
     "  service create NAME IMAGE [--replicas N] [run's options]\n"
     "                        create a service\n"
-    "  service ls [-o json]  list the services\n"
+    "  service ls [-o json|name]\n"
+    "                        list the services\n"
     "  service get NAME [-o json]\n"
     "                        show a service and its tasks\n"
     "  service rm NAME       delete a service and its tasks\n"
@@ -151,6 +173,9 @@ static const char usage_text[] =
     "file\n"
     "                        (environment " TOKEN_ENV "; safer: not shown "
     "by ps)\n"
+    "  --color WHEN          colour statuses: auto (the default: on a "
+    "terminal,\n"
+    "                        unless NO_COLOR is set), always or never\n"
     "  -h, --help            show this help; COMMAND --help shows a command's\n"
     "  --version             print the version\n"
     "\n"
@@ -160,22 +185,26 @@ static const char usage_text[] =
     "Exit status: 0 done, 1 the manager refused or answered unexpectedly,\n"
     "2 usage error, 3 the manager cannot be reached (or its certificate is\n"
     "not trusted), 4 the manager wants a token (none given, or the one given\n"
-    "was refused).\n";
+    "was refused), 5 --wait saw the task fail (or stop before it ran),\n"
+    "6 --wait gave up after --wait-timeout, 130 --wait was interrupted.\n";
+
+/* The options that reach the manager, which every verb takes too. */
+/* clang-format off */
+#define CONN_OPTS                                                              \
+	{"addr", 0, true, OPT_ADDR}, {"cacert", 0, true, OPT_CACERT},          \
+	{"token", 0, true, OPT_TOKEN}, {"color", 0, true, OPT_COLOR}
+/* clang-format on */
 
 static const struct orch_args_opt global_opts[] = {
     {"help", 'h', false, OPT_HELP},
     {"version", 0, false, OPT_VERSION},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
+    CONN_OPTS,
     {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt run_opts[] = {
     {"help", 'h', false, OPT_HELP},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
+    CONN_OPTS,
     {"cpu", 0, true, OPT_CPU},
     {"memory", 0, true, OPT_MEMORY},
     {"env", 'e', true, OPT_ENV},
@@ -189,14 +218,14 @@ static const struct orch_args_opt run_opts[] = {
     {"network", 0, true, OPT_NETWORK},
     {"cap-add", 0, true, OPT_CAP_ADD},
     {"driver", 0, true, OPT_DRIVER},
+    {"wait", 0, false, OPT_WAIT},
+    {"wait-timeout", 0, true, OPT_WAIT_TIMEOUT},
     {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt list_opts[] = {
     {"help", 'h', false, OPT_HELP},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
+    CONN_OPTS,
     {"output", 'o', true, OPT_OUTPUT},
     {"status", 0, true, OPT_STATUS},
     {NULL, 0, false, 0},
@@ -204,25 +233,29 @@ static const struct orch_args_opt list_opts[] = {
 
 static const struct orch_args_opt get_opts[] = {
     {"help", 'h', false, OPT_HELP},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
+    CONN_OPTS,
     {"output", 'o', true, OPT_OUTPUT},
     {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt stop_opts[] = {
     {"help", 'h', false, OPT_HELP},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
+    CONN_OPTS,
+    {"wait", 0, false, OPT_WAIT},
+    {"wait-timeout", 0, true, OPT_WAIT_TIMEOUT},
+    {NULL, 0, false, 0},
+};
+
+/* The options of a verb that only talks to the manager (scale). */
+static const struct orch_args_opt conn_opts[] = {
+    {"help", 'h', false, OPT_HELP},
+    CONN_OPTS,
     {NULL, 0, false, 0},
 };
 
 static const struct orch_args_opt events_opts[] = {
     {"help", 'h', false, OPT_HELP},
-    {"addr", 0, true, OPT_ADDR},
-    {"token", 0, true, OPT_TOKEN},
+    CONN_OPTS,
     {"output", 'o', true, OPT_OUTPUT},
     {"since", 0, true, OPT_SINCE},
     {NULL, 0, false, 0},
@@ -249,7 +282,21 @@ static const struct orch_args_opt help_opts[] = {
 	"  --addr URL       the manager's HTTP address\n"                      \
 	"  --token TOKEN    the API token (environment " TOKEN_ENV ")\n"       \
 	"  --cacert FILE    the CA to verify an https:// manager with\n"       \
-	"                   (environment " CACERT_ENV ")\n"
+	"                   (environment " CACERT_ENV ")\n"                    \
+	"  --color WHEN     colour statuses: auto (on a terminal, unless\n"    \
+	"                   NO_COLOR is set), always or never\n"
+
+/* What --wait is after. */
+enum wait_goal {
+	WAIT_RUNNING, /* run: Running, or ended */
+	WAIT_ENDED,   /* stop: Stopped, or ended otherwise */
+};
+
+static int task_wait(
+    struct ctl *ctl, const char *id, const char *name, enum wait_goal goal);
+static int service_wait(struct ctl *ctl, const char *name);
+static bool path_make(
+    const char *prefix, const char *name, char *path, size_t len);
 
 /* ---- messages ---- */
 
@@ -710,6 +757,21 @@ out:
 	return rc;
 }
 
+/* A whole number from min to max. */
+static bool
+parse_whole(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || *end != '\0' || errno == ERANGE || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
 /* The positional arguments of a verb that takes up to max of them. */
 struct ctl_pos {
 	const char *val[2];
@@ -749,13 +811,36 @@ ctl_arg_next(struct ctl *ctl, struct orch_args *a,
 		case OPT_CACERT: ctl->cacert_flag = *val; break;
 		case OPT_TOKEN: ctl->token_flag = *val; break;
 		case OPT_OUTPUT:
-			if (strcmp(*val, "json") != 0)
+			if (strcmp(*val, "json") == 0)
+				ctl->json = true;
+			else if (strcmp(*val, "name") == 0)
+				ctl->names = true;
+			else
 				return ctl_usage(ctl,
 				    "unknown output format "
-				    "\"%s\": the one format is json",
+				    "\"%s\": want json or name",
 				    *val);
-			ctl->json = true;
 			break;
+		case OPT_COLOR:
+			if (orch_color_mode_parse(*val, &ctl->color) != ORCH_OK)
+				return ctl_usage(ctl,
+				    "--color wants auto, always or never, not "
+				    "\"%s\"",
+				    *val);
+			break;
+		case OPT_WAIT: ctl->wait = true; break;
+		case OPT_WAIT_TIMEOUT: {
+			long long v;
+
+			if (!parse_whole(*val, 1, WAIT_TIMEOUT_MAX_S, &v))
+				return ctl_usage(ctl,
+				    "--wait-timeout wants whole seconds from 1 "
+				    "to %d, not \"%s\"",
+				    WAIT_TIMEOUT_MAX_S, *val);
+			ctl->wait = true;
+			ctl->wait_timeout_s = (int)v;
+			break;
+		}
 		default: return EXIT_DONE;
 		}
 	}
@@ -809,7 +894,13 @@ ctl_args_read(struct ctl *ctl, struct orch_args *a,
 	"  --cap-add CAP    add a Linux capability (NET_ADMIN) *; "            \
 	"repeatable\n"                                                         \
 	"                   * only where the manager's container policy\n"     \
-	"                     allows it for the image (else HTTP 403)\n"
+	"                     allows it for the image (else HTTP 403)\n"       \
+	"  --wait           wait until the task runs (or has ended; a\n"       \
+	"                   service: until all its replicas run), showing\n"   \
+	"                   its status as it changes; exit 5 if it fails\n"    \
+	"  --wait-timeout SEC\n"                                               \
+	"                   give up waiting after SEC seconds, exit 6\n"       \
+	"                   (default 300; implies --wait)\n"
 
 static bool
 parse_cpu(const char *s, double *out)
@@ -822,21 +913,6 @@ parse_cpu(const char *s, double *out)
 	/* The negated test also refuses NaN. */
 	if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v) ||
 	    !(v > 0.0))
-		return false;
-	*out = v;
-	return true;
-}
-
-/* A whole number from min to max. */
-static bool
-parse_whole(const char *s, long long min, long long max, long long *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (end == s || *end != '\0' || errno == ERANGE || v < min || v > max)
 		return false;
 	*out = v;
 	return true;
@@ -1143,6 +1219,12 @@ spec_submit(struct ctl *ctl, struct orch_args *a, bool as_service)
 	orch_print_text(id, stdout);
 	putchar('\n');
 	rc = EXIT_DONE;
+	if (ctl->wait && as_service)
+		rc = service_wait(ctl, pos[0]);
+	else if (ctl->wait && !orch_id_valid(id))
+		rc = ctl_unexpected(ctl, "the new task's \"id\" is not an id");
+	else if (ctl->wait)
+		rc = task_wait(ctl, id, pos[0], WAIT_RUNNING);
 	goto out;
 nomem:
 	fail("out of memory");
@@ -1174,6 +1256,7 @@ struct row_cells {
 	char node8[4 * ID_SHORT + 1];
 	char ctr8[4 * ID_SHORT + 1];
 	char a[64], b[64], c[64];
+	char d[256];
 	char age[24];
 };
 
@@ -1206,27 +1289,41 @@ age_cell(const char *at, int64_t now, char *buf, size_t len)
 	return buf;
 }
 
+/* Whether stdout gets colours (--color, NO_COLOR, a terminal). */
+static bool
+ctl_color(const struct ctl *ctl)
+{
+	return orch_color_use(ctl->color, STDOUT_FILENO);
+}
+
 /*
  * Prints the objects of array items as a table with the ncols columns
- * head, a row each by fill.  An item that is not an object is unexpected,
- * reported as notobj.  Returns an exit code.
+ * head, a row each by fill, the column status_col (-1: none) coloured as
+ * statuses when ctl_color() says.  An item that is not an object is
+ * unexpected, reported as notobj.  Returns an exit code.
  */
+/* The most columns a table has (the node list's). */
+#define CTL_TABLE_COLS_MAX 9
+
 static int
 ctl_table_print(struct ctl *ctl, const char *const *head, size_t ncols,
     const json_t *items, row_fill_fn *fill, const json_t *ctx,
-    const char *notobj)
+    const char *notobj, int status_col)
 {
 	struct orch_table *t = NULL;
 	struct row_cells cells;
 	const json_t *item;
-	const char *row[8];
+	const char *row[CTL_TABLE_COLS_MAX];
 	int64_t now = orch_now_ms();
 	size_t i;
 	int rc = EXIT_REFUSED;
 
-	if (orch_table_new(ncols, &t) != ORCH_OK ||
+	if (ncols > CTL_TABLE_COLS_MAX ||
+	    orch_table_new(ncols, &t) != ORCH_OK ||
 	    orch_table_row_add(t, head) != ORCH_OK)
 		goto nomem;
+	if (status_col >= 0 && ctl_color(ctl))
+		orch_table_style_set(t, (size_t)status_col, orch_color_status);
 	json_array_foreach(items, i, item)
 	{
 		if (!json_is_object(item)) {
@@ -1250,6 +1347,26 @@ out:
 	return rc;
 }
 
+/* -o name: the name of each object of list, one a line, for scripts and
+ * the shell's completion. */
+static int
+names_print(const json_t *list)
+{
+	const json_t *o;
+	size_t i;
+
+	json_array_foreach(list, i, o)
+	{
+		const char *name = jstr(o, "name");
+
+		if (name == NULL)
+			continue;
+		orch_print_text(name, stdout);
+		putchar('\n');
+	}
+	return EXIT_DONE;
+}
+
 /*
  * Asks for the list at path and prints it: as JSON with -o json, else as
  * the table print makes, or the line none when it is empty.  notarray
@@ -1267,6 +1384,8 @@ ctl_list_show(struct ctl *ctl, const char *path, const char *notarray,
 		goto out;
 	if (ctl->json)
 		rc = json_print(root);
+	else if (ctl->names)
+		rc = names_print(root);
 	else if (json_array_size(root) == 0) {
 		puts(none);
 		rc = EXIT_DONE;
@@ -1286,7 +1405,13 @@ ctl_object_show(const struct ctl *ctl, const json_t *o, const char *skip)
 {
 	if (ctl->json)
 		return json_print(o);
-	if (!orch_print_fields(o, skip, stdout)) {
+	if (ctl->names) {
+		orch_print_text(
+		    jstr(o, "name") != NULL ? jstr(o, "name") : "-", stdout);
+		putchar('\n');
+		return EXIT_DONE;
+	}
+	if (!orch_print_fields(o, skip, ctl_color(ctl), stdout)) {
 		fail("out of memory");
 		return EXIT_REFUSED;
 	}
@@ -1358,6 +1483,19 @@ image_cell(const json_t *o, char *buf, size_t len)
 	return buf;
 }
 
+/* The STATUS cell: the status, and the health of a task with a health
+ * check: "Running (healthy)". */
+static const char *
+status_cell(const json_t *o, char *buf, size_t len)
+{
+	const char *status = jstr(o, "status"), *health = jstr(o, "health");
+
+	if (status == NULL || health == NULL)
+		return status;
+	snprintf(buf, len, "%s (%s)", status, health);
+	return buf;
+}
+
 /* A task's row; ctx is the node names by id. */
 static void
 task_row_fill(const json_t *task, const json_t *names, int64_t now,
@@ -1368,7 +1506,7 @@ task_row_fill(const json_t *task, const json_t *names, int64_t now,
 	row[0] = jstr(task, "name");
 	row[1] = id_cell(jstr(task, "id"), c->id8, sizeof(c->id8));
 	row[2] = image_cell(task, c->b, sizeof(c->b));
-	row[3] = jstr(task, "status");
+	row[3] = status_cell(task, c->c, sizeof(c->c));
 	/* A node by its name; by a short id when it has none. */
 	if (node != NULL && (nname = jstr(names, node)) != NULL)
 		row[4] = nname;
@@ -1397,7 +1535,7 @@ list_table_print(struct ctl *ctl, const json_t *tasks)
 		}
 	}
 	rc = ctl_table_print(ctl, head, sizeof(head) / sizeof(head[0]), tasks,
-	    task_row_fill, names, "a task is not a JSON object");
+	    task_row_fill, names, "a task is not a JSON object", 3);
 	json_decref(names);
 	return rc;
 }
@@ -1497,10 +1635,335 @@ verb_stop(struct ctl *ctl, struct orch_args *a)
 	orch_print_text(status != NULL ? status : "?", stdout);
 	putchar('\n');
 	rc = EXIT_DONE;
+	if (ctl->wait)
+		rc = task_wait(ctl, id, name != NULL ? name : arg, WAIT_ENDED);
 out:
 	json_decref(root);
 	json_decref(task);
 	return rc;
+}
+
+/* ---- --wait ---- */
+
+/* Set by SIGINT and SIGTERM while waiting: the wait ends, the task not. */
+static volatile sig_atomic_t wait_stop;
+
+static void
+wait_on_signal(int sig)
+{
+	(void)sig;
+	wait_stop = 1;
+}
+
+/* A wait in progress: the trail of what was seen, and how it is shown. */
+struct waiter {
+	struct ctl *ctl;
+	const char *name;
+	bool live;  /* stdout is a terminal: one line, redrawn */
+	bool color; /* its steps coloured */
+	bool drawn; /* a live line is on the screen */
+	int64_t t0, deadline;
+	struct orch_trail trail;
+	json_t *nodes; /* node names by id, read when a task has a node */
+	struct sigaction old_int, old_term;
+};
+
+static void
+waiter_init(struct waiter *w, struct ctl *ctl, const char *name)
+{
+	struct sigaction sa = {0};
+
+	memset(w, 0, sizeof(*w));
+	w->ctl = ctl;
+	w->name = name;
+	w->live = isatty(STDOUT_FILENO) == 1;
+	w->color = ctl_color(ctl);
+	w->t0 = orch_mono_ms();
+	w->deadline = w->t0 +
+	    (int64_t)(ctl->wait_timeout_s > 0 ? ctl->wait_timeout_s
+	                                      : WAIT_TIMEOUT_DEFAULT_S) *
+	        1000;
+	/* No SA_RESTART: the pause between two looks ends at once. */
+	wait_stop = 0;
+	sa.sa_handler = wait_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &w->old_int);
+	sigaction(SIGTERM, &sa, &w->old_term);
+}
+
+/* Ends the live line, so that what follows starts on a line of its own. */
+static void
+waiter_fini(struct waiter *w)
+{
+	if (w->drawn)
+		putchar('\n');
+	w->drawn = false;
+	fflush(stdout);
+	sigaction(SIGINT, &w->old_int, NULL);
+	sigaction(SIGTERM, &w->old_term, NULL);
+	json_decref(w->nodes);
+	w->nodes = NULL;
+}
+
+/* The terminal's width in columns; 80 when it does not say. */
+static size_t
+term_width(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/*
+ * Shows step when it is new: on a terminal, the whole trail redrawn in
+ * place (also when nothing is new, for the time); elsewhere one line
+ * "NAME  STEP  ELAPSED" per new step.
+ */
+static void
+waiter_show(struct waiter *w, const char *step)
+{
+	char line[ORCH_TRAIL_STEPS * (ORCH_TRAIL_STEP_MAX + 32) + 256];
+	char el[32];
+	bool added = step != NULL && orch_trail_add(&w->trail, step);
+	int64_t now = orch_mono_ms();
+
+	if (w->live) {
+		/* One column short of the width: a line that fills it
+		 * would wrap on some terminals, and \r redraw only the
+		 * second row. */
+		orch_trail_render(&w->trail, w->name, now - w->t0, w->color,
+		    term_width() - 1, line, sizeof(line));
+		fputs("\r\033[K", stdout);
+		fputs(line, stdout);
+		w->drawn = true;
+	} else if (added) {
+		const char *last = orch_trail_last(&w->trail);
+		const char *sgr = w->color ? orch_color_status(last) : NULL;
+
+		orch_print_text(w->name, stdout);
+		fputs("  ", stdout);
+		if (sgr != NULL)
+			fputs(sgr, stdout);
+		fputs(last, stdout);
+		if (sgr != NULL)
+			fputs(ORCH_COLOR_RESET, stdout);
+		printf(
+		    "  %s\n", orch_trail_elapsed(now - w->t0, el, sizeof(el)));
+	}
+	fflush(stdout);
+}
+
+/*
+ * Pauses until the next look.  Returns EXIT_DONE to look again, or,
+ * after saying why, EXIT_INTERRUPTED (a signal) or EXIT_WAIT_TIMEOUT with
+ * what was last seen (now).
+ */
+static int
+waiter_pause(struct waiter *w, const char *what, const char *now)
+{
+	int64_t left = w->deadline - orch_mono_ms();
+
+	if (!wait_stop && left > 0)
+		poll(NULL, 0, (int)(left < WAIT_POLL_MS ? left : WAIT_POLL_MS));
+	if (wait_stop) {
+		waiter_fini(w);
+		fprintf(
+		    stderr, "orchctl: stopped waiting; the %s goes on\n", what);
+		return EXIT_INTERRUPTED;
+	}
+	if (orch_mono_ms() >= w->deadline) {
+		int s = (int)((w->deadline - w->t0 + 999) / 1000);
+
+		waiter_fini(w);
+		fputs("orchctl: gave up waiting after ", stderr);
+		fprintf(
+		    stderr, "%d s (--wait-timeout): the %s is still ", s, what);
+		orch_print_text(now, stderr);
+		fputc('\n', stderr);
+		return EXIT_WAIT_TIMEOUT;
+	}
+	return EXIT_DONE;
+}
+
+/* The name of node id for a step, from the node list read once. */
+static const char *
+waiter_node(struct waiter *w, const char *id, char *buf, size_t len)
+{
+	const char *name;
+
+	if (w->nodes == NULL)
+		w->nodes = node_names_read(w->ctl);
+	if ((name = jstr(w->nodes, id)) != NULL)
+		return name;
+	return orch_print_cut(id, ID_SHORT, buf, len);
+}
+
+/* A task's step: "Scheduled (node-a)", "Running (node-a, healthy)",
+ * "Failed (exit 3)", "Pending". */
+static void
+task_step(struct waiter *w, const json_t *t, char *buf, size_t len)
+{
+	const char *st = jstr(t, "status"), *node = jstr(t, "node_id");
+	const char *health = jstr(t, "health");
+	const json_t *code = json_object_get(t, "exit_code");
+	char id8[4 * ID_SHORT + 1];
+
+	if (st == NULL)
+		st = "?";
+	if (json_is_integer(code) &&
+	    (strcmp(st, "Failed") == 0 || strcmp(st, "Completed") == 0))
+		snprintf(buf, len, "%s (exit %" JSON_INTEGER_FORMAT ")", st,
+		    json_integer_value(code));
+	else if (node != NULL &&
+	    (strcmp(st, "Scheduled") == 0 || strcmp(st, "Running") == 0))
+		snprintf(buf, len, "%s (%s%s%s)", st,
+		    waiter_node(w, node, id8, sizeof(id8)),
+		    health != NULL ? ", " : "", health != NULL ? health : "");
+	else
+		snprintf(buf, len, "%s", st);
+}
+
+/* Whether status is one a task does not leave. */
+static bool
+status_final(const char *st)
+{
+	return strcmp(st, "Completed") == 0 || strcmp(st, "Failed") == 0 ||
+	    strcmp(st, "Stopped") == 0;
+}
+
+/*
+ * --wait for the task id (shown as name): until it is Running or has
+ * ended (goal WAIT_RUNNING), or has ended (WAIT_ENDED), looking every
+ * WAIT_POLL_MS.  Returns EXIT_DONE when it got there; EXIT_TASK_FAILED
+ * when, waiting for Running, it failed or was stopped first (its error
+ * printed); or the exit code of a wait that gave up or of a request.
+ */
+static int
+task_wait(
+    struct ctl *ctl, const char *id, const char *name, enum wait_goal goal)
+{
+	struct waiter w;
+	json_t *t = NULL;
+	char path[64], step[ORCH_TRAIL_STEP_MAX],
+	    now[ORCH_TRAIL_STEP_MAX + 600];
+	const char *st, *error;
+	int rc;
+
+	snprintf(path, sizeof(path), "/tasks/%s", id);
+	waiter_init(&w, ctl, name);
+	for (;;) {
+		json_decref(t);
+		if ((rc = ctl_call_expect(ctl, "GET", path, JSON_OBJECT,
+		         "a task is not a JSON object", &t)) != EXIT_DONE) {
+			waiter_fini(&w);
+			return rc;
+		}
+		if ((st = jstr(t, "status")) == NULL) {
+			waiter_fini(&w);
+			json_decref(t);
+			return ctl_unexpected(
+			    ctl, "the task has no \"status\"");
+		}
+		task_step(&w, t, step, sizeof(step));
+		waiter_show(&w, step);
+		error = jstr(t, "error");
+		if (goal == WAIT_RUNNING && strcmp(st, "Running") == 0)
+			break;
+		if (status_final(st)) {
+			if (goal == WAIT_ENDED || strcmp(st, "Completed") == 0)
+				break;
+			waiter_fini(&w);
+			fputs("orchctl: task '", stderr);
+			orch_print_text(name, stderr);
+			fputs(strcmp(st, "Failed") == 0
+			        ? "' failed"
+			        : "' was stopped before it ran",
+			    stderr);
+			if (error != NULL) {
+				fputs(": ", stderr);
+				orch_print_text(error, stderr);
+			}
+			fputc('\n', stderr);
+			json_decref(t);
+			return EXIT_TASK_FAILED;
+		}
+		/* A Pending task's error says why it waits. */
+		snprintf(now, sizeof(now), "%s%s%s", step,
+		    error != NULL ? ": " : "", error != NULL ? error : "");
+		if ((rc = waiter_pause(&w, "task", now)) != EXIT_DONE) {
+			json_decref(t);
+			return rc;
+		}
+	}
+	waiter_fini(&w);
+	json_decref(t);
+	return EXIT_DONE;
+}
+
+/*
+ * --wait for the service name: until all its replicas run, looking every
+ * WAIT_POLL_MS.  Returns EXIT_DONE, or the exit code of a wait that gave
+ * up (saying why the replicas that do not run wait) or of a request.
+ */
+static int
+service_wait(struct ctl *ctl, const char *name)
+{
+	struct waiter w;
+	json_t *svc = NULL, *t;
+	char path[3 * 256 + 16], step[64], now[700];
+	const json_t *want, *run;
+	const char *why;
+	size_t i;
+	int rc;
+
+	if (!path_make("/services/", name, path, sizeof(path)))
+		return ctl_usage(ctl, "the service name is too long");
+	waiter_init(&w, ctl, name);
+	for (;;) {
+		json_decref(svc);
+		if ((rc = ctl_call_expect(ctl, "GET", path, JSON_OBJECT,
+		         "a service is not a JSON object", &svc)) !=
+		    EXIT_DONE) {
+			waiter_fini(&w);
+			return rc;
+		}
+		want = json_object_get(svc, "replicas");
+		run = json_object_get(svc, "running");
+		if (!json_is_integer(want) || !json_is_integer(run)) {
+			waiter_fini(&w);
+			json_decref(svc);
+			return ctl_unexpected(ctl,
+			    "the service has no \"replicas\" and \"running\"");
+		}
+		snprintf(step, sizeof(step),
+		    "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT " running",
+		    json_integer_value(run), json_integer_value(want));
+		waiter_show(&w, step);
+		if (json_integer_value(run) >= json_integer_value(want))
+			break;
+		/* Why a replica that does not run waits, if one says. */
+		why = NULL;
+		json_array_foreach(json_object_get(svc, "tasks"), i, t)
+		{
+			if (why == NULL && jstr(t, "error") != NULL &&
+			    !status_final(jstr(t, "status") != NULL
+			            ? jstr(t, "status")
+			            : "Failed"))
+				why = jstr(t, "error");
+		}
+		snprintf(now, sizeof(now), "%s%s%.600s", step,
+		    why != NULL ? "; a replica waits: " : "",
+		    why != NULL ? why : "");
+		if ((rc = waiter_pause(&w, "service", now)) != EXIT_DONE) {
+			json_decref(svc);
+			return rc;
+		}
+	}
+	waiter_fini(&w);
+	json_decref(svc);
+	return EXIT_DONE;
 }
 
 /* ---- nodes ---- */
@@ -1525,6 +1988,35 @@ int_cell(const json_t *v, char *buf, size_t len)
 	else
 		snprintf(buf, len, "?");
 	return buf;
+}
+
+/* A node's drivers for a cell, "docker (unhealthy), exec": those its
+ * agent reports unhealthy (driver_health) say so. */
+static const char *
+drivers_cell(const json_t *node, char *buf, size_t len)
+{
+	const json_t *health = json_object_get(node, "driver_health"), *d;
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(node, "drivers"), i, d)
+	{
+		const char *name = json_string_value(d);
+		const json_t *h = name != NULL && json_is_object(health)
+		    ? json_object_get(health, name)
+		    : NULL;
+		bool sick = json_is_false(json_object_get(h, "healthy"));
+		int k;
+
+		if (name == NULL)
+			continue;
+		k = snprintf(buf + o, len - o, "%s%s%s", o > 0 ? ", " : "",
+		    name, sick ? " (unhealthy)" : "");
+		if (k < 0 || (size_t)k >= len - o)
+			break;
+		o += (size_t)k;
+	}
+	return buf[0] != '\0' ? buf : "-";
 }
 
 static void
@@ -1556,16 +2048,17 @@ node_row_fill(const json_t *node, const json_t *ctx, int64_t now,
 	    int_cell(json_object_get(node, "task_count"), c->c, sizeof(c->c));
 	row[7] =
 	    age_cell(jstr(node, "last_heartbeat"), now, c->age, sizeof(c->age));
+	row[8] = drivers_cell(node, c->d, sizeof(c->d));
 }
 
 static int
 nodes_table_print(struct ctl *ctl, const json_t *nodes)
 {
 	static const char *const head[] = {"NAME", "ID", "STATUS",
-	    "AVAILABILITY", "CPU", "MEMORY", "TASKS", "LAST SEEN"};
+	    "AVAILABILITY", "CPU", "MEMORY", "TASKS", "LAST SEEN", "DRIVERS"};
 
 	return ctl_table_print(ctl, head, sizeof(head) / sizeof(head[0]), nodes,
-	    node_row_fill, NULL, "a node is not a JSON object");
+	    node_row_fill, NULL, "a node is not a JSON object", 2);
 }
 
 static int
@@ -1692,15 +2185,6 @@ out:
 
 /* ---- services ---- */
 
-static const struct orch_args_opt service_opts[] = {
-    {"help", 'h', false, OPT_HELP},
-    {"addr", 0, true, OPT_ADDR},
-    {"cacert", 0, true, OPT_CACERT},
-    {"token", 0, true, OPT_TOKEN},
-    {"output", 'o', true, OPT_OUTPUT},
-    {NULL, 0, false, 0},
-};
-
 static void
 service_row_fill(const json_t *svc, const json_t *ctx, int64_t now,
     const char **row, struct row_cells *c)
@@ -1731,7 +2215,7 @@ services_table_print(struct ctl *ctl, const json_t *svcs)
 	    "NAME", "ID", "IMAGE", "REPLICAS", "PLACEMENT", "RESTART", "AGE"};
 
 	return ctl_table_print(ctl, head, sizeof(head) / sizeof(head[0]), svcs,
-	    service_row_fill, NULL, "a service is not a JSON object");
+	    service_row_fill, NULL, "a service is not a JSON object", -1);
 }
 
 /*
@@ -1745,7 +2229,7 @@ service_args(struct ctl *ctl, struct orch_args *a, const char **name,
 	struct ctl_pos pos = {.max = 1, .extra = ""};
 	int rc;
 
-	if ((rc = ctl_args_read(ctl, a, service_opts, &pos)) != EXIT_DONE)
+	if ((rc = ctl_args_read(ctl, a, get_opts, &pos)) != EXIT_DONE)
 		return rc;
 	if (pos.n == 0 || pos.val[0][0] == '\0')
 		return ctl_usage(ctl, "missing NAME");
@@ -1761,7 +2245,7 @@ service_ls(struct ctl *ctl, struct orch_args *a)
 	struct ctl_pos pos = {.max = 0, .extra = ""};
 	int rc;
 
-	if ((rc = ctl_args_read(ctl, a, service_opts, &pos)) != EXIT_DONE)
+	if ((rc = ctl_args_read(ctl, a, get_opts, &pos)) != EXIT_DONE)
 		return rc;
 	return ctl_list_show(ctl, "/services",
 	    "the service list is not a JSON array", "No services.",
@@ -1856,7 +2340,7 @@ verb_scale(struct ctl *ctl, struct orch_args *a)
 	long long n;
 	int rc;
 
-	if ((rc = ctl_args_read(ctl, a, stop_opts, &pos)) != EXIT_DONE)
+	if ((rc = ctl_args_read(ctl, a, conn_opts, &pos)) != EXIT_DONE)
 		return rc;
 	if (pos.n < 2)
 		return ctl_usage(
@@ -2133,7 +2617,7 @@ static const struct verb verbs[] = {
                     "[--constraint C]... [--placement P] [--restart R] "
                     "[--replicas N] [--privileged] [-v SRC:DST[:ro]]... "
                     "[--network N] [--cap-add CAP]... [--idempotency-key K] "
-                    "[-- CMD ARGS...]",
+                    "[--wait] [--wait-timeout SEC] [-- CMD ARGS...]",
         .help =
             "Submits a task that runs IMAGE, with CMD ARGS if given, and\n"
             "prints its id; with --replicas, creates a service of N\n"
@@ -2150,57 +2634,67 @@ static const struct verb verbs[] = {
     },
     {
         .name = "list",
-        .synopsis = "[--status S] [-o json]",
+        .synopsis = "[--status S] [-o json|name]",
         .help =
             "Lists the tasks of the cluster in the order they were submitted:\n"
-            "NAME, ID, IMAGE, STATUS, NODE (its name), CONTAINER and AGE.\n"
+            "NAME, ID, IMAGE, STATUS (with the health of a task with a\n"
+            "health check: \"Running (healthy)\"), NODE (its name), CONTAINER\n"
+            "and AGE.\n"
             "\n"
             "Options:\n"
             "  --status S       only tasks with status S: Pending, Scheduled,\n"
             "                   Running, Completed, Failed or Stopped\n"
-            "  -o, --output json\n"
-            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
+            "  -o, --output json|name\n"
+            "                   print the manager's JSON, or only the\n"
+            "                   names, one a line\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_list,
     },
     {
         .name = "get",
         .synopsis = "ID|NAME [-o json]",
-        .help =
-            "Shows every field of one task, named by its id, a unique id\n"
-            "prefix of at least 4 characters, or its name.\n"
-            "\n"
-            "Options:\n"
-            "  -o, --output json\n"
-            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
-            "  -h, --help       show this help\n",
+        .help = "Shows every field of one task, named by its id, a unique id\n"
+                "prefix of at least 4 characters, or its name.\n"
+                "\n"
+                "Options:\n"
+                "  -o, --output json|name\n"
+                "                   print the manager's JSON, or only the\n"
+                "                   names, one a line\n" CONN_OPTIONS_HELP
+                "  -h, --help       show this help\n",
         .run = verb_get,
     },
     {
         .name = "stop",
-        .synopsis = "ID|NAME",
+        .synopsis = "ID|NAME [--wait] [--wait-timeout SEC]",
         .help =
             "Asks the manager to stop a task, named by its id, a unique id\n"
             "prefix of at least 4 characters, or its name.  A task that has\n"
             "not started stops at once; a running one stays Running until\n"
             "its node has stopped it.\n"
             "\n"
-            "Options:\n" CONN_OPTIONS_HELP
-            "  -h, --help       show this help\n",
+            "Options:\n"
+            "  --wait           wait until the task has stopped (or ended\n"
+            "                   otherwise), showing its status as it changes\n"
+            "  --wait-timeout SEC\n"
+            "                   give up waiting after SEC seconds, exit 6\n"
+            "                   (default 300; implies "
+            "--wait)\n" CONN_OPTIONS_HELP "  -h, --help       show this help\n",
         .run = verb_stop,
     },
     {
         .name = "nodes",
-        .synopsis = "[-o json]",
+        .synopsis = "[-o json|name]",
         .help =
             "Lists the nodes of the cluster by name: NAME, ID, STATUS (Ready,\n"
             "NotReady or Down), CPU and MEMORY (allocated/capacity), TASKS\n"
-            "(placed and not finished) and LAST SEEN (time since its last\n"
-            "heartbeat).\n"
+            "(placed and not finished), LAST SEEN (time since its last\n"
+            "heartbeat) and DRIVERS (\"docker (unhealthy)\" when its agent\n"
+            "reports that Docker does not answer: no docker task goes there).\n"
             "\n"
             "Options:\n"
-            "  -o, --output json\n"
-            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
+            "  -o, --output json|name\n"
+            "                   print the manager's JSON, or only the\n"
+            "                   names, one a line\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_nodes,
     },
@@ -2214,8 +2708,9 @@ static const struct verb verbs[] = {
             "undrain lets it take tasks again.\n"
             "\n"
             "Options:\n"
-            "  -o, --output json\n"
-            "                   print the manager's JSON\n" CONN_OPTIONS_HELP
+            "  -o, --output json|name\n"
+            "                   print the manager's JSON, or only the\n"
+            "                   names, one a line\n" CONN_OPTIONS_HELP
             "  -h, --help       show this help\n",
         .run = verb_node,
     },
@@ -2262,9 +2757,9 @@ static const struct verb verbs[] = {
             "Prints the cluster's events as they happen, one line each:\n"
             "TIME INDEX TYPE NAME ID and what changed (task.created,\n"
             "task.status, task.updated, task.deleted, node.registered,\n"
-            "node.ready, node.down, node.drain, service.created,\n"
-            "service.scaled, service.updated, service.deleted), until\n"
-            "Ctrl-C.\n"
+            "node.ready, node.down, node.drain, node.driver,\n"
+            "service.created, service.scaled, service.updated,\n"
+            "service.deleted), until Ctrl-C.\n"
             "\n"
             "Options:\n"
             "  --since N        first the kept events after index N (0: all\n"
@@ -2367,12 +2862,21 @@ main(int argc, char **argv)
 			rc = EXIT_DONE;
 			goto out;
 		case OPT_VERSION:
-			puts("orchctl " ORCH_VERSION);
+			printf("orchctl %s\n", orch_version);
 			rc = EXIT_DONE;
 			goto out;
 		case OPT_ADDR: ctl.addr_flag = val; break;
 		case OPT_CACERT: ctl.cacert_flag = val; break;
 		case OPT_TOKEN: ctl.token_flag = val; break;
+		case OPT_COLOR:
+			if (orch_color_mode_parse(val, &ctl.color) != ORCH_OK) {
+				fail("--color wants auto, always or never, not "
+				     "\"%s\"",
+				    val);
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			break;
 		}
 	}
 	if (verb == NULL) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "print.h"
+#include "color.h"
 #include "table.h"
 
 bool
@@ -139,33 +140,46 @@ orch_print_value(const json_t *v, FILE *fp)
 }
 
 bool
-orch_print_fields(const json_t *o, const char *skip, FILE *fp)
+orch_print_fields(const json_t *o, const char *skip, bool color, FILE *fp)
 {
 	const char *key;
 	const json_t *v;
 
 	json_object_foreach((json_t *)o, key, v)
 	{
+		const char *sgr = NULL;
 		bool ok;
 
 		if (skip != NULL && strcmp(key, skip) == 0)
 			continue;
+		if (color &&
+		    (strcmp(key, "status") == 0 || strcmp(key, "health") == 0))
+			sgr = orch_color_status(json_string_value(v));
 		ok = orch_print_text(key, fp);
 		fputs(": ", fp);
-		if (!(orch_print_value(v, fp) && ok))
+		if (sgr != NULL)
+			fputs(sgr, fp);
+		ok = orch_print_value(v, fp) && ok;
+		if (sgr != NULL)
+			fputs(ORCH_COLOR_RESET, fp);
+		if (!ok)
 			return false;
 		fputc('\n', fp);
 	}
 	return true;
 }
 
-/* Prints " key=value" with value escaped, quoted when it has a blank. */
+/* Prints " key=value" escaped (a key may come from the manager: a
+ * driver's name), value quoted when it has a blank. */
 static bool
 kv_print(const char *key, const char *value, FILE *fp)
 {
 	bool quote = strpbrk(value, " \t") != NULL || *value == '\0';
 
-	fprintf(fp, " %s=%s", key, quote ? "\"" : "");
+	fputc(' ', fp);
+	if (!orch_print_text(key, fp))
+		return false;
+	fprintf(fp, "=%s", quote ? "\"" : "");
 	if (!orch_print_text(value, fp))
 		return false;
 	if (quote)
@@ -226,11 +240,29 @@ orch_print_event(const json_t *ev, FILE *fp)
 		if (ok && error != NULL)
 			ok = kv_print("error", error, fp);
 	} else if (kind != NULL && strcmp(kind, "node") == 0) {
+		const char *drv;
+		json_t *h;
+
 		if (status != NULL)
 			ok = ok && kv_print("status", status, fp);
 		fprintf(fp, " drain=%s",
 		    json_is_true(json_object_get(obj, "drain")) ? "true"
 		                                                : "false");
+		/* node.driver: each driver's health, "docker=healthy" or
+		 * docker="unhealthy: why". */
+		json_object_foreach(
+		    json_object_get(obj, "driver_health"), drv, h)
+		{
+			const char *why = jget(h, "error");
+			char v[640];
+
+			snprintf(v, sizeof(v), "%s%s%s",
+			    json_is_false(json_object_get(h, "healthy"))
+			        ? "unhealthy"
+			        : "healthy",
+			    why != NULL ? ": " : "", why != NULL ? why : "");
+			ok = ok && kv_print(drv, v, fp);
+		}
 	} else if (kind != NULL && strcmp(kind, "service") == 0) {
 		fprintf(fp, " replicas=%" JSON_INTEGER_FORMAT,
 		    json_integer_value(json_object_get(obj, "replicas")));

@@ -31,9 +31,10 @@ bool orch_print_value(const json_t *v, FILE *fp);
 /*
  * Prints every member of object o as "key: value" lines, in the manager's
  * order so that new fields show up, except the member skip (may be NULL).
- * Returns false when out of memory.
+ * With color, the values of "status" and "health" are coloured
+ * (color.h).  Returns false when out of memory.
  */
-bool orch_print_fields(const json_t *o, const char *skip, FILE *fp);
+bool orch_print_fields(const json_t *o, const char *skip, bool color, FILE *fp);
 
 /*
  * Prints one line of GET /events for a person:

@@ -13,8 +13,9 @@
 struct orch_table {
 	size_t ncols;
 	size_t nrows;
-	size_t cap;   /* rows allocated */
-	char **cells; /* nrows * ncols, row by row */
+	size_t cap;                   /* rows allocated */
+	char **cells;                 /* nrows * ncols, row by row */
+	orch_table_style_fn **styles; /* ncols, NULL for none */
 };
 
 int
@@ -26,6 +27,10 @@ orch_table_new(size_t ncols, struct orch_table **out)
 		return ORCH_EINVAL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return ORCH_ENOMEM;
+	if ((t->styles = calloc(ncols, sizeof(*t->styles))) == NULL) {
+		free(t);
+		return ORCH_ENOMEM;
+	}
 	t->ncols = ncols;
 	*out = t;
 	return ORCH_OK;
@@ -39,6 +44,7 @@ orch_table_free(struct orch_table *t)
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)
 		free(t->cells[i]);
 	free(t->cells);
+	free(t->styles);
 	free(t);
 }
 
@@ -75,6 +81,13 @@ out:
 	return rc;
 }
 
+void
+orch_table_style_set(struct orch_table *t, size_t col, orch_table_style_fn *fn)
+{
+	if (col < t->ncols)
+		t->styles[col] = fn;
+}
+
 int
 orch_table_print(const struct orch_table *t, FILE *fp)
 {
@@ -99,7 +112,15 @@ orch_table_print(const struct orch_table *t, FILE *fp)
 		while (last > 0 && row[last][0] == '\0')
 			last--;
 		for (size_t c = 0; c <= last; c++) {
+			const char *sgr = r > 0 && t->styles[c] != NULL
+			    ? t->styles[c](row[c])
+			    : NULL;
+
+			if (sgr != NULL)
+				fputs(sgr, fp);
 			fputs(row[c], fp);
+			if (sgr != NULL)
+				fputs("\033[0m", fp);
 			if (c < last) {
 				for (w = orch_table_text_width(row[c]);
 				     w < width[c] + TABLE_GAP; w++)

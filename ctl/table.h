@@ -27,6 +27,15 @@ void orch_table_free(struct orch_table *t);
  * escaped copies.  Returns ORCH_OK or ORCH_ENOMEM (the table is unchanged). */
 int orch_table_row_add(struct orch_table *t, const char *const *cells);
 
+/* The SGR sequence to colour a cell with (color.h), or NULL: none. */
+typedef const char *orch_table_style_fn(const char *cell);
+
+/* Colours the cells of column col, but the first row's (the head), as fn
+ * says; the colour does not count in the column's width.  fn NULL: no
+ * colour (the default). */
+void orch_table_style_set(
+    struct orch_table *t, size_t col, orch_table_style_fn *fn);
+
 /* Writes every row to fp.  Returns ORCH_OK or ORCH_EIO. */
 int orch_table_print(const struct orch_table *t, FILE *fp);
 

@@ -12,7 +12,12 @@ for g in "${groups[@]}"; do
 	build) pkgs+=(gcc make cmake pkg-config libnng-dev libprotobuf-c-dev
 		protobuf-c-compiler libsqlite3-dev libcurl4-openssl-dev
 		libjansson-dev uuid-dev libmbedtls-dev) ;;
-	test) pkgs+=(sqlite3 curl) ;;
+	# sqlite3: the shell, to look into a test's store by hand; curl:
+	# tests/e2e_https.c's client; e2fsprogs: tests/e2e_disk.c's mkfs.ext4
+	# for the read-only disk; groff-base and systemd: tests/docs_check.sh
+	# renders the man pages, tests/install_check.sh verifies the units
+	# (these three skip the part whose tool is missing).
+	test) pkgs+=(sqlite3 curl e2fsprogs groff-base systemd) ;;
 	bench) pkgs+=(wrk nginx-light curl jq iproute2) ;;
 	fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
 	valgrind) pkgs+=(valgrind) ;;

@@ -178,8 +178,13 @@ respond_node(struct orch_api *api, struct orch_gw_req *req, orch_node *n)
 		    NULL);
 		return;
 	}
-	orch_nodes_fill(api->nodes, n, usage, nu);
+	err = orch_nodes_fill(api->nodes, n, usage, nu);
 	free(usage);
+	if (err != ORCH_OK) {
+		respond_error(req, orch_api_status(err),
+		    "cannot fill in the node's live fields", NULL);
+		return;
+	}
 	j = orch_node_to_json(n);
 	respond_json(req, 200, j, NULL);
 	json_decref(j);
@@ -205,7 +210,8 @@ pending_finish(struct orch_gw_work *w)
 		 * Idempotency-Key draft asks. */
 		int status = p->idem.mismatch ? 422 : orch_api_status(p->rc);
 
-		if (status >= 500)
+		/* A refusing disk is the store's to log, once. */
+		if (status >= 500 && p->rc != ORCH_ENOSPC)
 			orch_warn("api", "write failed: %s", p->err);
 		respond_error(p->req, status, p->err, NULL);
 	}
@@ -296,13 +302,35 @@ struct route_ctx {
 	struct orch_http_slice seg; /* the {id or name} of a node path */
 };
 
+/*
+ * 200 {"status":"ok"} when the store reads and writes; 503 when it cannot
+ * even be read.  When it reads but the disk refuses writes (full,
+ * read-only): 200 {"status":"degraded", ...} with why.  200, because the
+ * process is fine and serves reads: a liveness probe must not restart it
+ * (a restart frees no space, and the store takes writes again by itself
+ * when the disk does), nor a load balancer take the only manager out of
+ * service; monitoring looks at "status".
+ */
 static void
 h_healthz(struct route_ctx *rc)
 {
+	struct orch_store_health h;
 	int err = orch_store_ping(rc->api->reader);
 
 	if (err != ORCH_OK) {
 		respond_error(rc->req, 503, "store not usable", NULL);
+		return;
+	}
+	orch_store_health(rc->api->store, &h);
+	if (!h.writable) {
+		char since[ORCH_RFC3339_LEN];
+		json_t *j = json_pack("{s:s, s:b, s:s, s:s, s:I}", "status",
+		    "degraded", "writable", 0, "error", h.why, "since",
+		    orch_rfc3339(h.since_ms, since, sizeof(since)),
+		    "refused_writes", (json_int_t)h.refused);
+
+		respond_json(rc->req, 200, j, NULL);
+		json_decref(j);
 		return;
 	}
 	{

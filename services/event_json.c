@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 #include "node.h"
@@ -39,6 +40,10 @@ object_json(const Orch__Event *ev)
 			for (size_t i = 0; i < sizeof(live) / sizeof(live[0]);
 			     i++)
 				json_object_del(o, live[i]);
+			/* Live as well, but what a node.driver is about. */
+			if (ev->type == NULL ||
+			    strcmp(ev->type, "node.driver") != 0)
+				json_object_del(o, "driver_health");
 		}
 		return o;
 	}

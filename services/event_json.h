@@ -10,8 +10,9 @@
  * deletion, as it was), as the API renders it, without the live fields the
  * store does not keep: a task in full (GET /tasks/{id}); a node without
  * allocated_cpu, allocated_memory, task_count and last_heartbeat, its
- * status set in node.ready and node.down and null otherwise; a service
- * without running and tasks.
+ * status set in node.ready and node.down and null otherwise, and
+ * driver_health only in node.driver; a service without running and
+ * tasks.
  */
 #ifndef ORCH_EVENT_JSON_H
 #define ORCH_EVENT_JSON_H

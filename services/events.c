@@ -206,13 +206,18 @@ on_event(void *arg, const struct orch_store_event *e)
 		orch_gw_post(ev->gw, &ev->work);
 }
 
-/* A node turned Ready or Down: an event of it, written by the store. */
+/* A node turned Ready or Down, or one of its drivers turned: an event of
+ * it, written by the store. */
 static void
-on_node_turn(void *arg, const char *id, int status)
+on_node_turn(void *arg, const struct orch_nodes_turn *t)
 {
 	struct orch_events *ev = arg;
 
-	orch_store_node_event(ev->store, id, status);
+	if (t->status == ORCH_NODES_TURN_DRIVER)
+		orch_store_node_driver_event(
+		    ev->store, t->id, t->unhealthy, t->n_unhealthy);
+	else
+		orch_store_node_event(ev->store, t->id, t->status);
 }
 
 /* ---- the ring (loop thread) ---- */

@@ -16,13 +16,15 @@
  *   node.ready       a node was heard from after being NotReady or Down
  *   node.down        a node was not heard from within --heartbeat-ttl
  *   node.drain       a node's drain was set or cleared
+ *   node.driver      one of its drivers turned unhealthy, or healthy
+ *                    again, as its agent reports it (driver_health)
  *   service.created, service.scaled (replicas changed), service.updated
  *   (another change), service.deleted
  *
- * node.ready and node.down happen in memory (nodes.h): the registry tells
- * this module, which queues an event-only write to the store (the node's
- * record with its new status), so that they are kept and ordered with the
- * rest.
+ * node.ready, node.down and node.driver happen in memory (nodes.h): the
+ * registry tells this module, which queues an event-only write to the
+ * store (the node's record with its new status, or with the health of
+ * its drivers), so that they are kept and ordered with the rest.
  *
  * This module hears of each committed event (on the store's writer
  * thread), publishes it on the PUB socket (notify.h), keeps the count of

@@ -14,12 +14,22 @@
  * epoll is level-triggered; interest in EPOLLIN/EPOLLOUT follows the state.
  *
  * With HTTPS (gw_tls.h) a connection first completes its TLS handshake,
- * within the request timeout, watching whichever direction the handshake
+ * within the header timeout, watching whichever direction the handshake
  * waits for; then every read and write goes through TLS and the states
  * above are the same.  Bytes that TLS has received but the connection has
  * not read yet raise no epoll event: they are read whenever the
  * connection is ready for a request again (a stream drains them with
  * whatever the socket brings next: it reads only to see the client leave).
+ *
+ * Timeouts: a connection is on at most one timer, whose kind follows its
+ * state (handshake, idle, reading a head, reading a body, writing).  Each
+ * kind has one duration, so a list per kind kept in the order connections
+ * joined it is also in deadline order: arming is an append (or a short
+ * walk back from the tail when the start lies in the past), disarming an
+ * unlink, and the loop looks only at the head of each list, however many
+ * connections are open.  epoll_wait sleeps until the earliest deadline.
+ * A stream is on the write timer only while bytes wait for its client: a
+ * follow stream with nothing to send is on none, however long it lasts.
  */
 #include "gateway.h"
 
@@ -30,6 +40,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,12 +62,26 @@
 #define IN_BUF_MAX                                                             \
 	(ORCH_HTTP_MAX_REQUEST_LINE + ORCH_HTTP_MAX_HEADERS_SIZE +             \
 	    ORCH_HTTP_MAX_BODY + 1024)
-#define SWEEP_INTERVAL_MS 250
 #define STREAM_BUF_MAX_DEFAULT (1024 * 1024)
 /* A stream's client that sends this much more is not an HTTP client. */
 #define STREAM_IN_MAX (64 * 1024)
 
 enum conn_state { C_READING, C_HANDLING, C_WRITING, C_STREAMING };
+
+/* The timer a connection is on (see the top of the file). */
+enum timer_kind {
+	T_HANDSHAKE, /* the TLS handshake: header timeout from accept */
+	T_IDLE,      /* no request begun: idle timeout from the last I/O */
+	T_HEADER,    /* a head begun: header timeout from its first byte */
+	T_BODY,      /* a head read, its body not yet: body timeout */
+	T_WRITE,     /* an answer to send: write timeout from progress */
+	T_KINDS,
+	T_NONE = T_KINDS /* a handler holds the request: no timer */
+};
+
+struct timer_list {
+	struct conn *head, *tail;
+};
 
 struct buf {
 	char *p;
@@ -106,10 +131,16 @@ struct conn {
 	const char *close_why; /* for a stream's closed(): why it ended */
 	size_t stream_in;      /* bytes read and dropped while streaming */
 	uint32_t events;       /* current epoll interest */
-	int64_t last_ms;       /* last I/O */
+	int64_t born_ms;       /* accepted */
+	int64_t last_ms;       /* last I/O, or an answer queued */
 	int64_t req_start_ms;  /* first byte of the request being read */
+	int64_t head_ms;       /* its head complete; 0: not yet */
 	struct orch_gw_req req;
 	struct conn *prev, *next;
+	/* The timer: its kind, deadline and neighbours on its list. */
+	enum timer_kind tkind;
+	int64_t deadline;
+	struct conn *tprev, *tnext;
 };
 
 struct orch_gw {
@@ -123,13 +154,18 @@ struct orch_gw {
 	int port;
 	bool listen_paused; /* out of file descriptors */
 	int64_t listen_resume_ms;
-	volatile sig_atomic_t stopping;
+	volatile sig_atomic_t stopping; /* orch_gw_stop() calls */
+	bool draining;                  /* stopping: in-flight answers go */
+	int64_t drain_deadline_ms;
 	struct conn *conns;     /* every open connection */
 	struct conn *graveyard; /* closed this loop turn; freed at its end */
 	int n_conns;
+	struct timer_list timers[T_KINDS];
+	int timeout_ms[T_KINDS]; /* each kind's duration */
+	/* Expiries of each kind: written by the loop, read by any thread. */
+	_Atomic uint64_t expired[T_KINDS];
 	pthread_mutex_t mtx; /* protects the post queue */
 	struct orch_gw_work *posts, *posts_tail;
-	int64_t last_sweep_ms;
 	time_t date_secs;
 	char date[64];             /* "Date: ...\r\n", cached per second */
 	char listen_tag, wake_tag; /* epoll_data.ptr for the two fds */
@@ -144,14 +180,17 @@ void
 orch_gw_opts_default(struct orch_gw_opts *opts)
 {
 	opts->listen = "127.0.0.1:3000";
-	opts->max_conns = 1024;
-	opts->request_timeout_ms = 10000;
-	opts->idle_timeout_ms = 60000;
+	opts->max_conns = ORCH_GW_MAX_CONNS;
+	opts->header_timeout_ms = ORCH_GW_HEADER_TIMEOUT_MS;
+	opts->body_timeout_ms = ORCH_GW_BODY_TIMEOUT_MS;
+	opts->idle_timeout_ms = ORCH_GW_IDLE_TIMEOUT_MS;
+	opts->write_timeout_ms = ORCH_GW_WRITE_TIMEOUT_MS;
 	opts->stream_buf_max = STREAM_BUF_MAX_DEFAULT;
 	opts->observe = NULL;
 	opts->observe_arg = NULL;
 	opts->tls_cert = NULL;
 	opts->tls_key = NULL;
+	opts->drain_timeout_ms = 10000;
 }
 
 /* Splits "HOST:PORT" or "[V6]:PORT" into host and port buffers. */
@@ -259,6 +298,11 @@ orch_gw_new(const struct orch_gw_opts *opts, orch_gw_handler_fn handler,
 	gw->opts = *opts;
 	if (gw->opts.stream_buf_max < 4096)
 		gw->opts.stream_buf_max = STREAM_BUF_MAX_DEFAULT;
+	gw->timeout_ms[T_HANDSHAKE] = opts->header_timeout_ms;
+	gw->timeout_ms[T_IDLE] = opts->idle_timeout_ms;
+	gw->timeout_ms[T_HEADER] = opts->header_timeout_ms;
+	gw->timeout_ms[T_BODY] = opts->body_timeout_ms;
+	gw->timeout_ms[T_WRITE] = opts->write_timeout_ms;
 	gw->handler = handler;
 	gw->arg = arg;
 	gw->lfd = gw->wfd = gw->epfd = -1;
@@ -299,7 +343,8 @@ orch_gw_stop(struct orch_gw *gw)
 {
 	uint64_t one = 1;
 
-	gw->stopping = 1;
+	/* A count, not a flag: a second stop ends the drain. */
+	gw->stopping = gw->stopping + 1;
 	(void)!write(gw->wfd, &one, sizeof(one));
 }
 
@@ -361,6 +406,88 @@ peer_addr(int fd, char *out, size_t len)
 	}
 	snprintf(out, len, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
 	    port);
+}
+
+/* ---- timers ---- */
+
+static void
+timer_unlink(struct conn *c)
+{
+	struct timer_list *l;
+
+	if (c->tkind == T_NONE)
+		return;
+	l = &c->gw->timers[c->tkind];
+	if (c->tprev != NULL)
+		c->tprev->tnext = c->tnext;
+	else
+		l->head = c->tnext;
+	if (c->tnext != NULL)
+		c->tnext->tprev = c->tprev;
+	else
+		l->tail = c->tprev;
+	c->tprev = c->tnext = NULL;
+	c->tkind = T_NONE;
+}
+
+/* Puts c on the timer of kind whose period began at start_ms (kind
+ * T_NONE: on none).  Nothing moves when c is there already. */
+static void
+timer_set(struct conn *c, enum timer_kind kind, int64_t start_ms)
+{
+	struct timer_list *l;
+	struct conn *p;
+	int64_t deadline;
+
+	if (kind == T_NONE) {
+		timer_unlink(c);
+		return;
+	}
+	deadline = start_ms + c->gw->timeout_ms[kind];
+	if (c->tkind == kind && c->deadline == deadline)
+		return;
+	timer_unlink(c);
+	l = &c->gw->timers[kind];
+	/* Starts are "now" or close to it: the walk is short. */
+	for (p = l->tail; p != NULL && p->deadline > deadline; p = p->tprev)
+		;
+	c->tkind = kind;
+	c->deadline = deadline;
+	c->tprev = p;
+	c->tnext = p != NULL ? p->tnext : l->head;
+	if (c->tprev != NULL)
+		c->tprev->tnext = c;
+	else
+		l->head = c;
+	if (c->tnext != NULL)
+		c->tnext->tprev = c;
+	else
+		l->tail = c;
+}
+
+/* Arms the timer c's state calls for. */
+static void
+conn_timer_update(struct conn *c)
+{
+	if (c->fd < 0)
+		return;
+	if (c->handshaking)
+		timer_set(c, T_HANDSHAKE, c->born_ms);
+	else if (c->state == C_HANDLING)
+		timer_set(c, T_NONE, 0);
+	else if (c->state == C_WRITING)
+		timer_set(c, T_WRITE, c->last_ms);
+	else if (c->state == C_STREAMING)
+		/* Only a client that leaves bytes waiting can stall: a stream
+		 * with nothing to send may stay open as long as it likes. */
+		timer_set(
+		    c, c->out.off < c->out.len ? T_WRITE : T_NONE, c->last_ms);
+	else if (c->in.len == 0)
+		timer_set(c, T_IDLE, c->last_ms);
+	else if (c->head_ms == 0)
+		timer_set(c, T_HEADER, c->req_start_ms);
+	else
+		timer_set(c, T_BODY, c->head_ms);
 }
 
 static void
@@ -444,6 +571,7 @@ conn_close(struct conn *c)
 	struct orch_gw *gw = c->gw;
 
 	epoll_ctl(gw->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	timer_unlink(c);
 	orch_gw_tls_conn_free(c->tls);
 	c->tls = NULL;
 	close(c->fd);
@@ -555,6 +683,8 @@ conn_put_response(struct conn *c, int status, const char *ctype,
 		memcpy(c->out.p + c->out.len, body, len);
 	c->out.len += len;
 	c->state = C_WRITING;
+	/* The write timeout runs from here, however long the handler took. */
+	c->last_ms = orch_mono_ms();
 	return ORCH_OK;
 }
 
@@ -638,6 +768,7 @@ conn_next_request(struct conn *c)
 	c->continue_sent = false;
 	c->state = C_READING;
 	c->req_start_ms = c->in.len > 0 ? orch_mono_ms() : 0;
+	c->head_ms = 0;
 	if (c->in.cap > 65536 && c->in.len < IN_BUF_MIN) {
 		char *p = realloc(c->in.p, IN_BUF_MIN);
 		if (p != NULL) {
@@ -726,6 +857,9 @@ conn_drive(struct conn *c)
 			}
 			total = h->head_len + (size_t)h->content_length;
 			if (c->in.len < total) {
+				/* The body timeout runs from here. */
+				if (c->head_ms == 0)
+					c->head_ms = orch_mono_ms();
 				if (c->eof) {
 					conn_close(c);
 					return;
@@ -758,6 +892,7 @@ conn_drive(struct conn *c)
 		}
 	}
 	conn_set_events(c);
+	conn_timer_update(c);
 }
 
 static void
@@ -898,7 +1033,8 @@ accept_all(struct orch_gw *gw)
 		c->gw = gw;
 		c->fd = fd;
 		c->state = C_READING;
-		c->last_ms = orch_mono_ms();
+		c->tkind = T_NONE;
+		c->born_ms = c->last_ms = orch_mono_ms();
 		c->events = EPOLLIN;
 		e.events = EPOLLIN;
 		e.data.ptr = c;
@@ -913,64 +1049,193 @@ accept_all(struct orch_gw *gw)
 			gw->conns->prev = c;
 		gw->conns = c;
 		gw->n_conns++;
+		conn_timer_update(c);
 	}
 }
 
-/* Enforces the timeouts. */
+/* What c's expired timer of kind calls for. */
 static void
-sweep(struct orch_gw *gw, int64_t now)
+conn_expire(struct conn *c, enum timer_kind kind)
 {
-	struct conn *c, *next;
+	char addr[INET6_ADDRSTRLEN + 8];
 
-	if (gw->listen_paused && now >= gw->listen_resume_ms) {
+	atomic_fetch_add_explicit(
+	    &c->gw->expired[kind], 1, memory_order_relaxed);
+	if (c->state == C_STREAMING) {
+		/* A stream's producer hears why, and the operator too: its
+		 * client is not simply done. */
+		orch_warn("gateway",
+		    "closing the stream to %s: its client read nothing for "
+		    "%d ms (%zu bytes waiting)",
+		    c->stream != NULL ? c->stream->peer : "a client",
+		    c->gw->timeout_ms[kind], c->out.len - c->out.off);
+		c->close_why = "the client stopped reading";
+		conn_close(c);
+		return;
+	}
+	/* An idle close is routine; the others say something of the client. */
+	if (kind != T_IDLE) {
+		static const char *const why[T_KINDS] = {
+		    [T_HANDSHAKE] = "did not finish its TLS handshake",
+		    [T_HEADER] = "did not send a request head",
+		    [T_BODY] = "did not send a request body",
+		    [T_WRITE] = "took no byte of its answer",
+		};
+
+		peer_addr(c->fd, addr, sizeof(addr));
+		orch_debug("gateway",
+		    "closing the connection of %s: it %s in %d ms", addr,
+		    why[kind], c->gw->timeout_ms[kind]);
+	}
+	switch (kind) {
+	case T_HEADER:
+	case T_BODY:
+		c->close_after = true;
+		conn_put_error(c, 408,
+		    kind == T_HEADER ? "request head not received in time"
+		                     : "request body not received in time");
+		conn_drive(c);
+		break;
+	default:
+		/* A handshake (nothing can be answered before it), an idle
+		 * connection, or a client that stopped reading its answer. */
+		conn_close(c);
+		break;
+	}
+}
+
+/* Runs the expired timers and resumes a paused accept.  Returns how long
+ * epoll_wait may sleep: until the earliest deadline, or -1. */
+static int
+timers_run(struct orch_gw *gw, int64_t now)
+{
+	int64_t next = -1;
+
+	if (gw->listen_paused && gw->lfd >= 0 && now >= gw->listen_resume_ms) {
 		struct epoll_event e = {.events = EPOLLIN};
 
 		e.data.ptr = &gw->listen_tag;
 		epoll_ctl(gw->epfd, EPOLL_CTL_ADD, gw->lfd, &e);
 		gw->listen_paused = false;
 	}
-	if (now - gw->last_sweep_ms < SWEEP_INTERVAL_MS)
-		return;
-	gw->last_sweep_ms = now;
-	for (c = gw->conns; c != NULL; c = next) {
-		next = c->next;
-		if (c->handshaking) {
-			/* Nothing to answer before a handshake: close. */
-			if (now - c->last_ms >= gw->opts.request_timeout_ms)
-				conn_close(c);
-		} else if (c->state == C_READING && c->in.len > 0 &&
-		    now - c->req_start_ms >= gw->opts.request_timeout_ms) {
-			c->close_after = true;
-			conn_put_error(c, 408, "request not completed in time");
-			conn_drive(c);
-		} else if (c->state == C_READING && c->in.len == 0 &&
-		    now - c->last_ms >= gw->opts.idle_timeout_ms) {
-			conn_close(c);
-		} else if (c->state == C_WRITING &&
-		    now - c->last_ms >= gw->opts.idle_timeout_ms) {
-			/* The client stopped reading its answer. */
-			conn_close(c);
-		} else if (c->state == C_STREAMING && c->out.off < c->out.len &&
-		    now - c->last_ms >= gw->opts.idle_timeout_ms) {
-			orch_warn("gateway",
-			    "closing the stream to %s: its client read "
-			    "nothing for %d s (%zu bytes waiting)",
-			    c->stream != NULL ? c->stream->peer : "?",
-			    gw->opts.idle_timeout_ms / 1000,
-			    c->out.len - c->out.off);
-			c->close_why = "the client stopped reading";
-			conn_close(c);
+	if (gw->listen_paused)
+		next = gw->listen_resume_ms;
+	for (int k = 0; k < T_KINDS; k++) {
+		struct conn *c;
+
+		/* An expiry moves c to another kind or closes it. */
+		while ((c = gw->timers[k].head) != NULL && c->deadline <= now) {
+			timer_unlink(c);
+			conn_expire(c, (enum timer_kind)k);
 		}
 	}
+	for (int k = 0; k < T_KINDS; k++) {
+		struct conn *c = gw->timers[k].head;
+
+		if (c != NULL && (next < 0 || c->deadline < next))
+			next = c->deadline;
+	}
+	if (next < 0)
+		return -1;
+	/* Rounded up: waking a millisecond early would only spin. */
+	return next - now > INT32_MAX ? INT32_MAX : (int)(next - now) + 1;
+}
+
+void
+orch_gw_stats(struct orch_gw *gw, struct orch_gw_stats *out)
+{
+	_Atomic uint64_t *e = gw->expired;
+
+	out->timeouts_handshake =
+	    atomic_load_explicit(&e[T_HANDSHAKE], memory_order_relaxed);
+	out->timeouts_header =
+	    atomic_load_explicit(&e[T_HEADER], memory_order_relaxed);
+	out->timeouts_body =
+	    atomic_load_explicit(&e[T_BODY], memory_order_relaxed);
+	out->timeouts_idle =
+	    atomic_load_explicit(&e[T_IDLE], memory_order_relaxed);
+	out->timeouts_write =
+	    atomic_load_explicit(&e[T_WRITE], memory_order_relaxed);
+}
+
+/*
+ * The first stop: no new connection is taken (the listening socket
+ * closes, so clients are refused rather than left waiting), idle
+ * connections and streams close, and every other connection closes once
+ * the request it is reading or being answered is answered.
+ */
+static void
+drain_start(struct orch_gw *gw, int64_t now)
+{
+	struct conn *c, *next;
+	int busy = 0;
+
+	gw->draining = true;
+	gw->drain_deadline_ms = now + gw->opts.drain_timeout_ms;
+	if (gw->lfd >= 0) {
+		epoll_ctl(gw->epfd, EPOLL_CTL_DEL, gw->lfd, NULL);
+		close(gw->lfd);
+		gw->lfd = -1;
+	}
+	for (c = gw->conns; c != NULL; c = next) {
+		next = c->next;
+		c->close_after = true;
+		if (c->handshaking || c->state == C_STREAMING ||
+		    (c->state == C_READING && c->in.len == 0)) {
+			c->close_why = "the manager is shutting down";
+			conn_close(c);
+		} else {
+			busy++;
+		}
+	}
+	if (busy > 0)
+		orch_info("gateway",
+		    "stopping: answering the %d request%s in flight (at most "
+		    "%d ms)",
+		    busy, busy == 1 ? "" : "s", gw->opts.drain_timeout_ms);
+}
+
+/*
+ * Called each loop turn once stopping: starts the drain at the first
+ * stop and says whether the loop goes on, which it does not once no
+ * connection remains, the deadline has passed or a second stop came.
+ * *wait_ms, the timers' sleep (-1: none due), is cut to the deadline so
+ * that the loop wakes for it even with no timer armed.
+ */
+static bool
+drain_goes_on(struct orch_gw *gw, int *wait_ms)
+{
+	int64_t now = orch_mono_ms(), left;
+
+	if (!gw->draining)
+		drain_start(gw, now);
+	if (gw->conns == NULL)
+		return false;
+	if (gw->stopping > 1 || now >= gw->drain_deadline_ms) {
+		orch_warn("gateway",
+		    "stopping: %d connection%s still unanswered, closed",
+		    gw->n_conns, gw->n_conns == 1 ? "" : "s");
+		return false;
+	}
+	/* At most drain_timeout_ms, an int. */
+	left = gw->drain_deadline_ms - now;
+	if (*wait_ms < 0 || left < *wait_ms)
+		*wait_ms = (int)left;
+	return true;
 }
 
 int
 orch_gw_run(struct orch_gw *gw)
 {
 	struct epoll_event evs[128];
+	int wait_ms = -1;
 
-	while (!gw->stopping) {
-		int n = epoll_wait(gw->epfd, evs, 128, SWEEP_INTERVAL_MS);
+	for (;;) {
+		int n;
+
+		if (gw->stopping > 0 && !drain_goes_on(gw, &wait_ms))
+			break;
+		n = epoll_wait(gw->epfd, evs, 128, wait_ms);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -1009,7 +1274,7 @@ orch_gw_run(struct orch_gw *gw)
 				conn_read(c);
 			conn_drive(c);
 		}
-		sweep(gw, orch_mono_ms());
+		wait_ms = timers_run(gw, orch_mono_ms());
 		graveyard_empty(gw);
 	}
 	return ORCH_OK;
@@ -1167,6 +1432,7 @@ stream_drive(struct conn *c)
 			return;
 	}
 	conn_set_events(c);
+	conn_timer_update(c);
 }
 
 /* Appends data to c->out, moving what is unsent to the front first when
@@ -1205,6 +1471,7 @@ stream_kick(struct conn *c)
 		return;
 	}
 	conn_set_events(c);
+	conn_timer_update(c);
 }
 
 int
@@ -1221,6 +1488,15 @@ orch_gw_stream_start(struct orch_gw_req *req, int status,
 	*out = NULL;
 	if (c->dead) {
 		conn_bury(c);
+		return ORCH_ECLOSED;
+	}
+	if (c->gw->draining) {
+		/* A request that arrived during the drain: a stream would
+		 * outlive it, when the drain closes streams at once. */
+		c->close_after = true;
+		conn_put_error(c, 503, "the manager is shutting down");
+		if (!c->in_handler)
+			conn_drive(c);
 		return ORCH_ECLOSED;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {

@@ -9,17 +9,26 @@
  * given there.
  *
  * Limits: the parser's (http_parser.h) on request line, headers and body;
- * a cap on open connections (503 past it; over HTTPS, closed at once); a
- * client that stalls in the middle of a request is answered 408 and
- * closed, one that stalls in the TLS handshake closed; an idle keep-alive
- * connection is closed.
+ * a cap on open connections (503 past it; over HTTPS, closed at once); and
+ * four timeouts, so that slow or idle clients cannot hold connections
+ * forever: a request's head must arrive within the header timeout of its
+ * first byte (a client trickling a byte at a time included) and its body
+ * within the body timeout of its head, else 408 and close; a TLS
+ * handshake within the header timeout, else close; a keep-alive
+ * connection idle for the idle timeout is closed; a client that takes
+ * no byte of its answer (or of a stream, while bytes wait for it) for the
+ * write timeout is closed.  Timers cost O(1) per change and per expiry,
+ * not a scan of every connection.
  *
  * Streams: instead of one answer, a handler may start a streamed one
  * (orch_gw_stream_start) and write it piece by piece for as long as it
  * likes, chunked (HTTP/1.1) or delimited by the close (HTTP/1.0).  A
  * stream is the last answer on its connection: requests pipelined behind
  * it are dropped, and a client that closes (or shuts down its sending
- * side) has left.  Its unsent bytes are capped (stream_buf_max): a write
+ * side) has left.  A stream with nothing waiting for its client is on no
+ * timer (neither idle nor write), so a quiet follow stream lasts; one
+ * whose client takes no byte of what waits for the write timeout is
+ * closed, logged.  Its unsent bytes are capped (stream_buf_max): a write
  * that would pass the cap closes the connection, logged, so that a client
  * that does not keep up costs no more memory than that (and the kernel's
  * send buffer of its socket is set to the cap as well).  Over HTTPS the
@@ -55,20 +64,35 @@ struct orch_gw_answer {
 typedef void (*orch_gw_observe_fn)(
     void *arg, const struct orch_gw_answer *answer);
 
+/* The defaults of struct orch_gw_opts. */
+#define ORCH_GW_MAX_CONNS 4096
+#define ORCH_GW_HEADER_TIMEOUT_MS 10000
+#define ORCH_GW_BODY_TIMEOUT_MS 10000
+#define ORCH_GW_IDLE_TIMEOUT_MS 60000
+#define ORCH_GW_WRITE_TIMEOUT_MS 30000
+
 struct orch_gw_opts {
-	const char *listen;     /* "HOST:PORT"; "[::1]:PORT" for IPv6 */
-	int max_conns;          /* 503 beyond; default 1024 */
-	int request_timeout_ms; /* 408 for a stalled request; default 10000 */
-	int idle_timeout_ms;    /* idle keep-alive close, and the most a
-	                         * stream's client may read nothing while
-	                         * bytes wait for it; default 60000 */
-	size_t stream_buf_max;  /* a stream's unsent bytes; default 1 MiB */
+	const char *listen; /* "HOST:PORT"; "[::1]:PORT" for IPv6 */
+	int max_conns;      /* 503 beyond */
+	/* 408 when a request's head is not in this long after its first
+	 * byte; also the time a TLS handshake may take. */
+	int header_timeout_ms;
+	int body_timeout_ms;   /* 408 when the body is not in this long after
+	                        * the head */
+	int idle_timeout_ms;   /* an idle keep-alive connection is closed */
+	int write_timeout_ms;  /* closed when no byte of an answer, or of a
+	                        * stream's waiting bytes, could be sent for
+	                        * this long */
+	size_t stream_buf_max; /* a stream's unsent bytes; default 1 MiB */
 	orch_gw_observe_fn observe; /* NULL: none */
 	void *observe_arg;
 	/* HTTPS: the certificate (PEM chain) and its key; both NULL (the
 	 * default): plain HTTP. */
 	const char *tls_cert;
 	const char *tls_key;
+	/* After orch_gw_stop(): the most orch_gw_run() waits for the
+	 * answers of requests in flight; default 10000. */
+	int drain_timeout_ms;
 };
 
 /* Called on the loop thread for each complete request.  The handler must
@@ -91,11 +115,32 @@ int orch_gw_new(const struct orch_gw_opts *opts, orch_gw_handler_fn handler,
 /* The port actually bound (useful when the address asked for port 0). */
 int orch_gw_port(const struct orch_gw *gw);
 
-/* Runs the event loop on the calling thread until orch_gw_stop().
- * Returns ORCH_OK or an error from epoll. */
+/* Connections closed because a timeout ran out, by timeout, since the
+ * gateway was made.  A stream whose client stopped reading counts as a
+ * write timeout. */
+struct orch_gw_stats {
+	uint64_t timeouts_handshake; /* the TLS handshake (header timeout) */
+	uint64_t timeouts_header;    /* 408: a request head too slow */
+	uint64_t timeouts_body;      /* 408: a request body too slow */
+	uint64_t timeouts_idle;      /* an idle keep-alive connection */
+	uint64_t timeouts_write;     /* a client that took no byte */
+};
+
+/* Fills out with the counts.  Callable from any thread. */
+void orch_gw_stats(struct orch_gw *gw, struct orch_gw_stats *out /* OUT */);
+
+/*
+ * Runs the event loop on the calling thread until orch_gw_stop() and the
+ * drain that follows: new connections are refused at once, idle ones and
+ * streams closed, and the requests in flight (being read or being
+ * answered) are answered, each on a connection that then closes, for at
+ * most drain_timeout_ms (the timeouts still hold meanwhile: a request too
+ * slow to arrive gets its 408).  Returns ORCH_OK or an error from epoll.
+ */
 int orch_gw_run(struct orch_gw *gw);
 
-/* Asks the loop to return.  Async-signal-safe; callable from any thread. */
+/* Asks the loop to drain and return; a second call ends the drain at
+ * once.  Async-signal-safe; callable from any thread. */
 void orch_gw_stop(struct orch_gw *gw);
 
 /* Frees the gateway after orch_gw_run() has returned (or was never run),
@@ -162,7 +207,8 @@ struct orch_gw_stream_ops {
  * invalid afterwards.  ops is copied; arg is handed to its functions.
  * Returns ORCH_OK with *out (OUT), which the producer ends with
  * orch_gw_stream_end(); ORCH_ECLOSED when the client went away meanwhile
- * (the request is then done with, nothing to end); ORCH_ENOMEM (the
+ * or the gateway is draining after orch_gw_stop() (answered 503 then):
+ * the request is then done with, nothing to end; ORCH_ENOMEM (the
  * connection is closed).
  */
 int orch_gw_stream_start(struct orch_gw_req *req, int status,

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,8 +38,10 @@
 #include "policy.h"
 #include "rpc.h"
 #include "scheduler.h"
+#include "sdnotify.h"
 #include "store.h"
 #include "tls.h"
+#include "version.h"
 
 #define PROG "orch-manager"
 
@@ -49,8 +52,10 @@ struct config {
 	const char *data;
 	bool sync_full;
 	int max_conns;
-	int request_timeout_s;
+	int header_timeout_s;
+	int body_timeout_s;
 	int idle_timeout_s;
+	int write_timeout_s;
 	int heartbeat_ttl_s;
 	long long events_keep;
 	const char *token_file;
@@ -99,12 +104,23 @@ usage(FILE *f)
 	    "may\n"
 	    "                          lose the last commits on power loss\n"
 	    "  --max-conns N           open HTTP connections before 503 "
-	    "(default 1024)\n"
-	    "  --request-timeout SEC   408 for a request not complete in SEC\n"
-	    "                          seconds (default 10)\n"
+	    "(default 4096)\n"
+	    "  --header-timeout SEC    408 when a request's head is not in "
+	    "SEC\n"
+	    "                          seconds after its first byte "
+	    "(default 10)\n"
+	    "  --body-timeout SEC      408 when its body is not in SEC "
+	    "seconds\n"
+	    "                          after its head (default 10)\n"
+	    "  --request-timeout SEC   both of the above at once\n"
 	    "  --idle-timeout SEC      close idle keep-alive connections after "
 	    "SEC\n"
 	    "                          seconds (default 60)\n"
+	    "  --write-timeout SEC     close a connection whose client takes "
+	    "no\n"
+	    "                          byte of its answer (or of what waits\n"
+	    "                          for its event stream) for SEC seconds "
+	    "(default 30)\n"
 	    "  --heartbeat-ttl SEC     a node not heard from for SEC seconds "
 	    "is\n"
 	    "                          Down: its tasks are lost and replaced "
@@ -146,6 +162,9 @@ usage(FILE *f)
 	    "                          (see docs/security.md)\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default "
 	    "info)\n"
+	    "  --log-format FORMAT     text (default) or json: one JSON object "
+	    "a line\n"
+	    "                          on stderr, for log shippers\n"
 	    "  -h, --help              show this help and exit\n"
 	    "  --version               print the version and exit\n"
 	    "\n"
@@ -169,10 +188,14 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_SYNC,
 		OPT_MAXC,
 		OPT_RTO,
+		OPT_HTO,
+		OPT_BTO,
 		OPT_ITO,
+		OPT_WTO,
 		OPT_TTL,
 		OPT_EVKEEP,
 		OPT_LOG,
+		OPT_LOG_FORMAT,
 		OPT_TOKENS,
 		OPT_POLICY,
 		OPT_INSECURE,
@@ -190,10 +213,14 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"sync", required_argument, NULL, OPT_SYNC},
 	    {"max-conns", required_argument, NULL, OPT_MAXC},
 	    {"request-timeout", required_argument, NULL, OPT_RTO},
+	    {"header-timeout", required_argument, NULL, OPT_HTO},
+	    {"body-timeout", required_argument, NULL, OPT_BTO},
 	    {"idle-timeout", required_argument, NULL, OPT_ITO},
+	    {"write-timeout", required_argument, NULL, OPT_WTO},
 	    {"heartbeat-ttl", required_argument, NULL, OPT_TTL},
 	    {"events-keep", required_argument, NULL, OPT_EVKEEP},
 	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	    {"token-file", required_argument, NULL, OPT_TOKENS},
 	    {"policy", required_argument, NULL, OPT_POLICY},
 	    {"insecure", no_argument, NULL, OPT_INSECURE},
@@ -247,13 +274,31 @@ parse_args(int argc, char **argv, struct config *cfg)
 			if (orch_flag_int(PROG, "--request-timeout", optarg, 1,
 			        3600, &ll) != ORCH_OK)
 				return 2;
-			cfg->request_timeout_s = (int)ll;
+			cfg->header_timeout_s = cfg->body_timeout_s = (int)ll;
+			break;
+		case OPT_HTO:
+			if (orch_flag_int(PROG, "--header-timeout", optarg, 1,
+			        3600, &ll) != ORCH_OK)
+				return 2;
+			cfg->header_timeout_s = (int)ll;
+			break;
+		case OPT_BTO:
+			if (orch_flag_int(PROG, "--body-timeout", optarg, 1,
+			        3600, &ll) != ORCH_OK)
+				return 2;
+			cfg->body_timeout_s = (int)ll;
 			break;
 		case OPT_ITO:
 			if (orch_flag_int(PROG, "--idle-timeout", optarg, 1,
 			        86400, &ll) != ORCH_OK)
 				return 2;
 			cfg->idle_timeout_s = (int)ll;
+			break;
+		case OPT_WTO:
+			if (orch_flag_int(PROG, "--write-timeout", optarg, 1,
+			        3600, &ll) != ORCH_OK)
+				return 2;
+			cfg->write_timeout_s = (int)ll;
 			break;
 		case OPT_TTL:
 			if (orch_flag_int(PROG, "--heartbeat-ttl", optarg, 1,
@@ -271,6 +316,10 @@ parse_args(int argc, char **argv, struct config *cfg)
 			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
 				return 2;
 			break;
+		case OPT_LOG_FORMAT:
+			if (orch_flag_log_format(PROG, optarg) != ORCH_OK)
+				return 2;
+			break;
 		case OPT_TOKENS: cfg->token_file = optarg; break;
 		case OPT_POLICY: cfg->policy_file = optarg; break;
 		case OPT_INSECURE: cfg->insecure = true; break;
@@ -279,7 +328,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_HTTP_KEY: cfg->http_tls_key = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case OPT_VERSION:
-			printf("orch-manager %s\n", ORCH_VERSION);
+			printf("orch-manager %s\n", orch_version);
 			return 1;
 		case ':':
 			fprintf(stderr, "orch-manager: %s needs a value\n",
@@ -439,6 +488,43 @@ lock_data_dir(const char *dir)
 	return fd; /* kept open for the life of the process */
 }
 
+/*
+ * Raises the soft limit on open files to the hard one when max_conns
+ * HTTP connections and the rest (the store's files, NNG's sockets,
+ * agents' pipes: FD_RESERVE) would not fit under it, so that the cap is
+ * what answers 503 rather than accept() failing.  Returns the cap that
+ * fits: max_conns, or less with a warning when even the hard limit is
+ * too low.
+ */
+#define FD_RESERVE 256
+static int
+fd_limit_raise(int max_conns)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_conns + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return max_conns;
+	if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			rl.rlim_cur = was;
+	}
+	if (rl.rlim_cur >= want)
+		return max_conns;
+	orch_warn("manager",
+	    "--max-conns %d does not fit the limit on open files (%llu, hard "
+	    "limit %llu): at most %lld connections; raise it with ulimit -n",
+	    max_conns, (unsigned long long)rl.rlim_cur,
+	    (unsigned long long)rl.rlim_max,
+	    rl.rlim_cur > 2 * FD_RESERVE ? (long long)(rl.rlim_cur - FD_RESERVE)
+	                                 : (long long)(rl.rlim_cur / 2));
+	return rl.rlim_cur > 2 * FD_RESERVE ? (int)(rl.rlim_cur - FD_RESERVE)
+	                                    : (int)(rl.rlim_cur / 2);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -448,9 +534,11 @@ main(int argc, char **argv)
 	    .pub = "tcp://127.0.0.1:3002",
 	    .data = "./orch-data",
 	    .sync_full = true,
-	    .max_conns = 1024,
-	    .request_timeout_s = 10,
-	    .idle_timeout_s = 60,
+	    .max_conns = ORCH_GW_MAX_CONNS,
+	    .header_timeout_s = ORCH_GW_HEADER_TIMEOUT_MS / 1000,
+	    .body_timeout_s = ORCH_GW_BODY_TIMEOUT_MS / 1000,
+	    .idle_timeout_s = ORCH_GW_IDLE_TIMEOUT_MS / 1000,
+	    .write_timeout_s = ORCH_GW_WRITE_TIMEOUT_MS / 1000,
 	    .heartbeat_ttl_s = 5,
 	    .events_keep = ORCH_STORE_EVENTS_KEEP,
 	};
@@ -568,9 +656,19 @@ main(int argc, char **argv)
 	gopts.listen = cfg.http;
 	gopts.observe = orch_api_observe;
 	gopts.observe_arg = api;
-	gopts.max_conns = cfg.max_conns;
-	gopts.request_timeout_ms = cfg.request_timeout_s * 1000;
+	gopts.max_conns = fd_limit_raise(cfg.max_conns);
+	gopts.header_timeout_ms = cfg.header_timeout_s * 1000;
+	gopts.body_timeout_ms = cfg.body_timeout_s * 1000;
 	gopts.idle_timeout_ms = cfg.idle_timeout_s * 1000;
+	gopts.write_timeout_ms = cfg.write_timeout_s * 1000;
+	/* A request being read when SIGTERM comes is within one of its
+	 * phases, its head or its body, each with its own timeout (past
+	 * which it gets its 408): the longer of the two, and a second for
+	 * the answer.  At most 3601 s: an int in ms. */
+	gopts.drain_timeout_ms = cfg.header_timeout_s > cfg.body_timeout_s
+	    ? cfg.header_timeout_s
+	    : cfg.body_timeout_s;
+	gopts.drain_timeout_ms = (gopts.drain_timeout_ms + 1) * 1000;
 	gopts.tls_cert = cfg.http_tls_cert;
 	gopts.tls_key = cfg.http_tls_key;
 	if ((rc = orch_gw_new(&gopts, orch_api_handle, api, &gw, err,
@@ -579,6 +677,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	orch_events_attach(events, gw);
+	orch_mm_gateway(mm, gw);
 	if ((rc = orch_logs_attach(logs, gw)) != ORCH_OK) {
 		orch_error("manager",
 		    "cannot start the log streams' thread: %s",
@@ -608,7 +707,7 @@ main(int argc, char **argv)
 	orch_info("manager",
 	    "orch-manager %s: %s %s (port %d), rpc %s, pub %s, "
 	    "data %s, sync %s, heartbeat TTL %d s, %lld events kept%s%s",
-	    ORCH_VERSION, cfg.http_tls_cert != NULL ? "https" : "http",
+	    orch_version, cfg.http_tls_cert != NULL ? "https" : "http",
 	    cfg.http, orch_gw_port(gw), cfg.rpc_url, cfg.pub_url, cfg.data,
 	    cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s,
 	    cfg.events_keep,
@@ -620,8 +719,13 @@ main(int argc, char **argv)
 		    cfg.http[0] == ':' ? "127.0.0.1" : "", cfg.http);
 		orch_dev_banner(dev, url, stdout);
 	}
+	/* systemd (Type=notify): started, and clients may connect. */
+	if ((rc = orch_sd_notify("READY=1\nSTATUS=serving")) != ORCH_OK)
+		orch_warn("manager", "cannot tell systemd it is ready: %s",
+		    orch_strerror(rc));
 	if (orch_gw_run(gw) == ORCH_OK)
 		status = 0;
+	(void)orch_sd_notify("STOPPING=1\nSTATUS=shutting down");
 	orch_info("manager", "shutting down");
 out:
 	the_gw = NULL;

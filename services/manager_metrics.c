@@ -29,11 +29,13 @@ static const double sched_bounds[] = {
 
 struct orch_mm {
 	struct orch_metrics *reg;
-	struct orch_metric_family *tasks, *nodes, *drained, *svc_desired,
-	    *svc_running, *sched, *http_total, *http_seconds, *rpc, *commit,
-	    *writes, *write_failures, *commits, *ev_index, *ev_streams,
-	    *ev_dropped, *log_streams;
+	struct orch_metric_family *tasks, *nodes, *drained, *driver_ok,
+	    *svc_desired, *svc_running, *sched, *http_total, *http_seconds,
+	    *rpc, *commit, *writes, *write_failures, *commits, *ev_index,
+	    *ev_streams, *ev_dropped, *refused, *writable, *http_timeouts,
+	    *log_streams;
 	struct orch_store *st;
+	struct orch_gw *gw;
 	struct orch_nodes *ns;
 	struct orch_events *ev;
 	struct orch_logs *lg;
@@ -57,6 +59,8 @@ static const char *const l_service[] = {"service", NULL};
 static const char *const l_http[] = {"method", "route", "code", NULL};
 static const char *const l_http_t[] = {"method", "route", NULL};
 static const char *const l_method[] = {"method", NULL};
+static const char *const l_driver[] = {"node", "driver", NULL};
+static const char *const l_kind[] = {"kind", NULL};
 
 #define FAM(field) offsetof(struct orch_mm, field)
 
@@ -67,6 +71,10 @@ static const struct fam_def fams[] = {
         NULL, 0},
     {FAM(drained), ORCH_METRIC_GAUGE, "orch_nodes_drained",
         "Nodes drained: no new task is placed on them.", NULL, NULL, 0},
+    {FAM(driver_ok), ORCH_METRIC_GAUGE, "orch_node_driver_healthy",
+        "1 when the node's agent last reported the driver healthy, 0 when "
+        "not: none of its tasks is placed there then.",
+        l_driver, NULL, 0},
     {FAM(svc_desired), ORCH_METRIC_GAUGE, "orch_service_replicas_desired",
         "Replicas each service asks for.", l_service, NULL, 0},
     {FAM(svc_running), ORCH_METRIC_GAUGE, "orch_service_replicas_running",
@@ -84,6 +92,11 @@ static const struct fam_def fams[] = {
         "Time from a request's arrival to its answer (a write: after its "
         "commit; a stream: to its head).",
         l_http_t, latency_bounds, N_BOUNDS(latency_bounds)},
+    {FAM(http_timeouts), ORCH_METRIC_COUNTER, "orch_http_timeouts_total",
+        "HTTP connections closed because a timeout ran out, by timeout: "
+        "handshake, header, body (408), idle, write (a client that took no "
+        "byte of its answer or stream).",
+        l_kind, NULL, 0},
     {FAM(rpc), ORCH_METRIC_COUNTER, "orch_rpc_messages_total",
         "RPC requests received, by method.", l_method, NULL, 0},
     {FAM(commit), ORCH_METRIC_HISTOGRAM, "orch_store_commit_duration_seconds",
@@ -97,6 +110,14 @@ static const struct fam_def fams[] = {
         NULL, NULL, 0},
     {FAM(commits), ORCH_METRIC_COUNTER, "orch_store_commits_total",
         "Transactions the store committed.", NULL, NULL, 0},
+    {FAM(refused), ORCH_METRIC_COUNTER, "orch_store_writes_refused_total",
+        "Writes refused because the disk took none: full, read-only or "
+        "failing (503 and UNAVAILABLE).",
+        NULL, NULL, 0},
+    {FAM(writable), ORCH_METRIC_GAUGE, "orch_store_writable",
+        "1 when the disk takes the store's writes, 0 while it refuses them "
+        "(GET /healthz says degraded).",
+        NULL, NULL, 0},
     {FAM(ev_index), ORCH_METRIC_GAUGE, "orch_events_last_index",
         "The index of the newest event.", NULL, NULL, 0},
     {FAM(ev_streams), ORCH_METRIC_GAUGE, "orch_event_streams",
@@ -169,6 +190,36 @@ void
 orch_mm_logs_source(struct orch_mm *mm, struct orch_logs *lg)
 {
 	mm->lg = lg;
+}
+
+void
+orch_mm_gateway(struct orch_mm *mm, struct orch_gw *gw)
+{
+	mm->gw = gw;
+}
+
+static void
+scrape_timeouts(struct orch_mm *mm)
+{
+	struct orch_gw_stats gs;
+	const struct {
+		const char *kind;
+		const uint64_t *n;
+	} k[] = {
+	    {"handshake", &gs.timeouts_handshake},
+	    {"header", &gs.timeouts_header},
+	    {"body", &gs.timeouts_body},
+	    {"idle", &gs.timeouts_idle},
+	    {"write", &gs.timeouts_write},
+	};
+
+	orch_gw_stats(mm->gw, &gs);
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		const char *v[] = {k[i].kind, NULL};
+
+		orch_metric_set(
+		    orch_metric_get(mm->http_timeouts, v), (double)*k[i].n);
+	}
 }
 
 /* The method as a label: the API's methods, or "other" (a client's bytes
@@ -248,6 +299,28 @@ scrape_tasks(struct orch_mm *mm)
 	}
 }
 
+/* One series per driver of n (none listed: docker, as the scheduler
+ * reads it), 0 while its agent reports it unhealthy. */
+static void
+scrape_drivers(struct orch_mm *mm, const orch_node *n)
+{
+	static char *const docker[] = {"docker"};
+	struct orch_driver_health sick[ORCH_NODE_DRIVERS_MAX];
+	size_t nsick =
+	    orch_nodes_unhealthy(mm->ns, n->id, sick, ORCH_NODE_DRIVERS_MAX);
+	char *const *d = n->n_drivers > 0 ? n->drivers : docker;
+	size_t nd = n->n_drivers > 0 ? n->n_drivers : 1;
+
+	for (size_t k = 0; k < nd; k++) {
+		const char *v[] = {n->name, d[k], NULL};
+		bool ok = true;
+
+		for (size_t j = 0; j < nsick && ok; j++)
+			ok = strcmp(sick[j].name, d[k]) != 0;
+		orch_metric_set(orch_metric_get(mm->driver_ok, v), ok ? 1 : 0);
+	}
+}
+
 static void
 scrape_nodes(struct orch_mm *mm, struct orch_store_reader *r)
 {
@@ -263,11 +336,15 @@ scrape_nodes(struct orch_mm *mm, struct orch_store_reader *r)
 		orch_metric_set(
 		    orch_metric_get(mm->nodes, v), (double)counts[s]);
 	}
-	/* Nodes are few: their records tell which are drained. */
+	/* Nodes are few: their records tell which are drained, and which
+	 * drivers each has. */
 	if (orch_store_node_list(r, &nodes, &n) == ORCH_OK) {
 		for (size_t i = 0; i < n; i++)
 			drained += nodes[i]->has_drain && nodes[i]->drain;
 		orch_metric_set(orch_metric_only(mm->drained), (double)drained);
+		orch_metrics_family_clear(mm->driver_ok);
+		for (size_t i = 0; i < n; i++)
+			scrape_drivers(mm, nodes[i]);
 	}
 	orch_store_node_list_free(nodes, n);
 }
@@ -332,6 +409,7 @@ orch_mm_scrape(
 		return rc;
 	if (mm->st != NULL) {
 		struct orch_store_stats ss;
+		struct orch_store_health h;
 
 		orch_store_stats(mm->st, &ss);
 		orch_metric_set(
@@ -340,6 +418,13 @@ orch_mm_scrape(
 		    orch_metric_only(mm->write_failures), (double)ss.failed);
 		orch_metric_set(
 		    orch_metric_only(mm->commits), (double)ss.commits);
+		orch_metric_set(
+		    orch_metric_only(mm->refused), (double)ss.refused);
+		orch_store_health(mm->st, &h);
+		orch_metric_set(
+		    orch_metric_only(mm->writable), h.writable ? 1 : 0);
 	}
+	if (mm->gw != NULL)
+		scrape_timeouts(mm);
 	return orch_metrics_format(mm->reg, out);
 }

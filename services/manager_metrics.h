@@ -5,6 +5,8 @@
  *   orch_tasks{status}                         gauge: tasks by status
  *   orch_nodes{status}                         gauge: nodes by status
  *   orch_nodes_drained                         gauge
+ *   orch_node_driver_healthy{node,driver}      gauge: 1, or 0 while the
+ *        node's agent reports the driver unhealthy
  *   orch_service_replicas_desired{service}     gauge
  *   orch_service_replicas_running{service}     gauge
  *   orch_scheduling_latency_seconds            histogram: from a task's
@@ -16,6 +18,12 @@
  *        end of COMMIT, per group commit
  *   orch_store_writes_total, orch_store_write_failures_total,
  *   orch_store_commits_total                   counters
+ *   orch_store_writes_refused_total            counter: refused by a
+ *        disk that takes no write (full, read-only, failing)
+ *   orch_store_writable                        gauge: 0 while it does
+ *   orch_http_timeouts_total{kind}             counter: connections
+ *        closed by a gateway timeout (handshake, header, body, idle,
+ *        write)
  *   orch_events_last_index                     gauge
  *   orch_event_streams                         gauge: open GET /events
  *   orch_event_streams_dropped_total           counter: closed because
@@ -37,6 +45,7 @@
 
 #include "buf.h"
 #include "events.h"
+#include "gateway.h"
 #include "logs.h"
 #include "nodes.h"
 #include "store.h"
@@ -57,6 +66,9 @@ void orch_mm_sources(struct orch_mm *mm, struct orch_store *st,
 /* Where a scrape reads the log streams from (NULL: none); scrapes then
  * run on the gateway's loop thread (as GET /metrics does). */
 void orch_mm_logs_source(struct orch_mm *mm, struct orch_logs *lg);
+
+/* The gateway whose timeouts a scrape reads (may stay unset). */
+void orch_mm_gateway(struct orch_mm *mm, struct orch_gw *gw);
 
 /* One HTTP answer (route NULL: "other"). */
 void orch_mm_http(struct orch_mm *mm, const char *method, size_t method_len,

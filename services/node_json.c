@@ -56,6 +56,41 @@ drivers_encode(const orch_node *n)
 	return a;
 }
 
+/* {"docker": {"healthy": false, "error": "...", "since": "..."}, "exec":
+ * {"healthy": true}}: one member per driver. */
+static json_t *
+health_encode(const orch_node *n)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; o != NULL && i < n->n_driver_health; i++) {
+		const Orch__DriverHealth *d = n->driver_health[i];
+		bool ok = !d->has_healthy || d->healthy;
+		json_t *jk = orch_json_text(d->name != NULL ? d->name : "");
+		json_t *h = json_object();
+		int bad = jk == NULL || h == NULL;
+
+		bad |= json_object_set_new(h, "healthy", json_boolean(ok));
+		if (!ok) {
+			bad |= json_object_set_new(
+			    h, "error", text_or_none(d->error));
+			bad |= json_object_set_new(h, "since",
+			    orch_json_time(d->has_since_ms, d->since_ms));
+		}
+		/* set_new takes h whether it succeeds or not. */
+		if (bad)
+			json_decref(h);
+		else
+			bad = json_object_set_new(o, json_string_value(jk), h);
+		json_decref(jk);
+		if (bad) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
 json_t *
 orch_node_to_json(const orch_node *n)
 {
@@ -91,6 +126,7 @@ orch_node_to_json(const orch_node *n)
 	bad |= json_object_set_new(o, "last_heartbeat",
 	    orch_json_time(n->has_last_heartbeat_ms, n->last_heartbeat_ms));
 	bad |= json_object_set_new(o, "drivers", drivers_encode(n));
+	bad |= json_object_set_new(o, "driver_health", health_encode(n));
 	bad |=
 	    json_object_set_new(o, "version", text_or_none(n->agent_version));
 	bad |= json_object_set_new(o, "registered_at",

@@ -674,8 +674,11 @@ write_account(const struct write *w, struct orch_recon_result *res)
 		return ORCH_OK;
 	}
 	if (w->rc != ORCH_OK) {
-		orch_warn(RECON_COMPONENT, "%s of %s failed: %s",
-		    kind_name(a->kind), name, w->err);
+		/* A refusing disk is the store's to log, once: not each
+		 * write of each pass until it takes them again. */
+		orch_log(w->rc == ORCH_ENOSPC ? ORCH_LOG_DEBUG : ORCH_LOG_WARN,
+		    RECON_COMPONENT, "%s of %s failed: %s", kind_name(a->kind),
+		    name, w->err);
 		res->failed++;
 		return w->rc;
 	}
@@ -684,12 +687,15 @@ write_account(const struct write *w, struct orch_recon_result *res)
 	switch (a->kind) {
 	case ORCH_RECON_LOST:
 		res->lost++;
-		orch_warn(RECON_COMPONENT, "task %s (%s) lost: %s", t->id, name,
-		    a->why);
+		orch_log_kv(ORCH_LOG_WARN, RECON_COMPONENT,
+		    ORCH_LOG_FIELDS({"task", t->id}), "task %s (%s) lost: %s",
+		    t->id, name, a->why);
 		break;
 	case ORCH_RECON_CREATE:
 		res->created++;
-		orch_info(RECON_COMPONENT,
+		orch_log_kv(ORCH_LOG_INFO, RECON_COMPONENT,
+		    ORCH_LOG_FIELDS(
+		        {"service", a->service->name}, {"task", w->new_id}),
 		    "service %s: replica %s.%u created "
 		    "as task %s%s%s (%s)",
 		    a->service->name, a->service->name, (unsigned)a->slot,
@@ -698,7 +704,8 @@ write_account(const struct write *w, struct orch_recon_result *res)
 		break;
 	case ORCH_RECON_REPLACE:
 		res->replaced++;
-		orch_info(RECON_COMPONENT,
+		orch_log_kv(ORCH_LOG_INFO, RECON_COMPONENT,
+		    ORCH_LOG_FIELDS({"task", t->id}, {"new_task", w->new_id}),
 		    "task %s (%s) replaced by task %s%s%s: "
 		    "%s",
 		    t->id, name, w->new_id,
@@ -707,8 +714,9 @@ write_account(const struct write *w, struct orch_recon_result *res)
 		break;
 	case ORCH_RECON_STOP:
 		res->stopped++;
-		orch_info(RECON_COMPONENT, "task %s (%s) asked to stop: %s",
-		    t->id, name, a->why);
+		orch_log_kv(ORCH_LOG_INFO, RECON_COMPONENT,
+		    ORCH_LOG_FIELDS({"task", t->id}),
+		    "task %s (%s) asked to stop: %s", t->id, name, a->why);
 		break;
 	}
 	return ORCH_OK;

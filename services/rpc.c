@@ -204,9 +204,12 @@ call_sent(void *arg)
 	call_put(c);
 }
 
-/* Packs the orch.Reply of c (body when c->code is OK) into a message. */
+/* Packs the orch.Reply of c into a message: when c->code is OK, its body
+ * is body packed, or raw[0..rawlen) when raw is not NULL (packed
+ * already). */
 static int
-reply_msg(struct call *c, const ProtobufCMessage *body, nng_msg **out)
+reply_msg(struct call *c, const ProtobufCMessage *body, const uint8_t *raw,
+    size_t rawlen, nng_msg **out)
 {
 	Orch__Reply rep = ORCH__REPLY__INIT;
 	json_t *err = NULL;
@@ -214,11 +217,15 @@ reply_msg(struct call *c, const ProtobufCMessage *body, nng_msg **out)
 	size_t len;
 	int rc = ORCH_OK;
 
-	if (c->code == ORCH__ERROR_CODE__OK && body == NULL) {
+	if (c->code == ORCH__ERROR_CODE__OK && body == NULL && raw == NULL) {
 		c->code = ORCH__ERROR_CODE__INTERNAL;
 		snprintf(c->err, sizeof(c->err), "the method gave no answer");
 	}
-	if (c->code == ORCH__ERROR_CODE__OK) {
+	if (c->code == ORCH__ERROR_CODE__OK && raw != NULL) {
+		rep.has_body = 1;
+		rep.body.data = (uint8_t *)raw;
+		rep.body.len = rawlen;
+	} else if (c->code == ORCH__ERROR_CODE__OK) {
 		len = protobuf_c_message_get_packed_size(body);
 		if ((buf = malloc(len > 0 ? len : 1)) == NULL) {
 			call_fail(c, ORCH_ENOMEM, "out of memory");
@@ -253,19 +260,21 @@ out:
 }
 
 /*
- * Answers c: with body (a message of the method's output type) when
+ * Answers c: with body (a message of the method's output type) or, when
+ * raw is not NULL, with raw[0..n) (such a message packed already) when
  * c->code is OK, else with c's error.  The send is asynchronous; once
  * this is called the caller must not touch c again, which may already be
- * serving another request.  body belongs to the caller.
+ * serving another request.  body and raw belong to the caller.
  */
 static void
-call_answer(struct call *c, const ProtobufCMessage *body)
+call_answer_raw(
+    struct call *c, const ProtobufCMessage *body, const uint8_t *raw, size_t n)
 {
 	nng_msg *msg = NULL;
 
 	/* Every call is answered here once: one count per request. */
 	orch_mm_rpc(c->method);
-	if (reply_msg(c, body, &msg) != ORCH_OK) {
+	if (reply_msg(c, body, raw, n, &msg) != ORCH_OK) {
 		/* Out of memory: no answer, so the peer resends. */
 		call_put(c);
 		return;
@@ -273,6 +282,13 @@ call_answer(struct call *c, const ProtobufCMessage *body)
 	nng_aio_set_msg(c->aio, msg);
 	nng_aio_set_timeout(c->aio, SEND_TIMEOUT_MS);
 	nng_ctx_send(c->ctx, c->aio);
+}
+
+/* call_answer_raw() with a message. */
+static void
+call_answer(struct call *c, const ProtobufCMessage *body)
+{
+	call_answer_raw(c, body, NULL, 0);
 }
 
 /* The closure every handler calls once: a message, or NULL after
@@ -655,6 +671,7 @@ rpc_update_task_status(Orch__Manager_Service *svc,
 	            .started_at_ms = in->started_at_ms,
 	            .has_finished_at_ms = in->has_finished_at_ms,
 	            .finished_at_ms = in->finished_at_ms,
+	            .health = in->has_health ? (int)in->health : 0,
 	        },
 	    .node_id = in->node_id != NULL && in->node_id[0] != '\0'
 	        ? in->node_id
@@ -680,9 +697,9 @@ node_fill(struct call *c, orch_node *n)
 
 	if ((rc = orch_store_node_usage(c->reader, &usage, &nu)) != ORCH_OK)
 		return rc;
-	orch_nodes_fill(c->rpc->nodes, n, usage, nu);
+	rc = orch_nodes_fill(c->rpc->nodes, n, usage, nu);
 	free(usage);
-	return ORCH_OK;
+	return rc;
 }
 
 /* Answers a registration, on the finisher.  Only once it is durable: a
@@ -691,10 +708,13 @@ node_fill(struct call *c, orch_node *n)
 static void
 finish_register(struct call *c)
 {
+	const Orch__NodeRegistration *reg =
+	    (const Orch__NodeRegistration *)c->in;
 	orch_node *n = c->node;
 	int rc;
 
-	if ((rc = orch_nodes_seen(c->rpc->nodes, n->id, n->name)) != ORCH_OK ||
+	if ((rc = orch_nodes_seen(c->rpc->nodes, n->id, n->name,
+	         reg->driver_health, reg->n_driver_health)) != ORCH_OK ||
 	    (rc = node_fill(c, n)) != ORCH_OK) {
 		call_fail(c, rc,
 		    "node %s (%s) is registered but cannot be read "
@@ -748,9 +768,132 @@ assign_on_commit(void *arg, int kind, const char *id, const void *obj)
 	if (kind != ORCH_STORE_TASK)
 		return;
 	if (t == NULL)
-		orch_nodes_assign_changed(rpc->nodes, NULL);
+		orch_nodes_assign_changed(rpc->nodes, NULL, NULL);
 	else if (t->node_id != NULL && t->node_id[0] != '\0')
-		orch_nodes_assign_changed(rpc->nodes, t->node_id);
+		orch_nodes_assign_changed(rpc->nodes, t->node_id, t->id);
+}
+
+/* Whether t is on node's list: placed there and not final (the same as
+ * orch_store_task_list_node()). */
+static bool
+assigned_to(const orch_task *t, const char *node)
+{
+	return t->node_id != NULL && strcmp(t->node_id, node) == 0 &&
+	    !orch_task_status_terminal(t->status);
+}
+
+/*
+ * Answers a heartbeat from a node that holds version since of its list
+ * with what changed after it (Assignments.delta), when the registry
+ * knows all of that: a handful of tasks read by id, rather than the
+ * node's hundred.  Returns false, having answered nothing, when it does
+ * not (the full list then).
+ */
+static bool
+heartbeat_delta(struct call *c, Orch__Assignments *a, const char *node,
+    uint64_t since, Orch__Assignments_Closure closure, void *data)
+{
+	char ids[ORCH_NODES_DELTA_MAX][ORCH_ID_LEN];
+	orch_task *tasks[ORCH_NODES_DELTA_MAX];
+	char *removed[ORCH_NODES_DELTA_MAX];
+	uint64_t epoch, version;
+	size_t n, nt = 0, nr = 0;
+	int rc = ORCH_OK;
+
+	/* The ids with the version they stand for, read together; the
+	 * tasks after, as new as or newer than that version. */
+	if (orch_nodes_assign_delta(c->rpc->nodes, node, since, ids,
+	        ORCH_NODES_DELTA_MAX, &n, &epoch, &version) != ORCH_OK ||
+	    epoch != a->epoch)
+		return false;
+	for (size_t i = 0; i < n && rc == ORCH_OK; i++) {
+		orch_task *t = NULL;
+
+		rc = orch_store_task_get(c->reader, ids[i], &t);
+		if (rc == ORCH_OK && assigned_to(t, node)) {
+			tasks[nt++] = t;
+			continue;
+		}
+		orch_task_free(t);
+		if (rc == ORCH_OK || rc == ORCH_ENOENT) {
+			removed[nr++] = ids[i];
+			rc = ORCH_OK;
+		}
+	}
+	if (rc == ORCH_OK) {
+		a->version = version;
+		a->has_delta = true;
+		a->delta = true;
+		a->n_tasks = nt;
+		a->tasks = tasks;
+		a->n_removed = nr;
+		a->removed = removed;
+		closure(a, data);
+	}
+	for (size_t i = 0; i < nt; i++)
+		orch_task_free(tasks[i]);
+	/* A failed read: the full list, which says why if it fails too. */
+	return rc == ORCH_OK;
+}
+
+/* A growing buffer of packed bytes. */
+struct raw_buf {
+	uint8_t *b;
+	size_t len, cap;
+	uint32_t tag; /* of the field raw_task_add() appends */
+};
+
+/* Makes room for more bytes after rb->len.  Returns ORCH_OK or
+ * ORCH_ENOMEM. */
+static int
+raw_reserve(struct raw_buf *rb, size_t more)
+{
+	size_t cap = rb->cap > 0 ? rb->cap : 4096;
+	uint8_t *nb;
+
+	if (more > SIZE_MAX / 2 - rb->len)
+		return ORCH_ENOMEM;
+	while (cap < rb->len + more)
+		cap *= 2;
+	if (cap == rb->cap)
+		return ORCH_OK;
+	if ((nb = realloc(rb->b, cap)) == NULL)
+		return ORCH_ENOMEM;
+	rb->b = nb;
+	rb->cap = cap;
+	return ORCH_OK;
+}
+
+/* For orch_store_task_blobs_node(): appends a stored task as field 2
+ * (tasks) of an Assignments: its tag, its length, its bytes. */
+static int
+raw_task_add(void *arg, const uint8_t *b, size_t n)
+{
+	struct raw_buf *rb = arg;
+	uint64_t v = n;
+
+	if (raw_reserve(rb, n + 11) != ORCH_OK)
+		return ORCH_ENOMEM;
+	if (rb->tag == 0) {
+		const ProtobufCFieldDescriptor *f =
+		    protobuf_c_message_descriptor_get_field_by_name(
+		        &orch__assignments__descriptor, "tasks");
+
+		/* Length-delimited; the number as the schema says. */
+		rb->tag = f != NULL ? (f->id << 3) | 2 : 0;
+		if (rb->tag == 0 || rb->tag > 0x7f)
+			return ORCH_EINTERNAL;
+	}
+	rb->b[rb->len++] = (uint8_t)rb->tag;
+	do {
+		uint8_t byte = v & 0x7f;
+
+		v >>= 7;
+		rb->b[rb->len++] = byte | (v != 0 ? 0x80 : 0);
+	} while (v != 0);
+	memcpy(rb->b + rb->len, b, n);
+	rb->len += n;
+	return ORCH_OK;
 }
 
 static void
@@ -759,9 +902,9 @@ rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
 {
 	struct call *c = data;
 	Orch__Assignments a = ORCH__ASSIGNMENTS__INIT;
-	orch_task **tasks = NULL;
+	struct raw_buf rb = {NULL, 0, 0, 0};
 	uint64_t epoch, version;
-	size_t n = 0;
+	size_t head;
 	int rc;
 
 	(void)svc;
@@ -776,7 +919,14 @@ rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
 		closure(NULL, data);
 		return;
 	}
-	if (orch_nodes_beat(c->rpc->nodes, in->node_id) == ORCH_ENOENT) {
+	if ((rc = orch_node_health_validate(in->driver_health,
+	         in->n_driver_health, c->err, sizeof(c->err))) != ORCH_OK) {
+		c->code = code_from_err(rc);
+		closure(NULL, data);
+		return;
+	}
+	if (orch_nodes_beat(c->rpc->nodes, in->node_id, in->driver_health,
+	        in->n_driver_health) == ORCH_ENOENT) {
 		call_fail(c, ORCH_ENOENT,
 		    "node %.40s is not registered with this "
 		    "manager: register again (RegisterNode)",
@@ -803,17 +953,31 @@ rpc_heartbeat(Orch__Manager_Service *svc, const Orch__HeartbeatRequest *in,
 		closure(&a, data);
 		return;
 	}
-	if ((rc = orch_store_task_list_node(
-	         c->reader, in->node_id, &tasks, &n)) != ORCH_OK) {
-		call_fail(c, rc, "cannot read the tasks of node %.40s: %s",
-		    in->node_id, orch_strerror(rc));
+	if (in->has_accepts_delta && in->accepts_delta && in->has_known_epoch &&
+	    in->known_epoch == epoch && in->has_known_version &&
+	    heartbeat_delta(
+	        c, &a, in->node_id, in->known_version, closure, data))
+		return;
+	/* The fields above, then each task as stored (field 2 may come in
+	 * any order): protobuf's encoding of a repeated message is its
+	 * records one after another. */
+	head = orch__assignments__get_packed_size(&a);
+	if (raw_reserve(&rb, head) != ORCH_OK) {
+		call_fail(c, ORCH_ENOMEM, "out of memory");
 		closure(NULL, data);
 		return;
 	}
-	a.n_tasks = n;
-	a.tasks = tasks;
-	closure(&a, data);
-	orch_store_task_list_free(tasks, n);
+	rb.len = orch__assignments__pack(&a, rb.b);
+	if ((rc = orch_store_task_blobs_node(
+	         c->reader, in->node_id, raw_task_add, &rb)) != ORCH_OK) {
+		call_fail(c, rc, "cannot read the tasks of node %.40s: %s",
+		    in->node_id, orch_strerror(rc));
+		closure(NULL, data);
+		free(rb.b);
+		return;
+	}
+	call_answer_raw(c, NULL, rb.b, rb.len);
+	free(rb.b);
 }
 
 static void

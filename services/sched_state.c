@@ -240,6 +240,8 @@ orch_sstate_free(struct orch_sstate *ss)
 	queue_free(ss->qhead);
 	pthread_mutex_destroy(&ss->mu);
 	free(ss->buckets);
+	for (size_t i = 0; i < ss->n_nodes; i++)
+		free(ss->nodes[i].unhealthy);
 	free(ss->nodes);
 	free(ss->keys);
 	free(ss->pending);

@@ -79,6 +79,10 @@ struct orch_snode {
 	uint32_t tasks;
 	int status; /* an ORCH__NODE_STATUS__ value, as last seen */
 	bool drain; /* as last seen */
+	/* Its drivers its agent reports unhealthy, as last seen (malloc'd,
+	 * freed with the state; NULL when none). */
+	struct orch_driver_health *unhealthy;
+	size_t n_unhealthy;
 };
 
 struct orch_sstate;

@@ -123,6 +123,28 @@ node_allowed(const struct orch_sched_node *c, const struct orch_sched_want *w)
 	return orch_constraints_match(w->constraints, w->n_constraints, &cn);
 }
 
+/* The ORCH_SCHED_DRIVER_ bit of driver d, or ORCH_SCHED_DRIVER_OTHER. */
+static uint8_t
+driver_bit(const char *d)
+{
+	if (strcmp(d, ORCH_DRIVER_DOCKER) == 0)
+		return ORCH_SCHED_DRIVER_DOCKER;
+	if (strcmp(d, ORCH_DRIVER_EXEC) == 0)
+		return ORCH_SCHED_DRIVER_EXEC;
+	return ORCH_SCHED_DRIVER_OTHER;
+}
+
+/* The driver_mask of a node with drivers[n] (none: Docker's). */
+static uint8_t
+driver_mask(char *const *drivers, size_t n)
+{
+	uint8_t m = n == 0 ? ORCH_SCHED_DRIVER_DOCKER : 0;
+
+	for (size_t i = 0; i < n; i++)
+		m |= drivers[i] != NULL ? driver_bit(drivers[i]) : 0;
+	return m;
+}
+
 /* Whether node c has the driver w asks for.  A node that lists no driver
  * registered before agents advertised them: it has Docker's. */
 static bool
@@ -130,6 +152,13 @@ node_has_driver(
     const struct orch_sched_node *c, const struct orch_sched_want *w)
 {
 	const char *d = w->driver != NULL ? w->driver : ORCH_DRIVER_DOCKER;
+	uint8_t bit;
+
+	/* A known driver against a node's bits: no name compared. */
+	if (c->driver_mask != 0 &&
+	    (bit = w->driver_bit != 0 ? w->driver_bit : driver_bit(d)) !=
+	        ORCH_SCHED_DRIVER_OTHER)
+		return (c->driver_mask & bit) != 0;
 
 	if (c->n_drivers == 0)
 		return strcmp(d, ORCH_DRIVER_DOCKER) == 0;
@@ -138,6 +167,21 @@ node_has_driver(
 			return true;
 	}
 	return false;
+}
+
+/* The unhealthy entry of the driver w asks for on node c, or NULL when
+ * its agent reports that driver healthy. */
+static const struct orch_driver_health *
+node_driver_sick(
+    const struct orch_sched_node *c, const struct orch_sched_want *w)
+{
+	const char *d = w->driver != NULL ? w->driver : ORCH_DRIVER_DOCKER;
+
+	for (size_t i = 0; i < c->n_unhealthy; i++) {
+		if (strcmp(c->unhealthy[i].name, d) == 0)
+			return &c->unhealthy[i];
+	}
+	return NULL;
 }
 
 static bool
@@ -151,14 +195,20 @@ int
 orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
     const struct orch_sched_want *want)
 {
+	struct orch_sched_want w = *want;
 	int best = -1;
 
+	/* Once, not once a node. */
+	w.driver_bit =
+	    driver_bit(w.driver != NULL ? w.driver : ORCH_DRIVER_DOCKER);
+	want = &w;
 	for (size_t i = 0; i < n; i++) {
 		const struct orch_sched_node *c = &nodes[i];
 
 		/* The cheap tests first: this runs nodes x tasks times. */
 		if (!c->ready || c->drain || !node_fits(c, want) ||
-		    !node_has_driver(c, want) || !node_allowed(c, want))
+		    !node_has_driver(c, want) ||
+		    node_driver_sick(c, want) != NULL || !node_allowed(c, want))
 			continue;
 		if (best < 0 ||
 		    node_better(c, i, &nodes[best], (size_t)best, want))
@@ -231,8 +281,10 @@ void
 orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
     const struct orch_sched_want *want, char *buf, size_t len)
 {
-	const struct orch_sched_node *best = NULL;
-	size_t ready = 0, capable = 0, allowed = 0, open = 0, drained = 0;
+	const struct orch_sched_node *best = NULL, *sick_node = NULL;
+	const struct orch_driver_health *sick = NULL, *h;
+	size_t ready = 0, capable = 0, allowed = 0, healthy = 0, open = 0;
+	size_t drained = 0;
 	char need[32], have[32], cons[256];
 
 	for (size_t i = 0; i < n; i++) {
@@ -247,6 +299,14 @@ orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
 		if (!node_allowed(c, want))
 			continue;
 		allowed++;
+		if ((h = node_driver_sick(c, want)) != NULL) {
+			if (sick == NULL) {
+				sick = h;
+				sick_node = c;
+			}
+			continue;
+		}
+		healthy++;
 		if (c->drain) {
 			drained++;
 			continue;
@@ -278,6 +338,17 @@ orch_sched_explain(const struct orch_sched_node *nodes, size_t n,
 	if (allowed == 0) {
 		snprintf(buf, len, "no Ready node satisfies the constraints %s",
 		    constraints_text(want, cons, sizeof(cons)));
+		return;
+	}
+	if (healthy == 0) {
+		snprintf(buf, len,
+		    "no Ready node %shas a healthy %.32s driver (%zu ha%s it, "
+		    "unhealthy: %.128s: %s)",
+		    want->n_constraints > 0 ? "satisfying the constraints "
+		                            : "",
+		    sick->name, allowed, allowed == 1 ? "s" : "ve",
+		    sick_node->name != NULL ? sick_node->name : sick_node->id,
+		    sick->error);
 		return;
 	}
 	if (open == 0 && want->n_constraints > 0) {
@@ -488,9 +559,32 @@ mark_on_changed(void *arg, const struct orch_stask *t)
 		orch_sstate_dirty_add(c->ss, t->service_id);
 }
 
+/* Takes the unhealthy drivers node n's agent reports now, copying them
+ * only when they changed.  Returns ORCH_OK or ORCH_ENOMEM. */
+static int
+sched_node_health(struct orch_sched *s, struct orch_snode *n)
+{
+	struct orch_driver_health now[ORCH_NODE_DRIVERS_MAX], *v = NULL;
+	size_t k =
+	    orch_nodes_unhealthy(s->nodes, n->id, now, ORCH_NODE_DRIVERS_MAX);
+
+	if (k == n->n_unhealthy &&
+	    (k == 0 || memcmp(now, n->unhealthy, k * sizeof(*now)) == 0))
+		return ORCH_OK;
+	if (k > 0 && (v = malloc(k * sizeof(*v))) == NULL)
+		return ORCH_ENOMEM;
+	if (k > 0)
+		memcpy(v, now, k * sizeof(*v));
+	free(n->unhealthy);
+	n->unhealthy = v;
+	n->n_unhealthy = k;
+	return ORCH_OK;
+}
+
 /* Reads the nodes again when one was committed, and takes each node's
- * live status and drain.  Services with replicas on a node whose status
- * or drain changed become dirty, so that the reconciler looks at them. */
+ * live status, drain and driver health.  Services with replicas on a node whose
+ * status or drain changed become dirty, so that the reconciler looks at them.
+ */
 static int
 sched_nodes_refresh(struct orch_sched *s, bool stale)
 {
@@ -528,6 +622,10 @@ sched_nodes_refresh(struct orch_sched *s, bool stale)
 			changed[i] = any = true;
 			sn[i].status = st;
 			sn[i].drain = drain;
+		}
+		if ((rc = sched_node_health(s, &sn[i])) != ORCH_OK) {
+			free(changed);
+			return rc;
 		}
 	}
 	/* A walk over every open task, but only when a node changed. */
@@ -712,7 +810,11 @@ sched_nodes_view(struct orch_sched *s, size_t *n)
 			v[i].n_labels = rec->n_labels;
 			v[i].drivers = rec->drivers;
 			v[i].n_drivers = rec->n_drivers;
+			v[i].driver_mask =
+			    driver_mask(rec->drivers, rec->n_drivers);
 		}
+		v[i].unhealthy = sn[i].unhealthy;
+		v[i].n_unhealthy = sn[i].n_unhealthy;
 	}
 	rank_nodes(v, *n);
 	return v;
@@ -747,32 +849,36 @@ struct placer {
 	size_t nsp;
 };
 
-static int
-placer_init(struct placer *pl, struct orch_sched *s,
-    const struct orch_recon_action *acts, size_t na)
-{
-	const char **ids;
-	int rc;
-
-	memset(pl, 0, sizeof(*pl));
-	if ((ids = calloc(na + 1, sizeof(*ids))) == NULL)
-		return ORCH_ENOMEM;
-	for (size_t i = 0; i < na; i++)
-		ids[i] = acts[i].service != NULL ? acts[i].service->id : NULL;
-	if ((pl->sn = sched_nodes_view(s, &pl->nn)) == NULL)
-		rc = ORCH_ENOMEM;
-	else
-		rc = spreads_count(s, ids, na, pl->nn, &pl->sp, &pl->nsp);
-	free(ids);
-	return rc;
-}
-
 static void
 placer_fini(struct placer *pl)
 {
 	spreads_free(pl->sp, pl->nsp);
 	free(pl->sn);
 	memset(pl, 0, sizeof(*pl));
+}
+
+static int
+placer_init(struct placer *pl, struct orch_sched *s)
+{
+	const char **ids;
+	size_t n = 0;
+	int rc;
+
+	memset(pl, 0, sizeof(*pl));
+	if ((ids = calloc(s->n_svcs + 1, sizeof(*ids))) == NULL)
+		return ORCH_ENOMEM;
+	for (size_t i = 0; i < s->n_svcs; i++) {
+		if (orch_sstate_dirty(s->state, s->svcs[i]->id))
+			ids[n++] = s->svcs[i]->id;
+	}
+	if ((pl->sn = sched_nodes_view(s, &pl->nn)) == NULL)
+		rc = ORCH_ENOMEM;
+	else
+		rc = spreads_count(s, ids, n, pl->nn, &pl->sp, &pl->nsp);
+	free(ids);
+	if (rc != ORCH_OK)
+		placer_fini(pl);
+	return rc;
 }
 
 static bool
@@ -815,7 +921,9 @@ struct view {
  * are sized by a first walk (recon_count) and never grow. */
 struct recon_pick {
 	const struct orch_sstate *ss;
+	const orch_service *group; /* its replicas; NULL: plain tasks */
 	const struct orch_snode *nodes;
+	size_t nnodes;
 	struct view *v;
 	size_t n, cap;
 	orch_task_spec *specs;
@@ -823,20 +931,20 @@ struct recon_pick {
 };
 
 /*
- * Whether t is one the reconciler must see: a replica of a dirty service
- * (all of them, or it would fill slots that are not empty), a plain task
- * whose restart is to be decided, or a task on a Down node.
+ * Whether t is one the reconciler must see in p's group: every replica of
+ * the (dirty) service, or it would fill slots that are not empty; a plain
+ * task whose restart is to be decided, or that is on a Down node.
  */
 static bool
 recon_wanted(const struct recon_pick *p, const struct orch_stask *t)
 {
-	bool ended = orch_task_status_terminal(t->status);
-
+	if (p->group != NULL)
+		return strcmp(t->service_id, p->group->id) == 0;
 	if (t->service_id[0] != '\0')
-		return orch_sstate_dirty(p->ss, t->service_id);
-	if (ended)
+		return false;
+	if (orch_task_status_terminal(t->status))
 		return !t->replaced;
-	return t->node >= 0 &&
+	return t->node >= 0 && (size_t)t->node < p->nnodes &&
 	    p->nodes[t->node].status == ORCH__NODE_STATUS__NODE_STATUS_DOWN;
 }
 
@@ -904,77 +1012,54 @@ recon_needed(struct orch_sched *s)
 }
 
 /*
- * The reconciling half of a pass.  waiting: a Pending task waits for
- * room, so new tasks are not placed ahead of it.  Returns ORCH_OK
- * (*wrote true when it changed the store), or an error (what is dirty
- * stays dirty).
+ * Plans and writes the decisions for one group of tasks: the plain ones
+ * (svc NULL) or the replicas of svc, at most *budget actions (taken from
+ * it), new tasks placed by placer (may be NULL), counted into res.
+ * One group's views at a time: the 100,000 replicas of 10 services cost
+ * a tenth of what they would all at once.
  */
 static int
-sched_reconcile(struct orch_sched *s, bool waiting, bool *wrote)
+recon_group(struct orch_sched *s, orch_service *svc,
+    const struct orch_recon_node *rn, size_t nn,
+    const struct orch_recon_placer *placer, size_t *budget,
+    struct orch_recon_result *res)
 {
-	struct recon_pick p = {0};
-	struct placer pl = {0};
-	const struct orch_recon_placer pfn = {placer_fn, &pl}, *placer = NULL;
-	struct orch_recon_node *rn = NULL;
+	struct recon_pick p = {.ss = s->state, .group = svc};
 	struct orch_recon_action *acts = NULL;
-	struct orch_recon_result res = {0};
+	struct orch_recon_result r = {0};
 	orch_task **tasks = NULL, **full = NULL;
-	orch_service **svcs = NULL;
-	size_t na = 0, nn, ns = 0;
-	bool truncated = false;
+	size_t na = 0;
+	int64_t t0 = orch_mono_ms(), t1;
 	int rc = ORCH_ENOMEM;
 
-	*wrote = false;
-	if (!recon_needed(s))
-		return ORCH_OK;
-	int64_t t0 = orch_mono_ms(), t1;
-	p.ss = s->state;
-	p.nodes = orch_sstate_nodes(s->state, &nn);
+	p.nodes = orch_sstate_nodes(s->state, &p.nnodes);
 	/* Counted first: growing the array by doubling would hold two
-	 * copies at once (tens of MB with 100,000 replicas). */
+	 * copies at once. */
 	orch_sstate_each(s->state, recon_count, &p);
 	if ((p.v = malloc((p.cap + 1) * sizeof(*p.v))) == NULL ||
 	    (p.specs = malloc((p.capspecs + 1) * sizeof(*p.specs))) == NULL)
 		goto out;
 	orch_sstate_each(s->state, recon_collect, &p);
-	if ((rn = calloc(nn + 1, sizeof(*rn))) == NULL ||
-	    (tasks = calloc(p.n + 1, sizeof(*tasks))) == NULL ||
-	    (svcs = calloc(s->n_svcs + 1, sizeof(*svcs))) == NULL)
+	if ((tasks = calloc(p.n + 1, sizeof(*tasks))) == NULL)
 		goto out;
 	/* Oldest first, as the reconciler expects. */
 	for (size_t i = 0; i < p.n; i++)
 		tasks[i] = &p.v[i].t;
 	qsort(tasks, p.n, sizeof(*tasks), view_seq_cmp);
-	for (size_t i = 0; i < nn; i++) {
-		const orch_node *rec = p.nodes[i].rec;
-
-		rn[i].id = p.nodes[i].id;
-		rn[i].name = rec != NULL ? rec->name : NULL;
-		rn[i].status = p.nodes[i].status;
-		rn[i].drain = p.nodes[i].drain;
-	}
-	for (size_t i = 0; i < s->n_svcs; i++) {
-		if (orch_sstate_dirty(s->state, s->svcs[i]->id))
-			svcs[ns++] = s->svcs[i];
-	}
 	rc = orch_recon_plan(
 	    &(struct orch_recon_input){
-	        .services = svcs,
-	        .n_services = ns,
+	        .services = svc != NULL ? &svc : NULL,
+	        .n_services = svc != NULL ? 1 : 0,
 	        .tasks = tasks,
 	        .n_tasks = p.n,
 	        .nodes = rn,
 	        .n_nodes = nn,
-	        .max_actions = SCHED_MAX_OPS,
+	        .max_actions = *budget,
 	    },
 	    &acts, &na);
 	if (rc != ORCH_OK)
 		goto out;
-	/* Each new task is built whole before it is queued: a burst (a
-	 * service scaled up by thousands) goes a batch a pass, so that
-	 * memory stays bounded; what is left is decided again next pass,
-	 * as what stays dirty is. */
-	truncated = na >= SCHED_MAX_OPS;
+	*budget -= na < *budget ? na : *budget;
 	/* A plain task's new attempt copies its whole spec, which the state
 	 * does not keep: read those few in full. */
 	if (na > 0 && (full = calloc(na, sizeof(*full))) == NULL) {
@@ -991,20 +1076,96 @@ sched_reconcile(struct orch_sched *s, bool waiting, bool *wrote)
 		acts[i].task = full[i];
 	}
 	t1 = orch_mono_ms();
-	if (na > 0) {
-		/* New tasks are placed as they are built, unless older ones
-		 * wait for room: those go first, in the placing half. */
-		if (!waiting && placer_init(&pl, s, acts, na) == ORCH_OK)
-			placer = &pfn;
+	if (na > 0)
 		rc = orch_recon_apply(
-		    s->store, s->nodes, s->notify, placer, acts, na, &res);
-		placer_fini(&pl);
-	}
+		    s->store, s->nodes, s->notify, placer, acts, na, &r);
 	orch_debug(SCHED_COMPONENT,
-	    "reconciled %zu tasks in %lld ms, %zu writes (%llu placed) in "
-	    "%lld ms",
-	    p.n, (long long)(t1 - t0), na, (unsigned long long)res.placed,
-	    (long long)(orch_mono_ms() - t1));
+	    "reconciled %s%s: %zu tasks in %lld ms, %zu writes (%llu "
+	    "placed) in %lld ms",
+	    svc != NULL ? "service " : "plain tasks",
+	    svc != NULL ? svc->name : "", p.n, (long long)(t1 - t0), na,
+	    (unsigned long long)r.placed, (long long)(orch_mono_ms() - t1));
+	res->placed += r.placed;
+	res->lost += r.lost;
+	res->created += r.created;
+	res->replaced += r.replaced;
+	res->stopped += r.stopped;
+out:
+	for (size_t i = 0; full != NULL && i < na; i++)
+		orch_task_free(full[i]);
+	free(full);
+	free(acts);
+	free(tasks);
+	free(p.specs);
+	free(p.v);
+	return rc;
+}
+
+/*
+ * The reconciling half of a pass: the plain tasks, then each dirty
+ * service alone (recon_group), within one budget of SCHED_MAX_OPS
+ * writes.  waiting: a Pending task waits for room, so new tasks are not
+ * placed ahead of it; otherwise one placer, over the nodes as the pass
+ * began, places every group's new tasks.  Returns ORCH_OK (*wrote true
+ * when it changed the store), or an error (what is dirty stays dirty).
+ */
+static int
+sched_reconcile(struct orch_sched *s, bool waiting, bool *wrote)
+{
+	struct placer pl = {0};
+	const struct orch_recon_placer pfn = {placer_fn, &pl}, *placer = NULL;
+	const struct orch_snode *sn;
+	struct orch_recon_node *rn;
+	struct orch_recon_result res = {0};
+	size_t nn, budget = SCHED_MAX_OPS, nleft = 0;
+	const char **left;
+	bool truncated = false;
+	int rc = ORCH_OK, e;
+
+	*wrote = false;
+	if (!recon_needed(s))
+		return ORCH_OK;
+	sn = orch_sstate_nodes(s->state, &nn);
+	if ((rn = calloc(nn + 1, sizeof(*rn))) == NULL)
+		return ORCH_ENOMEM;
+	if ((left = calloc(s->n_svcs + 1, sizeof(*left))) == NULL) {
+		free(rn);
+		return ORCH_ENOMEM;
+	}
+	for (size_t i = 0; i < nn; i++) {
+		rn[i].id = sn[i].id;
+		rn[i].name = sn[i].rec != NULL ? sn[i].rec->name : NULL;
+		rn[i].status = sn[i].status;
+		rn[i].drain = sn[i].drain;
+	}
+	if (!waiting && placer_init(&pl, s) == ORCH_OK)
+		placer = &pfn;
+	for (size_t g = 0; g <= s->n_svcs; g++) {
+		orch_service *svc = g == 0 ? NULL : s->svcs[g - 1];
+		size_t before = budget;
+
+		if (svc != NULL && !orch_sstate_dirty(s->state, svc->id))
+			continue;
+		/* Past the budget, or on an error: the next pass. */
+		if (budget == 0 || rc == ORCH_ENOMEM) {
+			truncated = true;
+			if (svc != NULL)
+				left[nleft++] = svc->id;
+			continue;
+		}
+		e = recon_group(s, svc, rn, nn, placer, &budget, &res);
+		if (e != ORCH_OK && rc == ORCH_OK)
+			rc = e;
+		/* A plan that took what was left of the budget may have had
+		 * more to say. */
+		if (e != ORCH_OK || (before > 0 && budget == 0)) {
+			truncated = true;
+			if (svc != NULL)
+				left[nleft++] = svc->id;
+		}
+	}
+	placer_fini(&pl);
+	free(rn);
 	*wrote = res.lost + res.created + res.replaced + res.stopped > 0;
 	pthread_mutex_lock(&s->mu);
 	s->stats.placed += res.placed;
@@ -1013,22 +1174,18 @@ sched_reconcile(struct orch_sched *s, bool waiting, bool *wrote)
 	s->stats.replaced += res.replaced;
 	s->stats.stopped += res.stopped;
 	pthread_mutex_unlock(&s->mu);
-	/* Refused writes raced with a commit, which made its task's
-	 * service dirty again. */
-	if (rc == ORCH_OK && !truncated)
+	/* Only the services left undecided stay dirty: the others are not
+	 * looked at again until a commit concerns them (refused writes
+	 * raced with such a commit, whose record, applied after this, makes
+	 * its service dirty again). */
+	if (rc == ORCH_OK) {
 		orch_sstate_dirty_clear(s->state);
+		for (size_t i = 0; i < nleft; i++)
+			orch_sstate_dirty_add(s->state, left[i]);
+	}
 	if (truncated)
 		orch_sched_wake(s);
-out:
-	for (size_t i = 0; full != NULL && i < na; i++)
-		orch_task_free(full[i]);
-	free(full);
-	free(acts);
-	free(svcs);
-	free(tasks);
-	free(rn);
-	free(p.specs);
-	free(p.v);
+	free(left);
 	return rc;
 }
 
@@ -1073,7 +1230,8 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 	const char **ids = NULL;
 	bool *told = NULL, wrote = false, nodes_stale, svcs_stale;
 	size_t nops = 0, nspreads = 0, np = 0, nn = 0, i;
-	uint64_t placed = 0, explained = 0;
+	uint64_t placed = 0, explained = 0, failed = 0, failed_place = 0;
+	const char *first_err = "";
 	int64_t now = orch_now_ms(), mono = orch_mono_ms();
 	const char *why = NULL;
 	int rc;
@@ -1192,7 +1350,9 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 		if (op->kind == SOP_PLACE && op->rc == ORCH_OK) {
 			told[op->node] = true;
 			placed++;
-			orch_info(SCHED_COMPONENT,
+			orch_log_kv(ORCH_LOG_INFO, SCHED_COMPONENT,
+			    ORCH_LOG_FIELDS(
+			        {"task", op->id}, {"node", sn[op->node].name}),
 			    "task %s (%s) placed on node %s (%s)", op->id,
 			    op->name, sn[op->node].name, sn[op->node].id);
 		} else if (op->kind == SOP_EXPLAIN && op->rc == ORCH_OK) {
@@ -1203,12 +1363,26 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 			    op->msg);
 		} else if (op->rc != ORCH_ECONFLICT && op->rc != ORCH_EEXIST &&
 		    op->rc != ORCH_ENOENT) {
-			/* Not a race with another writer: try again next
-			 * tick. */
-			orch_warn(SCHED_COMPONENT, "%s", op->err);
+			/* Not a race with another writer: the task stays
+			 * Pending in the state (no commit told it otherwise)
+			 * and the next tick tries again. */
+			if (failed++ == 0)
+				first_err = op->err;
+			if (op->kind == SOP_PLACE)
+				failed_place++;
 			rc = op->rc;
 		}
 	}
+	/* One line a pass, however many failed; none when the disk refuses
+	 * writes, which the store logs when it starts and ends. */
+	if (failed > 0)
+		orch_log(rc == ORCH_ENOSPC ? ORCH_LOG_DEBUG : ORCH_LOG_WARN,
+		    SCHED_COMPONENT,
+		    "%llu write%s of this pass failed (%llu placing a task), "
+		    "tried again in a second: %s%s",
+		    (unsigned long long)failed, failed == 1 ? "" : "s",
+		    (unsigned long long)failed_place, first_err,
+		    failed == 1 ? "" : " (the first)");
 	/* One line for a burst of submissions that all wait. */
 	if (explained > 0)
 		orch_info(SCHED_COMPONENT, "%llu task%s stay%s Pending: %s%s",

@@ -14,7 +14,8 @@
  * over (not_before) on a node that:
  *
  *   - is Ready and not drained,
- *   - has the task's driver (a node that lists none has "docker"),
+ *   - has the task's driver (a node that lists none has "docker"), and
+ *     its agent does not report that driver unhealthy (nodes.h),
  *   - satisfies every constraint of the task (constraint.h),
  *   - has both the task's cpu and its memory free (free = capacity -
  *     what its Scheduled and Running tasks hold).
@@ -61,11 +62,22 @@ struct orch_sched_node {
 	size_t n_labels;
 	char *const *drivers; /* as registered; none: "docker" */
 	size_t n_drivers;
+	/* Those of its drivers its agent reports unhealthy: none of their
+	 * tasks goes there. */
+	const struct orch_driver_health *unhealthy;
+	size_t n_unhealthy;
 	/* The node's place in the order of (name, id) among the array's,
 	 * from 1, so that ties are broken without comparing names; 0 when
 	 * not computed (names are compared then). */
 	uint32_t rank;
+	/* Its drivers as bits (ORCH_SCHED_DRIVER_*), so that a pick does not
+	 * compare names; 0 when not computed (names are compared then). */
+	uint8_t driver_mask;
 };
+
+#define ORCH_SCHED_DRIVER_DOCKER 0x01
+#define ORCH_SCHED_DRIVER_EXEC 0x02
+#define ORCH_SCHED_DRIVER_OTHER 0x80 /* one not named above */
 
 enum orch_placement {
 	ORCH_PLACEMENT_SPREAD,  /* the least allocated node first */
@@ -84,6 +96,7 @@ struct orch_sched_want {
 	size_t n_constraints;
 	enum orch_placement placement;
 	const char *driver; /* the node must have it; NULL: "docker" */
+	uint8_t driver_bit; /* driver's ORCH_SCHED_DRIVER_ bit; 0: not known */
 	/* For a replica: how many replicas of its service each node of the
 	 * array already has (same indexes); NULL for a plain task. */
 	const uint32_t *same_service;
@@ -92,8 +105,8 @@ struct orch_sched_want {
 /*
  * The placement decision: the index in nodes[n] of the node that should
  * take a task asking want, or -1 when none can (none Ready, undrained,
- * with the driver, satisfying the constraints, with both the cpu and the
- * memory free).
+ * with the driver healthy, satisfying the constraints, with both the cpu
+ * and the memory free).
  * Pure: reads only its arguments.
  */
 int orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
@@ -106,6 +119,9 @@ int orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
  *   no Ready node: 2 nodes known, none Ready
  *   no Ready node has the exec driver (2 Ready: docker)
  *   no Ready node satisfies the constraints zone==x, disk!=hdd
+ *   no Ready node has a healthy docker driver (1 has it, unhealthy:
+ *   node-a: docker GET /_ping: cannot reach the Docker daemon at ...)
+ *   (or "no Ready node satisfying the constraints has a healthy ...")
  *   no Ready node takes new tasks: 2 Ready, all drained
  *   no Ready node satisfying the constraints takes new tasks: 1 drained
  *   no Ready node has 4096 MB and 2 cpu free; most free: node-b with

@@ -47,7 +47,7 @@ orch_service_from_json(
 	static const char *const fields[] = {"name", "image", "replicas",
 	    "memory", "cpu", "env", "command", "constraints", "placement",
 	    "restart", "privileged", "volumes", "network", "cap_add", "driver",
-	    NULL};
+	    "health", NULL};
 	orch_task_spec *spec = NULL;
 	json_t *root = NULL, *v;
 	const char *name;
@@ -146,6 +146,7 @@ orch_service_to_json(const orch_service *svc, bool with_tasks)
 	    o, "name", orch_json_text(svc->name != NULL ? svc->name : ""));
 	bad |= orch_spec_json_add_policy(o, svc->spec) != ORCH_OK;
 	bad |= orch_spec_json_add_container(o, svc->spec) != ORCH_OK;
+	bad |= orch_spec_json_add_health(o, svc->spec) != ORCH_OK;
 	bad |= json_object_set_new(o, "replicas", json_integer(svc->replicas));
 	bad |= json_object_set_new(o, "running", json_integer(svc->running));
 	bad |= json_object_set_new(o, "created_at",

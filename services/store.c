@@ -18,6 +18,7 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -43,19 +44,33 @@
 #define STORE_BUSY_MS 5000
 #define STORE_ERR_LEN 512
 #define STORE_MAX_LISTENERS 8 /* commit and event listeners together */
+/* While writes are refused (a full disk, say), the writer tries a write
+ * of its own this often, so that the store notices space coming back
+ * even when nobody writes. */
+#define STORE_PROBE_MS 1000
 /*
  * Page caches.  The writer's is the larger: every write reads the pages
  * of the rows and indexes it changes.  Readers share the OS page cache
- * and keep a small one each.  No mmap: each connection's mapping of the
+ * and keep a small one each (1 MiB: the upper levels of the indexes; the
+ * rows a heartbeat or a list reads are scattered over the file and
+ * missed a 4 MiB cache as often, while 9 readers of 4 MiB held a third
+ * of the manager's memory with 100,000 tasks, bench/simcluster.sh).  No mmap: each connection's mapping of the
  * file counts in the process's resident memory again (7 connections over
  * a 50 MB database showed 120 MB of RSS for what the page cache holds
  * once), and reads through it measured no faster here than through
  * SQLite's cache (bench/api.sh).
  */
+/*
+ * The writer's statement journal (the pages a write's SAVEPOINT may roll
+ * back) in memory: it holds one write's pages at a time, being emptied at
+ * each RELEASE, and on a temporary file it cost a pwrite(2) of every page
+ * every write touched, 15% of the writer's CPU with thousands of inserts a
+ * second (perf, bench/simcluster.sh).
+ */
 #define STORE_WRITER_PRAGMA                                                    \
 	"PRAGMA cache_size = -16384; PRAGMA mmap_size = 0;"                    \
-	"PRAGMA journal_size_limit = 67108864"
-#define STORE_READER_PRAGMA "PRAGMA cache_size = -4096; PRAGMA mmap_size = 0"
+	"PRAGMA journal_size_limit = 67108864; PRAGMA temp_store = MEMORY"
+#define STORE_READER_PRAGMA "PRAGMA cache_size = -1024; PRAGMA mmap_size = 0"
 
 /*
  * The schema, as the migrations that build it: user_version counts those
@@ -293,6 +308,33 @@ enum op_kind {
 	OP_NODE_EVENT,
 };
 
+/*
+ * Why the disk refuses writes, if it does.  Each is a state of the store
+ * as a whole, not of one write: every write fails alike until it passes,
+ * which it does by itself (space freed, the file system writable again),
+ * without a restart.
+ */
+enum store_cond {
+	COND_NONE,
+	COND_FULL,     /* SQLITE_FULL, ENOSPC, EDQUOT */
+	COND_READONLY, /* SQLITE_READONLY, EROFS, EACCES */
+	COND_IOERR,    /* any other I/O error on a write */
+};
+
+/* What a refused write is told: "<head>: <what failed>; <tail>". */
+static const char *const cond_head[] = {
+    [COND_FULL] = "the manager's disk is full",
+    [COND_READONLY] = "the manager's data directory is read-only",
+    [COND_IOERR] = "the manager's disk failed a write",
+};
+static const char *const cond_tail[] = {
+    [COND_FULL] = "writes are refused until space returns; reads still work",
+    [COND_READONLY] = "writes are refused until it is writable again; reads "
+                      "still work",
+    [COND_IOERR] = "writes are refused until the disk takes them again; "
+                   "reads still work",
+};
+
 /* An object a successful op wrote, for the commit listeners. */
 struct touched {
 	int kind; /* enum orch_store_kind */
@@ -330,6 +372,10 @@ struct store_op {
 	orch_store_node_done_fn node_done;
 	bool drain;      /* node drain: the state wanted */
 	int node_status; /* node event: the status it turned to */
+	/* Node event of its drivers (not of its status): those unhealthy. */
+	bool driver_turn;
+	struct orch_driver_health *sick;
+	size_t n_sick;
 	/* Services: the service to create (taken), or as stored once run. */
 	orch_service *svc;
 	orch_store_service_modify_fn svc_modify;
@@ -367,6 +413,9 @@ struct orch_store {
 	size_t ev_pack_cap;
 	uint64_t ev_next; /* the index of the next event */
 	char werr[256];   /* SQLite's message for the last failure */
+	/* Why the batch being run failed, if the disk refused it. */
+	enum store_cond wcond;
+	bool wrefused; /* the last transaction was refused (cond below) */
 
 	pthread_t writer;
 	bool writer_running;
@@ -393,6 +442,11 @@ struct orch_store {
 	bool closing;
 	int n_readers;
 	struct orch_store_stats stats;
+	/* Writes refused by the disk: since when, why, and how many. */
+	enum store_cond cond;
+	char cond_msg[STORE_ERR_LEN];
+	int64_t cond_since_ms;
+	uint64_t cond_refused;
 
 	/* Listeners: each of commits (commit set) or of events. */
 	struct listener {
@@ -412,9 +466,10 @@ struct orch_store_reader {
 /*
  * Maps a SQLite result code to an orch code.  writing tells whether the
  * statement was a write: a database that cannot be written (full disk,
- * read-only file system, a WAL file that cannot be created) refuses writes
- * only, which is ORCH_ENOSPC, while the same code on a read means the file
- * itself is unusable.
+ * read-only file system, a WAL file that cannot be created, a write that
+ * failed) refuses writes only, which is ORCH_ENOSPC (503, try again
+ * later: the writer keeps going and the next write may pass), while the
+ * same code on a read means the file itself is unusable.
  */
 static int
 store_err(int src, bool writing)
@@ -425,7 +480,8 @@ store_err(int src, bool writing)
 	case SQLITE_DONE: return ORCH_OK;
 	case SQLITE_FULL: return ORCH_ENOSPC;
 	case SQLITE_READONLY:
-	case SQLITE_CANTOPEN: return writing ? ORCH_ENOSPC : ORCH_EIO;
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR: return writing ? ORCH_ENOSPC : ORCH_EIO;
 	case SQLITE_CONSTRAINT:
 		/* The unique keys besides seq: ids, and node names (which the
 		 * writer looks up before it inserts). */
@@ -440,9 +496,34 @@ store_err(int src, bool writing)
 	case SQLITE_MISUSE:
 	case SQLITE_RANGE: return ORCH_EINTERNAL;
 	}
-	/* SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_IOERR and whatever else
-	 * means the file cannot be trusted. */
+	/* SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_IOERR on a read and
+	 * whatever else means the file cannot be trusted. */
 	return ORCH_EIO;
+}
+
+/*
+ * Whether the failure src of a write (with errno sys_errno of the system
+ * call under it, sqlite3_system_errno()) is the disk refusing writes, and
+ * why.  SQLite reports a full disk as SQLITE_FULL only for some calls (a
+ * WAL-index that cannot grow is SQLITE_IOERR_SHMSIZE), and a read-only
+ * file system under an open database as SQLITE_IOERR_WRITE: errno says.
+ */
+static enum store_cond
+cond_of(int src, int sys_errno)
+{
+	switch (src & 0xff) {
+	case SQLITE_FULL: return COND_FULL;
+	case SQLITE_READONLY: return COND_READONLY;
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+		if (sys_errno == ENOSPC || sys_errno == EDQUOT)
+			return COND_FULL;
+		if (sys_errno == EROFS || sys_errno == EACCES ||
+		    sys_errno == EPERM)
+			return COND_READONLY;
+		return COND_IOERR;
+	}
+	return COND_NONE;
 }
 
 /* Steps a statement that returns no rows and resets it.  Returns a SQLite
@@ -712,21 +793,73 @@ op_set_err(struct store_op *op, int code, const char *detail)
 
 	op->rc = code;
 	op_what(op, what, sizeof(what));
-	snprintf(op->err, sizeof(op->err), "%s%s %s: %.300s",
-	    code == ORCH_ENOSPC ? "storage full or read-only: " : "",
-	    op_verb(op), what, detail);
+	snprintf(op->err, sizeof(op->err), "%s %s: %.300s", op_verb(op), what,
+	    detail);
+}
+
+/* Fails op with ORCH_ENOSPC because the disk refused the write (cond),
+ * saying so first and what a client may do about it last. */
+static void
+op_set_cond_err(struct store_op *op, enum store_cond cond, const char *detail)
+{
+	char what[160];
+
+	op->rc = ORCH_ENOSPC;
+	op_what(op, what, sizeof(what));
+	snprintf(op->err, sizeof(op->err), "%s: %s %s: %.200s; %s",
+	    cond_head[cond], op_verb(op), what, detail, cond_tail[cond]);
+}
+
+/*
+ * The errno under the writer's last failure.  sqlite3_system_errno() has
+ * it only for some failures (not for a failed COMMIT); the unix VFS also
+ * keeps the last errno of each file, and a COMMIT writes the WAL.  A
+ * file's last errno may be older than this failure, which can only name
+ * the wrong cause in a message: every cause refuses writes alike.
+ */
+static int
+writer_errno(struct orch_store *st)
+{
+	sqlite3_file *wal = NULL;
+	int e = sqlite3_system_errno(st->db);
+
+	if (e == 0 &&
+	    sqlite3_file_control(st->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	        &wal) == SQLITE_OK &&
+	    wal != NULL && wal->pMethods != NULL)
+		wal->pMethods->xFileControl(wal, SQLITE_FCNTL_LAST_ERRNO, &e);
+	if (e == 0)
+		sqlite3_file_control(
+		    st->db, "main", SQLITE_FCNTL_LAST_ERRNO, &e);
+	return e;
+}
+
+/* Notes on the writer why the batch failed when the disk refused src. */
+static enum store_cond
+writer_cond(struct orch_store *st, int src)
+{
+	enum store_cond cond = cond_of(src, writer_errno(st));
+
+	if (cond != COND_NONE && st->wcond == COND_NONE)
+		st->wcond = cond;
+	return cond;
 }
 
 /* Fails op with the writer connection's last error. */
 static void
 op_set_db_err(struct orch_store *st, struct store_op *op, int src)
 {
+	bool on_db = sqlite3_extended_errcode(st->db) == src;
+	enum store_cond cond = on_db ? writer_cond(st, src) : COND_NONE;
+
 	/* A failure of ours (no memory to serialize) is not on the connection.
 	 */
 	snprintf(st->werr, sizeof(st->werr), "%s",
-	    sqlite3_extended_errcode(st->db) == src ? sqlite3_errmsg(st->db)
-	                                            : sqlite3_errstr(src));
-	op_set_err(op, store_err(src, true), st->werr);
+	    on_db ? sqlite3_errmsg(st->db) : sqlite3_errstr(src));
+	if (cond != COND_NONE)
+		op_set_cond_err(op, cond, st->werr);
+	else
+		op_set_err(op, store_err(src, true), st->werr);
 }
 
 /* Records that op wrote object id of kind, for the listeners; task is
@@ -1376,7 +1509,8 @@ idem_prune(struct orch_store *st)
 	int64_t now = orch_now_ms(), ttl = idem_ttl_ms(st);
 	int src, n = 0;
 
-	if (now < st->idem_next_prune)
+	/* Nothing to gain from a delete the disk would refuse. */
+	if (now < st->idem_next_prune || st->wrefused)
 		return;
 	st->idem_next_prune =
 	    now + (ttl < STORE_IDEM_PRUNE_MS ? ttl : STORE_IDEM_PRUNE_MS);
@@ -1728,21 +1862,30 @@ out:
 	orch_node_free(n);
 }
 
-/* An event alone: node op->id turned op->node_status, in memory. */
+/* An event alone: node op->id turned op->node_status, or its drivers
+ * turned (op->driver_turn), in memory. */
 static void
 op_node_event(struct orch_store *st, struct store_op *op)
 {
 	orch_node *n = NULL;
+	const char *type;
 
 	if (node_read(st, op, false, &n) != ORCH_OK)
 		return;
-	n->has_status = true;
-	n->status = (Orch__NodeStatus)op->node_status;
-	if (event_node(st, op,
-	        op->node_status == ORCH__NODE_STATUS__NODE_STATUS_READY
-	            ? "node.ready"
-	            : "node.down",
-	        n) != ORCH_OK)
+	if (op->driver_turn) {
+		type = "node.driver";
+		if (orch_node_health_fill(n, op->sick, op->n_sick) != ORCH_OK) {
+			op_set_err(op, ORCH_ENOMEM, "out of memory");
+			goto out;
+		}
+	} else {
+		type = op->node_status == ORCH__NODE_STATUS__NODE_STATUS_READY
+		    ? "node.ready"
+		    : "node.down";
+		n->has_status = true;
+		n->status = (Orch__NodeStatus)op->node_status;
+	}
+	if (event_node(st, op, type, n) != ORCH_OK)
 		goto out;
 	op->node = n;
 	n = NULL;
@@ -2028,9 +2171,11 @@ writer_op(
 		}
 		return ORCH_OK;
 	}
-	/* Its events are undone with it: their indexes go to the next. */
+	/* Its events are undone with it: their indexes go to the next.  So
+	 * may be a service it wrote and then read the replicas of. */
 	st->ev_next = ev_next;
 	op_events_free(op);
+	st->n_svc_seen = 0;
 	/* On SQLITE_FULL, IOERR and NOMEM SQLite may roll back the whole
 	 * transaction by itself; the savepoint is gone with it. */
 	if (sqlite3_get_autocommit(st->db))
@@ -2038,6 +2183,7 @@ writer_op(
 	if ((src = stmt_run(st->stmt[W_ROLLBACK_TO])) != SQLITE_OK ||
 	    (src = stmt_run(st->stmt[W_RELEASE])) != SQLITE_OK) {
 		/* op keeps its own error; the others cannot be committed. */
+		writer_cond(st, src);
 		snprintf(cause, causelen,
 		    "rolled back with its batch: undoing "
 		    "task %.40s failed: %.256s",
@@ -2108,8 +2254,91 @@ op_complete(struct store_op *op)
 	op_events_free(op);
 	free(op->touched);
 	free(op->idem_key);
+	free(op->sick);
 	free(op->id);
 	free(op);
+}
+
+/*
+ * Records whether the disk took the writer's last transaction (cond
+ * COND_NONE) or refused it for cond (cause: what failed; n: the writes
+ * refused with it).  Logs when writes start and stop being refused, not
+ * each refusal: under a full disk every client's retry would otherwise
+ * be a line in a log that may well sit on the same disk.
+ */
+static void
+cond_update(
+    struct orch_store *st, enum store_cond cond, const char *cause, uint64_t n)
+{
+	enum store_cond was;
+	int64_t since;
+	uint64_t refused;
+
+	/* The common case, every commit: nothing to change. */
+	if (cond == COND_NONE && !st->wrefused)
+		return;
+	pthread_mutex_lock(&st->mu);
+	was = st->cond;
+	since = st->cond_since_ms;
+	refused = st->cond_refused;
+	if (cond == COND_NONE) {
+		st->cond = COND_NONE;
+		st->cond_refused = 0;
+		st->cond_msg[0] = '\0';
+	} else {
+		if (was != cond) {
+			st->cond = cond;
+			st->cond_since_ms = orch_now_ms();
+			st->cond_refused = 0;
+		}
+		st->cond_refused += n;
+		snprintf(st->cond_msg, sizeof(st->cond_msg), "%s: %.200s; %s",
+		    cond_head[cond], cause, cond_tail[cond]);
+	}
+	pthread_mutex_unlock(&st->mu);
+	st->wrefused = cond != COND_NONE;
+	if (cond == COND_NONE && was != COND_NONE)
+		orch_info(STORE_COMPONENT,
+		    "%s: writes succeed again, after %.1f s in which %llu "
+		    "were refused (%s)",
+		    st->path, (double)(orch_now_ms() - since) / 1000.0,
+		    (unsigned long long)refused, cond_head[was]);
+	else if (cond != COND_NONE && was != cond)
+		orch_error(STORE_COMPONENT, "%s: %s: %s; %s", st->path,
+		    cond_head[cond], cause, cond_tail[cond]);
+}
+
+/*
+ * While writes are refused and none comes, the writer tries one of its
+ * own: it rewrites the schema version with the same value, which costs a
+ * page in the WAL like any write, and so passes exactly when the disk
+ * takes writes again.  A success ends the refusal (cond_update).
+ */
+static void
+writer_probe(struct orch_store *st)
+{
+	char sql[64], cause[STORE_ERR_LEN];
+	int src;
+
+	st->wcond = COND_NONE;
+	if (!sqlite3_get_autocommit(st->db))
+		stmt_run(st->stmt[W_ROLLBACK]);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", N_MIGRATIONS);
+	if ((src = stmt_run(st->stmt[W_BEGIN])) == SQLITE_OK &&
+	    (src = sqlite3_exec(st->db, sql, NULL, NULL, NULL)) == SQLITE_OK &&
+	    (src = stmt_run(st->stmt[W_COMMIT])) == SQLITE_OK) {
+		cond_update(st, COND_NONE, NULL, 0);
+		return;
+	}
+	writer_cond(st, src);
+	snprintf(cause, sizeof(cause), "%s", sqlite3_errmsg(st->db));
+	if (!sqlite3_get_autocommit(st->db))
+		stmt_run(st->stmt[W_ROLLBACK]);
+	if (st->wcond != COND_NONE)
+		cond_update(st, st->wcond, cause, 0);
+	else
+		orch_warn(
+		    STORE_COMPONENT, "%s: trying a write: %s", st->path, cause);
 }
 
 /* Runs the n ops of batch in one transaction, then completes them. */
@@ -2118,11 +2347,12 @@ writer_batch(struct orch_store *st, struct store_op *batch, size_t n)
 {
 	struct store_op *op, *next;
 	char cause[STORE_ERR_LEN];
-	uint64_t failed = 0, ev_start = st->ev_next;
+	uint64_t failed = 0, refused = 0, ev_start = st->ev_next;
 	int64_t t0 = orch_mono_ns(), took = 0;
 	bool committed = false;
 	int src, lost = ORCH_OK;
 
+	st->wcond = COND_NONE;
 	st->n_svc_seen = 0;
 	/* A ROLLBACK that failed earlier may have left a transaction open,
 	 * and BEGIN would then fail forever. */
@@ -2130,6 +2360,7 @@ writer_batch(struct orch_store *st, struct store_op *batch, size_t n)
 		stmt_run(st->stmt[W_ROLLBACK]);
 	if ((src = stmt_run(st->stmt[W_BEGIN])) != SQLITE_OK) {
 		lost = store_err(src, true);
+		writer_cond(st, src);
 		snprintf(cause, sizeof(cause), "starting a transaction: %s",
 		    sqlite3_errmsg(st->db));
 		goto rollback;
@@ -2142,6 +2373,7 @@ writer_batch(struct orch_store *st, struct store_op *batch, size_t n)
 	 * should, and a failed prune loses nothing but this batch. */
 	if (st->ev_next != ev_start && (src = events_prune(st)) != SQLITE_OK) {
 		lost = store_err(src, true);
+		writer_cond(st, src);
 		snprintf(cause, sizeof(cause), "pruning old events: %s",
 		    sqlite3_errmsg(st->db));
 		goto rollback;
@@ -2152,22 +2384,40 @@ writer_batch(struct orch_store *st, struct store_op *batch, size_t n)
 		goto complete;
 	}
 	lost = store_err(src, true);
+	writer_cond(st, src);
 	snprintf(
 	    cause, sizeof(cause), "committing: %s", sqlite3_errmsg(st->db));
 
 rollback:
+	/* After SQLITE_FULL or an I/O error SQLite has most often rolled
+	 * back already; the WAL keeps only what was committed. */
 	if (!sqlite3_get_autocommit(st->db) &&
 	    (src = stmt_run(st->stmt[W_ROLLBACK])) != SQLITE_OK)
 		orch_error(STORE_COMPONENT,
 		    "%s: rolling back a failed batch: %s", st->path,
 		    sqlite3_errmsg(st->db));
-	orch_warn(STORE_COMPONENT, "%s: a batch of %zu writes failed: %s",
-	    st->path, n, cause);
+	/* A refusing disk is logged when it starts and ends (cond_update),
+	 * not once a batch. */
+	if (st->wcond == COND_NONE)
+		orch_warn(STORE_COMPONENT,
+		    "%s: a batch of %zu writes failed: %s", st->path, n, cause);
+	else
+		orch_debug(STORE_COMPONENT,
+		    "%s: a batch of %zu writes refused: %s", st->path, n,
+		    cause);
+	/* Nothing of the batch stays: its events' indexes go to the next
+	 * batch, and the replica counts it read may have been its own
+	 * writes. */
 	st->ev_next = ev_start;
+	st->n_svc_seen = 0;
 	/* Those that succeeded or never ran are undone too; those that failed
 	 * keep their own, more precise, error. */
 	for (op = batch; op != NULL; op = op->next) {
-		if (op->rc == ORCH_OK)
+		if (op->rc != ORCH_OK)
+			continue;
+		if (st->wcond != COND_NONE)
+			op_set_cond_err(op, st->wcond, cause);
+		else
 			op_set_err(op, lost, cause);
 	}
 
@@ -2176,6 +2426,7 @@ complete:
 	for (op = batch; op != NULL; op = op->next) {
 		if (op->rc != ORCH_OK) {
 			failed++;
+			refused += op->rc == ORCH_ENOSPC;
 			continue;
 		}
 		/* Before any acknowledgement, so that a reader who hears of the
@@ -2205,9 +2456,14 @@ complete:
 	}
 	st->stats.writes += n;
 	st->stats.failed += failed;
+	st->stats.refused += refused;
 	if (committed)
 		st->stats.commits++;
 	pthread_mutex_unlock(&st->mu);
+	if (committed)
+		cond_update(st, COND_NONE, NULL, 0);
+	else if (st->wcond != COND_NONE)
+		cond_update(st, st->wcond, cause, n);
 	if (committed && st->opts.on_commit != NULL)
 		st->opts.on_commit(st->opts.on_commit_arg, took, n);
 	/* Only now is anything durable: acknowledge in queue order. */
@@ -2256,8 +2512,27 @@ writer_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&st->mu);
-		while (st->head == NULL && !st->closing)
-			pthread_cond_wait(&st->cv, &st->mu);
+		while (st->head == NULL && !st->closing) {
+			struct timespec until;
+
+			if (st->cond == COND_NONE) {
+				pthread_cond_wait(&st->cv, &st->mu);
+				continue;
+			}
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += STORE_PROBE_MS / 1000;
+			until.tv_nsec +=
+			    (long)(STORE_PROBE_MS % 1000) * 1000000L;
+			until.tv_sec += until.tv_nsec / 1000000000L;
+			until.tv_nsec %= 1000000000L;
+			if (pthread_cond_timedwait(&st->cv, &st->mu, &until) !=
+			        0 &&
+			    st->head == NULL && !st->closing) {
+				pthread_mutex_unlock(&st->mu);
+				writer_probe(st);
+				pthread_mutex_lock(&st->mu);
+			}
+		}
 		if (st->head == NULL) {
 			/* Closing and drained. */
 			pthread_mutex_unlock(&st->mu);
@@ -2484,6 +2759,17 @@ orch_store_stats(struct orch_store *st, struct orch_store_stats *out)
 	pthread_mutex_unlock(&st->mu);
 }
 
+void
+orch_store_health(struct orch_store *st, struct orch_store_health *out)
+{
+	pthread_mutex_lock(&st->mu);
+	out->writable = st->cond == COND_NONE;
+	out->since_ms = out->writable ? 0 : st->cond_since_ms;
+	out->refused = out->writable ? 0 : st->cond_refused;
+	snprintf(out->why, sizeof(out->why), "%s", st->cond_msg);
+	pthread_mutex_unlock(&st->mu);
+}
+
 /* ---- writes ---- */
 
 static struct store_op *
@@ -2670,6 +2956,31 @@ orch_store_node_event(struct orch_store *st, const char *id, int status)
 		return;
 	}
 	op->node_status = status;
+	store_enqueue(st, op);
+}
+
+void
+orch_store_node_driver_event(struct orch_store *st, const char *id,
+    const struct orch_driver_health *sick, size_t n_sick)
+{
+	struct store_op *op = op_new(OP_NODE_EVENT, NULL, NULL);
+
+	if (op == NULL || id == NULL || (op->id = strdup(id)) == NULL ||
+	    (n_sick > 0 &&
+	        (op->sick = malloc(n_sick * sizeof(*sick))) == NULL)) {
+		orch_warn(STORE_COMPONENT,
+		    "cannot record an event of node %.40s's drivers: out of "
+		    "memory",
+		    id != NULL ? id : "(null)");
+		if (op != NULL)
+			free(op->id);
+		free(op);
+		return;
+	}
+	if (n_sick > 0)
+		memcpy(op->sick, sick, n_sick * sizeof(*sick));
+	op->n_sick = n_sick;
+	op->driver_turn = true;
 	store_enqueue(st, op);
 }
 
@@ -3267,6 +3578,36 @@ orch_store_task_list_node(struct orch_store_reader *r, const char *node_id,
 	    SQLITE_OK)
 		return reader_fail(r, src, what);
 	rc = reader_tasks(r, s, what, out, n);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+int
+orch_store_task_blobs_node(struct orch_store_reader *r, const char *node_id,
+    int (*fn)(void *arg, const uint8_t *b, size_t n), void *arg)
+{
+	sqlite3_stmt *s = r->stmt[R_LIST_NODE];
+	char what[80];
+	int src, rc = ORCH_OK;
+
+	if (node_id == NULL)
+		return ORCH_EINVAL;
+	snprintf(
+	    what, sizeof(what), "listing the tasks of node %.40s", node_id);
+	if ((src = sqlite3_bind_text(s, 1, node_id, -1, SQLITE_STATIC)) !=
+	    SQLITE_OK)
+		return reader_fail(r, src, what);
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		const uint8_t *b = sqlite3_column_blob(s, 0);
+		int n = sqlite3_column_bytes(s, 0);
+
+		if ((rc = fn(arg, b, n > 0 ? (size_t)n : 0)) != ORCH_OK)
+			goto out;
+	}
+	if (src != SQLITE_DONE)
+		rc = reader_fail(r, src, what);
+out:
+	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc;
 }

@@ -16,7 +16,13 @@
  * calls each write's completion.  A completion with rc == ORCH_OK therefore
  * means the write is durable; a write that fails is rolled back alone and
  * its completion gets the error; a failed COMMIT fails every write in the
- * batch.  Nothing is acknowledged that is not on disk.
+ * batch.  Nothing is acknowledged that is not on disk, and neither the
+ * commit nor the event listeners hear of a write that was rolled back.
+ *
+ * A disk that refuses writes (full, read-only, failing) fails them with
+ * ORCH_ENOSPC and a message that says which, while reads go on; the
+ * writer keeps running and the store takes writes again by itself when
+ * the disk does (orch_store_health()).
  *
  * Reads go through readers: read-only connections, each used by one thread
  * at a time, that see the last committed state.
@@ -125,6 +131,8 @@ void orch_store_close(struct orch_store *st);
 struct orch_store_stats {
 	uint64_t writes;  /* writes the writer ran, durable or failed */
 	uint64_t failed;  /* of which completed with an error */
+	uint64_t refused; /* of those, refused by a disk that took no write
+	                   * (full, read-only, failing) */
 	uint64_t commits; /* transactions committed (group commits) */
 };
 
@@ -164,6 +172,28 @@ void orch_store_unlisten(
 void orch_store_stats(
     struct orch_store *st, struct orch_store_stats *out /* OUT */);
 
+/* Whether the disk takes writes, as the last transaction found. */
+struct orch_store_health {
+	bool writable;
+	/* When not writable: since when (orch_now_ms()), how many writes
+	 * were refused since, and why, as refused writes are told (
+	 * "the manager's disk is full: ...; writes are refused until space
+	 * returns; reads still work"). */
+	int64_t since_ms;
+	uint64_t refused;
+	char why[512];
+};
+
+/*
+ * Fills out with whether writes are refused.  A full disk, a read-only
+ * file system or a failing write refuses every write alike (ORCH_ENOSPC,
+ * with why); the writer then tries a write of its own every second, so
+ * that writable turns true again by itself once the disk takes writes,
+ * with or without clients writing.
+ */
+void orch_store_health(
+    struct orch_store *st, struct orch_store_health *out /* OUT */);
+
 /* ---- events ---- */
 
 /* One committed event, as event listeners see it. */
@@ -182,7 +212,9 @@ struct orch_store_event {
 
 /* Called on the writer thread after each commit for each event of the
  * batch, in index order, after the commit listeners of its write and
- * before any completion.  ev is valid only during the call.  Same rules
+ * before any completion.  Only committed events: those of a write that
+ * failed, or of a batch the disk refused, are never heard of, and their
+ * indexes are given again.  ev is valid only during the call.  Same rules
  * as orch_store_commit_fn. */
 typedef void (*orch_store_event_fn)(
     void *arg, const struct orch_store_event *ev);
@@ -202,6 +234,17 @@ void orch_store_events_unlisten(
  * node, the store closing) is logged at debug level.
  */
 void orch_store_node_event(struct orch_store *st, const char *id, int status);
+
+/*
+ * Queues an event alone of node id's drivers: one turned unhealthy or
+ * healthy again, in memory (type "node.driver").  sick[n_sick] are the
+ * node's unhealthy drivers now (copied).  The event carries the node's
+ * stored record with driver_health filled from them, one entry per
+ * driver it registered (orch_node_health_fill()).  Otherwise as
+ * orch_store_node_event().
+ */
+void orch_store_node_driver_event(struct orch_store *st, const char *id,
+    const struct orch_driver_health *sick, size_t n_sick);
 
 /* ---- reads ---- */
 
@@ -302,6 +345,16 @@ int orch_store_task_list_service(struct orch_store_reader *r,
 int orch_store_task_list_node(struct orch_store_reader *r, const char *node_id,
     orch_task ***out /* OUT */, size_t *n /* OUT */);
 
+/*
+ * The same tasks as orch_store_task_list_node(), each handed to fn as the
+ * stored bytes: a serialized orch.Task, valid during the call only, that
+ * the store wrote itself (a heartbeat's answer carries them as they are,
+ * without decoding and packing them again).  A non-ORCH_OK return from fn
+ * stops the walk and is returned.  Returns ORCH_OK or the read's error.
+ */
+int orch_store_task_blobs_node(struct orch_store_reader *r, const char *node_id,
+    int (*fn)(void *arg, const uint8_t *b, size_t n), void *arg);
+
 /* Looks up one node by id, or else by name.  On ORCH_OK *out is a new node
  * the caller frees with orch_node_free().  ORCH_ENOENT when there is none.
  * Status, heartbeat and allocation are not stored and left unset. */
@@ -401,10 +454,10 @@ void orch_store_task_replace(struct orch_store *st, const char *old_id,
 
 /*
  * Blocking forms of the two writes for callers on their own threads
- * (tests, tools; a server answers from the completion instead).  On ORCH_OK *out (when out is not NULL) is the
- * stored task, owned by the caller; on error err holds the reason.
- * Calling them from a completion (the writer thread) would wait for
- * itself: they refuse with ORCH_EINTERNAL instead.
+ * (tests, tools; a server answers from the completion instead).  On ORCH_OK
+ * *out (when out is not NULL) is the stored task, owned by the caller; on error
+ * err holds the reason. Calling them from a completion (the writer thread)
+ * would wait for itself: they refuse with ORCH_EINTERNAL instead.
  */
 int orch_store_task_insert_sync(struct orch_store *st, orch_task *task,
     orch_task **out /* OUT */, char *err, size_t errlen);

@@ -18,6 +18,7 @@
 #include "constraint.h"
 #include "container.h"
 #include "error.h"
+#include "health.h"
 
 /*
  * JSON_DECODE_ANY lets a body that is a bare string or number parse, so
@@ -30,43 +31,6 @@
 
 /* How many bytes of a client's key an error message quotes. */
 #define QUOTE_MAX 64
-
-/* Length of the valid UTF-8 sequence (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF) that starts at s, or 0. */
-static size_t
-utf8_seq_len(const unsigned char *s)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] < 0xc2)
-		return 0;
-	if (s[0] < 0xe0) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] < 0xf0) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] < 0xf5) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	/* A NUL terminator fails this test, so no read passes the end. */
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
 
 static json_t *json_time(bool has, int64_t ms);
 static int spec_text_decode(
@@ -87,7 +51,7 @@ json_text(const char *s)
 	json_t *j;
 
 	for (n = 0; n < len; n += k) {
-		if ((k = utf8_seq_len(p + n)) == 0)
+		if ((k = orch_utf8_seq_len(p + n)) == 0)
 			break;
 	}
 	if (n == len)
@@ -95,7 +59,7 @@ json_text(const char *s)
 	if (len > (SIZE_MAX - 1) / 3 || (fixed = malloc(len * 3 + 1)) == NULL)
 		return NULL;
 	for (size_t i = 0; i < len; i += n) {
-		if ((n = utf8_seq_len(p + i)) == 0) {
+		if ((n = orch_utf8_seq_len(p + i)) == 0) {
 			memcpy(fixed + o, "\xef\xbf\xbd", 3);
 			o += 3;
 			n = 1;
@@ -203,26 +167,8 @@ err_set(char *err, size_t errlen, const char *fmt, ...)
 		if (((unsigned char)err[i - 1] & 0xc0) != 0x80)
 			break;
 	}
-	if (i > 0 && utf8_seq_len((const unsigned char *)err + i - 1) == 0)
+	if (i > 0 && orch_utf8_seq_len((const unsigned char *)err + i - 1) == 0)
 		err[i - 1] = '\0';
-}
-
-/*
- * Replaces with '?' each byte of s that does not belong to a valid UTF-8
- * character.  jansson's error text quotes the input near the error, raw,
- * so it may hold any bytes, or a character cut at its length limit.
- */
-static void
-utf8_repair(char *s)
-{
-	size_t n;
-
-	for (; *s != '\0'; s += n) {
-		if ((n = utf8_seq_len((const unsigned char *)s)) == 0) {
-			*s = '?';
-			n = 1;
-		}
-	}
 }
 
 /* True when the JSON string v holds no NUL byte: C strings would silently
@@ -253,7 +199,7 @@ body_parse(const char *buf, size_t len, json_t **root, char *err, size_t errlen)
 		return ORCH_EINVAL;
 	}
 	if ((r = json_loadb(buf, len, DECODE_FLAGS, &jerr)) == NULL) {
-		utf8_repair(jerr.text);
+		orch_text_utf8_repair(jerr.text);
 		err_set(err, errlen, "malformed JSON at line %d column %d: %s",
 		    jerr.line, jerr.column, jerr.text);
 		return ORCH_EINVAL;
@@ -295,10 +241,12 @@ fields_check(json_t *obj, const char *const *known, char *err, size_t errlen)
 }
 
 /* Reads member key of obj, a string or null of at most max bytes, into
- * *out (OUT, pointing into obj; NULL when absent or null). */
+ * *out (OUT, pointing into obj; NULL when absent or null).  Messages name
+ * the field prefix key: prefix is "" at the top level, "health." in the
+ * health check. */
 static int
-member_text(json_t *obj, const char *key, size_t max, const char **out,
-    char *err, size_t errlen)
+member_text_in(json_t *obj, const char *prefix, const char *key, size_t max,
+    const char **out, char *err, size_t errlen)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -306,21 +254,30 @@ member_text(json_t *obj, const char *key, size_t max, const char **out,
 	if (v == NULL || json_is_null(v))
 		return ORCH_OK;
 	if (!json_is_string(v)) {
-		err_set(err, errlen, "field \"%s\" must be a string", key);
+		err_set(err, errlen, "field \"%s%s\" must be a string", prefix,
+		    key);
 		return ORCH_EINVAL;
 	}
 	if (!json_text_plain(v)) {
 		err_set(err, errlen,
-		    "field \"%s\" must not contain NUL characters", key);
+		    "field \"%s%s\" must not contain NUL characters", prefix,
+		    key);
 		return ORCH_EINVAL;
 	}
 	if (json_string_length(v) > max) {
-		err_set(err, errlen, "field \"%s\" must be at most %zu bytes",
-		    key, max);
+		err_set(err, errlen, "field \"%s%s\" must be at most %zu bytes",
+		    prefix, key, max);
 		return ORCH_EINVAL;
 	}
 	*out = json_string_value(v);
 	return ORCH_OK;
+}
+
+static int
+member_text(json_t *obj, const char *key, size_t max, const char **out,
+    char *err, size_t errlen)
+{
+	return member_text_in(obj, "", key, max, out, err, errlen);
 }
 
 /* Decodes "env" (v, may be NULL) into spec.  Entries go into spec as they
@@ -494,18 +451,115 @@ spec_container_decode(
 }
 
 /* Decodes the optional string member key of obj into *field, a
- * protobuf-c string.  Its limits are orch_task_spec_validate()'s. */
+ * protobuf-c string, naming it prefix key in messages (member_text_in).
+ * Its limits are orch_task_spec_validate()'s. */
 static int
-spec_text_decode(
-    json_t *obj, const char *key, char **field, char *err, size_t errlen)
+spec_text_decode_in(json_t *obj, const char *prefix, const char *key,
+    char **field, char *err, size_t errlen)
 {
 	const char *s;
 	int rc;
 
-	if ((rc = member_text(obj, key, SIZE_MAX, &s, err, errlen)) != ORCH_OK)
+	if ((rc = member_text_in(
+	         obj, prefix, key, SIZE_MAX, &s, err, errlen)) != ORCH_OK)
 		return rc;
 	if (s != NULL && (*field = strdup(s)) == NULL)
 		return ORCH_ENOMEM;
+	return ORCH_OK;
+}
+
+static int
+spec_text_decode(
+    json_t *obj, const char *key, char **field, char *err, size_t errlen)
+{
+	return spec_text_decode_in(obj, "", key, field, err, errlen);
+}
+
+/* Reads the numeric member key of the check object h into *has and *v,
+ * refusing what health.h's limits refuse before it is narrowed. */
+static int
+health_uint_decode(json_t *h, const char *key, protobuf_c_boolean *has,
+    uint32_t *v, char *err, size_t errlen)
+{
+	json_t *j = json_object_get(h, key);
+
+	if (j == NULL || json_is_null(j))
+		return ORCH_OK;
+	if (!json_is_integer(j)) {
+		err_set(
+		    err, errlen, "field \"health.%s\" must be an integer", key);
+		return ORCH_EINVAL;
+	}
+	if (orch_health_field_check(key, json_integer_value(j), err, errlen) !=
+	    ORCH_OK)
+		return ORCH_EINVAL;
+	*has = true;
+	*v = (uint32_t)json_integer_value(j);
+	return ORCH_OK;
+}
+
+/* Decodes "health" (v, may be NULL) into spec: an object with the keys
+ * of HealthCheck (health.h checks their values).  Unknown keys are
+ * refused, named with their place ("health.intervall_s"). */
+static int
+spec_health_decode(orch_task_spec *spec, json_t *v, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"type", "command", "port", "path",
+	    "interval_s", "timeout_s", "retries", "start_period_s", NULL};
+	orch_health_check *h;
+	const char *key;
+	size_t klen;
+	json_t *m;
+	int rc;
+
+	if (v == NULL || json_is_null(v))
+		return ORCH_OK;
+	if (!json_is_object(v)) {
+		err_set(err, errlen,
+		    "field \"health\" must be an object such as "
+		    "{\"type\": \"http\", \"port\": 8080, \"path\": \"/\"}");
+		return ORCH_EINVAL;
+	}
+	json_object_keylen_foreach(v, key, klen, m)
+	{
+		size_t i;
+
+		for (i = 0; keys[i] != NULL; i++) {
+			if (strlen(keys[i]) == klen &&
+			    strcmp(key, keys[i]) == 0)
+				break;
+		}
+		if (keys[i] == NULL) {
+			err_set(err, errlen, "unknown field \"health.%.*s\"",
+			    quote_len(key), key);
+			return ORCH_EINVAL;
+		}
+	}
+	if ((h = malloc(sizeof(*h))) == NULL)
+		return ORCH_ENOMEM;
+	/* The schema's defaults, which unset fields keep. */
+	orch__health_check__init(h);
+	spec->health = h;
+	if ((rc = spec_text_decode_in(
+	         v, "health.", "type", &h->type, err, errlen)) != ORCH_OK ||
+	    (rc = spec_text_decode_in(
+	         v, "health.", "path", &h->path, err, errlen)) != ORCH_OK ||
+	    (rc = strings_decode(json_object_get(v, "command"),
+	         "health.command", ORCH_COMMAND_MAX,
+	         " such as [\"pg_isready\"]", &h->command, &h->n_command, err,
+	         errlen)) != ORCH_OK ||
+	    (rc = health_uint_decode(
+	         v, "port", &h->has_port, &h->port, err, errlen)) != ORCH_OK ||
+	    (rc = health_uint_decode(v, "interval_s", &h->has_interval_s,
+	         &h->interval_s, err, errlen)) != ORCH_OK ||
+	    (rc = health_uint_decode(v, "timeout_s", &h->has_timeout_s,
+	         &h->timeout_s, err, errlen)) != ORCH_OK ||
+	    (rc = health_uint_decode(v, "retries", &h->has_retries, &h->retries,
+	         err, errlen)) != ORCH_OK ||
+	    (rc = health_uint_decode(v, "start_period_s",
+	         &h->has_start_period_s, &h->start_period_s, err, errlen)) !=
+	        ORCH_OK)
+		return rc;
 	return ORCH_OK;
 }
 
@@ -529,7 +583,8 @@ orch_task_spec_from_json(
 {
 	static const char *const fields[] = {"name", "image", "memory", "cpu",
 	    "env", "command", "constraints", "placement", "restart",
-	    "privileged", "volumes", "network", "cap_add", "driver", NULL};
+	    "privileged", "volumes", "network", "cap_add", "driver", "health",
+	    NULL};
 	json_t *root = NULL;
 	int rc;
 
@@ -605,7 +660,9 @@ orch_task_spec_from_object(
 	         errlen)) != ORCH_OK ||
 	    (rc = spec_text_decode(
 	         root, "restart", &spec->restart, err, errlen)) != ORCH_OK ||
-	    (rc = spec_container_decode(spec, root, err, errlen)) != ORCH_OK)
+	    (rc = spec_container_decode(spec, root, err, errlen)) != ORCH_OK ||
+	    (rc = spec_health_decode(spec, json_object_get(root, "health"), err,
+	         errlen)) != ORCH_OK)
 		goto out;
 	*out = spec;
 	spec = NULL;
@@ -622,7 +679,7 @@ orch_task_update_from_json(const char *buf, size_t len,
     struct orch_task_update *out, json_t **root, char *err, size_t errlen)
 {
 	static const char *const fields[] = {
-	    "status", "container_id", "exit_code", "error", NULL};
+	    "status", "container_id", "exit_code", "error", "health", NULL};
 	json_t *r = NULL, *v;
 	const char *s;
 	int rc;
@@ -650,8 +707,18 @@ orch_task_update_from_json(const char *buf, size_t len,
 	if ((rc = member_text(r, "container_id", ORCH_STRING_MAX,
 	         &out->container_id, err, errlen)) != ORCH_OK ||
 	    (rc = member_text(r, "error", ORCH_STRING_MAX, &out->error, err,
-	         errlen)) != ORCH_OK)
+	         errlen)) != ORCH_OK ||
+	    (rc = member_text(r, "health", SIZE_MAX, &s, err, errlen)) !=
+	        ORCH_OK)
 		goto out;
+	if (s != NULL && orch_health_status_parse(s, &out->health) != ORCH_OK) {
+		err_set(err, errlen,
+		    "field \"health\" must be starting, healthy or unhealthy, "
+		    "not \"%.*s\"",
+		    quote_len(s), s);
+		rc = ORCH_EINVAL;
+		goto out;
+	}
 	v = json_object_get(r, "exit_code");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
@@ -780,11 +847,57 @@ orch_spec_json_add_container(json_t *o, const orch_task_spec *sp)
 	return bad != 0 ? ORCH_ENOMEM : ORCH_OK;
 }
 
+/* The "healthcheck" object of a check: its type, then what the type
+ * uses, then the timing (defaults shown for fields a spec stored before
+ * they were filled in). */
+static json_t *
+health_check_encode(const orch_health_check *h)
+{
+	const char *type = h->type != NULL ? h->type : "";
+	json_t *o = json_object();
+	int bad = 0;
+
+	if (o == NULL)
+		return NULL;
+	bad |= json_object_set_new(o, "type", json_text(type));
+	if (strcmp(type, ORCH_HEALTH_EXEC) == 0) {
+		bad |= json_object_set_new(
+		    o, "command", strings_encode(h->command, h->n_command));
+	} else {
+		bad |= json_object_set_new(o, "port", json_integer(h->port));
+		if (strcmp(type, ORCH_HEALTH_HTTP) == 0)
+			bad |= json_object_set_new(
+			    o, "path", json_text(orch_health_check_path(h)));
+	}
+	bad |=
+	    json_object_set_new(o, "interval_s", json_integer(h->interval_s));
+	bad |= json_object_set_new(o, "timeout_s", json_integer(h->timeout_s));
+	bad |= json_object_set_new(o, "retries", json_integer(h->retries));
+	bad |= json_object_set_new(
+	    o, "start_period_s", json_integer(h->start_period_s));
+	if (bad != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int
+orch_spec_json_add_health(json_t *o, const orch_task_spec *sp)
+{
+	json_t *h = sp != NULL && sp->health != NULL
+	    ? health_check_encode(sp->health)
+	    : json_null();
+
+	return json_object_set_new(o, "healthcheck", h) != 0 ? ORCH_ENOMEM
+	                                                     : ORCH_OK;
+}
+
 json_t *
 orch_task_to_json(const orch_task *t)
 {
 	const orch_task_spec *sp = t->spec;
-	const char *status = orch_task_status_name(t->status);
+	const char *status = orch_task_status_name(t->status), *health;
 	json_t *o = json_object();
 	int bad = 0;
 
@@ -823,6 +936,12 @@ orch_task_to_json(const orch_task *t)
 	bad |= json_object_set_new(
 	    o, "not_before", json_time(t->has_not_before_ms, t->not_before_ms));
 	bad |= orch_spec_json_add_container(o, sp) != ORCH_OK;
+	/* The state under "health" (null without a check, or before the
+	 * task ran), the check itself under "healthcheck". */
+	health = t->has_health ? orch_health_status_name(t->health) : NULL;
+	bad |= json_object_set_new(
+	    o, "health", health != NULL ? json_string(health) : json_null());
+	bad |= orch_spec_json_add_health(o, sp) != ORCH_OK;
 	if (bad != 0) {
 		json_decref(o);
 		return NULL;

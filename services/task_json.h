@@ -6,8 +6,11 @@
  * finished_at, node_id, container_id, exit_code, error; then the
  * scheduling fields added since: constraints, placement, restart,
  * restarts, service, replaces, replaced_by, not_before; then the
- * container settings: privileged, volumes, network, cap_add.  Absent
- * optional values are written as null.
+ * container settings: privileged, volumes, network, cap_add; then the
+ * health state, health ("starting", "healthy", "unhealthy"), and the
+ * check, healthcheck.  A spec gives its check as "health" (the state has
+ * no place in a spec): output names it "healthcheck" so that it and the
+ * state do not collide.  Absent optional values are written as null.
  */
 #ifndef ORCH_TASK_JSON_H
 #define ORCH_TASK_JSON_H
@@ -26,7 +29,8 @@
  * strings), "constraints" (array of strings, constraint.h), "placement"
  * ("spread" or "binpack"), "restart" (restart.h), "privileged" (boolean),
  * "volumes" and "cap_add" (arrays of strings) and "network" (string;
- * container.h); null counts as absent.  Unknown fields, duplicate keys,
+ * container.h), "health" (an object: health.h, its keys those of
+ * HealthCheck); null counts as absent.  Unknown fields, duplicate keys,
  * trailing data, strings holding NUL, wrong types and values outside the
  * limits of task.h are refused.
  * On ORCH_OK *out is a new spec owned by the caller, with has_ set only
@@ -41,7 +45,8 @@ int orch_task_spec_from_json(const char *buf, size_t len,
 /*
  * Decodes the body of PUT /tasks/{id}/status: {"status": <status>,
  * "container_id": string or null} plus optional "exit_code" (integer in
- * int32 range, or null) and "error" (string or null).  "status" is
+ * int32 range, or null), "error" (string or null) and "health"
+ * ("starting", "healthy" or "unhealthy", or null).  "status" is
  * required ("Complete" is read as Completed); unknown fields are refused.
  * On ORCH_OK the strings in *out point into *root (OUT), which the caller
  * releases with json_decref() after use.  Otherwise *root is NULL and err
@@ -81,6 +86,12 @@ int orch_spec_json_add_policy(json_t *o, const orch_task_spec *sp);
 /* Adds the spec's container settings to o: privileged, volumes, network
  * ("bridge" when absent) and cap_add.  Returns ORCH_OK or ORCH_ENOMEM. */
 int orch_spec_json_add_container(json_t *o, const orch_task_spec *sp);
+
+/* Adds the spec's health check to o as "healthcheck": an object with
+ * type, command (exec) or port and path (http), interval_s, timeout_s,
+ * retries and start_period_s; null without one.  Returns ORCH_OK or
+ * ORCH_ENOMEM. */
+int orch_spec_json_add_health(json_t *o, const orch_task_spec *sp);
 
 /* A JSON string for s, with bytes that are not UTF-8 written as U+FFFD
  * (json_string() refuses them).  NULL when out of memory. */

@@ -69,30 +69,14 @@ static struct orch_docker_client *peek;
 /* ---- the daemon, seen directly ---- */
 
 static void
-tail_file(const char *what, const char *path, int lines)
-{
-	char *s = h_read_file(path), *p;
-	int n = 0;
-
-	if (s == NULL)
-		return;
-	for (p = s + strlen(s); p > s; p--) {
-		if (p[-1] == '\n' && ++n > lines)
-			break;
-	}
-	fprintf(stderr, "---- %s (%s), last lines:\n%s\n", what, path, p);
-	free(s);
-}
-
-static void
 at_exit(void)
 {
 	/* The harness's own handler, registered later, has run already and
 	 * killed the manager and the agent: their containers can go. */
 	if (!finished) {
-		tail_file("agent log", agent_log, 80);
-		tail_file("second agent log", b_log, 40);
-		tail_file("manager log", m.log, 40);
+		h_tail_file("agent log", agent_log, 80);
+		h_tail_file("second agent log", b_log, 40);
+		h_tail_file("manager log", m.log, 40);
 	}
 	du_cleanup(peek, NODE_PREFIX);
 	orch_docker_client_free(peek);

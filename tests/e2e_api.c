@@ -11,6 +11,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -926,6 +928,123 @@ test_restart_keeps_tasks(void)
 	free(id);
 }
 
+/* Whether the manager's log holds the string arg. */
+static bool
+log_has(void *arg)
+{
+	char *s = h_read_file(m.log);
+	bool ok = s != NULL && strstr(s, arg) != NULL;
+
+	free(s);
+	return ok;
+}
+
+/*
+ * SIGTERM drains the gateway: a request being received is still answered
+ * (then its connection closes), an idle keep-alive connection is closed,
+ * a new connection is refused, and the manager exits 0 with the write
+ * committed.
+ */
+static void
+test_sigterm_drains(void)
+{
+	const char *b = "{\"name\":\"in-flight\",\"image\":\"busybox\"}";
+	char h[256], c, *head = NULL, *body = NULL, path[128];
+	int idle, busy, st;
+	json_t *t;
+
+	/* Room for the request to arrive, under ASan or valgrind too. */
+	mgr_stop_clean(&m);
+	mgr_restart(&m, (const char *const[]){"--request-timeout", "60", NULL});
+	idle = h_connect(m.http_port);
+	busy = h_connect(m.http_port);
+	ASSERT(idle >= 0 && busy >= 0);
+	snprintf(h, sizeof(h), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+	ASSERT(h_send_all(idle, h, strlen(h)) == 0);
+	ASSERT_INT_EQ(h_read_response(idle, NULL, NULL, 5000), 200);
+	/* The interim answer says the head is in: the request is in
+	 * flight when the signal comes. */
+	snprintf(h, sizeof(h),
+	    "POST /tasks HTTP/1.1\r\nHost: x\r\n"
+	    "Expect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
+	    strlen(b));
+	ASSERT(h_send_all(busy, h, strlen(h)) == 0);
+	ASSERT_INT_EQ(h_read_response(busy, NULL, NULL, 5000), 100);
+
+	ASSERT_INT_EQ(kill(m.pid, SIGTERM), 0);
+	ASSERT(h_wait_until(log_has,
+	    "gateway: stopping: answering the 1 request in flight", 10000));
+	ASSERT_INT_EQ(recv(idle, &c, 1, 0), 0);
+	ASSERT_INT_EQ(h_connect(m.http_port), -1);
+	ASSERT(h_send_all(busy, b, strlen(b)) == 0);
+	ASSERT_INT_EQ(h_read_response(busy, &body, &head, 10000), 201);
+	ASSERT_STR_CONTAINS(head, "Connection: close");
+	ASSERT_INT_EQ(recv(busy, &c, 1, 0), 0);
+	st = h_wait_pid(m.pid, 10000);
+	ASSERT(st != -1 && WIFEXITED(st));
+	ASSERT_INT_EQ(WEXITSTATUS(st), 0);
+	m.pid = 0;
+	close(idle);
+	close(busy);
+
+	t = hj_parse(body);
+	snprintf(path, sizeof(path), "/tasks/%s", hj_str(t, "id"));
+	json_decref(t);
+	mgr_restart(&m,
+	    (const char *const[]){
+	        "--request-timeout", "1", "--max-conns", "64", NULL});
+	t = call("GET", path, NULL, 200);
+	ASSERT_STR_EQ(hj_str(t, "name"), "in-flight");
+	json_decref(t);
+	free(head);
+	free(body);
+}
+
+/* Reads one datagram from fd within 10 s into buf (NUL-terminated). */
+static void
+dgram_read(int fd, char *buf, size_t len)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	ssize_t n;
+
+	ASSERT_INT_EQ(poll(&p, 1, 10000), 1);
+	n = recv(fd, buf, len - 1, 0);
+	ASSERT(n > 0);
+	buf[n] = '\0';
+}
+
+/* Under systemd (Type=notify), $NOTIFY_SOCKET hears READY=1 once the
+ * manager serves, and STOPPING=1 when it stops. */
+static void
+test_sd_notify(void)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	char buf[256];
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+	ASSERT(fd >= 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s-notify", m.data);
+	ASSERT(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	mgr_stop_clean(&m);
+	ASSERT_INT_EQ(setenv("NOTIFY_SOCKET", a.sun_path, 1), 0);
+	mgr_restart(&m,
+	    (const char *const[]){
+	        "--request-timeout", "1", "--max-conns", "64", NULL});
+	unsetenv("NOTIFY_SOCKET");
+	dgram_read(fd, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "READY=1\nSTATUS=serving");
+	/* Ready means serving. */
+	ASSERT_INT_EQ(h_http(m.http_port, "GET", "/healthz", NULL, NULL), 200);
+	mgr_stop_clean(&m);
+	dgram_read(fd, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "STOPPING=1\nSTATUS=shutting down");
+	close(fd);
+	unlink(a.sun_path);
+	mgr_restart(&m,
+	    (const char *const[]){
+	        "--request-timeout", "1", "--max-conns", "64", NULL});
+}
+
 static void
 test_flags(void)
 {
@@ -995,6 +1114,8 @@ main(void)
 	RUN(test_idempotency);
 	RUN(test_flags);
 	RUN(test_restart_keeps_tasks);
+	RUN(test_sigterm_drains);
+	RUN(test_sd_notify);
 	mgr_stop_clean(&m);
 	mgr_destroy(&m);
 	return 0;

@@ -48,15 +48,11 @@ call(const char *method, const char *path, const char *body, int want)
 	return hj_call(m.http_port, method, path, body, want);
 }
 
-/* POSTs a task body; returns the new task's id (malloc'd). */
+/* Submits a task from its JSON body; returns its id (malloc'd). */
 static char *
 submit(const char *body)
 {
-	json_t *j = call("POST", "/tasks", body, 201);
-	char *id = strdup(hj_str(j, "id"));
-
-	json_decref(j);
-	return id;
+	return hj_submit(m.http_port, body);
 }
 
 /* The node a task is on (a copy, "" when none). */

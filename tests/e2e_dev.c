@@ -69,18 +69,8 @@ healthy(void *arg)
 static bool
 node_ready(void *arg)
 {
-	json_t *list = hj_call(port, "GET", "/nodes", NULL, 200), *n;
-	bool ok = false;
-
 	(void)arg;
-	n = json_array_get(list, 0);
-	if (json_array_size(list) == 1 && hj_str(n, "status") != NULL &&
-	    strcmp(hj_str(n, "status"), "Ready") == 0) {
-		snprintf(node, sizeof(node), "%s", hj_str(n, "name"));
-		ok = true;
-	}
-	json_decref(list);
-	return ok;
+	return hj_one_node_ready(port, node, sizeof(node));
 }
 
 /* Starts orch-manager --dev with extra flags (NULL-terminated, at most 4)

@@ -11,7 +11,9 @@
  * events says which were missed.  GET /metrics is parsed by the strict
  * parser of prom_text.h and its values followed as requests are made.
  * orchctl events prints the stream and ends cleanly on SIGINT.  A
- * create retried with its Idempotency-Key writes no second event.
+ * create retried with its Idempotency-Key writes no second event.  A
+ * node's driver turning unhealthy and back is a node.driver event each
+ * time, and a 0 in orch_node_driver_healthy meanwhile.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -309,6 +311,26 @@ metric_now(const char *name, const char *const *labels)
 	return v;
 }
 
+/* Registers r (its drivers and driver health as the caller set them)
+ * as node name with cpu and memory_mb, and copies its id into id. */
+static void
+node_register(Orch__NodeRegistration *r, const char *name, double cpu,
+    int64_t memory_mb, char id[ORCH_ID_LEN])
+{
+	Orch__Node *n = NULL;
+	char err[512];
+
+	r->name = (char *)name;
+	r->has_cpu = true;
+	r->cpu = cpu;
+	r->has_memory_mb = true;
+	r->memory_mb = memory_mb;
+	if (fa_node_register(rpc, r, &n, err, sizeof(err)) != ORCH_OK)
+		h_fail(__FILE__, __LINE__, "registering %s: %s", name, err);
+	memcpy(id, n->id, ORCH_ID_LEN);
+	orch__node__free_unpacked(n, NULL);
+}
+
 /* ---- tests ---- */
 
 /* A task's life, from POST to Completed, on a node that registers
@@ -322,7 +344,6 @@ test_task_life(void)
 	static const char *const status[] = {
 	    NULL, NULL, "Pending", "Scheduled", "Running", "Completed"};
 	Orch__NodeRegistration r = ORCH__NODE_REGISTRATION__INIT;
-	Orch__Node *n = NULL;
 	struct fa_report rep = {0};
 	struct evs s;
 	json_t *e[6];
@@ -331,14 +352,7 @@ test_task_life(void)
 
 	ASSERT_INT_EQ(evs_open(&s, ""), 200);
 	last = (json_int_t)newest_of(&s);
-	r.name = "node-a";
-	r.has_cpu = true;
-	r.cpu = 4;
-	r.has_memory_mb = true;
-	r.memory_mb = 4096;
-	ASSERT_INT_EQ(fa_node_register(rpc, &r, &n, err, sizeof(err)), ORCH_OK);
-	memcpy(node_a, n->id, ORCH_ID_LEN);
-	orch__node__free_unpacked(n, NULL);
+	node_register(&r, "node-a", 4, 4096, node_a);
 	fa_beater_add(&beater, node_a);
 	id =
 	    submit("{\"name\":\"life\",\"image\":\"busybox:1\",\"memory\":64}");
@@ -1062,6 +1076,152 @@ test_idempotent_once(void)
 	free(mark);
 }
 
+struct file_has {
+	const char *path, *needle;
+};
+
+/* Whether the file holds the needle. */
+static bool
+file_has(void *arg)
+{
+	const struct file_has *f = arg;
+	char *s = h_read_file(f->path);
+	bool ok = s != NULL && strstr(s, f->needle) != NULL;
+
+	free(s);
+	return ok;
+}
+
+/* The node.driver event of a node's id after the stream's position,
+ * skipping the node's other turns and everything else. */
+static json_t *
+driver_event(struct evs *s, const char *id)
+{
+	for (;;) {
+		json_t *e = evs_must(s, "a node.driver event");
+
+		if (strcmp(ev_type(e), "node.driver") == 0 &&
+		    strcmp(json_string_value(json_object_get(e, "id")), id) ==
+		        0)
+			return e;
+		/* Only node.driver carries the live health. */
+		ASSERT(json_object_get(json_object_get(e, "object"),
+		           "driver_health") == NULL);
+		json_decref(e);
+	}
+}
+
+/* The health of driver d in a node.driver event. */
+static const json_t *
+driver_of(const json_t *e, const char *d)
+{
+	return json_object_get(
+	    json_object_get(json_object_get(e, "object"), "driver_health"), d);
+}
+
+/* A driver that turns unhealthy and healthy again is a node.driver event
+ * each time (after the node.ready of the registration that says so),
+ * with the health of every driver of the node; a new error of a driver
+ * still unhealthy is none; GET /metrics has a 0 for it meanwhile, and a
+ * beat with a malformed health is refused naming the field. */
+static void
+test_driver_events(void)
+{
+	static const char *const l_docker[] = {
+	    "node", "node-drv", "driver", "docker", NULL};
+	static const char *const l_exec[] = {
+	    "node", "node-drv", "driver", "exec", NULL};
+	Orch__NodeRegistration r = ORCH__NODE_REGISTRATION__INIT;
+	Orch__DriverHealth dh = fa_driver_health("docker", false,
+	                       "docker GET /_ping: cannot reach the Docker "
+	                       "daemon"),
+	                   bad = fa_driver_health("", false, NULL);
+	Orch__DriverHealth *hv[] = {&dh}, *badv[] = {&bad};
+	Orch__Assignments *as = NULL;
+	char *drivers[] = {"docker", "exec"};
+	char id[ORCH_ID_LEN], err[512];
+	bool ready = false;
+	json_int_t first;
+	struct evs s;
+	json_t *e;
+
+	ASSERT_INT_EQ(evs_open(&s, ""), 200);
+	r.drivers = drivers;
+	r.n_drivers = 2;
+	r.driver_health = hv;
+	r.n_driver_health = 1;
+	node_register(&r, "node-drv", 1, 512, id);
+	for (;;) {
+		e = evs_must(&s, "the node's registration");
+		if (strcmp(json_string_value(json_object_get(e, "id")), id) ==
+		    0) {
+			if (strcmp(ev_type(e), "node.ready") == 0)
+				ready = true;
+			if (strcmp(ev_type(e), "node.driver") == 0)
+				break;
+		}
+		json_decref(e);
+	}
+	ASSERT(ready);
+	first = ev_index(e);
+	ASSERT(
+	    json_is_false(json_object_get(driver_of(e, "docker"), "healthy")));
+	ASSERT_STR_EQ(
+	    json_string_value(json_object_get(driver_of(e, "docker"), "error")),
+	    dh.error);
+	ASSERT(
+	    json_is_string(json_object_get(driver_of(e, "docker"), "since")));
+	ASSERT(json_is_true(json_object_get(driver_of(e, "exec"), "healthy")));
+	json_decref(e);
+	ASSERT(metric_now("orch_node_driver_healthy", l_docker) == 0);
+	ASSERT(metric_now("orch_node_driver_healthy", l_exec) == 1);
+
+	/* A driver without a name: refused, naming the field. */
+	ASSERT(fa_heartbeat_health(rpc, id, badv, 1, &as, err, sizeof(err)) !=
+	    ORCH_OK);
+	ASSERT_STR_CONTAINS(err, "driver_health");
+	/* Another error: no event.  Healthy: one. */
+	dh.error = "docker GET /_ping: timed out";
+	ASSERT_INT_EQ(
+	    fa_heartbeat_health(rpc, id, hv, 1, &as, err, sizeof(err)),
+	    ORCH_OK);
+	orch__assignments__free_unpacked(as, NULL);
+	ASSERT_INT_EQ(fa_heartbeat(rpc, id, &as, err, sizeof(err)), ORCH_OK);
+	orch__assignments__free_unpacked(as, NULL);
+	e = driver_event(&s, id);
+	ASSERT(
+	    json_is_true(json_object_get(driver_of(e, "docker"), "healthy")));
+	ASSERT(json_object_get(driver_of(e, "docker"), "error") == NULL);
+	json_decref(e);
+	ASSERT(metric_now("orch_node_driver_healthy", l_docker) == 1);
+	evs_close(&s);
+
+	/* orchctl events says it for people. */
+	{
+		char *bin = h_bin("orchctl"), since[32], path[600];
+		char *argv[] = {
+		    bin, "--addr", m.addr, "events", "--since", since, NULL};
+		struct file_has fh = {path, " docker=healthy exec=healthy"};
+		char *out;
+		pid_t pid;
+
+		snprintf(since, sizeof(since), "%lld", (long long)first - 1);
+		snprintf(path, sizeof(path), "%s.orchctl-drv", m.data);
+		pid = h_spawn(argv, path);
+		ASSERT(h_wait_until(file_has, &fh, 15000));
+		ASSERT_INT_EQ(kill(pid, SIGINT), 0);
+		ASSERT(h_wait_pid(pid, 10000) != -1);
+		out = h_read_file(path);
+		ASSERT_STR_CONTAINS(out, " node.driver node-drv ");
+		ASSERT_STR_CONTAINS(out,
+		    " docker=\"unhealthy: docker GET /_ping: cannot reach "
+		    "the Docker daemon\" exec=healthy\n");
+		unlink(path);
+		free(out);
+		free(bin);
+	}
+}
+
 int
 main(void)
 {
@@ -1080,6 +1240,7 @@ main(void)
 	RUN(test_slow_reader);
 	RUN(test_retention);
 	RUN(test_idempotent_once);
+	RUN(test_driver_events);
 	fa_beater_stop(&beater);
 	nng_close(rpc);
 	mgr_stop_clean(&m);

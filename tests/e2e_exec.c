@@ -45,23 +45,12 @@ static bool finished;
 static struct orch_docker_client *peek;
 
 static void
-tail_file(const char *what, const char *path)
-{
-	char *s = h_read_file(path);
-
-	if (s != NULL)
-		fprintf(stderr, "---- %s (%s):\n%s\n", what, path,
-		    strlen(s) > 6000 ? s + strlen(s) - 6000 : s);
-	free(s);
-}
-
-static void
 at_exit(void)
 {
 	if (!finished) {
-		tail_file("agent log", log_a);
-		tail_file("second agent log", log_d);
-		tail_file("manager log", m.log);
+		h_tail_file("agent log", log_a, 80);
+		h_tail_file("second agent log", log_d, 80);
+		h_tail_file("manager log", m.log, 80);
 	}
 	/* The harness has killed the agents: what they ran goes now. */
 	if (dir != NULL) {
@@ -87,12 +76,7 @@ call(const char *method, const char *path, const char *body, int want)
 static char *
 submit(const char *body)
 {
-	json_t *t = call("POST", "/tasks", body, 201);
-	char *id = strdup(hj_str(t, "id"));
-
-	ASSERT(id != NULL);
-	json_decref(t);
-	return id;
+	return hj_submit(m.http_port, body);
 }
 
 static pid_t

@@ -254,22 +254,6 @@ cleanup_namespaces(long self)
 	closedir(d);
 }
 
-static void
-tail_file(const char *what, const char *path, int lines)
-{
-	char *s = h_read_file(path), *p;
-	int n = 0;
-
-	if (s == NULL)
-		return;
-	for (p = s + strlen(s); p > s; p--) {
-		if (p[-1] == '\n' && ++n > lines)
-			break;
-	}
-	fprintf(stderr, "---- %s (%s), last lines:\n%s\n", what, path, p);
-	free(s);
-}
-
 /* The log of agent i (0-based) of run self, next to the data directory. */
 static void
 agent_log_path(char *buf, size_t len, const char *data, long self, int i)
@@ -297,7 +281,7 @@ cleanup_all(long self, const char *data, bool failed)
 		else
 			snprintf(log, sizeof(log), "%s.log", data);
 		if (failed)
-			tail_file(
+			h_tail_file(
 			    i < NAGENTS ? "agent log" : "manager log", log, 40);
 		else
 			unlink(log);

@@ -638,6 +638,8 @@ test_task_life(void)
 /* The epoch and the last version this manager answered node_a, for
  * test_restart. */
 static uint64_t epoch_a, version_a;
+/* beat_known() says the node accepts deltas. */
+static bool beat_delta;
 
 /* Heartbeat of node, saying it holds the list of epoch and version when
  * known.  Every answer carries a version. */
@@ -653,6 +655,7 @@ beat_known(const char *node, bool known, uint64_t epoch, uint64_t version)
 	hb.has_known_epoch = hb.has_known_version = known;
 	hb.known_epoch = epoch;
 	hb.known_version = version;
+	hb.has_accepts_delta = hb.accepts_delta = beat_delta;
 	rc = orch_rpc_call(rpc, "orch.Manager/Heartbeat", &hb.base,
 	    &orch__assignments__descriptor, (ProtobufCMessage **)&a, err,
 	    sizeof(err));
@@ -818,6 +821,105 @@ test_assign_versions(void)
 	orch__assignments__free_unpacked(held, NULL);
 	free(t1);
 	free(t2);
+}
+
+static bool
+is_delta(const Orch__Assignments *a)
+{
+	return a->has_delta && a->delta;
+}
+
+static bool
+removes(const Orch__Assignments *a, const char *id)
+{
+	for (size_t i = 0; i < a->n_removed; i++) {
+		if (strcmp(a->removed[i], id) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Beats node (accepting deltas) holding version *version until the answer
+ * moves past it; returns it. */
+static Orch__Assignments *
+beat_until_moved(const char *node, uint64_t epoch, uint64_t *version)
+{
+	int64_t deadline = orch_mono_ms() + 15000;
+
+	for (;;) {
+		Orch__Assignments *a = beat_known(node, true, epoch, *version);
+
+		if (!is_unchanged(a)) {
+			ASSERT(a->version > *version);
+			*version = a->version;
+			return a;
+		}
+		orch__assignments__free_unpacked(a, NULL);
+		if (orch_mono_ms() >= deadline)
+			h_fail(__FILE__, __LINE__, "node %s: no change", node);
+		poll(NULL, 0, 10);
+	}
+}
+
+/* A node that accepts deltas and holds a current list gets only what
+ * changed since: a task placed, then asked to stop, then gone (removed);
+ * one that does not, or names another epoch, the full list. */
+static void
+test_assign_delta(void)
+{
+	Orch__Assignments *a;
+	uint64_t epoch, version;
+	char *keep, *t;
+
+	keep = submit("delta-keep", 0.25, 128);
+	wait_task(keep, "Scheduled", node_a, NULL);
+	beat_delta = true;
+	a = beat_known(node_a, false, 0, 0);
+	ASSERT(!is_delta(a) && assigned(a, keep) != NULL);
+	epoch = a->epoch;
+	version = a->version;
+	orch__assignments__free_unpacked(a, NULL);
+
+	/* Placed: the new task alone, not the one the node holds. */
+	t = submit("delta-new", 0.25, 128);
+	wait_task(t, "Scheduled", node_a, NULL);
+	a = beat_until_moved(node_a, epoch, &version);
+	ASSERT(is_delta(a));
+	ASSERT_INT_EQ(a->n_tasks, 1);
+	ASSERT(assigned(a, t) != NULL);
+	ASSERT_INT_EQ(a->n_removed, 0);
+	orch__assignments__free_unpacked(a, NULL);
+
+	/* Asked to stop: it again, with the request. */
+	stop_on_a(t);
+	a = beat_until_moved(node_a, epoch, &version);
+	ASSERT(is_delta(a));
+	/* Stopped by its report: off the list. */
+	if (a->n_tasks > 0) {
+		ASSERT(assigned(a, t) != NULL);
+		orch__assignments__free_unpacked(a, NULL);
+		a = beat_until_moved(node_a, epoch, &version);
+		ASSERT(is_delta(a));
+	}
+	ASSERT_INT_EQ(a->n_tasks, 0);
+	ASSERT(removes(a, t));
+	orch__assignments__free_unpacked(a, NULL);
+
+	/* Without accepts_delta, or from another epoch: the full list. */
+	beat_delta = false;
+	stop_on_a(keep);
+	a = beat_known(node_a, true, epoch, version);
+	ASSERT(!is_delta(a) && !is_unchanged(a));
+	ASSERT_INT_EQ(a->n_tasks, 0);
+	version = a->version;
+	orch__assignments__free_unpacked(a, NULL);
+	beat_delta = true;
+	a = beat_known(node_a, true, epoch + 1, version);
+	ASSERT(!is_delta(a) && !is_unchanged(a));
+	orch__assignments__free_unpacked(a, NULL);
+	beat_delta = false;
+	free(keep);
+	free(t);
 }
 
 static void
@@ -1021,6 +1123,7 @@ test_restart(void)
 		hb.has_known_epoch = hb.has_known_version = true;
 		hb.known_epoch = epoch_a;
 		hb.known_version = version_a;
+		hb.has_accepts_delta = hb.accepts_delta = true;
 		ASSERT_INT_EQ(orch_rpc_call(rpc, "orch.Manager/Heartbeat",
 		                  &hb.base, &orch__assignments__descriptor,
 		                  (ProtobufCMessage **)&a, err, sizeof(err)),
@@ -1029,6 +1132,7 @@ test_restart(void)
 	ASSERT_INT_EQ(a->heartbeat_ms, 1000);
 	ASSERT(a->has_epoch && a->epoch != 0 && a->epoch != epoch_a);
 	ASSERT(!(a->has_unchanged && a->unchanged));
+	ASSERT(!is_delta(a));
 	orch__assignments__free_unpacked(a, NULL);
 	ASSERT(node_is(&w));
 	/* Registering again is still the same node. */
@@ -1048,6 +1152,7 @@ main(void)
 	RUN(test_heartbeat);
 	RUN(test_task_life);
 	RUN(test_assign_versions);
+	RUN(test_assign_delta);
 	RUN(test_too_big_then_placed);
 	RUN(test_down);
 	RUN(test_orchctl);

@@ -70,38 +70,46 @@ eu_cleanup(const char *state_dir, const char *node)
 	orch_exec_driver.fini(st);
 }
 
-struct status_want {
+struct field_want {
 	int port;
 	const char *id;
-	const char *status;
+	const char *key;
+	const char *value;
 };
 
 static bool
-status_is(void *arg)
+field_is(void *arg)
 {
-	struct status_want *w = arg;
+	struct field_want *w = arg;
 	json_t *t = hj_task(w->port, w->id);
-	const char *s = hj_str(t, "status");
-	bool ok = s != NULL && strcmp(s, w->status) == 0;
+	const char *s = hj_str(t, w->key);
+	bool ok = s != NULL && strcmp(s, w->value) == 0;
 
 	json_decref(t);
 	return ok;
 }
 
 json_t *
-eu_wait_status(int port, const char *id, const char *status, int timeout_ms)
+eu_wait_field(int port, const char *id, const char *key, const char *value,
+    int timeout_ms)
 {
-	struct status_want w = {port, id, status};
+	struct field_want w = {port, id, key, value};
 	json_t *t;
 
-	if (!h_wait_until(status_is, &w, timeout_ms)) {
+	if (!h_wait_until(field_is, &w, timeout_ms)) {
 		char *dump;
 
 		t = hj_task(port, id);
 		dump = json_dumps(t, JSON_COMPACT);
 		h_fail(__FILE__, __LINE__,
-		    "task %s did not become %s in %d ms: %s", id, status,
-		    timeout_ms, dump);
+		    "task %s: %s did not become %s in %d ms: %s", id, key,
+		    value, timeout_ms, dump);
 	}
 	return hj_task(port, id);
+}
+
+json_t *
+eu_wait_status(int port, const char *id, const char *status, int timeout_ms)
+{
+	return eu_wait_field(port, id, "status", status, timeout_ms);
 }

@@ -32,4 +32,8 @@ void eu_cleanup(const char *state_dir, const char *node);
 json_t *eu_wait_status(
     int port, const char *id, const char *status, int timeout_ms);
 
+/* The same for the string field key of the task (its "health", say). */
+json_t *eu_wait_field(int port, const char *id, const char *key,
+    const char *value, int timeout_ms);
+
 #endif

@@ -31,9 +31,30 @@ int
 fa_heartbeat(nng_socket s, const char *node, Orch__Assignments **out, char *err,
     size_t errlen)
 {
+	return fa_heartbeat_health(s, node, NULL, 0, out, err, errlen);
+}
+
+Orch__DriverHealth
+fa_driver_health(const char *name, bool healthy, const char *error)
+{
+	Orch__DriverHealth h = ORCH__DRIVER_HEALTH__INIT;
+
+	h.name = (char *)name;
+	h.has_healthy = true;
+	h.healthy = healthy;
+	h.error = (char *)error;
+	return h;
+}
+
+int
+fa_heartbeat_health(nng_socket s, const char *node, Orch__DriverHealth **health,
+    size_t n_health, Orch__Assignments **out, char *err, size_t errlen)
+{
 	Orch__HeartbeatRequest hb = ORCH__HEARTBEAT_REQUEST__INIT;
 
 	hb.node_id = (char *)node;
+	hb.driver_health = health;
+	hb.n_driver_health = n_health;
 	return orch_rpc_call(s, "orch.Manager/Heartbeat", &hb.base,
 	    &orch__assignments__descriptor, (ProtobufCMessage **)out, err,
 	    errlen);

@@ -34,6 +34,17 @@ int fa_node_register(nng_socket s, const Orch__NodeRegistration *r,
 int fa_heartbeat(nng_socket s, const char *node, Orch__Assignments **out,
     char *err, size_t errlen);
 
+/* What an agent says of one driver (DriverHealth): its name, whether it
+ * is healthy, and why not (may be NULL).  The strings are borrowed. */
+Orch__DriverHealth fa_driver_health(
+    const char *name, bool healthy, const char *error);
+
+/* fa_heartbeat() reporting the health of the node's drivers,
+ * health[n_health] (HeartbeatRequest.driver_health). */
+int fa_heartbeat_health(nng_socket s, const char *node,
+    Orch__DriverHealth **health, size_t n_health, Orch__Assignments **out,
+    char *err, size_t errlen);
+
 /* One status report, as an agent sends it. */
 struct fa_report {
 	const char *task;

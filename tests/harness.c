@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "crowd.h"
 
 void
 h_fail(const char *file, int line, const char *fmt, ...)
@@ -321,18 +322,7 @@ h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms)
 int
 h_connect(int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (fd < 0)
-		return -1;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return crowd_connect(port);
 }
 
 int
@@ -605,4 +595,20 @@ mgr_destroy(struct mgr *m)
 	}
 	free(m->data);
 	m->data = NULL;
+}
+
+void
+h_tail_file(const char *what, const char *path, int lines)
+{
+	char *s = h_read_file(path), *p;
+	int n = 0;
+
+	if (s == NULL)
+		return;
+	for (p = s + strlen(s); p > s; p--) {
+		if (p[-1] == '\n' && ++n > lines)
+			break;
+	}
+	fprintf(stderr, "---- %s (%s), last lines:\n%s\n", what, path, p);
+	free(s);
 }

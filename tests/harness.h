@@ -101,7 +101,8 @@ bool h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);
 
 /* ---- HTTP over raw sockets ---- */
 
-/* Connects to 127.0.0.1:port.  Returns the fd or -1. */
+/* Connects to 127.0.0.1:port (TCP_NODELAY: each send leaves at once).
+ * Returns the fd or -1. */
 int h_connect(int port);
 
 /* Writes all of buf.  Returns 0 or -1. */
@@ -126,6 +127,10 @@ int h_http_ex(int port, const char *method, const char *path,
 
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *h_read_file(const char *path);
+
+/* Prints the last lines (at most) of the file at path to stderr, headed
+ * by what: a daemon's log when a test fails.  Nothing when unreadable. */
+void h_tail_file(const char *what, const char *path, int lines);
 
 /* The resident memory of pid (a process this test started), in KiB;
  * fails the test when /proc does not say. */

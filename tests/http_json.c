@@ -30,6 +30,18 @@ hj_call(
 	return j;
 }
 
+char *
+hj_submit(int port, const char *body)
+{
+	json_t *t = hj_call(port, "POST", "/tasks", body, 201);
+	char *id = hj_str(t, "id") != NULL ? strdup(hj_str(t, "id")) : NULL;
+
+	if (id == NULL)
+		h_fail(__FILE__, __LINE__, "POST /tasks: no id in the answer");
+	json_decref(t);
+	return id;
+}
+
 json_t *
 hj_task(int port, const char *id)
 {
@@ -60,13 +72,18 @@ hj_int(const json_t *o, const char *k)
 	return json_integer_value(json_object_get(o, k));
 }
 
-char *
-hj_submit(int port, const char *body)
+bool
+hj_one_node_ready(int port, char *name, size_t len)
 {
-	json_t *j = hj_call(port, "POST", "/tasks", body, 201);
-	char *id = hj_str(j, "id") != NULL ? strdup(hj_str(j, "id")) : NULL;
+	json_t *list = hj_call(port, "GET", "/nodes", NULL, 200), *n;
+	bool ok = false;
 
-	json_decref(j);
-	ASSERT(id != NULL);
-	return id;
+	n = json_array_get(list, 0);
+	if (json_array_size(list) == 1 && hj_str(n, "status") != NULL &&
+	    strcmp(hj_str(n, "status"), "Ready") == 0) {
+		snprintf(name, len, "%s", hj_str(n, "name"));
+		ok = true;
+	}
+	json_decref(list);
+	return ok;
 }

@@ -9,6 +9,8 @@
 #define ORCH_HTTP_JSON_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 /* Parses s (NULL reads as "") as JSON.  Returns the value (the caller owns
  * it); fails the test, showing s, when it is not JSON. */
@@ -32,5 +34,10 @@ json_t *hj_service(int port, const char *name);
  * absent) under key k of object o; borrowed from o. */
 const char *hj_str(const json_t *o, const char *k);
 json_int_t hj_int(const json_t *o, const char *k);
+
+/* Whether the manager at port (up: /nodes must answer 200) has exactly
+ * one node and it is Ready, as orch-manager --dev does once its agent
+ * registered; its name then goes into name (len bytes). */
+bool hj_one_node_ready(int port, char *name, size_t len);
 
 #endif

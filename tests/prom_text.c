@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
+
 struct parser {
 	struct prom_page *page;
 	int line;
@@ -583,4 +585,26 @@ prom_get(const struct prom_page *p, const char *name, const char *const *labels,
 		}
 	}
 	return -1;
+}
+
+double
+prom_scrape_value(int port, const char *name, const char *const *labels)
+{
+	struct prom_page p;
+	char *body = NULL, err[512];
+	double v = 0;
+	int st = h_http(port, "GET", "/metrics", NULL, &body);
+
+	if (st != 200)
+		h_fail(__FILE__, __LINE__, "GET /metrics: %d", st);
+	if (prom_parse(body, &p, err, sizeof(err)) != 0)
+		h_fail(
+		    __FILE__, __LINE__, "GET /metrics: %s in:\n%s", err, body);
+	free(body);
+	if (prom_get(&p, name, labels, &v) != 0)
+		h_fail(__FILE__, __LINE__, "GET /metrics: no sample %s%s%s",
+		    name, labels != NULL ? " with " : "",
+		    labels != NULL && labels[0] != NULL ? labels[1] : "");
+	prom_free(&p);
+	return v;
 }

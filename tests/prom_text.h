@@ -59,4 +59,10 @@ const struct prom_family *prom_family(
 int prom_get(const struct prom_page *p, const char *name,
     const char *const *labels, double *v /* OUT */);
 
+/* GET /metrics of the manager on port, parsed strictly, and the value of
+ * one sample (as prom_get()).  Fails the test when the answer is not 200,
+ * the page does not parse or the sample is not there. */
+double prom_scrape_value(
+    int port, const char *name, const char *const *labels);
+
 #endif

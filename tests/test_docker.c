@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "docker_parse.h"
 #include "driver.h"
 #include "error.h"
 #include "harness.h"
@@ -1389,6 +1390,12 @@ events_tried(void *arg)
 	return fake_count(arg, "GET", "/v1.41/events?") >= 2;
 }
 
+static bool
+events_tried_once(void *arg)
+{
+	return fake_count(arg, "GET", "/v1.41/events?") >= 1;
+}
+
 static void
 test_fini_prompt(void)
 {
@@ -1539,6 +1546,499 @@ test_logs(void)
 	fake_free(f);
 }
 
+/* ---- the daemon's health ---- */
+
+/* What the driver said of its health at each on_health call.  The
+ * prober alone changes the health and calls on_health right after, so
+ * what healthy() answers in the call is the change it tells of. */
+struct health_seen {
+	pthread_mutex_t mu;
+	void *st; /* set once init has returned */
+	int changes;
+	char why[16][512]; /* "" for healthy */
+};
+
+static void
+on_health_record(void *arg)
+{
+	struct health_seen *h = arg;
+	char why[512];
+
+	pthread_mutex_lock(&h->mu);
+	ASSERT(h->st != NULL);
+	if (!orch_docker_driver.healthy(h->st, why, sizeof(why)))
+		ASSERT(why[0] != '\0');
+	else
+		ASSERT_STR_EQ(why, "");
+	if (h->changes < 16)
+		snprintf(h->why[h->changes], sizeof(h->why[0]), "%s", why);
+	h->changes++;
+	pthread_mutex_unlock(&h->mu);
+}
+
+struct told_want {
+	struct health_seen *hs;
+	const char *why; /* a part of the last reason told; "": healthy */
+};
+
+/* Whether the last change the driver told of is the one wanted. */
+static bool
+told(void *arg)
+{
+	struct told_want *w = arg;
+	const char *last;
+	bool ok = false;
+
+	pthread_mutex_lock(&w->hs->mu);
+	if (w->hs->changes > 0 && w->hs->changes <= 16) {
+		last = w->hs->why[w->hs->changes - 1];
+		ok = w->why[0] == '\0' ? last[0] == '\0'
+		                       : strstr(last, w->why) != NULL;
+	}
+	pthread_mutex_unlock(&w->hs->mu);
+	return ok;
+}
+
+static bool
+pinged_and_streaming(void *arg)
+{
+	return fake_count(arg, "GET", "/v1.41/_ping") >= 2 &&
+	    fake_count(arg, "GET", "/v1.41/events?") >= 1;
+}
+
+/* The daemon goes away under the driver: its event stream breaks, a ping
+ * fails, and the driver turns unhealthy saying why, telling the agent.
+ * A daemon answers on the socket again (after refusing a first ping with
+ * 500): the driver is healthy again, by itself, and its event stream is
+ * back. */
+static void
+test_daemon_health(void)
+{
+	struct exits e = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct health_seen hs = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct fake *f1 = fake_new("1.41", "1.12"), *f2;
+	struct orch_driver_config cfg = {
+	    .node_name = NODE,
+	    .on_exit = on_exit_record,
+	    .on_exit_arg = &e,
+	    .on_health = on_health_record,
+	    .on_health_arg = &hs,
+	};
+	struct told_want tw;
+	char *dir = h_tmpdir("docker-health"), link[600], why[512];
+	int changes;
+	void *st = NULL;
+
+	snprintf(link, sizeof(link), "%s/docker.sock", dir);
+	ASSERT(symlink(f1->sock, link) == 0);
+	cfg.docker_socket = link;
+	fake_route(f1, "GET", "/v1.41/_ping", 200, "OK", FK_JSON, 0);
+	fake_route(f1, "GET", "/v1.41/events?", 200, "", FK_STREAM_HOLD, 0);
+	ASSERT_INT_EQ(
+	    orch_docker_driver.init(&cfg, &st, err, sizeof(err)), ORCH_OK);
+	pthread_mutex_lock(&hs.mu);
+	hs.st = st;
+	pthread_mutex_unlock(&hs.mu);
+	ASSERT(orch_docker_driver.healthy(st, why, sizeof(why)));
+	ASSERT_STR_EQ(why, "");
+	ASSERT(h_wait_until(events_tried_once, f1, 10000));
+
+	/* Gone: the stream breaks, the socket is missing (a ping under way
+	 * as it went may say the connection was reset, the next ones that
+	 * there is nothing to reach). */
+	fake_free(f1);
+	ASSERT_INT_EQ(unlink(link), 0);
+	tw = (struct told_want){&hs, "cannot reach the Docker daemon at "};
+	ASSERT(h_wait_until(told, &tw, 10000));
+	ASSERT(!orch_docker_driver.healthy(st, why, sizeof(why)));
+	ASSERT_STR_CONTAINS(why, "cannot reach the Docker daemon at ");
+	ASSERT_STR_CONTAINS(why, link);
+	pthread_mutex_lock(&hs.mu);
+	changes = hs.changes;
+	pthread_mutex_unlock(&hs.mu);
+
+	/* Back, refusing the first ping. */
+	f2 = fake_new("1.41", "1.12");
+	fake_route(f2, "GET", "/v1.41/_ping", 500, "{\"message\":\"starting\"}",
+	    FK_JSON, 1);
+	fake_route(f2, "GET", "/v1.41/_ping", 200, "OK", FK_JSON, 0);
+	fake_route(f2, "GET", "/v1.41/events?", 200, "", FK_STREAM_HOLD, 0);
+	ASSERT(symlink(f2->sock, link) == 0);
+	tw = (struct told_want){&hs, ""};
+	ASSERT(h_wait_until(told, &tw, 10000));
+	ASSERT(h_wait_until(pinged_and_streaming, f2, 10000));
+	pthread_mutex_lock(&hs.mu);
+	/* Unhealthy for the 500, then healthy: the last change. */
+	ASSERT(hs.changes >= changes + 2 && hs.changes <= 16);
+	ASSERT_STR_CONTAINS(hs.why[hs.changes - 2],
+	    "docker GET /v1.41/_ping: the daemon answered 500: starting");
+	ASSERT_STR_EQ(hs.why[hs.changes - 1], "");
+	pthread_mutex_unlock(&hs.mu);
+	ASSERT(orch_docker_driver.healthy(st, why, sizeof(why)));
+	ASSERT_STR_EQ(why, "");
+	orch_docker_driver.fini(st);
+	fake_free(f2);
+	h_rm_rf(dir);
+	free(dir);
+	ASSERT_INT_EQ(e.n, 0);
+}
+
+/* ---- health checks ---- */
+
+#define EXEC_ID                                                                \
+	"e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1"
+
+/* An exec check: the command goes in an attached exec, its exit code is
+ * read back, and the first line of its output is kept. */
+static void
+test_check_exec(void)
+{
+	struct fake *f = fake_new("1.41", "1.12");
+	char *argv[] = {"pg_isready", "-q"}, out[128];
+	const struct fake_req *rq;
+	json_t *b;
+	int code = -1;
+	void *st;
+
+	fake_route(f, "POST", "/v1.41/containers/c1/exec", 201,
+	    "{\"Id\":\"" EXEC_ID "\"}", FK_JSON, 0);
+	fake_route(f, "POST", "/v1.41/exec/" EXEC_ID "/start", 200,
+	    "\n  \nno response from server\nsecond line\n", FK_STREAM, 0);
+	fake_route(f, "GET", "/v1.41/exec/" EXEC_ID "/json", 200,
+	    "{\"ID\":\"" EXEC_ID "\",\"Running\":false,\"ExitCode\":2,"
+	    "\"Pid\":77}",
+	    FK_JSON, 0);
+	fake_route(f, "POST", "/v1.41/containers/gone/exec", 409,
+	    "{\"message\":\"Container gone is not running\"}", FK_JSON, 0);
+	st = drv_new(f);
+
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "c1", NULL, argv, 2, 5,
+	                  &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(code, 2);
+	ASSERT_STR_EQ(out, "no response from server");
+	rq = fake_find(f, "POST", "/v1.41/containers/c1/exec");
+	b = json_parse(rq->body);
+	ASSERT(json_is_true(json_object_get(b, "AttachStdout")));
+	ASSERT(json_is_true(json_object_get(b, "AttachStderr")));
+	ASSERT(json_is_false(json_object_get(b, "Tty")));
+	ASSERT_INT_EQ(json_array_size(json_object_get(b, "Cmd")), 2);
+	ASSERT_STR_EQ(
+	    json_string_value(json_array_get(json_object_get(b, "Cmd"), 0)),
+	    "pg_isready");
+	json_decref(b);
+	/* Started attached: the answer is its output, until it ends. */
+	rq = fake_find(f, "POST", "/v1.41/exec/" EXEC_ID "/start");
+	b = json_parse(rq->body);
+	ASSERT(json_is_false(json_object_get(b, "Detach")));
+	json_decref(b);
+
+	/* A container that stopped meanwhile: the daemon's words. */
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "gone", NULL, argv, 2,
+	                  5, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_ECONFLICT);
+	ASSERT_STR_CONTAINS(err, "Container gone is not running");
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "../x", NULL, argv, 2,
+	                  5, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_EINVAL);
+	orch_docker_driver.fini(st);
+	fake_free(f);
+}
+
+/* A check the daemon does not answer (it closes the connection, or is
+ * not there at all) is not the task's failure: ORCH_EUNAVAIL, which the
+ * checker does not count.  An error the daemon answers is the check's. */
+static void
+test_check_unanswered(void)
+{
+	struct fake *f = fake_new("1.41", "1.12");
+	char *argv[] = {"true"}, out[128], host[ORCH_CHECK_HOST_LEN];
+	unsigned hp;
+	int code;
+	void *st;
+
+	fake_route(f, "POST", "/v1.41/containers/cut/exec", 201,
+	    "{\"Id\":\"" EXEC_ID "\"}", FK_JSON, 0);
+	fake_route(
+	    f, "POST", "/v1.41/exec/" EXEC_ID "/start", 200, NULL, FK_CLOSE, 0);
+	fake_route(
+	    f, "GET", "/v1.41/containers/cut/json", 200, NULL, FK_CLOSE, 0);
+	fake_route(f, "POST", "/v1.41/containers/c500/exec", 500,
+	    "{\"message\":\"OCI runtime exec failed: no true\"}", FK_JSON, 0);
+	st = drv_new(f);
+
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "cut", NULL, argv, 1, 5,
+	                  &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_EUNAVAIL);
+	ASSERT_INT_EQ(orch_docker_driver.check_addr(
+	                  st, "cut", NULL, 80, host, &hp, err, sizeof(err)),
+	    ORCH_EUNAVAIL);
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "c500", NULL, argv, 1,
+	                  5, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_EIO);
+	ASSERT_STR_CONTAINS(err, "OCI runtime exec failed");
+
+	/* The daemon gone. */
+	fake_free(f);
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(st, "cut", NULL, argv, 1, 5,
+	                  &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_EUNAVAIL);
+	ASSERT_STR_CONTAINS(err, "cannot reach the Docker daemon");
+	ASSERT_INT_EQ(orch_docker_driver.check_addr(
+	                  st, "cut", NULL, 80, host, &hp, err, sizeof(err)),
+	    ORCH_EUNAVAIL);
+	ASSERT_STR_CONTAINS(err, "cannot reach the Docker daemon");
+	orch_docker_driver.fini(st);
+}
+
+struct cancel_arg {
+	struct fake *f;
+	void *st;
+};
+
+static bool
+exec_started(void *arg)
+{
+	struct cancel_arg *c = arg;
+
+	return fake_count(c->f, "POST", "/v1.41/exec/") > 0;
+}
+
+/* Cancels the driver's checks once the exec has started. */
+static void *
+cancel_main(void *arg)
+{
+	struct cancel_arg *c = arg;
+
+	ASSERT(h_wait_until(exec_started, c, 10000));
+	orch_docker_driver.check_cancel(c->st);
+	return NULL;
+}
+
+/* A command that never ends: bounded by its timeout, and ended at once
+ * by check_cancel (the agent stopping), after which none starts. */
+static void
+test_check_exec_timeout_cancel(void)
+{
+	struct fake *f = fake_new("1.41", "1.12");
+	char *argv[] = {"sleep", "1000"}, out[128];
+	struct cancel_arg ca = {.f = f};
+	pthread_t th;
+	int64_t t0;
+	int code;
+
+	fake_route(f, "POST", "/v1.41/containers/c1/exec", 201,
+	    "{\"Id\":\"" EXEC_ID "\"}", FK_JSON, 0);
+	fake_route(f, "POST", "/v1.41/exec/" EXEC_ID "/start", 200, "",
+	    FK_STREAM_HOLD, 0);
+	ca.st = drv_new(f);
+
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(ca.st, "c1", NULL, argv, 2,
+	                  1, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_ETIMEDOUT);
+	ASSERT_STR_CONTAINS(err, "timed out after 1 s");
+
+	/* A timeout of 300 s, cut short by the cancel. */
+	ASSERT(pthread_create(&th, NULL, cancel_main, &ca) == 0);
+	t0 = orch_mono_ms();
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(ca.st, "c1", NULL, argv, 2,
+	                  300, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_ECLOSED);
+	ASSERT(orch_mono_ms() - t0 < 300000);
+	pthread_join(th, NULL);
+	ASSERT_INT_EQ(orch_docker_driver.check_exec(ca.st, "c1", NULL, argv, 2,
+	                  300, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_ECLOSED);
+	orch_docker_driver.fini(ca.st);
+	fake_free(f);
+}
+
+/* The inspect body of a container with network mode mode and the port
+ * bindings ports (a JSON object, or null). */
+static const char *
+ports_body(const char *mode, const char *ports)
+{
+	static char buf[1024];
+
+	snprintf(buf, sizeof(buf),
+	    "{\"Id\":\"" CID "\",\"HostConfig\":{\"NetworkMode\":\"%s\"},"
+	    "\"NetworkSettings\":{\"IPAddress\":\"172.17.0.2\",\"Ports\":%s}}",
+	    mode, ports);
+	return buf;
+}
+
+static int
+port_of(const char *body, unsigned port, char host[ORCH_DOCKER_HOST_LEN],
+    unsigned *hp)
+{
+	err[0] = '\0';
+	return orch_docker_port_parse(
+	    body, strlen(body), port, host, hp, err, sizeof(err));
+}
+
+/* Where a check reaches a container's port: published on loopback or
+ * all addresses, or the host's network; never the container's own
+ * address, and what is not reachable says why. */
+static void
+test_check_ports(void)
+{
+	struct fake *f = fake_new("1.41", "1.12");
+	char host[ORCH_DOCKER_HOST_LEN];
+	unsigned hp = 0;
+	void *st;
+
+	ASSERT_INT_EQ(port_of(ports_body("bridge",
+	                          "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\","
+	                          "\"HostPort\":\"32768\"},{\"HostIp\":\"::\","
+	                          "\"HostPort\":\"32768\"}]}"),
+	                  80, host, &hp),
+	    ORCH_OK);
+	ASSERT_STR_EQ(host, "127.0.0.1");
+	ASSERT_INT_EQ(hp, 32768);
+	/* IPv4 first, whatever the order. */
+	ASSERT_INT_EQ(port_of(ports_body("bridge",
+	                          "{\"80/tcp\":[{\"HostIp\":\"::1\","
+	                          "\"HostPort\":\"9001\"},{\"HostIp\":"
+	                          "\"127.0.0.1\",\"HostPort\":\"9000\"}]}"),
+	                  80, host, &hp),
+	    ORCH_OK);
+	ASSERT_STR_EQ(host, "127.0.0.1");
+	ASSERT_INT_EQ(hp, 9000);
+	ASSERT_INT_EQ(port_of(ports_body("bridge",
+	                          "{\"80/tcp\":[{\"HostIp\":\"::\","
+	                          "\"HostPort\":\"9001\"}]}"),
+	                  80, host, &hp),
+	    ORCH_OK);
+	ASSERT_STR_EQ(host, "::1");
+	ASSERT_INT_EQ(port_of(ports_body("default",
+	                          "{\"80/tcp\":[{\"HostIp\":\"\","
+	                          "\"HostPort\":\"8080\"}]}"),
+	                  80, host, &hp),
+	    ORCH_OK);
+	ASSERT_INT_EQ(hp, 8080);
+	/* The host's network: the port itself. */
+	ASSERT_INT_EQ(
+	    port_of(ports_body("host", "{}"), 8080, host, &hp), ORCH_OK);
+	ASSERT_STR_EQ(host, "127.0.0.1");
+	ASSERT_INT_EQ(hp, 8080);
+
+	/* Exposed but not published, another port, no ports at all. */
+	ASSERT_INT_EQ(
+	    port_of(ports_body("bridge", "{\"80/tcp\":null}"), 80, host, &hp),
+	    ORCH_ENOENT);
+	ASSERT_STR_CONTAINS(err,
+	    "port 80/tcp of the container is not "
+	    "published on the host");
+	ASSERT_STR_CONTAINS(err, "never at the container's own address");
+	ASSERT(strstr(err, "172.17") == NULL);
+	ASSERT_INT_EQ(port_of(ports_body("bridge",
+	                          "{\"81/tcp\":[{\"HostIp\":\"0.0.0.0\","
+	                          "\"HostPort\":\"81\"}]}"),
+	                  80, host, &hp),
+	    ORCH_ENOENT);
+	ASSERT_INT_EQ(
+	    port_of(ports_body("bridge", "null"), 80, host, &hp), ORCH_ENOENT);
+	ASSERT_INT_EQ(port_of(ports_body("bridge",
+	                          "{\"80/tcp\":[{\"HostIp\":\"10.1.2.3\","
+	                          "\"HostPort\":\"8080\"}]}"),
+	                  80, host, &hp),
+	    ORCH_ENOENT);
+	ASSERT_STR_CONTAINS(err, "published only on 10.1.2.3:8080");
+	ASSERT_INT_EQ(
+	    port_of(ports_body("none", "{}"), 80, host, &hp), ORCH_ENOENT);
+	ASSERT_STR_CONTAINS(err, "network \"none\"");
+	/* A port that is not a port is no binding. */
+	ASSERT_INT_EQ(port_of(ports_body("bridge",
+	                          "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\","
+	                          "\"HostPort\":\"99999\"}]}"),
+	                  80, host, &hp),
+	    ORCH_ENOENT);
+	/* Malformed answers. */
+	ASSERT_INT_EQ(port_of("[]", 80, host, &hp), ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    port_of(ports_body("bridge", "[]"), 80, host, &hp), ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    port_of(ports_body("bridge", "{\"80/tcp\":\"x\"}"), 80, host, &hp),
+	    ORCH_EPROTO);
+
+	/* Through the driver: the container's inspect. */
+	fake_route(f, "GET", "/v1.41/containers/c1/json", 200,
+	    "{\"Id\":\"" CID "\",\"HostConfig\":{\"NetworkMode\":\"bridge\"},"
+	    "\"NetworkSettings\":{\"Ports\":{\"80/tcp\":[{\"HostIp\":"
+	    "\"127.0.0.1\",\"HostPort\":\"40000\"}]}}}",
+	    FK_JSON, 0);
+	fake_route(f, "GET", "/v1.41/containers/c2/json", 200,
+	    "{\"Id\":\"" CID "\",\"NetworkSettings\":{\"Ports\":{}}}", FK_JSON,
+	    0);
+	st = drv_new(f);
+	ASSERT_INT_EQ(orch_docker_driver.check_addr(
+	                  st, "c1", NULL, 80, host, &hp, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_STR_EQ(host, "127.0.0.1");
+	ASSERT_INT_EQ(hp, 40000);
+	ASSERT_INT_EQ(orch_docker_driver.check_addr(
+	                  st, "c2", NULL, 80, host, &hp, err, sizeof(err)),
+	    ORCH_ENOENT);
+	ASSERT_STR_CONTAINS(err, "not published");
+	orch_docker_driver.fini(st);
+	fake_free(f);
+}
+
+/* The pieces of an exec's answers. */
+/* orch_docker_exec_inspect_parse() of a NUL-terminated body. */
+static int
+exec_json(const char *body, bool *running, int *code)
+{
+	return orch_docker_exec_inspect_parse(
+	    body, strlen(body), running, code, err, sizeof(err));
+}
+
+static void
+test_check_exec_parse(void)
+{
+	/* Two frames (stderr, then stdout), the second cut short. */
+	static const char framed[] = "\x02\x00\x00\x00\x00\x00\x00\x0a"
+	                             "\n err: no\n"
+	                             "\x01\x00\x00\x00\x00\x00\x00\x40"
+	                             "more";
+	char buf[64];
+	bool running;
+	int code;
+
+	orch_docker_exec_output(framed, sizeof(framed) - 1, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, " err: no");
+	orch_docker_exec_output("plain\r\nx", 8, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "plain");
+	orch_docker_exec_output("", 0, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "");
+	orch_docker_exec_output("\x01\x00\x00\x00\x00\x00\x00\x03\x07\x1b"
+	                        "a",
+	    11, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "  a");
+	/* Cut at the buffer, never in a character. */
+	orch_docker_exec_output("\xc3\xa9\xc3\xa9\xc3\xa9", 6, buf, 4);
+	ASSERT_STR_EQ(buf, "\xc3\xa9");
+
+	ASSERT_INT_EQ(
+	    exec_json("{\"Running\":false,\"ExitCode\":0}", &running, &code),
+	    ORCH_OK);
+	ASSERT(!running);
+	ASSERT_INT_EQ(code, 0);
+	ASSERT_INT_EQ(
+	    exec_json("{\"Running\":true,\"ExitCode\":null}", &running, &code),
+	    ORCH_OK);
+	ASSERT(running);
+	ASSERT_INT_EQ(
+	    exec_json("{\"Running\":false,\"ExitCode\":null}", &running, &code),
+	    ORCH_EPROTO);
+	ASSERT_INT_EQ(
+	    exec_json("{\"ExitCode\":1}", &running, &code), ORCH_EPROTO);
+	ASSERT_INT_EQ(exec_json("{\"Running\":false,\"ExitCode\":99999999999}",
+	                  &running, &code),
+	    ORCH_OK);
+	ASSERT_INT_EQ(code, 255);
+}
+
 int
 main(void)
 {
@@ -1564,5 +2064,11 @@ main(void)
 	RUN(test_events_settle);
 	RUN(test_fini_prompt);
 	RUN(test_logs);
+	RUN(test_daemon_health);
+	RUN(test_check_exec);
+	RUN(test_check_exec_timeout_cancel);
+	RUN(test_check_unanswered);
+	RUN(test_check_ports);
+	RUN(test_check_exec_parse);
 	return 0;
 }

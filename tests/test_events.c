@@ -13,6 +13,7 @@
 #include "error.h"
 #include "event_json.h"
 #include "events.h"
+#include "fake_agent.h"
 #include "harness.h"
 #include "notify.h"
 #include "orch.pb-c.h"
@@ -430,19 +431,26 @@ test_idem_once(void)
 	free(dir);
 }
 
-/* An event alone: a node's turn, with its record and new status. */
+/* An event alone: a node's turn, with its record and new status; a turn
+ * of its drivers, with its record and their health. */
 static void
 test_node_event(void)
 {
 	char *dir = h_tmpdir("events-node");
 	struct orch_store *st = store_open(dir, 0);
 	Orch__NodeRegistration reg = ORCH__NODE_REGISTRATION__INIT;
+	struct orch_driver_health sick = {
+	    .name = "docker", .error = "refused", .since_ms = 1795737600123};
+	char *drivers[] = {"docker", "exec"};
+	const Orch__Node *dn;
 	struct read_ctx rc;
 	orch_node *n = NULL;
 	char err[256];
 
 	reg.name = "n1";
 	reg.address = "10.0.0.1";
+	reg.drivers = drivers;
+	reg.n_drivers = 2;
 	ASSERT_INT_EQ(
 	    orch_store_node_register_sync(st, &reg, &n, err, sizeof(err)),
 	    ORCH_OK);
@@ -451,17 +459,39 @@ test_node_event(void)
 	orch_store_node_event(st, "00000000-0000-4000-8000-000000000000",
 	    ORCH__NODE_STATUS__NODE_STATUS_DOWN);
 	orch_store_node_event(st, n->id, ORCH__NODE_STATUS__NODE_STATUS_DOWN);
+	orch_store_node_driver_event(st, n->id, &sick, 1);
+	orch_store_node_driver_event(
+	    st, "00000000-0000-4000-8000-000000000000", &sick, 1);
+	orch_store_node_driver_event(st, n->id, NULL, 0);
 	/* A write behind them: they are done once it is. */
 	free(insert(st, "after"));
 	read_events(st, 0, &rc);
-	ASSERT_INT_EQ(rc.n, 4);
+	ASSERT_INT_EQ(rc.n, 6);
 	ASSERT_STR_EQ(rc.ev[1]->type, "node.ready");
 	ASSERT(rc.ev[1]->node->has_status &&
 	    rc.ev[1]->node->status == ORCH__NODE_STATUS__NODE_STATUS_READY);
 	ASSERT_STR_EQ(rc.ev[1]->node->address, "10.0.0.1");
 	ASSERT_STR_EQ(rc.ev[2]->type, "node.down");
 	ASSERT_INT_EQ(rc.ev[2]->index, 3);
-	ASSERT_STR_EQ(rc.ev[3]->type, "task.created");
+	ASSERT_INT_EQ(rc.ev[2]->node->n_driver_health, 0);
+	/* Each driver the node registered, in order; no status. */
+	ASSERT_STR_EQ(rc.ev[3]->type, "node.driver");
+	ASSERT_STR_EQ(rc.ev[3]->object_id, n->id);
+	dn = rc.ev[3]->node;
+	ASSERT(!dn->has_status);
+	ASSERT_INT_EQ(dn->n_driver_health, 2);
+	ASSERT_STR_EQ(dn->driver_health[0]->name, "docker");
+	ASSERT(!dn->driver_health[0]->healthy);
+	ASSERT_STR_EQ(dn->driver_health[0]->error, "refused");
+	ASSERT_INT_EQ(dn->driver_health[0]->since_ms, 1795737600123);
+	ASSERT_STR_EQ(dn->driver_health[1]->name, "exec");
+	ASSERT(dn->driver_health[1]->healthy);
+	ASSERT_STR_EQ(rc.ev[4]->type, "node.driver");
+	dn = rc.ev[4]->node;
+	ASSERT_INT_EQ(dn->n_driver_health, 2);
+	ASSERT(dn->driver_health[0]->healthy &&
+	    dn->driver_health[0]->error == NULL);
+	ASSERT_STR_EQ(rc.ev[5]->type, "task.created");
 	read_free(&rc);
 	orch_node_free(n);
 	orch_store_close(st);
@@ -506,9 +536,41 @@ test_json(void)
 	/* Live fields the store does not keep are left out. */
 	ASSERT(json_object_get(o, "allocated_cpu") == NULL);
 	ASSERT(json_object_get(o, "task_count") == NULL);
+	ASSERT(json_object_get(o, "driver_health") == NULL);
 	ASSERT(json_object_get(j, "previous_status") == NULL);
 	json_decref(j);
 	free(line);
+	/* The health of its drivers: only in node.driver. */
+	{
+		Orch__DriverHealth dh =
+		    fa_driver_health("docker", false, "refused");
+		Orch__DriverHealth *hv[] = {&dh};
+		json_t *d;
+
+		dh.has_since_ms = true;
+		dh.since_ms = 1795737600123;
+		node.has_status = false;
+		node.driver_health = hv;
+		node.n_driver_health = 1;
+		ev.type = "node.driver";
+		n = orch__event__pack(&ev, buf);
+		ASSERT_INT_EQ(orch_event_line(buf, n, &line, &len), ORCH_OK);
+		j = json_loadb(line, len, 0, NULL);
+		ASSERT(j != NULL);
+		o = json_object_get(j, "object");
+		ASSERT(json_is_null(json_object_get(o, "status")));
+		d = json_object_get(
+		    json_object_get(o, "driver_health"), "docker");
+		ASSERT(json_is_false(json_object_get(d, "healthy")));
+		ASSERT_STR_EQ(
+		    json_string_value(json_object_get(d, "error")), "refused");
+		ASSERT_STR_EQ(json_string_value(json_object_get(d, "since")),
+		    "2026-11-27T00:00:00.123Z");
+		json_decref(j);
+		free(line);
+		node.driver_health = NULL;
+		node.n_driver_health = 0;
+	}
 	/* Not an event: refused. */
 	ASSERT_INT_EQ(
 	    orch_event_line((const uint8_t *)"\xff\xff", 2, &line, &len),

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "clock.h"
 #include "driver.h"
 #include "error.h"
 #include "exec_util.h"
@@ -862,6 +863,80 @@ test_logs(void)
 	env_close(&e);
 }
 
+/* An exec health check of an exec task runs on the host with the
+ * task's env, in its work directory; its exit code and first line come
+ * back; one past its timeout is killed with its process group; a cancel
+ * ends it at once. */
+static void
+test_check_exec(void)
+{
+	const char *cmd[] = {"/bin/sleep", "1000", NULL};
+	const char *env[] = {"GREETING", "hi there", NULL};
+	char *probe[] = {"sh", "-c",
+	    "printf '\\n \\n'; echo \"$GREETING from $(pwd)\"; exit 4"};
+	char *hang[] = {
+	    "/bin/sh", "-c", "sleep 1000 & echo $! > hang.pid; sleep 1000"};
+	char *missing[] = {"no-such-probe-orch"};
+	struct env e;
+	orch_task *t = exec_task(cmd, env);
+	char handle[ORCH_HANDLE_LEN], out[256], err[512], want[1200];
+	char host[ORCH_CHECK_HOST_LEN];
+	unsigned hp = 0;
+	int code = -1;
+	int64_t t0;
+
+	env_open(&e, 1);
+	start_ok(&e, t, handle);
+	ASSERT_INT_EQ(orch_exec_driver.check_exec(e.st, handle, t, probe, 3, 10,
+	                  &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_INT_EQ(code, 4);
+	snprintf(want, sizeof(want), "hi there from %s/exec/%s/%s/work", e.dir,
+	    e.node, t->id);
+	ASSERT_STR_EQ(out, want);
+
+	/* Past its timeout: killed, children and all. */
+	t0 = orch_mono_ms();
+	ASSERT_INT_EQ(orch_exec_driver.check_exec(e.st, handle, t, hang, 3, 1,
+	                  &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_ETIMEDOUT);
+	ASSERT_STR_CONTAINS(err, "timed out after 1 s");
+	ASSERT(orch_mono_ms() - t0 >= 1000);
+	{
+		char *pid_text =
+		    eu_task_file(e.dir, e.node, t->id, "work/hang.pid");
+		pid_t bg;
+
+		ASSERT(pid_text != NULL);
+		bg = (pid_t)strtol(pid_text, NULL, 10);
+		ASSERT(bg > 0);
+		ASSERT(h_wait_until(pid_gone, &bg, WAIT_MS));
+		free(pid_text);
+	}
+
+	ASSERT_INT_EQ(orch_exec_driver.check_exec(e.st, handle, t, missing, 1,
+	                  5, &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_ENOENT);
+	ASSERT_STR_CONTAINS(err, "program \"no-such-probe-orch\" not found");
+
+	/* A port of a plain process is the host's own. */
+	ASSERT_INT_EQ(orch_exec_driver.check_addr(
+	                  e.st, handle, t, 8080, host, &hp, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_STR_EQ(host, "127.0.0.1");
+	ASSERT_INT_EQ(hp, 8080);
+
+	/* The agent stopping: no check runs any more. */
+	orch_exec_driver.check_cancel(e.st);
+	ASSERT_INT_EQ(orch_exec_driver.check_exec(e.st, handle, t, hang, 3, 300,
+	                  &code, out, sizeof(out), err, sizeof(err)),
+	    ORCH_ECLOSED);
+	ASSERT_INT_EQ(
+	    orch_exec_driver.remove(e.st, handle, err, sizeof(err)), ORCH_OK);
+	orch_task_free(t);
+	env_close(&e);
+}
+
 int
 main(void)
 {
@@ -875,5 +950,6 @@ main(void)
 	RUN(test_nodes_apart);
 	RUN(test_cgroup_files);
 	RUN(test_cgroup_limits);
+	RUN(test_check_exec);
 	return 0;
 }

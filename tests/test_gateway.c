@@ -8,6 +8,10 @@
  * with a stream open.  Over HTTPS, with an mbed TLS client: a paced
  * stream read back whole, a client's close notification noticed as its
  * leaving, and a client that does not read capped as over plain HTTP.
+ * The drain after orch_gw_stop(): its deadline ends the loop though no
+ * timer is armed, a second stop ends it at once (idle connections and
+ * streams closed at the first), and a stream asked for during it is
+ * refused with 503.
  */
 #include <errno.h>
 #include <mbedtls/ssl.h>
@@ -15,6 +19,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -43,7 +48,11 @@ struct srv {
 	char why[128]; /* closed()'s reason; read once closed is set */
 	struct orch_gw_stream *hold; /* /hold's stream, loop thread only */
 	size_t paced_left;           /* /paced: bytes still to write */
+	size_t paced_total;          /* /paced: its length; 0: 900,000 */
 	unsigned paced_seq;
+	struct orch_gw_req *never; /* /never's request, left unanswered */
+	atomic_int nevers;         /* /never requests held */
+	atomic_bool returned;      /* orch_gw_run() returned */
 };
 
 static const char route_tag[] = "test-route";
@@ -185,8 +194,34 @@ paced_fill(struct orch_gw_stream *s, void *arg)
 		orch_gw_stream_end(s);
 }
 
+/* closed() comes only before the producer ended it (its client left or
+ * stalled): the producer is done with it too. */
+static void
+on_closed_paced(struct orch_gw_stream *s, void *arg, const char *why)
+{
+	on_closed_count(s, arg, why);
+	orch_gw_stream_end(s);
+}
+
 static const struct orch_gw_stream_ops paced_ops = {
-    .writable = paced_fill, .closed = on_closed_count};
+    .writable = paced_fill, .closed = on_closed_paced};
+
+/* ---- a line written to /hold's stream, on the loop thread ---- */
+
+struct more_work {
+	struct orch_gw_work w; /* first */
+	struct srv *sv;
+};
+
+static void
+more_run(struct orch_gw_work *w)
+{
+	struct more_work *mw = (struct more_work *)w;
+
+	ASSERT(mw->sv->hold != NULL);
+	ASSERT_INT_EQ(orch_gw_stream_write(mw->sv->hold, "more\n", 5), ORCH_OK);
+	free(mw);
+}
 
 /* ---- the handler ---- */
 
@@ -232,10 +267,19 @@ handle(struct orch_gw_req *req, void *arg)
 		pthread_detach(t);
 		return;
 	}
+	if (path_is(h, "/never")) {
+		/* Held by the handler: on no timer until answered. */
+		sv->never = req;
+		atomic_fetch_add(&sv->nevers, 1);
+		return;
+	}
 	if (path_is(h, "/hold")) {
-		ASSERT_INT_EQ(orch_gw_stream_start(req, 200, "text/plain", NULL,
-		                  &plain_ops, sv, &s),
-		    ORCH_OK);
+		int rc = orch_gw_stream_start(
+		    req, 200, "text/plain", NULL, &plain_ops, sv, &s);
+
+		if (rc == ORCH_ECLOSED)
+			return; /* the drain refused it: test_drain_* */
+		ASSERT_INT_EQ(rc, ORCH_OK);
 		ASSERT_INT_EQ(orch_gw_stream_write(s, "held\n", 5), ORCH_OK);
 		sv->hold = s;
 		return;
@@ -256,7 +300,9 @@ handle(struct orch_gw_req *req, void *arg)
 		ASSERT_INT_EQ(orch_gw_stream_start(req, 200, "text/plain", NULL,
 		                  &paced_ops, sv, &s),
 		    ORCH_OK);
-		sv->paced_left = 9 * 100000; /* 100,000 lines of 9 bytes */
+		/* 100,000 lines of 9 bytes, unless the test asks more. */
+		sv->paced_left =
+		    sv->paced_total > 0 ? sv->paced_total : 9 * 100000;
 		sv->paced_seq = 0;
 		paced_fill(s, sv);
 		return;
@@ -282,6 +328,7 @@ loop_main(void *arg)
 	struct srv *sv = arg;
 
 	ASSERT_INT_EQ(orch_gw_run(sv->gw), ORCH_OK);
+	atomic_store(&sv->returned, true);
 	return NULL;
 }
 
@@ -289,22 +336,27 @@ loop_main(void *arg)
 static char *cert_dir;
 static char ca_path[600], crt_path[600], key_path[600];
 
-/* Starts a gateway; HTTPS when tls. */
+/* Starts a gateway; HTTPS when tls; idle_ms, write_ms and drain_ms its
+ * idle and write timeouts and its drain's (0: the defaults). */
 static struct srv *
-srv_start_as(bool tls)
+srv_start_with(bool tls, int idle_ms, int write_ms, int drain_ms)
 {
 	struct srv *sv = calloc(1, sizeof(*sv));
 	struct orch_gw_opts o;
 	char err[256];
 
 	orch_gw_opts_default(&o);
+	if (write_ms > 0)
+		o.write_timeout_ms = write_ms;
+	if (drain_ms > 0)
+		o.drain_timeout_ms = drain_ms;
 	if (tls) {
 		o.tls_cert = crt_path;
 		o.tls_key = key_path;
 	}
 	o.listen = "127.0.0.1:0";
 	o.stream_buf_max = CAP;
-	o.idle_timeout_ms = 60000;
+	o.idle_timeout_ms = idle_ms > 0 ? idle_ms : 60000;
 	o.observe = observe;
 	o.observe_arg = sv;
 	ASSERT_INT_EQ(
@@ -312,6 +364,18 @@ srv_start_as(bool tls)
 	sv->port = orch_gw_port(sv->gw);
 	ASSERT(pthread_create(&sv->thread, NULL, loop_main, sv) == 0);
 	return sv;
+}
+
+static struct srv *
+srv_start_timeouts(bool tls, int idle_ms, int write_ms)
+{
+	return srv_start_with(tls, idle_ms, write_ms, 0);
+}
+
+static struct srv *
+srv_start_as(bool tls)
+{
+	return srv_start_timeouts(tls, 0, 0);
 }
 
 static struct srv *
@@ -703,6 +767,102 @@ test_slow_client_capped(void)
 	srv_stop(sv);
 }
 
+static bool
+is_closed_by_peer(void *arg)
+{
+	int fd = *(int *)arg;
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+/* A stream with nothing to send is on no timer: it outlives the idle
+ * and write timeouts (an idle connection opened after it shows that
+ * they ran), and its producer writes to it afterwards. */
+static void
+test_stream_quiet_outlives_timeouts(void)
+{
+	struct srv *sv = srv_start_timeouts(false, 100, 100);
+	int fd = send_req(sv->port, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+	struct more_work *mw = calloc(1, sizeof(*mw));
+	struct orch_gw_stats gs;
+	char buf[512] = "";
+	size_t got = 0;
+	int idle;
+
+	/* The head and the first chunk: nothing left to send. */
+	while (strstr(buf, "held\n") == NULL) {
+		ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+
+		ASSERT(n > 0);
+		got += (size_t)n;
+		buf[got] = '\0';
+	}
+	/* Twice in a row, an idle connection made after the stream is
+	 * closed for its idle timeout. */
+	for (int i = 0; i < 2; i++) {
+		idle = h_connect(sv->port);
+		ASSERT(idle >= 0);
+		ASSERT(h_wait_until(is_closed_by_peer, &idle, 10000));
+		close(idle);
+	}
+	orch_gw_stats(sv->gw, &gs);
+	ASSERT_INT_EQ(gs.timeouts_idle, 2);
+	ASSERT_INT_EQ(gs.timeouts_write, 0);
+	ASSERT_INT_EQ(atomic_load(&sv->closed), 0);
+	/* Still open: a line written now arrives. */
+	ASSERT(mw != NULL);
+	mw->w.fn = more_run;
+	mw->sv = sv;
+	orch_gw_post(sv->gw, &mw->w);
+	got = 0;
+	buf[0] = '\0';
+	while (strstr(buf, "more\n") == NULL) {
+		ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+
+		ASSERT(n > 0);
+		got += (size_t)n;
+		buf[got] = '\0';
+	}
+	close(fd);
+	ASSERT(h_wait_until(closed_once, sv, 10000));
+	srv_stop(sv);
+}
+
+/* A stream whose client stops reading while bytes wait for it is closed
+ * once the write timeout passes with no byte taken; its producer hears
+ * why.  The client's receive buffer is small, so that the kernels hold
+ * little and the gateway's own buffer fills. */
+static void
+test_stream_stalled_dropped(void)
+{
+	struct srv *sv = srv_start_timeouts(false, 0, 200);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	static const char req[] = "GET /paced HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct orch_gw_stats gs;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+
+	ASSERT(fd >= 0);
+	ASSERT(
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == 0);
+	a.sin_port = htons((uint16_t)sv->port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	/* Far more than the kernels and the cap hold: it stalls. */
+	sv->paced_total = (size_t)9 * 4000000;
+	ASSERT(h_send_all(fd, req, sizeof(req) - 1) == 0);
+	ASSERT(h_wait_until(closed_once, sv, 20000));
+	ASSERT_STR_EQ(sv->why, "the client stopped reading");
+	orch_gw_stats(sv->gw, &gs);
+	ASSERT_INT_EQ(gs.timeouts_write, 1);
+	/* Not cut by the cap: the producer waited for writable(). */
+	ASSERT_INT_EQ(atomic_load(&sv->capped), 0);
+	close(fd);
+	ASSERT_INT_EQ(h_http(sv->port, "GET", "/plain", NULL, NULL), 200);
+	srv_stop(sv);
+}
+
 /* Checks /paced's whole answer resp (len bytes, freed here): every
  * line, in order, and no more than a quarter of the cap and a line held
  * unsent. */
@@ -759,6 +919,148 @@ test_free_with_stream(void)
 	ASSERT_STR_EQ(sv->why, "the manager is shutting down");
 	free(sv);
 	close(fd);
+}
+
+/* ---- the drain after orch_gw_stop() ---- */
+
+/* Answers /never's request: run by orch_gw_free(), which runs the posts
+ * waiting before it frees anything. */
+static void
+never_answer(struct orch_gw_work *w)
+{
+	struct more_work *mw = (struct more_work *)w;
+
+	orch_gw_respond(mw->sv->never, 200, "text/plain", "late\n", 5, NULL);
+	free(mw);
+}
+
+static bool
+has_returned(void *arg)
+{
+	struct srv *sv = arg;
+
+	return atomic_load(&sv->returned);
+}
+
+static bool
+never_held(void *arg)
+{
+	struct srv *sv = arg;
+
+	return atomic_load(&sv->nevers) == 1;
+}
+
+/* The listening socket is closed: a connection is refused. */
+static bool
+refused(void *arg)
+{
+	int fd = h_connect(*(int *)arg);
+
+	if (fd < 0)
+		return true;
+	close(fd);
+	return false;
+}
+
+/* Ends a gateway whose loop returned while /never's request is held. */
+static void
+srv_free_never(struct srv *sv)
+{
+	struct more_work *mw = calloc(1, sizeof(*mw));
+
+	ASSERT(mw != NULL);
+	pthread_join(sv->thread, NULL);
+	mw->w.fn = never_answer;
+	mw->sv = sv;
+	orch_gw_post(sv->gw, &mw->w);
+	orch_gw_free(sv->gw);
+	free(sv);
+}
+
+/* A request its handler holds is on no timer, so nothing else would wake
+ * the loop: the drain's deadline ends it all the same. */
+static void
+test_drain_deadline_wakes(void)
+{
+	struct srv *sv = srv_start_with(false, 0, 0, 200);
+	int fd = send_req(sv->port, "GET /never HTTP/1.1\r\nHost: x\r\n\r\n");
+
+	ASSERT(h_wait_until(never_held, sv, 10000));
+	orch_gw_stop(sv->gw);
+	/* Slept with no timeout at all, it would never return. */
+	ASSERT(h_wait_until(has_returned, sv, 30000));
+	srv_free_never(sv);
+	close(fd);
+}
+
+/* The first stop closes idle connections and streams at once and the
+ * listening socket; the loop waits for the held request (a drain of an
+ * hour) until a second stop, which ends it at once. */
+static void
+test_drain_second_stop(void)
+{
+	struct srv *sv = srv_start_with(false, 0, 0, 3600 * 1000);
+	int busy = send_req(sv->port, "GET /never HTTP/1.1\r\nHost: x\r\n\r\n");
+	int stream =
+	    send_req(sv->port, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+	int idle = h_connect(sv->port);
+	char buf[512] = "";
+	size_t got = 0;
+
+	ASSERT(idle >= 0);
+	ASSERT_INT_EQ(h_http(sv->port, "GET", "/plain", NULL, NULL), 200);
+	while (strstr(buf, "held\n") == NULL) {
+		ssize_t n = recv(stream, buf + got, sizeof(buf) - 1 - got, 0);
+
+		ASSERT(n > 0);
+		got += (size_t)n;
+		buf[got] = '\0';
+	}
+	ASSERT(h_wait_until(never_held, sv, 10000));
+	orch_gw_stop(sv->gw);
+	ASSERT(h_wait_until(closed_once, sv, 10000));
+	ASSERT_STR_EQ(sv->why, "the manager is shutting down");
+	ASSERT(h_wait_until(is_closed_by_peer, &idle, 10000));
+	ASSERT(h_wait_until(refused, &sv->port, 10000));
+	/* An hour's drain, and a request still held: not over. */
+	ASSERT(!atomic_load(&sv->returned));
+	orch_gw_stop(sv->gw);
+	ASSERT(h_wait_until(has_returned, sv, 10000));
+	srv_free_never(sv);
+	close(busy);
+	close(stream);
+	close(idle);
+}
+
+/* A request in flight when the drain starts is answered; one for a
+ * stream is refused (a stream would outlive the drain), with 503 on a
+ * connection that then closes, and the loop ends with it. */
+static void
+test_drain_refuses_stream(void)
+{
+	struct srv *sv = srv_start_with(false, 0, 0, 3600 * 1000);
+	int fd = send_req(sv->port,
+	    "GET /hold HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+	    "Content-Length: 1\r\n\r\n");
+	char *resp;
+	size_t len;
+
+	/* The interim answer says the head is in. */
+	ASSERT_INT_EQ(h_read_response(fd, NULL, NULL, 10000), 100);
+	orch_gw_stop(sv->gw);
+	ASSERT(h_wait_until(refused, &sv->port, 10000));
+	ASSERT(h_send_all(fd, "x", 1) == 0);
+	resp = read_all(fd, &len, 10000);
+	ASSERT_STR_CONTAINS(resp, "HTTP/1.1 503 ");
+	ASSERT_STR_CONTAINS(resp, "Connection: close\r\n");
+	ASSERT_STR_CONTAINS(resp, "the manager is shutting down");
+	ASSERT_INT_EQ(atomic_load(&sv->closed), 0);
+	ASSERT(h_wait_until(has_returned, sv, 10000));
+	free(resp);
+	close(fd);
+	pthread_join(sv->thread, NULL);
+	orch_gw_free(sv->gw);
+	free(sv);
 }
 
 /* ---- over HTTPS ---- */
@@ -856,7 +1158,12 @@ main(void)
 	RUN(test_client_leaves);
 	RUN(test_slow_client_capped);
 	RUN(test_paced);
+	RUN(test_stream_quiet_outlives_timeouts);
+	RUN(test_stream_stalled_dropped);
 	RUN(test_free_with_stream);
+	RUN(test_drain_deadline_wakes);
+	RUN(test_drain_second_stop);
+	RUN(test_drain_refuses_stream);
 	RUN(test_https_paced);
 	RUN(test_https_close_notify);
 	RUN(test_https_slow_client_capped);

@@ -670,6 +670,64 @@ test_converges_without_repeats(void)
 	ASSERT_STR_EQ(in[0].task_id, ID_A);
 }
 
+/* What a task's health calls for: Running with it when the manager's
+ * differs, Failed with the checks' words when unhealthy, nothing for a
+ * task the manager does not believe Running in that instance. */
+static void
+test_health_reports(void)
+{
+	enum {
+		STARTING = ORCH__HEALTH_STATUS__HEALTH_STATUS_STARTING,
+		HEALTHY = ORCH__HEALTH_STATUS__HEALTH_STATUS_HEALTHY,
+		UNHEALTHY = ORCH__HEALTH_STATUS__HEALTH_STATUS_UNHEALTHY,
+	};
+	const char *why = "health check failed 3 times: tcp :80 -> refused";
+	orch_task t = task(ID_A, RUNNING, CID_1, false);
+	struct orch_instance x = running(ID_A, CID_1, 1000);
+	struct orch_report r;
+
+	t.has_health = true;
+	t.health = (Orch__HealthStatus)STARTING;
+	ASSERT(orch_reconcile_health(&t, &x, HEALTHY, "", &r));
+	ASSERT_INT_EQ(r.status, RUNNING);
+	ASSERT_INT_EQ(r.health, HEALTHY);
+	ASSERT_STR_EQ(r.task_id, ID_A);
+	ASSERT_STR_EQ(r.container_id, CID_1);
+	ASSERT_INT_EQ(r.started_at_ms, 1000);
+	ASSERT_STR_EQ(r.error, "");
+	/* Once the manager knows, nothing more. */
+	t.health = (Orch__HealthStatus)HEALTHY;
+	ASSERT(!orch_reconcile_health(&t, &x, HEALTHY, "", &r));
+
+	ASSERT(orch_reconcile_health(&t, &x, UNHEALTHY, why, &r));
+	ASSERT_INT_EQ(r.status, FAILED);
+	ASSERT_INT_EQ(r.health, UNHEALTHY);
+	ASSERT_STR_EQ(r.error, why);
+	ASSERT_STR_EQ(r.container_id, CID_1);
+	ASSERT(!r.has_exit_code);
+
+	/* Not Running on the manager, another container, stopping, or an
+	 * instance that no longer runs: the reconcile's business. */
+	t = task(ID_A, SCHEDULED, CID_1, false);
+	ASSERT(!orch_reconcile_health(&t, &x, UNHEALTHY, why, &r));
+	t = task(ID_A, RUNNING, CID_2, false);
+	ASSERT(!orch_reconcile_health(&t, &x, UNHEALTHY, why, &r));
+	t = task(ID_A, RUNNING, CID_1, true);
+	ASSERT(!orch_reconcile_health(&t, &x, UNHEALTHY, why, &r));
+	t = task(ID_A, RUNNING, CID_1, false);
+	x = exited(ID_A, CID_1, 1, 1000, 2000);
+	ASSERT(!orch_reconcile_health(&t, &x, UNHEALTHY, why, &r));
+	x = running(ID_A, CID_1, 1000);
+	ASSERT(!orch_reconcile_health(&t, &x, 0, "", &r));
+	/* Starting is never reported: the manager sets it itself, and an
+	 * agent that restarted (its checks starting over) must not take a
+	 * healthy task back to it. */
+	ASSERT(!orch_reconcile_health(&t, &x, STARTING, "", &r));
+	t.has_health = true;
+	t.health = (Orch__HealthStatus)HEALTHY;
+	ASSERT(!orch_reconcile_health(&t, &x, STARTING, "", &r));
+}
+
 int
 main(void)
 {
@@ -700,6 +758,7 @@ main(void)
 	RUN(test_busy_unwanted_instance);
 	RUN(test_adoption_after_restart);
 	RUN(test_converges_without_repeats);
+	RUN(test_health_reports);
 	free(acts);
 	return 0;
 }

@@ -1,12 +1,13 @@
 /*
  * test_scheduler.c: the placement decision (fits or not, spreading, ties,
- * nodes that are not Ready, drivers), the explanation of a task that fits
- * nowhere, and the scheduler's thread over a real store.
+ * nodes that are not Ready, drivers and their health), the explanation of
+ * a task that fits nowhere, and the scheduler's thread over a real store.
  */
 #include <math.h>
 #include <pthread.h>
 
 #include "error.h"
+#include "fake_agent.h"
 #include "harness.h"
 #include "nodes.h"
 #include "scheduler.h"
@@ -264,6 +265,113 @@ test_pick_driver(void)
 	    buf, "no Ready node has the docker driver (1 Ready, with exec)");
 }
 
+/* A node whose agent reports a driver unhealthy (its Docker daemon went
+ * away) gets no task of that driver; its other drivers still take tasks,
+ * and a task that fits nowhere says which node's driver is unhealthy and
+ * why.  The same whether the nodes' drivers are given as bits too
+ * (masked: as the scheduler's view has them) or as names only. */
+static void
+pick_unhealthy(bool masked)
+{
+	char *both[] = {"docker", "exec"};
+	struct orch_driver_health sick = {
+	    .name = "docker",
+	    .error = "docker GET /_ping: cannot reach the Docker daemon at "
+	             "/run/d.sock: Connection refused",
+	};
+	struct orch_sched_node v[] = {
+	    N("1", "a", true, 8.0, 8192),
+	    N("2", "b", true, 1.0, 1024),
+	};
+	struct orch_sched_want w = {.cpu = 0.5, .memory_mb = 256};
+	const char *cons[] = {"node.name==a"};
+	char buf[512];
+
+	for (int i = 0; i < 2; i++) {
+		v[i].drivers = both;
+		v[i].n_drivers = 2;
+		v[i].driver_mask = masked
+		    ? ORCH_SCHED_DRIVER_DOCKER | ORCH_SCHED_DRIVER_EXEC
+		    : 0;
+	}
+	/* Healthy: the freest node. */
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 0);
+	/* Its docker unhealthy: the other node, though it has less room. */
+	v[0].unhealthy = &sick;
+	v[0].n_unhealthy = 1;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 1);
+	w.driver = "docker";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 1);
+	/* An exec task still goes to the freest node. */
+	w.driver = "exec";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 0);
+	/* Both unhealthy: no docker task anywhere, said so with a reason. */
+	v[1].unhealthy = &sick;
+	v[1].n_unhealthy = 1;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 0);
+	w.driver = NULL;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), -1);
+	orch_sched_explain(v, 2, &w, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf,
+	    "no Ready node has a healthy docker driver (2 have it, "
+	    "unhealthy: a: docker GET /_ping: cannot reach the Docker daemon "
+	    "at /run/d.sock: Connection refused)");
+	/* Only the constrained node counts, and it is the unhealthy one,
+	 * though another node has a healthy Docker. */
+	v[1].unhealthy = NULL;
+	v[1].n_unhealthy = 0;
+	w.constraints = cons;
+	w.n_constraints = 1;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), -1);
+	orch_sched_explain(v, 2, &w, buf, sizeof(buf));
+	ASSERT_STR_CONTAINS(buf,
+	    "no Ready node satisfying the constraints has a healthy docker "
+	    "driver (1 has it, unhealthy: a: docker GET /_ping");
+	/* Back to healthy: placed there again. */
+	v[0].unhealthy = NULL;
+	v[0].n_unhealthy = 0;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 2, &w), 0);
+}
+
+static void
+test_pick_unhealthy(void)
+{
+	pick_unhealthy(false);
+	pick_unhealthy(true);
+}
+
+/* With the nodes' drivers as bits (as the scheduler's view has them), the
+ * same picks; a driver with no bit of its own is found by name. */
+static void
+test_pick_driver_mask(void)
+{
+	char *exec[] = {"exec"}, *gpu[] = {"gpu", "docker"};
+	struct orch_sched_node v[] = {
+	    N("1", "old", true, 8.0, 8192),
+	    N("2", "exec-only", true, 1.0, 1024),
+	    N("3", "gpu", true, 4.0, 4096),
+	};
+	struct orch_sched_want w = {.cpu = 0.5, .memory_mb = 256};
+
+	v[0].driver_mask = ORCH_SCHED_DRIVER_DOCKER;
+	v[1].drivers = exec;
+	v[1].n_drivers = 1;
+	v[1].driver_mask = ORCH_SCHED_DRIVER_EXEC;
+	v[2].drivers = gpu;
+	v[2].n_drivers = 2;
+	v[2].driver_mask = ORCH_SCHED_DRIVER_DOCKER | ORCH_SCHED_DRIVER_OTHER;
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 0);
+	w.driver = "exec";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 1);
+	w.driver = "gpu";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 2);
+	w.driver = "tpu";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), -1);
+	v[0].ready = false;
+	w.driver = "docker";
+	ASSERT_INT_EQ(orch_sched_node_pick(v, 3, &w), 2);
+}
+
 /* ---- placement policies, constraints, drain, service spread ---- */
 
 #define NL(id_, name_, cpu_, mem_, labels_, nl_)                               \
@@ -470,7 +578,7 @@ node_add_drivers(struct env *e, const char *name, double cpu, int64_t mem,
 	ASSERT_INT_EQ(
 	    orch_store_node_register_sync(e->st, &reg, &n, err, sizeof(err)),
 	    ORCH_OK);
-	ASSERT_INT_EQ(orch_nodes_seen(e->ns, n->id, n->name), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_seen(e->ns, n->id, n->name, NULL, 0), ORCH_OK);
 	id = strdup(n->id);
 	orch_node_free(n);
 	return id;
@@ -577,6 +685,24 @@ passes_reached(void *arg)
 
 	orch_sched_stats(p->sched, &ss);
 	return ss.passes >= p->until;
+}
+
+/* The scheduler's counts at least these.  A pass adds to them after the
+ * writes it counts commit, so a test that saw the writes polls. */
+struct stats_min {
+	struct orch_sched *sched;
+	uint64_t placed, lost, created, replaced;
+};
+
+static bool
+stats_reached(void *arg)
+{
+	const struct stats_min *m = arg;
+	struct orch_sched_stats ss;
+
+	orch_sched_stats(m->sched, &ss);
+	return ss.placed >= m->placed && ss.lost >= m->lost &&
+	    ss.created >= m->created && ss.replaced >= m->replaced;
 }
 
 static uint64_t
@@ -691,7 +817,7 @@ beat_and_check(void *arg)
 {
 	struct want *w = arg;
 
-	ASSERT_INT_EQ(orch_nodes_beat(w->e->ns, beating), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_beat(w->e->ns, beating, NULL, 0), ORCH_OK);
 	return task_is(w);
 }
 
@@ -716,7 +842,7 @@ test_thread_down_node(void)
 	ASSERT(h_wait_until(task_is, &w, 10000));
 	/* A beat makes it Ready, which wakes the scheduler; beating on as
 	 * an agent would, so that it stays Ready however slow the pass. */
-	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a), ORCH_OK);
+	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a, NULL, 0), ORCH_OK);
 	w = (struct want){&e, t1, ST_SCHEDULED, NULL};
 	ASSERT(h_wait_until(beat_and_check, &w, 10000));
 	t = task_get(&e, t1);
@@ -758,6 +884,56 @@ test_thread_driver(void)
 	ASSERT(h_wait_until(task_is, &w, 10000));
 	free(a);
 	free(a2);
+	free(td);
+	free(te);
+	env_close(&e);
+}
+
+/* The thread learns of a node's driver health from its beats: while the
+ * node's Docker is unhealthy a docker task waits, saying why, and an exec
+ * task is placed there; once a beat says healthy the docker task is
+ * placed, without anything else committed. */
+static void
+test_thread_driver_health(void)
+{
+	char *both[] = {"docker", "exec"};
+	Orch__DriverHealth dh = fa_driver_health("docker", false,
+	                       "docker GET /_ping: cannot reach the Docker "
+	                       "daemon at /run/d.sock: No such file or "
+	                       "directory"),
+	                   eh = fa_driver_health("exec", true, NULL);
+	Orch__DriverHealth *sick[] = {&dh, &eh};
+	struct env e;
+	struct want w;
+	char *a, *td, *te;
+	orch_task *t;
+
+	env_open(&e, 60000);
+	a = node_add_drivers(&e, "a", 2.0, 1024, both, 2);
+	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a, sick, 2), ORCH_OK);
+	td = task_add(&e, "docker-task", 0.5, 256);
+	te = task_add_driver(&e, "exec-task", 0.5, 256, "exec");
+	w = (struct want){&e, te, ST_SCHEDULED, NULL};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	t = task_get(&e, te);
+	ASSERT_STR_EQ(t->node_id, a);
+	orch_task_free(t);
+	w = (struct want){&e, td, ST_PENDING,
+	    "no Ready node has a healthy docker driver (1 has it, unhealthy: "
+	    "a: docker GET /_ping: cannot reach the Docker daemon at "
+	    "/run/d.sock: No such file or directory)"};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	/* The same report again changes nothing: still waiting. */
+	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a, sick, 2), ORCH_OK);
+	ASSERT(task_is(&w));
+	/* Healthy again (a beat that lists nothing means healthy). */
+	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a, NULL, 0), ORCH_OK);
+	w = (struct want){&e, td, ST_SCHEDULED, NULL};
+	ASSERT(h_wait_until(task_is, &w, 10000));
+	t = task_get(&e, td);
+	ASSERT_STR_EQ(t->node_id, a);
+	orch_task_free(t);
+	free(a);
 	free(td);
 	free(te);
 	env_close(&e);
@@ -809,7 +985,8 @@ node_has_tasks(void *arg)
 	size_t n = 0;
 
 	if (w->beat)
-		ASSERT_INT_EQ(orch_nodes_beat(w->e->ns, w->node), ORCH_OK);
+		ASSERT_INT_EQ(
+		    orch_nodes_beat(w->e->ns, w->node, NULL, 0), ORCH_OK);
 	ASSERT_INT_EQ(
 	    orch_store_task_list_node(w->e->r, w->node, &v, &n), ORCH_OK);
 	orch_store_task_list_free(v, n);
@@ -863,7 +1040,8 @@ static void
 beat_all(struct env *e)
 {
 	for (int i = 0; beat_ids[i] != NULL; i++)
-		ASSERT_INT_EQ(orch_nodes_beat(e->ns, beat_ids[i]), ORCH_OK);
+		ASSERT_INT_EQ(
+		    orch_nodes_beat(e->ns, beat_ids[i], NULL, 0), ORCH_OK);
 }
 
 struct svc_want {
@@ -912,6 +1090,7 @@ test_thread_service_and_lost(void)
 	struct env e;
 	orch_service *svc;
 	struct orch_sched_stats ss;
+	struct stats_min sm;
 	struct svc_want w;
 	char err[256], *a, *b;
 	orch_task_spec *sp = malloc(sizeof(*sp));
@@ -936,10 +1115,12 @@ test_thread_service_and_lost(void)
 	beat_ids[1] = NULL;
 	w = (struct svc_want){&e, svc->id, 4, a, 4, 2};
 	ASSERT(h_wait_until(svc_is, &w, 10000));
+	sm = (struct stats_min){
+	    .sched = e.sched, .lost = 2, .created = 4, .replaced = 2};
+	ASSERT(h_wait_until(stats_reached, &sm, 10000));
 	orch_sched_stats(e.sched, &ss);
 	ASSERT_INT_EQ(ss.lost, 2);
 	ASSERT_INT_EQ(ss.created, 4);
-	ASSERT(ss.replaced >= 2);
 	orch_service_free(svc);
 	free(a);
 	free(b);
@@ -952,6 +1133,7 @@ struct first_seen {
 	char id[16][ORCH_ID_LEN];
 	int status[16];
 	bool on_node[16];
+	char node[16][ORCH_ID_LEN]; /* "" when on none */
 	size_t n;
 };
 
@@ -974,6 +1156,8 @@ first_seen_fn(void *arg, int kind, const char *id, const void *obj)
 		snprintf(f->id[f->n], ORCH_ID_LEN, "%s", id);
 		f->status[f->n] = (int)t->status;
 		f->on_node[f->n] = t->node_id != NULL && t->node_id[0] != '\0';
+		snprintf(f->node[f->n], ORCH_ID_LEN, "%s",
+		    f->on_node[f->n] ? t->node_id : "");
 		f->n++;
 	}
 	pthread_mutex_unlock(&f->mu);
@@ -1007,6 +1191,7 @@ test_thread_replicas_placed_at_once(void)
 	struct env e;
 	struct first_seen f = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct orch_sched_stats ss;
+	struct stats_min sm;
 	struct svc_want w;
 	orch_service *svc;
 	char *a, *b, *big;
@@ -1030,6 +1215,8 @@ test_thread_replicas_placed_at_once(void)
 	}
 	f.n = 0;
 	pthread_mutex_unlock(&f.mu);
+	sm = (struct stats_min){.sched = e.sched, .placed = 4};
+	ASSERT(h_wait_until(stats_reached, &sm, 10000));
 	orch_sched_stats(e.sched, &ss);
 	ASSERT_INT_EQ(ss.placed, 4);
 	orch_service_free(svc);
@@ -1056,6 +1243,70 @@ test_thread_replicas_placed_at_once(void)
 	env_close(&e);
 }
 
+/* The reconciler's placer, which writes a replica Scheduled as it creates
+ * it, skips a node whose agent reports the docker driver unhealthy: all
+ * of a service's replicas go to the healthy node, though spreading
+ * would have put some on the other.  Once healthy, that node takes
+ * replicas again the same way. */
+static void
+test_thread_replicas_skip_sick_driver(void)
+{
+	Orch__DriverHealth dh = fa_driver_health(
+	    "docker", false, "docker GET /_ping: Connection refused");
+	Orch__DriverHealth *sick[] = {&dh};
+	struct first_seen f = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct stats_min sm;
+	struct svc_want w;
+	orch_service *svc;
+	struct env e;
+	char *a, *b;
+	size_t on_a = 0;
+
+	env_open(&e, 60000);
+	/* No beats from svc_is: one without health would heal a. */
+	beat_ids[0] = NULL;
+	ASSERT_INT_EQ(orch_store_listen(e.st, first_seen_fn, &f), ORCH_OK);
+	a = node_add(&e, "a", 4.0, 4096);
+	b = node_add(&e, "b", 4.0, 4096);
+	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a, sick, 1), ORCH_OK);
+	svc = service_add(&e, "web", 3);
+	w = (struct svc_want){&e, svc->id, 3, a, 0, 0};
+	ASSERT(h_wait_until(svc_is, &w, 10000));
+	sm = (struct stats_min){.sched = e.sched, .placed = 3};
+	ASSERT(h_wait_until(stats_reached, &sm, 10000));
+	pthread_mutex_lock(&f.mu);
+	ASSERT_INT_EQ(f.n, 3);
+	for (size_t i = 0; i < f.n; i++) {
+		ASSERT_INT_EQ(f.status[i], ST_SCHEDULED);
+		ASSERT_STR_EQ(f.node[i], b);
+	}
+	f.n = 0;
+	pthread_mutex_unlock(&f.mu);
+	orch_service_free(svc);
+
+	/* Healthy again: the next service's replicas are written Scheduled
+	 * on a as well (the one with the most room). */
+	ASSERT_INT_EQ(orch_nodes_beat(e.ns, a, NULL, 0), ORCH_OK);
+	svc = service_add(&e, "api", 2);
+	w = (struct svc_want){&e, svc->id, 2, b, 0, 0};
+	w.node_a = a;
+	w.on_a = 1;
+	ASSERT(h_wait_until(svc_is, &w, 10000));
+	pthread_mutex_lock(&f.mu);
+	ASSERT_INT_EQ(f.n, 2);
+	for (size_t i = 0; i < f.n; i++) {
+		ASSERT_INT_EQ(f.status[i], ST_SCHEDULED);
+		on_a += strcmp(f.node[i], a) == 0;
+	}
+	pthread_mutex_unlock(&f.mu);
+	ASSERT_INT_EQ(on_a, 1);
+	orch_store_unlisten(e.st, first_seen_fn, &f);
+	orch_service_free(svc);
+	free(a);
+	free(b);
+	env_close(&e);
+}
+
 int
 main(void)
 {
@@ -1068,12 +1319,16 @@ main(void)
 	RUN(test_pick_constraints_and_drain);
 	RUN(test_pick_service_spread);
 	RUN(test_pick_driver);
+	RUN(test_pick_unhealthy);
+	RUN(test_pick_driver_mask);
 	RUN(test_thread_places);
 	RUN(test_thread_down_node);
 	RUN(test_thread_no_overcommit);
 	RUN(test_thread_many_lost);
 	RUN(test_thread_service_and_lost);
 	RUN(test_thread_replicas_placed_at_once);
+	RUN(test_thread_replicas_skip_sick_driver);
 	RUN(test_thread_driver);
+	RUN(test_thread_driver_health);
 	return 0;
 }

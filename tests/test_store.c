@@ -1111,11 +1111,70 @@ mk_big_task(void)
 	return t;
 }
 
+static bool
+store_writable(void *arg)
+{
+	struct orch_store_health h;
+
+	orch_store_health(arg, &h);
+	return h.writable;
+}
+
+/* The events the store's listeners heard, for full_disk_body. */
+struct ev_heard {
+	pthread_mutex_t mu;
+	uint64_t n, last;
+	bool gap; /* an index that was not the one after the last */
+};
+
+static void
+on_event_heard(void *arg, const struct orch_store_event *e)
+{
+	struct ev_heard *h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	if (e->index != h->last + 1)
+		h->gap = true;
+	h->last = e->index;
+	h->n++;
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Asserts that the listener heard events 1..n, in order. */
+static void
+expect_heard(struct ev_heard *h, uint64_t n)
+{
+	pthread_mutex_lock(&h->mu);
+	ASSERT(!h->gap);
+	ASSERT_INT_EQ(h->n, n);
+	ASSERT_INT_EQ(h->last, n);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* orch_store_events_read()'s callback: counts events 1, 2, 3... and
+ * fails at a hole. */
+static int
+ev_count(void *arg, uint64_t index, const uint8_t *data, size_t len)
+{
+	uint64_t *n = arg;
+
+	(void)data;
+	(void)len;
+	if (index != *n + 1)
+		return ORCH_EINTERNAL;
+	(*n)++;
+	return ORCH_OK;
+}
+
 /* Runs in a child with its own mount namespace holding a 512 KiB tmpfs
- * at dir: the mount dies with the child however the child ends. */
+ * at dir: the mount dies with the child however the child ends.  Besides
+ * the writes and reads, the events: a refused batch's are never heard
+ * of, and their indexes are given again to the next commit. */
 static void
 full_disk_body(const char *dir)
 {
+	struct ev_heard eh = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	uint64_t n_ev = 0;
 	char filler[512], err[512];
 	struct orch_store *st;
 	struct orch_store_reader *r;
@@ -1127,6 +1186,8 @@ full_disk_body(const char *dir)
 
 	st = store_open(dir);
 	r = reader_new(st);
+	ASSERT_INT_EQ(
+	    orch_store_events_listen(st, on_event_heard, &eh), ORCH_OK);
 	first = insert_ok(st, mk_task("before"));
 
 	/* Take every free byte. */
@@ -1148,8 +1209,18 @@ full_disk_body(const char *dir)
 			ok++;
 	}
 	ASSERT_INT_EQ(rc, ORCH_ENOSPC);
-	ASSERT_STR_CONTAINS(err, "storage full or read-only");
+	ASSERT_STR_CONTAINS(err, "the manager's disk is full: ");
 	ASSERT_STR_CONTAINS(err, "inserting task");
+	ASSERT_STR_CONTAINS(err, "writes are refused until space returns");
+	{
+		struct orch_store_health h;
+
+		orch_store_health(st, &h);
+		ASSERT(!h.writable);
+		ASSERT(h.refused >= 1);
+		ASSERT(h.since_ms > 0);
+		ASSERT_STR_CONTAINS(h.why, "the manager's disk is full: ");
+	}
 	fprintf(stderr, "   refused after %d inserts: %s\n", ok, err);
 	/* And again: the writer is still there.  A failed commit fails every
 	 * write of its batch, each with a message naming its own task. */
@@ -1174,11 +1245,15 @@ full_disk_body(const char *dir)
 			ASSERT_INT_EQ(o[i].rc, ORCH_ENOSPC);
 			ASSERT_STR_CONTAINS(o[i].err, ids[i]);
 			ASSERT_STR_CONTAINS(
-			    o[i].err, "storage full or read-only");
+			    o[i].err, "the manager's disk is full: ");
 			outcome_fini(&o[i]);
 		}
 		gate_fini(&g);
 	}
+
+	/* No event of a refused write was heard: "before" and those taken
+	 * before the disk was full. */
+	expect_heard(&eh, 1 + (uint64_t)ok);
 
 	/* Reads go on. */
 	ASSERT_INT_EQ(orch_store_ping(r), ORCH_OK);
@@ -1188,11 +1263,20 @@ full_disk_body(const char *dir)
 	ASSERT_INT_EQ(n, 1 + (size_t)ok);
 	orch_store_task_list_free(list, n);
 
-	/* Space comes back, and so do writes. */
+	/* Space comes back, and so do writes: the store notices by itself,
+	 * with no write of a client's to show it. */
 	ASSERT_INT_EQ(unlink(filler), 0);
+	ASSERT(h_wait_until(store_writable, st, 10000));
 	last = insert_ok(st, mk_big_task());
 	ASSERT_INT_EQ(orch_store_task_get(r, last, &got), ORCH_OK);
 	orch_task_free(got);
+	/* Its event has the index after the last committed one, as the
+	 * table has: the refused batches gave theirs back. */
+	expect_heard(&eh, 2 + (uint64_t)ok);
+	ASSERT_INT_EQ(
+	    orch_store_events_read(r, 0, 100000, ev_count, &n_ev), ORCH_OK);
+	ASSERT_INT_EQ(n_ev, 2 + (uint64_t)ok);
+	orch_store_events_unlisten(st, on_event_heard, &eh);
 
 	orch_store_reader_free(r);
 	orch_store_close(st);
@@ -1485,6 +1569,27 @@ task_placed(struct orch_store *st, const char *node, int status, double cpu,
 	return id;
 }
 
+/* For orch_store_task_blobs_node(): decodes each blob, keeps its id. */
+struct blobs {
+	char id[8][ORCH_ID_LEN];
+	size_t n;
+	size_t fail_at; /* answers ORCH_ECONFLICT at this count (0: never) */
+};
+
+static int
+blob_check(void *arg, const uint8_t *b, size_t len)
+{
+	struct blobs *bl = arg;
+	orch_task *t = orch__task__unpack(NULL, len, b);
+
+	ASSERT(t != NULL && t->id != NULL);
+	ASSERT(bl->n < 8);
+	snprintf(bl->id[bl->n++], ORCH_ID_LEN, "%s", t->id);
+	orch_task_free(t);
+	return bl->fail_at != 0 && bl->n == bl->fail_at ? ORCH_ECONFLICT
+	                                                : ORCH_OK;
+}
+
 static void
 test_node_tasks_and_usage(void)
 {
@@ -1498,6 +1603,7 @@ test_node_tasks_and_usage(void)
 	char *ids[8];
 	size_t n;
 	const struct orch_node_usage *ua = NULL, *ub = NULL;
+	struct blobs blobs = {0};
 
 	ids[0] = task_placed(
 	    st, A, ORCH__TASK_STATUS__TASK_STATUS_SCHEDULED, 0.5, 256, false);
@@ -1527,6 +1633,23 @@ test_node_tasks_and_usage(void)
 	ASSERT_INT_EQ(
 	    orch_store_task_list_node(r, "nobody", &tasks, &n), ORCH_OK);
 	ASSERT(n == 0 && tasks == NULL);
+	/* The same, as the stored bytes a heartbeat sends: each decodes to
+	 * the task, in the same order. */
+	ASSERT_INT_EQ(
+	    orch_store_task_blobs_node(r, A, blob_check, &blobs), ORCH_OK);
+	ASSERT_INT_EQ(blobs.n, 3);
+	for (size_t i = 0; i < 3; i++)
+		ASSERT_STR_EQ(blobs.id[i], ids[i]);
+	ASSERT_INT_EQ(
+	    orch_store_task_blobs_node(r, "nobody", blob_check, &blobs),
+	    ORCH_OK);
+	ASSERT_INT_EQ(blobs.n, 3);
+	/* fn's error stops the walk and is returned. */
+	blobs.n = 0;
+	blobs.fail_at = 2;
+	ASSERT_INT_EQ(orch_store_task_blobs_node(r, A, blob_check, &blobs),
+	    ORCH_ECONFLICT);
+	ASSERT_INT_EQ(blobs.n, 2);
 
 	/* What each node's Scheduled and Running tasks hold. */
 	ASSERT_INT_EQ(orch_store_node_usage(r, &u, &n), ORCH_OK);

@@ -645,6 +645,8 @@ static const char *const task_keys[] = {
     "volumes",
     "network",
     "cap_add",
+    "health",
+    "healthcheck",
 };
 #define N_TASK_KEYS (sizeof(task_keys) / sizeof(task_keys[0]))
 
@@ -1254,7 +1256,7 @@ test_spec_container_fields(void)
 	text = json_dumps(j, JSON_COMPACT);
 	ASSERT_STR_CONTAINS(text,
 	    "\"privileged\":false,\"volumes\":[],"
-	    "\"network\":\"bridge\",\"cap_add\":[]}");
+	    "\"network\":\"bridge\",\"cap_add\":[],");
 	free(text);
 	json_decref(j);
 	orch_task_free(t);

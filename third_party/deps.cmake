@@ -24,8 +24,8 @@ endif()
 # the store relies on; Debian 12 has 3.40.
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3>=3.35)
 
-# libcurl: orchctl's HTTP client and the agent's Docker client (unix socket
-# support has been in curl since 7.40).
+# libcurl: orchctl's HTTP client, the agent's Docker client (unix socket
+# support has been in curl since 7.40) and its http health checks.
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl>=7.74)
 
 # jansson: JSON for the HTTP API and Docker's answers (see third_party/README.md).

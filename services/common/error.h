@@ -17,7 +17,7 @@ enum orch_err {
 	ORCH_EAGAIN,    /* incomplete input or busy: try again */
 	ORCH_ETOOBIG,   /* input exceeds a hard limit */
 	ORCH_EIO,       /* I/O error, including storage corruption */
-	ORCH_ENOSPC,    /* storage full or read-only: writes refused */
+	ORCH_ENOSPC,    /* storage full, read-only or failing: writes refused */
 	ORCH_EPROTO,    /* the peer broke the protocol */
 	ORCH_ETIMEDOUT, /* an operation timed out */
 	ORCH_ECLOSED,   /* the object or connection is closed */

@@ -41,3 +41,18 @@ orch_flag_log_level(const char *prog, const char *s)
 	orch_log_level_set(lvl);
 	return ORCH_OK;
 }
+
+int
+orch_flag_log_format(const char *prog, const char *s)
+{
+	enum orch_log_format f;
+
+	if (orch_log_format_parse(s, &f) != ORCH_OK) {
+		fprintf(stderr,
+		    "%s: --log-format wants text or json, got \"%s\"\n", prog,
+		    s);
+		return ORCH_EINVAL;
+	}
+	orch_log_format_set(f);
+	return ORCH_OK;
+}

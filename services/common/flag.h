@@ -18,4 +18,8 @@ int orch_flag_int(const char *prog, const char *flag, const char *s,
  * ORCH_OK, or ORCH_EINVAL after printing why on stderr. */
 int orch_flag_log_level(const char *prog, const char *s);
 
+/* Sets the log format from s ("text", "json").  Returns ORCH_OK, or
+ * ORCH_EINVAL after printing why on stderr. */
+int orch_flag_log_format(const char *prog, const char *s);
+
 #endif

@@ -1,6 +1,7 @@
 #include "node.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -138,7 +139,83 @@ orch_node_registration_validate(
 		         ORCH_NODE_DRIVER_MAX, err, errlen)) != ORCH_OK)
 			return rc;
 	}
+	return orch_node_health_validate(
+	    reg->driver_health, reg->n_driver_health, err, errlen);
+}
+
+int
+orch_node_health_validate(
+    Orch__DriverHealth *const *h, size_t n, char *err, size_t errlen)
+{
+	int rc;
+
+	if (n > ORCH_NODE_DRIVERS_MAX) {
+		snprintf(err, errlen,
+		    "field \"driver_health\" has more than %d entries",
+		    ORCH_NODE_DRIVERS_MAX);
+		return ORCH_EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (h[i] == NULL || h[i]->name == NULL ||
+		    h[i]->name[0] == '\0') {
+			snprintf(err, errlen,
+			    "field \"driver_health\": an entry "
+			    "needs the driver's name");
+			return ORCH_EINVAL;
+		}
+		if ((rc = text_check("driver_health.name", h[i]->name,
+		         ORCH_NODE_DRIVER_MAX, err, errlen)) != ORCH_OK ||
+		    (rc = text_check("driver_health.error", h[i]->error,
+		         ORCH_NODE_DRIVER_ERROR_MAX, err, errlen)) != ORCH_OK)
+			return rc;
+	}
 	return ORCH_OK;
+}
+
+int
+orch_node_health_fill(
+    orch_node *n, const struct orch_driver_health *sick, size_t n_sick)
+{
+	Orch__DriverHealth **v;
+
+	n->driver_health = NULL;
+	n->n_driver_health = 0;
+	if (n->n_drivers == 0)
+		return ORCH_OK;
+	if ((v = calloc(n->n_drivers, sizeof(*v))) == NULL)
+		return ORCH_ENOMEM;
+	n->driver_health = v;
+	for (size_t k = 0; k < n->n_drivers; k++) {
+		const char *name = n->drivers[k] != NULL ? n->drivers[k] : "";
+		const struct orch_driver_health *s = NULL;
+
+		for (size_t j = 0; j < n_sick && s == NULL; j++) {
+			if (strcmp(sick[j].name, name) == 0)
+				s = &sick[j];
+		}
+		if ((v[k] = malloc(sizeof(*v[k]))) == NULL)
+			goto nomem;
+		orch__driver_health__init(v[k]);
+		n->n_driver_health = k + 1;
+		if ((v[k]->name = strdup(name)) == NULL)
+			goto nomem;
+		v[k]->has_healthy = true;
+		v[k]->healthy = s == NULL;
+		if (s == NULL)
+			continue;
+		if ((v[k]->error = strdup(s->error)) == NULL)
+			goto nomem;
+		v[k]->has_since_ms = true;
+		v[k]->since_ms = s->since_ms;
+	}
+	return ORCH_OK;
+nomem:
+	for (size_t j = 0; j < n->n_driver_health; j++)
+		orch__driver_health__free_unpacked(v[j], NULL);
+	free(v);
+	n->driver_health = NULL;
+	n->n_driver_health = 0;
+	return ORCH_ENOMEM;
 }
 
 void

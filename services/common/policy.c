@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "container.h"
 #include "error.h"
+#include "health.h"
 
 #define RULES_MAX 1024
 #define CAPS_MAX 64
@@ -386,29 +387,49 @@ refuse(char *err, size_t errlen, const char *what, const char *image,
 	return ORCH_EPERM;
 }
 
-/* Checks an exec task: some command rule matching its program must allow
- * it.  Returns ORCH_OK or ORCH_EPERM. */
-static int
-exec_check(const struct orch_policy *p, const orch_task_spec *spec, char *err,
-    size_t errlen)
+/* Whether some command rule matching prog allows "exec". */
+static bool
+exec_allowed(const struct orch_policy *p, const char *prog)
 {
-	const char *prog = spec->n_command > 0 && spec->command[0] != NULL
-	    ? spec->command[0]
-	    : "";
-
 	for (size_t i = 0; p != NULL && i < p->n_rules; i++) {
 		const struct rule *r = &p->rules[i];
 
 		if ((r->allow & ALLOW_EXEC) && r->command != NULL &&
 		    fnmatch(r->command, prog, 0) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Checks an exec task: some command rule matching its program must allow
+ * it, and so must one matching the program of its exec health check,
+ * which runs on the host too.  Returns ORCH_OK or ORCH_EPERM. */
+static int
+exec_check(const struct orch_policy *p, const orch_task_spec *spec, char *err,
+    size_t errlen)
+{
+	const orch_health_check *h = spec->health;
+	const char *prog = spec->n_command > 0 && spec->command[0] != NULL
+	    ? spec->command[0]
+	    : "";
+	const char *field = "driver";
+
+	if (exec_allowed(p, prog)) {
+		if (h == NULL || h->type == NULL ||
+		    strcmp(h->type, ORCH_HEALTH_EXEC) != 0)
 			return ORCH_OK;
+		prog = h->n_command > 0 && h->command[0] != NULL ? h->command[0]
+		                                                 : "";
+		if (exec_allowed(p, prog))
+			return ORCH_OK;
+		field = "health.command";
 	}
 	snprintf(err, errlen,
-	    "field \"driver\": \"exec\" runs a process on the node's host "
+	    "field \"%s\": \"exec\" runs a process on the node's host "
 	    "and is not allowed by the container policy for command \"%.*s\" "
 	    "(a --policy rule {\"command\": PATTERN, \"allow\": [\"exec\"]} "
 	    "must match it)",
-	    orch_text_quote_len(prog, 128), prog);
+	    field, orch_text_quote_len(prog, 128), prog);
 	return ORCH_EPERM;
 }
 

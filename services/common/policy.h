@@ -33,7 +33,9 @@
  * "command" is an fnmatch(3) pattern over the task's program (command[0],
  * as written; "*" matches any); such a rule allows "exec" and nothing
  * else, and an image rule never allows "exec".  The pattern limits which
- * program starts, not what it does: a shell allowed runs anything.
+ * program starts, not what it does: a shell allowed runs anything.  An
+ * exec task's "exec" health check runs its command on the host too, so
+ * that command's program needs a command rule as well.
  *
  * The manager checks every task and service it admits (HTTP and RPC); an
  * agent given a policy checks each task before it starts it.

@@ -60,16 +60,7 @@ orch_service_replicas_validate(uint32_t replicas, char *err, size_t errlen)
 orch_task_spec *
 orch_task_spec_copy(const orch_task_spec *spec)
 {
-	size_t len = orch__task_spec__get_packed_size(spec);
-	uint8_t *buf = malloc(len > 0 ? len : 1);
-	orch_task_spec *copy;
-
-	if (buf == NULL)
-		return NULL;
-	orch__task_spec__pack(spec, buf);
-	copy = orch__task_spec__unpack(NULL, len, buf);
-	free(buf);
-	return copy;
+	return orch_msg_copy(&spec->base);
 }
 
 int

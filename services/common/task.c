@@ -9,6 +9,7 @@
 #include "constraint.h"
 #include "container.h"
 #include "error.h"
+#include "health.h"
 #include "restart.h"
 
 void
@@ -88,6 +89,54 @@ orch_text_printable(const char *s)
 			return false;
 	}
 	return true;
+}
+
+size_t
+orch_utf8_seq_len(const unsigned char *s)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2)
+		return 0;
+	if (s[0] < 0xe0) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] < 0xf0) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] < 0xf5) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	/* A NUL terminator fails this test, so no read passes the end. */
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void
+orch_text_utf8_repair(char *s)
+{
+	size_t n;
+
+	for (; *s != '\0'; s += n) {
+		if ((n = orch_utf8_seq_len((const unsigned char *)s)) == 0) {
+			*s = '?';
+			n = 1;
+		}
+	}
 }
 
 int
@@ -286,9 +335,12 @@ orch_task_spec_validate(const orch_task_spec *spec, char *err, size_t errlen)
 			return ORCH_EINVAL;
 		}
 	}
-	if ((rc = spec_policy_validate(spec, err, errlen)) != ORCH_OK)
+	if ((rc = spec_policy_validate(spec, err, errlen)) != ORCH_OK ||
+	    (rc = orch_container_spec_validate(spec, err, errlen)) != ORCH_OK)
 		return rc;
-	return orch_container_spec_validate(spec, err, errlen);
+	return spec->health != NULL
+	    ? orch_health_check_validate(spec->health, err, errlen)
+	    : ORCH_OK;
 }
 
 int
@@ -319,7 +371,9 @@ orch_task_new(orch_task_spec *spec, orch_task **out)
 	    (spec->driver == NULL &&
 	        orch_str_set(&spec->driver, ORCH_DRIVER_DOCKER) != ORCH_OK) ||
 	    (spec->restart == NULL &&
-	        orch_str_set(&spec->restart, "never") != ORCH_OK)) {
+	        orch_str_set(&spec->restart, "never") != ORCH_OK) ||
+	    (spec->health != NULL &&
+	        orch_health_check_defaults(spec->health) != ORCH_OK)) {
 		free(t->id);
 		free(t);
 		return ORCH_ENOMEM;
@@ -333,6 +387,27 @@ orch_task_new(orch_task_spec *spec, orch_task **out)
 	t->created_at_ms = orch_now_ms();
 	*out = t;
 	return ORCH_OK;
+}
+
+void *
+orch_msg_copy(const ProtobufCMessage *m)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(n > 0 ? n : 1);
+	ProtobufCMessage *c;
+
+	if (buf == NULL)
+		return NULL;
+	protobuf_c_message_pack(m, buf);
+	c = protobuf_c_message_unpack(m->descriptor, NULL, n, buf);
+	free(buf);
+	return c;
+}
+
+orch_task *
+orch_task_copy(const orch_task *t)
+{
+	return orch_msg_copy(&t->base);
 }
 
 void
@@ -388,6 +463,17 @@ orch_task_apply_update(orch_task *t, const struct orch_task_update *u,
 	}
 	if (cur == NULL)
 		cur = "Unknown";
+	if (u->health != 0 && orch_health_status_name(u->health) == NULL) {
+		snprintf(err, errlen, "unknown health %d", u->health);
+		return ORCH_EINVAL;
+	}
+	if (u->health != 0 && (t->spec == NULL || t->spec->health == NULL)) {
+		snprintf(err, errlen,
+		    "task %s has no health check, so it has no health to "
+		    "report",
+		    t->id);
+		return ORCH_EINVAL;
+	}
 	if (orch_task_status_terminal(t->status) &&
 	    u->status != (int)t->status) {
 		snprintf(err, errlen,
@@ -445,6 +531,15 @@ orch_task_apply_update(orch_task *t, const struct orch_task_update *u,
 		t->has_finished_at_ms = true;
 		t->finished_at_ms =
 		    u->has_finished_at_ms ? u->finished_at_ms : now_ms;
+	}
+	if (u->health != 0) {
+		t->has_health = true;
+		t->health = (Orch__HealthStatus)u->health;
+	} else if (u->status == ORCH__TASK_STATUS__TASK_STATUS_RUNNING &&
+	    !t->has_health && t->spec != NULL && t->spec->health != NULL) {
+		/* Its node checks it from now on. */
+		t->has_health = true;
+		t->health = ORCH__HEALTH_STATUS__HEALTH_STATUS_STARTING;
 	}
 	t->has_status = true;
 	t->status = u->status;

@@ -47,6 +47,16 @@ bool orch_id_valid(const char *s);
  * to 0x7f.  Names and other one-line texts must pass it. */
 bool orch_text_printable(const char *s);
 
+/* The length of the valid UTF-8 sequence (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF) that starts at s, or 0.  Reads
+ * no further than a NUL. */
+size_t orch_utf8_seq_len(const unsigned char *s);
+
+/* Replaces with '?' each byte of s that does not belong to a valid UTF-8
+ * character: text quoted raw from elsewhere (jansson's error text, a
+ * command's output) may hold any bytes. */
+void orch_text_utf8_repair(char *s);
+
 /* How many bytes of s to quote in a message: at most max, never ending
  * inside a UTF-8 character, so that the message stays valid UTF-8 for the
  * JSON error body that carries it (jansson refuses anything else).  For
@@ -71,19 +81,28 @@ const char *orch_task_spec_driver(const orch_task_spec *spec);
  * ("spread" or "binpack"), restart policy (restart.h) and container
  * settings (their syntax only: container.h), and its driver: "docker"
  * (the default) needs an image, "exec" a non-empty command and neither an
- * image nor container settings.  On failure writes a message for a
- * person, naming the field, into err.  Returns ORCH_OK or ORCH_EINVAL. */
+ * image nor container settings; and its health check (health.h).  On failure
+ * writes a message for a person, naming the field, into err.  Returns ORCH_OK
+ * or ORCH_EINVAL. */
 int orch_task_spec_validate(
     const orch_task_spec *spec, char *err, size_t errlen);
 
 /*
  * Creates a Pending task from spec with a new id and created_at = now,
  * storing the spec's defaults (memory 256, cpu 0.5, placement spread,
- * restart never, driver docker) and restarts 0.
+ * restart never, driver docker, and those of its health check:
+ * orch_health_check_defaults()) and restarts 0.
  * On success the task owns spec; on error the caller keeps it.
  * Returns ORCH_OK or ORCH_ENOMEM.
  */
 int orch_task_new(orch_task_spec *spec, orch_task **out /* OUT */);
+
+/* A deep copy of the message m (through its serialized form), of m's
+ * type, freed as one unpacked by protobuf-c; NULL when out of memory. */
+void *orch_msg_copy(const ProtobufCMessage *m);
+
+/* orch_msg_copy() of a task, freed with orch_task_free(). */
+orch_task *orch_task_copy(const orch_task *t);
 
 /* Frees a task and everything it holds.  NULL is a no-op. */
 void orch_task_free(orch_task *t);
@@ -108,6 +127,9 @@ struct orch_task_update {
 	int64_t started_at_ms;
 	bool has_finished_at_ms;
 	int64_t finished_at_ms;
+	/* The task's health (an ORCH__HEALTH_STATUS__ value); 0: unchanged.
+	 * Only for a task with a health check. */
+	int health;
 };
 
 /*

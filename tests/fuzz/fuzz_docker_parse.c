@@ -4,9 +4,10 @@
  * (orch_docker_answer_message in agent/docker_client.c).
  *
  * Each input is read as every answer the driver parses: /version, /info,
- * a container's inspect, a create, a container list, an event line, a
- * pull progress line and an error body.  Beyond not crashing, a refusal
- * must say why, and an acceptance must hold to what docker.c relies on:
+ * a container's inspect (and the port bindings a health check reads in
+ * it), a create, a container list, an event line, a pull progress line,
+ * an exec's inspect and output, and an error body.  Beyond not crashing, a
+ * refusal must say why, and an acceptance must hold to what docker.c relies on:
  * handles that can go into a URL, strings NUL-terminated inside their
  * buffers, only the node's own containers listed, times that make sense,
  * messages that are printable UTF-8 (they reach logs and JSON).
@@ -229,6 +230,44 @@ check_error_body(const char *b, size_t n)
 	CHECK(message_ok(msg, sizeof(msg), true));
 }
 
+/* Health checks: a port is reached only through loopback, and an
+ * unreachable one says why. */
+static void
+check_port(const char *b, size_t n)
+{
+	char host[ORCH_DOCKER_HOST_LEN], what[512];
+	unsigned hp = 0;
+	int rc =
+	    orch_docker_port_parse(b, n, 80, host, &hp, what, sizeof(what));
+
+	if (rc == ORCH_OK) {
+		CHECK(
+		    strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0);
+		CHECK(hp >= 1 && hp <= 65535);
+	} else if (rc == ORCH_ENOENT) {
+		CHECK(message_ok(what, sizeof(what), true));
+	} else {
+		check_refusal(rc, what, sizeof(what));
+	}
+}
+
+static void
+check_exec(const char *b, size_t n)
+{
+	char what[256], out[128];
+	bool running;
+	int code;
+	int rc = orch_docker_exec_inspect_parse(
+	    b, n, &running, &code, what, sizeof(what));
+
+	if (rc != ORCH_OK)
+		check_refusal(rc, what, sizeof(what));
+	else
+		CHECK(!running || code == 0);
+	orch_docker_exec_output(b, n, out, sizeof(out));
+	CHECK(message_ok(out, sizeof(out), false));
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -248,6 +287,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_event(b, size);
 	check_pull(b, size);
 	check_error_body(b, size);
+	check_port(b, size);
+	check_exec(b, size);
 	free(b);
 	return 0;
 }

@@ -65,6 +65,21 @@ spec_same(const orch_task_spec *a, const orch_task_spec *b)
 	CHECK(a->n_cap_add == b->n_cap_add);
 	for (size_t i = 0; i < a->n_cap_add; i++)
 		CHECK(str_same(a->cap_add[i], b->cap_add[i]));
+	/* The check, shown as "healthcheck", given back as "health". */
+	CHECK((a->health == NULL) == (b->health == NULL));
+	if (a->health != NULL) {
+		CHECK(str_same(a->health->type, b->health->type));
+		CHECK(a->health->n_command == b->health->n_command);
+		for (size_t i = 0; i < a->health->n_command; i++)
+			CHECK(str_same(
+			    a->health->command[i], b->health->command[i]));
+		CHECK(a->health->port == b->health->port);
+		CHECK(str_same(a->health->path, b->health->path));
+		CHECK(a->health->interval_s == b->health->interval_s);
+		CHECK(a->health->timeout_s == b->health->timeout_s);
+		CHECK(a->health->retries == b->health->retries);
+		CHECK(a->health->start_period_s == b->health->start_period_s);
+	}
 }
 
 /* The spec's part of a task's JSON, as a POST /tasks body (malloc'd). */
@@ -72,7 +87,7 @@ static char *
 spec_part_dump(json_t *task)
 {
 	json_t *sub = json_pack(
-	    "{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "name",
+	    "{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "name",
 	    json_object_get(task, "name"), "image",
 	    json_object_get(task, "image"), "memory",
 	    json_object_get(task, "memory"), "cpu",
@@ -84,7 +99,8 @@ spec_part_dump(json_t *task)
 	    json_object_get(task, "privileged"), "volumes",
 	    json_object_get(task, "volumes"), "network",
 	    json_object_get(task, "network"), "cap_add",
-	    json_object_get(task, "cap_add"));
+	    json_object_get(task, "cap_add"), "health",
+	    json_object_get(task, "healthcheck"));
 	char *text;
 
 	CHECK(sub != NULL);
