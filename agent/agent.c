@@ -43,6 +43,7 @@
 #include "error.h"
 #include "health.h"
 #include "log.h"
+#include "log_push.h"
 #include "node.h"
 #include "orch.pb-c.h"
 #include "reconcile.h"
@@ -142,6 +143,9 @@ struct orch_agent {
 	bool req_open;
 	bool sub_open;
 	pthread_mutex_t rpc_mu; /* one request at a time on req */
+	/* The log sessions (log_push.h): on contexts of req, apart from rpc_mu.
+	 */
+	struct orch_agent_logs *logs;
 
 	/* Beat thread only. */
 	int interval_ms; /* the beat interval in force */
@@ -1639,6 +1643,60 @@ agent_beat_main(void *arg)
 	return NULL;
 }
 
+/* ---- log requests ---- */
+
+/* Finds the instance of task_id for a log session (log_push.h): in the cache,
+ * else in a fresh list of the drivers (a task started a moment ago). */
+static int
+agent_logs_find(void *arg, const char *task_id,
+    const struct orch_driver_ops **ops, void **st, char handle[ORCH_HANDLE_LEN],
+    char *err, size_t errlen)
+{
+	struct orch_agent *a = arg;
+	struct orch_instance *list = NULL;
+	size_t n = 0;
+	bool found = false;
+	int rc;
+
+	*ops = NULL;
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < a->n_inst && !found; i++) {
+		if (strcmp(a->inst[i].task_id, task_id) == 0 &&
+		    a->inst[i].driver != NULL) {
+			*ops = a->inst[i].driver;
+			copy_str(handle, ORCH_HANDLE_LEN, a->inst[i].handle);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (!found) {
+		if ((rc = agent_list(a, &list, &n, err, errlen)) != ORCH_OK)
+			return rc;
+		for (size_t i = 0; i < n && !found; i++) {
+			if (strcmp(list[i].task_id, task_id) == 0) {
+				*ops = list[i].driver;
+				copy_str(
+				    handle, ORCH_HANDLE_LEN, list[i].handle);
+				found = true;
+			}
+		}
+		free(list);
+	}
+	if (!found) {
+		snprintf(err, errlen,
+		    "node %s has no container or process of task %s (it "
+		    "ended and was removed, or never started there)",
+		    a->name, task_id);
+		return ORCH_ENOENT;
+	}
+	if ((*st = drv_state(a, *ops)) == NULL) {
+		snprintf(err, errlen, "the %s driver of node %s is off",
+		    (*ops)->name, a->name);
+		return ORCH_EUNAVAIL;
+	}
+	return ORCH_OK;
+}
+
 /* ---- the notice thread ---- */
 
 static void *
@@ -1683,7 +1741,12 @@ agent_notice_main(void *arg)
 		 * addressed to another node under a matching topic. */
 		nn = orch__node_notice__unpack(
 		    NULL, len - tlen, (const uint8_t *)body + tlen);
-		if (nn == NULL || nn->node_id == NULL ||
+		if (nn != NULL && nn->log_request != NULL &&
+		    nn->node_id != NULL && strcmp(nn->node_id, node_id) == 0) {
+			/* A request for a task's output, not a change. */
+			orch_agent_logs_request(
+			    a->logs, node_id, nn->log_request);
+		} else if (nn == NULL || nn->node_id == NULL ||
 		    strcmp(nn->node_id, node_id) == 0) {
 			orch_debug("agent", "notice for node %s: beating now",
 			    node_id);
@@ -1991,6 +2054,11 @@ orch_agent_new(const struct orch_agent_config *cfg, struct orch_agent **out,
 	}
 	if ((rc = agent_sockets_open(a, cfg, err, errlen)) != ORCH_OK)
 		goto out;
+	if ((rc = orch_agent_logs_new(a->req, agent_logs_find, a, &a->logs)) !=
+	    ORCH_OK) {
+		snprintf(err, errlen, "agent: %s", orch_strerror(rc));
+		goto out;
+	}
 	*out = a;
 	a = NULL;
 out:
@@ -2107,6 +2175,10 @@ orch_agent_stop(struct orch_agent *a, int grace_ms)
 		pthread_join(a->notice_thread, NULL);
 		a->notice_started = false;
 	}
+	/* With the socket closed, their pushes fail at once; a driver call
+	 * ends at its next tick. */
+	if (a->logs != NULL && !orch_agent_logs_stop(a->logs, grace_ms))
+		all = false;
 
 	/* A worker may be in a long driver call (a stop waits out its
 	 * grace period, a pull can take minutes). */
@@ -2119,11 +2191,12 @@ orch_agent_stop(struct orch_agent *a, int grace_ms)
 		    ETIMEDOUT)
 			break;
 	}
-	if (a->workers_alive > 0) {
-		orch_warn("agent",
-		    "%d operations still running after %d ms; "
-		    "leaving them unfinished",
-		    a->workers_alive, grace_ms);
+	if (a->workers_alive > 0 || !all) {
+		if (a->workers_alive > 0)
+			orch_warn("agent",
+			    "%d operations still running after %d ms; "
+			    "leaving them unfinished",
+			    a->workers_alive, grace_ms);
 		all = false;
 	}
 	pthread_mutex_unlock(&a->mu);
@@ -2146,6 +2219,8 @@ orch_agent_free(struct orch_agent *a)
 		orch_nng_close_within(a->sub, AGENT_CLOSE_MS, "agent");
 	if (a->req_open)
 		orch_nng_close_within(a->req, AGENT_CLOSE_MS, "agent");
+	/* Stopped (orch_agent_stop), or never started: no session runs. */
+	orch_agent_logs_free(a->logs);
 	/* Its checks use the drivers: it goes first. */
 	orch_checker_free(a->checker);
 	/* A driver's monitor calls agent_on_exit until fini returns. */

@@ -1454,6 +1454,100 @@ out:
 	return rc;
 }
 
+/* ---- logs ---- */
+
+/* The most a container's output without follow may take to arrive. */
+#define DOCKER_LOGS_TIMEOUT 600
+
+/* A logs call in progress: the demultiplexer between the daemon's bytes
+ * and the agent's function. */
+struct dlogs {
+	struct orch_log_demux dm;
+	orch_driver_log_fn fn;
+	void *arg;
+	bool bad; /* a frame header was not one */
+	char why[200];
+};
+
+static int
+dlogs_emit(void *arg, int stream, const char *data, size_t len)
+{
+	struct dlogs *x = arg;
+
+	/* Docker never sends stdin in logs; nothing to show of it. */
+	if (stream != ORCH_LOG_STDOUT && stream != ORCH_LOG_STDERR)
+		return 0;
+	return x->fn(x->arg, stream, data, len);
+}
+
+static int
+dlogs_bytes(void *arg, const char *data, size_t len)
+{
+	struct dlogs *x = arg;
+
+	if (len == 0)
+		return x->fn(x->arg, ORCH_LOG_STDOUT, NULL, 0);
+	if (orch_log_demux_feed(&x->dm, data, len, dlogs_emit, x, x->why,
+	        sizeof(x->why)) != 0) {
+		/* A stop by fn, or a bad header: either ends the call. */
+		x->bad = x->dm.failed != 0;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+docker_logs(void *state, const char *handle, const struct orch_log_opts *o,
+    orch_driver_log_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct docker *d = state;
+	struct orch_docker_answer ans = {0};
+	struct dlogs x = {.fn = fn, .arg = arg};
+	char path[ORCH_HANDLE_LEN + 128], tail[24], name[320];
+	int rc, stopped = 0;
+
+	if (!orch_docker_handle_valid(handle)) {
+		orch_docker_errf(err, errlen,
+		    "docker: logs: invalid container "
+		    "handle");
+		return ORCH_EINVAL;
+	}
+	orch_log_demux_init(&x.dm);
+	if (o->tail >= 0)
+		snprintf(tail, sizeof(tail), "%lld", (long long)o->tail);
+	else
+		snprintf(tail, sizeof(tail), "all");
+	snprintf(path, sizeof(path),
+	    "/containers/%s/logs?stdout=%d&stderr=%d&follow=%d&tail=%s", handle,
+	    o->out ? 1 : 0, o->err ? 1 : 0, o->follow ? 1 : 0, tail);
+	/* A followed stream lasts as long as the container runs. */
+	rc = orch_docker_client_stream_ticks(d->client, "GET", path,
+	    o->follow ? 0 : DOCKER_LOGS_TIMEOUT, dlogs_bytes, &x, &ans,
+	    &stopped, err, errlen);
+	if (rc != ORCH_OK)
+		goto out;
+	orch_docker_client_call_name(
+	    d->client, "GET", path, name, sizeof(name));
+	if (x.bad) {
+		orch_docker_errf(err, errlen, "%s: %s", name, x.why);
+		rc = ORCH_EPROTO;
+	} else if (stopped) {
+		rc = ORCH_ECLOSED;
+	} else if (ans.status != 200) {
+		rc = answer_fail(d, "GET", path, &ans, err, errlen);
+		/* "Dead or marked for removal": as good as gone. */
+		if (rc == ORCH_ECONFLICT)
+			rc = ORCH_ENOENT;
+	} else if (!orch_log_demux_at_boundary(&x.dm)) {
+		orch_docker_errf(err, errlen,
+		    "%s: the output ended in the middle of a frame", name);
+		rc = ORCH_EPROTO;
+	}
+out:
+	orch_docker_answer_free(&ans);
+	return rc;
+}
+
 /* ---- health checks ---- */
 
 /* How much of an exec check's output is kept: its first line is all a
@@ -1695,6 +1789,7 @@ const struct orch_driver_ops orch_docker_driver = {
     .remove = docker_remove,
     .inspect = docker_inspect,
     .list = docker_list,
+    .logs = docker_logs,
     .healthy = docker_healthy,
     .check_exec = docker_check_exec,
     .check_addr = docker_check_addr,

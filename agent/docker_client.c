@@ -34,6 +34,8 @@ struct sink {
 
 	orch_docker_line_fn fn;
 	orch_docker_chunk_fn chunk; /* instead of fn: raw bytes */
+	bool ticks;                 /* chunk also hears of quiet moments */
+	bool opened;                /* chunk was told the stream is open */
 	void *arg;
 	char *line; /* ORCH_DOCKER_LINE_MAX + 1 bytes */
 	size_t line_len;
@@ -247,29 +249,71 @@ sink_lines(struct sink *s, const char *data, size_t n)
 	return n;
 }
 
+/* Settles a stream's mode once its status is known (before any body
+ * byte, and as soon as the head is in for a ticking stream, which may
+ * stay silent), and tells a ticking stream's chunk that it is open.
+ * Returns false when chunk wants it to end. */
+static bool
+sink_settle(struct sink *s)
+{
+	long code = 0;
+
+	if (s->mode == SINK_UNKNOWN) {
+		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
+		if (code == 0)
+			return true; /* no head yet */
+		s->mode = code < 200 || code > 299 ? SINK_BODY
+		    : s->chunk != NULL             ? SINK_CHUNKS
+		                                   : SINK_LINES;
+	}
+	if (s->mode == SINK_CHUNKS && s->ticks && !s->opened) {
+		s->opened = true;
+		if (s->chunk(s->arg, NULL, 0) != 0) {
+			s->fn_stopped = true;
+			return false;
+		}
+	}
+	return true;
+}
+
 static size_t
 sink_write(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct sink *s = arg;
 	size_t n = size * nmemb;
-	long code = 0;
 
-	if (s->mode == SINK_UNKNOWN) {
-		/* The status line has been parsed before any body byte. */
-		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
-		s->mode = code < 200 || code >= 300 ? SINK_BODY
-		    : s->chunk != NULL              ? SINK_CHUNKS
-		                                    : SINK_LINES;
+	/* The status line has been parsed before any body byte. */
+	if (!sink_settle(s))
+		return 0;
+	if (s->mode == SINK_CHUNKS) {
+		if (s->chunk(s->arg, data, n) != 0) {
+			s->fn_stopped = true;
+			return 0;
+		}
+		return n;
 	}
 	if (s->mode == SINK_LINES)
 		return sink_lines(s, data, n);
-	if (s->mode == SINK_CHUNKS) {
-		if (s->chunk(s->arg, data, n) == 0)
-			return n;
-		s->fn_stopped = true;
-		return 0;
-	}
 	return orch_buf_append(&s->body, data, n);
+}
+
+/* A quiet moment of a ticking stream (no byte within a second, or after
+ * a read): its chunk hears of it, so that it can give up or say it
+ * lives.  Returns false when chunk wants the stream to end. */
+static bool
+sink_tick(struct sink *s)
+{
+	if (!s->ticks)
+		return true;
+	if (!sink_settle(s))
+		return false;
+	if (s->mode != SINK_CHUNKS)
+		return true;
+	if (s->chunk(s->arg, NULL, 0) != 0) {
+		s->fn_stopped = true;
+		return false;
+	}
+	return true;
 }
 
 /* ---- sending ---- */
@@ -392,7 +436,8 @@ call_setup(const struct orch_docker_client *c, CURL *h, const char *method,
 /* Runs h on a multi handle that cancel can wake, so that a stream that
  * may stay silent for hours still stops at once. */
 static CURLcode
-call_multi(CURL *h, struct orch_docker_cancel *cancel, bool *cancelled)
+call_multi(
+    CURL *h, struct orch_docker_cancel *cancel, struct sink *s, bool *cancelled)
 {
 	CURLM *m;
 	CURLMsg *msg;
@@ -422,6 +467,9 @@ call_multi(CURL *h, struct orch_docker_cancel *cancel, bool *cancelled)
 			break;
 		}
 		if (running == 0)
+			break;
+		/* After each read and each quiet second. */
+		if (!sink_tick(s))
 			break;
 		if (curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK) {
 			cc = CURLE_RECV_ERROR;
@@ -453,7 +501,7 @@ out:
 static int
 call_run(struct orch_docker_client *c, const char *method, const char *path,
     const char *body, long timeout_s, struct orch_docker_cancel *cancel,
-    orch_docker_line_fn fn, orch_docker_chunk_fn chunk, void *arg,
+    orch_docker_line_fn fn, orch_docker_chunk_fn chunk, bool ticks, void *arg,
     struct orch_docker_answer *ans, char *err, size_t errlen)
 {
 	struct sink s = {.mode = SINK_BODY};
@@ -491,6 +539,7 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 		s.mode = SINK_UNKNOWN;
 		s.fn = fn;
 		s.chunk = chunk;
+		s.ticks = chunk != NULL && ticks;
 		s.arg = arg;
 	} else if (curl_easy_setopt(s.h, CURLOPT_MAXFILESIZE_LARGE,
 	               (curl_off_t)ORCH_DOCKER_BODY_MAX) != CURLE_OK) {
@@ -505,7 +554,7 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 		goto out;
 	}
 	if (fn != NULL || chunk != NULL)
-		cc = call_multi(s.h, cancel, &cancelled);
+		cc = call_multi(s.h, cancel, &s, &cancelled);
 	else
 		cc = curl_easy_perform(s.h);
 	if (cancelled) {
@@ -513,8 +562,9 @@ call_run(struct orch_docker_client *c, const char *method, const char *path,
 		rc = ORCH_ECLOSED;
 		goto out;
 	}
-	/* A stream whose reader asked to stop ends with a write error. */
-	if (cc == CURLE_WRITE_ERROR && s.fn_stopped)
+	/* A stream whose reader asked to stop ends with a write error, or
+	 * (asked between two reads) unfinished. */
+	if (s.fn_stopped)
 		cc = CURLE_OK;
 	if (cc != CURLE_OK) {
 		rc = call_error(
@@ -540,13 +590,31 @@ out:
 	return rc;
 }
 
+/* Wraps a raw stream's function to learn whether it asked to stop. */
+struct stop_probe {
+	orch_docker_chunk_fn fn;
+	void *arg;
+	int stopped;
+};
+
+static int
+stop_probe(void *arg, const char *data, size_t len)
+{
+	struct stop_probe *sp = arg;
+	int rc = sp->fn(sp->arg, data, len);
+
+	if (rc != 0)
+		sp->stopped = 1;
+	return rc;
+}
+
 int
 orch_docker_client_call(struct orch_docker_client *c, const char *method,
     const char *path, const char *body, long timeout_s,
     struct orch_docker_answer *ans, char *err, size_t errlen)
 {
 	return call_run(c, method, path, body, timeout_s, NULL, NULL, NULL,
-	    NULL, ans, err, errlen);
+	    false, NULL, ans, err, errlen);
 }
 
 int
@@ -555,8 +623,8 @@ orch_docker_client_stream(struct orch_docker_client *c, const char *method,
     orch_docker_line_fn fn, void *arg, struct orch_docker_answer *ans,
     char *err, size_t errlen)
 {
-	return call_run(c, method, path, NULL, timeout_s, cancel, fn, NULL, arg,
-	    ans, err, errlen);
+	return call_run(c, method, path, NULL, timeout_s, cancel, fn, NULL,
+	    false, arg, ans, err, errlen);
 }
 
 int
@@ -566,7 +634,22 @@ orch_docker_client_stream_raw(struct orch_docker_client *c, const char *method,
     struct orch_docker_answer *ans, char *err, size_t errlen)
 {
 	return call_run(c, method, path, body, timeout_s, cancel, NULL, chunk,
-	    arg, ans, err, errlen);
+	    false, arg, ans, err, errlen);
+}
+
+int
+orch_docker_client_stream_ticks(struct orch_docker_client *c,
+    const char *method, const char *path, long timeout_s,
+    orch_docker_chunk_fn fn, void *arg, struct orch_docker_answer *ans,
+    int *stopped, char *err, size_t errlen)
+{
+	struct stop_probe sp = {.fn = fn, .arg = arg};
+	int rc;
+
+	rc = call_run(c, method, path, NULL, timeout_s, NULL, NULL, stop_probe,
+	    true, &sp, ans, err, errlen);
+	*stopped = sp.stopped;
+	return rc;
 }
 
 /* ---- cancellation ---- */

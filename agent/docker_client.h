@@ -116,8 +116,11 @@ int orch_docker_client_stream(struct orch_docker_client *c, const char *method,
     char *err, size_t errlen);
 
 /* Called with each piece of a raw streaming answer as it arrives (not
- * NUL-terminated).  Returning non-zero ends the stream early, which is
- * not an error. */
+ * NUL-terminated; len > 0), and, for orch_docker_client_stream_ticks
+ * only, with data NULL and len 0 as a tick: once when the answer's
+ * status says the stream is open, before any byte of it, then after
+ * every read and every quiet second.  Returning non-zero ends the stream
+ * early, which is not an error. */
 typedef int (*orch_docker_chunk_fn)(void *arg, const char *data, size_t len);
 
 /*
@@ -130,6 +133,18 @@ int orch_docker_client_stream_raw(struct orch_docker_client *c,
     const char *method, const char *path, const char *body, long timeout_s,
     struct orch_docker_cancel *cancel, orch_docker_chunk_fn chunk, void *arg,
     struct orch_docker_answer *ans /* OUT */, char *err, size_t errlen);
+
+/*
+ * Like orch_docker_client_stream_raw without a body or a cancel, for an
+ * answer that may stay silent for long (a container's followed logs):
+ * fn also gets ticks, so that it can end the stream while no byte comes.
+ * *stopped (OUT) says whether fn ended it.  Returns as
+ * orch_docker_client_stream; ORCH_OK also when fn ended it.
+ */
+int orch_docker_client_stream_ticks(struct orch_docker_client *c,
+    const char *method, const char *path, long timeout_s,
+    orch_docker_chunk_fn fn, void *arg, struct orch_docker_answer *ans,
+    int *stopped /* OUT */, char *err, size_t errlen);
 
 /* Frees the body of an answer and empties it.  Safe on an empty answer. */
 void orch_docker_answer_free(struct orch_docker_answer *ans);

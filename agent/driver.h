@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log_demux.h" /* ORCH_LOG_STDOUT, ORCH_LOG_STDERR */
 #include "task.h"
 
 /* The longest instance handle (a Docker container id is 64 hex digits,
@@ -80,6 +81,25 @@ struct orch_driver_config {
 	                         * (cgroup.h; NULL: the default, "": none) */
 };
 
+/* What a request for an instance's output asks for. */
+struct orch_log_opts {
+	bool follow;  /* go on with what it prints, until it ends */
+	int64_t tail; /* only the last tail lines printed so far; < 0: all */
+	bool out;     /* its stdout */
+	bool err;     /* its stderr */
+};
+
+/*
+ * Called by a driver's logs with each piece of output (stream
+ * ORCH_LOG_STDOUT or ORCH_LOG_STDERR, len > 0, in the order it was
+ * printed as far as the runtime knows it), and with data NULL and len 0
+ * as a tick: once when the output is open, before any of it, then at
+ * least every second while there is nothing new.  Returns 0 to go on;
+ * anything else ends logs, which returns ORCH_ECLOSED.
+ */
+typedef int (*orch_driver_log_fn)(
+    void *arg, int stream, const char *data, size_t len);
+
 struct orch_driver_ops {
 	const char *name; /* "docker", "exec" */
 
@@ -119,6 +139,17 @@ struct orch_driver_ops {
 	 * array of *n (free it with free()). */
 	int (*list)(void *state, struct orch_instance **out /* OUT */,
 	    size_t *n /* OUT */, char *err, size_t errlen);
+
+	/* Hands the output of instance handle to fn, as o asks: what it
+	 * printed (the last o->tail lines), then with o->follow what it
+	 * prints next, until it ends.  Returns ORCH_OK at the end of the
+	 * output, ORCH_ECLOSED when fn ended it, ORCH_ENOENT when there is
+	 * no such instance (err says so), or another error with err saying
+	 * what failed.  May run for as long as the instance does: each call
+	 * on its own thread. */
+	int (*logs)(void *state, const char *handle,
+	    const struct orch_log_opts *o, orch_driver_log_fn fn, void *arg,
+	    char *err, size_t errlen);
 
 	/* Whether the runtime answers, as the driver last saw it, without
 	 * waiting for it; when not, why (OUT) says why, for a person.  NULL

@@ -1519,6 +1519,192 @@ exec_remove(void *state, const char *handle, char *err, size_t errlen)
 	return ORCH_OK;
 }
 
+/* ---- logs ---- */
+
+/* Bytes read from an output file at a time: a chunk of the agent's. */
+#define EXEC_LOG_BLOCK (64 * 1024)
+/* How often a followed task's files are looked at for more. */
+#define EXEC_LOG_POLL_MS 200
+
+/* One of a task's output files, read from off on. */
+struct out_file {
+	int fd; /* -1: not wanted, or not there (yet) */
+	int stream;
+	off_t off;
+};
+
+/* The offset where the last n lines of fd (size bytes) begin: after the
+ * n-th newline from the end, not counting one that ends the file. */
+static int
+tail_offset(int fd, off_t size, int64_t n, off_t *out)
+{
+	char buf[8192];
+	off_t end = size;
+	int64_t seen = 0;
+	bool last = true;
+
+	*out = 0;
+	if (n == 0) {
+		*out = size;
+		return ORCH_OK;
+	}
+	while (end > 0) {
+		size_t len =
+		    end > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)end;
+		ssize_t r = pread(fd, buf, len, end - (off_t)len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != (ssize_t)len)
+			return r < 0 ? orch_err_from_errno(errno) : ORCH_EIO;
+		for (size_t i = len; i > 0; i--) {
+			if (buf[i - 1] != '\n')
+				continue;
+			/* The newline that ends the file ends the last line. */
+			if (last && end - (off_t)len + (off_t)i == size) {
+				last = false;
+				continue;
+			}
+			if (++seen == n) {
+				*out = end - (off_t)len + (off_t)i;
+				return ORCH_OK;
+			}
+		}
+		last = false;
+		end -= (off_t)len;
+	}
+	return ORCH_OK;
+}
+
+/* Hands what f has past its offset to fn.  Returns ORCH_OK, ORCH_ECLOSED
+ * when fn stopped, or a read error. */
+static int
+out_drain(struct out_file *f, orch_driver_log_fn fn, void *arg, char *buf)
+{
+	for (;;) {
+		ssize_t r = pread(f->fd, buf, EXEC_LOG_BLOCK, f->off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return orch_err_from_errno(errno);
+		if (r == 0)
+			return ORCH_OK;
+		f->off += r;
+		if (fn(arg, f->stream, buf, (size_t)r) != 0)
+			return ORCH_ECLOSED;
+	}
+}
+
+/* Opens tdir/name for f, at the start of its last tail lines (tail < 0:
+ * all).  A file not there yet (a start under way) is read from 0 once
+ * it appears. */
+static int
+out_open_read(struct out_file *f, const char *tdir, const char *name,
+    int64_t tail, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 16];
+	struct stat st;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", tdir, name);
+	f->off = 0;
+	if ((f->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return ORCH_OK;
+		return errf(err, errlen, orch_err_from_errno(errno),
+		    "cannot open %s: %s", path, strerror(errno));
+	}
+	if (fstat(f->fd, &st) != 0)
+		return errf(err, errlen, orch_err_from_errno(errno),
+		    "cannot read %s: %s", path, strerror(errno));
+	if (tail >= 0 &&
+	    (rc = tail_offset(f->fd, st.st_size, tail, &f->off)) != ORCH_OK)
+		return errf(err, errlen, rc, "cannot read %s: %s", path,
+		    orch_strerror(rc));
+	return ORCH_OK;
+}
+
+/*
+ * The task's output is its files stdout and stderr.  They carry no times,
+ * so what was printed before the call comes stdout first, then stderr
+ * (tail lines of each); with follow, what each gets next is handed on as
+ * it is seen, every EXEC_LOG_POLL_MS, until the task has ended and its
+ * files are read to their end.
+ */
+static int
+exec_logs(void *state, const char *handle, const struct orch_log_opts *o,
+    orch_driver_log_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct exec *e = state;
+	struct out_file f[2] = {{.fd = -1, .stream = ORCH_LOG_STDOUT},
+	    {.fd = -1, .stream = ORCH_LOG_STDERR}};
+	const char *names[2] = {"stdout", "stderr"};
+	bool want[2] = {o->out, o->err};
+	char id[ORCH_ID_LEN], tdir[PATH_MAX], *buf = NULL;
+	struct orch_instance inst;
+	struct rec r;
+	struct stat st;
+	int rc = ORCH_OK;
+
+	if (!handle_task(handle, id))
+		return errf(err, errlen, ORCH_EINVAL,
+		    "invalid handle \"%.64s\"", handle != NULL ? handle : "");
+	snprintf(tdir, sizeof(tdir), "%s/%s", e->dir, id);
+	if (stat(tdir, &st) != 0)
+		return errf(err, errlen, ORCH_ENOENT,
+		    "task %s has no files on node %s (it ended and was "
+		    "removed, or never ran here)",
+		    id, e->node);
+	if ((buf = malloc(EXEC_LOG_BLOCK)) == NULL)
+		return errf(err, errlen, ORCH_ENOMEM, "out of memory");
+	for (int i = 0; i < 2; i++) {
+		if (want[i] &&
+		    (rc = out_open_read(&f[i], tdir, names[i], o->tail, err,
+		         errlen)) != ORCH_OK)
+			goto out;
+	}
+	if (fn(arg, ORCH_LOG_STDOUT, NULL, 0) != 0) {
+		rc = ORCH_ECLOSED;
+		goto out;
+	}
+	for (;;) {
+		/* Ended before this read: the read gets all it printed. */
+		bool ended = !o->follow ||
+		    instance_read(e, id, &inst, &r) != ORCH_OK || inst.exited;
+
+		for (int i = 0; i < 2; i++) {
+			if (want[i] && f[i].fd < 0 &&
+			    (rc = out_open_read(&f[i], tdir, names[i], -1, err,
+			         errlen)) != ORCH_OK)
+				goto out;
+			if (f[i].fd >= 0 &&
+			    (rc = out_drain(&f[i], fn, arg, buf)) != ORCH_OK) {
+				if (rc != ORCH_ECLOSED)
+					errf(err, errlen, rc,
+					    "cannot read %s/%s: %s", tdir,
+					    names[i], orch_strerror(rc));
+				goto out;
+			}
+		}
+		if (ended)
+			break;
+		/* What was read goes now; then a pause. */
+		if (fn(arg, ORCH_LOG_STDOUT, NULL, 0) != 0) {
+			rc = ORCH_ECLOSED;
+			goto out;
+		}
+		sleep_ms(EXEC_LOG_POLL_MS);
+	}
+out:
+	for (int i = 0; i < 2; i++) {
+		if (f[i].fd >= 0)
+			close(f[i].fd);
+	}
+	free(buf);
+	return rc;
+}
+
 /* ---- health checks ---- */
 
 /* How much of an exec check's output is read for its message. */
@@ -1754,6 +1940,7 @@ const struct orch_driver_ops orch_exec_driver = {
     .remove = exec_remove,
     .inspect = exec_inspect,
     .list = exec_list,
+    .logs = exec_logs,
     .check_exec = exec_check_exec,
     .check_addr = exec_check_addr,
     .check_cancel = exec_check_cancel,

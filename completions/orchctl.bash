@@ -38,7 +38,7 @@ _orchctl_words()
 _orchctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local verbs="run list get stop nodes node service scale events help"
+	local verbs="run list get stop nodes node service scale events logs help"
 	local conn="--addr --token --cacert --color --help"
 	local run_opts="--driver --cpu --memory --env -e --constraint
 		--placement --restart --replicas --idempotency-key --privileged
@@ -76,6 +76,10 @@ _orchctl()
 		_orchctl_words "bridge host none"
 		return
 		;;
+	--stream)
+		_orchctl_words "stdout stderr"
+		return
+		;;
 	--cacert)
 		local IFS=$'\n'
 		COMPREPLY=($(compgen -f -- "$cur"))
@@ -83,7 +87,7 @@ _orchctl()
 		;;
 	--addr | --token | --cpu | --memory | -e | --env | --replicas | \
 		--constraint | --idempotency-key | -v | --volume | --cap-add | \
-		--since | --wait-timeout)
+		--since | --wait-timeout | --tail)
 		return
 		;;
 	esac
@@ -97,7 +101,7 @@ _orchctl()
 			--status | --driver | --cpu | --memory | -e | --env | \
 			--constraint | --placement | --restart | --replicas | \
 			--idempotency-key | -v | --volume | --network | --cap-add | \
-			--since | --wait-timeout)
+			--since | --wait-timeout | --tail | --stream)
 			((i++))
 			;;
 		-*) ;;
@@ -171,6 +175,13 @@ _orchctl()
 		;;
 	events)
 		[[ $cur == -* ]] && _orchctl_words "--since --output -o $conn"
+		;;
+	logs)
+		if [[ $cur == -* ]]; then
+			_orchctl_words "-f --follow --tail --stream $conn"
+		elif ((npos == 0)); then
+			_orchctl_words "$(_orchctl_names list)"
+		fi
 		;;
 	help)
 		((npos == 0)) && _orchctl_words "$verbs"

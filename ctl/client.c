@@ -325,8 +325,12 @@ out:
 struct stream_ctx {
 	struct orch_client *c;
 	orch_client_line_fn fn;
+	orch_client_bytes_fn bfn; /* a raw stream's, instead of fn */
 	void *arg;
 	volatile sig_atomic_t *stop;
+	const char *field; /* a header or trailer field to keep, or NULL */
+	char *value;       /* its value: vlen bytes */
+	size_t vlen;
 	long status;
 	bool stopped;         /* fn or *stop ended it */
 	struct orch_buf line; /* the line being received */
@@ -345,6 +349,13 @@ stream_write(char *data, size_t size, size_t nmemb, void *arg)
 		    sc->c->curl, CURLINFO_RESPONSE_CODE, &sc->status);
 	if (sc->status < 200 || sc->status > 299)
 		return orch_buf_append(&sc->body, data, n);
+	if (sc->bfn != NULL) {
+		if (sc->bfn(sc->arg, data, n) != 0) {
+			sc->stopped = true;
+			return 0;
+		}
+		return n;
+	}
 	while (i < n) {
 		char *nl = memchr(data + i, '\n', n - i);
 		size_t k = nl != NULL ? (size_t)(nl - (data + i)) : n - i;
@@ -366,6 +377,30 @@ stream_write(char *data, size_t size, size_t nmemb, void *arg)
 		if (sc->line.p != NULL)
 			sc->line.p[0] = '\0';
 	}
+	return n;
+}
+
+/* Keeps the value of the field sc->field when a header or a trailer
+ * (curl hands both here) is that field: its last one wins. */
+static size_t
+stream_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct stream_ctx *sc = arg;
+	size_t n = size * nmemb, flen = strlen(sc->field), o = 0;
+	const char *p = data + flen + 1, *end = data + n;
+
+	if (n <= flen || data[flen] != ':' ||
+	    strncasecmp(data, sc->field, flen) != 0)
+		return n;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p &&
+	    (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
+	        end[-1] == '\t'))
+		end--;
+	for (; p < end && o + 1 < sc->vlen; p++)
+		sc->value[o++] = *p;
+	sc->value[o] = '\0';
 	return n;
 }
 
@@ -410,12 +445,13 @@ out:
 	return sc->stopped ? CURLE_OK : cc;
 }
 
-int
-orch_client_stream(struct orch_client *c, const char *path,
-    orch_client_line_fn fn, void *arg, volatile sig_atomic_t *stop,
-    struct orch_reply *reply, int *stopped, char *err, size_t errlen)
+/* The body of both streams: sc says which. */
+static int
+stream_get(struct orch_client *c, const char *path, const char *accept,
+    struct stream_ctx *sc0, struct orch_reply *reply, int *stopped, char *err,
+    size_t errlen)
 {
-	struct stream_ctx sc = {.c = c, .fn = fn, .arg = arg, .stop = stop};
+	struct stream_ctx sc = *sc0;
 	struct curl_slist *hdrs = NULL;
 	char *url = NULL;
 	size_t urllen;
@@ -430,8 +466,7 @@ orch_client_stream(struct orch_client *c, const char *path,
 	if ((url = malloc(urllen)) == NULL)
 		goto nomem;
 	snprintf(url, urllen, "%s%s", c->base, path);
-	if ((hdrs = curl_slist_append(NULL, "Accept: application/x-ndjson")) ==
-	        NULL ||
+	if ((hdrs = curl_slist_append(NULL, accept)) == NULL ||
 	    (c->auth != NULL && curl_slist_append(hdrs, c->auth) == NULL))
 		goto nomem;
 	curl_easy_reset(c->curl);
@@ -446,7 +481,12 @@ orch_client_stream(struct orch_client *c, const char *path,
 	    (cc = curl_easy_setopt(
 	         c->curl, CURLOPT_WRITEFUNCTION, stream_write)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &sc)) !=
-	        CURLE_OK) {
+	        CURLE_OK ||
+	    (sc.field != NULL &&
+	        ((cc = curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION,
+	              stream_header)) != CURLE_OK ||
+	            (cc = curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &sc)) !=
+	                CURLE_OK))) {
 		rc = cc == CURLE_OUT_OF_MEMORY ? ORCH_ENOMEM : ORCH_EINTERNAL;
 		snprintf(err, errlen, "cannot set up the request: %s",
 		    curl_easy_strerror(cc));
@@ -478,6 +518,37 @@ out:
 	curl_slist_free_all(hdrs);
 	free(url);
 	return rc;
+}
+
+int
+orch_client_stream(struct orch_client *c, const char *path,
+    orch_client_line_fn fn, void *arg, volatile sig_atomic_t *stop,
+    struct orch_reply *reply, int *stopped, char *err, size_t errlen)
+{
+	struct stream_ctx sc = {.c = c, .fn = fn, .arg = arg, .stop = stop};
+
+	return stream_get(c, path, "Accept: application/x-ndjson", &sc, reply,
+	    stopped, err, errlen);
+}
+
+int
+orch_client_stream_raw(struct orch_client *c, const char *path,
+    orch_client_bytes_fn fn, void *arg, volatile sig_atomic_t *stop,
+    const char *field, char *value, size_t vlen, struct orch_reply *reply,
+    int *stopped, char *err, size_t errlen)
+{
+	struct stream_ctx sc = {.c = c,
+	    .bfn = fn,
+	    .arg = arg,
+	    .stop = stop,
+	    .field = field,
+	    .value = value,
+	    .vlen = vlen};
+
+	if (vlen > 0)
+		value[0] = '\0';
+	return stream_get(
+	    c, path, "Accept: text/plain", &sc, reply, stopped, err, errlen);
 }
 
 void

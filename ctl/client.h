@@ -102,6 +102,23 @@ int orch_client_stream(struct orch_client *c, const char *path,
     struct orch_reply *reply /* OUT */, int *stopped /* OUT */, char *err,
     size_t errlen);
 
+/* Called with each piece of a raw streamed answer as it arrives.
+ * Returns 0 to go on, anything else to stop. */
+typedef int (*orch_client_bytes_fn)(void *arg, const char *data, size_t len);
+
+/*
+ * orch_client_stream() for an answer that is not lines (a task's
+ * output): fn gets its bytes as they arrive.  When field is not NULL,
+ * the value of the header or trailer field of that name (the last one)
+ * is copied into value (OUT, vlen bytes, "" when there is none):
+ * how a stream says after its head why it ended early.
+ */
+int orch_client_stream_raw(struct orch_client *c, const char *path,
+    orch_client_bytes_fn fn, void *arg, volatile sig_atomic_t *stop,
+    const char *field, char *value /* OUT */, size_t vlen,
+    struct orch_reply *reply /* OUT */, int *stopped /* OUT */, char *err,
+    size_t errlen);
+
 /* Releases what a reply holds.  A zeroed reply is a no-op. */
 void orch_reply_fini(struct orch_reply *r);
 

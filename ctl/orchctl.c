@@ -92,6 +92,9 @@ enum opt_id {
 	OPT_CAP_ADD,
 	OPT_SINCE,
 	OPT_DRIVER,
+	OPT_FOLLOW,
+	OPT_TAIL,
+	OPT_STREAM,
 	OPT_COLOR,
 	OPT_WAIT,
 	OPT_WAIT_TIMEOUT,
@@ -153,6 +156,8 @@ static const char usage_text[] =
     "  scale NAME N          set a service's replicas\n"
     "  events [--since N] [-o json]\n"
     "                        print events as they happen\n"
+    "  logs TASK [-f] [--tail N] [--stream S]\n"
+    "                        print what a task printed, -f as it prints\n"
     "  help [COMMAND]        show this help, or a command's\n"
     "\n"
     "Options:\n"
@@ -253,6 +258,17 @@ static const struct orch_args_opt events_opts[] = {
     CONN_OPTS,
     {"output", 'o', true, OPT_OUTPUT},
     {"since", 0, true, OPT_SINCE},
+    {NULL, 0, false, 0},
+};
+
+static const struct orch_args_opt logs_opts[] = {
+    {"help", 'h', false, OPT_HELP},
+    {"addr", 0, true, OPT_ADDR},
+    {"cacert", 0, true, OPT_CACERT},
+    {"token", 0, true, OPT_TOKEN},
+    {"follow", 'f', false, OPT_FOLLOW},
+    {"tail", 0, true, OPT_TAIL},
+    {"stream", 0, true, OPT_STREAM},
     {NULL, 0, false, 0},
 };
 
@@ -2350,14 +2366,57 @@ out:
 
 /* ---- events ---- */
 
-/* Set by SIGINT and SIGTERM: the stream ends at the next look. */
-static volatile sig_atomic_t events_stop;
+/* Set by SIGINT and SIGTERM: a stream (events, logs) ends at the next
+ * look. */
+static volatile sig_atomic_t stream_stop;
 
 static void
-events_on_signal(int sig)
+stream_on_signal(int sig)
 {
 	(void)sig;
-	events_stop = 1;
+	stream_stop = 1;
+}
+
+/* The dispositions a stream replaces while it runs. */
+struct stream_sigs {
+	struct sigaction old_int, old_term;
+};
+
+/* No SA_RESTART: Ctrl-C (or SIGTERM) ends the stream cleanly at its
+ * next look, rather than killing orchctl in the middle of a write. */
+static void
+stream_sigs_catch(struct stream_sigs *ss)
+{
+	struct sigaction sa = {0};
+
+	sa.sa_handler = stream_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &ss->old_int);
+	sigaction(SIGTERM, &sa, &ss->old_term);
+}
+
+static void
+stream_sigs_restore(const struct stream_sigs *ss)
+{
+	sigaction(SIGINT, &ss->old_int, NULL);
+	sigaction(SIGTERM, &ss->old_term, NULL);
+}
+
+/* Says why a stream of path could not be read (crc: neither ORCH_OK
+ * nor ORCH_ECLOSED, which each verb says its own way).  Returns the exit
+ * code. */
+static int
+stream_fail(const struct ctl *ctl, int crc, const char *path, const char *err)
+{
+	switch (crc) {
+	case ORCH_EUNAVAIL:
+	case ORCH_ETIMEDOUT:
+	case ORCH_EIO:
+		fail("cannot reach the manager at %s: %s", ctl->base, err);
+		return EXIT_UNREACHABLE;
+	}
+	fail("GET %s: %s", path, err);
+	return EXIT_REFUSED;
 }
 
 /* What each line of the stream is printed with. */
@@ -2397,11 +2456,11 @@ verb_events(struct ctl *ctl, struct orch_args *a)
 	struct ctl_pos pos = {.max = 0, .extra = ""};
 	struct events_ctx ec = {.last = -1};
 	struct orch_reply r = {0};
-	struct sigaction sa = {0}, old_int, old_term;
+	struct stream_sigs ss;
 	char path[64] = "/events", err[CURL_ERROR_SIZE + 64];
 	long long since = -1;
 	const char *val;
-	int k, rc, stopped = 0;
+	int k, rc, crc, stopped = 0;
 
 	while ((rc = ctl_arg_next(ctl, a, events_opts, &pos, &k, &val)) ==
 	        EXIT_DONE &&
@@ -2421,14 +2480,9 @@ verb_events(struct ctl *ctl, struct orch_args *a)
 	ec.json = ctl->json;
 	if ((rc = ctl_connect(ctl)) != EXIT_DONE)
 		return rc;
-	/* No SA_RESTART: Ctrl-C ends the stream cleanly, at the next line
-	 * boundary, rather than killing orchctl in the middle of one. */
-	sa.sa_handler = events_on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	switch (orch_client_stream(ctl->client, path, events_line, &ec,
-	    &events_stop, &r, &stopped, err, sizeof(err))) {
+	stream_sigs_catch(&ss);
+	switch (crc = orch_client_stream(ctl->client, path, events_line, &ec,
+	            &stream_stop, &r, &stopped, err, sizeof(err))) {
 	case ORCH_OK:
 		if ((rc = ctl_reply_check(ctl, &r)) != EXIT_DONE || stopped)
 			break;
@@ -2446,19 +2500,107 @@ verb_events(struct ctl *ctl, struct orch_args *a)
 			    ctl->base, err);
 		rc = EXIT_UNREACHABLE;
 		break;
-	case ORCH_EUNAVAIL:
-	case ORCH_ETIMEDOUT:
-	case ORCH_EIO:
-		fail("cannot reach the manager at %s: %s", ctl->base, err);
+	default: rc = stream_fail(ctl, crc, path, err); break;
+	}
+	stream_sigs_restore(&ss);
+	orch_reply_fini(&r);
+	return rc;
+}
+
+/* ---- logs ---- */
+
+/* Writes a piece of the task's output as it comes. */
+static int
+logs_write(void *arg, const char *data, size_t len)
+{
+	(void)arg;
+	if (fwrite(data, 1, len, stdout) != len)
+		return -1;
+	/* Whatever reads it (a pipe, a file) sees each piece at once. */
+	return fflush(stdout) != 0 ? -1 : 0;
+}
+
+static int
+verb_logs(struct ctl *ctl, struct orch_args *a)
+{
+	struct ctl_pos pos = {.max = 1, .extra = ""};
+	struct orch_reply r = {0};
+	struct stream_sigs ss;
+	char path[160], err[CURL_ERROR_SIZE + 64], trailer[1024];
+	const char *val, *stream = NULL, *id;
+	bool follow = false;
+	long long tail = -1;
+	json_t *task = NULL;
+	int k, rc, crc, stopped = 0;
+	size_t o;
+
+	while ((rc = ctl_arg_next(ctl, a, logs_opts, &pos, &k, &val)) ==
+	        EXIT_DONE &&
+	    k != ORCH_ARGS_END) {
+		switch (k) {
+		case OPT_FOLLOW: follow = true; break;
+		case OPT_TAIL:
+			if (!parse_whole(val, 0, 1000000, &tail))
+				return ctl_usage(ctl,
+				    "--tail wants a number of lines, 0 to "
+				    "1000000, not \"%s\"",
+				    val);
+			break;
+		case OPT_STREAM:
+			if (strcmp(val, "stdout") != 0 &&
+			    strcmp(val, "stderr") != 0)
+				return ctl_usage(ctl,
+				    "--stream wants stdout or stderr, not "
+				    "\"%s\"",
+				    val);
+			stream = val;
+			break;
+		default: return ctl_usage(ctl, "unexpected option");
+		}
+	}
+	if (rc != EXIT_DONE)
+		return rc;
+	if (pos.n == 0)
+		return ctl_usage(ctl, "missing TASK");
+	if ((rc = ctl_task_resolve(ctl, pos.val[0], &task)) != EXIT_DONE)
+		return rc;
+	if ((id = jstr(task, "id")) == NULL || !orch_id_valid(id)) {
+		json_decref(task);
+		return ctl_unexpected(ctl, "a task without a valid id");
+	}
+	o = (size_t)snprintf(
+	    path, sizeof(path), "/tasks/%s/logs?follow=%d", id, follow ? 1 : 0);
+	if (tail >= 0)
+		o += (size_t)snprintf(
+		    path + o, sizeof(path) - o, "&tail=%lld", tail);
+	if (stream != NULL)
+		snprintf(path + o, sizeof(path) - o, "&stream=%s", stream);
+	json_decref(task);
+	stream_sigs_catch(&ss);
+	switch (crc = orch_client_stream_raw(ctl->client, path, logs_write,
+	            NULL, &stream_stop, "X-Orch-Logs-Error", trailer,
+	            sizeof(trailer), &r, &stopped, err, sizeof(err))) {
+	case ORCH_OK:
+		if ((rc = ctl_reply_check(ctl, &r)) != EXIT_DONE)
+			break;
+		if (stopped && !stream_stop) {
+			fail("cannot write the output: %s", strerror(errno));
+			rc = EXIT_REFUSED;
+		} else if (!stopped && trailer[0] != '\0') {
+			fputs("orchctl: the output ended early: ", stderr);
+			orch_print_text(trailer, stderr);
+			fputc('\n', stderr);
+			rc = EXIT_REFUSED;
+		}
+		break;
+	case ORCH_ECLOSED:
+		fail("the output stream from the manager at %s broke: %s",
+		    ctl->base, err);
 		rc = EXIT_UNREACHABLE;
 		break;
-	default:
-		fail("GET %s: %s", path, err);
-		rc = EXIT_REFUSED;
-		break;
+	default: rc = stream_fail(ctl, crc, path, err); break;
 	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	stream_sigs_restore(&ss);
 	orch_reply_fini(&r);
 	return rc;
 }
@@ -2630,6 +2772,26 @@ static const struct verb verbs[] = {
             "When the stream breaks, orchctl names the last index it printed:\n"
             "--since with it goes on where it stopped.\n",
         .run = verb_events,
+    },
+    {
+        .name = "logs",
+        .synopsis = "TASK [-f] [--tail N] [--stream stdout|stderr]",
+        .help =
+            "Prints what a task printed (stdout and stderr, as they come\n"
+            "from its node), named by its id, a unique id prefix of at\n"
+            "least 4 characters, or its name.  The task's node reads it\n"
+            "from its container or its files: a task that has not started\n"
+            "has none, and nor has one whose node has removed it after it\n"
+            "ended.\n"
+            "\n"
+            "Options:\n"
+            "  -f, --follow     go on printing what it prints, until it ends\n"
+            "                   or Ctrl-C\n"
+            "  --tail N         only the last N lines (exec tasks: of each\n"
+            "                   stream)\n"
+            "  --stream S       stdout or stderr only\n" CONN_OPTIONS_HELP
+            "  -h, --help       show this help\n",
+        .run = verb_logs,
     },
     {
         .name = "help",

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "events.h"
 #include "log.h"
+#include "logs.h"
 #include "manager_metrics.h"
 #include "metrics.h"
 #include "node_json.h"
@@ -34,6 +35,7 @@ struct orch_api {
 	const struct orch_policy *policy; /* NULL: the default policy */
 	struct orch_events *events;       /* NULL: no GET /events */
 	struct orch_mm *mm;               /* NULL: no GET /metrics */
+	struct orch_logs *logs;           /* NULL: no GET /tasks/{id}/logs */
 };
 
 /* A write in flight: from the handler, through the store's writer thread,
@@ -338,53 +340,6 @@ h_healthz(struct route_ctx *rc)
 	}
 }
 
-/* Finds name=value in a query string, percent-decoding value into out.
- * Returns 1 when found, 0 when absent, -1 when malformed or too long. */
-static int
-query_get(struct orch_http_slice q, const char *name, char *out, size_t outlen)
-{
-	size_t nlen = strlen(name);
-	const char *p = q.p, *end = q.p + q.len;
-
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *pe = amp != NULL ? amp : end;
-
-		if ((size_t)(pe - p) > nlen && memcmp(p, name, nlen) == 0 &&
-		    p[nlen] == '=') {
-			const char *v = p + nlen + 1;
-			size_t o = 0;
-
-			while (v < pe) {
-				char c = *v++;
-
-				if (c == '%') {
-					char hex[3] = {0};
-					char *hend;
-
-					if (pe - v < 2)
-						return -1;
-					hex[0] = v[0];
-					hex[1] = v[1];
-					c = (char)strtol(hex, &hend, 16);
-					if (hend != hex + 2)
-						return -1;
-					v += 2;
-				} else if (c == '+') {
-					c = ' ';
-				}
-				if (o + 1 >= outlen || c == '\0')
-					return -1;
-				out[o++] = c;
-			}
-			out[o] = '\0';
-			return 1;
-		}
-		p = pe + 1;
-	}
-	return 0;
-}
-
 static void
 h_tasks_list(struct route_ctx *rc)
 {
@@ -394,7 +349,7 @@ h_tasks_list(struct route_ctx *rc)
 	char sval[64];
 	json_t *arr;
 
-	q = query_get(rc->http->query, "status", sval, sizeof(sval));
+	q = orch_http_query_get(rc->http->query, "status", sval, sizeof(sval));
 	if (q < 0 ||
 	    (q == 1 && orch_task_status_parse(sval, &status) != ORCH_OK)) {
 		char msg[160];
@@ -529,6 +484,30 @@ h_tasks_create(struct route_ctx *rc)
 	    p->idem.key != NULL ? &p->idem : NULL, pending_done, p);
 }
 
+/* Reads the task of the path into *t (OUT); answers 404 or the store's
+ * error and returns false when it cannot. */
+static bool
+task_read(struct route_ctx *rc, orch_task **t)
+{
+	char msg[96];
+	int err;
+
+	if ((err = orch_store_task_get(rc->api->reader, rc->id, t)) ==
+	    ORCH_ENOENT) {
+		snprintf(msg, sizeof(msg), "no task with id \"%s\"", rc->id);
+		respond_error(rc->req, 404, msg, NULL);
+		return false;
+	}
+	if (err != ORCH_OK) {
+		orch_warn(
+		    "api", "reading task %s: %s", rc->id, orch_strerror(err));
+		respond_error(rc->req, orch_api_status(err),
+		    "cannot read the task from the store", NULL);
+		return false;
+	}
+	return true;
+}
+
 static void
 h_task_get(struct route_ctx *rc)
 {
@@ -538,30 +517,14 @@ h_task_get(struct route_ctx *rc)
 	json_t *j;
 	char *text;
 	size_t len;
-	int err;
 
 	if ((cached = orch_task_cache_get(api->cache, rc->id, &len)) != NULL) {
 		orch_gw_respond(
 		    rc->req, 200, "application/json", cached, len, NULL);
 		return;
 	}
-	if ((err = orch_store_task_get(api->reader, rc->id, &t)) ==
-	    ORCH_ENOENT) {
-		char msg[96];
-
-		snprintf(msg, sizeof(msg), "no task with id \"%s\"", rc->id);
-		respond_error(rc->req, 404, msg, NULL);
+	if (!task_read(rc, &t))
 		return;
-	}
-	if (err != ORCH_OK) {
-		orch_warn(
-		    "api", "reading task %s: %s", rc->id, orch_strerror(err));
-		respond_error(rc->req, orch_api_status(err),
-		    "cannot read the task "
-		    "from the store",
-		    NULL);
-		return;
-	}
 	j = orch_task_to_json(t);
 	orch_task_free(t);
 	if ((text = orch_json_line(j, &len)) == NULL) {
@@ -573,6 +536,23 @@ h_task_get(struct route_ctx *rc)
 	}
 	free(text);
 	json_decref(j);
+}
+
+/* GET /tasks/{id}/logs: the task is read here, its output on its node
+ * (logs.h). */
+static void
+h_task_logs(struct route_ctx *rc)
+{
+	orch_task *t = NULL;
+
+	if (rc->api->logs == NULL) {
+		respond_error(rc->req, 503, "no task output here", NULL);
+		return;
+	}
+	if (!task_read(rc, &t))
+		return;
+	orch_logs_serve(rc->api->logs, rc->req, t, rc->http->query);
+	orch_task_free(t);
 }
 
 static int
@@ -986,6 +966,7 @@ static const struct route routes[] = {
     {.method = "GET", .pattern = "/tasks/*", .fn = h_task_get},
     {.method = "DELETE", .pattern = "/tasks/*", .fn = h_task_stop},
     {.method = "PUT", .pattern = "/tasks/*/status", .fn = h_task_status},
+    {.method = "GET", .pattern = "/tasks/*/logs", .fn = h_task_logs},
     {.method = "GET", .pattern = "/nodes", .fn = h_nodes_list},
     {.method = "GET", .pattern = "/nodes/+", .fn = h_node_get},
     {.method = "PUT", .pattern = "/nodes/+/drain", .fn = h_node_drain},
@@ -1220,11 +1201,12 @@ on_commit(void *arg, int kind, const char *id, const void *obj)
 }
 
 void
-orch_api_attach(
-    struct orch_api *api, struct orch_events *events, struct orch_mm *mm)
+orch_api_attach(struct orch_api *api, struct orch_events *events,
+    struct orch_mm *mm, struct orch_logs *logs)
 {
 	api->events = events;
 	api->mm = mm;
+	api->logs = logs;
 }
 
 void

@@ -16,6 +16,9 @@
  *   PUT    /services/{name}      200 service; {"replicas": N} scales
  *   DELETE /services/{name}      200 service, with the tasks deleted with
  *                                it (their nodes remove them)
+ *   GET    /tasks/{id}/logs[?follow=1&tail=N&stream=S]
+ *                                200, the task's output, streamed from its
+ *                                node (logs.h)
  *   GET    /events[?since=N]     200, a stream of JSON lines (events.h)
  *   GET    /metrics              200, Prometheus text (manager_metrics.h)
  *
@@ -52,11 +55,13 @@ int orch_api_new(struct orch_store *st, struct orch_nodes *nodes,
 
 struct orch_events;
 struct orch_mm;
+struct orch_logs;
 
-/* Serves GET /events from events and GET /metrics from mm (either may be
- * NULL: 503), and counts answers into mm.  Before the gateway runs. */
-void orch_api_attach(
-    struct orch_api *api, struct orch_events *events, struct orch_mm *mm);
+/* Serves GET /events from events, GET /metrics from mm and GET
+ * /tasks/{id}/logs through logs (any may be NULL: 503), and counts
+ * answers into mm.  Before the gateway runs. */
+void orch_api_attach(struct orch_api *api, struct orch_events *events,
+    struct orch_mm *mm, struct orch_logs *logs);
 
 /* The gateway's observer (orch_gw_opts.observe, with the api as arg):
  * counts each answer by method, route pattern and code. */

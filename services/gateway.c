@@ -1621,6 +1621,12 @@ orch_gw_stream_peer(const struct orch_gw_stream *s)
 void
 orch_gw_stream_end(struct orch_gw_stream *s)
 {
+	orch_gw_stream_end_trailers(s, NULL);
+}
+
+void
+orch_gw_stream_end_trailers(struct orch_gw_stream *s, const char *trailers)
+{
 	struct conn *c;
 
 	if (s == NULL)
@@ -1630,7 +1636,11 @@ orch_gw_stream_end(struct orch_gw_stream *s)
 		return;
 	}
 	s->ended = true;
-	if (s->chunked)
-		(void)out_append(c, "0\r\n\r\n", 5);
+	if (s->chunked) {
+		(void)out_append(c, "0\r\n", 3);
+		if (trailers != NULL)
+			(void)out_append(c, trailers, strlen(trailers));
+		(void)out_append(c, "\r\n", 2);
+	}
 	stream_kick(c);
 }

@@ -248,6 +248,13 @@ const char *orch_gw_stream_peer(const struct orch_gw_stream *s);
  */
 void orch_gw_stream_end(struct orch_gw_stream *s);
 
+/* orch_gw_stream_end() with trailer fields after the last chunk:
+ * trailers (NULL: none) is inserted verbatim and each of its lines ends
+ * in CRLF ("X-Orch-Logs-Error: ...\r\n").  An HTTP/1.0 stream, which has
+ * no chunks, has no trailers either: it just ends. */
+void orch_gw_stream_end_trailers(
+    struct orch_gw_stream *s, const char *trailers);
+
 /* Writes the head of a chunk of len bytes ("1a\r\n", hexadecimal) into
  * buf (at least 19 bytes).  Returns its length. */
 size_t orch_gw_chunk_head(size_t len, char *buf, size_t buflen);

@@ -21,6 +21,7 @@
  */
 #include "http_parser.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -605,6 +606,7 @@ orch_http_reason(int status)
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 409: return "Conflict";
+	case 410: return "Gone";
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
@@ -615,7 +617,9 @@ orch_http_reason(int status)
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
 	}
 	/* The class's name, so that an unlisted code still reads sensibly
@@ -631,4 +635,50 @@ orch_http_reason(int status)
 	if (status >= 500 && status < 600)
 		return "Server Error";
 	return "Unknown Status";
+}
+
+int
+orch_http_query_get(
+    struct orch_http_slice q, const char *name, char *out, size_t outlen)
+{
+	size_t nlen = strlen(name);
+	const char *p = q.p, *end = q.p + q.len;
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *pe = amp != NULL ? amp : end;
+
+		if ((size_t)(pe - p) > nlen && memcmp(p, name, nlen) == 0 &&
+		    p[nlen] == '=') {
+			const char *v = p + nlen + 1;
+			size_t o = 0;
+
+			while (v < pe) {
+				char c = *v++;
+
+				if (c == '%') {
+					char hex[3] = {0};
+					char *hend;
+
+					if (pe - v < 2)
+						return -1;
+					hex[0] = v[0];
+					hex[1] = v[1];
+					c = (char)strtol(hex, &hend, 16);
+					if (hend != hex + 2)
+						return -1;
+					v += 2;
+				} else if (c == '+') {
+					c = ' ';
+				}
+				if (o + 1 >= outlen || c == '\0')
+					return -1;
+				out[o++] = c;
+			}
+			out[o] = '\0';
+			return 1;
+		}
+		p = pe + 1;
+	}
+	return 0;
 }

@@ -94,4 +94,11 @@ bool orch_http_slice_eq(struct orch_http_slice a, const char *s);
 /* The reason phrase for an HTTP status code ("Not Found"). */
 const char *orch_http_reason(int status);
 
+/* Finds name=value in a query string (the first one), percent-decoding
+ * value ('+' is a space) into out (outlen bytes, NUL-terminated).
+ * Returns 1 when found, 0 when absent, -1 when malformed, too long or
+ * holding a NUL. */
+int orch_http_query_get(struct orch_http_slice q, const char *name,
+    char *out /* OUT */, size_t outlen);
+
 #endif

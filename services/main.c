@@ -31,6 +31,7 @@
 #include "flag.h"
 #include "gateway.h"
 #include "log.h"
+#include "logs.h"
 #include "manager_metrics.h"
 #include "nodes.h"
 #include "notify.h"
@@ -555,6 +556,7 @@ main(int argc, char **argv)
 	struct orch_tokens *tokens = NULL;
 	struct orch_policy *policy = NULL;
 	struct orch_events *events = NULL;
+	struct orch_logs *logs = NULL;
 	struct orch_mm *mm = NULL;
 	struct orch_dev *dev = NULL;
 	struct sigaction sa = {0};
@@ -637,13 +639,19 @@ main(int argc, char **argv)
 		    orch_strerror(rc));
 		goto out;
 	}
+	if ((rc = orch_logs_new(nodes, notify, &logs)) != ORCH_OK) {
+		orch_error("manager", "cannot set up task output: %s",
+		    orch_strerror(rc));
+		goto out;
+	}
 	if ((rc = orch_api_new(store, nodes, notify, tokens, policy, &api)) !=
 	    ORCH_OK) {
 		orch_error(
 		    "manager", "cannot read the store: %s", orch_strerror(rc));
 		goto out;
 	}
-	orch_api_attach(api, events, mm);
+	orch_api_attach(api, events, mm, logs);
+	orch_mm_logs_source(mm, logs);
 	orch_gw_opts_default(&gopts);
 	gopts.listen = cfg.http;
 	gopts.observe = orch_api_observe;
@@ -670,8 +678,14 @@ main(int argc, char **argv)
 	}
 	orch_events_attach(events, gw);
 	orch_mm_gateway(mm, gw);
-	if ((rc = orch_rpc_start(store, nodes, notify, policy, cfg.rpc_url, tls,
-	         &rpc, err, sizeof(err))) != ORCH_OK ||
+	if ((rc = orch_logs_attach(logs, gw)) != ORCH_OK) {
+		orch_error("manager",
+		    "cannot start the log streams' thread: %s",
+		    orch_strerror(rc));
+		goto out;
+	}
+	if ((rc = orch_rpc_start(store, nodes, notify, logs, policy,
+	         cfg.rpc_url, tls, &rpc, err, sizeof(err))) != ORCH_OK ||
 	    (rc = orch_notify_listen(
 	         notify, cfg.pub_url, tls, err, sizeof(err))) != ORCH_OK) {
 		orch_error("manager", "%s", err);
@@ -723,6 +737,8 @@ out:
 	/* Its streams end and its reader closes; it goes on publishing the
 	 * events of the last writes until the store has closed. */
 	orch_events_close(events);
+	/* Its streams end; after the RPC server, whose pushes it takes. */
+	orch_logs_close(logs);
 	orch_api_free(api);
 	orch_store_reader_free(r);
 	/* Completes queued writes; their answers reach the gateway below,
@@ -733,6 +749,7 @@ out:
 	orch_gw_free(gw);
 	/* After the gateway, which may still run its posted work. */
 	orch_events_free(events);
+	orch_logs_free(logs);
 	orch_mm_free(mm);
 	if (tls != NULL)
 		nng_tls_config_free(tls);

@@ -32,11 +32,13 @@ struct orch_mm {
 	struct orch_metric_family *tasks, *nodes, *drained, *driver_ok,
 	    *svc_desired, *svc_running, *sched, *http_total, *http_seconds,
 	    *rpc, *commit, *writes, *write_failures, *commits, *ev_index,
-	    *ev_streams, *ev_dropped, *refused, *writable, *http_timeouts;
+	    *ev_streams, *ev_dropped, *refused, *writable, *http_timeouts,
+	    *log_streams;
 	struct orch_store *st;
 	struct orch_gw *gw;
 	struct orch_nodes *ns;
 	struct orch_events *ev;
+	struct orch_logs *lg;
 };
 
 /* The process's metrics, for orch_mm_rpc(). */
@@ -123,6 +125,10 @@ static const struct fam_def fams[] = {
     {FAM(ev_dropped), ORCH_METRIC_COUNTER, "orch_event_streams_dropped_total",
         "Event streams closed because their client did not keep up.", NULL,
         NULL, 0},
+    {FAM(log_streams), ORCH_METRIC_GAUGE, "orch_log_streams",
+        "GET /tasks/{id}/logs streams, and requests waiting for their "
+        "node.",
+        NULL, NULL, 0},
 };
 
 int
@@ -178,6 +184,12 @@ orch_mm_sources(struct orch_mm *mm, struct orch_store *st,
 	mm->st = st;
 	mm->ns = ns;
 	mm->ev = ev;
+}
+
+void
+orch_mm_logs_source(struct orch_mm *mm, struct orch_logs *lg)
+{
+	mm->lg = lg;
 }
 
 void
@@ -388,6 +400,9 @@ orch_mm_scrape(
 		orch_metric_set(
 		    orch_metric_only(mm->ev_dropped), (double)es.dropped);
 	}
+	if (mm->lg != NULL)
+		orch_metric_set(orch_metric_only(mm->log_streams),
+		    (double)orch_logs_streams(mm->lg));
 	if (mm->ns != NULL && r != NULL)
 		scrape_nodes(mm, r);
 	if (r != NULL && (rc = scrape_services(mm, r)) != ORCH_OK)

@@ -28,6 +28,8 @@
  *   orch_event_streams                         gauge: open GET /events
  *   orch_event_streams_dropped_total           counter: closed because
  *        their client did not keep up
+ *   orch_log_streams                           gauge: GET /tasks/{id}/logs
+ *        streams and requests waiting for their node
  *
  * route is the route's pattern ("/tasks/{id}"), never the raw path, and
  * "other" for what matched no route; method is GET, POST, PUT, DELETE or
@@ -44,6 +46,7 @@
 #include "buf.h"
 #include "events.h"
 #include "gateway.h"
+#include "logs.h"
 #include "nodes.h"
 #include "store.h"
 
@@ -59,6 +62,10 @@ void orch_mm_free(struct orch_mm *mm);
 /* Where a scrape reads the gauges from (any may be NULL). */
 void orch_mm_sources(struct orch_mm *mm, struct orch_store *st,
     struct orch_nodes *ns, struct orch_events *ev);
+
+/* Where a scrape reads the log streams from (NULL: none); scrapes then
+ * run on the gateway's loop thread (as GET /metrics does). */
+void orch_mm_logs_source(struct orch_mm *mm, struct orch_logs *lg);
 
 /* The gateway whose timeouts a scrape reads (may stay unset). */
 void orch_mm_gateway(struct orch_mm *mm, struct orch_gw *gw);

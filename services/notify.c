@@ -54,10 +54,12 @@ orch_notify_close(struct orch_notify *n)
 	free(n);
 }
 
-void
-orch_notify_node(struct orch_notify *n, const char *node_id)
+/* Publishes notice, filled in with node_id and the time, on node_id's
+ * topic; what is logs it for people ("a notice", "a log request"). */
+static void
+notify_send(struct orch_notify *n, const char *node_id,
+    Orch__NodeNotice *notice, const char *what)
 {
-	Orch__NodeNotice notice = ORCH__NODE_NOTICE__INIT;
 	char topic[sizeof(ORCH_NOTIFY_NODE_TOPIC) + ORCH_ID_LEN + 1];
 	nng_msg *msg = NULL;
 	size_t tlen, plen;
@@ -67,27 +69,43 @@ orch_notify_node(struct orch_notify *n, const char *node_id)
 		return;
 	tlen = (size_t)snprintf(
 	    topic, sizeof(topic), ORCH_NOTIFY_NODE_TOPIC "%.36s ", node_id);
-	notice.node_id = (char *)node_id;
-	notice.has_time_ms = true;
-	notice.time_ms = orch_now_ms();
-	plen = orch__node_notice__get_packed_size(&notice);
+	notice->node_id = (char *)node_id;
+	notice->has_time_ms = true;
+	notice->time_ms = orch_now_ms();
+	plen = orch__node_notice__get_packed_size(notice);
 	if ((rv = nng_msg_alloc(&msg, tlen + plen)) != 0)
 		goto out;
 	memcpy(nng_msg_body(msg), topic, tlen);
-	orch__node_notice__pack(&notice, (uint8_t *)nng_msg_body(msg) + tlen);
+	orch__node_notice__pack(notice, (uint8_t *)nng_msg_body(msg) + tlen);
 	/* PUB never waits for subscribers; on success NNG owns msg. */
 	if ((rv = nng_sendmsg(n->sock, msg, NNG_FLAG_NONBLOCK)) == 0)
 		msg = NULL;
 out:
 	if (rv != 0)
-		orch_warn(NOTIFY_COMPONENT,
-		    "cannot publish a notice for node "
-		    "%s: %s",
-		    node_id, nng_strerror(rv));
+		orch_warn(NOTIFY_COMPONENT, "cannot publish %s for node %s: %s",
+		    what, node_id, nng_strerror(rv));
 	else
-		orch_debug(NOTIFY_COMPONENT, "notice for node %s", node_id);
+		orch_debug(NOTIFY_COMPONENT, "%s for node %s", what, node_id);
 	if (msg != NULL)
 		nng_msg_free(msg);
+}
+
+void
+orch_notify_node(struct orch_notify *n, const char *node_id)
+{
+	Orch__NodeNotice notice = ORCH__NODE_NOTICE__INIT;
+
+	notify_send(n, node_id, &notice, "a notice");
+}
+
+void
+orch_notify_logs(
+    struct orch_notify *n, const char *node_id, const Orch__LogRequest *r)
+{
+	Orch__NodeNotice notice = ORCH__NODE_NOTICE__INIT;
+
+	notice.log_request = (Orch__LogRequest *)r;
+	notify_send(n, node_id, &notice, "a log request");
 }
 
 void

@@ -57,6 +57,13 @@ void orch_notify_node(struct orch_notify *n, const char *node_id);
 void orch_notify_event(struct orch_notify *n, const char *kind, const char *id,
     const uint8_t *data, size_t len);
 
+/* Publishes a NodeNotice carrying r, a request for a task's output, for
+ * node_id: the node answers with PushLogs (the manager's logs.h).  As
+ * every notice it may be lost; the caller sends it again until the node
+ * answers.  n NULL is a no-op. */
+void orch_notify_logs(
+    struct orch_notify *n, const char *node_id, const Orch__LogRequest *r);
+
 /* Publishes for t's node when t is placed on one and waits there for a
  * stop: after a stop request, so that the node stops it at once. */
 void orch_notify_task_stop(struct orch_notify *n, const orch_task *t);

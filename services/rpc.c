@@ -93,6 +93,7 @@ struct orch_rpc {
 	struct orch_store *store;
 	struct orch_nodes *nodes;
 	struct orch_notify *notify;
+	struct orch_logs *logs;           /* NULL: no log streams */
 	const struct orch_policy *policy; /* NULL: the default policy */
 	nng_socket sock;
 	bool sock_open;
@@ -1304,6 +1305,39 @@ rpc_drain_node(Orch__Manager_Service *svc_, const Orch__DrainNodeRequest *in,
 	orch_store_node_drain(c->rpc->store, in->id, in->drain, node_done, c);
 }
 
+/* ---- logs ---- */
+
+/* A node's chunk of a task's output (logs.h): answered at once, "not
+ * taken" while the client's stream is full. */
+static void
+rpc_push_logs(Orch__Manager_Service *svc_, const Orch__LogChunk *in,
+    Orch__LogAck_Closure closure, void *data)
+{
+	struct call *c = data;
+	Orch__LogAck ack = ORCH__LOG_ACK__INIT;
+	int rc;
+
+	(void)svc_;
+	if (c->rpc->logs == NULL) {
+		call_fail(
+		    c, ORCH_EUNAVAIL, "this manager serves no task output");
+		closure(NULL, data);
+		return;
+	}
+	if (in->node_id != NULL && in->node_id[0] != '\0' &&
+	    !caller_is_node(c, NULL, in->node_id)) {
+		closure(NULL, data);
+		return;
+	}
+	if ((rc = orch_logs_push(
+	         c->rpc->logs, in, &ack, c->err, sizeof(c->err))) != ORCH_OK) {
+		c->code = code_from_err(rc);
+		closure(NULL, data);
+		return;
+	}
+	closure(&ack, data);
+}
+
 static Orch__Manager_Service manager_service = ORCH__MANAGER__INIT(rpc_);
 
 /* ---- dispatch ---- */
@@ -1458,9 +1492,9 @@ calls_open(struct orch_rpc *rpc, char *err, size_t errlen)
 
 int
 orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
-    struct orch_notify *notify, const struct orch_policy *policy,
-    const char *url, nng_tls_config *tls, struct orch_rpc **out, char *err,
-    size_t errlen)
+    struct orch_notify *notify, struct orch_logs *logs,
+    const struct orch_policy *policy, const char *url, nng_tls_config *tls,
+    struct orch_rpc **out, char *err, size_t errlen)
 {
 	struct orch_rpc *rpc = calloc(1, sizeof(*rpc));
 	int rv, rc = ORCH_OK;
@@ -1470,6 +1504,7 @@ orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
 	rpc->store = st;
 	rpc->nodes = nodes;
 	rpc->notify = notify;
+	rpc->logs = logs;
 	rpc->policy = policy;
 	rpc->tls = tls != NULL;
 	if (pthread_mutex_init(&rpc->mu, NULL) != 0)

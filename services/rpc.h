@@ -23,6 +23,7 @@
 #include <nng/supplemental/tls/tls.h>
 #include <stddef.h>
 
+#include "logs.h"
 #include "nodes.h"
 #include "notify.h"
 #include "policy.h"
@@ -37,7 +38,8 @@ struct orch_rpc;
  * Listens on url (an NNG URL: tcp://HOST:PORT, ipc://PATH, inproc://NAME)
  * and starts the workers, which serve the tasks of st, register and hear
  * the heartbeats of the nodes of nodes, announce stop requests through
- * notify (may be NULL), and refuse (PERMISSION_DENIED) the tasks and
+ * notify (may be NULL), hand the nodes' PushLogs to logs (NULL: they are
+ * refused, UNAVAILABLE), and refuse (PERMISSION_DENIED) the tasks and
  * services that policy (borrowed; NULL: the default policy) refuses.
  * With tls (a server configuration, tls.h; the caller keeps its reference)
  * url is tls+tcp:// and RegisterNode, Heartbeat and a node's
@@ -50,9 +52,9 @@ struct orch_rpc;
  * <reason>".
  */
 int orch_rpc_start(struct orch_store *st, struct orch_nodes *nodes,
-    struct orch_notify *notify, const struct orch_policy *policy,
-    const char *url, nng_tls_config *tls, struct orch_rpc **out /* OUT */,
-    char *err, size_t errlen);
+    struct orch_notify *notify, struct orch_logs *logs,
+    const struct orch_policy *policy, const char *url, nng_tls_config *tls,
+    struct orch_rpc **out /* OUT */, char *err, size_t errlen);
 
 /*
  * Stops taking requests, waits for every call in flight to be answered

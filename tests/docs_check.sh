@@ -87,6 +87,8 @@ expect "--status " orchctl list --st
 expect "json name " orchctl list -o ""
 expect "Failed " orchctl list --status F
 expect "exec " orchctl run --driver e
+expect "stderr " orchctl logs x --stream stde
+expect "--follow " orchctl logs x --fo
 expect "" orchctl run web img -- sh -c ""
 expect "--version " orchctl --vers
 # No manager answers: no names, and no error.

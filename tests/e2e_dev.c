@@ -201,13 +201,28 @@ test_flags(void)
 	free(bin);
 }
 
+static bool
+logs_say_still_here(void *arg)
+{
+	const char *args[] = {"logs", "longer", NULL};
+	char *out = NULL, *err = NULL;
+	bool ok;
+
+	(void)arg;
+	ok = h_orchctl(addr, &out, &err, args) == 0 && out != NULL &&
+	    strcmp(out, "still here\n") == 0;
+	free(out);
+	free(err);
+	return ok;
+}
+
 static void
 test_temporary(void)
 {
 	const char *hello[] = {"run", "hello", "--driver", "exec", "--",
 	    "/bin/sh", "-c", "echo hello from orch", NULL};
-	const char *longer[] = {
-	    "run", "longer", "--driver", "exec", "--", "sleep", "300", NULL};
+	const char *longer[] = {"run", "longer", "--driver", "exec", "--",
+	    "/bin/sh", "-c", "echo still here; exec sleep 300", NULL};
 	char dd[1024], *id, *lid, *log, *cid_docker = NULL;
 	json_t *t, *n;
 	pid_t task_pid;
@@ -271,6 +286,8 @@ test_temporary(void)
 	json_decref(eu_wait_status(port, lid, "Running", WAIT_MS));
 	task_pid = eu_task_pid(state_dir, node, lid);
 	ASSERT(eu_pid_alive(task_pid));
+	/* Its output, from the agent in the process, over inproc. */
+	ASSERT(h_wait_until(logs_say_still_here, NULL, WAIT_MS));
 
 	dev_stop();
 	/* Everything it ran, and its directory, went with it. */

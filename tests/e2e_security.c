@@ -117,6 +117,9 @@ test_tokens(void)
 	expect_401("GET", "/no/such/route", NULL, "needs a token", "");
 	expect_401("PATCH", "/tasks", NULL, "needs a token", "");
 	expect_401("POST", "/tasks", NULL, "needs a token", "");
+	expect_401("GET",
+	    "/tasks/2b9e0a70-3c1f-4d6e-9a51-8f0c6b1d2e34/logs?follow=1", NULL,
+	    "needs a token", "");
 
 	/* The right tokens; any case of "Bearer". */
 	ASSERT_INT_EQ(
@@ -139,6 +142,14 @@ test_tokens(void)
 	ASSERT_INT_EQ(
 	    req(ma.http_port, "GET", "/no/such/route", right, NULL, NULL, NULL),
 	    404);
+	/* A task's output too, with the token: past it, the task is
+	 * looked up. */
+	ASSERT_INT_EQ(req(ma.http_port, "GET",
+	                  "/tasks/2b9e0a70-3c1f-4d6e-9a51-8f0c6b1d2e34/logs",
+	                  right, NULL, &body, NULL),
+	    404);
+	ASSERT_STR_CONTAINS(body, "no task with id");
+	free(body);
 	/* Probes need none. */
 	ASSERT_INT_EQ(
 	    req(ma.http_port, "GET", "/healthz", NULL, NULL, &body, NULL), 200);

@@ -47,6 +47,7 @@ struct fake_route {
 	enum fake_kind kind;
 	int max_uses; /* 0: unlimited */
 	int uses;
+	size_t len; /* of body, when it holds NULs (0: strlen) */
 };
 
 struct fake_req {
@@ -93,6 +94,17 @@ fake_route(struct fake *f, const char *method, const char *prefix, int status,
 	    .kind = kind,
 	    .max_uses = max_uses,
 	};
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* A route whose body is len bytes, NULs allowed. */
+static void
+fake_route_bin(struct fake *f, const char *method, const char *prefix,
+    const char *body, size_t len, enum fake_kind kind)
+{
+	fake_route(f, method, prefix, 200, body, kind, 0);
+	pthread_mutex_lock(&f->mu);
+	f->routes[f->nroutes - 1].len = len;
 	pthread_mutex_unlock(&f->mu);
 }
 
@@ -178,7 +190,7 @@ fake_respond(struct fake *f, int fd, const struct fake_route *r)
 	char head[512];
 	char chunk[65536];
 	const char *body = r->body != NULL ? r->body : "";
-	size_t blen = strlen(body), sent;
+	size_t blen = r->len > 0 ? r->len : strlen(body), sent;
 	int n;
 
 	switch (r->kind) {
@@ -1413,6 +1425,127 @@ test_fini_prompt(void)
 	ASSERT_INT_EQ(e.n, 0);
 }
 
+/* ---- logs ---- */
+
+struct dl_got {
+	char out[256], err[256];
+	size_t nout, nerr;
+	int ticks;
+	bool stop_on_tick;
+};
+
+static int
+dl_fn(void *arg, int stream, const char *data, size_t len)
+{
+	struct dl_got *g = arg;
+
+	if (len == 0) {
+		g->ticks++;
+		return g->stop_on_tick ? 1 : 0;
+	}
+	if (stream == ORCH_LOG_STDOUT) {
+		ASSERT(g->nout + len < sizeof(g->out));
+		memcpy(g->out + g->nout, data, len);
+		g->out[g->nout += len] = '\0';
+	} else {
+		ASSERT_INT_EQ(stream, ORCH_LOG_STDERR);
+		ASSERT(g->nerr + len < sizeof(g->err));
+		memcpy(g->err + g->nerr, data, len);
+		g->err[g->nerr += len] = '\0';
+	}
+	return 0;
+}
+
+/* GET /containers/{id}/logs: Docker's frames to the agent's streams;
+ * the daemon's refusal, a bad frame and a cut one are errors naming the
+ * call; a reader that stops ends a stream that says nothing. */
+static void
+test_logs(void)
+{
+	/* o1 (stdout), e1 (stderr), o2 (stdout), an empty frame. */
+	static const char frames[] = "\x01\0\0\0\0\0\0\x03o1\n"
+	                             "\x02\0\0\0\0\0\0\x03"
+	                             "e1\n"
+	                             "\x01\0\0\0\0\0\0\x03o2\n"
+	                             "\x02\0\0\0\0\0\0\0";
+	static const char bad[] = "\x01\0\0\0\0\0\0\x03o1\n"
+	                          "\x07\0\0\0\0\0\0\x03xx\n";
+	static const char cut[] = "\x01\0\0\0\0\0\0\x09o1\n";
+	struct fake *f = fake_new("1.41", "1.12");
+	struct orch_log_opts o = {.tail = 2, .out = true, .err = true};
+	const struct fake_req *rq;
+	struct dl_got g = {0};
+	void *st;
+
+	fake_route_bin(f, "GET", "/v1.41/containers/c1/logs", frames,
+	    sizeof(frames) - 1, FK_STREAM);
+	fake_route(f, "GET", "/v1.41/containers/c2/logs", 404,
+	    "{\"message\":\"No such container: c2\"}", FK_JSON, 0);
+	fake_route_bin(f, "GET", "/v1.41/containers/c3/logs", bad,
+	    sizeof(bad) - 1, FK_STREAM);
+	fake_route_bin(f, "GET", "/v1.41/containers/c4/logs", cut,
+	    sizeof(cut) - 1, FK_STREAM);
+	fake_route(
+	    f, "GET", "/v1.41/containers/c5/logs", 200, "", FK_STREAM_HOLD, 0);
+	st = drv_new(f);
+
+	ASSERT_INT_EQ(
+	    orch_docker_driver.logs(st, "c1", &o, dl_fn, &g, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT_STR_EQ(g.out, "o1\no2\n");
+	ASSERT_STR_EQ(g.err, "e1\n");
+	ASSERT(g.ticks >= 1);
+	rq = fake_find(f, "GET", "/v1.41/containers/c1/logs");
+	ASSERT(rq != NULL);
+	ASSERT_STR_EQ(rq->target,
+	    "/v1.41/containers/c1/logs?stdout=1&stderr=1&follow=0&tail=2");
+	o.tail = -1;
+	o.follow = true;
+	o.err = false;
+	memset(&g, 0, sizeof(g));
+	ASSERT_INT_EQ(
+	    orch_docker_driver.logs(st, "c1", &o, dl_fn, &g, err, sizeof(err)),
+	    ORCH_OK);
+	rq = fake_find(f, "GET", "/v1.41/containers/c1/logs");
+	ASSERT_STR_EQ(rq->target,
+	    "/v1.41/containers/c1/logs?stdout=1&stderr=0&follow=1&tail=all");
+
+	memset(&g, 0, sizeof(g));
+	ASSERT_INT_EQ(
+	    orch_docker_driver.logs(st, "c2", &o, dl_fn, &g, err, sizeof(err)),
+	    ORCH_ENOENT);
+	ASSERT_STR_CONTAINS(err, "No such container: c2");
+	ASSERT_INT_EQ(g.nout + g.nerr, 0);
+
+	memset(&g, 0, sizeof(g));
+	ASSERT_INT_EQ(
+	    orch_docker_driver.logs(st, "c3", &o, dl_fn, &g, err, sizeof(err)),
+	    ORCH_EPROTO);
+	ASSERT_STR_CONTAINS(err, "docker GET /v1.41/containers/c3/logs");
+	ASSERT_STR_CONTAINS(err, "not a log frame header");
+	ASSERT_STR_EQ(g.out, "o1\n");
+
+	memset(&g, 0, sizeof(g));
+	ASSERT_INT_EQ(
+	    orch_docker_driver.logs(st, "c4", &o, dl_fn, &g, err, sizeof(err)),
+	    ORCH_EPROTO);
+	ASSERT_STR_CONTAINS(err, "in the middle of a frame");
+
+	/* Silent, held open: the first tick's "stop" ends it. */
+	memset(&g, 0, sizeof(g));
+	g.stop_on_tick = true;
+	ASSERT_INT_EQ(
+	    orch_docker_driver.logs(st, "c5", &o, dl_fn, &g, err, sizeof(err)),
+	    ORCH_ECLOSED);
+	ASSERT_INT_EQ(g.ticks, 1);
+
+	ASSERT_INT_EQ(orch_docker_driver.logs(
+	                  st, "../info", &o, dl_fn, &g, err, sizeof(err)),
+	    ORCH_EINVAL);
+	orch_docker_driver.fini(st);
+	fake_free(f);
+}
+
 /* ---- the daemon's health ---- */
 
 /* What the driver said of its health at each on_health call.  The
@@ -1930,6 +2063,7 @@ main(void)
 	RUN(test_events_long_line);
 	RUN(test_events_settle);
 	RUN(test_fini_prompt);
+	RUN(test_logs);
 	RUN(test_daemon_health);
 	RUN(test_check_exec);
 	RUN(test_check_exec_timeout_cancel);

@@ -643,6 +643,226 @@ test_cgroup_limits(void)
 	env_close(&e);
 }
 
+/* ---- logs ---- */
+
+/* What the driver's logs handed out, per stream. */
+struct got_logs {
+	pthread_mutex_t mu;
+	char out[4096], err[4096];
+	size_t nout, nerr;
+	int ticks_first; /* ticks before any byte */
+	bool stop_now;   /* answer the next call "stop" */
+	int rc;          /* logs' result, once a thread's call is back */
+	bool done;
+};
+
+static int
+got_fn(void *arg, int stream, const char *data, size_t len)
+{
+	struct got_logs *g = arg;
+	int stop;
+
+	pthread_mutex_lock(&g->mu);
+	if (len == 0) {
+		ASSERT(data == NULL);
+		if (g->nout + g->nerr == 0)
+			g->ticks_first++;
+	} else if (stream == ORCH_LOG_STDOUT) {
+		ASSERT(g->nout + len < sizeof(g->out));
+		memcpy(g->out + g->nout, data, len);
+		g->out[g->nout += len] = '\0';
+	} else {
+		ASSERT_INT_EQ(stream, ORCH_LOG_STDERR);
+		ASSERT(g->nerr + len < sizeof(g->err));
+		memcpy(g->err + g->nerr, data, len);
+		g->err[g->nerr += len] = '\0';
+	}
+	stop = g->stop_now;
+	pthread_mutex_unlock(&g->mu);
+	return stop;
+}
+
+/* Reads the output of handle as o asks, into g (fresh). */
+static int
+logs_read(struct env *e, const char *handle, struct orch_log_opts o,
+    struct got_logs *g)
+{
+	char err[512] = "";
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	pthread_mutex_init(&g->mu, NULL);
+	rc = orch_exec_driver.logs(
+	    e->st, handle, &o, got_fn, g, err, sizeof(err));
+	if (rc != ORCH_OK && rc != ORCH_ECLOSED)
+		ASSERT(err[0] != '\0');
+	return rc;
+}
+
+struct follow_arg {
+	struct env *e;
+	const char *handle;
+	struct got_logs *g;
+};
+
+static void *
+follow_main(void *arg)
+{
+	struct follow_arg *f = arg;
+	struct orch_log_opts o = {
+	    .follow = true, .tail = -1, .out = true, .err = true};
+	char err[512];
+	int rc = orch_exec_driver.logs(
+	    f->e->st, f->handle, &o, got_fn, f->g, err, sizeof(err));
+
+	pthread_mutex_lock(&f->g->mu);
+	f->g->rc = rc;
+	f->g->done = true;
+	pthread_mutex_unlock(&f->g->mu);
+	return NULL;
+}
+
+static bool
+got_has(void *arg)
+{
+	struct got_logs *g = arg;
+	bool ok;
+
+	pthread_mutex_lock(&g->mu);
+	ok = strstr(g->out, "o3\n") != NULL && strstr(g->err, "e2\n") != NULL;
+	pthread_mutex_unlock(&g->mu);
+	return ok;
+}
+
+static bool
+got_done(void *arg)
+{
+	struct got_logs *g = arg;
+	bool done;
+
+	pthread_mutex_lock(&g->mu);
+	done = g->done;
+	pthread_mutex_unlock(&g->mu);
+	return done;
+}
+
+/* A task's output as the agent reads it for GET /tasks/{id}/logs: all
+ * of it or its last lines, one stream, and followed until the task
+ * ends. */
+static void
+test_logs(void)
+{
+	const char *cmd[] = {"/bin/sh", "-c",
+	    "printf 'o1\\no2\\no3\\n'; echo e1 >&2; echo e2 >&2; "
+	    "while [ ! -e go ]; do sleep 0.05; done; echo o4; echo e3 >&2",
+	    NULL};
+	const char *nonl[] = {"/bin/sh", "-c", "printf 'a\\nb\\nc'", NULL};
+	struct orch_log_opts all = {.tail = -1, .out = true, .err = true};
+	struct orch_log_opts o;
+	struct env e;
+	orch_task *t = exec_task(cmd, NULL), *t2 = exec_task(nonl, NULL);
+	char handle[ORCH_HANDLE_LEN], h2[ORCH_HANDLE_LEN], go[1200];
+	struct got_logs g, fg;
+	struct follow_arg fa = {&e, handle, &fg};
+	struct orch_instance in;
+	pthread_t th;
+	FILE *f;
+
+	env_open(&e, 5);
+	start_ok(&e, t, handle);
+	wait_stdout(&e, t->id, "o3\n");
+	{
+		/* stderr too, before reading: the shell writes it next. */
+		char path[1024];
+		const char *pn[2] = {path, "e2\n"};
+
+		snprintf(path, sizeof(path), "%s/exec/%s/%s/stderr", e.dir,
+		    e.node, t->id);
+		ASSERT(h_wait_until(file_has, pn, WAIT_MS));
+	}
+	/* All of it, stdout first (the files keep no times), after one
+	 * tick that says the output is open. */
+	ASSERT_INT_EQ(logs_read(&e, handle, all, &g), ORCH_OK);
+	ASSERT_STR_EQ(g.out, "o1\no2\no3\n");
+	ASSERT_STR_EQ(g.err, "e1\ne2\n");
+	ASSERT(g.ticks_first >= 1);
+	/* The last lines of each. */
+	o = all;
+	o.tail = 2;
+	ASSERT_INT_EQ(logs_read(&e, handle, o, &g), ORCH_OK);
+	ASSERT_STR_EQ(g.out, "o2\no3\n");
+	ASSERT_STR_EQ(g.err, "e1\ne2\n");
+	o.tail = 0;
+	ASSERT_INT_EQ(logs_read(&e, handle, o, &g), ORCH_OK);
+	ASSERT_INT_EQ(g.nout + g.nerr, 0);
+	o.tail = 100;
+	ASSERT_INT_EQ(logs_read(&e, handle, o, &g), ORCH_OK);
+	ASSERT_STR_EQ(g.out, "o1\no2\no3\n");
+	/* One stream. */
+	o = all;
+	o.out = false;
+	ASSERT_INT_EQ(logs_read(&e, handle, o, &g), ORCH_OK);
+	ASSERT_INT_EQ(g.nout, 0);
+	ASSERT_STR_EQ(g.err, "e1\ne2\n");
+	/* A reader that stops. */
+	memset(&g, 0, sizeof(g));
+	pthread_mutex_init(&g.mu, NULL);
+	g.stop_now = true;
+	{
+		char err[256];
+
+		ASSERT_INT_EQ(orch_exec_driver.logs(e.st, handle, &all, got_fn,
+		                  &g, err, sizeof(err)),
+		    ORCH_ECLOSED);
+	}
+
+	/* Followed: what it prints later comes, and the call returns once
+	 * the task has ended, with all of it. */
+	memset(&fg, 0, sizeof(fg));
+	pthread_mutex_init(&fg.mu, NULL);
+	ASSERT(pthread_create(&th, NULL, follow_main, &fa) == 0);
+	ASSERT(h_wait_until(got_has, &fg, WAIT_MS));
+	ASSERT(!got_done(&fg));
+	snprintf(go, sizeof(go), "%s/exec/%s/%s/work/go", e.dir, e.node, t->id);
+	ASSERT((f = fopen(go, "w")) != NULL);
+	fclose(f);
+	ASSERT(h_wait_until(got_done, &fg, WAIT_MS));
+	pthread_join(th, NULL);
+	ASSERT_INT_EQ(fg.rc, ORCH_OK);
+	ASSERT_STR_EQ(fg.out, "o1\no2\no3\no4\n");
+	ASSERT_STR_EQ(fg.err, "e1\ne2\ne3\n");
+	wait_ended(&e, handle, &in);
+	ASSERT_INT_EQ(in.exit_code, 0);
+
+	/* A last line without its newline is a line. */
+	start_ok(&e, t2, h2);
+	wait_ended(&e, h2, &in);
+	o = all;
+	o.tail = 2;
+	ASSERT_INT_EQ(logs_read(&e, h2, o, &g), ORCH_OK);
+	ASSERT_STR_EQ(g.out, "b\nc");
+	o.tail = 1;
+	ASSERT_INT_EQ(logs_read(&e, h2, o, &g), ORCH_OK);
+	ASSERT_STR_EQ(g.out, "c");
+
+	/* Gone, or not a handle: said so. */
+	{
+		char err[256];
+
+		ASSERT_INT_EQ(
+		    orch_exec_driver.remove(e.st, h2, err, sizeof(err)),
+		    ORCH_OK);
+		ASSERT_INT_EQ(logs_read(&e, h2, all, &g), ORCH_ENOENT);
+		ASSERT_INT_EQ(logs_read(&e, "nope", all, &g), ORCH_EINVAL);
+		ASSERT_INT_EQ(
+		    orch_exec_driver.remove(e.st, handle, err, sizeof(err)),
+		    ORCH_OK);
+	}
+	orch_task_free(t);
+	orch_task_free(t2);
+	env_close(&e);
+}
+
 /* An exec health check of an exec task runs on the host with the
  * task's env, in its work directory; its exit code and first line come
  * back; one past its timeout is killed with its process group; a cancel
@@ -722,6 +942,7 @@ main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	RUN(test_exit_code_and_output);
+	RUN(test_logs);
 	RUN(test_bad_program);
 	RUN(test_stop);
 	RUN(test_adopt);

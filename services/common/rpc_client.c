@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "clock.h"
@@ -47,20 +48,17 @@ err_from_code(int code)
 	return ORCH_EINTERNAL;
 }
 
-int
-orch_rpc_call(nng_socket s, const char *method, const ProtobufCMessage *in,
-    const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **out,
-    char *err, size_t errlen)
+/* Packs in as the body of an orch.Request for method into *wire (OUT,
+ * malloc'd, *wlen bytes). */
+static int
+request_pack(const char *method, const ProtobufCMessage *in, uint8_t **wire,
+    size_t *wlen)
 {
 	Orch__Request req = ORCH__REQUEST__INIT;
-	Orch__Reply *rep = NULL;
-	uint8_t *body = NULL, *wire = NULL;
-	size_t blen, wlen;
-	nng_msg *msg = NULL;
-	int rv, rc = ORCH_OK;
+	uint8_t *body;
+	size_t blen = protobuf_c_message_get_packed_size(in);
 
-	*out = NULL;
-	blen = protobuf_c_message_get_packed_size(in);
+	*wire = NULL;
 	if ((body = malloc(blen > 0 ? blen : 1)) == NULL)
 		return ORCH_ENOMEM;
 	protobuf_c_message_pack(in, body);
@@ -68,24 +66,28 @@ orch_rpc_call(nng_socket s, const char *method, const ProtobufCMessage *in,
 	req.has_body = 1;
 	req.body.data = body;
 	req.body.len = blen;
-	wlen = orch__request__get_packed_size(&req);
-	if ((wire = malloc(wlen > 0 ? wlen : 1)) == NULL) {
-		rc = ORCH_ENOMEM;
-		goto out;
-	}
-	orch__request__pack(&req, wire);
-	if ((rv = nng_send(s, wire, wlen, 0)) != 0 ||
-	    (rv = nng_recvmsg(s, &msg, 0)) != 0) {
-		rc = orch_err_from_nng(rv);
-		snprintf(err, errlen, "%s: %s", method, nng_strerror(rv));
-		goto out;
-	}
+	*wlen = orch__request__get_packed_size(&req);
+	if ((*wire = malloc(*wlen > 0 ? *wlen : 1)) != NULL)
+		orch__request__pack(&req, *wire);
+	free(body);
+	return *wire != NULL ? ORCH_OK : ORCH_ENOMEM;
+}
+
+/* Unwraps the orch.Reply in msg: the manager's error, or its body
+ * unpacked with out_desc into *out (OUT). */
+static int
+reply_unpack(nng_msg *msg, const char *method,
+    const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **out,
+    char *err, size_t errlen)
+{
+	Orch__Reply *rep;
+	int rc = ORCH_OK;
+
 	rep = orch__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
 	if (rep == NULL) {
-		rc = ORCH_EPROTO;
 		snprintf(
 		    err, errlen, "%s: the reply is not an orch.Reply", method);
-		goto out;
+		return ORCH_EPROTO;
 	}
 	if (rep->code != ORCH__ERROR_CODE__OK) {
 		rc = err_from_code(rep->code);
@@ -103,12 +105,81 @@ orch_rpc_call(nng_socket s, const char *method, const ProtobufCMessage *in,
 		    out_desc->name);
 	}
 out:
-	if (rep != NULL)
-		orch__reply__free_unpacked(rep, NULL);
+	orch__reply__free_unpacked(rep, NULL);
+	return rc;
+}
+
+int
+orch_rpc_call(nng_socket s, const char *method, const ProtobufCMessage *in,
+    const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **out,
+    char *err, size_t errlen)
+{
+	uint8_t *wire = NULL;
+	size_t wlen;
+	nng_msg *msg = NULL;
+	int rv, rc;
+
+	*out = NULL;
+	if ((rc = request_pack(method, in, &wire, &wlen)) != ORCH_OK)
+		return rc;
+	if ((rv = nng_send(s, wire, wlen, 0)) != 0 ||
+	    (rv = nng_recvmsg(s, &msg, 0)) != 0) {
+		rc = orch_err_from_nng(rv);
+		snprintf(err, errlen, "%s: %s", method, nng_strerror(rv));
+		goto out;
+	}
+	rc = reply_unpack(msg, method, out_desc, out, err, errlen);
+out:
 	if (msg != NULL)
 		nng_msg_free(msg);
 	free(wire);
-	free(body);
+	return rc;
+}
+
+int
+orch_rpc_call_ctx(nng_ctx ctx, nng_aio *aio, int timeout_ms, const char *method,
+    const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
+    ProtobufCMessage **out, char *err, size_t errlen)
+{
+	uint8_t *wire = NULL;
+	size_t wlen;
+	nng_msg *msg = NULL;
+	int rv, rc;
+
+	*out = NULL;
+	if ((rc = request_pack(method, in, &wire, &wlen)) != ORCH_OK)
+		return rc;
+	if ((rv = nng_msg_alloc(&msg, wlen)) != 0) {
+		rc = orch_err_from_nng(rv);
+		snprintf(err, errlen, "%s: %s", method, nng_strerror(rv));
+		goto out;
+	}
+	memcpy(nng_msg_body(msg), wire, wlen);
+	nng_aio_set_msg(aio, msg);
+	nng_aio_set_timeout(aio, timeout_ms);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		/* Not sent: the message is still ours. */
+		nng_aio_set_msg(aio, NULL);
+		goto fail;
+	}
+	msg = NULL;
+	nng_aio_set_timeout(aio, timeout_ms);
+	nng_ctx_recv(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0)
+		goto fail;
+	msg = nng_aio_get_msg(aio);
+	rc = reply_unpack(msg, method, out_desc, out, err, errlen);
+	goto out;
+fail:
+	rc = orch_err_from_nng(rv);
+	snprintf(err, errlen, "%s: %s", method, nng_strerror(rv));
+out:
+	if (msg != NULL)
+		nng_msg_free(msg);
+	free(wire);
 	return rc;
 }
 

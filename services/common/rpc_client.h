@@ -25,6 +25,16 @@ int orch_rpc_call(nng_socket s, const char *method, const ProtobufCMessage *in,
     const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **out,
     char *err, size_t errlen);
 
+/*
+ * orch_rpc_call on context ctx of a REQ socket, with aio (no callback)
+ * for its send and its receive, each bounded by timeout_ms: the calls of
+ * several contexts of one socket are in flight at once.  Same results.
+ */
+int orch_rpc_call_ctx(nng_ctx ctx, nng_aio *aio, int timeout_ms,
+    const char *method, const ProtobufCMessage *in,
+    const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **out,
+    char *err, size_t errlen);
+
 /* Translates an NNG error code to an orch_err code. */
 int orch_err_from_nng(int rv);
 
