@@ -114,8 +114,10 @@ api_version_parse(const char *s, int *minor)
 	char *end;
 	long major, m;
 
-	/* Digits only: strtol alone would take "+1.41", " 1.41", "1.-0". */
-	if (!isdigit((unsigned char)s[0]))
+	/* Digits only: strtol alone would take "+1.41", " 1.41", "1.-0";
+	 * and "1." itself: strtol would take "01.41" (found by
+	 * fuzz_docker_parse). */
+	if (s[0] != '1' || s[1] != '.')
 		return false;
 	errno = 0;
 	major = strtol(s, &end, 10);
