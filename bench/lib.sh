@@ -32,8 +32,9 @@ bench_workdir() {
 bench_nap() { read -r -t "$1" -u "$BENCH_NEVER" _ || true; }
 
 # Median of the numbers on stdin ("null" lines skipped); null when none.
+# (awk, not grep -v: grep fails on no line, and pipefail with it.)
 bench_median() {
-	grep -v '^null$' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "null"; else if (NR % 2) print a[(NR+1)/2];
+	awk '$0 != "null"' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "null"; else if (NR % 2) print a[(NR+1)/2];
 		else printf "%.1f\n", (a[NR/2] + a[NR/2+1]) / 2}'
 }
 # bench_calc EXPR A B: awk's EXPR over a and b; null when either is null.

@@ -140,11 +140,15 @@ orch_turn() {
 log_ms() { date -u -d "$1" +%s%3N; }
 orch_phases() {
 	local name=$1 n=$2 r=$3 t0=$(($4 / 1000)) placed ids
-	placed=$(grep " ($name\.[0-9]*) placed on node" "$work/manager.log" || true)
+	# A replica is placed by the write that creates it ("replica NAME.N
+	# created as task ID, placed on node"), or later by the scheduler
+	# ("task ID (NAME.N) placed on node"); both lines carry task=ID.
+	placed=$(grep -E "(\($name\.[0-9]+\)|replica $name\.[0-9]+ created as task [^ ]*,) placed on node" \
+		"$work/manager.log" || true)
 	[ -n "$placed" ] || return 0
-	ids=$(printf '%s\n' "$placed" | awk '{print $5}' | paste -sd'|')
-	grep -E "agent: task ($ids): container .* running \(image" "$work/agent.log" |
-		sed 's/.*, \([0-9]*\) ms)$/\1/' >"$work/docker-ms"
+	ids=$(printf '%s\n' "$placed" | grep -o 'task=[0-9a-f-]*' | cut -d= -f2 | paste -sd'|')
+	{ grep -E "agent: task ($ids): container .* running \(image" "$work/agent.log" || true; } |
+		sed 's/.*, \([0-9]*\) ms).*/\1/' >"$work/docker-ms"
 	record "phase orch $n $r $(($(log_ms "$(printf '%s\n' "$placed" | tail -1 | cut -d' ' -f1)") - t0))" \
 		"$(bench_median <"$work/docker-ms") $(sort -n "$work/docker-ms" | tail -1)"
 }
@@ -181,6 +185,14 @@ for n in "${NS[@]}"; do
 	rows_rm+="| $n | $lr | $pr | $sr | $or | ${ro_l}x | ${rs_o}x |"$'\n'
 	targets+="- $n containers: orch $os ms against the serial loop's $ls ms, no slower: **$(v "$floor_met")**;"
 	targets+=" against Swarm's $ss ms, at least 3x faster (${s_o}x): **$(v "$swarm_met")**."$'\n'
+	# 3x faster than Swarm asks for less than Docker alone may take.
+	if [ "$swarm_met" = false ] && [ "$(bench_calc 'print (a / 3 < b) ? "true" : "false"' "$ss" "$ps")" = true ]; then
+		targets+="  Out of reach on this machine: 3x faster than Swarm means all $n running in under
+  $(bench_calc 'printf "%.0f", a / 3' "$ss" 0) ms, and Docker alone, given all $n \`docker run -d\` at once with no
+  orchestrator at all, took $ps ms. Swarm drives the same daemon, and both orchestrators spend
+  nearly all their time waiting for its create + start (one daemon on $(nproc) cores), so the best
+  either can do is about Docker's own time."$'\n'
+	fi
 	json_n+=("$(jq -cn --argjson n "$n" --argjson lst "$ls" --argjson sst "$ss" --argjson ost "$os" \
 		--argjson lrm "$lr" --argjson srm "$sr" --argjson orm "$or" --argjson pst "$ps" --argjson prm "$pr" --argjson fm "$floor_met" --argjson sm "$swarm_met" \
 		'{n: $n, start_ms: {loop: $lst, parallel: $pst, swarm: $sst, orch: $ost},
