@@ -34,7 +34,16 @@
 
 #define STORE_COMPONENT "store"
 #define STORE_DB_NAME "orch.db"
-#define STORE_MAX_BATCH 512
+/*
+ * Most writes in one transaction.  A commit writes every page its batch
+ * dirtied to the WAL, and a new task's entries in the indexes of ids and
+ * nodes land on random pages: a batch of 512 inserts rewrote most of
+ * those indexes, and eight batches of 512 rewrote them eight times where
+ * one of 4096 does it once (bench/simcluster.sh).  Writes queued behind
+ * a burst (a scheduler pass) are acknowledged sooner for it, not later;
+ * only those at the head of a big batch wait for its end.
+ */
+#define STORE_MAX_BATCH 4096
 /* The writer prunes expired idempotency keys at most this often (or once
  * per TTL when shorter), at most this many at a time. */
 #define STORE_IDEM_PRUNE_MS 60000

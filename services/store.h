@@ -65,7 +65,7 @@ struct orch_store_opts {
 	 * false: synchronous=NORMAL, a commit survives a crash of the manager
 	 * but the last commits may be lost on power loss or an OS crash. */
 	bool sync_full;
-	/* Most writes in one transaction; 0 means the default (512). */
+	/* Most writes in one transaction; 0 means the default (4096). */
 	size_t max_batch;
 	/* How long the writer may wait for more writes when the last batch
 	 * had several (PostgreSQL's commit_delay), in microseconds; 0 never
