@@ -773,69 +773,6 @@ assign_on_commit(void *arg, int kind, const char *id, const void *obj)
 		orch_nodes_assign_changed(rpc->nodes, t->node_id, t->id);
 }
 
-/* Whether t is on node's list: placed there and not final (the same as
- * orch_store_task_list_node()). */
-static bool
-assigned_to(const orch_task *t, const char *node)
-{
-	return t->node_id != NULL && strcmp(t->node_id, node) == 0 &&
-	    !orch_task_status_terminal(t->status);
-}
-
-/*
- * Answers a heartbeat from a node that holds version since of its list
- * with what changed after it (Assignments.delta), when the registry
- * knows all of that: a handful of tasks read by id, rather than the
- * node's hundred.  Returns false, having answered nothing, when it does
- * not (the full list then).
- */
-static bool
-heartbeat_delta(struct call *c, Orch__Assignments *a, const char *node,
-    uint64_t since, Orch__Assignments_Closure closure, void *data)
-{
-	char ids[ORCH_NODES_DELTA_MAX][ORCH_ID_LEN];
-	orch_task *tasks[ORCH_NODES_DELTA_MAX];
-	char *removed[ORCH_NODES_DELTA_MAX];
-	uint64_t epoch, version;
-	size_t n, nt = 0, nr = 0;
-	int rc = ORCH_OK;
-
-	/* The ids with the version they stand for, read together; the
-	 * tasks after, as new as or newer than that version. */
-	if (orch_nodes_assign_delta(c->rpc->nodes, node, since, ids,
-	        ORCH_NODES_DELTA_MAX, &n, &epoch, &version) != ORCH_OK ||
-	    epoch != a->epoch)
-		return false;
-	for (size_t i = 0; i < n && rc == ORCH_OK; i++) {
-		orch_task *t = NULL;
-
-		rc = orch_store_task_get(c->reader, ids[i], &t);
-		if (rc == ORCH_OK && assigned_to(t, node)) {
-			tasks[nt++] = t;
-			continue;
-		}
-		orch_task_free(t);
-		if (rc == ORCH_OK || rc == ORCH_ENOENT) {
-			removed[nr++] = ids[i];
-			rc = ORCH_OK;
-		}
-	}
-	if (rc == ORCH_OK) {
-		a->version = version;
-		a->has_delta = true;
-		a->delta = true;
-		a->n_tasks = nt;
-		a->tasks = tasks;
-		a->n_removed = nr;
-		a->removed = removed;
-		closure(a, data);
-	}
-	for (size_t i = 0; i < nt; i++)
-		orch_task_free(tasks[i]);
-	/* A failed read: the full list, which says why if it fails too. */
-	return rc == ORCH_OK;
-}
-
 /* A growing buffer of packed bytes. */
 struct raw_buf {
 	uint8_t *b;
@@ -894,6 +831,83 @@ raw_task_add(void *arg, const uint8_t *b, size_t n)
 	memcpy(rb->b + rb->len, b, n);
 	rb->len += n;
 	return ORCH_OK;
+}
+
+/* For orch_store_task_blobs_assigned(): each task of a delta appended
+ * as stored, or its id among those removed from the node's list. */
+struct delta_read {
+	struct raw_buf tasks;
+	char (*ids)[ORCH_ID_LEN];
+	char **removed;
+	size_t n_removed;
+};
+
+static int
+delta_add(void *arg, size_t i, const uint8_t *b, size_t n)
+{
+	struct delta_read *d = arg;
+
+	if (b == NULL) {
+		d->removed[d->n_removed++] = d->ids[i];
+		return ORCH_OK;
+	}
+	return raw_task_add(&d->tasks, b, n);
+}
+
+/*
+ * Answers a heartbeat from a node that holds version since of its list
+ * with what changed after it (Assignments.delta), when the registry
+ * knows all of that: a handful of tasks read by id, rather than the
+ * node's hundred.  Returns false, having answered nothing, when it does
+ * not (the full list then).
+ */
+static bool
+heartbeat_delta(struct call *c, Orch__Assignments *a, const char *node,
+    uint64_t since, Orch__Assignments_Closure closure, void *data)
+{
+	char ids[ORCH_NODES_DELTA_MAX][ORCH_ID_LEN];
+	char *removed[ORCH_NODES_DELTA_MAX];
+	struct delta_read d = {.tasks = {NULL, 0, 0, 0},
+	    .ids = ids,
+	    .removed = removed,
+	    .n_removed = 0};
+	struct raw_buf rb = {NULL, 0, 0, 0};
+	uint64_t epoch, version;
+	size_t n;
+
+	/* The ids with the version they stand for, read together; the
+	 * tasks after, as new as or newer than that version. */
+	if (orch_nodes_assign_delta(c->rpc->nodes, node, since, ids,
+	        ORCH_NODES_DELTA_MAX, &n, &epoch, &version) != ORCH_OK ||
+	    epoch != a->epoch)
+		return false;
+	/* A failed read: the full list, which says why if it fails too. */
+	if (orch_store_task_blobs_assigned(
+	        c->reader, node, ids, n, delta_add, &d) != ORCH_OK) {
+		free(d.tasks.b);
+		return false;
+	}
+	a->version = version;
+	a->has_delta = true;
+	a->delta = true;
+	a->n_removed = d.n_removed;
+	a->removed = removed;
+	/* The fields, then the tasks as stored (see rpc_heartbeat()). */
+	if (raw_reserve(
+	        &rb, orch__assignments__get_packed_size(a) + d.tasks.len) !=
+	    ORCH_OK) {
+		call_fail(c, ORCH_ENOMEM, "out of memory");
+		closure(NULL, data);
+	} else {
+		rb.len = orch__assignments__pack(a, rb.b);
+		if (d.tasks.len > 0)
+			memcpy(rb.b + rb.len, d.tasks.b, d.tasks.len);
+		rb.len += d.tasks.len;
+		call_answer_raw(c, NULL, rb.b, rb.len);
+	}
+	free(d.tasks.b);
+	free(rb.b);
+	return true;
 }
 
 static void

@@ -63,11 +63,11 @@
  * and keep a small one each (1 MiB: the upper levels of the indexes; the
  * rows a heartbeat or a list reads are scattered over the file and
  * missed a 4 MiB cache as often, while 9 readers of 4 MiB held a third
- * of the manager's memory with 100,000 tasks, bench/simcluster.sh).  No mmap: each connection's mapping of the
- * file counts in the process's resident memory again (7 connections over
- * a 50 MB database showed 120 MB of RSS for what the page cache holds
- * once), and reads through it measured no faster here than through
- * SQLite's cache (bench/api.sh).
+ * of the manager's memory with 100,000 tasks, bench/simcluster.sh).  No mmap:
+ * each connection's mapping of the file counts in the process's resident memory
+ * again (7 connections over a 50 MB database showed 120 MB of RSS for what the
+ * page cache holds once), and reads through it measured no faster here than
+ * through SQLite's cache (bench/api.sh).
  */
 /*
  * The writer's statement journal (the pages a write's SAVEPOINT may roll
@@ -245,6 +245,7 @@ enum rstmt {
 	R_LIST_ALL,
 	R_LIST_STATUS,
 	R_LIST_NODE,
+	R_GET_ASSIGNED,
 	R_NODE_BY_ID,
 	R_NODE_BY_NAME,
 	R_NODE_LIST,
@@ -264,15 +265,19 @@ enum rstmt {
 	R_COUNT
 };
 
-/* Status numbers in SQL: 1 Pending, 2 Scheduled, 3 Running (orch.proto). */
+/* Status numbers in SQL: 1 Pending, 2 Scheduled, 3 Running (orch.proto).
+ * A task on node ?1's list: placed there and not final (those with
+ * stop_requested included, as they are never final yet). */
+#define ASSIGNED_SQL "node_id = ?1 AND status IN (1, 2, 3)"
 static const char *const rsql[R_COUNT] = {
     [R_GET] = "SELECT task FROM tasks WHERE id = ?1",
     [R_LIST_ALL] = "SELECT task FROM tasks ORDER BY seq",
     [R_LIST_STATUS] = "SELECT task FROM tasks WHERE status = ?1 ORDER BY seq",
-    /* Every task of the node that has not reached a final status: those
-     * with stop_requested included, as they are never final yet. */
-    [R_LIST_NODE] = "SELECT task FROM tasks WHERE node_id = ?1 "
-                    "AND status IN (1, 2, 3) ORDER BY seq",
+    /* Every task on the node's list. */
+    [R_LIST_NODE] =
+        "SELECT task FROM tasks WHERE " ASSIGNED_SQL " ORDER BY seq",
+    /* One task, when it is on the node's list. */
+    [R_GET_ASSIGNED] = "SELECT task FROM tasks WHERE id = ?2 AND " ASSIGNED_SQL,
     [R_NODE_BY_ID] = "SELECT node FROM nodes WHERE id = ?1",
     [R_NODE_BY_NAME] = "SELECT node FROM nodes WHERE name = ?1",
     [R_NODE_LIST] = "SELECT node FROM nodes ORDER BY name",
@@ -3618,6 +3623,51 @@ orch_store_task_blobs_node(struct orch_store_reader *r, const char *node_id,
 out:
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+int
+orch_store_task_blobs_assigned(struct orch_store_reader *r, const char *node_id,
+    char (*ids)[ORCH_ID_LEN], size_t n,
+    int (*fn)(void *arg, size_t i, const uint8_t *b, size_t len), void *arg)
+{
+	sqlite3_stmt *s = r->stmt[R_GET_ASSIGNED];
+	char what[80];
+	int src, rc = ORCH_OK;
+
+	if (node_id == NULL)
+		return ORCH_EINVAL;
+	snprintf(
+	    what, sizeof(what), "reading the tasks of node %.40s", node_id);
+	/* One read transaction for all: each of its own would start with a
+	 * cold page cache, as SQLite drops a connection's cache when another
+	 * has written since its last read, and the writer always has. */
+	if ((src = stmt_run(r->stmt[R_BEGIN])) != SQLITE_OK)
+		return reader_fail(r, src, what);
+	for (size_t i = 0; i < n && rc == ORCH_OK; i++) {
+		if ((src = sqlite3_bind_text(
+		         s, 1, node_id, -1, SQLITE_STATIC)) != SQLITE_OK ||
+		    (src = sqlite3_bind_text(
+		         s, 2, ids[i], -1, SQLITE_STATIC)) != SQLITE_OK) {
+			rc = reader_fail(r, src, what);
+			break;
+		}
+		src = sqlite3_step(s);
+		if (src == SQLITE_ROW) {
+			int len = sqlite3_column_bytes(s, 0);
+
+			rc = fn(arg, i, sqlite3_column_blob(s, 0),
+			    len > 0 ? (size_t)len : 0);
+		} else if (src == SQLITE_DONE) {
+			rc = fn(arg, i, NULL, 0);
+		} else {
+			rc = reader_fail(r, src, what);
+		}
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+	if ((src = stmt_run(r->stmt[R_END])) != SQLITE_OK && rc == ORCH_OK)
+		rc = reader_fail(r, src, what);
 	return rc;
 }
 

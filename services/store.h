@@ -355,6 +355,17 @@ int orch_store_task_list_node(struct orch_store_reader *r, const char *node_id,
 int orch_store_task_blobs_node(struct orch_store_reader *r, const char *node_id,
     int (*fn)(void *arg, const uint8_t *b, size_t n), void *arg);
 
+/*
+ * For each of ids[0..n), in one read transaction: fn(arg, i, b, len) with
+ * its stored bytes (as orch_store_task_blobs_node() gives them) when the
+ * task is on node_id's list, or with b NULL and len 0 when it is not
+ * (ended, moved, or gone).  A non-ORCH_OK return from fn stops the walk
+ * and is returned.  Returns ORCH_OK or the read's error.
+ */
+int orch_store_task_blobs_assigned(struct orch_store_reader *r,
+    const char *node_id, char (*ids)[ORCH_ID_LEN], size_t n,
+    int (*fn)(void *arg, size_t i, const uint8_t *b, size_t len), void *arg);
+
 /* Looks up one node by id, or else by name.  On ORCH_OK *out is a new node
  * the caller frees with orch_node_free().  ORCH_ENOENT when there is none.
  * Status, heartbeat and allocation are not stored and left unset. */

@@ -1590,6 +1590,37 @@ blob_check(void *arg, const uint8_t *b, size_t len)
 	                                                : ORCH_OK;
 }
 
+/* For orch_store_task_blobs_assigned(): for each call, the index it
+ * was given and the id its blob decodes to ("" for none). */
+struct assigned {
+	int index[16];
+	char id[16][ORCH_ID_LEN];
+	size_t n;
+	size_t fail_at; /* answers ORCH_ECONFLICT at this count (0: never) */
+};
+
+static int
+assigned_check(void *arg, size_t i, const uint8_t *b, size_t len)
+{
+	struct assigned *as = arg;
+
+	ASSERT(as->n < 16);
+	as->index[as->n] = (int)i;
+	as->id[as->n][0] = '\0';
+	if (b != NULL) {
+		orch_task *t = orch__task__unpack(NULL, len, b);
+
+		ASSERT(t != NULL && t->id != NULL);
+		snprintf(as->id[as->n], ORCH_ID_LEN, "%s", t->id);
+		orch_task_free(t);
+	} else {
+		ASSERT_INT_EQ(len, 0);
+	}
+	as->n++;
+	return as->fail_at != 0 && as->n == as->fail_at ? ORCH_ECONFLICT
+	                                                : ORCH_OK;
+}
+
 static void
 test_node_tasks_and_usage(void)
 {
@@ -1650,6 +1681,41 @@ test_node_tasks_and_usage(void)
 	ASSERT_INT_EQ(orch_store_task_blobs_node(r, A, blob_check, &blobs),
 	    ORCH_ECONFLICT);
 	ASSERT_INT_EQ(blobs.n, 2);
+	/* By id, as a heartbeat's delta reads them: each of A's list as
+	 * stored, each other (ended, on B, pending, unknown) as not on it. */
+	{
+		char want[9][ORCH_ID_LEN];
+		struct assigned as = {0};
+
+		for (int i = 0; i < 8; i++)
+			snprintf(want[i], ORCH_ID_LEN, "%s", ids[7 - i]);
+		snprintf(want[8], ORCH_ID_LEN, "%s",
+		    "cccccccc-0000-4000-8000-000000000003");
+		ASSERT_INT_EQ(orch_store_task_blobs_assigned(
+		                  r, A, want, 9, assigned_check, &as),
+		    ORCH_OK);
+		ASSERT_INT_EQ(as.n, 9);
+		for (int i = 0; i < 9; i++) {
+			/* ids[0..2], at want[7..5], are A's list. */
+			bool on = i >= 5 && i <= 7;
+
+			ASSERT_INT_EQ(as.index[i], i);
+			ASSERT_STR_EQ(as.id[i], on ? want[i] : "");
+		}
+		/* fn's error stops the walk and is returned; the read
+		 * transaction ends anyway, so the reader reads again. */
+		memset(&as, 0, sizeof(as));
+		as.fail_at = 2;
+		ASSERT_INT_EQ(orch_store_task_blobs_assigned(
+		                  r, A, want, 9, assigned_check, &as),
+		    ORCH_ECONFLICT);
+		ASSERT_INT_EQ(as.n, 2);
+		ASSERT_INT_EQ(orch_store_task_blobs_assigned(
+		                  r, B, want, 9, assigned_check, &as),
+		    ORCH_OK);
+		ASSERT_INT_EQ(as.n, 11);
+		ASSERT_STR_EQ(as.id[2 + 1], ids[6]);
+	}
 
 	/* What each node's Scheduled and Running tasks hold. */
 	ASSERT_INT_EQ(orch_store_node_usage(r, &u, &n), ORCH_OK);
