@@ -462,7 +462,12 @@ struct orch_store {
 	int64_t cond_since_ms;
 	uint64_t cond_refused;
 
-	/* Listeners: each of commits (commit set) or of events. */
+	/* Listeners: each of commits (commit set) or of events.  lmu, not
+	 * mu, guards them and is held while they are called, so that
+	 * orch_store_unlisten() returning means no call is running: the
+	 * calls for a batch of thousands of writes take a while, and under
+	 * mu every thread queueing a write would wait for them. */
+	pthread_mutex_t lmu;
 	struct listener {
 		orch_store_commit_fn commit;
 		orch_store_event_fn event;
@@ -2436,7 +2441,7 @@ rollback:
 	}
 
 complete:
-	pthread_mutex_lock(&st->mu);
+	pthread_mutex_lock(&st->lmu);
 	for (op = batch; op != NULL; op = op->next) {
 		if (op->rc != ORCH_OK) {
 			failed++;
@@ -2444,7 +2449,7 @@ complete:
 			continue;
 		}
 		/* Before any acknowledgement, so that a reader who hears of the
-		 * write has already been told the task changed; under mu, so
+		 * write has already been told the task changed; under lmu, so
 		 * that orch_store_unlisten() returning means no call is
 		 * running. */
 		for (int i = 0; i < st->n_listeners; i++) {
@@ -2468,6 +2473,8 @@ complete:
 			}
 		}
 	}
+	pthread_mutex_unlock(&st->lmu);
+	pthread_mutex_lock(&st->mu);
 	st->stats.writes += n;
 	st->stats.failed += failed;
 	st->stats.refused += refused;
@@ -2619,6 +2626,7 @@ store_free(struct orch_store *st)
 	if (st->sync_init) {
 		pthread_cond_destroy(&st->cv);
 		pthread_mutex_destroy(&st->mu);
+		pthread_mutex_destroy(&st->lmu);
 	}
 	free(st->pack);
 	free(st->old_pack);
@@ -2657,6 +2665,12 @@ orch_store_open(const char *dir, const struct orch_store_opts *opts,
 		goto out;
 	}
 	if (pthread_cond_init(&st->cv, NULL) != 0) {
+		pthread_mutex_destroy(&st->mu);
+		rc = ORCH_ENOMEM;
+		goto out;
+	}
+	if (pthread_mutex_init(&st->lmu, NULL) != 0) {
+		pthread_cond_destroy(&st->cv);
 		pthread_mutex_destroy(&st->mu);
 		rc = ORCH_ENOMEM;
 		goto out;
@@ -2714,19 +2728,19 @@ listener_add(struct orch_store *st, struct listener l)
 {
 	int rc = ORCH_OK;
 
-	pthread_mutex_lock(&st->mu);
+	pthread_mutex_lock(&st->lmu);
 	if (st->n_listeners >= STORE_MAX_LISTENERS)
 		rc = ORCH_ETOOBIG;
 	else
 		st->listeners[st->n_listeners++] = l;
-	pthread_mutex_unlock(&st->mu);
+	pthread_mutex_unlock(&st->lmu);
 	return rc;
 }
 
 static void
 listener_remove(struct orch_store *st, struct listener l)
 {
-	pthread_mutex_lock(&st->mu);
+	pthread_mutex_lock(&st->lmu);
 	for (int i = 0; i < st->n_listeners; i++) {
 		const struct listener *o = &st->listeners[i];
 
@@ -2736,7 +2750,7 @@ listener_remove(struct orch_store *st, struct listener l)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&st->mu);
+	pthread_mutex_unlock(&st->lmu);
 }
 
 int
