@@ -191,6 +191,16 @@ node_fits(const struct orch_sched_node *c, const struct orch_sched_want *w)
 	    w->cpu <= c->cpu_free + CPU_EPSILON;
 }
 
+/* Whether node c may take a task asking w now.  The cheap tests first:
+ * this runs nodes x tasks times. */
+static bool
+node_eligible(const struct orch_sched_node *c, const struct orch_sched_want *w)
+{
+	return c->ready && !c->drain && node_fits(c, w) &&
+	    node_has_driver(c, w) && node_driver_sick(c, w) == NULL &&
+	    node_allowed(c, w);
+}
+
 int
 orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
     const struct orch_sched_want *want)
@@ -205,10 +215,7 @@ orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const struct orch_sched_node *c = &nodes[i];
 
-		/* The cheap tests first: this runs nodes x tasks times. */
-		if (!c->ready || c->drain || !node_fits(c, want) ||
-		    !node_has_driver(c, want) ||
-		    node_driver_sick(c, want) != NULL || !node_allowed(c, want))
+		if (!node_eligible(c, want))
 			continue;
 		if (best < 0 ||
 		    node_better(c, i, &nodes[best], (size_t)best, want))
@@ -839,6 +846,164 @@ place_pick(struct orch_sched_node *sn, size_t nn, struct spread *sp,
 	return k;
 }
 
+/*
+ * The placer's picks for a run of tasks asking the same (a service's
+ * new replicas): the nodes that may take one, in a binary heap ordered
+ * by node_better(), so that each pick costs log(nodes), not nodes.  The
+ * heap's best is the node orch_sched_node_pick() would pick: the order
+ * is total (names and ids break ties).  A pick changes only the node it
+ * takes (less room, one more replica), which then sinks or leaves the
+ * heap; so the heap holds as long as every change to the nodes goes
+ * through it, and is built again for a task asking something else.
+ */
+static void
+heap_strings_free(struct orch_sched_picker *ph)
+{
+	for (size_t i = 0;
+	     ph->constraints != NULL && i < ph->want.n_constraints; i++)
+		free(ph->constraints[i]);
+	free(ph->constraints);
+	ph->constraints = NULL;
+	ph->want.constraints = NULL;
+	ph->want.n_constraints = 0;
+}
+
+static bool
+heap_above(const struct orch_sched_node *sn, const struct orch_sched_picker *ph,
+    size_t a, size_t b)
+{
+	return node_better(&sn[ph->h[a]], (size_t)ph->h[a], &sn[ph->h[b]],
+	    (size_t)ph->h[b], &ph->want);
+}
+
+static void
+heap_sink(
+    const struct orch_sched_node *sn, struct orch_sched_picker *ph, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, top = i;
+		int t;
+
+		if (l < ph->n && heap_above(sn, ph, l, top))
+			top = l;
+		if (r < ph->n && heap_above(sn, ph, r, top))
+			top = r;
+		if (top == i)
+			return;
+		t = ph->h[i];
+		ph->h[i] = ph->h[top];
+		ph->h[top] = t;
+		i = top;
+	}
+}
+
+/* Whether a and b ask the same of a node (the same constraints, as
+ * strings: a service's replicas share its template's). */
+static bool
+want_same(const struct orch_sched_want *a, const struct orch_sched_want *b)
+{
+	if (a->cpu != b->cpu || a->memory_mb != b->memory_mb ||
+	    a->placement != b->placement ||
+	    a->n_constraints != b->n_constraints ||
+	    strcmp(a->driver != NULL ? a->driver : ORCH_DRIVER_DOCKER,
+	        b->driver != NULL ? b->driver : ORCH_DRIVER_DOCKER) != 0)
+		return false;
+	for (size_t i = 0; i < a->n_constraints; i++) {
+		if (strcmp(a->constraints[i], b->constraints[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Builds ph over sn[0..nn) for want.  Returns ORCH_OK or ORCH_ENOMEM. */
+static int
+heap_build(struct orch_sched_picker *ph, const struct orch_sched_node *sn,
+    size_t nn, const struct orch_sched_want *want)
+{
+	ph->valid = false;
+	heap_strings_free(ph);
+	free(ph->h);
+	if ((ph->h = calloc(nn + 1, sizeof(*ph->h))) == NULL)
+		return ORCH_ENOMEM;
+	if (want->n_constraints > 0 &&
+	    (ph->constraints = calloc(
+	         want->n_constraints, sizeof(*ph->constraints))) == NULL)
+		return ORCH_ENOMEM;
+	for (size_t i = 0; i < want->n_constraints; i++) {
+		if ((ph->constraints[i] = strdup(want->constraints[i])) ==
+		    NULL) {
+			for (size_t k = 0; k < i; k++)
+				free(ph->constraints[k]);
+			free(ph->constraints);
+			ph->constraints = NULL;
+			return ORCH_ENOMEM;
+		}
+	}
+	ph->want = *want;
+	ph->want.constraints = (const char *const *)ph->constraints;
+	snprintf(ph->driver, sizeof(ph->driver), "%s",
+	    want->driver != NULL ? want->driver : ORCH_DRIVER_DOCKER);
+	ph->want.driver = ph->driver;
+	ph->want.driver_bit = driver_bit(ph->driver);
+	ph->n = 0;
+	for (size_t i = 0; i < nn; i++) {
+		if (node_eligible(&sn[i], &ph->want))
+			ph->h[ph->n++] = (int)i;
+	}
+	for (size_t i = ph->n / 2; i-- > 0;)
+		heap_sink(sn, ph, i);
+	ph->valid = true;
+	return ORCH_OK;
+}
+
+int
+orch_sched_picker_take(struct orch_sched_picker *ph,
+    struct orch_sched_node *nodes, size_t n, uint32_t *same_service,
+    const struct orch_sched_want *want)
+{
+	struct orch_sched_want w = *want;
+	int k;
+
+	w.same_service = same_service;
+	if ((!ph->valid || ph->nodes != nodes || ph->n_nodes != n ||
+	        ph->want.same_service != same_service ||
+	        !want_same(&ph->want, &w)) &&
+	    heap_build(ph, nodes, n, &w) != ORCH_OK) {
+		/* Out of memory: one node at a time, as without a heap. */
+		ph->valid = false;
+		if ((k = orch_sched_node_pick(nodes, n, &w)) < 0)
+			return -1;
+		nodes[k].cpu_free -= w.cpu;
+		nodes[k].memory_free_mb -= w.memory_mb;
+		if (same_service != NULL)
+			same_service[k]++;
+		return k;
+	}
+	ph->nodes = nodes;
+	ph->n_nodes = n;
+	if (ph->n == 0)
+		return -1;
+	k = ph->h[0];
+	nodes[k].cpu_free -= w.cpu;
+	nodes[k].memory_free_mb -= w.memory_mb;
+	if (same_service != NULL)
+		same_service[k]++;
+	/* It has less room and one more replica: it sinks, or leaves the
+	 * heap when the next such task no longer fits there. */
+	if (!node_fits(&nodes[k], &ph->want))
+		ph->h[0] = ph->h[--ph->n];
+	heap_sink(nodes, ph, 0);
+	return k;
+}
+
+void
+orch_sched_picker_fini(struct orch_sched_picker *ph)
+{
+	free(ph->h);
+	heap_strings_free(ph);
+	memset(ph, 0, sizeof(*ph));
+}
+
 /* The placer of the reconciler's new tasks (orch_recon_placer), over the
  * nodes as the pass began; what it takes is in the state once the
  * writes commit. */
@@ -847,6 +1012,7 @@ struct placer {
 	size_t nn;
 	struct spread *sp;
 	size_t nsp;
+	struct orch_sched_picker picker;
 };
 
 static void
@@ -854,6 +1020,7 @@ placer_fini(struct placer *pl)
 {
 	spreads_free(pl->sp, pl->nsp);
 	free(pl->sn);
+	orch_sched_picker_fini(&pl->picker);
 	memset(pl, 0, sizeof(*pl));
 }
 
@@ -887,6 +1054,7 @@ placer_fn(void *arg, const orch_task *t, char node_id[ORCH_ID_LEN])
 	struct placer *pl = arg;
 	const orch_task_spec *spec = t->spec;
 	struct orch_sched_want want = {0};
+	struct spread *sp;
 	int k;
 
 	if (pl->sn == NULL || spec == NULL)
@@ -899,8 +1067,9 @@ placer_fn(void *arg, const orch_task *t, char node_id[ORCH_ID_LEN])
 	want.driver = orch_task_spec_driver(spec);
 	if (orch_placement_parse(spec->placement, &want.placement) != ORCH_OK)
 		want.placement = ORCH_PLACEMENT_SPREAD;
-	k = place_pick(
-	    pl->sn, pl->nn, spread_find(pl->sp, pl->nsp, t->service_id), &want);
+	sp = spread_find(pl->sp, pl->nsp, t->service_id);
+	k = orch_sched_picker_take(
+	    &pl->picker, pl->sn, pl->nn, sp != NULL ? sp->count : NULL, &want);
 	if (k < 0)
 		return false;
 	memcpy(node_id, pl->sn[k].id, ORCH_ID_LEN);

@@ -113,6 +113,42 @@ int orch_sched_node_pick(const struct orch_sched_node *nodes, size_t n,
     const struct orch_sched_want *want);
 
 /*
+ * What a run of picks asking the same remembers: the nodes that may take
+ * such a task, in a binary heap ordered as orch_sched_node_pick()
+ * prefers them, so that each pick costs log(nodes), not nodes.  A pick
+ * changes only the node it takes (less room, one more replica), which
+ * then sinks or leaves the heap.  Zero it before the first use.
+ */
+struct orch_sched_picker {
+	int *h; /* indexes into nodes */
+	size_t n;
+	bool valid;
+	const struct orch_sched_node *nodes;
+	size_t n_nodes;
+	/* What it was built for, with copies of its strings: the task
+	 * that asked may be gone by the next pick. */
+	struct orch_sched_want want;
+	char **constraints;
+	char driver[ORCH_DRIVER_LEN];
+};
+
+/*
+ * Picks the node orch_sched_node_pick(nodes, n, want with same_service)
+ * would, and takes want's cpu and memory from it and counts the replica
+ * in same_service (may be NULL).  Returns its index, or -1 when none
+ * fits.  Between calls on the same nodes, every change to them must be
+ * made by this function (or the picker finished and zeroed): it trusts
+ * its heap while the nodes, same_service and what want asks stay the
+ * same, and builds it again otherwise.
+ */
+int orch_sched_picker_take(struct orch_sched_picker *p,
+    struct orch_sched_node *nodes, size_t n, uint32_t *same_service,
+    const struct orch_sched_want *want);
+
+/* Releases what the picker holds; it is zeroed, ready for use again. */
+void orch_sched_picker_fini(struct orch_sched_picker *p);
+
+/*
  * Why a task asking want fits on none of nodes[n], for a person, into
  * buf, naming the first reason that leaves no node:
  *   no Ready node: no node has joined the cluster

@@ -526,6 +526,105 @@ test_pick_service_spread(void)
 	ASSERT(orch_sched_node_pick(v, 3, &w) != 1);
 }
 
+/*
+ * The picker (a heap over the nodes) picks exactly the node the linear
+ * pick would, pick after pick, as runs of tasks asking the same come and
+ * go: random nodes (some not Ready, drained, without the driver, with it
+ * unhealthy, in another zone), runs of replicas of two services and of
+ * plain tasks, spread and binpack, some of them too big for most nodes.
+ */
+static void
+test_picker_matches_pick(void)
+{
+	enum { NN = 48, PICKS = 4000 };
+	static char names[NN][8], ids[NN][8];
+	char *docker[] = {"docker"}, *exec[] = {"exec"};
+	struct orch_driver_health sick = {.name = "docker", .error = "down"};
+	Orch__Node__LabelsEntry za = ORCH__NODE__LABELS_ENTRY__INIT,
+	                        zb = ORCH__NODE__LABELS_ENTRY__INIT;
+	Orch__Node__LabelsEntry *la[] = {&za}, *lb[] = {&zb};
+	const char *in_a[] = {"zone==a"};
+	struct orch_sched_node a[NN], b[NN];
+	uint32_t same_a[2][NN], same_b[2][NN];
+	struct orch_sched_picker picker = {0};
+	unsigned seed = 7;
+	int picked = 0, none = 0;
+
+	za.key = zb.key = "zone";
+	za.value = "a";
+	zb.value = "b";
+	memset(a, 0, sizeof(a));
+	memset(same_a, 0, sizeof(same_a));
+	for (int i = 0; i < NN; i++) {
+		int r = rand_r(&seed) % 20;
+
+		snprintf(names[i], sizeof(names[i]), "n%02d", (i * 7) % NN);
+		snprintf(ids[i], sizeof(ids[i]), "%02d", i);
+		a[i].id = ids[i];
+		a[i].name = names[i];
+		a[i].ready = r != 0;
+		a[i].drain = r == 1;
+		a[i].cpu_free = (double)(rand_r(&seed) % 33) / 4.0;
+		a[i].memory_free_mb = (int64_t)(rand_r(&seed) % 65) * 64;
+		a[i].drivers = r == 2 ? exec : docker;
+		a[i].n_drivers = 1;
+		a[i].unhealthy = r == 3 ? &sick : NULL;
+		a[i].n_unhealthy = r == 3 ? 1 : 0;
+		a[i].labels = i % 3 == 0 ? la : lb;
+		a[i].n_labels = 1;
+		/* Ranks on some runs, names on the others. */
+		a[i].rank = 0;
+	}
+	memcpy(b, a, sizeof(a));
+	memcpy(same_b, same_a, sizeof(same_a));
+	for (int p = 0; p < PICKS;) {
+		struct orch_sched_want w = {0};
+		int kind = rand_r(&seed) % 6, run = 1 + rand_r(&seed) % 40;
+		uint32_t *sa = NULL, *sb = NULL;
+
+		w.cpu = kind == 5 ? 2.0 : 0.25;
+		w.memory_mb = kind == 5 ? 2048 : 64 + 64 * (kind % 2);
+		w.placement = kind % 3 == 1 ? ORCH_PLACEMENT_BINPACK
+		                            : ORCH_PLACEMENT_SPREAD;
+		if (kind == 2) {
+			w.constraints = in_a;
+			w.n_constraints = 1;
+		}
+		if (kind == 4)
+			w.driver = "exec";
+		if (kind < 2) {
+			sa = same_a[kind];
+			sb = same_b[kind];
+		}
+		for (int i = 0; i < run && p < PICKS; i++, p++) {
+			struct orch_sched_want wb = w;
+			int ka, kb;
+
+			ka = orch_sched_picker_take(&picker, a, NN, sa, &w);
+			wb.same_service = sb;
+			kb = orch_sched_node_pick(b, NN, &wb);
+			ASSERT_INT_EQ(ka, kb);
+			if (kb < 0) {
+				none++;
+				continue;
+			}
+			picked++;
+			b[kb].cpu_free -= w.cpu;
+			b[kb].memory_free_mb -= w.memory_mb;
+			if (sb != NULL)
+				sb[kb]++;
+			ASSERT(a[ka].cpu_free == b[kb].cpu_free);
+			ASSERT_INT_EQ(
+			    a[ka].memory_free_mb, b[kb].memory_free_mb);
+		}
+	}
+	ASSERT_INT_EQ(memcmp(same_a, same_b, sizeof(same_a)), 0);
+	/* Both ways were exercised: picks, and tasks that fit nowhere. */
+	ASSERT(picked > 100);
+	ASSERT(none > 10);
+	orch_sched_picker_fini(&picker);
+}
+
 /* ---- the thread over a real store ---- */
 
 struct env {
@@ -1320,6 +1419,7 @@ main(void)
 	RUN(test_pick_binpack);
 	RUN(test_pick_constraints_and_drain);
 	RUN(test_pick_service_spread);
+	RUN(test_picker_matches_pick);
 	RUN(test_pick_driver);
 	RUN(test_pick_unhealthy);
 	RUN(test_pick_driver_mask);
