@@ -45,6 +45,7 @@
 #include "log.h"
 #include "log_push.h"
 #include "node.h"
+#include "notice.h"
 #include "orch.pb-c.h"
 #include "reconcile.h"
 #include "rpc_client.h"
@@ -62,7 +63,6 @@
  * connection gets a second chance within one call; every method the
  * agent calls is idempotent. */
 #define AGENT_RPC_RESEND_MS 2000
-#define AGENT_SUB_RECV_MAX (64 * 1024)
 #define AGENT_SUB_POLL_MS 1000
 #define AGENT_RECONN_MIN_MS 100
 #define AGENT_RECONN_MAX_MS 2000
@@ -896,7 +896,7 @@ agent_subscribe(struct orch_agent *a, const char *node_id)
 	char topic[sizeof(a->sub_topic)];
 	int rv;
 
-	snprintf(topic, sizeof(topic), "node/%s ", node_id);
+	snprintf(topic, sizeof(topic), ORCH_NOTICE_NODE_TOPIC "%s ", node_id);
 	if (strcmp(topic, a->sub_topic) == 0)
 		return;
 	if (a->sub_topic[0] != '\0')
@@ -1703,11 +1703,9 @@ static void *
 agent_notice_main(void *arg)
 {
 	struct orch_agent *a = arg;
-	char node_id[AGENT_NODE_ID_MAX + 1], topic[AGENT_NODE_ID_MAX + 8];
-	Orch__NodeNotice *nn;
+	char node_id[AGENT_NODE_ID_MAX + 1];
+	Orch__NodeNotice *logs;
 	nng_msg *msg;
-	size_t tlen, len;
-	const char *body;
 	int rv;
 
 	for (;;) {
@@ -1726,34 +1724,27 @@ agent_notice_main(void *arg)
 			continue;
 		}
 		agent_node_id(a, node_id);
-		snprintf(topic, sizeof(topic), "node/%s ", node_id);
-		tlen = strlen(topic);
-		body = nng_msg_body(msg);
-		len = nng_msg_len(msg);
-		/* The SUB socket filters by prefix already; checked again so
-		 * that a notice for an old id of this node is ignored. */
-		if (node_id[0] == '\0' || len < tlen ||
-		    memcmp(body, topic, tlen) != 0) {
-			nng_msg_free(msg);
-			continue;
-		}
-		/* The notice carries no state; it is read only to refuse one
-		 * addressed to another node under a matching topic. */
-		nn = orch__node_notice__unpack(
-		    NULL, len - tlen, (const uint8_t *)body + tlen);
-		if (nn != NULL && nn->log_request != NULL &&
-		    nn->node_id != NULL && strcmp(nn->node_id, node_id) == 0) {
+		switch (orch_notice_read(
+		    nng_msg_body(msg), nng_msg_len(msg), node_id, &logs)) {
+		case ORCH_NOTICE_LOGS:
 			/* A request for a task's output, not a change. */
 			orch_agent_logs_request(
-			    a->logs, node_id, nn->log_request);
-		} else if (nn == NULL || nn->node_id == NULL ||
-		    strcmp(nn->node_id, node_id) == 0) {
+			    a->logs, node_id, logs->log_request);
+			orch__node_notice__free_unpacked(logs, NULL);
+			break;
+		case ORCH_NOTICE_BEAT:
 			orch_debug("agent", "notice for node %s: beating now",
 			    node_id);
 			agent_wake(a, false);
+			break;
+		case ORCH_NOTICE_MALFORMED:
+			orch_debug("agent",
+			    "a notice for several nodes that is no "
+			    "orch.NodeNotices (%zu bytes): ignored",
+			    nng_msg_len(msg));
+			break;
+		case ORCH_NOTICE_IGNORE: break;
 		}
-		if (nn != NULL)
-			orch__node_notice__free_unpacked(nn, NULL);
 		nng_msg_free(msg);
 	}
 	return NULL;
@@ -1854,13 +1845,18 @@ agent_sockets_open(struct orch_agent *a, const struct orch_agent_config *cfg,
 	}
 	a->sub_open = true;
 	if ((rv = nng_socket_set_size(
-	         a->sub, NNG_OPT_RECVMAXSZ, AGENT_SUB_RECV_MAX)) != 0 ||
+	         a->sub, NNG_OPT_RECVMAXSZ, ORCH_NOTICE_RECV_MAX)) != 0 ||
 	    (rv = nng_socket_set_ms(
 	         a->sub, NNG_OPT_RECVTIMEO, AGENT_SUB_POLL_MS)) != 0 ||
 	    (rv = nng_socket_set_ms(
 	         a->sub, NNG_OPT_RECONNMINT, AGENT_RECONN_MIN_MS)) != 0 ||
 	    (rv = nng_socket_set_ms(
-	         a->sub, NNG_OPT_RECONNMAXT, AGENT_RECONN_MAX_MS)) != 0) {
+	         a->sub, NNG_OPT_RECONNMAXT, AGENT_RECONN_MAX_MS)) != 0 ||
+	    /* The notices for many nodes at once (notice.h); the node's own
+	     * topic is subscribed to once it has an id. */
+	    (rv = nng_socket_set(a->sub, NNG_OPT_SUB_SUBSCRIBE,
+	         ORCH_NOTICE_NODES_TOPIC, strlen(ORCH_NOTICE_NODES_TOPIC))) !=
+	        0) {
 		snprintf(err, errlen, "cannot set up the SUB socket: %s",
 		    nng_strerror(rv));
 		return orch_err_from_nng(rv);

@@ -9,8 +9,10 @@
  *    then, and reconciles on every answer (reconcile.h), handing the
  *    actions to the workers; it also probes again, every few seconds, the
  *    drivers whose runtime did not answer (Docker not running yet);
- *  - the notice thread receives NodeNotices on the SUB socket and wakes
- *    the beat thread (so does the driver's exit callback);
+ *  - the notice thread receives notices on the SUB socket, its node's
+ *    own and those for many nodes at once (notice.h), and wakes the beat
+ *    thread for those that name the node (so does the driver's exit
+ *    callback);
  *  - a pool of workers runs the actions (driver calls, reports), so that
  *    many containers start at once.  The manager's REQ socket takes one
  *    request at a time: every RPC goes through one mutex.

@@ -27,7 +27,8 @@
  * its drivers), so that they are kept and ordered with the rest.
  *
  * This module hears of each committed event (on the store's writer
- * thread), publishes it on the PUB socket (notify.h), keeps the count of
+ * thread), publishes it on the events' PUB socket (--events-pub, when
+ * given: notify.h), keeps the count of
  * tasks by status up to date from them, and serves GET /events: a stream
  * of JSON lines (event_json.h), first the kept events after ?since=N,
  * then new ones as they are committed, until the client leaves.  A stream
@@ -54,8 +55,9 @@ struct orch_events;
 typedef void (*orch_events_placed_fn)(void *arg, double seconds);
 
 /*
- * Starts listening to st's events, publishing them through notify (may be
- * NULL), and reads the count of tasks by status.  Returns ORCH_OK with
+ * Starts listening to st's events, publishing them through notify (the
+ * --events-pub socket; NULL: not published), and reads the count of tasks
+ * by status.  Returns ORCH_OK with
  * *out (OUT), or the store's error.
  */
 int orch_events_new(struct orch_store *st, struct orch_notify *notify,

@@ -116,6 +116,8 @@ orch_exposure_check(const struct orch_listener *l, size_t n, bool insecure,
     char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
+		const char *risk = l[i].risk;
+
 		if (l[i].guarded ||
 		    orch_listen_reach(l[i].addr, l[i].nng_url) !=
 		        ORCH_REACH_NETWORK)
@@ -124,16 +126,21 @@ orch_exposure_check(const struct orch_listener *l, size_t n, bool insecure,
 			orch_warn("manager",
 			    "INSECURE (--insecure): %s %s is reachable beyond "
 			    "loopback and unguarded: anyone who reaches it "
-			    "can run any container, as root, on every node",
-			    l[i].flag, l[i].addr);
+			    "can %s",
+			    l[i].flag, l[i].addr,
+			    risk != NULL
+			        ? risk
+			        : "run any container, as root, on every node");
 			continue;
 		}
 		snprintf(err, errlen,
 		    "refusing to start: %s %s is reachable beyond loopback "
-		    "and unguarded, so anyone who reaches it could run any "
-		    "container on every node.  Either %s, or listen on "
-		    "127.0.0.1; --insecure starts anyway (docs/security.md)",
-		    l[i].flag, l[i].addr, l[i].guard);
+		    "and unguarded, so anyone who reaches it could %s.  "
+		    "Either %s, or listen on 127.0.0.1; --insecure starts "
+		    "anyway (docs/security.md)",
+		    l[i].flag, l[i].addr,
+		    risk != NULL ? risk : "run any container on every node",
+		    l[i].guard);
 		return ORCH_EPERM;
 	}
 	return ORCH_OK;

@@ -34,6 +34,9 @@ struct orch_listener {
 	bool nng_url;      /* addr is an NNG URL (tcp://HOST:PORT, ipc://) */
 	bool guarded;      /* what protects it beyond loopback is on */
 	const char *guard; /* how to turn it on: "give --token-file FILE" */
+	/* What whoever reaches it could do, when not the default "run any
+	 * container on every node": "read ..." */
+	const char *risk;
 };
 
 /*

@@ -2,9 +2,10 @@
  * main.c: orch-manager, the control plane.
  *
  * Opens the store, then serves the JSON API on the HTTP gateway (this
- * thread's event loop), protobuf RPCs on an NNG REP socket and notices on
- * an NNG PUB socket, and keeps services and restarts reconciled and places
- * tasks on nodes (the scheduler's thread), until SIGINT or SIGTERM.
+ * thread's event loop), protobuf RPCs on an NNG REP socket, notices on an
+ * NNG PUB socket and, with --events-pub, events on another, and keeps
+ * services and restarts reconciled and places tasks on nodes (the
+ * scheduler's thread), until SIGINT or SIGTERM.
  * With --dev it also runs an agent in the same process (dev.h).
  */
 #include <errno.h>
@@ -49,6 +50,7 @@ struct config {
 	const char *http;
 	const char *rpc;
 	const char *pub;
+	const char *events_pub; /* NULL: events are not published over NNG */
 	const char *data;
 	bool sync_full;
 	int max_conns;
@@ -64,11 +66,12 @@ struct config {
 	const char *tls_dir;
 	const char *http_tls_cert; /* HTTPS on --http: both or neither */
 	const char *http_tls_key;
-	char rpc_url[512]; /* --rpc and --pub, tls+tcp:// with TLS */
+	char rpc_url[512]; /* --rpc, --pub, --events-pub: tls+tcp:// with TLS */
 	char pub_url[512];
-	bool dev;      /* --dev: one process, an agent included */
-	bool data_set; /* --data was given */
-	bool rpc_set;  /* --rpc or --pub was given */
+	char events_url[512]; /* "" without --events-pub */
+	bool dev;             /* --dev: one process, an agent included */
+	bool data_set;        /* --data was given */
+	bool rpc_set;         /* --rpc or --pub was given */
 };
 
 static struct orch_gw *the_gw;
@@ -88,8 +91,14 @@ usage(FILE *f)
 	    "127.0.0.1:3000)\n"
 	    "  --rpc URL               NNG REP address for RPCs\n"
 	    "                          (default tcp://127.0.0.1:3001)\n"
-	    "  --pub URL               NNG PUB address for notices\n"
+	    "  --pub URL               NNG PUB address for notices to agents\n"
 	    "                          (default tcp://127.0.0.1:3002)\n"
+	    "  --events-pub URL        NNG PUB address for the event stream "
+	    "(topics\n"
+	    "                          event/<kind>/<id>); default: events "
+	    "are not\n"
+	    "                          published over NNG (GET /events "
+	    "serves them)\n"
 	    "  --data DIR              data directory, created if missing\n"
 	    "                          (default ./orch-data; with --dev a new\n"
 	    "                          temporary one, removed at exit)\n"
@@ -144,11 +153,12 @@ usage(FILE *f)
 	    "                          for privileged, host mounts, network "
 	    "host,\n"
 	    "                          cap_add (default: none may)\n"
-	    "  --tls-dir DIR           serve --rpc and --pub over mutual TLS "
-	    "with the\n"
-	    "                          certificates of DIR (see certs); tcp:// "
-	    "URLs\n"
-	    "                          become tls+tcp://\n"
+	    "  --tls-dir DIR           serve --rpc, --pub and --events-pub "
+	    "over "
+	    "mutual\n"
+	    "                          TLS with the certificates of DIR (see "
+	    "certs);\n"
+	    "                          tcp:// URLs become tls+tcp://\n"
 	    "  --http-tls-cert FILE    serve --http as HTTPS with this "
 	    "certificate\n"
 	    "                          (PEM; DIR/manager.crt of certs init "
@@ -158,7 +168,8 @@ usage(FILE *f)
 	    "beyond\n"
 	    "                          loopback unguarded: --http without "
 	    "--token-file,\n"
-	    "                          --rpc or --pub without --tls-dir\n"
+	    "                          --rpc, --pub or --events-pub without "
+	    "--tls-dir\n"
 	    "                          (see docs/security.md)\n"
 	    "  --log-level LEVEL       debug, info, warn or error (default "
 	    "info)\n"
@@ -174,6 +185,25 @@ usage(FILE *f)
 	    "--help)\n");
 }
 
+/* Checks that url, given to --events-pub, reads as an NNG URL; whether
+ * its transport can listen there is for the listener to say.  Returns
+ * ORCH_OK, or ORCH_EINVAL with err naming the flag. */
+static int
+events_url_check(const char *url, char *err, size_t errlen)
+{
+	nng_url *u = NULL;
+
+	if (strstr(url, "://") == NULL || nng_url_parse(&u, url) != 0) {
+		snprintf(err, errlen,
+		    "--events-pub %s: not an NNG URL (tcp://HOST:PORT, "
+		    "ipc:///PATH)",
+		    url);
+		return ORCH_EINVAL;
+	}
+	nng_url_free(u);
+	return ORCH_OK;
+}
+
 /* Returns 0 to go on, 1 to exit successfully, 2 on a usage error. */
 static int
 parse_args(int argc, char **argv, struct config *cfg)
@@ -184,6 +214,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_HTTP = 256,
 		OPT_RPC,
 		OPT_PUB,
+		OPT_EVENTS_PUB,
 		OPT_DATA,
 		OPT_SYNC,
 		OPT_MAXC,
@@ -209,6 +240,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"http", required_argument, NULL, OPT_HTTP},
 	    {"rpc", required_argument, NULL, OPT_RPC},
 	    {"pub", required_argument, NULL, OPT_PUB},
+	    {"events-pub", required_argument, NULL, OPT_EVENTS_PUB},
 	    {"data", required_argument, NULL, OPT_DATA},
 	    {"sync", required_argument, NULL, OPT_SYNC},
 	    {"max-conns", required_argument, NULL, OPT_MAXC},
@@ -246,6 +278,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 			cfg->pub = optarg;
 			cfg->rpc_set = true;
 			break;
+		case OPT_EVENTS_PUB: cfg->events_pub = optarg; break;
 		case OPT_DATA:
 			cfg->data = optarg;
 			cfg->data_set = true;
@@ -376,7 +409,14 @@ parse_args(int argc, char **argv, struct config *cfg)
 	if (orch_tls_url("--rpc", cfg->rpc, cfg->tls_dir != NULL, cfg->rpc_url,
 	        sizeof(cfg->rpc_url), err, sizeof(err)) != ORCH_OK ||
 	    orch_tls_url("--pub", cfg->pub, cfg->tls_dir != NULL, cfg->pub_url,
-	        sizeof(cfg->pub_url), err, sizeof(err)) != ORCH_OK) {
+	        sizeof(cfg->pub_url), err, sizeof(err)) != ORCH_OK ||
+	    (cfg->events_pub != NULL &&
+	        (events_url_check(cfg->events_pub, err, sizeof(err)) !=
+	                ORCH_OK ||
+	            orch_tls_url("--events-pub", cfg->events_pub,
+	                cfg->tls_dir != NULL, cfg->events_url,
+	                sizeof(cfg->events_url), err,
+	                sizeof(err)) != ORCH_OK))) {
 		fprintf(stderr, "orch-manager: %s\n", err);
 		return 2;
 	}
@@ -386,14 +426,15 @@ parse_args(int argc, char **argv, struct config *cfg)
 /*
  * Reads the token file and the policy file, and refuses listeners that
  * reach beyond loopback unguarded (exposure.h): --http without tokens,
- * --rpc and --pub without mutual TLS.  Returns 0, or 2 after
+ * --rpc, --pub and --events-pub without mutual TLS.  Returns 0, or 2 after
  * logging why: a configuration the manager must not run with.
  */
 static int
 security_setup(const struct config *cfg, struct orch_tokens **tokens,
     struct orch_policy **policy)
 {
-	/* RPC and PUB take tls+tcp:// URLs with --tls-dir (cfg->rpc_url). */
+	/* RPC and PUB take tls+tcp:// URLs with --tls-dir (cfg->rpc_url).
+	 * The events' socket is last: checked only when given. */
 	const char *tls_guard = "make certificates (orch-manager certs init "
 	                        "--dir DIR --host NAME) and give --tls-dir DIR";
 	const struct orch_listener listeners[] = {
@@ -411,7 +452,15 @@ security_setup(const struct config *cfg, struct orch_tokens **tokens,
 	        .nng_url = true,
 	        .guarded = cfg->tls_dir != NULL,
 	        .guard = tls_guard},
+	    {.flag = "--events-pub",
+	        .addr = cfg->events_url,
+	        .nng_url = true,
+	        .guarded = cfg->tls_dir != NULL,
+	        .guard = tls_guard,
+	        .risk = "read every change in the cluster, every task's "
+	                "environment included"},
 	};
+	size_t nl = sizeof(listeners) / sizeof(listeners[0]);
 	char err[1024];
 
 	if ((cfg->token_file != NULL &&
@@ -424,7 +473,7 @@ security_setup(const struct config *cfg, struct orch_tokens **tokens,
 	        orch_policy_parse(ORCH_DEV_POLICY, strlen(ORCH_DEV_POLICY),
 	            policy, err, sizeof(err)) != ORCH_OK) ||
 	    orch_exposure_check(listeners,
-	        sizeof(listeners) / sizeof(listeners[0]), cfg->insecure, err,
+	        cfg->events_pub != NULL ? nl : nl - 1, cfg->insecure, err,
 	        sizeof(err)) != ORCH_OK) {
 		orch_error("manager", "%s", err);
 		return 2;
@@ -548,7 +597,7 @@ main(int argc, char **argv)
 	struct orch_api *api = NULL;
 	struct orch_gw *gw = NULL;
 	struct orch_rpc *rpc = NULL;
-	struct orch_notify *notify = NULL;
+	struct orch_notify *notify = NULL, *ev_notify = NULL;
 	struct orch_nodes *nodes = NULL;
 	struct orch_sched *sched = NULL;
 	struct orch_store_reader *r = NULL;
@@ -609,11 +658,17 @@ main(int argc, char **argv)
 		    cfg.data, orch_strerror(rc));
 		goto out;
 	}
-	if ((rc = orch_notify_open(&notify, err, sizeof(err))) != ORCH_OK) {
+	/* Events on a socket of their own (notify.h): PUB sends each message
+	 * to every subscriber, and every agent subscribes to --pub. */
+	if ((rc = orch_notify_open(&notify, "pub", err, sizeof(err))) !=
+	        ORCH_OK ||
+	    (cfg.events_pub != NULL &&
+	        (rc = orch_notify_open(
+	             &ev_notify, "events-pub", err, sizeof(err))) != ORCH_OK)) {
 		orch_error("manager", "%s", err);
 		goto out;
 	}
-	if ((rc = orch_events_new(store, notify, &events)) != ORCH_OK) {
+	if ((rc = orch_events_new(store, ev_notify, &events)) != ORCH_OK) {
 		orch_error("manager",
 		    "cannot read the events from the store: %s",
 		    orch_strerror(rc));
@@ -691,6 +746,12 @@ main(int argc, char **argv)
 		orch_error("manager", "%s", err);
 		goto out;
 	}
+	if (ev_notify != NULL &&
+	    (rc = orch_notify_listen(ev_notify, cfg.events_url, tls, err,
+	         sizeof(err))) != ORCH_OK) {
+		orch_error("manager", "--events-pub: %s", err);
+		goto out;
+	}
 
 	the_gw = gw;
 	sa.sa_handler = on_signal;
@@ -705,10 +766,11 @@ main(int argc, char **argv)
 	}
 
 	orch_info("manager",
-	    "orch-manager %s: %s %s (port %d), rpc %s, pub %s, "
-	    "data %s, sync %s, heartbeat TTL %d s, %lld events kept%s%s",
+	    "orch-manager %s: %s %s (port %d), rpc %s, pub %s, events-pub "
+	    "%s, data %s, sync %s, heartbeat TTL %d s, %lld events kept%s%s",
 	    orch_version, cfg.http_tls_cert != NULL ? "https" : "http",
-	    cfg.http, orch_gw_port(gw), cfg.rpc_url, cfg.pub_url, cfg.data,
+	    cfg.http, orch_gw_port(gw), cfg.rpc_url, cfg.pub_url,
+	    ev_notify != NULL ? cfg.events_url : "none", cfg.data,
 	    cfg.sync_full ? "full" : "normal", cfg.heartbeat_ttl_s,
 	    cfg.events_keep,
 	    tls != NULL ? ", mutual TLS with the certificates of " : "",
@@ -744,6 +806,7 @@ out:
 	/* Completes queued writes; their answers reach the gateway below,
 	 * and a stop's completion may still publish a notice. */
 	orch_store_close(store);
+	orch_notify_close(ev_notify);
 	orch_notify_close(notify);
 	orch_nodes_free(nodes);
 	orch_gw_free(gw);

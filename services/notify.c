@@ -16,10 +16,12 @@
 
 struct orch_notify {
 	nng_socket sock;
+	const char *what; /* "pub", "events-pub": for logs */
 };
 
 int
-orch_notify_open(struct orch_notify **out, char *err, size_t errlen)
+orch_notify_open(
+    struct orch_notify **out, const char *what, char *err, size_t errlen)
 {
 	struct orch_notify *n = calloc(1, sizeof(*n));
 	int rv;
@@ -28,10 +30,12 @@ orch_notify_open(struct orch_notify **out, char *err, size_t errlen)
 	if (n == NULL)
 		return ORCH_ENOMEM;
 	if ((rv = nng_pub0_open(&n->sock)) != 0) {
-		snprintf(err, errlen, "PUB socket: %s", nng_strerror(rv));
+		snprintf(err, errlen, "%s: cannot open a PUB socket: %s", what,
+		    nng_strerror(rv));
 		free(n);
 		return orch_err_from_nng(rv);
 	}
+	n->what = what;
 	*out = n;
 	return ORCH_OK;
 }
@@ -40,7 +44,7 @@ int
 orch_notify_listen(struct orch_notify *n, const char *url, nng_tls_config *tls,
     char *err, size_t errlen)
 {
-	return orch_tls_listen(n->sock, url, tls, "pub", err, errlen);
+	return orch_tls_listen(n->sock, url, tls, n->what, err, errlen);
 }
 
 void
@@ -50,7 +54,7 @@ orch_notify_close(struct orch_notify *n)
 		return;
 	/* Bounded: after a close that NNG 1.5.2 hangs (rpc_client.h), NNG's
 	 * reaper is held up, and this close waits on it too. */
-	orch_nng_close_within(n->sock, ORCH_NNG_CLOSE_WAIT_MS, "notify");
+	orch_nng_close_within(n->sock, ORCH_NNG_CLOSE_WAIT_MS, n->what);
 	free(n);
 }
 
@@ -96,6 +100,59 @@ orch_notify_node(struct orch_notify *n, const char *node_id)
 	Orch__NodeNotice notice = ORCH__NODE_NOTICE__INIT;
 
 	notify_send(n, node_id, &notice, "a notice");
+}
+
+/* Publishes one NodeNotices listing ids[0..n_ids) on the "nodes " topic. */
+static void
+notify_nodes_send(struct orch_notify *n, const char *const *ids, size_t n_ids)
+{
+	static const char topic[] = ORCH_NOTIFY_NODES_TOPIC;
+	const size_t tlen = sizeof(topic) - 1;
+	Orch__NodeNotices notices = ORCH__NODE_NOTICES__INIT;
+	nng_msg *msg = NULL;
+	size_t plen;
+	int rv;
+
+	/* protobuf-c's repeated strings are char **; packing only reads. */
+	notices.n_node_ids = n_ids;
+	notices.node_ids = (char **)ids;
+	notices.has_time_ms = true;
+	notices.time_ms = orch_now_ms();
+	plen = orch__node_notices__get_packed_size(&notices);
+	if ((rv = nng_msg_alloc(&msg, tlen + plen)) != 0)
+		goto out;
+	memcpy(nng_msg_body(msg), topic, tlen);
+	orch__node_notices__pack(&notices, (uint8_t *)nng_msg_body(msg) + tlen);
+	if ((rv = nng_sendmsg(n->sock, msg, NNG_FLAG_NONBLOCK)) == 0)
+		msg = NULL;
+out:
+	if (rv != 0)
+		orch_warn(NOTIFY_COMPONENT,
+		    "cannot publish a notice for %zu nodes: %s", n_ids,
+		    nng_strerror(rv));
+	else
+		orch_debug(NOTIFY_COMPONENT, "a notice for %zu nodes", n_ids);
+	if (msg != NULL)
+		nng_msg_free(msg);
+}
+
+void
+orch_notify_nodes(
+    struct orch_notify *n, const char *const *node_ids, size_t n_ids)
+{
+	size_t k;
+
+	if (n == NULL)
+		return;
+	if (n_ids == 1) {
+		orch_notify_node(n, node_ids[0]);
+		return;
+	}
+	for (size_t i = 0; i < n_ids; i += k) {
+		k = n_ids - i < ORCH_NOTIFY_NODES_MAX ? n_ids - i
+		                                      : ORCH_NOTIFY_NODES_MAX;
+		notify_nodes_send(n, node_ids + i, k);
+	}
 }
 
 void

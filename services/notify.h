@@ -8,9 +8,17 @@
  * messages for slow or absent subscribers: a notice is a hint, and agents
  * still reconcile on every heartbeat (proto/README.md).
  *
- * Events (events.h) go out on the same socket for integrators, each under
- * the topic "event/<kind>/<object id> " (kind task, node or service)
- * followed by a serialized orch.Event; agents never subscribe to them.
+ * PUB sends every message to every subscriber, which filters by topic on
+ * its own side: what one node needs still crosses every node's
+ * connection.  So a pass that tells many nodes at once publishes one
+ * message on the topic "nodes " (which no "node/" subscription matches)
+ * carrying an orch.NodeNotices that lists them all, rather than a notice
+ * per node to each of N nodes (N squared sends).
+ *
+ * Events (events.h) go out for integrators on a second instance, the
+ * manager's --events-pub socket, never on the agents' one: each under the
+ * topic "event/<kind>/<object id> " (kind task, node or service)
+ * followed by a serialized orch.Event.
  */
 #ifndef ORCH_NOTIFY_H
 #define ORCH_NOTIFY_H
@@ -25,15 +33,25 @@
 /* The topic prefix; a node's topic is "node/" + id + " ". */
 #define ORCH_NOTIFY_NODE_TOPIC "node/"
 
+/* The topic of a NodeNotices, for several nodes at once. */
+#define ORCH_NOTIFY_NODES_TOPIC "nodes "
+
+/* The most node ids in one NodeNotices: about 39 KB of 36-character ids,
+ * within what an agent accepts (agent/notice.h, ORCH_NOTICE_RECV_MAX,
+ * 64 KiB; test_notify checks it).  More are split. */
+#define ORCH_NOTIFY_NODES_MAX 1024
+
 /* The prefix of events' topics: "event/<kind>/<object id> ". */
 #define ORCH_NOTIFY_EVENT_TOPIC "event/"
 
 struct orch_notify;
 
-/* Opens the PUB socket; notices sent before it listens are dropped.
- * Returns ORCH_OK or an error with err saying why. */
-int orch_notify_open(
-    struct orch_notify **out /* OUT */, char *err, size_t errlen);
+/* Opens a PUB socket (the manager opens two: notices on --pub, events
+ * on --events-pub); what is sent before it listens is dropped.  what (a
+ * string that outlives the socket: "pub", "events-pub") names it in
+ * logs.  Returns ORCH_OK or an error with err saying why. */
+int orch_notify_open(struct orch_notify **out /* OUT */, const char *what,
+    char *err, size_t errlen);
 
 /* Listens on url (an NNG URL), with the TLS server configuration tls when
  * not NULL (the caller keeps its reference; url is then tls+tcp://).
@@ -50,6 +68,16 @@ void orch_notify_close(struct orch_notify *n);
  * and otherwise ignored (the node's next heartbeat makes up for it).
  * n NULL is a no-op. */
 void orch_notify_node(struct orch_notify *n, const char *node_id);
+
+/*
+ * Tells each of the n_ids nodes node_ids that its assignments changed: a
+ * NodeNotice on its own topic when n_ids is 1, else one NodeNotices on
+ * ORCH_NOTIFY_NODES_TOPIC per ORCH_NOTIFY_NODES_MAX ids (the caller
+ * lists each node once, none NULL).  Never blocks; a failure is logged.
+ * n NULL is a no-op; the caller keeps node_ids.
+ */
+void orch_notify_nodes(
+    struct orch_notify *n, const char *const *node_ids, size_t n_ids);
 
 /* Publishes a serialized orch.Event (data, len) about the object id of
  * kind ("task", "node", "service").  Never blocks; a failure is logged.

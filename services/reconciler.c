@@ -731,7 +731,7 @@ orch_recon_apply(struct orch_store *st, struct orch_nodes *ns,
 	struct batch b;
 	struct write *w;
 	const char **told;
-	size_t ntold = 0;
+	size_t ntold = 0, nuniq = 0;
 	int64_t now = orch_now_ms();
 	int rc = ORCH_OK, e;
 
@@ -781,12 +781,14 @@ orch_recon_apply(struct orch_store *st, struct orch_nodes *ns,
 		if (placed_on(&w[i]))
 			told[ntold++] = w[i].node_id;
 	}
-	/* And starts its new tasks now: one notice a node. */
+	/* And starts its new tasks now: each node listed once, in one
+	 * message for them all (notify.h). */
 	qsort(told, ntold, sizeof(*told), str_cmp);
 	for (size_t i = 0; i < ntold; i++) {
-		if (i == 0 || strcmp(told[i], told[i - 1]) != 0)
-			orch_notify_node(notify, told[i]);
+		if (nuniq == 0 || strcmp(told[i], told[nuniq - 1]) != 0)
+			told[nuniq++] = told[i];
 	}
+	orch_notify_nodes(notify, told, nuniq);
 	pthread_cond_destroy(&b.cv);
 	pthread_mutex_destroy(&b.mu);
 	free(told);

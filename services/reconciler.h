@@ -118,8 +118,9 @@ struct orch_recon_placer {
 
 /*
  * Writes the actions acts[n] (in order, queued together so that they
- * share commits), waits for every one, and sends a notice to each node
- * that got a stop request or a new task.  placer may be NULL: every new
+ * share commits), waits for every one, and tells the nodes: its own
+ * notice to each that got a stop request, and the nodes that got new
+ * tasks all at once (orch_notify_nodes).  placer may be NULL: every new
  * task is then written Pending.  ns (may be NULL) is checked again before a
  * task is marked lost, so that a node that came back meanwhile keeps its
  * work.  Must be called on a thread of its own (not a store completion).

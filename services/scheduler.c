@@ -4,7 +4,7 @@
  * The decision (orch_sched_node_pick) is a pure function over an array,
  * so that it is tested without a store; the thread around it reads the
  * store, queues the pass's writes at once so that they share one commit,
- * waits for them, and sends notices for the nodes that got tasks.
+ * waits for them, and tells the nodes that got tasks (one message).
  *
  * Lock order: the store's lock, then the scheduler's (the commit listener
  * runs under the first and takes the second).  The scheduler's thread
@@ -1396,9 +1396,9 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 	struct orch_sched_node *sn = NULL;
 	struct spread *spreads = NULL;
 	struct sched_op *ops = NULL;
-	const char **ids = NULL;
+	const char **ids = NULL, **told_ids = NULL;
 	bool *told = NULL, wrote = false, nodes_stale, svcs_stale;
-	size_t nops = 0, nspreads = 0, np = 0, nn = 0, i;
+	size_t nops = 0, nspreads = 0, np = 0, nn = 0, ntold = 0, i;
 	uint64_t placed = 0, explained = 0, failed = 0, failed_place = 0;
 	const char *first_err = "";
 	int64_t now = orch_now_ms(), mono = orch_mono_ms();
@@ -1462,7 +1462,8 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 	         &nspreads)) != ORCH_OK ||
 	    (ops = calloc(np < SCHED_MAX_OPS ? np : SCHED_MAX_OPS,
 	         sizeof(*ops))) == NULL ||
-	    (told = calloc(nn + 1, sizeof(*told))) == NULL) {
+	    (told = calloc(nn + 1, sizeof(*told))) == NULL ||
+	    (told_ids = calloc(nn + 1, sizeof(*told_ids))) == NULL) {
 		orch_warn(SCHED_COMPONENT, "out of memory");
 		rc = ORCH_ENOMEM;
 		goto out;
@@ -1558,16 +1559,20 @@ sched_pass(struct orch_sched *s, int64_t *due_ms)
 		    (unsigned long long)explained, explained == 1 ? "" : "s",
 		    explained == 1 ? "s" : "", why,
 		    explained == 1 ? "" : " (the last of them)");
+	/* One message for all the nodes told (notify.h): each is sent to
+	 * every agent. */
 	for (i = 0; i < nn; i++) {
 		if (told[i])
-			orch_notify_node(s->notify, sn[i].id);
+			told_ids[ntold++] = sn[i].id;
 	}
+	orch_notify_nodes(s->notify, told_ids, ntold);
 out:
 	pthread_mutex_lock(&s->mu);
 	s->stats.passes++;
 	s->stats.placed += placed;
 	s->stats.explained += explained;
 	pthread_mutex_unlock(&s->mu);
+	free(told_ids);
 	free(told);
 	free(ops);
 	free(ids);

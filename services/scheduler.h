@@ -27,7 +27,8 @@
  * allocated one where it fits (the least free memory, then cpu); ties go
  * to the smallest name, then id.  A placement is a read-modify-write that
  * checks the task is still Pending without a stop request, and sets it
- * Scheduled on the node; the node is then sent a notice.  A task that
+ * Scheduled on the node; the nodes that got tasks are then told, in one
+ * message when there are several (orch_notify_nodes).  A task that
  * fits nowhere stays Pending with error saying why, written only when
  * that text changes, and cleared when the task is placed.
  *

@@ -7,7 +7,8 @@
  * ?since= resumes exactly, also after writes made while disconnected;
  * streams whose clients leave are freed; a client that reads nothing is
  * disconnected while the manager's memory stays put; events arrive on
- * the PUB socket under their documented topics; a manager keeping 5
+ * the --events-pub socket under their documented topics, and never on the
+ * agents' --pub, which carries only notices; a manager keeping 5
  * events says which were missed.  GET /metrics is parsed by the strict
  * parser of prom_text.h and its values followed as requests are made.
  * orchctl events prints the stream and ends cleanly on SIGINT.  A
@@ -42,6 +43,7 @@ static struct mgr m;
 static nng_socket rpc;
 static struct fa_beater beater;
 static char node_a[ORCH_ID_LEN];
+static char events_url[64]; /* --events-pub */
 
 /* ---- a GET /events client over a raw socket ---- */
 
@@ -589,23 +591,23 @@ test_slow_reader(void)
 	ASSERT_INT_EQ(h_http(m.http_port, "GET", "/healthz", NULL, NULL), 200);
 }
 
-/* Events go out on PUB as event/<kind>/<id> + a serialized Event. */
+/* Events go out on --events-pub as event/<kind>/<id> + a serialized
+ * Event. */
 static void
-test_pub(void)
+test_events_pub(void)
 {
-	char url[64], topic[128], *id = NULL;
+	char topic[128], *id = NULL;
 	nng_socket sub;
 	nng_msg *msg;
 	Orch__Event *e = NULL;
 	size_t tl;
 	int64_t end = orch_mono_ms() + 15000;
 
-	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", m.pub_port);
 	ASSERT(nng_sub0_open(&sub) == 0);
 	nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 200);
 	ASSERT(
 	    nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "event/task/", 11) == 0);
-	ASSERT(nng_dial(sub, url, NULL, 0) == 0);
+	ASSERT(nng_dial(sub, events_url, NULL, 0) == 0);
 	/* PUB drops what it sends before the subscriber is attached on its
 	 * side: submit until an event of the last task submitted arrives. */
 	while (e == NULL && orch_mono_ms() < end) {
@@ -1228,25 +1230,168 @@ test_driver_events(void)
 	}
 }
 
+/* ---- --pub carries notices, no event ---- */
+
+/* A SUB socket dialed to url, subscribed to prefix. */
+static nng_socket
+sub_dial(const char *url, const char *prefix)
+{
+	nng_socket s;
+
+	ASSERT(nng_sub0_open(&s) == 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 200);
+	ASSERT(nng_socket_set(
+	           s, NNG_OPT_SUB_SUBSCRIBE, prefix, strlen(prefix)) == 0);
+	ASSERT(nng_dial(s, url, NULL, 0) == 0);
+	return s;
+}
+
+/* Reads what --pub (all: everything) has sent: never an event.  Returns
+ * whether a notice for node_a at or after since_ms came. */
+static bool
+pub_drain(nng_socket all, int64_t since_ms)
+{
+	char topic[64];
+	size_t tl = (size_t)snprintf(topic, sizeof(topic), "node/%s ", node_a);
+	bool notice = false;
+	nng_msg *msg;
+
+	while (nng_recvmsg(all, &msg, 0) == 0) {
+		const char *b = nng_msg_body(msg);
+		size_t len = nng_msg_len(msg);
+		Orch__NodeNotice *n;
+
+		if (len >= 6 && memcmp(b, "event/", 6) == 0) {
+			const char *sp = memchr(b, ' ', len);
+
+			h_fail(__FILE__, __LINE__, "an event on --pub: %.*s",
+			    (int)(sp != NULL ? (size_t)(sp - b) : 6), b);
+		}
+		if (len < tl || memcmp(b, topic, tl) != 0) {
+			nng_msg_free(msg);
+			continue;
+		}
+		n = orch__node_notice__unpack(
+		    NULL, len - tl, (const uint8_t *)b + tl);
+		ASSERT(n != NULL);
+		notice = notice || n->time_ms >= since_ms;
+		orch__node_notice__free_unpacked(n, NULL);
+		nng_msg_free(msg);
+	}
+	return notice;
+}
+
+/* Reads the events of task id from ev until one of type (and status, when
+ * not 0) comes; false if none within the receive timeout. */
+static bool
+event_seen(nng_socket ev, const char *id, const char *type, int status)
+{
+	char topic[128];
+	size_t tl =
+	    (size_t)snprintf(topic, sizeof(topic), "event/task/%s ", id);
+	bool seen = false;
+	nng_msg *msg;
+
+	while (!seen && nng_recvmsg(ev, &msg, 0) == 0) {
+		Orch__Event *e;
+
+		if (nng_msg_len(msg) > tl &&
+		    memcmp(nng_msg_body(msg), topic, tl) == 0) {
+			e = orch__event__unpack(NULL, nng_msg_len(msg) - tl,
+			    (const uint8_t *)nng_msg_body(msg) + tl);
+			ASSERT(e != NULL);
+			seen = strcmp(e->type, type) == 0 &&
+			    (status == 0 ||
+			        (e->task != NULL &&
+			            (int)e->task->status == status));
+			orch__event__free_unpacked(e, NULL);
+		}
+		nng_msg_free(msg);
+	}
+	return seen;
+}
+
+/* Every agent subscribes to --pub, and PUB sends each message to every
+ * subscriber: events, one per change, must not go there.  A SUB on --pub
+ * subscribed to everything gets the node's notices and no event while a
+ * task is created, placed, runs and completes, which the SUB on
+ * --events-pub sees. */
+static void
+test_pub_has_no_events(void)
+{
+	char url[64], err[512], *id = NULL;
+	nng_socket all, ev;
+	struct fa_report rep = {0};
+	int64_t end = orch_mono_ms() + 15000, mark;
+	bool notice = false, created = false;
+
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", m.pub_port);
+	all = sub_dial(url, "");
+	ev = sub_dial(events_url, "event/task/");
+	/* Both attached (PUB drops what it sends before): a task placed on
+	 * node_a is noticed on one and created on the other. */
+	while ((!notice || !created) && orch_mono_ms() < end) {
+		free(id);
+		mark = orch_now_ms();
+		id = submit("{\"name\":\"quiet\",\"image\":\"busybox:1\","
+		            "\"memory\":64}");
+		created = event_seen(ev, id, "task.created", 0);
+		notice = pub_drain(all, mark);
+	}
+	ASSERT(notice && created);
+	/* It runs and completes: events on --events-pub only. */
+	rep.task = id;
+	rep.node = node_a;
+	rep.status = ST_RUNNING;
+	rep.container_id = "c0ffee";
+	ASSERT_INT_EQ(fa_task_report(rpc, &rep, err, sizeof(err)), ORCH_OK);
+	ASSERT(event_seen(ev, id, "task.status", ST_RUNNING));
+	rep.status = ST_COMPLETED;
+	rep.has_exit_code = true;
+	ASSERT_INT_EQ(fa_task_report(rpc, &rep, err, sizeof(err)), ORCH_OK);
+	ASSERT(event_seen(ev, id, "task.status", ST_COMPLETED));
+	/* A notice sent after those events were published: had they been
+	 * on --pub too, they would have come before it (one socket keeps
+	 * its order). */
+	free(id);
+	mark = orch_now_ms();
+	id = submit("{\"name\":\"quiet\",\"image\":\"busybox:1\","
+	            "\"memory\":64}");
+	end = orch_mono_ms() + 15000;
+	notice = false;
+	while (!notice && orch_mono_ms() < end)
+		notice = pub_drain(all, mark);
+	ASSERT(notice);
+	ASSERT(event_seen(ev, id, "task.created", 0));
+	/* What came since: still no event. */
+	(void)pub_drain(all, mark);
+	nng_close(all);
+	nng_close(ev);
+	free(id);
+}
+
 int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	snprintf(events_url, sizeof(events_url), "tcp://127.0.0.1:%d",
+	    h_free_port());
 	mgr_start(&m,
-	    (const char *const[]){
-	        "--heartbeat-ttl", "1", "--sync", "normal", NULL});
+	    (const char *const[]){"--heartbeat-ttl", "1", "--sync", "normal",
+	        "--events-pub", events_url, NULL});
 	rpc = fa_req_open(m.rpc_url);
 	fa_beater_start(&beater, m.rpc_url, NULL);
 	RUN(test_task_life);
 	RUN(test_since_resumes);
 	RUN(test_clients_leave);
-	RUN(test_pub);
+	RUN(test_events_pub);
 	RUN(test_metrics);
 	RUN(test_orchctl);
 	RUN(test_slow_reader);
 	RUN(test_retention);
 	RUN(test_idempotent_once);
 	RUN(test_driver_events);
+	RUN(test_pub_has_no_events);
 	fa_beater_stop(&beater);
 	nng_close(rpc);
 	mgr_stop_clean(&m);

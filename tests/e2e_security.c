@@ -292,6 +292,27 @@ test_exposure(void)
 	    2);
 	ASSERT_STR_CONTAINS(err, "refusing to start");
 	free(err);
+	/* The events' socket too: whoever reads it sees every change. */
+	snprintf(any, sizeof(any), "tcp://0.0.0.0:%d", h_free_port());
+	snprintf(path, sizeof(path), "127.0.0.1:%d", h_free_port());
+	ASSERT_INT_EQ(
+	    mgr_refused((const char *const[]){"--http", path, "--rpc", rpc,
+	                    "--pub", pub, "--events-pub", any, NULL},
+	        &err),
+	    2);
+	ASSERT_STR_CONTAINS(err, "refusing to start: --events-pub");
+	ASSERT_STR_CONTAINS(err, any);
+	ASSERT_STR_CONTAINS(err, "read every change in the cluster");
+	ASSERT_STR_CONTAINS(err, "--tls-dir DIR");
+	ASSERT_STR_CONTAINS(err, "--insecure");
+	free(err);
+	/* Not a URL: said before anything listens. */
+	ASSERT_INT_EQ(mgr_refused((const char *const[]){"--events-pub",
+	                              "127.0.0.1:3003", NULL},
+	                  &err),
+	    2);
+	ASSERT_STR_CONTAINS(err, "--events-pub 127.0.0.1:3003: not an NNG URL");
+	free(err);
 
 	/* A token file that others can read, or that holds no token. */
 	write_file("open-tokens", TOKEN "\n", 0644, path, sizeof(path));

@@ -6,12 +6,14 @@
  * a plaintext agent, one with a certificate from another CA, one with an
  * expired certificate and one registering under another name than its
  * certificate's never join, and the manager logs why.  The test's own
- * NNG clients check the per-method rules; the manager refuses to listen
- * beyond loopback without TLS.  Needs dockerd and orch-test/busybox:latest
+ * NNG clients check the per-method rules and read the events on
+ * --events-pub over TLS; the manager refuses to listen beyond loopback
+ * without TLS.  Needs dockerd and orch-test/busybox:latest
  * (scripts/docker-up.sh).  Every wait is a poll with a deadline.
  */
 #include <jansson.h>
 #include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "certs.h"
+#include "clock.h"
 #include "docker_client.h"
 #include "docker_util.h"
 #include "error.h"
@@ -42,6 +45,7 @@ static struct mgr m;
 static char *certs;       /* the cluster's certificate directory */
 static char *other_certs; /* another cluster's */
 static char rpc_url[64], pub_url[64];
+static char events_tcp[64]; /* --events-pub as given: tcp:// */
 static struct orch_docker_client *peek;
 static bool finished;
 
@@ -521,6 +525,68 @@ manager_run(const char *const *args, int status, const char *want)
 	free(bin);
 }
 
+/* --events-pub is served over mutual TLS like --pub: its tcp:// URL turns
+ * tls+tcp://, and a client with a certificate from the CA reads the
+ * events there. */
+static void
+test_events_pub_over_tls(void)
+{
+	const char *name = node_name("events");
+	char folder[1024], err[1024], url[80], topic[128], *id = NULL;
+	nng_tls_config *cfg = NULL;
+	Orch__Event *e = NULL;
+	int64_t end = orch_mono_ms() + WAIT_MS;
+	nng_dialer d;
+	nng_socket sub;
+	nng_msg *msg;
+
+	snprintf(url, sizeof(url), "tls+%s", events_tcp);
+	wait_log(m.log, "events-pub", url);
+	issue(certs, name, NULL);
+	snprintf(folder, sizeof(folder), "%s/nodes/%s", certs, name);
+	ASSERT_INT_EQ(
+	    orch_tls_client_config(folder, name, url, &cfg, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(nng_sub0_open(&sub) == 0);
+	ASSERT(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 200) == 0);
+	ASSERT(
+	    nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "event/task/", 11) == 0);
+	ASSERT(nng_dialer_create(&d, sub, url) == 0);
+	ASSERT(nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg) == 0);
+	nng_tls_config_free(cfg);
+	ASSERT_INT_EQ(nng_dialer_start(d, 0), 0);
+	wait_log(m.log, "events-pub: 127.0.0.1:", name);
+	/* PUB drops what it sends before the subscriber is attached on its
+	 * side: submit until the created event of one arrives. */
+	while (e == NULL && orch_mono_ms() < end) {
+		json_t *t = hj_call(m.http_port, "POST", "/tasks",
+		    "{\"name\":\"tls-events\",\"image\":\"" IMAGE "\","
+		    "\"constraints\":[\"zone==none\"]}",
+		    201);
+		size_t tl;
+
+		free(id);
+		id = strdup(hj_str(t, "id"));
+		json_decref(t);
+		tl = (size_t)snprintf(
+		    topic, sizeof(topic), "event/task/%s ", id);
+		while (e == NULL && nng_recvmsg(sub, &msg, 0) == 0) {
+			if (nng_msg_len(msg) > tl &&
+			    memcmp(nng_msg_body(msg), topic, tl) == 0)
+				e = orch__event__unpack(NULL,
+				    nng_msg_len(msg) - tl,
+				    (const uint8_t *)nng_msg_body(msg) + tl);
+			nng_msg_free(msg);
+		}
+	}
+	ASSERT(e != NULL);
+	ASSERT_STR_EQ(e->object_id, id);
+	ASSERT_STR_EQ(e->type, "task.created");
+	orch__event__free_unpacked(e, NULL);
+	nng_close(sub);
+	free(id);
+}
+
 static void
 test_manager_refuses_to_listen_beyond_loopback(void)
 {
@@ -585,8 +651,8 @@ test_manager_refuses_to_listen_beyond_loopback(void)
 int
 main(void)
 {
-	const char *flags[] = {
-	    "--tls-dir", NULL, "--heartbeat-ttl", "10", NULL};
+	const char *flags[] = {"--tls-dir", NULL, "--heartbeat-ttl", "10",
+	    "--events-pub", events_tcp, NULL};
 	struct orch_certs_opts o = {0};
 	char err[1024];
 
@@ -604,6 +670,8 @@ main(void)
 	issue(certs, node_name("good"), NULL);
 
 	flags[1] = certs;
+	snprintf(events_tcp, sizeof(events_tcp), "tcp://127.0.0.1:%d",
+	    h_free_port());
 	mgr_start(&m, flags);
 	snprintf(
 	    rpc_url, sizeof(rpc_url), "tls+tcp://127.0.0.1:%d", m.rpc_port);
@@ -617,6 +685,7 @@ main(void)
 	RUN(test_agent_under_another_name_is_refused);
 	RUN(test_methods_check_the_callers_name);
 	RUN(test_agent_without_its_certificate);
+	RUN(test_events_pub_over_tls);
 	RUN(test_manager_refuses_to_listen_beyond_loopback);
 
 	/* Under ASan a clean exit also means no leak on the TLS paths. */

@@ -605,7 +605,8 @@ test_publish_and_count(void)
 
 	/* One task before the module starts: counted from the store. */
 	pre = insert(st, "before");
-	ASSERT_INT_EQ(orch_notify_open(&nt, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_notify_open(&nt, "events-pub", err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(orch_notify_listen(
 	                  nt, "inproc://events-test", NULL, err, sizeof(err)),
 	    ORCH_OK);

@@ -81,7 +81,8 @@ setup(void)
 	ASSERT_INT_EQ(orch_nodes_new(60000, &S.nodes), ORCH_OK);
 	ASSERT_INT_EQ(
 	    orch_nodes_seen(S.nodes, NODE_ID, "n1", NULL, 0), ORCH_OK);
-	ASSERT_INT_EQ(orch_notify_open(&S.notify, err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_notify_open(&S.notify, "pub", err, sizeof(err)), ORCH_OK);
 	ASSERT_INT_EQ(
 	    orch_notify_listen(S.notify, URL, NULL, err, sizeof(err)), ORCH_OK);
 	ASSERT(nng_sub0_open(&S.sub) == 0);

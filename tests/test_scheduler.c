@@ -1,15 +1,20 @@
 /*
  * test_scheduler.c: the placement decision (fits or not, spreading, ties,
  * nodes that are not Ready, drivers and their health), the explanation of
- * a task that fits nowhere, and the scheduler's thread over a real store.
+ * a task that fits nowhere, and the scheduler's thread over a real store,
+ * with the notices of a pass that places on several nodes on a real PUB
+ * socket.
  */
 #include <math.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
 #include <pthread.h>
 
 #include "error.h"
 #include "fake_agent.h"
 #include "harness.h"
 #include "nodes.h"
+#include "notify.h"
 #include "scheduler.h"
 #include "store.h"
 
@@ -635,14 +640,21 @@ struct env {
 	struct orch_sched *sched;
 };
 
+/* The store and the nodes, without the scheduler's thread. */
 static void
-env_open(struct env *e, int64_t ttl_ms)
+env_open_idle(struct env *e, int64_t ttl_ms)
 {
 	memset(e, 0, sizeof(*e));
 	e->dir = h_tmpdir("sched");
 	ASSERT_INT_EQ(orch_store_open(e->dir, NULL, &e->st), ORCH_OK);
 	ASSERT_INT_EQ(orch_store_reader_new(e->st, &e->r), ORCH_OK);
 	ASSERT_INT_EQ(orch_nodes_new(ttl_ms, &e->ns), ORCH_OK);
+}
+
+static void
+env_open(struct env *e, int64_t ttl_ms)
+{
+	env_open_idle(e, ttl_ms);
 	ASSERT_INT_EQ(orch_sched_start(e->st, e->ns, NULL, &e->sched), ORCH_OK);
 }
 
@@ -1408,6 +1420,144 @@ test_thread_replicas_skip_sick_driver(void)
 	env_close(&e);
 }
 
+/* ---- notices ---- */
+
+#define NOTIFY_URL "inproc://test-scheduler-notify"
+#define MARK "00000000-0000-4000-8000-00000000ffff"
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The next message on s, as text: "nodes " and its ids sorted, joined by
+ * ",", or "node/<id>" for a node's own notice. */
+static void
+told_recv(nng_socket s, char *out, size_t len)
+{
+	nng_msg *msg;
+	const char *b;
+	size_t n, o;
+
+	ASSERT(nng_recvmsg(s, &msg, 0) == 0);
+	b = nng_msg_body(msg);
+	n = nng_msg_len(msg);
+	if (n >= 6 && memcmp(b, "nodes ", 6) == 0) {
+		Orch__NodeNotices *nn = orch__node_notices__unpack(
+		    NULL, n - 6, (const uint8_t *)b + 6);
+
+		ASSERT(nn != NULL);
+		qsort(nn->node_ids, nn->n_node_ids, sizeof(char *), id_cmp);
+		o = (size_t)snprintf(out, len, "nodes ");
+		for (size_t i = 0; i < nn->n_node_ids && o < len; i++)
+			o += (size_t)snprintf(out + o, len - o, "%s%s",
+			    i > 0 ? "," : "", nn->node_ids[i]);
+		orch__node_notices__free_unpacked(nn, NULL);
+	} else {
+		const char *sp = memchr(b, ' ', n);
+
+		ASSERT(sp != NULL);
+		snprintf(out, len, "%.*s", (int)(sp - b), b);
+	}
+	nng_msg_free(msg);
+}
+
+/* Nothing was published since the last message received: the next is
+ * the marker sent now. */
+static void
+told_nothing_more(struct orch_notify *nt, nng_socket s)
+{
+	char got[256];
+
+	orch_notify_node(nt, MARK);
+	told_recv(s, got, sizeof(got));
+	ASSERT_STR_EQ(got, "node/" MARK);
+}
+
+/* A pass that places on three nodes tells them in one message, "nodes "
+ * listing the three, and so does one that creates a service's replicas
+ * on them (the reconciler's placing): PUB sends each message to every
+ * agent, so one per node would be nodes squared sends. */
+static void
+test_thread_tells_nodes_at_once(void)
+{
+	struct env e;
+	struct orch_notify *nt;
+	struct svc_want w;
+	orch_service *svc;
+	nng_socket sub;
+	char err[256], want[256], got[256], *ids[3], *t[3];
+	struct want tw;
+
+	ASSERT_INT_EQ(orch_notify_open(&nt, "pub", err, sizeof(err)), ORCH_OK);
+	ASSERT_INT_EQ(
+	    orch_notify_listen(nt, NOTIFY_URL, NULL, err, sizeof(err)),
+	    ORCH_OK);
+	ASSERT(nng_sub0_open(&sub) == 0);
+	ASSERT(nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "", 0) == 0);
+	ASSERT(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 100) == 0);
+	ASSERT(nng_dial(sub, NOTIFY_URL, NULL, 0) == 0);
+	/* Attached once a marker gets through (PUB drops what it sends
+	 * before). */
+	for (int i = 0; i < 100; i++) {
+		nng_msg *msg;
+
+		orch_notify_node(nt, MARK);
+		if (nng_recvmsg(sub, &msg, 0) == 0) {
+			nng_msg_free(msg);
+			break;
+		}
+	}
+	ASSERT(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 10000) == 0);
+	told_nothing_more(nt, sub);
+
+	/* Three tasks wait for three nodes: the first pass places all of
+	 * them, spread, one on each. */
+	env_open_idle(&e, 60000);
+	ids[0] = node_add(&e, "a", 2.0, 1024);
+	ids[1] = node_add(&e, "b", 2.0, 1024);
+	ids[2] = node_add(&e, "c", 2.0, 1024);
+	for (int i = 0; i < 3; i++)
+		t[i] = task_add(&e, "one", 1.0, 256);
+	ASSERT_INT_EQ(orch_sched_start(e.st, e.ns, nt, &e.sched), ORCH_OK);
+	for (int i = 0; i < 3; i++) {
+		tw = (struct want){&e, t[i], ST_SCHEDULED, NULL};
+		ASSERT(h_wait_until(task_is, &tw, 10000));
+	}
+	{
+		char *sorted[3] = {ids[0], ids[1], ids[2]};
+
+		qsort(sorted, 3, sizeof(char *), id_cmp);
+		snprintf(want, sizeof(want), "nodes %s,%s,%s", sorted[0],
+		    sorted[1], sorted[2]);
+	}
+	told_recv(sub, got, sizeof(got));
+	ASSERT_STR_EQ(got, want);
+	told_nothing_more(nt, sub);
+
+	/* Three replicas, one on each (spread): one message again. */
+	beat_ids[0] = ids[0];
+	beat_ids[1] = ids[1];
+	beat_ids[2] = ids[2];
+	beat_ids[3] = NULL;
+	svc = service_add(&e, "web", 3);
+	w = (struct svc_want){&e, svc->id, 3, ids[0], 1, 0};
+	ASSERT(h_wait_until(svc_is, &w, 10000));
+	told_recv(sub, got, sizeof(got));
+	ASSERT_STR_EQ(got, want);
+	told_nothing_more(nt, sub);
+
+	orch_service_free(svc);
+	env_close(&e);
+	nng_close(sub);
+	orch_notify_close(nt);
+	for (int i = 0; i < 3; i++) {
+		free(ids[i]);
+		free(t[i]);
+	}
+}
+
 int
 main(void)
 {
@@ -1432,5 +1582,6 @@ main(void)
 	RUN(test_thread_replicas_skip_sick_driver);
 	RUN(test_thread_driver);
 	RUN(test_thread_driver_health);
+	RUN(test_thread_tells_nodes_at_once);
 	return 0;
 }

@@ -105,7 +105,7 @@ server_up(void)
 	opts.sync_full = false;
 	CHECK(orch_store_open(F.dir, &opts, &F.store) == ORCH_OK);
 	CHECK(orch_nodes_new(5000, &F.nodes) == ORCH_OK);
-	CHECK(orch_notify_open(&F.notify, err, sizeof(err)) == ORCH_OK);
+	CHECK(orch_notify_open(&F.notify, "pub", err, sizeof(err)) == ORCH_OK);
 	if (orch_rpc_start(F.store, F.nodes, F.notify, NULL, NULL, F.url, NULL,
 	        &F.rpc, err, sizeof(err)) != ORCH_OK) {
 		fprintf(stderr, "%s\n", err);
