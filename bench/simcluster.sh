@@ -199,14 +199,19 @@ How the manager gets there: the scheduler keeps the open tasks and each
 node's usage in memory, fed by the store's commit listener
 (docs/scheduling.md), so a pass costs what changed, not the cluster's
 size; a pass writes up to 8,192 decisions whose writes share group
-commits; a service's new replica is written Scheduled, on its node, by
-the write that creates it (one write, not two), unless an older task
-waits for room; the reconciler looks at one dirty service at a time, so
-its views of 100,000 replicas never exist at once; RPC writes (the
-Running reports) are answered from their commit, so thousands share an
-fsync; a heartbeat from a node that already holds its current
-assignments is answered "unchanged" without reading its tasks, and a
-full answer carries the stored task bytes as they are.
+commits of up to 4,096 writes (each commit rewrites the index pages its
+writes touched, and new tasks touch them all over); a service's new
+replica is written Scheduled, on its node, by the write that creates it
+(one write, not two), unless an older task waits for room, and its node
+comes from a heap of the nodes that may take it (log(nodes) a pick); the
+reconciler looks at one dirty service at a time, so its views of 100,000
+replicas never exist at once; RPC writes (the Running reports) are
+answered from their commit, so thousands share an fsync; a heartbeat
+from a node that already holds its current assignments is answered
+"unchanged" without reading its tasks, one that holds an older version
+gets only what changed since (a delta read by id in one read
+transaction), and every answer carries the stored task bytes as they
+are.
 <!-- simcluster:end -->
 EOT
 )
