@@ -107,8 +107,8 @@ db_text(sqlite3 *db, const char *sql)
  * The database passes PRAGMA integrity_check, and no task name is there
  * twice, acknowledged or not: every submission has a name of its own, so
  * a submission stored twice would show as two tasks of one name.  Counted
- * in SQLite (the tasks_name index) rather than through GET /tasks, whose
- * answer grows with every cycle and made a long run quadratic.
+ * in SQLite rather than through GET /tasks, whose answer grows with every
+ * cycle and made a long run quadratic.
  */
 static void
 check_db(const char *dir)

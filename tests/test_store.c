@@ -875,12 +875,16 @@ test_migrate_empty(void)
 	                  "SELECT count(*) FROM sqlite_master WHERE "
 	                  "type = 'table' AND name = 'tasks'"),
 	    1);
-	ASSERT_INT_EQ(
-	    raw_int(db,
-	        "SELECT count(*) FROM sqlite_master WHERE "
-	        "type = 'index' AND name IN ('tasks_status', 'tasks_name', "
-	        "'tasks_node_id')"),
-	    3);
+	ASSERT_INT_EQ(raw_int(db,
+	                  "SELECT count(*) FROM sqlite_master WHERE "
+	                  "type = 'index' AND name IN ('tasks_status', "
+	                  "'tasks_node_id')"),
+	    2);
+	/* Migration 6 dropped it: no query needs it. */
+	ASSERT_INT_EQ(raw_int(db,
+	                  "SELECT count(*) FROM sqlite_master WHERE "
+	                  "type = 'index' AND name = 'tasks_name'"),
+	    0);
 	ASSERT_INT_EQ(raw_int(db, "SELECT count(*) FROM tasks"), 1);
 	ASSERT_INT_EQ(raw_int(db,
 	                  "SELECT count(*) FROM sqlite_master WHERE "
@@ -1824,10 +1828,11 @@ test_migrate_v1(void)
 
 	orch_store_close(st);
 	db = raw_open(dir);
-	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 6);
 	/* Back to the schema of version 1: what migrations 2 to 5 added
-	 * goes. */
+	 * goes, and what 6 dropped comes back. */
 	ASSERT_INT_EQ(sqlite3_exec(db,
+	                  "CREATE INDEX tasks_name ON tasks(name);"
 	                  "DROP TABLE idempotency_keys;"
 	                  "DROP INDEX tasks_open; DROP INDEX tasks_service;"
 	                  "ALTER TABLE tasks DROP COLUMN is_open;"
@@ -1848,11 +1853,15 @@ test_migrate_v1(void)
 	orch_store_reader_free(r);
 	orch_store_close(st);
 	db = raw_open(dir);
-	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
+	ASSERT_INT_EQ(raw_int(db, "PRAGMA user_version"), 6);
 	ASSERT_INT_EQ(raw_int(db,
 	                  "SELECT count(*) FROM sqlite_master WHERE "
 	                  "type = 'table' AND name = 'idempotency_keys'"),
 	    1);
+	ASSERT_INT_EQ(raw_int(db,
+	                  "SELECT count(*) FROM sqlite_master WHERE "
+	                  "type = 'index' AND name = 'tasks_name'"),
+	    0);
 	ASSERT_INT_EQ(raw_int(db,
 	                  "SELECT count(*) FROM sqlite_master WHERE "
 	                  "type = 'table' AND name = 'events'"),
