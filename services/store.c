@@ -194,6 +194,20 @@ enum wstmt {
 	W_COUNT
 };
 
+/*
+ * An UPDATE of a task sets the blob and, of the derived columns that
+ * change after a task is created, those that changed: SQLite rewrites an
+ * index's entry whenever the UPDATE sets one of its columns, changed or
+ * not, and a status report that set them all rewrote four index entries
+ * (status, node, open, service) to change one.  The bits of a mask say
+ * which it sets; the other derived columns never change once a task is
+ * written, and a write that changes one uses W_UPDATE, which sets all.
+ */
+#define UPD_STATUS 1u
+#define UPD_NODE 2u
+#define UPD_OPEN 4u
+#define UPD_STMTS 8
+
 /* INSERT and UPDATE share parameter numbers so that one function binds
  * both: ?1 id, ?2 name, ?3 status, ?4 node_id, ?5 cpu, ?6 memory_mb,
  * ?7 created_at, ?8 task, ?9 service_id, ?10 is_open. */
@@ -423,6 +437,9 @@ struct orch_store {
 	/* Used by the writer thread alone once it runs. */
 	sqlite3 *db;
 	sqlite3_stmt *stmt[W_COUNT];
+	/* The UPDATEs of a task that set only some of the columns derived
+	 * from it (upd_sql()), prepared when first needed. */
+	sqlite3_stmt *upd[UPD_STMTS];
 	uint8_t *pack; /* serialization buffer, reused */
 	size_t pack_cap;
 	uint8_t *old_pack; /* an object before its change, to compare */
@@ -1113,34 +1130,119 @@ task_bind(
     struct orch_store *st, sqlite3_stmt *s, const orch_task *t, size_t len)
 {
 	const orch_task_spec *sp = t->spec;
+	/* An UPDATE of some columns numbers fewer parameters: binding one
+	 * past its largest would fail. */
+	int np = sqlite3_bind_parameter_count(s);
 	int src;
 
 	src = sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-	if (src == SQLITE_OK)
+	if (src == SQLITE_OK && np >= 2)
 		src = sqlite3_bind_text(s, 2,
 		    sp != NULL && sp->name != NULL ? sp->name : "", -1,
 		    SQLITE_STATIC);
-	if (src == SQLITE_OK)
+	if (src == SQLITE_OK && np >= 3)
 		src = sqlite3_bind_int(s, 3, (int)t->status);
-	if (src == SQLITE_OK)
+	if (src == SQLITE_OK && np >= 4)
 		src = t->node_id != NULL
 		    ? sqlite3_bind_text(s, 4, t->node_id, -1, SQLITE_STATIC)
 		    : sqlite3_bind_null(s, 4);
-	if (src == SQLITE_OK)
+	if (src == SQLITE_OK && np >= 5)
 		src = sqlite3_bind_double(s, 5, sp != NULL ? sp->cpu : 0.0);
-	if (src == SQLITE_OK)
+	if (src == SQLITE_OK && np >= 6)
 		src = sqlite3_bind_int64(s, 6, sp != NULL ? sp->memory_mb : 0);
-	if (src == SQLITE_OK)
+	if (src == SQLITE_OK && np >= 7)
 		src = sqlite3_bind_int64(s, 7, t->created_at_ms);
-	if (src == SQLITE_OK)
+	if (src == SQLITE_OK && np >= 8)
 		src = sqlite3_bind_blob64(s, 8, st->pack, len, SQLITE_STATIC);
-	if (src == SQLITE_OK)
+	if (src == SQLITE_OK && np >= 9)
 		src = t->service_id != NULL && t->service_id[0] != '\0'
 		    ? sqlite3_bind_text(s, 9, t->service_id, -1, SQLITE_STATIC)
 		    : sqlite3_bind_null(s, 9);
-	if (src == SQLITE_OK)
+	if (src == SQLITE_OK && np >= 10)
 		src = sqlite3_bind_int(s, 10, orch_task_open(t) ? 1 : 0);
 	return src;
+}
+
+/* The columns derived from a task that only W_UPDATE sets, as they were
+ * before a change (a string too long for its copy counts as changed). */
+struct task_fixed {
+	char name[256], service_id[ORCH_ID_LEN + 1];
+	bool long_strings;
+	double cpu;
+	int64_t memory_mb, created_at_ms;
+	int status;
+	bool open;
+	bool node_null; /* stored as NULL, not as text */
+	char node_id[ORCH_ID_LEN + 1];
+};
+
+static bool
+copy_col(char *dst, size_t len, const char *src)
+{
+	return (size_t)snprintf(dst, len, "%s", src != NULL ? src : "") < len;
+}
+
+static void
+task_fixed_of(const orch_task *t, struct task_fixed *f)
+{
+	const orch_task_spec *sp = t->spec;
+
+	f->long_strings = !copy_col(f->name, sizeof(f->name),
+	                      sp != NULL && sp->name != NULL ? sp->name : "") ||
+	    !copy_col(f->service_id, sizeof(f->service_id), t->service_id) ||
+	    !copy_col(f->node_id, sizeof(f->node_id), t->node_id);
+	f->cpu = sp != NULL ? sp->cpu : 0.0;
+	f->memory_mb = sp != NULL ? sp->memory_mb : 0;
+	f->created_at_ms = t->created_at_ms;
+	f->status = (int)t->status;
+	f->open = orch_task_open(t);
+	f->node_null = t->node_id == NULL;
+}
+
+/*
+ * The UPDATE statement for t, which was was before its change: the one
+ * that sets the blob and the derived columns that changed, prepared on
+ * first use; W_UPDATE when a column only it sets changed.  NULL when it
+ * cannot be prepared (out of memory; st->werr says).
+ */
+static sqlite3_stmt *
+upd_stmt(
+    struct orch_store *st, const struct task_fixed *was, const orch_task *t)
+{
+	struct task_fixed now;
+	unsigned mask = 0;
+	char sql[160];
+	int src;
+
+	task_fixed_of(t, &now);
+	if (was->long_strings || now.long_strings ||
+	    strcmp(was->name, now.name) != 0 ||
+	    strcmp(was->service_id, now.service_id) != 0 ||
+	    was->cpu != now.cpu || was->memory_mb != now.memory_mb ||
+	    was->created_at_ms != now.created_at_ms)
+		return st->stmt[W_UPDATE];
+	mask |= was->status != now.status ? UPD_STATUS : 0;
+	mask |= was->node_null != now.node_null ||
+	        strcmp(was->node_id, now.node_id) != 0
+	    ? UPD_NODE
+	    : 0;
+	mask |= was->open != now.open ? UPD_OPEN : 0;
+	if (st->upd[mask] != NULL)
+		return st->upd[mask];
+	snprintf(sql, sizeof(sql),
+	    "UPDATE tasks SET task = ?8%s%s%s WHERE id = ?1",
+	    mask & UPD_STATUS ? ", status = ?3" : "",
+	    mask & UPD_NODE ? ", node_id = ?4" : "",
+	    mask & UPD_OPEN ? ", is_open = ?10" : "");
+	if ((src = sqlite3_prepare_v3(st->db, sql, -1,
+	         SQLITE_PREPARE_PERSISTENT, &st->upd[mask], NULL)) !=
+	    SQLITE_OK) {
+		snprintf(
+		    st->werr, sizeof(st->werr), "%s", sqlite3_errmsg(st->db));
+		st->upd[mask] = NULL;
+		return NULL;
+	}
+	return st->upd[mask];
 }
 
 /* Writes t with s (the INSERT or the UPDATE).  Returns a SQLite code. */
@@ -1606,6 +1708,8 @@ task_modify(struct orch_store *st, struct store_op *op, const char *id,
 {
 	orch_task *t = NULL;
 	char msg[STORE_ERR_LEN];
+	struct task_fixed was;
+	sqlite3_stmt *upd;
 	void *m = NULL;
 	size_t old_len, len;
 	int src, rc, old_status;
@@ -1633,6 +1737,7 @@ task_modify(struct orch_store *st, struct store_op *op, const char *id,
 		goto out;
 	}
 	old_status = (int)t->status;
+	task_fixed_of(t, &was);
 	op->err[0] = '\0';
 	if ((rc = modify(t, marg, op->err, sizeof(op->err))) != ORCH_OK) {
 		/* modify's message is already for a person; keep it as is. */
@@ -1645,7 +1750,11 @@ task_modify(struct orch_store *st, struct store_op *op, const char *id,
 		op_set_err(op, ORCH_EINVAL, "the change would alter its id");
 		goto out;
 	}
-	if ((src = task_write(st, st->stmt[W_UPDATE], t)) != SQLITE_OK) {
+	if ((upd = upd_stmt(st, &was, t)) == NULL) {
+		op_set_err(op, ORCH_ENOMEM, st->werr);
+		goto out;
+	}
+	if ((src = task_write(st, upd, t)) != SQLITE_OK) {
 		op_set_db_err(st, op, src);
 		goto out;
 	}
@@ -2624,6 +2733,7 @@ store_free(struct orch_store *st)
 	int src;
 
 	stmts_finalize(st->stmt, W_COUNT);
+	stmts_finalize(st->upd, UPD_STMTS);
 	if (st->db != NULL && (src = sqlite3_close(st->db)) != SQLITE_OK)
 		orch_error(STORE_COMPONENT, "closing %s: %s", st->path,
 		    sqlite3_errstr(src));

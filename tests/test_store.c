@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "error.h"
 #include "harness.h"
+#include "restart.h"
 #include "store.h"
 
 #define ST_RUNNING ORCH__TASK_STATUS__TASK_STATUS_RUNNING
@@ -160,6 +161,58 @@ raw_int(sqlite3 *db, const char *sql)
 	v = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return v;
+}
+
+/*
+ * Every task row's derived columns agree with its blob, and every index
+ * with the rows (integrity_check): whichever UPDATE wrote a change set
+ * what changed.  Returns the number of rows checked.
+ */
+static int
+check_derived(const char *dir)
+{
+	sqlite3 *db = raw_open(dir);
+	sqlite3_stmt *s;
+	int n = 0;
+
+	ASSERT_INT_EQ(sqlite3_prepare_v2(db,
+	                  "SELECT status, node_id, is_open, service_id, cpu, "
+	                  "memory_mb, created_at, name, task FROM tasks",
+	                  -1, &s, NULL),
+	    SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		orch_task *t =
+		    orch__task__unpack(NULL, (size_t)sqlite3_column_bytes(s, 8),
+		        sqlite3_column_blob(s, 8));
+		const char *node = (const char *)sqlite3_column_text(s, 1);
+		const char *svc = (const char *)sqlite3_column_text(s, 3);
+
+		ASSERT(t != NULL);
+		ASSERT_INT_EQ(sqlite3_column_int(s, 0), (int)t->status);
+		ASSERT((node == NULL) == (t->node_id == NULL));
+		if (node != NULL)
+			ASSERT_STR_EQ(node, t->node_id);
+		ASSERT_INT_EQ(
+		    sqlite3_column_int(s, 2), orch_task_open(t) ? 1 : 0);
+		ASSERT((svc == NULL) ==
+		    (t->service_id == NULL || t->service_id[0] == '\0'));
+		ASSERT(sqlite3_column_double(s, 4) == t->spec->cpu);
+		ASSERT_INT_EQ(sqlite3_column_int64(s, 5), t->spec->memory_mb);
+		ASSERT_INT_EQ(sqlite3_column_int64(s, 6), t->created_at_ms);
+		ASSERT_STR_EQ((const char *)sqlite3_column_text(s, 7),
+		    t->spec->name != NULL ? t->spec->name : "");
+		orch_task_free(t);
+		n++;
+	}
+	sqlite3_finalize(s);
+	ASSERT_INT_EQ(
+	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL),
+	    SQLITE_OK);
+	ASSERT_INT_EQ(sqlite3_step(s), SQLITE_ROW);
+	ASSERT_STR_EQ((const char *)sqlite3_column_text(s, 0), "ok");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
 }
 
 /* The outcome of one asynchronous write. */
@@ -323,6 +376,16 @@ static int
 mod_node(orch_task *t, void *marg, char *err, size_t errlen)
 {
 	return orch_str_set(&t->node_id, marg);
+}
+
+/* Changes what only a full UPDATE sets: the name and the cpu. */
+static int
+mod_spec(orch_task *t, void *marg, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	t->spec->cpu = 0.25;
+	return orch_str_set(&t->spec->name, marg);
 }
 
 /* Changes the task, then refuses: nothing of it may be stored. */
@@ -592,6 +655,35 @@ test_modify(void)
 	ASSERT_INT_EQ(orch_store_task_get(
 	                  r, "00000000-0000-4000-8000-000000000000", &out),
 	    ORCH_ENOENT);
+
+	/* Whatever changes, the row's columns follow: its node taken away,
+	 * an empty node, a new name and cpu (only the full UPDATE sets
+	 * those), a status that ends it, nothing but the blob. */
+	{
+		static const int failed = ST_FAILED;
+
+		ASSERT_INT_EQ(check_derived(dir), 1);
+		ASSERT_INT_EQ(orch_store_task_modify_sync(st, id, mod_node,
+		                  NULL, NULL, err, sizeof(err)),
+		    ORCH_OK);
+		ASSERT_INT_EQ(check_derived(dir), 1);
+		ASSERT_INT_EQ(orch_store_task_modify_sync(
+		                  st, id, mod_node, "", NULL, err, sizeof(err)),
+		    ORCH_OK);
+		ASSERT_INT_EQ(check_derived(dir), 1);
+		ASSERT_INT_EQ(orch_store_task_modify_sync(st, id, mod_spec,
+		                  "renamed", NULL, err, sizeof(err)),
+		    ORCH_OK);
+		ASSERT_INT_EQ(check_derived(dir), 1);
+		ASSERT_INT_EQ(orch_store_task_modify_sync(st, id, mod_status,
+		                  (void *)&failed, NULL, err, sizeof(err)),
+		    ORCH_OK);
+		ASSERT_INT_EQ(check_derived(dir), 1);
+		ASSERT_INT_EQ(orch_store_task_modify_sync(st, id, mod_node,
+		                  "node-4", NULL, err, sizeof(err)),
+		    ORCH_OK);
+		ASSERT_INT_EQ(check_derived(dir), 1);
+	}
 
 	orch_task_free(before);
 	orch_task_free(after);
@@ -1738,6 +1830,8 @@ test_node_tasks_and_usage(void)
 	ASSERT_INT_EQ(ub->memory_mb, 1024);
 	ASSERT_INT_EQ(ub->tasks, 1);
 	free(u);
+	/* Placed, run, ended, stopped: each UPDATE set what it changed. */
+	ASSERT_INT_EQ(check_derived(dir), 8);
 
 	for (int i = 0; i < 8; i++)
 		free(ids[i]);
