@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,20 +98,20 @@ tlist_read(struct tlist *l)
 
 /*
  * Renders the next tasks of l's page into l->out, freeing each, until
- * PIECE bytes wait or the page is done; after the last page, the closing
+ * upto bytes wait or the page is done; after the last page, the closing
  * bracket.  The text is that of json_dumpb(array, JSON_COMPACT) and a
  * newline, as every answer of the API ends.  Returns ORCH_OK or
  * ORCH_ENOMEM.
  */
 static int
-tlist_render(struct tlist *l)
+tlist_render(struct tlist *l, size_t upto)
 {
 	if (!l->started) {
 		if (out_append("[", 1, &l->out) != 0)
 			return ORCH_ENOMEM;
 		l->started = true;
 	}
-	while (l->next_task < l->page.n && l->out.len < PIECE) {
+	while (l->next_task < l->page.n && l->out.len < upto) {
 		orch_task **t = &l->page.tasks[l->next_task];
 		json_t *j = orch_task_to_json(*t);
 		int bad = j == NULL ||
@@ -235,7 +236,7 @@ tlist_pump(struct tlist *l)
 			tlist_drop(l, msg);
 			return;
 		}
-		if (tlist_render(l) != ORCH_OK) {
+		if (tlist_render(l, PIECE) != ORCH_OK) {
 			tlist_drop(l, "out of memory: the list is incomplete");
 			return;
 		}
@@ -289,11 +290,9 @@ orch_task_list_serve(struct orch_task_list *tl, struct orch_gw_req *req,
 	}
 	/* One page is all of it: one answer, which keeps the connection. */
 	if (l->page.end) {
-		while (!l->done) {
-			if ((rc = tlist_render(l)) != ORCH_OK) {
-				snprintf(err, errlen, "out of memory");
-				goto fail;
-			}
+		if ((rc = tlist_render(l, SIZE_MAX)) != ORCH_OK) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
 		}
 		orch_gw_respond(
 		    req, 200, "application/json", l->out.p, l->out.len, NULL);

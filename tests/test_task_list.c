@@ -482,18 +482,22 @@ test_short_and_empty(void)
 		free(body);
 		free(head);
 	}
-	insert_many(30, 0);
-	want = whole_list(ST_RUNNING, &wlen);
-	for (int round = 0; round < 2; round++) {
-		send_get(fd, "/tasks?status=Running", 1);
+	/* One page, yet many times the pieces a stream is written in. */
+	insert_many(ORCH_TASK_LIST_PAGE - 1, 0);
+	for (int round = 0; round < 4; round++) {
+		int st = round % 2 == 0 ? 0 : ST_RUNNING;
+
+		want = whole_list(st, &wlen);
+		ASSERT(st != 0 || wlen > 64 * 1024);
+		send_get(fd, st == 0 ? "/tasks" : "/tasks?status=Running", 1);
 		ASSERT_INT_EQ(h_read_response(fd, &body, &head, WAIT_MS), 200);
 		ASSERT(strstr(head, "chunked") == NULL);
 		ASSERT_INT_EQ(strlen(body), wlen);
 		ASSERT(memcmp(body, want, wlen) == 0);
 		free(body);
 		free(head);
+		free(want);
 	}
-	free(want);
 	close(fd);
 	ASSERT_INT_EQ(stats().streamed, 0);
 	teardown();
