@@ -234,6 +234,42 @@ client_setup(struct orch_client *c, const char *method, const char *url,
 	return cc;
 }
 
+/* When the header or trailer line data (n bytes, as curl hands them) is
+ * field, copies its value into value (vlen bytes, NUL-terminated): the
+ * last one wins. */
+static void
+field_keep(
+    const char *data, size_t n, const char *field, char *value, size_t vlen)
+{
+	size_t flen = strlen(field), o = 0;
+	const char *p = data + flen + 1, *end = data + n;
+
+	if (n <= flen || data[flen] != ':' ||
+	    strncasecmp(data, field, flen) != 0 || vlen == 0)
+		return;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p &&
+	    (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
+	        end[-1] == '\t'))
+		end--;
+	for (; p < end && o + 1 < vlen; p++)
+		value[o++] = *p;
+	value[o] = '\0';
+}
+
+/* Keeps an answer's X-Orch-List-Error (curl hands trailers here too). */
+static size_t
+request_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct orch_reply *reply = arg;
+	size_t n = size * nmemb;
+
+	field_keep(
+	    data, n, "X-Orch-List-Error", reply->cut, sizeof(reply->cut));
+	return n;
+}
+
 /* Fills reply with status and the body taken from b (an empty string
  * when it holds nothing).  Returns ORCH_OK or ORCH_ENOMEM. */
 static int
@@ -288,7 +324,11 @@ orch_client_request(struct orch_client *c, const char *method, const char *path,
 	curl_easy_reset(c->curl);
 	c->errbuf[0] = '\0';
 	if ((cc = client_setup(c, method, url, hdrs, body, &answer)) !=
-	    CURLE_OK) {
+	        CURLE_OK ||
+	    (cc = curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION,
+	         request_header)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, reply)) !=
+	        CURLE_OK) {
 		rc = cc == CURLE_OUT_OF_MEMORY ? ORCH_ENOMEM : ORCH_EINTERNAL;
 		snprintf(err, errlen, "cannot set up the request: %s",
 		    curl_easy_strerror(cc));
@@ -381,26 +421,14 @@ stream_write(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 /* Keeps the value of the field sc->field when a header or a trailer
- * (curl hands both here) is that field: its last one wins. */
+ * (curl hands both here) is that field. */
 static size_t
 stream_header(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct stream_ctx *sc = arg;
-	size_t n = size * nmemb, flen = strlen(sc->field), o = 0;
-	const char *p = data + flen + 1, *end = data + n;
+	size_t n = size * nmemb;
 
-	if (n <= flen || data[flen] != ':' ||
-	    strncasecmp(data, sc->field, flen) != 0)
-		return n;
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	while (end > p &&
-	    (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
-	        end[-1] == '\t'))
-		end--;
-	for (; p < end && o + 1 < sc->vlen; p++)
-		sc->value[o++] = *p;
-	sc->value[o] = '\0';
+	field_keep(data, n, sc->field, sc->value, sc->vlen);
 	return n;
 }
 
@@ -558,4 +586,5 @@ orch_reply_fini(struct orch_reply *r)
 	r->body = NULL;
 	r->len = 0;
 	r->status = 0;
+	r->cut[0] = '\0';
 }

@@ -26,6 +26,10 @@ struct orch_reply {
 	long status; /* the HTTP status code */
 	char *body;  /* malloc'd and NUL-terminated; never NULL after success */
 	size_t len;  /* bytes in body, without the NUL */
+	/* orch_client_request(): "" unless the manager cut a streamed
+	 * answer short, then why (its X-Orch-List-Error trailer): body is
+	 * then incomplete. */
+	char cut[512];
 };
 
 /*

@@ -602,6 +602,18 @@ ctl_call_keyed(struct ctl *ctl, const char *method, const char *path,
 	}
 	if ((rc = ctl_reply_check(ctl, &r)) != EXIT_DONE)
 		goto out;
+	/* A long list streams; one the manager could not finish says why
+	 * in a trailer, and is not shown as if it were whole. */
+	if (r.cut[0] != '\0') {
+		fprintf(stderr,
+		    "orchctl: the manager at %s cut its answer to %s %s "
+		    "short: ",
+		    ctl->base, method, path);
+		orch_print_text(r.cut, stderr);
+		fputc('\n', stderr);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
 	if ((*root = json_loadb(r.body, r.len, 0, &jerr)) == NULL) {
 		fail("unexpected answer from the manager at %s to %s %s "
 		     "(HTTP %ld): not JSON: %s",

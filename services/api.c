@@ -21,6 +21,7 @@
 #include "service_json.h"
 #include "task_cache.h"
 #include "task_json.h"
+#include "task_list.h"
 
 #define ERR_LEN 512
 #define CACHE_ENTRIES 10000
@@ -36,6 +37,7 @@ struct orch_api {
 	struct orch_events *events;       /* NULL: no GET /events */
 	struct orch_mm *mm;               /* NULL: no GET /metrics */
 	struct orch_logs *logs;           /* NULL: no GET /tasks/{id}/logs */
+	struct orch_task_list *list;      /* GET /tasks */
 };
 
 /* A write in flight: from the handler, through the store's writer thread,
@@ -343,44 +345,22 @@ h_healthz(struct route_ctx *rc)
 static void
 h_tasks_list(struct route_ctx *rc)
 {
-	orch_task **tasks = NULL;
-	size_t n = 0;
 	int status = 0, err, q;
-	char sval[64];
-	json_t *arr;
+	char sval[64], msg[256];
 
 	q = orch_http_query_get(rc->http->query, "status", sval, sizeof(sval));
 	if (q < 0 ||
 	    (q == 1 && orch_task_status_parse(sval, &status) != ORCH_OK)) {
-		char msg[160];
-
-		snprintf(msg, sizeof(msg),
-		    "query parameter \"status\" must be one "
-		    "of Pending, Scheduled, Running, Completed, Failed, "
-		    "Stopped");
-		respond_error(rc->req, 400, msg, NULL);
-		return;
-	}
-	if ((err = orch_store_task_list(rc->api->reader, status, &tasks, &n)) !=
-	    ORCH_OK) {
-		orch_warn("api", "listing tasks: %s", orch_strerror(err));
-		respond_error(rc->req, orch_api_status(err),
-		    "cannot read tasks "
-		    "from the store",
+		respond_error(rc->req, 400,
+		    "query parameter \"status\" must be one of Pending, "
+		    "Scheduled, Running, Completed, Failed, Stopped",
 		    NULL);
 		return;
 	}
-	arr = json_array();
-	for (size_t i = 0; arr != NULL && i < n; i++) {
-		if (json_array_append_new(arr, orch_task_to_json(tasks[i])) !=
-		    0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-	}
-	orch_store_task_list_free(tasks, n);
-	respond_json(rc->req, 200, arr, NULL);
-	json_decref(arr);
+	/* Page by page, streamed when longer than one (task_list.h). */
+	if ((err = orch_task_list_serve(
+	         rc->api->list, rc->req, status, msg, sizeof(msg))) != ORCH_OK)
+		respond_error(rc->req, orch_api_status(err), msg, NULL);
 }
 
 /*
@@ -1209,6 +1189,12 @@ orch_api_attach(struct orch_api *api, struct orch_events *events,
 	api->logs = logs;
 }
 
+struct orch_task_list *
+orch_api_task_list(struct orch_api *api)
+{
+	return api->list;
+}
+
 void
 orch_api_observe(void *arg, const struct orch_gw_answer *a)
 {
@@ -1242,6 +1228,7 @@ orch_api_new(struct orch_store *st, struct orch_nodes *nodes,
 	pthread_once(&route_labels_once, route_labels_make);
 	if ((rc = orch_task_cache_new(CACHE_ENTRIES, &api->cache)) != ORCH_OK ||
 	    (rc = orch_store_reader_new(st, &api->reader)) != ORCH_OK ||
+	    (rc = orch_task_list_new(api->reader, &api->list)) != ORCH_OK ||
 	    (rc = orch_store_listen(st, on_commit, api)) != ORCH_OK) {
 		orch_api_free(api);
 		return rc;
@@ -1256,6 +1243,7 @@ orch_api_free(struct orch_api *api)
 	if (api == NULL)
 		return;
 	orch_store_unlisten(api->store, on_commit, api);
+	orch_task_list_free(api->list);
 	orch_store_reader_free(api->reader);
 	orch_task_cache_free(api->cache);
 	free(api);

@@ -2,7 +2,8 @@
  * api.h: the JSON API of the manager, served by the gateway.
  *
  *   GET    /healthz              200 {"status":"ok"} while the store answers
- *   GET    /tasks[?status=S]     200 [task, ...] in submission order
+ *   GET    /tasks[?status=S]     200 [task, ...] in submission order,
+ *                                streamed when long (task_list.h)
  *   POST   /tasks                201 task
  *   GET    /tasks/{id}           200 task
  *   DELETE /tasks/{id}           200 task (a stop request)
@@ -62,6 +63,11 @@ struct orch_logs;
  * answers into mm.  Before the gateway runs. */
 void orch_api_attach(struct orch_api *api, struct orch_events *events,
     struct orch_mm *mm, struct orch_logs *logs);
+
+struct orch_task_list;
+
+/* The API's GET /tasks lists (task_list.h), for their counters. */
+struct orch_task_list *orch_api_task_list(struct orch_api *api);
 
 /* The gateway's observer (orch_gw_opts.observe, with the api as arg):
  * counts each answer by method, route pattern and code. */

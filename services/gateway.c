@@ -1600,6 +1600,20 @@ orch_gw_stream_pending(const struct orch_gw_stream *s)
 	return s->conn->out.len - s->conn->out.off;
 }
 
+size_t
+orch_gw_stream_room(const struct orch_gw_stream *s)
+{
+	/* A chunk's head ("%zx\r\n", at most 18 bytes) and its CRLF. */
+	const size_t framing = 20;
+	size_t pending = orch_gw_stream_pending(s);
+
+	if (s->conn == NULL || s->ended || s->conn->fd < 0)
+		return 0;
+	if (pending + framing >= s->max)
+		return 0;
+	return s->max - pending - framing;
+}
+
 int
 orch_gw_stream_full(const struct orch_gw_stream *s)
 {
@@ -1643,4 +1657,20 @@ orch_gw_stream_end_trailers(struct orch_gw_stream *s, const char *trailers)
 		(void)out_append(c, "\r\n", 2);
 	}
 	stream_kick(c);
+}
+
+void
+orch_gw_stream_end_error(
+    struct orch_gw_stream *s, const char *name, const char *msg)
+{
+	char tr[512];
+	int n = snprintf(tr, sizeof(tr) - 3, "%s: ", name);
+	size_t o = n > 0 && (size_t)n < sizeof(tr) - 3 ? (size_t)n : 0;
+
+	for (const char *p = msg; *p != '\0' && o + 3 < sizeof(tr); p++)
+		tr[o++] = (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p;
+	tr[o++] = '\r';
+	tr[o++] = '\n';
+	tr[o] = '\0';
+	orch_gw_stream_end_trailers(s, tr);
 }

@@ -231,6 +231,12 @@ int orch_gw_stream_write(
 /* The bytes of s not yet sent (0 once closed). */
 size_t orch_gw_stream_pending(const struct orch_gw_stream *s);
 
+/* The most bytes one orch_gw_stream_write() of s may carry now without
+ * passing the cap, its chunk's framing counted (0 once closed): a
+ * producer that cuts what it writes into pieces of at most this never
+ * has its stream closed for a write too large. */
+size_t orch_gw_stream_room(const struct orch_gw_stream *s);
+
 /* Whether more than a quarter of the cap waits unsent: a producer that
  * writes at its own pace stops here, and writable() says when to go on. */
 int orch_gw_stream_full(const struct orch_gw_stream *s);
@@ -254,6 +260,13 @@ void orch_gw_stream_end(struct orch_gw_stream *s);
  * no chunks, has no trailers either: it just ends. */
 void orch_gw_stream_end_trailers(
     struct orch_gw_stream *s, const char *trailers);
+
+/* orch_gw_stream_end_trailers() with the one trailer field "name: msg",
+ * msg made one line of printable text (a control character becomes a
+ * space) and cut to a few hundred bytes: how a stream says why it ends
+ * short. */
+void orch_gw_stream_end_error(
+    struct orch_gw_stream *s, const char *name, const char *msg);
 
 /* Writes the head of a chunk of len bytes ("1a\r\n", hexadecimal) into
  * buf (at least 19 bytes).  Returns its length. */

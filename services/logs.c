@@ -127,21 +127,11 @@ respond_error(struct orch_gw_req *req, int status, const char *msg)
 	json_decref(j);
 }
 
-/* Ends s with the trailer saying why the output stops short: msg made
- * one line of printable text. */
+/* Ends s with the trailer saying why the output stops short. */
 static void
 stream_end_error(struct orch_gw_stream *s, const char *msg)
 {
-	char tr[ERR_MAX + 64];
-	int n = snprintf(tr, sizeof(tr), "X-Orch-Logs-Error: ");
-	size_t o = n > 0 ? (size_t)n : 0;
-
-	for (const char *p = msg; *p != '\0' && o + 3 < sizeof(tr); p++)
-		tr[o++] = (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p;
-	tr[o++] = '\r';
-	tr[o++] = '\n';
-	tr[o] = '\0';
-	orch_gw_stream_end_trailers(s, tr);
+	orch_gw_stream_end_error(s, "X-Orch-Logs-Error", msg);
 }
 
 /* The HTTP status of a node's error before any output. */

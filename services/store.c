@@ -270,6 +270,8 @@ enum rstmt {
 	R_NODE_USAGE,
 	R_LIST_OPEN,
 	R_LIST_SERVICE,
+	R_PAGE_ALL,
+	R_PAGE_STATUS,
 	R_SERVICE_BY_ID,
 	R_SERVICE_BY_NAME,
 	R_SERVICE_LIST,
@@ -309,6 +311,15 @@ static const char *const rsql[R_COUNT] = {
     [R_LIST_OPEN] = "SELECT task FROM tasks WHERE is_open = 1 ORDER BY seq",
     [R_LIST_SERVICE] =
         "SELECT task FROM tasks WHERE service_id = ?1 ORDER BY seq",
+    /* A page of the task list, by keyset: a seek to the first seq after
+     * the cursor, then the next rows in order, however deep the page.
+     * The first is a range of the rowid; the second one of the index
+     * tasks_status, whose entries end with the rowid, so that (status,
+     * seq) is a range of it with no sort and no new index. */
+    [R_PAGE_ALL] = "SELECT seq, task FROM tasks WHERE seq > ?1 "
+                   "ORDER BY seq LIMIT ?2",
+    [R_PAGE_STATUS] = "SELECT seq, task FROM tasks WHERE status = ?3 "
+                      "AND seq > ?1 ORDER BY seq LIMIT ?2",
     [R_SERVICE_BY_ID] = "SELECT service FROM services WHERE id = ?1",
     [R_SERVICE_BY_NAME] = "SELECT service FROM services WHERE name = ?1",
     [R_SERVICE_LIST] = "SELECT service FROM services ORDER BY name",
@@ -3532,13 +3543,13 @@ reader_fail(struct orch_store_reader *r, int src, const char *what)
 	return store_err(src, false);
 }
 
-/* Decodes the task blob in column 0 of the current row of s. */
+/* Decodes the task blob in column col of the current row of s. */
 static int
-reader_decode(struct orch_store_reader *r, sqlite3_stmt *s, const char *what,
-    orch_task **out /* OUT */)
+reader_decode_col(struct orch_store_reader *r, sqlite3_stmt *s, int col,
+    const char *what, orch_task **out /* OUT */)
 {
-	const void *blob = sqlite3_column_blob(s, 0);
-	int n = sqlite3_column_bytes(s, 0);
+	const void *blob = sqlite3_column_blob(s, col);
+	int n = sqlite3_column_bytes(s, col);
 	orch_task *t = orch__task__unpack(NULL, (size_t)n, blob);
 
 	if (t == NULL || t->id == NULL) {
@@ -3551,6 +3562,14 @@ reader_decode(struct orch_store_reader *r, sqlite3_stmt *s, const char *what,
 	}
 	*out = t;
 	return ORCH_OK;
+}
+
+/* Decodes the task blob in column 0 of the current row of s. */
+static int
+reader_decode(struct orch_store_reader *r, sqlite3_stmt *s, const char *what,
+    orch_task **out /* OUT */)
+{
+	return reader_decode_col(r, s, 0, what, out);
 }
 
 int
@@ -3835,6 +3854,62 @@ orch_store_task_list_service(struct orch_store_reader *r,
 	    SQLITE_OK)
 		return reader_fail(r, src, what);
 	rc = reader_tasks(r, s, what, out, n);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+int
+orch_store_task_page(struct orch_store_reader *r, int status, uint64_t after,
+    size_t max_tasks, size_t max_bytes, struct orch_store_task_page *page)
+{
+	sqlite3_stmt *s = r->stmt[status == 0 ? R_PAGE_ALL : R_PAGE_STATUS];
+	struct task_vec tv = {NULL, 0, 0};
+	size_t bytes = 0;
+	orch_task *t;
+	int src, rc = ORCH_OK;
+
+	memset(page, 0, sizeof(*page));
+	page->last = after;
+	if (max_tasks == 0 || after > (uint64_t)INT64_MAX)
+		return ORCH_EINVAL;
+	if ((src = sqlite3_bind_int64(s, 1, (sqlite3_int64)after)) !=
+	        SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 2,
+	         max_tasks > (size_t)INT64_MAX ? INT64_MAX
+	                                       : (sqlite3_int64)max_tasks)) !=
+	        SQLITE_OK ||
+	    (status != 0 &&
+	        (src = sqlite3_bind_int(s, 3, status)) != SQLITE_OK)) {
+		rc = reader_fail(r, src, "listing tasks");
+		goto out;
+	}
+	/* One statement, so one read transaction, which ends at the reset
+	 * below: nothing is held open between pages. */
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((rc = reader_decode_col(r, s, 1, "listing tasks", &t)) !=
+		        ORCH_OK ||
+		    (rc = task_vec_push(&tv, t)) != ORCH_OK)
+			goto out;
+		page->last = (uint64_t)sqlite3_column_int64(s, 0);
+		bytes += (size_t)sqlite3_column_bytes(s, 1);
+		if (bytes >= max_bytes)
+			break;
+	}
+	if (src != SQLITE_ROW && src != SQLITE_DONE) {
+		rc = reader_fail(r, src, "listing tasks");
+		goto out;
+	}
+	/* Short of both limits: the statement ran out of rows. */
+	page->end = src == SQLITE_DONE && tv.len < max_tasks;
+	page->tasks = tv.v;
+	page->n = tv.len;
+	tv.v = NULL;
+out:
+	if (rc != ORCH_OK) {
+		orch_store_task_list_free(tv.v, tv.len);
+		page->last = after;
+	}
+	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc;
 }

@@ -312,6 +312,43 @@ int orch_store_task_list(struct orch_store_reader *r, int status,
     orch_task ***out /* OUT */, size_t *n /* OUT */);
 void orch_store_task_list_free(orch_task **tasks, size_t n);
 
+/* One page of the task list (orch_store_task_page()). */
+struct orch_store_task_page {
+	orch_task **tasks; /* n tasks in submission order, the caller's:
+	                    * free with orch_store_task_list_free() */
+	size_t n;
+	uint64_t last; /* the cursor of the next page: the seq of the last
+	                * task here (the after given when n is 0) */
+	bool end;      /* no task follows (the read ran out of rows before
+	                * either limit); false says only that one may */
+};
+
+/*
+ * The task list of orch_store_task_list(), a page at a time, for a reader
+ * that walks it in many short reads (GET /tasks, whose client may take
+ * minutes): the tasks after cursor after (0: from the first), all of them
+ * or those of status (when not 0), in submission order (seq), at most
+ * max_tasks (at least 1) of them, and no more once their stored records
+ * reach max_bytes (the first task is always taken, whatever its size), so
+ * that a page of large tasks stays small.  The next page starts after
+ * page->last.
+ *
+ * Each call is one read transaction of its own, ended before it returns:
+ * nothing is held open between pages, so a slow walk never holds back
+ * the WAL's checkpoints.  The walk is not one snapshot: each task is
+ * seen at most once (the cursor only moves forward), as it was when its
+ * page was read; a task submitted during the walk appears at its end,
+ * one deleted meanwhile (with its service) is missing if its page comes
+ * after, and with a status one whose status changes may be in or out.
+ *
+ * Returns ORCH_OK with *page (OUT) filled; ORCH_EINVAL for a max_tasks of
+ * 0; a read error (ORCH_EIO for a record that does not decode), with
+ * *page empty.
+ */
+int orch_store_task_page(struct orch_store_reader *r, int status,
+    uint64_t after, size_t max_tasks, size_t max_bytes,
+    struct orch_store_task_page *page /* OUT */);
+
 /*
  * Lists the open tasks (orch_task_open(): every task not in a final
  * status, plus the ended ones whose restart or slot the reconciler has

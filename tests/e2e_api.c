@@ -20,6 +20,7 @@
 #include "http_json.h"
 #include "manager_proc.h"
 #include "orch.pb-c.h"
+#include "prom_text.h"
 #include "rpc_client.h"
 
 static struct mgr m;
@@ -518,6 +519,126 @@ test_orchctl(void)
 		free(err);
 	}
 	free(id);
+}
+
+/* ---- a long list ---- */
+
+/* Fewer under valgrind, whose manager makes replicas many times slower:
+ * still several pages. */
+#define LONG_N (h_valgrind() ? 800 : 3000)
+
+static const char *const pending_label[] = {"status", "Pending", NULL};
+
+static bool
+pending_reach(void *arg)
+{
+	return prom_scrape_value(m.http_port, "orch_tasks", pending_label) >=
+	    *(double *)arg;
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* GET path: streamed (a list of many pages), whole, a JSON array. */
+static json_t *
+long_get(const char *path)
+{
+	char *body = NULL, *head = NULL;
+	json_t *j;
+
+	ASSERT_INT_EQ(
+	    h_http_ex(m.http_port, "GET", path, NULL, NULL, &body, &head), 200);
+	ASSERT_STR_CONTAINS(head, "Transfer-Encoding: chunked\r\n");
+	ASSERT_STR_CONTAINS(head, "Trailer: X-Orch-List-Error\r\n");
+	/* Whole: no such trailer after the head. */
+	ASSERT(strstr(strstr(head, "\r\n\r\n"), "X-Orch-List-Error") == NULL);
+	j = hj_parse(body);
+	ASSERT(json_is_array(j));
+	free(body);
+	free(head);
+	return j;
+}
+
+/* A service of LONG_N replicas, no node to run them: GET /tasks streams
+ * them all, each once, in the order ListTasks (one message) gives, and
+ * orchctl lists them. */
+static void
+test_long_list(void)
+{
+	double want =
+	    prom_scrape_value(m.http_port, "orch_tasks", pending_label) +
+	    LONG_N;
+	const char **ids;
+	char body[160], *out = NULL, *err = NULL, msg[512];
+	Orch__ListTasksRequest lst = ORCH__LIST_TASKS_REQUEST__INIT;
+	Orch__TaskList *l = NULL;
+	size_t n, n_svc = 0, lines = 0;
+	json_t *list, *t;
+	nng_socket s;
+
+	snprintf(body, sizeof(body),
+	    "{\"name\":\"long\",\"image\":\"busybox:1\",\"replicas\":%d}",
+	    LONG_N);
+	json_decref(call("POST", "/services", body, 201));
+	ASSERT(
+	    h_wait_until(pending_reach, &want, h_valgrind() ? 300000 : 60000));
+
+	list = long_get("/tasks");
+	n = json_array_size(list);
+	ASSERT(n >= LONG_N);
+	ASSERT((ids = calloc(n, sizeof(*ids))) != NULL);
+	json_array_foreach(list, lines, t)
+	{
+		ASSERT((ids[lines] = hj_str(t, "id")) != NULL);
+		n_svc += hj_str(t, "service") != NULL &&
+		    strcmp(hj_str(t, "service"), "long") == 0;
+	}
+	ASSERT_INT_EQ(n_svc, LONG_N);
+	/* In submission order: as ListTasks reads the store in one go. */
+	ASSERT(nng_req0_open(&s) == 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000);
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 64u * 1024 * 1024);
+	ASSERT(nng_dial(s, m.rpc_url, NULL, 0) == 0);
+	ASSERT_INT_EQ(orch_rpc_call(s, "orch.Manager/ListTasks", &lst.base,
+	                  &orch__task_list__descriptor, (ProtobufCMessage **)&l,
+	                  msg, sizeof(msg)),
+	    ORCH_OK);
+	fprintf(stderr, "  ListTasks of %zu tasks: %zu bytes\n", l->n_tasks,
+	    orch__task_list__get_packed_size(l));
+	ASSERT_INT_EQ(l->n_tasks, n);
+	for (size_t i = 0; i < n; i++)
+		ASSERT_STR_EQ(ids[i], l->tasks[i]->id);
+	orch__task_list__free_unpacked(l, NULL);
+	nng_close(s);
+	/* Each once. */
+	qsort(ids, n, sizeof(*ids), id_cmp);
+	for (size_t i = 1; i < n; i++)
+		ASSERT(strcmp(ids[i - 1], ids[i]) != 0);
+	free(ids);
+	json_decref(list);
+
+	list = long_get("/tasks?status=Pending");
+	ASSERT(json_array_size(list) >= LONG_N);
+	json_decref(list);
+
+	/* orchctl: a header line and a line a task. */
+	ASSERT_INT_EQ(ctl(&out, &err, "list", NULL, NULL, NULL, NULL), 0);
+	lines = 0;
+	for (const char *p = out; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	ASSERT_INT_EQ(lines, n + 1);
+	free(out);
+	free(err);
+	ASSERT_INT_EQ(
+	    ctl(&out, &err, "list", "--status", "Pending", NULL, NULL), 0);
+	ASSERT_STR_CONTAINS(out, "long");
+	free(out);
+	free(err);
+
+	json_decref(call("DELETE", "/services/long", NULL, 200));
 }
 
 /* ---- RPC ---- */
@@ -1110,6 +1231,7 @@ main(void)
 	RUN(test_stalled_client);
 	RUN(test_connection_cap);
 	RUN(test_orchctl);
+	RUN(test_long_list);
 	RUN(test_rpc);
 	RUN(test_idempotency);
 	RUN(test_flags);

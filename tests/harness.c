@@ -362,6 +362,63 @@ read_byte(int fd, char *c, int64_t deadline)
 	}
 }
 
+bool
+h_dechunk(const char *raw, size_t len, char **body, size_t *blen,
+    char *trailers, size_t tlen)
+{
+	const char *c = raw, *end = raw + len, *crlf;
+	char *b = malloc(len + 1);
+	size_t o = 0;
+	bool whole = false;
+
+	ASSERT(b != NULL && tlen > 0);
+	trailers[0] = '\0';
+	while ((crlf = memmem(c, (size_t)(end - c), "\r\n", 2)) != NULL) {
+		size_t n = 0;
+
+		if (crlf == c || crlf - c > 16)
+			h_fail(__FILE__, __LINE__, "bad chunk head: \"%.*s\"",
+			    (int)(crlf - c < 40 ? crlf - c : 40), c);
+		for (const char *p = c; p < crlf; p++) {
+			if (strchr("0123456789abcdef", *p) == NULL || *p == 0)
+				h_fail(__FILE__, __LINE__,
+				    "bad chunk size: \"%.*s\"", (int)(crlf - c),
+				    c);
+			n = n * 16 +
+			    (size_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+		}
+		c = crlf + 2;
+		if (n == 0) {
+			/* Trailer fields, then the empty line. */
+			while ((crlf = memmem(
+			            c, (size_t)(end - c), "\r\n", 2)) != NULL &&
+			    crlf != c) {
+				size_t k = (size_t)(crlf + 2 - c),
+				       t = strlen(trailers);
+
+				ASSERT(t + k < tlen);
+				memcpy(trailers + t, c, k);
+				trailers[t + k] = '\0';
+				c = crlf + 2;
+			}
+			whole = crlf != NULL;
+			break;
+		}
+		if ((size_t)(end - c) < n + 2)
+			break; /* not all here */
+		if (memcmp(c + n, "\r\n", 2) != 0)
+			h_fail(__FILE__, __LINE__,
+			    "a chunk of %zu bytes is not followed by CRLF", n);
+		memcpy(b + o, c, n);
+		o += n;
+		c += n + 2;
+	}
+	b[o] = '\0';
+	*body = b;
+	*blen = o;
+	return whole;
+}
+
 int
 h_read_response(int fd, char **body, char **head, int timeout_ms)
 {
@@ -420,6 +477,17 @@ h_read_response(int fd, char **body, char **head, int timeout_ms)
 		blen += (size_t)n;
 	}
 	b[blen] = '\0';
+	if (clen < 0 && strcasestr(h, "\r\nTransfer-Encoding: chunked\r\n")) {
+		char *dec, tr[4096];
+		size_t dlen;
+
+		(void)h_dechunk(b, blen, &dec, &dlen, tr, sizeof(tr));
+		free(b);
+		b = dec;
+		h = realloc(h, hlen + strlen(tr) + 1);
+		ASSERT(h != NULL);
+		memcpy(h + hlen, tr, strlen(tr) + 1);
+	}
 	r = status;
 	if (body != NULL)
 		*body = b;

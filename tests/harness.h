@@ -110,8 +110,23 @@ int h_send_all(int fd, const void *buf, size_t len);
 
 /* Reads one HTTP/1.1 response (Content-Length or until close) within
  * timeout_ms.  Returns the status or -1; *body (OUT, malloc'd, may be NULL
- * when not wanted) holds the body.  *head (OUT, optional) the head. */
+ * when not wanted) holds the body, its chunks joined when it is chunked
+ * (h_dechunk(): what came of it).  *head (OUT, optional) the head, and
+ * after it the trailer fields of a chunked body. */
 int h_read_response(int fd, char **body, char **head, int timeout_ms);
+
+/*
+ * Decodes the chunked body raw (len bytes, what follows the head),
+ * strictly (lowercase hexadecimal sizes, no extensions, CRLFs where they
+ * belong: what the gateway sends), failing the test on anything else.
+ * *body (OUT, malloc'd, NUL-terminated) holds the data of the whole
+ * chunks that came, *blen (OUT) its length; trailers (OUT, tlen bytes)
+ * the trailer field lines, each ending in CRLF ("" when none).  Returns
+ * true when the body is whole: its last chunk and the empty line after
+ * the trailers came; false when it was cut or is still arriving.
+ */
+bool h_dechunk(const char *raw, size_t len, char **body /* OUT */,
+    size_t *blen /* OUT */, char *trailers /* OUT */, size_t tlen);
 
 /* One request on a new connection with Connection: close.  body may be
  * NULL.  Returns the status, or -1 when the server cannot be reached. */
