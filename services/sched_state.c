@@ -141,6 +141,7 @@ stask_from(const char *id, const orch_task *t)
 	    t->node_id != NULL ? t->node_id : "");
 	snprintf(m->service_id, sizeof(m->service_id), "%s",
 	    t->service_id != NULL ? t->service_id : "");
+	m->service_hash = orch_stask_service_hash(m->service_id);
 	m->created_at_ms = t->has_created_at_ms ? t->created_at_ms : 0;
 	m->started_at_ms = t->has_started_at_ms ? t->started_at_ms : 0;
 	m->finished_at_ms = t->has_finished_at_ms ? t->finished_at_ms : 0;
@@ -172,6 +173,12 @@ stask_from(const char *id, const orch_task *t)
 		return NULL;
 	}
 	return m;
+}
+
+uint64_t
+orch_stask_service_hash(const char *service_id)
+{
+	return service_id[0] != '\0' ? hash_text(service_id) : 0;
 }
 
 uint64_t

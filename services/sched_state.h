@@ -38,13 +38,19 @@
  * explanation already stored without keeping its text. */
 uint64_t orch_stask_error_hash(const char *text);
 
+/* The service_hash of a service id (0 for "", a plain task's): the
+ * reconciler, walking every open task for one service's replicas,
+ * compares strings only where it matches. */
+uint64_t orch_stask_service_hash(const char *service_id);
+
 /* An open task as the scheduler remembers it. */
 struct orch_stask {
 	struct orch_stask *next; /* hash chain, or queue link */
 	uint64_t seq;            /* the order the state first saw it */
 	char id[ORCH_ID_LEN];
-	char node_id[ORCH_ID_LEN];            /* "" when none */
-	char service_id[ORCH_ID_LEN];         /* "" for a plain task */
+	char node_id[ORCH_ID_LEN];    /* "" when none */
+	char service_id[ORCH_ID_LEN]; /* "" for a plain task */
+	uint64_t service_hash;        /* orch_stask_service_hash(service_id) */
 	char restart[ORCH_STASK_RESTART_LEN]; /* its own policy, or "" */
 	char driver[ORCH_DRIVER_LEN];         /* orch_task_spec_driver() */
 	int32_t node; /* index in the state's nodes, -1 when none */

@@ -1091,6 +1091,7 @@ struct view {
 struct recon_pick {
 	const struct orch_sstate *ss;
 	const orch_service *group; /* its replicas; NULL: plain tasks */
+	uint64_t group_hash;       /* orch_stask_service_hash(group->id) */
 	const struct orch_snode *nodes;
 	size_t nnodes;
 	struct view *v;
@@ -1107,8 +1108,11 @@ struct recon_pick {
 static bool
 recon_wanted(const struct recon_pick *p, const struct orch_stask *t)
 {
+	/* This runs for every open task once a dirty service: the hash
+	 * turns the other services' replicas away without a strcmp. */
 	if (p->group != NULL)
-		return strcmp(t->service_id, p->group->id) == 0;
+		return t->service_hash == p->group_hash &&
+		    strcmp(t->service_id, p->group->id) == 0;
 	if (t->service_id[0] != '\0')
 		return false;
 	if (orch_task_status_terminal(t->status))
@@ -1193,7 +1197,11 @@ recon_group(struct orch_sched *s, orch_service *svc,
     const struct orch_recon_placer *placer, size_t *budget,
     struct orch_recon_result *res)
 {
-	struct recon_pick p = {.ss = s->state, .group = svc};
+	struct recon_pick p = {.ss = s->state,
+	    .group = svc,
+	    .group_hash = svc != NULL && svc->id != NULL
+	        ? orch_stask_service_hash(svc->id)
+	        : 0};
 	struct orch_recon_action *acts = NULL;
 	struct orch_recon_result r = {0};
 	orch_task **tasks = NULL, **full = NULL;

@@ -225,6 +225,13 @@ test_dirty(void)
 	ASSERT_STR_EQ(v.service_id, SVC);
 	ASSERT_INT_EQ((int)v.slot, 1);
 	ASSERT(v.stop_requested);
+	/* Its service's hash, which the reconciler's walks compare first:
+	 * the same for the same id, another for another, 0 for none. */
+	ASSERT(orch_sstate_task(e.ss, t->id)->service_hash ==
+	    orch_stask_service_hash(SVC));
+	ASSERT(orch_stask_service_hash(SVC) != orch_stask_service_hash(NODE_A));
+	ASSERT(orch_stask_service_hash(SVC) != 0);
+	ASSERT(orch_stask_service_hash("") == 0);
 
 	orch_sstate_dirty_all(e.ss);
 	ASSERT(orch_sstate_dirty(e.ss, "anything"));
