@@ -57,6 +57,7 @@ struct config {
 	int64_t memory_mb;
 	int heartbeat_ms;
 	int stop_timeout_s;
+	int workers;
 	const char *tls_dir;
 	const char *tls_name;
 	char manager_url[512]; /* tls+tcp:// with --tls-dir */
@@ -116,6 +117,9 @@ usage(FILE *f)
 	    "                          (default 1)\n"
 	    "  --stop-timeout SECONDS  grace before SIGKILL when a task is\n"
 	    "                          stopped (default 10)\n"
+	    "  --workers N             driver calls at once: containers "
+	    "created,\n"
+	    "                          started, stopped (1 to 64, default 8)\n"
 	    "  --tls-dir DIR           dial over mutual TLS with the "
 	    "certificate\n"
 	    "                          folder DIR (orch-manager certs issue "
@@ -305,6 +309,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		OPT_DOCKER,
 		OPT_HEARTBEAT,
 		OPT_STOP,
+		OPT_WORKERS,
 		OPT_LOG,
 		OPT_LOG_FORMAT,
 		OPT_TLS_DIR,
@@ -325,6 +330,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"docker", required_argument, NULL, OPT_DOCKER},
 	    {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
 	    {"stop-timeout", required_argument, NULL, OPT_STOP},
+	    {"workers", required_argument, NULL, OPT_WORKERS},
 	    {"log-level", required_argument, NULL, OPT_LOG},
 	    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	    {"tls-dir", required_argument, NULL, OPT_TLS_DIR},
@@ -405,6 +411,12 @@ parse_args(int argc, char **argv, struct config *cfg)
 			        3600, &ll) != ORCH_OK)
 				return 2;
 			cfg->stop_timeout_s = (int)ll;
+			break;
+		case OPT_WORKERS:
+			if (orch_flag_int(PROG, "--workers", optarg, 1, 64,
+			        &ll) != ORCH_OK)
+				return 2;
+			cfg->workers = (int)ll;
 			break;
 		case OPT_LOG:
 			if (orch_flag_log_level(PROG, optarg) != ORCH_OK)
@@ -616,6 +628,7 @@ main(int argc, char **argv)
 	ac.n_drivers = cfg.n_drivers;
 	ac.docker_socket = cfg.docker;
 	ac.stop_timeout_s = cfg.stop_timeout_s;
+	ac.workers = cfg.workers;
 	ac.state_dir = cfg.state_dir;
 	ac.cgroup_dir = cfg.cgroup_dir;
 	ac.policy = policy;

@@ -174,9 +174,9 @@ agent_spawn(char *name, const char *log)
 	char *bin = h_bin("orch-agent");
 	char *argv[] = {bin, "--manager", m.rpc_url, "--events", pub_url,
 	    "--name", name, "--heartbeat", "0.2", "--stop-timeout", "1",
-	    "--cpu", "64", "--memory", "65536", "--label", "zone=e2e",
-	    "--label", "disk=ssd", "--log-level", "debug", "--policy",
-	    agent_policy, "--state-dir", agent_state, NULL};
+	    "--workers", "12", "--cpu", "64", "--memory", "65536", "--label",
+	    "zone=e2e", "--label", "disk=ssd", "--log-level", "debug",
+	    "--policy", agent_policy, "--state-dir", agent_state, NULL};
 	pid_t pid = h_spawn(argv, log);
 
 	free(bin);
@@ -287,8 +287,8 @@ test_flags(void)
 		static const char *const flags[] = {"--manager", "--events",
 		    "--name", "--label", "--cpu", "--memory", "--docker",
 		    "--drivers", "--state-dir", "--cgroup", "--heartbeat",
-		    "--stop-timeout", "--policy", "--log-level", "--help",
-		    "--version"};
+		    "--stop-timeout", "--workers", "--policy", "--log-level",
+		    "--help", "--version"};
 
 		ASSERT_INT_EQ(h_run(argv, &out, &err, 5000), 0);
 		for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
@@ -315,6 +315,9 @@ test_flags(void)
 		    {"--cpu", "-1", "--cpu"},
 		    {"--memory", "1", "--memory"},
 		    {"--stop-timeout", "0", "--stop-timeout"},
+		    {"--workers", "0", "--workers"},
+		    {"--workers", "65", "from 1 to 64"},
+		    {"--workers", "many", "--workers"},
 		    {"--name", "has space", "--name"},
 		    {"--manager", "nope", "--manager"},
 		    {"--log-level", "loud", "--log-level"},
@@ -369,6 +372,14 @@ test_registers(void)
 	n = call("GET", path, NULL, 200);
 	ASSERT_STR_EQ(hj_str(n, "name"), node);
 	ASSERT(hj_str(n, "id") != NULL);
+	/* --workers 12: the pool it started with. */
+	{
+		char *log = h_read_file(agent_log);
+
+		ASSERT(log != NULL);
+		ASSERT_STR_CONTAINS(log, ", 12 workers,");
+		free(log);
+	}
 	ASSERT(hj_str(n, "address") != NULL);
 	ASSERT(json_number_value(json_object_get(n, "cpu")) == 64.0);
 	ASSERT_INT_EQ(json_integer_value(json_object_get(n, "memory")), 65536);
