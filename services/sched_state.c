@@ -49,9 +49,17 @@ struct orch_sstate {
 	size_t n_nodes, cap_nodes;
 	struct node_key *keys; /* n_nodes, sorted by id */
 
+	/* The Pending tasks without a stop request, by seq.  Kept as tasks
+	 * come and go rather than rebuilt each pass (a walk of every task
+	 * and a sort, with tens of thousands waiting): a new task has the
+	 * largest seq and goes at the end; one that stops waiting is dropped
+	 * by the next read (pending_gone); only one that starts waiting
+	 * again, or is freed while listed, has the list rebuilt
+	 * (pending_stale). */
 	const struct orch_stask **pending;
 	size_t n_pending, cap_pending;
 	bool pending_stale;
+	bool pending_gone;
 
 	char (*dirty)[ORCH_ID_LEN]; /* service ids, unsorted, unique */
 	size_t n_dirty, cap_dirty;
@@ -476,26 +484,61 @@ replica_changed(const struct orch_stask *old, const struct orch_stask *t)
 	    old->replaced != t->replaced || old->lost != t->lost;
 }
 
+/* Whether t belongs on the list of orch_sstate_pending(). */
+static bool
+pending_member(const struct orch_stask *t)
+{
+	return t != NULL && t->open && t->status == ST_PENDING &&
+	    !t->stop_requested;
+}
+
+/* Puts t, newer than every task listed, at the end of the list (unless
+ * it is to be rebuilt anyway). */
+static void
+pending_append(struct orch_sstate *ss, const struct orch_stask *t)
+{
+	if (ss->pending_stale)
+		return;
+	if (ss->n_pending == ss->cap_pending) {
+		size_t cap = ss->cap_pending > 0 ? ss->cap_pending * 2 : 256;
+		const struct orch_stask **v =
+		    realloc(ss->pending, cap * sizeof(*v));
+
+		if (v == NULL) {
+			ss->pending_stale = true;
+			return;
+		}
+		ss->pending = v;
+		ss->cap_pending = cap;
+	}
+	ss->pending[ss->n_pending++] = t;
+}
+
 /* Applies record m (taken in every case).  Returns ORCH_OK or
  * ORCH_ENOMEM. */
 static int
 apply_one(struct orch_sstate *ss, struct orch_stask *m)
 {
 	struct orch_stask **p = slot_of(ss, m->id), *old = *p;
+	bool was = pending_member(old), is = pending_member(m);
 	int rc = ORCH_OK;
 
 	m->next = NULL;
 	if (has_text(m->service_id) && replica_changed(old, m))
 		rc = orch_sstate_dirty_add(ss, m->service_id);
-	if (old != NULL) {
+	if (old != NULL)
 		account(ss, old, -1);
-		if (old->status == ST_PENDING || m->status == ST_PENDING ||
-		    old->stop_requested != m->stop_requested)
-			ss->pending_stale = true;
-	} else if (m->status == ST_PENDING) {
+	/* The list holds old's address, which m's record takes over in
+	 * place below: unchanged while it stays listed.  One that leaves
+	 * is dropped at the next read, unless it is freed (below); one
+	 * that joins is older than some listed: the list is rebuilt. */
+	if (was && !is)
+		ss->pending_gone = true;
+	else if (!was && is && old != NULL)
 		ss->pending_stale = true;
-	}
 	if (!m->open) {
+		if (was)
+			ss->pending_stale = true;
 		if (old != NULL) {
 			*p = old->next;
 			stask_free(old);
@@ -519,6 +562,8 @@ apply_one(struct orch_sstate *ss, struct orch_stask *m)
 		*p = m;
 		ss->count++;
 		table_grow(ss);
+		if (is)
+			pending_append(ss, m);
 	}
 	account(ss, m, +1);
 	return rc;
@@ -674,6 +719,16 @@ int
 orch_sstate_pending(
     struct orch_sstate *ss, const struct orch_stask *const **out, size_t *n)
 {
+	if (!ss->pending_stale && ss->pending_gone) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < ss->n_pending; i++) {
+			if (pending_member(ss->pending[i]))
+				ss->pending[k++] = ss->pending[i];
+		}
+		ss->n_pending = k;
+	}
+	ss->pending_gone = false;
 	if (ss->pending_stale) {
 		ss->n_pending = 0;
 		for (size_t b = 0; b < ss->nbuckets; b++) {

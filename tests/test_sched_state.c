@@ -314,6 +314,99 @@ test_many(void)
 	env_close(&e);
 }
 
+/* For test_pending_follows(): every open task, to list the Pending
+ * ones the slow way. */
+struct all_open {
+	const struct orch_stask *v[256];
+	size_t n;
+};
+
+static void
+collect_open(void *arg, const struct orch_stask *t)
+{
+	struct all_open *a = arg;
+
+	ASSERT(a->n < 256);
+	a->v[a->n++] = t;
+}
+
+static int
+by_seq(const void *x, const void *y)
+{
+	uint64_t a = (*(const struct orch_stask *const *)x)->seq;
+	uint64_t b = (*(const struct orch_stask *const *)y)->seq;
+
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * The Pending list, kept as tasks come and go, is always what a walk of
+ * every task finds (Pending, no stop request, by seq): over random
+ * changes, several applied at a time, of tasks that are created,
+ * explained (still Pending), placed, put back to Pending, asked to stop,
+ * ended and forgotten, or restarted Pending.
+ */
+static void
+test_pending_follows(void)
+{
+	enum { NT = 40, STEPS = 3000 };
+	struct env e;
+	orch_task *t[NT] = {0};
+	unsigned seed = 11;
+
+	env_open(&e);
+	for (int step = 0; step < STEPS; step++) {
+		int i = rand_r(&seed) % NT, what = rand_r(&seed) % 7;
+		const struct orch_stask *const *p;
+		struct all_open all = {.n = 0};
+		size_t n, k = 0;
+
+		if (t[i] == NULL) {
+			t[i] = mk("p", 0.1, 8);
+		} else if (what == 0) {
+			set(t[i], ST_SCHEDULED, NODE_A);
+		} else if (what == 1) {
+			set(t[i], ST_PENDING, NULL);
+		} else if (what == 2) {
+			ASSERT_INT_EQ(
+			    orch_str_set(&t[i]->error, "no room"), ORCH_OK);
+		} else if (what == 3) {
+			t[i]->has_stop_requested = true;
+			t[i]->stop_requested = !t[i]->stop_requested;
+		} else if (what == 4) {
+			set(t[i], ST_RUNNING, NODE_B);
+		} else {
+			/* Ended, no restart: forgotten; its slot gets a new
+			 * task next time. */
+			set(t[i], ST_COMPLETED, NODE_A);
+		}
+		heard(&e, t[i]);
+		if (t[i]->status == ST_COMPLETED) {
+			orch_task_free(t[i]);
+			t[i] = NULL;
+		}
+		/* Several records at a time, as a pass finds them. */
+		if (rand_r(&seed) % 3 != 0)
+			continue;
+		apply(&e);
+		ASSERT_INT_EQ(orch_sstate_pending(e.ss, &p, &n), ORCH_OK);
+		orch_sstate_each(e.ss, collect_open, &all);
+		qsort(all.v, all.n, sizeof(all.v[0]), by_seq);
+		for (size_t j = 0; j < all.n; j++) {
+			if (all.v[j]->status != ST_PENDING ||
+			    all.v[j]->stop_requested)
+				continue;
+			ASSERT(k < n);
+			ASSERT(p[k] == all.v[j]);
+			k++;
+		}
+		ASSERT_INT_EQ((int)k, (int)n);
+	}
+	for (int i = 0; i < NT; i++)
+		orch_task_free(t[i]);
+	env_close(&e);
+}
+
 int
 main(void)
 {
@@ -322,5 +415,6 @@ main(void)
 	RUN(test_dirty);
 	RUN(test_load_and_gone);
 	RUN(test_many);
+	RUN(test_pending_follows);
 	return 0;
 }
