@@ -43,10 +43,13 @@ orch_restart_policy_parse(
 			return ORCH_OK;
 		}
 	}
+	/* Quoted whole characters only: a cut one would not be UTF-8, and
+	 * the JSON error that carries the message must be. */
 	snprintf(err, errlen,
 	    "field \"restart\" must be never, on-failure, "
-	    "on-failure:N (N from 1 to %d) or always, not \"%.40s%s\"",
-	    ORCH_RESTART_MAX_N, s, strlen(s) > 40 ? "..." : "");
+	    "on-failure:N (N from 1 to %d) or always, not \"%.*s%s\"",
+	    ORCH_RESTART_MAX_N, orch_text_quote_len(s, 40), s,
+	    strlen(s) > 40 ? "..." : "");
 	return ORCH_EINVAL;
 }
 
