@@ -871,9 +871,8 @@ heartbeat_delta(struct call *c, Orch__Assignments *a, const char *node,
 	    .ids = ids,
 	    .removed = removed,
 	    .n_removed = 0};
-	struct raw_buf rb = {NULL, 0, 0, 0};
 	uint64_t epoch, version;
-	size_t n;
+	size_t n, head;
 
 	/* The ids with the version they stand for, read together; the
 	 * tasks after, as new as or newer than that version. */
@@ -892,21 +891,18 @@ heartbeat_delta(struct call *c, Orch__Assignments *a, const char *node,
 	a->delta = true;
 	a->n_removed = d.n_removed;
 	a->removed = removed;
-	/* The fields, then the tasks as stored (see rpc_heartbeat()). */
-	if (raw_reserve(
-	        &rb, orch__assignments__get_packed_size(a) + d.tasks.len) !=
-	    ORCH_OK) {
+	/* The tasks as stored, then the other fields after them: a
+	 * message's fields may come in any order (see rpc_heartbeat()). */
+	head = orch__assignments__get_packed_size(a);
+	if (raw_reserve(&d.tasks, head) != ORCH_OK) {
 		call_fail(c, ORCH_ENOMEM, "out of memory");
 		closure(NULL, data);
 	} else {
-		rb.len = orch__assignments__pack(a, rb.b);
-		if (d.tasks.len > 0)
-			memcpy(rb.b + rb.len, d.tasks.b, d.tasks.len);
-		rb.len += d.tasks.len;
-		call_answer_raw(c, NULL, rb.b, rb.len);
+		d.tasks.len +=
+		    orch__assignments__pack(a, d.tasks.b + d.tasks.len);
+		call_answer_raw(c, NULL, d.tasks.b, d.tasks.len);
 	}
 	free(d.tasks.b);
-	free(rb.b);
 	return true;
 }
 

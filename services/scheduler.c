@@ -191,6 +191,18 @@ node_fits(const struct orch_sched_node *c, const struct orch_sched_want *w)
 	    w->cpu <= c->cpu_free + CPU_EPSILON;
 }
 
+/* Takes w's room from nodes[k], and counts the replica in same (may be
+ * NULL). */
+static void
+node_take(struct orch_sched_node *nodes, int k, const struct orch_sched_want *w,
+    uint32_t *same)
+{
+	nodes[k].cpu_free -= w->cpu;
+	nodes[k].memory_free_mb -= w->memory_mb;
+	if (same != NULL)
+		same[k]++;
+}
+
 /* Whether node c may take a task asking w now.  The cheap tests first:
  * this runs nodes x tasks times. */
 static bool
@@ -837,12 +849,8 @@ place_pick(struct orch_sched_node *sn, size_t nn, struct spread *sp,
 	int k;
 
 	want->same_service = sp != NULL ? sp->count : NULL;
-	if ((k = orch_sched_node_pick(sn, nn, want)) < 0)
-		return -1;
-	sn[k].cpu_free -= want->cpu;
-	sn[k].memory_free_mb -= want->memory_mb;
-	if (sp != NULL)
-		sp->count[k]++;
+	if ((k = orch_sched_node_pick(sn, nn, want)) >= 0)
+		node_take(sn, k, want, sp != NULL ? sp->count : NULL);
 	return k;
 }
 
@@ -971,12 +979,8 @@ orch_sched_picker_take(struct orch_sched_picker *ph,
 	    heap_build(ph, nodes, n, &w) != ORCH_OK) {
 		/* Out of memory: one node at a time, as without a heap. */
 		ph->valid = false;
-		if ((k = orch_sched_node_pick(nodes, n, &w)) < 0)
-			return -1;
-		nodes[k].cpu_free -= w.cpu;
-		nodes[k].memory_free_mb -= w.memory_mb;
-		if (same_service != NULL)
-			same_service[k]++;
+		if ((k = orch_sched_node_pick(nodes, n, &w)) >= 0)
+			node_take(nodes, k, &w, same_service);
 		return k;
 	}
 	ph->nodes = nodes;
@@ -984,10 +988,7 @@ orch_sched_picker_take(struct orch_sched_picker *ph,
 	if (ph->n == 0)
 		return -1;
 	k = ph->h[0];
-	nodes[k].cpu_free -= w.cpu;
-	nodes[k].memory_free_mb -= w.memory_mb;
-	if (same_service != NULL)
-		same_service[k]++;
+	node_take(nodes, k, &w, same_service);
 	/* It has less room and one more replica: it sinks, or leaves the
 	 * heap when the next such task no longer fits there. */
 	if (!node_fits(&nodes[k], &ph->want))

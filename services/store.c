@@ -449,7 +449,7 @@ struct orch_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[W_COUNT];
 	/* The UPDATEs of a task that set only some of the columns derived
-	 * from it (upd_sql()), prepared when first needed. */
+	 * from it (upd_stmt()), prepared when first needed. */
 	sqlite3_stmt *upd[UPD_STMTS];
 	uint8_t *pack; /* serialization buffer, reused */
 	size_t pack_cap;
@@ -1174,9 +1174,9 @@ task_bind(
 	return src;
 }
 
-/* The columns derived from a task that only W_UPDATE sets, as they were
- * before a change (a string too long for its copy counts as changed). */
-struct task_fixed {
+/* The columns derived from a task, as they were before a change (a
+ * string too long for its copy counts as changed). */
+struct task_cols {
 	char name[256], service_id[ORCH_ID_LEN + 1];
 	bool long_strings;
 	double cpu;
@@ -1194,7 +1194,7 @@ copy_col(char *dst, size_t len, const char *src)
 }
 
 static void
-task_fixed_of(const orch_task *t, struct task_fixed *f)
+task_cols_of(const orch_task *t, struct task_cols *f)
 {
 	const orch_task_spec *sp = t->spec;
 
@@ -1211,21 +1211,20 @@ task_fixed_of(const orch_task *t, struct task_fixed *f)
 }
 
 /*
- * The UPDATE statement for t, which was was before its change: the one
+ * The UPDATE statement for t, whose columns were was before its change: the one
  * that sets the blob and the derived columns that changed, prepared on
  * first use; W_UPDATE when a column only it sets changed.  NULL when it
  * cannot be prepared (out of memory; st->werr says).
  */
 static sqlite3_stmt *
-upd_stmt(
-    struct orch_store *st, const struct task_fixed *was, const orch_task *t)
+upd_stmt(struct orch_store *st, const struct task_cols *was, const orch_task *t)
 {
-	struct task_fixed now;
+	struct task_cols now;
 	unsigned mask = 0;
 	char sql[160];
 	int src;
 
-	task_fixed_of(t, &now);
+	task_cols_of(t, &now);
 	if (was->long_strings || now.long_strings ||
 	    strcmp(was->name, now.name) != 0 ||
 	    strcmp(was->service_id, now.service_id) != 0 ||
@@ -1719,11 +1718,11 @@ task_modify(struct orch_store *st, struct store_op *op, const char *id,
 {
 	orch_task *t = NULL;
 	char msg[STORE_ERR_LEN];
-	struct task_fixed was;
+	struct task_cols was;
 	sqlite3_stmt *upd;
 	void *m = NULL;
 	size_t old_len, len;
-	int src, rc, old_status;
+	int src, rc;
 
 	rc = writer_one(st, op, st->stmt[W_SELECT], id, unpack_task, &m);
 	t = m;
@@ -1747,8 +1746,7 @@ task_modify(struct orch_store *st, struct store_op *op, const char *id,
 		op_set_err(op, ORCH_ENOMEM, "out of memory");
 		goto out;
 	}
-	old_status = (int)t->status;
-	task_fixed_of(t, &was);
+	task_cols_of(t, &was);
 	op->err[0] = '\0';
 	if ((rc = modify(t, marg, op->err, sizeof(op->err))) != ORCH_OK) {
 		/* modify's message is already for a person; keep it as is. */
@@ -1773,8 +1771,8 @@ task_modify(struct orch_store *st, struct store_op *op, const char *id,
 		goto out;
 	/* task_write() left the new record in st->pack. */
 	len = protobuf_c_message_get_packed_size(&t->base);
-	if ((int)t->status != old_status) {
-		if (event_task(st, op, "task.status", t, old_status) != ORCH_OK)
+	if ((int)t->status != was.status) {
+		if (event_task(st, op, "task.status", t, was.status) != ORCH_OK)
 			goto out;
 	} else if ((len != old_len ||
 	               memcmp(st->pack, st->old_pack, len) != 0) &&
